@@ -1,0 +1,1 @@
+export * as Spec from "./spec.ts";

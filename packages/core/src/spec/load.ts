@@ -1,0 +1,448 @@
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+import { findDirectives } from "./directives.ts";
+import { formatPath, type PathSegment, type SpecIssue } from "./issues.ts";
+import {
+  COMPUTE_TYPES,
+  ComputeResources,
+  RESOURCE_NAME_PATTERN,
+  RESOURCE_SCHEMAS,
+  RESOURCE_TYPES,
+  type Resource,
+  type ResourceType,
+  Scaling,
+  type Stack,
+  UNKNOWN_PROPERTY,
+  UNSUPPORTED_RESOURCE_TYPES,
+  UNSUPPORTED_TOP_LEVEL_KEYS,
+} from "./schema.ts";
+import { closest } from "./suggest.ts";
+import {
+  checkConnectTo,
+  checkResourceParam,
+  checkResources,
+  checkScaling,
+  crossCheck,
+  type LocatedIssue,
+} from "./validate.ts";
+
+export const DEFAULT_FILE_NAME = "berth.yml";
+
+export type ParseResult = { ok: true; stack: Stack } | { ok: false; issues: SpecIssue[] };
+
+/** Properties other platforms accept that Berth refuses, with why. */
+const UNSUPPORTED_PROPERTIES: Record<string, string> = {
+  overrides: "Berth deploys without CloudFormation, so there is no template to override",
+  volumeMounts: "persistent volumes are not supported: containers get ephemeral storage only",
+  logForwarding: "log forwarding is not supported yet: logs go to CloudWatch Logs",
+  alarms: "alarms are not supported yet",
+  disabledGlobalAlarms: "alarms are not supported yet",
+};
+
+/** Property paths where directives may appear: environment values, where they are resolved. */
+function isEnvironmentValue(path: readonly PathSegment[]): boolean {
+  const text = formatPath(path);
+  return /^resources\.[^.]+\.properties\.(containers\[\d+\]\.|container\.)?environment\[\d+\]\.value$/.test(
+    text,
+  );
+}
+
+/**
+ * Parses a stack file (YAML or JSON) into a typed, defaulted stack, or every problem found in it,
+ * each with its path and line. Never throws on any input.
+ */
+export function parse(text: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const issues: LocatedIssue[] = [];
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+
+  const position = (path: readonly PathSegment[], onKey = false) =>
+    locate(document.contents as Node | null, lineCounter, path, onKey);
+  const finish = (): ParseResult => ({
+    ok: false,
+    issues: issues
+      .map(
+        ({ path, onKey, ...rest }): SpecIssue => ({
+          ...rest,
+          path: formatPath(path),
+          ...position(path, onKey),
+        }),
+      )
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+  });
+
+  if (document.errors.length > 0) {
+    return {
+      ok: false,
+      issues: document.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { code: "SYNTAX_ERROR", path: "", line, column: col, message: firstLine(error.message) };
+      }),
+    };
+  }
+
+  let raw: unknown;
+  try {
+    raw = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    return { ok: false, issues: [{ code: "SYNTAX_ERROR", path: "", message: firstLine(String(error)) }] };
+  }
+
+  if (!isPlainObject(raw)) {
+    issues.push({
+      code: "INVALID_FILE",
+      path: [],
+      message: "a stack file is a mapping with a `resources` key",
+    });
+    return finish();
+  }
+
+  for (const key of Object.keys(raw)) {
+    if (key === "resources") continue;
+    const reason = UNSUPPORTED_TOP_LEVEL_KEYS[key];
+    issues.push(
+      reason
+        ? {
+            code: "UNSUPPORTED_TOP_LEVEL_KEY",
+            path: [key],
+            onKey: true,
+            message: `"${key}" is not supported: ${reason}`,
+          }
+        : {
+            code: "UNKNOWN_PROPERTY",
+            path: [key],
+            onKey: true,
+            message: `unknown top-level key "${key}"; a stack file has only \`resources\``,
+            ...suggestion(key, ["resources"]),
+          },
+    );
+  }
+
+  const rawResources = raw.resources;
+  if (!isPlainObject(rawResources) || Object.keys(rawResources).length === 0) {
+    issues.push({
+      code: rawResources === undefined ? "MISSING_PROPERTY" : "INVALID_VALUE",
+      path: ["resources"],
+      message: "`resources` must be a mapping of resource names to resources, with at least one resource",
+    });
+    return finish();
+  }
+
+  const resources: Record<string, Resource> = {};
+  const declaredTypes = new Map<string, string>();
+  for (const [name, entry] of Object.entries(rawResources)) {
+    const path = ["resources", name];
+    if (!RESOURCE_NAME_PATTERN.test(name)) {
+      issues.push({
+        code: "INVALID_NAME",
+        path,
+        onKey: true,
+        message:
+          "a resource name starts with a letter and has only letters and digits (at most 63): it becomes a DNS name",
+      });
+    }
+    if (!isPlainObject(entry)) {
+      issues.push({
+        code: "INVALID_VALUE",
+        path,
+        message: "a resource is a mapping with `type` and `properties`",
+      });
+      continue;
+    }
+    const type = entry.type;
+    if (typeof type !== "string") {
+      issues.push({
+        code: "MISSING_PROPERTY",
+        path: [...path, "type"],
+        message: `type is required: one of ${RESOURCE_TYPES.join(", ")}`,
+      });
+      continue;
+    }
+    declaredTypes.set(name, type);
+    if (!(type in RESOURCE_SCHEMAS)) {
+      const reason = UNSUPPORTED_RESOURCE_TYPES[type];
+      issues.push(
+        reason
+          ? {
+              code: "UNSUPPORTED_RESOURCE_TYPE",
+              path: [...path, "type"],
+              message: `resource type "${type}" is not supported: ${reason}`,
+            }
+          : {
+              code: "UNKNOWN_RESOURCE_TYPE",
+              path: [...path, "type"],
+              message: `unknown resource type "${type}"; supported: ${RESOURCE_TYPES.join(", ")}`,
+              ...suggestion(type, RESOURCE_TYPES),
+            },
+      );
+      continue;
+    }
+    const schema = RESOURCE_SCHEMAS[type as ResourceType];
+    const parsed = schema.safeParse(entry);
+    if (parsed.success) resources[name] = parsed.data;
+    else issues.push(...parsed.error.issues.flatMap((issue) => describeZodIssue(issue, path, entry)));
+  }
+
+  // Rules that need only one part of a resource run even when another part of it is wrong, so
+  // a file with several mistakes gets all of them reported at once.
+  for (const [name, entry] of Object.entries(rawResources)) {
+    const properties = isPlainObject(entry) && isPlainObject(entry.properties) ? entry.properties : undefined;
+    const type = declaredTypes.get(name);
+    if (!properties || !type || !(COMPUTE_TYPES as readonly string[]).includes(type)) continue;
+    const base = ["resources", name, "properties"];
+    const sizing = ComputeResources.safeParse(properties.resources);
+    if (sizing.success) issues.push(...checkResources(sizing.data, [...base, "resources"]));
+    const scaling = Scaling.safeParse(properties.scaling ?? {});
+    if (scaling.success) issues.push(...checkScaling(scaling.data, [...base, "scaling"]));
+    if (Array.isArray(properties.connectTo))
+      issues.push(...checkConnectTo(name, properties.connectTo, declaredTypes, [...base, "connectTo"]));
+  }
+
+  issues.push(...directiveIssues(raw, declaredTypes));
+  issues.push(...crossCheck(resources, declaredTypes));
+
+  if (issues.length > 0) return finish();
+  return { ok: true, stack: { resources } };
+}
+
+function directiveIssues(raw: Record<string, unknown>, declaredTypes: Map<string, string>): LocatedIssue[] {
+  const issues: LocatedIssue[] = [];
+  walkStrings(raw, [], (value, path) => {
+    for (const found of findDirectives(value)) {
+      if (!found.ok) {
+        issues.push({ code: "INVALID_DIRECTIVE", path, message: found.message });
+        continue;
+      }
+      const directive = found.directive;
+      if (directive.kind === "Unsupported") {
+        const why =
+          directive.name === "CfResourceParam" || directive.name.startsWith("Cf")
+            ? "Berth deploys without CloudFormation, so there are no CloudFormation resources to reference"
+            : "custom directives run code at deploy time; Berth supports only $ResourceParam and $Secret";
+        issues.push({
+          code: "UNSUPPORTED_DIRECTIVE",
+          path,
+          message: `directive $${directive.name} is not supported: ${why}`,
+        });
+      } else if (!isEnvironmentValue(path)) {
+        issues.push({
+          code: "DIRECTIVE_NOT_ALLOWED",
+          path,
+          message: `$${directive.kind} is resolved in environment values only`,
+        });
+      } else if (directive.kind === "ResourceParam") {
+        const problem = checkResourceParam(directive.resource, directive.param, declaredTypes, path);
+        if (problem) issues.push(problem);
+      } else if (directive.kind === "Secret" && directive.raw !== value.trim()) {
+        issues.push({
+          code: "INVALID_DIRECTIVE",
+          path,
+          message: "$Secret must be the whole value: ECS injects the secret as the variable's value",
+        });
+      }
+    }
+  });
+  return issues;
+}
+
+function walkStrings(
+  value: unknown,
+  path: PathSegment[],
+  visit: (value: string, path: PathSegment[]) => void,
+): void {
+  if (typeof value === "string") visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, index) => walkStrings(item, [...path, index], visit));
+  else if (isPlainObject(value))
+    for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
+}
+
+function describeZodIssue(issue: z.core.$ZodIssue, base: PathSegment[], entry: unknown): LocatedIssue[] {
+  const relative = issue.path.filter((segment): segment is PathSegment => typeof segment !== "symbol");
+  const path = [...base, ...relative];
+  const value = valueAt(entry, relative);
+
+  if (issue.code === "unrecognized_keys") {
+    const known = issue.message.startsWith(UNKNOWN_PROPERTY)
+      ? (JSON.parse(issue.message.slice(UNKNOWN_PROPERTY.length)) as string[])
+      : [];
+    return issue.keys.map((key): LocatedIssue => {
+      const reason = UNSUPPORTED_PROPERTIES[key];
+      if (reason) {
+        return {
+          code: "UNSUPPORTED_PROPERTY",
+          path: [...path, key],
+          onKey: true,
+          message: `"${key}" is not supported: ${reason}`,
+        };
+      }
+      return {
+        code: "UNKNOWN_PROPERTY",
+        path: [...path, key],
+        onKey: true,
+        message: `unknown property "${key}"; valid here: ${known.join(", ")}`,
+        ...suggestion(key, known),
+      };
+    });
+  }
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined)
+        return [{ code: "MISSING_PROPERTY", path, message: `is required (${article(issue.expected)})` }];
+      return [
+        { code: "INVALID_TYPE", path, message: `must be ${article(issue.expected)}, got ${describe(value)}` },
+      ];
+    case "invalid_value": {
+      const allowed = issue.values.map((allowedValue) => String(allowedValue));
+      if (value === undefined)
+        return [{ code: "MISSING_PROPERTY", path, message: `is required: one of ${allowed.join(", ")}` }];
+      return [
+        {
+          code: "INVALID_VALUE",
+          path,
+          message: `must be one of ${allowed.join(", ")}, got ${describe(value)}`,
+          ...(typeof value === "string" ? suggestion(value, allowed) : {}),
+        },
+      ];
+    }
+    case "invalid_union": {
+      // The `type` unions: zod reports a type that matches no branch at the `type` key itself,
+      // and a value that is not a mapping at the union's own path.
+      const allowed = /one of: (.*)$/.exec(issue.message)?.[1]?.split(", ") ?? [];
+      if (relative[relative.length - 1] === "type") {
+        return [
+          {
+            code: value === undefined ? "MISSING_PROPERTY" : "INVALID_VALUE",
+            path,
+            message:
+              value === undefined
+                ? `is required: ${issue.message}`
+                : `${issue.message}, got ${describe(value)}`,
+            ...(typeof value === "string" ? suggestion(value, allowed) : {}),
+          },
+        ];
+      }
+      if (isPlainObject(value)) {
+        return [
+          { code: "MISSING_PROPERTY", path: [...path, "type"], message: `is required: ${issue.message}` },
+        ];
+      }
+      return [
+        { code: "INVALID_TYPE", path, message: `must be a mapping with a type, got ${describe(value)}` },
+      ];
+    }
+    case "too_small":
+      return [
+        {
+          code: "OUT_OF_RANGE",
+          path,
+          message: boundMessage("at least", issue.minimum, issue.origin, issue.inclusive),
+        },
+      ];
+    case "too_big":
+      return [
+        {
+          code: "OUT_OF_RANGE",
+          path,
+          message: boundMessage("at most", issue.maximum, issue.origin, issue.inclusive),
+        },
+      ];
+    default:
+      return [{ code: "INVALID_VALUE", path, message: issue.message }];
+  }
+}
+
+function boundMessage(bound: string, limit: number | bigint, origin: string, inclusive = true): string {
+  const exclusive = inclusive ? "" : " (exclusive)";
+  if (origin === "array") return `must have ${bound} ${limit} item${Number(limit) === 1 ? "" : "s"}`;
+  if (origin === "string") return `must have ${bound} ${limit} character${Number(limit) === 1 ? "" : "s"}`;
+  return `must be ${bound} ${limit}${exclusive}`;
+}
+
+function article(expected: string): string {
+  if (expected === "object") return "a mapping";
+  if (expected === "array") return "a list";
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return String(value);
+}
+
+function suggestion(input: string, candidates: readonly string[]): { suggestion?: string } {
+  const best = closest(input, candidates);
+  return best && best !== input ? { suggestion: best } : {};
+}
+
+function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
+  let node = root;
+  for (const segment of path) {
+    if (Array.isArray(node) && typeof segment === "number") node = node[segment];
+    else if (isPlainObject(node) && typeof segment === "string") node = node[segment];
+    else return undefined;
+  }
+  return node;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
+
+/**
+ * Line and column of a path in the document: the value's position, or the key's when `onKey`;
+ * for a path that is not in the file (a missing property), the closest parent that is.
+ */
+function locate(
+  root: Node | null,
+  lineCounter: LineCounter,
+  path: readonly PathSegment[],
+  onKey: boolean,
+): { line?: number; column?: number } {
+  let node: unknown = root;
+  let best: [number, number, number] | undefined = (root as Node | null)?.range ?? undefined;
+  let keyRange: [number, number, number] | undefined;
+  let lastKeyRange: [number, number, number] | undefined;
+  let complete = true;
+  for (const segment of path) {
+    keyRange = undefined;
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => (isScalar(item.key) ? String(item.key.value) : undefined) === String(segment),
+      );
+      if (!pair) {
+        complete = false;
+        break;
+      }
+      keyRange = isScalar(pair.key) ? (pair.key.range ?? undefined) : undefined;
+      lastKeyRange = keyRange ?? lastKeyRange;
+      best = keyRange ?? best;
+      node = pair.value;
+      const valueRange = (node as Node | null)?.range;
+      if (valueRange) best = valueRange;
+    } else if (isSeq(node) && typeof segment === "number") {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) {
+        complete = false;
+        break;
+      }
+      node = item;
+      best = item.range ?? best;
+    } else {
+      complete = false;
+      break;
+    }
+  }
+  // A missing property is reported on the key of the mapping it is missing from.
+  const range = complete ? (onKey && keyRange ? keyRange : best) : (lastKeyRange ?? best);
+  if (!range) return {};
+  const { line, col } = lineCounter.linePos(range[0]);
+  return { line, column: col };
+}

@@ -1,0 +1,1 @@
+export * as Render from "./render.ts";

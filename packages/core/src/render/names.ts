@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import type { Environment } from "./environment.ts";
+
+/** AWS names Berth gives a stack's resources; one place, so every module agrees. */
+
+function fit(name: string, max: number): string {
+  if (name.length <= max) return name;
+  // Keep names unique when they must be shortened: a hash of the full name replaces the tail.
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  return `${name.slice(0, max - 9)}-${hash}`;
+}
+
+/** ECS service name and task definition family (letters, digits, hyphens, underscores; 255). */
+export function serviceName(env: Environment, resource: string): string {
+  return fit(`${env.stack}-${resource}`, 255);
+}
+
+export const taskFamily = serviceName;
+
+export function logGroupName(env: Environment, resource: string): string {
+  return `/berth/${env.stack}/${resource}`;
+}
+
+/** IAM role names are limited to 64 characters. */
+export function taskRoleName(env: Environment, resource: string): string {
+  return fit(`berth-${env.stack}-${resource}`, 64);
+}
+
+export function taskRoleArn(env: Environment, resource: string): string {
+  return `arn:${env.partition}:iam::${env.account}:role${env.taskRolePath}${taskRoleName(env, resource)}`;
+}
+
+export function taskDefinitionFamilyArn(env: Environment, resource: string): string {
+  return `arn:${env.partition}:ecs:${env.region}:${env.account}:task-definition/${taskFamily(env, resource)}`;
+}
+
+/** ECR repository (lowercase; one per container). */
+export function repositoryName(env: Environment, resource: string, container: string): string {
+  const base = resource === container ? `${env.stack}/${resource}` : `${env.stack}/${resource}-${container}`;
+  return `berth/${base}`.toLowerCase();
+}
+
+/** Port names join a task definition's port mappings to Service Connect. */
+export function portName(container: string, port: number): string {
+  const base = container
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/^-+/, "");
+  return fit(`${base || "port"}-${port}`, 64);
+}
+
+export function scalingResourceId(env: Environment, resource: string): string {
+  return `service/${env.cluster}/${serviceName(env, resource)}`;
+}
+
+/** `privateApi` → `PRIVATE_API`, for `STP_<RESOURCE_NAME>_<VAR>`. */
+export function upperSnake(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .toUpperCase();
+}
+
+export function ingressKey(resource: string, container: string, port: number): string {
+  return `${resource}/${container}/${port}`;
+}
+
+export function lambdaArn(env: Environment, functionName: string): string {
+  if (functionName.startsWith("arn:")) return functionName;
+  return `arn:${env.partition}:lambda:${env.region}:${env.account}:function:${functionName}`;
+}
+
+export function standardTags(env: Environment, resource?: string): Record<string, string> {
+  return {
+    ...env.tags,
+    "berth:stack": env.stack,
+    "berth:stage": env.stage,
+    ...(resource ? { "berth:resource": resource } : {}),
+  };
+}

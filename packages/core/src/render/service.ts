@@ -1,0 +1,310 @@
+import type {
+  CapacityProviderStrategyItem,
+  CreateServiceCommandInput,
+  DeploymentConfiguration,
+  LoadBalancer,
+  NetworkConfiguration,
+  PlacementConstraint,
+  PlacementStrategy,
+  ServiceConnectConfiguration,
+  ServiceRegistry,
+  UpdateServiceCommandInput,
+} from "@aws-sdk/client-ecs";
+import { Spec } from "../spec/index.ts";
+import type { Environment } from "./environment.ts";
+import { RenderError } from "./errors.ts";
+import {
+  ingressKey,
+  lambdaArn,
+  logGroupName,
+  portName,
+  serviceName,
+  standardTags,
+  taskFamily,
+} from "./names.ts";
+
+type ServiceResource = Exclude<Spec.ComputeResource, Spec.BatchJob>;
+
+const STRATEGIES: Record<
+  Spec.Deployment["strategy"],
+  Pick<DeploymentConfiguration, "strategy" | "canaryConfiguration" | "linearConfiguration">
+> = {
+  Canary10Percent5Minutes: {
+    strategy: "CANARY",
+    canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
+  },
+  Canary10Percent15Minutes: {
+    strategy: "CANARY",
+    canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 15 },
+  },
+  Linear10PercentEvery1Minute: {
+    strategy: "LINEAR",
+    linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 1 },
+  },
+  Linear10PercentEvery3Minutes: {
+    strategy: "LINEAR",
+    linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 3 },
+  },
+  AllAtOnce: { strategy: "BLUE_GREEN" },
+};
+
+function deploymentOf(resource: ServiceResource): Spec.Deployment | undefined {
+  return resource.type === "web-service" || resource.type === "multi-container-workload"
+    ? resource.properties.deployment
+    : undefined;
+}
+
+export function deploymentConfiguration(
+  resource: ServiceResource,
+  env: Environment,
+): DeploymentConfiguration {
+  // The circuit breaker with rollback is the safety net; Berth's own fail-fast watcher acts earlier.
+  const circuitBreaker = { deploymentCircuitBreaker: { enable: true, rollback: true } };
+  const deployment = deploymentOf(resource);
+  if (!deployment) {
+    // New tasks start beside the old ones (200%), and no old task stops before a new one is healthy (100%).
+    return { strategy: "ROLLING", minimumHealthyPercent: 100, maximumPercent: 200, ...circuitBreaker };
+  }
+  const hooks = [
+    { name: deployment.beforeAllowTrafficFunction, stage: "POST_TEST_TRAFFIC_SHIFT" as const },
+    { name: deployment.afterTrafficShiftFunction, stage: "POST_PRODUCTION_TRAFFIC_SHIFT" as const },
+  ].filter(
+    (hook): hook is { name: string; stage: "POST_TEST_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" } =>
+      !!hook.name,
+  );
+  if (hooks.length > 0 && !env.deploymentRoleArn) {
+    throw new RenderError("MISSING_ENVIRONMENT", "deployment hooks need the environment's deploymentRoleArn");
+  }
+  return {
+    ...STRATEGIES[deployment.strategy],
+    minimumHealthyPercent: 100,
+    maximumPercent: 200,
+    ...circuitBreaker,
+    ...(hooks.length > 0
+      ? {
+          lifecycleHooks: hooks.map((hook) => ({
+            hookTargetArn: lambdaArn(env, hook.name),
+            roleArn: env.deploymentRoleArn,
+            lifecycleStages: [hook.stage],
+          })),
+        }
+      : {}),
+  };
+}
+
+function capacity(resource: ServiceResource, env: Environment) {
+  const resources = resource.properties.resources;
+  if (resources.instanceTypes) {
+    if (!env.ec2CapacityProvider) {
+      throw new RenderError(
+        "MISSING_ENVIRONMENT",
+        "instanceTypes need an EC2 capacity provider in the installation (ec2CapacityProvider)",
+      );
+    }
+    const strategy: CapacityProviderStrategyItem[] = [
+      { capacityProvider: env.ec2CapacityProvider, weight: 1 },
+    ];
+    const constraints: PlacementConstraint[] = [
+      {
+        type: "memberOf",
+        expression: `attribute:ecs.instance-type in [${resources.instanceTypes.join(", ")}]`,
+      },
+    ];
+    // Pack tasks onto as few instances as possible, so managed scaling can remove idle ones.
+    const placement: PlacementStrategy[] = [{ type: "binpack", field: "memory" }];
+    return {
+      capacityProviderStrategy: strategy,
+      placementConstraints: constraints,
+      placementStrategy: placement,
+    };
+  }
+  return {
+    capacityProviderStrategy: [{ capacityProvider: resources.spot ? "FARGATE_SPOT" : "FARGATE", weight: 1 }],
+    platformVersion: "LATEST",
+  };
+}
+
+function network(resource: ServiceResource, env: Environment): NetworkConfiguration {
+  const onEc2 = resource.properties.resources.instanceTypes !== undefined;
+  // EC2 tasks in awsvpc mode cannot get public IPs; without public subnets there is nothing to choose.
+  const usePrivate =
+    resource.properties.usePrivateSubnetsWithNAT || onEc2 || env.network.publicSubnets.length === 0;
+  return {
+    awsvpcConfiguration: {
+      subnets: usePrivate ? env.network.privateSubnets : env.network.publicSubnets,
+      securityGroups: env.network.securityGroups,
+      assignPublicIp: usePrivate ? "DISABLED" : "ENABLED",
+    },
+  };
+}
+
+export function serviceConnect(
+  resourceName: string,
+  resource: ServiceResource,
+  env: Environment,
+): ServiceConnectConfiguration {
+  const services = Spec.containersOf(resourceName, resource).flatMap((container) =>
+    container.serviceConnect.map((endpoint) => ({
+      portName: portName(container.name, endpoint.port),
+      discoveryName: endpoint.alias,
+      clientAliases: [{ port: endpoint.port, dnsName: endpoint.alias }],
+    })),
+  );
+  const logged = Spec.containersOf(resourceName, resource).some((container) => !container.logging.disabled);
+  // Every service is a Service Connect client, so it can reach the stack's published aliases.
+  return {
+    enabled: true,
+    namespace: env.serviceConnectNamespace,
+    ...(services.length > 0 ? { services } : {}),
+    ...(logged
+      ? {
+          logConfiguration: {
+            logDriver: "awslogs",
+            options: {
+              "awslogs-group": logGroupName(env, resourceName),
+              "awslogs-region": env.region,
+              "awslogs-stream-prefix": "service-connect",
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+interface IngressTarget {
+  container: string;
+  port: number;
+  kind: "target-group" | "service-registry";
+}
+
+function ingressTargets(resourceName: string, resource: ServiceResource): IngressTarget[] {
+  if (resource.type === "private-service" || resource.type === "web-service") {
+    const kind = resource.properties.loadBalancing.type;
+    if (kind === "service-connect") return [];
+    return [
+      {
+        container: resourceName,
+        port: resource.properties.port,
+        kind: kind === "http-api-gateway" ? "service-registry" : "target-group",
+      },
+    ];
+  }
+  if (resource.type === "worker-service") return [];
+  const targets = new Map<string, IngressTarget>();
+  for (const container of resource.properties.containers) {
+    for (const event of container.events) {
+      const port = event.properties.containerPort;
+      const kind =
+        event.type === "http-api-gateway"
+          ? "service-registry"
+          : event.type === "application-load-balancer" || event.type === "network-load-balancer"
+            ? "target-group"
+            : undefined;
+      if (kind) targets.set(`${container.name}/${port}/${kind}`, { container: container.name, port, kind });
+    }
+  }
+  return [...targets.values()];
+}
+
+/** What the ingress needs from the installation, by `resource/container/port` (for `localEnvironment`). */
+export function ingressNeeds(resourceName: string, resource: Spec.ComputeResource): IngressTarget[] {
+  return resource.type === "batch-job" ? [] : ingressTargets(resourceName, resource);
+}
+
+function ingress(resourceName: string, resource: ServiceResource, env: Environment) {
+  const loadBalancers: LoadBalancer[] = [];
+  const serviceRegistries: ServiceRegistry[] = [];
+  const gradual = deploymentOf(resource) !== undefined;
+  for (const target of ingressTargets(resourceName, resource)) {
+    const key = ingressKey(resourceName, target.container, target.port);
+    const wiring = env.ingress[key];
+    if (target.kind === "service-registry") {
+      if (!wiring?.serviceRegistryArn)
+        throw new RenderError("MISSING_INGRESS", `no service registry for ${key} in the environment`);
+      serviceRegistries.push({
+        registryArn: wiring.serviceRegistryArn,
+        containerName: target.container,
+        containerPort: target.port,
+      });
+      continue;
+    }
+    if (!wiring?.targetGroupArn)
+      throw new RenderError("MISSING_INGRESS", `no target group for ${key} in the environment`);
+    const advanced =
+      gradual && wiring.alternateTargetGroupArn && wiring.productionListenerRuleArn && env.deploymentRoleArn
+        ? {
+            advancedConfiguration: {
+              alternateTargetGroupArn: wiring.alternateTargetGroupArn,
+              productionListenerRule: wiring.productionListenerRuleArn,
+              ...(wiring.testListenerRuleArn ? { testListenerRule: wiring.testListenerRuleArn } : {}),
+              roleArn: env.deploymentRoleArn,
+            },
+          }
+        : {};
+    if (gradual && !("advancedConfiguration" in advanced)) {
+      throw new RenderError(
+        "MISSING_INGRESS",
+        `gradual deployments of ${key} need an alternate target group, a production listener rule and deploymentRoleArn`,
+      );
+    }
+    loadBalancers.push({
+      targetGroupArn: wiring.targetGroupArn,
+      containerName: target.container,
+      containerPort: target.port,
+      ...advanced,
+    });
+  }
+  return { loadBalancers, serviceRegistries };
+}
+
+/** Seconds the load balancer waits before its health checks count: the container's start period. */
+function gracePeriod(resourceName: string, resource: ServiceResource): number {
+  const periods = Spec.containersOf(resourceName, resource).map(
+    (c) => c.internalHealthCheck?.startPeriodSeconds ?? 0,
+  );
+  return Math.max(30, ...periods);
+}
+
+export function hasAutoscaling(resource: ServiceResource): boolean {
+  return resource.properties.scaling.maxInstances > resource.properties.scaling.minInstances;
+}
+
+export function renderService(
+  resourceName: string,
+  resource: ServiceResource,
+  env: Environment,
+): { create: CreateServiceCommandInput; update: UpdateServiceCommandInput } {
+  const name = serviceName(env, resourceName);
+  const { loadBalancers, serviceRegistries } = ingress(resourceName, resource, env);
+  const shared = {
+    cluster: env.cluster,
+    taskDefinition: taskFamily(env, resourceName),
+    ...capacity(resource, env),
+    networkConfiguration: network(resource, env),
+    deploymentConfiguration: deploymentConfiguration(resource, env),
+    serviceConnectConfiguration: serviceConnect(resourceName, resource, env),
+    ...(loadBalancers.length > 0
+      ? { loadBalancers, healthCheckGracePeriodSeconds: gracePeriod(resourceName, resource) }
+      : {}),
+    ...(serviceRegistries.length > 0 ? { serviceRegistries } : {}),
+    enableExecuteCommand: resource.properties.enableRemoteSessions,
+    enableECSManagedTags: true,
+    propagateTags: "SERVICE" as const,
+  };
+  const create: CreateServiceCommandInput = {
+    serviceName: name,
+    desiredCount: resource.properties.scaling.minInstances,
+    schedulingStrategy: "REPLICA",
+    deploymentController: { type: "ECS" },
+    ...shared,
+    tags: Object.entries(standardTags(env, resourceName)).map(([key, value]) => ({ key, value })),
+  };
+  const update: UpdateServiceCommandInput = {
+    service: name,
+    // Under autoscaling the desired count belongs to the scaler: a deploy must not reset it.
+    ...(hasAutoscaling(resource) ? {} : { desiredCount: resource.properties.scaling.minInstances }),
+    forceNewDeployment: false,
+    ...shared,
+  };
+  return { create, update };
+}

@@ -1,0 +1,219 @@
+import type {
+  ContainerDefinition,
+  KeyValuePair,
+  RegisterTaskDefinitionCommandInput,
+  Secret,
+} from "@aws-sdk/client-ecs";
+import { Spec } from "../spec/index.ts";
+import type { Environment } from "./environment.ts";
+import { RenderError } from "./errors.ts";
+import {
+  logGroupName,
+  portName,
+  repositoryName,
+  standardTags,
+  taskDefinitionFamilyArn,
+  taskFamily,
+  taskRoleArn,
+  upperSnake,
+} from "./names.ts";
+
+/** The address other resources use for a service: its Service Connect `alias:port`. */
+export function addressOf(stack: Spec.Stack, resourceName: string): string {
+  const resource = stack.resources[resourceName];
+  if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) {
+    throw new RenderError("UNKNOWN_RESOURCE", `${resourceName} has no address`);
+  }
+  return `${Spec.serviceAlias(resourceName)}:${resource.properties.port}`;
+}
+
+function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
+  if (param === "address") return addressOf(stack, resource);
+  throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
+}
+
+function secretValueFrom(env: Environment, secretName: string, jsonKey: string | undefined): string {
+  const arn =
+    env.secretArns[secretName] ??
+    `arn:${env.partition}:secretsmanager:${env.region}:${env.account}:secret:${secretName}`;
+  // ECS's form for one key of a JSON secret: <arn>:<json-key>:<version-stage>:<version-id>.
+  return jsonKey ? `${arn}:${jsonKey}::` : arn;
+}
+
+/** Variables `connectTo` injects, `STP_<RESOURCE_NAME>_<VAR>`. */
+export function connectToVariables(
+  stack: Spec.Stack,
+  env: Environment,
+  targets: readonly string[],
+): KeyValuePair[] {
+  const variables: KeyValuePair[] = [];
+  for (const target of targets) {
+    const resource = stack.resources[target];
+    if (!resource) continue;
+    const prefix = `STP_${upperSnake(target)}`;
+    if (resource.type === "private-service" || resource.type === "web-service") {
+      variables.push({ name: `${prefix}_ADDRESS`, value: addressOf(stack, target) });
+    } else if (resource.type === "batch-job") {
+      variables.push({ name: `${prefix}_JOB_DEFINITION_ARN`, value: taskDefinitionFamilyArn(env, target) });
+    }
+  }
+  return variables;
+}
+
+export function imageOf(env: Environment, resourceName: string, container: Spec.Container): string {
+  if (container.packaging.type === "prebuilt-image") return container.packaging.properties.image;
+  const built = env.images[`${resourceName}/${container.name}`] ?? env.images[resourceName];
+  if (built) return built;
+  // Not built yet: the workflow replaces this tag with the pushed digest after the build.
+  return `${env.registry}/${repositoryName(env, resourceName, container.name)}:latest`;
+}
+
+function containerDefinition(
+  stack: Spec.Stack,
+  env: Environment,
+  resourceName: string,
+  resource: Spec.ComputeResource,
+  container: Spec.Container,
+): ContainerDefinition {
+  const environment: KeyValuePair[] = [];
+  const secrets: Secret[] = [];
+  for (const variable of container.environment) {
+    const secret = Spec.findDirectives(variable.value).find(
+      (found) => found.ok && found.directive.kind === "Secret",
+    );
+    if (secret?.ok && secret.directive.kind === "Secret") {
+      secrets.push({
+        name: variable.name,
+        valueFrom: secretValueFrom(env, secret.directive.secretName, secret.directive.jsonKey),
+      });
+    } else {
+      const value = Spec.substituteResourceParams(variable.value, (target, param) =>
+        resolveParam(stack, env, target, param),
+      );
+      environment.push({ name: variable.name, value });
+    }
+  }
+  const declared = new Set([...environment, ...secrets].map((variable) => variable.name));
+  for (const variable of connectToVariables(stack, env, resource.properties.connectTo)) {
+    if (!declared.has(variable.name ?? "")) environment.push(variable);
+  }
+  const onlyPort = container.ports[0];
+  if (container.injectPort && onlyPort !== undefined && !declared.has("PORT")) {
+    environment.push({ name: "PORT", value: String(onlyPort) });
+  }
+  environment.sort((a, b) => (a.name ?? "").localeCompare(b.name ?? ""));
+  secrets.sort((a, b) => (a.name ?? "").localeCompare(b.name ?? ""));
+
+  const packaging = container.packaging;
+  const command = packaging.properties.command;
+  const entryPoint =
+    packaging.type === "stacktape-image-buildpack" ? undefined : packaging.properties.entryPoint;
+  const health = container.internalHealthCheck;
+  const appProtocol = (port: number) =>
+    container.serviceConnect.find((endpoint) => endpoint.port === port)?.protocol;
+
+  return {
+    name: container.name,
+    image: imageOf(env, resourceName, container),
+    essential: container.essential,
+    ...(entryPoint ? { entryPoint } : {}),
+    ...(command ? { command } : {}),
+    ...(packaging.type === "prebuilt-image" && packaging.properties.repositoryCredentialsSecretArn
+      ? {
+          repositoryCredentials: {
+            credentialsParameter: packaging.properties.repositoryCredentialsSecretArn,
+          },
+        }
+      : {}),
+    portMappings: container.ports.map((port) => {
+      const protocol = appProtocol(port);
+      return {
+        name: portName(container.name, port),
+        containerPort: port,
+        protocol: "tcp",
+        ...(protocol ? { appProtocol: protocol } : {}),
+      };
+    }),
+    environment,
+    ...(secrets.length > 0 ? { secrets } : {}),
+    ...(health
+      ? {
+          healthCheck: {
+            command: health.healthCheckCommand,
+            interval: health.intervalSeconds,
+            timeout: health.timeoutSeconds,
+            retries: health.retries,
+            ...(health.startPeriodSeconds !== undefined ? { startPeriod: health.startPeriodSeconds } : {}),
+          },
+        }
+      : {}),
+    ...(container.dependsOn.length > 0
+      ? {
+          dependsOn: container.dependsOn.map((d) => ({
+            containerName: d.containerName,
+            condition: d.condition,
+          })),
+        }
+      : {}),
+    stopTimeout: container.stopTimeout,
+    ...(container.logging.disabled
+      ? {}
+      : {
+          logConfiguration: {
+            logDriver: "awslogs",
+            options: {
+              "awslogs-group": logGroupName(env, resourceName),
+              "awslogs-region": env.region,
+              "awslogs-stream-prefix": resourceName,
+              // A slow log pipeline must never block the application's writes.
+              mode: "non-blocking",
+              "max-buffer-size": "25m",
+            },
+          },
+        }),
+  };
+}
+
+/** Task-level CPU units and memory (MiB): Fargate's pair, or sized to the EC2 instance types. */
+export function taskSize(resources: Spec.ComputeResources): { cpu?: number; memory: number } {
+  const cpu = resources.cpu === undefined ? undefined : Math.round(resources.cpu * 1024);
+  if (resources.memory !== undefined)
+    return { ...(cpu !== undefined ? { cpu } : {}), memory: resources.memory };
+  const known = (resources.instanceTypes ?? []).map((name) => Spec.INSTANCE_TYPES.get(name));
+  const smallest = Math.min(...known.map((info) => info?.memoryMiB ?? Number.POSITIVE_INFINITY));
+  if (!Number.isFinite(smallest)) {
+    throw new RenderError(
+      "INVALID_RESOURCES",
+      "memory is required when instance types are not known to Berth",
+    );
+  }
+  return { ...(cpu !== undefined ? { cpu } : {}), memory: Math.floor(smallest * Spec.EC2_TASK_MEMORY_SHARE) };
+}
+
+export function renderTaskDefinition(
+  stack: Spec.Stack,
+  resourceName: string,
+  resource: Spec.ComputeResource,
+  env: Environment,
+): RegisterTaskDefinitionCommandInput {
+  const resources = resource.properties.resources;
+  const onEc2 = resources.instanceTypes !== undefined;
+  const size = taskSize(resources);
+  return {
+    family: taskFamily(env, resourceName),
+    taskRoleArn: taskRoleArn(env, resourceName),
+    executionRoleArn: env.executionRoleArn,
+    networkMode: "awsvpc",
+    requiresCompatibilities: [onEc2 ? "EC2" : "FARGATE"],
+    ...(size.cpu !== undefined ? { cpu: String(size.cpu) } : {}),
+    memory: String(size.memory),
+    runtimePlatform: {
+      cpuArchitecture: resources.architecture === "arm64" ? "ARM64" : "X86_64",
+      operatingSystemFamily: "LINUX",
+    },
+    containerDefinitions: Spec.containersOf(resourceName, resource).map((container) =>
+      containerDefinition(stack, env, resourceName, resource, container),
+    ),
+    tags: Object.entries(standardTags(env, resourceName)).map(([key, value]) => ({ key, value })),
+  };
+}

@@ -1,4 +1,5 @@
 import type { CreateRoleCommandInput, PutRolePolicyCommandInput } from "@aws-sdk/client-iam";
+import { own } from "../lookup.ts";
 import type { Spec } from "../spec/index.ts";
 import type { Environment } from "./environment.ts";
 import { standardTags, taskDefinitionFamilyArn, taskRoleArn, taskRoleName } from "./names.ts";
@@ -26,7 +27,7 @@ export function taskRoleStatements(
       statements.push({ Sid: "ConnectToSes", Effect: "Allow", Action: ["ses:*"], Resource: ["*"] });
       continue;
     }
-    const targetResource = stack.resources[target];
+    const targetResource = own(stack.resources, target);
     if (targetResource?.type !== "batch-job") continue; // services are reached over the network: no IAM
     const sid = `ConnectTo${target.charAt(0).toUpperCase()}${target.slice(1)}`;
     statements.push(

@@ -8,6 +8,7 @@ import type {
   UpdateServiceCommandInput,
 } from "@aws-sdk/client-ecs";
 import type { CreateRoleCommandInput, PutRolePolicyCommandInput } from "@aws-sdk/client-iam";
+import { own } from "../lookup.ts";
 import { Spec } from "../spec/index.ts";
 import { Environment, type EnvironmentInput } from "./environment.ts";
 import { RenderError } from "./errors.ts";
@@ -49,7 +50,7 @@ export interface ResourcePlan {
 }
 
 export function renderResource(stack: Spec.Stack, resourceName: string, env: Environment): ResourcePlan {
-  const resource = stack.resources[resourceName];
+  const resource = own(stack.resources, resourceName);
   if (!resource || !Spec.isCompute(resource)) {
     const compute = computeNames(stack);
     throw new RenderError(

@@ -10,6 +10,7 @@ import type {
   ServiceRegistry,
   UpdateServiceCommandInput,
 } from "@aws-sdk/client-ecs";
+import { own } from "../lookup.ts";
 import { Spec } from "../spec/index.ts";
 import type { Environment } from "./environment.ts";
 import { RenderError } from "./errors.ts";
@@ -217,7 +218,7 @@ function ingress(resourceName: string, resource: ServiceResource, env: Environme
   const gradual = deploymentOf(resource) !== undefined;
   for (const target of ingressTargets(resourceName, resource)) {
     const key = ingressKey(resourceName, target.container, target.port);
-    const wiring = env.ingress[key];
+    const wiring = own(env.ingress, key);
     if (target.kind === "service-registry") {
       if (!wiring?.serviceRegistryArn)
         throw new RenderError("MISSING_INGRESS", `no service registry for ${key} in the environment`);

@@ -4,6 +4,7 @@ import type {
   RegisterTaskDefinitionCommandInput,
   Secret,
 } from "@aws-sdk/client-ecs";
+import { own } from "../lookup.ts";
 import { Spec } from "../spec/index.ts";
 import type { Environment } from "./environment.ts";
 import { RenderError } from "./errors.ts";
@@ -20,7 +21,7 @@ import {
 
 /** The address other resources use for a service: its Service Connect `alias:port`. */
 export function addressOf(stack: Spec.Stack, resourceName: string): string {
-  const resource = stack.resources[resourceName];
+  const resource = own(stack.resources, resourceName);
   if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) {
     throw new RenderError("UNKNOWN_RESOURCE", `${resourceName} has no address`);
   }
@@ -34,7 +35,7 @@ function resolveParam(stack: Spec.Stack, env: Environment, resource: string, par
 
 function secretValueFrom(env: Environment, secretName: string, jsonKey: string | undefined): string {
   const arn =
-    env.secretArns[secretName] ??
+    own(env.secretArns, secretName) ??
     `arn:${env.partition}:secretsmanager:${env.region}:${env.account}:secret:${secretName}`;
   // ECS's form for one key of a JSON secret: <arn>:<json-key>:<version-stage>:<version-id>.
   return jsonKey ? `${arn}:${jsonKey}::` : arn;
@@ -48,7 +49,7 @@ export function connectToVariables(
 ): KeyValuePair[] {
   const variables: KeyValuePair[] = [];
   for (const target of targets) {
-    const resource = stack.resources[target];
+    const resource = own(stack.resources, target);
     if (!resource) continue;
     const prefix = `STP_${upperSnake(target)}`;
     if (resource.type === "private-service" || resource.type === "web-service") {
@@ -62,7 +63,7 @@ export function connectToVariables(
 
 export function imageOf(env: Environment, resourceName: string, container: Spec.Container): string {
   if (container.packaging.type === "prebuilt-image") return container.packaging.properties.image;
-  const built = env.images[`${resourceName}/${container.name}`] ?? env.images[resourceName];
+  const built = own(env.images, `${resourceName}/${container.name}`) ?? own(env.images, resourceName);
   if (built) return built;
   // Not built yet: the workflow replaces this tag with the pushed digest after the build.
   return `${env.registry}/${repositoryName(env, resourceName, container.name)}:latest`;

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
+import { own } from "../lookup.ts";
 import { findDirectives } from "./directives.ts";
 import { formatPath, type PathSegment, type SpecIssue } from "./issues.ts";
 import {
@@ -99,7 +100,7 @@ export function parse(text: string): ParseResult {
 
   for (const key of Object.keys(raw)) {
     if (key === "resources") continue;
-    const reason = UNSUPPORTED_TOP_LEVEL_KEYS[key];
+    const reason = own(UNSUPPORTED_TOP_LEVEL_KEYS, key);
     issues.push(
       reason
         ? {
@@ -128,7 +129,8 @@ export function parse(text: string): ParseResult {
     return finish();
   }
 
-  const resources: Record<string, Resource> = {};
+  // No prototype: resource names come from the file.
+  const resources: Record<string, Resource> = Object.create(null);
   const declaredTypes = new Map<string, string>();
   for (const [name, entry] of Object.entries(rawResources)) {
     const path = ["resources", name];
@@ -159,8 +161,8 @@ export function parse(text: string): ParseResult {
       continue;
     }
     declaredTypes.set(name, type);
-    if (!(type in RESOURCE_SCHEMAS)) {
-      const reason = UNSUPPORTED_RESOURCE_TYPES[type];
+    if (!Object.hasOwn(RESOURCE_SCHEMAS, type)) {
+      const reason = own(UNSUPPORTED_RESOURCE_TYPES, type);
       issues.push(
         reason
           ? {
@@ -266,7 +268,7 @@ function describeZodIssue(issue: z.core.$ZodIssue, base: PathSegment[], entry: u
       ? (JSON.parse(issue.message.slice(UNKNOWN_PROPERTY.length)) as string[])
       : [];
     return issue.keys.map((key): LocatedIssue => {
-      const reason = UNSUPPORTED_PROPERTIES[key];
+      const reason = own(UNSUPPORTED_PROPERTIES, key);
       if (reason) {
         return {
           code: "UNSUPPORTED_PROPERTY",

@@ -1,3 +1,4 @@
+import { own } from "../lookup.ts";
 import {
   defaultFargateMemory,
   describeFargateMemory,
@@ -171,7 +172,7 @@ export function crossCheck(
               message: `priority ${event.properties.priority} is already used on load balancer "${lb}"`,
             });
           } else albPriorities.set(key, path);
-          const alb = resources[lb];
+          const alb = own(resources, lb);
           if (
             alb?.type === "application-load-balancer" &&
             alb.properties.listeners &&
@@ -190,7 +191,7 @@ export function crossCheck(
         } else if (event.type === "network-load-balancer") {
           const lb = event.properties.loadBalancerName;
           expectType([...path, "loadBalancerName"], lb, ["network-load-balancer"], "loadBalancerName");
-          const nlb = resources[lb];
+          const nlb = own(resources, lb);
           if (
             nlb?.type === "network-load-balancer" &&
             !nlb.properties.listeners.some((listener) => listener.port === event.properties.listenerPort)
@@ -261,7 +262,7 @@ export function checkResourceParam(
 ): LocatedIssue | undefined {
   const type = declaredTypes.get(target);
   if (type === undefined) return unknownResource(path, target, "$ResourceParam target", declaredTypes);
-  const params = REFERENCEABLE_PARAMS[type] ?? [];
+  const params = own(REFERENCEABLE_PARAMS, type) ?? [];
   if (params.includes(param)) return undefined;
   const best = closest(param, params);
   return {
@@ -299,7 +300,7 @@ export function checkConnectTo(
     }
     const type = declaredTypes.get(target);
     if (type === undefined) issues.push(unknownResource(path, target, "connectTo target", declaredTypes));
-    else if (!CONNECT_TO_VARIABLES[type]) {
+    else if (!own(CONNECT_TO_VARIABLES, type)) {
       const connectable = Object.keys(CONNECT_TO_VARIABLES).join(", ");
       issues.push({
         code: "WRONG_RESOURCE_TYPE",

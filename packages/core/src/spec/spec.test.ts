@@ -1,0 +1,641 @@
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { Spec } from "./index.ts";
+
+const buildpack = { type: "stacktape-image-buildpack", properties: { entryfilePath: "src/main.ts" } };
+
+function privateService(properties: Record<string, unknown> = {}) {
+  return {
+    type: "private-service",
+    properties: { packaging: buildpack, resources: { cpu: 0.25, memory: 512 }, ...properties },
+  };
+}
+
+function stackOf(resources: Record<string, unknown>): string {
+  return stringify({ resources });
+}
+
+function parseOk(text: string): Spec.Stack {
+  const result = Spec.parse(text);
+  if (!result.ok)
+    throw new Error(result.issues.map((issue) => Spec.formatIssue("test.yml", issue)).join("\n"));
+  return result.stack;
+}
+
+function issuesOf(text: string): Spec.SpecIssue[] {
+  const result = Spec.parse(text);
+  if (result.ok) throw new Error("expected the stack to be invalid");
+  return result.issues;
+}
+
+function single(text: string): Spec.SpecIssue {
+  const issues = issuesOf(text);
+  expect(issues, JSON.stringify(issues, null, 2)).toHaveLength(1);
+  return issues[0] as Spec.SpecIssue;
+}
+
+function serviceProps(stack: Spec.Stack, name = "api") {
+  const resource = stack.resources[name];
+  if (resource?.type !== "private-service") throw new Error("not a private service");
+  return resource.properties;
+}
+
+describe("defaults", () => {
+  const props = serviceProps(parseOk(stackOf({ api: privateService() })));
+
+  it.each([
+    ["port", props.port, 3000],
+    ["loadBalancing", props.loadBalancing, { type: "service-connect" }],
+    ["stopTimeout", props.stopTimeout, 2],
+    ["logging", props.logging, { disabled: false, retentionDays: 90 }],
+    ["environment", props.environment, []],
+    ["connectTo", props.connectTo, []],
+    ["iamRoleStatements", props.iamRoleStatements, []],
+    ["architecture", props.resources.architecture, "x86_64"],
+    ["enableWarmPool", props.resources.enableWarmPool, false],
+    ["spot", props.resources.spot, false],
+    ["scaling.minInstances", props.scaling.minInstances, 1],
+    ["scaling.maxInstances", props.scaling.maxInstances, 1],
+    ["scaling.scaleOutCooldownSeconds", props.scaling.scaleOutCooldownSeconds, 60],
+    ["scaling.scaleInCooldownSeconds", props.scaling.scaleInCooldownSeconds, 300],
+  ])("%s", (_name, actual, expected) => {
+    expect(actual).toEqual(expected);
+  });
+
+  it("fills the health check's interval 30, timeout 5 and retries 3", () => {
+    const stack = parseOk(
+      stackOf({ api: privateService({ internalHealthCheck: { healthCheckCommand: ["CMD", "true"] } }) }),
+    );
+    expect(serviceProps(stack).internalHealthCheck).toEqual({
+      healthCheckCommand: ["CMD", "true"],
+      intervalSeconds: 30,
+      timeoutSeconds: 5,
+      retries: 3,
+    });
+  });
+
+  it("fills a scaling policy's CPU and memory targets with 80", () => {
+    const stack = parseOk(
+      stackOf({ api: privateService({ scaling: { maxInstances: 3, scalingPolicy: {} } }) }),
+    );
+    expect(serviceProps(stack).scaling.scalingPolicy).toEqual({
+      keepAvgCpuUtilizationUnder: 80,
+      keepAvgMemoryUtilizationUnder: 80,
+    });
+  });
+
+  it("defaults a workload container to essential with a 2 s stop timeout, and a Dockerfile to `Dockerfile`", () => {
+    const stack = parseOk(
+      stackOf({
+        app: {
+          type: "multi-container-workload",
+          properties: {
+            resources: { cpu: 0.5, memory: 1024 },
+            containers: [
+              {
+                name: "web",
+                packaging: { type: "custom-dockerfile", properties: { buildContextPath: "." } },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const app = stack.resources.app;
+    if (app?.type !== "multi-container-workload") throw new Error("wrong type");
+    const container = app.properties.containers[0];
+    expect(container?.essential).toBe(true);
+    expect(container?.stopTimeout).toBe(2);
+    expect(container?.packaging).toEqual({
+      type: "custom-dockerfile",
+      properties: { buildContextPath: ".", dockerfilePath: "Dockerfile" },
+    });
+  });
+
+  it("defaults web-service load balancing to http-api-gateway", () => {
+    const stack = parseOk(stackOf({ web: { ...privateService(), type: "web-service" } }));
+    const web = stack.resources.web;
+    expect(web?.type === "web-service" && web.properties.loadBalancing).toEqual({ type: "http-api-gateway" });
+  });
+
+  it("stringifies static environment values", () => {
+    const stack = parseOk(
+      stackOf({
+        api: privateService({
+          environment: [
+            { name: "N", value: 3000 },
+            { name: "B", value: true },
+            { name: "S", value: "text" },
+          ],
+        }),
+      }),
+    );
+    expect(serviceProps(stack).environment).toEqual([
+      { name: "N", value: "3000" },
+      { name: "B", value: "true" },
+      { name: "S", value: "text" },
+    ]);
+  });
+});
+
+describe("ranges", () => {
+  it.each([
+    ["stopTimeout", { stopTimeout: 1 }, "stopTimeout", "must be at least 2"],
+    ["stopTimeout", { stopTimeout: 121 }, "stopTimeout", "must be at most 120"],
+    ["port", { port: 0 }, "port", "must be at least 1"],
+    ["port", { port: 70000 }, "port", "must be at most 65535"],
+    [
+      "interval",
+      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], intervalSeconds: 4 } },
+      "internalHealthCheck.intervalSeconds",
+      "at least 5",
+    ],
+    [
+      "interval",
+      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], intervalSeconds: 301 } },
+      "internalHealthCheck.intervalSeconds",
+      "at most 300",
+    ],
+    [
+      "timeout",
+      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], timeoutSeconds: 1 } },
+      "internalHealthCheck.timeoutSeconds",
+      "at least 2",
+    ],
+    [
+      "retries",
+      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], retries: 11 } },
+      "internalHealthCheck.retries",
+      "at most 10",
+    ],
+    [
+      "startPeriod",
+      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], startPeriodSeconds: 301 } },
+      "internalHealthCheck.startPeriodSeconds",
+      "at most 300",
+    ],
+    ["minInstances", { scaling: { minInstances: 0 } }, "scaling.minInstances", "at least 1"],
+    [
+      "cpu target",
+      { scaling: { scalingPolicy: { keepAvgCpuUtilizationUnder: 101 } } },
+      "scaling.scalingPolicy.keepAvgCpuUtilizationUnder",
+      "at most 100",
+    ],
+    ["retentionDays", { logging: { retentionDays: 2 } }, "logging.retentionDays", "must be one of 1, 3, 5"],
+  ])("%s: %j", (_name, properties, path, message) => {
+    const issue = single(stackOf({ api: privateService(properties) }));
+    expect(issue.path).toBe(`resources.api.properties.${path}`);
+    expect(issue.message).toContain(message);
+  });
+
+  it("rejects a health check command that is not CMD or CMD-SHELL", () => {
+    const issue = single(
+      stackOf({ api: privateService({ internalHealthCheck: { healthCheckCommand: ["curl", "x"] } }) }),
+    );
+    expect(issue.message).toContain("must start with 'CMD' or 'CMD-SHELL'");
+  });
+
+  it("rejects a Fargate size AWS does not run and lists what it accepts", () => {
+    const issue = single(stackOf({ api: privateService({ resources: { cpu: 1, memory: 1024 } }) }));
+    expect(issue).toMatchObject({
+      code: "INVALID_FARGATE_SIZE",
+      path: "resources.api.properties.resources.memory",
+      message:
+        "Fargate does not run 1 vCPU with 1024 MiB; with 1 vCPU it accepts 2048-8192 MiB in steps of 1024",
+    });
+  });
+
+  it.each([
+    [0.25, 512],
+    [0.5, 4096],
+    [1, 8192],
+    [2, 16384],
+    [4, 30720],
+    [8, 61440],
+    [16, 122880],
+  ])("accepts Fargate's %s vCPU with %s MiB", (cpu, memory) => {
+    parseOk(stackOf({ api: privateService({ resources: { cpu, memory } }) }));
+  });
+
+  it("rejects a vCPU size Fargate does not have", () => {
+    const issue = single(stackOf({ api: privateService({ resources: { cpu: 3, memory: 8192 } }) }));
+    expect(issue.message).toBe("Fargate runs 0.25, 0.5, 1, 2, 4, 8, 16 vCPU, got 3");
+  });
+
+  it("requires memory on Fargate and says which sizes fit", () => {
+    const issue = single(stackOf({ api: privateService({ resources: { cpu: 0.5 } }) }));
+    expect(issue).toMatchObject({
+      code: "MISSING_PROPERTY",
+      path: "resources.api.properties.resources.memory",
+    });
+    expect(issue.message).toContain("1024-4096 MiB");
+  });
+
+  it("sizes EC2 tasks from known instance types and checks the architecture", () => {
+    parseOk(stackOf({ api: privateService({ resources: { instanceTypes: ["c5.large"] } }) }));
+    const issue = single(stackOf({ api: privateService({ resources: { instanceTypes: ["c6g.large"] } }) }));
+    expect(issue).toMatchObject({
+      code: "ARCHITECTURE_MISMATCH",
+      message: "c6g.large is arm64, but architecture is x86_64",
+    });
+  });
+
+  it("needs memory for an instance type Berth does not know, and a warm pool needs one type", () => {
+    const issues = issuesOf(
+      stackOf({
+        api: privateService({ resources: { instanceTypes: ["x9.huge", "c5.large"], enableWarmPool: true } }),
+      }),
+    );
+    expect(issues.map((issue) => issue.code).sort()).toEqual(["INVALID_RESOURCES", "MISSING_PROPERTY"]);
+  });
+
+  it("rejects memory larger than the smallest instance can give", () => {
+    const issue = single(
+      stackOf({ api: privateService({ resources: { instanceTypes: ["c5.large"], memory: 4096 } }) }),
+    );
+    expect(issue.message).toBe("4096 MiB does not fit the smallest instance type (3686 MiB usable of 4096)");
+  });
+
+  it("rejects spot with instance types, and maxInstances below minInstances", () => {
+    const issues = issuesOf(
+      stackOf({
+        api: privateService({
+          resources: { instanceTypes: ["c5.large"], spot: true },
+          scaling: { minInstances: 3, maxInstances: 2 },
+        }),
+      }),
+    );
+    expect(issues.map((issue) => issue.path)).toEqual([
+      "resources.api.properties.resources.spot",
+      "resources.api.properties.scaling.maxInstances",
+    ]);
+  });
+});
+
+describe("errors carry the path, the line and the column", () => {
+  const text = [
+    "resources:", // 1
+    "  api:", // 2
+    "    type: private-service", // 3
+    "    properties:", // 4
+    "      packaging:", // 5
+    "        type: stacktape-image-buildpack", // 6
+    "        properties:", // 7
+    "          entryfilePath: src/main.ts", // 8
+    "      resources:", // 9
+    "        cpu: 0.25", // 10
+    "        memory: 512", // 11
+    "      stopTimout: 5", // 12
+    "      port: high", // 13
+  ].join("\n");
+
+  it("names an unknown property at its key, with the closest valid name", () => {
+    const issues = issuesOf(text);
+    expect(issues[0]).toMatchObject({
+      code: "UNKNOWN_PROPERTY",
+      path: "resources.api.properties.stopTimout",
+      line: 12,
+      column: 7,
+      suggestion: "stopTimeout",
+    });
+    expect(issues[1]).toMatchObject({
+      code: "INVALID_TYPE",
+      path: "resources.api.properties.port",
+      line: 13,
+      column: 13,
+      message: 'must be a number, got "high"',
+    });
+  });
+
+  it("reports a missing property on the key of the mapping it is missing from", () => {
+    const issue = single(
+      "resources:\n  api:\n    type: private-service\n    properties:\n      resources: {cpu: 1, memory: 2048}\n",
+    );
+    expect(issue).toMatchObject({
+      code: "MISSING_PROPERTY",
+      path: "resources.api.properties.packaging",
+      line: 4,
+    });
+  });
+
+  it("suggests the closest resource type and packaging type", () => {
+    const issues = issuesOf(
+      stackOf({
+        a: { ...privateService(), type: "private-servce" },
+        b: privateService({ packaging: { type: "prebuild-image", properties: { image: "x" } } }),
+      }),
+    );
+    expect(issues.map((issue) => [issue.path, issue.suggestion])).toEqual([
+      ["resources.a.type", "private-service"],
+      ["resources.b.properties.packaging.type", "prebuilt-image"],
+    ]);
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const issue = single("resources:\n  api:\n    type: [unclosed\n");
+    expect(issue.code).toBe("SYNTAX_ERROR");
+    expect(issue.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it("reports duplicate keys", () => {
+    const issue = single("resources:\n  api:\n    type: worker-service\n    type: private-service\n");
+    expect(issue).toMatchObject({ code: "SYNTAX_ERROR", line: 4 });
+  });
+
+  it("reads JSON with the same positions", () => {
+    const json = JSON.stringify({ resources: { api: privateService({ stopTimeout: 500 }) } }, null, 2);
+    const issue = single(json);
+    expect(issue.path).toBe("resources.api.properties.stopTimeout");
+    expect(issue.line).toBe(json.split("\n").findIndex((line) => line.includes('"stopTimeout"')) + 1);
+  });
+
+  it("formats an issue as FILE:LINE:COL path: message", () => {
+    const issue = issuesOf(text)[0] as Spec.SpecIssue;
+    expect(Spec.formatIssue("berth.yml", issue)).toMatch(
+      /^berth\.yml:12:7 resources\.api\.properties\.stopTimout: unknown property "stopTimout"; valid here: .* \(did you mean "stopTimeout"\?\)$/,
+    );
+  });
+});
+
+describe("unsupported features say why", () => {
+  it.each([
+    ["cloudformationResources", "UNSUPPORTED_TOP_LEVEL_KEY", "without CloudFormation"],
+    ["directives", "UNSUPPORTED_TOP_LEVEL_KEY", "custom directives"],
+  ])("top-level %s", (key, code, why) => {
+    const issue = single(stringify({ [key]: {}, resources: { api: privateService() } }));
+    expect(issue).toMatchObject({ code, path: key, line: 1 });
+    expect(issue.message).toContain(why);
+  });
+
+  it("an unknown top-level key", () => {
+    const issue = single(
+      stringify({ resource: { api: privateService() } }).replace(
+        "resource:",
+        "resources:\n  x: {type: http-api-gateway}\nresourcs:",
+      ),
+    );
+    expect(issue).toMatchObject({ code: "UNKNOWN_PROPERTY", path: "resourcs", suggestion: "resources" });
+  });
+
+  it.each([
+    ["$CfResourceParam('Topic', 'Arn')", "UNSUPPORTED_DIRECTIVE", "without CloudFormation"],
+    ["$MyCustomDirective('x')", "UNSUPPORTED_DIRECTIVE", "only $ResourceParam and $Secret"],
+    ["$ResourceParam('api')", "INVALID_DIRECTIVE", "expected $ResourceParam('resourceName', 'parameter')"],
+    ["prefix-$Secret('db.password')", "INVALID_DIRECTIVE", "must be the whole value"],
+  ])("directive %s", (value, code, why) => {
+    const issue = single(stackOf({ api: privateService({ environment: [{ name: "X", value }] }) }));
+    expect(issue).toMatchObject({ code, path: "resources.api.properties.environment[0].value" });
+    expect(issue.message).toContain(why);
+  });
+
+  it("a directive outside environment values", () => {
+    const issue = single(
+      stackOf({
+        api: privateService({
+          iamRoleStatements: [{ Action: ["sns:Publish"], Resource: ["$CfResourceParam('T', 'Arn')"] }],
+        }),
+      }),
+    );
+    expect(issue.code).toBe("UNSUPPORTED_DIRECTIVE");
+    const placed = single(
+      stackOf({
+        api: privateService({
+          iamRoleStatements: [{ Action: ["x:Y"], Resource: ["$ResourceParam('api', 'address')"] }],
+        }),
+      }),
+    );
+    expect(placed).toMatchObject({
+      code: "DIRECTIVE_NOT_ALLOWED",
+      path: "resources.api.properties.iamRoleStatements[0].Resource[0]",
+    });
+  });
+
+  it("resource types other platforms have", () => {
+    const issue = single(stackOf({ api: privateService(), photos: { type: "bucket" } }));
+    expect(issue).toMatchObject({ code: "UNSUPPORTED_RESOURCE_TYPE", path: "resources.photos.type" });
+  });
+
+  it("properties Berth refuses", () => {
+    const issue = single(stackOf({ api: privateService({ overrides: {} }) }));
+    expect(issue).toMatchObject({ code: "UNSUPPORTED_PROPERTY", path: "resources.api.properties.overrides" });
+  });
+});
+
+describe("cross-resource rules", () => {
+  it("resolves $ResourceParam targets and parameters", () => {
+    parseOk(
+      stackOf({
+        api: privateService(),
+        web: privateService({
+          environment: [{ name: "A", value: "http://$ResourceParam('api', 'address')/x" }],
+        }),
+      }),
+    );
+    const missing = single(
+      stackOf({
+        api: privateService({ environment: [{ name: "A", value: "$ResourceParam('apii', 'address')" }] }),
+      }),
+    );
+    expect(missing).toMatchObject({ code: "UNKNOWN_RESOURCE", suggestion: "api" });
+    const param = single(
+      stackOf({
+        api: privateService(),
+        web: privateService({ environment: [{ name: "A", value: "$ResourceParam('api', 'adress')" }] }),
+      }),
+    );
+    expect(param).toMatchObject({ code: "UNKNOWN_PARAMETER", suggestion: "address" });
+    const gateway = single(
+      stackOf({
+        gw: { type: "http-api-gateway" },
+        web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'url')" }] }),
+      }),
+    );
+    expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "url"; referenceable: none');
+  });
+
+  it("checks connectTo targets", () => {
+    parseOk(stackOf({ api: privateService(), web: privateService({ connectTo: ["api", "aws:ses"] }) }));
+    const issues = issuesOf(
+      stackOf({
+        gw: { type: "http-api-gateway" },
+        web: privateService({ connectTo: ["ap", "gw", "aws:sqs", "web"] }),
+      }),
+    );
+    expect(issues.map((issue) => issue.code)).toEqual([
+      "UNKNOWN_RESOURCE",
+      "WRONG_RESOURCE_TYPE",
+      "UNKNOWN_RESOURCE",
+      "INVALID_REFERENCE",
+    ]);
+  });
+
+  const workload = (containers: unknown[], extra: Record<string, unknown> = {}) => ({
+    type: "multi-container-workload",
+    properties: { resources: { cpu: 1, memory: 2048 }, containers, ...extra },
+  });
+  const container = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    packaging: { type: "prebuilt-image", properties: { image: "x" } },
+    ...extra,
+  });
+  const internal = (containerPort: number) => ({ type: "workload-internal", properties: { containerPort } });
+
+  it("dependsOn names must exist and not form a cycle", () => {
+    const unknown = single(
+      stackOf({
+        app: workload([
+          container("a", { dependsOn: [{ containerName: "bb", condition: "START" }] }),
+          container("b"),
+        ]),
+      }),
+    );
+    expect(unknown).toMatchObject({
+      code: "UNKNOWN_CONTAINER",
+      path: "resources.app.properties.containers[0].dependsOn[0].containerName",
+      suggestion: "b",
+    });
+    const cycle = single(
+      stackOf({
+        app: workload([
+          container("a", { dependsOn: [{ containerName: "b", condition: "START" }] }),
+          container("b", { dependsOn: [{ containerName: "c", condition: "START" }] }),
+          container("c", { dependsOn: [{ containerName: "a", condition: "START" }] }),
+        ]),
+      }),
+    );
+    expect(cycle).toMatchObject({
+      code: "DEPENDENCY_CYCLE",
+      message: "dependsOn forms a cycle: a -> b -> c -> a",
+    });
+  });
+
+  it("HEALTHY needs a health check and COMPLETE/SUCCESS a non-essential container", () => {
+    const issues = issuesOf(
+      stackOf({
+        app: workload([
+          container("a", {
+            dependsOn: [
+              { containerName: "b", condition: "HEALTHY" },
+              { containerName: "c", condition: "SUCCESS" },
+            ],
+          }),
+          container("b"),
+          container("c"),
+        ]),
+      }),
+    );
+    expect(issues.map((issue) => issue.message)).toEqual([
+      'HEALTHY needs an internalHealthCheck on container "b"',
+      'SUCCESS waits for container "c" to exit, so it must be essential: false',
+    ]);
+  });
+
+  it("container names are unique and two containers never share a port", () => {
+    const issues = issuesOf(
+      stackOf({
+        app: workload([
+          container("a", { events: [internal(80)] }),
+          container("a"),
+          container("b", { events: [internal(80)] }),
+        ]),
+      }),
+    );
+    expect(issues.map((issue) => issue.code)).toEqual(["DUPLICATE_NAME", "PORT_CONFLICT"]);
+    expect(issues[1]?.path).toBe("resources.app.properties.containers[2].events[0].properties.containerPort");
+  });
+
+  it("needs an essential container", () => {
+    const issue = single(stackOf({ app: workload([container("a", { essential: false })]) }));
+    expect(issue.code).toBe("NO_ESSENTIAL_CONTAINER");
+  });
+
+  it("event targets exist with the right type, and NLB listener ports exist", () => {
+    const issues = issuesOf(
+      stackOf({
+        nlb: { type: "network-load-balancer", properties: { listeners: [{ port: 8080, protocol: "TCP" }] } },
+        app: workload([
+          container("a", {
+            events: [
+              {
+                type: "http-api-gateway",
+                properties: { httpApiGatewayName: "nlb", containerPort: 80, path: "/", method: "GET" },
+              },
+              {
+                type: "network-load-balancer",
+                properties: { loadBalancerName: "nlb", listenerPort: 9090, containerPort: 80 },
+              },
+              {
+                type: "application-load-balancer",
+                properties: { loadBalancerName: "alb", priority: 1, containerPort: 80 },
+              },
+            ],
+          }),
+        ]),
+      }),
+    );
+    expect(issues.map((issue) => issue.code)).toEqual([
+      "WRONG_RESOURCE_TYPE",
+      "UNKNOWN_LISTENER",
+      "UNKNOWN_RESOURCE",
+    ]);
+  });
+
+  it("Service Connect aliases are unique in the stack", () => {
+    const issue = single(
+      stackOf({
+        api: privateService(),
+        app: workload([
+          container("a", {
+            events: [{ type: "service-connect", properties: { containerPort: 80, alias: "api" } }],
+          }),
+        ]),
+      }),
+    );
+    expect(issue).toMatchObject({ code: "DUPLICATE_ALIAS" });
+  });
+
+  it("gradual deployment strategies need an application load balancer", () => {
+    const issue = single(
+      stackOf({ app: workload([container("a")], { deployment: { strategy: "Canary10Percent5Minutes" } }) }),
+    );
+    expect(issue).toMatchObject({
+      code: "INVALID_DEPLOYMENT",
+      path: "resources.app.properties.deployment.strategy",
+    });
+  });
+});
+
+describe("several mistakes at once", () => {
+  it("reports every mistake of a file, each with its own line", () => {
+    const text = [
+      "resources:", // 1
+      "  api:", // 2
+      "    type: private-service", // 3
+      "    properties:", // 4
+      "      packaging:", // 5
+      "        type: stacktape-image-buildpack", // 6
+      "        properties: {entryfilePath: src/main.ts}", // 7
+      "      resources: {cpu: 0.25, memory: 700}", // 8
+      "      stopTimeout: 500", // 9
+      "      environment:", // 10
+      "        - name: PEER", // 11
+      "          value: $ResourceParam('worker', 'address')", // 12
+      "  worker:", // 13
+      "    type: worker-servise", // 14
+      "  web:", // 15
+      "    type: web-service", // 16
+      "    properties:", // 17
+      "      packaging: {type: prebuilt-image, properties: {image: nginx}}", // 18
+      "      resources: {cpu: 1, memory: 2048}", // 19
+      "      connectTo: [ghost]", // 20
+    ].join("\n");
+    const issues = issuesOf(text);
+    expect(issues.map((issue) => [issue.line, issue.code])).toEqual([
+      [8, "INVALID_FARGATE_SIZE"],
+      [9, "OUT_OF_RANGE"],
+      [12, "UNKNOWN_PARAMETER"],
+      [14, "UNKNOWN_RESOURCE_TYPE"],
+      [20, "UNKNOWN_RESOURCE"],
+    ]);
+  });
+});

@@ -17,7 +17,6 @@ export const TASK_POLICY_NAME = "berth-task";
 /** The statements a task role gets from `connectTo`, remote sessions and `iamRoleStatements`. */
 export function taskRoleStatements(
   stack: Spec.Stack,
-  resourceName: string,
   resource: Spec.ComputeResource,
   env: Environment,
 ): PolicyStatement[] {
@@ -108,7 +107,7 @@ export function renderTaskRole(
     ...(env.permissionsBoundaryArn ? { PermissionsBoundary: env.permissionsBoundaryArn } : {}),
     Tags: Object.entries(standardTags(env, resourceName)).map(([Key, Value]) => ({ Key, Value })),
   };
-  const statements = taskRoleStatements(stack, resourceName, resource, env);
+  const statements = taskRoleStatements(stack, resource, env);
   if (statements.length === 0) return { create };
   return {
     create,

@@ -28,7 +28,7 @@ export function addressOf(stack: Spec.Stack, resourceName: string): string {
   return `${Spec.serviceAlias(resourceName)}:${resource.properties.port}`;
 }
 
-function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
+function resolveParam(stack: Spec.Stack, resource: string, param: string): string {
   if (param === "address") return addressOf(stack, resource);
   throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
 }
@@ -89,7 +89,7 @@ function containerDefinition(
       });
     } else {
       const value = Spec.substituteResourceParams(variable.value, (target, param) =>
-        resolveParam(stack, env, target, param),
+        resolveParam(stack, target, param),
       );
       environment.push({ name: variable.name, value });
     }

@@ -19,12 +19,11 @@ const ARGUMENT_PATTERN = /^\s*(?:'([^']*)'|"([^"]*)")\s*$/;
 export const SUPPORTED_DIRECTIVES = ["ResourceParam", "Secret"] as const;
 
 /** Why a directive Berth does not run is refused, so the error can say it. */
-export const UNSUPPORTED_DIRECTIVE_REASONS: Record<string, string> = {
-  CfResourceParam:
-    "Berth deploys without CloudFormation, so there are no CloudFormation resources to reference",
-  CfFormat: "Berth deploys without CloudFormation",
-  CfStackOutput: "Berth deploys without CloudFormation",
-};
+export function unsupportedDirectiveReason(name: string): string {
+  return name.startsWith("Cf")
+    ? "Berth deploys without CloudFormation, so there are no CloudFormation resources to reference"
+    : "custom directives run code at deploy time; Berth supports only $ResourceParam and $Secret";
+}
 
 export function containsDirective(value: string): boolean {
   return DIRECTIVE_START.test(value);
@@ -49,7 +48,7 @@ export function findDirectives(value: string): DirectiveParse[] {
     const name = match[1] ?? "";
     const args = parseArguments(match[2] ?? "");
     if (name === "ResourceParam") {
-      if (!args || args.length !== 2 || !args[0] || !args[1]) {
+      if (args?.length !== 2 || !args[0] || !args[1]) {
         found.push({
           ok: false,
           raw,
@@ -59,7 +58,7 @@ export function findDirectives(value: string): DirectiveParse[] {
       }
       found.push({ ok: true, directive: { kind: "ResourceParam", resource: args[0], param: args[1], raw } });
     } else if (name === "Secret") {
-      if (!args || args.length !== 1 || !args[0]) {
+      if (args?.length !== 1 || !args[0]) {
         found.push({
           ok: false,
           raw,
@@ -104,7 +103,7 @@ export function substituteResourceParams(
   return value.replace(DIRECTIVE_PATTERN, (raw, name: string, argumentList: string) => {
     if (name !== "ResourceParam") return raw;
     const args = parseArguments(argumentList);
-    if (!args || args.length !== 2) return raw;
+    if (args?.length !== 2) return raw;
     return resolve(args[0] ?? "", args[1] ?? "");
   });
 }

@@ -128,7 +128,7 @@ const smallJson: fc.Arbitrary<Json> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
   interestingStrings,
   fc.integer({ min: -5, max: 70000 }),
-  fc.constantFrom(0.25, 0.5, 1, 3, -1, 1e309, Number.NaN),
+  fc.constantFrom(0.25, 0.5, 1, 3, -1, Number.POSITIVE_INFINITY, Number.NaN),
 );
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("replace" as const), value: smallJson }),

@@ -1,7 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { own } from "../lookup.ts";
-import { findDirectives } from "./directives.ts";
+import { findDirectives, unsupportedDirectiveReason } from "./directives.ts";
 import { formatPath, type PathSegment, type SpecIssue } from "./issues.ts";
 import {
   COMPUTE_TYPES,
@@ -217,10 +217,7 @@ function directiveIssues(raw: Record<string, unknown>, declaredTypes: Map<string
       }
       const directive = found.directive;
       if (directive.kind === "Unsupported") {
-        const why =
-          directive.name === "CfResourceParam" || directive.name.startsWith("Cf")
-            ? "Berth deploys without CloudFormation, so there are no CloudFormation resources to reference"
-            : "custom directives run code at deploy time; Berth supports only $ResourceParam and $Secret";
+        const why = unsupportedDirectiveReason(directive.name);
         issues.push({
           code: "UNSUPPORTED_DIRECTIVE",
           path,
@@ -253,9 +250,11 @@ function walkStrings(
   visit: (value: string, path: PathSegment[]) => void,
 ): void {
   if (typeof value === "string") visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, index) => walkStrings(item, [...path, index], visit));
-  else if (isPlainObject(value))
+  else if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) walkStrings(item, [...path, index], visit);
+  } else if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
+  }
 }
 
 function describeZodIssue(issue: z.core.$ZodIssue, base: PathSegment[], entry: unknown): LocatedIssue[] {

@@ -7,7 +7,6 @@ import {
   INSTANCE_TYPES,
   isFargateSize,
 } from "./capacity.ts";
-import { findDirectives } from "./directives.ts";
 import type { PathSegment } from "./issues.ts";
 import {
   type ComputeResource,

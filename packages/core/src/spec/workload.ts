@@ -52,8 +52,6 @@ export function containersOf(resourceName: string, resource: ComputeResource): C
     case "private-service":
     case "web-service": {
       const { properties } = resource;
-      const publishes =
-        resource.type === "web-service" || properties.loadBalancing.type === "service-connect";
       const protocol = resource.type === "private-service" ? resource.properties.protocol : undefined;
       return [
         {
@@ -67,15 +65,15 @@ export function containersOf(resourceName: string, resource: ComputeResource): C
           logging: properties.logging,
           events: [],
           ports: [properties.port],
-          serviceConnect: publishes
-            ? [
-                {
-                  alias: serviceAlias(resourceName),
-                  port: properties.port,
-                  ...(protocol ? { protocol } : {}),
-                },
-              ]
-            : [],
+          // Always published, also behind a load balancer, so `address` is reachable from every
+          // service of the stack whatever the ingress.
+          serviceConnect: [
+            {
+              alias: serviceAlias(resourceName),
+              port: properties.port,
+              ...(protocol ? { protocol } : {}),
+            },
+          ],
           injectPort: true,
         },
       ];

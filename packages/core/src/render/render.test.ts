@@ -157,7 +157,9 @@ describe("services", () => {
     expect(
       plan("shop").service?.create.serviceConnectConfiguration?.services?.map((s) => s.clientAliases),
     ).toEqual([[{ port: 8080, dnsName: "shop" }], [{ port: 3000, dnsName: "shop-backend" }]]);
-    expect(plan("albService").service?.create.serviceConnectConfiguration?.services?.[0]?.discoveryName).toBe("albservice");
+    expect(plan("albService").service?.create.serviceConnectConfiguration?.services?.[0]?.discoveryName).toBe(
+      "albservice",
+    );
     expect(plan("mailer").service?.create.serviceConnectConfiguration).toMatchObject({ enabled: true });
     expect(plan("mailer").service?.create.serviceConnectConfiguration?.services).toBeUndefined();
   });

@@ -210,6 +210,10 @@ export function parse(text: string): ParseResult {
 function directiveIssues(raw: Record<string, unknown>, declaredTypes: Map<string, string>): LocatedIssue[] {
   const issues: LocatedIssue[] = [];
   walkStrings(raw, [], (value, path) => {
+    // A resource whose type is refused already has its error; its contents are not checked.
+    const resourceType =
+      path[0] === "resources" && typeof path[1] === "string" ? declaredTypes.get(path[1]) : undefined;
+    if (resourceType !== undefined && !Object.hasOwn(RESOURCE_SCHEMAS, resourceType)) return;
     for (const found of findDirectives(value)) {
       if (!found.ok) {
         issues.push({ code: "INVALID_DIRECTIVE", path, message: found.message });

@@ -1,0 +1,1 @@
+export * as Buildpack from "./buildpack.ts";

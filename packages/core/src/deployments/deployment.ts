@@ -1,0 +1,329 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { BerthError } from "../errors.ts";
+import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
+import * as DeploymentRecord from "../store/deployment-record.ts";
+import { parseInput } from "../store/dynamo.ts";
+import * as ServiceRecord from "../store/service-record.ts";
+import type { Store } from "../store/store.ts";
+import { canTransition, isTerminal, RUNNING, Status } from "./status.ts";
+
+export const Info = DeploymentRecord.Info;
+export type Info = DeploymentRecord.Info;
+export const Trigger = DeploymentRecord.Trigger;
+export type Trigger = DeploymentRecord.Trigger;
+
+/**
+ * How often a writer re-reads the service item and tries again when another writer got there
+ * first. Fifty simultaneous requests settle in a handful of rounds, because only a request
+ * newer than everything already placed needs to write at all.
+ */
+export const SERVICE_WRITE_ATTEMPTS = 100;
+
+function isConflict(error: unknown): boolean {
+  return error instanceof BerthError && error.code === "CONFLICT";
+}
+
+/** Randomised and growing, so that writers who collided do not collide again in lockstep. */
+async function backOff(attempt: number): Promise<void> {
+  await sleep(Math.random() * Math.min(100, 2 ** Math.min(attempt, 7)));
+}
+
+function tooMuchContention(what: string): BerthError {
+  return new BerthError(
+    "CONFLICT",
+    `${what}: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts; retry`,
+  );
+}
+
+/**
+ * Moves a deployment from `from` to `to` if the lifecycle allows it and it is still in `from`
+ * (a conditional write), and appends the event. INVALID_TRANSITION: the lifecycle forbids it;
+ * CONFLICT: someone else moved it first; NOT_FOUND: no such deployment.
+ */
+export async function transition(
+  store: Store,
+  id: string,
+  from: Status,
+  to: Status,
+  reason: string,
+): Promise<Info> {
+  const source = parseInput(Status, from, "status");
+  const target = parseInput(Status, to, "status");
+  if (!canTransition(source, target)) {
+    throw new BerthError("INVALID_TRANSITION", `a deployment cannot go from ${source} to ${target}`);
+  }
+  return DeploymentRecord.compareAndSetStatus(store, id, source, target, reason);
+}
+
+/**
+ * Ends a PENDING deployment that holds no slot, unless it already ended (cancelled meanwhile):
+ * either way it is final afterwards.
+ */
+async function endWaiting(store: Store, id: string, to: Status, reason: string): Promise<Info> {
+  try {
+    return await transition(store, id, "PENDING", to, reason);
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    const current = await DeploymentRecord.get(store, id);
+    if (current && isTerminal(current.status)) return current;
+    throw error;
+  }
+}
+
+export type RequestInput = DeploymentRecord.CreateInput;
+
+export interface RequestOutcome {
+  /** The stored deployment as it stands after queueing. */
+  deployment: Info;
+  /** It holds the service's active slot: the caller starts its workflow now. */
+  activate: boolean;
+  /**
+   * `active`: it runs now. `queued`: it runs when the active one finishes. `superseded`: a newer
+   * request was already waiting or running, so this one will not run. `cancelled`: cancelled
+   * while it was being queued.
+   */
+  placement: "active" | "queued" | "superseded" | "cancelled";
+  /** Another deployment the caller must start: only when this one was cancelled while taking the active slot. */
+  promoted?: Info;
+}
+
+/**
+ * Stores a deployment request as PENDING and gives it a place on its service: the active slot
+ * if it is free, else the single queued slot. Requests are ordered by id (creation time): a
+ * newer request displaces an older waiting one (SUPERSEDED, "superseded by <newer id>"), and a
+ * request older than the one already active or waiting is superseded at once, so a slow writer
+ * can never put an older spec in line after a newer one. Every request ends active, queued or
+ * final with a reason, including when the service keeps changing (FAILED) or disappears (FAILED).
+ */
+export async function requestDeployment(store: Store, input: RequestInput): Promise<RequestOutcome> {
+  const { stack, service } = parseInput(DeploymentRecord.CreateInput, input, "deployment request");
+  let current = await ServiceRecord.get(store, stack, service);
+  if (!current) throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
+  const deployment = await DeploymentRecord.create(store, input);
+  const id = deployment.id;
+
+  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) {
+      await backOff(attempt);
+      current = await ServiceRecord.get(store, stack, service);
+    }
+    if (!current) {
+      await endWaiting(
+        store,
+        id,
+        "FAILED",
+        `service ${stack}/${service} was deleted before the deployment could run`,
+      );
+      throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
+    }
+    const newer = [current.activeDeploymentId, current.queuedDeploymentId]
+      .filter((other): other is string => other !== undefined && other > id)
+      .sort()
+      .at(-1);
+    if (newer) {
+      const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${newer}`);
+      return {
+        deployment: ended,
+        activate: false,
+        placement: ended.status === "SUPERSEDED" ? "superseded" : "cancelled",
+      };
+    }
+    const takesActiveSlot = current.activeDeploymentId === undefined;
+    const displaced = takesActiveSlot ? undefined : current.queuedDeploymentId;
+    try {
+      current = await ServiceRecord.update(
+        store,
+        { stack, name: service, expectedVersion: current.version },
+        takesActiveSlot ? { activeDeploymentId: id } : { queuedDeploymentId: id },
+      );
+    } catch (error) {
+      if (isConflict(error)) continue;
+      if (error instanceof BerthError && error.code === "NOT_FOUND") {
+        current = undefined;
+        continue;
+      }
+      throw error;
+    }
+    // The slot write above is what decides; everything below only records its consequences.
+    if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
+    await DeploymentEventRecord.append(
+      store,
+      id,
+      takesActiveSlot
+        ? { type: "activated", message: "holds the service's active slot" }
+        : { type: "queued", message: `waiting for ${current.activeDeploymentId} to finish` },
+    );
+    // A cancellation that read the service before this write could not see the slot taken;
+    // whichever of the two writes came second sees the other's and gives the slot back.
+    const latest = (await DeploymentRecord.get(store, id)) ?? deployment;
+    if (isTerminal(latest.status)) {
+      const promoted = await vacate(store, latest);
+      return {
+        deployment: latest,
+        activate: false,
+        placement: "cancelled",
+        ...(promoted ? { promoted } : {}),
+      };
+    }
+    return {
+      deployment: latest,
+      activate: takesActiveSlot,
+      placement: takesActiveSlot ? "active" : "queued",
+    };
+  }
+  await endWaiting(
+    store,
+    id,
+    "FAILED",
+    `could not be queued: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts`,
+  );
+  throw tooMuchContention(`deployment ${id} could not be queued`);
+}
+
+export interface ReleaseOutcome {
+  /** False when the deployment did not hold the active slot (already released, or never active). */
+  released: boolean;
+  /** The queued deployment that now holds the active slot: the caller starts its workflow. */
+  promoted?: Info;
+}
+
+/**
+ * Frees the active slot of a service whose active deployment has finished, and promotes the
+ * queued one. Safe to repeat: it changes nothing unless `finishedDeploymentId` still holds the slot.
+ */
+export async function releaseService(
+  store: Store,
+  stack: string,
+  service: string,
+  finishedDeploymentId: string,
+): Promise<ReleaseOutcome> {
+  const finished = await DeploymentRecord.get(store, finishedDeploymentId);
+  if (finished && !isTerminal(finished.status)) {
+    // Releasing a running deployment would let a second one run beside it.
+    throw new BerthError(
+      "CONFLICT",
+      `deployment ${finishedDeploymentId} is ${finished.status}; release the service once it has finished`,
+    );
+  }
+  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backOff(attempt);
+    const current = await ServiceRecord.get(store, stack, service);
+    if (current?.activeDeploymentId !== finishedDeploymentId) return { released: false };
+    const queued = current.queuedDeploymentId
+      ? await DeploymentRecord.get(store, current.queuedDeploymentId)
+      : undefined;
+    // A waiting deployment that ended meanwhile (cancelled) gives up its turn.
+    const next = queued?.status === "PENDING" ? queued : undefined;
+    try {
+      await ServiceRecord.update(
+        store,
+        { stack, name: service, expectedVersion: current.version },
+        { activeDeploymentId: next?.id ?? null, queuedDeploymentId: null },
+      );
+    } catch (error) {
+      if (isConflict(error)) continue;
+      throw error;
+    }
+    if (!next) return { released: true };
+    await DeploymentEventRecord.append(store, next.id, {
+      type: "activated",
+      message: `holds the service's active slot after ${finishedDeploymentId} finished`,
+    });
+    return { released: true, promoted: (await DeploymentRecord.get(store, next.id)) ?? next };
+  }
+  throw tooMuchContention(`the service ${stack}/${service} could not be released`);
+}
+
+/**
+ * Takes a finished deployment out of whichever slot it still holds. Returns the deployment
+ * promoted in its place, which the caller must start.
+ */
+async function vacate(store: Store, deployment: Info): Promise<Info | undefined> {
+  const { stack, service, id } = deployment;
+  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backOff(attempt);
+    const current = await ServiceRecord.get(store, stack, service);
+    if (current?.activeDeploymentId === id) return (await releaseService(store, stack, service, id)).promoted;
+    if (current?.queuedDeploymentId !== id) return undefined;
+    try {
+      await ServiceRecord.update(
+        store,
+        { stack, name: service, expectedVersion: current.version },
+        { queuedDeploymentId: null },
+      );
+      return undefined;
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+  throw tooMuchContention(`deployment ${id} could not leave its service's slots`);
+}
+
+export type CancelOutcome =
+  /**
+   * It was waiting and is now CANCELLED. If it held the active slot, `promoted` is the deployment
+   * that took it over, which the caller starts; if its workflow had been started, the caller
+   * stops `executionArn` (its first status write would fail anyway).
+   */
+  | { outcome: "cancelled"; deployment: Info; promoted?: Info }
+  /**
+   * It is building or deploying: it is flagged (`cancelRequestedAt`), and its workflow ends it as
+   * CANCELLED at its next step and then releases the service. A caller that stops the execution
+   * outright must do both itself.
+   */
+  | { outcome: "cancel-requested"; deployment: Info };
+
+const CancelReason = z.string().min(1).max(1024);
+
+/**
+ * Cancels a deployment. INVALID_TRANSITION when it already finished otherwise, or is rolling
+ * back (a rollback must complete). Repeating a cancellation returns the same outcome.
+ */
+export async function cancel(
+  store: Store,
+  id: string,
+  reason = "cancelled on request",
+): Promise<CancelOutcome> {
+  const why = parseInput(CancelReason, reason, "cancellation reason");
+  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backOff(attempt);
+    const deployment = await DeploymentRecord.get(store, id);
+    if (!deployment) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`);
+    const { status } = deployment;
+    if (status === "CANCELLED") return { outcome: "cancelled", deployment };
+    if (isTerminal(status)) {
+      throw new BerthError("INVALID_TRANSITION", `deployment ${id} already finished as ${status}`);
+    }
+    if (status === "ROLLING_BACK") {
+      throw new BerthError(
+        "INVALID_TRANSITION",
+        `deployment ${id} is rolling back; a rollback cannot be cancelled`,
+      );
+    }
+    try {
+      if (RUNNING.includes(status)) {
+        const flagged = deployment.cancelRequestedAt
+          ? deployment
+          : await DeploymentRecord.requestCancellation(store, id, status, why);
+        return { outcome: "cancel-requested", deployment: flagged };
+      }
+      // PENDING: leave the queue before ending, so that nothing promotes a cancelled deployment.
+      const current = await ServiceRecord.get(store, deployment.stack, deployment.service);
+      if (current?.queuedDeploymentId === id) {
+        await ServiceRecord.update(
+          store,
+          { stack: deployment.stack, name: deployment.service, expectedVersion: current.version },
+          { queuedDeploymentId: null },
+        );
+      }
+      const cancelled = await transition(store, id, "PENDING", "CANCELLED", why);
+      // It may have taken a slot after the read above (its request was still being queued).
+      const promoted = await vacate(store, cancelled);
+      return { outcome: "cancelled", deployment: cancelled, ...(promoted ? { promoted } : {}) };
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+  throw tooMuchContention(`deployment ${id} could not be cancelled`);
+}

@@ -1,0 +1,2 @@
+export * as Deployment from "./deployment.ts";
+export * as DeploymentStatus from "./status.ts";

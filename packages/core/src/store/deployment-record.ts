@@ -1,0 +1,265 @@
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { isTerminal, RUNNING, Status } from "../deployments/status.ts";
+import { BerthError } from "../errors.ts";
+import * as DeploymentEventRecord from "./deployment-event-record.ts";
+import {
+  definedOnly,
+  type Item,
+  isConditionFailure,
+  type Page,
+  type PageRequest,
+  parseInput,
+  parseStored,
+  queryPage,
+  type UpdateParts,
+  updateExpression,
+} from "./dynamo.ts";
+import { newRecordId } from "./ids.ts";
+import { deploymentKey, listing } from "./keys.ts";
+import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
+import { LISTING_INDEX, type Store } from "./store.ts";
+
+export const Id = RecordId;
+
+export const Trigger = z.enum(["api", "webhook", "schedule", "rollback"]);
+export type Trigger = z.infer<typeof Trigger>;
+
+export const SpecHash = z
+  .string()
+  .regex(/^[A-Za-z0-9:_-]{1,128}$/, "must be a digest: letters, digits, ':', '_' or '-', at most 128");
+export const ImageDigests = z.record(
+  z.string().min(1).max(255),
+  z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be an image digest (sha256:…)"),
+);
+
+export const Info = z.object({
+  id: RecordId,
+  stack: StackName,
+  service: ServiceName,
+  trigger: Trigger,
+  specHash: SpecHash,
+  /** Container name → the image digest this deployment runs. */
+  imageDigests: ImageDigests,
+  status: Status,
+  /** Why the deployment is in its status, in words a person can act on. */
+  reason: z.string(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  /** When it left PENDING to do work. */
+  startedAt: Timestamp.optional(),
+  /** When it reached a final status. */
+  finishedAt: Timestamp.optional(),
+  /** The Step Functions execution running it. */
+  executionArn: z.string().min(1).max(2048).optional(),
+  /** Set while running when someone asked to cancel; the workflow ends it as CANCELLED. */
+  cancelRequestedAt: Timestamp.optional(),
+  /** How many events it has; the next event takes the next number. */
+  eventCount: z.number().int().nonnegative(),
+});
+export type Info = z.infer<typeof Info>;
+
+export const CreateInput = z.object({
+  stack: StackName,
+  service: ServiceName,
+  trigger: Trigger,
+  specHash: SpecHash,
+  imageDigests: ImageDigests.default({}),
+  /** Shown as the reason while it is PENDING; defaults to naming the trigger. */
+  reason: z.string().min(1).max(1024).optional(),
+});
+export type CreateInput = z.input<typeof CreateInput>;
+
+const fromItem = (item: Item): Info => parseStored(Info, item, "deployment");
+
+/** Stores a new PENDING deployment and its first event. It does not queue it: see `Deployment.requestDeployment`. */
+export async function create(store: Store, input: CreateInput): Promise<Info> {
+  const request = parseInput(CreateInput, input, "deployment");
+  const now = store.clock();
+  const info: Info = {
+    id: newRecordId(now),
+    stack: request.stack,
+    service: request.service,
+    trigger: request.trigger,
+    specHash: request.specHash,
+    imageDigests: request.imageDigests,
+    status: "PENDING",
+    reason: request.reason ?? `requested by ${request.trigger}`,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    eventCount: 1,
+  };
+  await store.client.send(
+    new PutCommand({
+      TableName: store.tableName,
+      Item: { ...deploymentKey(info.id), ...listing.deployment(info.stack, info.service, info.id), ...info },
+      ConditionExpression: "attribute_not_exists(PK)",
+    }),
+  );
+  await DeploymentEventRecord.writeAt(store, info.id, 1, {
+    type: "requested",
+    message: info.reason,
+    data: { trigger: info.trigger, specHash: info.specHash },
+  });
+  return info;
+}
+
+export async function get(store: Store, id: string): Promise<Info | undefined> {
+  const result = await store.client.send(
+    new GetCommand({
+      TableName: store.tableName,
+      Key: deploymentKey(parseInput(RecordId, id, "deployment id")),
+      ConsistentRead: true,
+    }),
+  );
+  return result.Item ? fromItem(result.Item) : undefined;
+}
+
+export async function getWithEvents(
+  store: Store,
+  id: string,
+): Promise<{ deployment: Info; events: DeploymentEventRecord.Info[] } | undefined> {
+  const deployment = await get(store, id);
+  if (!deployment) return undefined;
+  return { deployment, events: await DeploymentEventRecord.all(store, id) };
+}
+
+/** A service's deployments, newest first. */
+export async function listForService(
+  store: Store,
+  stack: string,
+  service: string,
+  request: PageRequest = {},
+): Promise<Page<Info>> {
+  const partition = listing.serviceDeployments(
+    parseInput(StackName, stack, "stack name"),
+    parseInput(ServiceName, service, "service name"),
+  );
+  const page = await queryPage(
+    store,
+    {
+      input: {
+        IndexName: LISTING_INDEX,
+        KeyConditionExpression: "GSI1PK = :partition",
+        ExpressionAttributeValues: { ":partition": partition },
+        ScanIndexForward: false,
+      },
+      partitionAttribute: "GSI1PK",
+      partition,
+      keyAttributes: ["PK", "SK", "GSI1PK", "GSI1SK"],
+    },
+    request,
+  );
+  return { ...page, items: page.items.map(fromItem) };
+}
+
+/**
+ * Applies `update` only if the deployment is still in `expectedStatus`, takes the next event
+ * number in the same write, then records the event under it.
+ */
+async function updateInStatus(
+  store: Store,
+  id: string,
+  expectedStatus: Status,
+  update: UpdateParts,
+  event: DeploymentEventRecord.NewEvent,
+): Promise<Info> {
+  const expression = updateExpression({ ...update, add: { ...update.add, eventCount: 1 } });
+  let updated: Info;
+  try {
+    const result = await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: deploymentKey(id),
+        UpdateExpression: expression.expression,
+        ConditionExpression: "attribute_exists(PK) AND #c_status = :c_status",
+        ExpressionAttributeNames: { ...expression.names, "#c_status": "status" },
+        ExpressionAttributeValues: definedOnly({ ...expression.values, ":c_status": expectedStatus }),
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    updated = fromItem(result.Attributes ?? {});
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const current = await get(store, id);
+    if (!current) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`);
+    throw new BerthError("CONFLICT", `deployment ${id} is ${current.status}, not ${expectedStatus}`);
+  }
+  await DeploymentEventRecord.writeAt(store, id, updated.eventCount, event);
+  return updated;
+}
+
+/**
+ * The conditional status write behind `Deployment.transition`, which also checks that the
+ * transition is allowed; call that instead.
+ */
+export async function compareAndSetStatus(
+  store: Store,
+  id: string,
+  from: Status,
+  to: Status,
+  reason: string,
+): Promise<Info> {
+  const deploymentId = parseInput(RecordId, id, "deployment id");
+  const now = store.clock().toISOString();
+  const startsWork = from === "PENDING" && RUNNING.includes(to);
+  return updateInStatus(
+    store,
+    deploymentId,
+    from,
+    {
+      set: { status: to, reason, updatedAt: now, finishedAt: isTerminal(to) ? now : undefined },
+      setIfAbsent: startsWork ? { startedAt: now } : undefined,
+    },
+    { type: "status", message: `${from} → ${to}: ${reason}`, data: { from, to, reason } },
+  );
+}
+
+/** Flags a running deployment for cancellation, provided it is still in `expectedStatus`. */
+export async function requestCancellation(
+  store: Store,
+  id: string,
+  expectedStatus: Status,
+  reason: string,
+): Promise<Info> {
+  const deploymentId = parseInput(RecordId, id, "deployment id");
+  const now = store.clock().toISOString();
+  return updateInStatus(
+    store,
+    deploymentId,
+    expectedStatus,
+    { set: { updatedAt: now }, setIfAbsent: { cancelRequestedAt: now } },
+    { type: "cancel-requested", message: reason },
+  );
+}
+
+export const Details = z.object({
+  executionArn: z.string().min(1).max(2048).optional(),
+  imageDigests: ImageDigests.optional(),
+});
+export type Details = z.input<typeof Details>;
+
+/** Records facts learnt while it runs (its execution, the digests a build produced); status is untouched. */
+export async function recordDetails(store: Store, id: string, details: Details): Promise<Info> {
+  const deploymentId = parseInput(RecordId, id, "deployment id");
+  const checked = parseInput(Details, details, "deployment details");
+  const expression = updateExpression({ set: { ...checked, updatedAt: store.clock().toISOString() } });
+  try {
+    const result = await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: deploymentKey(deploymentId),
+        UpdateExpression: expression.expression,
+        ConditionExpression: "attribute_exists(PK)",
+        ExpressionAttributeNames: expression.names,
+        ExpressionAttributeValues: expression.values,
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return fromItem(result.Attributes ?? {});
+  } catch (error) {
+    if (isConditionFailure(error))
+      throw new BerthError("NOT_FOUND", `deployment ${deploymentId} does not exist`);
+    throw error;
+  }
+}

@@ -1,0 +1,195 @@
+import { type NativeAttributeValue, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { BerthError } from "../errors.ts";
+import type { Store } from "./store.ts";
+
+export type Item = Record<string, NativeAttributeValue>;
+
+export interface Page<Entry> {
+  items: Entry[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit?: number;
+  cursor?: string;
+}
+
+export const DEFAULT_PAGE_LIMIT = 20;
+export const MAX_PAGE_LIMIT = 100;
+
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+/** Validates caller input; a failure is the caller's mistake, so it carries the offending paths. */
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  what: string,
+): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+  const summary = details.map((detail) =>
+    detail.path ? `${detail.path}: ${detail.message}` : detail.message,
+  );
+  throw new BerthError("INVALID_INPUT", `invalid ${what}: ${summary.join("; ")}`, details);
+}
+
+/** Validates what the table returned; a failure means the data is damaged, which is a bug, not input. */
+export function parseStored<Schema extends z.ZodType>(
+  schema: Schema,
+  item: Item,
+  what: string,
+): z.output<Schema> {
+  const result = schema.safeParse(item);
+  if (result.success) return result.data;
+  throw new Error(`stored ${what} does not match its schema: ${z.prettifyError(result.error)}`);
+}
+
+/** Callers' document clients may not strip undefined values, and DynamoDB rejects them. */
+export function definedOnly(item: Item): Item {
+  return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined));
+}
+
+export interface UpdateParts {
+  set?: Item;
+  remove?: readonly string[];
+  /** Numeric increments, applied atomically by DynamoDB. */
+  add?: Record<string, number>;
+  /** Written only when the attribute is absent (first start, creation time). */
+  setIfAbsent?: Item;
+}
+
+export interface Expression {
+  expression: string;
+  names: Record<string, string>;
+  values: Item;
+}
+
+/** Builds an UpdateExpression with every attribute name aliased, so reserved words never matter. */
+export function updateExpression(parts: UpdateParts): Expression {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const clauses: string[] = [];
+  const alias = (attribute: string) => {
+    const name = `#u_${attribute}`;
+    names[name] = attribute;
+    return name;
+  };
+  const assignments = Object.entries(parts.set ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([attribute, value]) => {
+      values[`:u_${attribute}`] = value;
+      return `${alias(attribute)} = :u_${attribute}`;
+    });
+  for (const [attribute, value] of Object.entries(parts.setIfAbsent ?? {})) {
+    if (value === undefined) continue;
+    values[`:u_${attribute}`] = value;
+    const name = alias(attribute);
+    assignments.push(`${name} = if_not_exists(${name}, :u_${attribute})`);
+  }
+  if (assignments.length > 0) clauses.push(`SET ${assignments.join(", ")}`);
+  const increments = Object.entries(parts.add ?? {}).map(([attribute, amount]) => {
+    values[`:u_${attribute}`] = amount;
+    return `${alias(attribute)} :u_${attribute}`;
+  });
+  if (increments.length > 0) clauses.push(`ADD ${increments.join(", ")}`);
+  if (parts.remove && parts.remove.length > 0) clauses.push(`REMOVE ${parts.remove.map(alias).join(", ")}`);
+  return { expression: clauses.join(" "), names, values };
+}
+
+const StoredKey = z.record(z.string(), z.string());
+
+export function encodeCursor(lastEvaluatedKey: Item | undefined): string | undefined {
+  if (!lastEvaluatedKey) return undefined;
+  return Buffer.from(JSON.stringify(lastEvaluatedKey), "utf8").toString("base64url");
+}
+
+/**
+ * Decodes a continuation token and checks that it belongs to the partition being read: a token
+ * from another listing must not steer a query elsewhere.
+ */
+export function decodeCursor(cursor: string, partitionAttribute: string, partition: string): Item {
+  const invalid = () =>
+    new BerthError("INVALID_CURSOR", "the continuation token is not valid for this listing");
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  const key = StoredKey.safeParse(decoded);
+  if (!key.success || key.data[partitionAttribute] !== partition) throw invalid();
+  return key.data;
+}
+
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new BerthError("INVALID_INPUT", `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`, [
+      { path: "limit", message: `must be an integer from 1 to ${MAX_PAGE_LIMIT}` },
+    ]);
+  }
+  return limit;
+}
+
+/** Reads every page of a query; for collections that stay small (stacks, a stack's services, tokens). */
+export async function queryAll(store: Store, input: Omit<QueryCommandInput, "TableName">): Promise<Item[]> {
+  const items: Item[] = [];
+  let startKey: Item | undefined;
+  do {
+    const page = await store.client.send(
+      new QueryCommand({ ...input, TableName: store.tableName, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+export interface PageQuery {
+  input: Omit<QueryCommandInput, "TableName" | "Limit" | "ExclusiveStartKey">;
+  /** The partition the query reads, which a cursor must name. */
+  partitionAttribute: string;
+  partition: string;
+  /** The attributes DynamoDB puts in a LastEvaluatedKey for this query (table keys, plus index keys). */
+  keyAttributes: readonly string[];
+}
+
+/**
+ * One page of a query. It asks for one item more than the page holds, so a cursor is returned
+ * only when another item really follows (DynamoDB's own LastEvaluatedKey can point at nothing).
+ */
+export async function queryPage(store: Store, query: PageQuery, request: PageRequest): Promise<Page<Item>> {
+  const limit = pageLimit(request.limit);
+  const startKey =
+    request.cursor === undefined
+      ? undefined
+      : decodeCursor(request.cursor, query.partitionAttribute, query.partition);
+  const items: Item[] = [];
+  let nextKey = startKey;
+  // A filtered or size-capped response can hold fewer items than asked for; keep reading.
+  do {
+    const response = await store.client.send(
+      new QueryCommand({
+        ...query.input,
+        TableName: store.tableName,
+        Limit: limit + 1 - items.length,
+        ExclusiveStartKey: nextKey,
+      }),
+    );
+    items.push(...(response.Items ?? []));
+    nextKey = response.LastEvaluatedKey;
+  } while (nextKey && items.length <= limit);
+  if (items.length <= limit) return { items };
+  const pageItems = items.slice(0, limit);
+  const last = pageItems[pageItems.length - 1] as Item;
+  const lastKey = Object.fromEntries(query.keyAttributes.map((attribute) => [attribute, last[attribute]]));
+  return { items: pageItems, nextCursor: encodeCursor(lastKey) };
+}

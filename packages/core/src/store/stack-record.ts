@@ -1,0 +1,120 @@
+import { createHash } from "node:crypto";
+import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { BerthError } from "../errors.ts";
+import {
+  definedOnly,
+  type Item,
+  isConditionFailure,
+  parseInput,
+  parseStored,
+  queryAll,
+  updateExpression,
+} from "./dynamo.ts";
+import { listing, stackKey } from "./keys.ts";
+import { Sha256Hex, StackName, Timestamp } from "./names.ts";
+import { LISTING_INDEX, type Store } from "./store.ts";
+
+export const Name = StackName;
+
+export const Info = z.object({
+  name: StackName,
+  stage: z.string().min(1).max(64),
+  /** The stack file exactly as it was applied (YAML or JSON text). */
+  stackFile: z.string(),
+  stackFileHash: Sha256Hex,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Info = z.infer<typeof Info>;
+
+export const PutInput = z.object({
+  name: StackName,
+  stage: z.string().min(1).max(64),
+  stackFile: z.string(),
+  /**
+   * Optimistic check on what the caller planned against: the hash it read, or null for "the stack
+   * must not exist yet". Omitted: write unconditionally.
+   */
+  expectedHash: Sha256Hex.nullable().optional(),
+});
+export type PutInput = z.input<typeof PutInput>;
+
+export function hashStackFile(stackFile: string): string {
+  return createHash("sha256").update(stackFile, "utf8").digest("hex");
+}
+
+/** Stores the applied stack file; keeps the creation time of an existing stack. */
+export async function put(store: Store, input: PutInput): Promise<Info> {
+  const { name, stage, stackFile, expectedHash } = parseInput(PutInput, input, "stack");
+  const now = store.clock().toISOString();
+  const update = updateExpression({
+    set: {
+      ...listing.stack(name),
+      name,
+      stage,
+      stackFile,
+      stackFileHash: hashStackFile(stackFile),
+      updatedAt: now,
+    },
+    setIfAbsent: { createdAt: now },
+  });
+  const condition =
+    expectedHash === undefined
+      ? undefined
+      : expectedHash === null
+        ? "attribute_not_exists(PK)"
+        : "#c_hash = :c_hash";
+  try {
+    const result = await store.client.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: stackKey(name),
+        UpdateExpression: update.expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: {
+          ...update.names,
+          ...(typeof expectedHash === "string" ? { "#c_hash": "stackFileHash" } : {}),
+        },
+        ExpressionAttributeValues: definedOnly({
+          ...update.values,
+          ":c_hash": typeof expectedHash === "string" ? expectedHash : undefined,
+        }),
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return parseStored(Info, result.Attributes ?? {}, "stack");
+  } catch (error) {
+    if (isConditionFailure(error)) {
+      throw new BerthError("CONFLICT", `stack ${name} changed since it was read; plan again`);
+    }
+    throw error;
+  }
+}
+
+export async function get(store: Store, name: string): Promise<Info | undefined> {
+  const stack = parseInput(StackName, name, "stack name");
+  const result = await store.client.send(
+    new GetCommand({ TableName: store.tableName, Key: stackKey(stack), ConsistentRead: true }),
+  );
+  return result.Item ? parseStored(Info, result.Item, "stack") : undefined;
+}
+
+/** All stacks, by name. */
+export async function list(store: Store): Promise<Info[]> {
+  const items = await queryAll(store, {
+    IndexName: LISTING_INDEX,
+    KeyConditionExpression: "GSI1PK = :stacks",
+    ExpressionAttributeValues: { ":stacks": listing.stacks },
+  });
+  return items.map((item: Item) => parseStored(Info, item, "stack"));
+}
+
+/** Deletes the stack item only; its services are separate items that the caller removes. */
+export async function remove(store: Store, name: string): Promise<boolean> {
+  const stack = parseInput(StackName, name, "stack name");
+  const result = await store.client.send(
+    new DeleteCommand({ TableName: store.tableName, Key: stackKey(stack), ReturnValues: "ALL_OLD" }),
+  );
+  return result.Attributes !== undefined;
+}

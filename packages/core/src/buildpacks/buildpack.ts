@@ -6,3 +6,4 @@ export { type LocalBuildOptions, type LocalBuildResult, runLocalBuild } from "./
 export { ArtifactManifest, LocalBuild, LocalStep, StartCommand } from "./local-plan.ts";
 export { type BuildPlan, plan } from "./plan.ts";
 export { shellQuote } from "./shell.ts";
+export { planForPackaging } from "./from-spec.ts";

@@ -53,8 +53,6 @@ export const ImageBuildpackPackaging = closed({
   type: z.literal("stacktape-image-buildpack"),
   properties: closed({
     entryfilePath: nonEmpty,
-    /** FlexStack's build arguments, passed to the generated Dockerfile's build. */
-    buildArgs: z.array(closed({ argName: nonEmpty, value: EnvironmentValue })).optional(),
     /** FlexStack's start command: replaces the buildpack's own. */
     command: StringArgs.optional(),
   }),

@@ -1,0 +1,116 @@
+/**
+ * Berth Local's ECS: how long a rolling update of a 3-task HTTP service takes compared with its
+ * lower bound, and how long a bad revision runs before the circuit breaker starts the rollback.
+ *
+ *   npm run bench -- ecs-rollout      (or: npx tsx bench/ecs-rollout.ts)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { startBerthLocal } from "../packages/local/src/berth-local.ts";
+import type { BusEvent } from "../packages/local/src/events.ts";
+import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../test/support/apps.ts";
+import { machine, ms } from "./machine.ts";
+
+type TaskDetail = { taskArn: string; taskDefinitionArn: string; lastStatus: string; healthStatus: string; createdAt: number };
+
+const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-rollout-"));
+const app = httpApp();
+const local = await startBerthLocal({ dataDir, awsPort: 0, tickMs: 100 });
+const events: { at: number; event: BusEvent }[] = [];
+local.bus.subscribe((event) => events.push({ at: Date.now(), event }));
+const ecs = new ECSClient({ endpoint: local.awsEndpoint.url, region: "us-east-1", credentials: { accessKeyId: "b", secretAccessKey: "b" } });
+
+async function register(environment: Record<string, string>): Promise<string> {
+  const { taskDefinition } = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: "bench",
+      containerDefinitions: [
+        {
+          name: "web",
+          image: app.image,
+          command: ["node", "server.mjs"],
+          portMappings: [{ containerPort: 3000 }],
+          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
+          healthCheck: { command: HTTP_HEALTH_CHECK, interval: 5, timeout: 2, retries: 2 },
+          stopTimeout: 2,
+        },
+      ],
+    }),
+  );
+  return taskDefinition?.taskDefinitionArn ?? "";
+}
+
+async function completed(taskDefinition: string): Promise<void> {
+  await waitFor(
+    "the deployment to complete",
+    async () => {
+      const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }));
+      const deployments = services[0]?.deployments ?? [];
+      return deployments.length === 1 && deployments[0]?.taskDefinition === taskDefinition && deployments[0]?.rolloutState === "COMPLETED" ? true : undefined;
+    },
+    180_000,
+    20,
+  );
+}
+
+/** Per task of a revision: ms from its creation to its first HEALTHY state. */
+function timeToHealthy(taskDefinition: string): number[] {
+  const seen = new Map<string, number>();
+  for (const { at, event } of events) {
+    if (event["detail-type"] !== "ECS Task State Change") continue;
+    const task = event.detail as TaskDetail;
+    if (task.taskDefinitionArn !== taskDefinition || seen.has(task.taskArn)) continue;
+    if (task.lastStatus === "RUNNING" && task.healthStatus === "HEALTHY") seen.set(task.taskArn, at - task.createdAt * 1000);
+  }
+  return [...seen.values()];
+}
+
+await ecs.send(new CreateClusterCommand({ clusterName: "bench" }));
+const v1 = await register({ VERSION: "v1" });
+await ecs.send(
+  new CreateServiceCommand({
+    cluster: "bench",
+    serviceName: "web",
+    taskDefinition: v1,
+    desiredCount: 3,
+    deploymentConfiguration: { maximumPercent: 200, minimumHealthyPercent: 100, deploymentCircuitBreaker: { enable: true, rollback: true } },
+  }),
+);
+await completed(v1);
+
+const rollouts: { duration: number; lowerBound: number }[] = [];
+for (const version of ["v2", "v3", "v4"]) {
+  const next = await register({ VERSION: version });
+  const started = Date.now();
+  await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: next }));
+  await completed(next);
+  // The three new tasks start together (maximumPercent 200), so no rollout can beat the
+  // slowest of them from start to first passing health check.
+  rollouts.push({ duration: Date.now() - started, lowerBound: Math.max(...timeToHealthy(next)) });
+}
+
+const good = (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]?.taskDefinition ?? "";
+const bad = await register({ VERSION: "bad", UNHEALTHY: "1" });
+const badStarted = Date.now();
+await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: bad }));
+await completed(good);
+const firstUnhealthy = events.find(({ event }) => {
+  const task = event.detail as TaskDetail;
+  return event["detail-type"] === "ECS Task State Change" && task.taskDefinitionArn === bad && task.healthStatus === "UNHEALTHY";
+});
+const rollbackStarted = events.find(({ event }) => event["detail-type"] === "ECS Deployment State Change" && (event.detail as { eventName: string }).eventName === "SERVICE_DEPLOYMENT_FAILED");
+
+console.log(`Berth Local ECS rollout benchmark — ${machine()}`);
+console.log("service: 3 tasks of a Node HTTP server, health check every 5 s (first after 1 s), maximumPercent 200, minimumHealthyPercent 100");
+rollouts.forEach((rollout, index) => {
+  console.log(`rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`);
+});
+if (firstUnhealthy && rollbackStarted) {
+  console.log(`bad revision: first task marked UNHEALTHY ${ms(firstUnhealthy.at - badStarted)} after the update; rollback started ${ms(rollbackStarted.at - firstUnhealthy.at)} after that (circuit breaker: 3 failed tasks)`);
+  console.log(`bad revision: update → rollback started ${ms(rollbackStarted.at - badStarted)}; update → service back on the good revision ${ms(Date.now() - badStarted)}`);
+}
+await local.close();
+rmSync(dataDir, { recursive: true, force: true });
+rmSync(app.dir, { recursive: true, force: true });

@@ -1,0 +1,71 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ecsService } from "./ecs/api.ts";
+import { EcsEngine } from "./ecs/engine.ts";
+import { EventBus } from "./events.ts";
+import { logsService } from "./logs/service.ts";
+import { LogStore } from "./logs/store.ts";
+import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
+
+export interface BerthLocalOptions {
+  /** Where state lives (`${BERTH_DATA_DIR:-.berth}`). */
+  dataDir: string;
+  /** The AWS-compatible endpoint's port (`${BERTH_AWS_PORT:-4566}`); 0 picks a free one. */
+  awsPort: number;
+  account?: string;
+  region?: string;
+  /** Milliseconds between ECS scheduler passes. */
+  tickMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface BerthLocal {
+  awsEndpoint: AwsEndpoint;
+  ecs: EcsEngine;
+  logs: LogStore;
+  bus: EventBus;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts Berth Local's AWS-compatible endpoint with its services. `close()` stops every task's
+ * processes before it returns, so nothing outlives Berth Local.
+ */
+export async function startBerthLocal(options: BerthLocalOptions): Promise<BerthLocal> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const account = options.account ?? "000000000000";
+  const region = options.region ?? "us-east-1";
+  const bus = new EventBus({ account, region });
+  const logs = new LogStore(join(dataDir, "logs"), { account, region });
+  const ecs = new EcsEngine({
+    dataDir,
+    account,
+    region,
+    bus,
+    logSink: logs,
+    ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+  });
+  const awsEndpoint = await startAwsEndpoint({
+    port: options.awsPort,
+    services: [ecsService(ecs), logsService(logs)],
+    onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
+  });
+  ecs.start();
+  let closed = false;
+  return {
+    awsEndpoint,
+    ecs,
+    logs,
+    bus,
+    dataDir,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await awsEndpoint.close();
+      await ecs.shutdown();
+      logs.close();
+    },
+  };
+}

@@ -1,0 +1,685 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { EventBus } from "../events.ts";
+import { AwsError } from "../protocol.ts";
+import { TaskRun } from "../runtime/task-run.ts";
+import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
+import { JsonFile } from "../state.ts";
+import type {
+  ClusterRecord,
+  ContainerDefinition,
+  DeploymentRecord,
+  EcsState,
+  ServiceRecord,
+  TaskDefinitionRecord,
+  TaskRecord,
+} from "./model.ts";
+
+export interface EngineOptions {
+  dataDir: string;
+  account: string;
+  region: string;
+  bus: EventBus;
+  logSink?: LogSink;
+  /** Milliseconds between scheduler passes. */
+  tickMs?: number;
+  /** Resolves a task definition secret (`valueFrom`) to its value; undefined when missing. */
+  resolveSecret?: (valueFrom: string) => string | undefined;
+}
+
+/** ECS's default stop timeout when a container definition has none. */
+const DEFAULT_STOP_TIMEOUT = 30;
+const MAX_SERVICE_EVENTS = 100;
+const KEEP_STOPPED_TASKS = 50;
+const BACKOFF_START_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+
+export const now = () => Date.now();
+
+/**
+ * The ECS state machine of Berth Local: clusters, task definitions, services and tasks, a
+ * scheduler that rolls deployments the way ECS does, and real processes through the runtime.
+ */
+export class EcsEngine {
+  readonly state: EcsState;
+  private readonly file: JsonFile<EcsState>;
+  private readonly runs = new Map<string, TaskRun>();
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private ticking = false;
+
+  constructor(readonly options: EngineOptions) {
+    this.file = new JsonFile(join(options.dataDir, "ecs", "state.json"));
+    this.state = this.file.read({ clusters: [], taskDefinitions: [], services: [], tasks: [] });
+    // Processes do not survive a restart: tasks that were live are recorded as stopped, and the
+    // scheduler brings each service back to its desired count.
+    for (const task of this.state.tasks) {
+      if (task.lastStatus !== "STOPPED") {
+        this.markStopped(
+          task,
+          "Berth Local restarted: the task's processes ended with it",
+          "TaskFailedToStart",
+          false,
+        );
+      }
+    }
+  }
+
+  // Identifiers ---------------------------------------------------------------------------------
+
+  arn(resource: string): string {
+    return `arn:aws:ecs:${this.options.region}:${this.options.account}:${resource}`;
+  }
+
+  // Lifecycle ---------------------------------------------------------------------------------
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 200);
+    void this.tick();
+  }
+
+  /** Stops the scheduler and every task's processes (SIGTERM, then SIGKILL after stopTimeout). */
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all(
+      [...this.runs.values()].map((run) =>
+        run.stop("Berth Local is shutting down", "UserInitiated").catch(() => {}),
+      ),
+    );
+    this.save();
+  }
+
+  save(): void {
+    this.file.write(this.state);
+    this.dirty = false;
+  }
+
+  touch(): void {
+    this.dirty = true;
+  }
+
+  // Clusters ----------------------------------------------------------------------------------
+
+  findCluster(reference: string | undefined): ClusterRecord | undefined {
+    const name = clusterNameOf(reference ?? "default");
+    return this.state.clusters.find((cluster) => cluster.clusterName === name && cluster.status === "ACTIVE");
+  }
+
+  requireCluster(reference: string | undefined): ClusterRecord {
+    const cluster = this.findCluster(reference);
+    if (!cluster) throw new AwsError("ClusterNotFoundException", "Cluster not found.");
+    return cluster;
+  }
+
+  // Task definitions --------------------------------------------------------------------------
+
+  findTaskDefinition(reference: string): TaskDefinitionRecord | undefined {
+    const name = reference.startsWith("arn:") ? (reference.split("task-definition/")[1] ?? "") : reference;
+    const [family, revision] = name.split(":");
+    const candidates = this.state.taskDefinitions.filter((td) => td.family === family);
+    if (revision !== undefined) return candidates.find((td) => String(td.revision) === revision);
+    // A family alone means its latest ACTIVE revision.
+    return candidates.filter((td) => td.status === "ACTIVE").sort((a, b) => b.revision - a.revision)[0];
+  }
+
+  // Services ----------------------------------------------------------------------------------
+
+  findService(clusterArn: string, reference: string): ServiceRecord | undefined {
+    const name = reference.startsWith("arn:") ? (reference.split("/").pop() ?? "") : reference;
+    return this.state.services.find(
+      (service) =>
+        service.clusterArn === clusterArn && service.serviceName === name && service.status !== "INACTIVE",
+    );
+  }
+
+  newDeployment(
+    service: ServiceRecord,
+    taskDefinition: string,
+    reason?: { rollbackOf: string },
+  ): DeploymentRecord {
+    const at = now();
+    for (const deployment of service.deployments) {
+      if (deployment.status === "PRIMARY") deployment.status = "ACTIVE";
+    }
+    const deployment: DeploymentRecord = {
+      id: `ecs-svc/${randomDigits(19)}`,
+      status: "PRIMARY",
+      taskDefinition,
+      desiredCount: service.desiredCount,
+      failedTasks: 0,
+      createdAt: at,
+      updatedAt: at,
+      rolloutState: "IN_PROGRESS",
+      rolloutStateReason: "",
+      ...(reason ? { rollbackOf: reason.rollbackOf } : {}),
+    };
+    deployment.rolloutStateReason = `ECS deployment ${deployment.id} in progress.`;
+    service.deployments.unshift(deployment);
+    service.taskDefinition = taskDefinition;
+    service.consecutiveFailures = 0;
+    service.nextStartAt = 0;
+    this.deploymentEvent(service, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO");
+    this.touch();
+    return deployment;
+  }
+
+  serviceEvent(service: ServiceRecord, message: string): void {
+    service.events.unshift({
+      id: randomUUID(),
+      createdAt: now(),
+      message: `(service ${service.serviceName}) ${message}`,
+    });
+    service.events.length = Math.min(service.events.length, MAX_SERVICE_EVENTS);
+  }
+
+  private deploymentEvent(
+    service: ServiceRecord,
+    deployment: DeploymentRecord,
+    eventName: string,
+    eventType: "INFO" | "ERROR",
+  ): void {
+    this.options.bus.publish("aws.ecs", "ECS Deployment State Change", [service.serviceArn], {
+      eventType,
+      eventName,
+      deploymentId: deployment.id,
+      updatedAt: new Date(deployment.updatedAt).toISOString(),
+      reason: deployment.rolloutStateReason,
+    });
+  }
+
+  // Tasks -------------------------------------------------------------------------------------
+
+  liveTasks(predicate: (task: TaskRecord) => boolean = () => true): TaskRecord[] {
+    return this.state.tasks.filter((task) => task.lastStatus !== "STOPPED" && predicate(task));
+  }
+
+  findTask(clusterArn: string, reference: string): TaskRecord | undefined {
+    const id = reference.split("/").pop() ?? reference;
+    return this.state.tasks.find((task) => task.clusterArn === clusterArn && task.taskId === id);
+  }
+
+  /** Starts a task for a task definition: records it, then runs its containers as processes. */
+  runTask(
+    cluster: ClusterRecord,
+    taskDefinition: TaskDefinitionRecord,
+    placement: {
+      group: string;
+      startedBy?: string;
+      deploymentId?: string;
+      serviceName?: string;
+      tags?: TaskRecord["tags"];
+    },
+  ): TaskRecord {
+    const taskId = randomBytes(16).toString("hex");
+    const definition = taskDefinition.definition;
+    const containers = definition.containerDefinitions;
+    const task: TaskRecord = {
+      taskArn: this.arn(`task/${cluster.clusterName}/${taskId}`),
+      taskId,
+      clusterArn: cluster.clusterArn,
+      taskDefinitionArn: taskDefinition.taskDefinitionArn,
+      group: placement.group,
+      ...(placement.startedBy ? { startedBy: placement.startedBy } : {}),
+      ...(placement.deploymentId ? { deploymentId: placement.deploymentId } : {}),
+      ...(placement.serviceName ? { serviceName: placement.serviceName } : {}),
+      lastStatus: "PROVISIONING",
+      desiredStatus: "RUNNING",
+      healthStatus: "UNKNOWN",
+      containers: containers.map((container) => ({
+        containerArn: this.arn(`container/${cluster.clusterName}/${taskId}/${randomUUID()}`),
+        name: container.name,
+        image: container.image,
+        lastStatus: "PENDING",
+        healthStatus: "UNKNOWN",
+        networkBindings: [],
+      })),
+      ...(typeof definition.cpu === "string" ? { cpu: definition.cpu } : {}),
+      ...(typeof definition.memory === "string" ? { memory: definition.memory } : {}),
+      createdAt: now(),
+      version: 1,
+      launchType: "FARGATE",
+      tags: placement.tags ?? [],
+      hasHealthCheck: containers.some((container) => container.healthCheck && container.essential !== false),
+    };
+    this.state.tasks.push(task);
+    this.touch();
+    this.taskEvent(task);
+
+    const secretProblem = this.resolveSecrets(containers);
+    if (typeof secretProblem === "string") {
+      this.markStopped(task, `ResourceInitializationError: ${secretProblem}`, "TaskFailedToStart");
+      return task;
+    }
+    const run = new TaskRun(
+      {
+        taskId,
+        containers: containers.map((container) => this.containerSpec(container, taskId, secretProblem)),
+      },
+      {
+        artifactsDir: join(this.options.dataDir, "artifacts"),
+        ...(this.options.logSink ? { logSink: this.options.logSink } : {}),
+      },
+    );
+    this.runs.set(taskId, run);
+    run.on("change", (state: TaskState) => this.applyRuntimeState(task, state));
+    void run.done.then((state) => {
+      this.applyRuntimeState(task, state);
+      this.runs.delete(taskId);
+    });
+    run.start();
+    return task;
+  }
+
+  /** Secrets are resolved when the task starts, as ECS's agent does; a missing one fails the task. */
+  private resolveSecrets(containers: ContainerDefinition[]): Map<string, string> | string {
+    const values = new Map<string, string>();
+    for (const container of containers) {
+      for (const secret of container.secrets ?? []) {
+        const value = this.options.resolveSecret?.(secret.valueFrom);
+        if (value === undefined) {
+          return `unable to retrieve secret ${secret.valueFrom} for container ${container.name}: the secret does not exist in Berth Local`;
+        }
+        values.set(`${container.name}\u0000${secret.name}`, value);
+      }
+    }
+    return values;
+  }
+
+  private containerSpec(
+    container: ContainerDefinition,
+    taskId: string,
+    secrets: Map<string, string>,
+  ): ContainerSpec {
+    const environment: Record<string, string> = {};
+    for (const variable of container.environment ?? []) {
+      if (variable.name) environment[variable.name] = variable.value ?? "";
+    }
+    for (const secret of container.secrets ?? []) {
+      environment[secret.name] = secrets.get(`${container.name}\u0000${secret.name}`) ?? "";
+    }
+    const health = container.healthCheck;
+    const log = container.logConfiguration;
+    const group = log?.logDriver === "awslogs" ? log.options?.["awslogs-group"] : undefined;
+    const prefix = log?.options?.["awslogs-stream-prefix"];
+    return {
+      name: container.name,
+      essential: container.essential !== false,
+      image: container.image,
+      ...(container.entryPoint ? { entryPoint: container.entryPoint } : {}),
+      ...(container.command ? { command: container.command } : {}),
+      environment,
+      dependsOn: container.dependsOn ?? [],
+      ...(health
+        ? {
+            healthCheck: {
+              command: health.command,
+              interval: health.interval ?? 30,
+              timeout: health.timeout ?? 5,
+              retries: health.retries ?? 3,
+              startPeriod: health.startPeriod ?? 0,
+            },
+          }
+        : {}),
+      stopTimeout: container.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
+      containerPorts: (container.portMappings ?? []).flatMap((mapping) =>
+        mapping.containerPort ? [mapping.containerPort] : [],
+      ),
+      // awslogs names streams `prefix/container/task-id` (or the task id alone without a prefix).
+      ...(group ? { log: { group, stream: prefix ? `${prefix}/${container.name}/${taskId}` : taskId } } : {}),
+    };
+  }
+
+  private applyRuntimeState(task: TaskRecord, state: TaskState): void {
+    if (task.lastStatus === "STOPPED") return;
+    const before = `${task.lastStatus}/${task.healthStatus}/${task.containers.map((c) => `${c.lastStatus}${c.healthStatus}`).join()}`;
+    task.lastStatus = state.lastStatus;
+    task.healthStatus = state.healthStatus;
+    if (state.startedAt && !task.startedAt) task.startedAt = state.startedAt.getTime();
+    if (state.stoppingAt && !task.stoppingAt) task.stoppingAt = state.stoppingAt.getTime();
+    for (const containerState of state.containers) {
+      const container = task.containers.find((c) => c.name === containerState.name);
+      if (!container) continue;
+      container.lastStatus = containerState.lastStatus;
+      container.healthStatus = containerState.healthStatus;
+      if (containerState.exitCode !== undefined) container.exitCode = containerState.exitCode;
+      if (containerState.reason) container.reason = containerState.reason;
+      if (containerState.pid) container.runtimeId = String(containerState.pid);
+      if (containerState.lastHealthOutput) container.lastHealthOutput = containerState.lastHealthOutput;
+      container.networkBindings = Object.entries(containerState.hostPorts).map(
+        ([containerPort, hostPort]) => ({
+          bindIP: "127.0.0.1",
+          containerPort: Number(containerPort),
+          hostPort,
+          protocol: "tcp",
+        }),
+      );
+    }
+    if (state.lastStatus === "STOPPED") {
+      this.markStopped(
+        task,
+        task.stoppedReason ?? state.stoppedReason ?? "Task stopped",
+        task.stopCode ?? state.stopCode ?? "EssentialContainerExited",
+      );
+      return;
+    }
+    const after = `${task.lastStatus}/${task.healthStatus}/${task.containers.map((c) => `${c.lastStatus}${c.healthStatus}`).join()}`;
+    if (before !== after) {
+      task.version += 1;
+      this.touch();
+      this.taskEvent(task);
+    }
+  }
+
+  /** Asks a task to stop; the reason and code recorded are the caller's (ECS keeps the first). */
+  stopTask(task: TaskRecord, reason: string, stopCode: string): void {
+    if (task.desiredStatus === "STOPPED" || task.lastStatus === "STOPPED") return;
+    task.desiredStatus = "STOPPED";
+    task.stoppedReason = reason;
+    task.stopCode = stopCode;
+    task.stoppingAt = now();
+    task.version += 1;
+    this.touch();
+    this.taskEvent(task);
+    const run = this.runs.get(task.taskId);
+    if (run) void run.stop(reason, stopCode as Parameters<TaskRun["stop"]>[1]);
+    else this.markStopped(task, reason, stopCode);
+  }
+
+  private markStopped(task: TaskRecord, reason: string, stopCode: string, publish = true): void {
+    task.lastStatus = "STOPPED";
+    task.desiredStatus = "STOPPED";
+    task.stoppedReason = task.stoppedReason ?? reason;
+    task.stopCode = task.stopCode ?? stopCode;
+    task.stoppedAt = now();
+    task.version += 1;
+    for (const container of task.containers) {
+      if (container.lastStatus !== "STOPPED") container.lastStatus = "STOPPED";
+    }
+    this.touch();
+    if (publish) this.taskEvent(task);
+    this.onTaskStopped(task);
+  }
+
+  private onTaskStopped(task: TaskRecord): void {
+    const service = this.state.services.find(
+      (s) => s.clusterArn === task.clusterArn && s.serviceName === task.serviceName,
+    );
+    if (!service) return;
+    const failed =
+      task.stopCode === "EssentialContainerExited" ||
+      task.stopCode === "TaskFailedToStart" ||
+      task.stoppedReason?.startsWith("Task failed container health checks");
+    if (!failed) return;
+    const deployment = service.deployments.find((d) => d.id === task.deploymentId);
+    if (deployment && deployment.rolloutState === "IN_PROGRESS") {
+      deployment.failedTasks += 1;
+      deployment.updatedAt = now();
+    }
+    // Each failure in a row doubles the wait before the next start, so a crash loop cannot spin.
+    service.consecutiveFailures += 1;
+    service.nextStartAt =
+      now() + Math.min(BACKOFF_START_MS * 2 ** (service.consecutiveFailures - 1), BACKOFF_MAX_MS);
+    const container =
+      task.containers.find((c) => c.exitCode !== undefined && c.exitCode !== 0) ?? task.containers[0];
+    const detail =
+      container?.exitCode !== undefined
+        ? ` (container ${container.name} exit code ${container.exitCode})`
+        : "";
+    this.serviceEvent(service, `task ${task.taskId} stopped: ${task.stoppedReason}${detail}.`);
+  }
+
+  taskEvent(task: TaskRecord): void {
+    this.options.bus.publish("aws.ecs", "ECS Task State Change", [task.taskArn], {
+      ...describeTask(task),
+      updatedAt: new Date().toISOString(),
+    });
+  }
+
+  // Scheduler ---------------------------------------------------------------------------------
+
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const service of this.state.services) {
+        if (service.status !== "INACTIVE") this.reconcile(service);
+      }
+      this.pruneStoppedTasks();
+      if (this.dirty) this.save();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private isHealthy(task: TaskRecord): boolean {
+    if (task.lastStatus !== "RUNNING" || task.desiredStatus !== "RUNNING") return false;
+    return task.hasHealthCheck ? task.healthStatus === "HEALTHY" : true;
+  }
+
+  /** One pass of ECS's rolling-update scheduler for a service. */
+  reconcile(service: ServiceRecord): void {
+    const cluster = this.state.clusters.find((c) => c.clusterArn === service.clusterArn);
+    const primary = service.deployments.find((d) => d.status === "PRIMARY");
+    if (!cluster || !primary) return;
+    const live = this.liveTasks(
+      (task) =>
+        task.serviceName === service.serviceName &&
+        task.clusterArn === service.clusterArn &&
+        task.desiredStatus === "RUNNING",
+    );
+
+    // Replace tasks whose essential container is unhealthy.
+    for (const task of live) {
+      if (task.healthStatus === "UNHEALTHY") {
+        const sick = task.containers.find((c) => c.healthStatus === "UNHEALTHY");
+        const output = sick?.lastHealthOutput ? `: ${sick.lastHealthOutput.trim().slice(-300)}` : "";
+        this.stopTask(
+          task,
+          `Task failed container health checks (container ${sick?.name ?? "?"}${output})`,
+          "ServiceSchedulerInitiated",
+        );
+      }
+    }
+    const running = live.filter((task) => task.desiredStatus === "RUNNING");
+    const desired = primary.desiredCount;
+    const config = service.deploymentConfiguration;
+    const maxTotal = Math.max(Math.floor((desired * config.maximumPercent) / 100), desired === 0 ? 0 : 1);
+    const minHealthy = Math.ceil((desired * config.minimumHealthyPercent) / 100);
+    const primaryTasks = running.filter((task) => task.deploymentId === primary.id);
+    const otherTasks = running.filter((task) => task.deploymentId !== primary.id);
+
+    // Circuit breaker: ECS's threshold is half the desired count, at least 3, at most 200.
+    const threshold = Math.min(Math.max(Math.ceil(desired / 2), 3), 200);
+    if (
+      primary.rolloutState === "IN_PROGRESS" &&
+      config.deploymentCircuitBreaker.enable &&
+      primary.failedTasks >= threshold
+    ) {
+      this.failDeployment(service, primary, "ECS deployment circuit breaker: tasks failed to start.");
+      return;
+    }
+
+    // Start tasks of the primary deployment, within maximumPercent and the crash back-off.
+    const missing = desired - primaryTasks.length;
+    const room = maxTotal - running.length;
+    if (missing > 0 && room > 0 && now() >= service.nextStartAt && service.status === "ACTIVE") {
+      const td = this.findTaskDefinition(primary.taskDefinition);
+      if (td) {
+        for (let i = 0; i < Math.min(missing, room); i++) {
+          const task = this.runTask(cluster, td, {
+            group: `service:${service.serviceName}`,
+            startedBy: primary.id,
+            deploymentId: primary.id,
+            serviceName: service.serviceName,
+            ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
+          });
+          if (i === 0) this.serviceEvent(service, `has started 1 tasks: (task ${task.taskId}).`);
+        }
+      }
+    }
+
+    // Stop old tasks only while enough healthy tasks remain (minimumHealthyPercent), the ones
+    // that are not serving first; then surplus tasks of the primary when scaling in.
+    let healthy = running.filter((task) => this.isHealthy(task)).length;
+    const primaryHealthy = primaryTasks.filter((task) => this.isHealthy(task)).length;
+    const stoppable = [...otherTasks].sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)));
+    for (const task of stoppable) {
+      const wasHealthy = this.isHealthy(task);
+      // A healthy old task stops only if minimumHealthyPercent still holds without it: with the
+      // default 100%, that is once a new task is healthy in its place.
+      if (wasHealthy && healthy - 1 < minHealthy) continue;
+      this.stopTask(
+        task,
+        `Task stopped by the scheduler: deployment ${primary.id} replaced it`,
+        "ServiceSchedulerInitiated",
+      );
+      if (wasHealthy) healthy -= 1;
+    }
+    if (primaryTasks.length > desired) {
+      const surplus = [...primaryTasks]
+        .sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.createdAt - a.createdAt)
+        .slice(0, primaryTasks.length - desired);
+      for (const task of surplus)
+        this.stopTask(
+          task,
+          "Task stopped by the scheduler: the service scaled in",
+          "ServiceSchedulerInitiated",
+        );
+    }
+
+    // Roll-out completion.
+    const stillOld = this.liveTasks(
+      (task) =>
+        task.serviceName === service.serviceName &&
+        task.clusterArn === service.clusterArn &&
+        task.deploymentId !== primary.id,
+    ).length;
+    if (primary.rolloutState === "IN_PROGRESS" && primaryHealthy >= desired && stillOld === 0) {
+      primary.rolloutState = "COMPLETED";
+      primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
+      primary.updatedAt = now();
+      service.lastCompletedTaskDefinition = primary.taskDefinition;
+      for (const deployment of service.deployments) {
+        if (deployment.status === "ACTIVE") deployment.status = "INACTIVE";
+      }
+      this.deploymentEvent(service, primary, "SERVICE_DEPLOYMENT_COMPLETED", "INFO");
+      this.serviceEvent(service, `deployment ${primary.id} deployment completed.`);
+      this.serviceEvent(service, "has reached a steady state.");
+      this.options.bus.publish("aws.ecs", "ECS Service Action", [service.serviceArn], {
+        eventType: "INFO",
+        eventName: "SERVICE_STEADY_STATE",
+        clusterArn: service.clusterArn,
+        createdAt: new Date().toISOString(),
+      });
+      this.touch();
+    }
+    if (primaryHealthy > 0) service.consecutiveFailures = 0;
+
+    // A deleted service becomes INACTIVE once its tasks are gone.
+    if (service.status === "DRAINING" && running.length === 0) {
+      service.status = "INACTIVE";
+      this.touch();
+    }
+  }
+
+  /** Marks a deployment FAILED and, with rollback on, returns to the last completed one. */
+  failDeployment(
+    service: ServiceRecord,
+    deployment: DeploymentRecord,
+    reason: string,
+    forceRollback = false,
+  ): void {
+    deployment.rolloutState = "FAILED";
+    deployment.rolloutStateReason = reason;
+    deployment.updatedAt = now();
+    this.deploymentEvent(service, deployment, "SERVICE_DEPLOYMENT_FAILED", "ERROR");
+    this.serviceEvent(service, `deployment ${deployment.id} deployment failed: ${reason}`);
+    const target = service.lastCompletedTaskDefinition;
+    const rollback = forceRollback || service.deploymentConfiguration.deploymentCircuitBreaker.rollback;
+    if (rollback && target && target !== deployment.taskDefinition) {
+      const next = this.newDeployment(service, target, { rollbackOf: deployment.id });
+      this.serviceEvent(service, `rolling back to ${target} with deployment ${next.id}.`);
+    }
+    this.touch();
+  }
+
+  private pruneStoppedTasks(): void {
+    const stopped = this.state.tasks.filter((task) => task.lastStatus === "STOPPED");
+    if (stopped.length <= KEEP_STOPPED_TASKS) return;
+    const drop = new Set(
+      stopped
+        .sort((a, b) => (a.stoppedAt ?? 0) - (b.stoppedAt ?? 0))
+        .slice(0, stopped.length - KEEP_STOPPED_TASKS),
+    );
+    this.state.tasks = this.state.tasks.filter((task) => !drop.has(task));
+    this.touch();
+  }
+
+  /** Recent output of a task's container (for failure reasons). */
+  recentLines(taskId: string, container: string): string[] {
+    return this.runs.get(taskId)?.recentLines(container) ?? [];
+  }
+}
+
+export function clusterNameOf(reference: string): string {
+  return reference.startsWith("arn:") ? (reference.split("/").pop() ?? reference) : reference;
+}
+
+function randomDigits(count: number): string {
+  let digits = "";
+  while (digits.length < count)
+    digits += String(randomBytes(1)[0] ?? 0)
+      .padStart(3, "0")
+      .slice(-1);
+  return digits;
+}
+
+const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000);
+
+/** A task as DescribeTasks returns it (timestamps in epoch seconds). */
+export function describeTask(task: TaskRecord): Record<string, unknown> {
+  return {
+    taskArn: task.taskArn,
+    clusterArn: task.clusterArn,
+    taskDefinitionArn: task.taskDefinitionArn,
+    group: task.group,
+    ...(task.startedBy ? { startedBy: task.startedBy } : {}),
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    healthStatus: task.healthStatus,
+    containers: task.containers.map((container) => ({
+      containerArn: container.containerArn,
+      taskArn: task.taskArn,
+      name: container.name,
+      image: container.image,
+      lastStatus: container.lastStatus,
+      healthStatus: container.healthStatus,
+      ...(container.exitCode !== undefined ? { exitCode: container.exitCode } : {}),
+      ...(container.reason ? { reason: container.reason } : {}),
+      ...(container.runtimeId ? { runtimeId: container.runtimeId } : {}),
+      networkBindings: container.networkBindings,
+    })),
+    ...(task.cpu ? { cpu: task.cpu } : {}),
+    ...(task.memory ? { memory: task.memory } : {}),
+    createdAt: seconds(task.createdAt),
+    ...(task.startedAt ? { startedAt: seconds(task.startedAt) } : {}),
+    ...(task.stoppingAt ? { stoppingAt: seconds(task.stoppingAt) } : {}),
+    ...(task.stoppedAt ? { stoppedAt: seconds(task.stoppedAt) } : {}),
+    ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
+    ...(task.stopCode ? { stopCode: task.stopCode } : {}),
+    launchType: task.launchType,
+    availabilityZone: "local",
+    version: task.version,
+    tags: task.tags,
+  };
+}
+
+export function readJsonIfExists(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}

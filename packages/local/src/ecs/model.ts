@@ -1,0 +1,156 @@
+/**
+ * Berth Local's ECS state, kept as the API shapes ECS returns (camelCase members); timestamps are
+ * epoch milliseconds here and converted to AWS's epoch seconds on the way out.
+ */
+
+export type Tag = { key?: string; value?: string };
+
+export interface ClusterRecord {
+  clusterArn: string;
+  clusterName: string;
+  status: "ACTIVE" | "INACTIVE";
+  tags: Tag[];
+  settings: unknown[];
+  capacityProviders: string[];
+  defaultCapacityProviderStrategy: unknown[];
+  createdAt: number;
+}
+
+/** A registered task definition: the request as sent plus what ECS adds. */
+export interface TaskDefinitionRecord {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  status: "ACTIVE" | "INACTIVE";
+  registeredAt: number;
+  deregisteredAt?: number;
+  /** The RegisterTaskDefinition input minus tags. */
+  definition: Record<string, unknown> & { containerDefinitions: ContainerDefinition[] };
+  tags: Tag[];
+}
+
+export interface ContainerDefinition {
+  name: string;
+  image: string;
+  essential?: boolean;
+  entryPoint?: string[];
+  command?: string[];
+  environment?: { name?: string; value?: string }[];
+  secrets?: { name: string; valueFrom: string }[];
+  portMappings?: { containerPort?: number; name?: string; protocol?: string }[];
+  healthCheck?: {
+    command: string[];
+    interval?: number;
+    timeout?: number;
+    retries?: number;
+    startPeriod?: number;
+  };
+  dependsOn?: { containerName: string; condition: "START" | "COMPLETE" | "SUCCESS" | "HEALTHY" }[];
+  stopTimeout?: number;
+  logConfiguration?: { logDriver: string; options?: Record<string, string> };
+}
+
+export type RolloutState = "IN_PROGRESS" | "COMPLETED" | "FAILED";
+
+export interface DeploymentRecord {
+  id: string;
+  status: "PRIMARY" | "ACTIVE" | "INACTIVE";
+  taskDefinition: string;
+  desiredCount: number;
+  failedTasks: number;
+  createdAt: number;
+  updatedAt: number;
+  rolloutState: RolloutState;
+  rolloutStateReason: string;
+  /** Set when this deployment was started by the circuit breaker or StopServiceDeployment. */
+  rollbackOf?: string;
+}
+
+export interface ServiceEventRecord {
+  id: string;
+  createdAt: number;
+  message: string;
+}
+
+export interface ServiceRecord {
+  serviceArn: string;
+  serviceName: string;
+  clusterArn: string;
+  status: "ACTIVE" | "DRAINING" | "INACTIVE";
+  desiredCount: number;
+  taskDefinition: string;
+  /** The CreateService/UpdateService members Berth Local keeps and echoes back. */
+  configuration: Record<string, unknown>;
+  deploymentConfiguration: {
+    maximumPercent: number;
+    minimumHealthyPercent: number;
+    deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+    [key: string]: unknown;
+  };
+  deployments: DeploymentRecord[];
+  events: ServiceEventRecord[];
+  /** Task definition of the last deployment that COMPLETED: where a rollback returns to. */
+  lastCompletedTaskDefinition?: string;
+  createdAt: number;
+  tags: Tag[];
+  /** Consecutive task failures, for the restart back-off. */
+  consecutiveFailures: number;
+  nextStartAt: number;
+}
+
+export interface ContainerRecord {
+  containerArn: string;
+  name: string;
+  image: string;
+  lastStatus: "PENDING" | "RUNNING" | "STOPPED";
+  healthStatus: "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+  exitCode?: number;
+  reason?: string;
+  runtimeId?: string;
+  networkBindings: { bindIP: string; containerPort: number; hostPort: number; protocol: "tcp" }[];
+  lastHealthOutput?: string;
+}
+
+export interface TaskRecord {
+  taskArn: string;
+  taskId: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  group: string;
+  startedBy?: string;
+  /** The service deployment this task belongs to. */
+  deploymentId?: string;
+  serviceName?: string;
+  lastStatus:
+    | "PROVISIONING"
+    | "PENDING"
+    | "ACTIVATING"
+    | "RUNNING"
+    | "DEACTIVATING"
+    | "STOPPING"
+    | "DEPROVISIONING"
+    | "STOPPED";
+  desiredStatus: "RUNNING" | "STOPPED";
+  healthStatus: "HEALTHY" | "UNHEALTHY" | "UNKNOWN";
+  containers: ContainerRecord[];
+  cpu?: string;
+  memory?: string;
+  createdAt: number;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  stoppedReason?: string;
+  stopCode?: string;
+  version: number;
+  launchType?: string;
+  tags: Tag[];
+  /** Whether the task definition gives any essential container a health check. */
+  hasHealthCheck: boolean;
+}
+
+export interface EcsState {
+  clusters: ClusterRecord[];
+  taskDefinitions: TaskDefinitionRecord[];
+  services: ServiceRecord[];
+  tasks: TaskRecord[];
+}

@@ -1,0 +1,2 @@
+export { type BerthLocal, type BerthLocalOptions, startBerthLocal } from "./berth-local.ts";
+export { type BusEvent, EventBus } from "./events.ts";

@@ -1,0 +1,68 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * A small real HTTP app used as a Berth Local image (`file://` directory). Its behaviour comes
+ * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), UNHEALTHY=1 (/health
+ * answers 500), IGNORE_SIGTERM=1 (keeps running on SIGTERM).
+ */
+const SERVER = `
+import http from "node:http";
+const version = process.env.VERSION ?? "v1";
+if (process.env.CRASH === "1") {
+  console.error("crashing on start: CRASH=1");
+  process.exit(3);
+}
+const server = http.createServer((request, response) => {
+  if (request.url === "/health") {
+    response.writeHead(process.env.UNHEALTHY === "1" ? 500 : 200);
+    response.end(process.env.UNHEALTHY === "1" ? "health: database unreachable" : "ok");
+    return;
+  }
+  response.end(version);
+});
+server.keepAliveTimeout = 1000;
+server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT + " as " + version));
+process.on("SIGTERM", () => {
+  console.log("SIGTERM received");
+  if (process.env.IGNORE_SIGTERM === "1") return;
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+});
+`;
+
+export function httpApp(): { dir: string; image: string } {
+  const dir = mkdtempSync(join(tmpdir(), "berth-app-"));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "server.mjs"), SERVER);
+  return { dir, image: `file://${dir}` };
+}
+
+/** A CMD health check that asks the app's /health on its PORT. */
+export const HTTP_HEALTH_CHECK = [
+  "CMD",
+  "node",
+  "-e",
+  "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(async r=>{const t=await r.text();console.log(r.status+' '+t);process.exit(r.ok?0:1)},e=>{console.log(String(e));process.exit(1)})",
+];
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}

@@ -7,20 +7,37 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import type { BusEvent } from "../packages/local/src/events.ts";
 import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
 
-type TaskDetail = { taskArn: string; taskDefinitionArn: string; lastStatus: string; healthStatus: string; createdAt: number };
+type TaskDetail = {
+  taskArn: string;
+  taskDefinitionArn: string;
+  lastStatus: string;
+  healthStatus: string;
+  createdAt: number;
+};
 
 const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-rollout-"));
 const app = httpApp();
 const local = await startBerthLocal({ dataDir, awsPort: 0, tickMs: 100 });
 const events: { at: number; event: BusEvent }[] = [];
 local.bus.subscribe((event) => events.push({ at: Date.now(), event }));
-const ecs = new ECSClient({ endpoint: local.awsEndpoint.url, region: "us-east-1", credentials: { accessKeyId: "b", secretAccessKey: "b" } });
+const ecs = new ECSClient({
+  endpoint: local.awsEndpoint.url,
+  region: "us-east-1",
+  credentials: { accessKeyId: "b", secretAccessKey: "b" },
+});
 
 async function register(environment: Record<string, string>): Promise<string> {
   const { taskDefinition } = await ecs.send(
@@ -46,9 +63,15 @@ async function completed(taskDefinition: string): Promise<void> {
   await waitFor(
     "the deployment to complete",
     async () => {
-      const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }));
+      const { services = [] } = await ecs.send(
+        new DescribeServicesCommand({ cluster: "bench", services: ["web"] }),
+      );
       const deployments = services[0]?.deployments ?? [];
-      return deployments.length === 1 && deployments[0]?.taskDefinition === taskDefinition && deployments[0]?.rolloutState === "COMPLETED" ? true : undefined;
+      return deployments.length === 1 &&
+        deployments[0]?.taskDefinition === taskDefinition &&
+        deployments[0]?.rolloutState === "COMPLETED"
+        ? true
+        : undefined;
     },
     180_000,
     20,
@@ -62,7 +85,8 @@ function timeToHealthy(taskDefinition: string): number[] {
     if (event["detail-type"] !== "ECS Task State Change") continue;
     const task = event.detail as TaskDetail;
     if (task.taskDefinitionArn !== taskDefinition || seen.has(task.taskArn)) continue;
-    if (task.lastStatus === "RUNNING" && task.healthStatus === "HEALTHY") seen.set(task.taskArn, at - task.createdAt * 1000);
+    if (task.lastStatus === "RUNNING" && task.healthStatus === "HEALTHY")
+      seen.set(task.taskArn, at - task.createdAt * 1000);
   }
   return [...seen.values()];
 }
@@ -75,7 +99,11 @@ await ecs.send(
     serviceName: "web",
     taskDefinition: v1,
     desiredCount: 3,
-    deploymentConfiguration: { maximumPercent: 200, minimumHealthyPercent: 100, deploymentCircuitBreaker: { enable: true, rollback: true } },
+    deploymentConfiguration: {
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+    },
   }),
 );
 await completed(v1);
@@ -91,25 +119,43 @@ for (const version of ["v2", "v3", "v4"]) {
   rollouts.push({ duration: Date.now() - started, lowerBound: Math.max(...timeToHealthy(next)) });
 }
 
-const good = (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]?.taskDefinition ?? "";
+const good =
+  (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]
+    ?.taskDefinition ?? "";
 const bad = await register({ VERSION: "bad", UNHEALTHY: "1" });
 const badStarted = Date.now();
 await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: bad }));
 await completed(good);
 const firstUnhealthy = events.find(({ event }) => {
   const task = event.detail as TaskDetail;
-  return event["detail-type"] === "ECS Task State Change" && task.taskDefinitionArn === bad && task.healthStatus === "UNHEALTHY";
+  return (
+    event["detail-type"] === "ECS Task State Change" &&
+    task.taskDefinitionArn === bad &&
+    task.healthStatus === "UNHEALTHY"
+  );
 });
-const rollbackStarted = events.find(({ event }) => event["detail-type"] === "ECS Deployment State Change" && (event.detail as { eventName: string }).eventName === "SERVICE_DEPLOYMENT_FAILED");
+const rollbackStarted = events.find(
+  ({ event }) =>
+    event["detail-type"] === "ECS Deployment State Change" &&
+    (event.detail as { eventName: string }).eventName === "SERVICE_DEPLOYMENT_FAILED",
+);
 
 console.log(`Berth Local ECS rollout benchmark — ${machine()}`);
-console.log("service: 3 tasks of a Node HTTP server, health check every 5 s (first after 1 s), maximumPercent 200, minimumHealthyPercent 100");
+console.log(
+  "service: 3 tasks of a Node HTTP server, health check every 5 s (first after 1 s), maximumPercent 200, minimumHealthyPercent 100",
+);
 rollouts.forEach((rollout, index) => {
-  console.log(`rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`);
+  console.log(
+    `rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`,
+  );
 });
 if (firstUnhealthy && rollbackStarted) {
-  console.log(`bad revision: first task marked UNHEALTHY ${ms(firstUnhealthy.at - badStarted)} after the update; rollback started ${ms(rollbackStarted.at - firstUnhealthy.at)} after that (circuit breaker: 3 failed tasks)`);
-  console.log(`bad revision: update → rollback started ${ms(rollbackStarted.at - badStarted)}; update → service back on the good revision ${ms(Date.now() - badStarted)}`);
+  console.log(
+    `bad revision: first task marked UNHEALTHY ${ms(firstUnhealthy.at - badStarted)} after the update; rollback started ${ms(rollbackStarted.at - firstUnhealthy.at)} after that (circuit breaker: 3 failed tasks)`,
+  );
+  console.log(
+    `bad revision: update → rollback started ${ms(rollbackStarted.at - badStarted)}; update → service back on the good revision ${ms(Date.now() - badStarted)}`,
+  );
 }
 await local.close();
 rmSync(dataDir, { recursive: true, force: true });

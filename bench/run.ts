@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 
 const dir = fileURLToPath(new URL(".", import.meta.url));
 const helpers = new Set(["run.ts", "machine.ts"]);
-const all = readdirSync(dir).filter((name) => name.endsWith(".ts") && !helpers.has(name)).map((name) => name.replace(/\.ts$/, ""));
+const all = readdirSync(dir)
+  .filter((name) => name.endsWith(".ts") && !helpers.has(name))
+  .map((name) => name.replace(/\.ts$/, ""));
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all;
 let failed = 0;
 for (const name of chosen) {

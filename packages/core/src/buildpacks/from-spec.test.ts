@@ -3,17 +3,24 @@ import { describe, expect, it } from "vitest";
 import { Spec } from "../spec/index.ts";
 import { Buildpack } from "./index.ts";
 
-const kitchenSink = Spec.parse(readFileSync(new URL("../render/__fixtures__/kitchen-sink.yml", import.meta.url), "utf8"));
+const kitchenSink = Spec.parse(
+  readFileSync(new URL("../render/__fixtures__/kitchen-sink.yml", import.meta.url), "utf8"),
+);
 
 describe("builds for a stack file's packaging", () => {
   if (!kitchenSink.ok) throw new Error("kitchen-sink fixture must be valid");
   const containers = Object.entries(kitchenSink.stack.resources).flatMap(([name, resource]) =>
-    Spec.isCompute(resource) ? Spec.containersOf(name, resource).map((container) => ({ resource, container })) : [],
+    Spec.isCompute(resource)
+      ? Spec.containersOf(name, resource).map((container) => ({ resource, container }))
+      : [],
   );
 
   it("plans a build for every buildpack and Dockerfile container, none for prebuilt images", () => {
     const kinds = containers.map(({ resource, container }) => {
-      const built = Buildpack.planForPackaging(container.packaging, resource.properties.resources.architecture);
+      const built = Buildpack.planForPackaging(
+        container.packaging,
+        resource.properties.resources.architecture,
+      );
       return [container.name, container.packaging.type, built?.language ?? (built ? "dockerfile" : "none")];
     });
     expect(kinds).toEqual([

@@ -201,8 +201,7 @@ function deploymentConfiguration(
 
 function requireTaskDefinition(engine: EcsEngine, reference: string): TaskDefinitionRecord {
   const td = engine.findTaskDefinition(reference);
-  if (!td || td.status !== "ACTIVE")
-    throw new AwsError("InvalidParameterException", "TaskDefinition not found.");
+  if (td?.status !== "ACTIVE") throw new AwsError("InvalidParameterException", "TaskDefinition not found.");
   return td;
 }
 

@@ -50,9 +50,18 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
     services: [ecsService(ecs), logsService(logs)],
+    routes: [
+      (request, response) => {
+        if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;
+        const body = JSON.stringify({ aliases: ecs.serviceConnect.list() }, null, 2);
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(body);
+        return true;
+      },
+    ],
     onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
   });
-  ecs.start();
+  await ecs.start();
   let closed = false;
   return {
     awsEndpoint,

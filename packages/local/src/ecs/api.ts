@@ -402,7 +402,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           deploymentConfiguration: DeploymentConfigurationInput,
           tags: TagList,
         }),
-        (input) => {
+        async (input) => {
           const cluster = engine.requireCluster(input.cluster);
           if (!input.taskDefinition)
             throw new AwsError("InvalidParameterException", "TaskDefinition must be specified.");
@@ -432,6 +432,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           engine.state.services.push(service);
           engine.newDeployment(service, td.taskDefinitionArn);
           engine.save();
+          await engine.syncServiceConnect(service);
           return { service: serviceView(engine, service) };
         },
       ),
@@ -444,7 +445,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           forceNewDeployment: z.boolean().optional(),
           deploymentConfiguration: DeploymentConfigurationInput,
         }),
-        (input) => {
+        async (input) => {
           const cluster = engine.requireCluster(input.cluster);
           const service = requireService(engine, cluster, input.service);
           if (service.status !== "ACTIVE")
@@ -471,6 +472,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
             engine.newDeployment(service, td?.taskDefinitionArn ?? service.taskDefinition);
           }
           engine.save();
+          await engine.syncServiceConnect(service);
           return { service: serviceView(engine, service) };
         },
       ),
@@ -560,6 +562,49 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
               .filter((_, index) => !found[index])
               .map((arn) => ({ arn, reason: "MISSING" })),
           };
+        },
+      ),
+      RunTask: operation(
+        z.looseObject({
+          taskDefinition: z.string(),
+          cluster: z.string().optional(),
+          count: z.number().int().min(1).max(10).optional(),
+          startedBy: z.string().max(128).optional(),
+          group: z.string().optional(),
+          overrides: z
+            .looseObject({
+              containerOverrides: z
+                .array(
+                  z.looseObject({
+                    name: z.string().optional(),
+                    command: z.array(z.string()).optional(),
+                    environment: z
+                      .array(z.object({ name: z.string().optional(), value: z.string().optional() }))
+                      .optional(),
+                  }),
+                )
+                .optional(),
+            })
+            .optional(),
+          tags: TagList,
+        }),
+        (input) => {
+          const cluster = engine.requireCluster(input.cluster);
+          const td = engine.findTaskDefinition(input.taskDefinition);
+          if (td?.status !== "ACTIVE")
+            throw new AwsError("InvalidParameterException", "TaskDefinition not found.");
+          const tasks = Array.from({ length: input.count ?? 1 }, () =>
+            engine.runTask(cluster, td, {
+              group: input.group ?? `family:${td.family}`,
+              ...(input.startedBy ? { startedBy: input.startedBy } : {}),
+              ...(input.tags ? { tags: input.tags } : {}),
+              ...(input.overrides?.containerOverrides
+                ? { overrides: input.overrides.containerOverrides }
+                : {}),
+            }),
+          );
+          engine.save();
+          return { tasks: tasks.map(describeTask), failures: [] };
         },
       ),
       StopTask: operation(

@@ -15,6 +15,7 @@ import {
   ListServiceDeploymentsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
+  RunTaskCommand,
   StopTaskCommand,
   type Task,
   UpdateServiceCommand,
@@ -382,6 +383,57 @@ describe("Berth Local ECS", () => {
     await ecs.send(new UpdateServiceCommand({ cluster: "berth", service: "stubborn", desiredCount: 0 }));
     await ecs.send(new DeleteServiceCommand({ cluster: "berth", service: "stubborn" }));
   }, 60_000);
+
+  it("runs batch jobs to completion with their exit code, stop reason and events", async () => {
+    const { taskDefinition } = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: "report",
+        containerDefinitions: [
+          {
+            name: "job",
+            image: app.image,
+            command: ["node", "-e", "console.log('report ready'); process.exit(Number(process.env.CODE))"],
+            environment: [{ name: "CODE", value: "0" }],
+          },
+        ],
+      }),
+    );
+    const run = async (code: string) => {
+      const { tasks = [] } = await ecs.send(
+        new RunTaskCommand({
+          cluster: "berth",
+          taskDefinition: taskDefinition?.taskDefinitionArn ?? "",
+          startedBy: "nightly",
+          overrides: { containerOverrides: [{ name: "job", environment: [{ name: "CODE", value: code }] }] },
+        }),
+      );
+      const arn = tasks[0]?.taskArn ?? "";
+      return waitFor(`job ${code}`, async () => {
+        const { tasks: described = [] } = await ecs.send(
+          new DescribeTasksCommand({ cluster: "berth", tasks: [arn] }),
+        );
+        return described[0]?.lastStatus === "STOPPED" ? described[0] : undefined;
+      });
+    };
+    const success = await run("0");
+    expect(success).toMatchObject({
+      stopCode: "EssentialContainerExited",
+      group: "family:report",
+      startedBy: "nightly",
+    });
+    expect(success.containers?.[0]?.exitCode).toBe(0);
+    const failure = await run("1");
+    expect(failure.containers?.[0]?.exitCode).toBe(1);
+    expect(failure.stoppedReason).toBe("Essential container in task exited");
+    const stopped = events.filter(
+      (event) =>
+        event["detail-type"] === "ECS Task State Change" &&
+        (event.detail as { taskArn: string; lastStatus: string }).taskArn === failure.taskArn &&
+        (event.detail as { lastStatus: string }).lastStatus === "STOPPED",
+    );
+    expect(stopped).toHaveLength(1);
+    expect((stopped[0]?.detail as { containers: { exitCode: number }[] }).containers[0]?.exitCode).toBe(1);
+  });
 
   it("survives a restart: services come back to their desired count and no process is left behind", async () => {
     const before = await tasksOf("api");

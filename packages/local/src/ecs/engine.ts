@@ -15,6 +15,7 @@ import type {
   TaskDefinitionRecord,
   TaskRecord,
 } from "./model.ts";
+import { type AliasOwner, type Endpoint, ServiceConnect } from "./service-connect.ts";
 
 export interface EngineOptions {
   dataDir: string;
@@ -45,6 +46,7 @@ export class EcsEngine {
   readonly state: EcsState;
   private readonly file: JsonFile<EcsState>;
   private readonly runs = new Map<string, TaskRun>();
+  readonly serviceConnect = new ServiceConnect((owner) => this.serviceConnectEndpoints(owner));
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   private ticking = false;
@@ -74,7 +76,11 @@ export class EcsEngine {
 
   // Lifecycle ---------------------------------------------------------------------------------
 
-  start(): void {
+  async start(): Promise<void> {
+    // Proxies first, so tasks started by the first pass already see the local addresses.
+    for (const service of this.state.services) {
+      if (service.status === "ACTIVE") await this.syncServiceConnect(service);
+    }
     this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 200);
     void this.tick();
   }
@@ -189,6 +195,63 @@ export class EcsEngine {
     });
   }
 
+  // Service Connect ---------------------------------------------------------------------------
+
+  /** Starts (or re-points) the proxy of every client alias the service publishes. */
+  async syncServiceConnect(service: ServiceRecord): Promise<void> {
+    const config = service.configuration.serviceConnectConfiguration as
+      | {
+          enabled?: boolean;
+          services?: {
+            portName?: string;
+            clientAliases?: { port?: number; dnsName?: string }[];
+            discoveryName?: string;
+          }[];
+        }
+      | undefined;
+    if (!config?.enabled) return;
+    const td = this.findTaskDefinition(service.taskDefinition);
+    for (const published of config.services ?? []) {
+      const mapping = td?.definition.containerDefinitions
+        .flatMap((container) => container.portMappings ?? [])
+        .find((portMapping) => portMapping.name === published.portName) as
+        | { appProtocol?: string }
+        | undefined;
+      for (const clientAlias of published.clientAliases ?? []) {
+        const dnsName = clientAlias.dnsName ?? published.discoveryName ?? published.portName;
+        if (!dnsName || !clientAlias.port || !published.portName) continue;
+        await this.serviceConnect.ensure(`${dnsName}:${clientAlias.port}`, {
+          clusterArn: service.clusterArn,
+          serviceName: service.serviceName,
+          portName: published.portName,
+          protocol: mapping?.appProtocol === "http" ? "http" : "tcp",
+        });
+      }
+    }
+  }
+
+  /** Host ports of the named port on the service's tasks that may take new traffic. */
+  private serviceConnectEndpoints(owner: AliasOwner): Endpoint[] {
+    const endpoints: Endpoint[] = [];
+    for (const task of this.liveTasks(
+      (t) => t.clusterArn === owner.clusterArn && t.serviceName === owner.serviceName,
+    )) {
+      if (!this.isHealthy(task)) continue;
+      const td = this.findTaskDefinition(task.taskDefinitionArn);
+      for (const container of td?.definition.containerDefinitions ?? []) {
+        const mapping = (container.portMappings ?? []).find(
+          (portMapping) => portMapping.name === owner.portName,
+        );
+        if (!mapping?.containerPort) continue;
+        const binding = task.containers
+          .find((c) => c.name === container.name)
+          ?.networkBindings.find((b) => b.containerPort === mapping.containerPort);
+        if (binding) endpoints.push({ taskId: task.taskId, port: binding.hostPort });
+      }
+    }
+    return endpoints;
+  }
+
   // Tasks -------------------------------------------------------------------------------------
 
   liveTasks(predicate: (task: TaskRecord) => boolean = () => true): TaskRecord[] {
@@ -210,11 +273,17 @@ export class EcsEngine {
       deploymentId?: string;
       serviceName?: string;
       tags?: TaskRecord["tags"];
+      overrides?: ContainerOverride[];
     },
   ): TaskRecord {
     const taskId = randomBytes(16).toString("hex");
     const definition = taskDefinition.definition;
-    const containers = definition.containerDefinitions;
+    const containers = definition.containerDefinitions.map((container) =>
+      applyOverride(
+        container,
+        placement.overrides?.find((override) => override.name === container.name),
+      ),
+    );
     const task: TaskRecord = {
       taskArn: this.arn(`task/${cluster.clusterName}/${taskId}`),
       taskId,
@@ -294,7 +363,7 @@ export class EcsEngine {
   ): ContainerSpec {
     const environment: Record<string, string> = {};
     for (const variable of container.environment ?? []) {
-      if (variable.name) environment[variable.name] = variable.value ?? "";
+      if (variable.name) environment[variable.name] = this.serviceConnect.rewrite(variable.value ?? "");
     }
     for (const secret of container.secrets ?? []) {
       environment[secret.name] = secrets.get(`${container.name}\u0000${secret.name}`) ?? "";
@@ -621,6 +690,29 @@ export class EcsEngine {
   recentLines(taskId: string, container: string): string[] {
     return this.runs.get(taskId)?.recentLines(container) ?? [];
   }
+}
+
+/** RunTask's per-container overrides: command and environment, as ECS applies them. */
+export interface ContainerOverride {
+  name?: string;
+  command?: string[];
+  environment?: { name?: string; value?: string }[];
+}
+
+function applyOverride(
+  container: ContainerDefinition,
+  override: ContainerOverride | undefined,
+): ContainerDefinition {
+  if (!override) return container;
+  const overridden = new Set((override.environment ?? []).map((variable) => variable.name));
+  return {
+    ...container,
+    ...(override.command ? { command: override.command } : {}),
+    environment: [
+      ...(container.environment ?? []).filter((variable) => !overridden.has(variable.name)),
+      ...(override.environment ?? []),
+    ],
+  };
 }
 
 export function clusterNameOf(reference: string): string {

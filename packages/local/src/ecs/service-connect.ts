@@ -1,0 +1,230 @@
+import {
+  Agent,
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
+
+/**
+ * Berth Local's Service Connect: one proxy per client alias (`dnsName:port`) on a local port,
+ * round-robining across the service's tasks that are RUNNING, healthy and not stopping.
+ *
+ * How other tasks reach it: when a task starts, every `alias:port` of the namespace that appears
+ * in its environment values is rewritten to the proxy's local address (`127.0.0.1:<port>`), so
+ * `PRIVATE_ADDRESS=privateapi:3000` becomes, for example, `127.0.0.1:41733`.
+ *
+ * A task leaves the pool as soon as it is asked to stop (before its SIGTERM), so no new request
+ * reaches a draining task while its open connections finish; a new task joins once healthy.
+ * HTTP aliases (appProtocol http) are proxied per request, which lets a request that meets a
+ * closing keep-alive connection be retried on another task; other aliases are proxied as TCP.
+ */
+
+export interface Endpoint {
+  taskId: string;
+  port: number;
+}
+
+export interface AliasOwner {
+  clusterArn: string;
+  serviceName: string;
+  portName: string;
+  protocol: "tcp" | "http";
+}
+
+interface Proxy {
+  alias: string;
+  owner: AliasOwner;
+  server: TcpServer | HttpServer;
+  port: number;
+  next: number;
+}
+
+/** Bodies up to this size are buffered so a request can be retried on another task. */
+const MAX_RETRY_BODY = 1024 * 1024;
+
+export class ServiceConnect {
+  private readonly proxies = new Map<string, Proxy>();
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(private readonly endpointsOf: (owner: AliasOwner) => Endpoint[]) {}
+
+  /** Starts the proxy of an alias (or re-points an existing one at a new owner). */
+  async ensure(alias: string, owner: AliasOwner): Promise<string> {
+    const existing = this.proxies.get(alias);
+    if (existing) {
+      existing.owner = owner;
+      return `127.0.0.1:${existing.port}`;
+    }
+    const proxy: Proxy = { alias, owner, server: undefined as unknown as TcpServer, port: 0, next: 0 };
+    proxy.server = owner.protocol === "http" ? this.httpProxy(proxy) : this.tcpProxy(proxy);
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once("error", reject);
+      proxy.server.listen(0, "127.0.0.1", () => resolve());
+    });
+    proxy.port = (proxy.server.address() as AddressInfo).port;
+    this.proxies.set(alias, proxy);
+    return `127.0.0.1:${proxy.port}`;
+  }
+
+  addressOf(alias: string): string | undefined {
+    const proxy = this.proxies.get(alias);
+    return proxy ? `127.0.0.1:${proxy.port}` : undefined;
+  }
+
+  /** Replaces every known `alias:port` in a value by its proxy's local address. */
+  rewrite(value: string): string {
+    let result = value;
+    for (const [alias, proxy] of this.proxies) {
+      const pattern = new RegExp(`(^|[^A-Za-z0-9.-])${escapeRegExp(alias)}(?![0-9])`, "g");
+      result = result.replace(pattern, (_match, before: string) => `${before}127.0.0.1:${proxy.port}`);
+    }
+    return result;
+  }
+
+  list(): {
+    alias: string;
+    address: string;
+    service: string;
+    protocol: string;
+    healthyTasks: { taskId: string; address: string }[];
+  }[] {
+    return [...this.proxies.values()].map((proxy) => ({
+      alias: proxy.alias,
+      address: `127.0.0.1:${proxy.port}`,
+      service: proxy.owner.serviceName,
+      protocol: proxy.owner.protocol,
+      healthyTasks: this.endpointsOf(proxy.owner).map((endpoint) => ({
+        taskId: endpoint.taskId,
+        address: `127.0.0.1:${endpoint.port}`,
+      })),
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    await Promise.all(
+      [...this.proxies.values()].map(
+        (proxy) =>
+          new Promise<void>((resolve) => {
+            proxy.server.close(() => resolve());
+            if ("closeAllConnections" in proxy.server) proxy.server.closeAllConnections();
+          }),
+      ),
+    );
+    this.proxies.clear();
+  }
+
+  /** The endpoints in round-robin order, starting after the last one used. */
+  private rotation(proxy: Proxy): Endpoint[] {
+    const endpoints = this.endpointsOf(proxy.owner);
+    if (endpoints.length === 0) return [];
+    const start = proxy.next % endpoints.length;
+    proxy.next = start + 1;
+    return [...endpoints.slice(start), ...endpoints.slice(0, start)];
+  }
+
+  private tcpProxy(proxy: Proxy): TcpServer {
+    const server = createTcpServer((client) => {
+      client.pause();
+      const candidates = this.rotation(proxy);
+      const attempt = (index: number) => {
+        const endpoint = candidates[index];
+        if (!endpoint) {
+          client.destroy();
+          return;
+        }
+        const upstream: Socket = connect(endpoint.port, "127.0.0.1");
+        upstream.once("connect", () => {
+          upstream.removeAllListeners("error");
+          upstream.on("error", () => client.destroy());
+          client.on("error", () => upstream.destroy());
+          client.pipe(upstream);
+          upstream.pipe(client);
+          client.resume();
+        });
+        // A task that is gone between the health check and the connection: try the next one.
+        upstream.once("error", () => attempt(index + 1));
+      };
+      attempt(0);
+    });
+    return server;
+  }
+
+  private httpProxy(proxy: Proxy): HttpServer {
+    const server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let streaming = false;
+      request.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RETRY_BODY) streaming = true;
+        chunks.push(chunk);
+      });
+      request.on("end", () => {
+        if (streaming) {
+          // Too large to keep for a retry: forwarded once.
+          this.forward(proxy, request, response, Buffer.concat(chunks), this.rotation(proxy).slice(0, 1));
+        } else {
+          this.forward(proxy, request, response, Buffer.concat(chunks), this.rotation(proxy));
+        }
+      });
+    });
+    server.keepAliveTimeout = 65_000;
+    return server;
+  }
+
+  private forward(
+    proxy: Proxy,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Buffer,
+    candidates: Endpoint[],
+    index = 0,
+  ): void {
+    const endpoint = candidates[index];
+    if (!endpoint) {
+      if (!response.headersSent) {
+        response.writeHead(503, { "content-type": "text/plain", "x-berth-service-connect": proxy.alias });
+      }
+      response.end(`no healthy task of ${proxy.owner.serviceName} for ${proxy.alias}\n`);
+      return;
+    }
+    const upstream = httpRequest(
+      {
+        host: "127.0.0.1",
+        port: endpoint.port,
+        method: request.method,
+        path: request.url,
+        headers: { ...request.headers, host: proxy.alias, "content-length": String(body.length) },
+        agent: this.agent,
+      },
+      (upstreamResponse) => {
+        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        upstreamResponse.pipe(response);
+        upstreamResponse.on("error", () => response.destroy());
+      },
+    );
+    upstream.on("error", (error: NodeJS.ErrnoException) => {
+      // Safe to send again: the task refused the connection, or a reused keep-alive connection
+      // was closed by a task that is shutting down before it read the request.
+      const retryable =
+        error.code === "ECONNREFUSED" ||
+        (upstream.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE"));
+      if (retryable && !response.headersSent)
+        this.forward(proxy, request, response, body, candidates, index + 1);
+      else if (!response.headersSent) {
+        response.writeHead(502, { "content-type": "text/plain" });
+        response.end(`upstream error: ${error.code ?? error.message}\n`);
+      } else response.destroy();
+    });
+    upstream.end(body);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

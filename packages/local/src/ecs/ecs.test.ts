@@ -432,7 +432,8 @@ describe("Berth Local ECS", () => {
         (event.detail as { lastStatus: string }).lastStatus === "STOPPED",
     );
     expect(stopped).toHaveLength(1);
-    expect((stopped[0]?.detail as { containers: { exitCode: number }[] }).containers[0]?.exitCode).toBe(1);
+    const detail = stopped[0]?.detail as { containers: { exitCode: number }[] } | undefined;
+    expect(detail?.containers[0]?.exitCode).toBe(1);
   });
 
   it("survives a restart: services come back to their desired count and no process is left behind", async () => {

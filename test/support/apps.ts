@@ -20,6 +20,18 @@ const server = http.createServer((request, response) => {
     response.end(process.env.UNHEALTHY === "1" ? "health: database unreachable" : "ok");
     return;
   }
+  if (request.url === "/whoami") {
+    response.end(version + ":" + process.pid);
+    return;
+  }
+  if (request.url === "/upstream") {
+    // Calls the address Berth injected (API=host:port) and answers with what it got.
+    fetch("http://" + process.env.API + "/whoami").then(
+      async (upstream) => response.end("via " + (await upstream.text())),
+      (error) => { response.writeHead(502); response.end(String(error)); },
+    );
+    return;
+  }
   response.end(version);
 });
 server.keepAliveTimeout = 1000;
@@ -32,10 +44,18 @@ process.on("SIGTERM", () => {
 });
 `;
 
+const ECHO = `
+import net from "node:net";
+const server = net.createServer((socket) => socket.pipe(socket));
+server.listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
+
 export function httpApp(): { dir: string; image: string } {
   const dir = mkdtempSync(join(tmpdir(), "berth-app-"));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "server.mjs"), SERVER);
+  writeFileSync(join(dir, "echo.mjs"), ECHO);
   return { dir, image: `file://${dir}` };
 }
 

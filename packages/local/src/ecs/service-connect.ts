@@ -128,7 +128,8 @@ export class ServiceConnect {
   }
 
   private tcpProxy(proxy: Proxy): TcpServer {
-    const server = createTcpServer((client) => {
+    // Half-open connections pass through: a client may finish sending and still read the reply.
+    const server = createTcpServer({ allowHalfOpen: true }, (client) => {
       client.pause();
       const candidates = this.rotation(proxy);
       const attempt = (index: number) => {
@@ -137,7 +138,7 @@ export class ServiceConnect {
           client.destroy();
           return;
         }
-        const upstream: Socket = connect(endpoint.port, "127.0.0.1");
+        const upstream: Socket = connect({ port: endpoint.port, host: "127.0.0.1", allowHalfOpen: true });
         upstream.once("connect", () => {
           upstream.removeAllListeners("error");
           upstream.on("error", () => client.destroy());

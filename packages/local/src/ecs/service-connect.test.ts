@@ -1,0 +1,259 @@
+import { mkdtempSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  StopTaskCommand,
+  type Task,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+
+const app = httpApp();
+let local: BerthLocal;
+let ecs: ECSClient;
+
+type Alias = {
+  alias: string;
+  address: string;
+  service: string;
+  protocol: string;
+  healthyTasks: { taskId: string; address: string }[];
+};
+
+async function aliases(): Promise<Alias[]> {
+  const response = await fetch(`${local.awsEndpoint.url}/_local/service-connect`);
+  return ((await response.json()) as { aliases: Alias[] }).aliases;
+}
+
+async function aliasOf(name: string): Promise<Alias> {
+  const found = (await aliases()).find((alias) => alias.alias === name);
+  if (!found) throw new Error(`no alias ${name}`);
+  return found;
+}
+
+async function register(
+  family: string,
+  environment: Record<string, string>,
+  options: { command?: string[]; appProtocol?: "http"; stopTimeout?: number } = {},
+) {
+  const { taskDefinition } = await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      containerDefinitions: [
+        {
+          name: "app",
+          image: app.image,
+          command: options.command ?? ["node", "server.mjs"],
+          portMappings: [
+            {
+              containerPort: 3000,
+              name: "app-3000",
+              ...(options.appProtocol ? { appProtocol: options.appProtocol } : {}),
+            },
+          ],
+          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
+          stopTimeout: options.stopTimeout ?? 2,
+          ...(options.command
+            ? {}
+            : { healthCheck: { command: HTTP_HEALTH_CHECK, interval: 5, timeout: 2, retries: 2 } }),
+        },
+      ],
+    }),
+  );
+  return taskDefinition?.taskDefinitionArn ?? "";
+}
+
+function publishes(alias: string) {
+  return {
+    enabled: true,
+    namespace: "berth.local",
+    services: [
+      { portName: "app-3000", discoveryName: alias, clientAliases: [{ port: 3000, dnsName: alias }] },
+    ],
+  };
+}
+
+async function tasksOf(service: string): Promise<Task[]> {
+  const { taskArns = [] } = await ecs.send(new ListTasksCommand({ cluster: "sc", serviceName: service }));
+  if (taskArns.length === 0) return [];
+  return (await ecs.send(new DescribeTasksCommand({ cluster: "sc", tasks: taskArns }))).tasks ?? [];
+}
+
+async function healthyCount(service: string, count: number) {
+  return waitFor(
+    `${count} healthy tasks of ${service}`,
+    async () => {
+      const alias = (await aliases()).find((a) => a.service === service);
+      return alias && alias.healthyTasks.length === count ? alias : undefined;
+    },
+    30_000,
+  );
+}
+
+beforeAll(async () => {
+  local = await startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-sc-")),
+    awsPort: 0,
+    tickMs: 100,
+  });
+  ecs = new ECSClient({
+    endpoint: local.awsEndpoint.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "b", secretAccessKey: "b" },
+  });
+  await ecs.send(new CreateClusterCommand({ clusterName: "sc" }));
+  await ecs.send(
+    new CreateServiceCommand({
+      cluster: "sc",
+      serviceName: "api",
+      taskDefinition: await register(
+        "api",
+        { VERSION: "v1", IGNORE_SIGTERM: "1" },
+        { appProtocol: "http", stopTimeout: 4 },
+      ),
+      desiredCount: 3,
+      serviceConnectConfiguration: publishes("api"),
+    }),
+  );
+  await healthyCount("api", 3);
+});
+afterAll(async () => {
+  await local?.close();
+});
+
+describe("Berth Local Service Connect", () => {
+  it("rewrites the injected alias:port to the proxy, so another service reaches the API", async () => {
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "sc",
+        serviceName: "client",
+        taskDefinition: await register("client", { API: "api:3000" }),
+        desiredCount: 1,
+        serviceConnectConfiguration: { enabled: true, namespace: "berth.local" },
+      }),
+    );
+    const [client] = await waitFor("the client task to be healthy", async () => {
+      const tasks = await tasksOf("client");
+      return tasks.length === 1 && tasks[0]?.healthStatus === "HEALTHY" ? tasks : undefined;
+    });
+    const port = client?.containers?.[0]?.networkBindings?.[0]?.hostPort;
+    const answer = await (await fetch(`http://127.0.0.1:${port}/upstream`)).text();
+    expect(answer).toMatch(/^via v1:\d+$/);
+    const api = await aliasOf("api:3000");
+    expect(api).toMatchObject({ service: "api", protocol: "http" });
+    expect(api.address).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it("round-robins across the healthy tasks", async () => {
+    const api = await aliasOf("api:3000");
+    const answers: string[] = [];
+    for (let i = 0; i < 30; i++) answers.push(await (await fetch(`http://${api.address}/whoami`)).text());
+    const counts = new Map<string, number>();
+    for (const answer of answers) counts.set(answer, (counts.get(answer) ?? 0) + 1);
+    expect([...counts.values()]).toEqual([10, 10, 10]);
+  });
+
+  it("takes a stopping task out of rotation before its SIGTERM, while it is still running", async () => {
+    const api = await aliasOf("api:3000");
+    const [victim] = await tasksOf("api");
+    const pid = victim?.containers?.[0]?.runtimeId;
+    await ecs.send(new StopTaskCommand({ cluster: "sc", task: victim?.taskArn ?? "", reason: "drain test" }));
+    // The app ignores SIGTERM, so its process lives for the whole stop timeout.
+    const answers: string[] = [];
+    for (let i = 0; i < 20; i++) answers.push(await (await fetch(`http://${api.address}/whoami`)).text());
+    expect(() => process.kill(Number(pid), 0)).not.toThrow();
+    expect(answers.some((answer) => answer.endsWith(`:${pid}`))).toBe(false);
+    expect((await aliasOf("api:3000")).healthyTasks.map((task) => task.taskId)).not.toContain(
+      victim?.taskArn?.split("/").pop(),
+    );
+    await healthyCount("api", 3);
+  });
+
+  it("sends no request to a task before it is healthy, and fails none during a rolling update", async () => {
+    const api = await aliasOf("api:3000");
+    let sent = 0;
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    let running = true;
+    const worker = async () => {
+      while (running) {
+        sent += 1;
+        try {
+          const response = await fetch(`http://${api.address}/whoami`);
+          const text = await response.text();
+          if (response.status !== 200) failures.push(`${response.status} ${text}`);
+          else seen.add(text.split(":")[0] ?? "");
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, worker);
+    await ecs.send(
+      new UpdateServiceCommand({
+        cluster: "sc",
+        service: "api",
+        taskDefinition: await register(
+          "api",
+          { VERSION: "v2", IGNORE_SIGTERM: "1" },
+          { appProtocol: "http", stopTimeout: 4 },
+        ),
+      }),
+    );
+    await waitFor(
+      "v2 everywhere",
+      async () => {
+        const tasks = await tasksOf("api");
+        return tasks.length === 3 &&
+          tasks.every((task) => task.taskDefinitionArn?.endsWith(":2") && task.healthStatus === "HEALTHY")
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    // Let the stopped v1 tasks reach their stop timeout while traffic continues.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    running = false;
+    await Promise.all(workers);
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(200);
+    expect([...seen].sort()).toEqual(["v1", "v2"]);
+  }, 90_000);
+
+  it("proxies plain TCP", async () => {
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "sc",
+        serviceName: "echo",
+        taskDefinition: await register("echo", {}, { command: ["node", "echo.mjs"] }),
+        desiredCount: 2,
+        serviceConnectConfiguration: publishes("echo"),
+      }),
+    );
+    const echo = await waitFor("the echo alias with 2 tasks", async () => {
+      const alias = (await aliases()).find((a) => a.alias === "echo:3000");
+      return alias && alias.healthyTasks.length === 2 ? alias : undefined;
+    });
+    expect(echo.protocol).toBe("tcp");
+    const [host, port] = echo.address.split(":");
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), host, () => socket.end("ping over tcp"));
+      let data = "";
+      socket.on("data", (chunk) => {
+        data += chunk.toString();
+      });
+      socket.on("end", () => resolve(data));
+      socket.on("error", reject);
+    });
+    expect(reply).toBe("ping over tcp");
+  });
+});

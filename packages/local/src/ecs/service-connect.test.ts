@@ -198,6 +198,17 @@ describe("Berth Local Service Connect", () => {
       }
     };
     const workers = Array.from({ length: 8 }, worker);
+    // Meanwhile, every task in the proxy's pool must be a healthy one that is not stopping.
+    const unhealthyInPool: string[] = [];
+    const sampler = setInterval(() => {
+      for (const alias of local.ecs.serviceConnect.list()) {
+        for (const member of alias.healthyTasks) {
+          const task = local.ecs.state.tasks.find((t) => t.taskId === member.taskId);
+          if (task?.healthStatus !== "HEALTHY" || task.desiredStatus !== "RUNNING")
+            unhealthyInPool.push(member.taskId);
+        }
+      }
+    }, 10);
     await ecs.send(
       new UpdateServiceCommand({
         cluster: "sc",
@@ -223,7 +234,9 @@ describe("Berth Local Service Connect", () => {
     // Let the stopped v1 tasks reach their stop timeout while traffic continues.
     await new Promise((resolve) => setTimeout(resolve, 4500));
     running = false;
+    clearInterval(sampler);
     await Promise.all(workers);
+    expect(unhealthyInPool).toEqual([]);
     expect(failures).toEqual([]);
     expect(sent).toBeGreaterThan(200);
     expect([...seen].sort()).toEqual(["v1", "v2"]);

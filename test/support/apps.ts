@@ -36,12 +36,15 @@ const server = http.createServer((request, response) => {
 });
 server.keepAliveTimeout = 1000;
 server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT + " as " + version));
-process.on("SIGTERM", () => {
-  console.log("SIGTERM received");
-  if (process.env.IGNORE_SIGTERM === "1") return;
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 500).unref();
-});
+// SIGINT too: PM2 stops its workers with SIGINT.
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => {
+    console.log(signal + " received");
+    if (process.env.IGNORE_SIGTERM === "1") return;
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 500).unref();
+  });
+}
 `;
 
 const ECHO = `

@@ -416,6 +416,9 @@ export class EcsEngine {
       if (containerState.reason) container.reason = containerState.reason;
       if (containerState.pid) container.runtimeId = String(containerState.pid);
       if (containerState.lastHealthOutput) container.lastHealthOutput = containerState.lastHealthOutput;
+      if (containerState.firstHealthFailureAt && !container.firstHealthFailureAt) {
+        container.firstHealthFailureAt = containerState.firstHealthFailureAt.getTime();
+      }
       container.networkBindings = Object.entries(containerState.hostPorts).map(
         ([containerPort, hostPort]) => ({
           bindIP: "127.0.0.1",

@@ -109,6 +109,8 @@ export interface ContainerRecord {
   runtimeId?: string;
   networkBindings: { bindIP: string; containerPort: number; hostPort: number; protocol: "tcp" }[];
   lastHealthOutput?: string;
+  /** Epoch ms of the first failed health check. */
+  firstHealthFailureAt?: number;
 }
 
 export interface TaskRecord {

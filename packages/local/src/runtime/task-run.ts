@@ -384,8 +384,10 @@ export class TaskRun extends EventEmitter<TaskRunEvents> {
         (update) => {
           if (this.stopRequested || container.exited) return;
           container.state.healthStatus = update.status;
-          if (update.lastFailureOutput !== undefined)
+          if (update.lastFailureOutput !== undefined) {
             container.state.lastHealthOutput = update.lastFailureOutput;
+            container.state.firstHealthFailureAt ??= new Date();
+          }
           this.publish();
           this.launchReadyContainers();
         },

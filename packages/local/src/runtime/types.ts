@@ -61,6 +61,8 @@ export interface ContainerState {
   hostPorts: Record<number, number>;
   /** Output of the last failing health check, trimmed. */
   lastHealthOutput?: string;
+  /** When this container's first health check failed (for measuring detection time). */
+  firstHealthFailureAt?: Date;
 }
 
 export interface TaskState {

@@ -7,12 +7,13 @@
  *
  *   npm run bench -- rollout-under-load
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -242,13 +243,14 @@ async function pm2(): Promise<string[]> {
 
 // Proxy throughput ----------------------------------------------------------------------------
 
-function autocannon(url: string): number {
-  const output = execFileSync(
+/** Asynchronously: Berth's proxy runs in this process and must keep serving meanwhile. */
+async function autocannon(url: string): Promise<number> {
+  const { stdout } = await promisify(execFile)(
     join(root, "node_modules/.bin/autocannon"),
     ["-c", "32", "-d", "8", "--json", url],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    { encoding: "utf8" },
   );
-  return (JSON.parse(output) as { requests: { average: number } }).requests.average;
+  return (JSON.parse(stdout) as { requests: { average: number } }).requests.average;
 }
 
 async function throughput(): Promise<string[]> {
@@ -274,7 +276,7 @@ async function throughput(): Promise<string[]> {
     portName: "web-3000",
     protocol: "http",
   });
-  const berth = autocannon(`http://${proxy}/`);
+  const berth = await autocannon(`http://${proxy}/`);
   lines.push(
     `proxy throughput (autocannon, 32 connections, 8 s, 3 backends): Berth Service Connect ${berth.toFixed(0)} req/s`,
   );
@@ -296,7 +298,7 @@ async function throughput(): Promise<string[]> {
       stdio: "ignore",
     });
     await waitFor("nginx", async () => ((await fetch(`http://127.0.0.1:${listen}/`)).ok ? true : undefined));
-    const reference = autocannon(`http://127.0.0.1:${listen}/`);
+    const reference = await autocannon(`http://127.0.0.1:${listen}/`);
     nginx.kill("SIGQUIT");
     rmSync(prefix, { recursive: true, force: true });
     lines.push(

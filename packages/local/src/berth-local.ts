@@ -5,6 +5,8 @@ import { EcsEngine } from "./ecs/engine.ts";
 import { EventBus } from "./events.ts";
 import { logsService } from "./logs/service.ts";
 import { LogStore } from "./logs/store.ts";
+import { secretsService } from "./secrets/service.ts";
+import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
 
 export interface BerthLocalOptions {
@@ -23,6 +25,7 @@ export interface BerthLocal {
   awsEndpoint: AwsEndpoint;
   ecs: EcsEngine;
   logs: LogStore;
+  secrets: SecretStore;
   bus: EventBus;
   dataDir: string;
   close(): Promise<void>;
@@ -39,17 +42,19 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   const region = options.region ?? "us-east-1";
   const bus = new EventBus({ account, region });
   const logs = new LogStore(join(dataDir, "logs"), { account, region });
+  const secrets = new SecretStore(join(dataDir, "secrets", "secrets.json"), { account, region });
   const ecs = new EcsEngine({
     dataDir,
     account,
     region,
     bus,
     logSink: logs,
+    resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
-    services: [ecsService(ecs), logsService(logs)],
+    services: [ecsService(ecs), logsService(logs), secretsService(secrets)],
     routes: [
       (request, response) => {
         if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;
@@ -67,6 +72,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     awsEndpoint,
     ecs,
     logs,
+    secrets,
     bus,
     dataDir,
     async close() {

@@ -20,6 +20,7 @@ import {
   type Task,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
@@ -434,6 +435,66 @@ describe("Berth Local ECS", () => {
     expect(stopped).toHaveLength(1);
     const detail = stopped[0]?.detail as { containers: { exitCode: number }[] } | undefined;
     expect(detail?.containers[0]?.exitCode).toBe(1);
+  });
+
+  it("resolves task definition secrets when a task starts, and fails a task whose secret is missing", async () => {
+    const secretsClient = new SecretsManagerClient({
+      endpoint: local.awsEndpoint.url,
+      region: "us-east-1",
+      credentials,
+    });
+    const { ARN: arn } = await secretsClient.send(
+      new CreateSecretCommand({ Name: "db", SecretString: JSON.stringify({ password: "s3cret" }) }),
+    );
+    await secretsClient.send(new CreateSecretCommand({ Name: "apiKey", SecretString: "k-123" }));
+    const register = async (secrets: { name: string; valueFrom: string }[]) =>
+      (
+        await ecs.send(
+          new RegisterTaskDefinitionCommand({
+            family: "with-secrets",
+            containerDefinitions: [
+              {
+                name: "job",
+                image: app.image,
+                command: [
+                  "node",
+                  "-e",
+                  "process.exit(process.env.DB_PASSWORD === 's3cret' && process.env.API_KEY === 'k-123' ? 0 : 1)",
+                ],
+                secrets,
+              },
+            ],
+          }),
+        )
+      ).taskDefinition?.taskDefinitionArn ?? "";
+    const runToEnd = async (taskDefinition: string) => {
+      const { tasks = [] } = await ecs.send(new RunTaskCommand({ cluster: "berth", taskDefinition }));
+      return waitFor("the task to stop", async () => {
+        const { tasks: described = [] } = await ecs.send(
+          new DescribeTasksCommand({ cluster: "berth", tasks: [tasks[0]?.taskArn ?? ""] }),
+        );
+        return described[0]?.lastStatus === "STOPPED" ? described[0] : undefined;
+      });
+    };
+    const ok = await runToEnd(
+      await register([
+        { name: "DB_PASSWORD", valueFrom: `${arn}:password::` },
+        { name: "API_KEY", valueFrom: "apiKey" },
+      ]),
+    );
+    expect(ok.containers?.[0]?.exitCode).toBe(0);
+    const missing = await runToEnd(
+      await register([
+        {
+          name: "DB_PASSWORD",
+          valueFrom: "arn:aws:secretsmanager:us-east-1:000000000000:secret:nope:password::",
+        },
+      ]),
+    );
+    expect(missing.stopCode).toBe("TaskFailedToStart");
+    expect(missing.stoppedReason).toMatch(
+      /^ResourceInitializationError: unable to retrieve secret .*nope.* for container job/,
+    );
   });
 
   it("survives a restart: services come back to their desired count and no process is left behind", async () => {

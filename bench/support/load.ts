@@ -70,13 +70,15 @@ function stop(): void {
   if (stopping) return;
   stopping = true;
   clearInterval(tick);
+  const sendingSeconds = (Date.now() - started) / 1000;
   const wait = setInterval(() => {
     if (inFlight > 0) return;
     clearInterval(wait);
     latencies.sort((a, b) => a - b);
     const at = (p: number) =>
       latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? Number.NaN;
-    const elapsed = (Date.now() - started) / 1000;
+    // The rate is over the sending window; waiting for the last responses is not part of it.
+    const elapsed = sendingSeconds;
     console.log(
       JSON.stringify({
         sent,

@@ -195,6 +195,46 @@ export class EcsEngine {
     });
   }
 
+  // Application Auto Scaling ------------------------------------------------------------------
+
+  /** The service of an Application Auto Scaling resource id, `service/<cluster>/<service>`. */
+  serviceByResourceId(resourceId: string): ServiceRecord | undefined {
+    const [kind, clusterName, serviceName] = resourceId.split("/");
+    if (kind !== "service" || !clusterName || !serviceName) return undefined;
+    const cluster = this.findCluster(clusterName);
+    return cluster ? this.findService(cluster.clusterArn, serviceName) : undefined;
+  }
+
+  /** What the scaler needs: desired counts to read and set, and the processes to measure. */
+  scalableServices() {
+    return {
+      exists: (resourceId: string) => this.serviceByResourceId(resourceId)?.status === "ACTIVE",
+      desiredCount: (resourceId: string) => this.serviceByResourceId(resourceId)?.desiredCount,
+      setDesiredCount: (resourceId: string, count: number, cause: string) => {
+        const service = this.serviceByResourceId(resourceId);
+        if (!service || service.status !== "ACTIVE" || service.desiredCount === count) return;
+        const from = service.desiredCount;
+        service.desiredCount = count;
+        for (const deployment of service.deployments) if (deployment.status === "PRIMARY") deployment.desiredCount = count;
+        this.serviceEvent(service, `has changed its desired count from ${from} to ${count}: ${cause}`);
+        this.touch();
+      },
+      tasks: (resourceId: string) => {
+        const service = this.serviceByResourceId(resourceId);
+        if (!service) return [];
+        return this.liveTasks((task) => task.clusterArn === service.clusterArn && task.serviceName === service.serviceName)
+          .filter((task) => task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING")
+          .map((task) => ({
+            taskId: task.taskId,
+            processGroups: task.containers.flatMap((container) => (container.runtimeId && container.lastStatus === "RUNNING" ? [Number(container.runtimeId)] : [])),
+            // Fargate's smallest size when the task definition gives none.
+            cpuUnits: Number(task.cpu ?? 256),
+            memoryMiB: Number(task.memory ?? 512),
+          }));
+      },
+    };
+  }
+
   // Service Connect ---------------------------------------------------------------------------
 
   /** Starts (or re-points) the proxy of every client alias the service publishes. */

@@ -50,18 +50,17 @@ describe("stack files that must validate", () => {
 });
 
 describe("reference examples Berth refuses", () => {
-  it.each(unsupportedFiles.map((file) => [relative(file), file]))(
-    "%s fails with the codes it expects",
-    (_name, file) => {
-      const text = readFileSync(file, "utf8");
-      const expected = [...text.matchAll(/^# expect: (\w+)/gm)].map((match) => match[1]).sort();
-      expect(expected.length).toBeGreaterThan(0);
-      const result = Spec.parse(text);
-      expect(result.ok).toBe(false);
-      const codes = result.ok ? [] : [...new Set(result.issues.map((issue) => issue.code))].sort();
-      expect(codes).toEqual([...new Set(expected)]);
-    },
-  );
+  it.each(
+    unsupportedFiles.map((file) => [relative(file), file]),
+  )("%s fails with the codes it expects", (_name, file) => {
+    const text = readFileSync(file, "utf8");
+    const expected = [...text.matchAll(/^# expect: (\w+)/gm)].map((match) => match[1]).sort();
+    expect(expected.length).toBeGreaterThan(0);
+    const result = Spec.parse(text);
+    expect(result.ok).toBe(false);
+    const codes = result.ok ? [] : [...new Set(result.issues.map((issue) => issue.code))].sort();
+    expect(codes).toEqual([...new Set(expected)]);
+  });
 });
 
 describe("rendered requests against AWS's own models (botocore ParamValidator)", () => {

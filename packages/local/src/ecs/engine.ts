@@ -215,18 +215,23 @@ export class EcsEngine {
         if (!service || service.status !== "ACTIVE" || service.desiredCount === count) return;
         const from = service.desiredCount;
         service.desiredCount = count;
-        for (const deployment of service.deployments) if (deployment.status === "PRIMARY") deployment.desiredCount = count;
+        for (const deployment of service.deployments)
+          if (deployment.status === "PRIMARY") deployment.desiredCount = count;
         this.serviceEvent(service, `has changed its desired count from ${from} to ${count}: ${cause}`);
         this.touch();
       },
       tasks: (resourceId: string) => {
         const service = this.serviceByResourceId(resourceId);
         if (!service) return [];
-        return this.liveTasks((task) => task.clusterArn === service.clusterArn && task.serviceName === service.serviceName)
+        return this.liveTasks(
+          (task) => task.clusterArn === service.clusterArn && task.serviceName === service.serviceName,
+        )
           .filter((task) => task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING")
           .map((task) => ({
             taskId: task.taskId,
-            processGroups: task.containers.flatMap((container) => (container.runtimeId && container.lastStatus === "RUNNING" ? [Number(container.runtimeId)] : [])),
+            processGroups: task.containers.flatMap((container) =>
+              container.runtimeId && container.lastStatus === "RUNNING" ? [Number(container.runtimeId)] : [],
+            ),
             // Fargate's smallest size when the task definition gives none.
             cpuUnits: Number(task.cpu ?? 256),
             memoryMiB: Number(task.memory ?? 512),

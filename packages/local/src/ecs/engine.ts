@@ -212,7 +212,7 @@ export class EcsEngine {
       desiredCount: (resourceId: string) => this.serviceByResourceId(resourceId)?.desiredCount,
       setDesiredCount: (resourceId: string, count: number, cause: string) => {
         const service = this.serviceByResourceId(resourceId);
-        if (!service || service.status !== "ACTIVE" || service.desiredCount === count) return;
+        if (service?.status !== "ACTIVE" || service.desiredCount === count) return;
         const from = service.desiredCount;
         service.desiredCount = count;
         for (const deployment of service.deployments)

@@ -43,6 +43,13 @@ interface Proxy {
   next: number;
 }
 
+/**
+ * When every task refused (a task without a health check joins once RUNNING, possibly a moment
+ * before it listens), the proxy tries again this many times, this far apart, before giving up.
+ */
+const REFUSED_ROUNDS = 20;
+const REFUSED_DELAY_MS = 100;
+
 /** Bodies up to this size are buffered so a request can be retried on another task. */
 const MAX_RETRY_BODY = 1024 * 1024;
 
@@ -131,11 +138,20 @@ export class ServiceConnect {
     // Half-open connections pass through: a client may finish sending and still read the reply.
     const server = createTcpServer({ allowHalfOpen: true }, (client) => {
       client.pause();
-      const candidates = this.rotation(proxy);
+      let candidates = this.rotation(proxy);
+      let round = 0;
       const attempt = (index: number) => {
         const endpoint = candidates[index];
         if (!endpoint) {
-          client.destroy();
+          round += 1;
+          if (round >= REFUSED_ROUNDS || client.destroyed) {
+            client.destroy();
+            return;
+          }
+          setTimeout(() => {
+            candidates = this.rotation(proxy);
+            attempt(0);
+          }, REFUSED_DELAY_MS);
           return;
         }
         const upstream: Socket = connect({ port: endpoint.port, host: "127.0.0.1", allowHalfOpen: true });
@@ -185,8 +201,16 @@ export class ServiceConnect {
     body: Buffer,
     candidates: Endpoint[],
     index = 0,
+    round = 0,
   ): void {
     const endpoint = candidates[index];
+    if (!endpoint && round + 1 < REFUSED_ROUNDS && !response.destroyed) {
+      setTimeout(
+        () => this.forward(proxy, request, response, body, this.rotation(proxy), 0, round + 1),
+        REFUSED_DELAY_MS,
+      );
+      return;
+    }
     if (!endpoint) {
       if (!response.headersSent) {
         response.writeHead(503, { "content-type": "text/plain", "x-berth-service-connect": proxy.alias });

@@ -111,13 +111,11 @@ function deploymentView(
     updatedAt: seconds(deployment.updatedAt),
     rolloutState: deployment.rolloutState,
     rolloutStateReason: deployment.rolloutStateReason,
-    ...pick(service.configuration, [
-      "capacityProviderStrategy",
-      "launchType",
-      "platformVersion",
-      "networkConfiguration",
-      "serviceConnectConfiguration",
-    ]),
+    // The service shows the members it was configured with; Service Connect shows per deployment.
+    ...pick(
+      service.configuration,
+      KEPT.filter((key) => key !== "serviceConnectConfiguration"),
+    ),
   };
 }
 

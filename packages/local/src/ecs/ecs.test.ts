@@ -352,6 +352,9 @@ describe("Berth Local ECS", () => {
     const text = JSON.stringify(cli.services[0].events);
     expect(text).toContain("deployment failed: ECS deployment circuit breaker: tasks failed to start.");
     expect(cli.services[0].deployments[0].rolloutState).toBe("COMPLETED");
+    expect(cli.services[0].deployments[0].rolloutStateReason).toMatch(
+      /completed: rolled back from deployment ecs-svc\/\d+, which failed: ECS deployment circuit breaker: tasks failed to start\.$/,
+    );
   }, 120_000);
 
   it("escalates StopTask to SIGKILL after the stop timeout", async () => {

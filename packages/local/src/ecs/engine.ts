@@ -161,7 +161,10 @@ export class EcsEngine {
       rolloutStateReason: "",
       ...(reason ? { rollbackOf: reason.rollbackOf } : {}),
     };
-    deployment.rolloutStateReason = `ECS deployment ${deployment.id} in progress.`;
+    const failed = reason ? service.deployments.find((d) => d.id === reason.rollbackOf) : undefined;
+    deployment.rolloutStateReason = failed
+      ? `Rolling back from deployment ${failed.id}, which failed: ${failed.rolloutStateReason}`
+      : `ECS deployment ${deployment.id} in progress.`;
     service.deployments.unshift(deployment);
     service.taskDefinition = taskDefinition;
     service.consecutiveFailures = 0;
@@ -675,7 +678,11 @@ export class EcsEngine {
     ).length;
     if (primary.rolloutState === "IN_PROGRESS" && primaryHealthy >= desired && stillOld === 0) {
       primary.rolloutState = "COMPLETED";
-      primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
+      const failed = primary.rollbackOf ? service.deployments.find((d) => d.id === primary.rollbackOf) : undefined;
+      // A completed rollback keeps saying what it rolled back from and why, as the record of it.
+      primary.rolloutStateReason = failed
+        ? `ECS deployment ${primary.id} completed: rolled back from deployment ${failed.id}, which failed: ${failed.rolloutStateReason}`
+        : `ECS deployment ${primary.id} completed.`;
       primary.updatedAt = now();
       service.lastCompletedTaskDefinition = primary.taskDefinition;
       for (const deployment of service.deployments) {

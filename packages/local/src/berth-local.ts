@@ -1,5 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Scaler } from "./autoscaling/scaler.ts";
+import { autoscalingService } from "./autoscaling/service.ts";
+import { AutoscalingStore } from "./autoscaling/store.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { EventBus } from "./events.ts";
@@ -18,6 +21,8 @@ export interface BerthLocalOptions {
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
   tickMs?: number;
+  /** Milliseconds between autoscaling evaluations (AWS's target tracking works per minute; 15 s here). */
+  scalingIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -52,9 +57,19 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });
+  const scalable = ecs.scalableServices();
+  const autoscaling = new AutoscalingStore(join(dataDir, "autoscaling", "state.json"), {
+    account,
+    region,
+    services: scalable,
+  });
+  const scaler = new Scaler(autoscaling, scalable, {
+    ...(options.scalingIntervalMs ? { intervalMs: options.scalingIntervalMs } : {}),
+    onError: (error) => options.log?.(`autoscaling: ${error}`),
+  });
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
-    services: [ecsService(ecs), logsService(logs), secretsService(secrets)],
+    services: [ecsService(ecs), logsService(logs), secretsService(secrets), autoscalingService(autoscaling)],
     routes: [
       (request, response) => {
         if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;
@@ -67,6 +82,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
   });
   await ecs.start();
+  scaler.start();
   let closed = false;
   return {
     awsEndpoint,
@@ -78,6 +94,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     async close() {
       if (closed) return;
       closed = true;
+      scaler.stop();
       await awsEndpoint.close();
       await ecs.shutdown();
       logs.close();

@@ -23,7 +23,7 @@ const local = await startBerthLocal({ dataDir, awsPort, log: (line) => console.e
 );
 
 console.log(`Berth Local
-  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, CloudWatch Logs, Secrets Manager)
+  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, CloudWatch Logs, Secrets Manager, Application Auto Scaling)
   data                     ${local.dataDir}
   try: aws --endpoint-url ${local.awsEndpoint.url} ecs list-clusters`);
 

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { readApiConfig } from "./config.ts";
+import { apiEvent, lambdaContext } from "./test-support.ts";
+
+const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
+
+describe("readApiConfig", () => {
+  it("reads the table, the state machine and the stage", () => {
+    expect(
+      readApiConfig({
+        BERTH_TABLE_NAME: "berth",
+        BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
+        BERTH_STAGE: "prod",
+      }),
+    ).toEqual({ tableName: "berth", deployStateMachineArn: STATE_MACHINE, stage: "prod" });
+    expect(
+      readApiConfig({ BERTH_TABLE_NAME: "berth", BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE }).stage,
+    ).toBe("default");
+  });
+
+  it("names every missing or malformed variable", () => {
+    expect(() => readApiConfig({})).toThrow(
+      "the API's configuration is incomplete: BERTH_TABLE_NAME is not set; BERTH_DEPLOY_STATE_MACHINE_ARN is not set",
+    );
+    expect(() =>
+      readApiConfig({ BERTH_TABLE_NAME: "berth", BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy" }),
+    ).toThrow("BERTH_DEPLOY_STATE_MACHINE_ARN must be a Step Functions state machine ARN");
+  });
+});
+
+describe("the Lambda module", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it("fails as it loads when its configuration is missing", async () => {
+    vi.stubEnv("BERTH_TABLE_NAME", "");
+    vi.stubEnv("BERTH_DEPLOY_STATE_MACHINE_ARN", STATE_MACHINE);
+    await expect(import("./lambda.ts")).rejects.toThrow("BERTH_TABLE_NAME");
+  });
+
+  it("builds its handler once at load and serves the public routes without touching AWS", async () => {
+    vi.stubEnv("BERTH_TABLE_NAME", "berth");
+    vi.stubEnv("BERTH_DEPLOY_STATE_MACHINE_ARN", STATE_MACHINE);
+    vi.stubEnv("AWS_REGION", "us-east-1");
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
+    const { handler } = await import("./lambda.ts");
+    const reply = await handler(apiEvent({ method: "GET", path: "/v1/health" }), lambdaContext());
+    expect(reply.statusCode).toBe(200);
+  });
+});

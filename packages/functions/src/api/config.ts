@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { DEFAULT_STAGE } from "./dependencies.ts";
+
+/** What the API's Lambda reads from its environment: the names the infrastructure sets. */
+const ApiEnvironment = z.object({
+  BERTH_TABLE_NAME: z.string().min(1),
+  BERTH_DEPLOY_STATE_MACHINE_ARN: z.string().regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:.+$/, {
+    error: "must be a Step Functions state machine ARN",
+  }),
+  BERTH_STAGE: z.string().min(1).max(64).default(DEFAULT_STAGE),
+});
+
+export interface ApiConfig {
+  tableName: string;
+  deployStateMachineArn: string;
+  stage: string;
+}
+
+/**
+ * Reads the configuration, or throws naming every variable that is missing or wrong, so a
+ * misconfigured function fails as it loads instead of on its first request.
+ */
+export function readApiConfig(environment: Readonly<Record<string, string | undefined>>): ApiConfig {
+  const result = ApiEnvironment.safeParse(environment);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return environment[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
+    });
+    throw new Error(`the API's configuration is incomplete: ${problems.join("; ")}`);
+  }
+  return {
+    tableName: result.data.BERTH_TABLE_NAME,
+    deployStateMachineArn: result.data.BERTH_DEPLOY_STATE_MACHINE_ARN,
+    stage: result.data.BERTH_STAGE,
+  };
+}

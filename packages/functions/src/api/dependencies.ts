@@ -1,0 +1,36 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { Store } from "@berth/core/store";
+import type { StartExecution } from "./workflow.ts";
+
+/** Everything the API talks to, created by the caller: the Lambda module on AWS, Berth Local, the tests. */
+export interface ApiDependencies {
+  store: Store;
+  /** Starts the deploy workflow of a stored deployment (Step Functions StartExecution on AWS). */
+  startExecution: StartExecution;
+  /** Reads service logs with FilterLogEvents. */
+  logs: Pick<CloudWatchLogsClient, "send">;
+  logger: Logger;
+  /** "Now" for relative times the API computes (`since=15m`); the store keeps its own clock for records. */
+  clock: () => Date;
+  /** Recorded on every stack applied through this API. */
+  stage: string;
+  /** How long an apply or delete waits for another one of the same stack to finish before answering 409. */
+  stackLeaseWaitMs: number;
+}
+
+export type ApiDependencyOptions = Omit<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs"> &
+  Partial<Pick<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs">>;
+
+export const DEFAULT_STAGE = "default";
+/** Well inside API Gateway's 30-second integration timeout. */
+export const DEFAULT_STACK_LEASE_WAIT_MS = 20_000;
+
+export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
+  return {
+    ...options,
+    clock: options.clock ?? (() => new Date()),
+    stage: options.stage ?? DEFAULT_STAGE,
+    stackLeaseWaitMs: options.stackLeaseWaitMs ?? DEFAULT_STACK_LEASE_WAIT_MS,
+  };
+}

@@ -1,0 +1,23 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { createStore } from "@berth/core/store";
+import { createApiHandler } from "./api.ts";
+import { readApiConfig } from "./config.ts";
+import { stepFunctionsStarter } from "./step-functions.ts";
+
+// Built once per Lambda container, at load: a missing variable stops the function here.
+const config = readApiConfig(process.env);
+
+export const handler = createApiHandler({
+  store: createStore({
+    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    tableName: config.tableName,
+  }),
+  startExecution: stepFunctionsStarter(new SFNClient({}), config.deployStateMachineArn),
+  logs: new CloudWatchLogsClient({}),
+  logger: new Logger({ serviceName: "berth-api" }),
+  stage: config.stage,
+});

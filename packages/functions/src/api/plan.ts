@@ -1,0 +1,141 @@
+import { createHash } from "node:crypto";
+import { Spec } from "@berth/core/spec";
+import type { ServiceRecord } from "@berth/core/store";
+import { z } from "zod";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type SpecJson = Record<string, unknown>;
+
+/** The stored form of each compute resource: the parsed, defaulted resource as plain JSON. */
+export function desiredServices(stack: Spec.Stack): Map<string, SpecJson> {
+  const services = new Map<string, SpecJson>();
+  for (const [name, resource] of Object.entries(stack.resources)) {
+    if (Spec.isCompute(resource)) services.set(name, JSON.parse(JSON.stringify(resource)) as SpecJson);
+  }
+  return services;
+}
+
+/** Key order is not meaning: two specs that differ only in it hash alike. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}
+
+export function specHash(spec: SpecJson): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify(canonical(spec)), "utf8")
+    .digest("hex");
+  return `sha256:${digest}`;
+}
+
+export const FieldChange = z.object({
+  /** Dotted path with array indexes, from the resource: `properties.environment[0].value`. */
+  path: z.string(),
+  /** Absent when the field is new. */
+  before: z.unknown().optional(),
+  /** Absent when the field was removed. */
+  after: z.unknown().optional(),
+});
+export type FieldChange = z.infer<typeof FieldChange>;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function join(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  return path === "" ? key : `${path}.${key}`;
+}
+
+/**
+ * Field-level differences between two JSON values: objects are compared key by key, arrays
+ * index by index (an added or removed item shows at its index), anything else as a whole.
+ */
+export function diffJson(before: unknown, after: unknown, path = ""): FieldChange[] {
+  if (isRecord(before) && isRecord(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) => {
+      const inBefore = Object.hasOwn(before, key);
+      const inAfter = Object.hasOwn(after, key);
+      if (!inBefore) return [{ path: join(path, key), after: after[key] }];
+      if (!inAfter) return [{ path: join(path, key), before: before[key] }];
+      return diffJson(before[key], after[key], join(path, key));
+    });
+  }
+  if (Array.isArray(before) && Array.isArray(after)) {
+    const changes: FieldChange[] = [];
+    for (let index = 0; index < Math.max(before.length, after.length); index++) {
+      if (index >= before.length) changes.push({ path: join(path, index), after: after[index] });
+      else if (index >= after.length) changes.push({ path: join(path, index), before: before[index] });
+      else changes.push(...diffJson(before[index], after[index], join(path, index)));
+    }
+    return changes;
+  }
+  if (Object.is(before, after)) return [];
+  return [{ path, before, after }];
+}
+
+export const Change = z.enum(["created", "updated", "unchanged", "deleted"]);
+export type Change = z.infer<typeof Change>;
+
+export interface PlannedService {
+  service: string;
+  /** The resource type, from the file (or from the stored spec for a deletion). */
+  type: string;
+  change: Change;
+  /** Field-level differences from the stored spec; only for `updated`. */
+  changes?: FieldChange[];
+  /** The spec to store; absent for deletions. */
+  spec?: SpecJson;
+  /** The stored service it replaces or removes. */
+  current?: ServiceRecord.Info;
+  /** Set when a deletion of the service is already on its way (so it is not requested twice, or is undone). */
+  pendingDeletion?: boolean;
+}
+
+function typeOf(spec: SpecJson): string {
+  return typeof spec.type === "string" ? spec.type : "unknown";
+}
+
+/**
+ * What applying a stack file does to each service: compare every compute resource's spec with
+ * the stored one. A stored service whose deletion is under way counts as created again when the
+ * file still has it, because without a new deployment the deletion would remove it.
+ */
+export function planStack(
+  desired: ReadonlyMap<string, SpecJson>,
+  current: readonly ServiceRecord.Info[],
+  pendingDeletions: ReadonlySet<string>,
+): PlannedService[] {
+  const stored = new Map(current.map((service) => [service.name, service]));
+  const names = [...new Set([...desired.keys(), ...stored.keys()])].sort();
+  return names.map((service): PlannedService => {
+    const spec = desired.get(service);
+    const existing = stored.get(service);
+    const pendingDeletion = pendingDeletions.has(service);
+    if (!spec) {
+      return {
+        service,
+        type: typeOf((existing as ServiceRecord.Info).spec),
+        change: "deleted",
+        current: existing as ServiceRecord.Info,
+        ...(pendingDeletion ? { pendingDeletion } : {}),
+      };
+    }
+    if (!existing) return { service, type: typeOf(spec), change: "created", spec };
+    if (pendingDeletion) {
+      return { service, type: typeOf(spec), change: "created", spec, current: existing, pendingDeletion };
+    }
+    const changes = diffJson(existing.spec, spec);
+    return changes.length === 0
+      ? { service, type: typeOf(spec), change: "unchanged", spec, current: existing }
+      : { service, type: typeOf(spec), change: "updated", changes, spec, current: existing };
+  });
+}

@@ -1,0 +1,55 @@
+import { TokenRecord } from "@berth/core/store";
+import { ApiError } from "../errors.ts";
+import { defineRoute, reply } from "../route.ts";
+import { CreatedToken, CreateTokenBody, NoQuery, TokenList, TokenParams } from "../schemas.ts";
+
+const createToken = defineRoute({
+  method: "POST",
+  path: "/v1/tokens",
+  operationId: "createToken",
+  summary: "Create an API token",
+  description:
+    "The response holds the token itself, once: only its hash is stored. A replay of the request " +
+    "(same Idempotency-Key) answers with the token's details but not the token.",
+  access: "admin",
+  query: NoQuery,
+  body: { kind: "json", schema: CreateTokenBody },
+  responses: { 201: { description: "The new token", schema: CreatedToken } },
+  // The secret must not sit in the table for a day inside a stored response.
+  storedForReplay: (json) => ({ info: (json as { info: unknown }).info }),
+  async handle({ body, context }) {
+    const created = await TokenRecord.create(context.dependencies.store, body);
+    return reply(201, CreatedToken, created);
+  },
+});
+
+const listTokens = defineRoute({
+  method: "GET",
+  path: "/v1/tokens",
+  operationId: "listTokens",
+  summary: "List API tokens (never their secrets)",
+  access: "admin",
+  query: NoQuery,
+  responses: { 200: { description: "Every token, oldest first", schema: TokenList } },
+  async handle({ context }) {
+    return reply(200, TokenList, { tokens: await TokenRecord.list(context.dependencies.store) });
+  },
+});
+
+const revokeToken = defineRoute({
+  method: "DELETE",
+  path: "/v1/tokens/{id}",
+  operationId: "revokeToken",
+  summary: "Revoke an API token; it stops working at once",
+  access: "admin",
+  params: TokenParams,
+  query: NoQuery,
+  responses: { 204: { description: "Revoked" } },
+  async handle({ params, context }) {
+    const revoked = await TokenRecord.revoke(context.dependencies.store, params.id);
+    if (!revoked) throw new ApiError("NOT_FOUND", `token ${params.id} does not exist`);
+    return { status: 204 };
+  },
+});
+
+export const tokenRoutes = [createToken, listTokens, revokeToken];

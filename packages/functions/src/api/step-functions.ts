@@ -1,0 +1,28 @@
+import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { StartExecution } from "./workflow.ts";
+
+/** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */
+export function executionArnOf(stateMachineArn: string, executionName: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${executionName}`;
+}
+
+/**
+ * The deploy workflow's starter on AWS and in Berth Local (whose Step Functions endpoint the SDK
+ * reaches through AWS_ENDPOINT_URL). The execution is named after the deployment: a repeated
+ * start of the same deployment finds the execution already there instead of starting another.
+ */
+export function stepFunctionsStarter(client: SFNClient, stateMachineArn: string): StartExecution {
+  return async (deploymentId, input) => {
+    try {
+      const result = await client.send(
+        new StartExecutionCommand({ stateMachineArn, name: deploymentId, input: JSON.stringify(input) }),
+      );
+      return { executionArn: result.executionArn ?? executionArnOf(stateMachineArn, deploymentId) };
+    } catch (error) {
+      if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
+        return { executionArn: executionArnOf(stateMachineArn, deploymentId) };
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,309 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { createStore, ensureTable, type Store, TokenRecord } from "@berth/core/store";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { createApiHandler } from "./api.ts";
+import type { ApiDependencyOptions } from "./dependencies.ts";
+import { ErrorBody } from "./errors.ts";
+import { matchRoute } from "./router.ts";
+import type { StartExecution, WorkflowInput } from "./workflow.ts";
+
+// dynalite ships no type declarations.
+const loadDynalite = createRequire(import.meta.url)("dynalite") as (options: {
+  createTableMs: number;
+}) => Server;
+
+const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+}
+
+export interface ApiRequestSpec {
+  method: string;
+  /** Path, optionally with `?query`. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Send the body base64-encoded, as API Gateway does for binary media types. */
+  base64?: boolean;
+  /** Shorthand for `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** An API Gateway HTTP API (payload v2) event, as the `$default` stage delivers it. */
+export function apiEvent(spec: ApiRequestSpec): APIGatewayProxyEventV2 {
+  const [rawPath = "/", rawQueryString = ""] = spec.path.split(/\?(.*)/s);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spec.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (spec.token !== undefined) headers.authorization = `Bearer ${spec.token}`;
+  const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
+  const now = new Date();
+  const queryStringParameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    queryStringParameters[name] =
+      name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
+  }
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString,
+    headers,
+    ...(rawQueryString ? { queryStringParameters } : {}),
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "berthapi",
+      domainName: "berthapi.execute-api.us-east-1.amazonaws.com",
+      domainPrefix: "berthapi",
+      http: {
+        method: spec.method,
+        path: rawPath,
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: "berth-test",
+      },
+      requestId: randomUUID(),
+      routeKey: "$default",
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body === undefined
+      ? { isBase64Encoded: false }
+      : spec.base64
+        ? { body: body.toString("base64"), isBase64Encoded: true }
+        : { body: body.toString("utf8"), isBase64Encoded: false }),
+  };
+}
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "berth-api",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:berth-api",
+    memoryLimitInMB: "512",
+    awsRequestId: randomUUID(),
+    logGroupName: "/aws/lambda/berth-api",
+    logStreamName: "test",
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * Stands in for Step Functions, the one boundary these tests fake: on AWS (and in Berth Local
+ * later) the real `stepFunctionsStarter` sends StartExecution. It records every start.
+ */
+export class RecordingWorkflows {
+  readonly starts: WorkflowInput[] = [];
+  /** When set, every start fails with it, as an unreachable or refusing Step Functions would. */
+  failure: Error | undefined;
+
+  readonly startExecution: StartExecution = async (deploymentId, input) => {
+    if (this.failure) throw this.failure;
+    this.starts.push(input);
+    return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:berth-deploy:${deploymentId}` };
+  };
+}
+
+export interface AwsJsonCall {
+  target: string;
+  body: Record<string, unknown>;
+}
+
+export type AwsJsonAnswer = { status: number; body: unknown };
+
+/**
+ * An endpoint speaking the AWS JSON protocol for the SDK client under test, answering with what
+ * the test scripts; it records the requests the real client serialised.
+ */
+export async function startAwsJsonEndpoint(answer: (call: AwsJsonCall) => AwsJsonAnswer) {
+  const calls: AwsJsonCall[] = [];
+  const readAll = async (request: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  };
+  const server = createServer(async (request, response) => {
+    const call = {
+      target: String(request.headers["x-amz-target"] ?? ""),
+      body: JSON.parse((await readAll(request)) || "{}") as Record<string, unknown>,
+    };
+    calls.push(call);
+    const { status, body } = answer(call);
+    response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
+    response.end(JSON.stringify(body));
+  });
+  const url = await listen(server);
+  return { url, calls, stop: () => close(server) };
+}
+
+export interface ApiReply {
+  status: number;
+  headers: Record<string, string>;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whichever fields the route documents.
+  json: any;
+}
+
+export interface Harness {
+  store: Store;
+  workflows: RecordingWorkflows;
+  logsEndpoint: Awaited<ReturnType<typeof startAwsJsonEndpoint>>;
+  /** Scripted answer of the logs endpoint for the next FilterLogEvents calls. */
+  logsAnswer: AwsJsonAnswer;
+  tokens: { read: string; deploy: string; admin: string };
+  call(spec: ApiRequestSpec): Promise<ApiReply>;
+  /** Every item of the table, for before/after comparisons. */
+  scan(): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+export const silentLogger = () => new Logger({ serviceName: "berth-api-test", logLevel: "SILENT" });
+
+/**
+ * Checks a reply against what the OpenAPI document promises for its route and status: the
+ * documented schema for successes, the error shape (and nothing else on a 5xx) for failures.
+ */
+export function assertDocumented(spec: ApiRequestSpec, reply: ApiReply): void {
+  if (reply.status >= 400) {
+    const error = ErrorBody.strict().safeParse(reply.json);
+    if (!error.success) throw new Error(`malformed error body ${JSON.stringify(reply.json)}`);
+    if (reply.status >= 500 && Object.keys(reply.json.error).sort().join() !== "code,message,requestId") {
+      throw new Error(`a 5xx body carries more than the request id: ${JSON.stringify(reply.json)}`);
+    }
+    return;
+  }
+  const [path = ""] = spec.path.split("?");
+  const match = matchRoute(spec.method, path.length > 1 ? path.replace(/\/$/, "") : path);
+  if (match.kind !== "found") throw new Error(`a ${reply.status} from no route: ${spec.method} ${spec.path}`);
+  const documented = match.route.responses[reply.status];
+  if (!documented) throw new Error(`${match.route.operationId} answered an undocumented ${reply.status}`);
+  if (!documented.schema) return;
+  const result = documented.schema.safeParse(reply.json);
+  if (!result.success) {
+    throw new Error(
+      `${match.route.operationId} ${reply.status} does not match its schema: ${result.error.message}`,
+    );
+  }
+}
+
+export async function startHarness(options: Partial<ApiDependencyOptions> = {}): Promise<Harness> {
+  const dynalite = loadDynalite({ createTableMs: 0 });
+  const dynamoUrl = await listen(dynalite);
+  const dynamo = new DynamoDBClient({
+    endpoint: dynamoUrl,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await ensureTable(dynamo, "berth-api-test");
+  const store = createStore({ client: DynamoDBDocumentClient.from(dynamo), tableName: "berth-api-test" });
+  const workflows = new RecordingWorkflows();
+  const harness = {} as Harness;
+  harness.logsAnswer = { status: 200, body: { events: [] } };
+  const logsEndpoint = await startAwsJsonEndpoint(() => harness.logsAnswer);
+  const logs = new CloudWatchLogsClient({
+    endpoint: logsEndpoint.url,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  const api = createApiHandler({
+    store,
+    startExecution: workflows.startExecution,
+    logs,
+    logger: silentLogger(),
+    stage: "test",
+    ...options,
+  });
+  const created = async (scope: TokenRecord.Scope) =>
+    (await TokenRecord.create(store, { name: `${scope} token`, scopes: [scope] })).token;
+  Object.assign(harness, {
+    store,
+    workflows,
+    logsEndpoint,
+    tokens: { read: await created("read"), deploy: await created("deploy"), admin: await created("admin") },
+    async call(spec: ApiRequestSpec): Promise<ApiReply> {
+      const result = await api(apiEvent(spec), lambdaContext());
+      const headers = (result.headers ?? {}) as Record<string, string>;
+      const reply = {
+        status: result.statusCode ?? 0,
+        headers,
+        json: result.body ? JSON.parse(result.body) : undefined,
+      };
+      assertDocumented(spec, reply);
+      return reply;
+    },
+    async scan() {
+      const items: Record<string, unknown>[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await store.client.send(
+          new ScanCommand({ TableName: store.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
+        );
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      const key = (item: Record<string, unknown>) => `${item.PK}|${item.SK}`;
+      return items.sort((a, b) => key(a).localeCompare(key(b)));
+    },
+    async stop() {
+      logs.destroy();
+      dynamo.destroy();
+      await logsEndpoint.stop();
+      await close(dynalite);
+    },
+  });
+  return harness;
+}
+
+/** A small valid stack file: a private API and a worker, with overridable bits for diffs. */
+export function stackFile(
+  options: { apiPort?: number; greeting?: string; withWorker?: boolean } = {},
+): string {
+  const worker = `
+  worker:
+    type: worker-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: public.ecr.aws/docker/library/busybox:1.36
+      resources:
+        cpu: 0.25
+        memory: 512
+`;
+  return `resources:
+  api:
+    type: private-service
+    properties:
+      port: ${options.apiPort ?? 3000}
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: public.ecr.aws/docker/library/node:22
+      resources:
+        cpu: 0.25
+        memory: 512
+      environment:
+        - name: GREETING
+          value: ${options.greeting ?? "hello"}
+${options.withWorker === false ? "" : worker}`;
+}
+
+export const YAML = { "content-type": "application/yaml" };
+export const JSON_TYPE = { "content-type": "application/json" };

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { type ApiHost, startApiHost } from "./api-host.ts";
 import { Scaler } from "./autoscaling/scaler.ts";
 import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
@@ -17,6 +18,10 @@ export interface BerthLocalOptions {
   dataDir: string;
   /** The AWS-compatible endpoint's port (`${BERTH_AWS_PORT:-4566}`); 0 picks a free one. */
   awsPort: number;
+  /** The API's port (`${BERTH_PORT:-4000}`); 0 picks a free one; undefined serves no API. */
+  apiPort?: number;
+  /** `BERTH_ADMIN_TOKEN`. */
+  adminToken?: string;
   account?: string;
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
@@ -28,6 +33,7 @@ export interface BerthLocalOptions {
 
 export interface BerthLocal {
   awsEndpoint: AwsEndpoint;
+  api?: ApiHost;
   ecs: EcsEngine;
   logs: LogStore;
   secrets: SecretStore;
@@ -83,9 +89,22 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   });
   await ecs.start();
   scaler.start();
+  const api =
+    options.apiPort === undefined
+      ? undefined
+      : await startApiHost({
+          dataDir,
+          port: options.apiPort,
+          awsEndpointUrl: awsEndpoint.url,
+          account,
+          region,
+          ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+          log: options.log ?? (() => {}),
+        });
   let closed = false;
   return {
     awsEndpoint,
+    ...(api ? { api } : {}),
     ecs,
     logs,
     secrets,
@@ -95,6 +114,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       if (closed) return;
       closed = true;
       scaler.stop();
+      await api?.close();
       await awsEndpoint.close();
       await ecs.shutdown();
       logs.close();

@@ -14,18 +14,35 @@ function portFrom(name: string, fallback: number): number {
 
 const dataDir = process.env.BERTH_DATA_DIR || ".berth";
 const awsPort = portFrom("BERTH_AWS_PORT", 4566);
+const apiPort = portFrom("BERTH_PORT", 4000);
+const adminToken = process.env.BERTH_ADMIN_TOKEN || undefined;
 
-const local = await startBerthLocal({ dataDir, awsPort, log: (line) => console.error(line) }).catch(
-  (error: NodeJS.ErrnoException) => {
-    console.error(error.code === "EADDRINUSE" ? `port ${awsPort} is in use: set BERTH_AWS_PORT` : error);
-    process.exit(1);
-  },
-);
+const local = await startBerthLocal({
+  dataDir,
+  awsPort,
+  apiPort,
+  ...(adminToken ? { adminToken } : {}),
+  log: (line) => console.error(line),
+}).catch((error: NodeJS.ErrnoException & { port?: number }) => {
+  if (error.code === "EADDRINUSE")
+    console.error(`port ${error.port} is in use: set BERTH_PORT or BERTH_AWS_PORT`);
+  else if (error.code === "INVALID_INPUT") console.error(`BERTH_ADMIN_TOKEN: ${error.message}`);
+  else console.error(error);
+  process.exit(1);
+});
 
+const admin = local.api?.admin;
+const tokenLine = admin?.generated
+  ? `${admin.token}\n                           (shown once; kept in ${local.dataDir}/admin-token, mode 0600)`
+  : adminToken
+    ? "from BERTH_ADMIN_TOKEN"
+    : `in ${local.dataDir}/admin-token`;
 console.log(`Berth Local
+  API                      ${local.api?.url}  (OpenAPI 3.1: ${local.api?.url}/v1/openapi.json)
   AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, CloudWatch Logs, Secrets Manager, Application Auto Scaling)
   data                     ${local.dataDir}
-  try: aws --endpoint-url ${local.awsEndpoint.url} ecs list-clusters`);
+  admin token              ${tokenLine}
+  try: curl -H "Authorization: Bearer <admin token>" ${local.api?.url}/v1/stacks`);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

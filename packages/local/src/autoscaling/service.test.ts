@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,39 +21,15 @@ import {
   ValidationException,
 } from "@aws-sdk/client-application-auto-scaling";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AwsError, type AwsJsonService, dispatch } from "../protocol.ts";
+import type { AwsJsonService } from "../protocol.ts";
+import { startAwsEndpoint } from "../server.ts";
 import { autoscalingService } from "./service.ts";
 import { AutoscalingStore } from "./store.ts";
 import type { ScalableServices } from "./types.ts";
 
-/** Just enough of the AWS endpoint to put the real SDK client in front of the service. */
-async function serve(service: AwsJsonService): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
-    const target = String(request.headers["x-amz-target"] ?? "");
-    const operationName = target.startsWith(`${service.targetPrefix}.`)
-      ? target.slice(service.targetPrefix.length + 1)
-      : "";
-    let status = 200;
-    let payload: unknown;
-    try {
-      payload = await dispatch(service, operationName, body === "" ? {} : JSON.parse(body));
-    } catch (error) {
-      if (!(error instanceof AwsError)) throw error;
-      status = error.status;
-      payload = { __type: error.type, message: error.message };
-    }
-    response.writeHead(status, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify(payload));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
-  };
+/** The real endpoint with only this service, so the SDK client meets exactly what Berth Local serves. */
+function serve(service: AwsJsonService) {
+  return startAwsEndpoint({ port: 0, services: [service] });
 }
 
 /** The SDK's exception for a failed call, to assert on its class and message. */

@@ -12,13 +12,13 @@ import {
   CreateServiceCommand,
   DescribeServicesCommand,
   ECSClient,
-  RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import type { BusEvent } from "../packages/local/src/events.ts";
-import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../test/support/apps.ts";
+import { httpApp } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
+import { deploymentCompleted, registerWeb } from "./support/ecs.ts";
 
 type TaskDetail = {
   taskArn: string;
@@ -39,44 +39,8 @@ const ecs = new ECSClient({
   credentials: { accessKeyId: "b", secretAccessKey: "b" },
 });
 
-async function register(environment: Record<string, string>): Promise<string> {
-  const { taskDefinition } = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: "bench",
-      containerDefinitions: [
-        {
-          name: "web",
-          image: app.image,
-          command: ["node", "server.mjs"],
-          portMappings: [{ containerPort: 3000 }],
-          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-          healthCheck: { command: HTTP_HEALTH_CHECK, interval: 5, timeout: 2, retries: 2 },
-          stopTimeout: 2,
-        },
-      ],
-    }),
-  );
-  return taskDefinition?.taskDefinitionArn ?? "";
-}
-
-async function completed(taskDefinition: string): Promise<void> {
-  await waitFor(
-    "the deployment to complete",
-    async () => {
-      const { services = [] } = await ecs.send(
-        new DescribeServicesCommand({ cluster: "bench", services: ["web"] }),
-      );
-      const deployments = services[0]?.deployments ?? [];
-      return deployments.length === 1 &&
-        deployments[0]?.taskDefinition === taskDefinition &&
-        deployments[0]?.rolloutState === "COMPLETED"
-        ? true
-        : undefined;
-    },
-    180_000,
-    20,
-  );
-}
+const register = (environment: Record<string, string>) => registerWeb(ecs, "bench", app.image, environment);
+const completed = (taskDefinition: string) => deploymentCompleted(ecs, "bench", "web", taskDefinition);
 
 /** Per task of a revision: ms from its creation to its first HEALTHY state. */
 function timeToHealthy(taskDefinition: string): number[] {

@@ -19,13 +19,13 @@ import {
   CreateServiceCommand,
   DescribeServicesCommand,
   ECSClient,
-  RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { ServiceConnect } from "../packages/local/src/ecs/service-connect.ts";
-import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../test/support/apps.ts";
+import { httpApp, waitFor } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
+import { deploymentCompleted, registerWeb } from "./support/ecs.ts";
 
 const RPS = 250;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -104,41 +104,9 @@ async function berthLocal(): Promise<string[]> {
     region: "us-east-1",
     credentials: { accessKeyId: "b", secretAccessKey: "b" },
   });
-  const register = async (environment: Record<string, string>) =>
-    (
-      await ecs.send(
-        new RegisterTaskDefinitionCommand({
-          family: "web",
-          containerDefinitions: [
-            {
-              name: "web",
-              image: app.image,
-              command: ["node", "server.mjs"],
-              portMappings: [{ containerPort: 3000, name: "web-3000", appProtocol: "http" }],
-              environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-              healthCheck: { command: HTTP_HEALTH_CHECK, interval: 5, timeout: 2, retries: 2 },
-              stopTimeout: 3,
-            },
-          ],
-        }),
-      )
-    ).taskDefinition?.taskDefinitionArn ?? "";
-  const completed = (taskDefinition: string) =>
-    waitFor(
-      "the deployment to complete",
-      async () => {
-        const deployments =
-          (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]
-            ?.deployments ?? [];
-        return deployments.length === 1 &&
-          deployments[0]?.taskDefinition === taskDefinition &&
-          deployments[0]?.rolloutState === "COMPLETED"
-          ? true
-          : undefined;
-      },
-      180_000,
-      20,
-    );
+  const register = (environment: Record<string, string>) =>
+    registerWeb(ecs, "web", app.image, environment, { appProtocol: "http", stopTimeout: 3 });
+  const completed = (taskDefinition: string) => deploymentCompleted(ecs, "bench", "web", taskDefinition);
 
   await ecs.send(new CreateClusterCommand({ clusterName: "bench" }));
   const v1 = await register({ VERSION: "v1" });

@@ -113,7 +113,15 @@ rollouts.forEach((rollout, index) => {
     `rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`,
   );
 });
+const firstFailedCheck = Math.min(
+  ...local.ecs.state.tasks
+    .filter((task) => task.taskDefinitionArn === bad)
+    .map((task) => task.containers[0]?.firstHealthFailureAt ?? Number.POSITIVE_INFINITY),
+);
 if (firstUnhealthy && rollbackStarted) {
+  console.log(
+    `bad revision: first failed health check → rollback started ${ms(rollbackStarted.at - firstFailedCheck)} (ECS's circuit breaker waits for 3 failed tasks; each is UNHEALTHY after 2 failed checks 5 s apart)`,
+  );
   console.log(
     `bad revision: first task marked UNHEALTHY ${ms(firstUnhealthy.at - badStarted)} after the update; rollback started ${ms(rollbackStarted.at - firstUnhealthy.at)} after that (circuit breaker: 3 failed tasks)`,
   );

@@ -21,26 +21,10 @@ import {
   ValidationException,
 } from "@aws-sdk/client-application-auto-scaling";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AwsJsonService } from "../protocol.ts";
-import { startAwsEndpoint } from "../server.ts";
+import { failure, serve } from "../test-support.ts";
 import { autoscalingService } from "./service.ts";
 import { AutoscalingStore } from "./store.ts";
 import type { ScalableServices } from "./types.ts";
-
-/** The real endpoint with only this service, so the SDK client meets exactly what Berth Local serves. */
-function serve(service: AwsJsonService) {
-  return startAwsEndpoint({ port: 0, services: [service] });
-}
-
-/** The SDK's exception for a failed call, to assert on its class and message. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** ECS services by resource id with their desired counts; every change is kept. */
 class FakeServices implements ScalableServices {

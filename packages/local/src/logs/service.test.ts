@@ -21,15 +21,10 @@ import {
   ResourceNotFoundException,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AwsJsonService, dispatch } from "../protocol.ts";
-import { startAwsEndpoint } from "../server.ts";
+import { dispatch } from "../protocol.ts";
+import { failure, serve } from "../test-support.ts";
 import { logsService } from "./service.ts";
 import { LogStore } from "./store.ts";
-
-/** The real endpoint with only this service, so the SDK client meets exactly what Berth Local serves. */
-function serve(service: AwsJsonService) {
-  return startAwsEndpoint({ port: 0, services: [service] });
-}
 
 function clientFor(url: string): CloudWatchLogsClient {
   return new CloudWatchLogsClient({
@@ -38,16 +33,6 @@ function clientFor(url: string): CloudWatchLogsClient {
     credentials: { accessKeyId: "berth", secretAccessKey: "berth" },
     maxAttempts: 1,
   });
-}
-
-/** The SDK's exception for a failed call, to assert on its class and name. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 const DAY_MS = 86_400_000;

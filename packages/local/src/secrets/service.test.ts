@@ -19,25 +19,10 @@ import {
   UpdateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type AwsJsonService, dispatch } from "../protocol.ts";
-import { startAwsEndpoint } from "../server.ts";
+import { dispatch } from "../protocol.ts";
+import { failure, serve } from "../test-support.ts";
 import { secretsService } from "./service.ts";
 import { SecretStore } from "./store.ts";
-
-/** The real endpoint with only this service, so the SDK client meets exactly what Berth Local serves. */
-function serve(service: AwsJsonService) {
-  return startAwsEndpoint({ port: 0, services: [service] });
-}
-
-/** The SDK's exception for a failed call, to assert on its class and name. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const ACCOUNT = "000000000000";
 const REGION = "us-east-1";

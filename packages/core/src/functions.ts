@@ -1,0 +1,343 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${Name}` placeholders are the manifest's contract, filled by the installation.
+/**
+ * The function manifest: every Lambda of the control plane, as data. `stacks/` creates the
+ * functions, their rules and their roles from it; Berth Local installs the same handlers into
+ * its Lambda and EventBridge endpoints from it. The workflows in `./workflows` name these
+ * functions through `${Function:<name>}` placeholders.
+ */
+
+export type FunctionTrigger =
+  | { kind: "http-api" }
+  | { kind: "eventbridge"; pattern: Record<string, unknown> }
+  | { kind: "schedule"; expression: string }
+  | { kind: "state-machine-task" };
+
+/**
+ * One IAM statement. Resources are ARN patterns with placeholders (`${Partition}`, `${Region}`,
+ * `${Account}`, `${Table}`, …, see `PERMISSION_PLACEHOLDERS`) that the installation fills; `*`
+ * only where the action has no resource-level permissions.
+ */
+export interface FunctionPermission {
+  actions: string[];
+  resources: string[];
+}
+
+export interface FunctionDefinition {
+  name: string;
+  /** `packages/functions/src/<path>.handler`, relative to the repository root. */
+  handler: string;
+  description: string;
+  timeoutSeconds: number;
+  memoryMiB: number;
+  /** The configuration variables the handler reads; the installation sets exactly these. */
+  environment: string[];
+  triggers: FunctionTrigger[];
+  permissions: FunctionPermission[];
+}
+
+/** Placeholders a permission's resource may carry, and what the installation puts there. */
+export const PERMISSION_PLACEHOLDERS = {
+  Partition: "the AWS partition (aws, aws-cn, …)",
+  Region: "the installation's region",
+  Account: "the installation's account id",
+  Table: "the DynamoDB table's name",
+  Cluster: "the ECS cluster's name",
+  TaskRolePath: "the IAM path of task roles, with its slashes (default /berth/)",
+  ExecutionRole: "the name of the task execution role the installation created",
+  StateMachinePrefix: "the name prefix of the installation's state machines",
+  CodeBuildProject: "the name of the CodeBuild project that builds images",
+} as const;
+export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
+
+const TABLE = [
+  "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}",
+  "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}/index/*",
+];
+const STATE_MACHINES = "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}*";
+const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}*:*";
+const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
+const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
+const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definition/*:*";
+const TASK_ROLES = "arn:${Partition}:iam::${Account}:role${TaskRolePath}*";
+const EXECUTION_ROLE = "arn:${Partition}:iam::${Account}:role/${ExecutionRole}";
+const LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/berth/*";
+const REPOSITORIES = "arn:${Partition}:ecr:${Region}:${Account}:repository/berth/*";
+const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
+
+const readTable: FunctionPermission = {
+  actions: ["dynamodb:GetItem", "dynamodb:Query"],
+  resources: TABLE,
+};
+const writeTable: FunctionPermission = {
+  actions: [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+  ],
+  resources: TABLE,
+};
+const describeServices: FunctionPermission = {
+  actions: ["ecs:DescribeServices"],
+  resources: [SERVICES],
+};
+/** Answers a waiting workflow's task token: only the ECS event handler does. */
+const answerTaskTokens: FunctionPermission = {
+  actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+  resources: [STATE_MACHINES],
+};
+const startExecutions: FunctionPermission = {
+  actions: ["states:StartExecution", "states:DescribeExecution"],
+  resources: [STATE_MACHINES, EXECUTIONS],
+};
+
+const TABLE_ENV = ["BERTH_TABLE_NAME", "BERTH_STAGE"];
+const CLUSTER_ENV = [...TABLE_ENV, "BERTH_CLUSTER"];
+
+/** A step of a workflow: invoked by Step Functions through `lambda:invoke`, never by anything else. */
+const STEP: FunctionTrigger[] = [{ kind: "state-machine-task" }];
+
+function step(
+  name: string,
+  description: string,
+  fields: Pick<FunctionDefinition, "timeoutSeconds" | "environment" | "permissions"> & { memoryMiB?: number },
+): FunctionDefinition {
+  return {
+    name,
+    handler: `packages/functions/src/steps/${name}.handler`,
+    description,
+    timeoutSeconds: fields.timeoutSeconds,
+    memoryMiB: fields.memoryMiB ?? 512,
+    environment: fields.environment,
+    triggers: STEP,
+    permissions: fields.permissions,
+  };
+}
+
+export const FUNCTIONS: readonly FunctionDefinition[] = [
+  {
+    name: "api",
+    handler: "packages/functions/src/api/lambda.handler",
+    description: "The HTTP API: stacks, services, deployments, tokens",
+    timeoutSeconds: 29,
+    memoryMiB: 1024,
+    environment: ["BERTH_TABLE_NAME", "BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE"],
+    triggers: [{ kind: "http-api" }],
+    permissions: [
+      writeTable,
+      startExecutions,
+      {
+        actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
+        resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],
+      },
+    ],
+  },
+  step("load-deployment", "Reads a deployment, moves it out of PENDING and derives the workflow's inputs", {
+    timeoutSeconds: 20,
+    environment: TABLE_ENV,
+    permissions: [writeTable],
+  }),
+  step("preflight", "Refuses a deployment whose secrets, images or connection targets do not exist", {
+    timeoutSeconds: 60,
+    environment: [...CLUSTER_ENV, "BERTH_REGISTRY"],
+    permissions: [
+      readTable,
+      describeServices,
+      {
+        actions: ["secretsmanager:DescribeSecret"],
+        resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
+      },
+      { actions: ["ecr:DescribeImages"], resources: [REPOSITORIES] },
+    ],
+  }),
+  step(
+    "prepare-resources",
+    "Creates or updates the log group and task role, and registers the task definition",
+    {
+      timeoutSeconds: 60,
+      environment: [
+        ...CLUSTER_ENV,
+        "BERTH_REGISTRY",
+        "BERTH_EXECUTION_ROLE_ARN",
+        "BERTH_TASK_ROLE_PATH",
+        "BERTH_PERMISSIONS_BOUNDARY_ARN",
+      ],
+      permissions: [
+        writeTable,
+        {
+          actions: [
+            "logs:CreateLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:TagResource",
+            "logs:DescribeLogGroups",
+          ],
+          resources: [LOG_GROUPS],
+        },
+        {
+          actions: [
+            "iam:GetRole",
+            "iam:CreateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:TagRole",
+          ],
+          resources: [TASK_ROLES],
+        },
+        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
+        // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
+        { actions: ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], resources: ["*"] },
+        // Registering with tags also needs TagResource on the new revision.
+        { actions: ["ecs:TagResource"], resources: [TASK_DEFINITIONS] },
+      ],
+    },
+  ),
+  step("apply-service", "Creates or updates the ECS service and its scaling; returns the ECS deployment", {
+    timeoutSeconds: 60,
+    environment: [
+      ...CLUSTER_ENV,
+      "BERTH_SUBNETS",
+      "BERTH_SECURITY_GROUPS",
+      "BERTH_SERVICE_CONNECT_NAMESPACE",
+    ],
+    permissions: [
+      writeTable,
+      {
+        actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
+        resources: [SERVICES],
+      },
+      { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
+      // Registering a new scalable target allows no resource-level permissions.
+      {
+        actions: [
+          "application-autoscaling:RegisterScalableTarget",
+          "application-autoscaling:PutScalingPolicy",
+          "application-autoscaling:DescribeScalableTargets",
+        ],
+        resources: ["*"],
+      },
+    ],
+  }),
+  step(
+    "wait-for-deployment",
+    "Stores the workflow's task token against the ECS deployment, for the ECS event handler to answer",
+    {
+      timeoutSeconds: 20,
+      environment: TABLE_ENV,
+      permissions: [writeTable],
+    },
+  ),
+  step("reconcile", "After the wait timed out: one DescribeServices decides the deployment's outcome", {
+    timeoutSeconds: 30,
+    environment: CLUSTER_ENV,
+    permissions: [writeTable, describeServices, { actions: ["ecs:DescribeTasks"], resources: [TASKS] }],
+  }),
+  step(
+    "finalize",
+    "Ends the deployment truthfully: its final status, the reason and the new last-good revision",
+    {
+      timeoutSeconds: 30,
+      environment: TABLE_ENV,
+      permissions: [writeTable],
+    },
+  ),
+  step("release-service", "Frees the service's active slot and starts the next queued deployment", {
+    timeoutSeconds: 30,
+    environment: [...TABLE_ENV, "BERTH_DEPLOY_STATE_MACHINE_ARN"],
+    permissions: [writeTable, startExecutions],
+  }),
+  step(
+    "delete-service",
+    "Scales the service to 0, deletes it, its scaling and its task role (log groups stay)",
+    {
+      timeoutSeconds: 60,
+      environment: [...CLUSTER_ENV, "BERTH_TASK_ROLE_PATH"],
+      permissions: [
+        writeTable,
+        {
+          actions: ["ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices"],
+          resources: [SERVICES],
+        },
+        {
+          actions: [
+            "application-autoscaling:DeregisterScalableTarget",
+            "application-autoscaling:DeleteScalingPolicy",
+            "application-autoscaling:DescribeScalableTargets",
+          ],
+          resources: [SCALABLE_TARGETS],
+        },
+        {
+          actions: ["iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"],
+          resources: [TASK_ROLES],
+        },
+      ],
+    },
+  ),
+  {
+    name: "ecs-events",
+    handler: "packages/functions/src/events/ecs-events.handler",
+    description: "Matches ECS deployment and task events to the waiting deployment; rolls back fast",
+    timeoutSeconds: 30,
+    memoryMiB: 512,
+    environment: CLUSTER_ENV,
+    triggers: [
+      {
+        kind: "eventbridge",
+        pattern: {
+          source: ["aws.ecs"],
+          "detail-type": ["ECS Deployment State Change", "ECS Task State Change"],
+        },
+      },
+    ],
+    permissions: [
+      writeTable,
+      answerTaskTokens,
+      {
+        actions: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"],
+        resources: [SERVICES, "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*"],
+      },
+      { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
+      { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+    ],
+  },
+  {
+    name: "registry-push",
+    handler: "packages/functions/src/events/registry-push.handler",
+    description: "Deploys the services that follow an image tag when it is pushed to ECR",
+    timeoutSeconds: 30,
+    memoryMiB: 512,
+    environment: [...TABLE_ENV, "BERTH_DEPLOY_STATE_MACHINE_ARN"],
+    triggers: [
+      {
+        kind: "eventbridge",
+        pattern: {
+          source: ["aws.ecr"],
+          "detail-type": ["ECR Image Action"],
+          detail: { "action-type": ["PUSH"], result: ["SUCCESS"] },
+        },
+      },
+    ],
+    permissions: [writeTable, startExecutions],
+  },
+  {
+    name: "weekly-refresh",
+    handler: "packages/functions/src/events/weekly-refresh.handler",
+    description: "Refreshes every stack weekly, so services pick up patched base images",
+    timeoutSeconds: 60,
+    memoryMiB: 512,
+    environment: [...TABLE_ENV, "BERTH_REFRESH_STATE_MACHINE_ARN"],
+    triggers: [{ kind: "schedule", expression: "cron(0 3 ? * SUN *)" }],
+    permissions: [writeTable, startExecutions],
+  },
+];
+
+export function findFunction(name: string): FunctionDefinition | undefined {
+  return FUNCTIONS.find((definition) => definition.name === name);
+}
+
+/** The functions Step Functions invokes as workflow steps. */
+export function stateMachineTaskFunctions(): FunctionDefinition[] {
+  return FUNCTIONS.filter((definition) =>
+    definition.triggers.some((trigger) => trigger.kind === "state-machine-task"),
+  );
+}

@@ -1,0 +1,12 @@
+// asl-validator ships no types; this is the part of its API the tests use.
+declare module "asl-validator" {
+  interface ValidationError {
+    "Error code": string;
+    Message: string;
+  }
+  function validator(
+    definition: unknown,
+    options?: { checkPaths?: boolean; checkArn?: boolean },
+  ): { isValid: boolean; errors: ValidationError[]; errorsText: (separator?: string) => string };
+  export default validator;
+}

@@ -1,0 +1,1 @@
+export * as Workflows from "./workflows.ts";

@@ -11,6 +11,7 @@ import {
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
 } from "@aws-sdk/client-ecs";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { describe, expect, it } from "vitest";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
@@ -90,6 +91,64 @@ describe("Berth Local's API host", () => {
         adminToken: "dev",
       }),
     ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+});
+
+describe("Berth Local's Lambda endpoint", () => {
+  it("invokes the control plane's functions from the manifest in-process, the way Lambda does", async () => {
+    const local = await startBerthLocal({
+      dataDir: mkdtempSync(join(tmpdir(), "berth-lambda-")),
+      awsPort: 0,
+    });
+    try {
+      const lambda = new LambdaClient({
+        endpoint: local.awsEndpoint.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: "b", secretAccessKey: "b" },
+      });
+      const event = {
+        version: "2.0",
+        routeKey: "$default",
+        rawPath: "/v1/health",
+        rawQueryString: "",
+        headers: {},
+        requestContext: {
+          http: {
+            method: "GET",
+            path: "/v1/health",
+            protocol: "HTTP/1.1",
+            sourceIp: "127.0.0.1",
+            userAgent: "test",
+          },
+          requestId: "r-1",
+          routeKey: "$default",
+          stage: "$default",
+          accountId: "000000000000",
+          apiId: "local",
+          domainName: "localhost",
+          domainPrefix: "localhost",
+          time: "",
+          timeEpoch: 0,
+        },
+        isBase64Encoded: false,
+      };
+      const result = await lambda.send(
+        new InvokeCommand({ FunctionName: "api", Payload: new TextEncoder().encode(JSON.stringify(event)) }),
+      );
+      expect(result.FunctionError).toBeUndefined();
+      const response = JSON.parse(new TextDecoder().decode(result.Payload)) as {
+        statusCode: number;
+        body: string;
+      };
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toMatchObject({ status: "ok" });
+      // Step handlers are in the manifest but not written yet: Lambda says so.
+      await expect(lambda.send(new InvokeCommand({ FunctionName: "finalize" }))).rejects.toMatchObject({
+        name: "ResourceNotFoundException",
+      });
+    } finally {
+      await local.close();
+    }
   });
 });
 

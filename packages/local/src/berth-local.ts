@@ -1,12 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type ApiHost, startApiHost } from "./api-host.ts";
+import { fileURLToPath } from "node:url";
+import { FUNCTIONS } from "@berth/core/functions";
+import { type ApiHost, DEPLOY_STATE_MACHINE, startApiHost, TABLE_NAME } from "./api-host.ts";
 import { Scaler } from "./autoscaling/scaler.ts";
 import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { EventBus } from "./events.ts";
+import { FunctionRegistry } from "./lambda/registry.ts";
+import { lambdaRoute } from "./lambda/service.ts";
 import { logsService } from "./logs/service.ts";
 import { LogStore } from "./logs/store.ts";
 import { secretsService } from "./secrets/service.ts";
@@ -73,10 +77,24 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     ...(options.scalingIntervalMs ? { intervalMs: options.scalingIntervalMs } : {}),
     onError: (error) => options.log?.(`autoscaling: ${error}`),
   });
+  // The control plane's functions, invoked in-process from the repository's own handler files.
+  const functions = FunctionRegistry.fromManifest(FUNCTIONS, {
+    rootDir: fileURLToPath(new URL("../../..", import.meta.url)),
+    account,
+    region,
+    environment: {
+      BERTH_TABLE_NAME: TABLE_NAME,
+      BERTH_DEPLOY_STATE_MACHINE_ARN: `arn:aws:states:${region}:${account}:stateMachine:${DEPLOY_STATE_MACHINE}`,
+      BERTH_STAGE: "local",
+    },
+  });
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
     services: [ecsService(ecs), logsService(logs), secretsService(secrets), autoscalingService(autoscaling)],
     routes: [
+      lambdaRoute(functions, {
+        onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
+      }),
       (request, response) => {
         if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;
         const body = JSON.stringify({ aliases: ecs.serviceConnect.list() }, null, 2);

@@ -31,6 +31,14 @@ const local = await startBerthLocal({
   process.exit(1);
 });
 
+// The one rule: the control plane's SDK clients in this process (the functions the Lambda
+// endpoint runs) reach Berth Local through the standard endpoint variables.
+process.env.AWS_ENDPOINT_URL ??= local.awsEndpoint.url;
+if (local.api) process.env.AWS_ENDPOINT_URL_DYNAMODB ??= local.api.dynamoEndpointUrl;
+process.env.AWS_REGION ??= "us-east-1";
+process.env.AWS_ACCESS_KEY_ID ??= "berth-local";
+process.env.AWS_SECRET_ACCESS_KEY ??= "berth-local";
+
 const admin = local.api?.admin;
 const tokenLine = admin?.generated
   ? `${admin.token}\n                           (shown once; kept in ${local.dataDir}/admin-token, mode 0600)`
@@ -39,7 +47,7 @@ const tokenLine = admin?.generated
     : `in ${local.dataDir}/admin-token`;
 console.log(`Berth Local
   API                      ${local.api?.url}  (OpenAPI 3.1: ${local.api?.url}/v1/openapi.json)
-  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, CloudWatch Logs, Secrets Manager, Application Auto Scaling)
+  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, CloudWatch Logs, Secrets Manager, Application Auto Scaling, Lambda)
   data                     ${local.dataDir}
   admin token              ${tokenLine}
   try: curl -H "Authorization: Bearer <admin token>" ${local.api?.url}/v1/stacks`);

@@ -152,6 +152,42 @@ describe("Berth Local's Lambda endpoint", () => {
   });
 });
 
+describe("Berth Local's EventBridge", () => {
+  it("installs the manifest's rules at start and accepts PutEvents onto the bus", async () => {
+    const local = await startBerthLocal({
+      dataDir: mkdtempSync(join(tmpdir(), "berth-events-")),
+      awsPort: 0,
+    });
+    try {
+      const call = async (operation: string, input: unknown) => {
+        const response = await fetch(local.awsEndpoint.url, {
+          method: "POST",
+          headers: { "x-amz-target": `AWSEvents.${operation}`, "content-type": "application/x-amz-json-1.1" },
+          body: JSON.stringify(input),
+        });
+        return (await response.json()) as Record<string, unknown>;
+      };
+      const { Rules = [] } = (await call("ListRules", {})) as {
+        Rules?: { Name: string; EventPattern?: string; ScheduleExpression?: string }[];
+      };
+      const byName = new Map(Rules.map((rule) => [rule.Name, rule]));
+      expect(JSON.parse(byName.get("berth-ecs-events-0")?.EventPattern ?? "{}")).toMatchObject({
+        source: ["aws.ecs"],
+      });
+      expect(byName.get("berth-weekly-refresh-0")?.ScheduleExpression).toBe("cron(0 3 ? * SUN *)");
+      const seen: string[] = [];
+      local.bus.subscribe((event) => seen.push(`${event.source}/${event["detail-type"]}`));
+      const put = await call("PutEvents", {
+        Entries: [{ Source: "berth.test", DetailType: "Hello", Detail: '{"a":1}' }],
+      });
+      expect(put.FailedEntryCount).toBe(0);
+      expect(seen).toEqual(["berth.test/Hello"]);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe("npm start", () => {
   it("runs until SIGTERM and leaves no task process behind", async () => {
     const app = httpApp();

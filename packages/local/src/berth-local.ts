@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { FUNCTIONS } from "@berth/core/functions";
 import { type ApiHost, DEPLOY_STATE_MACHINE, startApiHost, TABLE_NAME } from "./api-host.ts";
 import { Scaler } from "./autoscaling/scaler.ts";
@@ -8,6 +9,8 @@ import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
+import { EventRouter } from "./eventbridge/router.ts";
+import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
 import { EventBus } from "./events.ts";
 import { FunctionRegistry } from "./lambda/registry.ts";
 import { lambdaRoute } from "./lambda/service.ts";
@@ -88,9 +91,31 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       BERTH_STAGE: "local",
     },
   });
+  // EventBridge: the manifest's rules, installed at start as the infrastructure installs them on AWS.
+  const rules = new RuleStore(join(dataDir, "eventbridge", "rules.json"), { account, region });
+  for (const fn of FUNCTIONS) {
+    fn.triggers.forEach((trigger, index) => {
+      if (trigger.kind !== "eventbridge" && trigger.kind !== "schedule") return;
+      const name = `berth-${fn.name}-${index}`;
+      rules.put(name, {
+        state: "ENABLED",
+        description: `installed by Berth Local from the function manifest (${fn.name})`,
+        ...(trigger.kind === "eventbridge"
+          ? { eventPattern: JSON.stringify(trigger.pattern) }
+          : { scheduleExpression: trigger.expression }),
+      });
+      rules.putTargets(name, [{ Id: fn.name, Arn: functions.arn(fn.name) }]);
+    });
+  }
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
-    services: [ecsService(ecs), logsService(logs), secretsService(secrets), autoscalingService(autoscaling)],
+    services: [
+      ecsService(ecs),
+      logsService(logs),
+      secretsService(secrets),
+      autoscalingService(autoscaling),
+      eventBridgeService(bus, rules),
+    ],
     routes: [
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
@@ -105,8 +130,32 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     ],
     onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
   });
+  // Rules deliver as EventBridge does: an asynchronous Lambda invocation through the Lambda
+  // endpoint. Functions whose handlers are not written yet are skipped.
+  const lambda = new LambdaClient({
+    endpoint: awsEndpoint.url,
+    region,
+    credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
+  });
+  const router = new EventRouter({
+    bus,
+    rules,
+    deliver: async (targetArn, payload) => {
+      const target = functions.resolve(targetArn);
+      if (!target || !functions.isDeployed(target.name)) return;
+      await lambda.send(
+        new InvokeCommand({
+          FunctionName: targetArn,
+          InvocationType: "Event",
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
+      );
+    },
+    onError: (error) => options.log?.(`eventbridge: ${error}`),
+  });
   await ecs.start();
   scaler.start();
+  router.start();
   const api =
     options.apiPort === undefined
       ? undefined
@@ -132,6 +181,8 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       if (closed) return;
       closed = true;
       scaler.stop();
+      router.stop();
+      lambda.destroy();
       await api?.close();
       await awsEndpoint.close();
       await ecs.shutdown();

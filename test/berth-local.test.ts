@@ -59,6 +59,43 @@ describe("Berth Local's API host", () => {
       expect(deployment?.status).toBe("PENDING");
       expect(deployment?.reason).toContain("StartExecution");
 
+      // Task counts come from ECS, for the ECS service the renderer names `<stack>-<service>`.
+      const noCounts = await call(`${api}/v1/stacks/demo/services/privateApi`, token);
+      expect(noCounts.body.tasks).toEqual({ desired: null, running: null });
+      const ecs = new ECSClient({
+        endpoint: local.awsEndpoint.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: "b", secretAccessKey: "b" },
+      });
+      await ecs.send(new CreateClusterCommand({ clusterName: "berth" }));
+      const { taskDefinition } = await ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: "demo-privateApi",
+          containerDefinitions: [
+            {
+              name: "privateApi",
+              image: httpApp().image,
+              command: ["node", "server.mjs"],
+              portMappings: [{ containerPort: 3000 }],
+            },
+          ],
+        }),
+      );
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: "berth",
+          serviceName: "demo-privateApi",
+          taskDefinition: taskDefinition?.taskDefinitionArn,
+          desiredCount: 1,
+        }),
+      );
+      const counted = await waitFor("the running task in the service view", async () => {
+        const view = await call(`${api}/v1/stacks/demo/services/privateApi`, token);
+        const tasks = view.body.tasks as { running: number | null };
+        return tasks.running === 1 ? view.body.tasks : undefined;
+      });
+      expect(counted).toEqual({ desired: 1, running: 1 });
+
       await local.close();
       local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
       expect(local.api?.admin).toEqual({ token, generated: false });

@@ -64,7 +64,7 @@ describe("the function manifest", () => {
       for (const name of fn.environment) expect(name).toMatch(/^BERTH_[A-Z0-9_]+$/);
     }
     expect(findFunction("api")?.environment.sort()).toEqual(
-      ["BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE", "BERTH_TABLE_NAME"].sort(),
+      ["BERTH_CLUSTER", "BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE", "BERTH_TABLE_NAME"].sort(),
     );
   });
 

@@ -122,11 +122,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     description: "The HTTP API: stacks, services, deployments, tokens",
     timeoutSeconds: 29,
     memoryMiB: 1024,
-    environment: ["BERTH_TABLE_NAME", "BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE"],
+    environment: ["BERTH_TABLE_NAME", "BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE", "BERTH_CLUSTER"],
     triggers: [{ kind: "http-api" }],
     permissions: [
       writeTable,
       startExecutions,
+      describeServices,
       {
         actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
         resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
@@ -69,6 +70,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     store,
     startExecution: stepFunctionsStarter(new SFNClient(aws), stateMachineArn),
     logs: new CloudWatchLogsClient(aws),
+    ecs: { client: new ECSClient(aws), cluster: "berth" },
     logger: new Logger({ serviceName: "berth-api", logLevel: "WARN" }),
     stage: "local",
   });

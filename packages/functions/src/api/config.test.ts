@@ -5,17 +5,26 @@ import { apiEvent, lambdaContext } from "./test-support.ts";
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
 
 describe("readApiConfig", () => {
-  it("reads the table, the state machine and the stage", () => {
+  it("reads the table, the state machine, the stage and the cluster", () => {
     expect(
       readApiConfig({
         BERTH_TABLE_NAME: "berth",
         BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
         BERTH_STAGE: "prod",
+        BERTH_CLUSTER: "berth-prod",
       }),
-    ).toEqual({ tableName: "berth", deployStateMachineArn: STATE_MACHINE, stage: "prod" });
-    expect(
-      readApiConfig({ BERTH_TABLE_NAME: "berth", BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE }).stage,
-    ).toBe("default");
+    ).toEqual({
+      tableName: "berth",
+      deployStateMachineArn: STATE_MACHINE,
+      stage: "prod",
+      cluster: "berth-prod",
+    });
+    const defaults = readApiConfig({
+      BERTH_TABLE_NAME: "berth",
+      BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
+    });
+    expect(defaults.stage).toBe("default");
+    expect(defaults.cluster).toBe("berth");
   });
 
   it("names every missing or malformed variable", () => {

@@ -8,12 +8,15 @@ const ApiEnvironment = z.object({
     error: "must be a Step Functions state machine ARN",
   }),
   BERTH_STAGE: z.string().min(1).max(64).default(DEFAULT_STAGE),
+  /** The ECS cluster the services run in, for their live task counts. */
+  BERTH_CLUSTER: z.string().min(1).default("berth"),
 });
 
 export interface ApiConfig {
   tableName: string;
   deployStateMachineArn: string;
   stage: string;
+  cluster: string;
 }
 
 /**
@@ -33,5 +36,6 @@ export function readApiConfig(environment: Readonly<Record<string, string | unde
     tableName: result.data.BERTH_TABLE_NAME,
     deployStateMachineArn: result.data.BERTH_DEPLOY_STATE_MACHINE_ARN,
     stage: result.data.BERTH_STAGE,
+    cluster: result.data.BERTH_CLUSTER,
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { Store } from "@berth/core/store";
 import type { StartExecution } from "./workflow.ts";
 
@@ -10,6 +11,8 @@ export interface ApiDependencies {
   startExecution: StartExecution;
   /** Reads service logs with FilterLogEvents. */
   logs: Pick<CloudWatchLogsClient, "send">;
+  /** Reads live task counts with DescribeServices; without it the counts are null. */
+  ecs?: { client: Pick<ECSClient, "send">; cluster: string };
   logger: Logger;
   /** "Now" for relative times the API computes (`since=15m`); the store keeps its own clock for records. */
   clock: () => Date;

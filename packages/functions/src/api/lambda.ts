@@ -1,6 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore } from "@berth/core/store";
@@ -18,6 +19,7 @@ export const handler = createApiHandler({
   }),
   startExecution: stepFunctionsStarter(new SFNClient({}), config.deployStateMachineArn),
   logs: new CloudWatchLogsClient({}),
+  ecs: { client: new ECSClient({}), cluster: config.cluster },
   logger: new Logger({ serviceName: "berth-api" }),
   stage: config.stage,
 });

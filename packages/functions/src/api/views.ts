@@ -47,9 +47,16 @@ function statusOf(service: ServiceRecord.Info): z.input<typeof ServiceView>["sta
   return service.liveTaskDefinitionArn ? "LIVE" : "NOT_DEPLOYED";
 }
 
+/** What ECS says of a service now; null when it is not running (yet) or ECS cannot be asked. */
+export interface LiveCounts {
+  desired: number | null;
+  running: number | null;
+}
+
 export async function serviceView(
   store: Store,
   service: ServiceRecord.Info,
+  counts: LiveCounts = { desired: null, running: null },
 ): Promise<z.input<typeof ServiceView>> {
   const { active, queued } = await slotDeployments(store, service);
   const live = service.liveTaskDefinitionArn;
@@ -63,8 +70,7 @@ export async function serviceView(
     liveRevision: live ? { taskDefinitionArn: live, revision: revisionOf(live) } : null,
     lastGoodTaskDefinitionArn: service.lastGoodTaskDefinitionArn ?? null,
     scaling: scalingOf(service.spec),
-    // The store records no task counts yet; saying null is truer than echoing the spec's bounds.
-    tasks: { desired: null, running: null },
+    tasks: counts,
     activeDeployment: summary(active),
     queuedDeployment: summary(queued),
     updatedAt: service.updatedAt,

@@ -1,4 +1,6 @@
+import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import { DeploymentRecord, type Store } from "@berth/core/store";
+import type { ApiDependencies } from "../dependencies.ts";
 import { ApiError } from "../errors.ts";
 import { readLogs } from "../logs.ts";
 import { specHash } from "../plan.ts";
@@ -17,7 +19,7 @@ import {
   ServiceView,
 } from "../schemas.ts";
 import { pinnedDigests, scalingOf, withImages, withScaling } from "../service-spec.ts";
-import { requestedBody, requireService, serviceView, updateServiceSpec } from "../views.ts";
+import { type LiveCounts, requestedBody, requireService, serviceView, updateServiceSpec } from "../views.ts";
 import { requestDeployment, workflowContextOf } from "../workflow.ts";
 
 const getService = defineRoute({
@@ -30,11 +32,41 @@ const getService = defineRoute({
   query: NoQuery,
   responses: { 200: { description: "The service", schema: ServiceView } },
   async handle({ params, context }) {
-    const { store } = context.dependencies;
+    const { store, ecs, logger } = context.dependencies;
     const service = await requireService(store, params.stack, params.service);
-    return reply(200, ServiceView, await serviceView(store, service));
+    return reply(
+      200,
+      ServiceView,
+      await serviceView(store, service, await liveCounts(ecs, logger, params.stack, params.service)),
+    );
   },
 });
+
+/**
+ * Desired and running counts as ECS reports them for the service's ECS service, named
+ * `<stack>-<service>` as the renderer names it. A read must not fail because ECS cannot answer:
+ * the counts are then null.
+ */
+async function liveCounts(
+  ecs: ApiDependencies["ecs"],
+  logger: ApiDependencies["logger"],
+  stack: string,
+  service: string,
+): Promise<LiveCounts> {
+  if (!ecs) return { desired: null, running: null };
+  try {
+    const { services = [] } = await ecs.client.send(
+      new DescribeServicesCommand({ cluster: ecs.cluster, services: [`${stack}-${service}`] }),
+    );
+    const found = services.find((candidate) => candidate.status === "ACTIVE");
+    return found
+      ? { desired: found.desiredCount ?? null, running: found.runningCount ?? null }
+      : { desired: null, running: null };
+  } catch (error) {
+    logger.warn("live task counts unavailable", { error: error as Error });
+    return { desired: null, running: null };
+  }
+}
 
 const redeploy = defineRoute({
   method: "POST",

@@ -149,20 +149,11 @@ export function serviceView(engine: EcsEngine, service: ServiceRecord): Record<s
     schedulingStrategy: "REPLICA",
     deploymentController: { type: "ECS" },
     tags: service.tags,
-    ...pick(service.configuration, [
-      "capacityProviderStrategy",
-      "launchType",
-      "platformVersion",
-      "networkConfiguration",
-      "loadBalancers",
-      "serviceRegistries",
-      "healthCheckGracePeriodSeconds",
-      "placementConstraints",
-      "placementStrategy",
-      "enableECSManagedTags",
-      "propagateTags",
-      "enableExecuteCommand",
-    ]),
+    // The members the service was configured with; Service Connect is shown per deployment.
+    ...pick(
+      service.configuration,
+      KEPT.filter((key) => key !== "serviceConnectConfiguration"),
+    ),
   };
 }
 

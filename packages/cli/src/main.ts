@@ -1,8 +1,23 @@
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { Render } from "@berth/core/render";
 import { Spec } from "@berth/core/spec";
 import { parse as parseYaml } from "yaml";
+import { ApiRequestError, ApiUnreachableError, DEFAULT_URL } from "./api.ts";
+import {
+  type Context,
+  DEFAULT_SINCE,
+  DEFAULT_TIMEOUT,
+  FILE_OPTION,
+  type Io,
+  loadStack,
+  type Output,
+  parseOptions,
+  readText,
+  stringOption,
+  UsageError,
+} from "./command.ts";
+import { apiErrorLines, wantsColor } from "./format.ts";
+
+export type { Io, Output } from "./command.ts";
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -10,39 +25,89 @@ Commands:
   validate -f FILE                 check a stack file; print every problem as FILE:LINE:COL path: message
   render -f FILE [--resource NAME] [--stack NAME] [--env FILE] [--update]
                                    print the AWS requests the stack becomes, as JSON
+  deploy -f FILE --stack NAME [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
+                                   validate, apply the file to the stack, and follow every deployment
+                                   it requests until it is final, then print a summary
+  status [--stack NAME] [--json]   list the stacks, or one stack's services and their last deployments
+  logs --stack NAME --service SVC [--since ${DEFAULT_SINCE}] [--follow] [--limit N]
+                                   print a service's log lines (--limit N: only the newest N)
+  cancel DEPLOYMENT_ID [--reason TEXT]
+                                   cancel a deployment that has not finished
   help                             show this text
 
 Options:
   -f, --file FILE    stack file (default: ${Spec.DEFAULT_FILE_NAME})
   --resource NAME    render one resource only
-  --stack NAME       stack name used in AWS names (default: demo)
+  --stack NAME       stack name (render: used in AWS names, default demo)
   --env FILE         environment (YAML or JSON): account, region, cluster, network, roles...
                      (default: Berth Local's)
   --update           render UpdateService instead of CreateService
+  --no-wait          deploy: print the plan and return without following the deployments
+  --timeout DURATION deploy: stop following after this long (90s, 30m, 1h30m)
+  --since WHEN       logs: a duration (15m, 2h, 7d) or an ISO 8601 timestamp
+  --follow           logs: keep printing new lines until Ctrl-C
 
-Exit status: 0 when valid, 1 when the stack file has problems, 2 on usage or I/O errors.`;
+Environment (deploy, status, logs, cancel):
+  BERTH_URL          the Berth API (default: ${DEFAULT_URL}, Berth Local's)
+  BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
+                     \${BERTH_DATA_DIR:-.berth}/admin-token under the current directory
+  NO_COLOR           no colors even on a terminal
 
-/** What the CLI writes; tests pass their own to capture it. */
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+Exit status:
+  validate, render: 0 valid, 1 the stack file has problems, 2 usage or I/O errors.
+  deploy: 0 when every deployment SUCCEEDED (unchanged services count as fine); 1 when one
+  ended otherwise, on a timeout, an API or connection failure; 2 on usage errors, an invalid
+  stack file (nothing is sent) or a request the API refused as invalid (4xx); 130 after Ctrl-C.
+  status, logs, cancel: 0, or 1 and 2 as for deploy.`;
 
 const processOutput: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
 };
 
-class UsageError extends Error {}
+/** The first Ctrl-C stops following; a second one ends the process as usual. */
+function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once("SIGINT", onInterrupt);
+  return { signal: controller.signal, dispose: () => process.off("SIGINT", onInterrupt) };
+}
 
-export async function main(argv: string[], io: Output = processOutput): Promise<number> {
+/**
+ * Runs one command and returns its exit status. Tests call it with their own Io (output,
+ * environment, directory, abort signal) instead of spawning the binary.
+ */
+export async function main(argv: string[], io: Io = processOutput): Promise<number> {
+  const startedAt = Date.now();
   const [command, ...rest] = argv;
+  const env = io.env ?? process.env;
+  const follows = command === "deploy" || command === "logs";
+  const interrupt = io.signal || !follows ? undefined : interruptSignal();
+  const context: Context = {
+    out: io.out,
+    err: io.err,
+    env,
+    cwd: io.cwd ?? process.cwd(),
+    signal: io.signal ?? interrupt?.signal ?? new AbortController().signal,
+    color: wantsColor(io.color, env),
+    pollIntervalMs: io.pollIntervalMs ?? 1000,
+  };
   try {
     switch (command) {
       case "validate":
-        return validate(rest, io);
+        return validate(rest, context);
       case "render":
-        return render(rest, io);
+        return render(rest, context);
+      // Loaded on demand: the API commands pull in core's deployment code, which validate and
+      // render do not need to start up.
+      case "deploy":
+        return await (await import("./deploy.ts")).deploy(rest, context, startedAt);
+      case "status":
+        return await (await import("./status.ts")).status(rest, context);
+      case "logs":
+        return await (await import("./logs.ts")).logs(rest, context);
+      case "cancel":
+        return await (await import("./deploy.ts")).cancel(rest, context);
       case undefined:
       case "help":
       case "--help":
@@ -61,68 +126,50 @@ export async function main(argv: string[], io: Output = processOutput): Promise<
       io.err(`berth: ${error.message}`);
       return 1;
     }
+    if (error instanceof ApiUnreachableError) {
+      io.err(`berth: ${error.message}`);
+      io.err(
+        "  Berth Local must be running (start it with `npm start` in the Berth repository), " +
+          `or BERTH_URL must name a running Berth API (default ${DEFAULT_URL}).`,
+      );
+      return 1;
+    }
+    if (error instanceof ApiRequestError) {
+      for (const line of apiErrorLines(error)) io.err(line);
+      return error.isInputError ? 2 : 1;
+    }
     throw error;
+  } finally {
+    interrupt?.dispose();
   }
 }
 
-function options(args: string[], extra: Record<string, { type: "string" | "boolean" }> = {}) {
-  try {
-    return parseArgs({
-      args,
-      options: { file: { type: "string", short: "f" }, ...extra },
-      allowPositionals: false,
-      strict: true,
-    }).values as Record<string, string | boolean | undefined>;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function readText(fileName: string): string {
-  try {
-    return readFileSync(fileName, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code === "ENOENT" ? `${fileName}: no such file` : `${fileName}: ${(error as Error).message}`,
-    );
-  }
-}
-
-/** Parses the stack file, printing its problems; undefined when it has any. */
-function load(fileName: string, io: Output): Spec.Stack | undefined {
-  const result = Spec.parse(readText(fileName));
-  if (result.ok) return result.stack;
-  for (const issue of result.issues) io.err(Spec.formatIssue(fileName, issue));
-  io.err(`${fileName}: ${result.issues.length} problem${result.issues.length === 1 ? "" : "s"}`);
-  return undefined;
-}
-
-function validate(args: string[], io: Output): number {
-  const values = options(args);
-  const fileName = (values.file as string | undefined) ?? Spec.DEFAULT_FILE_NAME;
-  const stack = load(fileName, io);
+function validate(args: string[], io: Context): number {
+  const { values } = parseOptions(args, FILE_OPTION);
+  const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
+  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
   if (!stack) return 1;
   const names = Object.entries(stack.resources).map(([name, resource]) => `${name} (${resource.type})`);
   io.out(`${fileName}: valid, ${names.length} resource${names.length === 1 ? "" : "s"}: ${names.join(", ")}`);
   return 0;
 }
 
-function render(args: string[], io: Output): number {
-  const values = options(args, {
+function render(args: string[], io: Context): number {
+  const { values } = parseOptions(args, {
+    ...FILE_OPTION,
     resource: { type: "string" },
     stack: { type: "string" },
     env: { type: "string" },
     update: { type: "boolean" },
   });
-  const fileName = (values.file as string | undefined) ?? Spec.DEFAULT_FILE_NAME;
-  const stack = load(fileName, io);
+  const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
+  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
   if (!stack) return 1;
   const stackName = values.stack as string | undefined;
   let env: Render.Environment;
   if (typeof values.env === "string") {
     const parsed = Render.Environment.safeParse({
-      ...(parseYaml(readText(values.env)) as object),
+      ...(parseYaml(readText(values.env, io.cwd)) as object),
       ...(stackName ? { stack: stackName } : {}),
     });
     if (!parsed.success) {

@@ -20,6 +20,11 @@ export type FunctionTrigger =
 export interface FunctionPermission {
   actions: string[];
   resources: string[];
+  /**
+   * IAM condition block (operator → condition key → value), for grants that are only safe with
+   * one; its values may carry the same placeholders as the resources.
+   */
+  conditions?: Record<string, Record<string, string | string[]>>;
 }
 
 export interface FunctionDefinition {
@@ -46,6 +51,7 @@ export const PERMISSION_PLACEHOLDERS = {
   ExecutionRole: "the name of the task execution role the installation created",
   StateMachinePrefix: "the name prefix of the installation's state machines",
   CodeBuildProject: "the name of the CodeBuild project that builds images",
+  PermissionsBoundary: "the ARN of the permissions boundary every task role is created with",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
@@ -61,6 +67,7 @@ const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definit
 const TASK_ROLES = "arn:${Partition}:iam::${Account}:role${TaskRolePath}*";
 const EXECUTION_ROLE = "arn:${Partition}:iam::${Account}:role/${ExecutionRole}";
 const LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/berth/*";
+const BUILD_LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/aws/codebuild/${CodeBuildProject}";
 const REPOSITORIES = "arn:${Partition}:ecr:${Region}:${Account}:repository/berth/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
 
@@ -87,13 +94,42 @@ const answerTaskTokens: FunctionPermission = {
   actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
   resources: [STATE_MACHINES],
 };
+/** Fail fast: pointing a failing service back at its last good revision, or scaling it to 0. */
+const ecsRollback: FunctionPermission = {
+  actions: ["ecs:UpdateService"],
+  resources: [SERVICES],
+};
 const startExecutions: FunctionPermission = {
   actions: ["states:StartExecution", "states:DescribeExecution"],
   resources: [STATE_MACHINES, EXECUTIONS],
 };
 
 const TABLE_ENV = ["BERTH_TABLE_NAME", "BERTH_STAGE"];
-const CLUSTER_ENV = [...TABLE_ENV, "BERTH_CLUSTER"];
+/**
+ * What the steps know about the installation (`Rollout.readSettings`): every step and event
+ * function reads the same settings, so every one is given all of them.
+ */
+const SETTINGS_ENV = [
+  ...TABLE_ENV,
+  "BERTH_ACCOUNT",
+  "BERTH_CLUSTER",
+  "BERTH_REGISTRY",
+  "BERTH_EXECUTION_ROLE_ARN",
+  "BERTH_TASK_ROLE_PATH",
+  "BERTH_PERMISSIONS_BOUNDARY_ARN",
+  "BERTH_SUBNETS",
+  "BERTH_SECURITY_GROUPS",
+  "BERTH_SERVICE_CONNECT_NAMESPACE",
+  "BERTH_INGRESS",
+  "BERTH_INGRESS_MISSING",
+];
+const CLUSTER_ENV = SETTINGS_ENV;
+/** The per-service workflows a function may start (a promoted or requested deployment). */
+const STATE_MACHINE_ENV = [
+  "BERTH_DEPLOY_STATE_MACHINE_ARN",
+  "BERTH_DELETE_SERVICE_STATE_MACHINE_ARN",
+  "BERTH_ROLLBACK_STATE_MACHINE_ARN",
+];
 
 /** A step of a workflow: invoked by Step Functions through `lambda:invoke`, never by anything else. */
 const STEP: FunctionTrigger[] = [{ kind: "state-machine-task" }];
@@ -122,7 +158,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     description: "The HTTP API: stacks, services, deployments, tokens",
     timeoutSeconds: 29,
     memoryMiB: 1024,
-    environment: ["BERTH_TABLE_NAME", "BERTH_DEPLOY_STATE_MACHINE_ARN", "BERTH_STAGE", "BERTH_CLUSTER"],
+    environment: ["BERTH_TABLE_NAME", ...STATE_MACHINE_ENV, "BERTH_STAGE", "BERTH_CLUSTER"],
     triggers: [{ kind: "http-api" }],
     permissions: [
       writeTable,
@@ -136,12 +172,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   },
   step("load-deployment", "Reads a deployment, moves it out of PENDING and derives the workflow's inputs", {
     timeoutSeconds: 20,
-    environment: TABLE_ENV,
+    environment: SETTINGS_ENV,
     permissions: [writeTable],
   }),
   step("preflight", "Refuses a deployment whose secrets, images or connection targets do not exist", {
     timeoutSeconds: 60,
-    environment: [...CLUSTER_ENV, "BERTH_REGISTRY"],
+    environment: SETTINGS_ENV,
     permissions: [
       readTable,
       describeServices,
@@ -157,15 +193,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     "Creates or updates the log group and task role, and registers the task definition",
     {
       timeoutSeconds: 60,
-      environment: [
-        ...CLUSTER_ENV,
-        "BERTH_REGISTRY",
-        "BERTH_EXECUTION_ROLE_ARN",
-        "BERTH_TASK_ROLE_PATH",
-        "BERTH_PERMISSIONS_BOUNDARY_ARN",
-      ],
+      environment: SETTINGS_ENV,
       permissions: [
         writeTable,
+        {
+          actions: ["secretsmanager:DescribeSecret"],
+          resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
+        },
         {
           actions: [
             "logs:CreateLogGroup",
@@ -175,15 +209,14 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           ],
           resources: [LOG_GROUPS],
         },
+        { actions: ["iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"], resources: [TASK_ROLES] },
+        // A role the control plane creates or writes a policy into must carry the installation's
+        // boundary, so no stack file can give a task more than the boundary allows. (GetRole and
+        // the others do not support this condition key: there it would deny them.)
         {
-          actions: [
-            "iam:GetRole",
-            "iam:CreateRole",
-            "iam:UpdateAssumeRolePolicy",
-            "iam:PutRolePolicy",
-            "iam:TagRole",
-          ],
+          actions: ["iam:CreateRole", "iam:PutRolePolicy"],
           resources: [TASK_ROLES],
+          conditions: { StringEquals: { "iam:PermissionsBoundary": "${PermissionsBoundary}" } },
         },
         { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
         // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
@@ -195,12 +228,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   ),
   step("apply-service", "Creates or updates the ECS service and its scaling; returns the ECS deployment", {
     timeoutSeconds: 60,
-    environment: [
-      ...CLUSTER_ENV,
-      "BERTH_SUBNETS",
-      "BERTH_SECURITY_GROUPS",
-      "BERTH_SERVICE_CONNECT_NAMESPACE",
-    ],
+    environment: SETTINGS_ENV,
     permissions: [
       writeTable,
       {
@@ -224,27 +252,33 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     "Stores the workflow's task token against the ECS deployment, for the ECS event handler to answer",
     {
       timeoutSeconds: 20,
-      environment: TABLE_ENV,
-      permissions: [writeTable],
+      environment: SETTINGS_ENV,
+      // An outcome decided before the token arrived is answered here; one DescribeServices
+      // catches an ECS deployment that ended before its events could be matched.
+      permissions: [writeTable, describeServices, answerTaskTokens, ecsRollback],
     },
   ),
   step("reconcile", "After the wait timed out: one DescribeServices decides the deployment's outcome", {
     timeoutSeconds: 30,
-    environment: CLUSTER_ENV,
-    permissions: [writeTable, describeServices, { actions: ["ecs:DescribeTasks"], resources: [TASKS] }],
+    environment: SETTINGS_ENV,
+    permissions: [writeTable, describeServices, ecsRollback, { actions: ["ecs:DescribeTasks"], resources: [TASKS] }],
   }),
   step(
     "finalize",
     "Ends the deployment truthfully: its final status, the reason and the new last-good revision",
     {
       timeoutSeconds: 30,
-      environment: TABLE_ENV,
-      permissions: [writeTable],
+      environment: SETTINGS_ENV,
+      // A failed build's last log lines go into the deployment's events.
+      permissions: [
+        writeTable,
+        { actions: ["logs:GetLogEvents"], resources: [`${BUILD_LOG_GROUPS}:log-stream:*`] },
+      ],
     },
   ),
   step("release-service", "Frees the service's active slot and starts the next queued deployment", {
     timeoutSeconds: 30,
-    environment: [...TABLE_ENV, "BERTH_DEPLOY_STATE_MACHINE_ARN"],
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
     permissions: [writeTable, startExecutions],
   }),
   step(
@@ -252,7 +286,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     "Scales the service to 0, deletes it, its scaling and its task role (log groups stay)",
     {
       timeoutSeconds: 60,
-      environment: [...CLUSTER_ENV, "BERTH_TASK_ROLE_PATH"],
+      environment: SETTINGS_ENV,
       permissions: [
         writeTable,
         {
@@ -302,12 +336,32 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     ],
   },
   {
+    name: "execution-events",
+    handler: "packages/functions/src/events/execution-events.handler",
+    description:
+      "Ends a deployment whose workflow execution failed, timed out or was stopped outside its own failure path",
+    timeoutSeconds: 30,
+    memoryMiB: 512,
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
+    triggers: [
+      {
+        kind: "eventbridge",
+        pattern: {
+          source: ["aws.states"],
+          "detail-type": ["Step Functions Execution Status Change"],
+          detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"] },
+        },
+      },
+    ],
+    permissions: [writeTable, startExecutions],
+  },
+  {
     name: "registry-push",
     handler: "packages/functions/src/events/registry-push.handler",
     description: "Deploys the services that follow an image tag when it is pushed to ECR",
     timeoutSeconds: 30,
     memoryMiB: 512,
-    environment: [...TABLE_ENV, "BERTH_DEPLOY_STATE_MACHINE_ARN"],
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
     triggers: [
       {
         kind: "eventbridge",
@@ -326,7 +380,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     description: "Refreshes every stack weekly, so services pick up patched base images",
     timeoutSeconds: 60,
     memoryMiB: 512,
-    environment: [...TABLE_ENV, "BERTH_REFRESH_STATE_MACHINE_ARN"],
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
     triggers: [{ kind: "schedule", expression: "cron(0 3 ? * SUN *)" }],
     permissions: [writeTable, startExecutions],
   },

@@ -13,13 +13,14 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
 import { type ApiEvent, createApiHandler, MAX_BODY_BYTES, stepFunctionsStarter } from "@berth/functions/api";
 import type { Context } from "aws-lambda";
+import { LOCAL_STATE_MACHINE_PREFIX, LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
 
 /** dynalite ships no type declarations; this is the part Berth Local uses. */
 type Dynalite = (options: { path?: string; createTableMs?: number }) => Server;
 const dynalite = createRequire(import.meta.url)("dynalite") as Dynalite;
 
-export const TABLE_NAME = "berth";
-export const DEPLOY_STATE_MACHINE = "berth-deploy";
+export const TABLE_NAME = LOCAL_TABLE_NAME;
+export const DEPLOY_STATE_MACHINE = `${LOCAL_STATE_MACHINE_PREFIX}deploy`;
 
 export interface ApiHostOptions {
   dataDir: string;
@@ -65,12 +66,12 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const admin = await bootstrapAdminToken(store, options);
 
   const aws = { endpoint: options.awsEndpointUrl, region: options.region, credentials };
-  const stateMachineArn = `arn:aws:states:${options.region}:${options.account}:stateMachine:${DEPLOY_STATE_MACHINE}`;
+  const installation = localInstallation({ account: options.account, region: options.region });
   const handler = createApiHandler({
     store,
-    startExecution: stepFunctionsStarter(new SFNClient(aws), stateMachineArn),
+    startExecution: stepFunctionsStarter(new SFNClient(aws), installation.stateMachineArns),
     logs: new CloudWatchLogsClient(aws),
-    ecs: { client: new ECSClient(aws), cluster: "berth" },
+    ecs: { client: new ECSClient(aws), cluster: installation.cluster },
     logger: new Logger({ serviceName: "berth-api", logLevel: "WARN" }),
     stage: "local",
   });

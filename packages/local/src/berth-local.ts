@@ -1,17 +1,23 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CreateClusterCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { FUNCTIONS } from "@berth/core/functions";
-import { type ApiHost, DEPLOY_STATE_MACHINE, startApiHost, TABLE_NAME } from "./api-host.ts";
+import { Workflows } from "@berth/core/workflows";
+import { type ApiHost, startApiHost } from "./api-host.ts";
 import { Scaler } from "./autoscaling/scaler.ts";
 import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
+import { CodeBuildEngine, codeBuildLogsRoute, codeBuildService } from "./codebuild/index.ts";
+import { ArtifactStore, ecrService, RepositoryStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { EventRouter } from "./eventbridge/router.ts";
 import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
 import { EventBus } from "./events.ts";
+import { iamRoute, RoleStore } from "./iam/service.ts";
+import { localInstallation } from "./installation.ts";
 import { FunctionRegistry } from "./lambda/registry.ts";
 import { lambdaRoute } from "./lambda/service.ts";
 import { logsService } from "./logs/service.ts";
@@ -19,6 +25,7 @@ import { LogStore } from "./logs/store.ts";
 import { secretsService } from "./secrets/service.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
+import { StepFunctionsEngine, stepFunctionsService } from "./stepfunctions/index.ts";
 
 export interface BerthLocalOptions {
   /** Where state lives (`${BERTH_DATA_DIR:-.berth}`). */
@@ -59,7 +66,15 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   const account = options.account ?? "000000000000";
   const region = options.region ?? "us-east-1";
   const bus = new EventBus({ account, region });
+  const installation = localInstallation({ account, region });
   const logs = new LogStore(join(dataDir, "logs"), { account, region });
+  const builds = new CodeBuildEngine({
+    dataDir,
+    account,
+    region,
+    logs,
+    onError: (error) => options.log?.(`codebuild: ${(error as Error).stack ?? error}`),
+  });
   const secrets = new SecretStore(join(dataDir, "secrets", "secrets.json"), { account, region });
   const ecs = new EcsEngine({
     dataDir,
@@ -85,11 +100,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     rootDir: fileURLToPath(new URL("../../..", import.meta.url)),
     account,
     region,
-    environment: {
-      BERTH_TABLE_NAME: TABLE_NAME,
-      BERTH_DEPLOY_STATE_MACHINE_ARN: `arn:aws:states:${region}:${account}:stateMachine:${DEPLOY_STATE_MACHINE}`,
-      BERTH_STAGE: "local",
-    },
+    environment: installation.functionEnvironment,
   });
   // EventBridge: the manifest's rules, installed at start as the infrastructure installs them on AWS.
   const rules = new RuleStore(join(dataDir, "eventbridge", "rules.json"), { account, region });
@@ -107,6 +118,27 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       rules.putTargets(name, [{ Id: fn.name, Arn: functions.arn(fn.name) }]);
     });
   }
+  // Step Functions: the workflows as state machines, installed (created, or updated when they
+  // changed) at start as the installation installs them on AWS.
+  const stepFunctions = new StepFunctionsEngine({
+    dir: join(dataDir, "stepfunctions"),
+    bus,
+    account,
+    region,
+    log: (line) => options.log?.(line),
+  });
+  const workflowValues: Record<string, string> = {
+    CodeBuildProject: installation.codeBuildProject,
+    Cluster: installation.cluster,
+  };
+  for (const fn of FUNCTIONS) workflowValues[`Function:${fn.name}`] = functions.arn(fn.name);
+  stepFunctions.installStateMachines(
+    Workflows.WORKFLOWS.map((workflow) => ({
+      name: `${installation.stateMachinePrefix}${workflow.name}`,
+      definition: Workflows.substitute(workflow.definition, workflowValues),
+      roleArn: `arn:aws:iam::${account}:role/berth-workflows`,
+    })),
+  );
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
     services: [
@@ -115,8 +147,21 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       secretsService(secrets),
       autoscalingService(autoscaling),
       eventBridgeService(bus, rules),
+      stepFunctionsService(stepFunctions),
+      ecrService({
+        account,
+        region,
+        repositories: new RepositoryStore(join(dataDir, "ecr", "repositories.json")),
+        artifacts: new ArtifactStore(join(dataDir, "artifacts")),
+      }),
+      codeBuildService(builds),
     ],
     routes: [
+      // IAM speaks the Query protocol (form-encoded POST /), not AWS JSON.
+      iamRoute(new RoleStore(join(dataDir, "iam", "roles.json"), { account }), {
+        onInternalError: (error) => options.log?.(`iam: internal error: ${(error as Error).stack ?? error}`),
+      }),
+      codeBuildLogsRoute(builds),
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
       }),
@@ -130,6 +175,8 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     ],
     onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
   });
+  builds.endpointUrl = awsEndpoint.url;
+  stepFunctions.connect(awsEndpoint.url);
   // Rules deliver as EventBridge does: an asynchronous Lambda invocation through the Lambda
   // endpoint. Functions whose handlers are not written yet are skipped.
   const lambda = new LambdaClient({
@@ -153,6 +200,14 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     },
     onError: (error) => options.log?.(`eventbridge: ${error}`),
   });
+  // The cluster the installation runs services in, created as the infrastructure creates it on AWS.
+  const ecsClient = new ECSClient({
+    endpoint: awsEndpoint.url,
+    region,
+    credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
+  });
+  await ecsClient.send(new CreateClusterCommand({ clusterName: installation.cluster }));
+  ecsClient.destroy();
   await ecs.start();
   scaler.start();
   router.start();
@@ -168,6 +223,9 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
           ...(options.adminToken ? { adminToken: options.adminToken } : {}),
           log: options.log ?? (() => {}),
         });
+  // Executions the last run left RUNNING end now: their status changes go through the rules to
+  // functions that need the API host's store, so this comes after both.
+  await stepFunctions.recover();
   let closed = false;
   return {
     awsEndpoint,
@@ -182,10 +240,12 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       closed = true;
       scaler.stop();
       router.stop();
+      await stepFunctions.close();
       lambda.destroy();
       await api?.close();
       await awsEndpoint.close();
       await ecs.shutdown();
+      await builds.shutdown();
       logs.close();
     },
   };

@@ -47,7 +47,7 @@ const tokenLine = admin?.generated
     : `in ${local.dataDir}/admin-token`;
 console.log(`Berth Local
   API                      ${local.api?.url}  (OpenAPI 3.1: ${local.api?.url}/v1/openapi.json)
-  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, Logs, Secrets Manager, Auto Scaling, Lambda, EventBridge)
+  AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, Logs, Secrets Manager, Auto Scaling, Lambda, EventBridge, Step Functions, CodeBuild, IAM, ECR)
   data                     ${local.dataDir}
   admin token              ${tokenLine}
   try: curl -H "Authorization: Bearer <admin token>" ${local.api?.url}/v1/stacks`);

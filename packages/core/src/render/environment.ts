@@ -48,6 +48,11 @@ export const Environment = z.object({
       }),
     )
     .default({}),
+  /**
+   * Ingress the installation lacks: `error` refuses to render, `omit` renders the service without
+   * it (an installation with no load balancers, such as Berth Local, reaches services directly).
+   */
+  ingressMissing: z.enum(["error", "omit"]).default("error"),
   /** Capacity provider backing resources with `instanceTypes`. */
   ec2CapacityProvider: z.string().optional(),
   tags: z.record(z.string(), z.string()).default({}),

@@ -219,6 +219,8 @@ function ingress(resourceName: string, resource: ServiceResource, env: Environme
   for (const target of ingressTargets(resourceName, resource)) {
     const key = ingressKey(resourceName, target.container, target.port);
     const wiring = own(env.ingress, key);
+    const present = target.kind === "service-registry" ? wiring?.serviceRegistryArn : wiring?.targetGroupArn;
+    if (!present && env.ingressMissing === "omit") continue;
     if (target.kind === "service-registry") {
       if (!wiring?.serviceRegistryArn)
         throw new RenderError("MISSING_INGRESS", `no service registry for ${key} in the environment`);

@@ -116,6 +116,8 @@ export const ComputeResources = closed({
 });
 export type ComputeResources = z.infer<typeof ComputeResources>;
 
+export const DEFAULT_FAIL_FAST_THRESHOLD = 2;
+
 export const HealthCheck = closed({
   healthCheckCommand: z
     .array(z.string())
@@ -314,8 +316,18 @@ export const WorkloadContainer = closed({
 export type WorkloadContainer = z.infer<typeof WorkloadContainer>;
 
 /** Properties shared by the single-container services. */
+/**
+ * Berth's own property: how many tasks of a new revision may fail (crash or fail their health
+ * checks) before Berth rolls the deployment back, instead of waiting for ECS's circuit breaker.
+ */
+export const FailFast = closed({
+  threshold: z.number().int().min(1).max(100).default(DEFAULT_FAIL_FAST_THRESHOLD),
+});
+export type FailFast = z.infer<typeof FailFast>;
+
 const serviceProperties = {
   packaging: Packaging,
+  failFast: FailFast.optional(),
   resources: ComputeResources,
   environment: z.array(EnvironmentVar).default([]),
   logging: Logging.prefault({}),
@@ -375,6 +387,7 @@ export const MultiContainerWorkload = closed({
     usePrivateSubnetsWithNAT: z.boolean().default(false),
     connectTo: ConnectTo.default([]),
     iamRoleStatements: z.array(IamRoleStatement).default([]),
+    failFast: FailFast.optional(),
   }),
 });
 

@@ -16,3 +16,4 @@ export {
   tableDefinition,
 } from "./store.ts";
 export * as TokenRecord from "./token-record.ts";
+export * as WaitRecord from "./wait-record.ts";

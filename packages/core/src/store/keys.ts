@@ -34,6 +34,12 @@ export const deploymentEventKey = (id: string, sequence: number): PrimaryKey => 
   SK: `${EVENT_SORT_PREFIX}${String(sequence).padStart(EVENT_SEQUENCE_DIGITS, "0")}`,
 });
 
+/** Keyed by what ECS events name: the cluster and the ECS service. */
+export const waitKey = (cluster: string, ecsService: string): PrimaryKey => ({
+  PK: `WAIT#${cluster}#${ecsService}`,
+  SK: "WAIT",
+});
+
 export const tokenKey = (id: string): PrimaryKey => ({ PK: `TOKEN#${id}`, SK: "TOKEN" });
 
 export const idempotencyKey = (scope: string, key: string): PrimaryKey => ({

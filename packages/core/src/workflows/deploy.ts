@@ -11,10 +11,10 @@ import {
 } from "./states.ts";
 
 /**
- * The deploy workflow. Input: `{ deploymentId, stack, service, action: "deploy", images? }`
- * (the API's `WorkflowInput`). load-deployment answers `{ waitTimeoutSeconds, build: { needed,
- * environmentVariables? } }`; prepare-resources answers the task definition; apply-service the
- * ECS deployment the wait is for.
+ * The deploy workflow (also scale and refresh). Input: the API's `WorkflowInput`
+ * (`{ deploymentId, stack, service, action, … }`). load-deployment answers `{ waitTimeoutSeconds,
+ * build: { needed, items }, reuse? }`; each build item is one CodeBuild build; prepare-resources
+ * answers the task definition; apply-service the ECS deployment the wait is for.
  */
 export const definition: StateMachine = {
   Comment:
@@ -32,6 +32,7 @@ export const definition: StateMachine = {
     "Build needed?": {
       Type: "Choice",
       Choices: [
+        { Variable: "$.deployment.Payload.reuse", IsPresent: true, Next: "Reuse revision" },
         {
           And: [
             { Variable: "$.deployment.Payload.build.needed", IsPresent: true },
@@ -42,22 +43,44 @@ export const definition: StateMachine = {
       ],
       Default: "No build",
     },
+    // Scaling and refreshing run the revision ECS runs now: nothing to build or register.
+    "Reuse revision": {
+      Type: "Pass",
+      Parameters: { "Payload.$": "$.deployment.Payload.reuse" },
+      ResultPath: "$.resources",
+      Next: "Apply service",
+    },
+    // One CodeBuild build per container built from source, two at a time.
     Build: {
-      Type: "Task",
-      Resource: "arn:aws:states:::codebuild:startBuild.sync",
-      Parameters: {
-        ProjectName: "${CodeBuildProject}",
-        "EnvironmentVariablesOverride.$": "$.deployment.Payload.build.environmentVariables",
+      Type: "Map",
+      ItemsPath: "$.deployment.Payload.build.items",
+      MaxConcurrency: 2,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: "INLINE" },
+        StartAt: "Build image",
+        States: {
+          "Build image": {
+            Type: "Task",
+            Resource: "arn:aws:states:::codebuild:startBuild.sync",
+            Parameters: {
+              ProjectName: "${CodeBuildProject}",
+              "EnvironmentVariablesOverride.$": "$.environmentVariables",
+              "BuildspecOverride.$": "$.buildspec",
+            },
+            ResultSelector: { "id.$": "$.Build.Id", "exported.$": "$.Build.ExportedEnvironmentVariables" },
+            ResultPath: "$.result",
+            TimeoutSeconds: 60 * 60,
+            End: true,
+          },
+        },
       },
-      ResultSelector: { "id.$": "$.Build.Id" },
       ResultPath: "$.build",
-      TimeoutSeconds: 60 * 60,
       Catch: catchToFailure(),
       Next: "Prepare resources",
     },
-    "No build": { Type: "Pass", Result: null, ResultPath: "$.build", Next: "Prepare resources" },
+    "No build": { Type: "Pass", Result: [], ResultPath: "$.build", Next: "Prepare resources" },
     "Prepare resources": invoke("prepare-resources", {
-      payload: { ...DEPLOYMENT_REF, "build.$": "$.build" },
+      payload: { ...DEPLOYMENT_REF, "builds.$": "$.build" },
       timeoutSeconds: 120,
       resultPath: "$.resources",
       next: "Apply service",

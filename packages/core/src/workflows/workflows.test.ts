@@ -140,7 +140,13 @@ describe.each(
   });
 
   it("ends the deployment truthfully and releases the service whatever step fails", () => {
-    const tasks = allStates(workflow).filter(({ state }) => state.Type === "Task");
+    // A Task inside a Map iteration that ends the iteration is caught by its Map, checked here too.
+    const tasks = allStates(workflow).filter(
+      ({ state, scope }) =>
+        (state.Type === "Map" &&
+          Object.values(state.ItemProcessor?.States ?? {}).some((inner) => inner.Type === "Task" && !inner.Catch)) ||
+        (state.Type === "Task" && !(state.End && !Object.values(scope).some((other) => other.Catch))),
+    );
     for (const { name, state, scope } of tasks) {
       const fn = functionOf(state);
       if (fn === "finalize" || fn === "release-service") continue;
@@ -182,11 +188,15 @@ describe("the deploy workflow", () => {
   it("builds through CodeBuild only when load-deployment says so", () => {
     const choice = states["Build needed?"];
     expect(choice?.Type).toBe("Choice");
-    expect(choice?.Choices?.[0]?.Next).toBe("Build");
-    expect(states.Build?.Resource).toBe("arn:aws:states:::codebuild:startBuild.sync");
-    expect(states.Build?.Parameters?.ProjectName).toBe("${CodeBuildProject}");
+    expect(choice?.Choices?.map((option) => option.Next)).toEqual(["Reuse revision", "Build"]);
+    const build = states.Build?.ItemProcessor?.States["Build image"];
+    expect(states.Build?.Type).toBe("Map");
+    expect(states.Build?.ItemsPath).toBe("$.deployment.Payload.build.items");
+    expect(build?.Resource).toBe("arn:aws:states:::codebuild:startBuild.sync");
+    expect(build?.Parameters?.ProjectName).toBe("${CodeBuildProject}");
     expect(choice?.Default).toBe("No build");
     expect(states["No build"]?.Next).toBe(states.Build?.Next);
+    expect(states["Reuse revision"]?.Next).toBe("Apply service");
   });
 
   it("waits on a task token for as long as the health checks need, then reconciles once", () => {
@@ -254,7 +264,7 @@ describe("substitute", () => {
     expect(filled.States["Load deployment"]?.Parameters?.FunctionName).toBe(
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:berth-test-load-deployment`,
     );
-    expect(filled.States.Build?.Parameters?.ProjectName).toBe("berth-test-build");
+    expect(filled.States.Build?.ItemProcessor?.States["Build image"]?.Parameters?.ProjectName).toBe("berth-test-build");
     expect(filled.States["Load deployment"]?.Parameters?.Payload).toEqual(
       deploy.definition.States["Load deployment"]?.Parameters?.Payload,
     );

@@ -3,36 +3,40 @@ import { readApiConfig } from "./config.ts";
 import { apiEvent, lambdaContext } from "./test-support.ts";
 
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
+const DELETE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-delete-service";
+const ROLLBACK = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-rollback";
+const MACHINES = {
+  BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
+  BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: DELETE,
+  BERTH_ROLLBACK_STATE_MACHINE_ARN: ROLLBACK,
+};
 
 describe("readApiConfig", () => {
   it("reads the table, the state machine, the stage and the cluster", () => {
     expect(
       readApiConfig({
         BERTH_TABLE_NAME: "berth",
-        BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
+        ...MACHINES,
         BERTH_STAGE: "prod",
         BERTH_CLUSTER: "berth-prod",
       }),
     ).toEqual({
       tableName: "berth",
-      deployStateMachineArn: STATE_MACHINE,
+      stateMachineArns: { deploy: STATE_MACHINE, "delete-service": DELETE, rollback: ROLLBACK },
       stage: "prod",
       cluster: "berth-prod",
     });
-    const defaults = readApiConfig({
-      BERTH_TABLE_NAME: "berth",
-      BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
-    });
+    const defaults = readApiConfig({ BERTH_TABLE_NAME: "berth", ...MACHINES });
     expect(defaults.stage).toBe("default");
     expect(defaults.cluster).toBe("berth");
   });
 
   it("names every missing or malformed variable", () => {
     expect(() => readApiConfig({})).toThrow(
-      "the API's configuration is incomplete: BERTH_TABLE_NAME is not set; BERTH_DEPLOY_STATE_MACHINE_ARN is not set",
+      "the API's configuration is incomplete: BERTH_TABLE_NAME is not set; BERTH_DEPLOY_STATE_MACHINE_ARN is not set; BERTH_DELETE_SERVICE_STATE_MACHINE_ARN is not set; BERTH_ROLLBACK_STATE_MACHINE_ARN is not set",
     );
     expect(() =>
-      readApiConfig({ BERTH_TABLE_NAME: "berth", BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy" }),
+      readApiConfig({ BERTH_TABLE_NAME: "berth", ...MACHINES, BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy" }),
     ).toThrow("BERTH_DEPLOY_STATE_MACHINE_ARN must be a Step Functions state machine ARN");
   });
 });
@@ -45,13 +49,13 @@ describe("the Lambda module", () => {
 
   it("fails as it loads when its configuration is missing", async () => {
     vi.stubEnv("BERTH_TABLE_NAME", "");
-    vi.stubEnv("BERTH_DEPLOY_STATE_MACHINE_ARN", STATE_MACHINE);
+    for (const [name, value] of Object.entries(MACHINES)) vi.stubEnv(name, value);
     await expect(import("./lambda.ts")).rejects.toThrow("BERTH_TABLE_NAME");
   });
 
   it("builds its handler once at load and serves the public routes without touching AWS", async () => {
     vi.stubEnv("BERTH_TABLE_NAME", "berth");
-    vi.stubEnv("BERTH_DEPLOY_STATE_MACHINE_ARN", STATE_MACHINE);
+    for (const [name, value] of Object.entries(MACHINES)) vi.stubEnv(name, value);
     vi.stubEnv("AWS_REGION", "us-east-1");
     vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
     const { handler } = await import("./lambda.ts");

@@ -1,12 +1,17 @@
+import type { Workflow } from "@berth/core/deployments";
 import { z } from "zod";
 import { DEFAULT_STAGE } from "./dependencies.ts";
 
 /** What the API's Lambda reads from its environment: the names the infrastructure sets. */
+const StateMachineArn = z.string().regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:.+$/, {
+  error: "must be a Step Functions state machine ARN",
+});
+
 const ApiEnvironment = z.object({
   BERTH_TABLE_NAME: z.string().min(1),
-  BERTH_DEPLOY_STATE_MACHINE_ARN: z.string().regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:.+$/, {
-    error: "must be a Step Functions state machine ARN",
-  }),
+  BERTH_DEPLOY_STATE_MACHINE_ARN: StateMachineArn,
+  BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: StateMachineArn,
+  BERTH_ROLLBACK_STATE_MACHINE_ARN: StateMachineArn,
   BERTH_STAGE: z.string().min(1).max(64).default(DEFAULT_STAGE),
   /** The ECS cluster the services run in, for their live task counts. */
   BERTH_CLUSTER: z.string().min(1).default("berth"),
@@ -14,7 +19,8 @@ const ApiEnvironment = z.object({
 
 export interface ApiConfig {
   tableName: string;
-  deployStateMachineArn: string;
+  /** The state machine of each per-service workflow, by workflow name. */
+  stateMachineArns: Workflow.StateMachineArns;
   stage: string;
   cluster: string;
 }
@@ -34,7 +40,11 @@ export function readApiConfig(environment: Readonly<Record<string, string | unde
   }
   return {
     tableName: result.data.BERTH_TABLE_NAME,
-    deployStateMachineArn: result.data.BERTH_DEPLOY_STATE_MACHINE_ARN,
+    stateMachineArns: {
+      deploy: result.data.BERTH_DEPLOY_STATE_MACHINE_ARN,
+      "delete-service": result.data.BERTH_DELETE_SERVICE_STATE_MACHINE_ARN,
+      rollback: result.data.BERTH_ROLLBACK_STATE_MACHINE_ARN,
+    },
     stage: result.data.BERTH_STAGE,
     cluster: result.data.BERTH_CLUSTER,
   };

@@ -17,7 +17,7 @@ export const handler = createApiHandler({
     client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
     tableName: config.tableName,
   }),
-  startExecution: stepFunctionsStarter(new SFNClient({}), config.deployStateMachineArn),
+  startExecution: stepFunctionsStarter(new SFNClient({}), config.stateMachineArns),
   logs: new CloudWatchLogsClient({}),
   ecs: { client: new ECSClient({}), cluster: config.cluster },
   logger: new Logger({ serviceName: "berth-api" }),

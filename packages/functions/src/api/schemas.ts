@@ -1,3 +1,4 @@
+import { Workflow } from "@berth/core/deployments";
 import {
   DeploymentEventRecord,
   DeploymentRecord,
@@ -37,6 +38,10 @@ export const ApplyQuery = z.strictObject({
     .default("false")
     .transform((value) => value === "true")
     .describe("`true`: compute and return the plan, change nothing"),
+  source: Workflow.WorkflowParameters.shape.source.describe(
+    "where the source of built packaging lives (`file:///dir` for Berth Local, `s3://bucket/key`); " +
+      "the deployments this apply requests build from it",
+  ),
 });
 
 export const PageQuery = z.strictObject({

@@ -4,6 +4,11 @@ import { executionArnOf, stepFunctionsStarter } from "./step-functions.ts";
 import { type AwsJsonAnswer, startAwsJsonEndpoint } from "./test-support.ts";
 
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
+const ARNS = {
+  deploy: STATE_MACHINE,
+  "delete-service": "arn:aws:states:us-east-1:123456789012:stateMachine:berth-delete-service",
+  rollback: "arn:aws:states:us-east-1:123456789012:stateMachine:berth-rollback",
+};
 const DEPLOYMENT = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const INPUT = { action: "deploy" as const, deploymentId: DEPLOYMENT, stack: "shop", service: "api" };
 
@@ -25,7 +30,7 @@ async function starterAnswering(answer: AwsJsonAnswer) {
     client.destroy();
     await endpoint.stop();
   };
-  return { start: stepFunctionsStarter(client, STATE_MACHINE), calls: endpoint.calls };
+  return { start: stepFunctionsStarter(client, ARNS), calls: endpoint.calls };
 }
 
 describe("stepFunctionsStarter", () => {
@@ -44,6 +49,18 @@ describe("stepFunctionsStarter", () => {
       },
     ]);
     expect(arn).toBe(`arn:aws:states:us-east-1:123456789012:execution:berth-deploy:${DEPLOYMENT}`);
+  });
+
+  it("starts the state machine of the deployment's action", async () => {
+    const { start, calls } = await starterAnswering({ status: 200, body: { executionArn: "x", startDate: 0 } });
+    await start(DEPLOYMENT, { ...INPUT, action: "delete" });
+    await start(DEPLOYMENT, { ...INPUT, action: "rollback" });
+    await start(DEPLOYMENT, { ...INPUT, action: "scale" });
+    expect(calls.map((call) => (call.body as { stateMachineArn: string }).stateMachineArn)).toEqual([
+      ARNS["delete-service"],
+      ARNS.rollback,
+      ARNS.deploy,
+    ]);
   });
 
   it("treats an execution that already exists for the deployment as started", async () => {

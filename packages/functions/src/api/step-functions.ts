@@ -1,4 +1,5 @@
 import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { Workflow } from "@berth/core/deployments";
 import type { StartExecution } from "./workflow.ts";
 
 /** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */
@@ -7,12 +8,14 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
 }
 
 /**
- * The deploy workflow's starter on AWS and in Berth Local (whose Step Functions endpoint the SDK
- * reaches through AWS_ENDPOINT_URL). The execution is named after the deployment: a repeated
- * start of the same deployment finds the execution already there instead of starting another.
+ * The workflows' starter on AWS and in Berth Local (whose Step Functions endpoint the SDK
+ * reaches through AWS_ENDPOINT_URL): each action starts its own state machine. The execution is
+ * named after the deployment: a repeated start of the same deployment finds the execution
+ * already there instead of starting another.
  */
-export function stepFunctionsStarter(client: SFNClient, stateMachineArn: string): StartExecution {
+export function stepFunctionsStarter(client: SFNClient, arns: Workflow.StateMachineArns): StartExecution {
   return async (deploymentId, input) => {
+    const stateMachineArn = Workflow.stateMachineFor(arns, input.action);
     try {
       const result = await client.send(
         new StartExecutionCommand({ stateMachineArn, name: deploymentId, input: JSON.stringify(input) }),

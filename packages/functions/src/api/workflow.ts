@@ -1,72 +1,25 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { Deployment } from "@berth/core/deployments";
+import { Deployment, Workflow } from "@berth/core/deployments";
 import { BerthError } from "@berth/core/errors";
 import { DeploymentEventRecord, DeploymentRecord, type Store } from "@berth/core/store";
-import { z } from "zod";
+
+// The parameters and the input of a workflow are the domain's: the steps read them too.
+export const WorkflowParameters = Workflow.WorkflowParameters;
+export type WorkflowParameters = Workflow.WorkflowParameters;
+export const WorkflowInput = Workflow.WorkflowInput;
+export type WorkflowInput = Workflow.WorkflowInput;
+export const PARAMETERS_EVENT = Workflow.PARAMETERS_EVENT;
+export const workflowInputFor = Workflow.workflowInputFor;
 
 /**
- * What a deployment asks its workflow to do. `deploy` makes ECS run the service's stored spec;
- * the others carry what the spec cannot say (which earlier version, how many tasks, removal).
- */
-export const WorkflowParameters = z.object({
-  action: z.enum(["deploy", "delete", "rollback", "scale"]),
-  /** rollback: the deployment to return to, and the task definition when the store knows it. */
-  rollbackTo: z
-    .object({ deploymentId: DeploymentRecord.Id, taskDefinitionArn: z.string().min(1).optional() })
-    .optional(),
-  /** scale: the counts asked for; min and max are also in the stored spec. */
-  scale: z
-    .object({
-      min: z.number().int().optional(),
-      max: z.number().int().optional(),
-      desired: z.number().int().optional(),
-    })
-    .optional(),
-  /** deploy: container name → image reference the request set (already written into the spec). */
-  images: z.record(z.string(), z.string()).optional(),
-});
-export type WorkflowParameters = z.infer<typeof WorkflowParameters>;
-
-export const WorkflowInput = WorkflowParameters.extend({
-  deploymentId: DeploymentRecord.Id,
-  stack: z.string(),
-  service: z.string(),
-});
-export type WorkflowInput = z.infer<typeof WorkflowInput>;
-
-/**
- * Starts the deploy workflow of a stored deployment, named after it, so a second start of the
- * same deployment cannot run it twice. On AWS (and in Berth Local, through its Step Functions
- * endpoint) this is `StartExecution`; see `step-functions.ts`.
+ * Starts the workflow of a stored deployment (the state machine its action needs), named after
+ * it, so a second start of the same deployment cannot run it twice. On AWS (and in Berth Local,
+ * through its Step Functions endpoint) this is `StartExecution`; see `step-functions.ts`.
  */
 export type StartExecution = (
   deploymentId: string,
   input: WorkflowInput,
 ) => Promise<{ executionArn: string }>;
-
-/** The event type under which a deployment's parameters are kept for whoever starts it later. */
-export const PARAMETERS_EVENT = "parameters";
-
-const DEFAULT_PARAMETERS: WorkflowParameters = { action: "deploy" };
-
-/**
- * The input for a deployment's workflow, rebuilt from the store: a queued deployment is started
- * by whoever promotes it, long after the request that created it has answered.
- */
-export async function workflowInputFor(
-  store: Store,
-  deployment: DeploymentRecord.Info,
-): Promise<WorkflowInput> {
-  const events = await DeploymentEventRecord.all(store, deployment.id);
-  const recorded = events.findLast((event) => event.type === PARAMETERS_EVENT);
-  const parsed = recorded ? WorkflowParameters.safeParse(recorded.data) : undefined;
-  return {
-    ...(parsed?.success ? parsed.data : DEFAULT_PARAMETERS),
-    deploymentId: deployment.id,
-    stack: deployment.stack,
-    service: deployment.service,
-  };
-}
 
 export interface WorkflowContext {
   store: Store;
@@ -179,7 +132,7 @@ export async function requestDeployment(
   // Plain deploys need no record: a deployment without parameters is a deploy. Core places the
   // request before this event is written, so a deployment promoted in that instant starts as a
   // deploy; `DeploymentRecord.CreateInput` has no field to carry parameters in the same write.
-  if (request.parameters.action !== "deploy" || request.parameters.images) {
+  if (Workflow.needsParametersRecord(request.parameters)) {
     await DeploymentEventRecord.append(context.store, outcome.deployment.id, {
       type: PARAMETERS_EVENT,
       message: request.reason,

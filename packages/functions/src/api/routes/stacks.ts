@@ -94,6 +94,7 @@ async function applyService(
   context: RouteContext,
   stack: string,
   planned: PlannedService,
+  source: string | undefined,
 ): Promise<RequestedDeployment | undefined> {
   const { store } = context.dependencies;
   if (planned.change === "unchanged") return undefined;
@@ -116,7 +117,7 @@ async function applyService(
     trigger: "api",
     specHash: specHash(spec),
     reason: describeChange(planned),
-    parameters: { action: "deploy" },
+    parameters: { action: "deploy", ...(source ? { source } : {}) },
   });
 }
 
@@ -162,7 +163,7 @@ const applyStack = defineRoute({
       const { stored, plan } = await readPlan(store, params.stack, desired);
       const entries: z.input<typeof PlanEntry>[] = [];
       for (const planned of plan) {
-        const requested = await applyService(context, params.stack, planned);
+        const requested = await applyService(context, params.stack, planned, query.source);
         entries.push({
           ...planEntry(planned),
           ...(requested ? { deployment: requestedBody(requested) } : {}),

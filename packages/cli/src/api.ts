@@ -1,0 +1,229 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { DeploymentEventRecord, DeploymentRecord, StackRecord } from "@berth/core/store";
+import { UsageError } from "./command.ts";
+
+/**
+ * The Berth HTTP API as the CLI uses it (contract: packages/functions/src/api/README.md and
+ * `GET /v1/openapi.json`). Only the fields the commands read are typed here; the record shapes
+ * are core's own, which the API returns unchanged.
+ */
+
+export const DEFAULT_URL = "http://127.0.0.1:4000";
+
+export type Deployment = DeploymentRecord.Info;
+export type DeploymentEvent = DeploymentEventRecord.Info;
+
+export interface RequestedDeployment {
+  deployment: Deployment;
+  placement: "active" | "queued" | "superseded" | "cancelled";
+  workflow: { started: boolean; executionArn?: string; reason?: string; waiting?: boolean };
+}
+
+export interface PlanEntry {
+  service: string;
+  type: string;
+  change: "created" | "updated" | "unchanged" | "deleted";
+  changes?: { path: string }[];
+  pendingDeletion?: boolean;
+  deployment?: RequestedDeployment;
+}
+
+export interface ApplyResponse {
+  stack: string;
+  dryRun: boolean;
+  plan: PlanEntry[];
+}
+
+export interface DeploymentWithEvents {
+  deployment: Deployment;
+  events: DeploymentEvent[];
+}
+
+export type DeploymentSummary = Pick<
+  Deployment,
+  "id" | "status" | "reason" | "trigger" | "createdAt" | "updatedAt"
+>;
+
+export interface ServiceSummary {
+  name: string;
+  type: string;
+  status: "DEPLOYING" | "LIVE" | "NOT_DEPLOYED";
+  address: string | null;
+  activeDeployment: DeploymentSummary | null;
+  queuedDeployment: DeploymentSummary | null;
+}
+
+export interface ServiceView extends ServiceSummary {
+  tasks: { desired: number | null; running: number | null };
+}
+
+export interface StackList {
+  stacks: Omit<StackRecord.Info, "stackFile">[];
+}
+
+export interface StackDetail {
+  stack: StackRecord.Info;
+  services: ServiceSummary[];
+}
+
+export interface DeploymentPage {
+  deployments: Deployment[];
+  nextCursor?: string;
+}
+
+export interface LogsPage {
+  logGroupName: string;
+  events: { timestamp: string; logStream: string; message: string }[];
+  nextToken?: string;
+}
+
+export interface CancelResponse {
+  outcome: "cancelled" | "cancel-requested";
+  deployment: Deployment;
+  promoted?: { deployment: Deployment; workflow: RequestedDeployment["workflow"] };
+}
+
+export interface ErrorDetail {
+  path: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+/** The API answered with an error body (`{"error": {code, message, details?, requestId?}}`). */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[],
+    readonly requestId: string | undefined,
+  ) {
+    super(message);
+  }
+
+  /**
+   * 4xx answers mean the request itself must change (input, token, name), except for those a
+   * plain retry can cure: a conflict with something in flight, or a rate limit.
+   */
+  get isInputError(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 409 && this.status !== 429;
+  }
+}
+
+/** No HTTP answer at all: nothing listens, or the network failed. */
+export class ApiUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the Berth API at ${url} (${reason})`);
+  }
+}
+
+export interface Credentials {
+  token: string | undefined;
+  /** Where the token came from, for messages. */
+  source: string | undefined;
+}
+
+/**
+ * BERTH_TOKEN, else the admin token Berth Local keeps in its data dir, so that a developer
+ * next to `npm start` needs no setup.
+ */
+export function resolveCredentials(env: Record<string, string | undefined>, cwd: string): Credentials {
+  const fromEnv = env.BERTH_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, source: "BERTH_TOKEN" };
+  const file = resolve(cwd, env.BERTH_DATA_DIR || ".berth", "admin-token");
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (token) return { token, source: file };
+  }
+  return { token: undefined, source: undefined };
+}
+
+export function baseUrlOf(env: Record<string, string | undefined>): string {
+  const url = env.BERTH_URL?.trim() || DEFAULT_URL;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("not http");
+  } catch {
+    throw new UsageError(`BERTH_URL ${url} is not an http(s) URL`);
+  }
+  return url.replace(/\/+$/, "");
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+export interface ApiReply<T> {
+  status: number;
+  body: T;
+}
+
+/** A network failure's own words: fetch hides them in `cause` (ECONNREFUSED, ENOTFOUND…). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly credentials: Credentials,
+  ) {}
+
+  static fromEnv(env: Record<string, string | undefined>, cwd: string): ApiClient {
+    return new ApiClient(baseUrlOf(env), resolveCredentials(env, cwd));
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiReply<T>> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    if (this.credentials.token) headers.authorization = `Bearer ${this.credentials.token}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: options.body }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if ((error as Error).name === "AbortError") throw error;
+      throw new ApiUnreachableError(this.baseUrl, networkReason(error));
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) throw errorOf(response.status, body, text);
+    return { status: response.status, body: body as T };
+  }
+}
+
+function errorOf(status: number, body: unknown, text: string): ApiRequestError {
+  const error = (
+    body as
+      | { error?: { code?: unknown; message?: unknown; details?: ErrorDetail[]; requestId?: string } }
+      | undefined
+  )?.error;
+  if (error && typeof error.code === "string" && typeof error.message === "string") {
+    return new ApiRequestError(status, error.code, error.message, error.details ?? [], error.requestId);
+  }
+  // Not Berth's error shape: a proxy or something else answered on BERTH_URL.
+  return new ApiRequestError(status, `HTTP_${status}`, text.slice(0, 200) || "no error body", [], undefined);
+}
+
+export const encode = encodeURIComponent;

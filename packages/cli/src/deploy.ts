@@ -1,0 +1,336 @@
+import { randomUUID } from "node:crypto";
+import { dirname, extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { DeploymentStatus } from "@berth/core/deployments";
+import { Spec } from "@berth/core/spec";
+import {
+  ApiClient,
+  ApiRequestError,
+  ApiUnreachableError,
+  type ApplyResponse,
+  type CancelResponse,
+  type Deployment,
+  type DeploymentEvent,
+  type DeploymentWithEvents,
+  encode,
+  type PlanEntry,
+} from "./api.ts";
+import {
+  type Context,
+  DEFAULT_TIMEOUT,
+  FILE_OPTION,
+  loadStack,
+  type Output,
+  parseDuration,
+  parseOptions,
+  pause,
+  readText,
+  requiredOption,
+  stringOption,
+  UsageError,
+} from "./command.ts";
+import { apiErrorLines, duration, elapsed, type Paint, painter, statusStyle, table } from "./format.ts";
+
+/** Exit status after Ctrl-C, as shells report a command ended by SIGINT. */
+const INTERRUPTED = 130;
+/** Polls a final status may arrive before its `status` event; after that the record alone is shown. */
+const FINAL_EVENT_GRACE_POLLS = 3;
+const MAX_BLOCK_LINES = 20;
+const MAX_VALUE_CHARS = 120;
+
+function contentTypeOf(path: string): string {
+  return extname(path).toLowerCase() === ".json" ? "application/json" : "application/yaml";
+}
+
+export async function deploy(args: string[], context: Context, startedAt: number): Promise<number> {
+  const { values } = parseOptions(args, {
+    ...FILE_OPTION,
+    stack: { type: "string" },
+    "no-wait": { type: "boolean" },
+    timeout: { type: "string" },
+  });
+  const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
+  const stack = requiredOption(values, "stack");
+  const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
+  const text = readText(fileName, context.cwd);
+  // Bad input never reaches the API: the same checks it would run, with the file's own line numbers.
+  if (!loadStack(fileName, text, context)) return 2;
+
+  const path = resolve(context.cwd, fileName);
+  const api = ApiClient.fromEnv(context.env, context.cwd);
+  context.out(`Deploying ${fileName} as stack ${stack} to ${api.baseUrl}`);
+  let applied: ApplyResponse;
+  try {
+    ({ body: applied } = await api.request<ApplyResponse>("PUT", `/v1/stacks/${encode(stack)}`, {
+      // Where buildpack and Dockerfile packaging find their source: relative paths in the file
+      // are relative to the file, wherever the CLI runs.
+      query: { source: pathToFileURL(dirname(path)).href },
+      headers: { "content-type": contentTypeOf(path), "idempotency-key": randomUUID() },
+      body: text,
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiRequestError)) throw error;
+    for (const line of apiErrorLines(error, fileName)) context.err(line);
+    return error.isInputError ? 2 : 1;
+  }
+
+  const paint = painter(context.color);
+  for (const line of planLines(applied.plan, paint)) context.out(line);
+  const followed = applied.plan.filter(
+    (entry): entry is PlanEntry & { deployment: NonNullable<PlanEntry["deployment"]> } =>
+      entry.deployment !== undefined,
+  );
+  if (followed.length === 0) {
+    context.out("Nothing to deploy: every service is as the file describes it.");
+    return 0;
+  }
+  const statusHint = `berth status --stack ${stack}`;
+  if (values["no-wait"]) {
+    context.out(`Not waiting. Follow the deployments with: ${statusHint}`);
+    return 0;
+  }
+
+  const count = followed.length === 1 ? "1 deployment" : `${followed.length} deployments`;
+  context.out(`Following ${count} (Ctrl-C stops following; the deployments continue)`);
+  const width = Math.max(...followed.map((entry) => entry.service.length));
+  const trackers = followed.map(
+    (entry) => new Tracker(entry.service, width, entry.deployment.deployment, context, paint, startedAt),
+  );
+  const ending = await followAll(api, trackers, context, startedAt + timeoutMs);
+
+  context.out("");
+  for (const line of summaryLines(applied.plan, trackers, paint)) context.out(line);
+  if (ending === "timeout") {
+    const running = trackers.filter((tracker) => !tracker.done).length;
+    context.err(
+      `berth: timed out after ${duration(timeoutMs)} with ${running} of ${trackers.length} deployments not ` +
+        `final; they keep running without the CLI. Follow them with: ${statusHint}`,
+    );
+    return 1;
+  }
+  if (ending === "interrupted") {
+    context.err(`Stopped following; the deployments continue. Follow them with: ${statusHint}`);
+    return INTERRUPTED;
+  }
+  return trackers.every((tracker) => tracker.deployment.status === "SUCCEEDED") ? 0 : 1;
+}
+
+function planLines(plan: PlanEntry[], paint: Paint): string[] {
+  if (plan.length === 0) return ["The stack has no services."];
+  const rows = plan.map((entry) => {
+    const requested = entry.deployment;
+    const notes: string[] = [];
+    if (entry.changes?.length) notes.push(entry.changes.map((change) => change.path).join(", "));
+    if (entry.pendingDeletion) notes.push("its deletion is already under way");
+    if (requested && !requested.workflow.started && requested.workflow.reason) {
+      notes.push(requested.workflow.reason);
+    }
+    return [
+      entry.service,
+      entry.change,
+      requested?.deployment.id ?? "",
+      requested?.placement ?? "",
+      notes.join("; "),
+    ];
+  });
+  return [
+    "Plan:",
+    ...table(["SERVICE", "CHANGE", "DEPLOYMENT", "PLACEMENT", "DETAILS"], rows, (_row, column, text) =>
+      column === 1 ? paint(statusStyle(text.trim()), text) : text,
+    ).map((line) => `  ${line}`),
+  ];
+}
+
+/** One followed deployment: what has been shown of it, so each event appears once. */
+class Tracker {
+  done = false;
+  private readonly shown = new Set<number>();
+  /** The status the printed `status` events have reached; deployments start PENDING. */
+  private shownStatus: string = "PENDING";
+  private grace = FINAL_EVENT_GRACE_POLLS;
+  private unreachable = false;
+
+  constructor(
+    readonly service: string,
+    /** The longest followed service name, so the lines of all services align. */
+    private readonly width: number,
+    public deployment: Deployment,
+    private readonly output: Output,
+    private readonly paint: Paint,
+    private readonly startedAt: number,
+  ) {}
+
+  get id(): string {
+    return this.deployment.id;
+  }
+
+  private line(text: string, detail: string[] = []): void {
+    const time = elapsed(Date.now() - this.startedAt).padStart(5);
+    const name = this.service.padEnd(this.width);
+    this.output.out(`${this.paint("dim", time)} ${name}  ${text}`);
+    const indent = " ".repeat(time.length + 1 + name.length + 4);
+    for (const line of detail) this.output.out(`${indent}${this.paint("dim", line)}`);
+  }
+
+  /** Once per outage, so a restarting API does not flood the terminal. */
+  warnUnreachable(reason: string): void {
+    if (this.unreachable) return;
+    this.unreachable = true;
+    this.line(this.paint("yellow", `cannot read deployment ${this.id} (${reason}); retrying`));
+  }
+
+  update({ deployment, events }: DeploymentWithEvents): void {
+    this.unreachable = false;
+    this.deployment = deployment;
+    for (const event of [...events].sort((a, b) => a.sequence - b.sequence)) {
+      if (this.shown.has(event.sequence)) continue;
+      this.shown.add(event.sequence);
+      this.show(event);
+    }
+    if (!DeploymentStatus.isTerminal(deployment.status)) return;
+    // The status is written a moment before its event; wait a few polls for the event so the
+    // change shows with its own words, then settle for the record.
+    if (this.shownStatus !== deployment.status && --this.grace > 0) return;
+    if (this.shownStatus !== deployment.status) {
+      this.line(this.statusChange(this.shownStatus, deployment.status, deployment.reason));
+    }
+    this.done = true;
+  }
+
+  private statusChange(from: string, to: string, reason: string): string {
+    const target = this.paint(statusStyle(to), to);
+    return `${from === to ? target : `${from} → ${target}`}${reason ? `: ${reason}` : ""}`;
+  }
+
+  private show(event: DeploymentEvent): void {
+    const data = event.data ?? {};
+    if (event.type === "status" && typeof data.to === "string") {
+      const from = typeof data.from === "string" ? data.from : this.shownStatus;
+      this.shownStatus = data.to;
+      this.line(this.statusChange(from, data.to, typeof data.reason === "string" ? data.reason : ""));
+      return;
+    }
+    // A request's data (trigger, spec hash) identifies it; there is nothing in it to act on.
+    const detail = event.type === "requested" ? [] : dataLines(data);
+    this.line(`${this.paint("cyan", event.type)}: ${event.message}`, detail);
+  }
+}
+
+function inlineValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const short = text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+  return typeof value === "string" && /[\s="]/.test(short) ? JSON.stringify(short) : short;
+}
+
+/**
+ * An event's data, compactly: scalars and small objects on one `key=value` line; text with
+ * several lines and lists of strings (log lines, health-check output) as a block, newest last.
+ */
+function dataLines(data: Record<string, unknown>): string[] {
+  const inline: string[] = [];
+  const blocks: string[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (value === undefined || value === null) continue;
+    const lines =
+      Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")
+        ? (value as string[])
+        : typeof value === "string" && value.includes("\n")
+          ? value.replace(/\n$/, "").split("\n")
+          : undefined;
+    if (!lines) {
+      inline.push(`${key}=${inlineValue(value)}`);
+      continue;
+    }
+    const hidden = lines.length - MAX_BLOCK_LINES;
+    blocks.push(`${key}:${hidden > 0 ? ` (last ${MAX_BLOCK_LINES} of ${lines.length})` : ""}`);
+    for (const line of lines.slice(Math.max(0, hidden))) blocks.push(`| ${line}`);
+  }
+  return [...(inline.length > 0 ? [inline.join(" ")] : []), ...blocks];
+}
+
+type Ending = "finished" | "timeout" | "interrupted";
+
+async function followAll(
+  api: ApiClient,
+  trackers: Tracker[],
+  context: Context,
+  deadline: number,
+): Promise<Ending> {
+  for (;;) {
+    await Promise.all(
+      trackers.filter((tracker) => !tracker.done).map((tracker) => poll(api, tracker, context.signal)),
+    );
+    if (trackers.every((tracker) => tracker.done)) return "finished";
+    if (context.signal.aborted) return "interrupted";
+    const left = deadline - Date.now();
+    if (left <= 0) return "timeout";
+    if (!(await pause(Math.min(context.pollIntervalMs, left), context.signal))) return "interrupted";
+  }
+}
+
+async function poll(api: ApiClient, tracker: Tracker, signal: AbortSignal): Promise<void> {
+  try {
+    const { body } = await api.request<DeploymentWithEvents>("GET", `/v1/deployments/${encode(tracker.id)}`, {
+      signal,
+    });
+    tracker.update(body);
+  } catch (error) {
+    if ((error as Error).name === "AbortError") return;
+    // The deployments run on without the CLI: an API that is briefly away (a restart of Berth
+    // Local, a 5xx) is waited out until the timeout; an answer that the request is wrong is not.
+    if (error instanceof ApiUnreachableError) return tracker.warnUnreachable(error.reason);
+    if (error instanceof ApiRequestError && !error.isInputError) {
+      return tracker.warnUnreachable(`${error.code}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function summaryLines(plan: PlanEntry[], trackers: Tracker[], paint: Paint): string[] {
+  const byService = new Map(trackers.map((tracker) => [tracker.service, tracker.deployment]));
+  const rows = plan.map((entry) => {
+    const deployment = byService.get(entry.service);
+    if (!deployment) {
+      const note = entry.pendingDeletion ? "its deletion was already under way" : "";
+      return [entry.service, entry.change, "-", note];
+    }
+    const took = deployment.finishedAt
+      ? duration(Date.parse(deployment.finishedAt) - Date.parse(deployment.createdAt))
+      : "-";
+    return [entry.service, deployment.status, took, deployment.reason];
+  });
+  return [
+    "Summary:",
+    ...table(["SERVICE", "STATUS", "DURATION", "REASON"], rows, (_row, column, text) =>
+      column === 1 ? paint(statusStyle(text.trim()), text) : text,
+    ).map((line) => `  ${line}`),
+  ];
+}
+
+export async function cancel(args: string[], context: Context): Promise<number> {
+  const { values, positionals } = parseOptions(args, { reason: { type: "string" } }, true);
+  const [id, ...extra] = positionals;
+  if (!id || extra.length > 0) throw new UsageError("cancel takes one deployment id");
+  const reason = stringOption(values, "reason");
+  const api = ApiClient.fromEnv(context.env, context.cwd);
+  const { body } = await api.request<CancelResponse>("POST", `/v1/deployments/${encode(id)}/cancel`, {
+    ...(reason === undefined
+      ? {}
+      : { headers: { "content-type": "application/json" }, body: JSON.stringify({ reason }) }),
+  });
+  const { deployment } = body;
+  if (body.outcome === "cancelled") {
+    context.out(`Deployment ${deployment.id} (${deployment.stack}/${deployment.service}) is CANCELLED.`);
+  } else {
+    context.out(
+      `Cancellation of ${deployment.id} (${deployment.stack}/${deployment.service}) requested: it is ` +
+        `${deployment.status}, and its workflow ends it as CANCELLED at its next step.`,
+    );
+  }
+  if (body.promoted) {
+    context.out(
+      `Deployment ${body.promoted.deployment.id} took its place and is ${body.promoted.deployment.status}.`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Harness, startHarness } from "../../functions/src/api/test-support.ts";
+
+/**
+ * The real API handler, store (dynalite) and routes behind a real HTTP server, so the CLI
+ * meets exactly what it meets in Berth Local. The functions' harness supplies them, with its
+ * two stand-ins: a Step Functions starter that records starts, and a scripted CloudWatch Logs.
+ */
+export interface ApiServer {
+  url: string;
+  harness: Harness;
+  /** Every request the CLI made, as `METHOD /path?query`. */
+  requests: string[];
+  /** Answers that broke the API's own documented contract (the harness checks each one). */
+  contractFailures: Error[];
+  stop(): Promise<void>;
+}
+
+async function bodyOf(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function startApiServer(): Promise<ApiServer> {
+  const harness = await startHarness();
+  const requests: string[] = [];
+  const contractFailures: Error[] = [];
+  const server = createServer(async (request, response) => {
+    const body = await bodyOf(request);
+    const method = request.method ?? "GET";
+    const path = request.url ?? "/";
+    requests.push(`${method} ${path}`);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === "string") headers[name] = value;
+    }
+    try {
+      const reply = await harness.call({ method, path, headers, ...(body.length > 0 ? { body } : {}) });
+      const { "content-length": _, ...replyHeaders } = reply.headers;
+      response.writeHead(reply.status, replyHeaders);
+      response.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
+    } catch (error) {
+      contractFailures.push(error as Error);
+      response.writeHead(500, { "content-type": "application/json" });
+      response.end(JSON.stringify({ error: { code: "INTERNAL", message: "internal error" } }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    harness,
+    requests,
+    contractFailures,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await harness.stop();
+    },
+  };
+}
+
+/** A URL on which nothing listens: a port that was free a moment ago. */
+export async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}

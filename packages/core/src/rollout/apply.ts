@@ -1,0 +1,156 @@
+import {
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from "@aws-sdk/client-application-auto-scaling";
+import {
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  type Service,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
+import { BerthError } from "../errors.ts";
+import { workflowInputFor } from "../deployments/workflow-input.ts";
+import { Render } from "../render/index.ts";
+import { Spec } from "../spec/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, type Store, WaitRecord } from "../store/index.ts";
+import type { StepContext } from "./context.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
+import type { StepInput } from "./load.ts";
+import { loadTarget, renderEnvironment } from "./target.ts";
+
+export interface AppliedService {
+  ecsService: string;
+  serviceArn: string;
+  /** The ECS deployment the workflow waits for. */
+  ecsDeploymentId: string;
+  taskDefinitionArn: string;
+  created: boolean;
+}
+
+export function failFastThreshold(resource: Spec.ComputeResource): number {
+  const failFast = "failFast" in resource.properties ? resource.properties.failFast : undefined;
+  return failFast?.threshold ?? Spec.DEFAULT_FAIL_FAST_THRESHOLD;
+}
+
+/** The ECS service as DescribeServices sees it, or undefined when it does not run (missing or INACTIVE). */
+export async function describeService(
+  context: StepContext,
+  ecsService: string,
+): Promise<Service | undefined> {
+  const described = await context.clients.ecs.send(
+    new DescribeServicesCommand({ cluster: context.settings.cluster, services: [ecsService] }),
+  );
+  const service = described.services?.[0];
+  return service && service.status !== "INACTIVE" ? service : undefined;
+}
+
+/** Sets the service's live task definition, however often other writers get in between. */
+export async function recordLive(
+  store: Store,
+  stack: string,
+  service: string,
+  changes: Pick<ServiceRecord.Changes, "liveTaskDefinitionArn" | "lastGoodTaskDefinitionArn">,
+): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const current = await ServiceRecord.get(store, stack, service);
+    if (!current) return;
+    try {
+      await ServiceRecord.update(store, { stack, name: service, expectedVersion: current.version }, changes);
+      return;
+    } catch (error) {
+      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50));
+    }
+  }
+  throw new BerthError("CONFLICT", `service ${stack}/${service} kept changing`);
+}
+
+/**
+ * apply-service: creates or updates the ECS service (and its scaling) to run the new task
+ * definition, and starts waiting for the ECS deployment that results. Nothing has changed in ECS
+ * before this step, so a cancellation asked for until now still ends the deployment cleanly.
+ */
+export async function applyService(
+  context: StepContext,
+  input: StepInput & { resources?: { taskDefinitionArn?: string } | null; forceNewDeployment?: boolean },
+): Promise<AppliedService> {
+  const { store, clients, settings } = context;
+  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  if (deployment?.status !== "DEPLOYING") {
+    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`);
+  }
+  if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
+  const parameters = await workflowInputFor(store, deployment);
+  const target = await loadTarget(store, input.stack, input.service);
+  const env = renderEnvironment(settings, input.stack);
+  const plan = Render.renderResource(target.stack, input.service, env);
+  if (!plan.service) {
+    throw new StepError(STEP_ERRORS.notRunnable, `${input.stack}/${input.service} is a ${plan.type}: it has no ECS service`);
+  }
+  const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
+  if (!taskDefinitionArn) {
+    throw new StepError(STEP_ERRORS.notRunnable, `${input.stack}/${input.service} has no task definition to run`);
+  }
+  const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
+  const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
+  const desired = parameters.scale?.desired;
+
+  const existing = await describeService(context, ecsService);
+  let service: Service | undefined;
+  if (existing) {
+    const updated = await clients.ecs.send(
+      new UpdateServiceCommand({
+        ...plan.service.update,
+        taskDefinition: taskDefinitionArn,
+        forceNewDeployment,
+        ...(desired !== undefined ? { desiredCount: desired } : {}),
+      }),
+    );
+    service = updated.service;
+  } else {
+    const created = await clients.ecs.send(
+      new CreateServiceCommand({
+        ...plan.service.create,
+        taskDefinition: taskDefinitionArn,
+        ...(desired !== undefined ? { desiredCount: desired } : {}),
+      }),
+    );
+    service = created.service;
+  }
+  if (plan.scaling) {
+    await clients.autoscaling.send(new RegisterScalableTargetCommand(plan.scaling.target));
+    for (const policy of plan.scaling.policies) await clients.autoscaling.send(new PutScalingPolicyCommand(policy));
+  }
+  const primary = service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
+  if (!service?.serviceArn || !primary?.id) {
+    throw new StepError(STEP_ERRORS.ecs, `ECS answered no primary deployment for ${ecsService}`);
+  }
+  const lastGood = target.record.lastGoodTaskDefinitionArn;
+  await WaitRecord.create(store, {
+    stack: input.stack,
+    service: input.service,
+    deploymentId: deployment.id,
+    cluster: settings.cluster,
+    ecsService,
+    ecsDeploymentId: primary.id,
+    taskDefinitionArn,
+    // A rollback has nowhere further back to go; a first deployment has no earlier revision.
+    ...(parameters.action !== "rollback" && lastGood && lastGood !== taskDefinitionArn
+      ? { rollbackTaskDefinitionArn: lastGood }
+      : {}),
+    failFastThreshold: failFastThreshold(target.resource),
+  });
+  await recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn });
+  await DeploymentEventRecord.append(store, deployment.id, {
+    type: "service-updated",
+    message: `${existing ? "updated" : "created"} ECS service ${ecsService}: deployment ${primary.id} runs ${taskDefinitionArn}`,
+    data: { ecsService, ecsDeploymentId: primary.id, taskDefinitionArn, desiredCount: service.desiredCount ?? null },
+  });
+  return {
+    ecsService,
+    serviceArn: service.serviceArn,
+    ecsDeploymentId: primary.id,
+    taskDefinitionArn,
+    created: !existing,
+  };
+}

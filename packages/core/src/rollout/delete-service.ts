@@ -1,0 +1,68 @@
+import { DeregisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
+import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { Render } from "../render/index.ts";
+import { describeService } from "./apply.ts";
+import type { StepContext } from "./context.ts";
+import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+import type { StepInput } from "./load.ts";
+import type { Outcome } from "./outcome.ts";
+import { renderEnvironment } from "./target.ts";
+
+const MISSING = new Set(["ObjectNotFoundException", "NoSuchEntity", "NoSuchEntityException", "ServiceNotFoundException"]);
+
+async function ignoringMissing(action: () => Promise<unknown>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (!MISSING.has(awsErrorName(error) ?? "")) throw error;
+  }
+}
+
+/**
+ * delete-service: scales the ECS service to 0, waits (by failing with Berth.ServiceDraining,
+ * which the workflow retries) until its tasks are gone, deletes it, its scaling and its task
+ * role. The log group stays, for its retention. Every call tolerates what is already gone.
+ */
+export async function deleteService(context: StepContext, input: StepInput): Promise<Outcome> {
+  const { clients, settings } = context;
+  const env = renderEnvironment(settings, input.stack);
+  const ecsService = Render.serviceName(env, input.service);
+  const service = await describeService(context, ecsService);
+  await ignoringMissing(() =>
+    clients.autoscaling.send(
+      new DeregisterScalableTargetCommand({
+        ServiceNamespace: "ecs",
+        ResourceId: Render.scalingResourceId(env, input.service),
+        ScalableDimension: "ecs:service:DesiredCount",
+      }),
+    ),
+  );
+  if (service && service.status === "ACTIVE") {
+    if ((service.desiredCount ?? 0) > 0) {
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: settings.cluster, service: ecsService, desiredCount: 0 }));
+    }
+    if ((service.runningCount ?? 0) > 0 || (service.pendingCount ?? 0) > 0) {
+      throw new StepError(
+        STEP_ERRORS.draining,
+        `${ecsService} still has ${service.runningCount ?? 0} running and ${service.pendingCount ?? 0} pending tasks`,
+      );
+    }
+    await ignoringMissing(() => clients.ecs.send(new DeleteServiceCommand({ cluster: settings.cluster, service: ecsService, force: true })));
+  }
+  const roleName = Render.taskRoleName(env, input.service);
+  let policies: string[] = [];
+  try {
+    policies = (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
+  } catch (error) {
+    if (!MISSING.has(awsErrorName(error) ?? "")) throw error;
+  }
+  for (const policy of policies) {
+    await ignoringMissing(() => clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy })));
+  }
+  await ignoringMissing(() => clients.iam.send(new DeleteRoleCommand({ RoleName: roleName })));
+  return {
+    status: "SUCCEEDED",
+    reason: `${service ? `ECS service ${ecsService} deleted` : `ECS service ${ecsService} was not running`}, with its scaling and task role; its log group ${Render.logGroupName(env, input.service)} is kept for its retention`,
+  };
+}

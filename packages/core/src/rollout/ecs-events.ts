@@ -1,0 +1,281 @@
+import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { z } from "zod";
+import { transition } from "../deployments/deployment.ts";
+import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../store/index.ts";
+import { decide } from "./answer.ts";
+import type { StepContext } from "./context.ts";
+
+/** How many of a failed task's last log lines a deployment's event carries. */
+export const LOG_LINES = 20;
+
+const DeploymentStateDetail = z.looseObject({
+  eventName: z.string(),
+  deploymentId: z.string(),
+  reason: z.string().optional(),
+});
+
+const TaskStateDetail = z.looseObject({
+  taskArn: z.string(),
+  clusterArn: z.string(),
+  taskDefinitionArn: z.string(),
+  group: z.string().optional(),
+  startedBy: z.string().optional(),
+  lastStatus: z.string(),
+  stopCode: z.string().optional(),
+  stoppedReason: z.string().optional(),
+  containers: z
+    .array(
+      z.looseObject({
+        name: z.string(),
+        exitCode: z.number().optional(),
+        reason: z.string().optional(),
+        healthStatus: z.string().optional(),
+      }),
+    )
+    .default([]),
+});
+
+const EcsEvent = z.looseObject({
+  "detail-type": z.string(),
+  resources: z.array(z.string()).default([]),
+  detail: z.unknown(),
+});
+
+/** `arn:…:service/<cluster>/<service>` → its cluster and service names. */
+function serviceOfArn(arn: string): { cluster: string; ecsService: string } | undefined {
+  const match = /:service\/([^/]+)\/([^/]+)$/.exec(arn);
+  return match?.[1] && match[2] ? { cluster: match[1], ecsService: match[2] } : undefined;
+}
+
+function clusterOfArn(arn: string): string {
+  return arn.slice(arn.lastIndexOf("/") + 1);
+}
+
+export interface DeploymentState {
+  cluster: string;
+  ecsService: string;
+  ecsDeploymentId: string;
+  eventName: string;
+  reason: string;
+}
+
+export type Handled =
+  | "ignored"
+  | "succeeded"
+  | "rolled-back"
+  | "rollback-failed"
+  | "failed"
+  | "rolling-back"
+  | "task-failure-recorded";
+
+/**
+ * The ECS event handler: matches `ECS Deployment State Change` and `ECS Task State Change` to
+ * the deployment waiting on that ECS service. Events of other services, revisions or ECS
+ * deployments, repeated and late ones are ignored: a wait records which tasks it counted and
+ * moves through its phases only forwards.
+ */
+export async function handleEcsEvent(context: StepContext, event: unknown): Promise<Handled> {
+  const parsed = EcsEvent.safeParse(event);
+  if (!parsed.success) return "ignored";
+  if (parsed.data["detail-type"] === "ECS Deployment State Change") {
+    const detail = DeploymentStateDetail.safeParse(parsed.data.detail);
+    const service = parsed.data.resources.map(serviceOfArn).find((found) => found !== undefined);
+    if (!detail.success || !service) return "ignored";
+    return handleDeploymentState(context, {
+      ...service,
+      ecsDeploymentId: detail.data.deploymentId,
+      eventName: detail.data.eventName,
+      reason: detail.data.reason ?? "",
+    });
+  }
+  if (parsed.data["detail-type"] === "ECS Task State Change") {
+    const detail = TaskStateDetail.safeParse(parsed.data.detail);
+    if (!detail.success) return "ignored";
+    return handleTaskState(context, detail.data);
+  }
+  return "ignored";
+}
+
+export async function handleDeploymentState(context: StepContext, state: DeploymentState): Promise<Handled> {
+  const wait = await WaitRecord.get(context.store, state.cluster, state.ecsService);
+  if (!wait) return "ignored";
+  const completed = state.eventName === "SERVICE_DEPLOYMENT_COMPLETED";
+  const failed = state.eventName === "SERVICE_DEPLOYMENT_FAILED";
+  if (!completed && !failed) return "ignored";
+
+  if (wait.phase === "deploying" && state.ecsDeploymentId === wait.ecsDeploymentId) {
+    if (completed) {
+      const decided = await decide(
+        context,
+        wait,
+        { status: "SUCCEEDED", reason: "every task of the new revision is running and healthy", taskDefinitionArn: wait.taskDefinitionArn },
+        ["deploying"],
+      );
+      return decided ? "succeeded" : "ignored";
+    }
+    return rollBack(context, wait, `ECS failed the deployment: ${state.reason || "no reason given"}`);
+  }
+  if (wait.phase === "rolling-back" && state.ecsDeploymentId === wait.rollbackEcsDeploymentId) {
+    const target = wait.rollbackTaskDefinitionArn;
+    const decided = await decide(
+      context,
+      wait,
+      completed
+        ? { status: "ROLLED_BACK", reason: `${wait.rollbackReason ?? "the new revision failed"}; back on ${target}`, ...(target ? { taskDefinitionArn: target } : {}) }
+        : { status: "ROLLBACK_FAILED", reason: `${wait.rollbackReason ?? "the new revision failed"}; the rollback to ${target} failed too: ${state.reason}` },
+      ["rolling-back"],
+    );
+    if (!decided) return "ignored";
+    return completed ? "rolled-back" : "rollback-failed";
+  }
+  return "ignored";
+}
+
+type TaskState = z.infer<typeof TaskStateDetail>;
+
+/** A stopped task counts as failed when it crashed, failed to start or failed its health checks. */
+export function isFailedTask(task: TaskState): boolean {
+  if (task.lastStatus !== "STOPPED") return false;
+  if (task.stopCode === "EssentialContainerExited" || task.stopCode === "TaskFailedToStart") return true;
+  return /^Task failed (container|ELB) health checks/.test(task.stoppedReason ?? "");
+}
+
+async function handleTaskState(context: StepContext, task: TaskState): Promise<Handled> {
+  if (!isFailedTask(task)) return "ignored";
+  const ecsService = task.group?.startsWith("service:") ? task.group.slice("service:".length) : undefined;
+  if (!ecsService) return "ignored";
+  const cluster = clusterOfArn(task.clusterArn);
+  const wait = await WaitRecord.get(context.store, cluster, ecsService);
+  // Only the new revision's tasks count: the old one's stop as ECS replaces them.
+  if (!wait || wait.phase !== "deploying" || task.taskDefinitionArn !== wait.taskDefinitionArn) return "ignored";
+  const counted = await WaitRecord.change(context.store, cluster, ecsService, (current) => {
+    if (current.deploymentId !== wait.deploymentId || current.phase !== "deploying") return undefined;
+    if (current.failedTasks.includes(task.taskArn)) return undefined;
+    return { failedTasks: [...current.failedTasks, task.taskArn] };
+  });
+  if (!counted) return "ignored";
+  await recordTaskFailure(context, counted.after, task);
+  if (counted.after.failedTasks.length < counted.after.failFastThreshold) return "task-failure-recorded";
+  const summary = describeFailure(task);
+  return rollBack(
+    context,
+    counted.after,
+    `${counted.after.failedTasks.length} task${counted.after.failedTasks.length === 1 ? "" : "s"} of the new revision failed (threshold ${counted.after.failFastThreshold}); the last: ${summary}`,
+  );
+}
+
+function failedContainer(task: TaskState) {
+  return (
+    task.containers.find((container) => container.exitCode !== undefined && container.exitCode !== 0) ??
+    task.containers.find((container) => container.healthStatus === "UNHEALTHY") ??
+    task.containers[0]
+  );
+}
+
+function describeFailure(task: TaskState): string {
+  const container = failedContainer(task);
+  const exit = container?.exitCode !== undefined ? `, container ${container.name} exit code ${container.exitCode}` : "";
+  return `${task.stoppedReason ?? task.stopCode ?? "stopped"}${exit}`;
+}
+
+/** The task's last log lines, from the awslogs stream `<prefix>/<container>/<task id>`. */
+async function lastLogLines(context: StepContext, wait: WaitRecord.Info, task: TaskState): Promise<string[]> {
+  const container = failedContainer(task);
+  if (!container) return [];
+  const taskId = task.taskArn.slice(task.taskArn.lastIndexOf("/") + 1);
+  try {
+    const result = await context.clients.logs.send(
+      new GetLogEventsCommand({
+        logGroupName: `/berth/${wait.stack}/${wait.service}`,
+        logStreamName: `${wait.service}/${container.name}/${taskId}`,
+        limit: LOG_LINES,
+        startFromHead: false,
+      }),
+    );
+    return (result.events ?? []).map((event) => event.message ?? "").filter((line) => line.length > 0);
+  } catch {
+    // Logs are evidence, not a condition: a task that never logged has no stream.
+    return [];
+  }
+}
+
+async function recordTaskFailure(context: StepContext, wait: WaitRecord.Info, task: TaskState): Promise<void> {
+  const container = failedContainer(task);
+  const logLines = await lastLogLines(context, wait, task);
+  const healthOutput = /^Task failed container health checks: ?(.*)$/s.exec(task.stoppedReason ?? "")?.[1];
+  await DeploymentEventRecord.append(context.store, wait.deploymentId, {
+    type: "task-failed",
+    message: `task ${task.taskArn.slice(task.taskArn.lastIndexOf("/") + 1)} failed: ${describeFailure(task)}`,
+    data: {
+      taskArn: task.taskArn,
+      stopCode: task.stopCode ?? null,
+      stoppedReason: task.stoppedReason ?? null,
+      container: container?.name ?? null,
+      exitCode: container?.exitCode ?? null,
+      ...(healthOutput ? { healthCheckOutput: healthOutput } : {}),
+      logLines,
+      failures: wait.failedTasks.length,
+      threshold: wait.failFastThreshold,
+    },
+  });
+}
+
+/**
+ * Rolls the service back at once: ECS is pointed at the last good revision and the wait now
+ * follows that rollback. A service without one (its first deployment) is scaled to 0 instead,
+ * so a crash loop stops, and the deployment fails.
+ */
+export async function rollBack(context: StepContext, wait: WaitRecord.Info, reason: string): Promise<Handled> {
+  const target = wait.rollbackTaskDefinitionArn;
+  if (!target) {
+    const decided = await decide(
+      context,
+      wait,
+      { status: "FAILED", reason: `${reason}; no earlier revision to return to, so the service was scaled to 0` },
+      ["deploying"],
+    );
+    if (!decided) return "ignored";
+    await context.clients.ecs.send(
+      new UpdateServiceCommand({ cluster: wait.cluster, service: wait.ecsService, desiredCount: 0 }),
+    );
+    return "failed";
+  }
+  // Claim the rollback before calling ECS, so two events cannot start two.
+  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
+    current.deploymentId === wait.deploymentId && current.phase === "deploying"
+      ? { phase: "rolling-back", rollbackReason: reason }
+      : undefined,
+  );
+  if (!claimed) return "ignored";
+  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
+  if (deployment?.status === "DEPLOYING") {
+    await transition(context.store, wait.deploymentId, "DEPLOYING", "ROLLING_BACK", `${reason}; returning to ${target}`);
+  }
+  try {
+    const updated = await context.clients.ecs.send(
+      new UpdateServiceCommand({
+        cluster: wait.cluster,
+        service: wait.ecsService,
+        taskDefinition: target,
+        forceNewDeployment: true,
+      }),
+    );
+    const primary = updated.service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
+    if (!primary?.id) throw new Error("ECS answered no primary deployment for the rollback");
+    await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
+      current.deploymentId === wait.deploymentId && current.phase === "rolling-back"
+        ? { rollbackEcsDeploymentId: primary.id }
+        : undefined,
+    );
+    return "rolling-back";
+  } catch (error) {
+    await decide(
+      context,
+      claimed.after,
+      { status: "ROLLBACK_FAILED", reason: `${reason}; the rollback to ${target} could not start: ${(error as Error).message}` },
+      ["rolling-back"],
+    );
+    return "rollback-failed";
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors a step throws on purpose. Their `name` is the error Step Functions sees (Lambda reports
+ * a thrown error's name as its `errorType`), so the workflows' Retry and Catch match on it and
+ * finalize knows what happened from `$.error.Error`.
+ */
+export class StepError extends Error {
+  constructor(name: StepErrorName, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export const STEP_ERRORS = {
+  /** Preflight refused: nothing was changed. */
+  preflight: "Berth.PreflightFailed",
+  /** Someone cancelled the deployment before ECS was touched. */
+  cancelled: "Berth.Cancelled",
+  /** The deployment is not in a state this step can act on (already final, or unknown). */
+  notRunnable: "Berth.NotRunnable",
+  /** ECS refused or failed a request the deployment needed. */
+  ecs: "Berth.EcsFailed",
+  /** delete-service: ECS is still draining; the workflow retries. */
+  draining: "Berth.ServiceDraining",
+} as const;
+export type StepErrorName = (typeof STEP_ERRORS)[keyof typeof STEP_ERRORS];
+
+/** An AWS SDK error's name (its exception class), or undefined for anything else. */
+export function awsErrorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}

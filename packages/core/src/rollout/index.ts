@@ -1,0 +1,1 @@
+export * as Rollout from "./rollout.ts";

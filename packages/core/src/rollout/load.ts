@@ -1,0 +1,189 @@
+import { Buildpack } from "../buildpacks/index.ts";
+import { transition } from "../deployments/deployment.ts";
+import { isTerminal } from "../deployments/status.ts";
+import { type WorkflowParameters, workflowInputFor } from "../deployments/workflow-input.ts";
+import { Render } from "../render/index.ts";
+import { Spec } from "../spec/index.ts";
+import { DeploymentRecord } from "../store/index.ts";
+import type { StepContext } from "./context.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
+import { loadTarget, renderEnvironment } from "./target.ts";
+
+export interface StepInput {
+  deploymentId: string;
+  stack: string;
+  service: string;
+}
+
+/** One image to build, as the Build state's CodeBuild request takes it. */
+export interface BuildItem {
+  container: string;
+  repositoryUri: string;
+  /** CodeBuild's `EnvironmentVariablesOverride`, in the PascalCase Step Functions' integration takes. */
+  environmentVariables: { Name: string; Value: string; Type: "PLAINTEXT" }[];
+  buildspec: string;
+}
+
+export interface LoadedDeployment {
+  action: WorkflowParameters["action"];
+  /** How long the workflow waits for ECS before one reconciling DescribeServices decides. */
+  waitTimeoutSeconds: number;
+  build: { needed: boolean; items: BuildItem[] };
+  /** rollback: the revision to return to. */
+  rollback?: { taskDefinitionArn: string };
+  /** scale and refresh: the revision ECS runs now, run again without registering a new one. */
+  reuse?: { taskDefinitionArn: string };
+}
+
+/** Waiting bounds, in seconds: long enough for a slow start, short enough to notice a hang. */
+export const WAIT_TIMEOUT = { min: 120, max: 3600 } as const;
+
+/**
+ * How long ECS may take to call the new tasks healthy: the start period and every retry of the
+ * slowest container's health check, twice over (a replacement may start after a failed first
+ * try), plus two minutes for placing and pulling.
+ */
+export function waitTimeoutFor(serviceName: string, resource: Spec.ComputeResource): number {
+  const windows = Spec.containersOf(serviceName, resource).map((container) => {
+    const check = container.internalHealthCheck;
+    if (!check) return 30;
+    return (check.startPeriodSeconds ?? 0) + (check.intervalSeconds + check.timeoutSeconds) * (check.retries + 1);
+  });
+  const window = Math.max(30, ...windows);
+  return Math.min(WAIT_TIMEOUT.max, Math.max(WAIT_TIMEOUT.min, 120 + 2 * window));
+}
+
+const STARTING_STATUS = { deploy: "BUILDING", scale: "DEPLOYING" } as const;
+
+/**
+ * load-deployment: reads the deployment, moves it out of PENDING (to BUILDING when something is
+ * built, else DEPLOYING) and derives what the workflow needs. A deployment that already ended
+ * (cancelled while it waited for its workflow) is not run again.
+ */
+export async function loadDeployment(context: StepContext, input: StepInput): Promise<LoadedDeployment> {
+  const { store } = context;
+  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  if (!deployment) throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} does not exist`);
+  if (isTerminal(deployment.status)) {
+    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${deployment.id} is already ${deployment.status}`);
+  }
+  const parameters = await workflowInputFor(store, deployment);
+  const target = await loadTarget(store, input.stack, input.service);
+  const waitTimeoutSeconds = waitTimeoutFor(input.service, target.resource);
+
+  if (parameters.action === "delete") {
+    await startWork(context, deployment, "DEPLOYING", "deleting the service");
+    return { action: "delete", waitTimeoutSeconds, build: { needed: false, items: [] } };
+  }
+  if (parameters.action === "rollback") {
+    const taskDefinitionArn =
+      parameters.rollbackTo?.taskDefinitionArn ?? target.record.lastGoodTaskDefinitionArn;
+    if (!taskDefinitionArn) {
+      throw new StepError(
+        STEP_ERRORS.preflight,
+        `${input.stack}/${input.service} has no earlier revision that passed its health checks to return to`,
+      );
+    }
+    await startWork(context, deployment, "DEPLOYING", `returning to ${taskDefinitionArn}`);
+    return {
+      action: "rollback",
+      waitTimeoutSeconds,
+      build: { needed: false, items: [] },
+      rollback: { taskDefinitionArn },
+    };
+  }
+
+  if (parameters.action === "scale" || parameters.action === "refresh") {
+    const live = target.record.liveTaskDefinitionArn;
+    if (!live) {
+      throw new StepError(
+        STEP_ERRORS.preflight,
+        `${input.stack}/${input.service} does not run yet: there is nothing to ${parameters.action}; deploy it first`,
+      );
+    }
+    await startWork(context, deployment, "DEPLOYING", `${parameters.action === "scale" ? "scaling" : "refreshing"} ${live}`);
+    return {
+      action: parameters.action,
+      waitTimeoutSeconds,
+      build: { needed: false, items: [] },
+      reuse: { taskDefinitionArn: live },
+    };
+  }
+
+  const items = buildItems(context, input, target.resource, parameters.source, target.record.liveTaskDefinitionArn);
+  const status = items.length > 0 ? STARTING_STATUS.deploy : STARTING_STATUS.scale;
+  await startWork(
+    context,
+    deployment,
+    status,
+    items.length > 0
+      ? `building ${items.map((item) => item.container).join(", ")}`
+      : "registering the task definition and updating the service",
+  );
+  return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
+}
+
+async function startWork(
+  context: StepContext,
+  deployment: DeploymentRecord.Info,
+  to: "BUILDING" | "DEPLOYING",
+  reason: string,
+): Promise<void> {
+  if (deployment.status !== "PENDING") return; // a retried step finds its own earlier move
+  if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before it started");
+  await transition(context.store, deployment.id, "PENDING", to, reason);
+}
+
+function buildItems(
+  context: StepContext,
+  input: StepInput,
+  resource: Spec.ComputeResource,
+  source: string | undefined,
+  liveTaskDefinitionArn: string | undefined,
+): BuildItem[] {
+  const env = renderEnvironment(context.settings, input.stack);
+  const items: BuildItem[] = [];
+  for (const container of Spec.containersOf(input.service, resource)) {
+    const architecture = resource.properties.resources.architecture;
+    const plan = Buildpack.planForPackaging(container.packaging, architecture);
+    if (!plan) continue;
+    // Without a source, a service that runs keeps the images it runs (prepare-resources reads
+    // them from its task definition): a change of environment or scaling needs no rebuild.
+    if (!source && liveTaskDefinitionArn) continue;
+    if (!source) {
+      throw new StepError(
+        STEP_ERRORS.preflight,
+        `container ${container.name} is built from source (${container.packaging.type}), but the deployment names no source: apply the stack with ?source=…`,
+      );
+    }
+    const packaging = container.packaging;
+    const planInput =
+      packaging.type === "custom-dockerfile"
+        ? {
+            packaging: {
+              type: packaging.type,
+              buildContextPath: packaging.properties.buildContextPath,
+              dockerfilePath: packaging.properties.dockerfilePath,
+              buildArgs: packaging.properties.buildArgs ?? [],
+            },
+            architecture,
+          }
+        : packaging.type === "stacktape-image-buildpack"
+          ? { packaging: { type: packaging.type, entryfilePath: packaging.properties.entryfilePath }, architecture }
+          : undefined;
+    const repositoryUri = `${context.settings.registry}/${Render.repositoryName(env, input.service, container.name)}`;
+    items.push({
+      container: container.name,
+      repositoryUri,
+      buildspec: plan.buildspec,
+      environmentVariables: [
+        { Name: "BERTH_SOURCE", Value: source, Type: "PLAINTEXT" },
+        { Name: "BERTH_BUILD_INPUT", Value: JSON.stringify(planInput), Type: "PLAINTEXT" },
+        { Name: "REPOSITORY_URI", Value: repositoryUri, Type: "PLAINTEXT" },
+        { Name: "BERTH_CONTAINER", Value: container.name, Type: "PLAINTEXT" },
+        { Name: "BERTH_DEPLOYMENT_ID", Value: input.deploymentId, Type: "PLAINTEXT" },
+      ],
+    });
+  }
+  return items;
+}

@@ -1,0 +1,172 @@
+import {
+  CreateLogGroupCommand,
+  PutRetentionPolicyCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from "@aws-sdk/client-iam";
+import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { transition } from "../deployments/deployment.ts";
+import { Render } from "../render/index.ts";
+import { DeploymentEventRecord, DeploymentRecord } from "../store/index.ts";
+import type { StepContext } from "./context.ts";
+import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+import type { StepInput } from "./load.ts";
+import { loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
+
+/** One finished build as the Build state hands it on. */
+export interface FinishedBuild {
+  container: string;
+  repositoryUri: string;
+  result: { id?: string; exported?: { Name?: string; Value?: string }[] | null };
+}
+
+export interface PreparedResources {
+  taskDefinitionArn: string;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** The images the builds pushed, by container, as `repository@sha256:…`. */
+export function imagesOf(builds: readonly FinishedBuild[]): Record<string, string> {
+  const images: Record<string, string> = {};
+  for (const build of builds) {
+    const digest = build.result.exported?.find((variable) => variable.Name === "IMAGE_DIGEST")?.Value;
+    if (!digest || !DIGEST.test(digest)) {
+      throw new StepError(
+        STEP_ERRORS.ecs,
+        `the build of ${build.container} (${build.result.id ?? "unknown build"}) exported no image digest`,
+      );
+    }
+    images[build.container] = `${build.repositoryUri}@${digest}`;
+  }
+  return images;
+}
+
+/**
+ * prepare-resources: the log group, the task role and a new task definition revision. Every
+ * request is idempotent, so a retried step converges on the same resources.
+ */
+export async function prepareResources(
+  context: StepContext,
+  input: StepInput & { builds?: FinishedBuild[] | null },
+): Promise<PreparedResources> {
+  const { store, clients } = context;
+  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  if (!deployment || (deployment.status !== "BUILDING" && deployment.status !== "DEPLOYING")) {
+    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`);
+  }
+  if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
+
+  const built = imagesOf(input.builds ?? []);
+  const digests = Object.fromEntries(
+    Object.entries(built).map(([container, image]) => [container, image.slice(image.indexOf("@") + 1)]),
+  );
+  if (Object.keys(digests).length > 0) {
+    await DeploymentRecord.recordDetails(store, deployment.id, { imageDigests: digests });
+    await DeploymentEventRecord.append(store, deployment.id, {
+      type: "built",
+      message: `built ${Object.entries(built)
+        .map(([container, image]) => `${container} → ${image}`)
+        .join(", ")}`,
+      data: { images: built },
+    });
+  }
+  if (deployment.status === "BUILDING") {
+    await transition(store, deployment.id, "BUILDING", "DEPLOYING", "built; registering the task definition");
+  }
+
+  const target = await loadTarget(store, input.stack, input.service);
+  const secretArns = await resolveSecrets(context, secretNamesOf(input.service, target.resource));
+  const images = {
+    ...(await liveImages(context, target.record.liveTaskDefinitionArn, input.service)),
+    ...Object.fromEntries(Object.entries(built).map(([container, image]) => [`${input.service}/${container}`, image])),
+  };
+  const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
+  const plan = Render.renderResource(target.stack, input.service, env);
+
+  if (plan.logGroup) {
+    try {
+      await clients.logs.send(new CreateLogGroupCommand(plan.logGroup.create));
+    } catch (error) {
+      if (awsErrorName(error) !== "ResourceAlreadyExistsException") throw error;
+    }
+    await clients.logs.send(new PutRetentionPolicyCommand(plan.logGroup.retention));
+  }
+  await ensureRole(context, plan.role);
+  const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
+  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+  if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
+  await DeploymentEventRecord.append(store, deployment.id, {
+    type: "task-definition",
+    message: `registered ${taskDefinitionArn}`,
+    data: { taskDefinitionArn },
+  });
+  return { taskDefinitionArn };
+}
+
+/**
+ * The images the live revision runs, by `service/container`: what a built container keeps when
+ * this deployment builds nothing (no source given).
+ */
+async function liveImages(
+  context: StepContext,
+  taskDefinitionArn: string | undefined,
+  service: string,
+): Promise<Record<string, string>> {
+  if (!taskDefinitionArn) return {};
+  const described = await context.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }));
+  const images: Record<string, string> = {};
+  for (const container of described.taskDefinition?.containerDefinitions ?? []) {
+    if (container.name && container.image && container.image.includes("@sha256:")) {
+      images[`${service}/${container.name}`] = container.image;
+    }
+  }
+  return images;
+}
+
+async function resolveSecrets(context: StepContext, names: string[]): Promise<Record<string, string>> {
+  const arns: Record<string, string> = {};
+  for (const name of names) {
+    try {
+      const described = await context.clients.secrets.send(new DescribeSecretCommand({ SecretId: name }));
+      if (described.ARN) arns[name] = described.ARN;
+    } catch (error) {
+      if (awsErrorName(error) === "ResourceNotFoundException") {
+        throw new StepError(STEP_ERRORS.preflight, `$Secret('${name}') does not exist in Secrets Manager`);
+      }
+      throw error;
+    }
+  }
+  return arns;
+}
+
+async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"]): Promise<void> {
+  const { iam } = context.clients;
+  const roleName = role.create.RoleName;
+  let exists = true;
+  try {
+    await iam.send(new GetRoleCommand({ RoleName: roleName }));
+  } catch (error) {
+    if (awsErrorName(error) !== "NoSuchEntityException" && awsErrorName(error) !== "NoSuchEntity") throw error;
+    exists = false;
+  }
+  if (!exists) {
+    try {
+      await iam.send(new CreateRoleCommand(role.create));
+    } catch (error) {
+      if (awsErrorName(error) !== "EntityAlreadyExistsException" && awsErrorName(error) !== "EntityAlreadyExists") {
+        throw error;
+      }
+    }
+  } else if (role.create.AssumeRolePolicyDocument) {
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: role.create.AssumeRolePolicyDocument }),
+    );
+  }
+  if (role.policy) await iam.send(new PutRolePolicyCommand(role.policy));
+}

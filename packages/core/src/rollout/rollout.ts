@@ -1,0 +1,13 @@
+export { type AppliedService, applyService, failFastThreshold } from "./apply.ts";
+export { type Clients, readSettings, type Settings, type StepContext } from "./context.ts";
+export { deleteService } from "./delete-service.ts";
+export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";
+export { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+export { CaughtError, describeError, finalize } from "./finalize.ts";
+export { type BuildItem, type LoadedDeployment, loadDeployment, type StepInput, WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
+export { Outcome } from "./outcome.ts";
+export { type FinishedBuild, imagesOf, prepareResources } from "./prepare.ts";
+export { preflight } from "./preflight.ts";
+export { reconcile } from "./reconcile.ts";
+export { releaseService } from "./release.ts";
+export { waitForDeployment } from "./wait.ts";

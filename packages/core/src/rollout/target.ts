@@ -1,0 +1,90 @@
+import { Render } from "../render/index.ts";
+import { Spec } from "../spec/index.ts";
+import { ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import type { Settings } from "./context.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
+
+/** What a step works on: the stack as last applied, with every service's stored spec in it. */
+export interface Target {
+  stackName: string;
+  serviceName: string;
+  stack: Spec.Stack;
+  resource: Spec.ComputeResource;
+  record: ServiceRecord.Info;
+}
+
+/**
+ * Reads the stack and its services. The stored specs win over the file's resources, because
+ * redeploys with an image and scaling change the spec without a new file.
+ */
+export async function loadTarget(store: Store, stackName: string, serviceName: string): Promise<Target> {
+  const [stackRecord, record, services] = await Promise.all([
+    StackRecord.get(store, stackName),
+    ServiceRecord.get(store, stackName, serviceName),
+    ServiceRecord.list(store, stackName),
+  ]);
+  if (!record) throw new StepError(STEP_ERRORS.notRunnable, `service ${stackName}/${serviceName} does not exist`);
+  const parsed = stackRecord ? Spec.parse(stackRecord.stackFile) : undefined;
+  const resources: Record<string, unknown> = parsed?.ok ? { ...parsed.stack.resources } : {};
+  for (const service of services) resources[service.name] = service.spec;
+  resources[serviceName] = record.spec;
+  const stack = { ...(parsed?.ok ? parsed.stack : {}), resources } as Spec.Stack;
+  const resource = stack.resources[serviceName];
+  if (!resource || !Spec.isCompute(resource)) {
+    throw new StepError(STEP_ERRORS.notRunnable, `${stackName}/${serviceName} is not a compute resource`);
+  }
+  return { stackName, serviceName, stack, resource, record };
+}
+
+/** The rendering environment of a stack in this installation. */
+export function renderEnvironment(
+  settings: Settings,
+  stackName: string,
+  extra: { images?: Record<string, string>; secretArns?: Record<string, string> } = {},
+): Render.Environment {
+  return Render.Environment.parse({
+    stack: stackName,
+    stage: settings.stage,
+    partition: settings.partition,
+    region: settings.region,
+    account: settings.account,
+    cluster: settings.cluster,
+    network: { privateSubnets: settings.subnets, securityGroups: settings.securityGroups },
+    serviceConnectNamespace: settings.serviceConnectNamespace,
+    executionRoleArn: settings.executionRoleArn,
+    taskRolePath: settings.taskRolePath,
+    ...(settings.permissionsBoundaryArn ? { permissionsBoundaryArn: settings.permissionsBoundaryArn } : {}),
+    registry: settings.registry,
+    images: extra.images ?? {},
+    secretArns: extra.secretArns ?? {},
+    ingress: settings.ingress,
+    ingressMissing: settings.ingressMissing,
+  });
+}
+
+/** The `$Secret` names a resource's containers read. */
+export function secretNamesOf(serviceName: string, resource: Spec.ComputeResource): string[] {
+  const names = new Set<string>();
+  for (const container of Spec.containersOf(serviceName, resource)) {
+    for (const variable of container.environment) {
+      for (const found of Spec.findDirectives(variable.value)) {
+        if (found.ok && found.directive.kind === "Secret") names.add(found.directive.secretName);
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+/** The resources a resource's `$ResourceParam`s and `connectTo` name. */
+export function dependenciesOf(serviceName: string, resource: Spec.ComputeResource): string[] {
+  const names = new Set<string>(resource.properties.connectTo ?? []);
+  for (const container of Spec.containersOf(serviceName, resource)) {
+    for (const variable of container.environment) {
+      for (const found of Spec.findDirectives(variable.value)) {
+        if (found.ok && found.directive.kind === "ResourceParam") names.add(found.directive.resource);
+      }
+    }
+  }
+  names.delete(serviceName);
+  return [...names].sort();
+}

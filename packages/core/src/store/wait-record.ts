@@ -1,0 +1,163 @@
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { BerthError } from "../errors.ts";
+import { isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
+import { waitKey } from "./keys.ts";
+import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
+import { type Store, TTL_ATTRIBUTE } from "./store.ts";
+
+/**
+ * A deployment waiting on ECS: the ECS deployment it waits for, the Step Functions task token
+ * that resumes its workflow, and what the ECS event handler learnt so far (the failed tasks of
+ * the new revision, a rollback it started). One per service, because only the service's active
+ * deployment ever waits. Every change is conditioned on `version`.
+ */
+export const Phase = z.enum(["deploying", "rolling-back", "answered"]);
+export type Phase = z.infer<typeof Phase>;
+
+export const Info = z.object({
+  stack: StackName,
+  service: ServiceName,
+  deploymentId: RecordId,
+  /** The ECS service (`<stack>-<service>`) and its cluster. */
+  cluster: z.string().min(1),
+  ecsService: z.string().min(1),
+  /** The ECS deployment (`ecs-svc/…`) the workflow waits for. */
+  ecsDeploymentId: z.string().min(1),
+  taskDefinitionArn: z.string().min(1),
+  /** Where a failing revision goes back to; absent on a service's first deployment. */
+  rollbackTaskDefinitionArn: z.string().min(1).optional(),
+  /** Failed tasks of the new revision that make the handler roll back at once. */
+  failFastThreshold: z.number().int().positive(),
+  /** Task ARNs already counted as failed: a repeated or late event is never counted twice. */
+  failedTasks: z.array(z.string()).default([]),
+  /** Set once the workflow stored its token; events before it are recorded, answered after. */
+  taskToken: z.string().min(1).optional(),
+  phase: Phase,
+  /** The ECS deployment of a rollback the handler started. */
+  rollbackEcsDeploymentId: z.string().min(1).optional(),
+  /** Why the handler rolled back, for the deployment's final reason. */
+  rollbackReason: z.string().optional(),
+  /** An outcome decided before the token was stored, answered as soon as it is. */
+  pendingOutcome: z.record(z.string(), z.unknown()).optional(),
+  createdAt: Timestamp,
+  version: z.number().int().positive(),
+  /** Epoch seconds: a wait outlives no workflow (their longest is 4 hours). */
+  [TTL_ATTRIBUTE]: z.number().int(),
+});
+export type Info = z.infer<typeof Info>;
+
+const TTL_SECONDS = 6 * 60 * 60;
+
+export type CreateInput = Omit<
+  z.input<typeof Info>,
+  "version" | "createdAt" | typeof TTL_ATTRIBUTE | "failedTasks" | "phase"
+>;
+
+function fromItem(item: Record<string, unknown>): Info {
+  const { PK: _pk, SK: _sk, ...rest } = item;
+  return parseStored(Info, rest, "wait");
+}
+
+/** Starts waiting: replaces whatever an earlier deployment of the service left behind. */
+export async function create(store: Store, input: CreateInput): Promise<Info> {
+  const now = store.clock();
+  const info = parseInput(
+    Info,
+    {
+      ...input,
+      failedTasks: [],
+      phase: "deploying",
+      createdAt: now.toISOString(),
+      version: 1,
+      [TTL_ATTRIBUTE]: Math.floor(now.getTime() / 1000) + TTL_SECONDS,
+    },
+    "wait",
+  );
+  await store.client.send(
+    new PutCommand({ TableName: store.tableName, Item: { ...waitKey(info.cluster, info.ecsService), ...info } }),
+  );
+  return info;
+}
+
+/** The ECS service's wait, or undefined when there is none or it expired (DynamoDB's TTL is lazy). */
+export async function get(store: Store, cluster: string, ecsService: string): Promise<Info | undefined> {
+  const result = await store.client.send(
+    new GetCommand({ TableName: store.tableName, Key: waitKey(cluster, ecsService), ConsistentRead: true }),
+  );
+  if (!result.Item) return undefined;
+  const info = fromItem(result.Item);
+  if (info[TTL_ATTRIBUTE] * 1000 <= store.clock().getTime()) return undefined;
+  return info;
+}
+
+/**
+ * Writes `next` in place of `current`, on the condition that nobody wrote since `current` was
+ * read; CONFLICT otherwise (the caller re-reads and decides again).
+ */
+export async function replace(store: Store, current: Info, next: Partial<Info>): Promise<Info> {
+  const updated = parseInput(Info, { ...current, ...next, version: current.version + 1 }, "wait");
+  try {
+    await store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: { ...waitKey(current.cluster, current.ecsService), ...updated },
+        ConditionExpression: "#version = :version AND #deployment = :deployment",
+        ExpressionAttributeNames: { "#version": "version", "#deployment": "deploymentId" },
+        ExpressionAttributeValues: { ":version": current.version, ":deployment": current.deploymentId },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    throw new BerthError("CONFLICT", `the wait of ${current.ecsService} changed`);
+  }
+  return updated;
+}
+
+/** Ends the wait of one deployment; a newer deployment's wait is left alone. */
+export async function remove(
+  store: Store,
+  cluster: string,
+  ecsService: string,
+  deploymentId: string,
+): Promise<void> {
+  try {
+    await store.client.send(
+      new DeleteCommand({
+        TableName: store.tableName,
+        Key: waitKey(cluster, ecsService),
+        ConditionExpression: "#deployment = :deployment",
+        ExpressionAttributeNames: { "#deployment": "deploymentId" },
+        ExpressionAttributeValues: { ":deployment": deploymentId },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/**
+ * Changes the wait with `decide` until the write wins: `decide` gets the current wait and
+ * returns the changes, or undefined to leave it as it is.
+ */
+export async function change(
+  store: Store,
+  cluster: string,
+  ecsService: string,
+  decide: (current: Info) => Partial<Info> | undefined,
+  attempts = 20,
+): Promise<{ before: Info; after: Info } | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    const current = await get(store, cluster, ecsService);
+    if (!current) return undefined;
+    const changes = decide(current);
+    if (!changes) return undefined;
+    try {
+      return { before: current, after: await replace(store, current, changes) };
+    } catch (error) {
+      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
+  throw new BerthError("CONFLICT", `the wait of ${ecsService} kept changing`);
+}

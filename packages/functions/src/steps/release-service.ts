@@ -1,0 +1,23 @@
+import { Rollout } from "@berth/core/rollout";
+import { startPromoted } from "../api/workflow.ts";
+import { stepHandler } from "./runtime.ts";
+import { StepInput } from "./schemas.ts";
+
+/**
+ * Frees the service's slot and starts the deployment promoted into it. A start that fails keeps
+ * that deployment PENDING with the failure as its reason (`startPromoted`), so this step does
+ * not fail for it: the finished deployment's release did happen.
+ */
+export const handler = stepHandler("release-service", StepInput, async (runtime, input) => {
+  const released = await Rollout.releaseService(runtime, input);
+  if (!released.promoted) return { released: released.released, removed: released.removed };
+  const started = await startPromoted(
+    { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
+    released.promoted,
+  );
+  return {
+    released: released.released,
+    removed: released.removed,
+    promoted: { deploymentId: released.promoted.id, started: started.workflow.started },
+  };
+});

@@ -1,0 +1,70 @@
+import type { Workflow } from "@berth/core/deployments";
+
+/**
+ * What Berth Local's installation is named and configured with: the values `stacks/` gives the
+ * functions on AWS, here in one place so the API host, the function registry and the state
+ * machines agree.
+ */
+export interface LocalInstallation {
+  account: string;
+  region: string;
+  tableName: string;
+  cluster: string;
+  stateMachinePrefix: string;
+  codeBuildProject: string;
+  stateMachineArns: Workflow.StateMachineArns;
+  refreshStateMachineArn: string;
+  /** Every configuration variable a manifest function may name, with Berth Local's value. */
+  functionEnvironment: Record<string, string>;
+}
+
+export const LOCAL_TABLE_NAME = "berth";
+export const LOCAL_CLUSTER = "berth";
+export const LOCAL_STATE_MACHINE_PREFIX = "berth-";
+export const LOCAL_CODEBUILD_PROJECT = "berth-build";
+/** Images Berth Local builds are addressed as `berth.local/<repository>@sha256:<hex>`. */
+export const LOCAL_REGISTRY = "berth.local";
+
+export function localInstallation(options: { account: string; region: string }): LocalInstallation {
+  const { account, region } = options;
+  const machine = (name: string) =>
+    `arn:aws:states:${region}:${account}:stateMachine:${LOCAL_STATE_MACHINE_PREFIX}${name}`;
+  const stateMachineArns: Workflow.StateMachineArns = {
+    deploy: machine("deploy"),
+    "delete-service": machine("delete-service"),
+    rollback: machine("rollback"),
+  };
+  const refreshStateMachineArn = machine("refresh");
+  return {
+    account,
+    region,
+    tableName: LOCAL_TABLE_NAME,
+    cluster: LOCAL_CLUSTER,
+    stateMachinePrefix: LOCAL_STATE_MACHINE_PREFIX,
+    codeBuildProject: LOCAL_CODEBUILD_PROJECT,
+    stateMachineArns,
+    refreshStateMachineArn,
+    functionEnvironment: {
+      BERTH_TABLE_NAME: LOCAL_TABLE_NAME,
+      BERTH_STAGE: "local",
+      BERTH_CLUSTER: LOCAL_CLUSTER,
+      BERTH_ACCOUNT: account,
+      BERTH_DEPLOY_STATE_MACHINE_ARN: stateMachineArns.deploy,
+      BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: stateMachineArns["delete-service"],
+      BERTH_ROLLBACK_STATE_MACHINE_ARN: stateMachineArns.rollback,
+      BERTH_REFRESH_STATE_MACHINE_ARN: refreshStateMachineArn,
+      BERTH_REGISTRY: LOCAL_REGISTRY,
+      BERTH_EXECUTION_ROLE_ARN: `arn:aws:iam::${account}:role/berth-task-execution`,
+      BERTH_TASK_ROLE_PATH: "/berth/",
+      BERTH_PERMISSIONS_BOUNDARY_ARN: `arn:aws:iam::${account}:policy/berth-task-boundary`,
+      // Berth Local's ECS runs every task on this machine: the network settings are names only.
+      BERTH_SUBNETS: "subnet-berth-local",
+      BERTH_SECURITY_GROUPS: "sg-berth-local",
+      BERTH_SERVICE_CONNECT_NAMESPACE: "berth.local",
+      // No load balancers or API gateways here: web services are reached through their task's
+      // host port and Service Connect, so ingress the installation lacks is left out, not refused.
+      BERTH_INGRESS: "{}",
+      BERTH_INGRESS_MISSING: "omit",
+    },
+  };
+}

@@ -1,11 +1,16 @@
+import type { SSTConfig } from "sst";
+import { installBerth } from "./stacks/index.ts";
+
 /**
- * The SST v2 app that installs Berth in an AWS account: stages and the list of stacks, nothing
- * else. The stacks (network, cluster, store, workflows, api, events, console) arrive with the
- * production infrastructure issue; until then the app declares none.
+ * The SST v2 app that installs Berth in an AWS account: `npx sst deploy --stage <stage>
+ * [--region <region>]`. Stage settings live in stacks/settings.ts; the stacks, one per concern,
+ * in stacks/ (see stacks/README.md).
  */
 export default {
   config() {
     return { name: "berth", region: "us-east-1" };
   },
-  stacks() {},
-};
+  stacks(app) {
+    installBerth(app);
+  },
+} satisfies SSTConfig;

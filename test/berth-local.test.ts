@@ -53,11 +53,17 @@ describe("Berth Local's API host", () => {
         headers: { "content-type": "application/yaml" },
       });
       expect(applied.status).toBe(202);
-      const deployments = await call(`${api}/v1/stacks/demo/services/privateApi/deployments`, token);
-      const [deployment] = deployments.body.deployments as { status: string; reason: string }[];
-      // No Step Functions on the endpoint yet: the deployment waits, and says why.
-      expect(deployment?.status).toBe("PENDING");
-      expect(deployment?.reason).toContain("StartExecution");
+      // The deploy workflow starts on Berth Local's Step Functions, named after the deployment.
+      const plan = applied.body.plan as {
+        service: string;
+        deployment?: { workflow: Record<string, unknown> };
+      }[];
+      for (const entry of plan) {
+        expect(entry.deployment?.workflow.started, entry.service).toBe(true);
+        expect(entry.deployment?.workflow.executionArn).toMatch(
+          /^arn:aws:states:us-east-1:000000000000:execution:berth-deploy:[0-9A-Z]{26}$/,
+        );
+      }
 
       // Task counts come from ECS, for the ECS service the renderer names `<stack>-<service>`.
       const noCounts = await call(`${api}/v1/stacks/demo/services/privateApi`, token);
@@ -179,8 +185,17 @@ describe("Berth Local's Lambda endpoint", () => {
       };
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toMatchObject({ status: "ok" });
-      // Step handlers are in the manifest but not written yet: Lambda says so.
-      await expect(lambda.send(new InvokeCommand({ FunctionName: "finalize" }))).rejects.toMatchObject({
+      // A step refuses a payload that is not its input, naming it as Lambda reports function errors.
+      const refused = await lambda.send(
+        new InvokeCommand({ FunctionName: "finalize", Payload: new TextEncoder().encode("{}") }),
+      );
+      expect(refused.FunctionError).toBe("Unhandled");
+      expect(JSON.parse(new TextDecoder().decode(refused.Payload))).toMatchObject({
+        errorType: "Berth.InvalidStepInput",
+      });
+      await expect(
+        lambda.send(new InvokeCommand({ FunctionName: "no-such-function" })),
+      ).rejects.toMatchObject({
         name: "ResourceNotFoundException",
       });
     } finally {
@@ -228,9 +243,10 @@ describe("Berth Local's EventBridge", () => {
 describe("npm start", () => {
   it("runs until SIGTERM and leaves no task process behind", async () => {
     const app = httpApp();
+    // As `npm start` runs it: node with tsx's loader, so the signal reaches Berth Local itself.
     const child: ChildProcess = spawn(
-      join(root, "node_modules/.bin/tsx"),
-      [join(root, "packages/local/src/main.ts")],
+      process.execPath,
+      ["--import", "tsx", join(root, "packages/local/src/main.ts")],
       {
         env: {
           ...process.env,

@@ -67,7 +67,8 @@ const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definit
 const TASK_ROLES = "arn:${Partition}:iam::${Account}:role${TaskRolePath}*";
 const EXECUTION_ROLE = "arn:${Partition}:iam::${Account}:role/${ExecutionRole}";
 const LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/berth/*";
-const BUILD_LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/aws/codebuild/${CodeBuildProject}";
+const BUILD_LOG_GROUPS =
+  "arn:${Partition}:logs:${Region}:${Account}:log-group:/aws/codebuild/${CodeBuildProject}";
 const REPOSITORIES = "arn:${Partition}:ecr:${Region}:${Account}:repository/berth/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
 
@@ -261,7 +262,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   step("reconcile", "After the wait timed out: one DescribeServices decides the deployment's outcome", {
     timeoutSeconds: 30,
     environment: SETTINGS_ENV,
-    permissions: [writeTable, describeServices, ecsRollback, { actions: ["ecs:DescribeTasks"], resources: [TASKS] }],
+    permissions: [
+      writeTable,
+      describeServices,
+      ecsRollback,
+      { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
+    ],
   }),
   step(
     "finalize",

@@ -225,6 +225,14 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         });
   // Executions the last run left RUNNING end now: their status changes go through the rules to
   // functions that need the API host's store, so this comes after both.
+  // The one rule: the control plane's functions run in this process and reach Berth Local
+  // through the standard endpoint variables, as they reach AWS. Set before anything can invoke
+  // them (recovery below publishes events their rules deliver); an operator's values win.
+  process.env.AWS_ENDPOINT_URL ??= awsEndpoint.url;
+  if (api) process.env.AWS_ENDPOINT_URL_DYNAMODB ??= api.dynamoEndpointUrl;
+  process.env.AWS_REGION ??= region;
+  process.env.AWS_ACCESS_KEY_ID ??= "berth-local";
+  process.env.AWS_SECRET_ACCESS_KEY ??= "berth-local";
   await stepFunctions.recover();
   let closed = false;
   return {

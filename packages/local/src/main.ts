@@ -31,14 +31,6 @@ const local = await startBerthLocal({
   process.exit(1);
 });
 
-// The one rule: the control plane's SDK clients in this process (the functions the Lambda
-// endpoint runs) reach Berth Local through the standard endpoint variables.
-process.env.AWS_ENDPOINT_URL ??= local.awsEndpoint.url;
-if (local.api) process.env.AWS_ENDPOINT_URL_DYNAMODB ??= local.api.dynamoEndpointUrl;
-process.env.AWS_REGION ??= "us-east-1";
-process.env.AWS_ACCESS_KEY_ID ??= "berth-local";
-process.env.AWS_SECRET_ACCESS_KEY ??= "berth-local";
-
 const admin = local.api?.admin;
 const tokenLine = admin?.generated
   ? `${admin.token}\n                           (shown once; kept in ${local.dataDir}/admin-token, mode 0600)`

@@ -75,7 +75,10 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     "wait",
   );
   await store.client.send(
-    new PutCommand({ TableName: store.tableName, Item: { ...waitKey(info.cluster, info.ecsService), ...info } }),
+    new PutCommand({
+      TableName: store.tableName,
+      Item: { ...waitKey(info.cluster, info.ecsService), ...info },
+    }),
   );
   return info;
 }

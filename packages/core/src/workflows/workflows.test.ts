@@ -144,7 +144,9 @@ describe.each(
     const tasks = allStates(workflow).filter(
       ({ state, scope }) =>
         (state.Type === "Map" &&
-          Object.values(state.ItemProcessor?.States ?? {}).some((inner) => inner.Type === "Task" && !inner.Catch)) ||
+          Object.values(state.ItemProcessor?.States ?? {}).some(
+            (inner) => inner.Type === "Task" && !inner.Catch,
+          )) ||
         (state.Type === "Task" && !(state.End && !Object.values(scope).some((other) => other.Catch))),
     );
     for (const { name, state, scope } of tasks) {
@@ -264,7 +266,9 @@ describe("substitute", () => {
     expect(filled.States["Load deployment"]?.Parameters?.FunctionName).toBe(
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:berth-test-load-deployment`,
     );
-    expect(filled.States.Build?.ItemProcessor?.States["Build image"]?.Parameters?.ProjectName).toBe("berth-test-build");
+    expect(filled.States.Build?.ItemProcessor?.States["Build image"]?.Parameters?.ProjectName).toBe(
+      "berth-test-build",
+    );
     expect(filled.States["Load deployment"]?.Parameters?.Payload).toEqual(
       deploy.definition.States["Load deployment"]?.Parameters?.Payload,
     );

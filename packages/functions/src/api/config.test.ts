@@ -36,7 +36,11 @@ describe("readApiConfig", () => {
       "the API's configuration is incomplete: BERTH_TABLE_NAME is not set; BERTH_DEPLOY_STATE_MACHINE_ARN is not set; BERTH_DELETE_SERVICE_STATE_MACHINE_ARN is not set; BERTH_ROLLBACK_STATE_MACHINE_ARN is not set",
     );
     expect(() =>
-      readApiConfig({ BERTH_TABLE_NAME: "berth", ...MACHINES, BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy" }),
+      readApiConfig({
+        BERTH_TABLE_NAME: "berth",
+        ...MACHINES,
+        BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy",
+      }),
     ).toThrow("BERTH_DEPLOY_STATE_MACHINE_ARN must be a Step Functions state machine ARN");
   });
 });

@@ -52,7 +52,10 @@ describe("stepFunctionsStarter", () => {
   });
 
   it("starts the state machine of the deployment's action", async () => {
-    const { start, calls } = await starterAnswering({ status: 200, body: { executionArn: "x", startDate: 0 } });
+    const { start, calls } = await starterAnswering({
+      status: 200,
+      body: { executionArn: "x", startDate: 0 },
+    });
     await start(DEPLOYMENT, { ...INPUT, action: "delete" });
     await start(DEPLOYMENT, { ...INPUT, action: "rollback" });
     await start(DEPLOYMENT, { ...INPUT, action: "scale" });

@@ -1,5 +1,5 @@
-import { DeploymentRecord } from "@berth/core/store";
 import { Rollout } from "@berth/core/rollout";
+import { DeploymentRecord } from "@berth/core/store";
 import { z } from "zod";
 import { startPromoted } from "../api/workflow.ts";
 import { loadRuntime } from "../steps/runtime.ts";
@@ -57,6 +57,9 @@ export async function handler(event: unknown): Promise<{ ended: boolean }> {
       released.promoted,
     );
   }
-  runtime.logger.info("deployment ended after its execution", { deploymentId: input.deploymentId, status: finalized.status });
+  runtime.logger.info("deployment ended after its execution", {
+    deploymentId: input.deploymentId,
+    status: finalized.status,
+  });
   return { ended: true };
 }

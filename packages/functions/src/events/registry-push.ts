@@ -19,7 +19,10 @@ const EcrPush = z.looseObject({
 
 /** The image references a push of `repository:tag` makes stale, in this installation's registry. */
 function pushedReferences(registry: string, repository: string, tag: string): Set<string> {
-  return new Set([`${registry}/${repository}:${tag}`, ...(tag === "latest" ? [`${registry}/${repository}`] : [])]);
+  return new Set([
+    `${registry}/${repository}:${tag}`,
+    ...(tag === "latest" ? [`${registry}/${repository}`] : []),
+  ]);
 }
 
 /**
@@ -30,11 +33,17 @@ export async function handler(event: unknown): Promise<{ requested: string[] }> 
   const parsed = EcrPush.safeParse(event);
   if (!parsed.success || !parsed.data.detail["image-tag"]) return { requested: [] };
   const { detail } = parsed.data;
-  const pushed = pushedReferences(runtime.settings.registry, detail["repository-name"], detail["image-tag"] ?? "");
+  const pushed = pushedReferences(
+    runtime.settings.registry,
+    detail["repository-name"],
+    detail["image-tag"] ?? "",
+  );
   const requested: string[] = [];
   for (const stack of await StackRecord.list(runtime.store)) {
     for (const service of await ServiceRecord.list(runtime.store, stack.name)) {
-      const parsedSpec = Spec.RESOURCE_SCHEMAS[service.spec.type as Spec.ComputeResource["type"]]?.safeParse(service.spec);
+      const parsedSpec = Spec.RESOURCE_SCHEMAS[service.spec.type as Spec.ComputeResource["type"]]?.safeParse(
+        service.spec,
+      );
       if (!parsedSpec?.success) continue;
       const follows = Spec.containersOf(service.name, parsedSpec.data as Spec.ComputeResource).some(
         (container) =>

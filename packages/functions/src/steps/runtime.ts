@@ -8,7 +8,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { Workflow } from "@berth/core/deployments";
+import type { Workflow } from "@berth/core/deployments";
 import { Rollout } from "@berth/core/rollout";
 import { createStore } from "@berth/core/store";
 import type { Context } from "aws-lambda";
@@ -90,7 +90,9 @@ export function stepHandler<Schema extends z.ZodType, Result>(
   return async (event, context) => {
     const parsed = schema.safeParse(event);
     if (!parsed.success) {
-      const error = new Error(`${name}: the payload does not match the step's input: ${parsed.error.message}`);
+      const error = new Error(
+        `${name}: the payload does not match the step's input: ${parsed.error.message}`,
+      );
       error.name = "Berth.InvalidStepInput";
       throw error;
     }
@@ -105,4 +107,3 @@ export function stepHandler<Schema extends z.ZodType, Result>(
     }
   };
 }
-

@@ -20,8 +20,6 @@ export const FinishedBuild = z.looseObject({
   repositoryUri: z.string().min(1),
   result: z.looseObject({
     id: z.string().optional(),
-    exported: z
-      .array(z.looseObject({ Name: z.string().optional(), Value: z.string().optional() }))
-      .nullish(),
+    exported: z.array(z.looseObject({ Name: z.string().optional(), Value: z.string().optional() })).nullish(),
   }),
 });

@@ -96,10 +96,7 @@ export class StepFunctionsStore {
   private readonly openLogs = new Map<string, HistoryLog>();
   private readonly onError: (error: unknown) => void;
 
-  constructor(
-    dir: string,
-    options: { account: string; region: string; onError?: (error: unknown) => void; now?: number },
-  ) {
+  constructor(dir: string, options: { account: string; region: string; onError?: (error: unknown) => void }) {
     this.dir = dir;
     this.account = options.account;
     this.region = options.region;
@@ -110,7 +107,7 @@ export class StepFunctionsStore {
     for (const machine of this.machinesFile.read({ stateMachines: [] }).stateMachines) {
       this.machines.set(machine.arn, machine);
     }
-    const expired = (options.now ?? Date.now()) - RETENTION_MS;
+    const expired = Date.now() - RETENTION_MS;
     for (const file of readdirSync(join(dir, "executions"))) {
       if (!file.endsWith(".json")) continue;
       const record = new JsonFile<ExecutionRecord | null>(join(dir, "executions", file)).read(null);

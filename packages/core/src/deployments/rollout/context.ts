@@ -6,7 +6,7 @@ import type { IAMClient } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { z } from "zod";
-import type { Store } from "../store/index.ts";
+import type { Store } from "../../store/index.ts";
 
 /**
  * What the installation tells the steps: the same facts `Render.Environment` needs, minus the
@@ -104,7 +104,9 @@ export function readSettings(environment: Readonly<Record<string, string | undef
     registry: env.BERTH_REGISTRY,
     executionRoleArn: env.BERTH_EXECUTION_ROLE_ARN,
     taskRolePath: env.BERTH_TASK_ROLE_PATH,
-    ...(env.BERTH_PERMISSIONS_BOUNDARY_ARN ? { permissionsBoundaryArn: env.BERTH_PERMISSIONS_BOUNDARY_ARN } : {}),
+    ...(env.BERTH_PERMISSIONS_BOUNDARY_ARN
+      ? { permissionsBoundaryArn: env.BERTH_PERMISSIONS_BOUNDARY_ARN }
+      : {}),
     subnets: env.BERTH_SUBNETS,
     securityGroups: env.BERTH_SECURITY_GROUPS,
     serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,

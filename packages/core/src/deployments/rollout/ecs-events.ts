@@ -1,8 +1,8 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { z } from "zod";
-import { transition } from "../deployments/deployment.ts";
-import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
+import { transition } from "../deployment.ts";
 import { decide } from "./answer.ts";
 import type { StepContext } from "./context.ts";
 
@@ -109,7 +109,11 @@ export async function handleDeploymentState(context: StepContext, state: Deploym
       const decided = await decide(
         context,
         wait,
-        { status: "SUCCEEDED", reason: "every task of the new revision is running and healthy", taskDefinitionArn: wait.taskDefinitionArn },
+        {
+          status: "SUCCEEDED",
+          reason: "every task of the new revision is running and healthy",
+          taskDefinitionArn: wait.taskDefinitionArn,
+        },
         ["deploying"],
       );
       return decided ? "succeeded" : "ignored";
@@ -122,8 +126,15 @@ export async function handleDeploymentState(context: StepContext, state: Deploym
       context,
       wait,
       completed
-        ? { status: "ROLLED_BACK", reason: `${wait.rollbackReason ?? "the new revision failed"}; back on ${target}`, ...(target ? { taskDefinitionArn: target } : {}) }
-        : { status: "ROLLBACK_FAILED", reason: `${wait.rollbackReason ?? "the new revision failed"}; the rollback to ${target} failed too: ${state.reason}` },
+        ? {
+            status: "ROLLED_BACK",
+            reason: `${wait.rollbackReason ?? "the new revision failed"}; back on ${target}`,
+            ...(target ? { taskDefinitionArn: target } : {}),
+          }
+        : {
+            status: "ROLLBACK_FAILED",
+            reason: `${wait.rollbackReason ?? "the new revision failed"}; the rollback to ${target} failed too: ${state.reason}`,
+          },
       ["rolling-back"],
     );
     if (!decided) return "ignored";
@@ -148,7 +159,7 @@ async function handleTaskState(context: StepContext, task: TaskState): Promise<H
   const cluster = clusterOfArn(task.clusterArn);
   const wait = await WaitRecord.get(context.store, cluster, ecsService);
   // Only the new revision's tasks count: the old one's stop as ECS replaces them.
-  if (!wait || wait.phase !== "deploying" || task.taskDefinitionArn !== wait.taskDefinitionArn) return "ignored";
+  if (wait?.phase !== "deploying" || task.taskDefinitionArn !== wait.taskDefinitionArn) return "ignored";
   const counted = await WaitRecord.change(context.store, cluster, ecsService, (current) => {
     if (current.deploymentId !== wait.deploymentId || current.phase !== "deploying") return undefined;
     if (current.failedTasks.includes(task.taskArn)) return undefined;
@@ -175,7 +186,8 @@ function failedContainer(task: TaskState) {
 
 function describeFailure(task: TaskState): string {
   const container = failedContainer(task);
-  const exit = container?.exitCode !== undefined ? `, container ${container.name} exit code ${container.exitCode}` : "";
+  // An exit code of 0 only says the task stopped when asked (after failing its health checks).
+  const exit = container?.exitCode ? `, container ${container.name} exit code ${container.exitCode}` : "";
   return `${task.stoppedReason ?? task.stopCode ?? "stopped"}${exit}`;
 }
 
@@ -200,7 +212,11 @@ async function lastLogLines(context: StepContext, wait: WaitRecord.Info, task: T
   }
 }
 
-async function recordTaskFailure(context: StepContext, wait: WaitRecord.Info, task: TaskState): Promise<void> {
+async function recordTaskFailure(
+  context: StepContext,
+  wait: WaitRecord.Info,
+  task: TaskState,
+): Promise<void> {
   const container = failedContainer(task);
   const logLines = await lastLogLines(context, wait, task);
   const healthOutput = /^Task failed container health checks: ?(.*)$/s.exec(task.stoppedReason ?? "")?.[1];
@@ -226,13 +242,20 @@ async function recordTaskFailure(context: StepContext, wait: WaitRecord.Info, ta
  * follows that rollback. A service without one (its first deployment) is scaled to 0 instead,
  * so a crash loop stops, and the deployment fails.
  */
-export async function rollBack(context: StepContext, wait: WaitRecord.Info, reason: string): Promise<Handled> {
+export async function rollBack(
+  context: StepContext,
+  wait: WaitRecord.Info,
+  reason: string,
+): Promise<Handled> {
   const target = wait.rollbackTaskDefinitionArn;
   if (!target) {
     const decided = await decide(
       context,
       wait,
-      { status: "FAILED", reason: `${reason}; no earlier revision to return to, so the service was scaled to 0` },
+      {
+        status: "FAILED",
+        reason: `${reason}; no earlier revision to return to, so the service was scaled to 0`,
+      },
       ["deploying"],
     );
     if (!decided) return "ignored";
@@ -250,7 +273,13 @@ export async function rollBack(context: StepContext, wait: WaitRecord.Info, reas
   if (!claimed) return "ignored";
   const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
   if (deployment?.status === "DEPLOYING") {
-    await transition(context.store, wait.deploymentId, "DEPLOYING", "ROLLING_BACK", `${reason}; returning to ${target}`);
+    await transition(
+      context.store,
+      wait.deploymentId,
+      "DEPLOYING",
+      "ROLLING_BACK",
+      `${reason}; returning to ${target}`,
+    );
   }
   try {
     const updated = await context.clients.ecs.send(
@@ -273,7 +302,10 @@ export async function rollBack(context: StepContext, wait: WaitRecord.Info, reas
     await decide(
       context,
       claimed.after,
-      { status: "ROLLBACK_FAILED", reason: `${reason}; the rollback to ${target} could not start: ${(error as Error).message}` },
+      {
+        status: "ROLLBACK_FAILED",
+        reason: `${reason}; the rollback to ${target} could not start: ${(error as Error).message}`,
+      },
       ["rolling-back"],
     );
     return "rollback-failed";

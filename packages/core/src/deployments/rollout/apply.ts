@@ -8,11 +8,17 @@ import {
   type Service,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
-import { BerthError } from "../errors.ts";
-import { workflowInputFor } from "../deployments/workflow-input.ts";
-import { Render } from "../render/index.ts";
-import { Spec } from "../spec/index.ts";
-import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, type Store, WaitRecord } from "../store/index.ts";
+import { BerthError } from "../../errors.ts";
+import { Render } from "../../render/index.ts";
+import { Spec } from "../../spec/index.ts";
+import {
+  DeploymentEventRecord,
+  DeploymentRecord,
+  ServiceRecord,
+  type Store,
+  WaitRecord,
+} from "../../store/index.ts";
+import { workflowInputFor } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
@@ -77,19 +83,29 @@ export async function applyService(
   const { store, clients, settings } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (deployment?.status !== "DEPLOYING") {
-    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`);
+    throw new StepError(
+      STEP_ERRORS.notRunnable,
+      `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`,
+    );
   }
-  if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
+  if (deployment.cancelRequestedAt)
+    throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const parameters = await workflowInputFor(store, deployment);
   const target = await loadTarget(store, input.stack, input.service);
   const env = renderEnvironment(settings, input.stack);
   const plan = Render.renderResource(target.stack, input.service, env);
   if (!plan.service) {
-    throw new StepError(STEP_ERRORS.notRunnable, `${input.stack}/${input.service} is a ${plan.type}: it has no ECS service`);
+    throw new StepError(
+      STEP_ERRORS.notRunnable,
+      `${input.stack}/${input.service} is a ${plan.type}: it has no ECS service`,
+    );
   }
   const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
-    throw new StepError(STEP_ERRORS.notRunnable, `${input.stack}/${input.service} has no task definition to run`);
+    throw new StepError(
+      STEP_ERRORS.notRunnable,
+      `${input.stack}/${input.service} has no task definition to run`,
+    );
   }
   const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
   const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
@@ -119,7 +135,8 @@ export async function applyService(
   }
   if (plan.scaling) {
     await clients.autoscaling.send(new RegisterScalableTargetCommand(plan.scaling.target));
-    for (const policy of plan.scaling.policies) await clients.autoscaling.send(new PutScalingPolicyCommand(policy));
+    for (const policy of plan.scaling.policies)
+      await clients.autoscaling.send(new PutScalingPolicyCommand(policy));
   }
   const primary = service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
   if (!service?.serviceArn || !primary?.id) {
@@ -144,7 +161,12 @@ export async function applyService(
   await DeploymentEventRecord.append(store, deployment.id, {
     type: "service-updated",
     message: `${existing ? "updated" : "created"} ECS service ${ecsService}: deployment ${primary.id} runs ${taskDefinitionArn}`,
-    data: { ecsService, ecsDeploymentId: primary.id, taskDefinitionArn, desiredCount: service.desiredCount ?? null },
+    data: {
+      ecsService,
+      ecsDeploymentId: primary.id,
+      taskDefinitionArn,
+      desiredCount: service.desiredCount ?? null,
+    },
   });
   return {
     ecsService,

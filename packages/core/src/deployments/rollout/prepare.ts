@@ -1,7 +1,4 @@
-import {
-  CreateLogGroupCommand,
-  PutRetentionPolicyCommand,
-} from "@aws-sdk/client-cloudwatch-logs";
+import { CreateLogGroupCommand, PutRetentionPolicyCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import {
   CreateRoleCommand,
@@ -10,9 +7,9 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { transition } from "../deployments/deployment.ts";
-import { Render } from "../render/index.ts";
-import { DeploymentEventRecord, DeploymentRecord } from "../store/index.ts";
+import { Render } from "../../render/index.ts";
+import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
+import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
@@ -58,9 +55,13 @@ export async function prepareResources(
   const { store, clients } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (!deployment || (deployment.status !== "BUILDING" && deployment.status !== "DEPLOYING")) {
-    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`);
+    throw new StepError(
+      STEP_ERRORS.notRunnable,
+      `deployment ${input.deploymentId} is ${deployment?.status ?? "missing"}`,
+    );
   }
-  if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
+  if (deployment.cancelRequestedAt)
+    throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
 
   const built = imagesOf(input.builds ?? []);
   const digests = Object.fromEntries(
@@ -84,7 +85,9 @@ export async function prepareResources(
   const secretArns = await resolveSecrets(context, secretNamesOf(input.service, target.resource));
   const images = {
     ...(await liveImages(context, target.record.liveTaskDefinitionArn, input.service)),
-    ...Object.fromEntries(Object.entries(built).map(([container, image]) => [`${input.service}/${container}`, image])),
+    ...Object.fromEntries(
+      Object.entries(built).map(([container, image]) => [`${input.service}/${container}`, image]),
+    ),
   };
   const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
   const plan = Render.renderResource(target.stack, input.service, env);
@@ -119,10 +122,12 @@ async function liveImages(
   service: string,
 ): Promise<Record<string, string>> {
   if (!taskDefinitionArn) return {};
-  const described = await context.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }));
+  const described = await context.clients.ecs.send(
+    new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }),
+  );
   const images: Record<string, string> = {};
   for (const container of described.taskDefinition?.containerDefinitions ?? []) {
-    if (container.name && container.image && container.image.includes("@sha256:")) {
+    if (container.name && container.image?.includes("@sha256:")) {
       images[`${service}/${container.name}`] = container.image;
     }
   }
@@ -152,20 +157,27 @@ async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"
   try {
     await iam.send(new GetRoleCommand({ RoleName: roleName }));
   } catch (error) {
-    if (awsErrorName(error) !== "NoSuchEntityException" && awsErrorName(error) !== "NoSuchEntity") throw error;
+    if (awsErrorName(error) !== "NoSuchEntityException" && awsErrorName(error) !== "NoSuchEntity")
+      throw error;
     exists = false;
   }
   if (!exists) {
     try {
       await iam.send(new CreateRoleCommand(role.create));
     } catch (error) {
-      if (awsErrorName(error) !== "EntityAlreadyExistsException" && awsErrorName(error) !== "EntityAlreadyExists") {
+      if (
+        awsErrorName(error) !== "EntityAlreadyExistsException" &&
+        awsErrorName(error) !== "EntityAlreadyExists"
+      ) {
         throw error;
       }
     }
   } else if (role.create.AssumeRolePolicyDocument) {
     await iam.send(
-      new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: role.create.AssumeRolePolicyDocument }),
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: roleName,
+        PolicyDocument: role.create.AssumeRolePolicyDocument,
+      }),
     );
   }
   if (role.policy) await iam.send(new PutRolePolicyCommand(role.policy));

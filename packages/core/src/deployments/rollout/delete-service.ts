@@ -1,7 +1,7 @@
 import { DeregisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
 import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
-import { Render } from "../render/index.ts";
+import { Render } from "../../render/index.ts";
 import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
@@ -9,7 +9,12 @@ import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
 import { renderEnvironment } from "./target.ts";
 
-const MISSING = new Set(["ObjectNotFoundException", "NoSuchEntity", "NoSuchEntityException", "ServiceNotFoundException"]);
+const MISSING = new Set([
+  "ObjectNotFoundException",
+  "NoSuchEntity",
+  "NoSuchEntityException",
+  "ServiceNotFoundException",
+]);
 
 async function ignoringMissing(action: () => Promise<unknown>): Promise<void> {
   try {
@@ -40,7 +45,9 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
   );
   if (service && service.status === "ACTIVE") {
     if ((service.desiredCount ?? 0) > 0) {
-      await clients.ecs.send(new UpdateServiceCommand({ cluster: settings.cluster, service: ecsService, desiredCount: 0 }));
+      await clients.ecs.send(
+        new UpdateServiceCommand({ cluster: settings.cluster, service: ecsService, desiredCount: 0 }),
+      );
     }
     if ((service.runningCount ?? 0) > 0 || (service.pendingCount ?? 0) > 0) {
       throw new StepError(
@@ -48,17 +55,24 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
         `${ecsService} still has ${service.runningCount ?? 0} running and ${service.pendingCount ?? 0} pending tasks`,
       );
     }
-    await ignoringMissing(() => clients.ecs.send(new DeleteServiceCommand({ cluster: settings.cluster, service: ecsService, force: true })));
+    await ignoringMissing(() =>
+      clients.ecs.send(
+        new DeleteServiceCommand({ cluster: settings.cluster, service: ecsService, force: true }),
+      ),
+    );
   }
   const roleName = Render.taskRoleName(env, input.service);
   let policies: string[] = [];
   try {
-    policies = (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
+    policies =
+      (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
   } catch (error) {
     if (!MISSING.has(awsErrorName(error) ?? "")) throw error;
   }
   for (const policy of policies) {
-    await ignoringMissing(() => clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy })));
+    await ignoringMissing(() =>
+      clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy })),
+    );
   }
   await ignoringMissing(() => clients.iam.send(new DeleteRoleCommand({ RoleName: roleName })));
   return {

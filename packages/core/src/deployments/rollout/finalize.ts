@@ -1,10 +1,10 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { z } from "zod";
-import { transition } from "../deployments/deployment.ts";
-import { isTerminal, type Status } from "../deployments/status.ts";
-import { BerthError } from "../errors.ts";
-import { Render } from "../render/index.ts";
-import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../store/index.ts";
+import { BerthError } from "../../errors.ts";
+import { Render } from "../../render/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
+import { transition } from "../deployment.ts";
+import { isTerminal, type Status } from "../status.ts";
 import { recordLive } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS } from "./errors.ts";
@@ -33,8 +33,12 @@ export function describeError(error: CaughtError): { reason: string; build?: Bui
   }
   const build = BuildFailure.safeParse(cause);
   if (build.success) {
-    const phase = build.data.Phases?.find((candidate) => candidate.PhaseStatus && candidate.PhaseStatus !== "SUCCEEDED");
-    const context = phase?.Contexts?.map((item) => item.Message).filter(Boolean).join("; ");
+    const phase = build.data.Phases?.find(
+      (candidate) => candidate.PhaseStatus && candidate.PhaseStatus !== "SUCCEEDED",
+    );
+    const context = phase?.Contexts?.map((item) => item.Message)
+      .filter(Boolean)
+      .join("; ");
     return {
       reason: `the build ${build.data.Id ?? ""} ${build.data.BuildStatus?.toLowerCase() ?? "failed"}${phase ? ` in its ${phase.PhaseType} phase` : ""}${context ? `: ${context}` : ""}`,
       build: build.data,
@@ -69,7 +73,12 @@ async function buildLogTail(context: StepContext, build: BuildFailure): Promise<
   if (!group || !stream) return [];
   try {
     const result = await context.clients.logs.send(
-      new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, limit: 30, startFromHead: false }),
+      new GetLogEventsCommand({
+        logGroupName: group,
+        logStreamName: stream,
+        limit: 30,
+        startFromHead: false,
+      }),
     );
     return (result.events ?? []).map((event) => event.message ?? "");
   } catch {
@@ -126,12 +135,16 @@ export async function finalize(
     if (outcome.data.taskDefinitionArn) {
       await recordLive(store, input.stack, input.service, {
         liveTaskDefinitionArn: outcome.data.taskDefinitionArn,
-        ...(outcome.data.status === "SUCCEEDED" ? { lastGoodTaskDefinitionArn: outcome.data.taskDefinitionArn } : {}),
+        ...(outcome.data.status === "SUCCEEDED"
+          ? { lastGoodTaskDefinitionArn: outcome.data.taskDefinitionArn }
+          : {}),
       });
     }
   } else {
     const caught = CaughtError.safeParse(input.error);
-    const error = caught.success ? caught.data : { Error: "Berth.Unknown", Cause: "the workflow ended without an outcome" };
+    const error = caught.success
+      ? caught.data
+      : { Error: "Berth.Unknown", Cause: "the workflow ended without an outcome" };
     const described = describeError(error);
     if (described.build) {
       await DeploymentEventRecord.append(store, deployment.id, {

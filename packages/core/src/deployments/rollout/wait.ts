@@ -1,12 +1,12 @@
-import { WaitRecord } from "../store/index.ts";
+import { WaitRecord } from "../../store/index.ts";
 import { sendOutcome } from "./answer.ts";
 import type { AppliedService } from "./apply.ts";
+import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { handleDeploymentState } from "./ecs-events.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { Outcome } from "./outcome.ts";
-import { describeService } from "./apply.ts";
 
 /**
  * wait-for-deployment: stores the workflow's task token against the ECS deployment, for the ECS
@@ -25,19 +25,26 @@ export async function waitForDeployment(
   if (!changed) {
     throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is not waiting on ECS`);
   }
-  const pending = changed.before.pendingOutcome ? Outcome.safeParse(changed.before.pendingOutcome) : undefined;
+  const pending = changed.before.pendingOutcome
+    ? Outcome.safeParse(changed.before.pendingOutcome)
+    : undefined;
   if (pending?.success) {
     await sendOutcome(context, input.taskToken, pending.data);
     return { waiting: false };
   }
   const service = await describeService(context, input.applied.ecsService);
-  const ecsDeployment = service?.deployments?.find((deployment) => deployment.id === input.applied.ecsDeploymentId);
+  const ecsDeployment = service?.deployments?.find(
+    (deployment) => deployment.id === input.applied.ecsDeploymentId,
+  );
   if (ecsDeployment?.rolloutState === "COMPLETED" || ecsDeployment?.rolloutState === "FAILED") {
     await handleDeploymentState(context, {
       cluster: settings.cluster,
       ecsService: input.applied.ecsService,
       ecsDeploymentId: ecsDeployment.id ?? "",
-      eventName: ecsDeployment.rolloutState === "COMPLETED" ? "SERVICE_DEPLOYMENT_COMPLETED" : "SERVICE_DEPLOYMENT_FAILED",
+      eventName:
+        ecsDeployment.rolloutState === "COMPLETED"
+          ? "SERVICE_DEPLOYMENT_COMPLETED"
+          : "SERVICE_DEPLOYMENT_FAILED",
       reason: ecsDeployment.rolloutStateReason ?? "",
     });
   }

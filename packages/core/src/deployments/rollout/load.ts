@@ -1,10 +1,10 @@
-import { Buildpack } from "../buildpacks/index.ts";
-import { transition } from "../deployments/deployment.ts";
-import { isTerminal } from "../deployments/status.ts";
-import { type WorkflowParameters, workflowInputFor } from "../deployments/workflow-input.ts";
-import { Render } from "../render/index.ts";
-import { Spec } from "../spec/index.ts";
-import { DeploymentRecord } from "../store/index.ts";
+import { Buildpack } from "../../buildpacks/index.ts";
+import { Render } from "../../render/index.ts";
+import { Spec } from "../../spec/index.ts";
+import { DeploymentRecord } from "../../store/index.ts";
+import { transition } from "../deployment.ts";
+import { isTerminal } from "../status.ts";
+import { type WorkflowParameters, workflowInputFor } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import { loadTarget, renderEnvironment } from "./target.ts";
@@ -47,7 +47,9 @@ export function waitTimeoutFor(serviceName: string, resource: Spec.ComputeResour
   const windows = Spec.containersOf(serviceName, resource).map((container) => {
     const check = container.internalHealthCheck;
     if (!check) return 30;
-    return (check.startPeriodSeconds ?? 0) + (check.intervalSeconds + check.timeoutSeconds) * (check.retries + 1);
+    return (
+      (check.startPeriodSeconds ?? 0) + (check.intervalSeconds + check.timeoutSeconds) * (check.retries + 1)
+    );
   });
   const window = Math.max(30, ...windows);
   return Math.min(WAIT_TIMEOUT.max, Math.max(WAIT_TIMEOUT.min, 120 + 2 * window));
@@ -63,9 +65,13 @@ const STARTING_STATUS = { deploy: "BUILDING", scale: "DEPLOYING" } as const;
 export async function loadDeployment(context: StepContext, input: StepInput): Promise<LoadedDeployment> {
   const { store } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
-  if (!deployment) throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} does not exist`);
+  if (!deployment)
+    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} does not exist`);
   if (isTerminal(deployment.status)) {
-    throw new StepError(STEP_ERRORS.notRunnable, `deployment ${deployment.id} is already ${deployment.status}`);
+    throw new StepError(
+      STEP_ERRORS.notRunnable,
+      `deployment ${deployment.id} is already ${deployment.status}`,
+    );
   }
   const parameters = await workflowInputFor(store, deployment);
   const target = await loadTarget(store, input.stack, input.service);
@@ -101,7 +107,12 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
         `${input.stack}/${input.service} does not run yet: there is nothing to ${parameters.action}; deploy it first`,
       );
     }
-    await startWork(context, deployment, "DEPLOYING", `${parameters.action === "scale" ? "scaling" : "refreshing"} ${live}`);
+    await startWork(
+      context,
+      deployment,
+      "DEPLOYING",
+      `${parameters.action === "scale" ? "scaling" : "refreshing"} ${live}`,
+    );
     return {
       action: parameters.action,
       waitTimeoutSeconds,
@@ -110,7 +121,13 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
     };
   }
 
-  const items = buildItems(context, input, target.resource, parameters.source, target.record.liveTaskDefinitionArn);
+  const items = buildItems(
+    context,
+    input,
+    target.resource,
+    parameters.source,
+    target.record.liveTaskDefinitionArn,
+  );
   const status = items.length > 0 ? STARTING_STATUS.deploy : STARTING_STATUS.scale;
   await startWork(
     context,
@@ -169,7 +186,10 @@ function buildItems(
             architecture,
           }
         : packaging.type === "stacktape-image-buildpack"
-          ? { packaging: { type: packaging.type, entryfilePath: packaging.properties.entryfilePath }, architecture }
+          ? {
+              packaging: { type: packaging.type, entryfilePath: packaging.properties.entryfilePath },
+              architecture,
+            }
           : undefined;
     const repositoryUri = `${context.settings.registry}/${Render.repositoryName(env, input.service, container.name)}`;
     items.push({

@@ -1,5 +1,5 @@
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
-import { WaitRecord } from "../store/index.ts";
+import { WaitRecord } from "../../store/index.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName } from "./errors.ts";
 import type { Outcome } from "./outcome.ts";
@@ -8,9 +8,15 @@ import type { Outcome } from "./outcome.ts";
 const GONE = new Set(["TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"]);
 
 /** Resumes the waiting workflow with the outcome; a workflow that moved on is left alone. */
-export async function sendOutcome(context: StepContext, taskToken: string, outcome: Outcome): Promise<boolean> {
+export async function sendOutcome(
+  context: StepContext,
+  taskToken: string,
+  outcome: Outcome,
+): Promise<boolean> {
   try {
-    await context.clients.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome) }));
+    await context.clients.sfn.send(
+      new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome) }),
+    );
     return true;
   } catch (error) {
     if (GONE.has(awsErrorName(error) ?? "")) return false;

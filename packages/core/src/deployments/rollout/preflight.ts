@@ -1,7 +1,7 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { Spec } from "../spec/index.ts";
-import { ServiceRecord } from "../store/index.ts";
+import { Spec } from "../../spec/index.ts";
+import { ServiceRecord } from "../../store/index.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
@@ -56,7 +56,10 @@ async function checkSecrets(context: StepContext, target: Target): Promise<Check
 }
 
 /** `registry/repository@sha256:…` or `registry/repository:tag`, for images of this installation's registry. */
-function registryImage(registry: string, image: string): { repository: string; id: { imageDigest?: string; imageTag?: string } } | undefined {
+function registryImage(
+  registry: string,
+  image: string,
+): { repository: string; id: { imageDigest?: string; imageTag?: string } } | undefined {
   if (!image.startsWith(`${registry}/`)) return undefined;
   const rest = image.slice(registry.length + 1);
   const at = rest.indexOf("@");
@@ -81,13 +84,16 @@ async function checkImages(context: StepContext, target: Target): Promise<CheckR
       const result = await context.clients.ecr.send(
         new DescribeImagesCommand({ repositoryName: reference.repository, imageIds: [reference.id] }),
       );
-      if ((result.imageDetails ?? []).length === 0) problems.push(`image ${image} (container ${container.name}) does not exist`);
+      if ((result.imageDetails ?? []).length === 0)
+        problems.push(`image ${image} (container ${container.name}) does not exist`);
     } catch (error) {
       const name = awsErrorName(error);
       if (name === "ImageNotFoundException" || name === "RepositoryNotFoundException") {
         problems.push(`image ${image} (container ${container.name}) does not exist`);
       } else {
-        problems.push(`image ${image} (container ${container.name}) could not be checked (${(error as Error).message})`);
+        problems.push(
+          `image ${image} (container ${container.name}) could not be checked (${(error as Error).message})`,
+        );
       }
     }
   }
@@ -106,7 +112,9 @@ async function checkDependencies(context: StepContext, target: Target): Promise<
       const deployed = record?.liveTaskDefinitionArn !== undefined;
       const underway = record?.activeDeploymentId !== undefined || record?.queuedDeploymentId !== undefined;
       if (!deployed && !underway) {
-        problems.push(`${target.serviceName} connects to ${name}, which is neither deployed nor being deployed`);
+        problems.push(
+          `${target.serviceName} connects to ${name}, which is neither deployed nor being deployed`,
+        );
       }
     }),
   );
@@ -126,12 +134,16 @@ function checkConsistency(target: Target): CheckResult {
     }
     for (const port of container.ports) {
       if (PROXY_PORTS.has(port)) {
-        problems.push(`container ${container.name}: port ${port} is taken by the Service Connect proxy in every task`);
+        problems.push(
+          `container ${container.name}: port ${port} is taken by the Service Connect proxy in every task`,
+        );
       }
       const owner = owners.get(port);
       // Containers of one task share its network namespace: two cannot listen on one port.
       if (owner && owner !== container.name) {
-        problems.push(`containers ${owner} and ${container.name} both listen on port ${port} of the same task`);
+        problems.push(
+          `containers ${owner} and ${container.name} both listen on port ${port} of the same task`,
+        );
       }
       owners.set(port, container.name);
     }

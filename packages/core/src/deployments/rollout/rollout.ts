@@ -4,10 +4,17 @@ export { deleteService } from "./delete-service.ts";
 export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";
 export { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
 export { CaughtError, describeError, finalize } from "./finalize.ts";
-export { type BuildItem, type LoadedDeployment, loadDeployment, type StepInput, WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
+export {
+  type BuildItem,
+  type LoadedDeployment,
+  loadDeployment,
+  type StepInput,
+  WAIT_TIMEOUT,
+  waitTimeoutFor,
+} from "./load.ts";
 export { Outcome } from "./outcome.ts";
-export { type FinishedBuild, imagesOf, prepareResources } from "./prepare.ts";
 export { preflight } from "./preflight.ts";
+export { type FinishedBuild, imagesOf, prepareResources } from "./prepare.ts";
 export { reconcile } from "./reconcile.ts";
 export { releaseService } from "./release.ts";
 export { waitForDeployment } from "./wait.ts";

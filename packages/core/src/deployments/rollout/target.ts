@@ -1,6 +1,6 @@
-import { Render } from "../render/index.ts";
-import { Spec } from "../spec/index.ts";
-import { ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { Render } from "../../render/index.ts";
+import { Spec } from "../../spec/index.ts";
+import { ServiceRecord, StackRecord, type Store } from "../../store/index.ts";
 import type { Settings } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 
@@ -23,7 +23,8 @@ export async function loadTarget(store: Store, stackName: string, serviceName: s
     ServiceRecord.get(store, stackName, serviceName),
     ServiceRecord.list(store, stackName),
   ]);
-  if (!record) throw new StepError(STEP_ERRORS.notRunnable, `service ${stackName}/${serviceName} does not exist`);
+  if (!record)
+    throw new StepError(STEP_ERRORS.notRunnable, `service ${stackName}/${serviceName} does not exist`);
   const parsed = stackRecord ? Spec.parse(stackRecord.stackFile) : undefined;
   const resources: Record<string, unknown> = parsed?.ok ? { ...parsed.stack.resources } : {};
   for (const service of services) resources[service.name] = service.spec;

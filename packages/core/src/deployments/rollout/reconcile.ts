@@ -1,4 +1,4 @@
-import { WaitRecord } from "../store/index.ts";
+import { WaitRecord } from "../../store/index.ts";
 import type { AppliedService } from "./apply.ts";
 import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
@@ -27,7 +27,11 @@ export async function reconcile(
     const rollback = find(wait.rollbackEcsDeploymentId);
     const target = wait.rollbackTaskDefinitionArn;
     if (rollback?.rolloutState === "COMPLETED") {
-      return { status: "ROLLED_BACK", reason: `${wait.rollbackReason}; back on ${target}`, ...(target ? { taskDefinitionArn: target } : {}) };
+      return {
+        status: "ROLLED_BACK",
+        reason: `${wait.rollbackReason}; back on ${target}`,
+        ...(target ? { taskDefinitionArn: target } : {}),
+      };
     }
     return {
       status: "ROLLBACK_FAILED",
@@ -54,7 +58,11 @@ export async function reconcile(
     const target = after?.rollbackTaskDefinitionArn;
     if (after?.pendingOutcome) return after.pendingOutcome as Outcome;
     if (after?.phase === "rolling-back" && target) {
-      return { status: "ROLLED_BACK", reason: `${why}; ECS was pointed back at ${target}`, taskDefinitionArn: target };
+      return {
+        status: "ROLLED_BACK",
+        reason: `${why}; ECS was pointed back at ${target}`,
+        taskDefinitionArn: target,
+      };
     }
   }
   return { status: "FAILED", reason: why };

@@ -1,0 +1,509 @@
+/**
+ * A deploy through Berth's control plane on Berth Local, as a client sees it: `--runs` image-only
+ * redeploys of a one-task private service (`POST /v1/stacks/{stack}/services/{service}/deployments`
+ * with a new image) and `--bad-runs` redeploys of an image whose health check fails. Prints the
+ * control plane's own time (request → UpdateService), the workflow's state transitions and
+ * service integrations (from GetExecutionHistory), the end-to-end time, how soon a bad revision is
+ * rolled back, and what the workflow's transitions would cost on Step Functions Standard against
+ * a polling loop.
+ *
+ *   npm run bench -- deploy      (or: npx tsx bench/deploy.ts [--runs 10] [--bad-runs 3])
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+} from "@aws-sdk/client-sfn";
+import { httpApp } from "../test/support/apps.ts";
+import { machine, ms, percentile } from "./machine.ts";
+import { storeArtifact } from "./support/artifacts.ts";
+import { type BerthLocalProcess, spawnBerthLocal } from "./support/berth-local-process.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: "string", default: "10" },
+    "bad-runs": { type: "string", default: "3" },
+  },
+});
+const RUNS = Number(args.runs);
+const BAD_RUNS = Number(args["bad-runs"]);
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(BAD_RUNS) || BAD_RUNS < 0) {
+  console.error("--runs must be a whole number ≥ 1 and --bad-runs ≥ 0");
+  process.exit(2);
+}
+
+const STACK = "bench";
+const SERVICE = "api";
+const CLUSTER = "berth";
+const REPOSITORY = "berth.local/bench/api";
+/** Step Functions Standard, us-east-1: $0.025 per 1,000 state transitions (beyond the free tier). */
+const PRICE_PER_TRANSITION = 0.025 / 1000;
+const POLL_INTERVAL_SECONDS = 10;
+/** Wait (10 s) → Task (DescribeServices) → Choice (done?) per iteration of a polling loop. */
+const POLL_TRANSITIONS_PER_ITERATION = 3;
+const DEPLOY_TIMEOUT_MS = 180_000;
+const TERMINAL = new Set([
+  "SUCCEEDED",
+  "FAILED",
+  "ROLLED_BACK",
+  "ROLLBACK_FAILED",
+  "CANCELLED",
+  "SUPERSEDED",
+]);
+
+interface DeploymentEvent {
+  sequence: number;
+  at: string;
+  type: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+interface Deployment {
+  id: string;
+  status: string;
+  reason: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  executionArn?: string;
+}
+interface RequestedDeployment {
+  deployment: Deployment;
+  placement: string;
+  workflow: { started: boolean; executionArn?: string; reason?: string };
+}
+
+const stackFile = (image: string) => `resources:
+  ${SERVICE}:
+    type: private-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      environment:
+        - name: VERSION
+          value: v1
+      internalHealthCheck:
+        healthCheckCommand: ["CMD", "node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+        intervalSeconds: 5
+        timeoutSeconds: 2
+        retries: 1
+        startPeriodSeconds: 0
+`;
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
+const time = (iso: string | Date | undefined) => (iso === undefined ? Number.NaN : new Date(iso).getTime());
+const dollars = (value: number) => `$${value < 0.01 ? value.toFixed(6) : value.toFixed(4)}`;
+const spread = (values: number[]) =>
+  `p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}`;
+
+const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-deploy-"));
+const app = httpApp();
+let local: BerthLocalProcess | undefined;
+let ecs: ECSClient | undefined;
+
+async function api<T>(method: string, path: string, body?: string, contentType?: string) {
+  const response = await fetch(`${local?.api}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${local?.token}`,
+      ...(body === undefined ? {} : { "content-type": contentType ?? "application/json" }),
+    },
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as T;
+}
+
+/** Every ECS task process group seen, so that none outlives the benchmark. */
+async function rememberTasks(): Promise<void> {
+  if (!ecs || !local) return;
+  const { taskArns = [] } = await ecs.send(new ListTasksCommand({ cluster: CLUSTER }));
+  if (taskArns.length === 0) return;
+  const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: taskArns }));
+  local.rememberTaskPids(
+    tasks.flatMap((task) => (task.containers ?? []).map((container) => Number(container.runtimeId ?? 0))),
+  );
+}
+
+interface Finished {
+  deployment: Deployment;
+  events: DeploymentEvent[];
+  history: HistoryEvent[];
+}
+
+/** Waits for the deployment to end and for its execution to close (the service is released then). */
+async function finished(requested: RequestedDeployment, sfn: SFNClient): Promise<Finished> {
+  const deadline = Date.now() + DEPLOY_TIMEOUT_MS;
+  const id = requested.deployment.id;
+  let found: { deployment: Deployment; events: DeploymentEvent[] };
+  for (;;) {
+    found = await api<{ deployment: Deployment; events: DeploymentEvent[] }>("GET", `/v1/deployments/${id}`);
+    if (TERMINAL.has(found.deployment.status)) break;
+    if (Date.now() > deadline)
+      throw new Error(`deployment ${id} still ${found.deployment.status} after 180 s`);
+    await rememberTasks();
+    await sleep(100);
+  }
+  const executionArn = found.deployment.executionArn ?? requested.workflow.executionArn;
+  if (!executionArn) throw new Error(`deployment ${id} has no execution`);
+  while ((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === "RUNNING") {
+    if (Date.now() > deadline) throw new Error(`the execution of ${id} still runs after 180 s`);
+    await sleep(100);
+  }
+  const history: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }),
+    );
+    history.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  // The events once more: finalize and release may have added some after the status.
+  const final = await api<{ deployment: Deployment; events: DeploymentEvent[] }>(
+    "GET",
+    `/v1/deployments/${id}`,
+  );
+  return { ...final, history };
+}
+
+async function redeploy(image: string) {
+  const sent = Date.now();
+  const requested = await api<RequestedDeployment>(
+    "POST",
+    `/v1/stacks/${STACK}/services/${SERVICE}/deployments`,
+    JSON.stringify({ image: { [SERVICE]: image } }),
+  );
+  const accepted = Date.now();
+  if (requested.placement !== "active" || !requested.workflow.started) {
+    throw new Error(
+      `deployment ${requested.deployment.id} was ${requested.placement}, not started: ${requested.workflow.reason ?? ""}`,
+    );
+  }
+  return { sent, accepted, requested };
+}
+
+/** One `name` state's entry and exit in the history. */
+function stateSpan(history: HistoryEvent[], name: string) {
+  const entered = history.find((event) => event.stateEnteredEventDetails?.name === name);
+  const exitedIndex = history.findIndex((event) => event.stateExitedEventDetails?.name === name);
+  const succeeded = history
+    .slice(0, Math.max(0, exitedIndex))
+    .findLast((event) => event.type === "TaskSucceeded");
+  return {
+    entered: time(entered?.timestamp),
+    exited: time(history[exitedIndex]?.timestamp),
+    taskSucceeded: time(succeeded?.timestamp),
+  };
+}
+
+/** What a TaskScheduled event called: `lambda:invoke (apply-service)`. */
+function integration(event: HistoryEvent): string {
+  const details = event.taskScheduledEventDetails;
+  let target = "";
+  try {
+    const parameters = JSON.parse(details?.parameters ?? "{}") as {
+      FunctionName?: string;
+      ProjectName?: string;
+    };
+    const name = parameters.FunctionName ?? parameters.ProjectName ?? "";
+    target = name.slice(name.lastIndexOf(":") + 1);
+  } catch {
+    // parameters are not JSON: the resource alone says enough
+  }
+  return `${details?.resourceType}:${details?.resource}${target ? ` (${target})` : ""}`;
+}
+
+const transitionsOf = (history: HistoryEvent[]) =>
+  history.filter((event) => event.type?.endsWith("StateEntered")).length;
+
+function countBy(items: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return counts;
+}
+
+/** Transitions of the same deploy if its wait were a 10-second polling loop instead of the one task-token state. */
+function pollingTransitions(eventDriven: number, waitMs: number): number {
+  const iterations = Math.max(1, Math.ceil(waitMs / 1000 / POLL_INTERVAL_SECONDS));
+  return eventDriven - 1 + POLL_TRANSITIONS_PER_ITERATION * iterations;
+}
+
+async function main(): Promise<string[]> {
+  const started = Date.now();
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
+  // Images: one for the first deploy, one per redeploy, and a bad one (its ENV makes /health answer 500).
+  const good: string[] = [];
+  for (let index = 0; index <= RUNS; index++)
+    good.push(`${REPOSITORY}@${await storeArtifact(dataDir, app.dir, `good-${index}`)}`);
+  const bad = `${REPOSITORY}@${await storeArtifact(dataDir, app.dir, "bad", { UNHEALTHY: "1" })}`;
+
+  local = await spawnBerthLocal(dataDir);
+  const aws = {
+    endpoint: local.aws,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  };
+  ecs = new ECSClient(aws);
+  const sfn = new SFNClient(aws);
+  const booted = Date.now();
+
+  // The first deploy creates the ECS service (and loads every step handler): not measured.
+  const applied = await api<{ plan: { deployment?: RequestedDeployment }[] }>(
+    "PUT",
+    `/v1/stacks/${STACK}`,
+    stackFile(good[0] ?? ""),
+    "application/yaml",
+  );
+  const first = applied.plan.find((entry) => entry.deployment)?.deployment;
+  if (!first) throw new Error("applying the stack requested no deployment");
+  const created = await finished(first, sfn);
+  if (created.deployment.status !== "SUCCEEDED")
+    throw new Error(`the first deployment ended ${created.deployment.status}: ${created.deployment.reason}`);
+  const desiredCount = created.events.find((event) => event.type === "service-updated")?.data?.desiredCount;
+
+  interface Run {
+    apiMs: number;
+    toEcsDeployment: number;
+    toServiceUpdatedEvent: number;
+    toApplyTaskSucceeded: number;
+    toSucceeded: number;
+    toExecutionEnd: number;
+    waitMs: number;
+    transitions: number;
+    integrations: string[];
+  }
+  const runs: Run[] = [];
+  for (let index = 1; index <= RUNS; index++) {
+    const { sent, accepted, requested } = await redeploy(good[index] ?? "");
+    const done = await finished(requested, sfn);
+    if (done.deployment.status !== "SUCCEEDED")
+      throw new Error(`redeploy ${index} ended ${done.deployment.status}: ${done.deployment.reason}`);
+    const updated = done.events.find((event) => event.type === "service-updated");
+    const ecsService = String(updated?.data?.ecsService ?? `${STACK}-${SERVICE}`);
+    const ecsDeploymentId = String(updated?.data?.ecsDeploymentId ?? "");
+    const { services = [] } = await ecs.send(
+      new DescribeServicesCommand({ cluster: CLUSTER, services: [ecsService] }),
+    );
+    const ecsDeployment = services[0]?.deployments?.find((candidate) => candidate.id === ecsDeploymentId);
+    const apply = stateSpan(done.history, "Apply service");
+    const wait = stateSpan(done.history, "Wait for deployment");
+    const end = done.history.find((event) => event.type === "ExecutionSucceeded");
+    runs.push({
+      apiMs: accepted - sent,
+      toEcsDeployment: time(ecsDeployment?.createdAt) - sent,
+      toServiceUpdatedEvent: time(updated?.at) - sent,
+      toApplyTaskSucceeded: apply.taskSucceeded - sent,
+      toSucceeded: time(done.deployment.finishedAt) - sent,
+      toExecutionEnd: time(end?.timestamp) - sent,
+      waitMs: wait.exited - wait.entered,
+      transitions: transitionsOf(done.history),
+      integrations: done.history.filter((event) => event.type === "TaskScheduled").map(integration),
+    });
+  }
+
+  interface BadRun {
+    status: string;
+    failures: number;
+    firstStoppedToRollback: number;
+    firstStoppingToRollback: number;
+    firstEventToRollback: number;
+    lastStoppedToRollback: number;
+    requestToRollback: number;
+    requestToEnd: number;
+    transitions: number;
+    waitMs: number;
+  }
+  const badRuns: BadRun[] = [];
+  for (let index = 1; index <= BAD_RUNS; index++) {
+    const { sent, requested } = await redeploy(bad);
+    const done = await finished(requested, sfn);
+    const failed = done.events.filter((event) => event.type === "task-failed");
+    const rollingBack = done.events.find(
+      (event) => event.type === "status" && event.data?.to === "ROLLING_BACK",
+    );
+    const arns = failed.map((event) => String(event.data?.taskArn ?? "")).filter((arn) => arn);
+    const tasks: Task[] =
+      arns.length === 0
+        ? []
+        : ((await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: arns }))).tasks ?? []);
+    const taskOf = (arn: string) => tasks.find((task) => task.taskArn === arn);
+    const firstTask = taskOf(arns[0] ?? "");
+    const lastTask = taskOf(arns.at(-1) ?? "");
+    const rollback = time(rollingBack?.at);
+    const wait = stateSpan(done.history, "Wait for deployment");
+    badRuns.push({
+      status: done.deployment.status,
+      failures: failed.length,
+      firstStoppedToRollback: rollback - time(firstTask?.stoppedAt),
+      firstStoppingToRollback: rollback - time(firstTask?.stoppingAt),
+      firstEventToRollback: rollback - time(failed[0]?.at),
+      lastStoppedToRollback: rollback - time(lastTask?.stoppedAt),
+      requestToRollback: rollback - sent,
+      requestToEnd: time(done.deployment.finishedAt) - sent,
+      transitions: transitionsOf(done.history),
+      waitMs: wait.exited - wait.entered,
+    });
+  }
+  await rememberTasks();
+
+  // The report -------------------------------------------------------------------------------
+  const pick = <K extends keyof Run>(key: K) => runs.map((run) => run[key] as number);
+  const lines = [
+    `deploy through the control plane on Berth Local — ${machine()}`,
+    `settings: --runs ${RUNS} --bad-runs ${BAD_RUNS}; Berth Local (packages/local/src/main.ts, what \`npm start\` runs) in its own process (ECS tick 200 ms), stack "${STACK}", one private-service "${SERVICE}" (desired ${String(desiredCount)} task, the test HTTP app), health check every 5 s with 1 retry (Berth Local runs the first check 1 s after start), fail-fast threshold 2 (the default); 1-minute load average at start ${loadAtStart.toFixed(2)}, at end ${(loadavg()[0] ?? Number.NaN).toFixed(2)}`,
+    `each run: POST /v1/stacks/${STACK}/services/${SERVICE}/deployments with a new image (an artifact of its own, berth.local/bench/api@sha256:…), then GET /v1/deployments/{id} every 100 ms until it ends and DescribeExecution until its execution closes; the next run starts after that`,
+    `Berth Local started in ${ms(booted - started)}; first deploy (creates the ECS service; not counted) ${ms(time(created.deployment.finishedAt) - time(created.deployment.createdAt))}`,
+    "",
+    `image-only redeploys (${RUNS}; p99 of fewer than 100 runs is close to their maximum):`,
+    `  API answered 202:                               ${spread(pick("apiMs"))}`,
+    `  control-plane overhead, request sent → UpdateService handled by ECS (the ECS deployment's createdAt): ${spread(pick("toEcsDeployment"))}`,
+    `  request sent → \`service-updated\` event (written after UpdateService, the wait record and the live revision): ${spread(pick("toServiceUpdatedEvent"))}`,
+    `  request sent → "Apply service" TaskSucceeded in the execution history: ${spread(pick("toApplyTaskSucceeded"))}`,
+    `  end to end, request sent → deployment SUCCEEDED (finishedAt): ${spread(pick("toSucceeded"))}`,
+    `  request sent → execution SUCCEEDED (after release-service): ${spread(pick("toExecutionEnd"))}`,
+    `  time in "Wait for deployment" (ECS rolling the one task, answered by the ECS event handler): ${spread(pick("waitMs"))}`,
+  ];
+  const transitionCounts = [...new Set(pick("transitions"))].sort((a, b) => a - b);
+  lines.push(
+    `  state transitions per deploy (StateEntered events in GetExecutionHistory): ${transitionCounts.join(" or ")}`,
+  );
+  const integrationCounts = [...new Set(runs.map((run) => run.integrations.length))].sort((a, b) => a - b);
+  const byResource = countBy(runs[0]?.integrations ?? []);
+  const same = runs.every((run) => run.integrations.join("|") === runs[0]?.integrations.join("|"));
+  lines.push(
+    `  service integrations per deploy (TaskScheduled events): ${integrationCounts.join(" or ")}${same ? ", the same in every run" : " (runs differ)"}:`,
+  );
+  for (const [resource, count] of byResource) lines.push(`    ${count} × ${resource}`);
+  lines.push(
+    "  (the AWS calls the functions make inside those tasks — DynamoDB, ECS, ECR, Secrets Manager — are not in the history and not counted)",
+  );
+  const columns = ["run", "API 202", "→UpdateService", "→SUCCEEDED", "wait", "transitions", "integrations"];
+  const row = (cells: string[]) =>
+    `  ${cells.map((cell, index) => cell.padStart(Math.max(7, columns[index]?.length ?? 0))).join("  ")}`;
+  lines.push("", row(columns));
+  runs.forEach((run, index) => {
+    lines.push(
+      row([
+        String(index + 1),
+        ms(run.apiMs),
+        ms(run.toEcsDeployment),
+        ms(run.toSucceeded),
+        ms(run.waitMs),
+        String(run.transitions),
+        String(run.integrations.length),
+      ]),
+    );
+  });
+
+  if (BAD_RUNS > 0) {
+    const pickBad = <K extends keyof BadRun>(key: K) => badRuns.map((run) => run[key] as number);
+    const p50max = (values: number[]) => `p50 ${ms(percentile(values, 50))}, max ${ms(Math.max(...values))}`;
+    lines.push(
+      "",
+      `bad revision (${BAD_RUNS} redeploy${BAD_RUNS === 1 ? "" : "s"} of an image whose /health answers 500; ends: ${[...countBy(pickBad("status").map(String))].map(([status, count]) => `${count} ${status}`).join(", ")}; failed tasks recorded per run: ${pickBad("failures").join(", ")}):`,
+      `  first failed task's stoppedAt (ECS) → ROLLING_BACK: ${p50max(pickBad("firstStoppedToRollback"))}`,
+      `  first failed task's stoppingAt (ECS found it UNHEALTHY) → ROLLING_BACK: ${p50max(pickBad("firstStoppingToRollback"))}`,
+      `  first \`task-failed\` event → ROLLING_BACK: ${p50max(pickBad("firstEventToRollback"))}`,
+      `  the failure that reached the threshold (its task's stoppedAt) → ROLLING_BACK: ${p50max(pickBad("lastStoppedToRollback"))}`,
+      `  request sent → ROLLING_BACK: ${p50max(pickBad("requestToRollback"))}; request sent → ${badRuns[0]?.status ?? "end"}: ${p50max(pickBad("requestToEnd"))}`,
+      "  (with threshold 2 the rollback waits for a second task: ECS replaces the first failed one and it has to fail its check too)",
+    );
+  }
+
+  // Cost ---------------------------------------------------------------------------------------
+  const costLine = (label: string, transitions: number[], waits: number[]) => {
+    const eventDriven = percentile(transitions, 50);
+    const wait = percentile(waits, 50);
+    const polling = pollingTransitions(eventDriven, wait);
+    return `  ${label}: ${eventDriven} transitions → ${dollars(eventDriven * PRICE_PER_TRANSITION)} per deploy, ${dollars(eventDriven * PRICE_PER_TRANSITION * 1000)} per 1,000; polling the same ${ms(wait)} wait: ${polling} transitions → ${dollars(polling * PRICE_PER_TRANSITION)} per deploy, ${dollars(polling * PRICE_PER_TRANSITION * 1000)} per 1,000 (${(polling / eventDriven).toFixed(1)}×)`;
+  };
+  lines.push(
+    "",
+    `cost on Step Functions Standard at $0.025 per 1,000 state transitions (free tier, Lambda, DynamoDB and EventBridge left out); the polling variant replaces the one "Wait for deployment" task-token state with a loop of Wait ${POLL_INTERVAL_SECONDS} s → Task (DescribeServices) → Choice, ${POLL_TRANSITIONS_PER_ITERATION} transitions per iteration, at least one iteration:`,
+    costLine("image-only redeploy (p50)", pick("transitions"), pick("waitMs")),
+  );
+  if (BAD_RUNS > 0)
+    lines.push(
+      costLine(
+        "bad revision rolled back (p50)",
+        badRuns.map((run) => run.transitions),
+        badRuns.map((run) => run.waitMs),
+      ),
+    );
+  // An assumption, not a measurement: on AWS, Fargate pulls the image and starts the task.
+  const fargateWaitMs = 3 * 60_000;
+  const eventDriven = percentile(pick("transitions"), 50);
+  const pollingFargate = pollingTransitions(eventDriven, fargateWaitMs);
+  lines.push(
+    `  assuming a 3-minute wait on Fargate (not measured here): ${eventDriven} transitions (${dollars(eventDriven * PRICE_PER_TRANSITION * 1000)} per 1,000 deploys) against ${pollingFargate} polling (${dollars(pollingFargate * PRICE_PER_TRANSITION * 1000)} per 1,000)`,
+    "",
+    `total benchmark time ${ms(Date.now() - started)}`,
+  );
+  return lines;
+}
+
+let stopping: Promise<void> | undefined;
+/** Stops Berth Local and every task, once, whoever asks first. */
+const stopAll = () => {
+  stopping ??= (async () => {
+    if (!local) return;
+    try {
+      await rememberTasks();
+    } catch {
+      // Berth Local may be gone already
+    }
+    const leftovers = await local.stop();
+    if (leftovers.length > 0)
+      console.error(
+        `killed ${leftovers.length} task process group(s) that outlived Berth Local: ${leftovers.join(", ")}`,
+      );
+  })();
+  return stopping;
+};
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    interrupted = true;
+    void stopAll().finally(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(app.dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+let failed = false;
+try {
+  const lines = await main();
+  await stopAll();
+  console.log(lines.join("\n"));
+} catch (error) {
+  // Interrupted: the signal handler stops everything and exits.
+  if (interrupted) await new Promise(() => {});
+  failed = true;
+  console.error(`deploy benchmark failed: ${(error as Error).stack ?? error}`);
+  const logTail = local?.logTail().slice(-40) ?? [];
+  if (logTail.length > 0) console.error(`Berth Local's last log lines:\n${logTail.join("\n")}`);
+  await stopAll();
+  console.error(`kept the data dir for a look: ${dataDir}`);
+}
+if (!failed) rmSync(dataDir, { recursive: true, force: true });
+rmSync(app.dir, { recursive: true, force: true });
+process.exit(failed ? 1 : 0);

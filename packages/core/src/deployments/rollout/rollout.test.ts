@@ -1,0 +1,311 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Spec } from "../../spec/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, WaitRecord } from "../../store/index.ts";
+import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
+import * as Deployment from "../deployment.ts";
+import type { Clients, Settings, StepContext } from "./context.ts";
+import { readSettings } from "./context.ts";
+import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
+import { describeError, finalize } from "./finalize.ts";
+import { WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
+
+let local: LocalTable;
+beforeAll(async () => {
+  local = await startLocalTable();
+});
+afterAll(async () => {
+  await local?.stop();
+});
+
+const SETTINGS: Settings = readSettings({
+  BERTH_ACCOUNT: "000000000000",
+  BERTH_CLUSTER: "berth",
+  BERTH_REGISTRY: "berth.local",
+  BERTH_EXECUTION_ROLE_ARN: "arn:aws:iam::000000000000:role/exec",
+  BERTH_SUBNETS: "subnet-a",
+  BERTH_SECURITY_GROUPS: "sg-a",
+  BERTH_SERVICE_CONNECT_NAMESPACE: "berth.local",
+});
+
+/** Every client refuses: these tests exercise only paths that must not call AWS. */
+const refusing = new Proxy({} as Clients, {
+  get: (_, name) => ({
+    send: async () => {
+      throw new Error(`${String(name)} must not be called here`);
+    },
+  }),
+});
+
+function context(): StepContext {
+  return { store: local.store, clients: refusing, settings: SETTINGS };
+}
+
+let counter = 0;
+/** A deployment DEPLOYING on a fresh service, waiting on ECS deployment `ecs-svc/1`. */
+async function waitingDeployment(threshold = 2) {
+  counter += 1;
+  const stack = `rollout-${counter}`;
+  await ServiceRecord.create(local.store, { stack, name: "api", spec: {} });
+  const requested = await Deployment.requestDeployment(local.store, {
+    stack,
+    service: "api",
+    trigger: "api",
+    specHash: "a".repeat(64),
+  });
+  await Deployment.transition(local.store, requested.deployment.id, "PENDING", "DEPLOYING", "test");
+  const wait = await WaitRecord.create(local.store, {
+    stack,
+    service: "api",
+    deploymentId: requested.deployment.id,
+    cluster: "berth",
+    ecsService: `${stack}-api`,
+    ecsDeploymentId: "ecs-svc/1",
+    taskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:2`,
+    rollbackTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+    failFastThreshold: threshold,
+  });
+  return { stack, wait, deploymentId: requested.deployment.id };
+}
+
+function taskStopped(wait: WaitRecord.Info, task: string, overrides: Record<string, unknown> = {}) {
+  return {
+    source: "aws.ecs",
+    "detail-type": "ECS Task State Change",
+    resources: [`arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`],
+    detail: {
+      taskArn: `arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`,
+      clusterArn: "arn:aws:ecs:us-east-1:000000000000:cluster/berth",
+      taskDefinitionArn: wait.taskDefinitionArn,
+      group: `service:${wait.ecsService}`,
+      lastStatus: "STOPPED",
+      stopCode: "EssentialContainerExited",
+      stoppedReason: "Essential container in task exited",
+      containers: [{ name: "api", exitCode: 3 }],
+      ...overrides,
+    },
+  };
+}
+
+describe("the ECS event handler", () => {
+  it("counts a failed task of the new revision once, however often its event comes", async () => {
+    const { wait, deploymentId } = await waitingDeployment(3);
+    const event = taskStopped(wait, "t1");
+    expect(await handleEcsEvent(context(), event)).toBe("task-failure-recorded");
+    expect(await handleEcsEvent(context(), event)).toBe("ignored");
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.failedTasks).toEqual([event.detail.taskArn]);
+    const events = await DeploymentEventRecord.all(local.store, deploymentId);
+    const failures = events.filter((recorded) => recorded.type === "task-failed");
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.data).toMatchObject({
+      exitCode: 3,
+      stopCode: "EssentialContainerExited",
+      failures: 1,
+      threshold: 3,
+    });
+  });
+
+  it("ignores the old revision's tasks, tasks stopped on purpose, other services and other ECS deployments", async () => {
+    const { wait } = await waitingDeployment();
+    const ignored = [
+      taskStopped(wait, "old", { taskDefinitionArn: wait.rollbackTaskDefinitionArn }),
+      taskStopped(wait, "scaled-in", {
+        stopCode: "ServiceSchedulerInitiated",
+        stoppedReason: "Scaling activity initiated by deployment",
+        containers: [{ name: "api", exitCode: 0 }],
+      }),
+      taskStopped(wait, "running", { lastStatus: "RUNNING", stopCode: undefined }),
+      taskStopped(wait, "elsewhere", { group: "service:someone-else" }),
+      {
+        source: "aws.ecs",
+        "detail-type": "ECS Deployment State Change",
+        resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
+        detail: { eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: "ecs-svc/an-older-one" },
+      },
+      { source: "aws.ecs", "detail-type": "ECS Container Instance State Change", detail: {} },
+      "not an event",
+    ];
+    for (const event of ignored) expect(await handleEcsEvent(context(), event)).toBe("ignored");
+    expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.failedTasks).toEqual([]);
+  });
+
+  it("keeps the outcome for the workflow when ECS finishes before the token is stored", async () => {
+    const { wait } = await waitingDeployment();
+    const completed = {
+      source: "aws.ecs",
+      "detail-type": "ECS Deployment State Change",
+      resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
+      detail: { eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: "ecs-svc/1" },
+    };
+    expect(await handleEcsEvent(context(), completed)).toBe("succeeded");
+    // A repeated event finds the wait answered and changes nothing.
+    expect(await handleEcsEvent(context(), completed)).toBe("ignored");
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.phase).toBe("answered");
+    expect(after?.pendingOutcome).toMatchObject({
+      status: "SUCCEEDED",
+      taskDefinitionArn: wait.taskDefinitionArn,
+    });
+  });
+
+  it("calls a task failed when it crashed, failed to start or failed its health checks", () => {
+    const base = {
+      taskArn: "t",
+      clusterArn: "c",
+      taskDefinitionArn: "td",
+      lastStatus: "STOPPED",
+      containers: [],
+    };
+    expect(isFailedTask({ ...base, stopCode: "EssentialContainerExited" })).toBe(true);
+    expect(isFailedTask({ ...base, stopCode: "TaskFailedToStart" })).toBe(true);
+    expect(
+      isFailedTask({
+        ...base,
+        stopCode: "ServiceSchedulerInitiated",
+        stoppedReason: "Task failed container health checks",
+      }),
+    ).toBe(true);
+    expect(
+      isFailedTask({
+        ...base,
+        stopCode: "ServiceSchedulerInitiated",
+        stoppedReason: "Task failed ELB health checks in (target-group x)",
+      }),
+    ).toBe(true);
+    expect(isFailedTask({ ...base, stopCode: "UserInitiated", stoppedReason: "Task stopped by user" })).toBe(
+      false,
+    );
+    expect(isFailedTask({ ...base, lastStatus: "RUNNING", stopCode: "EssentialContainerExited" })).toBe(
+      false,
+    );
+  });
+});
+
+describe("finalize", () => {
+  it("passes through ROLLING_BACK to ROLLED_BACK and records the revision ECS runs, without making it last-good", async () => {
+    const { stack, wait, deploymentId } = await waitingDeployment();
+    const ended = await finalize(context(), {
+      deploymentId,
+      stack,
+      service: "api",
+      outcome: {
+        status: "ROLLED_BACK",
+        reason: "2 tasks failed; back on :1",
+        taskDefinitionArn: wait.rollbackTaskDefinitionArn,
+      },
+    });
+    expect(ended.status).toBe("ROLLED_BACK");
+    const events = await DeploymentEventRecord.all(local.store, deploymentId);
+    expect(events.filter((event) => event.type === "status").map((event) => event.data)).toEqual([
+      expect.objectContaining({ from: "PENDING", to: "DEPLOYING" }),
+      expect.objectContaining({ from: "DEPLOYING", to: "ROLLING_BACK" }),
+      expect.objectContaining({ from: "ROLLING_BACK", to: "ROLLED_BACK" }),
+    ]);
+    const service = await ServiceRecord.get(local.store, stack, "api");
+    expect(service?.liveTaskDefinitionArn).toBe(wait.rollbackTaskDefinitionArn);
+    expect(service?.lastGoodTaskDefinitionArn).toBeUndefined();
+    // The wait is over, and a repeated finalize changes nothing.
+    expect(await WaitRecord.get(local.store, "berth", wait.ecsService)).toBeUndefined();
+    expect(
+      (
+        await finalize(context(), {
+          deploymentId,
+          stack,
+          service: "api",
+          outcome: { status: "SUCCEEDED", reason: "late" },
+        })
+      ).status,
+    ).toBe("ROLLED_BACK");
+  });
+
+  it("ends a deployment its workflow could not run as FAILED, or CANCELLED when it was cancelled", async () => {
+    const failed = await waitingDeployment();
+    const ended = await finalize(context(), {
+      deploymentId: failed.deploymentId,
+      stack: failed.stack,
+      service: "api",
+      error: {
+        Error: "Berth.PreflightFailed",
+        Cause: JSON.stringify({
+          errorType: "Berth.PreflightFailed",
+          errorMessage: "$Secret('db') does not exist in Secrets Manager",
+        }),
+      },
+    });
+    expect(ended).toEqual({ status: "FAILED", reason: "$Secret('db') does not exist in Secrets Manager" });
+    const cancelled = await waitingDeployment();
+    const stopped = await finalize(context(), {
+      deploymentId: cancelled.deploymentId,
+      stack: cancelled.stack,
+      service: "api",
+      error: {
+        Error: "Berth.Cancelled",
+        Cause: JSON.stringify({ errorMessage: "cancelled before ECS was changed" }),
+      },
+    });
+    expect(stopped.status).toBe("CANCELLED");
+    expect((await DeploymentRecord.get(local.store, cancelled.deploymentId))?.reason).toBe(
+      "cancelled before ECS was changed",
+    );
+  });
+});
+
+describe("describeError", () => {
+  it("says in which phase a build failed and why", () => {
+    const build = {
+      Id: "berth-build:1",
+      BuildStatus: "FAILED",
+      Phases: [
+        { PhaseType: "SUBMITTED", PhaseStatus: "SUCCEEDED" },
+        {
+          PhaseType: "BUILD",
+          PhaseStatus: "FAILED",
+          Contexts: [{ Message: 'esbuild: Expected ";" but found "}"' }],
+        },
+      ],
+      Logs: { GroupName: "/aws/codebuild/berth-build", StreamName: "1" },
+    };
+    const described = describeError({ Error: "States.TaskFailed", Cause: JSON.stringify(build) });
+    expect(described.reason).toBe(
+      'the build berth-build:1 failed in its BUILD phase: esbuild: Expected ";" but found "}"',
+    );
+    expect(described.build?.Logs?.StreamName).toBe("1");
+    expect(describeError({ Error: "States.Timeout" }).reason).toBe("a step of the workflow timed out");
+    expect(describeError({ Error: "Berth.LocalRestart", Cause: "Berth Local stopped" }).reason).toBe(
+      "Berth.LocalRestart: Berth Local stopped",
+    );
+  });
+});
+
+describe("waitTimeoutFor", () => {
+  it("grows with the health check's start period and retries, within bounds", () => {
+    const service = (check: Record<string, unknown> | undefined) => {
+      const parsed = Spec.RESOURCE_SCHEMAS["private-service"].parse({
+        type: "private-service",
+        properties: {
+          packaging: { type: "prebuilt-image", properties: { image: "nginx" } },
+          resources: { cpu: 0.25, memory: 512 },
+          ...(check ? { internalHealthCheck: check } : {}),
+        },
+      });
+      return parsed as Spec.ComputeResource;
+    };
+    const quick = waitTimeoutFor(
+      "api",
+      service({ healthCheckCommand: ["CMD", "true"], intervalSeconds: 5, timeoutSeconds: 2, retries: 1 }),
+    );
+    const slow = waitTimeoutFor(
+      "api",
+      service({
+        healthCheckCommand: ["CMD", "true"],
+        intervalSeconds: 300,
+        timeoutSeconds: 120,
+        retries: 10,
+        startPeriodSeconds: 300,
+      }),
+    );
+    expect(quick).toBe(WAIT_TIMEOUT.min + 60);
+    expect(slow).toBe(WAIT_TIMEOUT.max);
+    expect(waitTimeoutFor("api", service(undefined))).toBe(180);
+  });
+});

@@ -1,0 +1,226 @@
+import { ArnFormat, Stack } from "aws-cdk-lib";
+import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
+import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
+import { suppress } from "./nag.ts";
+import { type Names, namesFor } from "./names.ts";
+import { Network } from "./network.ts";
+import { type StageSettings, settingsOf } from "./settings.ts";
+
+/** The ECS-optimized Amazon Linux 2023 AMI, as a public SSM parameter per architecture. */
+const ECS_AMI_PARAMETERS: Record<ec2.InstanceArchitecture, string> = {
+  [ec2.InstanceArchitecture.ARM_64]:
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+  [ec2.InstanceArchitecture.X86_64]: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+};
+
+/**
+ * The ECS cluster: Fargate and Fargate Spot always, an EC2 Auto Scaling group when the stage
+ * asks for one, and the Cloud Map namespace Service Connect publishes the services in.
+ */
+export function Cluster({ stack, app }: StackContext) {
+  const settings = settingsOf(app);
+  const names = namesFor(app.stage);
+  const { vpc } = use(Network);
+
+  const cluster = new ecs.Cluster(stack, "Cluster", {
+    clusterName: names.cluster,
+    vpc,
+    enableFargateCapacityProviders: true,
+    containerInsightsV2: settings.containerInsights
+      ? ecs.ContainerInsights.ENABLED
+      : ecs.ContainerInsights.DISABLED,
+  });
+  if (!settings.containerInsights) {
+    suppress(cluster, [
+      {
+        id: "AwsSolutions-ECS4",
+        reason:
+          "Container Insights is off by this stage's settings (it is billed per metric); task logs and ECS events still reach CloudWatch",
+      },
+    ]);
+  }
+
+  // An HTTP (API-only) namespace: Service Connect needs no DNS zone, so none is paid for. As the
+  // cluster's default, services join it without naming it.
+  const namespace = cluster.addDefaultCloudMapNamespace({
+    name: names.serviceConnectNamespace,
+    type: servicediscovery.NamespaceType.HTTP,
+    useForServiceConnect: true,
+  });
+
+  const ec2Capacity = settings.ec2 ? hostCapacity(Stack.of(stack), vpc, settings.ec2, names) : undefined;
+  if (ec2Capacity) {
+    cluster.addAsgCapacityProvider(ec2Capacity.provider);
+    // After the cluster added the agent's grants to the host role.
+    suppress(ec2Capacity.hostRole, [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "The ECS agent's grants from CDK: DiscoverPollEndpoint, GetAuthorizationToken and the log actions have no resource-level permissions; Submit* is the agent's state reporting on this cluster; Poll and telemetry are per container instance, whose ids are assigned at registration",
+        appliesTo: [
+          "Resource::*",
+          "Action::ecs:Submit*",
+          { regex: "/^Resource::arn:.*container-instance/.*\\*$/" },
+        ],
+      },
+    ]);
+    suppress(ec2Capacity.group, [
+      {
+        id: "CdkNagValidationFailure",
+        reason:
+          "AwsSolutions-EC26 cannot follow a launch template referenced through a mixed instances policy; the template's only volume is encrypted",
+        appliesTo: ["AwsSolutions-EC26"],
+      },
+    ]);
+  }
+
+  stack.addOutputs({
+    ClusterName: cluster.clusterName,
+    ServiceConnectNamespace: namespace.namespaceArn,
+    ...(ec2Capacity ? { Ec2CapacityProvider: ec2Capacity.provider.capacityProviderName } : {}),
+  });
+  return { cluster, namespace, ec2CapacityProvider: ec2Capacity?.provider };
+}
+
+function hostCapacity(
+  stack: Stack,
+  vpc: ec2.IVpc,
+  ec2Settings: NonNullable<StageSettings["ec2"]>,
+  names: Names,
+): { provider: ecs.AsgCapacityProvider; hostRole: iam.Role; group: autoscaling.AutoScalingGroup } {
+  const instanceTypes = ec2Settings.instanceTypes.map((type) => new ec2.InstanceType(type));
+  const architectures = new Set(instanceTypes.map((type) => type.architecture));
+  const [architecture] = architectures;
+  if (architectures.size !== 1 || architecture === undefined) {
+    throw new Error(`ec2.instanceTypes mixes architectures: ${ec2Settings.instanceTypes.join(", ")}`);
+  }
+
+  const hostSecurityGroup = new ec2.SecurityGroup(stack, "HostSecurityGroup", {
+    vpc,
+    description: "Berth EC2 hosts: traffic of the ECS agent; tasks have a group of their own",
+    allowAllOutbound: true,
+  });
+  const hostRole = new iam.Role(stack, "HostRole", {
+    assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
+    description: "Berth EC2 hosts: the ECS agent (the cluster adds its permissions)",
+  });
+
+  const userData = ec2.UserData.forLinux();
+  // Tasks (awsvpc) must not borrow the host's credentials through the instance metadata service.
+  userData.addCommands("echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config");
+
+  const launchTemplate = new ec2.LaunchTemplate(stack, "HostTemplate", {
+    // Resolved by EC2 at every launch, not at deploy time: the weekly instance refresh then
+    // brings up hosts on the AMI AWS published most recently.
+    machineImage: ec2.MachineImage.resolveSsmParameterAtLaunch(ECS_AMI_PARAMETERS[architecture]),
+    userData,
+    role: hostRole,
+    securityGroup: hostSecurityGroup,
+    requireImdsv2: true,
+    blockDevices: [
+      {
+        deviceName: "/dev/xvda",
+        volume: ec2.BlockDeviceVolume.ebs(30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+      },
+    ],
+  });
+
+  const group = new autoscaling.AutoScalingGroup(stack, "HostGroup", {
+    autoScalingGroupName: names.hostGroup,
+    vpc,
+    vpcSubnets: { subnets: vpc.privateSubnets },
+    minCapacity: ec2Settings.minCapacity,
+    maxCapacity: ec2Settings.maxCapacity,
+    mixedInstancesPolicy: {
+      launchTemplate,
+      launchTemplateOverrides: instanceTypes.map((instanceType) => ({ instanceType })),
+      instancesDistribution: { onDemandPercentageAboveBaseCapacity: 100 },
+    },
+  });
+
+  const provider = new ecs.AsgCapacityProvider(stack, "Ec2Capacity", {
+    capacityProviderName: names.ec2CapacityProvider,
+    autoScalingGroup: group,
+    enableManagedScaling: true,
+    targetCapacityPercent: 100,
+    enableManagedTerminationProtection: true,
+    // ECS moves a host's tasks elsewhere before Auto Scaling terminates it (scale-in, refresh).
+    enableManagedDraining: true,
+    // The "Amazon Linux" kind of joining (ECS_CLUSTER in ecs.config), which AL2023 shares.
+    machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
+  });
+
+  weeklyRefresh(stack, group, ec2Settings.refreshSchedule);
+
+  suppress(group, [
+    {
+      id: "AwsSolutions-AS3",
+      reason:
+        "Scaling is ECS managed scaling's; its activity is in the Auto Scaling and ECS event streams, no notification topic is read",
+    },
+  ]);
+  return { provider, hostRole, group };
+}
+
+/**
+ * Replaces every host once a week without taking capacity away: new hosts are launched before
+ * old ones go (MaxHealthyPercentage 200), hosts running tasks are replaced too (they are scale-in
+ * protected by ECS), and ECS managed draining moves their tasks first.
+ */
+function weeklyRefresh(stack: Stack, group: autoscaling.AutoScalingGroup, schedule: string): void {
+  const groupArn = stack.formatArn({
+    service: "autoscaling",
+    resource: "autoScalingGroup",
+    resourceName: `*:autoScalingGroupName/${group.autoScalingGroupName}`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const role = new iam.Role(stack, "HostRefreshRole", {
+    assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+      conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+    }),
+    description: "Berth: starts the weekly instance refresh of the EC2 hosts",
+    inlinePolicies: {
+      refresh: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({ actions: ["autoscaling:StartInstanceRefresh"], resources: [groupArn] }),
+        ],
+      }),
+    },
+  });
+  suppress(role, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "An Auto Scaling group ARN carries a generated id before the group name; the group name is fixed",
+      appliesTo: [{ regex: "/^Resource::arn:.*autoScalingGroup:\\*:autoScalingGroupName/.*$/" }],
+    },
+  ]);
+  new scheduler.CfnSchedule(stack, "HostRefresh", {
+    description: "Berth: weekly refresh of the EC2 hosts onto the latest ECS-optimized AMI",
+    scheduleExpression: schedule,
+    scheduleExpressionTimezone: "UTC",
+    flexibleTimeWindow: { mode: "OFF" },
+    target: {
+      arn: "arn:aws:scheduler:::aws-sdk:autoscaling:startInstanceRefresh",
+      roleArn: role.roleArn,
+      input: Stack.of(stack).toJsonString({
+        AutoScalingGroupName: group.autoScalingGroupName,
+        Strategy: "Rolling",
+        Preferences: {
+          MinHealthyPercentage: 100,
+          MaxHealthyPercentage: 200,
+          InstanceWarmup: 300,
+          SkipMatching: false,
+          ScaleInProtectedInstances: "Refresh",
+          StandbyInstances: "Terminate",
+        },
+      }),
+      retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+    },
+  });
+}

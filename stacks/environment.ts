@@ -1,0 +1,76 @@
+import type { FunctionDefinition } from "@berth/core/functions";
+import { Workflows } from "@berth/core/workflows";
+
+/** What the installation can tell a function, as values (CDK tokens allowed). */
+export interface InstallationValues {
+  tableName: string;
+  stage: string;
+  partition: string;
+  account: string;
+  cluster: string;
+  registry: string;
+  executionRoleArn: string;
+  taskRolePath: string;
+  permissionsBoundaryArn: string;
+  /** Comma-separated, as the variables carry them. */
+  subnets: string;
+  securityGroups: string;
+  serviceConnectNamespace: string;
+  /**
+   * Per-service ingress wiring (`Render.Environment.ingress`) as JSON: load balancer target
+   * groups and listener rules. This installation creates none, so it is `{}`.
+   */
+  ingress: string;
+  stateMachineArn(workflow: string): string;
+}
+
+/** `delete-service` → `BERTH_DELETE_SERVICE_STATE_MACHINE_ARN`: one variable per workflow. */
+export function stateMachineVariable(workflow: string): string {
+  return `BERTH_${workflow.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_STATE_MACHINE_ARN`;
+}
+
+/** Every variable name a function may read, and its value. */
+export function installationVariables(values: InstallationValues): Record<string, string> {
+  const variables: Record<string, string> = {
+    BERTH_TABLE_NAME: values.tableName,
+    BERTH_STAGE: values.stage,
+    BERTH_PARTITION: values.partition,
+    BERTH_ACCOUNT: values.account,
+    BERTH_CLUSTER: values.cluster,
+    BERTH_REGISTRY: values.registry,
+    BERTH_EXECUTION_ROLE_ARN: values.executionRoleArn,
+    BERTH_TASK_ROLE_PATH: values.taskRolePath,
+    BERTH_PERMISSIONS_BOUNDARY_ARN: values.permissionsBoundaryArn,
+    BERTH_SUBNETS: values.subnets,
+    BERTH_SECURITY_GROUPS: values.securityGroups,
+    BERTH_SERVICE_CONNECT_NAMESPACE: values.serviceConnectNamespace,
+    BERTH_INGRESS: values.ingress,
+    // Without the wiring, refuse the deployment: "omit" would run a public service that nothing
+    // routes to, and call it a success.
+    BERTH_INGRESS_MISSING: "error",
+  };
+  for (const workflow of Workflows.WORKFLOWS) {
+    variables[stateMachineVariable(workflow.name)] = values.stateMachineArn(workflow.name);
+  }
+  return variables;
+}
+
+/**
+ * Exactly the variables the manifest says the function reads. A name the installation has no
+ * value for stops the synthesis: a function deployed without a variable it needs would fail
+ * only on its first invocation.
+ */
+export function environmentOf(
+  definition: FunctionDefinition,
+  values: InstallationValues,
+): Record<string, string> {
+  const variables = installationVariables(values);
+  const unknown = definition.environment.filter((name) => !Object.hasOwn(variables, name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `function ${definition.name} reads ${unknown.join(", ")}, which the installation does not provide: ` +
+        "give each a value in stacks/environment.ts",
+    );
+  }
+  return Object.fromEntries(definition.environment.map((name) => [name, variables[name] as string]));
+}

@@ -1,0 +1,119 @@
+import { FUNCTIONS, type PermissionPlaceholder } from "@berth/core/functions";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { dependsOn, type StackContext, use } from "sst/constructs/FunctionalStack.js";
+import { handlerCode } from "./bundling.ts";
+import { Cluster } from "./cluster.ts";
+import { environmentOf } from "./environment.ts";
+import { Iam } from "./iam.ts";
+import { suppress } from "./nag.ts";
+import {
+  executionRoleArn,
+  namesFor,
+  permissionsBoundaryArn,
+  registryHost,
+  stateMachineArn,
+} from "./names.ts";
+import { Network } from "./network.ts";
+import { statementOf } from "./placeholders.ts";
+import { settingsOf } from "./settings.ts";
+import { Store } from "./store.ts";
+
+/**
+ * Every function of the manifest (`FUNCTIONS`), each with its own role holding exactly the
+ * manifest's permissions. Triggers live with what triggers them: the API, the event rules and
+ * the state machines refer to the functions by name.
+ */
+export function Functions({ stack, app }: StackContext) {
+  const settings = settingsOf(app);
+  const names = namesFor(app.stage);
+  const { table } = use(Store);
+  const { taskSecurityGroup, taskSubnets } = use(Network);
+  const { namespace } = use(Cluster);
+  // The boundary and the execution role are referred to by name; they must exist first.
+  dependsOn(Iam);
+
+  const placeholders: Record<PermissionPlaceholder, string> = {
+    Partition: Stack.of(stack).partition,
+    Region: Stack.of(stack).region,
+    Account: Stack.of(stack).account,
+    Table: table.tableName,
+    Cluster: names.cluster,
+    TaskRolePath: settings.taskRolePath,
+    ExecutionRole: names.executionRole,
+    StateMachinePrefix: names.prefix,
+    CodeBuildProject: names.builderProject,
+    PermissionsBoundary: permissionsBoundaryArn(stack, names),
+  };
+  const values = {
+    tableName: table.tableName,
+    stage: app.stage,
+    partition: Stack.of(stack).partition,
+    account: Stack.of(stack).account,
+    cluster: names.cluster,
+    registry: registryHost(stack),
+    executionRoleArn: executionRoleArn(stack, names),
+    taskRolePath: settings.taskRolePath,
+    permissionsBoundaryArn: permissionsBoundaryArn(stack, names),
+    subnets: taskSubnets.map((subnet) => subnet.subnetId).join(","),
+    securityGroups: taskSecurityGroup.securityGroupId,
+    serviceConnectNamespace: namespace.namespaceArn,
+    ingress: "{}",
+    stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
+  };
+
+  const functions: Record<string, lambda.Function> = {};
+  for (const definition of FUNCTIONS) {
+    const functionName = names.function(definition.name);
+    const logGroup = new logs.LogGroup(stack, `${definition.name}-logs`, {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: settings.logRetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(stack, `${definition.name}-role`, {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `Berth ${app.stage}: the ${definition.name} function`,
+      inlinePolicies: {
+        manifest: new iam.PolicyDocument({
+          statements: definition.permissions.map((permission) => statementOf(permission, placeholders)),
+        }),
+        logs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+              resources: [logGroup.logGroupArn],
+            }),
+          ],
+        }),
+      },
+    });
+    const { code, handler } = handlerCode(definition.handler);
+    const fn = new lambda.Function(stack, definition.name, {
+      functionName,
+      description: definition.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      code,
+      handler,
+      memorySize: definition.memoryMiB,
+      timeout: Duration.seconds(definition.timeoutSeconds),
+      environment: environmentOf(definition, values),
+      role,
+      logGroup,
+    });
+    functions[definition.name] = fn;
+
+    suppress(role, [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "The manifest's grants (packages/core/src/functions.ts): ARN patterns scoped to this installation's table, cluster, name prefixes and paths; a wildcard stands for what the control plane names at run time (a stack's services, tasks, roles, log groups) or for an action without resource-level permissions",
+        appliesTo: [{ regex: "/^Resource::.*\\*.*$/" }],
+      },
+    ]);
+  }
+
+  return { functions };
+}

@@ -1,0 +1,578 @@
+import { FUNCTIONS, type FunctionDefinition, type PermissionPlaceholder } from "@berth/core/functions";
+import { TTL_ATTRIBUTE, tableDefinition } from "@berth/core/store";
+import { Workflows } from "@berth/core/workflows";
+import { beforeAll, describe, expect, it } from "vitest";
+import { environmentOf, stateMachineVariable } from "./environment.ts";
+import { OFFLINE_ACCOUNT, OFFLINE_REGION, synthesizeOffline, type Template } from "./offline.ts";
+import { allStatements, normalizeStatement, Templates } from "./testing.ts";
+
+// What the stacks must produce for stage "test", written out here rather than taken from the
+// stacks' own helpers, so a naming slip there shows up as a failure here.
+const STAGE = "test";
+const PREFIX = "berth-test-";
+const CLUSTER = "berth-test";
+const BUILDER = "berth-test-builder";
+const EXECUTION_ROLE = "berth-test-task-execution";
+const BOUNDARY_ARN = `arn:aws:iam::${OFFLINE_ACCOUNT}:policy/berth/berth-test-task-boundary`;
+const TASK_ROLE_PATH = "/berth/test/";
+const functionArn = (name: string) =>
+  `arn:aws:lambda:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:function:${PREFIX}${name}`;
+const stateMachineArn = (name: string) =>
+  `arn:aws:states:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:stateMachine:${PREFIX}${name}`;
+
+let templates: Templates;
+
+beforeAll(async () => {
+  const synthesis = await synthesizeOffline({
+    stage: STAGE,
+    settings: { ec2: { instanceTypes: ["m7g.large", "c7g.large"] } },
+  });
+  templates = new Templates(synthesis, STAGE);
+}, 120_000);
+
+function lambdaOf(name: string): Template {
+  return templates.resource(
+    "Functions",
+    "AWS::Lambda::Function",
+    (fn) => fn.FunctionName === `${PREFIX}${name}`,
+  );
+}
+
+function roleOf(stack: string, roleArn: string): Template {
+  const match = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(roleArn);
+  if (!match?.[1]) throw new Error(`not a role of the stack: ${roleArn}`);
+  return templates.resolve(stack, templates.template(stack).Resources[match[1]].Properties) as Template;
+}
+
+function inlineStatements(role: Template, policyName?: string): Template[] {
+  return (role.Policies ?? [])
+    .filter((policy: Template) => policyName === undefined || policy.PolicyName === policyName)
+    .flatMap((policy: Template) => policy.PolicyDocument.Statement);
+}
+
+describe("the SST app", () => {
+  it("has one stack per concern, named from the stage", () => {
+    expect([...templates.synthesis.stackNames.keys()].sort()).toEqual(
+      [
+        "Api",
+        "Cluster",
+        "Console",
+        "Events",
+        "Functions",
+        "Iam",
+        "Network",
+        "Registry",
+        "Store",
+        "Workflows",
+      ].sort(),
+    );
+    for (const name of templates.synthesis.templates.keys()) expect(name).toMatch(/^test-berth-[A-Z][a-z]+$/);
+  });
+});
+
+describe("store", () => {
+  it("is the store's own table definition: keys, indexes, on demand, PITR, TTL, protected", () => {
+    const table = templates.resource("Store", "AWS::DynamoDB::Table");
+    const definition = tableDefinition("unused").createTable;
+    expect(table.KeySchema).toEqual(definition.KeySchema);
+    expect(table.KeySchema).toEqual([
+      { AttributeName: "PK", KeyType: "HASH" },
+      { AttributeName: "SK", KeyType: "RANGE" },
+    ]);
+    expect(new Set(table.AttributeDefinitions)).toEqual(new Set(definition.AttributeDefinitions));
+    const indexes = table.GlobalSecondaryIndexes.map((index: Template) => ({
+      IndexName: index.IndexName,
+      KeySchema: index.KeySchema,
+      Projection: index.Projection,
+    }));
+    expect(indexes).toEqual(definition.GlobalSecondaryIndexes);
+    expect(
+      indexes.map((index: Template) => index.KeySchema.map((key: Template) => key.AttributeName)),
+    ).toEqual([
+      ["GSI1PK", "GSI1SK"],
+      ["GSI2PK", "GSI2SK"],
+    ]);
+    expect(table.BillingMode).toBe("PAY_PER_REQUEST");
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
+    expect(TTL_ATTRIBUTE).toBe("expiresAt");
+    expect(table.DeletionProtectionEnabled).toBe(true);
+    const [resource] = Object.values<Template>(templates.template("Store").Resources).filter(
+      (candidate) => candidate.Type === "AWS::DynamoDB::Table",
+    );
+    expect(resource?.DeletionPolicy).toBe("Retain");
+  });
+});
+
+describe("functions", () => {
+  it("creates every manifest function: Node 22 on arm64, its memory, timeout and handler export", () => {
+    for (const definition of FUNCTIONS) {
+      const fn = lambdaOf(definition.name);
+      expect(fn.Runtime, definition.name).toBe("nodejs22.x");
+      expect(fn.Architectures, definition.name).toEqual(["arm64"]);
+      expect(fn.MemorySize, definition.name).toBe(definition.memoryMiB);
+      expect(fn.Timeout, definition.name).toBe(definition.timeoutSeconds);
+      expect(fn.Handler, definition.name).toBe(`index.${definition.handler.split(".").pop()}`);
+    }
+    expect(templates.resources("Functions", "AWS::Lambda::Function").size).toBe(FUNCTIONS.length + 1); // + SST's
+  });
+
+  it("sets exactly the variables each function names, to the installation's values", () => {
+    const tableRef = templates.ref(
+      "Store",
+      templates.logicalId("Store", "AWS::DynamoDB::Table", () => true),
+    );
+    const namespace = `<GetAtt ${templates.stackName("Cluster")}.${templates.logicalId(
+      "Cluster",
+      "AWS::ServiceDiscovery::HttpNamespace",
+      () => true,
+    )}.Arn>`;
+    const securityGroup = `<GetAtt ${templates.stackName("Network")}.${templates.logicalId(
+      "Network",
+      "AWS::EC2::SecurityGroup",
+      (group) => String(group.GroupDescription).includes("every task"),
+    )}.GroupId>`;
+    const privateSubnets = [...templates.resources("Network", "AWS::EC2::Subnet")]
+      .filter(([, subnet]) => subnet.MapPublicIpOnLaunch === false)
+      .map(([id]) => templates.ref("Network", id));
+    const expected: Record<string, string> = {
+      BERTH_TABLE_NAME: tableRef,
+      BERTH_STAGE: STAGE,
+      BERTH_PARTITION: "aws",
+      BERTH_ACCOUNT: OFFLINE_ACCOUNT,
+      BERTH_CLUSTER: CLUSTER,
+      BERTH_REGISTRY: `${OFFLINE_ACCOUNT}.dkr.ecr.${OFFLINE_REGION}.amazonaws.com`,
+      BERTH_EXECUTION_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
+      BERTH_TASK_ROLE_PATH: TASK_ROLE_PATH,
+      BERTH_PERMISSIONS_BOUNDARY_ARN: BOUNDARY_ARN,
+      BERTH_SUBNETS: privateSubnets.join(","),
+      BERTH_SECURITY_GROUPS: securityGroup,
+      BERTH_SERVICE_CONNECT_NAMESPACE: namespace,
+      BERTH_INGRESS: "{}",
+      BERTH_INGRESS_MISSING: "error",
+    };
+    expect(privateSubnets).toHaveLength(2);
+    for (const workflow of Workflows.WORKFLOWS) {
+      expected[stateMachineVariable(workflow.name)] = stateMachineArn(workflow.name);
+    }
+    for (const definition of FUNCTIONS) {
+      const variables = lambdaOf(definition.name).Environment?.Variables ?? {};
+      expect(Object.keys(variables).sort(), definition.name).toEqual([...definition.environment].sort());
+      for (const name of definition.environment)
+        expect(variables[name], `${definition.name} ${name}`).toBe(expected[name]);
+    }
+    // Every state machine a variable names exists.
+    const machines = [...templates.resources("Workflows", "AWS::StepFunctions::StateMachine").values()];
+    for (const definition of FUNCTIONS) {
+      for (const [name, value] of Object.entries<string>(
+        lambdaOf(definition.name).Environment?.Variables ?? {},
+      )) {
+        if (!name.endsWith("_STATE_MACHINE_ARN")) continue;
+        expect(
+          machines.map((machine) => stateMachineArn(machine.StateMachineName.slice(PREFIX.length))),
+        ).toContain(value);
+      }
+    }
+  });
+
+  it("refuses a function that reads a variable the installation does not provide", () => {
+    const [first] = FUNCTIONS;
+    const definition = {
+      ...(first as FunctionDefinition),
+      environment: ["BERTH_TABLE_NAME", "BERTH_NO_SUCH_THING"],
+    };
+    const values = {
+      tableName: "t",
+      stage: "s",
+      partition: "aws",
+      account: "123456789012",
+      cluster: "c",
+      registry: "r",
+      executionRoleArn: "e",
+      taskRolePath: "/p/",
+      permissionsBoundaryArn: "b",
+      subnets: "s1",
+      securityGroups: "g",
+      serviceConnectNamespace: "n",
+      ingress: "{}",
+      stateMachineArn: (workflow: string) => workflow,
+    };
+    expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
+    expect(environmentOf({ ...definition, environment: ["BERTH_TABLE_NAME"] }, values)).toEqual({
+      BERTH_TABLE_NAME: "t",
+    });
+  });
+
+  it("gives each function a role with exactly its manifest permissions, placeholders filled", () => {
+    const table = templates.ref(
+      "Store",
+      templates.logicalId("Store", "AWS::DynamoDB::Table", () => true),
+    );
+    const values: Record<PermissionPlaceholder, string> = {
+      Partition: "aws",
+      Region: OFFLINE_REGION,
+      Account: OFFLINE_ACCOUNT,
+      Table: table,
+      Cluster: CLUSTER,
+      TaskRolePath: TASK_ROLE_PATH,
+      ExecutionRole: EXECUTION_ROLE,
+      StateMachinePrefix: PREFIX,
+      CodeBuildProject: BUILDER,
+      PermissionsBoundary: BOUNDARY_ARN,
+    };
+    const fill = (text: string) =>
+      text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
+        const value = values[name as PermissionPlaceholder];
+        if (value === undefined) throw new Error(`no test value for \${${name}}`);
+        return value;
+      });
+    for (const definition of FUNCTIONS) {
+      const role = roleOf("Functions", lambdaOf(definition.name).Role);
+      const actual = inlineStatements(role, "manifest").map(normalizeStatement);
+      const expected = definition.permissions.map((permission) =>
+        normalizeStatement({
+          Effect: "Allow",
+          Action: permission.actions,
+          Resource: permission.resources.map(fill),
+          ...(permission.conditions
+            ? {
+                Condition: Object.fromEntries(
+                  Object.entries(permission.conditions).map(([operator, keys]) => [
+                    operator,
+                    Object.fromEntries(
+                      Object.entries(keys).map(([key, value]) => [
+                        key,
+                        Array.isArray(value) ? value.map(fill) : fill(value),
+                      ]),
+                    ),
+                  ]),
+                ),
+              }
+            : {}),
+        }),
+      );
+      expect(actual, definition.name).toEqual(expected);
+      // Besides the manifest: writing its own log group, nothing else.
+      const others = (role.Policies ?? []).filter((policy: Template) => policy.PolicyName !== "manifest");
+      expect(
+        others.map((policy: Template) => policy.PolicyName),
+        definition.name,
+      ).toEqual(["logs"]);
+      expect(role.ManagedPolicyArns ?? [], definition.name).toEqual([]);
+    }
+  });
+});
+
+describe("iam", () => {
+  it("lets the control plane create or write task roles only with the permissions boundary attached", () => {
+    const boundary = templates.resource("Iam", "AWS::IAM::ManagedPolicy");
+    expect(`arn:aws:iam::${OFFLINE_ACCOUNT}:policy${boundary.Path}${boundary.ManagedPolicyName}`).toBe(
+      BOUNDARY_ARN,
+    );
+    const roleWriting = [
+      "iam:CreateRole",
+      "iam:PutRolePolicy",
+      "iam:AttachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+    ];
+    let creators = 0;
+    for (const { stack, statement } of allStatements(templates)) {
+      const actions = normalizeStatement(statement).Action;
+      if (statement.Effect !== "Allow" || !actions.some((action) => roleWriting.includes(action))) continue;
+      if (stack === "Functions") creators += 1;
+      expect(stack).toBe("Functions");
+      const resolved = templates.resolve(stack, statement) as Template;
+      expect(resolved.Condition).toEqual({ StringEquals: { "iam:PermissionsBoundary": BOUNDARY_ARN } });
+      for (const resource of normalizeStatement(resolved).Resource) {
+        expect(resource).toBe(`arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`);
+      }
+    }
+    expect(creators).toBeGreaterThan(0);
+  });
+
+  it("passes only Berth's task roles and the execution role", () => {
+    const allowed = [
+      `arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`,
+      `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
+    ];
+    let passing = 0;
+    for (const { stack, id, statement } of allStatements(templates)) {
+      const resolved = normalizeStatement(templates.resolve(stack, statement) as Template);
+      if (resolved.Effect !== "Allow" || !resolved.Action.includes("iam:PassRole")) continue;
+      passing += 1;
+      expect(resolved.Action).toEqual(["iam:PassRole"]);
+      // CDK's VPC flow-log role may pass itself to the flow-log service; no other role passes.
+      const self = `<GetAtt ${templates.stackName(stack)}.${templates.template(stack).Resources[id].Properties.Roles?.[0]?.Ref}.Arn>`;
+      for (const resource of resolved.Resource) expect([...allowed, self]).toContain(resource);
+    }
+    expect(passing).toBeGreaterThan(0);
+    const execution = templates.resource("Iam", "AWS::IAM::Role", (role) => role.RoleName === EXECUTION_ROLE);
+    expect(execution.Path ?? "/").toBe("/");
+  });
+
+  it("grants no * action on * anywhere; the boundary's service-wide ceilings are the only service wildcards", () => {
+    for (const { stack, id, statement } of allStatements(templates)) {
+      const { Action, Resource, Effect } = normalizeStatement(statement);
+      expect(Action, `${stack}/${id}`).not.toContain("*");
+      if (Effect === "Allow")
+        expect(Action.filter((action) => action.startsWith("iam:") && action.endsWith("*"))).toEqual([]);
+      const serviceWide = Action.filter((action) => action.endsWith(":*"));
+      if (serviceWide.length > 0 && Effect === "Allow" && Resource.includes("*")) {
+        expect(templates.template(stack).Resources[id].Type, `${stack}/${id}`).toBe(
+          "AWS::IAM::ManagedPolicy",
+        );
+      }
+    }
+  });
+});
+
+describe("workflows", () => {
+  it("creates every workflow as a Standard state machine whose definition is the core's, filled in", () => {
+    const values: Record<string, string> = { CodeBuildProject: BUILDER, Cluster: CLUSTER };
+    for (const definition of FUNCTIONS) {
+      // The ARN of the function the Functions stack really created under that name.
+      values[`Function:${definition.name}`] = functionArn(
+        lambdaOf(definition.name).FunctionName.slice(PREFIX.length),
+      );
+    }
+    const machines = templates.resources("Workflows", "AWS::StepFunctions::StateMachine");
+    expect(machines.size).toBe(Workflows.WORKFLOWS.length);
+    for (const workflow of Workflows.WORKFLOWS) {
+      const machine = [...machines.values()].find(
+        (candidate) => candidate.StateMachineName === `${PREFIX}${workflow.name}`,
+      );
+      expect(machine, workflow.name).toBeDefined();
+      expect(machine?.StateMachineType).toBe("STANDARD");
+      expect(JSON.parse(machine?.DefinitionString)).toEqual(
+        Workflows.substitute(workflow.definition, values),
+      );
+      expect(machine?.LoggingConfiguration?.Level).toBe("ALL");
+      expect(machine?.LoggingConfiguration?.Destinations).toHaveLength(1);
+    }
+  });
+
+  it("lets each state machine invoke exactly its functions, and only deploy run builds", () => {
+    for (const workflow of Workflows.WORKFLOWS) {
+      const machine = templates.resource(
+        "Workflows",
+        "AWS::StepFunctions::StateMachine",
+        (candidate) => candidate.StateMachineName === `${PREFIX}${workflow.name}`,
+      );
+      const policies = templates.resources("Workflows", "AWS::IAM::Policy");
+      const roleId = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(machine.RoleArn)?.[1];
+      const statements = [...policies.values()]
+        .filter((policy) => policy.Roles.includes(templates.ref("Workflows", roleId ?? "")))
+        .flatMap((policy) => policy.PolicyDocument.Statement)
+        .map(normalizeStatement);
+      const invoked = Workflows.placeholdersOf(workflow.definition)
+        .filter((name) => name.startsWith("Function:"))
+        .map((name) => functionArn(name.slice("Function:".length)))
+        .sort();
+      expect(statements.filter((s) => s.Action.includes("lambda:InvokeFunction"))).toEqual([
+        { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: invoked },
+      ]);
+      const build = statements.filter((s) => s.Action.some((action) => action.startsWith("codebuild:")));
+      const events = statements.filter((s) => s.Action.some((action) => action.startsWith("events:")));
+      if (Workflows.placeholdersOf(workflow.definition).includes("CodeBuildProject")) {
+        expect(build).toEqual([
+          {
+            Effect: "Allow",
+            Action: ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+            Resource: [`arn:aws:codebuild:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:project/${BUILDER}`],
+          },
+        ]);
+        expect(events[0]?.Resource).toEqual([
+          `arn:aws:events:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule`,
+        ]);
+      } else {
+        expect(build, workflow.name).toEqual([]);
+        expect(events, workflow.name).toEqual([]);
+      }
+      const rest = statements.filter(
+        (s) => !s.Action.some((action) => /^(lambda|codebuild|events):/.test(action)),
+      );
+      // What remains is CDK's log delivery grant for the logging configuration.
+      for (const statement of rest) for (const action of statement.Action) expect(action).toMatch(/^logs:/);
+    }
+  });
+});
+
+describe("triggers", () => {
+  it("routes the HTTP API's default route to the http-api function, throttled, CORS for the console", () => {
+    const handlers = FUNCTIONS.filter((fn) => fn.triggers.some((trigger) => trigger.kind === "http-api"));
+    expect(handlers).toHaveLength(1);
+    const handler = handlers[0] as FunctionDefinition;
+    const integration = templates.resource("Api", "AWS::ApiGatewayV2::Integration");
+    expect(integration.IntegrationUri).toBe(functionArn(handler.name));
+    expect(integration.PayloadFormatVersion).toBe("2.0");
+    const route = templates.resource("Api", "AWS::ApiGatewayV2::Route");
+    expect(route.RouteKey).toBe("$default");
+    const stage = templates.resource("Api", "AWS::ApiGatewayV2::Stage");
+    expect(stage.StageName).toBe("$default");
+    expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(stage.AccessLogSettings?.DestinationArn).toBeDefined();
+    const api = templates.resource("Api", "AWS::ApiGatewayV2::Api");
+    const distribution = templates.logicalId("Console", "AWS::CloudFront::Distribution", () => true);
+    expect(api.CorsConfiguration.AllowOrigins).toEqual([
+      `https://<GetAtt ${templates.stackName("Console")}.${distribution}.DomainName>`,
+    ]);
+    expect(api.CorsConfiguration.AllowHeaders).toEqual(
+      expect.arrayContaining(["authorization", "idempotency-key"]),
+    );
+    const permission = templates.resource("Api", "AWS::Lambda::Permission");
+    expect(permission.FunctionName).toBe(functionArn(handler.name));
+    expect(permission.Principal).toBe("apigateway.amazonaws.com");
+  });
+
+  it("creates a rule, targeting the function, for every eventbridge and schedule trigger", () => {
+    const rules = templates.resources("Events", "AWS::Events::Rule");
+    const permissions = [...templates.resources("Events", "AWS::Lambda::Permission").values()];
+    let expected = 0;
+    for (const definition of FUNCTIONS) {
+      for (const trigger of definition.triggers) {
+        if (trigger.kind !== "eventbridge" && trigger.kind !== "schedule") continue;
+        expected += 1;
+        const matching = [...rules].filter(([, rule]) =>
+          trigger.kind === "eventbridge"
+            ? JSON.stringify(rule.EventPattern) === JSON.stringify(trigger.pattern)
+            : rule.ScheduleExpression === trigger.expression,
+        );
+        expect(matching, definition.name).toHaveLength(1);
+        const [[ruleId, rule]] = matching as [[string, Template]];
+        expect(rule.State).toBe("ENABLED");
+        expect(rule.Targets.map((target: Template) => target.Arn)).toEqual([functionArn(definition.name)]);
+        expect(permissions).toContainEqual(
+          expect.objectContaining({
+            FunctionName: functionArn(definition.name),
+            Principal: "events.amazonaws.com",
+            SourceArn: `<GetAtt ${templates.stackName("Events")}.${ruleId}.Arn>`,
+          }),
+        );
+      }
+    }
+    expect(expected).toBeGreaterThan(0);
+    expect(rules.size).toBe(expected);
+  });
+
+  it("gives every state-machine-task function to at least one workflow", () => {
+    const invoked = new Set(
+      Workflows.WORKFLOWS.flatMap((workflow) => Workflows.placeholdersOf(workflow.definition)),
+    );
+    for (const definition of FUNCTIONS) {
+      if (!definition.triggers.some((trigger) => trigger.kind === "state-machine-task")) continue;
+      expect(invoked, definition.name).toContain(`Function:${definition.name}`);
+    }
+  });
+});
+
+describe("cluster", () => {
+  it("runs Fargate, Fargate Spot and the EC2 hosts, with a Service Connect namespace", () => {
+    const cluster = templates.resource("Cluster", "AWS::ECS::Cluster");
+    expect(cluster.ClusterName).toBe(CLUSTER);
+    const associations = templates.resource("Cluster", "AWS::ECS::ClusterCapacityProviderAssociations");
+    const ec2Provider = templates.logicalId("Cluster", "AWS::ECS::CapacityProvider", () => true);
+    expect(associations.CapacityProviders).toEqual(
+      expect.arrayContaining(["FARGATE", "FARGATE_SPOT", templates.ref("Cluster", ec2Provider)]),
+    );
+    const provider = templates.resource("Cluster", "AWS::ECS::CapacityProvider");
+    expect(provider.AutoScalingGroupProvider.ManagedScaling.Status).toBe("ENABLED");
+    expect(provider.AutoScalingGroupProvider.ManagedDraining).toBe("ENABLED");
+    expect(cluster.ServiceConnectDefaults?.Namespace).toBeDefined();
+    expect(templates.resource("Cluster", "AWS::ServiceDiscovery::HttpNamespace").Name).toBe(CLUSTER);
+  });
+
+  it("launches hosts on the current ECS-optimized AMI and refreshes them weekly without losing capacity", () => {
+    const template = templates.resource("Cluster", "AWS::EC2::LaunchTemplate");
+    expect(template.LaunchTemplateData.ImageId).toBe(
+      "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+    );
+    expect(template.LaunchTemplateData.MetadataOptions.HttpTokens).toBe("required");
+    for (const mapping of template.LaunchTemplateData.BlockDeviceMappings)
+      expect(mapping.Ebs.Encrypted).toBe(true);
+    const group = templates.resource("Cluster", "AWS::AutoScaling::AutoScalingGroup");
+    expect(
+      group.MixedInstancesPolicy.LaunchTemplate.Overrides.map((override: Template) => override.InstanceType),
+    ).toEqual(["m7g.large", "c7g.large"]);
+    const schedule = templates.resource("Cluster", "AWS::Scheduler::Schedule");
+    expect(schedule.ScheduleExpression).toBe("cron(0 4 ? * SUN *)");
+    expect(schedule.Target.Arn).toBe("arn:aws:scheduler:::aws-sdk:autoscaling:startInstanceRefresh");
+    const input = JSON.parse(schedule.Target.Input);
+    expect(group.AutoScalingGroupName).toBe(`${PREFIX}hosts`);
+    expect(input.AutoScalingGroupName).toBe(
+      templates.ref(
+        "Cluster",
+        templates.logicalId("Cluster", "AWS::AutoScaling::AutoScalingGroup", () => true),
+      ),
+    );
+    expect(input.Preferences).toMatchObject({
+      MinHealthyPercentage: 100,
+      ScaleInProtectedInstances: "Refresh",
+    });
+  });
+});
+
+describe("registry and builder", () => {
+  it("creates berth/ repositories on push, expiring only untagged images, scanned on push", () => {
+    const template = templates.resource("Registry", "AWS::ECR::RepositoryCreationTemplate");
+    expect(template.Prefix).toBe("berth");
+    expect(template.AppliedFor).toEqual(["CREATE_ON_PUSH"]);
+    const rules = JSON.parse(template.LifecyclePolicy).rules;
+    for (const rule of rules) expect(rule.selection.tagStatus).toBe("untagged");
+    const scanning = templates.resource("Registry", "AWS::ECR::RegistryScanningConfiguration");
+    expect(scanning.Rules).toEqual([
+      { ScanFrequency: "SCAN_ON_PUSH", RepositoryFilters: [{ Filter: "berth/*", FilterType: "WILDCARD" }] },
+    ]);
+  });
+
+  it("keeps build sources in an encrypted, private, TLS-only bucket that forgets them", () => {
+    const bucket = templates.resource("Registry", "AWS::S3::Bucket");
+    expect(
+      bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+    ).toBe("AES256");
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.LifecycleConfiguration.Rules[0].ExpirationInDays).toBeGreaterThan(0);
+    const policy = templates.resource("Registry", "AWS::S3::BucketPolicy");
+    expect(policy.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+    );
+  });
+
+  it("builds in a privileged, source-less CodeBuild project named from the stage, with a layer cache", () => {
+    const project = templates.resource("Registry", "AWS::CodeBuild::Project");
+    expect(project.Name).toBe(BUILDER);
+    expect(project.Source.Type).toBe("NO_SOURCE");
+    expect(project.Environment.PrivilegedMode).toBe(true);
+    expect(project.Cache).toEqual({
+      Type: "LOCAL",
+      Modes: ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"],
+    });
+  });
+});
+
+describe("network and console", () => {
+  it("creates a VPC with public and private subnets and a task security group open only to itself", () => {
+    const subnets = [...templates.resources("Network", "AWS::EC2::Subnet").values()];
+    expect(subnets.filter((subnet) => subnet.MapPublicIpOnLaunch === true)).toHaveLength(2);
+    expect(subnets.filter((subnet) => subnet.MapPublicIpOnLaunch === false)).toHaveLength(2);
+    const ingress = templates.resource("Network", "AWS::EC2::SecurityGroupIngress");
+    expect(ingress.SourceSecurityGroupId).toBe(ingress.GroupId);
+  });
+
+  it("serves the console from a private bucket through CloudFront", () => {
+    const distribution = templates.resource("Console", "AWS::CloudFront::Distribution");
+    expect(distribution.DistributionConfig.DefaultRootObject).toBe("index.html");
+    expect(distribution.DistributionConfig.DefaultCacheBehavior.ViewerProtocolPolicy).toBe(
+      "redirect-to-https",
+    );
+    expect(templates.resources("Console", "AWS::CloudFront::OriginAccessControl").size).toBe(1);
+    // No function on a runtime Lambda no longer creates (CDK's uploader defaults to python3.11).
+    for (const fn of templates.resources("Console", "AWS::Lambda::Function").values()) {
+      if (String(fn.Runtime).startsWith("python")) expect(fn.Runtime).toBe("python3.13");
+    }
+  });
+});

@@ -104,6 +104,13 @@ export function Functions({ stack, app }: StackContext) {
       logGroup,
     });
     functions[definition.name] = fn;
+    suppress(fn, [
+      {
+        id: "AwsSolutions-L1",
+        reason:
+          "Berth's functions target nodejs22.x on purpose: the same handlers run on Node 20 and 22 in Berth Local, and a runtime is only adopted once the code is tested on it",
+      },
+    ]);
 
     suppress(role, [
       {

@@ -44,6 +44,10 @@ export function installBerth(app: App, overrides?: Overrides): StageSettings {
           reason:
             "SST's per-stack custom resource handler (unused by Berth) has the managed basic execution policy",
         },
+        {
+          id: "AwsSolutions-L1",
+          reason: "The runtime of SST's per-stack custom resource handler (unused by Berth) is SST's choice",
+        },
       ]);
     }
   }

@@ -1,6 +1,6 @@
 export { contentDigest } from "./digest.ts";
 export { BuildpackError } from "./errors.ts";
-export { planForPackaging } from "./from-spec.ts";
+export { planForPackaging, planInputForPackaging } from "./from-spec.ts";
 export { Architecture, BuildArg, PlanInput, type PlanInputDraft } from "./input.ts";
 export { detectLanguage, EXTENSIONS, LANGUAGES, Language } from "./language.ts";
 export { type LocalBuildOptions, type LocalBuildResult, runLocalBuild } from "./local-build.ts";

@@ -15,7 +15,7 @@ export const SERVICE_DRAINING = "Berth.ServiceDraining";
  * The states deleting one service: scale to 0, delete the service, its scaling and its task
  * role; log groups stay, per their retention. delete-service is idempotent and throws
  * `Berth.ServiceDraining` until ECS has drained the service, so the wait is a bounded Retry
- * (15 s apart, about 10 minutes) and needs no loop.
+ * (5 s apart, about 10 minutes) and needs no loop.
  */
 function deleteServiceStates(end: Ending): Record<string, State> {
   return {
@@ -25,7 +25,7 @@ function deleteServiceStates(end: Ending): Record<string, State> {
       timeoutSeconds: 120,
       resultPath: "$.outcome",
       next: "Finalize",
-      retry: [{ ErrorEquals: [SERVICE_DRAINING], IntervalSeconds: 15, MaxAttempts: 40, BackoffRate: 1 }],
+      retry: [{ ErrorEquals: [SERVICE_DRAINING], IntervalSeconds: 5, MaxAttempts: 120, BackoffRate: 1 }],
     }),
     ...finalizeAndRelease(end),
     ...failurePath(end),

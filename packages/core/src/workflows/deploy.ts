@@ -1,5 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${Name}` placeholders are filled by `substitute`.
 import type { StateMachine, Workflow } from "./asl.ts";
+
+/** preflight answers this while a service the deployment connects to is still being created. */
+export const DEPENDENCY_PENDING = "Berth.DependencyPending";
+
 import {
   catchToFailure,
   DEPLOYMENT_REF,
@@ -28,6 +32,8 @@ export const definition: StateMachine = {
       timeoutSeconds: 120,
       resultPath: null,
       next: "Build needed?",
+      // A service it connects to is being created: wait for it (3 s apart, up to 5 minutes).
+      retry: [{ ErrorEquals: [DEPENDENCY_PENDING], IntervalSeconds: 3, MaxAttempts: 100, BackoffRate: 1 }],
     }),
     "Build needed?": {
       Type: "Choice",

@@ -64,13 +64,16 @@ export const LogsQuery = z.strictObject({
 
 // Bodies.
 
-/** An image reference as Docker accepts it: `registry/repository:tag` or `…@sha256:<digest>`. */
+/**
+ * An image reference as Docker accepts it (`registry/repository:tag` or `…@sha256:<digest>`), or
+ * a `file:///` directory, which Berth Local runs in place of an image (as the stack file allows).
+ */
 export const ImageReference = z
   .string()
   .max(1024)
   .regex(
-    /^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?$/,
-    "must be an image reference such as registry/repository:tag or registry/repository@sha256:<digest>",
+    /^([a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?|file:\/\/\/\S*)$/,
+    "must be an image reference such as registry/repository:tag or registry/repository@sha256:<digest>, or a file:/// directory",
   );
 
 export const ContainerName = z

@@ -1,9 +1,8 @@
 import { Spec } from "@berth/core/spec";
 import { ServiceRecord, StackRecord } from "@berth/core/store";
 import { z } from "zod";
-import { specHash } from "../api/plan.ts";
-import { requestDeployment } from "../api/workflow.ts";
 import { loadRuntime } from "../steps/runtime.ts";
+import { requestRefresh } from "./refresh-request.ts";
 
 const runtime = loadRuntime();
 
@@ -50,16 +49,12 @@ export async function handler(event: unknown): Promise<{ requested: string[] }> 
           container.packaging.type === "prebuilt-image" && pushed.has(container.packaging.properties.image),
       );
       if (!follows || !service.liveTaskDefinitionArn) continue;
-      await requestDeployment(
-        { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
-        {
-          stack: stack.name,
-          service: service.name,
-          trigger: "webhook",
-          specHash: specHash(service.spec),
-          reason: `${detail["repository-name"]}:${detail["image-tag"]} was pushed (${detail["image-digest"] ?? "new digest"})`,
-          parameters: { action: "refresh" },
-        },
+      await requestRefresh(
+        runtime,
+        stack.name,
+        service,
+        "webhook",
+        `${detail["repository-name"]}:${detail["image-tag"]} was pushed (${detail["image-digest"] ?? "new digest"})`,
       );
       requested.push(`${stack.name}/${service.name}`);
     }

@@ -1,7 +1,6 @@
 import { ServiceRecord, StackRecord } from "@berth/core/store";
-import { specHash } from "../api/plan.ts";
-import { requestDeployment } from "../api/workflow.ts";
 import { loadRuntime } from "../steps/runtime.ts";
+import { requestRefresh } from "./refresh-request.ts";
 
 const runtime = loadRuntime();
 
@@ -16,16 +15,12 @@ export async function handler(): Promise<{ requested: string[] }> {
   for (const stack of await StackRecord.list(runtime.store)) {
     for (const service of await ServiceRecord.list(runtime.store, stack.name)) {
       if (!service.liveTaskDefinitionArn) continue;
-      await requestDeployment(
-        { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
-        {
-          stack: stack.name,
-          service: service.name,
-          trigger: "schedule",
-          specHash: specHash(service.spec),
-          reason: "weekly refresh: a new ECS deployment of the current revision",
-          parameters: { action: "refresh" },
-        },
+      await requestRefresh(
+        runtime,
+        stack.name,
+        service,
+        "schedule",
+        "weekly refresh: a new ECS deployment of the current revision",
       );
       requested.push(`${stack.name}/${service.name}`);
     }

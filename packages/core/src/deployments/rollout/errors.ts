@@ -19,6 +19,8 @@ export const STEP_ERRORS = {
   notRunnable: "Berth.NotRunnable",
   /** ECS refused or failed a request the deployment needed. */
   ecs: "Berth.EcsFailed",
+  /** preflight: a service it connects to is being deployed but not created yet; the workflow retries. */
+  dependencyPending: "Berth.DependencyPending",
   /** delete-service: ECS is still draining; the workflow retries. */
   draining: "Berth.ServiceDraining",
 } as const;

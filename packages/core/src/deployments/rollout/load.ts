@@ -173,24 +173,7 @@ function buildItems(
         `container ${container.name} is built from source (${container.packaging.type}), but the deployment names no source: apply the stack with ?source=…`,
       );
     }
-    const packaging = container.packaging;
-    const planInput =
-      packaging.type === "custom-dockerfile"
-        ? {
-            packaging: {
-              type: packaging.type,
-              buildContextPath: packaging.properties.buildContextPath,
-              dockerfilePath: packaging.properties.dockerfilePath,
-              buildArgs: packaging.properties.buildArgs ?? [],
-            },
-            architecture,
-          }
-        : packaging.type === "stacktape-image-buildpack"
-          ? {
-              packaging: { type: packaging.type, entryfilePath: packaging.properties.entryfilePath },
-              architecture,
-            }
-          : undefined;
+    const planInput = Buildpack.planInputForPackaging(container.packaging, architecture);
     const repositoryUri = `${context.settings.registry}/${Render.repositoryName(env, input.service, container.name)}`;
     items.push({
       container: container.name,

@@ -1,7 +1,8 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { Spec } from "../../spec/index.ts";
-import { ServiceRecord } from "../../store/index.ts";
+import { DeploymentRecord, ServiceRecord } from "../../store/index.ts";
+import { isTerminal } from "../status.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
@@ -27,6 +28,13 @@ export async function preflight(context: StepContext, input: StepInput): Promise
   const problems = checks.flatMap((check) => check.problems);
   if (problems.length > 0) {
     throw new StepError(STEP_ERRORS.preflight, problems.join("; "));
+  }
+  const pending = checks[2].pending;
+  if (pending.length > 0) {
+    throw new StepError(
+      STEP_ERRORS.dependencyPending,
+      `waiting for ${pending.join(", ")} to be created first: a service reaches only the Service Connect endpoints that existed when its tasks started`,
+    );
   }
   return { checked: checks.flatMap((check) => check.checked) };
 }
@@ -100,25 +108,55 @@ async function checkImages(context: StepContext, target: Target): Promise<CheckR
   return { checked, problems };
 }
 
-async function checkDependencies(context: StepContext, target: Target): Promise<CheckResult> {
+/**
+ * A target must run, or be on its way: one whose deployment is under way but whose ECS service
+ * does not exist yet is waited for (Service Connect clients resolve only the endpoints that
+ * existed when their task started), unless it connects back to this service, which would wait
+ * forever.
+ */
+async function checkDependencies(
+  context: StepContext,
+  target: Target,
+): Promise<CheckResult & { pending: string[] }> {
   const names = dependenciesOf(target.serviceName, target.resource).filter((name) => {
     const resource = target.stack.resources[name];
     return resource !== undefined && Spec.isCompute(resource);
   });
   const problems: string[] = [];
+  const pending: string[] = [];
   await Promise.all(
     names.map(async (name) => {
       const record = await ServiceRecord.get(context.store, target.stackName, name);
-      const deployed = record?.liveTaskDefinitionArn !== undefined;
-      const underway = record?.activeDeploymentId !== undefined || record?.queuedDeploymentId !== undefined;
-      if (!deployed && !underway) {
+      if (record?.liveTaskDefinitionArn !== undefined) return;
+      const underway = await isUnderway(context, record);
+      if (!underway) {
         problems.push(
           `${target.serviceName} connects to ${name}, which is neither deployed nor being deployed`,
         );
+        return;
       }
+      const resource = target.stack.resources[name];
+      const connectsBack =
+        resource !== undefined &&
+        Spec.isCompute(resource) &&
+        dependenciesOf(name, resource).includes(target.serviceName);
+      if (!connectsBack) pending.push(name);
     }),
   );
-  return { checked: names.map((name) => `dependency ${name}`), problems: problems.sort() };
+  return {
+    checked: names.map((name) => `dependency ${name}`),
+    problems: problems.sort(),
+    pending: pending.sort(),
+  };
+}
+
+async function isUnderway(context: StepContext, record: ServiceRecord.Info | undefined): Promise<boolean> {
+  for (const id of [record?.activeDeploymentId, record?.queuedDeploymentId]) {
+    if (!id) continue;
+    const deployment = await DeploymentRecord.get(context.store, id);
+    if (deployment && !isTerminal(deployment.status)) return true;
+  }
+  return false;
 }
 
 function checkConsistency(target: Target): CheckResult {

@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
+import { stringify } from "yaml";
+import { HTTP_HEALTH_CHECK } from "./apps.ts";
+
+/** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
+export function appStack(options: {
+  service: string;
+  image: string;
+  version: string;
+  environment?: Record<string, string>;
+  healthCheckCommand?: string[];
+  startPeriodSeconds?: number;
+}): string {
+  const environment = Object.entries({ VERSION: options.version, ...options.environment }).map(
+    ([name, value]) => ({ name, value }),
+  );
+  return stringify({
+    resources: {
+      [options.service]: {
+        type: "private-service",
+        properties: {
+          packaging: {
+            type: "prebuilt-image",
+            properties: { image: options.image, command: ["node", "server.mjs"] },
+          },
+          resources: { cpu: 0.25, memory: 512 },
+          environment,
+          internalHealthCheck: {
+            healthCheckCommand: options.healthCheckCommand ?? HTTP_HEALTH_CHECK,
+            intervalSeconds: 5,
+            timeoutSeconds: 2,
+            retries: 1,
+            startPeriodSeconds: options.startPeriodSeconds ?? 0,
+          },
+        },
+      },
+    },
+  });
+}
+
+/**
+ * A CMD health check that fails ("gate closed") until `gateFile` exists, then asks the app's
+ * /health. With a long start period its failures do not count: the task stays RUNNING and its
+ * health UNKNOWN, so the deployment stays DEPLOYING until the test opens the gate.
+ */
+export function gatedHealthCheck(gateFile: string): string[] {
+  const [, , , httpCheck] = HTTP_HEALTH_CHECK;
+  return [
+    "CMD",
+    "node",
+    "-e",
+    `if(!require('fs').existsSync(${JSON.stringify(gateFile)})){console.log('gate closed');process.exit(1)}${httpCheck}`,
+  ];
+}
+
+export interface RunningTask {
+  taskArn: string;
+  taskDefinitionArn: string;
+  lastStatus: string;
+  healthStatus: string;
+  hostPort: number;
+}
+
+/** The service's tasks whose desired status is RUNNING, with the host port of their first binding. */
+export async function runningTasks(ecs: ECSClient, service: string): Promise<RunningTask[]> {
+  const { taskArns = [] } = await ecs.send(
+    new ListTasksCommand({ cluster: "berth", serviceName: service, desiredStatus: "RUNNING" }),
+  );
+  if (taskArns.length === 0) return [];
+  const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: "berth", tasks: taskArns }));
+  return tasks.map((task) => ({
+    taskArn: task.taskArn ?? "",
+    taskDefinitionArn: task.taskDefinitionArn ?? "",
+    lastStatus: task.lastStatus ?? "",
+    healthStatus: task.healthStatus ?? "",
+    hostPort: task.containers?.[0]?.networkBindings?.[0]?.hostPort ?? 0,
+  }));
+}
+
+/** GET a URL's body as text, failing on a non-2xx answer or after two seconds. */
+export async function getText(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status} ${text}`);
+  return text;
+}
+
+export interface ServiceConnectAlias {
+  alias: string;
+  address: string;
+  service: string;
+  healthyTasks: { taskId: string; address: string }[];
+}
+
+export async function serviceConnectAliases(awsUrl: string): Promise<ServiceConnectAlias[]> {
+  const { aliases } = JSON.parse(await getText(`${awsUrl}/_local/service-connect`)) as {
+    aliases: ServiceConnectAlias[];
+  };
+  return aliases;
+}
+
+/** The environment a running process started with (Linux /proc), or undefined when unreadable. */
+export function processEnvironment(pid: number): Record<string, string> | undefined {
+  try {
+    const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+    return Object.fromEntries(
+      entries.map((entry) => {
+        const equals = entry.indexOf("=");
+        return [entry.slice(0, equals), entry.slice(equals + 1)];
+      }),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Answer {
+  /** When the answer (or the error) arrived, in ms since the epoch. */
+  at: number;
+  text: string;
+}
+
+/** Polls `probe` every `everyMs` until stopped; keeps every answer (or error) in order. */
+export function keepAsking(probe: () => Promise<string>, everyMs = 100) {
+  const answers: Answer[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const text = await probe();
+        answers.push({ at: Date.now(), text });
+      } catch (error) {
+        answers.push({ at: Date.now(), text: `ERROR ${String(error)}` });
+      }
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    stop: async (): Promise<Answer[]> => {
+      running = false;
+      await loop;
+      return answers;
+    },
+  };
+}

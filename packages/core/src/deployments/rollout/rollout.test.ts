@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Spec } from "../../spec/index.ts";
-import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, WaitRecord } from "../../store/index.ts";
+import {
+  DeploymentEventRecord,
+  DeploymentRecord,
+  ServiceRecord,
+  StackRecord,
+  WaitRecord,
+} from "../../store/index.ts";
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
 import * as Deployment from "../deployment.ts";
 import type { Clients, Settings, StepContext } from "./context.ts";
@@ -8,6 +14,7 @@ import { readSettings } from "./context.ts";
 import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
 import { describeError, finalize } from "./finalize.ts";
 import { WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
+import { preflight } from "./preflight.ts";
 
 let local: LocalTable;
 beforeAll(async () => {
@@ -307,5 +314,71 @@ describe("waitTimeoutFor", () => {
     expect(quick).toBe(WAIT_TIMEOUT.min + 60);
     expect(slow).toBe(WAIT_TIMEOUT.max);
     expect(waitTimeoutFor("api", service(undefined))).toBe(180);
+  });
+});
+
+describe("preflight", () => {
+  async function stackWith(resources: Record<string, unknown>) {
+    counter += 1;
+    const stack = `preflight-${counter}`;
+    const text = JSON.stringify({ resources });
+    await StackRecord.put(local.store, { name: stack, stage: "test", stackFile: text });
+    const parsed = Spec.parse(text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    for (const [name, resource] of Object.entries(parsed.stack.resources)) {
+      await ServiceRecord.create(local.store, { stack, name, spec: resource as Record<string, unknown> });
+    }
+    return stack;
+  }
+  const service = (extra: Record<string, unknown> = {}) => ({
+    type: "private-service",
+    properties: {
+      packaging: { type: "prebuilt-image", properties: { image: "public.ecr.aws/nginx/nginx:1" } },
+      resources: { cpu: 0.25, memory: 512 },
+      ...extra,
+    },
+  });
+
+  it("refuses a target that is neither deployed nor being deployed, and inconsistent health checks, at once", async () => {
+    const stack = await stackWith({
+      api: service(),
+      web: service({
+        connectTo: ["api"],
+        internalHealthCheck: { healthCheckCommand: ["CMD", "true"], intervalSeconds: 5, timeoutSeconds: 5 },
+      }),
+    });
+    const error = await preflight(context(), { deploymentId: "x", stack, service: "web" }).then(
+      () => undefined,
+      (caught: Error) => caught,
+    );
+    expect(error?.name).toBe("Berth.PreflightFailed");
+    expect(error?.message).toContain("web connects to api, which is neither deployed nor being deployed");
+    expect(error?.message).toContain("timeoutSeconds (5) must be shorter than its intervalSeconds (5)");
+  });
+
+  it("waits for a target that is being deployed but not created yet, unless it connects back", async () => {
+    const stack = await stackWith({ api: service(), web: service({ connectTo: ["api"] }) });
+    await Deployment.requestDeployment(local.store, {
+      stack,
+      service: "api",
+      trigger: "api",
+      specHash: "b".repeat(64),
+    });
+    await expect(preflight(context(), { deploymentId: "x", stack, service: "web" })).rejects.toMatchObject({
+      name: "Berth.DependencyPending",
+    });
+    const looped = await stackWith({
+      api: service({ connectTo: ["web"] }),
+      web: service({ connectTo: ["api"] }),
+    });
+    await Deployment.requestDeployment(local.store, {
+      stack: looped,
+      service: "api",
+      trigger: "api",
+      specHash: "b".repeat(64),
+    });
+    expect(await preflight(context(), { deploymentId: "x", stack: looped, service: "web" })).toMatchObject({
+      checked: expect.arrayContaining(["dependency api"]),
+    });
   });
 });

@@ -67,8 +67,9 @@ export function Console({ stack, app }: StackContext) {
     memoryLimit: 256,
   });
 
-  // CDK 2.201 runs the upload on python3.11, which Lambda no longer accepts for new functions
-  // (creation disabled 2026-07-31); the AWS CLI v1 (1.40) in its layer supports 3.13.
+  // Some CDK releases run the upload on python3.11, which Lambda no longer accepts for new
+  // functions (creation disabled 2026-07-31); the AWS CLI v1 in its layer supports 3.13, so the
+  // runtime is pinned whatever the release chose.
   for (const child of stack.node.findAll()) {
     if (child instanceof lambda.CfnFunction && String(child.runtime).startsWith("python3.")) {
       child.runtime = lambda.Runtime.PYTHON_3_13.name;

@@ -1,0 +1,232 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { ECRClient } from "@aws-sdk/client-ecr";
+import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Deployment } from "../packages/core/src/deployments/index.ts";
+import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
+import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
+import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
+import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
+import { localInstallation } from "../packages/local/src/installation.ts";
+import { httpApp, waitFor } from "./support/apps.ts";
+import { type ContractRequest, validateWithBotocore } from "./support/botocore.ts";
+
+/**
+ * Every request the workflow steps send, checked against AWS's own service models: the steps
+ * run against Berth Local's endpoints through real SDK clients, each wrapped to record what it
+ * sends (the request still goes through), then botocore's ParamValidator judges the records.
+ */
+let table: LocalTable;
+let local: BerthLocal;
+const recorded: ContractRequest[] = [];
+
+type Sender = { send(command: { input: unknown; constructor: { name: string } }): Promise<unknown> };
+
+function recording<T extends object>(service: string, client: T): T {
+  const sender = client as unknown as Sender;
+  return {
+    send: (command: { input: unknown; constructor: { name: string } }) => {
+      recorded.push({
+        service,
+        operation: command.constructor.name.replace(/Command$/, ""),
+        input: command.input,
+      });
+      return sender.send(command);
+    },
+  } as unknown as T;
+}
+
+beforeAll(async () => {
+  table = await startLocalTable();
+  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
+}, 60_000);
+afterAll(async () => {
+  await local?.close();
+  await table?.stop();
+});
+
+function context(): Rollout.StepContext {
+  const aws = {
+    endpoint: local.awsEndpoint.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
+  };
+  const installation = localInstallation({ account: "000000000000", region: "us-east-1" });
+  return {
+    store: table.store,
+    settings: Rollout.readSettings({ ...installation.functionEnvironment, AWS_REGION: "us-east-1" }),
+    clients: {
+      ecs: recording("ecs", new ECSClient(aws)),
+      logs: recording("logs", new CloudWatchLogsClient(aws)),
+      iam: recording("iam", new IAMClient(aws)),
+      autoscaling: recording("application-autoscaling", new ApplicationAutoScalingClient(aws)),
+      secrets: recording("secretsmanager", new SecretsManagerClient(aws)),
+      ecr: recording("ecr", new ECRClient(aws)),
+      sfn: recording("stepfunctions", new SFNClient(aws)),
+    },
+  };
+}
+
+describe("the requests of the workflow steps", () => {
+  it("are valid for AWS's service models, from preflight to a fail-fast rollback and a deletion", async () => {
+    const app = httpApp();
+    const stackFile = `
+resources:
+  api:
+    type: private-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      environment:
+        - name: VERSION
+          value: v1
+      scaling: { minInstances: 1, maxInstances: 2 }
+      iamRoleStatements:
+        - Action: ["s3:GetObject"]
+          Resource: ["arn:aws:s3:::shop-assets/*"]
+      internalHealthCheck:
+        healthCheckCommand: ["CMD", "node", "-e", "process.exit(0)"]
+        intervalSeconds: 5
+        timeoutSeconds: 2
+        retries: 1
+  web:
+    type: worker-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: berth.local/berth/shop/web@sha256:${"0".repeat(64)}
+      resources: { cpu: 0.25, memory: 512 }
+      connectTo: [api]
+`;
+    const ctx = context();
+    await StackRecord.put(table.store, { name: "shop", stage: "local", stackFile });
+    const parsed = (await import("../packages/core/src/spec/index.ts")).Spec.parse(stackFile);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    for (const [name, resource] of Object.entries(parsed.stack.resources)) {
+      await ServiceRecord.create(table.store, {
+        stack: "shop",
+        name,
+        spec: resource as Record<string, unknown>,
+      });
+    }
+    const input = async (service: string) => {
+      const requested = await Deployment.requestDeployment(table.store, {
+        stack: "shop",
+        service,
+        trigger: "api",
+        specHash: "a".repeat(64),
+      });
+      return { deploymentId: requested.deployment.id, stack: "shop", service };
+    };
+
+    // An image that does not exist, and a dependency nothing deploys: refused, by ECR's answer.
+    const web = await input("web");
+    const refused = await Rollout.preflight(ctx, web).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(refused?.name).toBe("Berth.PreflightFailed");
+    expect(refused?.message).toContain("(container web) does not exist");
+    expect(refused?.message).toContain("web connects to api, which is neither deployed nor being deployed");
+    const api = await input("api");
+    const loaded = await Rollout.loadDeployment(ctx, api);
+    expect(loaded.build.needed).toBe(false);
+    await Rollout.preflight(ctx, api);
+    const prepared = await Rollout.prepareResources(ctx, { ...api, builds: [] });
+    const applied = await Rollout.applyService(ctx, { ...api, resources: prepared });
+    const ecs = new ECSClient({
+      endpoint: local.awsEndpoint.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "b", secretAccessKey: "b" },
+    });
+    await waitFor("the first revision's ECS deployment to complete", async () => {
+      const { services = [] } = await ecs.send(
+        new DescribeServicesCommand({ cluster: "berth", services: [applied.ecsService] }),
+      );
+      const deployment = services[0]?.deployments?.find(
+        (candidate) => candidate.id === applied.ecsDeploymentId,
+      );
+      return deployment?.rolloutState === "COMPLETED" ? true : undefined;
+    });
+    ecs.destroy();
+    const outcome = await Rollout.reconcile(ctx, { ...api, applied });
+    expect(outcome.status).toBe("SUCCEEDED");
+    await Rollout.finalize(ctx, { ...api, outcome });
+    await Deployment.releaseService(table.store, "shop", "api", api.deploymentId);
+
+    // A second revision whose tasks fail: the handler's rollback is an UpdateService too.
+    const second = await input("api");
+    await Rollout.loadDeployment(ctx, second);
+    const secondPrepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
+    const secondApplied = await Rollout.applyService(ctx, { ...second, resources: secondPrepared });
+    const wait = await WaitRecord.get(table.store, "berth", secondApplied.ecsService);
+    if (!wait) throw new Error("no wait for the second revision");
+    for (const task of ["a", "b"]) {
+      await Rollout.handleEcsEvent(ctx, {
+        "detail-type": "ECS Task State Change",
+        detail: {
+          taskArn: `arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`,
+          clusterArn: "arn:aws:ecs:us-east-1:000000000000:cluster/berth",
+          taskDefinitionArn: wait.taskDefinitionArn,
+          group: `service:${wait.ecsService}`,
+          lastStatus: "STOPPED",
+          stopCode: "EssentialContainerExited",
+          containers: [{ name: "api", exitCode: 1 }],
+        },
+      });
+    }
+    expect((await WaitRecord.get(table.store, "berth", secondApplied.ecsService))?.phase).toBe(
+      "rolling-back",
+    );
+
+    await expect(Rollout.preflight(ctx, web)).rejects.toMatchObject({ name: "Berth.PreflightFailed" });
+    const deletion = await input("api");
+    await waitFor("the deletion to drain the service", async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    );
+
+    const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
+    for (const expected of [
+      "ecr:DescribeImages",
+      "logs:CreateLogGroup",
+      "logs:PutRetentionPolicy",
+      "iam:GetRole",
+      "iam:CreateRole",
+      "iam:PutRolePolicy",
+      "ecs:RegisterTaskDefinition",
+      "ecs:DescribeServices",
+      "ecs:CreateService",
+      "ecs:UpdateService",
+      "application-autoscaling:RegisterScalableTarget",
+      "application-autoscaling:PutScalingPolicy",
+      "logs:GetLogEvents",
+      "application-autoscaling:DeregisterScalableTarget",
+      "ecs:DeleteService",
+      "iam:ListRolePolicies",
+      "iam:DeleteRolePolicy",
+      "iam:DeleteRole",
+    ]) {
+      expect([...operations]).toContain(expected);
+    }
+    const { results } = validateWithBotocore(recorded);
+    const problems = results.flatMap((found, index) =>
+      found.map((problem) => `${recorded[index]?.service}:${recorded[index]?.operation}: ${problem}`),
+    );
+    expect(problems).toEqual([]);
+  }, 120_000);
+});

@@ -1,7 +1,7 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { Spec } from "../../spec/index.ts";
-import { DeploymentRecord, ServiceRecord } from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, ServiceRecord } from "../../store/index.ts";
 import { isTerminal } from "../status.ts";
 import type { StepContext } from "./context.ts";
 import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
@@ -31,10 +31,17 @@ export async function preflight(context: StepContext, input: StepInput): Promise
   }
   const pending = checks[2].pending;
   if (pending.length > 0) {
-    throw new StepError(
-      STEP_ERRORS.dependencyPending,
-      `waiting for ${pending.join(", ")} to be created first: a service reaches only the Service Connect endpoints that existed when its tasks started`,
-    );
+    const message = `waiting for ${pending.join(", ")} to be created first: a service reaches only the Service Connect endpoints that existed when its tasks started`;
+    // Said once on the deployment, however often the workflow retries this step.
+    const events = await DeploymentEventRecord.all(context.store, input.deploymentId).catch(() => []);
+    if (!events.some((event) => event.type === "waiting" && event.message === message)) {
+      await DeploymentEventRecord.append(context.store, input.deploymentId, {
+        type: "waiting",
+        message,
+        data: { for: pending },
+      }).catch(() => undefined);
+    }
+    throw new StepError(STEP_ERRORS.dependencyPending, message);
   }
   return { checked: checks.flatMap((check) => check.checked) };
 }

@@ -364,9 +364,21 @@ describe("preflight", () => {
       trigger: "api",
       specHash: "b".repeat(64),
     });
-    await expect(preflight(context(), { deploymentId: "x", stack, service: "web" })).rejects.toMatchObject({
-      name: "Berth.DependencyPending",
+    const web = await Deployment.requestDeployment(local.store, {
+      stack,
+      service: "web",
+      trigger: "api",
+      specHash: "b".repeat(64),
     });
+    const input = { deploymentId: web.deployment.id, stack, service: "web" };
+    for (let retry = 0; retry < 2; retry += 1) {
+      await expect(preflight(context(), input)).rejects.toMatchObject({ name: "Berth.DependencyPending" });
+    }
+    // The wait is said once on the deployment, however often the workflow retries.
+    const waiting = (await DeploymentEventRecord.all(local.store, web.deployment.id)).filter(
+      (event) => event.type === "waiting",
+    );
+    expect(waiting.map((event) => event.data)).toEqual([{ for: ["api"] }]);
     const looped = await stackWith({
       api: service({ connectTo: ["web"] }),
       web: service({ connectTo: ["api"] }),

@@ -6,7 +6,13 @@ import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } fro
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../packages/cli/src/main.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
-import { BerthApi, type Deployment, type DeploymentEvent, requested } from "./support/berth-api.ts";
+import {
+  BerthApi,
+  type Deployment,
+  type DeploymentEvent,
+  type RequestedDeployment,
+  requested,
+} from "./support/berth-api.ts";
 import {
   awsCli,
   type BerthLocalProcess,
@@ -461,6 +467,58 @@ describe("deploying on Berth Local end to end", () => {
     expect((await newestDeployment("rb", "api")).id).toBe(cancelledId);
     expect(await getText(`http://127.0.0.1:${v7Task.hostPort}/whoami`)).toMatch(/^v7:\d+$/);
     expect(await runningTasks(ecs, "rb-api")).toHaveLength(1);
+  }, 120_000);
+
+  it("scales through the API, then rolls back to a named earlier deployment", async () => {
+    const scaled = await api.request<RequestedDeployment>("PUT", "/v1/stacks/rb/services/api/scale", {
+      body: JSON.stringify({ min: 2, max: 2 }),
+    });
+    const scaledEnd = await api.waitForStatus(scaled.deployment.id, undefined, 60_000);
+    expect(scaledEnd.deployment.status, scaledEnd.deployment.reason).toBe("SUCCEEDED");
+    // Scaling runs the revision that runs: no build, no new task definition.
+    expect(eventsOfType(scaledEnd.events, "task-definition")).toEqual([]);
+    await waitFor("two running tasks", async () =>
+      (await runningTasks(ecs, "rb-api")).length === 2 ? true : undefined,
+    );
+
+    // Back to an earlier deployment that succeeded with another version than the one running.
+    const listed = await api.request<{ deployments: Deployment[] }>(
+      "GET",
+      "/v1/stacks/rb/services/api/deployments?limit=50",
+    );
+    const before = await ecs.send(new DescribeServicesCommand({ cluster: "berth", services: ["rb-api"] }));
+    const live = before.services?.[0]?.taskDefinition;
+    let target: { id: string; taskDefinitionArn: string } | undefined;
+    for (const candidate of listed.deployments) {
+      if (candidate.status !== "SUCCEEDED") continue;
+      const { events } = await api.deployment(candidate.id);
+      const registered = eventsOfType(events, "task-definition")[0]?.data?.taskDefinitionArn;
+      if (typeof registered === "string" && registered !== live) {
+        target = { id: candidate.id, taskDefinitionArn: registered };
+        break;
+      }
+    }
+    if (!target) throw new Error("no earlier successful deployment with another revision");
+    const rolledBack = await api.request<RequestedDeployment>("POST", "/v1/stacks/rb/services/api/rollback", {
+      body: JSON.stringify({ deploymentId: target.id }),
+    });
+    const rollbackEnd = await api.waitForStatus(rolledBack.deployment.id, undefined, 60_000);
+    expect(rollbackEnd.deployment.status, rollbackEnd.deployment.reason).toBe("SUCCEEDED");
+    const { services = [] } = await ecs.send(
+      new DescribeServicesCommand({ cluster: "berth", services: ["rb-api"] }),
+    );
+    expect(services[0]?.taskDefinition).toBe(target.taskDefinitionArn);
+    // Both tasks (the scaled count stays) run the earlier revision, and answer as it does.
+    const tasks = await waitFor("both tasks to run the earlier revision", async () => {
+      const running = await runningTasks(ecs, "rb-api");
+      return running.length === 2 &&
+        running.every((task) => task.taskDefinitionArn === target?.taskDefinitionArn)
+        ? running
+        : undefined;
+    });
+    for (const task of tasks) {
+      expect(await getText(`http://127.0.0.1:${task.hostPort}/whoami`)).toMatch(/^v[0-6]:\d+$/);
+    }
   }, 120_000);
 
   it("deletes the stack: its delete deployment succeeds, the ECS service goes and its processes end", async () => {

@@ -1,7 +1,7 @@
 import { Buildpack } from "../../buildpacks/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
-import { DeploymentRecord } from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import { isTerminal } from "../status.ts";
 import { type WorkflowParameters, workflowInputFor } from "../workflow-input.ts";
@@ -82,12 +82,16 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
     return { action: "delete", waitTimeoutSeconds, build: { needed: false, items: [] } };
   }
   if (parameters.action === "rollback") {
-    const taskDefinitionArn =
-      parameters.rollbackTo?.taskDefinitionArn ?? target.record.lastGoodTaskDefinitionArn;
+    const taskDefinitionArn = parameters.rollbackTo
+      ? (parameters.rollbackTo.taskDefinitionArn ??
+        (await taskDefinitionOf(context, parameters.rollbackTo.deploymentId)))
+      : target.record.lastGoodTaskDefinitionArn;
     if (!taskDefinitionArn) {
       throw new StepError(
         STEP_ERRORS.preflight,
-        `${input.stack}/${input.service} has no earlier revision that passed its health checks to return to`,
+        parameters.rollbackTo
+          ? `deployment ${parameters.rollbackTo.deploymentId} recorded no task definition to return to`
+          : `${input.stack}/${input.service} has no earlier revision that passed its health checks to return to`,
       );
     }
     await startWork(context, deployment, "DEPLOYING", `returning to ${taskDefinitionArn}`);
@@ -138,6 +142,16 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
       : "registering the task definition and updating the service",
   );
   return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
+}
+
+/** The revision a deployment ran: the task definition it registered, or reused. */
+async function taskDefinitionOf(context: StepContext, deploymentId: string): Promise<string | undefined> {
+  const events = await DeploymentEventRecord.all(context.store, deploymentId);
+  for (const event of [...events].reverse()) {
+    const arn = (event.data as { taskDefinitionArn?: unknown } | undefined)?.taskDefinitionArn;
+    if (typeof arn === "string" && arn.length > 0) return arn;
+  }
+  return undefined;
 }
 
 async function startWork(

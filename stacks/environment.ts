@@ -21,6 +21,8 @@ export interface InstallationValues {
    * groups and listener rules. This installation creates none, so it is `{}`.
    */
   ingress: string;
+  /** The bucket the API presigns source uploads into. */
+  sourceBucket: string;
   stateMachineArn(workflow: string): string;
 }
 
@@ -48,6 +50,7 @@ export function installationVariables(values: InstallationValues): Record<string
     // Without the wiring, refuse the deployment: "omit" would run a public service that nothing
     // routes to, and call it a success.
     BERTH_INGRESS_MISSING: "error",
+    BERTH_SOURCE_BUCKET: values.sourceBucket,
   };
   for (const workflow of Workflows.WORKFLOWS) {
     variables[stateMachineVariable(workflow.name)] = values.stateMachineArn(workflow.name);

@@ -18,6 +18,7 @@ import {
 } from "./names.ts";
 import { Network } from "./network.ts";
 import { statementOf } from "./placeholders.ts";
+import { Registry } from "./registry.ts";
 import { settingsOf } from "./settings.ts";
 import { Store } from "./store.ts";
 
@@ -32,6 +33,7 @@ export function Functions({ stack, app }: StackContext) {
   const { table } = use(Store);
   const { taskSecurityGroup, taskSubnets } = use(Network);
   const { namespace } = use(Cluster);
+  const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
 
@@ -46,6 +48,7 @@ export function Functions({ stack, app }: StackContext) {
     StateMachinePrefix: names.prefix,
     CodeBuildProject: names.builderProject,
     PermissionsBoundary: permissionsBoundaryArn(stack, names),
+    SourceBucket: sources.bucketName,
   };
   const values = {
     tableName: table.tableName,
@@ -61,6 +64,7 @@ export function Functions({ stack, app }: StackContext) {
     securityGroups: taskSecurityGroup.securityGroupId,
     serviceConnectNamespace: namespace.namespaceArn,
     ingress: "{}",
+    sourceBucket: sources.bucketName,
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
   };
 

@@ -38,6 +38,14 @@ function lambdaOf(name: string): Template {
   );
 }
 
+/** The build-source bucket, as another stack sees it. */
+function sourceBucketRef(): string {
+  return templates.ref(
+    "Registry",
+    templates.logicalId("Registry", "AWS::S3::Bucket", () => true),
+  );
+}
+
 function roleOf(stack: string, roleArn: string): Template {
   const match = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(roleArn);
   if (!match?.[1]) throw new Error(`not a role of the stack: ${roleArn}`);
@@ -150,6 +158,7 @@ describe("functions", () => {
       BERTH_SERVICE_CONNECT_NAMESPACE: namespace,
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "error",
+      BERTH_SOURCE_BUCKET: sourceBucketRef(),
     };
     expect(privateSubnets).toHaveLength(2);
     for (const workflow of Workflows.WORKFLOWS) {
@@ -195,6 +204,7 @@ describe("functions", () => {
       securityGroups: "g",
       serviceConnectNamespace: "n",
       ingress: "{}",
+      sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
     };
     expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
@@ -219,6 +229,7 @@ describe("functions", () => {
       StateMachinePrefix: PREFIX,
       CodeBuildProject: BUILDER,
       PermissionsBoundary: BOUNDARY_ARN,
+      SourceBucket: sourceBucketRef(),
     };
     const fill = (text: string) =>
       text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
@@ -550,6 +561,32 @@ describe("registry and builder", () => {
     expect(project.Cache).toEqual({
       Type: "LOCAL",
       Modes: ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"],
+    });
+  });
+
+  it("lets the builder read uploaded sources (sources/*), which the API lets clients upload", () => {
+    const project = templates.resource("Registry", "AWS::CodeBuild::Project");
+    const builderRole = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(project.ServiceRole)?.[1];
+    const bucketArn = `<GetAtt ${templates.stackName("Registry")}.${templates.logicalId(
+      "Registry",
+      "AWS::S3::Bucket",
+      () => true,
+    )}.Arn>`;
+    const readable = allStatements(templates)
+      .filter(({ stack, id }) => {
+        if (stack !== "Registry") return false;
+        const roles = templates.template(stack).Resources[id].Properties.Roles ?? [];
+        return roles.some((role: Template) => role.Ref === builderRole);
+      })
+      .map(({ statement }) => normalizeStatement(templates.resolve("Registry", statement) as Template))
+      .filter((statement) => statement.Effect === "Allow" && statement.Action.includes("s3:GetObject"))
+      .flatMap((statement) => statement.Resource);
+    expect(readable).toContain(`${bucketArn}/*`);
+    const api = roleOf("Functions", lambdaOf("api").Role);
+    expect(inlineStatements(api, "manifest").map(normalizeStatement)).toContainEqual({
+      Effect: "Allow",
+      Action: ["s3:PutObject"],
+      Resource: [`arn:aws:s3:::${sourceBucketRef()}/sources/*`],
     });
   });
 });

@@ -1,11 +1,17 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Deployment } from "@berth/core/deployments";
-import { DeploymentEventRecord, DeploymentRecord, ServiceRecord } from "@berth/core/store";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { stackFile } from "../../functions/src/api/test-support.ts";
+import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, StackRecord } from "@berth/core/store";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  hasS3Emulator,
+  type S3Emulator,
+  stackFile,
+  startS3Emulator,
+} from "../../functions/src/api/test-support.ts";
 import { main } from "./main.ts";
 import { type ApiServer, deadUrl, startApiServer } from "./test-support.ts";
 
@@ -277,6 +283,83 @@ describe("berth deploy", () => {
     expect(server.requests.some((request) => request.includes("/cancel"))).toBe(false);
     const api = await deploymentOf("shop", "api");
     expect((await DeploymentRecord.get(server.harness.store, api))?.status).toBe("PENDING");
+  });
+});
+
+describe("berth deploy: the source", () => {
+  it("applies with the file's directory when the API keeps no uploaded sources (Berth Local)", async () => {
+    const file = writeStack("berth.yml", stackFile());
+    const result = await cli("deploy", "-f", file, "--stack", "shop", "--no-wait");
+    expect(result.code).toBe(0);
+    expect(result.out).not.toContain("uploading source");
+    expect(server.requests.slice(0, 2)).toEqual([
+      "POST /v1/sources",
+      `PUT /v1/stacks/shop?source=${encodeURIComponent(pathToFileURL(dir).href)}`,
+    ]);
+  });
+
+  describe.skipIf(!hasS3Emulator)("with a source bucket (moto's S3)", () => {
+    let s3: S3Emulator;
+    beforeAll(async () => {
+      s3 = await startS3Emulator();
+    }, 30_000);
+    afterAll(() => s3?.stop());
+    const useBucket = async (bucket: string) => {
+      await server.stop();
+      server = await startApiServer({ sources: { bucket, client: s3.client } });
+    };
+
+    it("packs the directory without .git, node_modules and .berth, uploads it and applies with its s3:// URL", async () => {
+      await useBucket(s3.bucket);
+      const file = writeStack("berth.yml", stackFile());
+      for (const [path, text] of [
+        ["app/main.ts", "console.log('hi');\n"],
+        [".git/HEAD", "ref: refs/heads/main\n"],
+        ["node_modules/left-pad/index.js", "module.exports = 1;\n"],
+        [".berth/admin-token", "secret\n"],
+        ["app/node_modules/x.js", "1\n"],
+      ] as const) {
+        mkdirSync(join(dir, path, ".."), { recursive: true });
+        writeFileSync(join(dir, path), text);
+      }
+      const result = await cli("deploy", "-f", file, "--stack", "shop", "--no-wait");
+      expect(result.err).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.out).toMatch(/^uploading source \(\d+ KiB\)$/m);
+
+      const put = server.requests.filter((request) => request.startsWith("PUT "));
+      expect(put).toHaveLength(1);
+      const source = new URL(put[0]?.split(" ")[1] ?? "", server.url).searchParams.get("source") ?? "";
+      expect(source).toMatch(new RegExp(`^s3://${s3.bucket}/sources/[0-9a-f-]{36}\\.tar\\.gz$`));
+      expect(server.harness.workflows.starts.map((start) => start.source)).toEqual([source, source]);
+
+      const stored = await s3.read(source);
+      const unpacked = mkdtempSync(join(tmpdir(), "berth-cli-unpacked-"));
+      try {
+        writeFileSync(join(unpacked, "source.tar.gz"), stored.body);
+        mkdirSync(join(unpacked, "tree"));
+        execFileSync("tar", ["-xzf", join(unpacked, "source.tar.gz"), "-C", join(unpacked, "tree")]);
+        const files = readdirSync(join(unpacked, "tree"), { recursive: true }).map(String).sort();
+        expect(files).toEqual(["app", "app/main.ts", "berth.yml"]);
+      } finally {
+        rmSync(unpacked, { recursive: true, force: true });
+      }
+    });
+
+    it("exits 1 and applies nothing when the upload is refused", async () => {
+      // A real refusal of S3's: the URL names a bucket that does not exist.
+      await useBucket("no-such-bucket");
+      const file = writeStack("berth.yml", stackFile());
+      const result = await cli("deploy", "-f", file, "--stack", "shop", "--no-wait");
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(
+        new RegExp(
+          `^berth: could not upload the source of ${dir} \\(HTTP 404: .*NoSuchBucket.*\\); nothing was applied$`,
+        ),
+      );
+      expect(server.requests.filter((request) => !request.startsWith("POST /v1/sources"))).toEqual([]);
+      expect(await StackRecord.get(server.harness.store, "shop")).toBeUndefined();
+    });
   });
 });
 

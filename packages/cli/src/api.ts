@@ -84,6 +84,16 @@ export interface CancelResponse {
   promoted?: { deployment: Deployment; workflow: RequestedDeployment["workflow"] };
 }
 
+/** `POST /v1/sources`: where to upload a build source, and what to apply the stack with after. */
+export interface CreatedSource {
+  source: string;
+  upload: { url: string; method: string; headers: Record<string, string> };
+  expiresAt: string;
+}
+
+/** The API's answer when the installation takes no uploads (Berth Local reads file:// directories). */
+export const SOURCES_UNSUPPORTED = "SOURCES_UNSUPPORTED";
+
 export interface ErrorDetail {
   path: string;
   line?: number;

@@ -1,6 +1,10 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { dirname, extname, resolve } from "node:path";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { DeploymentStatus } from "@berth/core/deployments";
 import { Spec } from "@berth/core/spec";
 import {
@@ -9,11 +13,13 @@ import {
   ApiUnreachableError,
   type ApplyResponse,
   type CancelResponse,
+  type CreatedSource,
   type Deployment,
   type DeploymentEvent,
   type DeploymentWithEvents,
   encode,
   type PlanEntry,
+  SOURCES_UNSUPPORTED,
 } from "./api.ts";
 import {
   type Context,
@@ -59,12 +65,14 @@ export async function deploy(args: string[], context: Context, startedAt: number
   const path = resolve(context.cwd, fileName);
   const api = ApiClient.fromEnv(context.env, context.cwd);
   context.out(`Deploying ${fileName} as stack ${stack} to ${api.baseUrl}`);
+  // Where buildpack and Dockerfile packaging find their source: relative paths in the file are
+  // relative to the file, wherever the CLI runs.
+  const source = await sourceOf(api, dirname(path), context);
+  if (source === undefined) return 1;
   let applied: ApplyResponse;
   try {
     ({ body: applied } = await api.request<ApplyResponse>("PUT", `/v1/stacks/${encode(stack)}`, {
-      // Where buildpack and Dockerfile packaging find their source: relative paths in the file
-      // are relative to the file, wherever the CLI runs.
-      query: { source: pathToFileURL(dirname(path)).href },
+      query: { source },
       headers: { "content-type": contentTypeOf(path), "idempotency-key": randomUUID() },
       body: text,
     }));
@@ -113,6 +121,71 @@ export async function deploy(args: string[], context: Context, startedAt: number
     return INTERRUPTED;
   }
   return trackers.every((tracker) => tracker.deployment.status === "SUCCEEDED") ? 0 : 1;
+}
+
+/** Directories that are never part of a build: history, installed dependencies, Berth Local's data. */
+const NOT_UPLOADED = [".git", "node_modules", ".berth"];
+
+/**
+ * The source to apply with: the directory itself where the API's builder can read it (Berth
+ * Local), else the directory packed and uploaded to the installation's bucket. Undefined when
+ * the upload failed, which has been reported.
+ */
+async function sourceOf(api: ApiClient, dir: string, context: Context): Promise<string | undefined> {
+  let created: CreatedSource;
+  try {
+    ({ body: created } = await api.request<CreatedSource>("POST", "/v1/sources", { signal: context.signal }));
+  } catch (error) {
+    if (error instanceof ApiRequestError && error.code === SOURCES_UNSUPPORTED)
+      return pathToFileURL(dir).href;
+    throw error;
+  }
+  let archive: Buffer;
+  try {
+    archive = await pack(dir);
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
+    context.err(
+      `berth: could not pack ${dir} with tar (${stderr || (error as Error).message}); nothing was applied`,
+    );
+    return undefined;
+  }
+  context.out(`uploading source (${Math.max(1, Math.ceil(archive.length / 1024))} KiB)`);
+  const failed = (reason: string) => {
+    context.err(`berth: could not upload the source of ${dir} (${reason}); nothing was applied`);
+    return undefined;
+  };
+  let response: Response;
+  try {
+    response = await fetch(created.upload.url, {
+      method: created.upload.method,
+      headers: created.upload.headers,
+      body: archive,
+      signal: context.signal,
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return failed(cause?.code ?? cause?.message ?? (error as Error).message);
+  }
+  if (!response.ok) {
+    // S3 explains a refusal in an XML body (an expired URL, a signature that does not match).
+    const text = (await response.text()).replace(/\s+/g, " ").trim();
+    return failed(`HTTP ${response.status}${text ? `: ${text.slice(0, 300)}` : ""}`);
+  }
+  return created.source;
+}
+
+/** A gzipped tar of the directory, made by the system's tar (GNU tar and bsdtar take these options). */
+async function pack(dir: string): Promise<Buffer> {
+  const scratch = await mkdtemp(join(tmpdir(), "berth-source-"));
+  try {
+    const archive = join(scratch, "source.tar.gz");
+    const excludes = NOT_UPLOADED.map((name) => `--exclude=${name}`);
+    await promisify(execFile)("tar", ["-czf", archive, ...excludes, "-C", dir, "."]);
+    return await readFile(archive);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 function planLines(plan: PlanEntry[], paint: Paint): string[] {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ApiDependencyOptions } from "../../functions/src/api/dependencies.ts";
 import { type Harness, startHarness } from "../../functions/src/api/test-support.ts";
 
 /**
@@ -23,8 +24,9 @@ async function bodyOf(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startApiServer(): Promise<ApiServer> {
-  const harness = await startHarness();
+/** `options` add to the harness's dependencies, e.g. a source bucket. */
+export async function startApiServer(options: Partial<ApiDependencyOptions> = {}): Promise<ApiServer> {
+  const harness = await startHarness(options);
   const requests: string[] = [];
   const contractFailures: Error[] = [];
   const server = createServer(async (request, response) => {

@@ -69,6 +69,7 @@ describe("the function manifest", () => {
         "BERTH_DEPLOY_STATE_MACHINE_ARN",
         "BERTH_DELETE_SERVICE_STATE_MACHINE_ARN",
         "BERTH_ROLLBACK_STATE_MACHINE_ARN",
+        "BERTH_SOURCE_BUCKET",
         "BERTH_STAGE",
         "BERTH_TABLE_NAME",
       ].sort(),

@@ -52,6 +52,7 @@ export const PERMISSION_PLACEHOLDERS = {
   StateMachinePrefix: "the name prefix of the installation's state machines",
   CodeBuildProject: "the name of the CodeBuild project that builds images",
   PermissionsBoundary: "the ARN of the permissions boundary every task role is created with",
+  SourceBucket: "the name of the bucket clients upload build sources to",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
@@ -70,6 +71,8 @@ const LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/berth/
 const BUILD_LOG_GROUPS =
   "arn:${Partition}:logs:${Region}:${Account}:log-group:/aws/codebuild/${CodeBuildProject}";
 const REPOSITORIES = "arn:${Partition}:ecr:${Region}:${Account}:repository/berth/*";
+/** Uploaded build sources: the API presigns uploads under `sources/`, the builder reads them. */
+const UPLOADED_SOURCES = "arn:${Partition}:s3:::${SourceBucket}/sources/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
 
 const readTable: FunctionPermission = {
@@ -159,7 +162,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     description: "The HTTP API: stacks, services, deployments, tokens",
     timeoutSeconds: 29,
     memoryMiB: 1024,
-    environment: ["BERTH_TABLE_NAME", ...STATE_MACHINE_ENV, "BERTH_STAGE", "BERTH_CLUSTER"],
+    environment: [
+      "BERTH_TABLE_NAME",
+      ...STATE_MACHINE_ENV,
+      "BERTH_STAGE",
+      "BERTH_CLUSTER",
+      "BERTH_SOURCE_BUCKET",
+    ],
     triggers: [{ kind: "http-api" }],
     permissions: [
       writeTable,
@@ -169,6 +178,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
         resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],
       },
+      // A presigned URL acts with the signer's permissions: the client's upload is this PutObject.
+      { actions: ["s3:PutObject"], resources: [UPLOADED_SOURCES] },
     ],
   },
   step("load-deployment", "Reads a deployment, moves it out of PENDING and derives the workflow's inputs", {

@@ -172,6 +172,59 @@ esac
     await expect(readFile(join(dir, "source", "pwned"))).rejects.toThrow();
   });
 
+  describe("with an uploaded source", () => {
+    const fakeAwsWithS3 = `#!/bin/bash
+if [ "$1" = "s3" ]; then
+  printf '%s\\n' "$@" > "$FAKE_LOG/s3-args"
+  [ -n "$FAKE_S3_FAILS" ] && { echo "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden" >&2; exit 1; }
+  cp "$FAKE_SOURCE_TARBALL" "\${@: -1}"
+  exit
+fi
+printf '%s\\n' "$@" > "$FAKE_LOG/aws-args"
+echo secret-password
+`;
+    const SOURCE = "s3://berth-sources/sources/3f0e8a5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b.tar.gz";
+    let tarball: string;
+    beforeEach(async () => {
+      await writeExecutable(join(dir, "bin", "aws"), fakeAwsWithS3);
+      const packed = join(dir, "packed");
+      await mkdir(join(packed, "api"), { recursive: true });
+      await writeFile(join(packed, "api", "Dockerfile"), "FROM uploaded\n");
+      tarball = join(dir, "source.tar.gz");
+      expect(spawnSync("tar", ["-czf", tarball, "-C", packed, "."]).status).toBe(0);
+    });
+    const withSource = (env: Record<string, string | undefined>) => ({
+      CODEBUILD_SRC_DIR: join(dir, "source"),
+      FAKE_SOURCE_TARBALL: tarball,
+      ...env,
+    });
+
+    it("downloads and unpacks an s3:// source before building from it", async () => {
+      const result = run(customPlan.buildspec, withSource({ BERTH_SOURCE: SOURCE }));
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+      const s3Args = (await readFile(join(dir, "s3-args"), "utf8")).trim().split("\n");
+      expect(s3Args.slice(0, 2)).toEqual(["s3", "cp"]);
+      expect(s3Args).toContain(SOURCE);
+      // The build read the Dockerfile and the context that came in the upload.
+      expect(await readFile(join(dir, "Dockerfile"), "utf8")).toBe("FROM uploaded\n");
+      expect((await buildArgs()).at(-1)).toBe("api");
+    });
+
+    it("fetches nothing for a file:// source", async () => {
+      const result = run(customPlan.buildspec, withSource({ BERTH_SOURCE: "file:///work/app" }));
+      expect(result.status).toBe(0);
+      await expect(readFile(join(dir, "s3-args"))).rejects.toThrow();
+    });
+
+    it("stops before building when the download fails", async () => {
+      const result = run(customPlan.buildspec, withSource({ BERTH_SOURCE: SOURCE, FAKE_S3_FAILS: "1" }));
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("Forbidden");
+      await expect(readFile(join(dir, "build-args"))).rejects.toThrow();
+    });
+  });
+
   it("stops before building when REPOSITORY_URI is missing", async () => {
     const result = run(customPlan.buildspec, { REPOSITORY_URI: undefined });
     expect(result.status).not.toBe(0);

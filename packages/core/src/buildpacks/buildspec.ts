@@ -27,7 +27,8 @@ export interface BuildspecInput {
 /**
  * A CodeBuild buildspec that builds the image for one platform, pushes it to `$REPOSITORY_URI`
  * and exports the pushed digest as `IMAGE_DIGEST`, so a deployment refers to exactly the
- * image that was built. It needs `REPOSITORY_URI` and `AWS_REGION`; `IMAGE_TAG` is optional.
+ * image that was built. It needs `REPOSITORY_URI` and `AWS_REGION`; `IMAGE_TAG` is optional;
+ * a `BERTH_SOURCE` of `s3://…` (a gzipped tar) is unpacked into the source directory first.
  *
  * For an architecture without emulation, the CodeBuild project should run on the same one
  * (an ARM environment for arm64): `--platform` then only states what the host already is.
@@ -38,6 +39,11 @@ export function renderBuildspec(input: BuildspecInput): string {
     // Fail at the first command with the variable's name, not at a confusing docker error later.
     `: "\${REPOSITORY_URI:?must be the ECR repository URI}" "\${AWS_REGION:?must be set}"`,
     'mkdir -p "$BERTH_BUILD_DIR"',
+    // The project has no source of its own: an uploaded source (AWS) is fetched into the directory
+    // every command starts in, so the build context path means the same as in Berth Local, where
+    // BERTH_SOURCE is a file:// directory the local builder reads. `;`, not `&&`: bash ignores
+    // `set -e` for a failure inside an `&&` list, and a failed download must stop the phase.
+    `if [[ "\${BERTH_SOURCE:-}" == s3://* ]]; then aws s3 cp --no-progress "$BERTH_SOURCE" "$BERTH_BUILD_DIR/source.tar.gz"; tar -xzf "$BERTH_BUILD_DIR/source.tar.gz" -C "$CODEBUILD_SRC_DIR"; fi`,
   ];
   let dockerfile = `"$BERTH_BUILD_DIR/Dockerfile"`;
   if (input.generatedDockerfile === undefined) {

@@ -29,6 +29,17 @@ describe("readApiConfig", () => {
     const defaults = readApiConfig({ BERTH_TABLE_NAME: "berth", ...MACHINES });
     expect(defaults.stage).toBe("default");
     expect(defaults.cluster).toBe("berth");
+    expect(defaults.sourceBucket).toBeUndefined();
+  });
+
+  it("reads the optional bucket of uploaded sources, and refuses a name S3 would", () => {
+    const base = { BERTH_TABLE_NAME: "berth", ...MACHINES };
+    expect(readApiConfig({ ...base, BERTH_SOURCE_BUCKET: "berth-prod-sources" }).sourceBucket).toBe(
+      "berth-prod-sources",
+    );
+    expect(() => readApiConfig({ ...base, BERTH_SOURCE_BUCKET: "Not A Bucket" })).toThrow(
+      "BERTH_SOURCE_BUCKET must be an S3 bucket name",
+    );
   });
 
   it("names every missing or malformed variable", () => {

@@ -15,6 +15,11 @@ const ApiEnvironment = z.object({
   BERTH_STAGE: z.string().min(1).max(64).default(DEFAULT_STAGE),
   /** The ECS cluster the services run in, for their live task counts. */
   BERTH_CLUSTER: z.string().min(1).default("berth"),
+  /** Where clients upload build sources; unset where builds read file:// directories instead. */
+  BERTH_SOURCE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" })
+    .optional(),
 });
 
 export interface ApiConfig {
@@ -23,6 +28,7 @@ export interface ApiConfig {
   stateMachineArns: Workflow.StateMachineArns;
   stage: string;
   cluster: string;
+  sourceBucket: string | undefined;
 }
 
 /**
@@ -47,5 +53,6 @@ export function readApiConfig(environment: Readonly<Record<string, string | unde
     },
     stage: result.data.BERTH_STAGE,
     cluster: result.data.BERTH_CLUSTER,
+    sourceBucket: result.data.BERTH_SOURCE_BUCKET,
   };
 }

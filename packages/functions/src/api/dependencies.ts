@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECSClient } from "@aws-sdk/client-ecs";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Store } from "@berth/core/store";
 import type { StartExecution } from "./workflow.ts";
 
@@ -13,6 +14,11 @@ export interface ApiDependencies {
   logs: Pick<CloudWatchLogsClient, "send">;
   /** Reads live task counts with DescribeServices; without it the counts are null. */
   ecs?: { client: Pick<ECSClient, "send">; cluster: string };
+  /**
+   * The bucket clients upload build sources to, through URLs the API presigns with this client.
+   * Without it (Berth Local) the installation takes no uploads: builds read file:// directories.
+   */
+  sources?: { bucket: string; client: S3Client };
   logger: Logger;
   /** "Now" for relative times the API computes (`since=15m`); the store keeps its own clock for records. */
   clock: () => Date;

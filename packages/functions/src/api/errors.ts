@@ -20,6 +20,8 @@ const STATUS_BY_CODE = {
   INVALID_TRANSITION: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   IDEMPOTENCY_KEY_IN_USE: 409,
+  /** The installation has nowhere to keep uploaded sources (Berth Local builds from file:// directories). */
+  SOURCES_UNSUPPORTED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INVALID_STACK_FILE: 422,

@@ -2,6 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore } from "@berth/core/store";
@@ -20,6 +21,7 @@ export const handler = createApiHandler({
   startExecution: stepFunctionsStarter(new SFNClient({}), config.stateMachineArns),
   logs: new CloudWatchLogsClient({}),
   ecs: { client: new ECSClient({}), cluster: config.cluster },
+  ...(config.sourceBucket ? { sources: { bucket: config.sourceBucket, client: new S3Client({}) } } : {}),
   logger: new Logger({ serviceName: "berth-api" }),
   stage: config.stage,
 });

@@ -17,6 +17,7 @@ import type { BodySpec, Method, Route, RouteContext } from "./route.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { serviceRoutes } from "./routes/services.ts";
+import { sourceRoutes } from "./routes/sources.ts";
 import { stackRoutes } from "./routes/stacks.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { authorize } from "./security.ts";
@@ -26,6 +27,7 @@ export const ROUTES: readonly Route[] = [
   ...stackRoutes,
   ...serviceRoutes,
   ...deploymentRoutes,
+  ...sourceRoutes,
   ...tokenRoutes,
   ...metaRoutes(() => ROUTES),
 ];

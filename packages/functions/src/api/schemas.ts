@@ -232,3 +232,16 @@ export const CreatedToken = z.object({
 export const TokenList = z.object({ tokens: z.array(TokenRecord.Info) });
 
 export const Health = z.object({ status: z.literal("ok") });
+
+export const CreatedSource = z.object({
+  /** What to apply the stack with (`?source=`) once the upload has finished. */
+  source: z.string().regex(/^s3:\/\/[^/]+\/sources\/[0-9a-f-]{36}\.tar\.gz$/),
+  upload: z.object({
+    url: z.url(),
+    method: z.literal("PUT"),
+    /** Signed into the URL: the upload must send exactly these. */
+    headers: z.record(z.string(), z.string()),
+  }),
+  /** After this the URL no longer accepts the upload. */
+  expiresAt: z.iso.datetime(),
+});

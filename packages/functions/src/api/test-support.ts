@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createRequire } from "node:module";
@@ -5,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { createStore, ensureTable, type Store, TokenRecord } from "@berth/core/store";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
@@ -307,3 +309,62 @@ ${options.withWorker === false ? "" : worker}`;
 
 export const YAML = { "content-type": "application/yaml" };
 export const JSON_TYPE = { "content-type": "application/json" };
+
+/** Whether moto's S3 emulator can be started here; the tests that need it are skipped without it. */
+export const hasS3Emulator = spawnSync("sh", ["-c", "command -v moto_server"]).status === 0;
+
+export interface S3Emulator {
+  url: string;
+  /** A client of the emulator, path-style as an endpoint on an IP address needs. */
+  client: S3Client;
+  bucket: string;
+  /** An object of an `s3://` URL, with its content type. */
+  read(url: string): Promise<{ body: Buffer; contentType: string | undefined }>;
+  stop(): Promise<void>;
+}
+
+/** moto's S3 server as a child process, with one empty bucket: a real S3 wire protocol, not a mock. */
+export async function startS3Emulator(bucket = "berth-test-sources"): Promise<S3Emulator> {
+  const probe = createServer();
+  const url = await listen(probe);
+  await close(probe);
+  const port = new URL(url).port;
+  const child: ChildProcess = spawn("moto_server", ["-H", "127.0.0.1", "-p", port], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/moto-api/`)).ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill();
+      throw new Error(`moto_server did not start on port ${port}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const client = new S3Client({
+    endpoint: url,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+  });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return {
+    url,
+    client,
+    bucket,
+    async read(url) {
+      const { hostname: Bucket, pathname } = new URL(url);
+      const object = await client.send(new GetObjectCommand({ Bucket, Key: pathname.slice(1) }));
+      const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      return { body: Buffer.from(bytes), contentType: object.ContentType };
+    },
+    async stop() {
+      client.destroy();
+      child.kill();
+      await exited;
+    },
+  };
+}

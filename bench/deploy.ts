@@ -17,7 +17,6 @@ import {
   DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
-  ListTasksCommand,
   type Task,
 } from "@aws-sdk/client-ecs";
 import {
@@ -26,10 +25,17 @@ import {
   type HistoryEvent,
   SFNClient,
 } from "@aws-sdk/client-sfn";
+import { DeploymentStatus } from "../packages/core/src/deployments/index.ts";
 import { httpApp } from "../test/support/apps.ts";
+import {
+  type BerthLocalProcess,
+  logTail,
+  newAdminToken,
+  processesUnder,
+  startBerthLocalProcess,
+} from "../test/support/berth-local-process.ts";
 import { machine, ms, percentile } from "./machine.ts";
 import { storeArtifact } from "./support/artifacts.ts";
-import { type BerthLocalProcess, spawnBerthLocal } from "./support/berth-local-process.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -54,14 +60,6 @@ const POLL_INTERVAL_SECONDS = 10;
 /** Wait (10 s) → Task (DescribeServices) → Choice (done?) per iteration of a polling loop. */
 const POLL_TRANSITIONS_PER_ITERATION = 3;
 const DEPLOY_TIMEOUT_MS = 180_000;
-const TERMINAL = new Set([
-  "SUCCEEDED",
-  "FAILED",
-  "ROLLED_BACK",
-  "ROLLBACK_FAILED",
-  "CANCELLED",
-  "SUPERSEDED",
-]);
 
 interface DeploymentEvent {
   sequence: number;
@@ -114,14 +112,15 @@ const spread = (values: number[]) =>
 
 const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-deploy-"));
 const app = httpApp();
+const adminToken = newAdminToken();
 let local: BerthLocalProcess | undefined;
 let ecs: ECSClient | undefined;
 
 async function api<T>(method: string, path: string, body?: string, contentType?: string) {
-  const response = await fetch(`${local?.api}${path}`, {
+  const response = await fetch(`${local?.apiUrl}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${local?.token}`,
+      authorization: `Bearer ${adminToken}`,
       ...(body === undefined ? {} : { "content-type": contentType ?? "application/json" }),
     },
     ...(body === undefined ? {} : { body }),
@@ -129,17 +128,6 @@ async function api<T>(method: string, path: string, body?: string, contentType?:
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
-}
-
-/** Every ECS task process group seen, so that none outlives the benchmark. */
-async function rememberTasks(): Promise<void> {
-  if (!ecs || !local) return;
-  const { taskArns = [] } = await ecs.send(new ListTasksCommand({ cluster: CLUSTER }));
-  if (taskArns.length === 0) return;
-  const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: taskArns }));
-  local.rememberTaskPids(
-    tasks.flatMap((task) => (task.containers ?? []).map((container) => Number(container.runtimeId ?? 0))),
-  );
 }
 
 interface Finished {
@@ -155,10 +143,9 @@ async function finished(requested: RequestedDeployment, sfn: SFNClient): Promise
   let found: { deployment: Deployment; events: DeploymentEvent[] };
   for (;;) {
     found = await api<{ deployment: Deployment; events: DeploymentEvent[] }>("GET", `/v1/deployments/${id}`);
-    if (TERMINAL.has(found.deployment.status)) break;
+    if (DeploymentStatus.TERMINAL.includes(found.deployment.status as DeploymentStatus.Status)) break;
     if (Date.now() > deadline)
       throw new Error(`deployment ${id} still ${found.deployment.status} after 180 s`);
-    await rememberTasks();
     await sleep(100);
   }
   const executionArn = found.deployment.executionArn ?? requested.workflow.executionArn;
@@ -255,9 +242,9 @@ async function main(): Promise<string[]> {
     good.push(`${REPOSITORY}@${await storeArtifact(dataDir, app.dir, `good-${index}`)}`);
   const bad = `${REPOSITORY}@${await storeArtifact(dataDir, app.dir, "bad", { UNHEALTHY: "1" })}`;
 
-  local = await spawnBerthLocal(dataDir);
+  local = await startBerthLocalProcess({ dataDir, adminToken, logFile: join(dataDir, "berth-local.log") });
   const aws = {
-    endpoint: local.aws,
+    endpoint: local.awsUrl,
     region: "us-east-1",
     credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
   };
@@ -362,7 +349,6 @@ async function main(): Promise<string[]> {
       waitMs: wait.exited - wait.entered,
     });
   }
-  await rememberTasks();
 
   // The report -------------------------------------------------------------------------------
   const pick = <K extends keyof Run>(key: K) => runs.map((run) => run[key] as number);
@@ -465,15 +451,19 @@ let stopping: Promise<void> | undefined;
 const stopAll = () => {
   stopping ??= (async () => {
     if (!local) return;
-    try {
-      await rememberTasks();
-    } catch {
-      // Berth Local may be gone already
+    await local.stop(30_000);
+    // Task processes run in their image directories: the app's, or artifacts under the data dir.
+    const leftovers = processesUnder([dataDir, app.dir]);
+    for (const leftover of leftovers) {
+      try {
+        process.kill(leftover.pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
     }
-    const leftovers = await local.stop();
     if (leftovers.length > 0)
       console.error(
-        `killed ${leftovers.length} task process group(s) that outlived Berth Local: ${leftovers.join(", ")}`,
+        `killed ${leftovers.length} task process(es) that outlived Berth Local: ${leftovers.map((found) => found.pid).join(", ")}`,
       );
   })();
   return stopping;
@@ -499,8 +489,7 @@ try {
   if (interrupted) await new Promise(() => {});
   failed = true;
   console.error(`deploy benchmark failed: ${(error as Error).stack ?? error}`);
-  const logTail = local?.logTail().slice(-40) ?? [];
-  if (logTail.length > 0) console.error(`Berth Local's last log lines:\n${logTail.join("\n")}`);
+  if (local) console.error(`Berth Local's last log lines:\n${logTail(local.logFile, 40)}`);
   await stopAll();
   console.error(`kept the data dir for a look: ${dataDir}`);
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { DeploymentStatus } from "../../packages/core/src/deployments/index.ts";
 import { waitFor } from "./apps.ts";
 
 export interface Deployment {
@@ -33,14 +34,7 @@ export interface ApplyResponse {
   plan: { service: string; change: string; deployment?: RequestedDeployment }[];
 }
 
-export const FINAL_STATUSES = [
-  "SUCCEEDED",
-  "FAILED",
-  "ROLLED_BACK",
-  "ROLLBACK_FAILED",
-  "CANCELLED",
-  "SUPERSEDED",
-] as const;
+export const FINAL_STATUSES: readonly string[] = DeploymentStatus.TERMINAL;
 
 export class ApiError extends Error {
   constructor(

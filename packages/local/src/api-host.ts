@@ -13,14 +13,11 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
 import { type ApiEvent, createApiHandler, MAX_BODY_BYTES, stepFunctionsStarter } from "@berth/functions/api";
 import type { Context } from "aws-lambda";
-import { LOCAL_STATE_MACHINE_PREFIX, LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
+import { LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
 
 /** dynalite ships no type declarations; this is the part Berth Local uses. */
 type Dynalite = (options: { path?: string; createTableMs?: number }) => Server;
 const dynalite = createRequire(import.meta.url)("dynalite") as Dynalite;
-
-export const TABLE_NAME = LOCAL_TABLE_NAME;
-export const DEPLOY_STATE_MACHINE = `${LOCAL_STATE_MACHINE_PREFIX}deploy`;
 
 export interface ApiHostOptions {
   dataDir: string;
@@ -60,8 +57,8 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   });
   const dynamoEndpointUrl = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
   const rawClient = new DynamoDBClient({ endpoint: dynamoEndpointUrl, region: options.region, credentials });
-  await ensureTable(rawClient, TABLE_NAME);
-  const store = createStore({ client: DynamoDBDocumentClient.from(rawClient), tableName: TABLE_NAME });
+  await ensureTable(rawClient, LOCAL_TABLE_NAME);
+  const store = createStore({ client: DynamoDBDocumentClient.from(rawClient), tableName: LOCAL_TABLE_NAME });
 
   const admin = await bootstrapAdminToken(store, options);
 

@@ -1,7 +1,7 @@
 import { Rollout } from "@berth/core/rollout";
 import { DeploymentRecord } from "@berth/core/store";
 import { z } from "zod";
-import { startPromoted } from "../api/workflow.ts";
+import { releaseAndStartNext } from "../steps/release-service.ts";
 import { loadRuntime } from "../steps/runtime.ts";
 
 const runtime = loadRuntime();
@@ -50,13 +50,7 @@ export async function handler(event: unknown): Promise<{ ended: boolean }> {
       Cause: `its workflow execution ended ${detail.status}${detail.error ? ` (${detail.error})` : ""}${cause}`,
     },
   });
-  const released = await Rollout.releaseService(runtime, input);
-  if (released.promoted) {
-    await startPromoted(
-      { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
-      released.promoted,
-    );
-  }
+  await releaseAndStartNext(runtime, input);
   runtime.logger.info("deployment ended after its execution", {
     deploymentId: input.deploymentId,
     status: finalized.status,

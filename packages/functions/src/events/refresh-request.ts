@@ -14,15 +14,12 @@ export async function requestRefresh(
   trigger: "webhook" | "schedule",
   reason: string,
 ): Promise<void> {
-  await requestDeployment(
-    { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
-    {
-      stack,
-      service: service.name,
-      trigger,
-      specHash: specHash(service.spec),
-      reason,
-      parameters: { action: "refresh" },
-    },
-  );
+  await requestDeployment(runtime.workflowContext(), {
+    stack,
+    service: service.name,
+    trigger,
+    specHash: specHash(service.spec),
+    reason,
+    parameters: { action: "refresh" },
+  });
 }

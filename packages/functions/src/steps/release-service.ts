@@ -1,6 +1,6 @@
 import { Rollout } from "@berth/core/rollout";
 import { startPromoted } from "../api/workflow.ts";
-import { stepHandler } from "./runtime.ts";
+import { type Runtime, stepHandler } from "./runtime.ts";
 import { StepInput } from "./schemas.ts";
 
 /**
@@ -8,16 +8,15 @@ import { StepInput } from "./schemas.ts";
  * that deployment PENDING with the failure as its reason (`startPromoted`), so this step does
  * not fail for it: the finished deployment's release did happen.
  */
-export const handler = stepHandler("release-service", StepInput, async (runtime, input) => {
+export async function releaseAndStartNext(runtime: Runtime, input: Rollout.StepInput) {
   const released = await Rollout.releaseService(runtime, input);
   if (!released.promoted) return { released: released.released, removed: released.removed };
-  const started = await startPromoted(
-    { store: runtime.store, startExecution: runtime.startExecution(), logger: runtime.logger },
-    released.promoted,
-  );
+  const started = await startPromoted(runtime.workflowContext(), released.promoted);
   return {
     released: released.released,
     removed: released.removed,
     promoted: { deploymentId: released.promoted.id, started: started.workflow.started },
   };
-});
+}
+
+export const handler = stepHandler("release-service", StepInput, releaseAndStartNext);

@@ -14,17 +14,18 @@ import { createStore } from "@berth/core/store";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import { stepFunctionsStarter } from "../api/step-functions.ts";
-import type { StartExecution } from "../api/workflow.ts";
+import type { WorkflowContext } from "../api/workflow.ts";
 
 /**
  * What every step and event function is built from, once per Lambda container: the store, the
  * AWS clients and the installation's settings, read from the environment at load (a missing
- * variable fails the function as it loads). Clients are created lazily: each function only
- * pays for those it uses.
+ * variable fails the function as it loads). Creating an SDK client does no I/O: a function
+ * only pays for the clients it sends with.
  */
 export interface Runtime extends Rollout.StepContext {
   logger: Logger;
-  startExecution: () => StartExecution;
+  /** What starting a deployment's workflow needs (the state machine ARNs are read on first use). */
+  workflowContext: () => WorkflowContext;
 }
 
 let runtime: Runtime | undefined;
@@ -35,42 +36,33 @@ function required(name: string): string {
   return value;
 }
 
-function lazy<T extends object>(create: () => T): T {
-  let instance: T | undefined;
-  return new Proxy({} as T, {
-    get(_, property) {
-      instance ??= create();
-      const value = Reflect.get(instance, property);
-      return typeof value === "function" ? value.bind(instance) : value;
-    },
-  });
-}
-
 export function loadRuntime(): Runtime {
   if (runtime) return runtime;
   const settings = Rollout.readSettings(process.env);
   const tableName = required("BERTH_TABLE_NAME");
-  const sfn = lazy(() => new SFNClient({}));
+  const sfn = new SFNClient({});
+  const store = createStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName });
+  const logger = new Logger({ serviceName: "berth-steps" });
   runtime = {
     settings,
-    store: createStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName }),
+    store,
     clients: {
-      ecs: lazy(() => new ECSClient({})),
-      logs: lazy(() => new CloudWatchLogsClient({})),
-      iam: lazy(() => new IAMClient({})),
-      autoscaling: lazy(() => new ApplicationAutoScalingClient({})),
-      secrets: lazy(() => new SecretsManagerClient({})),
-      ecr: lazy(() => new ECRClient({})),
+      ecs: new ECSClient({}),
+      logs: new CloudWatchLogsClient({}),
+      iam: new IAMClient({}),
+      autoscaling: new ApplicationAutoScalingClient({}),
+      secrets: new SecretsManagerClient({}),
+      ecr: new ECRClient({}),
       sfn,
     },
-    logger: new Logger({ serviceName: "berth-steps" }),
-    startExecution: () => {
+    logger,
+    workflowContext: () => {
       const arns: Workflow.StateMachineArns = {
         deploy: required("BERTH_DEPLOY_STATE_MACHINE_ARN"),
         "delete-service": required("BERTH_DELETE_SERVICE_STATE_MACHINE_ARN"),
         rollback: required("BERTH_ROLLBACK_STATE_MACHINE_ARN"),
       };
-      return stepFunctionsStarter(sfn as SFNClient, arns);
+      return { store, startExecution: stepFunctionsStarter(sfn, arns), logger };
     },
   };
   return runtime;

@@ -1,6 +1,5 @@
 import { WaitRecord } from "../../store/index.ts";
-import type { AppliedService } from "./apply.ts";
-import { describeService } from "./apply.ts";
+import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { rollBack } from "./ecs-events.ts";
 import type { StepInput } from "./load.ts";

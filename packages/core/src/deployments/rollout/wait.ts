@@ -1,7 +1,6 @@
 import { WaitRecord } from "../../store/index.ts";
 import { sendOutcome } from "./answer.ts";
-import type { AppliedService } from "./apply.ts";
-import { describeService } from "./apply.ts";
+import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { handleDeploymentState } from "./ecs-events.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";

@@ -13,12 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  DescribeServicesCommand,
-  DescribeTasksCommand,
-  ECSClient,
-  type Task,
-} from "@aws-sdk/client-ecs";
+import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, type Task } from "@aws-sdk/client-ecs";
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,

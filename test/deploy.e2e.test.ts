@@ -191,6 +191,29 @@ beforeEach(({ onTestFailed }) => {
   });
 });
 
+/**
+ * Applies a revision of rb's app whose health check fails until `gate` exists, and waits until
+ * it is DEPLOYING: a deployment that keeps its service busy for as long as the test needs.
+ */
+async function deployHeldAtTheGate(gate: string, version: string) {
+  const slow = requested(
+    await api.applyStack(
+      "rb",
+      appStack({
+        service: "api",
+        image: rbApp.image,
+        version,
+        healthCheckCommand: gatedHealthCheck(gate),
+        startPeriodSeconds: 120,
+      }),
+    ),
+    "api",
+  );
+  expect(slow.placement).toBe("active");
+  await api.waitForStatus(slow.deployment.id, ["DEPLOYING"], 30_000);
+  return slow;
+}
+
 describe("deploying on Berth Local end to end", () => {
   it("deploys the private API and its consumer from source with the CLI; the consumer reaches the API through the injected address", async () => {
     const { code, output } = await berth([
@@ -370,21 +393,7 @@ describe("deploying on Berth Local end to end", () => {
 
   it("supersedes a queued deployment with a newer one; the newest runs once the running one ends", async () => {
     const gate = join(gates, "supersede");
-    const slow = requested(
-      await api.applyStack(
-        "rb",
-        appStack({
-          service: "api",
-          image: rbApp.image,
-          version: "v4",
-          healthCheckCommand: gatedHealthCheck(gate),
-          startPeriodSeconds: 120,
-        }),
-      ),
-      "api",
-    );
-    expect(slow.placement).toBe("active");
-    await api.waitForStatus(slow.deployment.id, ["DEPLOYING"], 30_000);
+    const slow = await deployHeldAtTheGate(gate, "v4");
 
     const middle = requested(
       await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version: "v5" })),
@@ -420,21 +429,7 @@ describe("deploying on Berth Local end to end", () => {
 
   it("cancels a queued deployment: it ends CANCELLED and never runs", async () => {
     const gate = join(gates, "cancel");
-    const slow = requested(
-      await api.applyStack(
-        "rb",
-        appStack({
-          service: "api",
-          image: rbApp.image,
-          version: "v7",
-          healthCheckCommand: gatedHealthCheck(gate),
-          startPeriodSeconds: 120,
-        }),
-      ),
-      "api",
-    );
-    expect(slow.placement).toBe("active");
-    await api.waitForStatus(slow.deployment.id, ["DEPLOYING"], 30_000);
+    const slow = await deployHeldAtTheGate(gate, "v7");
     const queued = requested(
       await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version: "v8" })),
       "api",

@@ -28,3 +28,37 @@ export function validateWithBotocore(requests: readonly ContractRequest[]): Cont
   if (run.status !== 0) throw new Error(`botocore validation failed to run: ${run.stderr || run.error}`);
   return JSON.parse(run.stdout) as ContractResult;
 }
+
+const MODEL_CHECKS = fileURLToPath(new URL("./model_checks.py", import.meta.url));
+
+function modelCheck(request: Record<string, unknown>): unknown {
+  const run = spawnSync("python3", [MODEL_CHECKS], {
+    input: JSON.stringify(request),
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  if (run.status !== 0) throw new Error(`botocore check failed to run: ${run.stderr || run.error}`);
+  return JSON.parse(run.stdout);
+}
+
+/** Each operation's input members and required members, as botocore's model has them. */
+export function inputMembersOf(
+  service: string,
+  operations: readonly string[],
+): Record<string, { members: string[]; required: string[] }> {
+  return modelCheck({ check: "members", service, operations }) as Record<
+    string,
+    { members: string[]; required: string[] }
+  >;
+}
+
+/**
+ * For each response, what botocore finds wrong with it against the operation's output shape
+ * (ParamValidator, plus the enum values it leaves unchecked); empty when it is right.
+ */
+export function responseProblems(
+  service: string,
+  responses: readonly { operation: string; output: unknown }[],
+): string[][] {
+  return modelCheck({ check: "responses", service, responses }) as string[][];
+}

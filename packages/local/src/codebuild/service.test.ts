@@ -18,6 +18,7 @@ import { Buildpack } from "@berth/core/buildpacks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { waitFor } from "../../../../test/support/apps.ts";
+import { responseProblems } from "../../../../test/support/botocore.ts";
 import { LogStore } from "../logs/store.ts";
 import { resolveImage } from "../runtime/images.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "../server.ts";
@@ -620,42 +621,8 @@ describe("the API", () => {
       operation: "BatchGetBuilds",
       output: { builds: [{ buildStatus: "DONE", phases: [{ color: 1 }] }] },
     };
-    const run = spawnSync("python3", ["-c", VALIDATE_OUTPUTS], {
-      input: JSON.stringify([...answers, broken]),
-      encoding: "utf8",
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const problems = JSON.parse(run.stdout) as string[][];
+    const problems = responseProblems("codebuild", [...answers, broken]);
     expect(problems.slice(0, -1)).toEqual(answers.map(() => []));
     expect(problems.at(-1)).toHaveLength(2);
   });
 });
-
-/** botocore's ParamValidator (member names, types, required members) plus the enums it leaves out. */
-const VALIDATE_OUTPUTS = `
-import json, sys
-import botocore.session
-from botocore.validate import ParamValidator
-
-model = botocore.session.get_session().get_service_model("codebuild")
-
-def enum_problems(shape, value, path, problems):
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for name, member in value.items():
-            if name in shape.members:
-                enum_problems(shape.members[name], member, path + "." + name, problems)
-    elif shape.type_name == "list" and isinstance(value, list):
-        for index, item in enumerate(value):
-            enum_problems(shape.member, item, "%s[%d]" % (path, index), problems)
-    elif shape.type_name == "string" and shape.enum and value not in shape.enum:
-        problems.append("%s: %r is not one of %s" % (path, value, shape.enum))
-
-results = []
-for answer in json.load(sys.stdin):
-    shape = model.operation_model(answer["operation"]).output_shape
-    report = ParamValidator().validate(answer["output"], shape)
-    problems = report.generate_report().splitlines() if report.has_errors() else []
-    enum_problems(shape, answer["output"], answer["operation"], problems)
-    results.append(problems)
-print(json.dumps(results))
-`;

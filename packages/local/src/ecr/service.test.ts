@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-ecr";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import type { AwsEndpoint } from "../server.ts";
 import { failure, serve } from "../test-support.ts";
 import { ArtifactStore, ecrService, RepositoryStore } from "./service.ts";
@@ -289,20 +290,8 @@ describe("the aws CLI", () => {
 
 describe("ECR's model", () => {
   it("accepts exactly the members botocore's ECR model gives each operation, with the same required ones", async () => {
-    const script = [
-      "import json, sys, botocore.session",
-      "model = botocore.session.get_session().get_service_model('ecr')",
-      "out = {}",
-      "for name in json.loads(sys.argv[1]):",
-      "    shape = model.operation_model(name).input_shape",
-      "    out[name] = {'members': sorted(shape.members), 'required': sorted(shape.required_members)}",
-      "print(json.dumps(out))",
-    ].join("\n");
     const operations = service().operations;
-    const { stdout } = await run("python3", ["-c", script, JSON.stringify(Object.keys(operations))], {
-      encoding: "utf8",
-    });
-    const model = JSON.parse(stdout) as Record<string, { members: string[]; required: string[] }>;
+    const model = inputMembersOf("ecr", Object.keys(operations));
     for (const [name, operation] of Object.entries(operations)) {
       const shape = (operation.input as z.ZodObject).shape as Record<string, z.ZodType>;
       const members = Object.keys(shape).sort();

@@ -26,6 +26,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import { ArtifactStore, ecrService, RepositoryStore } from "../ecr/service.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "../server.ts";
 import { failure } from "../test-support.ts";
@@ -483,18 +484,7 @@ describe("the aws CLI", () => {
 
 describe("IAM's model", () => {
   it("accepts exactly the members botocore's IAM model gives each operation, with the same required ones", async () => {
-    const script = [
-      "import json, sys, botocore.session",
-      "model = botocore.session.get_session().get_service_model('iam')",
-      "out = {}",
-      "for name in json.loads(sys.argv[1]):",
-      "    shape = model.operation_model(name).input_shape",
-      "    out[name] = {'members': sorted(shape.members), 'required': sorted(shape.required_members)}",
-      "print(json.dumps(out))",
-    ].join("\n");
-    const operations = Object.keys(IAM_INPUTS);
-    const { stdout } = await run("python3", ["-c", script, JSON.stringify(operations)], { encoding: "utf8" });
-    const model = JSON.parse(stdout) as Record<string, { members: string[]; required: string[] }>;
+    const model = inputMembersOf("iam", Object.keys(IAM_INPUTS));
     for (const [name, schema] of Object.entries(IAM_INPUTS)) {
       const members = Object.keys(schema.shape).sort();
       const shape = schema.shape as Record<string, z.ZodType>;

@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import {
   CreateStateMachineCommand,
@@ -12,6 +12,7 @@ import {
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { responseProblems } from "../../../../test/support/botocore.ts";
 import { dispatch } from "../protocol.ts";
 import { failure } from "../test-support.ts";
 import { stepFunctionsService } from "./service.ts";
@@ -243,34 +244,6 @@ describe("ListExecutions and GetExecutionHistory", () => {
   });
 });
 
-/** Runs botocore's ParamValidator over each response against the operation's output shape. */
-async function botocoreProblems(responses: { operation: string; output: unknown }[]): Promise<string[][]> {
-  const script = `
-import json, sys
-import botocore.session
-from botocore.validate import ParamValidator
-model = botocore.session.get_session().get_service_model("stepfunctions")
-results = []
-for item in json.load(sys.stdin):
-    report = ParamValidator().validate(item["output"], model.operation_model(item["operation"]).output_shape)
-    results.append(report.generate_report().splitlines() if report.has_errors() else [])
-json.dump(results, sys.stdout)
-`;
-  const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(JSON.stringify(responses));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  if (code !== 0) throw new Error(`botocore validation failed to run: ${stderr}`);
-  return JSON.parse(stdout) as string[][];
-}
-
 describe("response shapes", () => {
   it("match botocore's Step Functions output shapes", async () => {
     const service = stepFunctionsService(harness.engine);
@@ -304,10 +277,12 @@ describe("response shapes", () => {
       await call("GetExecutionHistory", { executionArn, reverseOrder: true }),
       await call("UpdateStateMachine", { stateMachineArn, definition: JSON.stringify(PASS) }),
     ];
-    const problems = await botocoreProblems(responses);
+    const problems = responseProblems("stepfunctions", responses);
     expect(problems).toEqual(responses.map(() => []));
     // The validator does look at these responses: a missing required member is reported.
-    const broken = await botocoreProblems([{ operation: "StartExecution", output: { executionArn } }]);
+    const broken = responseProblems("stepfunctions", [
+      { operation: "StartExecution", output: { executionArn } },
+    ]);
     expect(broken[0]?.join(" ")).toContain("startDate");
   });
 });

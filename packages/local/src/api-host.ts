@@ -10,8 +10,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { StepFunctions } from "@berth/core/aws";
 import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
-import { type ApiEvent, createApiHandler, MAX_BODY_BYTES, stepFunctionsStarter } from "@berth/functions/api";
+import { type ApiEvent, createApiHandler, MAX_BODY_BYTES } from "@berth/functions/api";
 import type { Context } from "aws-lambda";
 import { LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
 
@@ -66,7 +67,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const installation = localInstallation({ account: options.account, region: options.region });
   const handler = createApiHandler({
     store,
-    startExecution: stepFunctionsStarter(new SFNClient(aws), installation.stateMachineArns),
+    startExecution: StepFunctions.stepFunctionsStarter(new SFNClient(aws), installation.stateMachineArns),
     logs: new CloudWatchLogsClient(aws),
     ecs: { client: new ECSClient(aws), cluster: installation.cluster },
     logger: new Logger({ serviceName: "berth-api", logLevel: "WARN" }),

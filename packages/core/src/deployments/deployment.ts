@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
+import { backOff as wait } from "../retry.ts";
 import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
 import { parseInput } from "../store/dynamo.ts";
@@ -24,9 +24,8 @@ function isConflict(error: unknown): boolean {
   return error instanceof BerthError && error.code === "CONFLICT";
 }
 
-/** Randomised and growing, so that writers who collided do not collide again in lockstep. */
-async function backOff(attempt: number): Promise<void> {
-  await sleep(Math.random() * Math.min(100, 2 ** Math.min(attempt, 7)));
+function backOff(attempt: number): Promise<void> {
+  return wait(attempt, { baseMs: 1, capMs: 100 });
 }
 
 function tooMuchContention(what: string): BerthError {
@@ -54,6 +53,14 @@ export async function transition(
     throw new BerthError("INVALID_TRANSITION", `a deployment cannot go from ${source} to ${target}`);
   }
   return DeploymentRecord.compareAndSetStatus(store, id, source, target, reason);
+}
+
+/**
+ * Says why a PENDING deployment is still waiting, if it is still PENDING: the reason changes and
+ * a status event records it, with no transition (CONFLICT when something moved it meanwhile).
+ */
+export async function explainWait(store: Store, id: string, reason: string): Promise<Info> {
+  return DeploymentRecord.compareAndSetStatus(store, id, "PENDING", "PENDING", reason);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Deployment, DeploymentStatus } from "@berth/core/deployments";
+import { Deployment, DeploymentRequest, DeploymentStatus, type Workflow } from "@berth/core/deployments";
 import { DeploymentRecord, ServiceRecord, type Store } from "@berth/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -10,7 +10,6 @@ import {
   startHarness,
   YAML,
 } from "./test-support.ts";
-import { startPromoted, type WorkflowInput } from "./workflow.ts";
 
 const CONCURRENT_REQUESTS = 50;
 
@@ -22,7 +21,7 @@ class CheckingWorkflows extends RecordingWorkflows {
   readonly violations: string[] = [];
   store: Store | undefined;
 
-  override readonly startExecution = async (deploymentId: string, input: WorkflowInput) => {
+  override readonly startExecution = async (deploymentId: string, input: Workflow.WorkflowInput) => {
     const earlier = this.starts.filter(
       (start) => start.stack === input.stack && start.service === input.service,
     );
@@ -69,7 +68,7 @@ async function runWorkflows(stack: string, service: string, done: () => boolean)
     await Deployment.transition(harness.store, active, "DEPLOYING", "SUCCEEDED", "healthy");
     completed++;
     const { promoted } = await Deployment.releaseService(harness.store, stack, service, active);
-    if (promoted) await startPromoted(context, promoted);
+    if (promoted) await DeploymentRequest.startPromoted(context, promoted);
   }
 }
 

@@ -2,14 +2,14 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { DeploymentRequest } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
-import type { StartExecution } from "./workflow.ts";
 
 /** Everything the API talks to, created by the caller: the Lambda module on AWS, Berth Local, the tests. */
 export interface ApiDependencies {
   store: Store;
   /** Starts the deploy workflow of a stored deployment (Step Functions StartExecution on AWS). */
-  startExecution: StartExecution;
+  startExecution: DeploymentRequest.StartExecution;
   /** Reads service logs with FilterLogEvents. */
   logs: Pick<CloudWatchLogsClient, "send">;
   /** Reads live task counts with DescribeServices; without it the counts are null. */

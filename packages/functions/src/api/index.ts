@@ -5,11 +5,3 @@ export { ErrorBody, errorResponse } from "./errors.ts";
 export { MAX_BODY_BYTES } from "./http.ts";
 export { openApiDocument } from "./openapi.ts";
 export { matchRoute, ROUTES } from "./router.ts";
-export { executionArnOf, stepFunctionsStarter } from "./step-functions.ts";
-export {
-  type StartExecution,
-  startPromoted,
-  type WorkflowInput,
-  WorkflowParameters,
-  workflowInputFor,
-} from "./workflow.ts";

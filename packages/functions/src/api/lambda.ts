@@ -5,10 +5,10 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { StepFunctions } from "@berth/core/aws";
 import { createStore } from "@berth/core/store";
 import { createApiHandler } from "./api.ts";
 import { readApiConfig } from "./config.ts";
-import { stepFunctionsStarter } from "./step-functions.ts";
 
 // Built once per Lambda container, at load: a missing variable stops the function here.
 const config = readApiConfig(process.env);
@@ -18,7 +18,7 @@ export const handler = createApiHandler({
     client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
     tableName: config.tableName,
   }),
-  startExecution: stepFunctionsStarter(new SFNClient({}), config.stateMachineArns),
+  startExecution: StepFunctions.stepFunctionsStarter(new SFNClient({}), config.stateMachineArns),
   logs: new CloudWatchLogsClient({}),
   ecs: { client: new ECSClient({}), cluster: config.cluster },
   ...(config.sourceBucket ? { sources: { bucket: config.sourceBucket, client: new S3Client({}) } } : {}),

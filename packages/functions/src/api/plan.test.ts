@@ -1,7 +1,10 @@
+import { StackPlan } from "@berth/core/deployments";
 import { Spec } from "@berth/core/spec";
 import type { ServiceRecord } from "@berth/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { desiredServices, diffJson, planStack, specHash } from "./plan.ts";
+
+const { desiredServices, diffJson, planStack, specHash } = StackPlan;
+
 import { type Harness, stackFile, startHarness, YAML } from "./test-support.ts";
 
 function parsed(file: string): Spec.Stack {

@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Service, Stack } from "@berth/core/deployments";
 import type { TokenRecord } from "@berth/core/store";
 import type { z } from "zod";
 import type { ApiDependencies } from "./dependencies.ts";
@@ -34,6 +35,21 @@ export interface RouteContext {
   request: ApiRequest;
   /** The caller's token; absent only on public routes. */
   token: TokenRecord.Info | undefined;
+}
+
+/** What core's verbs need, from the route's dependencies; warnings carry the request id. */
+export function coreContext({
+  dependencies,
+  logger,
+}: RouteContext): Stack.StackContext & Service.LiveContext {
+  return {
+    store: dependencies.store,
+    startExecution: dependencies.startExecution,
+    logger,
+    stage: dependencies.stage,
+    leaseWaitMs: dependencies.stackLeaseWaitMs,
+    ...(dependencies.ecs ? { ecs: dependencies.ecs } : {}),
+  };
 }
 
 export interface RouteInput<Params extends z.ZodType, Query extends z.ZodType, Body> {

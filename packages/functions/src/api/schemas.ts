@@ -1,4 +1,4 @@
-import { Workflow } from "@berth/core/deployments";
+import { StackPlan, Workflow } from "@berth/core/deployments";
 import {
   DeploymentEventRecord,
   DeploymentRecord,
@@ -7,7 +7,8 @@ import {
   TokenRecord,
 } from "@berth/core/store";
 import { z } from "zod";
-import { Change, FieldChange } from "./plan.ts";
+
+const { Change, FieldChange } = StackPlan;
 
 /**
  * The request and response shapes of the API. Handlers validate with these, built on core's

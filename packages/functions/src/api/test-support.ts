@@ -1,36 +1,26 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { createStore, ensureTable, type Store, TokenRecord } from "@berth/core/store";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DeploymentRequest, Workflow } from "@berth/core/deployments";
+import { type Store, TokenRecord } from "@berth/core/store";
+import {
+  type AwsJsonAnswer,
+  close,
+  listen,
+  startAwsJsonEndpoint,
+  startLocalTable,
+} from "@berth/core/test-support";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { createApiHandler } from "./api.ts";
 import type { ApiDependencyOptions } from "./dependencies.ts";
 import { ErrorBody } from "./errors.ts";
 import { matchRoute } from "./router.ts";
-import type { StartExecution, WorkflowInput } from "./workflow.ts";
-
-// dynalite ships no type declarations.
-const loadDynalite = createRequire(import.meta.url)("dynalite") as (options: {
-  createTableMs: number;
-}) => Server;
 
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-}
 
 export interface ApiRequestSpec {
   method: string;
@@ -112,47 +102,15 @@ export function lambdaContext(): Context {
  * later) the real `stepFunctionsStarter` sends StartExecution. It records every start.
  */
 export class RecordingWorkflows {
-  readonly starts: WorkflowInput[] = [];
+  readonly starts: Workflow.WorkflowInput[] = [];
   /** When set, every start fails with it, as an unreachable or refusing Step Functions would. */
   failure: Error | undefined;
 
-  readonly startExecution: StartExecution = async (deploymentId, input) => {
+  readonly startExecution: DeploymentRequest.StartExecution = async (deploymentId, input) => {
     if (this.failure) throw this.failure;
     this.starts.push(input);
     return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:berth-deploy:${deploymentId}` };
   };
-}
-
-export interface AwsJsonCall {
-  target: string;
-  body: Record<string, unknown>;
-}
-
-export type AwsJsonAnswer = { status: number; body: unknown };
-
-/**
- * An endpoint speaking the AWS JSON protocol for the SDK client under test, answering with what
- * the test scripts; it records the requests the real client serialised.
- */
-export async function startAwsJsonEndpoint(answer: (call: AwsJsonCall) => AwsJsonAnswer) {
-  const calls: AwsJsonCall[] = [];
-  const readAll = async (request: IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
-  };
-  const server = createServer(async (request, response) => {
-    const call = {
-      target: String(request.headers["x-amz-target"] ?? ""),
-      body: JSON.parse((await readAll(request)) || "{}") as Record<string, unknown>,
-    };
-    calls.push(call);
-    const { status, body } = answer(call);
-    response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
-    response.end(JSON.stringify(body));
-  });
-  const url = await listen(server);
-  return { url, calls, stop: () => close(server) };
 }
 
 export interface ApiReply {
@@ -205,15 +163,8 @@ export function assertDocumented(spec: ApiRequestSpec, reply: ApiReply): void {
 }
 
 export async function startHarness(options: Partial<ApiDependencyOptions> = {}): Promise<Harness> {
-  const dynalite = loadDynalite({ createTableMs: 0 });
-  const dynamoUrl = await listen(dynalite);
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoUrl,
-    region: "us-east-1",
-    credentials: LOCAL_CREDENTIALS,
-  });
-  await ensureTable(dynamo, "berth-api-test");
-  const store = createStore({ client: DynamoDBDocumentClient.from(dynamo), tableName: "berth-api-test" });
+  const table = await startLocalTable();
+  const { store } = table;
   const workflows = new RecordingWorkflows();
   const harness = {} as Harness;
   harness.logsAnswer = { status: 200, body: { events: [] } };
@@ -265,9 +216,8 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     },
     async stop() {
       logs.destroy();
-      dynamo.destroy();
       await logsEndpoint.stop();
-      await close(dynalite);
+      await table.stop();
     },
   });
   return harness;

@@ -1,8 +1,8 @@
+import { Service } from "@berth/core/deployments";
 import { Spec } from "@berth/core/spec";
 import { ServiceRecord, StackRecord } from "@berth/core/store";
 import { z } from "zod";
 import { loadRuntime } from "../steps/runtime.ts";
-import { requestRefresh } from "./refresh-request.ts";
 
 const runtime = loadRuntime();
 
@@ -49,9 +49,8 @@ export async function handler(event: unknown): Promise<{ requested: string[] }> 
           container.packaging.type === "prebuilt-image" && pushed.has(container.packaging.properties.image),
       );
       if (!follows || !service.liveTaskDefinitionArn) continue;
-      await requestRefresh(
-        runtime,
-        stack.name,
+      await Service.refresh(
+        runtime.workflowContext(),
         service,
         "webhook",
         `${detail["repository-name"]}:${detail["image-tag"]} was pushed (${detail["image-digest"] ?? "new digest"})`,

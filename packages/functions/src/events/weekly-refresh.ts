@@ -1,6 +1,6 @@
+import { Service } from "@berth/core/deployments";
 import { ServiceRecord, StackRecord } from "@berth/core/store";
 import { loadRuntime } from "../steps/runtime.ts";
-import { requestRefresh } from "./refresh-request.ts";
 
 const runtime = loadRuntime();
 
@@ -15,9 +15,8 @@ export async function handler(): Promise<{ requested: string[] }> {
   for (const stack of await StackRecord.list(runtime.store)) {
     for (const service of await ServiceRecord.list(runtime.store, stack.name)) {
       if (!service.liveTaskDefinitionArn) continue;
-      await requestRefresh(
-        runtime,
-        stack.name,
+      await Service.refresh(
+        runtime.workflowContext(),
         service,
         "schedule",
         "weekly refresh: a new ECS deployment of the current revision",

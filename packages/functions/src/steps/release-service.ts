@@ -1,5 +1,5 @@
+import { DeploymentRequest } from "@berth/core/deployments";
 import { Rollout } from "@berth/core/rollout";
-import { startPromoted } from "../api/workflow.ts";
 import { type Runtime, stepHandler } from "./runtime.ts";
 import { StepInput } from "./schemas.ts";
 
@@ -11,7 +11,7 @@ import { StepInput } from "./schemas.ts";
 export async function releaseAndStartNext(runtime: Runtime, input: Rollout.StepInput) {
   const released = await Rollout.releaseService(runtime, input);
   if (!released.promoted) return { released: released.released, removed: released.removed };
-  const started = await startPromoted(runtime.workflowContext(), released.promoted);
+  const started = await DeploymentRequest.startPromoted(runtime.workflowContext(), released.promoted);
   return {
     released: released.released,
     removed: released.removed,

@@ -8,13 +8,12 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Workflow } from "@berth/core/deployments";
+import { StepFunctions } from "@berth/core/aws";
+import type { DeploymentRequest, Workflow } from "@berth/core/deployments";
 import { Rollout } from "@berth/core/rollout";
 import { createStore } from "@berth/core/store";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
-import { stepFunctionsStarter } from "../api/step-functions.ts";
-import type { WorkflowContext } from "../api/workflow.ts";
 
 /**
  * What every step and event function is built from, once per Lambda container: the store, the
@@ -25,7 +24,7 @@ import type { WorkflowContext } from "../api/workflow.ts";
 export interface Runtime extends Rollout.StepContext {
   logger: Logger;
   /** What starting a deployment's workflow needs (the state machine ARNs are read on first use). */
-  workflowContext: () => WorkflowContext;
+  workflowContext: () => DeploymentRequest.WorkflowContext;
 }
 
 let runtime: Runtime | undefined;
@@ -62,7 +61,7 @@ export function loadRuntime(): Runtime {
         "delete-service": required("BERTH_DELETE_SERVICE_STATE_MACHINE_ARN"),
         rollback: required("BERTH_ROLLBACK_STATE_MACHINE_ARN"),
       };
-      return { store, startExecution: stepFunctionsStarter(sfn, arns), logger };
+      return { store, startExecution: StepFunctions.stepFunctionsStarter(sfn, arns), logger };
     },
   };
   return runtime;

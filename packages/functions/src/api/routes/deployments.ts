@@ -1,10 +1,9 @@
-import { Deployment } from "@berth/core/deployments";
+import { DeploymentRequest } from "@berth/core/deployments";
 import { DeploymentRecord } from "@berth/core/store";
-import type { z } from "zod";
 import { ApiError } from "../errors.ts";
-import { defineRoute, reply } from "../route.ts";
+import { coreContext, defineRoute, reply } from "../route.ts";
 import { CancelBody, CancelResponse, DeploymentParams, DeploymentWithEvents, NoQuery } from "../schemas.ts";
-import { describeStart, startPromoted, workflowContextOf } from "../workflow.ts";
+import { startBody } from "../views.ts";
 
 const getDeployment = defineRoute({
   method: "GET",
@@ -39,23 +38,16 @@ const cancelDeployment = defineRoute({
     202: { description: "Cancellation requested from the running workflow", schema: CancelResponse },
   },
   async handle({ params, body, context }) {
-    const { store } = context.dependencies;
-    const outcome = await Deployment.cancel(store, params.id, body.reason);
-    if (outcome.outcome === "cancel-requested") {
-      return reply(202, CancelResponse, { outcome: outcome.outcome, deployment: outcome.deployment });
-    }
-    let promoted: z.input<typeof CancelResponse>["promoted"];
-    if (outcome.promoted) {
-      const started = await startPromoted(workflowContextOf(context), outcome.promoted);
-      promoted = {
-        deployment: started.deployment,
-        workflow: describeStart(started.workflow),
-      };
-    }
+    const cancelled = await DeploymentRequest.cancelDeployment(coreContext(context), params.id, body.reason);
+    const { outcome, deployment } = cancelled;
+    if (cancelled.outcome === "cancel-requested") return reply(202, CancelResponse, { outcome, deployment });
+    const { promoted } = cancelled;
     return reply(200, CancelResponse, {
-      outcome: outcome.outcome,
-      deployment: outcome.deployment,
-      ...(promoted ? { promoted } : {}),
+      outcome,
+      deployment,
+      ...(promoted
+        ? { promoted: { deployment: promoted.deployment, workflow: startBody(promoted.workflow) } }
+        : {}),
     });
   },
 });

@@ -1,10 +1,6 @@
-import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
-import { DeploymentRecord, type Store } from "@berth/core/store";
-import type { ApiDependencies } from "../dependencies.ts";
-import { ApiError } from "../errors.ts";
+import { Service } from "@berth/core/deployments";
 import { readLogs } from "../logs.ts";
-import { specHash } from "../plan.ts";
-import { defineRoute, reply } from "../route.ts";
+import { coreContext, defineRoute, reply } from "../route.ts";
 import {
   DeploymentPage,
   LogsQuery,
@@ -18,9 +14,7 @@ import {
   ServiceParams,
   ServiceView,
 } from "../schemas.ts";
-import { pinnedDigests, scalingOf, withImages, withScaling } from "../service-spec.ts";
-import { type LiveCounts, requestedBody, requireService, serviceView, updateServiceSpec } from "../views.ts";
-import { requestDeployment, workflowContextOf } from "../workflow.ts";
+import { requestedBody, serviceView } from "../views.ts";
 
 const getService = defineRoute({
   method: "GET",
@@ -32,41 +26,10 @@ const getService = defineRoute({
   query: NoQuery,
   responses: { 200: { description: "The service", schema: ServiceView } },
   async handle({ params, context }) {
-    const { store, ecs, logger } = context.dependencies;
-    const service = await requireService(store, params.stack, params.service);
-    return reply(
-      200,
-      ServiceView,
-      await serviceView(store, service, await liveCounts(ecs, logger, params.stack, params.service)),
-    );
+    const described = await Service.describeLive(coreContext(context), params);
+    return reply(200, ServiceView, serviceView(described, described.tasks));
   },
 });
-
-/**
- * Desired and running counts as ECS reports them for the service's ECS service, named
- * `<stack>-<service>` as the renderer names it. A read must not fail because ECS cannot answer:
- * the counts are then null.
- */
-async function liveCounts(
-  ecs: ApiDependencies["ecs"],
-  logger: ApiDependencies["logger"],
-  stack: string,
-  service: string,
-): Promise<LiveCounts> {
-  if (!ecs) return { desired: null, running: null };
-  try {
-    const { services = [] } = await ecs.client.send(
-      new DescribeServicesCommand({ cluster: ecs.cluster, services: [`${stack}-${service}`] }),
-    );
-    const found = services.find((candidate) => candidate.status === "ACTIVE");
-    return found
-      ? { desired: found.desiredCount ?? null, running: found.runningCount ?? null }
-      : { desired: null, running: null };
-  } catch (error) {
-    logger.warn("live task counts unavailable", { error: error as Error });
-    return { desired: null, running: null };
-  }
-}
 
 const redeploy = defineRoute({
   method: "POST",
@@ -79,22 +42,7 @@ const redeploy = defineRoute({
   body: { kind: "json", schema: RedeployBody, optional: true },
   responses: { 202: { description: "Deployment requested", schema: RequestedDeploymentBody } },
   async handle({ params, body, context }) {
-    const { store } = context.dependencies;
-    const images = body.image ?? {};
-    const hasImages = Object.keys(images).length > 0;
-    const service = await updateServiceSpec(store, params.stack, params.service, (current) =>
-      hasImages ? withImages(params.service, current.spec, images) : undefined,
-    );
-    const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
-    const requested = await requestDeployment(workflowContextOf(context), {
-      stack: params.stack,
-      service: params.service,
-      trigger: "api",
-      specHash: specHash(service.spec),
-      imageDigests: pinnedDigests(images),
-      reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
-      parameters: { action: "deploy", ...(hasImages ? { images } : {}) },
-    });
+    const requested = await Service.redeploy(coreContext(context), { ...params, images: body.image ?? {} });
     return reply(202, RequestedDeploymentBody, requestedBody(requested));
   },
 });
@@ -109,30 +57,13 @@ const listDeployments = defineRoute({
   query: PageQuery,
   responses: { 200: { description: "One page of deployments", schema: DeploymentPage } },
   async handle({ params, query, context }) {
-    const { store } = context.dependencies;
-    await requireService(store, params.stack, params.service);
-    const page = await DeploymentRecord.listForService(store, params.stack, params.service, query);
+    const page = await Service.listDeployments(context.dependencies.store, params, query);
     return reply(200, DeploymentPage, {
       deployments: page.items,
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
     });
   },
 });
-
-/** Deployment listings this deep without a success mean there is nothing good to return to. */
-const ROLLBACK_SEARCH_PAGES = 10;
-
-async function lastSucceeded(store: Store, stack: string, service: string) {
-  let cursor: string | undefined;
-  for (let page = 0; page < ROLLBACK_SEARCH_PAGES; page++) {
-    const listing = await DeploymentRecord.listForService(store, stack, service, { limit: 100, cursor });
-    const found = listing.items.find((deployment) => deployment.status === "SUCCEEDED");
-    if (found) return found;
-    if (!listing.nextCursor) return undefined;
-    cursor = listing.nextCursor;
-  }
-  return undefined;
-}
 
 const rollback = defineRoute({
   method: "POST",
@@ -145,44 +76,9 @@ const rollback = defineRoute({
   body: { kind: "json", schema: RollbackBody, optional: true },
   responses: { 202: { description: "Rollback requested", schema: RequestedDeploymentBody } },
   async handle({ params, body, context }) {
-    const { store } = context.dependencies;
-    const service = await requireService(store, params.stack, params.service);
-    let target: DeploymentRecord.Info | undefined;
-    if (body.deploymentId) {
-      target = await DeploymentRecord.get(store, body.deploymentId);
-      if (!target || target.stack !== params.stack || target.service !== params.service) {
-        throw new ApiError(
-          "NOT_FOUND",
-          `${params.stack}/${params.service} has no deployment ${body.deploymentId}`,
-        );
-      }
-      if (target.status !== "SUCCEEDED") {
-        throw new ApiError(
-          "CONFLICT",
-          `deployment ${target.id} ended ${target.status}; only a deployment that succeeded can be returned to`,
-        );
-      }
-    } else {
-      target = await lastSucceeded(store, params.stack, params.service);
-      if (!target || !service.lastGoodTaskDefinitionArn) {
-        throw new ApiError(
-          "CONFLICT",
-          `${params.stack}/${params.service} has no successful deployment to roll back to`,
-        );
-      }
-    }
-    const taskDefinitionArn = body.deploymentId ? undefined : service.lastGoodTaskDefinitionArn;
-    const requested = await requestDeployment(workflowContextOf(context), {
-      stack: params.stack,
-      service: params.service,
-      trigger: "rollback",
-      specHash: target.specHash,
-      imageDigests: target.imageDigests,
-      reason: `rollback to ${target.id}`,
-      parameters: {
-        action: "rollback",
-        rollbackTo: { deploymentId: target.id, ...(taskDefinitionArn ? { taskDefinitionArn } : {}) },
-      },
+    const requested = await Service.rollback(coreContext(context), {
+      ...params,
+      ...(body.deploymentId ? { deploymentId: body.deploymentId } : {}),
     });
     return reply(202, RequestedDeploymentBody, requestedBody(requested));
   },
@@ -202,45 +98,7 @@ const scale = defineRoute({
   body: { kind: "json", schema: ScaleBody },
   responses: { 202: { description: "Scaling requested", schema: RequestedDeploymentBody } },
   async handle({ params, body, context }) {
-    const { store } = context.dependencies;
-    let bounds = { min: 0, max: 0 };
-    const service = await updateServiceSpec(store, params.stack, params.service, (current) => {
-      const scaling = scalingOf(current.spec);
-      if (!scaling) {
-        throw new ApiError(
-          "INVALID_INPUT",
-          `${params.stack}/${params.service} does not scale (it is a batch job)`,
-        );
-      }
-      bounds = { min: body.min ?? scaling.min, max: body.max ?? scaling.max };
-      if (bounds.min > bounds.max) {
-        const path = body.min === undefined ? "body.max" : "body.min";
-        throw new ApiError("INVALID_INPUT", `min ${bounds.min} would exceed max ${bounds.max}`, [
-          { path, message: `min ${bounds.min} must not exceed max ${bounds.max}` },
-        ]);
-      }
-      if (body.desired !== undefined && (body.desired < bounds.min || body.desired > bounds.max)) {
-        throw new ApiError(
-          "INVALID_INPUT",
-          `desired ${body.desired} is outside ${bounds.min}..${bounds.max}`,
-          [{ path: "body.desired", message: `must be from ${bounds.min} to ${bounds.max}` }],
-        );
-      }
-      const unchanged = bounds.min === scaling.min && bounds.max === scaling.max;
-      return unchanged ? undefined : withScaling(current.spec, bounds);
-    });
-    const desired = body.desired === undefined ? "" : `, desired ${body.desired}`;
-    const requested = await requestDeployment(workflowContextOf(context), {
-      stack: params.stack,
-      service: params.service,
-      trigger: "api",
-      specHash: specHash(service.spec),
-      reason: `scale to min ${bounds.min}, max ${bounds.max}${desired}`,
-      parameters: {
-        action: "scale",
-        scale: { ...bounds, ...(body.desired === undefined ? {} : { desired: body.desired }) },
-      },
-    });
+    const requested = await Service.scale(coreContext(context), { ...params, ...body });
     return reply(202, RequestedDeploymentBody, requestedBody(requested));
   },
 });
@@ -256,7 +114,7 @@ const logs = defineRoute({
   responses: { 200: { description: "Log events, oldest first", schema: LogsResponse } },
   async handle({ params, query, context }) {
     const { store, logs: client, clock } = context.dependencies;
-    await requireService(store, params.stack, params.service);
+    await Service.requireService(store, params.stack, params.service);
     return reply(200, LogsResponse, await readLogs(client, clock(), params.stack, params.service, query));
   },
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { IdempotencyRecord, type Store } from "@berth/core/store";
-import { ApiError } from "./errors.ts";
+import { BerthError } from "../errors.ts";
+import { backOff } from "../retry.ts";
+import { IdempotencyRecord, type Store } from "../store/index.ts";
 
 /**
  * Applies and deletions of one stack run one at a time. An apply writes the stack item, then
@@ -13,7 +13,7 @@ import { ApiError } from "./errors.ts";
  * upper-case ULIDs). A holder that dies leaves it to lapse after `LEASE_SECONDS`.
  */
 const LEASE_SCOPE = "stack-apply";
-export const LEASE_SECONDS = 60;
+const LEASE_SECONDS = 60;
 
 export async function withStackLease<Result>(
   store: Store,
@@ -27,13 +27,12 @@ export async function withStackLease<Result>(
     const claim = await IdempotencyRecord.claim(store, target, LEASE_SECONDS);
     if (claim.outcome === "claimed") break;
     if (Date.now() >= deadline) {
-      throw new ApiError(
+      throw new BerthError(
         "CONFLICT",
         `another apply or deletion of stack ${stack} is still running; retry once it has finished`,
       );
     }
-    // Randomised and growing: the waiters of one busy stack should not poll it in lockstep.
-    await sleep(Math.random() * Math.min(250, 10 * 2 ** Math.min(attempt, 5)));
+    await backOff(attempt, { baseMs: 10, capMs: 250 });
   }
   try {
     return await work();

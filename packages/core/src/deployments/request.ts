@@ -1,41 +1,35 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
-import { Deployment, Workflow } from "@berth/core/deployments";
-import { BerthError } from "@berth/core/errors";
-import { DeploymentEventRecord, DeploymentRecord, type Store } from "@berth/core/store";
-
-// The parameters and the input of a workflow are the domain's: the steps read them too.
-export const WorkflowParameters = Workflow.WorkflowParameters;
-export type WorkflowParameters = Workflow.WorkflowParameters;
-export const WorkflowInput = Workflow.WorkflowInput;
-export type WorkflowInput = Workflow.WorkflowInput;
-export const PARAMETERS_EVENT = Workflow.PARAMETERS_EVENT;
-export const workflowInputFor = Workflow.workflowInputFor;
+import { BerthError } from "../errors.ts";
+import { DeploymentEventRecord, DeploymentRecord, type Store } from "../store/index.ts";
+import * as Deployment from "./deployment.ts";
+import {
+  needsParametersRecord,
+  PARAMETERS_EVENT,
+  type WorkflowInput,
+  type WorkflowParameters,
+  workflowInputFor,
+} from "./workflow-input.ts";
 
 /**
- * Starts the workflow of a stored deployment (the state machine its action needs), named after
- * it, so a second start of the same deployment cannot run it twice. On AWS (and in Berth Local,
- * through its Step Functions endpoint) this is `StartExecution`; see `step-functions.ts`.
+ * The port through which a stored deployment's workflow starts (the state machine its action
+ * needs), named after it, so a second start of the same deployment cannot run it twice. On AWS
+ * (and in Berth Local, through its Step Functions endpoint) the adapter in `aws/step-functions.ts`
+ * sends `StartExecution`; tests pass a recording fake.
  */
 export type StartExecution = (
   deploymentId: string,
   input: WorkflowInput,
 ) => Promise<{ executionArn: string }>;
 
+/** Where warnings about a start that failed go; the functions' structured logger fits it. */
+export interface WarningLog {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+/** What requesting a deployment and starting its workflow needs. */
 export interface WorkflowContext {
   store: Store;
   startExecution: StartExecution;
-  logger: Logger;
-}
-
-export function workflowContextOf(context: {
-  dependencies: { store: Store; startExecution: StartExecution };
-  logger: Logger;
-}): WorkflowContext {
-  return {
-    store: context.dependencies.store,
-    startExecution: context.dependencies.startExecution,
-    logger: context.logger,
-  };
+  logger: WarningLog;
 }
 
 export type WorkflowStart =
@@ -43,18 +37,6 @@ export type WorkflowStart =
   | { started: false; reason: string }
   /** Queued or ended while being placed: another deployment's end will start it, or nothing will. */
   | { started: false; reason?: undefined; waiting: true };
-
-/** The JSON form of a start, as responses show it. */
-export function describeStart(workflow: WorkflowStart): {
-  started: boolean;
-  executionArn?: string;
-  reason?: string;
-  waiting?: boolean;
-} {
-  if (workflow.started) return { started: true, executionArn: workflow.executionArn };
-  if ("waiting" in workflow) return { started: false, waiting: true };
-  return { started: false, reason: workflow.reason };
-}
 
 /** Reasons are shown to people and stored with a 1 KiB cap. */
 function failureReason(error: unknown): string {
@@ -78,18 +60,12 @@ export async function startWorkflow(
   } catch (error) {
     const reason = failureReason(error);
     context.logger.warn("deploy workflow not started", { deploymentId: deployment.id, error });
-    // PENDING → PENDING changes only the reason (and records an event), on the condition that
-    // nothing moved the deployment meanwhile.
-    const updated = await DeploymentRecord.compareAndSetStatus(
-      context.store,
-      deployment.id,
-      "PENDING",
-      "PENDING",
-      reason,
-    ).catch(async (writeError: unknown) => {
-      if (!(writeError instanceof BerthError && writeError.code === "CONFLICT")) throw writeError;
-      return (await DeploymentRecord.get(context.store, deployment.id)) ?? deployment;
-    });
+    const updated = await Deployment.explainWait(context.store, deployment.id, reason).catch(
+      async (writeError: unknown) => {
+        if (!(writeError instanceof BerthError && writeError.code === "CONFLICT")) throw writeError;
+        return (await DeploymentRecord.get(context.store, deployment.id)) ?? deployment;
+      },
+    );
     return { deployment: updated, workflow: { started: false, reason } };
   }
   const updated = await DeploymentRecord.recordDetails(context.store, deployment.id, { executionArn });
@@ -132,7 +108,7 @@ export async function requestDeployment(
   // Plain deploys need no record: a deployment without parameters is a deploy. Core places the
   // request before this event is written, so a deployment promoted in that instant starts as a
   // deploy; `DeploymentRecord.CreateInput` has no field to carry parameters in the same write.
-  if (Workflow.needsParametersRecord(request.parameters)) {
+  if (needsParametersRecord(request.parameters)) {
     await DeploymentEventRecord.append(context.store, outcome.deployment.id, {
       type: PARAMETERS_EVENT,
       message: request.reason,
@@ -166,4 +142,26 @@ export async function startPromoted(
   promoted: DeploymentRecord.Info,
 ): Promise<{ deployment: DeploymentRecord.Info; workflow: WorkflowStart }> {
   return startWorkflow(context, promoted, await workflowInputFor(context.store, promoted));
+}
+
+export type Cancelled =
+  | { outcome: "cancel-requested"; deployment: DeploymentRecord.Info }
+  | {
+      outcome: "cancelled";
+      deployment: DeploymentRecord.Info;
+      /** The deployment that took over the active slot, and its workflow's start. */
+      promoted?: { deployment: DeploymentRecord.Info; workflow: WorkflowStart };
+    };
+
+/** Cancels a deployment (see `Deployment.cancel`) and starts whatever took over its slot. */
+export async function cancelDeployment(
+  context: WorkflowContext,
+  id: string,
+  reason?: string,
+): Promise<Cancelled> {
+  const outcome = await Deployment.cancel(context.store, id, reason);
+  if (outcome.outcome === "cancel-requested") return outcome;
+  const { deployment, promoted } = outcome;
+  if (!promoted) return { outcome: "cancelled", deployment };
+  return { outcome: "cancelled", deployment, promoted: await startPromoted(context, promoted) };
 }

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { Spec } from "@berth/core/spec";
-import type { ServiceRecord } from "@berth/core/store";
 import { z } from "zod";
+import { Spec } from "../spec/index.ts";
+import { DeploymentEventRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { parametersOf } from "./workflow-input.ts";
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type SpecJson = Record<string, unknown>;
 
 /** The stored form of each compute resource: the parsed, defaulted resource as plain JSON. */
@@ -138,4 +138,27 @@ export function planStack(
       ? { service, type: typeOf(spec), change: "unchanged", spec, current: existing }
       : { service, type: typeOf(spec), change: "updated", changes, spec, current: existing };
   });
+}
+
+/**
+ * Whether the service's newest waiting or running deployment removes it: the queued one runs
+ * last, so it decides; else the active one.
+ */
+async function isBeingDeleted(store: Store, service: ServiceRecord.Info): Promise<boolean> {
+  const newest = service.queuedDeploymentId ?? service.activeDeploymentId;
+  if (!newest) return false;
+  return parametersOf(await DeploymentEventRecord.all(store, newest)).action === "delete";
+}
+
+/** The stored stack and what applying `desired` to it would do. */
+export async function read(store: Store, stack: string, desired: ReadonlyMap<string, SpecJson>) {
+  const [stored, services] = await Promise.all([
+    StackRecord.get(store, stack),
+    ServiceRecord.list(store, stack),
+  ]);
+  const deleting = await Promise.all(services.map((service) => isBeingDeleted(store, service)));
+  const pendingDeletions = new Set(
+    services.filter((_, index) => deleting[index]).map((service) => service.name),
+  );
+  return { stored, plan: planStack(desired, services, pendingDeletions) };
 }

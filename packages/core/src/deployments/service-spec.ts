@@ -1,6 +1,6 @@
-import { Render } from "@berth/core/render";
-import { Spec } from "@berth/core/spec";
-import { ApiError } from "./errors.ts";
+import { BerthError } from "../errors.ts";
+import { Render } from "../render/index.ts";
+import { Spec } from "../spec/index.ts";
 import type { SpecJson } from "./plan.ts";
 
 /**
@@ -28,7 +28,7 @@ export function computeResourceOf(spec: SpecJson): Spec.ComputeResource | undefi
 function validated(spec: SpecJson, what: string): SpecJson {
   const resource = computeResourceOf(spec);
   if (!resource) {
-    throw new ApiError("INVALID_INPUT", `the service's spec would no longer be valid after ${what}`);
+    throw new BerthError("INVALID_INPUT", `the service's spec would no longer be valid after ${what}`);
   }
   return JSON.parse(JSON.stringify(resource)) as SpecJson;
 }
@@ -108,7 +108,7 @@ export function withImages(
   const unknown = Object.keys(images).filter((container) => !holders.has(container));
   if (unknown.length > 0) {
     const known = [...holders.keys()].join(", ");
-    throw new ApiError(
+    throw new BerthError(
       "INVALID_INPUT",
       `${service} has no container named ${unknown.join(", ")}; its containers: ${known}`,
       unknown.map((container) => ({

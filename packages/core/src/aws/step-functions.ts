@@ -1,6 +1,6 @@
 import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { Workflow } from "@berth/core/deployments";
-import type { StartExecution } from "./workflow.ts";
+import type { StartExecution } from "../deployments/request.ts";
+import { type StateMachineArns, stateMachineFor } from "../deployments/workflow-input.ts";
 
 /** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
@@ -13,9 +13,9 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
  * named after the deployment: a repeated start of the same deployment finds the execution
  * already there instead of starting another.
  */
-export function stepFunctionsStarter(client: SFNClient, arns: Workflow.StateMachineArns): StartExecution {
+export function stepFunctionsStarter(client: SFNClient, arns: StateMachineArns): StartExecution {
   return async (deploymentId, input) => {
-    const stateMachineArn = Workflow.stateMachineFor(arns, input.action);
+    const stateMachineArn = stateMachineFor(arns, input.action);
     try {
       const result = await client.send(
         new StartExecutionCommand({ stateMachineArn, name: deploymentId, input: JSON.stringify(input) }),

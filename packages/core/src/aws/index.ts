@@ -1,0 +1,1 @@
+export * as StepFunctions from "./step-functions.ts";

@@ -1,0 +1,281 @@
+import { DescribeServicesCommand, type ECSClient } from "@aws-sdk/client-ecs";
+import { BerthError } from "../errors.ts";
+import { backOff } from "../retry.ts";
+import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
+import type { Info } from "./deployment.ts";
+import { type SpecJson, specHash } from "./plan.ts";
+import {
+  type RequestedDeployment,
+  requestDeployment,
+  type WarningLog,
+  type WorkflowContext,
+} from "./request.ts";
+import { pinnedDigests, scalingOf, withImages, withScaling } from "./service-spec.ts";
+
+/** The verbs a caller uses on one stored service: read it, redeploy, roll back, scale. */
+
+export async function requireService(
+  store: Store,
+  stack: string,
+  service: string,
+): Promise<ServiceRecord.Info> {
+  const found = await ServiceRecord.get(store, stack, service);
+  if (!found) throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
+  return found;
+}
+
+const SPEC_WRITE_ATTEMPTS = 50;
+
+/**
+ * Writes a new spec for a service, re-reading it whenever another writer (a deployment taking a
+ * slot, a scale) changed it first. `change` returns the spec to store, or undefined to keep it.
+ */
+export async function updateSpec(
+  store: Store,
+  stack: string,
+  name: string,
+  change: (current: ServiceRecord.Info) => SpecJson | undefined,
+): Promise<ServiceRecord.Info> {
+  for (let attempt = 0; attempt < SPEC_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backOff(attempt, { baseMs: 1, capMs: 50 });
+    const current = await requireService(store, stack, name);
+    const spec = change(current);
+    if (spec === undefined) return current;
+    try {
+      return await ServiceRecord.update(store, { stack, name, expectedVersion: current.version }, { spec });
+    } catch (error) {
+      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+    }
+  }
+  throw new BerthError(
+    "CONFLICT",
+    `service ${stack}/${name} kept changing while its spec was written; retry`,
+  );
+}
+
+/** A service and the deployments that hold its slots. */
+export interface Described {
+  service: ServiceRecord.Info;
+  active: Info | undefined;
+  queued: Info | undefined;
+}
+
+export async function describe(store: Store, service: ServiceRecord.Info): Promise<Described> {
+  const [active, queued] = await Promise.all([
+    service.activeDeploymentId ? DeploymentRecord.get(store, service.activeDeploymentId) : undefined,
+    service.queuedDeploymentId ? DeploymentRecord.get(store, service.queuedDeploymentId) : undefined,
+  ]);
+  return { service, active, queued };
+}
+
+/** What ECS says of a service now; null when it is not running (yet) or ECS cannot be asked. */
+export interface LiveCounts {
+  desired: number | null;
+  running: number | null;
+}
+
+const UNKNOWN_COUNTS: LiveCounts = { desired: null, running: null };
+
+export interface LiveContext {
+  store: Store;
+  /** Where live task counts are read with DescribeServices; without it the counts are null. */
+  ecs?: { client: Pick<ECSClient, "send">; cluster: string };
+  logger: WarningLog;
+}
+
+/**
+ * Desired and running counts as ECS reports them for the service's ECS service, named
+ * `<stack>-<service>` as the renderer names it. A read must not fail because ECS cannot answer:
+ * the counts are then null.
+ */
+async function liveCounts(context: LiveContext, stack: string, service: string): Promise<LiveCounts> {
+  if (!context.ecs) return UNKNOWN_COUNTS;
+  try {
+    const { services = [] } = await context.ecs.client.send(
+      new DescribeServicesCommand({ cluster: context.ecs.cluster, services: [`${stack}-${service}`] }),
+    );
+    const found = services.find((candidate) => candidate.status === "ACTIVE");
+    return found
+      ? { desired: found.desiredCount ?? null, running: found.runningCount ?? null }
+      : UNKNOWN_COUNTS;
+  } catch (error) {
+    context.logger.warn("live task counts unavailable", { error });
+    return UNKNOWN_COUNTS;
+  }
+}
+
+/** A stored service, its slots' deployments and its live task counts. */
+export async function describeLive(
+  context: LiveContext,
+  { stack, service }: ServiceRef,
+): Promise<Described & { tasks: LiveCounts }> {
+  const described = await describe(context.store, await requireService(context.store, stack, service));
+  return { ...described, tasks: await liveCounts(context, stack, service) };
+}
+
+export interface ServiceRef {
+  stack: string;
+  service: string;
+}
+
+/** Deploys the service again; `images` (container → reference) first replace those containers' images. */
+export async function redeploy(
+  context: WorkflowContext,
+  { stack, service, images = {} }: ServiceRef & { images?: Record<string, string> },
+): Promise<RequestedDeployment> {
+  const hasImages = Object.keys(images).length > 0;
+  const updated = await updateSpec(context.store, stack, service, (current) =>
+    hasImages ? withImages(service, current.spec, images) : undefined,
+  );
+  const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
+  return requestDeployment(context, {
+    stack,
+    service,
+    trigger: "api",
+    specHash: specHash(updated.spec),
+    imageDigests: pinnedDigests(images),
+    reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
+    parameters: { action: "deploy", ...(hasImages ? { images } : {}) },
+  });
+}
+
+/** A page of the service's deployments, newest first. */
+export async function listDeployments(
+  store: Store,
+  { stack, service }: ServiceRef,
+  page: { limit?: number; cursor?: string } = {},
+) {
+  await requireService(store, stack, service);
+  return DeploymentRecord.listForService(store, stack, service, page);
+}
+
+/** Deployment listings this deep without a success mean there is nothing good to return to. */
+const ROLLBACK_SEARCH_PAGES = 10;
+
+async function lastSucceeded(store: Store, stack: string, service: string) {
+  let cursor: string | undefined;
+  for (let page = 0; page < ROLLBACK_SEARCH_PAGES; page++) {
+    const listing = await DeploymentRecord.listForService(store, stack, service, { limit: 100, cursor });
+    const found = listing.items.find((deployment) => deployment.status === "SUCCEEDED");
+    if (found) return found;
+    if (!listing.nextCursor) return undefined;
+    cursor = listing.nextCursor;
+  }
+  return undefined;
+}
+
+/** The deployment a rollback returns to: the named one, which must have succeeded, or the last good one. */
+async function rollbackTarget(store: Store, { stack, service }: ServiceRef, deploymentId?: string) {
+  const current = await requireService(store, stack, service);
+  if (!deploymentId) {
+    const target = await lastSucceeded(store, stack, service);
+    if (!target || !current.lastGoodTaskDefinitionArn) {
+      throw new BerthError("CONFLICT", `${stack}/${service} has no successful deployment to roll back to`);
+    }
+    return { target, taskDefinitionArn: current.lastGoodTaskDefinitionArn };
+  }
+  const target = await DeploymentRecord.get(store, deploymentId);
+  if (!target || target.stack !== stack || target.service !== service) {
+    throw new BerthError("NOT_FOUND", `${stack}/${service} has no deployment ${deploymentId}`);
+  }
+  if (target.status !== "SUCCEEDED") {
+    throw new BerthError(
+      "CONFLICT",
+      `deployment ${target.id} ended ${target.status}; only a deployment that succeeded can be returned to`,
+    );
+  }
+  // The revision a named deployment ran is found in its events by the workflow.
+  return { target, taskDefinitionArn: undefined };
+}
+
+/** Returns the service to its last good deployment, or to a named earlier one that succeeded. */
+export async function rollback(
+  context: WorkflowContext,
+  ref: ServiceRef & { deploymentId?: string },
+): Promise<RequestedDeployment> {
+  const { target, taskDefinitionArn } = await rollbackTarget(context.store, ref, ref.deploymentId);
+  return requestDeployment(context, {
+    ...ref,
+    trigger: "rollback",
+    specHash: target.specHash,
+    imageDigests: target.imageDigests,
+    reason: `rollback to ${target.id}`,
+    parameters: {
+      action: "rollback",
+      rollbackTo: { deploymentId: target.id, ...(taskDefinitionArn ? { taskDefinitionArn } : {}) },
+    },
+  });
+}
+
+export interface ScaleRequest {
+  min?: number;
+  max?: number;
+  desired?: number;
+}
+
+/** The bounds a scale request leaves the service with; refuses bounds that contradict each other. */
+function scaledBounds(ref: ServiceRef, current: SpecJson, request: ScaleRequest) {
+  const scaling = scalingOf(current);
+  if (!scaling) {
+    throw new BerthError("INVALID_INPUT", `${ref.stack}/${ref.service} does not scale (it is a batch job)`);
+  }
+  const bounds = { min: request.min ?? scaling.min, max: request.max ?? scaling.max };
+  if (bounds.min > bounds.max) {
+    const path = request.min === undefined ? "body.max" : "body.min";
+    throw new BerthError("INVALID_INPUT", `min ${bounds.min} would exceed max ${bounds.max}`, [
+      { path, message: `min ${bounds.min} must not exceed max ${bounds.max}` },
+    ]);
+  }
+  const { desired } = request;
+  if (desired !== undefined && (desired < bounds.min || desired > bounds.max)) {
+    throw new BerthError("INVALID_INPUT", `desired ${desired} is outside ${bounds.min}..${bounds.max}`, [
+      { path: "body.desired", message: `must be from ${bounds.min} to ${bounds.max}` },
+    ]);
+  }
+  return { bounds, unchanged: bounds.min === scaling.min && bounds.max === scaling.max };
+}
+
+/**
+ * Changes the service's task counts: `min` and `max` are written into its spec, `desired` is
+ * carried by the deployment only.
+ */
+export async function scale(
+  context: WorkflowContext,
+  ref: ServiceRef & ScaleRequest,
+): Promise<RequestedDeployment> {
+  let bounds = { min: 0, max: 0 };
+  const updated = await updateSpec(context.store, ref.stack, ref.service, (current) => {
+    const scaled = scaledBounds(ref, current.spec, ref);
+    bounds = scaled.bounds;
+    return scaled.unchanged ? undefined : withScaling(current.spec, bounds);
+  });
+  const desired = ref.desired === undefined ? {} : { desired: ref.desired };
+  return requestDeployment(context, {
+    stack: ref.stack,
+    service: ref.service,
+    trigger: "api",
+    specHash: specHash(updated.spec),
+    reason: `scale to min ${bounds.min}, max ${bounds.max}${ref.desired === undefined ? "" : `, desired ${ref.desired}`}`,
+    parameters: { action: "scale", scale: { ...bounds, ...desired } },
+  });
+}
+
+/**
+ * Requests a refresh of a running service: a forced new ECS deployment of the revision it runs,
+ * queued behind whatever deployment it has, like any other request.
+ */
+export async function refresh(
+  context: WorkflowContext,
+  service: ServiceRecord.Info,
+  trigger: "webhook" | "schedule",
+  reason: string,
+): Promise<RequestedDeployment> {
+  return requestDeployment(context, {
+    stack: service.stack,
+    service: service.name,
+    trigger,
+    specHash: specHash(service.spec),
+    reason,
+    parameters: { action: "refresh" },
+  });
+}

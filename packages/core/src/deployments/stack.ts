@@ -1,0 +1,194 @@
+import { BerthError } from "../errors.ts";
+import { Spec } from "../spec/index.ts";
+import { ServiceRecord, StackRecord } from "../store/index.ts";
+import { desiredServices, type PlannedService, read as readPlan, type SpecJson, specHash } from "./plan.ts";
+import { type RequestedDeployment, requestDeployment, type WorkflowContext } from "./request.ts";
+import { describe as describeService, updateSpec } from "./service.ts";
+import { withStackLease } from "./stack-lease.ts";
+
+/** Applying a stack file and deleting a stack: the verbs behind `PUT` and `DELETE /v1/stacks/{stack}`. */
+
+export interface StackContext extends WorkflowContext {
+  /** Recorded on every stack applied. */
+  stage: string;
+  /** How long an apply or delete waits for another one of the same stack to finish before CONFLICT. */
+  leaseWaitMs: number;
+}
+
+/**
+ * DynamoDB items hold 400 KB and the stack item holds the file verbatim; the services' specs
+ * (defaults filled in, as JSON) are larger than the YAML they came from, so this leaves room.
+ */
+const MAX_STACK_FILE_BYTES = 256 * 1024;
+const MAX_SPEC_JSON_BYTES = 350 * 1024;
+
+function parseStackFile(text: string): Spec.Stack {
+  if (Buffer.byteLength(text) > MAX_STACK_FILE_BYTES) {
+    throw new BerthError("PAYLOAD_TOO_LARGE", `a stack file is at most ${MAX_STACK_FILE_BYTES} bytes`);
+  }
+  const parsed = Spec.parse(text);
+  if (!parsed.ok) {
+    const details = parsed.issues.map((issue) => ({
+      path: issue.path,
+      ...(issue.line === undefined ? {} : { line: issue.line }),
+      ...(issue.column === undefined ? {} : { column: issue.column }),
+      message: issue.suggestion ? `${issue.message} (did you mean "${issue.suggestion}"?)` : issue.message,
+    }));
+    const count = details.length === 1 ? "1 problem" : `${details.length} problems`;
+    throw new BerthError("INVALID_STACK_FILE", `the stack file has ${count}`, details);
+  }
+  return parsed.stack;
+}
+
+/** The compute resources of a stack file, each small enough to store. */
+function desiredOf(stackFile: string): Map<string, SpecJson> {
+  const desired = desiredServices(parseStackFile(stackFile));
+  for (const [service, spec] of desired) {
+    if (Buffer.byteLength(JSON.stringify(spec)) > MAX_SPEC_JSON_BYTES) {
+      throw new BerthError("PAYLOAD_TOO_LARGE", `resource ${service} is too large to store`, [
+        { path: `resources.${service}`, message: `its spec is over ${MAX_SPEC_JSON_BYTES} bytes as JSON` },
+      ]);
+    }
+  }
+  return desired;
+}
+
+async function writeSpec(context: StackContext, stack: string, planned: PlannedService, spec: SpecJson) {
+  if (!planned.current) {
+    try {
+      await ServiceRecord.create(context.store, { stack, name: planned.service, spec });
+      return;
+    } catch (error) {
+      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+    }
+  }
+  await updateSpec(context.store, stack, planned.service, () => spec);
+}
+
+function describeChange(planned: PlannedService): string {
+  if (planned.change === "created") return "stack file applied: service added";
+  const count = planned.changes?.length ?? 0;
+  return `stack file applied: ${count} field${count === 1 ? "" : "s"} changed`;
+}
+
+function requestDeletion(context: StackContext, stack: string, planned: PlannedService, reason: string) {
+  return requestDeployment(context, {
+    stack,
+    service: planned.service,
+    trigger: "api",
+    specHash: specHash((planned.current as ServiceRecord.Info).spec),
+    reason,
+    parameters: { action: "delete" },
+  });
+}
+
+/** Carries out one service's part of an apply: its spec, then its deployment. */
+async function applyService(
+  context: StackContext,
+  stack: string,
+  planned: PlannedService,
+  source: string | undefined,
+): Promise<RequestedDeployment | undefined> {
+  if (planned.change === "unchanged") return undefined;
+  if (planned.change === "deleted") {
+    if (planned.pendingDeletion || !planned.current) return undefined;
+    return requestDeletion(context, stack, planned, "stack file applied: service removed from the file");
+  }
+  const spec = planned.spec as SpecJson;
+  await writeSpec(context, stack, planned, spec);
+  return requestDeployment(context, {
+    stack,
+    service: planned.service,
+    trigger: "api",
+    specHash: specHash(spec),
+    reason: describeChange(planned),
+    parameters: { action: "deploy", ...(source ? { source } : {}) },
+  });
+}
+
+export interface ApplyInput {
+  stack: string;
+  /** The file as sent, YAML or JSON. */
+  stackFile: string;
+  /** Plan only: nothing is written. */
+  dryRun: boolean;
+  /** Where built packaging's source lives, passed on to each deployment. */
+  source?: string;
+}
+
+/** One service's part of an apply or a deletion: what was planned, and the deployment it asked for. */
+export interface ServiceOutcome {
+  planned: PlannedService;
+  requested?: RequestedDeployment;
+}
+
+export interface Applied {
+  stackFileHash: string;
+  services: ServiceOutcome[];
+}
+
+/**
+ * Applies a stack file: compares each compute resource with the stored service and, unless a dry
+ * run, stores the services, requests one deployment per changed service, then stores the file.
+ * Applies and deletions of one stack run one at a time (`withStackLease`).
+ */
+export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
+  const desired = desiredOf(input.stackFile);
+  const stackFileHash = StackRecord.hashStackFile(input.stackFile);
+  if (input.dryRun) {
+    const { plan } = await readPlan(context.store, input.stack, desired);
+    return { stackFileHash, services: plan.map((planned) => ({ planned })) };
+  }
+  return withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
+    const { stored, plan } = await readPlan(context.store, input.stack, desired);
+    const services: ServiceOutcome[] = [];
+    for (const planned of plan) {
+      const requested = await applyService(context, input.stack, planned, input.source);
+      services.push({ planned, ...(requested ? { requested } : {}) });
+    }
+    // Written last, so the stored file is the last one whose services were all written.
+    await StackRecord.put(context.store, {
+      name: input.stack,
+      stage: context.stage,
+      stackFile: input.stackFile,
+      expectedHash: stored?.stackFileHash ?? null,
+    });
+    return { stackFileHash, services };
+  });
+}
+
+/**
+ * Deletes a stack: requests a deletion deployment for each of its services (each service record
+ * stays until its deletion has run), then removes the stack record.
+ */
+export async function remove(context: StackContext, stack: string): Promise<ServiceOutcome[]> {
+  return withStackLease(context.store, stack, context.leaseWaitMs, async () => {
+    await requireStack(context, stack);
+    const { plan } = await readPlan(context.store, stack, new Map());
+    const services: ServiceOutcome[] = [];
+    for (const planned of plan) {
+      const requested = planned.pendingDeletion
+        ? undefined
+        : await requestDeletion(context, stack, planned, `stack ${stack} deleted`);
+      services.push({ planned, ...(requested ? { requested } : {}) });
+    }
+    await StackRecord.remove(context.store, stack);
+    return services;
+  });
+}
+
+async function requireStack(context: Pick<StackContext, "store">, stack: string) {
+  const found = await StackRecord.get(context.store, stack);
+  if (!found) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
+  return found;
+}
+
+/** A stack as applied, with its services and the deployments in their slots. */
+export async function describe(context: Pick<StackContext, "store">, stack: string) {
+  const found = await requireStack(context, stack);
+  const services = await ServiceRecord.list(context.store, stack);
+  return {
+    stack: found,
+    services: await Promise.all(services.map((service) => describeService(context.store, service))),
+  };
+}

@@ -283,8 +283,10 @@ class Tracker {
       this.line(this.statusChange(from, data.to, typeof data.reason === "string" ? data.reason : ""));
       return;
     }
-    // A request's data (trigger, spec hash) identifies it; there is nothing in it to act on.
-    const detail = event.type === "requested" ? [] : dataLines(data);
+    // A request's trigger and spec hash identify it; only what it asks for (its parameters) is news.
+    const { parameters } = data;
+    const asked = typeof parameters === "object" && parameters !== null ? parameters : {};
+    const detail = dataLines(event.type === "requested" ? (asked as Record<string, unknown>) : data);
     this.line(`${this.paint("cyan", event.type)}: ${event.message}`, detail);
   }
 }

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Spec } from "../spec/index.ts";
-import { DeploymentEventRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
-import { parametersOf } from "./workflow-input.ts";
+import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
 
 export type SpecJson = Record<string, unknown>;
 
@@ -147,7 +146,7 @@ export function planStack(
 async function isBeingDeleted(store: Store, service: ServiceRecord.Info): Promise<boolean> {
   const newest = service.queuedDeploymentId ?? service.activeDeploymentId;
   if (!newest) return false;
-  return parametersOf(await DeploymentEventRecord.all(store, newest)).action === "delete";
+  return (await DeploymentRecord.get(store, newest))?.parameters.action === "delete";
 }
 
 /** The stored stack and what applying `desired` to it would do. */

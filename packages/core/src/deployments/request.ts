@@ -1,13 +1,7 @@
 import { BerthError } from "../errors.ts";
-import { DeploymentEventRecord, DeploymentRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, type Store } from "../store/index.ts";
 import * as Deployment from "./deployment.ts";
-import {
-  needsParametersRecord,
-  PARAMETERS_EVENT,
-  type WorkflowInput,
-  type WorkflowParameters,
-  workflowInputFor,
-} from "./workflow-input.ts";
+import { type WorkflowInput, type WorkflowParameters, workflowInputOf } from "./workflow-input.ts";
 
 /**
  * The port through which a stored deployment's workflow starts (the state machine its action
@@ -52,11 +46,10 @@ function failureReason(error: unknown): string {
 export async function startWorkflow(
   context: WorkflowContext,
   deployment: DeploymentRecord.Info,
-  input: WorkflowInput,
 ): Promise<{ deployment: DeploymentRecord.Info; workflow: WorkflowStart }> {
   let executionArn: string;
   try {
-    ({ executionArn } = await context.startExecution(deployment.id, input));
+    ({ executionArn } = await context.startExecution(deployment.id, workflowInputOf(deployment)));
   } catch (error) {
     const reason = failureReason(error);
     context.logger.warn("deploy workflow not started", { deploymentId: deployment.id, error });
@@ -90,31 +83,14 @@ export interface RequestedDeployment {
 }
 
 /**
- * Stores a deployment request, queues it behind its service's active deployment, records its
- * parameters, and starts its workflow if it took the active slot.
+ * Stores a deployment request with its parameters (one write), queues it behind its service's
+ * active deployment, and starts its workflow if it took the active slot.
  */
 export async function requestDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
 ): Promise<RequestedDeployment> {
-  const outcome = await Deployment.requestDeployment(context.store, {
-    stack: request.stack,
-    service: request.service,
-    trigger: request.trigger,
-    specHash: request.specHash,
-    imageDigests: request.imageDigests ?? {},
-    reason: request.reason,
-  });
-  // Plain deploys need no record: a deployment without parameters is a deploy. Core places the
-  // request before this event is written, so a deployment promoted in that instant starts as a
-  // deploy; `DeploymentRecord.CreateInput` has no field to carry parameters in the same write.
-  if (needsParametersRecord(request.parameters)) {
-    await DeploymentEventRecord.append(context.store, outcome.deployment.id, {
-      type: PARAMETERS_EVENT,
-      message: request.reason,
-      data: request.parameters,
-    });
-  }
+  const outcome = await Deployment.requestDeployment(context.store, request);
   if (outcome.promoted) await startPromoted(context, outcome.promoted);
   if (!outcome.activate) {
     // Core reports "cancelled" for any request that was final by the time it re-read itself,
@@ -126,13 +102,7 @@ export async function requestDeployment(
       workflow: { started: false, waiting: true },
     };
   }
-  const input: WorkflowInput = {
-    ...request.parameters,
-    deploymentId: outcome.deployment.id,
-    stack: request.stack,
-    service: request.service,
-  };
-  const started = await startWorkflow(context, outcome.deployment, input);
+  const started = await startWorkflow(context, outcome.deployment);
   return { deployment: started.deployment, placement: outcome.placement, workflow: started.workflow };
 }
 
@@ -141,7 +111,7 @@ export async function startPromoted(
   context: WorkflowContext,
   promoted: DeploymentRecord.Info,
 ): Promise<{ deployment: DeploymentRecord.Info; workflow: WorkflowStart }> {
-  return startWorkflow(context, promoted, await workflowInputFor(context.store, promoted));
+  return startWorkflow(context, promoted);
 }
 
 export type Cancelled =

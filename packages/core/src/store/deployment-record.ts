@@ -33,6 +33,43 @@ export const ImageDigests = z.record(
   z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be an image digest (sha256:…)"),
 );
 
+/**
+ * What a deployment asks its workflow to do. `deploy` makes ECS run the service's stored spec;
+ * the others carry what the spec cannot say (which earlier version, how many tasks, removal).
+ * Kept on the record, written with it, so whoever starts the deployment later (a queued one is
+ * started by the end of the one before it) reads exactly what was asked.
+ */
+export const Parameters = z.object({
+  action: z.enum(["deploy", "delete", "rollback", "scale", "refresh"]),
+  /** rollback: the deployment to return to, and the task definition when the store knows it. */
+  rollbackTo: z
+    .object({ deploymentId: RecordId, taskDefinitionArn: z.string().min(1).optional() })
+    .optional(),
+  /** scale: the counts asked for; min and max are also in the stored spec. */
+  scale: z
+    .object({
+      min: z.number().int().optional(),
+      max: z.number().int().optional(),
+      desired: z.number().int().optional(),
+    })
+    .optional(),
+  /** deploy: container name → image reference the request set (already written into the spec). */
+  images: z.record(z.string(), z.string()).optional(),
+  /**
+   * deploy: where the source of packaging that is built lives (`file:///dir` for Berth Local's
+   * builder, `s3://bucket/key` for CodeBuild), as the client said when it applied the stack.
+   */
+  source: z
+    .string()
+    .regex(/^(file:\/\/\/|s3:\/\/)\S+$/, "must be a file:/// or s3:// URL")
+    .max(2048)
+    .optional(),
+});
+export type Parameters = z.infer<typeof Parameters>;
+
+/** Records written before parameters were kept on them read as plain deploys. */
+const PLAIN_DEPLOY: Parameters = { action: "deploy" };
+
 export const Info = z.object({
   id: RecordId,
   stack: StackName,
@@ -41,6 +78,7 @@ export const Info = z.object({
   specHash: SpecHash,
   /** Container name → the image digest this deployment runs. */
   imageDigests: ImageDigests,
+  parameters: Parameters.default(PLAIN_DEPLOY),
   status: Status,
   /** Why the deployment is in its status, in words a person can act on. */
   reason: z.string(),
@@ -65,6 +103,7 @@ export const CreateInput = z.object({
   trigger: Trigger,
   specHash: SpecHash,
   imageDigests: ImageDigests.default({}),
+  parameters: Parameters.default(PLAIN_DEPLOY),
   /** Shown as the reason while it is PENDING; defaults to naming the trigger. */
   reason: z.string().min(1).max(1024).optional(),
 });
@@ -83,6 +122,7 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     trigger: request.trigger,
     specHash: request.specHash,
     imageDigests: request.imageDigests,
+    parameters: request.parameters,
     status: "PENDING",
     reason: request.reason ?? `requested by ${request.trigger}`,
     createdAt: now.toISOString(),
@@ -99,7 +139,7 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
   await DeploymentEventRecord.writeAt(store, info.id, 1, {
     type: "requested",
     message: info.reason,
-    data: { trigger: info.trigger, specHash: info.specHash },
+    data: { trigger: info.trigger, specHash: info.specHash, parameters: info.parameters },
   });
   return info;
 }

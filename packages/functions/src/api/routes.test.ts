@@ -115,9 +115,7 @@ describe("PUT /v1/stacks/{stack}", () => {
     expect(api.deployment.workflow).toEqual({ started: false, waiting: true });
     expect(worker).toMatchObject({ service: "worker", change: "deleted" });
     const deletion = await read(`/v1/deployments/${worker.deployment.deployment.id}`);
-    expect(deletion.json.events.find((event: { type: string }) => event.type === "parameters").data).toEqual({
-      action: "delete",
-    });
+    expect(deletion.json.deployment.parameters).toEqual({ action: "delete" });
     const service = await read("/v1/stacks/diff/services/api");
     expect(service.json.spec.properties.port).toBe(8080);
     expect(service.json.queuedDeployment.id).toBe(api.deployment.deployment.id);
@@ -314,11 +312,7 @@ describe("POST /v1/stacks/{stack}/services/{service}/deployments", () => {
     expect(reply.json.deployment.imageDigests).toEqual({ api: `sha256:${"a".repeat(64)}` });
     const service = await read("/v1/stacks/image/services/api");
     expect(service.json.spec.properties.packaging).toEqual({ type: "prebuilt-image", properties: { image } });
-    const events = await read(`/v1/deployments/${reply.json.deployment.id}`);
-    expect(events.json.events.at(-1)).toMatchObject({
-      type: "parameters",
-      data: { action: "deploy", images: { api: image } },
-    });
+    expect(reply.json.deployment.parameters).toEqual({ action: "deploy", images: { api: image } });
   });
 
   it("refuses an unknown container, a malformed image and unknown fields", async () => {
@@ -405,8 +399,7 @@ describe("POST /v1/stacks/{stack}/services/{service}/rollback", () => {
       specHash: first.specHash,
       reason: `rollback to ${first.id}`,
     });
-    const events = (await read(`/v1/deployments/${toLastGood.json.deployment.id}`)).json.events;
-    expect(events.at(-1).data).toEqual({
+    expect(toLastGood.json.deployment.parameters).toEqual({
       action: "rollback",
       rollbackTo: { deploymentId: first.id, taskDefinitionArn: goodArn },
     });
@@ -447,8 +440,7 @@ describe("PUT /v1/stacks/{stack}/services/{service}/scale", () => {
     expect(reply.json.deployment.reason).toBe("scale to min 2, max 4, desired 3");
     const service = await read("/v1/stacks/scale/services/api");
     expect(service.json.scaling).toEqual({ min: 2, max: 4 });
-    const events = (await read(`/v1/deployments/${reply.json.deployment.id}`)).json.events;
-    expect(events.at(-1).data).toEqual({ action: "scale", scale: { min: 2, max: 4, desired: 3 } });
+    expect(reply.json.deployment.parameters).toEqual({ action: "scale", scale: { min: 2, max: 4, desired: 3 } });
     const plan = await apply("scale", stackFile(), YAML, "?dryRun=true");
     expect(plan.json.plan[0].changes).toEqual([
       { path: "properties.scaling.maxInstances", before: 4, after: 1 },

@@ -18,7 +18,6 @@ import {
   type Store,
   WaitRecord,
 } from "../../store/index.ts";
-import { workflowInputFor } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
@@ -90,7 +89,7 @@ export async function applyService(
   }
   if (deployment.cancelRequestedAt)
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
-  const parameters = await workflowInputFor(store, deployment);
+  const { parameters } = deployment;
   const target = await loadTarget(store, input.stack, input.service);
   const env = renderEnvironment(settings, input.stack);
   const plan = Render.renderResource(target.stack, input.service, env);

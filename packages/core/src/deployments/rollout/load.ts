@@ -4,7 +4,7 @@ import { Spec } from "../../spec/index.ts";
 import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import { isTerminal } from "../status.ts";
-import { type WorkflowParameters, workflowInputFor } from "../workflow-input.ts";
+import type { WorkflowParameters } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import { loadTarget, renderEnvironment } from "./target.ts";
@@ -73,7 +73,7 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
       `deployment ${deployment.id} is already ${deployment.status}`,
     );
   }
-  const parameters = await workflowInputFor(store, deployment);
+  const { parameters } = deployment;
   const target = await loadTarget(store, input.stack, input.service);
   const waitTimeoutSeconds = waitTimeoutFor(input.service, target.resource);
 

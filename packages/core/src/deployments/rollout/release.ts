@@ -1,6 +1,5 @@
 import { DeploymentRecord, ServiceRecord } from "../../store/index.ts";
 import { Deployment } from "../index.ts";
-import { workflowInputFor } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import type { StepInput } from "./load.ts";
 
@@ -18,10 +17,7 @@ export async function releaseService(
   let removed = false;
   if (outcome.released && !outcome.promoted) {
     const deployment = await DeploymentRecord.get(store, input.deploymentId);
-    if (
-      deployment?.status === "SUCCEEDED" &&
-      (await workflowInputFor(store, deployment)).action === "delete"
-    ) {
+    if (deployment?.status === "SUCCEEDED" && deployment.parameters.action === "delete") {
       const current = await ServiceRecord.get(store, input.stack, input.service);
       if (current && !current.activeDeploymentId && !current.queuedDeploymentId) {
         removed = await ServiceRecord.remove(store, input.stack, input.service, current.version).then(

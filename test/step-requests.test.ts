@@ -9,6 +9,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSettings } from "../packages/core/src/config.ts";
 import { Deployment } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
@@ -61,7 +62,7 @@ function context(): Rollout.StepContext {
   const installation = localInstallation({ account: "000000000000", region: "us-east-1" });
   return {
     store: table.store,
-    settings: Rollout.readSettings({ ...installation.functionEnvironment, AWS_REGION: "us-east-1" }),
+    settings: readSettings({ ...installation.functionEnvironment, AWS_REGION: "us-east-1" }),
     clients: {
       ecs: recording("ecs", new ECSClient(aws)),
       logs: recording("logs", new CloudWatchLogsClient(aws)),

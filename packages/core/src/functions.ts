@@ -110,7 +110,7 @@ const startExecutions: FunctionPermission = {
 
 const TABLE_ENV = ["BERTH_TABLE_NAME", "BERTH_STAGE"];
 /**
- * What the steps know about the installation (`Rollout.readSettings`): every step and event
+ * What the steps know about the installation (the `installation` section of `config.ts`): every step and event
  * function reads the same settings, so every one is given all of them.
  */
 const SETTINGS_ENV = [

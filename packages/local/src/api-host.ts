@@ -5,14 +5,12 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { StepFunctions } from "@berth/core/aws";
+import { readApiConfig } from "@berth/core/config";
 import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
 import { type ApiEvent, createApiHandler, MAX_BODY_BYTES } from "@berth/functions/api";
+import { apiDependencies } from "@berth/functions/build";
 import type { Context } from "aws-lambda";
 import { LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
 
@@ -63,16 +61,15 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
 
   const admin = await bootstrapAdminToken(store, options);
 
-  const aws = { endpoint: options.awsEndpointUrl, region: options.region, credentials };
   const installation = localInstallation({ account: options.account, region: options.region });
-  const handler = createApiHandler({
-    store,
-    startExecution: StepFunctions.stepFunctionsStarter(new SFNClient(aws), installation.stateMachineArns),
-    logs: new CloudWatchLogsClient(aws),
-    ecs: { client: new ECSClient(aws), cluster: installation.cluster },
-    logger: new Logger({ serviceName: "berth-api", logLevel: "WARN" }),
-    stage: "local",
-  });
+  // The same configuration reader and builder as the Lambda module, with Berth Local's values.
+  const handler = createApiHandler(
+    apiDependencies(readApiConfig(installation.functionEnvironment), {
+      client: { endpoint: options.awsEndpointUrl, region: options.region, credentials },
+      store,
+      logger: new Logger({ serviceName: "berth-api", logLevel: "WARN" }),
+    }),
+  );
 
   const server = createServer(async (request, response) => {
     try {

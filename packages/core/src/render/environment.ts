@@ -2,8 +2,8 @@ import { z } from "zod";
 
 /**
  * Everything a rendering needs that does not come from the stack file: where the stack is
- * installed and what the installation created. Passed in whole; rendering never reads
- * `process.env`, so the same stack renders the same requests anywhere.
+ * installed and what the installation created. Passed in whole; rendering never reads the
+ * process's environment, so the same stack renders the same requests anywhere.
  */
 export const Environment = z.object({
   stack: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, "must be a DNS label of 2-32 characters"),

@@ -1,5 +1,4 @@
 export { type ApiEvent, type ApiHandler, type ApiResult, createApiHandler } from "./api.ts";
-export { type ApiConfig, readApiConfig } from "./config.ts";
 export type { ApiDependencies, ApiDependencyOptions } from "./dependencies.ts";
 export { ErrorBody, errorResponse } from "./errors.ts";
 export { MAX_BODY_BYTES } from "./http.ts";

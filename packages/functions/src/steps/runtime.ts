@@ -1,69 +1,18 @@
-import { Logger } from "@aws-lambda-powertools/logger";
-import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ECRClient } from "@aws-sdk/client-ecr";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { IAMClient } from "@aws-sdk/client-iam";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SFNClient } from "@aws-sdk/client-sfn";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { StepFunctions } from "@berth/core/aws";
-import type { DeploymentRequest, Workflow } from "@berth/core/deployments";
-import { Rollout } from "@berth/core/rollout";
-import { createStore } from "@berth/core/store";
+import { readConfig } from "@berth/core/config";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
+import { type Runtime, stepRuntime } from "../build.ts";
 
-/**
- * What every step and event function is built from, once per Lambda container: the store, the
- * AWS clients and the installation's settings, read from the environment at load (a missing
- * variable fails the function as it loads). Creating an SDK client does no I/O: a function
- * only pays for the clients it sends with.
- */
-export interface Runtime extends Rollout.StepContext {
-  logger: Logger;
-  /** What starting a deployment's workflow needs (the state machine ARNs are read on first use). */
-  workflowContext: () => DeploymentRequest.WorkflowContext;
-}
+export type { Runtime } from "../build.ts";
 
 let runtime: Runtime | undefined;
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`the function's configuration is incomplete: ${name} is not set`);
-  return value;
-}
-
+/**
+ * The runtime of this Lambda container, built once, at load: a missing variable fails the
+ * function as it loads.
+ */
 export function loadRuntime(): Runtime {
-  if (runtime) return runtime;
-  const settings = Rollout.readSettings(process.env);
-  const tableName = required("BERTH_TABLE_NAME");
-  const sfn = new SFNClient({});
-  const store = createStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName });
-  const logger = new Logger({ serviceName: "berth-steps" });
-  runtime = {
-    settings,
-    store,
-    clients: {
-      ecs: new ECSClient({}),
-      logs: new CloudWatchLogsClient({}),
-      iam: new IAMClient({}),
-      autoscaling: new ApplicationAutoScalingClient({}),
-      secrets: new SecretsManagerClient({}),
-      ecr: new ECRClient({}),
-      sfn,
-    },
-    logger,
-    workflowContext: () => {
-      const arns: Workflow.StateMachineArns = {
-        deploy: required("BERTH_DEPLOY_STATE_MACHINE_ARN"),
-        "delete-service": required("BERTH_DELETE_SERVICE_STATE_MACHINE_ARN"),
-        rollback: required("BERTH_ROLLBACK_STATE_MACHINE_ARN"),
-      };
-      return { store, startExecution: StepFunctions.stepFunctionsStarter(sfn, arns), logger };
-    },
-  };
+  runtime ??= stepRuntime(readConfig(["store", "installation"], "the step"));
   return runtime;
 }
 

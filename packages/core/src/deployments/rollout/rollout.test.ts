@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSettings } from "../../config.ts";
 import { Spec } from "../../spec/index.ts";
 import {
   DeploymentEventRecord,
@@ -10,7 +11,6 @@ import {
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
 import * as Deployment from "../deployment.ts";
 import type { Clients, Settings, StepContext } from "./context.ts";
-import { readSettings } from "./context.ts";
 import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
 import { describeError, finalize } from "./finalize.ts";
 import { WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";

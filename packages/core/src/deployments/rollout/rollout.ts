@@ -1,5 +1,5 @@
 export { type AppliedService, applyService, failFastThreshold } from "./apply.ts";
-export { type Clients, readSettings, type Settings, type StepContext } from "./context.ts";
+export type { Clients, Settings, StepContext } from "./context.ts";
 export { deleteService } from "./delete-service.ts";
 export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";
 export { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";

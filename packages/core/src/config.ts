@@ -1,0 +1,157 @@
+import { z } from "zod";
+import type { StateMachineArns } from "./deployments/workflow-input.ts";
+
+/**
+ * The one reader of the control plane's configuration: the environment variables the
+ * installation sets on each function (`functions.ts` lists which function gets which), typed
+ * and checked here; nothing else in the control plane reads `process.env`. A caller reads the
+ * sections it needs once, as it loads; a missing or malformed variable fails it then, with
+ * every problem named, not on its first request.
+ */
+
+const StateMachineArn = z.string().regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:.+$/, {
+  error: "must be a Step Functions state machine ARN",
+});
+const Stage = z.string().min(1).max(64).default("default");
+
+const list = z
+  .string()
+  .transform((value) => value.split(",").map((item) => item.trim()))
+  .pipe(z.array(z.string().min(1)).min(1));
+
+const IngressWiring = z
+  .string()
+  .default("{}")
+  .transform((text, context) => {
+    try {
+      return z.record(z.string(), z.record(z.string(), z.string())).parse(JSON.parse(text));
+    } catch {
+      context.addIssue({ code: "custom", message: "must be a JSON object of ingress wiring" });
+      return z.NEVER;
+    }
+  });
+
+/** Each section: the variables it reads, and the typed value they make. */
+const SECTIONS = {
+  store: z
+    .object({ BERTH_TABLE_NAME: z.string().min(1) })
+    .transform((env) => ({ tableName: env.BERTH_TABLE_NAME })),
+  workflows: z
+    .object({
+      BERTH_DEPLOY_STATE_MACHINE_ARN: StateMachineArn,
+      BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: StateMachineArn,
+      BERTH_ROLLBACK_STATE_MACHINE_ARN: StateMachineArn,
+    })
+    .transform((env): { stateMachineArns: StateMachineArns } => ({
+      stateMachineArns: {
+        deploy: env.BERTH_DEPLOY_STATE_MACHINE_ARN,
+        "delete-service": env.BERTH_DELETE_SERVICE_STATE_MACHINE_ARN,
+        rollback: env.BERTH_ROLLBACK_STATE_MACHINE_ARN,
+      },
+    })),
+  /** What only the API reads. */
+  api: z
+    .object({
+      BERTH_STAGE: Stage,
+      /** The ECS cluster the services run in, for their live task counts. */
+      BERTH_CLUSTER: z.string().min(1).default("berth"),
+      /** Where clients upload build sources; unset where builds read file:// directories instead. */
+      BERTH_SOURCE_BUCKET: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" })
+        .optional(),
+    })
+    .transform((env) => ({
+      stage: env.BERTH_STAGE,
+      cluster: env.BERTH_CLUSTER,
+      sourceBucket: env.BERTH_SOURCE_BUCKET,
+    })),
+  /**
+   * What the installation tells the steps: the same facts `Render.Environment` needs, minus the
+   * stack. Every step and event function reads all of it.
+   */
+  installation: z
+    .object({
+      BERTH_STAGE: Stage,
+      AWS_REGION: z.string().min(1).default("us-east-1"),
+      BERTH_PARTITION: z.string().min(1).default("aws"),
+      BERTH_ACCOUNT: z.string().regex(/^\d{12}$/, { error: "must be a 12-digit account id" }),
+      BERTH_CLUSTER: z.string().min(1),
+      BERTH_REGISTRY: z.string().min(1),
+      BERTH_EXECUTION_ROLE_ARN: z.string().startsWith("arn:"),
+      BERTH_TASK_ROLE_PATH: z.string().default("/berth/"),
+      BERTH_PERMISSIONS_BOUNDARY_ARN: z.string().startsWith("arn:").optional(),
+      BERTH_SUBNETS: list,
+      BERTH_SECURITY_GROUPS: list,
+      BERTH_SERVICE_CONNECT_NAMESPACE: z.string().min(1),
+      /** Ingress wiring the installation created, by `resource/container/port`. */
+      BERTH_INGRESS: IngressWiring,
+      /** What to do with ingress the installation lacks: refuse the deployment, or leave it out. */
+      BERTH_INGRESS_MISSING: z.enum(["error", "omit"]).default("error"),
+    })
+    .transform((env) => ({
+      stage: env.BERTH_STAGE,
+      partition: env.BERTH_PARTITION,
+      region: env.AWS_REGION,
+      account: env.BERTH_ACCOUNT,
+      cluster: env.BERTH_CLUSTER,
+      registry: env.BERTH_REGISTRY,
+      executionRoleArn: env.BERTH_EXECUTION_ROLE_ARN,
+      taskRolePath: env.BERTH_TASK_ROLE_PATH,
+      ...(env.BERTH_PERMISSIONS_BOUNDARY_ARN
+        ? { permissionsBoundaryArn: env.BERTH_PERMISSIONS_BOUNDARY_ARN }
+        : {}),
+      subnets: env.BERTH_SUBNETS,
+      securityGroups: env.BERTH_SECURITY_GROUPS,
+      serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,
+      ingress: env.BERTH_INGRESS,
+      ingressMissing: env.BERTH_INGRESS_MISSING,
+    })),
+} as const;
+
+export type Section = keyof typeof SECTIONS;
+export type Config = { [Name in Section]: z.output<(typeof SECTIONS)[Name]> };
+/** What the installation tells the steps (the `installation` section). */
+export type Settings = Config["installation"];
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads the named sections, or throws naming every variable that is missing or wrong in any of
+ * them; `reader` says whose configuration it is ("the API", "the step").
+ */
+export function readConfig<const Names extends Section>(
+  sections: readonly Names[],
+  reader: string,
+  environment: Environment = process.env,
+): Pick<Config, Names> {
+  const problems: string[] = [];
+  const config: Partial<Config> = {};
+  for (const name of sections) {
+    const result = SECTIONS[name].safeParse(environment);
+    if (result.success) {
+      Object.assign(config, { [name]: result.data });
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0]);
+      const problem =
+        environment[variable] === undefined ? `${variable} is not set` : `${variable} ${issue.message}`;
+      if (!problems.includes(problem)) problems.push(problem);
+    }
+  }
+  if (problems.length > 0) throw new Error(`${reader}'s configuration is incomplete: ${problems.join("; ")}`);
+  return config as Pick<Config, Names>;
+}
+
+/** The API's configuration, as one flat object. */
+export function readApiConfig(environment: Environment = process.env) {
+  const { store, workflows, api } = readConfig(["store", "workflows", "api"], "the API", environment);
+  return { ...store, ...workflows, ...api };
+}
+export type ApiConfig = ReturnType<typeof readApiConfig>;
+
+/** The steps' view of the installation (see `installation` above). */
+export function readSettings(environment: Environment = process.env): Settings {
+  return readConfig(["installation"], "the step", environment).installation;
+}

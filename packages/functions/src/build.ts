@@ -1,0 +1,111 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ECRClient } from "@aws-sdk/client-ecr";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { StepFunctions } from "@berth/core/aws";
+import { type ApiConfig, type Config, readConfig } from "@berth/core/config";
+import type { DeploymentRequest } from "@berth/core/deployments";
+import type { Rollout } from "@berth/core/rollout";
+import { createStore, type Store } from "@berth/core/store";
+import type { ApiDependencyOptions } from "./api/dependencies.ts";
+
+/**
+ * The one place that turns configuration into the things handlers run on: the store, the AWS
+ * clients, the logger. The Lambda entry points call it with what the configuration module read
+ * from their environment; Berth Local calls it with its installation's values and its endpoint.
+ * Creating an SDK client does no I/O: a function only pays for the clients it sends with.
+ */
+
+/**
+ * How the SDK clients reach AWS. Empty on Lambda (the SDK's own credential chain, region and
+ * `AWS_ENDPOINT_URL`); an endpoint, a region and fixed credentials where the host says so.
+ */
+export interface ClientConfig {
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface BuildOptions {
+  client?: ClientConfig;
+  /** A store the host already has (Berth Local's, on its own DynamoDB endpoint). */
+  store?: Store;
+  logger?: Logger;
+}
+
+function storeOf(config: Config["store"], options: BuildOptions): Store {
+  if (options.store) return options.store;
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient(options.client ?? {}));
+  return createStore({ client, tableName: config.tableName });
+}
+
+/** The API's dependencies. */
+export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): ApiDependencyOptions {
+  const client = options.client ?? {};
+  return {
+    store: storeOf(config, options),
+    startExecution: StepFunctions.stepFunctionsStarter(new SFNClient(client), config.stateMachineArns),
+    logs: new CloudWatchLogsClient(client),
+    ecs: { client: new ECSClient(client), cluster: config.cluster },
+    ...(config.sourceBucket
+      ? { sources: { bucket: config.sourceBucket, client: new S3Client(client) } }
+      : {}),
+    logger: options.logger ?? new Logger({ serviceName: "berth-api" }),
+    stage: config.stage,
+  };
+}
+
+/**
+ * What every step and event function is built from: the store, the AWS clients and the
+ * installation's settings.
+ */
+export interface Runtime extends Rollout.StepContext {
+  logger: Logger;
+  /** What starting a deployment's workflow needs (the state machine ARNs are read on first use). */
+  workflowContext: () => DeploymentRequest.WorkflowContext;
+}
+
+/**
+ * The steps' runtime. Only the functions that start workflows are given the state machine
+ * ARNs, so those are read (and checked) the first time a function asks for them.
+ */
+export function stepRuntime(
+  config: Pick<Config, "store" | "installation">,
+  options: BuildOptions & { workflows?: () => Config["workflows"] } = {},
+): Runtime {
+  const client = options.client ?? {};
+  const store = storeOf(config.store, options);
+  const logger = options.logger ?? new Logger({ serviceName: "berth-steps" });
+  const sfn = new SFNClient(client);
+  const readWorkflows = options.workflows ?? (() => readConfig(["workflows"], "the function").workflows);
+  let workflowContext: DeploymentRequest.WorkflowContext | undefined;
+  return {
+    settings: config.installation,
+    store,
+    clients: {
+      ecs: new ECSClient(client),
+      logs: new CloudWatchLogsClient(client),
+      iam: new IAMClient(client),
+      autoscaling: new ApplicationAutoScalingClient(client),
+      secrets: new SecretsManagerClient(client),
+      ecr: new ECRClient(client),
+      sfn,
+    },
+    logger,
+    workflowContext: () => {
+      workflowContext ??= {
+        store,
+        startExecution: StepFunctions.stepFunctionsStarter(sfn, readWorkflows().stateMachineArns),
+        logger,
+      };
+      return workflowContext;
+    },
+  };
+}

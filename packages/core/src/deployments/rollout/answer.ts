@@ -1,7 +1,7 @@
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
+import { awsErrorName } from "../../aws/index.ts";
 import { WaitRecord } from "../../store/index.ts";
 import type { StepContext } from "./context.ts";
-import { awsErrorName } from "./errors.ts";
 import type { Outcome } from "./outcome.ts";
 
 /** Answers that mean the workflow has moved on (timed out, stopped): nothing is left to answer. */

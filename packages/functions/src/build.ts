@@ -1,15 +1,17 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ECRClient } from "@aws-sdk/client-ecr";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { StepFunctions } from "@berth/core/aws";
+import {
+  AutoScaling,
+  type ClientConfig,
+  DynamoDb,
+  Ecr,
+  Ecs,
+  Iam,
+  Logs,
+  SecretsManager,
+  StepFunctions,
+} from "@berth/core/aws";
 import { type ApiConfig, type Config, readConfig } from "@berth/core/config";
 import type { DeploymentRequest } from "@berth/core/deployments";
 import type { Rollout } from "@berth/core/rollout";
@@ -23,16 +25,6 @@ import type { ApiDependencyOptions } from "./api/dependencies.ts";
  * Creating an SDK client does no I/O: a function only pays for the clients it sends with.
  */
 
-/**
- * How the SDK clients reach AWS. Empty on Lambda (the SDK's own credential chain, region and
- * `AWS_ENDPOINT_URL`); an endpoint, a region and fixed credentials where the host says so.
- */
-export interface ClientConfig {
-  endpoint?: string;
-  region?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-}
-
 export interface BuildOptions {
   client?: ClientConfig;
   /** A store the host already has (Berth Local's, on its own DynamoDB endpoint). */
@@ -42,7 +34,7 @@ export interface BuildOptions {
 
 function storeOf(config: Config["store"], options: BuildOptions): Store {
   if (options.store) return options.store;
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient(options.client ?? {}));
+  const client = DynamoDBDocumentClient.from(DynamoDb.dynamoDbClient(options.client));
   return createStore({ client, tableName: config.tableName });
 }
 
@@ -51,9 +43,12 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
   const client = options.client ?? {};
   return {
     store: storeOf(config, options),
-    startExecution: StepFunctions.stepFunctionsStarter(new SFNClient(client), config.stateMachineArns),
-    logs: new CloudWatchLogsClient(client),
-    ecs: { client: new ECSClient(client), cluster: config.cluster },
+    startExecution: StepFunctions.stepFunctionsStarter(
+      StepFunctions.sfnClient(client),
+      config.stateMachineArns,
+    ),
+    logs: Logs.logsClient(client),
+    ecs: { client: Ecs.ecsClient(client), cluster: config.cluster },
     ...(config.sourceBucket
       ? { sources: { bucket: config.sourceBucket, client: new S3Client(client) } }
       : {}),
@@ -83,19 +78,19 @@ export function stepRuntime(
   const client = options.client ?? {};
   const store = storeOf(config.store, options);
   const logger = options.logger ?? new Logger({ serviceName: "berth-steps" });
-  const sfn = new SFNClient(client);
+  const sfn = StepFunctions.sfnClient(client);
   const readWorkflows = options.workflows ?? (() => readConfig(["workflows"], "the function").workflows);
   let workflowContext: DeploymentRequest.WorkflowContext | undefined;
   return {
     settings: config.installation,
     store,
     clients: {
-      ecs: new ECSClient(client),
-      logs: new CloudWatchLogsClient(client),
-      iam: new IAMClient(client),
-      autoscaling: new ApplicationAutoScalingClient(client),
-      secrets: new SecretsManagerClient(client),
-      ecr: new ECRClient(client),
+      ecs: Ecs.ecsClient(client),
+      logs: Logs.logsClient(client),
+      iam: Iam.iamClient(client),
+      autoscaling: AutoScaling.autoScalingClient(client),
+      secrets: SecretsManager.secretsManagerClient(client),
+      ecr: Ecr.ecrClient(client),
       sfn,
     },
     logger,

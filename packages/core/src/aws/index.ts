@@ -1,1 +1,17 @@
+/**
+ * One module per AWS service the control plane calls: a factory for its client, and the
+ * exceptions the code acts on, turned into answers (`isNotFound`, `isAlreadyExists`, …), so no
+ * AWS exception name is spelled anywhere else. The clients read their region and credentials
+ * from the environment; constructing one does no I/O, so a module may build its clients when
+ * it loads.
+ */
+export * as AutoScaling from "./application-auto-scaling.ts";
+export * as Logs from "./cloudwatch-logs.ts";
+export * as DynamoDb from "./dynamodb.ts";
+export * as Ecr from "./ecr.ts";
+export * as Ecs from "./ecs.ts";
+export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
+export * as Iam from "./iam.ts";
+export * as Lambda from "./lambda.ts";
+export * as SecretsManager from "./secrets-manager.ts";
 export * as StepFunctions from "./step-functions.ts";

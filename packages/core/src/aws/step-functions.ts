@@ -1,6 +1,19 @@
-import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { StartExecution } from "../deployments/request.ts";
 import { type StateMachineArns, stateMachineFor } from "../deployments/workflow-input.ts";
+import { type ClientConfig, isAwsError } from "./errors.ts";
+
+export function sfnClient(config: ClientConfig = {}): SFNClient {
+  return new SFNClient(config);
+}
+
+/**
+ * The waiting workflow a task token belongs to has moved on: its wait timed out, the token is
+ * unknown or malformed, or the execution ended. Answering it is then pointless, not an error.
+ */
+export function isTaskGone(error: unknown): boolean {
+  return isAwsError(error, "TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist");
+}
 
 /** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
@@ -22,7 +35,8 @@ export function stepFunctionsStarter(client: SFNClient, arns: StateMachineArns):
       );
       return { executionArn: result.executionArn ?? executionArnOf(stateMachineArn, deploymentId) };
     } catch (error) {
-      if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
+      // A repeated start of the same deployment: the execution named after it is the one.
+      if (isAwsError(error, "ExecutionAlreadyExists")) {
         return { executionArn: executionArnOf(stateMachineArn, deploymentId) };
       }
       throw error;

@@ -19,9 +19,8 @@ export interface PageRequest {
 export const DEFAULT_PAGE_LIMIT = 20;
 export const MAX_PAGE_LIMIT = 100;
 
-export function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === "ConditionalCheckFailedException";
-}
+// The records' modules reach every DynamoDB helper through this one.
+export { isConditionFailure } from "../aws/dynamodb.ts";
 
 /** Validates caller input; a failure is the caller's mistake, so it carries the offending paths. */
 export function parseInput<Schema extends z.ZodType>(

@@ -2,10 +2,11 @@ import {
   CreateTableCommand,
   type CreateTableCommandInput,
   type DynamoDBClient,
-  ResourceInUseException,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+// Only DynamoDB's module: the index would load every other AWS client with the store.
+import * as DynamoDb from "../aws/dynamodb.ts";
 
 /**
  * Where records live. The caller owns the client and the table name (read from its own
@@ -92,7 +93,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   try {
     await client.send(new CreateTableCommand(tableDefinition(tableName).createTable));
   } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
+    if (!DynamoDb.isTableInUse(error)) throw error;
   }
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName: tableName });
 }

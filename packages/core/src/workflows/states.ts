@@ -1,3 +1,4 @@
+import * as Lambda from "../aws/lambda.ts";
 import type { Catcher, State } from "./asl.ts";
 
 /**
@@ -13,12 +14,7 @@ export function functionArn(name: string): string {
 
 /** Transient Lambda failures: retried with exponential back-off (2, 4, 8, 16 s). */
 export const LAMBDA_RETRY = {
-  ErrorEquals: [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-  ],
+  ErrorEquals: [...Lambda.TRANSIENT_ERRORS],
   IntervalSeconds: 2,
   MaxAttempts: 4,
   BackoffRate: 2,

@@ -1,4 +1,5 @@
 import { type CloudWatchLogsClient, FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { Logs } from "@berth/core/aws";
 import type { z } from "zod";
 import { ApiError } from "./errors.ts";
 import type { LogsQuery, LogsResponse } from "./schemas.ts";
@@ -53,10 +54,9 @@ export async function readLogs(
       ...(result.nextToken ? { nextToken: result.nextToken } : {}),
     };
   } catch (error) {
-    const name = error instanceof Error ? error.name : "";
     // A service that has not logged anything yet has no group: that is an empty log, not an error.
-    if (name === "ResourceNotFoundException") return { logGroupName, events: [] };
-    if (name === "InvalidParameterException") {
+    if (Logs.isNotFound(error)) return { logGroupName, events: [] };
+    if (Logs.isInvalidParameter(error)) {
       throw new ApiError(
         "INVALID_INPUT",
         "CloudWatch Logs refused the query; is nextToken from this listing?",

@@ -440,7 +440,10 @@ describe("PUT /v1/stacks/{stack}/services/{service}/scale", () => {
     expect(reply.json.deployment.reason).toBe("scale to min 2, max 4, desired 3");
     const service = await read("/v1/stacks/scale/services/api");
     expect(service.json.scaling).toEqual({ min: 2, max: 4 });
-    expect(reply.json.deployment.parameters).toEqual({ action: "scale", scale: { min: 2, max: 4, desired: 3 } });
+    expect(reply.json.deployment.parameters).toEqual({
+      action: "scale",
+      scale: { min: 2, max: 4, desired: 3 },
+    });
     const plan = await apply("scale", stackFile(), YAML, "?dryRun=true");
     expect(plan.json.plan[0].changes).toEqual([
       { path: "properties.scaling.maxInstances", before: 4, after: 1 },

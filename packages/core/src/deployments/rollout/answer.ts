@@ -1,11 +1,8 @@
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
+import { isTaskGone } from "../../aws/step-functions.ts";
 import { WaitRecord } from "../../store/index.ts";
 import type { StepContext } from "./context.ts";
-import { awsErrorName } from "./errors.ts";
 import type { Outcome } from "./outcome.ts";
-
-/** Answers that mean the workflow has moved on (timed out, stopped): nothing is left to answer. */
-const GONE = new Set(["TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"]);
 
 /** Resumes the waiting workflow with the outcome; a workflow that moved on is left alone. */
 export async function sendOutcome(
@@ -19,7 +16,7 @@ export async function sendOutcome(
     );
     return true;
   } catch (error) {
-    if (GONE.has(awsErrorName(error) ?? "")) return false;
+    if (isTaskGone(error)) return false;
     throw error;
   }
 }

@@ -1,26 +1,24 @@
 import { DeregisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
 import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { AutoScaling, Ecs, Iam } from "../../aws/index.ts";
 import { Render } from "../../render/index.ts";
 import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
-import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
 import { renderEnvironment } from "./target.ts";
 
-const MISSING = new Set([
-  "ObjectNotFoundException",
-  "NoSuchEntity",
-  "NoSuchEntityException",
-  "ServiceNotFoundException",
-]);
-
-async function ignoringMissing(action: () => Promise<unknown>): Promise<void> {
+/** Runs the request; the service's answer that its object is already gone counts as done. */
+async function ignoringMissing(
+  isMissing: (error: unknown) => boolean,
+  action: () => Promise<unknown>,
+): Promise<void> {
   try {
     await action();
   } catch (error) {
-    if (!MISSING.has(awsErrorName(error) ?? "")) throw error;
+    if (!isMissing(error)) throw error;
   }
 }
 
@@ -34,7 +32,7 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
   const env = renderEnvironment(settings, input.stack);
   const ecsService = Render.serviceName(env, input.service);
   const service = await describeService(context, ecsService);
-  await ignoringMissing(() =>
+  await ignoringMissing(AutoScaling.isNotFound, () =>
     clients.autoscaling.send(
       new DeregisterScalableTargetCommand({
         ServiceNamespace: "ecs",
@@ -55,7 +53,7 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
         `${ecsService} still has ${service.runningCount ?? 0} running and ${service.pendingCount ?? 0} pending tasks`,
       );
     }
-    await ignoringMissing(() =>
+    await ignoringMissing(Ecs.isServiceNotFound, () =>
       clients.ecs.send(
         new DeleteServiceCommand({ cluster: settings.cluster, service: ecsService, force: true }),
       ),
@@ -67,14 +65,16 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
     policies =
       (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
   } catch (error) {
-    if (!MISSING.has(awsErrorName(error) ?? "")) throw error;
+    if (!Iam.isNotFound(error)) throw error;
   }
   for (const policy of policies) {
-    await ignoringMissing(() =>
+    await ignoringMissing(Iam.isNotFound, () =>
       clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy })),
     );
   }
-  await ignoringMissing(() => clients.iam.send(new DeleteRoleCommand({ RoleName: roleName })));
+  await ignoringMissing(Iam.isNotFound, () =>
+    clients.iam.send(new DeleteRoleCommand({ RoleName: roleName })),
+  );
   return {
     status: "SUCCEEDED",
     reason: `${service ? `ECS service ${ecsService} deleted` : `ECS service ${ecsService} was not running`}, with its scaling and task role; its log group ${Render.logGroupName(env, input.service)} is kept for its retention`,

@@ -25,8 +25,3 @@ export const STEP_ERRORS = {
   draining: "Berth.ServiceDraining",
 } as const;
 export type StepErrorName = (typeof STEP_ERRORS)[keyof typeof STEP_ERRORS];
-
-/** An AWS SDK error's name (its exception class), or undefined for anything else. */
-export function awsErrorName(error: unknown): string | undefined {
-  return error instanceof Error ? error.name : undefined;
-}

@@ -1,10 +1,11 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { Ecr, SecretsManager } from "../../aws/index.ts";
 import { Spec } from "../../spec/index.ts";
 import { DeploymentEventRecord, DeploymentRecord, ServiceRecord } from "../../store/index.ts";
 import { isTerminal } from "../status.ts";
 import type { StepContext } from "./context.ts";
-import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { dependenciesOf, loadTarget, secretNamesOf, type Target } from "./target.ts";
 
@@ -59,7 +60,7 @@ async function checkSecrets(context: StepContext, target: Target): Promise<Check
       try {
         await context.clients.secrets.send(new DescribeSecretCommand({ SecretId: name }));
       } catch (error) {
-        if (awsErrorName(error) === "ResourceNotFoundException") {
+        if (SecretsManager.isNotFound(error)) {
           problems.push(`$Secret('${name}') does not exist in Secrets Manager`);
         } else {
           problems.push(`$Secret('${name}') could not be checked (${(error as Error).message})`);
@@ -102,8 +103,7 @@ async function checkImages(context: StepContext, target: Target): Promise<CheckR
       if ((result.imageDetails ?? []).length === 0)
         problems.push(`image ${image} (container ${container.name}) does not exist`);
     } catch (error) {
-      const name = awsErrorName(error);
-      if (name === "ImageNotFoundException" || name === "RepositoryNotFoundException") {
+      if (Ecr.isImageNotFound(error)) {
         problems.push(`image ${image} (container ${container.name}) does not exist`);
       } else {
         problems.push(

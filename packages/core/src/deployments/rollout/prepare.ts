@@ -7,11 +7,12 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { Iam, Logs, SecretsManager } from "../../aws/index.ts";
 import { Render } from "../../render/index.ts";
 import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
-import { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
 
@@ -96,7 +97,7 @@ export async function prepareResources(
     try {
       await clients.logs.send(new CreateLogGroupCommand(plan.logGroup.create));
     } catch (error) {
-      if (awsErrorName(error) !== "ResourceAlreadyExistsException") throw error;
+      if (!Logs.isAlreadyExists(error)) throw error;
     }
     await clients.logs.send(new PutRetentionPolicyCommand(plan.logGroup.retention));
   }
@@ -141,7 +142,7 @@ async function resolveSecrets(context: StepContext, names: string[]): Promise<Re
       const described = await context.clients.secrets.send(new DescribeSecretCommand({ SecretId: name }));
       if (described.ARN) arns[name] = described.ARN;
     } catch (error) {
-      if (awsErrorName(error) === "ResourceNotFoundException") {
+      if (SecretsManager.isNotFound(error)) {
         throw new StepError(STEP_ERRORS.preflight, `$Secret('${name}') does not exist in Secrets Manager`);
       }
       throw error;
@@ -157,20 +158,14 @@ async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"
   try {
     await iam.send(new GetRoleCommand({ RoleName: roleName }));
   } catch (error) {
-    if (awsErrorName(error) !== "NoSuchEntityException" && awsErrorName(error) !== "NoSuchEntity")
-      throw error;
+    if (!Iam.isNotFound(error)) throw error;
     exists = false;
   }
   if (!exists) {
     try {
       await iam.send(new CreateRoleCommand(role.create));
     } catch (error) {
-      if (
-        awsErrorName(error) !== "EntityAlreadyExistsException" &&
-        awsErrorName(error) !== "EntityAlreadyExists"
-      ) {
-        throw error;
-      }
+      if (!Iam.isAlreadyExists(error)) throw error;
     }
   } else if (role.create.AssumeRolePolicyDocument) {
     await iam.send(

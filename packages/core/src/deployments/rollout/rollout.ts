@@ -2,7 +2,7 @@ export { type AppliedService, applyService, failFastThreshold } from "./apply.ts
 export type { Clients, Settings, StepContext } from "./context.ts";
 export { deleteService } from "./delete-service.ts";
 export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";
-export { awsErrorName, STEP_ERRORS, StepError } from "./errors.ts";
+export { STEP_ERRORS, StepError } from "./errors.ts";
 export { CaughtError, describeError, finalize } from "./finalize.ts";
 export {
   type BuildItem,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { FARGATE_CPUS } from "./capacity.ts";
 
 /**
- * The stack file's resource syntax, as in the reference docs (`../shared/reference`). Objects are
+ * The stack file's resource syntax (documented in docs/stack-file.md). Objects are
  * closed: an unknown property is an error that names the closest valid one. Defaults are the
  * documented ones. Cross-resource rules live in `validate.ts`.
  */

@@ -219,11 +219,10 @@ async function recordTaskFailure(
 ): Promise<void> {
   const container = failedContainer(task);
   const logLines = await lastLogLines(context, wait, task);
-  // ECS words it "…health checks: <output>", Berth Local "…health checks (container <name>: <output>)".
-  const health = /^Task failed container health checks(?:: ?(.*)| \(container [^:()]+: (.*)\))$/s.exec(
+  // ECS's wording, which Berth Local writes too: "Task failed container health checks[: <output>]".
+  const healthOutput = /^Task failed container health checks(?:: ?(.*))?$/s.exec(
     task.stoppedReason ?? "",
-  );
-  const healthOutput = health?.[1] ?? health?.[2];
+  )?.[1];
   await DeploymentEventRecord.append(context.store, wait.deploymentId, {
     type: "task-failed",
     message: `task ${task.taskArn.slice(task.taskArn.lastIndexOf("/") + 1)} failed: ${describeFailure(task)}`,

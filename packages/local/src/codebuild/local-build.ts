@@ -129,6 +129,7 @@ async function runStep(step: Buildpack.LocalStep, context: StepContext): Promise
     throw Buildpack.buildFailed(
       `the ${step.kind} step failed: ${error instanceof Error ? error.message : String(error)}`,
       [],
+      { cause: error },
     );
   }
 }
@@ -159,7 +160,9 @@ async function bundle(
     const messages = isBuildFailure(error) ? error.errors : [];
     const lines = messages.length > 0 ? await formatted(messages, "error") : [String(error)];
     for (const line of lines) context.log(line);
-    throw Buildpack.buildFailed(`esbuild could not bundle ${step.entry}`, lines.slice(-OUTPUT_TAIL_LINES));
+    throw Buildpack.buildFailed(`esbuild could not bundle ${step.entry}`, lines.slice(-OUTPUT_TAIL_LINES), {
+      cause: error,
+    });
   }
 }
 
@@ -202,7 +205,7 @@ function runProgram(
         error.code === "ENOENT"
           ? `${program} was not found on PATH; Berth Local needs it to build ${context.language}`
           : `${program} could not run: ${error.message}`;
-      reject(Buildpack.buildFailed(what, tail));
+      reject(Buildpack.buildFailed(what, tail, { cause: error }));
     });
     child.on("close", (code, signal) => {
       if (code === 0) resolvePromise();

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
@@ -813,12 +812,4 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
     version: task.version,
     tags: task.tags,
   };
-}
-
-export function readJsonIfExists(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, "utf8"));
-  } catch {
-    return undefined;
-  }
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { ErrorCode } from "@berth/core/errors";
 import type { DeploymentEventRecord, DeploymentRecord, StackRecord } from "@berth/core/store";
 import { UsageError } from "./command.ts";
 
@@ -92,7 +93,7 @@ export interface CreatedSource {
 }
 
 /** The API's answer when the installation takes no uploads (Berth Local reads file:// directories). */
-export const SOURCES_UNSUPPORTED = "SOURCES_UNSUPPORTED";
+export const SOURCES_UNSUPPORTED = "SOURCES_UNSUPPORTED" satisfies ErrorCode;
 
 export interface ErrorDetail {
   path: string;

@@ -90,10 +90,6 @@ function packagingHolders(service: string, spec: SpecJson): Map<string, Record<s
   return holders;
 }
 
-export function containerNames(service: string, spec: SpecJson): string[] {
-  return [...packagingHolders(service, spec).keys()];
-}
-
 /**
  * The spec with each named container running a given image: its packaging becomes
  * `prebuilt-image`, keeping the command and entry point it had.

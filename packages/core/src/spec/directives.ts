@@ -16,8 +16,6 @@ const DIRECTIVE_PATTERN = /\$([A-Za-z][A-Za-z0-9]*)\(([^()]*)\)/g;
 const DIRECTIVE_START = /\$[A-Za-z][A-Za-z0-9]*\(/;
 const ARGUMENT_PATTERN = /^\s*(?:'([^']*)'|"([^"]*)")\s*$/;
 
-export const SUPPORTED_DIRECTIVES = ["ResourceParam", "Secret"] as const;
-
 /** Why a directive Berth does not run is refused, so the error can say it. */
 export function unsupportedDirectiveReason(name: string): string {
   return name.startsWith("Cf")

@@ -145,8 +145,3 @@ export function containersOf(resourceName: string, resource: ComputeResource): C
       });
   }
 }
-
-/** Resources that run as ECS services (batch jobs run as one-off tasks). */
-export function isService(resource: ComputeResource): boolean {
-  return resource.type !== "batch-job";
-}

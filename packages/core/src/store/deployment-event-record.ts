@@ -95,7 +95,9 @@ export async function append(store: Store, deploymentId: string, event: NewEvent
     );
     sequence = z.number().int().positive().parse(result.Attributes?.eventCount);
   } catch (error) {
-    if (isConditionFailure(error)) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`);
+    if (isConditionFailure(error)) {
+      throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`, [], { cause: error });
+    }
     throw error;
   }
   return writeAt(store, id, sequence, checked);

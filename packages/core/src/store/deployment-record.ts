@@ -222,8 +222,10 @@ async function updateInStatus(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await get(store, id);
-    if (!current) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`);
-    throw new BerthError("CONFLICT", `deployment ${id} is ${current.status}, not ${expectedStatus}`);
+    if (!current) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`, [], { cause: error });
+    throw new BerthError("CONFLICT", `deployment ${id} is ${current.status}, not ${expectedStatus}`, [], {
+      cause: error,
+    });
   }
   await DeploymentEventRecord.writeAt(store, id, updated.eventCount, event);
   return updated;
@@ -299,7 +301,7 @@ export async function recordDetails(store: Store, id: string, details: Details):
     return fromItem(result.Attributes ?? {});
   } catch (error) {
     if (isConditionFailure(error))
-      throw new BerthError("NOT_FOUND", `deployment ${deploymentId} does not exist`);
+      throw new BerthError("NOT_FOUND", `deployment ${deploymentId} does not exist`, [], { cause: error });
     throw error;
   }
 }

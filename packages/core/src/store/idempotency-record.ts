@@ -153,7 +153,9 @@ export async function complete(store: Store, target: Target, response: Response)
     return parseStored(Info, result.Attributes ?? {}, "idempotency record");
   } catch (error) {
     if (isConditionFailure(error)) {
-      throw new BerthError("CONFLICT", `idempotency key ${key} is not claimed by this request`);
+      throw new BerthError("CONFLICT", `idempotency key ${key} is not claimed by this request`, [], {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -63,7 +63,7 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     );
   } catch (error) {
     if (isConditionFailure(error))
-      throw new BerthError("CONFLICT", `service ${stack}/${name} already exists`);
+      throw new BerthError("CONFLICT", `service ${stack}/${name} already exists`, [], { cause: error });
     throw error;
   }
   return info;
@@ -144,10 +144,12 @@ export async function update(store: Store, target: VersionedKey, changes: Change
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     if (!(await get(store, stack, name)))
-      throw new BerthError("NOT_FOUND", `service ${stack}/${name} does not exist`);
+      throw new BerthError("NOT_FOUND", `service ${stack}/${name} does not exist`, [], { cause: error });
     throw new BerthError(
       "CONFLICT",
       `service ${stack}/${name} changed since version ${target.expectedVersion} was read`,
+      [],
+      { cause: error },
     );
   }
 }
@@ -185,6 +187,8 @@ export async function remove(
       throw new BerthError(
         "CONFLICT",
         `service ${stack}/${name} changed since version ${expectedVersion} was read`,
+        [],
+        { cause: error },
       );
     }
     throw error;

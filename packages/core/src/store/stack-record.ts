@@ -86,7 +86,9 @@ export async function put(store: Store, input: PutInput): Promise<Info> {
     return parseStored(Info, result.Attributes ?? {}, "stack");
   } catch (error) {
     if (isConditionFailure(error)) {
-      throw new BerthError("CONFLICT", `stack ${name} changed since it was read; plan again`);
+      throw new BerthError("CONFLICT", `stack ${name} changed since it was read; plan again`, [], {
+        cause: error,
+      });
     }
     throw error;
   }

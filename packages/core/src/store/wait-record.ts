@@ -112,7 +112,7 @@ export async function replace(store: Store, current: Info, next: Partial<Info>):
     );
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    throw new BerthError("CONFLICT", `the wait of ${current.ecsService} changed`);
+    throw new BerthError("CONFLICT", `the wait of ${current.ecsService} changed`, [], { cause: error });
   }
   return updated;
 }

@@ -1,3 +1,4 @@
+import { STEP_ERRORS } from "../deployments/rollout/errors.ts";
 import type { State, StateMachine, Workflow } from "./asl.ts";
 import {
   DEPLOYMENT_REF,
@@ -7,9 +8,6 @@ import {
   invoke,
   loadDeployment,
 } from "./states.ts";
-
-/** delete-service answers this while ECS still drains the service; it is retried, not failed. */
-export const SERVICE_DRAINING = "Berth.ServiceDraining";
 
 /**
  * The states deleting one service: scale to 0, delete the service, its scaling and its task
@@ -25,7 +23,7 @@ function deleteServiceStates(end: Ending): Record<string, State> {
       timeoutSeconds: 120,
       resultPath: "$.outcome",
       next: "Finalize",
-      retry: [{ ErrorEquals: [SERVICE_DRAINING], IntervalSeconds: 5, MaxAttempts: 120, BackoffRate: 1 }],
+      retry: [{ ErrorEquals: [STEP_ERRORS.draining], IntervalSeconds: 5, MaxAttempts: 120, BackoffRate: 1 }],
     }),
     ...finalizeAndRelease(end),
     ...failurePath(end),

@@ -1,9 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${Name}` placeholders are filled by `substitute`.
+import { STEP_ERRORS } from "../deployments/rollout/errors.ts";
 import type { StateMachine, Workflow } from "./asl.ts";
-
-/** preflight answers this while a service the deployment connects to is still being created. */
-export const DEPENDENCY_PENDING = "Berth.DependencyPending";
-
 import {
   catchToFailure,
   DEPLOYMENT_REF,
@@ -33,7 +30,14 @@ export const definition: StateMachine = {
       resultPath: null,
       next: "Build needed?",
       // A service it connects to is being created: wait for it (3 s apart, up to 5 minutes).
-      retry: [{ ErrorEquals: [DEPENDENCY_PENDING], IntervalSeconds: 3, MaxAttempts: 100, BackoffRate: 1 }],
+      retry: [
+        {
+          ErrorEquals: [STEP_ERRORS.dependencyPending],
+          IntervalSeconds: 3,
+          MaxAttempts: 100,
+          BackoffRate: 1,
+        },
+      ],
     }),
     "Build needed?": {
       Type: "Choice",

@@ -1,11 +1,11 @@
-import { BerthError, type ErrorDetail } from "@berth/core/errors";
+import { BerthError, type ErrorCode, type ErrorDetail } from "@berth/core/errors";
 import { z } from "zod";
 
 /**
- * Every error code the API answers with, and its status. Domain errors from core keep their
- * codes (INVALID_INPUT, NOT_FOUND, CONFLICT…); the API adds the ones only HTTP has. A BerthError
- * whose code is missing here is a bug and answers 500, so a new domain code cannot leak out
- * as a 4xx nobody documented.
+ * Every error code the API answers with, and its status: the subset of core's ErrorCode a
+ * client can cause. Domain errors from core keep their codes (INVALID_INPUT, NOT_FOUND,
+ * CONFLICT…); the API raises the ones only HTTP has. A BerthError whose code is missing here is
+ * a bug and answers 500, so a new domain code cannot leak out as a 4xx nobody documented.
  */
 const STATUS_BY_CODE = {
   BAD_REQUEST: 400,
@@ -25,7 +25,7 @@ const STATUS_BY_CODE = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INVALID_STACK_FILE: 422,
-} as const satisfies Record<string, number>;
+} as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type ApiErrorCode = keyof typeof STATUS_BY_CODE;
 
@@ -38,8 +38,9 @@ export class ApiError extends BerthError {
     message: string,
     details: readonly ErrorDetail[] = [],
     headers: Record<string, string> = {},
+    options?: { cause?: unknown },
   ) {
-    super(code, message, details);
+    super(code, message, details, options);
     this.headers = headers;
   }
 }

@@ -71,8 +71,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function bodyText(request: ApiRequest): string {
   try {
     return utf8.decode(request.body);
-  } catch {
-    throw new ApiError("BAD_REQUEST", "the request body is not valid UTF-8");
+  } catch (error) {
+    throw new ApiError("BAD_REQUEST", "the request body is not valid UTF-8", [], {}, { cause: error });
   }
 }
 
@@ -132,9 +132,13 @@ export function jsonBody(request: ApiRequest): unknown {
     return JSON.parse(text);
   } catch (error) {
     const reason = error instanceof SyntaxError ? error.message : "it cannot be parsed";
-    throw new ApiError("INVALID_JSON", `the request body is not valid JSON: ${reason}`, [
-      { path: "body", message: reason },
-    ]);
+    throw new ApiError(
+      "INVALID_JSON",
+      `the request body is not valid JSON: ${reason}`,
+      [{ path: "body", message: reason }],
+      {},
+      { cause: error },
+    );
   }
 }
 

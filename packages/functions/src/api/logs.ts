@@ -61,6 +61,8 @@ export async function readLogs(
         "INVALID_INPUT",
         "CloudWatch Logs refused the query; is nextToken from this listing?",
         [{ path: "query.nextToken", message: "was not accepted by CloudWatch Logs" }],
+        {},
+        { cause: error },
       );
     }
     throw error;

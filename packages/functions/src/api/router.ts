@@ -83,10 +83,14 @@ function decodeParams(rawParams: Record<string, string>): Record<string, string>
   for (const [name, raw] of Object.entries(rawParams)) {
     try {
       params[name] = decodeURIComponent(raw);
-    } catch {
-      throw new ApiError("BAD_REQUEST", `path parameter ${name} is not validly percent-encoded`, [
-        { path: `params.${name}`, message: "invalid percent-encoding" },
-      ]);
+    } catch (error) {
+      throw new ApiError(
+        "BAD_REQUEST",
+        `path parameter ${name} is not validly percent-encoded`,
+        [{ path: `params.${name}`, message: "invalid percent-encoding" }],
+        {},
+        { cause: error },
+      );
     }
   }
   return params;

@@ -33,7 +33,7 @@ export function stepHandler<Schema extends z.ZodType, Result>(
       const error = new Error(
         `${name}: the payload does not match the step's input: ${parsed.error.message}`,
       );
-      error.name = "Berth.InvalidStepInput";
+      error.name = Rollout.STEP_ERRORS.invalidInput;
       throw error;
     }
     const logger = current.logger.createChild({

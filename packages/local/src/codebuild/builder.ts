@@ -2,6 +2,7 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Buildpack } from "@berth/core/buildpacks";
+import { runLocalBuild } from "./local-build.ts";
 
 /**
  * Why a build failed, as CodeBuild puts it in the failed phase's context: `CLIENT_ERROR` when what
@@ -132,7 +133,7 @@ export async function buildArtifact(
   try {
     let digest: string;
     try {
-      ({ digest } = await Buildpack.runLocalBuild(local, {
+      ({ digest } = await runLocalBuild(local, {
         sourceDir: options.sourceDir,
         outDir: scratch,
         onLog: options.log,

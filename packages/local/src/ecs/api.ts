@@ -606,7 +606,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           const cluster = engine.requireCluster(input.cluster);
           const task = engine.findTask(cluster.clusterArn, input.task);
           if (!task) throw new AwsError("InvalidParameterException", "The referenced task was not found.");
-          engine.stopTask(task, input.reason ?? "Task stopped by the user", "UserInitiated");
+          engine.stopTask(task, input.reason ?? "Task stopped by user", "UserInitiated");
           engine.save();
           return { task: describeTask(task) };
         },

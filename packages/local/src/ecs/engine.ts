@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
@@ -595,11 +594,8 @@ export class EcsEngine {
       if (task.healthStatus === "UNHEALTHY") {
         const sick = task.containers.find((c) => c.healthStatus === "UNHEALTHY");
         const output = sick?.lastHealthOutput ? `: ${sick.lastHealthOutput.trim().slice(-300)}` : "";
-        this.stopTask(
-          task,
-          `Task failed container health checks (container ${sick?.name ?? "?"}${output})`,
-          "ServiceSchedulerInitiated",
-        );
+        // ECS's wording, so core parses one; which container failed, its UNHEALTHY status says.
+        this.stopTask(task, `Task failed container health checks${output}`, "ServiceSchedulerInitiated");
       }
     }
     const running = live.filter((task) => task.desiredStatus === "RUNNING");
@@ -640,6 +636,8 @@ export class EcsEngine {
       }
     }
 
+    // ECS words both replacements and scale-in this way.
+    const scalingReason = `Scaling activity initiated by (deployment ${primary.id})`;
     // Stop old tasks only while enough healthy tasks remain (minimumHealthyPercent), the ones
     // that are not serving first; then surplus tasks of the primary when scaling in.
     let healthy = running.filter((task) => this.isHealthy(task)).length;
@@ -650,23 +648,14 @@ export class EcsEngine {
       // A healthy old task stops only if minimumHealthyPercent still holds without it: with the
       // default 100%, that is once a new task is healthy in its place.
       if (wasHealthy && healthy - 1 < minHealthy) continue;
-      this.stopTask(
-        task,
-        `Task stopped by the scheduler: deployment ${primary.id} replaced it`,
-        "ServiceSchedulerInitiated",
-      );
+      this.stopTask(task, scalingReason, "ServiceSchedulerInitiated");
       if (wasHealthy) healthy -= 1;
     }
     if (primaryTasks.length > desired) {
       const surplus = [...primaryTasks]
         .sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.createdAt - a.createdAt)
         .slice(0, primaryTasks.length - desired);
-      for (const task of surplus)
-        this.stopTask(
-          task,
-          "Task stopped by the scheduler: the service scaled in",
-          "ServiceSchedulerInitiated",
-        );
+      for (const task of surplus) this.stopTask(task, scalingReason, "ServiceSchedulerInitiated");
     }
 
     // Roll-out completion.
@@ -823,12 +812,4 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
     version: task.version,
     tags: task.tags,
   };
-}
-
-export function readJsonIfExists(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, "utf8"));
-  } catch {
-    return undefined;
-  }
 }

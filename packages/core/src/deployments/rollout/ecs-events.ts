@@ -1,10 +1,9 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { z } from "zod";
-import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
-import { transition } from "../deployment.ts";
+import { DeploymentEventRecord, WaitRecord } from "../../store/index.ts";
 import { decide } from "./answer.ts";
 import type { StepContext } from "./context.ts";
+import { type RollbackStart, rollBack } from "./rollback.ts";
 
 /** How many of a failed task's last log lines a deployment's event carries. */
 export const LOG_LINES = 20;
@@ -60,14 +59,7 @@ export interface DeploymentState {
   reason: string;
 }
 
-export type Handled =
-  | "ignored"
-  | "succeeded"
-  | "rolled-back"
-  | "rollback-failed"
-  | "failed"
-  | "rolling-back"
-  | "task-failure-recorded";
+export type Handled = RollbackStart | "succeeded" | "rolled-back" | "task-failure-recorded";
 
 /**
  * The ECS event handler: matches `ECS Deployment State Change` and `ECS Task State Change` to
@@ -219,11 +211,10 @@ async function recordTaskFailure(
 ): Promise<void> {
   const container = failedContainer(task);
   const logLines = await lastLogLines(context, wait, task);
-  // ECS words it "…health checks: <output>", Berth Local "…health checks (container <name>: <output>)".
-  const health = /^Task failed container health checks(?:: ?(.*)| \(container [^:()]+: (.*)\))$/s.exec(
+  // ECS's wording, which Berth Local writes too: "Task failed container health checks[: <output>]".
+  const healthOutput = /^Task failed container health checks(?:: ?(.*))?$/s.exec(
     task.stoppedReason ?? "",
-  );
-  const healthOutput = health?.[1] ?? health?.[2];
+  )?.[1];
   await DeploymentEventRecord.append(context.store, wait.deploymentId, {
     type: "task-failed",
     message: `task ${task.taskArn.slice(task.taskArn.lastIndexOf("/") + 1)} failed: ${describeFailure(task)}`,
@@ -239,79 +230,4 @@ async function recordTaskFailure(
       threshold: wait.failFastThreshold,
     },
   });
-}
-
-/**
- * Rolls the service back at once: ECS is pointed at the last good revision and the wait now
- * follows that rollback. A service without one (its first deployment) is scaled to 0 instead,
- * so a crash loop stops, and the deployment fails.
- */
-export async function rollBack(
-  context: StepContext,
-  wait: WaitRecord.Info,
-  reason: string,
-): Promise<Handled> {
-  const target = wait.rollbackTaskDefinitionArn;
-  if (!target) {
-    const decided = await decide(
-      context,
-      wait,
-      {
-        status: "FAILED",
-        reason: `${reason}; no earlier revision to return to, so the service was scaled to 0`,
-      },
-      ["deploying"],
-    );
-    if (!decided) return "ignored";
-    await context.clients.ecs.send(
-      new UpdateServiceCommand({ cluster: wait.cluster, service: wait.ecsService, desiredCount: 0 }),
-    );
-    return "failed";
-  }
-  // Claim the rollback before calling ECS, so two events cannot start two.
-  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
-    current.deploymentId === wait.deploymentId && current.phase === "deploying"
-      ? { phase: "rolling-back", rollbackReason: reason }
-      : undefined,
-  );
-  if (!claimed) return "ignored";
-  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
-  if (deployment?.status === "DEPLOYING") {
-    await transition(
-      context.store,
-      wait.deploymentId,
-      "DEPLOYING",
-      "ROLLING_BACK",
-      `${reason}; returning to ${target}`,
-    );
-  }
-  try {
-    const updated = await context.clients.ecs.send(
-      new UpdateServiceCommand({
-        cluster: wait.cluster,
-        service: wait.ecsService,
-        taskDefinition: target,
-        forceNewDeployment: true,
-      }),
-    );
-    const primary = updated.service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
-    if (!primary?.id) throw new Error("ECS answered no primary deployment for the rollback");
-    await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
-      current.deploymentId === wait.deploymentId && current.phase === "rolling-back"
-        ? { rollbackEcsDeploymentId: primary.id }
-        : undefined,
-    );
-    return "rolling-back";
-  } catch (error) {
-    await decide(
-      context,
-      claimed.after,
-      {
-        status: "ROLLBACK_FAILED",
-        reason: `${reason}; the rollback to ${target} could not start: ${(error as Error).message}`,
-      },
-      ["rolling-back"],
-    );
-    return "rollback-failed";
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * Errors a step throws on purpose. Their `name` is the error Step Functions sees (Lambda reports
- * a thrown error's name as its `errorType`), so the workflows' Retry and Catch match on it and
- * finalize knows what happened from `$.error.Error`.
+ * a thrown error's name as its `errorType`), so the workflows' Retry and Catch match on it (they
+ * name these constants, not copies of the strings) and finalize knows what happened from
+ * `$.error.Error`.
  */
 export class StepError extends Error {
   constructor(name: StepErrorName, message: string) {
@@ -23,5 +24,7 @@ export const STEP_ERRORS = {
   dependencyPending: "Berth.DependencyPending",
   /** delete-service: ECS is still draining; the workflow retries. */
   draining: "Berth.ServiceDraining",
+  /** A step's payload does not match its schema: a bug in the workflow, not bad input. */
+  invalidInput: "Berth.InvalidStepInput",
 } as const;
 export type StepErrorName = (typeof STEP_ERRORS)[keyof typeof STEP_ERRORS];

@@ -1,9 +1,9 @@
 import { WaitRecord } from "../../store/index.ts";
 import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
-import { rollBack } from "./ecs-events.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
+import { rollBack } from "./rollback.ts";
 
 /**
  * reconcile: the wait ran out. One DescribeServices decides: the ECS deployment completed (its

@@ -3,14 +3,9 @@ import { access, cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
+import { Buildpack } from "@berth/core/buildpacks";
 import { build as esbuild, formatMessages, type Message } from "esbuild";
 import { z } from "zod";
-import { contentDigest } from "./digest.ts";
-import { BuildpackError, buildFailed } from "./errors.ts";
-import type { Language } from "./language.ts";
-import { type ArtifactManifest, LocalBuild, type LocalStep, MANIFEST_FILE } from "./local-plan.ts";
-import { isApplicationJar, npmCiCommand, pipInstallArgs } from "./recipes.ts";
-import { shellCommand } from "./shell.ts";
 
 export interface LocalBuildOptions {
   sourceDir: string;
@@ -24,8 +19,8 @@ export interface LocalBuildOptions {
 
 export interface LocalBuildResult {
   outDir: string;
-  manifest: ArtifactManifest;
-  /** `contentDigest(outDir)`: the artifact's identity. */
+  manifest: Buildpack.ArtifactManifest;
+  /** `Buildpack.contentDigest(outDir)`: the artifact's identity. */
   digest: string;
 }
 
@@ -40,7 +35,7 @@ interface StepContext {
   sourceDir: string;
   workDir: string;
   outDir: string;
-  language: Language;
+  language: Buildpack.Language;
   log: (line: string) => void;
   signal: AbortSignal | undefined;
 }
@@ -51,15 +46,18 @@ interface StepContext {
  * `outDir` together with a `manifest.json` that says how to start them.
  */
 export async function runLocalBuild(
-  local: LocalBuild,
+  local: Buildpack.LocalBuild,
   options: LocalBuildOptions,
 ): Promise<LocalBuildResult> {
-  const parsed = LocalBuild.safeParse(local);
+  const parsed = Buildpack.LocalBuild.safeParse(local);
   if (!parsed.success) {
-    throw new BuildpackError("INVALID_INPUT", `invalid local build: ${z.prettifyError(parsed.error)}`);
+    throw new Buildpack.BuildpackError(
+      "INVALID_INPUT",
+      `invalid local build: ${z.prettifyError(parsed.error)}`,
+    );
   }
   const build = parsed.data;
-  if (!build.supported) throw new BuildpackError("LOCAL_BUILD_UNSUPPORTED", build.reason);
+  if (!build.supported) throw new Buildpack.BuildpackError("LOCAL_BUILD_UNSUPPORTED", build.reason);
 
   const sourceDir = resolve(options.sourceDir);
   const outDir = resolve(options.outDir);
@@ -84,14 +82,14 @@ export async function runLocalBuild(
       }
       await runStep(step, context);
     }
-    const manifest: ArtifactManifest = {
+    const manifest: Buildpack.ArtifactManifest = {
       schemaVersion: 1,
       language: build.language,
       start: build.start,
       createdAt: new Date().toISOString(),
     };
-    await writeFile(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    return { outDir, manifest, digest: await contentDigest(outDir) };
+    await writeFile(join(outDir, Buildpack.MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    return { outDir, manifest, digest: await Buildpack.contentDigest(outDir) };
   } catch (error) {
     // The directory was empty before; a half-built artifact must not pass for a built one.
     await emptyDirectory(outDir);
@@ -101,18 +99,23 @@ export async function runLocalBuild(
   }
 }
 
-async function runStep(step: LocalStep, context: StepContext): Promise<void> {
+async function runStep(step: Buildpack.LocalStep, context: StepContext): Promise<void> {
   const { workDir, outDir } = context;
   try {
     switch (step.kind) {
       case "npm-ci":
-        return await runProgram(npmCiCommand(), workDir, {}, context);
+        return await runProgram(Buildpack.npmCiCommand(), workDir, {}, context);
       case "esbuild":
         return await bundle(step, context);
       case "pip-install":
         // `python3 -m pip` installs for the interpreter that will run the app; a bare `pip`
         // may belong to another one.
-        return await runProgram(["python3", "-m", "pip", ...pipInstallArgs(step)], workDir, {}, context);
+        return await runProgram(
+          ["python3", "-m", "pip", ...Buildpack.pipInstallArgs(step)],
+          workDir,
+          {},
+          context,
+        );
       case "exec":
         return await runProgram(step.command, join(workDir, step.cwd), step.env, context);
       case "pick-jar":
@@ -122,15 +125,19 @@ async function runStep(step: LocalStep, context: StepContext): Promise<void> {
         return await copyInto(join(workDir, step.from), join(outDir, step.to));
     }
   } catch (error) {
-    if (error instanceof BuildpackError) throw error;
-    throw buildFailed(
+    if (error instanceof Buildpack.BuildpackError) throw error;
+    throw Buildpack.buildFailed(
       `the ${step.kind} step failed: ${error instanceof Error ? error.message : String(error)}`,
       [],
+      { cause: error },
     );
   }
 }
 
-async function bundle(step: Extract<LocalStep, { kind: "esbuild" }>, context: StepContext): Promise<void> {
+async function bundle(
+  step: Extract<Buildpack.LocalStep, { kind: "esbuild" }>,
+  context: StepContext,
+): Promise<void> {
   context.log(`berth: bundling ${step.entry} into ${step.outfile} (esbuild, ${step.target}, ${step.format})`);
   // Without a lock file nothing was installed, and the image build would use the node_modules
   // the source came with; the bundler reads the source's own, which the scratch copy lacks.
@@ -153,7 +160,9 @@ async function bundle(step: Extract<LocalStep, { kind: "esbuild" }>, context: St
     const messages = isBuildFailure(error) ? error.errors : [];
     const lines = messages.length > 0 ? await formatted(messages, "error") : [String(error)];
     for (const line of lines) context.log(line);
-    throw buildFailed(`esbuild could not bundle ${step.entry}`, lines.slice(-OUTPUT_TAIL_LINES));
+    throw Buildpack.buildFailed(`esbuild could not bundle ${step.entry}`, lines.slice(-OUTPUT_TAIL_LINES), {
+      cause: error,
+    });
   }
 }
 
@@ -174,8 +183,8 @@ function runProgram(
   context: StepContext,
 ): Promise<void> {
   const [program, ...args] = command;
-  if (program === undefined) return Promise.reject(buildFailed("a step has an empty command", []));
-  context.log(`$ ${shellCommand(command)}`);
+  if (program === undefined) return Promise.reject(Buildpack.buildFailed("a step has an empty command", []));
+  context.log(`$ ${Buildpack.shellCommand(command)}`);
   return new Promise((resolvePromise, reject) => {
     const tail: string[] = [];
     const onLine = (line: string) => {
@@ -196,14 +205,14 @@ function runProgram(
         error.code === "ENOENT"
           ? `${program} was not found on PATH; Berth Local needs it to build ${context.language}`
           : `${program} could not run: ${error.message}`;
-      reject(buildFailed(what, tail));
+      reject(Buildpack.buildFailed(what, tail, { cause: error }));
     });
     child.on("close", (code, signal) => {
       if (code === 0) resolvePromise();
       else
         reject(
-          buildFailed(
-            `${shellCommand(command)} ${code === null ? `was killed by ${signal}` : `exited with ${code}`}`,
+          Buildpack.buildFailed(
+            `${Buildpack.shellCommand(command)} ${code === null ? `was killed by ${signal}` : `exited with ${code}`}`,
             tail,
           ),
         );
@@ -212,11 +221,14 @@ function runProgram(
 }
 
 async function pickJar(targetDir: string, destination: string, context: StepContext): Promise<void> {
-  const jars = (await readdir(targetDir)).filter(isApplicationJar).sort();
+  const jars = (await readdir(targetDir)).filter(Buildpack.isApplicationJar).sort();
   const [jar] = jars;
   if (jar === undefined || jars.length > 1) {
     const found = jars.length === 0 ? "none" : jars.join(", ");
-    throw buildFailed(`expected one application jar in ${basename(targetDir)}/, found: ${found}`, []);
+    throw Buildpack.buildFailed(
+      `expected one application jar in ${basename(targetDir)}/, found: ${found}`,
+      [],
+    );
   }
   context.log(`berth: using ${jar} as the application jar`);
   await copyInto(join(targetDir, jar), destination);
@@ -242,7 +254,7 @@ async function stageSource(sourceDir: string, workDir: string, outDir: string): 
 async function requireDirectory(dir: string): Promise<void> {
   const stats = await stat(dir).catch(() => undefined);
   if (!stats?.isDirectory()) {
-    throw new BuildpackError(
+    throw new Buildpack.BuildpackError(
       "INVALID_INPUT",
       `the source directory ${dir} does not exist or is not a directory`,
     );
@@ -253,7 +265,7 @@ async function requireEmptyDirectory(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries = await readdir(dir);
   if (entries.length > 0) {
-    throw new BuildpackError(
+    throw new Buildpack.BuildpackError(
       "OUT_DIR_NOT_EMPTY",
       `the artifact directory ${dir} is not empty; build into a new or empty directory`,
     );

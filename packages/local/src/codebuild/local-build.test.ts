@@ -5,8 +5,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Buildpack } from "@berth/core/buildpacks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Buildpack } from "./index.ts";
+import { runLocalBuild } from "./local-build.ts";
 
 const HELLO_APP: Record<string, string> = {
   "package.json": JSON.stringify({ name: "hello", private: true, type: "module" }),
@@ -38,7 +39,7 @@ describe("runLocalBuild: TypeScript", () => {
     const source = await writeTree(join(scratch, "source"), HELLO_APP);
     const logs: string[] = [];
     const plan = typescriptPlan();
-    const result = await Buildpack.runLocalBuild(plan.local, {
+    const result = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "artifact"),
       onLog: (line) => logs.push(line),
@@ -64,12 +65,12 @@ describe("runLocalBuild: TypeScript", () => {
   it("gives the same source the same digest, and a changed source another", async () => {
     const source = await writeTree(join(scratch, "source"), HELLO_APP);
     const plan = typescriptPlan();
-    const first = await Buildpack.runLocalBuild(plan.local, {
+    const first = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "one"),
     });
     await new Promise((resolve) => setTimeout(resolve, 10)); // a later createdAt
-    const second = await Buildpack.runLocalBuild(plan.local, {
+    const second = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "two"),
     });
@@ -82,7 +83,7 @@ describe("runLocalBuild: TypeScript", () => {
       join(source, "src/greeting.ts"),
       `export const greeting = (name: string) => \`hi, \${name}\`;\n`,
     );
-    const changed = await Buildpack.runLocalBuild(plan.local, {
+    const changed = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "three"),
     });
@@ -92,7 +93,7 @@ describe("runLocalBuild: TypeScript", () => {
   it("bundles exactly as the Dockerfile's esbuild command does", async () => {
     const source = await writeTree(join(scratch, "source"), HELLO_APP);
     const plan = typescriptPlan();
-    const local = await Buildpack.runLocalBuild(plan.local, {
+    const local = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "artifact"),
     });
@@ -121,7 +122,7 @@ describe("runLocalBuild: TypeScript", () => {
       "node_modules/keep-me/index.js": "module.exports = 1;\n",
     });
     const logs: string[] = [];
-    await Buildpack.runLocalBuild(typescriptPlan().local, {
+    await runLocalBuild(typescriptPlan().local, {
       sourceDir: source,
       outDir: join(scratch, "artifact"),
       onLog: (line) => logs.push(line),
@@ -140,7 +141,7 @@ describe("runLocalBuild: TypeScript", () => {
       "node_modules/answer/package.json": JSON.stringify({ name: "answer", main: "index.js" }),
       "node_modules/answer/index.js": "exports.answer = 42;\n",
     });
-    const result = await Buildpack.runLocalBuild(typescriptPlan("main.ts").local, {
+    const result = await runLocalBuild(typescriptPlan("main.ts").local, {
       sourceDir: source,
       outDir: join(scratch, "artifact"),
     });
@@ -153,9 +154,7 @@ describe("runLocalBuild: TypeScript", () => {
       "src/main.ts": 'import { missing } from "./nowhere.ts";\nconsole.log(missing);\n',
     });
     const outDir = join(scratch, "artifact");
-    const error = await rejection(
-      Buildpack.runLocalBuild(typescriptPlan().local, { sourceDir: source, outDir }),
-    );
+    const error = await rejection(runLocalBuild(typescriptPlan().local, { sourceDir: source, outDir }));
     expect(error.code).toBe("BUILD_FAILED");
     expect(error.message).toContain("./nowhere.ts");
     expect(error.outputTail.join("\n")).toContain("Could not resolve");
@@ -165,16 +164,14 @@ describe("runLocalBuild: TypeScript", () => {
   it("refuses a non-empty artifact directory", async () => {
     const source = await writeTree(join(scratch, "source"), HELLO_APP);
     const outDir = await writeTree(join(scratch, "artifact"), { "old.txt": "stale" });
-    const error = await rejection(
-      Buildpack.runLocalBuild(typescriptPlan().local, { sourceDir: source, outDir }),
-    );
+    const error = await rejection(runLocalBuild(typescriptPlan().local, { sourceDir: source, outDir }));
     expect(error.code).toBe("OUT_DIR_NOT_EMPTY");
     expect(await readdir(outDir)).toEqual(["old.txt"]);
   });
 
   it("does not stage the artifact directory when it lies inside the source", async () => {
     const source = await writeTree(join(scratch, "source"), HELLO_APP);
-    const result = await Buildpack.runLocalBuild(typescriptPlan().local, {
+    const result = await runLocalBuild(typescriptPlan().local, {
       sourceDir: source,
       outDir: join(source, ".berth", "artifact"),
     });
@@ -191,7 +188,7 @@ describe("runLocalBuild: steps and failures", () => {
       "for (let i = 0; i < 100; i++) console.log('line ' + i); console.error('boom'); process.exit(3)";
     const logs: string[] = [];
     const error = await rejection(
-      Buildpack.runLocalBuild(
+      runLocalBuild(
         {
           supported: true,
           language: "javascript",
@@ -211,7 +208,7 @@ describe("runLocalBuild: steps and failures", () => {
   it("says which program is missing", async () => {
     const source = await writeTree(join(scratch, "source"), { "main.go": "package main" });
     const error = await rejection(
-      Buildpack.runLocalBuild(
+      runLocalBuild(
         {
           supported: true,
           language: "go",
@@ -228,7 +225,7 @@ describe("runLocalBuild: steps and failures", () => {
   it("passes arguments to programs without a shell", async () => {
     const source = await writeTree(join(scratch, "source"), { "README.md": "x" });
     const argument = "$(touch pwned); `touch pwned` 'quoted' \"double\"";
-    const result = await Buildpack.runLocalBuild(
+    const result = await runLocalBuild(
       {
         supported: true,
         language: "javascript",
@@ -259,12 +256,12 @@ describe("runLocalBuild: steps and failures", () => {
     const source = await writeTree(join(scratch, "source"), { "README.md": "x" });
     const options = { sourceDir: source, outDir: join(scratch, "artifact") };
     const unsupported = await rejection(
-      Buildpack.runLocalBuild({ supported: false, reason: "no Docker engine" }, options),
+      runLocalBuild({ supported: false, reason: "no Docker engine" }, options),
     );
     expect(unsupported.code).toBe("LOCAL_BUILD_UNSUPPORTED");
     expect(unsupported.message).toBe("no Docker engine");
     const escaping = await rejection(
-      Buildpack.runLocalBuild(
+      runLocalBuild(
         { supported: true, language: "python", steps: [{ kind: "copy", from: "../..", to: "." }], start },
         options,
       ),
@@ -286,7 +283,7 @@ describe("runLocalBuild: steps and failures", () => {
     if (!java.supported) throw new Error("expected a local build");
     // Maven itself is left out: it needs Maven Central. The steps after it are the ones tested.
     const afterMaven = { ...java, steps: java.steps.filter((step) => step.kind !== "exec") };
-    const result = await Buildpack.runLocalBuild(afterMaven, {
+    const result = await runLocalBuild(afterMaven, {
       sourceDir: source,
       outDir: join(scratch, "a"),
     });
@@ -295,7 +292,7 @@ describe("runLocalBuild: steps and failures", () => {
 
     await writeFile(join(source, "target/other-1.0.jar"), "another");
     const error = await rejection(
-      Buildpack.runLocalBuild(afterMaven, { sourceDir: source, outDir: join(scratch, "b") }),
+      runLocalBuild(afterMaven, { sourceDir: source, outDir: join(scratch, "b") }),
     );
     expect(error.message).toContain(
       "expected one application jar in target/, found: app-1.0.jar, other-1.0.jar",
@@ -336,7 +333,7 @@ describe.skipIf(!hasPython)("runLocalBuild: Python", () => {
       packaging: { type: "stacktape-image-buildpack", entryfilePath: "app/main.py" },
       architecture: "x86_64",
     });
-    const result = await Buildpack.runLocalBuild(plan.local, {
+    const result = await runLocalBuild(plan.local, {
       sourceDir: source,
       outDir: join(scratch, "artifact"),
     });

@@ -1,0 +1,83 @@
+import { UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { DeploymentRecord, WaitRecord } from "../../store/index.ts";
+import { transition } from "../deployment.ts";
+import { decide } from "./answer.ts";
+import type { StepContext } from "./context.ts";
+
+/** What starting a rollback came to: "ignored" when another event had already decided the wait. */
+export type RollbackStart = "ignored" | "failed" | "rolling-back" | "rollback-failed";
+
+/**
+ * Rolls the service back at once: ECS is pointed at the last good revision and the wait now
+ * follows that rollback. A service without one (its first deployment) is scaled to 0 instead,
+ * so a crash loop stops, and the deployment fails.
+ */
+export async function rollBack(
+  context: StepContext,
+  wait: WaitRecord.Info,
+  reason: string,
+): Promise<RollbackStart> {
+  const target = wait.rollbackTaskDefinitionArn;
+  if (!target) {
+    const decided = await decide(
+      context,
+      wait,
+      {
+        status: "FAILED",
+        reason: `${reason}; no earlier revision to return to, so the service was scaled to 0`,
+      },
+      ["deploying"],
+    );
+    if (!decided) return "ignored";
+    await context.clients.ecs.send(
+      new UpdateServiceCommand({ cluster: wait.cluster, service: wait.ecsService, desiredCount: 0 }),
+    );
+    return "failed";
+  }
+  // Claim the rollback before calling ECS, so two events cannot start two.
+  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
+    current.deploymentId === wait.deploymentId && current.phase === "deploying"
+      ? { phase: "rolling-back", rollbackReason: reason }
+      : undefined,
+  );
+  if (!claimed) return "ignored";
+  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
+  if (deployment?.status === "DEPLOYING") {
+    await transition(
+      context.store,
+      wait.deploymentId,
+      "DEPLOYING",
+      "ROLLING_BACK",
+      `${reason}; returning to ${target}`,
+    );
+  }
+  try {
+    const updated = await context.clients.ecs.send(
+      new UpdateServiceCommand({
+        cluster: wait.cluster,
+        service: wait.ecsService,
+        taskDefinition: target,
+        forceNewDeployment: true,
+      }),
+    );
+    const primary = updated.service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
+    if (!primary?.id) throw new Error("ECS answered no primary deployment for the rollback");
+    await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
+      current.deploymentId === wait.deploymentId && current.phase === "rolling-back"
+        ? { rollbackEcsDeploymentId: primary.id }
+        : undefined,
+    );
+    return "rolling-back";
+  } catch (error) {
+    await decide(
+      context,
+      claimed.after,
+      {
+        status: "ROLLBACK_FAILED",
+        reason: `${reason}; the rollback to ${target} could not start: ${(error as Error).message}`,
+      },
+      ["rolling-back"],
+    );
+    return "rollback-failed";
+  }
+}

@@ -1,4 +1,5 @@
 import { readConfig } from "@berth/core/config";
+import { Rollout } from "@berth/core/rollout";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import { type Runtime, stepRuntime } from "../build.ts";

@@ -194,7 +194,8 @@ export function retryReason(
   if (newest && NOT_RUNNING_ITS_SPEC.has(newest.status)) {
     return `its last deployment ${newest.id} ended ${newest.status}`;
   }
-  if (!service.liveTaskDefinitionArn) return "it has never been deployed";
+  // A deployment that succeeded made the service run; one that ended otherwise left it as it was.
+  if (!service.liveTaskDefinitionArn && newest?.status !== "SUCCEEDED") return "it has never been deployed";
   return undefined;
 }
 

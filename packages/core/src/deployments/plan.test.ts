@@ -61,7 +61,9 @@ describe("retryReason", () => {
     expect(retryReason(never, undefined, false)).toBe("it has never been deployed");
     expect(retryReason(never, { id: "d1", status: "CANCELLED" }, false)).toBe("it has never been deployed");
     for (const status of ["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED"] as const) {
-      expect(retryReason(stored(), { id: "d1", status }, false)).toBe(`its last deployment d1 ended ${status}`);
+      expect(retryReason(stored(), { id: "d1", status }, false)).toBe(
+        `its last deployment d1 ended ${status}`,
+      );
     }
   });
 

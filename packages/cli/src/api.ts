@@ -24,8 +24,10 @@ export interface RequestedDeployment {
 export interface PlanEntry {
   service: string;
   type: string;
-  change: "created" | "updated" | "unchanged" | "deleted";
+  change: "created" | "updated" | "retry" | "forced" | "unchanged" | "deleted";
   changes?: { path: string }[];
+  /** `retry`: why the service does not run what the file says. */
+  reason?: string;
   pendingDeletion?: boolean;
   deployment?: RequestedDeployment;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { Buildpack } from "@berth/core/buildpacks";
 import { DeploymentStatus } from "@berth/core/deployments";
 import { Spec } from "@berth/core/spec";
 import {
@@ -19,6 +20,7 @@ import {
   type DeploymentWithEvents,
   encode,
   type PlanEntry,
+  type RequestedDeployment,
   SOURCES_UNSUPPORTED,
 } from "./api.ts";
 import {
@@ -54,15 +56,21 @@ export async function deploy(args: string[], context: Context, startedAt: number
     stack: { type: "string" },
     "no-wait": { type: "boolean" },
     timeout: { type: "string" },
+    force: { type: "boolean" },
   });
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
   const stack = requiredOption(values, "stack");
   const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
   const text = readText(fileName, context.cwd);
   // Bad input never reaches the API: the same checks it would run, with the file's own line numbers.
-  if (!loadStack(fileName, text, context)) return 2;
+  const parsed = loadStack(fileName, text, context);
+  if (!parsed) return 2;
 
   const path = resolve(context.cwd, fileName);
+  // Before anything is sent: a source the build would refuse is refused here, and what each
+  // built container is built from is summed up so that an edit to it alone is a change.
+  const sourceDigests = await sourceDigestsOf(parsed, dirname(path), fileName, context);
+  if (!sourceDigests) return 2;
   const api = ApiClient.fromEnv(context.env, context.cwd);
   context.out(`Deploying ${fileName} as stack ${stack} to ${api.baseUrl}`);
   // Where buildpack and Dockerfile packaging find their source: relative paths in the file are
@@ -72,7 +80,11 @@ export async function deploy(args: string[], context: Context, startedAt: number
   let applied: ApplyResponse;
   try {
     ({ body: applied } = await api.request<ApplyResponse>("PUT", `/v1/stacks/${encode(stack)}`, {
-      query: { source },
+      query: {
+        source,
+        ...(Object.keys(sourceDigests).length > 0 ? { sourceDigests: JSON.stringify(sourceDigests) } : {}),
+        ...(values.force ? { force: "true" } : {}),
+      },
       headers: { "content-type": contentTypeOf(path), "idempotency-key": randomUUID() },
       body: text,
     }));
@@ -124,7 +136,44 @@ export async function deploy(args: string[], context: Context, startedAt: number
 }
 
 /** Directories that are never part of a build: history, installed dependencies, Berth Local's data. */
-const NOT_UPLOADED = [".git", "node_modules", ".berth"];
+const NOT_UPLOADED = [...Buildpack.NEVER_INPUTS];
+
+/**
+ * Service → container → digest of its build inputs in `dir`, for every container built from
+ * source; undefined when a build would be refused, which has been reported.
+ */
+async function sourceDigestsOf(
+  stack: Spec.Stack,
+  dir: string,
+  fileName: string,
+  context: Context,
+): Promise<Record<string, Record<string, string>> | undefined> {
+  const digests: Record<string, Record<string, string>> = {};
+  let refused = false;
+  for (const [service, resource] of Object.entries(stack.resources)) {
+    if (!Spec.isCompute(resource)) continue;
+    for (const container of Spec.containersOf(service, resource)) {
+      if (container.packaging.type === "prebuilt-image") continue;
+      const problems = await Buildpack.sourceProblems(dir, container.packaging);
+      for (const problem of problems) {
+        context.err(`${fileName}: resources.${service} (container ${container.name}): ${problem.message}`);
+      }
+      if (problems.length > 0) {
+        refused = true;
+        continue;
+      }
+      digests[service] = {
+        ...digests[service],
+        [container.name]: await Buildpack.sourceDigest(dir, container.packaging),
+      };
+    }
+  }
+  if (refused) {
+    context.err(`berth: the source in ${dir} cannot be built as the file says; nothing was applied`);
+    return undefined;
+  }
+  return digests;
+}
 
 /**
  * The source to apply with: the directory itself where the API's builder can read it (Berth
@@ -194,6 +243,7 @@ function planLines(plan: PlanEntry[], paint: Paint): string[] {
     const requested = entry.deployment;
     const notes: string[] = [];
     if (entry.changes?.length) notes.push(entry.changes.map((change) => change.path).join(", "));
+    if (entry.reason) notes.push(entry.reason);
     if (entry.pendingDeletion) notes.push("its deletion is already under way");
     if (requested && !requested.workflow.started && requested.workflow.reason) {
       notes.push(requested.workflow.reason);
@@ -380,6 +430,79 @@ function summaryLines(plan: PlanEntry[], trackers: Tracker[], paint: Paint): str
       column === 1 ? paint(statusStyle(text.trim()), text) : text,
     ).map((line) => `  ${line}`),
   ];
+}
+
+/**
+ * `--image REF` or `--image CONTAINER=REF`: a bare reference is for the container
+ * named after the service, which is the only one of every kind of service but a multi-container
+ * workload.
+ */
+function imagesOf(service: string, given: string[]): Record<string, string> {
+  const images: Record<string, string> = {};
+  for (const text of given) {
+    const equals = text.indexOf("=");
+    // `=` before any `/` or `:` names a container; image references have neither before it.
+    const named = equals > 0 && !/[/:@]/.test(text.slice(0, equals));
+    const container = named ? text.slice(0, equals) : service;
+    const image = named ? text.slice(equals + 1) : text;
+    if (image === "") throw new UsageError(`--image ${text}: give an image reference`);
+    images[container] = image;
+  }
+  return images;
+}
+
+/** `berth redeploy`: the service deployed again, as stored (optionally with new images), followed to its end. */
+export async function redeploy(args: string[], context: Context, startedAt: number): Promise<number> {
+  const { values } = parseOptions(args, {
+    stack: { type: "string" },
+    service: { type: "string" },
+    image: { type: "string" },
+    "no-wait": { type: "boolean" },
+    timeout: { type: "string" },
+  });
+  const stack = requiredOption(values, "stack");
+  const service = requiredOption(values, "service");
+  const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
+  const image = stringOption(values, "image");
+  const images = imagesOf(service, image === undefined ? [] : [image]);
+  const api = ApiClient.fromEnv(context.env, context.cwd);
+  let requested: RequestedDeployment;
+  try {
+    ({ body: requested } = await api.request<RequestedDeployment>(
+      "POST",
+      `/v1/stacks/${encode(stack)}/services/${encode(service)}/deployments`,
+      {
+        headers: { "content-type": "application/json", "idempotency-key": randomUUID() },
+        body: JSON.stringify(Object.keys(images).length > 0 ? { image: images } : {}),
+      },
+    ));
+  } catch (error) {
+    if (!(error instanceof ApiRequestError)) throw error;
+    for (const line of apiErrorLines(error, `${stack}/${service}`)) context.err(line);
+    return error.isInputError ? 2 : 1;
+  }
+  const { deployment } = requested;
+  context.out(`Redeploying ${stack}/${service}: deployment ${deployment.id} (${requested.placement})`);
+  if (values["no-wait"]) {
+    context.out(`Not waiting. Follow the deployment with: berth status --stack ${stack}`);
+    return 0;
+  }
+  const paint = painter(context.color);
+  const tracker = new Tracker(service, service.length, deployment, context, paint, startedAt);
+  const ending = await followAll(api, [tracker], context, startedAt + timeoutMs);
+  if (ending === "timeout") {
+    context.err(`berth: timed out after ${duration(timeoutMs)}; the deployment ${deployment.id} continues`);
+    return 1;
+  }
+  if (ending === "interrupted") {
+    context.err(`Stopped following; the deployment continues. Follow it with: berth status --stack ${stack}`);
+    return INTERRUPTED;
+  }
+  const final = tracker.deployment;
+  context.out(
+    `${service}: ${paint(statusStyle(final.status), final.status)}${final.reason ? ` (${final.reason})` : ""}`,
+  );
+  return final.status === "SUCCEEDED" ? 0 : 1;
 }
 
 export async function cancel(args: string[], context: Context): Promise<number> {

@@ -25,9 +25,13 @@ Commands:
   validate -f FILE                 check a stack file; print every problem as FILE:LINE:COL path: message
   render -f FILE [--resource NAME] [--stack NAME] [--env FILE] [--update]
                                    print the AWS requests the stack becomes, as JSON
-  deploy -f FILE --stack NAME [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
+  deploy -f FILE --stack NAME [--force] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
                                    validate, apply the file to the stack, and follow every deployment
-                                   it requests until it is final, then print a summary
+                                   it requests until it is final, then print a summary; a change to
+                                   the file or to the source a container is built from is deployed
+  redeploy --stack NAME --service SVC [--image [CONTAINER=]REF] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
+                                   deploy a service again as stored (with --image: that image from
+                                   now on) and follow the deployment until it is final
   status [--stack NAME] [--json]   list the stacks, or one stack's services and their last deployments
   logs --stack NAME --service SVC [--since ${DEFAULT_SINCE}] [--follow] [--limit N]
                                    print a service's log lines (--limit N: only the newest N)
@@ -42,12 +46,13 @@ Options:
   --env FILE         environment (YAML or JSON): account, region, cluster, network, roles...
                      (default: Berth Local's)
   --update           render UpdateService instead of CreateService
+  --force            deploy: build and deploy every service again, changed or not
   --no-wait          deploy: print the plan and return without following the deployments
   --timeout DURATION deploy: stop following after this long (90s, 30m, 1h30m)
   --since WHEN       logs: a duration (15m, 2h, 7d) or an ISO 8601 timestamp
   --follow           logs: keep printing new lines until Ctrl-C
 
-Environment (deploy, status, logs, cancel):
+Environment (deploy, redeploy, status, logs, cancel):
   BERTH_URL          the Berth API (default: ${DEFAULT_URL}, Berth Local's)
   BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
                      \${BERTH_DATA_DIR:-.berth}/admin-token under the current directory
@@ -58,6 +63,7 @@ Exit status:
   deploy: 0 when every deployment SUCCEEDED (unchanged services count as fine); 1 when one
   ended otherwise, on a timeout, an API or connection failure; 2 on usage errors, an invalid
   stack file (nothing is sent) or a request the API refused as invalid (4xx); 130 after Ctrl-C.
+  redeploy: as deploy, for its one deployment.
   status, logs, cancel: 0, or 1 and 2 as for deploy.`;
 
 const processOutput: Output = {
@@ -81,7 +87,7 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   const startedAt = Date.now();
   const [command, ...rest] = argv;
   const env = io.env ?? process.env;
-  const follows = command === "deploy" || command === "logs";
+  const follows = command === "deploy" || command === "redeploy" || command === "logs";
   const interrupt = io.signal || !follows ? undefined : interruptSignal();
   const context: Context = {
     out: io.out,
@@ -106,6 +112,8 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
         return await (await import("./status.ts")).status(rest, context);
       case "logs":
         return await (await import("./logs.ts")).logs(rest, context);
+      case "redeploy":
+        return await (await import("./deploy.ts")).redeploy(rest, context, startedAt);
       case "cancel":
         return await (await import("./deploy.ts")).cancel(rest, context);
       case undefined:

@@ -7,3 +7,13 @@ export { ArtifactManifest, LocalBuild, LocalStep, MANIFEST_FILE, StartCommand } 
 export { type BuildPlan, plan } from "./plan.ts";
 export { isApplicationJar, npmCiCommand, pipInstallArgs } from "./recipes.ts";
 export { shellCommand, shellQuote } from "./shell.ts";
+export {
+  buildInputs,
+  isIgnored,
+  linksLeaving,
+  NEVER_INPUTS,
+  parseIgnore,
+  type SourceProblem,
+  sourceDigest,
+  sourceProblems,
+} from "./source.ts";

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Spec } from "../spec/index.ts";
 import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { isTerminal } from "./status.ts";
 
 export type SpecJson = Record<string, unknown>;
 
@@ -81,18 +82,29 @@ export function diffJson(before: unknown, after: unknown, path = ""): FieldChang
   return [{ path, before, after }];
 }
 
-export const Change = z.enum(["created", "updated", "unchanged", "deleted"]);
+/**
+ * `retry`: the file is as stored, but the service does not run it (never deployed, or its last
+ * deployment failed); `forced`: unchanged, deployed again because the caller asked.
+ */
+export const Change = z.enum(["created", "updated", "retry", "forced", "unchanged", "deleted"]);
 export type Change = z.infer<typeof Change>;
+
+/** Container → digest of its build inputs, as the client computed them. */
+export type SourceDigests = Record<string, string>;
 
 export interface PlannedService {
   service: string;
   /** The resource type, from the file (or from the stored spec for a deletion). */
   type: string;
   change: Change;
-  /** Field-level differences from the stored spec; only for `updated`. */
+  /** Field-level differences from the stored spec (and `source.<container>` digests); only for `updated`. */
   changes?: FieldChange[];
+  /** Why a `retry`: what the service runs differs from the file. */
+  reason?: string;
   /** The spec to store; absent for deletions. */
   spec?: SpecJson;
+  /** The digests to store with it, when the client sent them. */
+  sourceDigests?: SourceDigests;
   /** The stored service it replaces or removes. */
   current?: ServiceRecord.Info;
   /** Set when a deletion of the service is already on its way (so it is not requested twice, or is undone). */
@@ -103,15 +115,27 @@ function typeOf(spec: SpecJson): string {
   return typeof spec.type === "string" ? spec.type : "unknown";
 }
 
+export interface PlanOptions {
+  /** Service → its containers' source digests; a service without them has its source not compared. */
+  sourceDigests?: ReadonlyMap<string, SourceDigests>;
+  /** Deploy every service in the file again, changed or not. */
+  force?: boolean;
+  /** Service → why what it runs differs from its stored spec (see `retryReason`). */
+  retries?: ReadonlyMap<string, string>;
+}
+
 /**
- * What applying a stack file does to each service: compare every compute resource's spec with
- * the stored one. A stored service whose deletion is under way counts as created again when the
- * file still has it, because without a new deployment the deletion would remove it.
+ * What applying a stack file does to each service: compare every compute resource's spec (and,
+ * where the client sent them, its source digests) with the stored one. A stored service whose
+ * deletion is under way counts as created again when the file still has it, because without a
+ * new deployment the deletion would remove it. An unchanged service that does not run what it
+ * stores is deployed again (`retry`), as is every one when `force` is set.
  */
 export function planStack(
   desired: ReadonlyMap<string, SpecJson>,
   current: readonly ServiceRecord.Info[],
   pendingDeletions: ReadonlySet<string>,
+  options: PlanOptions = {},
 ): PlannedService[] {
   const stored = new Map(current.map((service) => [service.name, service]));
   const names = [...new Set([...desired.keys(), ...stored.keys()])].sort();
@@ -128,14 +152,19 @@ export function planStack(
         ...(pendingDeletion ? { pendingDeletion } : {}),
       };
     }
-    if (!existing) return { service, type: typeOf(spec), change: "created", spec };
-    if (pendingDeletion) {
-      return { service, type: typeOf(spec), change: "created", spec, current: existing, pendingDeletion };
-    }
-    const changes = diffJson(existing.spec, spec);
-    return changes.length === 0
-      ? { service, type: typeOf(spec), change: "unchanged", spec, current: existing }
-      : { service, type: typeOf(spec), change: "updated", changes, spec, current: existing };
+    const digests = options.sourceDigests?.get(service);
+    const base = { service, type: typeOf(spec), spec, ...(digests ? { sourceDigests: digests } : {}) };
+    if (!existing) return { ...base, change: "created" };
+    if (pendingDeletion) return { ...base, change: "created", current: existing, pendingDeletion };
+    const changes = [
+      ...diffJson(existing.spec, spec),
+      ...(digests ? diffJson(existing.sourceDigests ?? {}, digests, "source") : []),
+    ];
+    if (changes.length > 0) return { ...base, change: "updated", changes, current: existing };
+    if (options.force) return { ...base, change: "forced", current: existing };
+    const reason = options.retries?.get(service);
+    if (reason) return { ...base, change: "retry", reason, current: existing };
+    return { ...base, change: "unchanged", current: existing };
   });
 }
 
@@ -149,8 +178,45 @@ async function isBeingDeleted(store: Store, service: ServiceRecord.Info): Promis
   return (await DeploymentRecord.get(store, newest))?.parameters.action === "delete";
 }
 
+/** Final statuses after which the service does not run its stored spec. */
+const NOT_RUNNING_ITS_SPEC: ReadonlySet<string> = new Set(["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED"]);
+
+/**
+ * Why the service does not run its stored spec, or undefined when it does or a deployment is
+ * on its way (which will decide): it was never deployed, or its newest deployment failed.
+ */
+export function retryReason(
+  service: ServiceRecord.Info,
+  newest: Pick<DeploymentRecord.Info, "id" | "status"> | undefined,
+  underway: boolean,
+): string | undefined {
+  if (underway) return undefined;
+  if (newest && NOT_RUNNING_ITS_SPEC.has(newest.status)) {
+    return `its last deployment ${newest.id} ended ${newest.status}`;
+  }
+  // A deployment that succeeded made the service run; one that ended otherwise left it as it was.
+  if (!service.liveTaskDefinitionArn && newest?.status !== "SUCCEEDED") return "it has never been deployed";
+  return undefined;
+}
+
+async function retryReasonOf(store: Store, service: ServiceRecord.Info): Promise<string | undefined> {
+  const slots = [service.activeDeploymentId, service.queuedDeploymentId].filter(
+    (id): id is string => id !== undefined,
+  );
+  const inSlots = await Promise.all(slots.map((id) => DeploymentRecord.get(store, id)));
+  const underway = inSlots.some((deployment) => deployment !== undefined && !isTerminal(deployment.status));
+  if (underway) return undefined;
+  const { items } = await DeploymentRecord.listForService(store, service.stack, service.name, { limit: 1 });
+  return retryReason(service, items[0], false);
+}
+
 /** The stored stack and what applying `desired` to it would do. */
-export async function read(store: Store, stack: string, desired: ReadonlyMap<string, SpecJson>) {
+export async function read(
+  store: Store,
+  stack: string,
+  desired: ReadonlyMap<string, SpecJson>,
+  options: Omit<PlanOptions, "retries"> = {},
+) {
   const [stored, services] = await Promise.all([
     StackRecord.get(store, stack),
     ServiceRecord.list(store, stack),
@@ -159,5 +225,14 @@ export async function read(store: Store, stack: string, desired: ReadonlyMap<str
   const pendingDeletions = new Set(
     services.filter((_, index) => deleting[index]).map((service) => service.name),
   );
-  return { stored, plan: planStack(desired, services, pendingDeletions) };
+  const reasons = await Promise.all(
+    services.map((service) => (desired.has(service.name) ? retryReasonOf(store, service) : undefined)),
+  );
+  const retries = new Map(
+    services.flatMap((service, index) => {
+      const reason = reasons[index];
+      return reason ? [[service.name, reason] as const] : [];
+    }),
+  );
+  return { stored, plan: planStack(desired, services, pendingDeletions, { ...options, retries }) };
 }

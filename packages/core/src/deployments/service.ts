@@ -35,6 +35,8 @@ export async function updateSpec(
   stack: string,
   name: string,
   change: (current: ServiceRecord.Info) => SpecJson | undefined,
+  /** Written with the spec. */
+  also: Pick<ServiceRecord.Changes, "sourceDigests" | "source"> = {},
 ): Promise<ServiceRecord.Info> {
   for (let attempt = 0; attempt < SPEC_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backOff(attempt, { baseMs: 1, capMs: 50 });
@@ -42,7 +44,11 @@ export async function updateSpec(
     const spec = change(current);
     if (spec === undefined) return current;
     try {
-      return await ServiceRecord.update(store, { stack, name, expectedVersion: current.version }, { spec });
+      return await ServiceRecord.update(
+        store,
+        { stack, name, expectedVersion: current.version },
+        { spec, ...also },
+      );
     } catch (error) {
       if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
     }
@@ -124,8 +130,20 @@ export async function redeploy(
   { stack, service, images = {} }: ServiceRef & { images?: Record<string, string> },
 ): Promise<RequestedDeployment> {
   const hasImages = Object.keys(images).length > 0;
-  const updated = await updateSpec(context.store, stack, service, (current) =>
-    hasImages ? withImages(service, current.spec, images) : undefined,
+  // A service that never ran has no images to deploy again: what is built from source is built
+  // from the source it was last applied with. The directory may have changed since, so its
+  // digests no longer say what runs, and are cleared.
+  let source: string | undefined;
+  const updated = await updateSpec(
+    context.store,
+    stack,
+    service,
+    (current) => {
+      source = current.liveTaskDefinitionArn ? undefined : current.source;
+      if (hasImages) return withImages(service, current.spec, images);
+      return source && current.sourceDigests ? current.spec : undefined;
+    },
+    { sourceDigests: null },
   );
   const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
   return requestDeployment(context, {
@@ -135,7 +153,7 @@ export async function redeploy(
     specHash: specHash(updated.spec),
     imageDigests: pinnedDigests(images),
     reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
-    parameters: { action: "deploy", ...(hasImages ? { images } : {}) },
+    parameters: { action: "deploy", ...(hasImages ? { images } : {}), ...(source ? { source } : {}) },
   });
 }
 

@@ -1,9 +1,17 @@
 import { BerthError } from "../errors.ts";
 import { Spec } from "../spec/index.ts";
 import { ServiceRecord, StackRecord } from "../store/index.ts";
-import { desiredServices, type PlannedService, read as readPlan, type SpecJson, specHash } from "./plan.ts";
+import {
+  desiredServices,
+  type PlannedService,
+  read as readPlan,
+  type SourceDigests,
+  type SpecJson,
+  specHash,
+} from "./plan.ts";
 import { type RequestedDeployment, requestDeployment, type WorkflowContext } from "./request.ts";
 import { describe as describeService, updateSpec } from "./service.ts";
+import { checkSources } from "./source-check.ts";
 import { withStackLease } from "./stack-lease.ts";
 
 /** Applying a stack file and deleting a stack: the verbs behind `PUT` and `DELETE /v1/stacks/{stack}`. */
@@ -41,8 +49,8 @@ function parseStackFile(text: string): Spec.Stack {
 }
 
 /** The compute resources of a stack file, each small enough to store. */
-function desiredOf(stackFile: string): Map<string, SpecJson> {
-  const desired = desiredServices(parseStackFile(stackFile));
+function desiredOf(stack: Spec.Stack): Map<string, SpecJson> {
+  const desired = desiredServices(stack);
   for (const [service, spec] of desired) {
     if (Buffer.byteLength(JSON.stringify(spec)) > MAX_SPEC_JSON_BYTES) {
       throw new BerthError("PAYLOAD_TOO_LARGE", `resource ${service} is too large to store`, [
@@ -53,20 +61,46 @@ function desiredOf(stackFile: string): Map<string, SpecJson> {
   return desired;
 }
 
-async function writeSpec(context: StackContext, stack: string, planned: PlannedService, spec: SpecJson) {
+/**
+ * Stores the service's spec and, when the apply names a source, where its source is and the
+ * digests of its build inputs (cleared when the client sent none: the source is then unknown).
+ */
+async function writeSpec(
+  context: StackContext,
+  stack: string,
+  planned: PlannedService,
+  spec: SpecJson,
+  source: string | undefined,
+) {
+  const sourceDigests = planned.sourceDigests;
   if (!planned.current) {
     try {
-      await ServiceRecord.create(context.store, { stack, name: planned.service, spec });
+      await ServiceRecord.create(context.store, {
+        stack,
+        name: planned.service,
+        spec,
+        ...(sourceDigests ? { sourceDigests } : {}),
+        ...(source ? { source } : {}),
+      });
       return;
     } catch (error) {
       if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
     }
   }
-  await updateSpec(context.store, stack, planned.service, () => spec);
+  await updateSpec(
+    context.store,
+    stack,
+    planned.service,
+    () => spec,
+    source ? { sourceDigests: sourceDigests ?? null, source } : {},
+  );
 }
 
 function describeChange(planned: PlannedService): string {
   if (planned.change === "created") return "stack file applied: service added";
+  if (planned.change === "forced") return "stack file applied: deployed again on request (--force)";
+  if (planned.change === "retry")
+    return `stack file applied: retried, as ${planned.reason ?? "it does not run it"}`;
   const count = planned.changes?.length ?? 0;
   return `stack file applied: ${count} field${count === 1 ? "" : "s"} changed`;
 }
@@ -95,7 +129,7 @@ async function applyService(
     return requestDeletion(context, stack, planned, "stack file applied: service removed from the file");
   }
   const spec = planned.spec as SpecJson;
-  await writeSpec(context, stack, planned, spec);
+  await writeSpec(context, stack, planned, spec, source);
   return requestDeployment(context, {
     stack,
     service: planned.service,
@@ -114,6 +148,10 @@ export interface ApplyInput {
   dryRun: boolean;
   /** Where built packaging's source lives, passed on to each deployment. */
   source?: string;
+  /** Service → container → digest of its build inputs, as the client computed them. */
+  sourceDigests?: Record<string, SourceDigests>;
+  /** Deploy every service of the file, changed or not. */
+  force?: boolean;
 }
 
 /** One service's part of an apply or a deletion: what was planned, and the deployment it asked for. */
@@ -133,14 +171,21 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
-  const desired = desiredOf(input.stackFile);
+  const stack = parseStackFile(input.stackFile);
+  const desired = desiredOf(stack);
+  // Refused now, dry run or not, rather than by the build once the deployment runs.
+  await checkSources(stack, input.source);
+  const options = {
+    ...(input.sourceDigests ? { sourceDigests: new Map(Object.entries(input.sourceDigests)) } : {}),
+    ...(input.force ? { force: true } : {}),
+  };
   const stackFileHash = StackRecord.hashStackFile(input.stackFile);
   if (input.dryRun) {
-    const { plan } = await readPlan(context.store, input.stack, desired);
+    const { plan } = await readPlan(context.store, input.stack, desired, options);
     return { stackFileHash, services: plan.map((planned) => ({ planned })) };
   }
   return withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
-    const { stored, plan } = await readPlan(context.store, input.stack, desired);
+    const { stored, plan } = await readPlan(context.store, input.stack, desired, options);
     const services: ServiceOutcome[] = [];
     for (const planned of plan) {
       const requested = await applyService(context, input.stack, planned, input.source);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { normalizeRelativePath, pathSyntaxProblem } from "../buildpacks/paths.ts";
 import { FARGATE_CPUS } from "./capacity.ts";
 
 /**
@@ -49,10 +50,19 @@ const StringArgs = z.array(z.string());
 
 // Packaging ------------------------------------------------------------------------------------
 
+/**
+ * A path inside the source directory, kept as written: a build sees only the source tree, so a
+ * path that leaves it would fail the build later (or read the builder's own files).
+ */
+const sourcePath = nonEmpty.superRefine((path, ctx) => {
+  const result = normalizeRelativePath(path);
+  if ("problem" in result) ctx.addIssue({ code: "custom", message: result.problem });
+});
+
 export const ImageBuildpackPackaging = closed({
   type: z.literal("stacktape-image-buildpack"),
   properties: closed({
-    entryfilePath: nonEmpty,
+    entryfilePath: sourcePath,
     /** FlexStack's start command: replaces the buildpack's own. */
     command: StringArgs.optional(),
   }),
@@ -61,11 +71,21 @@ export const ImageBuildpackPackaging = closed({
 export const CustomDockerfilePackaging = closed({
   type: z.literal("custom-dockerfile"),
   properties: closed({
-    buildContextPath: nonEmpty,
+    buildContextPath: sourcePath,
     dockerfilePath: nonEmpty.default("Dockerfile"),
     buildArgs: z.array(closed({ argName: nonEmpty, value: EnvironmentValue })).optional(),
     command: StringArgs.optional(),
     entryPoint: StringArgs.optional(),
+  }).superRefine((properties, ctx) => {
+    // Relative to the build context; it may leave the context, never the source directory.
+    const { buildContextPath, dockerfilePath } = properties;
+    const problem =
+      pathSyntaxProblem(dockerfilePath) ??
+      (() => {
+        const result = normalizeRelativePath(`${buildContextPath}/${dockerfilePath}`);
+        return "problem" in result ? result.problem : undefined;
+      })();
+    if (problem) ctx.addIssue({ code: "custom", path: ["dockerfilePath"], message: problem });
   }),
 });
 

@@ -639,3 +639,43 @@ describe("several mistakes at once", () => {
     ]);
   });
 });
+
+describe("source paths stay inside the source directory", () => {
+  it.each([
+    ["../../etc/passwd", "must stay inside the source directory"],
+    ["/etc/passwd", "must be relative, not absolute"],
+  ])("refuses entryfilePath %s", (entryfilePath, message) => {
+    const issue = single(
+      stackOf({
+        api: privateService({
+          packaging: { type: "stacktape-image-buildpack", properties: { entryfilePath } },
+        }),
+      }),
+    );
+    expect(issue.path).toBe("resources.api.properties.packaging.properties.entryfilePath");
+    expect(issue.message).toBe(message);
+  });
+
+  it("refuses a Dockerfile that leaves the source through its build context", () => {
+    const issue = single(
+      stackOf({
+        api: privateService({
+          packaging: {
+            type: "custom-dockerfile",
+            properties: { buildContextPath: "app", dockerfilePath: "../../Dockerfile" },
+          },
+        }),
+      }),
+    );
+    expect(issue.path).toBe("resources.api.properties.packaging.properties.dockerfilePath");
+    expect(issue.message).toBe("must stay inside the source directory");
+  });
+
+  it("accepts a Dockerfile outside its build context but inside the source", () => {
+    const packaging = {
+      type: "custom-dockerfile",
+      properties: { buildContextPath: "app", dockerfilePath: "../docker/Dockerfile" },
+    };
+    expect(parseOk(stackOf({ api: privateService({ packaging }) })).resources.api).toBeDefined();
+  });
+});

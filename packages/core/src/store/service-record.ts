@@ -18,6 +18,8 @@ export const Name = ServiceName;
 
 const Spec = z.record(z.string(), z.unknown());
 const TaskDefinitionArn = z.string().min(1).max(2048);
+export const SourceDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>");
+export const SourceDigests = z.record(z.string().min(1).max(255), SourceDigest);
 
 export const Info = z.object({
   stack: StackName,
@@ -32,6 +34,13 @@ export const Info = z.object({
   activeDeploymentId: RecordId.optional(),
   /** The newest request waiting for the active one to finish. */
   queuedDeploymentId: RecordId.optional(),
+  /**
+   * Container → digest of the build inputs the client last applied it with; absent where the
+   * client sent none (the source is then unknown, and not compared).
+   */
+  sourceDigests: SourceDigests.optional(),
+  /** Where its built containers' source was last applied from; a redeploy builds from it again. */
+  source: z.string().min(1).max(2048).optional(),
   updatedAt: Timestamp,
   /** Incremented by every write; writers name the version they read. */
   version: z.number().int().positive(),
@@ -46,12 +55,26 @@ function fromItem(item: Item): Info {
   return { ...rest, spec: parseStored(Spec, JSON.parse(specJson), "service spec") };
 }
 
-export const CreateInput = z.object({ stack: StackName, name: ServiceName, spec: Spec });
+export const CreateInput = z.object({
+  stack: StackName,
+  name: ServiceName,
+  spec: Spec,
+  sourceDigests: SourceDigests.optional(),
+  source: z.string().min(1).max(2048).optional(),
+});
 export type CreateInput = z.input<typeof CreateInput>;
 
 export async function create(store: Store, input: CreateInput): Promise<Info> {
-  const { stack, name, spec } = parseInput(CreateInput, input, "service");
-  const info: Info = { stack, name, spec, updatedAt: store.clock().toISOString(), version: 1 };
+  const { stack, name, spec, sourceDigests, source } = parseInput(CreateInput, input, "service");
+  const info: Info = {
+    stack,
+    name,
+    spec,
+    ...(sourceDigests ? { sourceDigests } : {}),
+    ...(source ? { source } : {}),
+    updatedAt: store.clock().toISOString(),
+    version: 1,
+  };
   const { spec: _, ...attributes } = info;
   try {
     await store.client.send(
@@ -100,6 +123,8 @@ export const Changes = z.object({
   lastGoodTaskDefinitionArn: Nullable(TaskDefinitionArn),
   activeDeploymentId: Nullable(RecordId),
   queuedDeploymentId: Nullable(RecordId),
+  sourceDigests: Nullable(SourceDigests),
+  source: Nullable(z.string().min(1).max(2048)),
 });
 export type Changes = z.input<typeof Changes>;
 

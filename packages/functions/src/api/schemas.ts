@@ -43,6 +43,29 @@ export const ApplyQuery = z.strictObject({
     "where the source of built packaging lives (`file:///dir` for Berth Local, `s3://bucket/key`); " +
       "the deployments this apply requests build from it",
   ),
+  force: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((value) => value === "true")
+    .describe("`true`: deploy every service of the file again (and build it anew), changed or not"),
+  sourceDigests: z
+    .string()
+    .max(64 * 1024)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(ServiceRecord.Name, ServiceRecord.SourceDigests))
+    .optional()
+    .describe(
+      "JSON: service → container → `sha256:` digest of the container's build inputs, as the client " +
+        "computed them from the source; a changed digest is a change. Services left out have their " +
+        "source not compared (a change to the source alone then deploys nothing).",
+    ),
 });
 
 export const PageQuery = z.strictObject({
@@ -139,6 +162,8 @@ export const PlanEntry = z.object({
   type: z.string(),
   change: Change,
   changes: z.array(FieldChange).optional(),
+  /** `retry`: why the service does not run what the file says. */
+  reason: z.string().optional(),
   pendingDeletion: z.boolean().optional(),
   /** The deployment requested for this change; absent on dry runs and for unchanged services. */
   deployment: RequestedDeploymentBody.optional(),

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -159,6 +159,20 @@ describe("runLocalBuild: TypeScript", () => {
     expect(error.message).toContain("./nowhere.ts");
     expect(error.outputTail.join("\n")).toContain("Could not resolve");
     expect(await readdir(outDir)).toEqual([]);
+  });
+
+  it("refuses a source whose symbolic link leads outside it, before running anything", async () => {
+    const outside = await writeTree(join(scratch, "outside"), {
+      "main.ts": 'require("node:fs").writeFileSync("ran", "outside code ran");\n',
+    });
+    const source = await writeTree(join(scratch, "source"), { "package.json": "{}" });
+    await mkdir(join(source, "src"));
+    await symlink(join(outside, "main.ts"), join(source, "src", "main.ts"));
+    const outDir = join(scratch, "artifact");
+    const error = await rejection(runLocalBuild(typescriptPlan().local, { sourceDir: source, outDir }));
+    expect(error.code).toBe("INVALID_INPUT");
+    expect(error.message).toContain(`src/main.ts → ${join(outside, "main.ts")}`);
+    expect(await readdir(outDir).catch(() => [])).toEqual([]);
   });
 
   it("refuses a non-empty artifact directory", async () => {

@@ -62,6 +62,7 @@ export async function runLocalBuild(
   const sourceDir = resolve(options.sourceDir);
   const outDir = resolve(options.outDir);
   await requireDirectory(sourceDir);
+  await requireLinksInside(sourceDir);
   await requireEmptyDirectory(outDir);
   const workDir = await mkdtemp(join(tmpdir(), "berth-build-"));
   const context: StepContext = {
@@ -259,6 +260,25 @@ async function requireDirectory(dir: string): Promise<void> {
       `the source directory ${dir} does not exist or is not a directory`,
     );
   }
+}
+
+/**
+ * The steps run in a copy that keeps links as links: one that leads out of the source would
+ * have the build read, or run, a file the source never contained.
+ */
+async function requireLinksInside(sourceDir: string): Promise<void> {
+  const leaving = await Buildpack.linksLeaving(sourceDir);
+  if (leaving.length === 0) return;
+  throw new Buildpack.BuildpackError(
+    "INVALID_INPUT",
+    `the source directory has symbolic links that lead outside it: ${leaving
+      .map((link) => `${link.path} → ${link.target}`)
+      .join(", ")}`,
+    leaving.map((link) => ({
+      path: link.path,
+      message: `leads outside the source directory (to ${link.target})`,
+    })),
+  );
 }
 
 async function requireEmptyDirectory(dir: string): Promise<void> {

@@ -20,6 +20,7 @@ function planEntry({ planned, requested }: Stack.ServiceOutcome): z.input<typeof
     type: planned.type,
     change: planned.change,
     ...(planned.changes ? { changes: planned.changes } : {}),
+    ...(planned.reason ? { reason: planned.reason } : {}),
     ...(planned.pendingDeletion ? { pendingDeletion: true } : {}),
     ...(requested ? { deployment: requestedBody(requested) } : {}),
   };
@@ -33,6 +34,8 @@ const applyStack = defineRoute({
   description:
     "Parses the stack file (YAML or JSON), compares each compute resource with the stored service and, unless " +
     "`dryRun=true`, stores the file and the services and requests one deployment per changed service. " +
+    "A service counts as changed when its spec or (given `sourceDigests`) its source differs, when it does " +
+    "not run its stored spec (never deployed, or its last deployment failed: `retry`), or with `force=true`. " +
     "Applies of one stack run one at a time.",
   access: "deploy",
   params: StackParams,
@@ -49,6 +52,8 @@ const applyStack = defineRoute({
       stackFile: body,
       dryRun: query.dryRun,
       ...(query.source ? { source: query.source } : {}),
+      ...(query.sourceDigests ? { sourceDigests: query.sourceDigests } : {}),
+      ...(query.force ? { force: true } : {}),
     });
     const deployed = applied.services.some((service) => service.requested !== undefined);
     return reply(deployed ? 202 : 200, ApplyResponse, {

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../packages/cli/src/main.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 import {
   BerthApi,
@@ -27,6 +26,7 @@ import {
   getText,
   keepAsking,
   processEnvironment,
+  runBerth,
   runningTasks,
   serviceConnectAliases,
 } from "./support/e2e.ts";
@@ -76,18 +76,8 @@ function current(): BerthLocalProcess {
 }
 
 /** `berth …` in-process, against the running Berth Local. */
-async function berth(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const code = await main(args, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: { BERTH_URL: current().apiUrl, BERTH_TOKEN: adminToken, NO_COLOR: "1" },
-    cwd: root,
-    signal: new AbortController().signal,
-    color: false,
-    pollIntervalMs: 250,
-  });
-  return { code, output: lines.join("\n") };
+function berth(args: string[]): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken, cwd: root });
 }
 
 function writeStack(name: string, yaml: string): string {

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { main } from "../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
 import {
@@ -14,6 +13,7 @@ import {
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
+import { runBerth } from "./support/e2e.ts";
 
 /**
  * "Truthful deploys" end to end on Berth Local, through the `berth` CLI and the HTTP API: a change
@@ -73,18 +73,8 @@ function writeApp(name: string, version: string, gate?: string): string {
   return dir;
 }
 
-async function berth(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const code = await main(args, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: { BERTH_URL: local?.apiUrl ?? "", BERTH_TOKEN: adminToken, NO_COLOR: "1" },
-    cwd: work,
-    signal: new AbortController().signal,
-    color: false,
-    pollIntervalMs: 250,
-  });
-  return { code, output: lines.join("\n") };
+function berth(args: string[]): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: local?.apiUrl ?? "", token: adminToken, cwd: work });
 }
 
 async function deployments(stack: string, service: string): Promise<Deployment[]> {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
+import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
 
 /** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
@@ -143,4 +144,22 @@ export function keepAsking(probe: () => Promise<string>, everyMs = 100) {
       return answers;
     },
   };
+}
+
+/** `berth …` in-process against a running Berth Local, with its output as one string. */
+export async function runBerth(
+  args: string[],
+  target: { apiUrl: string; token: string; cwd: string },
+): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const code = await main(args, {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: { BERTH_URL: target.apiUrl, BERTH_TOKEN: target.token, NO_COLOR: "1" },
+    cwd: target.cwd,
+    signal: new AbortController().signal,
+    color: false,
+    pollIntervalMs: 250,
+  });
+  return { code, output: lines.join("\n") };
 }

@@ -3,6 +3,7 @@ import type { AnswerWait } from "./rollout/answer.ts";
 import { cancelWait } from "./rollout/cancel.ts";
 
 export type { AnswerWait };
+
 import { DeploymentRecord, type Store } from "../store/index.ts";
 import * as Deployment from "./deployment.ts";
 import { type WorkflowInput, type WorkflowParameters, workflowInputOf } from "./workflow-input.ts";

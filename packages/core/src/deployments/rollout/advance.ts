@@ -59,7 +59,12 @@ async function tasksOf(context: StepContext, wait: WaitRecord.Info): Promise<Tas
     let nextToken: string | undefined;
     do {
       const page = await context.clients.ecs.send(
-        new ListTasksCommand({ cluster: wait.cluster, serviceName: wait.ecsService, desiredStatus, nextToken }),
+        new ListTasksCommand({
+          cluster: wait.cluster,
+          serviceName: wait.ecsService,
+          desiredStatus,
+          nextToken,
+        }),
       );
       arns.push(...(page.taskArns ?? []));
       nextToken = page.nextToken;

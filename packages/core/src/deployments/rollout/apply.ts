@@ -173,7 +173,10 @@ export async function applyService(
       (container) => container.internalHealthCheck !== undefined,
     ),
     ...(existing?.taskDefinition
-      ? { previousTaskDefinitionArn: existing.taskDefinition, previousDesiredCount: existing.desiredCount ?? 0 }
+      ? {
+          previousTaskDefinitionArn: existing.taskDefinition,
+          previousDesiredCount: existing.desiredCount ?? 0,
+        }
       : {}),
   });
   await recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn });

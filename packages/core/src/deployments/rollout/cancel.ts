@@ -52,7 +52,9 @@ export async function undoRollout(context: StepContext, wait: WaitRecord.Info): 
   const ecs = context.clients.ecs;
   try {
     if (!target) {
-      await ecs.send(new UpdateServiceCommand({ cluster: wait.cluster, service: wait.ecsService, desiredCount: 0 }));
+      await ecs.send(
+        new UpdateServiceCommand({ cluster: wait.cluster, service: wait.ecsService, desiredCount: 0 }),
+      );
       const outcome: Answer = {
         status: "CANCELLED",
         reason: `${reason}; undone: the service did not exist before this deployment, so it was scaled to 0`,

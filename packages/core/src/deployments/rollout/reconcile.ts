@@ -1,8 +1,8 @@
 import { WaitRecord } from "../../store/index.ts";
 import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
-import type { StepInput } from "./load.ts";
 import { cancelOutcome, stabilize } from "./ecs-events.ts";
+import type { StepInput } from "./load.ts";
 import type { Answer } from "./outcome.ts";
 import { rollBack } from "./rollback.ts";
 import { pendingAnswer } from "./wait.ts";

@@ -1,5 +1,5 @@
 export { advanceWait } from "./advance.ts";
-export { type AnswerWait } from "./answer.ts";
+export type { AnswerWait } from "./answer.ts";
 export { type AppliedService, applyService, failFastThreshold, stabilitySeconds } from "./apply.ts";
 export { cancelWait } from "./cancel.ts";
 export type { Clients, Settings, StepContext } from "./context.ts";

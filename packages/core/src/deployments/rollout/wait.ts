@@ -1,4 +1,4 @@
-import { DeploymentRecord, WaitRecord } from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { sendOutcome } from "./answer.ts";
 import { type AppliedService, describeService } from "./apply.ts";
 import { interruptForCancel } from "./cancel.ts";
@@ -43,11 +43,13 @@ export async function waitForDeployment(
   // A cancel that came before the wait was recorded could not find it: it is noticed here.
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (deployment?.cancelRequestedAt && (wait.phase === "deploying" || wait.phase === "stabilizing")) {
+    const events = await DeploymentEventRecord.all(store, deployment.id);
+    const requested = events.findLast((event) => event.type === "cancel-requested");
     const interrupted = await interruptForCancel(
       store,
       (token, answer) => sendOutcome(context, token, answer),
       wait,
-      `cancelled on request at ${deployment.cancelRequestedAt}`,
+      requested?.message ?? "cancelled on request",
     );
     if (interrupted) return { waiting: false };
   }

@@ -293,7 +293,14 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         describeServices,
         ecsRollback,
         answerTaskTokens,
-        { actions: ["ecs:ListTasks"], resources: ["*"] },
+        // ListTasks names no task or service resource: it is scoped to the cluster by condition.
+        {
+          actions: ["ecs:ListTasks"],
+          resources: ["*"],
+          conditions: {
+            ArnEquals: { "ecs:cluster": "arn:${Partition}:ecs:${Region}:${Account}:cluster/${Cluster}" },
+          },
+        },
         { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
         { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
       ],

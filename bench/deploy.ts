@@ -5,9 +5,11 @@
  * control plane's own time (request → UpdateService), the workflow's state transitions and
  * service integrations (from GetExecutionHistory), the end-to-end time, how soon a bad revision is
  * rolled back, and what the workflow's transitions would cost on Step Functions Standard against
- * a polling loop.
+ * a polling loop. `--crash-runs` redeploys of a second service without a health check, whose
+ * process exits 300 ms after it starts (a crash loop ECS may call a completed rollout), measure
+ * how soon the stability gate rolls it back after the new revision's first task exits.
  *
- *   npm run bench -- deploy      (or: npx tsx bench/deploy.ts [--runs 10] [--bad-runs 3])
+ *   npm run bench -- deploy      (or: npx tsx bench/deploy.ts [--runs 10] [--bad-runs 3] [--crash-runs 3])
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -36,17 +38,30 @@ const { values: args } = parseArgs({
   options: {
     runs: { type: "string", default: "10" },
     "bad-runs": { type: "string", default: "3" },
+    "crash-runs": { type: "string", default: "3" },
   },
 });
 const RUNS = Number(args.runs);
 const BAD_RUNS = Number(args["bad-runs"]);
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(BAD_RUNS) || BAD_RUNS < 0) {
-  console.error("--runs must be a whole number ≥ 1 and --bad-runs ≥ 0");
+const CRASH_RUNS = Number(args["crash-runs"]);
+if (
+  !Number.isInteger(RUNS) ||
+  RUNS < 1 ||
+  !Number.isInteger(BAD_RUNS) ||
+  BAD_RUNS < 0 ||
+  !Number.isInteger(CRASH_RUNS) ||
+  CRASH_RUNS < 0
+) {
+  console.error("--runs must be a whole number ≥ 1, --bad-runs and --crash-runs ≥ 0");
   process.exit(2);
 }
 
 const STACK = "bench";
 const SERVICE = "api";
+/** The crash-loop case's service: no health check, so ECS calls a task healthy once it runs. */
+const LOOP_SERVICE = "loop";
+/** Its stability window: the default without a health check. */
+const LOOP_STABILITY_SECONDS = 10;
 const CLUSTER = "berth";
 const REPOSITORY = "berth.local/bench/api";
 /** Step Functions Standard, us-east-1: $0.025 per 1,000 state transitions (beyond the free tier). */
@@ -78,7 +93,19 @@ interface RequestedDeployment {
   workflow: { started: boolean; executionArn?: string; reason?: string };
 }
 
-const stackFile = (image: string) => `resources:
+const loopService = (image: string) => `
+  ${LOOP_SERVICE}:
+    type: private-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+`;
+
+const stackFile = (image: string, loopImage?: string) => `resources:${loopImage ? loopService(loopImage) : ""}
   ${SERVICE}:
     type: private-service
     properties:
@@ -166,12 +193,12 @@ async function finished(requested: RequestedDeployment, sfn: SFNClient): Promise
   return { ...final, history };
 }
 
-async function redeploy(image: string) {
+async function redeploy(image: string, service = SERVICE) {
   const sent = Date.now();
   const requested = await api<RequestedDeployment>(
     "POST",
-    `/v1/stacks/${STACK}/services/${SERVICE}/deployments`,
-    JSON.stringify({ image: { [SERVICE]: image } }),
+    `/v1/stacks/${STACK}/services/${service}/deployments`,
+    JSON.stringify({ image: { [service]: image } }),
   );
   const accepted = Date.now();
   if (requested.placement !== "active" || !requested.workflow.started) {
@@ -236,6 +263,8 @@ async function main(): Promise<string[]> {
   for (let index = 0; index <= RUNS; index++)
     good.push(`${REPOSITORY}@${await storeArtifact(dataDir, app.dir, `good-${index}`)}`);
   const bad = `${REPOSITORY}@${await storeArtifact(dataDir, app.dir, "bad", { UNHEALTHY: "1" })}`;
+  const loopGood = `${REPOSITORY}@${await storeArtifact(dataDir, app.dir, "loop-good")}`;
+  const crashing = `${REPOSITORY}@${await storeArtifact(dataDir, app.dir, "crash", { CRASH_AFTER_MS: "300" })}`;
 
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile: join(dataDir, "berth-local.log") });
   const aws = {
@@ -345,11 +374,58 @@ async function main(): Promise<string[]> {
     });
   }
 
+  interface CrashRun {
+    status: string;
+    failures: number;
+    /** The rollback came from the stability window, not from the fail-fast threshold. */
+    byGate: boolean;
+    firstExitToRollback: number;
+    requestToRollback: number;
+    requestToEnd: number;
+  }
+  const crashRuns: CrashRun[] = [];
+  if (CRASH_RUNS > 0) {
+    // The second service, with a revision that stays up, so a crashing one has one to return to.
+    const withLoop = await api<{ plan: { service: string; deployment?: RequestedDeployment }[] }>(
+      "PUT",
+      `/v1/stacks/${STACK}`,
+      stackFile(good[RUNS] ?? "", loopGood),
+      "application/yaml",
+    );
+    const loopFirst = withLoop.plan.find((entry) => entry.service === LOOP_SERVICE)?.deployment;
+    if (!loopFirst) throw new Error("adding the crash-loop service requested no deployment");
+    const loopCreated = await finished(loopFirst, sfn);
+    if (loopCreated.deployment.status !== "SUCCEEDED")
+      throw new Error(`the crash-loop service's first deployment ended ${loopCreated.deployment.status}`);
+  }
+  for (let index = 1; index <= CRASH_RUNS; index++) {
+    const { sent, requested } = await redeploy(crashing, LOOP_SERVICE);
+    const done = await finished(requested, sfn);
+    const failed = done.events.filter((event) => event.type === "task-failed");
+    const rollingBack = done.events.find(
+      (event) => event.type === "status" && event.data?.to === "ROLLING_BACK",
+    );
+    const firstArn = String(failed[0]?.data?.taskArn ?? "");
+    const [firstTask] = firstArn
+      ? ((await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [firstArn] }))).tasks ?? [])
+      : [];
+    const rollback = time(rollingBack?.at);
+    crashRuns.push({
+      status: done.deployment.status,
+      failures: failed.length,
+      byGate: done.deployment.reason.includes("stability window"),
+      // The process exits; ECS (Berth Local) records the task STOPPED when it sees the exit.
+      firstExitToRollback: rollback - time(firstTask?.stoppedAt),
+      requestToRollback: rollback - sent,
+      requestToEnd: time(done.deployment.finishedAt) - sent,
+    });
+  }
+
   // The report -------------------------------------------------------------------------------
   const pick = <K extends keyof Run>(key: K) => runs.map((run) => run[key] as number);
   const lines = [
     `deploy through the control plane on Berth Local — ${machine()}`,
-    `settings: --runs ${RUNS} --bad-runs ${BAD_RUNS}; Berth Local (packages/local/src/main.ts, what \`npm start\` runs) in its own process (ECS tick 200 ms), stack "${STACK}", one private-service "${SERVICE}" (desired ${String(desiredCount)} task, the test HTTP app), health check every 5 s with 1 retry (Berth Local runs the first check 1 s after start), fail-fast threshold 2 (the default); 1-minute load average at start ${loadAtStart.toFixed(2)}, at end ${(loadavg()[0] ?? Number.NaN).toFixed(2)}`,
+    `settings: --runs ${RUNS} --bad-runs ${BAD_RUNS} --crash-runs ${CRASH_RUNS}; Berth Local (packages/local/src/main.ts, what \`npm start\` runs) in its own process (ECS tick 200 ms), stack "${STACK}", one private-service "${SERVICE}" (desired ${String(desiredCount)} task, the test HTTP app), health check every 5 s with 1 retry (Berth Local runs the first check 1 s after start), fail-fast threshold 2 (the default); 1-minute load average at start ${loadAtStart.toFixed(2)}, at end ${(loadavg()[0] ?? Number.NaN).toFixed(2)}`,
     `each run: POST /v1/stacks/${STACK}/services/${SERVICE}/deployments with a new image (an artifact of its own, berth.local/bench/api@sha256:…), then GET /v1/deployments/{id} every 100 ms until it ends and DescribeExecution until its execution closes; the next run starts after that`,
     `Berth Local started in ${ms(booted - started)}; first deploy (creates the ECS service; not counted) ${ms(time(created.deployment.finishedAt) - time(created.deployment.createdAt))}`,
     "",
@@ -406,6 +482,18 @@ async function main(): Promise<string[]> {
       `  the failure that reached the threshold (its task's stoppedAt) → ROLLING_BACK: ${p50max(pickBad("lastStoppedToRollback"))}`,
       `  request sent → ROLLING_BACK: ${p50max(pickBad("requestToRollback"))}; request sent → ${badRuns[0]?.status ?? "end"}: ${p50max(pickBad("requestToEnd"))}`,
       "  (with threshold 2 the rollback waits for a second task: ECS replaces the first failed one and it has to fail its check too)",
+    );
+  }
+
+  if (CRASH_RUNS > 0) {
+    const pickCrash = <K extends keyof CrashRun>(key: K) => crashRuns.map((run) => run[key] as number);
+    const p50max = (values: number[]) => `p50 ${ms(percentile(values, 50))}, max ${ms(Math.max(...values))}`;
+    const byGate = crashRuns.filter((run) => run.byGate).length;
+    lines.push(
+      "",
+      `crash loop (${CRASH_RUNS} redeploy${CRASH_RUNS === 1 ? "" : "s"} of "${LOOP_SERVICE}", no health check, stability window ${LOOP_STABILITY_SECONDS} s, an image whose process exits with 3 300 ms after it listens; ends: ${[...countBy(crashRuns.map((run) => run.status))].map(([status, count]) => `${count} ${status}`).join(", ")}; rolled back by the stability gate in ${byGate}, by the fail-fast threshold in ${CRASH_RUNS - byGate}; failed tasks recorded per run: ${pickCrash("failures").join(", ")}):`,
+      `  new revision's first task exit (its stoppedAt) → ROLLING_BACK: ${p50max(pickCrash("firstExitToRollback"))} (goal: within the window + 1 s, ${ms((LOOP_STABILITY_SECONDS + 1) * 1000)})`,
+      `  request sent → ROLLING_BACK: ${p50max(pickCrash("requestToRollback"))}; request sent → ${crashRuns[0]?.status ?? "end"}: ${p50max(pickCrash("requestToEnd"))}`,
     );
   }
 

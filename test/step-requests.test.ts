@@ -162,7 +162,10 @@ resources:
       return deployment?.rolloutState === "COMPLETED" ? true : undefined;
     });
     ecs.destroy();
-    const outcome = await Rollout.reconcile(ctx, { ...api, applied });
+    // ECS completed the rollout: the stability window starts, and advance-wait's check decides.
+    const stabilizing = await Rollout.reconcile(ctx, { ...api, applied });
+    expect(stabilizing.status).toBe("STABILIZING");
+    const outcome = await Rollout.advanceWait(ctx, { ...api, applied });
     expect(outcome.status).toBe("SUCCEEDED");
     await Rollout.finalize(ctx, { ...api, outcome });
     await Deployment.releaseService(table.store, "shop", "api", api.deploymentId);
@@ -211,6 +214,8 @@ resources:
       "iam:PutRolePolicy",
       "ecs:RegisterTaskDefinition",
       "ecs:DescribeServices",
+      "ecs:ListTasks",
+      "ecs:DescribeTasks",
       "ecs:CreateService",
       "ecs:UpdateService",
       "application-autoscaling:RegisterScalableTarget",

@@ -4,8 +4,9 @@ import { join } from "node:path";
 
 /**
  * A small real HTTP app used as a Berth Local image (`file://` directory). Its behaviour comes
- * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), UNHEALTHY=1 (/health
- * answers 500), IGNORE_SIGTERM=1 (keeps running on SIGTERM).
+ * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), CRASH_AFTER_MS=N (exit 3
+ * N ms after it listens), UNHEALTHY=1 (/health answers 500), IGNORE_SIGTERM=1 (keeps running on
+ * SIGTERM).
  */
 const SERVER = `
 import http from "node:http";
@@ -35,7 +36,13 @@ const server = http.createServer((request, response) => {
   response.end(version);
 });
 server.keepAliveTimeout = 1000;
-server.listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening on " + process.env.PORT + " as " + version));
+server.listen(Number(process.env.PORT), "127.0.0.1", () => {
+  console.log("listening on " + process.env.PORT + " as " + version);
+  if (process.env.CRASH_AFTER_MS) {
+    console.error("exiting with 3 in " + process.env.CRASH_AFTER_MS + " ms");
+    setTimeout(() => process.exit(3), Number(process.env.CRASH_AFTER_MS));
+  }
+});
 // SIGINT too: PM2 stops its workers with SIGINT.
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {

@@ -12,6 +12,8 @@ export function appStack(options: {
   environment?: Record<string, string>;
   healthCheckCommand?: string[];
   startPeriodSeconds?: number;
+  /** false: no health check at all (ECS calls a task healthy once it runs). */
+  healthCheck?: boolean;
 }): string {
   const environment = Object.entries({ VERSION: options.version, ...options.environment }).map(
     ([name, value]) => ({ name, value }),
@@ -27,13 +29,17 @@ export function appStack(options: {
           },
           resources: { cpu: 0.25, memory: 512 },
           environment,
-          internalHealthCheck: {
-            healthCheckCommand: options.healthCheckCommand ?? HTTP_HEALTH_CHECK,
-            intervalSeconds: 5,
-            timeoutSeconds: 2,
-            retries: 1,
-            startPeriodSeconds: options.startPeriodSeconds ?? 0,
-          },
+          ...(options.healthCheck === false
+            ? {}
+            : {
+                internalHealthCheck: {
+                  healthCheckCommand: options.healthCheckCommand ?? HTTP_HEALTH_CHECK,
+                  intervalSeconds: 5,
+                  timeoutSeconds: 2,
+                  retries: 1,
+                  startPeriodSeconds: options.startPeriodSeconds ?? 0,
+                },
+              }),
         },
       },
     },

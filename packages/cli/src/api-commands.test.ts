@@ -431,6 +431,48 @@ describe("berth cancel", () => {
       reason: "wrong branch",
     });
   });
+
+  it("waits while the workflow of a deploying deployment undoes it, and prints how it ended", async () => {
+    const file = writeStack("berth.yml", stackFile({ withWorker: false }));
+    await cli("deploy", "-f", file, "--stack", "shop", "--no-wait");
+    const api = await deploymentOf("shop", "api");
+    await Deployment.transition(server.harness.store, api, "PENDING", "DEPLOYING", "updating the service");
+    const running = start(["cancel", api, "--reason", "wrong branch"]);
+    await waitFor("the cancellation to be requested", async () =>
+      Boolean((await DeploymentRecord.get(server.harness.store, api))?.cancelRequestedAt),
+    );
+    // The workflow returns the service to its previous revision, then ends the deployment.
+    const undone = "wrong branch; undone: the rollout of td:2 was stopped and the service is back on td:1";
+    await Deployment.transition(server.harness.store, api, "DEPLOYING", "CANCELLED", undone);
+    const result = await running.done;
+    expect(result.code).toBe(0);
+    expect(result.out.split("\n")).toEqual([
+      `Cancellation of ${api} (shop/api) requested: it is DEPLOYING; waiting while its workflow stops it and undoes what it changed in ECS…`,
+      `Deployment ${api} (shop/api) is CANCELLED: ${undone}`,
+    ]);
+  });
+
+  it("fails when the deployment ends otherwise, and returns at once with --no-wait", async () => {
+    const file = writeStack("berth.yml", stackFile({ withWorker: false }));
+    await cli("deploy", "-f", file, "--stack", "shop", "--no-wait");
+    const api = await deploymentOf("shop", "api");
+    await Deployment.transition(server.harness.store, api, "PENDING", "DEPLOYING", "updating the service");
+    const requested = await cli("cancel", api, "--no-wait");
+    expect(requested.code).toBe(0);
+    expect(requested.out).toContain("requested: it is DEPLOYING");
+    const running = start(["cancel", api]);
+    await waitFor("the CLI to wait", () => running.out.some((line) => line.includes("waiting while")));
+    await Deployment.transition(
+      server.harness.store,
+      api,
+      "DEPLOYING",
+      "FAILED",
+      "the return to td:1 failed",
+    );
+    const failed = await running.done;
+    expect(failed.code).toBe(1);
+    expect(failed.out).toContain(`Deployment ${api} (shop/api) is FAILED: the return to td:1 failed`);
+  });
 });
 
 describe("berth logs", () => {

@@ -506,10 +506,15 @@ export async function redeploy(args: string[], context: Context, startedAt: numb
 }
 
 export async function cancel(args: string[], context: Context): Promise<number> {
-  const { values, positionals } = parseOptions(args, { reason: { type: "string" } }, true);
+  const { values, positionals } = parseOptions(
+    args,
+    { reason: { type: "string" }, "no-wait": { type: "boolean" }, timeout: { type: "string" } },
+    true,
+  );
   const [id, ...extra] = positionals;
   if (!id || extra.length > 0) throw new UsageError("cancel takes one deployment id");
   const reason = stringOption(values, "reason");
+  const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
   const api = ApiClient.fromEnv(context.env, context.cwd);
   const { body } = await api.request<CancelResponse>("POST", `/v1/deployments/${encode(id)}/cancel`, {
     ...(reason === undefined
@@ -517,13 +522,27 @@ export async function cancel(args: string[], context: Context): Promise<number> 
       : { headers: { "content-type": "application/json" }, body: JSON.stringify({ reason }) }),
   });
   const { deployment } = body;
+  const name = `${deployment.id} (${deployment.stack}/${deployment.service})`;
   if (body.outcome === "cancelled") {
-    context.out(`Deployment ${deployment.id} (${deployment.stack}/${deployment.service}) is CANCELLED.`);
+    context.out(`Deployment ${name} is CANCELLED.`);
+  } else if (values["no-wait"] === true) {
+    context.out(
+      `Cancellation of ${name} requested: it is ${deployment.status}, and its workflow stops it, ` +
+        "undoes what it changed in ECS and ends it as CANCELLED.",
+    );
   } else {
     context.out(
-      `Cancellation of ${deployment.id} (${deployment.stack}/${deployment.service}) requested: it is ` +
-        `${deployment.status}, and its workflow ends it as CANCELLED at its next step.`,
+      `Cancellation of ${name} requested: it is ${deployment.status}; waiting while its workflow stops it ` +
+        "and undoes what it changed in ECS…",
     );
+    const ended = await untilFinal(api, deployment.id, context, Date.now() + timeoutMs);
+    if (ended === "interrupted") return INTERRUPTED;
+    if (ended === "timeout") {
+      context.err(`berth: timed out after ${duration(timeoutMs)}; ${name} has not ended yet`);
+      return 1;
+    }
+    context.out(`Deployment ${name} is ${ended.status}: ${ended.reason}`);
+    if (ended.status !== "CANCELLED") return 1;
   }
   if (body.promoted) {
     context.out(
@@ -531,4 +550,22 @@ export async function cancel(args: string[], context: Context): Promise<number> 
     );
   }
   return 0;
+}
+
+/** Polls one deployment until it is final. */
+async function untilFinal(
+  api: ApiClient,
+  id: string,
+  context: Context,
+  deadline: number,
+): Promise<Deployment | "timeout" | "interrupted"> {
+  for (;;) {
+    const { body } = await api.request<DeploymentWithEvents>("GET", `/v1/deployments/${encode(id)}`, {
+      signal: context.signal,
+    });
+    if (DeploymentStatus.isTerminal(body.deployment.status)) return body.deployment;
+    const left = deadline - Date.now();
+    if (left <= 0) return "timeout";
+    if (!(await pause(Math.min(context.pollIntervalMs, left), context.signal))) return "interrupted";
+  }
 }

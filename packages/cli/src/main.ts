@@ -35,8 +35,10 @@ Commands:
   status [--stack NAME] [--json]   list the stacks, or one stack's services and their last deployments
   logs --stack NAME --service SVC [--since ${DEFAULT_SINCE}] [--follow] [--limit N]
                                    print a service's log lines (--limit N: only the newest N)
-  cancel DEPLOYMENT_ID [--reason TEXT]
-                                   cancel a deployment that has not finished
+  cancel DEPLOYMENT_ID [--reason TEXT] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
+                                   cancel a deployment that has not finished; one already changing
+                                   ECS is stopped and its service returned to the revision it ran
+                                   before: waits until it has ended
   help                             show this text
 
 Options:
@@ -47,8 +49,9 @@ Options:
                      (default: Berth Local's)
   --update           render UpdateService instead of CreateService
   --force            deploy: build and deploy every service again, changed or not
-  --no-wait          deploy: print the plan and return without following the deployments
-  --timeout DURATION deploy: stop following after this long (90s, 30m, 1h30m)
+  --no-wait          deploy, redeploy: print the plan and return without following the deployments;
+                     cancel: return once the cancellation is requested
+  --timeout DURATION deploy, redeploy, cancel: stop following after this long (90s, 30m, 1h30m)
   --since WHEN       logs: a duration (15m, 2h, 7d) or an ISO 8601 timestamp
   --follow           logs: keep printing new lines until Ctrl-C
 
@@ -64,7 +67,8 @@ Exit status:
   ended otherwise, on a timeout, an API or connection failure; 2 on usage errors, an invalid
   stack file (nothing is sent) or a request the API refused as invalid (4xx); 130 after Ctrl-C.
   redeploy: as deploy, for its one deployment.
-  status, logs, cancel: 0, or 1 and 2 as for deploy.`;
+  cancel: 0 when the deployment ended CANCELLED (or --no-wait), else 1 and 2 as for deploy.
+  status, logs: 0, or 1 and 2 as for deploy.`;
 
 const processOutput: Output = {
   out: (text) => process.stdout.write(`${text}\n`),

@@ -12,6 +12,8 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "application-autoscaling:RegisterScalableTarget",
   "application-autoscaling:PutScalingPolicy",
   "application-autoscaling:DescribeScalableTargets",
+  // Scoped to the cluster by an `ecs:cluster` condition instead.
+  "ecs:ListTasks",
 ]);
 
 const STEPS = [
@@ -21,6 +23,7 @@ const STEPS = [
   "apply-service",
   "wait-for-deployment",
   "reconcile",
+  "advance-wait",
   "finalize",
   "release-service",
   "delete-service",
@@ -135,8 +138,9 @@ describe("the function manifest", () => {
     const answering = FUNCTIONS.filter((fn) =>
       fn.permissions.some((permission) => permission.actions.includes("states:SendTaskSuccess")),
     ).map((fn) => fn.name);
-    // The event handler answers; the wait step answers an outcome decided before its token arrived.
-    expect(answering.sort()).toEqual(["ecs-events", "wait-for-deployment"]);
+    // The event handler answers; the wait step answers an outcome decided before its token arrived;
+    // advance-wait decides on waits; the API wakes a waiting workflow to cancel it.
+    expect(answering.sort()).toEqual(["advance-wait", "api", "ecs-events", "wait-for-deployment"]);
     const deleting = FUNCTIONS.filter((fn) =>
       fn.permissions.some((p) => p.actions.includes("ecs:DeleteService")),
     );

@@ -93,7 +93,7 @@ const describeServices: FunctionPermission = {
   actions: ["ecs:DescribeServices"],
   resources: [SERVICES],
 };
-/** Answers a waiting workflow's task token: only the ECS event handler does. */
+/** Answers a waiting workflow's task token: the ECS event handler, the wait's steps, a cancel. */
 const answerTaskTokens: FunctionPermission = {
   actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
   resources: [STATE_MACHINES],
@@ -174,6 +174,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       writeTable,
       startExecutions,
       describeServices,
+      // A cancel wakes the deployment's workflow where it waits on ECS, to undo the rollout.
+      answerTaskTokens,
       {
         actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
         resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],
@@ -280,6 +282,30 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
     ],
   }),
+  step(
+    "advance-wait",
+    "After the stability window: DescribeTasks decides success or rollback; after a cancel: returns the service to its previous revision",
+    {
+      timeoutSeconds: 30,
+      environment: SETTINGS_ENV,
+      permissions: [
+        writeTable,
+        describeServices,
+        ecsRollback,
+        answerTaskTokens,
+        // ListTasks names no task or service resource: it is scoped to the cluster by condition.
+        {
+          actions: ["ecs:ListTasks"],
+          resources: ["*"],
+          conditions: {
+            ArnEquals: { "ecs:cluster": "arn:${Partition}:ecs:${Region}:${Account}:cluster/${Cluster}" },
+          },
+        },
+        { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
+        { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+      ],
+    },
+  ),
   step(
     "finalize",
     "Ends the deployment truthfully: its final status, the reason and the new last-good revision",

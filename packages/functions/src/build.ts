@@ -41,12 +41,11 @@ function storeOf(config: Config["store"], options: BuildOptions): Store {
 /** The API's dependencies. */
 export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): ApiDependencyOptions {
   const client = options.client ?? {};
+  const sfn = StepFunctions.sfnClient(client);
   return {
     store: storeOf(config, options),
-    startExecution: StepFunctions.stepFunctionsStarter(
-      StepFunctions.sfnClient(client),
-      config.stateMachineArns,
-    ),
+    startExecution: StepFunctions.stepFunctionsStarter(sfn, config.stateMachineArns),
+    answerWait: StepFunctions.taskAnswerer(sfn),
     logs: Logs.logsClient(client),
     ecs: { client: Ecs.ecsClient(client), cluster: config.cluster },
     ...(config.sourceBucket

@@ -1,4 +1,4 @@
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { StartExecution } from "../deployments/request.ts";
 import { type StateMachineArns, stateMachineFor } from "../deployments/workflow-input.ts";
 import { type ClientConfig, isAwsError } from "./errors.ts";
@@ -13,6 +13,24 @@ export function sfnClient(config: ClientConfig = {}): SFNClient {
  */
 export function isTaskGone(error: unknown): boolean {
   return isAwsError(error, "TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist");
+}
+
+/**
+ * Answers a waiting workflow's task token with `output` (as JSON): true when it was answered,
+ * false when its workflow had moved on.
+ */
+export function taskAnswerer(
+  client: Pick<SFNClient, "send">,
+): (taskToken: string, output: unknown) => Promise<boolean> {
+  return async (taskToken, output) => {
+    try {
+      await client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+      return true;
+    } catch (error) {
+      if (isTaskGone(error)) return false;
+      throw error;
+    }
+  };
 }
 
 /** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */

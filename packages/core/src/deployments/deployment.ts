@@ -276,7 +276,8 @@ export type CancelOutcome =
   | { outcome: "cancelled"; deployment: Info; promoted?: Info }
   /**
    * It is building or deploying: it is flagged (`cancelRequestedAt`), and its workflow ends it as
-   * CANCELLED at its next step and then releases the service. A caller that stops the execution
+   * CANCELLED (after returning ECS to the previous revision, when it had changed it; the caller
+   * wakes a workflow waiting on ECS, `request.ts`) and then releases the service. A caller that stops the execution
    * outright must do both itself.
    */
   | { outcome: "cancel-requested"; deployment: Info };

@@ -1,4 +1,9 @@
 import { BerthError } from "../errors.ts";
+import type { AnswerWait } from "./rollout/answer.ts";
+import { cancelWait } from "./rollout/cancel.ts";
+
+export type { AnswerWait };
+
 import { DeploymentRecord, type Store } from "../store/index.ts";
 import * as Deployment from "./deployment.ts";
 import { type WorkflowInput, type WorkflowParameters, workflowInputOf } from "./workflow-input.ts";
@@ -24,6 +29,12 @@ export interface WorkflowContext {
   store: Store;
   startExecution: StartExecution;
   logger: WarningLog;
+  /**
+   * How a cancel reaches a deployment waiting on ECS: its cluster's waits, and the port that
+   * answers a waiting workflow's task token (Step Functions SendTaskSuccess). Without it a cancel
+   * is only noticed at the workflow's next step.
+   */
+  waits?: { cluster: string; answer: AnswerWait };
 }
 
 export type WorkflowStart =
@@ -123,14 +134,24 @@ export type Cancelled =
       promoted?: { deployment: DeploymentRecord.Info; workflow: WorkflowStart };
     };
 
-/** Cancels a deployment (see `Deployment.cancel`) and starts whatever took over its slot. */
+/**
+ * Cancels a deployment (see `Deployment.cancel`) and starts whatever took over its slot. A
+ * deployment waiting on ECS is woken at once: its workflow returns the service to the revision
+ * it ran before and ends CANCELLED.
+ */
 export async function cancelDeployment(
   context: WorkflowContext,
   id: string,
   reason?: string,
 ): Promise<Cancelled> {
   const outcome = await Deployment.cancel(context.store, id, reason);
-  if (outcome.outcome === "cancel-requested") return outcome;
+  if (outcome.outcome === "cancel-requested") {
+    const { deployment } = outcome;
+    if (deployment.status === "DEPLOYING" && context.waits) {
+      await cancelWait(context.store, context.waits, deployment, reason ?? "cancelled on request");
+    }
+    return outcome;
+  }
   const { deployment, promoted } = outcome;
   if (!promoted) return { outcome: "cancelled", deployment };
   return { outcome: "cancelled", deployment, promoted: await startPromoted(context, promoted) };

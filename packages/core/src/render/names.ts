@@ -11,7 +11,7 @@ function fit(name: string, max: number): string {
 }
 
 /** ECS service name and task definition family (letters, digits, hyphens, underscores; 255). */
-export function serviceName(env: Environment, resource: string): string {
+export function serviceName(env: Pick<Environment, "stack">, resource: string): string {
   return fit(`${env.stack}-${resource}`, 255);
 }
 

@@ -137,6 +137,11 @@ export const ComputeResources = closed({
 export type ComputeResources = z.infer<typeof ComputeResources>;
 
 export const DEFAULT_FAIL_FAST_THRESHOLD = 2;
+/**
+ * How long every task of a new revision must stay RUNNING (and HEALTHY) after ECS calls the
+ * rollout complete, without a health check; with one, at least its longest interval.
+ */
+export const DEFAULT_STABILITY_SECONDS = 10;
 
 export const HealthCheck = closed({
   healthCheckCommand: z
@@ -338,10 +343,12 @@ export type WorkloadContainer = z.infer<typeof WorkloadContainer>;
 /** Properties shared by the single-container services. */
 /**
  * Berth's own property: how many tasks of a new revision may fail (crash or fail their health
- * checks) before Berth rolls the deployment back, instead of waiting for ECS's circuit breaker.
+ * checks) before Berth rolls the deployment back, instead of waiting for ECS's circuit breaker;
+ * and how long the new revision must then stay up before the deployment succeeds.
  */
 export const FailFast = closed({
   threshold: z.number().int().min(1).max(100).default(DEFAULT_FAIL_FAST_THRESHOLD),
+  stabilitySeconds: z.number().int().min(0).max(600).optional(),
 });
 export type FailFast = z.infer<typeof FailFast>;
 

@@ -12,7 +12,13 @@ import { type Store, TTL_ATTRIBUTE } from "./store.ts";
  * the new revision, a rollback it started). One per service, because only the service's active
  * deployment ever waits. Every change is conditioned on `version`.
  */
-export const Phase = z.enum(["deploying", "rolling-back", "answered"]);
+/**
+ * deploying → stabilizing (ECS completed the rollout; the new revision must stay up for the
+ * stability window) → answered; either of the first two → rolling-back (a task of the new
+ * revision failed) or cancelling (someone cancelled: the service returns to its previous
+ * revision) → answered.
+ */
+export const Phase = z.enum(["deploying", "stabilizing", "rolling-back", "cancelling", "answered"]);
 export type Phase = z.infer<typeof Phase>;
 
 export const Info = z.object({
@@ -29,12 +35,23 @@ export const Info = z.object({
   rollbackTaskDefinitionArn: z.string().min(1).optional(),
   /** Failed tasks of the new revision that make the handler roll back at once. */
   failFastThreshold: z.number().int().positive(),
+  /** How long the new revision's tasks must stay up after ECS completed the rollout. */
+  stabilitySeconds: z.number().int().nonnegative().default(0),
+  /** Whether a container of the new revision has a health check: its tasks must then be HEALTHY. */
+  healthChecked: z.boolean().default(false),
+  /** When ECS completed the rollout: the stability window starts here. */
+  stableSince: Timestamp.optional(),
+  /** What the service ran before (absent when this deployment created it): a cancel returns there. */
+  previousTaskDefinitionArn: z.string().min(1).optional(),
+  previousDesiredCount: z.number().int().nonnegative().optional(),
+  /** Why the deployment is being cancelled, for its final reason. */
+  cancelReason: z.string().optional(),
   /** Task ARNs already counted as failed: a repeated or late event is never counted twice. */
   failedTasks: z.array(z.string()).default([]),
   /** Set once the workflow stored its token; events before it are recorded, answered after. */
   taskToken: z.string().min(1).optional(),
   phase: Phase,
-  /** The ECS deployment of a rollback the handler started. */
+  /** The ECS deployment of a rollback the handler started, or of a cancel's return. */
   rollbackEcsDeploymentId: z.string().min(1).optional(),
   /** Why the handler rolled back, for the deployment's final reason. */
   rollbackReason: z.string().optional(),
@@ -99,7 +116,11 @@ export async function get(store: Store, cluster: string, ecsService: string): Pr
  * read; CONFLICT otherwise (the caller re-reads and decides again).
  */
 export async function replace(store: Store, current: Info, next: Partial<Info>): Promise<Info> {
-  const updated = parseInput(Info, { ...current, ...next, version: current.version + 1 }, "wait");
+  const parsed = parseInput(Info, { ...current, ...next, version: current.version + 1 }, "wait");
+  // A change may clear a field (a used task token) by setting it undefined; DynamoDB takes no undefined.
+  const updated = Object.fromEntries(
+    Object.entries(parsed).filter(([, value]) => value !== undefined),
+  ) as Info;
   try {
     await store.client.send(
       new PutCommand({

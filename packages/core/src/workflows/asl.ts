@@ -32,6 +32,8 @@ export interface State {
   Result?: unknown;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
+  /** A Wait state's length, read from the input. */
+  SecondsPath?: string;
   Retry?: Retrier[];
   Catch?: Catcher[];
   Choices?: (Record<string, unknown> & { Next: string })[];

@@ -118,6 +118,7 @@ export const deploy: Workflow = {
     "apply-service",
     "wait-for-deployment",
     "reconcile",
+    "advance-wait",
     "finalize",
     "release-service",
   ],

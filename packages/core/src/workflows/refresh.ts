@@ -22,6 +22,7 @@ export const refresh: Workflow = {
     "apply-service",
     "wait-for-deployment",
     "reconcile",
+    "advance-wait",
     "finalize",
     "release-service",
   ],

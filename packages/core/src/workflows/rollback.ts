@@ -22,6 +22,7 @@ export const rollback: Workflow = {
     "apply-service",
     "wait-for-deployment",
     "reconcile",
+    "advance-wait",
     "finalize",
     "release-service",
   ],

@@ -145,12 +145,16 @@ export function failurePath(end: Ending): Record<string, State> {
 
 /**
  * Waiting on ECS: `wait-for-deployment` stores the task token against the ECS deployment and
- * returns; the ECS event handler answers the token with the outcome. The wait is bounded by
+ * returns; the ECS event handler answers the token. The wait is bounded by
  * `$.deployment.Payload.waitTimeoutSeconds`, which load-deployment derives from the service's
  * health-check settings (grace period plus the checks needed to call tasks healthy); when it
- * runs out, one reconciling DescribeServices decides.
+ * runs out, one reconciling DescribeServices decides. An answer is an outcome (→ Finalize) or
+ * where to go next: STABILIZING (ECS completed the rollout: wait out the stability window, then
+ * `advance-wait` checks the tasks), CANCELLING (`advance-wait` undoes the rollout) or WAITING
+ * (follow a rollback or a cancel's return on a new token).
  */
 export function waitForDeployment(appliedPath: string): Record<string, State> {
+  const answered = "$.outcome.Payload.status";
   return {
     "Wait for deployment": {
       Type: "Task",
@@ -168,13 +172,33 @@ export function waitForDeployment(appliedPath: string): Record<string, State> {
         { ErrorEquals: ["States.Timeout"], ResultPath: "$.waitError", Next: "Reconcile" },
         ...catchToFailure(),
       ],
-      Next: "Finalize",
+      Next: "Wait answered",
     },
     Reconcile: invoke("reconcile", {
       payload: { ...DEPLOYMENT_REF, "applied.$": appliedPath },
       timeoutSeconds: 60,
       resultPath: "$.outcome",
-      next: "Finalize",
+      next: "Wait answered",
+    }),
+    "Wait answered": {
+      Type: "Choice",
+      Choices: [
+        { Variable: answered, StringEquals: "STABILIZING", Next: "Stability window" },
+        { Variable: answered, StringEquals: "CANCELLING", Next: "Advance wait" },
+        { Variable: answered, StringEquals: "WAITING", Next: "Wait for deployment" },
+      ],
+      Default: "Finalize",
+    },
+    "Stability window": {
+      Type: "Wait",
+      SecondsPath: "$.outcome.Payload.stabilitySeconds",
+      Next: "Advance wait",
+    },
+    "Advance wait": invoke("advance-wait", {
+      payload: { ...DEPLOYMENT_REF, "applied.$": appliedPath },
+      timeoutSeconds: 60,
+      resultPath: "$.outcome",
+      next: "Wait answered",
     }),
   };
 }

@@ -209,8 +209,27 @@ describe("the deploy workflow", () => {
     expect((wait?.Parameters?.Payload as Record<string, unknown>)["taskToken.$"]).toBe("$$.Task.Token");
     expect(wait?.Catch?.[0]).toMatchObject({ ErrorEquals: ["States.Timeout"], Next: "Reconcile" });
     expect(functionOf(states.Reconcile ?? { Type: "Pass" })).toBe("reconcile");
-    expect(states.Reconcile?.Next).toBe("Finalize");
-    expect(wait?.Next).toBe("Finalize");
+    expect(states.Reconcile?.Next).toBe("Wait answered");
+    expect(wait?.Next).toBe("Wait answered");
+  });
+
+  it("waits out the stability window before success, undoes a cancel, and follows a rollback on a new token", () => {
+    const answered = states["Wait answered"];
+    expect(answered?.Type).toBe("Choice");
+    expect(answered?.Choices).toEqual([
+      { Variable: "$.outcome.Payload.status", StringEquals: "STABILIZING", Next: "Stability window" },
+      { Variable: "$.outcome.Payload.status", StringEquals: "CANCELLING", Next: "Advance wait" },
+      { Variable: "$.outcome.Payload.status", StringEquals: "WAITING", Next: "Wait for deployment" },
+    ]);
+    expect(answered?.Default).toBe("Finalize");
+    expect(states["Stability window"]).toEqual({
+      Type: "Wait",
+      SecondsPath: "$.outcome.Payload.stabilitySeconds",
+      Next: "Advance wait",
+    });
+    expect(functionOf(states["Advance wait"] ?? { Type: "Pass" })).toBe("advance-wait");
+    expect(states["Advance wait"]?.ResultPath).toBe("$.outcome");
+    expect(states["Advance wait"]?.Next).toBe("Wait answered");
   });
 
   it("goes load → preflight → prepare → apply → wait → finalize → release on the happy path", () => {
@@ -229,6 +248,7 @@ describe("the deploy workflow", () => {
       "prepare-resources",
       "apply-service",
       "wait-for-deployment",
+      "Choice",
       "finalize",
       "release-service",
       "Succeed",

@@ -12,6 +12,12 @@ export interface ApiDependencies {
   startExecution: DeploymentRequest.StartExecution;
   /** Reads service logs with FilterLogEvents. */
   logs: Pick<CloudWatchLogsClient, "send">;
+  /**
+   * Answers a waiting workflow's task token (Step Functions SendTaskSuccess): how a cancel wakes a
+   * deployment that waits on ECS (in the cluster of `ecs`). Without it the workflow notices the
+   * cancel at its next step.
+   */
+  answerWait?: DeploymentRequest.AnswerWait;
   /** Reads live task counts with DescribeServices; without it the counts are null. */
   ecs?: { client: Pick<ECSClient, "send">; cluster: string };
   /**

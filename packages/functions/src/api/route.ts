@@ -49,6 +49,9 @@ export function coreContext({
     stage: dependencies.stage,
     leaseWaitMs: dependencies.stackLeaseWaitMs,
     ...(dependencies.ecs ? { ecs: dependencies.ecs } : {}),
+    ...(dependencies.ecs && dependencies.answerWait
+      ? { waits: { cluster: dependencies.ecs.cluster, answer: dependencies.answerWait } }
+      : {}),
   };
 }
 

@@ -44,6 +44,7 @@ const STEPS: Record<string, string> = {
   };`,
   "wait-for-deployment": `export const handler = async (event) => { record("wait-for-deployment", event); return null; };`,
   reconcile: `export const handler = async (event) => { record("reconcile", event); return { status: "SUCCEEDED", reconciled: true }; };`,
+  "advance-wait": `export const handler = async (event) => { record("advance-wait", event); return { status: "SUCCEEDED", advanced: true }; };`,
   "delete-service": `export const handler = async (event) => {
     record("delete-service", event);
     if (event.service === "broken") throw new Error("cannot delete");
@@ -174,6 +175,39 @@ describe("Berth's workflows", () => {
     // The build and the callback each report their submission.
     const history = await historyOf(harness, executionArn);
     expect(history.filter((event) => event.type === "TaskSubmitted")).toHaveLength(2);
+  });
+
+  it("deploy: a STABILIZING answer waits out the window, then advance-wait decides", async () => {
+    const input = { deploymentId: "build-stable", stack: "shop", service: "api", action: "deploy" };
+    const executionArn = await start("deploy", "build-stable", input);
+    const wait = await until("wait-for-deployment", () =>
+      callsFor("build-stable").find((call) => call.step === "wait-for-deployment"),
+    );
+    await harness.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: String(wait.event.taskToken),
+        output: JSON.stringify({ status: "STABILIZING", stabilitySeconds: 1 }),
+      }),
+    );
+    const described = await settled(harness, executionArn);
+    expect(described.status).toBe("SUCCEEDED");
+    const steps = callsFor("build-stable");
+    expect(steps.map((call) => call.step).slice(-4)).toEqual([
+      "wait-for-deployment",
+      "advance-wait",
+      "finalize",
+      "release-service",
+    ]);
+    expect(steps.find((call) => call.step === "advance-wait")?.event).toMatchObject({
+      deploymentId: "build-stable",
+      applied: { ecsDeploymentId: "ecs-svc/1" },
+    });
+    expect(steps.find((call) => call.step === "finalize")?.event.outcome).toEqual({
+      status: "SUCCEEDED",
+      advanced: true,
+    });
+    const history = await historyOf(harness, executionArn);
+    expect(history.some((event) => event.type === "WaitStateEntered")).toBe(true);
   });
 
   it("deploy: without a build, a wait that times out is reconciled", async () => {

@@ -37,6 +37,19 @@ export function failFastThreshold(resource: Spec.ComputeResource): number {
   return failFast?.threshold ?? Spec.DEFAULT_FAIL_FAST_THRESHOLD;
 }
 
+/**
+ * The stability window: `failFast.stabilitySeconds`, else 10 s, or the longest health-check
+ * interval of its containers when that is longer (one more check must pass in the window).
+ */
+export function stabilitySeconds(serviceName: string, resource: Spec.ComputeResource): number {
+  const failFast = "failFast" in resource.properties ? resource.properties.failFast : undefined;
+  if (failFast?.stabilitySeconds !== undefined) return failFast.stabilitySeconds;
+  const intervals = Spec.containersOf(serviceName, resource).map(
+    (container) => container.internalHealthCheck?.intervalSeconds ?? 0,
+  );
+  return Math.max(Spec.DEFAULT_STABILITY_SECONDS, ...intervals);
+}
+
 /** The ECS service as DescribeServices sees it, or undefined when it does not run (missing or INACTIVE). */
 export async function describeService(
   context: StepContext,
@@ -155,6 +168,16 @@ export async function applyService(
       ? { rollbackTaskDefinitionArn: lastGood }
       : {}),
     failFastThreshold: failFastThreshold(target.resource),
+    stabilitySeconds: stabilitySeconds(input.service, target.resource),
+    healthChecked: Spec.containersOf(input.service, target.resource).some(
+      (container) => container.internalHealthCheck !== undefined,
+    ),
+    ...(existing?.taskDefinition
+      ? {
+          previousTaskDefinitionArn: existing.taskDefinition,
+          previousDesiredCount: existing.desiredCount ?? 0,
+        }
+      : {}),
   });
   await recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn });
   await DeploymentEventRecord.append(store, deployment.id, {

@@ -1,7 +1,7 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { z } from "zod";
 import { DeploymentEventRecord, WaitRecord } from "../../store/index.ts";
-import { decide } from "./answer.ts";
+import { decide, handOn, sendOutcome } from "./answer.ts";
 import type { StepContext } from "./context.ts";
 import { type RollbackStart, rollBack } from "./rollback.ts";
 
@@ -59,7 +59,13 @@ export interface DeploymentState {
   reason: string;
 }
 
-export type Handled = RollbackStart | "succeeded" | "rolled-back" | "task-failure-recorded";
+export type Handled =
+  | RollbackStart
+  | "stabilizing"
+  | "rolled-back"
+  | "cancelled"
+  | "cancel-failed"
+  | "task-failure-recorded";
 
 /**
  * The ECS event handler: matches `ECS Deployment State Change` and `ECS Task State Change` to
@@ -96,19 +102,11 @@ export async function handleDeploymentState(context: StepContext, state: Deploym
   const failed = state.eventName === "SERVICE_DEPLOYMENT_FAILED";
   if (!completed && !failed) return "ignored";
 
-  if (wait.phase === "deploying" && state.ecsDeploymentId === wait.ecsDeploymentId) {
+  const onNewRevision = wait.phase === "deploying" || wait.phase === "stabilizing";
+  if (onNewRevision && state.ecsDeploymentId === wait.ecsDeploymentId) {
     if (completed) {
-      const decided = await decide(
-        context,
-        wait,
-        {
-          status: "SUCCEEDED",
-          reason: "every task of the new revision is running and healthy",
-          taskDefinitionArn: wait.taskDefinitionArn,
-        },
-        ["deploying"],
-      );
-      return decided ? "succeeded" : "ignored";
+      if (wait.phase !== "deploying") return "ignored";
+      return (await stabilize(context, wait)) ? "stabilizing" : "ignored";
     }
     return rollBack(context, wait, `ECS failed the deployment: ${state.reason || "no reason given"}`);
   }
@@ -132,10 +130,57 @@ export async function handleDeploymentState(context: StepContext, state: Deploym
     if (!decided) return "ignored";
     return completed ? "rolled-back" : "rollback-failed";
   }
+  if (wait.phase === "cancelling" && state.ecsDeploymentId === wait.rollbackEcsDeploymentId) {
+    const decided = await decide(context, wait, cancelOutcome(wait, completed, state.reason), ["cancelling"]);
+    if (!decided) return "ignored";
+    return completed ? "cancelled" : "cancel-failed";
+  }
   return "ignored";
 }
 
-type TaskState = z.infer<typeof TaskStateDetail>;
+/** How a cancel's return to the previous revision ended: CANCELLED once ECS runs it again. */
+export function cancelOutcome(wait: WaitRecord.Info, returned: boolean, why: string) {
+  const cancelled = wait.cancelReason ?? "cancelled on request";
+  const target = wait.previousTaskDefinitionArn;
+  const count = wait.previousDesiredCount;
+  return returned
+    ? {
+        status: "CANCELLED" as const,
+        reason: `${cancelled}; undone: the rollout of ${wait.taskDefinitionArn} was stopped and the service is back on ${target}${count === undefined ? "" : ` with ${count} task${count === 1 ? "" : "s"}`}`,
+        ...(target ? { taskDefinitionArn: target } : {}),
+      }
+    : {
+        status: "FAILED" as const,
+        reason: `${cancelled}; the return to ${target} failed: ${why || "no reason given"}`,
+      };
+}
+
+/**
+ * ECS completed the rollout: that is not yet success, because ECS may call a deployment
+ * complete while tasks that reached RUNNING keep exiting. The wait starts the stability window
+ * and hands the workflow the window to wait out.
+ */
+export async function stabilize(context: StepContext, wait: WaitRecord.Info): Promise<boolean> {
+  const moved = await handOn(
+    context.store,
+    (token, answer) => sendOutcome(context, token, answer),
+    wait,
+    { status: "STABILIZING", stabilitySeconds: wait.stabilitySeconds },
+    { phase: "stabilizing", stableSince: context.store.clock().toISOString() },
+    ["deploying"],
+  );
+  if (moved) {
+    await DeploymentEventRecord.append(context.store, wait.deploymentId, {
+      type: "rollout-completed",
+      message: `ECS completed the rollout; every task of the new revision must now stay up for ${wait.stabilitySeconds} s`,
+      data: { stabilitySeconds: wait.stabilitySeconds },
+    });
+  }
+  return moved !== undefined;
+}
+
+export type TaskState = z.infer<typeof TaskStateDetail>;
+export { TaskStateDetail };
 
 /** A stopped task counts as failed when it crashed, failed to start or failed its health checks. */
 export function isFailedTask(task: TaskState): boolean {
@@ -144,23 +189,33 @@ export function isFailedTask(task: TaskState): boolean {
   return /^Task failed (container|ELB) health checks/.test(task.stoppedReason ?? "");
 }
 
-async function handleTaskState(context: StepContext, task: TaskState): Promise<Handled> {
+/** A stopped task of a service, from its event or from DescribeTasks (the same fields). */
+export async function handleTaskState(context: StepContext, task: TaskState): Promise<Handled> {
   if (!isFailedTask(task)) return "ignored";
   const ecsService = task.group?.startsWith("service:") ? task.group.slice("service:".length) : undefined;
   if (!ecsService) return "ignored";
   const cluster = clusterOfArn(task.clusterArn);
   const wait = await WaitRecord.get(context.store, cluster, ecsService);
   // Only the new revision's tasks count: the old one's stop as ECS replaces them.
-  if (wait?.phase !== "deploying" || task.taskDefinitionArn !== wait.taskDefinitionArn) return "ignored";
+  const counting = (phase: WaitRecord.Phase) => phase === "deploying" || phase === "stabilizing";
+  if (!wait || !counting(wait.phase) || task.taskDefinitionArn !== wait.taskDefinitionArn) return "ignored";
   const counted = await WaitRecord.change(context.store, cluster, ecsService, (current) => {
-    if (current.deploymentId !== wait.deploymentId || current.phase !== "deploying") return undefined;
+    if (current.deploymentId !== wait.deploymentId || !counting(current.phase)) return undefined;
     if (current.failedTasks.includes(task.taskArn)) return undefined;
     return { failedTasks: [...current.failedTasks, task.taskArn] };
   });
   if (!counted) return "ignored";
   await recordTaskFailure(context, counted.after, task);
-  if (counted.after.failedTasks.length < counted.after.failFastThreshold) return "task-failure-recorded";
   const summary = describeFailure(task);
+  if (counted.after.phase === "stabilizing") {
+    // After ECS called the rollout complete, one task that stops is enough: the revision is not stable.
+    return rollBack(
+      context,
+      counted.after,
+      `a task of the new revision stopped inside the ${counted.after.stabilitySeconds} s stability window after ECS completed the rollout: ${summary}`,
+    );
+  }
+  if (counted.after.failedTasks.length < counted.after.failFastThreshold) return "task-failure-recorded";
   return rollBack(
     context,
     counted.after,

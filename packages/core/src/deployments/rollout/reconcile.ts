@@ -1,26 +1,38 @@
 import { WaitRecord } from "../../store/index.ts";
 import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
+import { cancelOutcome, stabilize } from "./ecs-events.ts";
 import type { StepInput } from "./load.ts";
-import type { Outcome } from "./outcome.ts";
+import type { Answer } from "./outcome.ts";
 import { rollBack } from "./rollback.ts";
+import { pendingAnswer } from "./wait.ts";
 
 /**
  * reconcile: the wait ran out. One DescribeServices decides: the ECS deployment completed (its
  * event was lost), failed, or is still not healthy, which fails it here and rolls back; a
- * rollback the event handler started is judged the same way.
+ * rollback the event handler started, or a cancel's return, is judged the same way. A rollout ECS
+ * completed still has its stability window to pass.
  */
 export async function reconcile(
   context: StepContext,
   input: StepInput & { applied: AppliedService; waitTimeoutSeconds?: number },
-): Promise<Outcome> {
+): Promise<Answer> {
   const { store, settings } = context;
   const wait = await WaitRecord.get(store, settings.cluster, input.applied.ecsService);
-  const pending = wait?.deploymentId === input.deploymentId ? wait.pendingOutcome : undefined;
-  if (pending) return pending as Outcome;
+  const pending = wait?.deploymentId === input.deploymentId ? pendingAnswer(wait) : undefined;
+  if (pending) return pending;
   const service = await describeService(context, input.applied.ecsService);
   const deployments = service?.deployments ?? [];
   const find = (id: string | undefined) => deployments.find((deployment) => deployment.id === id);
+  if (wait?.deploymentId === input.deploymentId && wait.phase === "cancelling") {
+    if (!wait.rollbackEcsDeploymentId) return { status: "CANCELLING" };
+    const back = find(wait.rollbackEcsDeploymentId);
+    return cancelOutcome(
+      wait,
+      back?.rolloutState === "COMPLETED",
+      `it had not completed when the wait ran out (${back?.rolloutStateReason ?? "ECS reports no such deployment"})`,
+    );
+  }
   const rollingBack = wait?.deploymentId === input.deploymentId && wait.phase === "rolling-back";
   if (rollingBack) {
     const rollback = find(wait.rollbackEcsDeploymentId);
@@ -38,6 +50,10 @@ export async function reconcile(
     };
   }
   const deployment = find(input.applied.ecsDeploymentId);
+  if (deployment?.rolloutState === "COMPLETED" && wait?.deploymentId === input.deploymentId) {
+    if (wait.phase === "deploying") await stabilize(context, wait);
+    return { status: "STABILIZING", stabilitySeconds: wait.stabilitySeconds };
+  }
   if (deployment?.rolloutState === "COMPLETED") {
     return {
       status: "SUCCEEDED",
@@ -55,7 +71,8 @@ export async function reconcile(
     await rollBack(context, wait, why);
     const after = await WaitRecord.get(store, settings.cluster, input.applied.ecsService);
     const target = after?.rollbackTaskDefinitionArn;
-    if (after?.pendingOutcome) return after.pendingOutcome as Outcome;
+    const decided = after ? pendingAnswer(after) : undefined;
+    if (decided) return decided;
     if (after?.phase === "rolling-back" && target) {
       return {
         status: "ROLLED_BACK",

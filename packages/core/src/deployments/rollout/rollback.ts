@@ -26,7 +26,7 @@ export async function rollBack(
         status: "FAILED",
         reason: `${reason}; no earlier revision to return to, so the service was scaled to 0`,
       },
-      ["deploying"],
+      ["deploying", "stabilizing"],
     );
     if (!decided) return "ignored";
     await context.clients.ecs.send(
@@ -36,8 +36,10 @@ export async function rollBack(
   }
   // Claim the rollback before calling ECS, so two events cannot start two.
   const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
-    current.deploymentId === wait.deploymentId && current.phase === "deploying"
-      ? { phase: "rolling-back", rollbackReason: reason }
+    current.deploymentId === wait.deploymentId &&
+    (current.phase === "deploying" || current.phase === "stabilizing")
+      ? // A STABILIZING answer still pending is stale: the wait now follows the rollback.
+        { phase: "rolling-back", rollbackReason: reason, pendingOutcome: undefined }
       : undefined,
   );
   if (!claimed) return "ignored";

@@ -10,6 +10,9 @@ import {
 } from "../../store/index.ts";
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
 import * as Deployment from "../deployment.ts";
+import { handOn } from "./answer.ts";
+import { stabilitySeconds } from "./apply.ts";
+import { cancelWait } from "./cancel.ts";
 import type { Clients, Settings, StepContext } from "./context.ts";
 import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
 import { describeError, finalize } from "./finalize.ts";
@@ -49,7 +52,7 @@ function context(): StepContext {
 
 let counter = 0;
 /** A deployment DEPLOYING on a fresh service, waiting on ECS deployment `ecs-svc/1`. */
-async function waitingDeployment(threshold = 2) {
+async function waitingDeployment(threshold = 2, options: { first?: boolean } = {}) {
   counter += 1;
   const stack = `rollout-${counter}`;
   await ServiceRecord.create(local.store, { stack, name: "api", spec: {} });
@@ -68,10 +71,26 @@ async function waitingDeployment(threshold = 2) {
     ecsService: `${stack}-api`,
     ecsDeploymentId: "ecs-svc/1",
     taskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:2`,
-    rollbackTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+    ...(options.first
+      ? {}
+      : {
+          rollbackTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+          previousTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+          previousDesiredCount: 1,
+        }),
     failFastThreshold: threshold,
+    stabilitySeconds: 10,
   });
   return { stack, wait, deploymentId: requested.deployment.id };
+}
+
+function completedEvent(wait: WaitRecord.Info, ecsDeploymentId = "ecs-svc/1") {
+  return {
+    source: "aws.ecs",
+    "detail-type": "ECS Deployment State Change",
+    resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
+    detail: { eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: ecsDeploymentId },
+  };
 }
 
 function taskStopped(wait: WaitRecord.Info, task: string, overrides: Record<string, unknown> = {}) {
@@ -136,25 +155,64 @@ describe("the ECS event handler", () => {
     expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.failedTasks).toEqual([]);
   });
 
-  it("keeps the outcome for the workflow when ECS finishes before the token is stored", async () => {
-    const { wait } = await waitingDeployment();
-    const completed = {
-      source: "aws.ecs",
-      "detail-type": "ECS Deployment State Change",
-      resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
-      detail: { eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: "ecs-svc/1" },
-    };
-    expect(await handleEcsEvent(context(), completed)).toBe("succeeded");
-    // A repeated event finds the wait answered and changes nothing.
-    expect(await handleEcsEvent(context(), completed)).toBe("ignored");
+  it("does not call a completed rollout a success: it starts the stability window, answered when the token comes", async () => {
+    const { wait, deploymentId } = await waitingDeployment();
+    expect(await handleEcsEvent(context(), completedEvent(wait))).toBe("stabilizing");
+    // A repeated event finds the window started and changes nothing.
+    expect(await handleEcsEvent(context(), completedEvent(wait))).toBe("ignored");
     const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
-    expect(after?.phase).toBe("answered");
-    expect(after?.pendingOutcome).toMatchObject({
-      status: "SUCCEEDED",
-      taskDefinitionArn: wait.taskDefinitionArn,
-    });
+    expect(after?.phase).toBe("stabilizing");
+    expect(after?.stableSince).toEqual(expect.any(String));
+    expect(after?.pendingOutcome).toEqual({ status: "STABILIZING", stabilitySeconds: 10 });
+    expect((await DeploymentRecord.get(local.store, deploymentId))?.status).toBe("DEPLOYING");
   });
 
+  it("answers the stored token with STABILIZING and uses it up", async () => {
+    const { wait } = await waitingDeployment();
+    const answered: unknown[] = [];
+    await WaitRecord.change(local.store, "berth", wait.ecsService, () => ({ taskToken: "token-1" }));
+    const moved = await handOn(
+      local.store,
+      async (token, answer) => {
+        answered.push({ token, answer });
+        return true;
+      },
+      wait,
+      { status: "STABILIZING", stabilitySeconds: 10 },
+      { phase: "stabilizing" },
+      ["deploying"],
+    );
+    expect(moved?.phase).toBe("stabilizing");
+    expect(answered).toEqual([{ token: "token-1", answer: { status: "STABILIZING", stabilitySeconds: 10 } }]);
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.taskToken).toBeUndefined();
+    expect(after?.pendingOutcome).toBeUndefined();
+  });
+
+  it("rolls back at once when a task of the new revision stops inside the stability window, below the threshold", async () => {
+    const { wait, deploymentId } = await waitingDeployment(3);
+    await handleEcsEvent(context(), completedEvent(wait));
+    // The refusing ECS client makes the rollback's UpdateService fail: what matters is that it was started.
+    expect(await handleEcsEvent(context(), taskStopped(wait, "t1"))).toBe("rollback-failed");
+    const deployment = await DeploymentRecord.get(local.store, deploymentId);
+    expect(deployment?.status).toBe("ROLLING_BACK");
+    expect(deployment?.reason).toContain("inside the 10 s stability window");
+    expect(deployment?.reason).toContain("exit code 3");
+    const events = await DeploymentEventRecord.all(local.store, deploymentId);
+    expect(events.filter((recorded) => recorded.type === "task-failed")).toHaveLength(1);
+    expect(events.filter((recorded) => recorded.type === "rollout-completed")).toHaveLength(1);
+  });
+
+  it("fails a first deployment whose task stops inside the window, with nothing to go back to", async () => {
+    const { wait } = await waitingDeployment(3, { first: true });
+    await handleEcsEvent(context(), completedEvent(wait));
+    // The answer is decided before the scale to 0 (refused here) is asked for.
+    await expect(handleEcsEvent(context(), taskStopped(wait, "t1"))).rejects.toThrow(/must not be called/);
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.phase).toBe("answered");
+    expect(after?.pendingOutcome).toMatchObject({ status: "FAILED" });
+    expect(String(after?.pendingOutcome?.reason)).toMatch(/stability window.*exit code 3.*scaled to 0/);
+  });
   it("calls a task failed when it crashed, failed to start or failed its health checks", () => {
     const base = {
       taskArn: "t",
@@ -185,6 +243,72 @@ describe("the ECS event handler", () => {
     expect(isFailedTask({ ...base, lastStatus: "RUNNING", stopCode: "EssentialContainerExited" })).toBe(
       false,
     );
+  });
+});
+
+describe("cancelling a deployment that waits on ECS", () => {
+  const answers: { token: string; answer: unknown }[] = [];
+  const waits = {
+    cluster: "berth",
+    answer: async (token: string, answer: unknown) => {
+      answers.push({ token, answer });
+      return true;
+    },
+  };
+
+  it("wakes the waiting workflow with CANCELLING; a wait without a token keeps it for the wait step", async () => {
+    const held = await waitingDeployment();
+    await WaitRecord.change(local.store, "berth", held.wait.ecsService, () => ({ taskToken: "token-c" }));
+    const deployment = { id: held.deploymentId, stack: held.stack, service: "api" };
+    expect(await cancelWait(local.store, waits, deployment, "wrong branch")).toBe(true);
+    expect(answers).toEqual([{ token: "token-c", answer: { status: "CANCELLING" } }]);
+    const after = await WaitRecord.get(local.store, "berth", held.wait.ecsService);
+    expect(after).toMatchObject({ phase: "cancelling", cancelReason: "wrong branch" });
+    expect(after?.taskToken).toBeUndefined();
+    // Cancelling twice changes nothing.
+    expect(await cancelWait(local.store, waits, deployment, "again")).toBe(false);
+
+    const early = await waitingDeployment();
+    const earlyDeployment = { id: early.deploymentId, stack: early.stack, service: "api" };
+    expect(await cancelWait(local.store, waits, earlyDeployment, "too soon")).toBe(true);
+    expect((await WaitRecord.get(local.store, "berth", early.wait.ecsService))?.pendingOutcome).toEqual({
+      status: "CANCELLING",
+    });
+  });
+
+  it("leaves a rollback under way alone", async () => {
+    const { wait, stack, deploymentId } = await waitingDeployment();
+    await WaitRecord.change(local.store, "berth", wait.ecsService, () => ({ phase: "rolling-back" }));
+    expect(await cancelWait(local.store, waits, { id: deploymentId, stack, service: "api" }, "no")).toBe(
+      false,
+    );
+  });
+
+  it("ends CANCELLED, saying what was undone, once ECS runs the previous revision again", async () => {
+    const { wait, stack, deploymentId } = await waitingDeployment();
+    await cancelWait(local.store, waits, { id: deploymentId, stack, service: "api" }, "wrong branch");
+    await WaitRecord.change(local.store, "berth", wait.ecsService, () => ({
+      rollbackEcsDeploymentId: "ecs-svc/back",
+      pendingOutcome: undefined,
+    }));
+    expect(await handleEcsEvent(context(), completedEvent(wait))).toBe("ignored");
+    expect(await handleEcsEvent(context(), completedEvent(wait, "ecs-svc/back"))).toBe("cancelled");
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.pendingOutcome).toEqual({
+      status: "CANCELLED",
+      reason: `wrong branch; undone: the rollout of ${wait.taskDefinitionArn} was stopped and the service is back on ${wait.previousTaskDefinitionArn} with 1 task`,
+      taskDefinitionArn: wait.previousTaskDefinitionArn,
+    });
+    const ended = await finalize(context(), {
+      deploymentId,
+      stack,
+      service: "api",
+      outcome: after?.pendingOutcome,
+    });
+    expect(ended.status).toBe("CANCELLED");
+    expect(ended.reason).toContain("undone");
+    const service = await ServiceRecord.get(local.store, stack, "api");
+    expect(service?.liveTaskDefinitionArn).toBe(wait.previousTaskDefinitionArn);
   });
 });
 
@@ -392,5 +516,44 @@ describe("preflight", () => {
     expect(await preflight(context(), { deploymentId: "x", stack: looped, service: "web" })).toMatchObject({
       checked: expect.arrayContaining(["dependency api"]),
     });
+  });
+});
+
+describe("stabilitySeconds", () => {
+  const service = (properties: Record<string, unknown>) =>
+    Spec.RESOURCE_SCHEMAS["private-service"].parse({
+      type: "private-service",
+      properties: {
+        packaging: { type: "prebuilt-image", properties: { image: "nginx" } },
+        resources: { cpu: 0.25, memory: 512 },
+        ...properties,
+      },
+    }) as Spec.ComputeResource;
+  const check = { healthCheckCommand: ["CMD", "true"], intervalSeconds: 30 };
+
+  it("is 10 s without a health check, one interval with a longer one, and what failFast.stabilitySeconds says", () => {
+    expect(stabilitySeconds("api", service({}))).toBe(10);
+    expect(stabilitySeconds("api", service({ internalHealthCheck: { ...check, intervalSeconds: 5 } }))).toBe(
+      10,
+    );
+    expect(stabilitySeconds("api", service({ internalHealthCheck: check }))).toBe(30);
+    expect(
+      stabilitySeconds("api", service({ internalHealthCheck: check, failFast: { stabilitySeconds: 3 } })),
+    ).toBe(3);
+    expect(stabilitySeconds("api", service({ failFast: { stabilitySeconds: 0 } }))).toBe(0);
+  });
+
+  it("refuses a window outside 0–600 s", () => {
+    for (const stabilitySeconds of [-1, 601, 2.5]) {
+      const parsed = Spec.RESOURCE_SCHEMAS["private-service"].safeParse({
+        type: "private-service",
+        properties: {
+          packaging: { type: "prebuilt-image", properties: { image: "nginx" } },
+          resources: { cpu: 0.25, memory: 512 },
+          failFast: { stabilitySeconds },
+        },
+      });
+      expect(parsed.success).toBe(false);
+    }
   });
 });

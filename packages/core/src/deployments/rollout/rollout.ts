@@ -1,4 +1,7 @@
-export { type AppliedService, applyService, failFastThreshold } from "./apply.ts";
+export { advanceWait } from "./advance.ts";
+export type { AnswerWait } from "./answer.ts";
+export { type AppliedService, applyService, failFastThreshold, stabilitySeconds } from "./apply.ts";
+export { cancelWait } from "./cancel.ts";
 export type { Clients, Settings, StepContext } from "./context.ts";
 export { deleteService } from "./delete-service.ts";
 export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";
@@ -12,7 +15,7 @@ export {
   WAIT_TIMEOUT,
   waitTimeoutFor,
 } from "./load.ts";
-export { Outcome } from "./outcome.ts";
+export { type Answer, Continuation, Outcome } from "./outcome.ts";
 export { preflight } from "./preflight.ts";
 export { type FinishedBuild, imagesOf, prepareResources } from "./prepare.ts";
 export { reconcile } from "./reconcile.ts";

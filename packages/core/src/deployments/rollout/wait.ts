@@ -1,16 +1,25 @@
-import { WaitRecord } from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { sendOutcome } from "./answer.ts";
 import { type AppliedService, describeService } from "./apply.ts";
+import { interruptForCancel } from "./cancel.ts";
 import type { StepContext } from "./context.ts";
 import { handleDeploymentState } from "./ecs-events.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
-import { Outcome } from "./outcome.ts";
+import { type Answer, Continuation, Outcome } from "./outcome.ts";
+
+/** The ECS deployment a wait follows now: the rollout, or the rollback or cancel's return it started. */
+export function followedEcsDeployment(wait: WaitRecord.Info): string | undefined {
+  return wait.phase === "rolling-back" || wait.phase === "cancelling"
+    ? wait.rollbackEcsDeploymentId
+    : wait.ecsDeploymentId;
+}
 
 /**
  * wait-for-deployment: stores the workflow's task token against the ECS deployment, for the ECS
- * event handler to answer. An outcome decided before the token arrived is answered now, and one
- * DescribeServices catches an ECS deployment that ended before its events could be matched.
+ * event handler to answer. An answer decided before the token arrived is given now, and one
+ * DescribeServices catches an ECS deployment that ended before its events could be matched. The
+ * workflow comes back here to follow a rollback or a cancel's return.
  */
 export async function waitForDeployment(
   context: StepContext,
@@ -19,22 +28,34 @@ export async function waitForDeployment(
   const { store, settings } = context;
   const changed = await WaitRecord.change(store, settings.cluster, input.applied.ecsService, (current) => {
     if (current.deploymentId !== input.deploymentId) return undefined;
-    return { taskToken: input.taskToken };
+    // A pending answer is given instead of waiting, and given once.
+    return current.pendingOutcome ? { pendingOutcome: undefined } : { taskToken: input.taskToken };
   });
   if (!changed) {
     throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} is not waiting on ECS`);
   }
-  const pending = changed.before.pendingOutcome
-    ? Outcome.safeParse(changed.before.pendingOutcome)
-    : undefined;
-  if (pending?.success) {
-    await sendOutcome(context, input.taskToken, pending.data);
+  const pending = pendingAnswer(changed.before);
+  if (pending) {
+    await sendOutcome(context, input.taskToken, pending);
     return { waiting: false };
   }
+  const wait = changed.after;
+  // A cancel that came before the wait was recorded could not find it: it is noticed here.
+  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  if (deployment?.cancelRequestedAt && (wait.phase === "deploying" || wait.phase === "stabilizing")) {
+    const events = await DeploymentEventRecord.all(store, deployment.id);
+    const requested = events.findLast((event) => event.type === "cancel-requested");
+    const interrupted = await interruptForCancel(
+      store,
+      (token, answer) => sendOutcome(context, token, answer),
+      wait,
+      requested?.message ?? "cancelled on request",
+    );
+    if (interrupted) return { waiting: false };
+  }
+  const followed = followedEcsDeployment(wait);
   const service = await describeService(context, input.applied.ecsService);
-  const ecsDeployment = service?.deployments?.find(
-    (deployment) => deployment.id === input.applied.ecsDeploymentId,
-  );
+  const ecsDeployment = service?.deployments?.find((candidate) => candidate.id === followed);
   if (ecsDeployment?.rolloutState === "COMPLETED" || ecsDeployment?.rolloutState === "FAILED") {
     await handleDeploymentState(context, {
       cluster: settings.cluster,
@@ -48,4 +69,12 @@ export async function waitForDeployment(
     });
   }
   return { waiting: true };
+}
+
+export function pendingAnswer(wait: WaitRecord.Info): Answer | undefined {
+  if (!wait.pendingOutcome) return undefined;
+  const outcome = Outcome.safeParse(wait.pendingOutcome);
+  if (outcome.success) return outcome.data;
+  const next = Continuation.safeParse(wait.pendingOutcome);
+  return next.success ? next.data : undefined;
 }

@@ -28,7 +28,9 @@ const cancelDeployment = defineRoute({
   summary: "Cancel a deployment",
   description:
     "A waiting deployment ends CANCELLED at once (200); a building or deploying one is flagged and its " +
-    "workflow ends it at its next step (202). A rollback in progress cannot be cancelled (409).",
+    "workflow stops it (202): once ECS runs the new revision, the service is returned to the revision it " +
+    "ran before, and the deployment ends CANCELLED saying what was undone. A rollback in progress cannot " +
+    "be cancelled (409).",
   access: "deploy",
   params: DeploymentParams,
   query: NoQuery,

@@ -6,4 +6,5 @@ export {
   listen,
   startAwsJsonEndpoint,
 } from "./aws/test-support.ts";
+export { PRIVATE_API_HEAD } from "./spec/test-support.ts";
 export { type LocalTable, startLocalTable } from "./store/test-support.ts";

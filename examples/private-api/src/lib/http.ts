@@ -17,18 +17,6 @@ export class HttpError extends Error {
 /** Keyed `METHOD /path` (no query string); answers 200 with what it returns, as JSON. */
 export type Routes = Record<string, () => unknown>;
 
-/** Reads `PORT`: Berth always sets it, so a missing or malformed value is a deployment bug. */
-function portFromEnvironment(): number {
-  const text = process.env.PORT;
-  const port = Number(text);
-  if (!text || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(
-      `PORT must be a port number (1-65535), got ${text === undefined ? "nothing" : `"${text}"`}`,
-    );
-  }
-  return port;
-}
-
 function reply(response: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
   response.writeHead(status, {
@@ -46,7 +34,13 @@ function reply(response: ServerResponse, status: number, body: unknown): void {
  */
 export function serveJson(options: { name: string; drainMs: number; routes: Routes }): void {
   const { name, drainMs, routes } = options;
-  const port = portFromEnvironment();
+  // Berth always sets PORT, so a missing or malformed value is a deployment bug.
+  const text = process.env.PORT;
+  const port = Number(text);
+  if (!text || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(
+      `PORT must be a port number (1-65535), got ${text === undefined ? "nothing" : `"${text}"`}`,
+    );
   let draining = false;
 
   const server = createServer(async (request, response) => {

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import type { AwsJsonService } from "./protocol.ts";
 import { startAwsEndpoint } from "./server.ts";
 
@@ -14,4 +15,32 @@ export async function failure(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error("expected the call to fail");
+}
+
+/**
+ * Process groups a test file starts, each command the leader of its own group as a Berth Local
+ * container is; `killAll` (in an afterAll) leaves none behind.
+ */
+export class ProcessGroups {
+  readonly children: ChildProcess[] = [];
+
+  /** Starts `command` in a new group and answers the group's id (its leader's pid). */
+  start(command: string, args: string[], stdout: "pipe" | "ignore" = "ignore"): number {
+    const child = spawn(command, args, { detached: true, stdio: ["ignore", stdout, "ignore"] });
+    this.children.push(child);
+    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    return child.pid;
+  }
+
+  killAll(): void {
+    for (const child of this.children) if (child.pid !== undefined) killGroup(child.pid);
+  }
+}
+
+export function killGroup(processGroupId: number): void {
+  try {
+    process.kill(-processGroupId, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
 }

@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { AwsJsonService } from "./protocol.ts";
 import { startAwsEndpoint } from "./server.ts";
 
@@ -43,4 +45,27 @@ export function killGroup(processGroupId: number): void {
   } catch {
     // Already gone.
   }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs the AWS CLI (JSON output) against `endpointUrl` as a user in us-east-1 would, with
+ * throwaway credentials; its config and credentials files point into `dir`, where there are
+ * none, so nothing of the machine's own AWS setup leaks in.
+ */
+export function awsCli(endpointUrl: string, dir: string, args: string[]) {
+  return execFileAsync("aws", ["--endpoint-url", endpointUrl, "--output", "json", ...args], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: "berth",
+      AWS_SECRET_ACCESS_KEY: "berth",
+      AWS_REGION: "us-east-1",
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_PAGER: "",
+      AWS_CONFIG_FILE: join(dir, "no-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+    },
+    encoding: "utf8",
+  });
 }

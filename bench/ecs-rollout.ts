@@ -11,15 +11,7 @@ import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import type { BusEvent } from "../packages/local/src/events.ts";
 import { httpApp } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
-import {
-  createWebService,
-  deploymentCompleted,
-  firstFailedHealthCheck,
-  localEcs,
-  registerWeb,
-  rollOutBadRevision,
-  updateWeb,
-} from "./support/ecs.ts";
+import * as Bench from "./support/ecs.ts";
 
 type TaskDetail = {
   taskArn: string;
@@ -34,10 +26,11 @@ const app = httpApp();
 const local = await startBerthLocal({ dataDir, awsPort: 0, tickMs: 100 });
 const events: { at: number; event: BusEvent }[] = [];
 local.bus.subscribe((event) => events.push({ at: Date.now(), event }));
-const ecs = localEcs(local);
+const ecs = Bench.localEcs(local);
 
-const register = (environment: Record<string, string>) => registerWeb(ecs, "bench", app.image, environment);
-const completed = (taskDefinition: string) => deploymentCompleted(ecs, "bench", "web", taskDefinition);
+const register = (environment: Record<string, string>) =>
+  Bench.registerWeb(ecs, "bench", app.image, environment);
+const completed = (taskDefinition: string) => Bench.deploymentCompleted(ecs, "bench", "web", taskDefinition);
 
 /** Per task of a revision: ms from its creation to its first HEALTHY state. */
 function timeToHealthy(taskDefinition: string): number[] {
@@ -53,21 +46,21 @@ function timeToHealthy(taskDefinition: string): number[] {
 }
 
 const v1 = await register({ VERSION: "v1" });
-await createWebService(ecs, v1);
+await Bench.createWebService(ecs, v1);
 await completed(v1);
 
 const rollouts: { duration: number; lowerBound: number }[] = [];
 for (const version of ["v2", "v3", "v4"]) {
   const next = await register({ VERSION: version });
   const started = Date.now();
-  await updateWeb(ecs, next);
+  await Bench.updateWeb(ecs, next);
   await completed(next);
   // The three new tasks start together (maximumPercent 200), so no rollout can beat the
   // slowest of them from start to first passing health check.
   rollouts.push({ duration: Date.now() - started, lowerBound: Math.max(...timeToHealthy(next)) });
 }
 
-const { bad, updatedAt: badStarted } = await rollOutBadRevision(ecs, register);
+const { bad, updatedAt: badStarted } = await Bench.rollOutBadRevision(ecs, register);
 const firstUnhealthy = events.find(({ event }) => {
   const task = event.detail as TaskDetail;
   return (
@@ -91,7 +84,7 @@ rollouts.forEach((rollout, index) => {
     `rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`,
   );
 });
-const firstFailedCheck = firstFailedHealthCheck(local, bad);
+const firstFailedCheck = Bench.firstFailedHealthCheck(local, bad);
 if (firstUnhealthy && rollbackStarted) {
   console.log(
     `bad revision: first failed health check → rollback started ${ms(rollbackStarted.at - firstFailedCheck)} (ECS's circuit breaker waits for 3 failed tasks; each is UNHEALTHY after 2 failed checks 5 s apart)`,

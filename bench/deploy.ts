@@ -24,6 +24,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { DeploymentStatus } from "../packages/core/src/deployments/index.ts";
 import { httpApp } from "../test/support/apps.ts";
+import type { Deployment, DeploymentEvent, RequestedDeployment } from "../test/support/berth-api.ts";
 import {
   type BerthLocalProcess,
   logTail,
@@ -70,28 +71,6 @@ const POLL_INTERVAL_SECONDS = 10;
 /** Wait (10 s) → Task (DescribeServices) → Choice (done?) per iteration of a polling loop. */
 const POLL_TRANSITIONS_PER_ITERATION = 3;
 const DEPLOY_TIMEOUT_MS = 180_000;
-
-interface DeploymentEvent {
-  sequence: number;
-  at: string;
-  type: string;
-  message: string;
-  data?: Record<string, unknown>;
-}
-interface Deployment {
-  id: string;
-  status: string;
-  reason: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  executionArn?: string;
-}
-interface RequestedDeployment {
-  deployment: Deployment;
-  placement: string;
-  workflow: { started: boolean; executionArn?: string; reason?: string };
-}
 
 const loopService = (image: string) => `
   ${LOOP_SERVICE}:

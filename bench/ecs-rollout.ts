@@ -7,18 +7,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  CreateClusterCommand,
-  CreateServiceCommand,
-  DescribeServicesCommand,
-  ECSClient,
-  UpdateServiceCommand,
-} from "@aws-sdk/client-ecs";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import type { BusEvent } from "../packages/local/src/events.ts";
 import { httpApp } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
-import { deploymentCompleted, registerWeb } from "./support/ecs.ts";
+import * as Bench from "./support/ecs.ts";
 
 type TaskDetail = {
   taskArn: string;
@@ -33,14 +26,11 @@ const app = httpApp();
 const local = await startBerthLocal({ dataDir, awsPort: 0, tickMs: 100 });
 const events: { at: number; event: BusEvent }[] = [];
 local.bus.subscribe((event) => events.push({ at: Date.now(), event }));
-const ecs = new ECSClient({
-  endpoint: local.awsEndpoint.url,
-  region: "us-east-1",
-  credentials: { accessKeyId: "b", secretAccessKey: "b" },
-});
+const ecs = Bench.localEcs(local);
 
-const register = (environment: Record<string, string>) => registerWeb(ecs, "bench", app.image, environment);
-const completed = (taskDefinition: string) => deploymentCompleted(ecs, "bench", "web", taskDefinition);
+const register = (environment: Record<string, string>) =>
+  Bench.registerWeb(ecs, "bench", app.image, environment);
+const completed = (taskDefinition: string) => Bench.deploymentCompleted(ecs, "bench", "web", taskDefinition);
 
 /** Per task of a revision: ms from its creation to its first HEALTHY state. */
 function timeToHealthy(taskDefinition: string): number[] {
@@ -55,41 +45,22 @@ function timeToHealthy(taskDefinition: string): number[] {
   return [...seen.values()];
 }
 
-await ecs.send(new CreateClusterCommand({ clusterName: "bench" }));
 const v1 = await register({ VERSION: "v1" });
-await ecs.send(
-  new CreateServiceCommand({
-    cluster: "bench",
-    serviceName: "web",
-    taskDefinition: v1,
-    desiredCount: 3,
-    deploymentConfiguration: {
-      maximumPercent: 200,
-      minimumHealthyPercent: 100,
-      deploymentCircuitBreaker: { enable: true, rollback: true },
-    },
-  }),
-);
+await Bench.createWebService(ecs, v1);
 await completed(v1);
 
 const rollouts: { duration: number; lowerBound: number }[] = [];
 for (const version of ["v2", "v3", "v4"]) {
   const next = await register({ VERSION: version });
   const started = Date.now();
-  await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: next }));
+  await Bench.updateWeb(ecs, next);
   await completed(next);
   // The three new tasks start together (maximumPercent 200), so no rollout can beat the
   // slowest of them from start to first passing health check.
   rollouts.push({ duration: Date.now() - started, lowerBound: Math.max(...timeToHealthy(next)) });
 }
 
-const good =
-  (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]
-    ?.taskDefinition ?? "";
-const bad = await register({ VERSION: "bad", UNHEALTHY: "1" });
-const badStarted = Date.now();
-await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: bad }));
-await completed(good);
+const { bad, updatedAt: badStarted } = await Bench.rollOutBadRevision(ecs, register);
 const firstUnhealthy = events.find(({ event }) => {
   const task = event.detail as TaskDetail;
   return (
@@ -113,11 +84,7 @@ rollouts.forEach((rollout, index) => {
     `rollout ${index + 1}: ${ms(rollout.duration)} (lower bound: slowest new task start → first passing health check ${ms(rollout.lowerBound)}; overhead ${ms(rollout.duration - rollout.lowerBound)})`,
   );
 });
-const firstFailedCheck = Math.min(
-  ...local.ecs.state.tasks
-    .filter((task) => task.taskDefinitionArn === bad)
-    .map((task) => task.containers[0]?.firstHealthFailureAt ?? Number.POSITIVE_INFINITY),
-);
+const firstFailedCheck = Bench.firstFailedHealthCheck(local, bad);
 if (firstUnhealthy && rollbackStarted) {
   console.log(
     `bad revision: first failed health check → rollback started ${ms(rollbackStarted.at - firstFailedCheck)} (ECS's circuit breaker waits for 3 failed tasks; each is UNHEALTHY after 2 failed checks 5 s apart)`,

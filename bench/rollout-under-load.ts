@@ -14,18 +14,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import {
-  CreateClusterCommand,
-  CreateServiceCommand,
-  DescribeServicesCommand,
-  ECSClient,
-  UpdateServiceCommand,
-} from "@aws-sdk/client-ecs";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { ServiceConnect } from "../packages/local/src/ecs/service-connect.ts";
 import { httpApp, waitFor } from "../test/support/apps.ts";
 import { machine, ms } from "./machine.ts";
-import { deploymentCompleted, registerWeb } from "./support/ecs.ts";
+import {
+  createWebService,
+  deploymentCompleted,
+  firstFailedHealthCheck,
+  localEcs,
+  registerWeb,
+  rollOutBadRevision,
+  updateWeb,
+} from "./support/ecs.ts";
 
 const RPS = 250;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -99,35 +100,19 @@ async function berthLocal(): Promise<string[]> {
     )
       failedAt.push(Date.now());
   });
-  const ecs = new ECSClient({
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  });
+  const ecs = localEcs(local);
   const register = (environment: Record<string, string>) =>
     registerWeb(ecs, "web", app.image, environment, { appProtocol: "http", stopTimeout: 3 });
   const completed = (taskDefinition: string) => deploymentCompleted(ecs, "bench", "web", taskDefinition);
 
-  await ecs.send(new CreateClusterCommand({ clusterName: "bench" }));
   const v1 = await register({ VERSION: "v1" });
-  await ecs.send(
-    new CreateServiceCommand({
-      cluster: "bench",
-      serviceName: "web",
-      taskDefinition: v1,
-      desiredCount: 3,
-      deploymentConfiguration: {
-        maximumPercent: 200,
-        minimumHealthyPercent: 100,
-        deploymentCircuitBreaker: { enable: true, rollback: true },
-      },
-      serviceConnectConfiguration: {
-        enabled: true,
-        namespace: "berth.local",
-        services: [{ portName: "web-3000", clientAliases: [{ port: 3000, dnsName: "web" }] }],
-      },
-    }),
-  );
+  await createWebService(ecs, v1, {
+    serviceConnectConfiguration: {
+      enabled: true,
+      namespace: "berth.local",
+      services: [{ portName: "web-3000", clientAliases: [{ port: 3000, dnsName: "web" }] }],
+    },
+  });
   await completed(v1);
   const proxy = local.ecs.serviceConnect.addressOf("web:3000");
 
@@ -137,26 +122,16 @@ async function berthLocal(): Promise<string[]> {
   for (const version of ["v2", "v3", "v4"]) {
     const next = await register({ VERSION: version });
     const begin = Date.now();
-    await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: next }));
+    await updateWeb(ecs, next);
     await completed(next);
     durations.push(Date.now() - begin);
   }
-  const good =
-    (await ecs.send(new DescribeServicesCommand({ cluster: "bench", services: ["web"] }))).services?.[0]
-      ?.taskDefinition ?? "";
-  const bad = await register({ VERSION: "bad", UNHEALTHY: "1" });
-  const badBegin = Date.now();
-  await ecs.send(new UpdateServiceCommand({ cluster: "bench", service: "web", taskDefinition: bad }));
-  await completed(good);
+  const { bad, updatedAt: badBegin } = await rollOutBadRevision(ecs, register);
   const badBack = Date.now() - badBegin;
   await sleep(2000);
   const result = await load.stop();
 
-  const firstFailedCheck = Math.min(
-    ...local.ecs.state.tasks
-      .filter((task) => task.taskDefinitionArn === bad)
-      .map((task) => task.containers[0]?.firstHealthFailureAt ?? Number.POSITIVE_INFINITY),
-  );
+  const firstFailedCheck = firstFailedHealthCheck(local, bad);
   const rollbackStart = failedAt.find((at) => at >= badBegin) ?? Number.NaN;
   await local.close();
   rmSync(dataDir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PRIVATE_API_HEAD } from "@berth/core/test-support";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "./main.ts";
@@ -27,14 +28,7 @@ function file(name: string, text: string): string {
 const fiveMistakes = file(
   "five.yml",
   [
-    "resources:", // 1
-    "  api:", // 2
-    "    type: private-service", // 3
-    "    properties:", // 4
-    "      packaging:", // 5
-    "        type: stacktape-image-buildpack", // 6
-    "        properties:", // 7
-    "          entryfilePath: src/main.ts", // 8
+    ...PRIVATE_API_HEAD, // 1-8
     "      resources:", // 9
     "        cpu: 0.25", // 10
     "        memory: 3000", // 11  Fargate size

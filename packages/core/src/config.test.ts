@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readApiConfig } from "./config.ts";
-
-const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
-const DELETE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-delete-service";
-const ROLLBACK = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-rollback";
-const MACHINES = {
-  BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
-  BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: DELETE,
-  BERTH_ROLLBACK_STATE_MACHINE_ARN: ROLLBACK,
-};
+import { DELETE, STATE_MACHINE_ENVIRONMENT as MACHINES, ROLLBACK, STATE_MACHINE } from "./test-support.ts";
 
 describe("readApiConfig", () => {
   it("reads the table, the state machine, the stage and the cluster", () => {

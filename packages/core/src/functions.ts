@@ -155,6 +155,26 @@ function step(
   };
 }
 
+/** A handler under packages/functions/src/events, run by one EventBridge rule or schedule. */
+function eventHandler(
+  name: string,
+  description: string,
+  fields: Pick<FunctionDefinition, "timeoutSeconds" | "environment" | "permissions"> & {
+    trigger: FunctionTrigger;
+  },
+): FunctionDefinition {
+  return {
+    name,
+    handler: `packages/functions/src/events/${name}.handler`,
+    description,
+    timeoutSeconds: fields.timeoutSeconds,
+    memoryMiB: 512,
+    environment: fields.environment,
+    triggers: [fields.trigger],
+    permissions: fields.permissions,
+  };
+}
+
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
     name: "api",
@@ -351,43 +371,38 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       ],
     },
   ),
-  {
-    name: "ecs-events",
-    handler: "packages/functions/src/events/ecs-events.handler",
-    description: "Matches ECS deployment and task events to the waiting deployment; rolls back fast",
-    timeoutSeconds: 30,
-    memoryMiB: 512,
-    environment: CLUSTER_ENV,
-    triggers: [
-      {
+  eventHandler(
+    "ecs-events",
+    "Matches ECS deployment and task events to the waiting deployment; rolls back fast",
+    {
+      timeoutSeconds: 30,
+      environment: CLUSTER_ENV,
+      trigger: {
         kind: "eventbridge",
         pattern: {
           source: ["aws.ecs"],
           "detail-type": ["ECS Deployment State Change", "ECS Task State Change"],
         },
       },
-    ],
-    permissions: [
-      writeTable,
-      answerTaskTokens,
-      {
-        actions: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"],
-        resources: [SERVICES, "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*"],
-      },
-      { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
-      { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
-    ],
-  },
-  {
-    name: "execution-events",
-    handler: "packages/functions/src/events/execution-events.handler",
-    description:
-      "Ends a deployment whose workflow execution failed, timed out or was stopped outside its own failure path",
-    timeoutSeconds: 30,
-    memoryMiB: 512,
-    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
-    triggers: [
-      {
+      permissions: [
+        writeTable,
+        answerTaskTokens,
+        {
+          actions: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"],
+          resources: [SERVICES, "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*"],
+        },
+        { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
+        { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+      ],
+    },
+  ),
+  eventHandler(
+    "execution-events",
+    "Ends a deployment whose workflow execution failed, timed out or was stopped outside its own failure path",
+    {
+      timeoutSeconds: 30,
+      environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
+      trigger: {
         kind: "eventbridge",
         pattern: {
           source: ["aws.states"],
@@ -395,38 +410,28 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"] },
         },
       },
-    ],
-    permissions: [writeTable, startExecutions],
-  },
-  {
-    name: "registry-push",
-    handler: "packages/functions/src/events/registry-push.handler",
-    description: "Deploys the services that follow an image tag when it is pushed to ECR",
+      permissions: [writeTable, startExecutions],
+    },
+  ),
+  eventHandler("registry-push", "Deploys the services that follow an image tag when it is pushed to ECR", {
     timeoutSeconds: 30,
-    memoryMiB: 512,
     environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
-    triggers: [
-      {
-        kind: "eventbridge",
-        pattern: {
-          source: ["aws.ecr"],
-          "detail-type": ["ECR Image Action"],
-          detail: { "action-type": ["PUSH"], result: ["SUCCESS"] },
-        },
+    trigger: {
+      kind: "eventbridge",
+      pattern: {
+        source: ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        detail: { "action-type": ["PUSH"], result: ["SUCCESS"] },
       },
-    ],
+    },
     permissions: [writeTable, startExecutions],
-  },
-  {
-    name: "weekly-refresh",
-    handler: "packages/functions/src/events/weekly-refresh.handler",
-    description: "Refreshes every stack weekly, so services pick up patched base images",
+  }),
+  eventHandler("weekly-refresh", "Refreshes every stack weekly, so services pick up patched base images", {
     timeoutSeconds: 60,
-    memoryMiB: 512,
     environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
-    triggers: [{ kind: "schedule", expression: "cron(0 3 ? * SUN *)" }],
+    trigger: { kind: "schedule", expression: "cron(0 3 ? * SUN *)" },
     permissions: [writeTable, startExecutions],
-  },
+  }),
 ];
 
 export function findFunction(name: string): FunctionDefinition | undefined {

@@ -6,4 +6,15 @@ export {
   listen,
   startAwsJsonEndpoint,
 } from "./aws/test-support.ts";
+export { PRIVATE_API_HEAD } from "./spec/test-support.ts";
 export { type LocalTable, startLocalTable } from "./store/test-support.ts";
+
+// The state machines the API's configuration names, as its environment gives them.
+export const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-deploy";
+export const DELETE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-delete-service";
+export const ROLLBACK = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-rollback";
+export const STATE_MACHINE_ENVIRONMENT = {
+  BERTH_DEPLOY_STATE_MACHINE_ARN: STATE_MACHINE,
+  BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: DELETE,
+  BERTH_ROLLBACK_STATE_MACHINE_ARN: ROLLBACK,
+};

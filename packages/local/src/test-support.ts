@@ -1,3 +1,6 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { AwsJsonService } from "./protocol.ts";
 import { startAwsEndpoint } from "./server.ts";
 
@@ -14,4 +17,55 @@ export async function failure(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error("expected the call to fail");
+}
+
+/**
+ * Process groups a test file starts, each command the leader of its own group as a Berth Local
+ * container is; `killAll` (in an afterAll) leaves none behind.
+ */
+export class ProcessGroups {
+  readonly children: ChildProcess[] = [];
+
+  /** Starts `command` in a new group and answers the group's id (its leader's pid). */
+  start(command: string, args: string[], stdout: "pipe" | "ignore" = "ignore"): number {
+    const child = spawn(command, args, { detached: true, stdio: ["ignore", stdout, "ignore"] });
+    this.children.push(child);
+    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    return child.pid;
+  }
+
+  killAll(): void {
+    for (const child of this.children) if (child.pid !== undefined) killGroup(child.pid);
+  }
+}
+
+export function killGroup(processGroupId: number): void {
+  try {
+    process.kill(-processGroupId, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs the AWS CLI (JSON output) against `endpointUrl` as a user in us-east-1 would, with
+ * throwaway credentials; its config and credentials files point into `dir`, where there are
+ * none, so nothing of the machine's own AWS setup leaks in.
+ */
+export function awsCli(endpointUrl: string, dir: string, args: string[]) {
+  return execFileAsync("aws", ["--endpoint-url", endpointUrl, "--output", "json", ...args], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: "berth",
+      AWS_SECRET_ACCESS_KEY: "berth",
+      AWS_REGION: "us-east-1",
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_PAGER: "",
+      AWS_CONFIG_FILE: join(dir, "no-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+    },
+    encoding: "utf8",
+  });
 }

@@ -1,6 +1,5 @@
-// Kept in examples/multi-container and examples/private-api alike: an example builds from its
-// stack file's directory only (the build context, and what berth deploy uploads), so a shared copy
-// outside both would reach neither build. Change both.
+// What this example's two containers share: an example builds from its stack file's directory
+// only (the build context, and what berth deploy uploads), so it lives here, inside it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 /** `path` is the request URL without its query string. */

@@ -1,4 +1,4 @@
-import { portFromEnvironment, sendJson, serve } from "../lib/http.ts";
+import { serveJson } from "../lib/http.ts";
 
 interface Quote {
   id: number;
@@ -24,16 +24,9 @@ function randomQuote(): Quote {
 }
 
 // Reachable only inside the stack, at $ResourceParam('privateApi', 'address') (privateapi:3000).
-serve({
+serveJson({
   name: "privateApi",
-  port: portFromEnvironment(),
   // stopTimeout is 10 s in berth.yml.
   drainMs: 8_000,
-  handler: (request, response, path) => {
-    if (request.method === "GET" && path === "/quotes/random") {
-      sendJson(response, 200, randomQuote());
-      return;
-    }
-    sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
-  },
+  routes: { "GET /quotes/random": randomQuote },
 });

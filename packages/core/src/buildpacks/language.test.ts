@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Buildpack } from "./index.ts";
+import { catchError } from "./test-support.ts";
 
 describe("detectLanguage", () => {
   const cases: [string, Buildpack.Language][] = [
@@ -52,13 +53,3 @@ describe("detectLanguage", () => {
     expect(unknown.message).toContain("typescript, javascript, python, go, java");
   });
 });
-
-function catchError(act: () => unknown): Buildpack.BuildpackError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof Buildpack.BuildpackError) return error;
-    throw error;
-  }
-  throw new Error("expected a BuildpackError");
-}

@@ -1,6 +1,7 @@
 import { version as esbuildVersion } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { Buildpack } from "./index.ts";
+import { catchError } from "./test-support.ts";
 
 const ENTRIES: Record<Buildpack.Language, string> = {
   typescript: "src/main.ts",
@@ -194,14 +195,4 @@ function cmdOf(dockerfile: string): string[] {
   const line = dockerfile.split("\n").findLast((candidate) => candidate.startsWith("CMD "));
   if (line === undefined) throw new Error("the Dockerfile has no CMD");
   return JSON.parse(line.slice("CMD ".length));
-}
-
-function catchError(act: () => unknown): Buildpack.BuildpackError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof Buildpack.BuildpackError) return error;
-    throw error;
-  }
-  throw new Error("expected a BuildpackError");
 }

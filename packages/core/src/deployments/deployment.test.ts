@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BerthError } from "../errors.ts";
+import { describe, expect, it } from "vitest";
+import type { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
 import * as ServiceRecord from "../store/service-record.ts";
-import { type LocalTable, startLocalTable } from "../store/test-support.ts";
+import { localTableForFile, rejection } from "../store/test-support.ts";
 import * as Deployment from "./deployment.ts";
 import { isTerminal, Status, TRANSITIONS } from "./status.ts";
 
-let local: LocalTable;
-beforeAll(async () => {
-  local = await startLocalTable();
-});
-afterAll(async () => {
-  await local?.stop();
-});
+const local = localTableForFile();
 
 const specHash = "c".repeat(64);
 let serviceCounter = 0;
@@ -24,15 +18,6 @@ async function freshService(): Promise<{ stack: string; service: string }> {
   const stack = `stack-${serviceCounter}`;
   await ServiceRecord.create(local.store, { stack, name: "api", spec: {} });
   return { stack, service: "api" };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<BerthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof BerthError)) throw new Error(`expected a BerthError, got ${String(error)}`);
-  return error;
 }
 
 /** The statuses a deployment passes through from PENDING to reach `status`. */

@@ -26,26 +26,23 @@ import {
 
 type ServiceResource = Exclude<Spec.ComputeResource, Spec.BatchJob>;
 
-const STRATEGIES: Record<
-  Spec.Deployment["strategy"],
-  Pick<DeploymentConfiguration, "strategy" | "canaryConfiguration" | "linearConfiguration">
-> = {
-  Canary10Percent5Minutes: {
-    strategy: "CANARY",
-    canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
-  },
-  Canary10Percent15Minutes: {
-    strategy: "CANARY",
-    canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 15 },
-  },
-  Linear10PercentEvery1Minute: {
-    strategy: "LINEAR",
-    linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 1 },
-  },
-  Linear10PercentEvery3Minutes: {
-    strategy: "LINEAR",
-    linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 3 },
-  },
+type Strategy = Pick<DeploymentConfiguration, "strategy" | "canaryConfiguration" | "linearConfiguration">;
+
+/** The stack file's canaries and linear steps all move 10 % of the tasks at a time. */
+const canary = (bakeMinutes: number): Strategy => ({
+  strategy: "CANARY",
+  canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: bakeMinutes },
+});
+const linear = (bakeMinutes: number): Strategy => ({
+  strategy: "LINEAR",
+  linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: bakeMinutes },
+});
+
+const STRATEGIES: Record<Spec.Deployment["strategy"], Strategy> = {
+  Canary10Percent5Minutes: canary(5),
+  Canary10Percent15Minutes: canary(15),
+  Linear10PercentEvery1Minute: linear(1),
+  Linear10PercentEvery3Minutes: linear(3),
   AllAtOnce: { strategy: "BLUE_GREEN" },
 };
 

@@ -451,19 +451,24 @@ export const HttpApiGateway = closed({
   }).prefault({}),
 });
 
+const LoadBalancerInterface = z.enum(["internet", "internal"]).default("internet");
+
+/** Both load balancers' listeners: a port, one of the balancer's protocols, and its certificates. */
+function listenersOf<const Protocols extends readonly [string, ...string[]]>(protocols: Protocols) {
+  return z.array(
+    closed({
+      port,
+      protocol: z.enum(protocols),
+      customCertificateArns: z.array(nonEmpty).optional(),
+    }),
+  );
+}
+
 export const ApplicationLoadBalancer = closed({
   type: z.literal("application-load-balancer"),
   properties: closed({
-    interface: z.enum(["internet", "internal"]).default("internet"),
-    listeners: z
-      .array(
-        closed({
-          port,
-          protocol: z.enum(["HTTP", "HTTPS"]),
-          customCertificateArns: z.array(nonEmpty).optional(),
-        }),
-      )
-      .optional(),
+    interface: LoadBalancerInterface,
+    listeners: listenersOf(["HTTP", "HTTPS"]).optional(),
     customDomains: z.array(nonEmpty).default([]),
   }).prefault({}),
 });
@@ -471,16 +476,8 @@ export const ApplicationLoadBalancer = closed({
 export const NetworkLoadBalancer = closed({
   type: z.literal("network-load-balancer"),
   properties: closed({
-    interface: z.enum(["internet", "internal"]).default("internet"),
-    listeners: z
-      .array(
-        closed({
-          port,
-          protocol: z.enum(["TCP", "TLS"]),
-          customCertificateArns: z.array(nonEmpty).optional(),
-        }),
-      )
-      .min(1),
+    interface: LoadBalancerInterface,
+    listeners: listenersOf(["TCP", "TLS"]).min(1),
   }),
 });
 

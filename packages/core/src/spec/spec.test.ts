@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { Spec } from "./index.ts";
+import { PRIVATE_API_HEAD } from "./test-support.ts";
 
 const buildpack = { type: "stacktape-image-buildpack", properties: { entryfilePath: "src/main.ts" } };
 
@@ -9,6 +10,11 @@ function privateService(properties: Record<string, unknown> = {}) {
     type: "private-service",
     properties: { packaging: buildpack, resources: { cpu: 0.25, memory: 512 }, ...properties },
   };
+}
+
+/** A health check with one setting besides its command. */
+function healthCheck(setting: Record<string, number>) {
+  return { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], ...setting } };
 }
 
 function stackOf(resources: Record<string, unknown>): string {
@@ -32,6 +38,16 @@ function single(text: string): Spec.SpecIssue {
   const issues = issuesOf(text);
   expect(issues, JSON.stringify(issues, null, 2)).toHaveLength(1);
   return issues[0] as Spec.SpecIssue;
+}
+
+/** The issues of a stack of `resources`; the stack must be invalid. */
+function issuesIn(resources: Record<string, unknown>): Spec.SpecIssue[] {
+  return issuesOf(stackOf(resources));
+}
+
+/** The one issue of a stack of `resources`. */
+function singleIn(resources: Record<string, unknown>): Spec.SpecIssue {
+  return single(stackOf(resources));
 }
 
 function serviceProps(stack: Spec.Stack, name = "api") {
@@ -144,33 +160,13 @@ describe("ranges", () => {
     ["stopTimeout", { stopTimeout: 121 }, "stopTimeout", "must be at most 120"],
     ["port", { port: 0 }, "port", "must be at least 1"],
     ["port", { port: 70000 }, "port", "must be at most 65535"],
-    [
-      "interval",
-      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], intervalSeconds: 4 } },
-      "internalHealthCheck.intervalSeconds",
-      "at least 5",
-    ],
-    [
-      "interval",
-      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], intervalSeconds: 301 } },
-      "internalHealthCheck.intervalSeconds",
-      "at most 300",
-    ],
-    [
-      "timeout",
-      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], timeoutSeconds: 1 } },
-      "internalHealthCheck.timeoutSeconds",
-      "at least 2",
-    ],
-    [
-      "retries",
-      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], retries: 11 } },
-      "internalHealthCheck.retries",
-      "at most 10",
-    ],
+    ["interval", healthCheck({ intervalSeconds: 4 }), "internalHealthCheck.intervalSeconds", "at least 5"],
+    ["interval", healthCheck({ intervalSeconds: 301 }), "internalHealthCheck.intervalSeconds", "at most 300"],
+    ["timeout", healthCheck({ timeoutSeconds: 1 }), "internalHealthCheck.timeoutSeconds", "at least 2"],
+    ["retries", healthCheck({ retries: 11 }), "internalHealthCheck.retries", "at most 10"],
     [
       "startPeriod",
-      { internalHealthCheck: { healthCheckCommand: ["CMD", "x"], startPeriodSeconds: 301 } },
+      healthCheck({ startPeriodSeconds: 301 }),
       "internalHealthCheck.startPeriodSeconds",
       "at most 300",
     ],
@@ -183,20 +179,20 @@ describe("ranges", () => {
     ],
     ["retentionDays", { logging: { retentionDays: 2 } }, "logging.retentionDays", "must be one of 1, 3, 5"],
   ])("%s: %j", (_name, properties, path, message) => {
-    const issue = single(stackOf({ api: privateService(properties) }));
+    const issue = singleIn({ api: privateService(properties) });
     expect(issue.path).toBe(`resources.api.properties.${path}`);
     expect(issue.message).toContain(message);
   });
 
   it("rejects a health check command that is not CMD or CMD-SHELL", () => {
-    const issue = single(
-      stackOf({ api: privateService({ internalHealthCheck: { healthCheckCommand: ["curl", "x"] } }) }),
-    );
+    const issue = singleIn({
+      api: privateService({ internalHealthCheck: { healthCheckCommand: ["curl", "x"] } }),
+    });
     expect(issue.message).toContain("must start with 'CMD' or 'CMD-SHELL'");
   });
 
   it("rejects a Fargate size AWS does not run and lists what it accepts", () => {
-    const issue = single(stackOf({ api: privateService({ resources: { cpu: 1, memory: 1024 } }) }));
+    const issue = singleIn({ api: privateService({ resources: { cpu: 1, memory: 1024 } }) });
     expect(issue).toMatchObject({
       code: "INVALID_FARGATE_SIZE",
       path: "resources.api.properties.resources.memory",
@@ -218,12 +214,12 @@ describe("ranges", () => {
   });
 
   it("rejects a vCPU size Fargate does not have", () => {
-    const issue = single(stackOf({ api: privateService({ resources: { cpu: 3, memory: 8192 } }) }));
+    const issue = singleIn({ api: privateService({ resources: { cpu: 3, memory: 8192 } }) });
     expect(issue.message).toBe("Fargate runs 0.25, 0.5, 1, 2, 4, 8, 16 vCPU, got 3");
   });
 
   it("requires memory on Fargate and says which sizes fit", () => {
-    const issue = single(stackOf({ api: privateService({ resources: { cpu: 0.5 } }) }));
+    const issue = singleIn({ api: privateService({ resources: { cpu: 0.5 } }) });
     expect(issue).toMatchObject({
       code: "MISSING_PROPERTY",
       path: "resources.api.properties.resources.memory",
@@ -233,7 +229,7 @@ describe("ranges", () => {
 
   it("sizes EC2 tasks from known instance types and checks the architecture", () => {
     parseOk(stackOf({ api: privateService({ resources: { instanceTypes: ["c5.large"] } }) }));
-    const issue = single(stackOf({ api: privateService({ resources: { instanceTypes: ["c6g.large"] } }) }));
+    const issue = singleIn({ api: privateService({ resources: { instanceTypes: ["c6g.large"] } }) });
     expect(issue).toMatchObject({
       code: "ARCHITECTURE_MISMATCH",
       message: "c6g.large is arm64, but architecture is x86_64",
@@ -241,30 +237,26 @@ describe("ranges", () => {
   });
 
   it("needs memory for an instance type Berth does not know, and a warm pool needs one type", () => {
-    const issues = issuesOf(
-      stackOf({
-        api: privateService({ resources: { instanceTypes: ["x9.huge", "c5.large"], enableWarmPool: true } }),
-      }),
-    );
+    const issues = issuesIn({
+      api: privateService({ resources: { instanceTypes: ["x9.huge", "c5.large"], enableWarmPool: true } }),
+    });
     expect(issues.map((issue) => issue.code).sort()).toEqual(["INVALID_RESOURCES", "MISSING_PROPERTY"]);
   });
 
   it("rejects memory larger than the smallest instance can give", () => {
-    const issue = single(
-      stackOf({ api: privateService({ resources: { instanceTypes: ["c5.large"], memory: 4096 } }) }),
-    );
+    const issue = singleIn({
+      api: privateService({ resources: { instanceTypes: ["c5.large"], memory: 4096 } }),
+    });
     expect(issue.message).toBe("4096 MiB does not fit the smallest instance type (3686 MiB usable of 4096)");
   });
 
   it("rejects spot with instance types, and maxInstances below minInstances", () => {
-    const issues = issuesOf(
-      stackOf({
-        api: privateService({
-          resources: { instanceTypes: ["c5.large"], spot: true },
-          scaling: { minInstances: 3, maxInstances: 2 },
-        }),
+    const issues = issuesIn({
+      api: privateService({
+        resources: { instanceTypes: ["c5.large"], spot: true },
+        scaling: { minInstances: 3, maxInstances: 2 },
       }),
-    );
+    });
     expect(issues.map((issue) => issue.path)).toEqual([
       "resources.api.properties.resources.spot",
       "resources.api.properties.scaling.maxInstances",
@@ -274,14 +266,7 @@ describe("ranges", () => {
 
 describe("errors carry the path, the line and the column", () => {
   const text = [
-    "resources:", // 1
-    "  api:", // 2
-    "    type: private-service", // 3
-    "    properties:", // 4
-    "      packaging:", // 5
-    "        type: stacktape-image-buildpack", // 6
-    "        properties:", // 7
-    "          entryfilePath: src/main.ts", // 8
+    ...PRIVATE_API_HEAD, // 1-8
     "      resources:", // 9
     "        cpu: 0.25", // 10
     "        memory: 512", // 11
@@ -319,12 +304,10 @@ describe("errors carry the path, the line and the column", () => {
   });
 
   it("suggests the closest resource type and packaging type", () => {
-    const issues = issuesOf(
-      stackOf({
-        a: { ...privateService(), type: "private-servce" },
-        b: privateService({ packaging: { type: "prebuild-image", properties: { image: "x" } } }),
-      }),
-    );
+    const issues = issuesIn({
+      a: { ...privateService(), type: "private-servce" },
+      b: privateService({ packaging: { type: "prebuild-image", properties: { image: "x" } } }),
+    });
     expect(issues.map((issue) => [issue.path, issue.suggestion])).toEqual([
       ["resources.a.type", "private-service"],
       ["resources.b.properties.packaging.type", "prebuilt-image"],
@@ -383,27 +366,23 @@ describe("unsupported features say why", () => {
     ["$ResourceParam('api')", "INVALID_DIRECTIVE", "expected $ResourceParam('resourceName', 'parameter')"],
     ["prefix-$Secret('db.password')", "INVALID_DIRECTIVE", "must be the whole value"],
   ])("directive %s", (value, code, why) => {
-    const issue = single(stackOf({ api: privateService({ environment: [{ name: "X", value }] }) }));
+    const issue = singleIn({ api: privateService({ environment: [{ name: "X", value }] }) });
     expect(issue).toMatchObject({ code, path: "resources.api.properties.environment[0].value" });
     expect(issue.message).toContain(why);
   });
 
   it("a directive outside environment values", () => {
-    const issue = single(
-      stackOf({
-        api: privateService({
-          iamRoleStatements: [{ Action: ["sns:Publish"], Resource: ["$CfResourceParam('T', 'Arn')"] }],
-        }),
+    const issue = singleIn({
+      api: privateService({
+        iamRoleStatements: [{ Action: ["sns:Publish"], Resource: ["$CfResourceParam('T', 'Arn')"] }],
       }),
-    );
+    });
     expect(issue.code).toBe("UNSUPPORTED_DIRECTIVE");
-    const placed = single(
-      stackOf({
-        api: privateService({
-          iamRoleStatements: [{ Action: ["x:Y"], Resource: ["$ResourceParam('api', 'address')"] }],
-        }),
+    const placed = singleIn({
+      api: privateService({
+        iamRoleStatements: [{ Action: ["x:Y"], Resource: ["$ResourceParam('api', 'address')"] }],
       }),
-    );
+    });
     expect(placed).toMatchObject({
       code: "DIRECTIVE_NOT_ALLOWED",
       path: "resources.api.properties.iamRoleStatements[0].Resource[0]",
@@ -411,12 +390,12 @@ describe("unsupported features say why", () => {
   });
 
   it("resource types other platforms have", () => {
-    const issue = single(stackOf({ api: privateService(), photos: { type: "bucket" } }));
+    const issue = singleIn({ api: privateService(), photos: { type: "bucket" } });
     expect(issue).toMatchObject({ code: "UNSUPPORTED_RESOURCE_TYPE", path: "resources.photos.type" });
   });
 
   it("properties Berth refuses", () => {
-    const issue = single(stackOf({ api: privateService({ overrides: {} }) }));
+    const issue = singleIn({ api: privateService({ overrides: {} }) });
     expect(issue).toMatchObject({ code: "UNSUPPORTED_PROPERTY", path: "resources.api.properties.overrides" });
   });
 });
@@ -431,36 +410,28 @@ describe("cross-resource rules", () => {
         }),
       }),
     );
-    const missing = single(
-      stackOf({
-        api: privateService({ environment: [{ name: "A", value: "$ResourceParam('apii', 'address')" }] }),
-      }),
-    );
+    const missing = singleIn({
+      api: privateService({ environment: [{ name: "A", value: "$ResourceParam('apii', 'address')" }] }),
+    });
     expect(missing).toMatchObject({ code: "UNKNOWN_RESOURCE", suggestion: "api" });
-    const param = single(
-      stackOf({
-        api: privateService(),
-        web: privateService({ environment: [{ name: "A", value: "$ResourceParam('api', 'adress')" }] }),
-      }),
-    );
+    const param = singleIn({
+      api: privateService(),
+      web: privateService({ environment: [{ name: "A", value: "$ResourceParam('api', 'adress')" }] }),
+    });
     expect(param).toMatchObject({ code: "UNKNOWN_PARAMETER", suggestion: "address" });
-    const gateway = single(
-      stackOf({
-        gw: { type: "http-api-gateway" },
-        web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'url')" }] }),
-      }),
-    );
+    const gateway = singleIn({
+      gw: { type: "http-api-gateway" },
+      web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'url')" }] }),
+    });
     expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "url"; referenceable: none');
   });
 
   it("checks connectTo targets", () => {
     parseOk(stackOf({ api: privateService(), web: privateService({ connectTo: ["api", "aws:ses"] }) }));
-    const issues = issuesOf(
-      stackOf({
-        gw: { type: "http-api-gateway" },
-        web: privateService({ connectTo: ["ap", "gw", "aws:sqs", "web"] }),
-      }),
-    );
+    const issues = issuesIn({
+      gw: { type: "http-api-gateway" },
+      web: privateService({ connectTo: ["ap", "gw", "aws:sqs", "web"] }),
+    });
     expect(issues.map((issue) => issue.code)).toEqual([
       "UNKNOWN_RESOURCE",
       "WRONG_RESOURCE_TYPE",
@@ -481,28 +452,24 @@ describe("cross-resource rules", () => {
   const internal = (containerPort: number) => ({ type: "workload-internal", properties: { containerPort } });
 
   it("dependsOn names must exist and not form a cycle", () => {
-    const unknown = single(
-      stackOf({
-        app: workload([
-          container("a", { dependsOn: [{ containerName: "bb", condition: "START" }] }),
-          container("b"),
-        ]),
-      }),
-    );
+    const unknown = singleIn({
+      app: workload([
+        container("a", { dependsOn: [{ containerName: "bb", condition: "START" }] }),
+        container("b"),
+      ]),
+    });
     expect(unknown).toMatchObject({
       code: "UNKNOWN_CONTAINER",
       path: "resources.app.properties.containers[0].dependsOn[0].containerName",
       suggestion: "b",
     });
-    const cycle = single(
-      stackOf({
-        app: workload([
-          container("a", { dependsOn: [{ containerName: "b", condition: "START" }] }),
-          container("b", { dependsOn: [{ containerName: "c", condition: "START" }] }),
-          container("c", { dependsOn: [{ containerName: "a", condition: "START" }] }),
-        ]),
-      }),
-    );
+    const cycle = singleIn({
+      app: workload([
+        container("a", { dependsOn: [{ containerName: "b", condition: "START" }] }),
+        container("b", { dependsOn: [{ containerName: "c", condition: "START" }] }),
+        container("c", { dependsOn: [{ containerName: "a", condition: "START" }] }),
+      ]),
+    });
     expect(cycle).toMatchObject({
       code: "DEPENDENCY_CYCLE",
       message: "dependsOn forms a cycle: a -> b -> c -> a",
@@ -510,20 +477,18 @@ describe("cross-resource rules", () => {
   });
 
   it("HEALTHY needs a health check and COMPLETE/SUCCESS a non-essential container", () => {
-    const issues = issuesOf(
-      stackOf({
-        app: workload([
-          container("a", {
-            dependsOn: [
-              { containerName: "b", condition: "HEALTHY" },
-              { containerName: "c", condition: "SUCCESS" },
-            ],
-          }),
-          container("b"),
-          container("c"),
-        ]),
-      }),
-    );
+    const issues = issuesIn({
+      app: workload([
+        container("a", {
+          dependsOn: [
+            { containerName: "b", condition: "HEALTHY" },
+            { containerName: "c", condition: "SUCCESS" },
+          ],
+        }),
+        container("b"),
+        container("c"),
+      ]),
+    });
     expect(issues.map((issue) => issue.message)).toEqual([
       'HEALTHY needs an internalHealthCheck on container "b"',
       'SUCCESS waits for container "c" to exit, so it must be essential: false',
@@ -531,48 +496,44 @@ describe("cross-resource rules", () => {
   });
 
   it("container names are unique and two containers never share a port", () => {
-    const issues = issuesOf(
-      stackOf({
-        app: workload([
-          container("a", { events: [internal(80)] }),
-          container("a"),
-          container("b", { events: [internal(80)] }),
-        ]),
-      }),
-    );
+    const issues = issuesIn({
+      app: workload([
+        container("a", { events: [internal(80)] }),
+        container("a"),
+        container("b", { events: [internal(80)] }),
+      ]),
+    });
     expect(issues.map((issue) => issue.code)).toEqual(["DUPLICATE_NAME", "PORT_CONFLICT"]);
     expect(issues[1]?.path).toBe("resources.app.properties.containers[2].events[0].properties.containerPort");
   });
 
   it("needs an essential container", () => {
-    const issue = single(stackOf({ app: workload([container("a", { essential: false })]) }));
+    const issue = singleIn({ app: workload([container("a", { essential: false })]) });
     expect(issue.code).toBe("NO_ESSENTIAL_CONTAINER");
   });
 
   it("event targets exist with the right type, and NLB listener ports exist", () => {
-    const issues = issuesOf(
-      stackOf({
-        nlb: { type: "network-load-balancer", properties: { listeners: [{ port: 8080, protocol: "TCP" }] } },
-        app: workload([
-          container("a", {
-            events: [
-              {
-                type: "http-api-gateway",
-                properties: { httpApiGatewayName: "nlb", containerPort: 80, path: "/", method: "GET" },
-              },
-              {
-                type: "network-load-balancer",
-                properties: { loadBalancerName: "nlb", listenerPort: 9090, containerPort: 80 },
-              },
-              {
-                type: "application-load-balancer",
-                properties: { loadBalancerName: "alb", priority: 1, containerPort: 80 },
-              },
-            ],
-          }),
-        ]),
-      }),
-    );
+    const issues = issuesIn({
+      nlb: { type: "network-load-balancer", properties: { listeners: [{ port: 8080, protocol: "TCP" }] } },
+      app: workload([
+        container("a", {
+          events: [
+            {
+              type: "http-api-gateway",
+              properties: { httpApiGatewayName: "nlb", containerPort: 80, path: "/", method: "GET" },
+            },
+            {
+              type: "network-load-balancer",
+              properties: { loadBalancerName: "nlb", listenerPort: 9090, containerPort: 80 },
+            },
+            {
+              type: "application-load-balancer",
+              properties: { loadBalancerName: "alb", priority: 1, containerPort: 80 },
+            },
+          ],
+        }),
+      ]),
+    });
     expect(issues.map((issue) => issue.code)).toEqual([
       "WRONG_RESOURCE_TYPE",
       "UNKNOWN_LISTENER",
@@ -581,23 +542,21 @@ describe("cross-resource rules", () => {
   });
 
   it("Service Connect aliases are unique in the stack", () => {
-    const issue = single(
-      stackOf({
-        api: privateService(),
-        app: workload([
-          container("a", {
-            events: [{ type: "service-connect", properties: { containerPort: 80, alias: "api" } }],
-          }),
-        ]),
-      }),
-    );
+    const issue = singleIn({
+      api: privateService(),
+      app: workload([
+        container("a", {
+          events: [{ type: "service-connect", properties: { containerPort: 80, alias: "api" } }],
+        }),
+      ]),
+    });
     expect(issue).toMatchObject({ code: "DUPLICATE_ALIAS" });
   });
 
   it("gradual deployment strategies need an application load balancer", () => {
-    const issue = single(
-      stackOf({ app: workload([container("a")], { deployment: { strategy: "Canary10Percent5Minutes" } }) }),
-    );
+    const issue = singleIn({
+      app: workload([container("a")], { deployment: { strategy: "Canary10Percent5Minutes" } }),
+    });
     expect(issue).toMatchObject({
       code: "INVALID_DEPLOYMENT",
       path: "resources.app.properties.deployment.strategy",
@@ -608,12 +567,7 @@ describe("cross-resource rules", () => {
 describe("several mistakes at once", () => {
   it("reports every mistake of a file, each with its own line", () => {
     const text = [
-      "resources:", // 1
-      "  api:", // 2
-      "    type: private-service", // 3
-      "    properties:", // 4
-      "      packaging:", // 5
-      "        type: stacktape-image-buildpack", // 6
+      ...PRIVATE_API_HEAD.slice(0, 6), // 1-6
       "        properties: {entryfilePath: src/main.ts}", // 7
       "      resources: {cpu: 0.25, memory: 700}", // 8
       "      stopTimeout: 500", // 9

@@ -47,6 +47,36 @@ export function containerAlias(resourceName: string, containerName: string): str
   return `${resourceName}-${containerName}`.toLowerCase();
 }
 
+type SoleContainerSource = Pick<Container, "packaging" | "environment" | "stopTimeout" | "logging"> & {
+  internalHealthCheck?: HealthCheck | undefined;
+};
+
+/**
+ * The one container of a single-container resource, named after it: essential, depending on
+ * nothing, with no container events. Only a service listens (`listening`: its port, published
+ * with Service Connect, and PORT injected).
+ */
+function soleContainer(
+  name: string,
+  source: SoleContainerSource,
+  listening?: { port: number; serviceConnect: ServiceConnectEndpoint },
+): Container {
+  return {
+    name,
+    packaging: source.packaging,
+    essential: true,
+    environment: source.environment,
+    dependsOn: [],
+    ...(source.internalHealthCheck ? { internalHealthCheck: source.internalHealthCheck } : {}),
+    stopTimeout: source.stopTimeout,
+    logging: source.logging,
+    events: [],
+    ports: listening ? [listening.port] : [],
+    serviceConnect: listening ? [listening.serviceConnect] : [],
+    injectPort: listening !== undefined,
+  };
+}
+
 export function containersOf(resourceName: string, resource: ComputeResource): Container[] {
   switch (resource.type) {
     case "private-service":
@@ -54,65 +84,33 @@ export function containersOf(resourceName: string, resource: ComputeResource): C
       const { properties } = resource;
       const protocol = resource.type === "private-service" ? resource.properties.protocol : undefined;
       return [
-        {
-          name: resourceName,
-          packaging: properties.packaging,
-          essential: true,
-          environment: properties.environment,
-          dependsOn: [],
-          ...(properties.internalHealthCheck ? { internalHealthCheck: properties.internalHealthCheck } : {}),
-          stopTimeout: properties.stopTimeout,
-          logging: properties.logging,
-          events: [],
-          ports: [properties.port],
+        soleContainer(resourceName, properties, {
+          port: properties.port,
           // Always published, also behind a load balancer, so `address` is reachable from every
           // service of the stack whatever the ingress.
-          serviceConnect: [
-            {
-              alias: serviceAlias(resourceName),
-              port: properties.port,
-              ...(protocol ? { protocol } : {}),
-            },
-          ],
-          injectPort: true,
-        },
+          serviceConnect: {
+            alias: serviceAlias(resourceName),
+            port: properties.port,
+            ...(protocol ? { protocol } : {}),
+          },
+        }),
       ];
     }
     case "worker-service":
+      return [soleContainer(resourceName, resource.properties)];
+    case "batch-job": {
+      const { container, stopTimeout, logging } = resource.properties;
+      // The stack file gives a batch job's container no health check; its stop timeout and
+      // logging stand beside the container.
       return [
-        {
-          name: resourceName,
-          packaging: resource.properties.packaging,
-          essential: true,
-          environment: resource.properties.environment,
-          dependsOn: [],
-          ...(resource.properties.internalHealthCheck
-            ? { internalHealthCheck: resource.properties.internalHealthCheck }
-            : {}),
-          stopTimeout: resource.properties.stopTimeout,
-          logging: resource.properties.logging,
-          events: [],
-          ports: [],
-          serviceConnect: [],
-          injectPort: false,
-        },
+        soleContainer(resourceName, {
+          packaging: container.packaging,
+          environment: container.environment,
+          stopTimeout,
+          logging,
+        }),
       ];
-    case "batch-job":
-      return [
-        {
-          name: resourceName,
-          packaging: resource.properties.container.packaging,
-          essential: true,
-          environment: resource.properties.container.environment,
-          dependsOn: [],
-          stopTimeout: resource.properties.stopTimeout,
-          logging: resource.properties.logging,
-          events: [],
-          ports: [],
-          serviceConnect: [],
-          injectPort: false,
-        },
-      ];
+    }
     case "multi-container-workload":
       return resource.properties.containers.map((container) => {
         const ports = [...new Set(container.events.map((event) => event.properties.containerPort))];

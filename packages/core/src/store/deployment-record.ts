@@ -1,10 +1,10 @@
-import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { isTerminal, RUNNING, Status } from "../deployments/status.ts";
 import { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
 import {
-  definedOnly,
+  getItem,
   type Item,
   isConditionFailure,
   type Page,
@@ -13,7 +13,7 @@ import {
   parseStored,
   queryPage,
   type UpdateParts,
-  updateExpression,
+  updateItem,
 } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { deploymentKey, listing } from "./keys.ts";
@@ -145,14 +145,8 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
 }
 
 export async function get(store: Store, id: string): Promise<Info | undefined> {
-  const result = await store.client.send(
-    new GetCommand({
-      TableName: store.tableName,
-      Key: deploymentKey(parseInput(RecordId, id, "deployment id")),
-      ConsistentRead: true,
-    }),
-  );
-  return result.Item ? fromItem(result.Item) : undefined;
+  const item = await getItem(store, deploymentKey(parseInput(RecordId, id, "deployment id")));
+  return item ? fromItem(item) : undefined;
 }
 
 export async function getWithEvents(
@@ -204,21 +198,19 @@ async function updateInStatus(
   update: UpdateParts,
   event: DeploymentEventRecord.NewEvent,
 ): Promise<Info> {
-  const expression = updateExpression({ ...update, add: { ...update.add, eventCount: 1 } });
   let updated: Info;
   try {
-    const result = await store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: deploymentKey(id),
-        UpdateExpression: expression.expression,
-        ConditionExpression: "attribute_exists(PK) AND #c_status = :c_status",
-        ExpressionAttributeNames: { ...expression.names, "#c_status": "status" },
-        ExpressionAttributeValues: definedOnly({ ...expression.values, ":c_status": expectedStatus }),
-        ReturnValues: "ALL_NEW",
-      }),
+    const item = await updateItem(
+      store,
+      deploymentKey(id),
+      { ...update, add: { ...update.add, eventCount: 1 } },
+      {
+        expression: "attribute_exists(PK) AND #c_status = :c_status",
+        names: { "#c_status": "status" },
+        values: { ":c_status": expectedStatus },
+      },
     );
-    updated = fromItem(result.Attributes ?? {});
+    updated = fromItem(item);
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await get(store, id);
@@ -285,20 +277,14 @@ export type Details = z.input<typeof Details>;
 export async function recordDetails(store: Store, id: string, details: Details): Promise<Info> {
   const deploymentId = parseInput(RecordId, id, "deployment id");
   const checked = parseInput(Details, details, "deployment details");
-  const expression = updateExpression({ set: { ...checked, updatedAt: store.clock().toISOString() } });
   try {
-    const result = await store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: deploymentKey(deploymentId),
-        UpdateExpression: expression.expression,
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeNames: expression.names,
-        ExpressionAttributeValues: expression.values,
-        ReturnValues: "ALL_NEW",
-      }),
+    const item = await updateItem(
+      store,
+      deploymentKey(deploymentId),
+      { set: { ...checked, updatedAt: store.clock().toISOString() } },
+      { expression: "attribute_exists(PK)" },
     );
-    return fromItem(result.Attributes ?? {});
+    return fromItem(item);
   } catch (error) {
     if (isConditionFailure(error))
       throw new BerthError("NOT_FOUND", `deployment ${deploymentId} does not exist`, [], { cause: error });

@@ -1,4 +1,11 @@
-import { type NativeAttributeValue, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  GetCommand,
+  type NativeAttributeValue,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
 import type { Store } from "./store.ts";
@@ -20,7 +27,9 @@ export const DEFAULT_PAGE_LIMIT = 20;
 export const MAX_PAGE_LIMIT = 100;
 
 // The records' modules reach every DynamoDB helper through this one.
-export { isConditionFailure } from "../aws/dynamodb.ts";
+import { isConditionFailure } from "../aws/dynamodb.ts";
+
+export { isConditionFailure };
 
 /** Validates caller input; a failure is the caller's mistake, so it carries the offending paths. */
 export function parseInput<Schema extends z.ZodType>(
@@ -101,6 +110,67 @@ export function updateExpression(parts: UpdateParts): Expression {
   if (increments.length > 0) clauses.push(`ADD ${increments.join(", ")}`);
   if (parts.remove && parts.remove.length > 0) clauses.push(`REMOVE ${parts.remove.map(alias).join(", ")}`);
   return { expression: clauses.join(" "), names, values };
+}
+
+/** A condition on a write, with the names and values it uses (`#c_…` and `:c_…` beside an update's). */
+export interface Condition {
+  expression: string;
+  names?: Record<string, string>;
+  /** Undefined values are dropped, so a condition can leave out what it does not use. */
+  values?: Item;
+}
+
+/** One item by its key, read consistently: every record's `get` follows its own writes. */
+export async function getItem(store: Store, key: Item): Promise<Item | undefined> {
+  const result = await store.client.send(
+    new GetCommand({ TableName: store.tableName, Key: key, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+/**
+ * Applies `parts` to the item at `key` if `condition` holds (always, without one), and answers
+ * the item as it is afterwards. A failed condition throws DynamoDB's own error: callers tell it
+ * apart with `isConditionFailure` and say what it means for their record.
+ */
+export async function updateItem(
+  store: Store,
+  key: Item,
+  parts: UpdateParts,
+  condition?: Condition,
+): Promise<Item> {
+  const update = updateExpression(parts);
+  const result = await store.client.send(
+    new UpdateCommand({
+      TableName: store.tableName,
+      Key: key,
+      UpdateExpression: update.expression,
+      ConditionExpression: condition?.expression,
+      ExpressionAttributeNames: { ...update.names, ...condition?.names },
+      ExpressionAttributeValues: definedOnly({ ...update.values, ...condition?.values }),
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return result.Attributes ?? {};
+}
+
+/** Deletes the item at `key` if `condition` holds; false when it did not (nothing is deleted). */
+export async function deleteItemIf(store: Store, key: Item, condition: Condition): Promise<boolean> {
+  try {
+    await store.client.send(
+      new DeleteCommand({
+        TableName: store.tableName,
+        Key: key,
+        ConditionExpression: condition.expression,
+        ExpressionAttributeNames: condition.names,
+        ExpressionAttributeValues: condition.values && definedOnly(condition.values),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 const StoredKey = z.record(z.string(), z.string());

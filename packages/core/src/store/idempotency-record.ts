@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import { isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
+import { deleteItemIf, getItem, isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
 import { idempotencyKey } from "./keys.ts";
 import { Timestamp } from "./names.ts";
 import { type Store, TTL_ATTRIBUTE } from "./store.ts";
@@ -53,18 +53,12 @@ export function hashRequest(request: { method: string; path: string; body: strin
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
 export async function get(store: Store, scope: string, key: string): Promise<Info | undefined> {
-  const result = await store.client.send(
-    new GetCommand({
-      TableName: store.tableName,
-      Key: idempotencyKey(
-        parseInput(Scope, scope, "idempotency scope"),
-        parseInput(Key, key, "idempotency key"),
-      ),
-      ConsistentRead: true,
-    }),
+  const item = await getItem(
+    store,
+    idempotencyKey(parseInput(Scope, scope, "idempotency scope"), parseInput(Key, key, "idempotency key")),
   );
-  if (!result.Item) return undefined;
-  const record = parseStored(Info, result.Item, "idempotency record");
+  if (!item) return undefined;
+  const record = parseStored(Info, item, "idempotency record");
   return record.expiresAt <= epochSeconds(store.clock()) ? undefined : record;
 }
 
@@ -164,19 +158,9 @@ export async function complete(store: Store, target: Target, response: Response)
 /** Gives up a claim whose request failed, so that a retry runs it again; false if it was not held. */
 export async function release(store: Store, target: Target): Promise<boolean> {
   const { scope, key, requestHash } = parseInput(Target, target, "idempotency record");
-  try {
-    await store.client.send(
-      new DeleteCommand({
-        TableName: store.tableName,
-        Key: idempotencyKey(scope, key),
-        ConditionExpression: "#state = :inProgress AND #requestHash = :requestHash",
-        ExpressionAttributeNames: { "#state": "state", "#requestHash": "requestHash" },
-        ExpressionAttributeValues: { ":inProgress": "IN_PROGRESS", ":requestHash": requestHash },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return deleteItemIf(store, idempotencyKey(scope, key), {
+    expression: "#state = :inProgress AND #requestHash = :requestHash",
+    names: { "#state": "state", "#requestHash": "requestHash" },
+    values: { ":inProgress": "IN_PROGRESS", ":requestHash": requestHash },
+  });
 }

@@ -1,14 +1,14 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
 import {
-  definedOnly,
+  getItem,
   type Item,
   isConditionFailure,
   parseInput,
   parseStored,
   queryAll,
-  updateExpression,
+  updateItem,
 } from "./dynamo.ts";
 import { SERVICE_SORT_PREFIX, serviceKey, servicePartition } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
@@ -97,10 +97,8 @@ export async function get(store: Store, stack: string, name: string): Promise<In
     parseInput(StackName, stack, "stack name"),
     parseInput(ServiceName, name, "service name"),
   );
-  const result = await store.client.send(
-    new GetCommand({ TableName: store.tableName, Key: key, ConsistentRead: true }),
-  );
-  return result.Item ? fromItem(result.Item) : undefined;
+  const item = await getItem(store, key);
+  return item ? fromItem(item) : undefined;
 }
 
 /** A stack's services, by name. */
@@ -149,23 +147,18 @@ export async function update(store: Store, target: VersionedKey, changes: Change
     if (value === null) remove.push(attribute);
     else set[attribute] = value;
   }
-  const expression = updateExpression({ set, remove });
   try {
-    const result = await store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: serviceKey(stack, name),
-        UpdateExpression: expression.expression,
-        ConditionExpression: "#c_version = :c_version",
-        ExpressionAttributeNames: { ...expression.names, "#c_version": "version" },
-        ExpressionAttributeValues: definedOnly({
-          ...expression.values,
-          ":c_version": target.expectedVersion,
-        }),
-        ReturnValues: "ALL_NEW",
-      }),
+    const item = await updateItem(
+      store,
+      serviceKey(stack, name),
+      { set, remove },
+      {
+        expression: "#c_version = :c_version",
+        names: { "#c_version": "version" },
+        values: { ":c_version": target.expectedVersion },
+      },
     );
-    return fromItem(result.Attributes ?? {});
+    return fromItem(item);
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     if (!(await get(store, stack, name)))

@@ -1,15 +1,16 @@
 import { createHash } from "node:crypto";
-import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
 import {
-  definedOnly,
+  type Condition,
+  getItem,
   type Item,
   isConditionFailure,
   parseInput,
   parseStored,
   queryAll,
-  updateExpression,
+  updateItem,
 } from "./dynamo.ts";
 import { listing, stackKey } from "./keys.ts";
 import { Sha256Hex, StackName, Timestamp } from "./names.ts";
@@ -48,7 +49,7 @@ export function hashStackFile(stackFile: string): string {
 export async function put(store: Store, input: PutInput): Promise<Info> {
   const { name, stage, stackFile, expectedHash } = parseInput(PutInput, input, "stack");
   const now = store.clock().toISOString();
-  const update = updateExpression({
+  const update = {
     set: {
       ...listing.stack(name),
       name,
@@ -58,32 +59,21 @@ export async function put(store: Store, input: PutInput): Promise<Info> {
       updatedAt: now,
     },
     setIfAbsent: { createdAt: now },
-  });
-  const condition =
+  };
+  // undefined: write whatever is there; null: only if there is no stack yet; a hash: only if
+  // the stored stack file is still the one read.
+  const condition: Condition | undefined =
     expectedHash === undefined
       ? undefined
       : expectedHash === null
-        ? "attribute_not_exists(PK)"
-        : "#c_hash = :c_hash";
+        ? { expression: "attribute_not_exists(PK)" }
+        : {
+            expression: "#c_hash = :c_hash",
+            names: { "#c_hash": "stackFileHash" },
+            values: { ":c_hash": expectedHash },
+          };
   try {
-    const result = await store.client.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: stackKey(name),
-        UpdateExpression: update.expression,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: {
-          ...update.names,
-          ...(typeof expectedHash === "string" ? { "#c_hash": "stackFileHash" } : {}),
-        },
-        ExpressionAttributeValues: definedOnly({
-          ...update.values,
-          ":c_hash": typeof expectedHash === "string" ? expectedHash : undefined,
-        }),
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return parseStored(Info, result.Attributes ?? {}, "stack");
+    return parseStored(Info, await updateItem(store, stackKey(name), update, condition), "stack");
   } catch (error) {
     if (isConditionFailure(error)) {
       throw new BerthError("CONFLICT", `stack ${name} changed since it was read; plan again`, [], {
@@ -96,10 +86,8 @@ export async function put(store: Store, input: PutInput): Promise<Info> {
 
 export async function get(store: Store, name: string): Promise<Info | undefined> {
   const stack = parseInput(StackName, name, "stack name");
-  const result = await store.client.send(
-    new GetCommand({ TableName: store.tableName, Key: stackKey(stack), ConsistentRead: true }),
-  );
-  return result.Item ? parseStored(Info, result.Item, "stack") : undefined;
+  const item = await getItem(store, stackKey(stack));
+  return item ? parseStored(Info, item, "stack") : undefined;
 }
 
 /** All stacks, by name. */

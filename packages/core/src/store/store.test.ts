@@ -1,32 +1,16 @@
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BerthError } from "../errors.ts";
+import { describe, expect, it } from "vitest";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
 import * as DeploymentRecord from "./deployment-record.ts";
 import * as ServiceRecord from "./service-record.ts";
 import * as StackRecord from "./stack-record.ts";
 import { TTL_ATTRIBUTE, tableDefinition } from "./store.ts";
-import { type LocalTable, startLocalTable } from "./test-support.ts";
+import { localTableForFile, rejection } from "./test-support.ts";
 
-let local: LocalTable;
-beforeAll(async () => {
-  local = await startLocalTable();
-});
-afterAll(async () => {
-  await local?.stop();
-});
+const local = localTableForFile();
 
 const specHash = "a".repeat(64);
 const digest = `sha256:${"b".repeat(64)}`;
-
-async function rejection(promise: Promise<unknown>): Promise<BerthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof BerthError)) throw new Error(`expected a BerthError, got ${String(error)}`);
-  return error;
-}
 
 describe("table", () => {
   it("is created from tableDefinition with on-demand billing, string keys and both indexes", async () => {

@@ -3,6 +3,8 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll } from "vitest";
+import { BerthError } from "../errors.ts";
 import { createStore, ensureTable, type Store } from "./store.ts";
 
 // dynalite ships no type declarations; requiring it keeps an ambient module declaration (which
@@ -79,4 +81,42 @@ export async function startLocalTable(): Promise<LocalTable> {
       await backend.close();
     },
   };
+}
+
+/**
+ * One table for a test file: started before its tests and stopped after them. Read its members
+ * inside tests (`local.store`); before the file's beforeAll they do not exist yet.
+ */
+export function localTableForFile(): LocalTable {
+  let table: LocalTable | undefined;
+  beforeAll(async () => {
+    table = await startLocalTable();
+  });
+  afterAll(async () => {
+    await table?.stop();
+  });
+  const started = (): LocalTable => {
+    if (!table) throw new Error("the local table is not started yet");
+    return table;
+  };
+  return {
+    get store() {
+      return started().store;
+    },
+    get client() {
+      return started().client;
+    },
+    advanceClock: (milliseconds) => started().advanceClock(milliseconds),
+    stop: () => started().stop(),
+  };
+}
+
+/** The BerthError `promise` rejects with; anything else fails the test. */
+export async function rejection(promise: Promise<unknown>): Promise<BerthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!(error instanceof BerthError)) throw new Error(`expected a BerthError, got ${String(error)}`);
+  return error;
 }

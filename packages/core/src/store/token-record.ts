@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import { type Item, isConditionFailure, parseInput, parseStored, queryAll } from "./dynamo.ts";
+import { getItem, type Item, isConditionFailure, parseInput, parseStored, queryAll } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { listing, tokenHashEntry, tokenKey } from "./keys.ts";
 import { RecordId, Sha256Hex, Timestamp } from "./names.ts";
@@ -114,15 +114,9 @@ export async function verify(store: Store, token: string): Promise<Info | undefi
   );
   const candidate = candidates.Items?.[0];
   if (!candidate) return undefined;
-  const result = await store.client.send(
-    new GetCommand({
-      TableName: store.tableName,
-      Key: { PK: candidate.PK, SK: candidate.SK },
-      ConsistentRead: true,
-    }),
-  );
-  if (!result.Item) return undefined;
-  const stored = parseStored(Stored, result.Item, "token");
+  const item = await getItem(store, { PK: candidate.PK, SK: candidate.SK });
+  if (!item) return undefined;
+  const stored = parseStored(Stored, item, "token");
   if (!timingSafeEqual(Buffer.from(stored.secretHash, "hex"), presentedHash)) return undefined;
   const info = Info.parse(stored);
   return (await touch(store, info)) ?? info;
@@ -157,14 +151,8 @@ export function allows(info: Info, required: Scope): boolean {
 }
 
 export async function get(store: Store, id: string): Promise<Info | undefined> {
-  const result = await store.client.send(
-    new GetCommand({
-      TableName: store.tableName,
-      Key: tokenKey(parseInput(RecordId, id, "token id")),
-      ConsistentRead: true,
-    }),
-  );
-  return result.Item ? toInfo(result.Item) : undefined;
+  const item = await getItem(store, tokenKey(parseInput(RecordId, id, "token id")));
+  return item ? toInfo(item) : undefined;
 }
 
 /** All tokens, oldest first. */

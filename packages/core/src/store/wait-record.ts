@@ -1,7 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import { isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
+import { deleteItemIf, getItem, isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
 import { waitKey } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
 import { type Store, TTL_ATTRIBUTE } from "./store.ts";
@@ -102,11 +102,9 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
 
 /** The ECS service's wait, or undefined when there is none or it expired (DynamoDB's TTL is lazy). */
 export async function get(store: Store, cluster: string, ecsService: string): Promise<Info | undefined> {
-  const result = await store.client.send(
-    new GetCommand({ TableName: store.tableName, Key: waitKey(cluster, ecsService), ConsistentRead: true }),
-  );
-  if (!result.Item) return undefined;
-  const info = fromItem(result.Item);
+  const item = await getItem(store, waitKey(cluster, ecsService));
+  if (!item) return undefined;
+  const info = fromItem(item);
   if (info[TTL_ATTRIBUTE] * 1000 <= store.clock().getTime()) return undefined;
   return info;
 }
@@ -145,19 +143,11 @@ export async function remove(
   ecsService: string,
   deploymentId: string,
 ): Promise<void> {
-  try {
-    await store.client.send(
-      new DeleteCommand({
-        TableName: store.tableName,
-        Key: waitKey(cluster, ecsService),
-        ConditionExpression: "#deployment = :deployment",
-        ExpressionAttributeNames: { "#deployment": "deploymentId" },
-        ExpressionAttributeValues: { ":deployment": deploymentId },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+  await deleteItemIf(store, waitKey(cluster, ecsService), {
+    expression: "#deployment = :deployment",
+    names: { "#deployment": "deploymentId" },
+    values: { ":deployment": deploymentId },
+  });
 }
 
 /**

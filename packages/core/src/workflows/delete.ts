@@ -5,6 +5,7 @@ import {
   type Ending,
   failurePath,
   finalizeAndRelease,
+  forEachService,
   invoke,
   loadDeployment,
 } from "./states.ts";
@@ -53,32 +54,16 @@ const deleteStackDefinition: StateMachine = {
   Comment: "Berth delete-stack: delete every service of a stack",
   StartAt: "Delete services",
   TimeoutSeconds: 2 * 60 * 60,
-  States: {
-    "Delete services": {
-      Type: "Map",
-      ItemsPath: "$.deployments",
-      ItemSelector: {
-        "stack.$": "$.stack",
-        "deploymentId.$": "$$.Map.Item.Value.deploymentId",
-        "service.$": "$$.Map.Item.Value.service",
-      },
-      MaxConcurrency: 5,
-      ItemProcessor: {
-        ProcessorConfig: { Mode: "INLINE" },
-        StartAt: "Load deployment",
-        States: deleteServiceStates("pass"),
-      },
-      ResultPath: "$.results",
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Stack not deleted" }],
-      Next: "Services deleted",
+  States: forEachService({
+    name: "Delete services",
+    states: deleteServiceStates("pass"),
+    succeeded: "Services deleted",
+    incomplete: "Stack not deleted",
+    failure: {
+      error: "Berth.StackNotDeleted",
+      cause: "the services of the stack could not all be visited",
     },
-    "Services deleted": { Type: "Succeed" },
-    "Stack not deleted": {
-      Type: "Fail",
-      Error: "Berth.StackNotDeleted",
-      Cause: "the services of the stack could not all be visited",
-    },
-  },
+  }),
 };
 
 export const deleteStack: Workflow = {

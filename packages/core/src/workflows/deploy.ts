@@ -2,13 +2,12 @@
 import { STEP_ERRORS } from "../deployments/rollout/errors.ts";
 import type { StateMachine, Workflow } from "./asl.ts";
 import {
+  APPLY_AND_WAIT_FUNCTIONS,
+  applyAndWait,
   catchToFailure,
   DEPLOYMENT_REF,
-  failurePath,
-  finalizeAndRelease,
   invoke,
   loadDeployment,
-  waitForDeployment,
 } from "./states.ts";
 
 /**
@@ -95,15 +94,7 @@ export const definition: StateMachine = {
       resultPath: "$.resources",
       next: "Apply service",
     }),
-    "Apply service": invoke("apply-service", {
-      payload: { ...DEPLOYMENT_REF, "resources.$": "$.resources.Payload" },
-      timeoutSeconds: 120,
-      resultPath: "$.applied",
-      next: "Wait for deployment",
-    }),
-    ...waitForDeployment("$.applied.Payload"),
-    ...finalizeAndRelease("fail"),
-    ...failurePath("fail"),
+    ...applyAndWait({ "resources.$": "$.resources.Payload" }, "fail"),
   },
 };
 
@@ -111,17 +102,7 @@ export const deploy: Workflow = {
   name: "deploy",
   description:
     "Builds when the packaging needs it, registers the task definition, updates the service, waits for ECS",
-  functions: [
-    "load-deployment",
-    "preflight",
-    "prepare-resources",
-    "apply-service",
-    "wait-for-deployment",
-    "reconcile",
-    "advance-wait",
-    "finalize",
-    "release-service",
-  ],
+  functions: ["load-deployment", "preflight", "prepare-resources", ...APPLY_AND_WAIT_FUNCTIONS],
   placeholders: ["CodeBuildProject"],
   definition,
 };

@@ -1,12 +1,5 @@
 import type { Workflow } from "./asl.ts";
-import {
-  DEPLOYMENT_REF,
-  failurePath,
-  finalizeAndRelease,
-  invoke,
-  loadDeployment,
-  waitForDeployment,
-} from "./states.ts";
+import { APPLY_AND_WAIT_FUNCTIONS, applyAndWait, forEachService, loadDeployment } from "./states.ts";
 
 /**
  * Input: `{ stack, deployments: [{ deploymentId, service }] }`, one refresh deployment per
@@ -17,56 +10,24 @@ import {
 export const refresh: Workflow = {
   name: "refresh",
   description: "Forces a new deployment of every service of a stack and waits for each",
-  functions: [
-    "load-deployment",
-    "apply-service",
-    "wait-for-deployment",
-    "reconcile",
-    "advance-wait",
-    "finalize",
-    "release-service",
-  ],
+  functions: ["load-deployment", ...APPLY_AND_WAIT_FUNCTIONS],
   placeholders: [],
   definition: {
     Comment: "Berth refresh: force a new deployment of every service of a stack",
     StartAt: "Refresh services",
     TimeoutSeconds: 4 * 60 * 60,
-    States: {
-      "Refresh services": {
-        Type: "Map",
-        ItemsPath: "$.deployments",
-        ItemSelector: {
-          "stack.$": "$.stack",
-          "deploymentId.$": "$$.Map.Item.Value.deploymentId",
-          "service.$": "$$.Map.Item.Value.service",
-        },
-        MaxConcurrency: 5,
-        ItemProcessor: {
-          ProcessorConfig: { Mode: "INLINE" },
-          StartAt: "Load deployment",
-          States: {
-            "Load deployment": loadDeployment("Apply service"),
-            "Apply service": invoke("apply-service", {
-              payload: { ...DEPLOYMENT_REF, forceNewDeployment: true },
-              timeoutSeconds: 120,
-              resultPath: "$.applied",
-              next: "Wait for deployment",
-            }),
-            ...waitForDeployment("$.applied.Payload"),
-            ...finalizeAndRelease("pass"),
-            ...failurePath("pass"),
-          },
-        },
-        ResultPath: "$.results",
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Refresh incomplete" }],
-        Next: "Services refreshed",
+    States: forEachService({
+      name: "Refresh services",
+      states: {
+        "Load deployment": loadDeployment("Apply service"),
+        ...applyAndWait({ forceNewDeployment: true }, "pass"),
       },
-      "Services refreshed": { Type: "Succeed" },
-      "Refresh incomplete": {
-        Type: "Fail",
-        Error: "Berth.RefreshIncomplete",
-        Cause: "the services of the stack could not all be visited",
+      succeeded: "Services refreshed",
+      incomplete: "Refresh incomplete",
+      failure: {
+        error: "Berth.RefreshIncomplete",
+        cause: "the services of the stack could not all be visited",
       },
-    },
+    }),
   },
 };

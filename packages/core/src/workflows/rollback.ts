@@ -1,12 +1,5 @@
 import type { Workflow } from "./asl.ts";
-import {
-  DEPLOYMENT_REF,
-  failurePath,
-  finalizeAndRelease,
-  invoke,
-  loadDeployment,
-  waitForDeployment,
-} from "./states.ts";
+import { APPLY_AND_WAIT_FUNCTIONS, applyAndWait, loadDeployment } from "./states.ts";
 
 /**
  * Input: `{ deploymentId, stack, service, action: "rollback", rollbackTo? }`. load-deployment
@@ -17,15 +10,7 @@ import {
 export const rollback: Workflow = {
   name: "rollback",
   description: "Returns a service to its last good revision, or a named one, and waits for ECS",
-  functions: [
-    "load-deployment",
-    "apply-service",
-    "wait-for-deployment",
-    "reconcile",
-    "advance-wait",
-    "finalize",
-    "release-service",
-  ],
+  functions: ["load-deployment", ...APPLY_AND_WAIT_FUNCTIONS],
   placeholders: [],
   definition: {
     Comment: "Berth rollback: update the service to an earlier task definition and wait on its events",
@@ -33,15 +18,7 @@ export const rollback: Workflow = {
     TimeoutSeconds: 2 * 60 * 60,
     States: {
       "Load deployment": loadDeployment("Apply service"),
-      "Apply service": invoke("apply-service", {
-        payload: { ...DEPLOYMENT_REF, "resources.$": "$.deployment.Payload.rollback" },
-        timeoutSeconds: 120,
-        resultPath: "$.applied",
-        next: "Wait for deployment",
-      }),
-      ...waitForDeployment("$.applied.Payload"),
-      ...finalizeAndRelease("fail"),
-      ...failurePath("fail"),
+      ...applyAndWait({ "resources.$": "$.deployment.Payload.rollback" }, "fail"),
     },
   },
 };

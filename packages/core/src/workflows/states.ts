@@ -153,7 +153,7 @@ export function failurePath(end: Ending): Record<string, State> {
  * `advance-wait` checks the tasks), CANCELLING (`advance-wait` undoes the rollout) or WAITING
  * (follow a rollback or a cancel's return on a new token).
  */
-export function waitForDeployment(appliedPath: string): Record<string, State> {
+function waitForDeployment(appliedPath: string): Record<string, State> {
   const answered = "$.outcome.Payload.status";
   return {
     "Wait for deployment": {
@@ -210,4 +210,70 @@ export function loadDeployment(next: string): State {
     resultPath: "$.deployment",
     next,
   });
+}
+
+/** What a workflow that points a service at a revision and waits on ECS calls after loading. */
+export const APPLY_AND_WAIT_FUNCTIONS = [
+  "apply-service",
+  "wait-for-deployment",
+  "reconcile",
+  "advance-wait",
+  "finalize",
+  "release-service",
+] as const;
+
+/**
+ * From "Apply service" to the end: apply-service (told `DEPLOYMENT_REF` and `payload`, which
+ * says what to run), the wait on ECS, and both endings. Deploy, rollback and refresh differ only
+ * in what comes before and in what they hand apply-service.
+ */
+export function applyAndWait(payload: Record<string, unknown>, end: Ending): Record<string, State> {
+  return {
+    "Apply service": invoke("apply-service", {
+      payload: { ...DEPLOYMENT_REF, ...payload },
+      timeoutSeconds: 120,
+      resultPath: "$.applied",
+      next: "Wait for deployment",
+    }),
+    ...waitForDeployment("$.applied.Payload"),
+    ...finalizeAndRelease(end),
+    ...failurePath(end),
+  };
+}
+
+/**
+ * A stack-wide workflow's one state that matters: a Map over `$.deployments`
+ * (`[{ deploymentId, service }]`), each iteration running `states` from "Load deployment" for one
+ * service, five at a time, its results at `$.results`. `failure` is the Fail state's error, for
+ * when the Map itself fails (a service's own failure only ends its iteration; see `Ending`).
+ */
+export function forEachService(options: {
+  name: string;
+  states: Record<string, State>;
+  succeeded: string;
+  incomplete: string;
+  failure: { error: string; cause: string };
+}): Record<string, State> {
+  return {
+    [options.name]: {
+      Type: "Map",
+      ItemsPath: "$.deployments",
+      ItemSelector: {
+        "stack.$": "$.stack",
+        "deploymentId.$": "$$.Map.Item.Value.deploymentId",
+        "service.$": "$$.Map.Item.Value.service",
+      },
+      MaxConcurrency: 5,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: "INLINE" },
+        StartAt: "Load deployment",
+        States: options.states,
+      },
+      ResultPath: "$.results",
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: options.incomplete }],
+      Next: options.succeeded,
+    },
+    [options.succeeded]: { Type: "Succeed" },
+    [options.incomplete]: { Type: "Fail", Error: options.failure.error, Cause: options.failure.cause },
+  };
 }

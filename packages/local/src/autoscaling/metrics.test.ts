@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import { killGroup, ProcessGroups } from "../test-support.ts";
 import {
   clockTicksPerSecond,
   ProcessMetrics,
@@ -13,31 +13,14 @@ import {
   utilizationBetween,
 } from "./metrics.ts";
 
-const spawned: ChildProcess[] = [];
-
-/** Starts a command as the leader of its own process group, as a Berth Local container runs. */
-function startGroup(command: string, args: string[]): number {
-  const child = spawn(command, args, { detached: true, stdio: ["ignore", "pipe", "ignore"] });
-  spawned.push(child);
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
-  return child.pid;
-}
-
-function killGroup(processGroupId: number): void {
-  try {
-    process.kill(-processGroupId, "SIGKILL");
-  } catch {
-    // Already gone.
-  }
-}
-
-afterAll(() => {
-  for (const child of spawned) if (child.pid !== undefined) killGroup(child.pid);
-});
+const groups = new ProcessGroups();
+// Piped: a test waits for what its child prints.
+const startGroup = (command: string, args: string[]) => groups.start(command, args, "pipe");
+afterAll(() => groups.killAll());
 
 /** Waits for a child to print `marker` (it has done its setup). */
 async function printed(processGroupId: number, marker: string): Promise<void> {
-  const child = spawned.find((candidate) => candidate.pid === processGroupId);
+  const child = groups.children.find((candidate) => candidate.pid === processGroupId);
   const stdout = child?.stdout;
   if (!stdout) throw new Error("no such child");
   let output = "";

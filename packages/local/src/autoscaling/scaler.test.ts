@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { killGroup, ProcessGroups } from "../test-support.ts";
 import type { TaskMetrics, TaskUtilization } from "./metrics.ts";
 import { Scaler } from "./scaler.ts";
 import { AutoscalingStore, type PutPolicyInput } from "./store.ts";
@@ -12,26 +12,9 @@ import type { ScalableServices, ScalableTask } from "./types.ts";
 const WEB = "service/prod/web";
 const DIMENSION = "ecs:service:DesiredCount";
 
-const spawned: ChildProcess[] = [];
-
-function startGroup(command: string, args: string[]): number {
-  const child = spawn(command, args, { detached: true, stdio: "ignore" });
-  spawned.push(child);
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
-  return child.pid;
-}
-
-function killGroup(processGroupId: number): void {
-  try {
-    process.kill(-processGroupId, "SIGKILL");
-  } catch {
-    // Already gone.
-  }
-}
-
-afterAll(() => {
-  for (const child of spawned) if (child.pid !== undefined) killGroup(child.pid);
-});
+const groups = new ProcessGroups();
+const startGroup = (command: string, args: string[]) => groups.start(command, args);
+afterAll(() => groups.killAll());
 
 /** One ECS service whose tasks are whatever processes a test gives it; every count change is kept. */
 class FakeServices implements ScalableServices {

@@ -104,6 +104,14 @@ function register(input: Partial<RegisterScalableTargetCommandInput> = {}) {
   );
 }
 
+/** What `cpuPolicy` asks for by default: 60 % CPU, out after 30 s, in after 10 minutes. */
+const CPU_TARGET = {
+  TargetValue: 60,
+  PredefinedMetricSpecification: { PredefinedMetricType: "ECSServiceAverageCPUUtilization" as const },
+  ScaleOutCooldown: 30,
+  ScaleInCooldown: 600,
+};
+
 function cpuPolicy(input: Partial<PutScalingPolicyCommandInput> = {}) {
   return autoscaling.send(
     new PutScalingPolicyCommand({
@@ -111,12 +119,7 @@ function cpuPolicy(input: Partial<PutScalingPolicyCommandInput> = {}) {
       ResourceId: WEB,
       PolicyName: "web-cpu",
       PolicyType: "TargetTrackingScaling",
-      TargetTrackingScalingPolicyConfiguration: {
-        TargetValue: 60,
-        PredefinedMetricSpecification: { PredefinedMetricType: "ECSServiceAverageCPUUtilization" },
-        ScaleOutCooldown: 30,
-        ScaleInCooldown: 600,
-      },
+      TargetTrackingScalingPolicyConfiguration: CPU_TARGET,
       ...input,
     }),
   );
@@ -332,12 +335,7 @@ describe("scaling policies", () => {
         ResourceId: WEB,
         ScalableDimension: "ecs:service:DesiredCount",
         PolicyType: "TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration: {
-          TargetValue: 60,
-          PredefinedMetricSpecification: { PredefinedMetricType: "ECSServiceAverageCPUUtilization" },
-          ScaleOutCooldown: 30,
-          ScaleInCooldown: 600,
-        },
+        TargetTrackingScalingPolicyConfiguration: CPU_TARGET,
         Alarms: [],
         CreationTime: new Date(START + 5000),
       },

@@ -1,9 +1,7 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import {
   CreateRepositoryCommand,
   DescribeImagesCommand,
@@ -18,12 +16,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import type { AwsEndpoint } from "../server.ts";
-import { failure, serve } from "../test-support.ts";
+import { awsCli, failure, serve } from "../test-support.ts";
 import { ArtifactStore, ecrService, RepositoryStore } from "./service.ts";
 
 const ACCOUNT = "000000000000";
 const REGION = "us-east-1";
-const run = promisify(execFile);
 
 let dir: string;
 let endpoint: AwsEndpoint;
@@ -82,21 +79,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function aws(...args: string[]) {
-  return run("aws", ["--endpoint-url", endpoint.url, "--output", "json", ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: "berth",
-      AWS_SECRET_ACCESS_KEY: "berth",
-      AWS_REGION: REGION,
-      AWS_DEFAULT_REGION: REGION,
-      AWS_PAGER: "",
-      AWS_CONFIG_FILE: join(dir, "no-config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
-    },
-    encoding: "utf8",
-  });
-}
+const aws = (...args: string[]) => awsCli(endpoint.url, dir, args);
 
 describe("DescribeImages", () => {
   it("finds built artifacts by digest in a repository nobody created", async () => {

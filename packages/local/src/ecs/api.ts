@@ -8,6 +8,7 @@ import type {
   ServiceRecord,
   Tag,
   TaskDefinitionRecord,
+  TaskRecord,
 } from "./model.ts";
 
 const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000);
@@ -91,21 +92,30 @@ function taskDefinitionView(td: TaskDefinitionRecord): Record<string, unknown> {
   };
 }
 
+/** The live tasks `belongs` picks, as ECS counts them: running once RUNNING, pending until then. */
+function taskCounts(
+  engine: EcsEngine,
+  belongs: (task: TaskRecord) => boolean,
+): { runningCount: number; pendingCount: number } {
+  const tasks = engine.liveTasks(belongs);
+  const runningCount = tasks.filter((task) => task.lastStatus === "RUNNING").length;
+  return { runningCount, pendingCount: tasks.length - runningCount };
+}
+
 function deploymentView(
   engine: EcsEngine,
   service: ServiceRecord,
   deployment: DeploymentRecord,
 ): Record<string, unknown> {
-  const tasks = engine.liveTasks(
-    (task) => task.deploymentId === deployment.id && task.serviceName === service.serviceName,
-  );
   return {
     id: deployment.id,
     status: deployment.status,
     taskDefinition: deployment.taskDefinition,
     desiredCount: deployment.desiredCount,
-    pendingCount: tasks.filter((task) => task.lastStatus !== "RUNNING").length,
-    runningCount: tasks.filter((task) => task.lastStatus === "RUNNING").length,
+    ...taskCounts(
+      engine,
+      (task) => task.deploymentId === deployment.id && task.serviceName === service.serviceName,
+    ),
     failedTasks: deployment.failedTasks,
     createdAt: seconds(deployment.createdAt),
     updatedAt: seconds(deployment.updatedAt),
@@ -124,17 +134,16 @@ function pick(source: Record<string, unknown>, keys: string[]): Record<string, u
 }
 
 export function serviceView(engine: EcsEngine, service: ServiceRecord): Record<string, unknown> {
-  const tasks = engine.liveTasks(
-    (task) => task.serviceName === service.serviceName && task.clusterArn === service.clusterArn,
-  );
   return {
     serviceArn: service.serviceArn,
     serviceName: service.serviceName,
     clusterArn: service.clusterArn,
     status: service.status,
     desiredCount: service.desiredCount,
-    runningCount: tasks.filter((task) => task.lastStatus === "RUNNING").length,
-    pendingCount: tasks.filter((task) => task.lastStatus !== "RUNNING").length,
+    ...taskCounts(
+      engine,
+      (task) => task.serviceName === service.serviceName && task.clusterArn === service.clusterArn,
+    ),
     taskDefinition: service.taskDefinition,
     deploymentConfiguration: service.deploymentConfiguration,
     deployments: service.deployments

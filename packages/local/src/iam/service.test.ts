@@ -1,8 +1,6 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { DescribeRepositoriesCommand, ECRClient } from "@aws-sdk/client-ecr";
 import {
   AttachRolePolicyCommand,
@@ -29,12 +27,11 @@ import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import { ArtifactStore, ecrService, RepositoryStore } from "../ecr/service.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "../server.ts";
-import { failure } from "../test-support.ts";
+import { awsCli, failure } from "../test-support.ts";
 import { IAM_INPUTS, iamRoute } from "./service.ts";
 import { RoleStore } from "./store.ts";
 
 const ACCOUNT = "000000000000";
-const run = promisify(execFile);
 
 const TRUST = JSON.stringify({
   Version: "2012-10-17",
@@ -91,21 +88,7 @@ function createRole(name: string, extra: Partial<ConstructorParameters<typeof Cr
   return iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: TRUST, ...extra }));
 }
 
-function aws(...args: string[]) {
-  return run("aws", ["--endpoint-url", endpoint.url, "--output", "json", ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: "berth",
-      AWS_SECRET_ACCESS_KEY: "berth",
-      AWS_REGION: "us-east-1",
-      AWS_DEFAULT_REGION: "us-east-1",
-      AWS_PAGER: "",
-      AWS_CONFIG_FILE: join(dir, "no-config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
-    },
-    encoding: "utf8",
-  });
-}
+const aws = (...args: string[]) => awsCli(endpoint.url, dir, args);
 
 describe("roles", () => {
   it("creates a role with IAM's ARN, ID and members, and returns the same role from GetRole", async () => {

@@ -15,6 +15,7 @@ import {
   settled,
   startHarness,
   until,
+  WAIT_FOR_TOKEN,
 } from "./test-support.ts";
 
 let harness: Harness | undefined;
@@ -27,21 +28,7 @@ afterEach(async () => {
 describe("a restart of Berth Local", () => {
   it("ends the executions it left RUNNING ABORTED with Berth.LocalRestart, and keeps the rest", async () => {
     harness = await startHarness();
-    const waiting = await createMachine(harness, "waiting", {
-      TimeoutSeconds: 60,
-      StartAt: "Wait",
-      States: {
-        Wait: {
-          Type: "Task",
-          Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
-          Parameters: {
-            FunctionName: "arn:aws:lambda:us-east-1:123456789012:function:callback",
-            Payload: { "execution.$": "$$.Execution.Name", "taskToken.$": "$$.Task.Token" },
-          },
-          End: true,
-        },
-      },
-    });
+    const waiting = await createMachine(harness, "waiting", { TimeoutSeconds: 60, ...WAIT_FOR_TOKEN });
     const quick = await createMachine(harness, "quick", {
       StartAt: "Done",
       States: { Done: { Type: "Pass", End: true } },

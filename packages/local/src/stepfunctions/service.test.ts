@@ -24,6 +24,7 @@ import {
   settled,
   startHarness,
   until,
+  WAIT_FOR_TOKEN,
 } from "./test-support.ts";
 
 let harness: Harness;
@@ -37,20 +38,6 @@ afterAll(async () => {
 });
 
 const PASS = { StartAt: "Done", States: { Done: { Type: "Pass", End: true } } };
-const WAIT_FOR_TOKEN = {
-  StartAt: "Wait",
-  States: {
-    Wait: {
-      Type: "Task",
-      Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
-      Parameters: {
-        FunctionName: "arn:aws:lambda:us-east-1:123456789012:function:callback",
-        Payload: { "execution.$": "$$.Execution.Name", "taskToken.$": "$$.Task.Token" },
-      },
-      End: true,
-    },
-  },
-};
 
 describe("state machines", () => {
   it("creates idempotently, refuses another definition under the same name, updates and deletes", async () => {

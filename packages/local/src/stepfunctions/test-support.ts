@@ -306,3 +306,19 @@ export async function historyOf(harness: Harness, executionArn: string): Promise
   } while (nextToken);
   return events;
 }
+
+/** One task that hands its token to the `callback` function and waits for an answer. */
+export const WAIT_FOR_TOKEN = {
+  StartAt: "Wait",
+  States: {
+    Wait: {
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
+      Parameters: {
+        FunctionName: "arn:aws:lambda:us-east-1:123456789012:function:callback",
+        Payload: { "execution.$": "$$.Execution.Name", "taskToken.$": "$$.Task.Token" },
+      },
+      End: true,
+    },
+  },
+};

@@ -72,8 +72,9 @@ const POLL_INTERVAL_SECONDS = 10;
 const POLL_TRANSITIONS_PER_ITERATION = 3;
 const DEPLOY_TIMEOUT_MS = 180_000;
 
-const loopService = (image: string) => `
-  ${LOOP_SERVICE}:
+/** A private service running the test app's image; what follows it in the file is its own. */
+const serviceHead = (name: string, image: string) => `
+  ${name}:
     type: private-service
     properties:
       packaging:
@@ -84,16 +85,10 @@ const loopService = (image: string) => `
       resources: { cpu: 0.25, memory: 512 }
 `;
 
-const stackFile = (image: string, loopImage?: string) => `resources:${loopImage ? loopService(loopImage) : ""}
-  ${SERVICE}:
-    type: private-service
-    properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${image}
-          command: ["node", "server.mjs"]
-      resources: { cpu: 0.25, memory: 512 }
+const stackFile = (
+  image: string,
+  loopImage?: string,
+) => `resources:${loopImage ? serviceHead(LOOP_SERVICE, loopImage) : ""}${serviceHead(SERVICE, image).trimEnd()}
       environment:
         - name: VERSION
           value: v1

@@ -108,6 +108,13 @@ const startExecutions: FunctionPermission = {
   resources: [STATE_MACHINES, EXECUTIONS],
 };
 
+const describeTasks: FunctionPermission = { actions: ["ecs:DescribeTasks"], resources: [TASKS] };
+/** What a failed task left behind: its stop reason and exit codes, and its last log lines. */
+const taskEvidence: FunctionPermission[] = [
+  describeTasks,
+  { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+];
+
 const TABLE_ENV = ["BERTH_TABLE_NAME", "BERTH_STAGE"];
 /**
  * What the steps know about the installation (the `installation` section of `config.ts`): every step and event
@@ -295,12 +302,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   step("reconcile", "After the wait timed out: one DescribeServices decides the deployment's outcome", {
     timeoutSeconds: 30,
     environment: SETTINGS_ENV,
-    permissions: [
-      writeTable,
-      describeServices,
-      ecsRollback,
-      { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
-    ],
+    permissions: [writeTable, describeServices, ecsRollback, describeTasks],
   }),
   step(
     "advance-wait",
@@ -321,8 +323,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
             ArnEquals: { "ecs:cluster": "arn:${Partition}:ecs:${Region}:${Account}:cluster/${Cluster}" },
           },
         },
-        { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
-        { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+        ...taskEvidence,
       ],
     },
   ),
@@ -391,8 +392,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           actions: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"],
           resources: [SERVICES, "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*"],
         },
-        { actions: ["ecs:DescribeTasks"], resources: [TASKS] },
-        { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
+        ...taskEvidence,
       ],
     },
   ),

@@ -1,10 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../packages/cli/src/main.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 import {
   BerthApi,
@@ -26,7 +24,9 @@ import {
   gatedHealthCheck,
   getText,
   keepAsking,
+  newestDeployment as newestDeploymentOf,
   processEnvironment,
+  runBerth,
   runningTasks,
   serviceConnectAliases,
 } from "./support/e2e.ts";
@@ -38,7 +38,6 @@ import {
  * other; the last one restarts Berth Local on the same data dir.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "berth-e2e-"));
 const dataDir = join(work, "data");
 const logFile = join(work, "berth-local.log");
@@ -77,17 +76,7 @@ function current(): BerthLocalProcess {
 
 /** `berth …` in-process, against the running Berth Local. */
 async function berth(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const code = await main(args, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: { BERTH_URL: current().apiUrl, BERTH_TOKEN: adminToken, NO_COLOR: "1" },
-    cwd: root,
-    signal: new AbortController().signal,
-    color: false,
-    pollIntervalMs: 250,
-  });
-  return { code, output: lines.join("\n") };
+  return runBerth(current().apiUrl, adminToken, args);
 }
 
 function writeStack(name: string, yaml: string): string {
@@ -98,14 +87,8 @@ function writeStack(name: string, yaml: string): string {
   return file;
 }
 
-async function newestDeployment(stack: string, service: string): Promise<Deployment> {
-  const { deployments } = await api.request<{ deployments: Deployment[] }>(
-    "GET",
-    `/v1/stacks/${stack}/services/${service}/deployments?limit=1`,
-  );
-  const [newest] = deployments;
-  if (!newest) throw new Error(`no deployment of ${stack}/${service}`);
-  return newest;
+function newestDeployment(stack: string, service: string): Promise<Deployment> {
+  return newestDeploymentOf(api, stack, service);
 }
 
 function eventsOfType(events: DeploymentEvent[], type: string): DeploymentEvent[] {

@@ -53,6 +53,12 @@ afterAll(async () => {
   await table?.stop();
 });
 
+/** apply-service's answer for a service: the ECS deployment to wait for. */
+function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob): Rollout.AppliedService {
+  if ("outcome" in applied) throw new Error(`expected an ECS deployment, got ${JSON.stringify(applied)}`);
+  return applied;
+}
+
 function context(): Rollout.StepContext {
   const aws = {
     endpoint: local.awsEndpoint.url,
@@ -146,7 +152,7 @@ resources:
     expect(loaded.build.needed).toBe(false);
     await Rollout.preflight(ctx, api);
     const prepared = await Rollout.prepareResources(ctx, { ...api, builds: [] });
-    const applied = await Rollout.applyService(ctx, { ...api, resources: prepared });
+    const applied = ecsDeployment(await Rollout.applyService(ctx, { ...api, resources: prepared }));
     const ecs = new ECSClient({
       endpoint: local.awsEndpoint.url,
       region: "us-east-1",
@@ -171,7 +177,9 @@ resources:
     const second = await input("api");
     await Rollout.loadDeployment(ctx, second);
     const secondPrepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
-    const secondApplied = await Rollout.applyService(ctx, { ...second, resources: secondPrepared });
+    const secondApplied = ecsDeployment(
+      await Rollout.applyService(ctx, { ...second, resources: secondPrepared }),
+    );
     const wait = await WaitRecord.get(table.store, "berth", secondApplied.ecsService);
     if (!wait) throw new Error("no wait for the second revision");
     for (const task of ["a", "b"]) {

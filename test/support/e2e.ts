@@ -1,7 +1,42 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
+import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
+import type { BerthApi, Deployment } from "./berth-api.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** `berth …` in-process against the API at `apiUrl`, run from the repository root. */
+export async function runBerth(
+  apiUrl: string,
+  token: string,
+  args: string[],
+): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const code = await main(args, {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: { BERTH_URL: apiUrl, BERTH_TOKEN: token, NO_COLOR: "1" },
+    cwd: root,
+    signal: new AbortController().signal,
+    color: false,
+    pollIntervalMs: 250,
+  });
+  return { code, output: lines.join("\n") };
+}
+
+/** The newest deployment of a service. */
+export async function newestDeployment(api: BerthApi, stack: string, service: string): Promise<Deployment> {
+  const { deployments } = await api.request<{ deployments: Deployment[] }>(
+    "GET",
+    `/v1/stacks/${stack}/services/${service}/deployments?limit=1`,
+  );
+  const [newest] = deployments;
+  if (!newest) throw new Error(`no deployment of ${stack}/${service}`);
+  return newest;
+}
 
 /** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
 export function appStack(options: {

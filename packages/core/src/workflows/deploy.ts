@@ -8,6 +8,7 @@ import {
   finalizeAndRelease,
   invoke,
   loadDeployment,
+  WAIT_START,
   waitForDeployment,
 } from "./states.ts";
 
@@ -99,7 +100,7 @@ export const definition: StateMachine = {
       payload: { ...DEPLOYMENT_REF, "resources.$": "$.resources.Payload" },
       timeoutSeconds: 120,
       resultPath: "$.applied",
-      next: "Wait for deployment",
+      next: WAIT_START,
     }),
     ...waitForDeployment("$.applied.Payload"),
     ...finalizeAndRelease("fail"),

@@ -5,6 +5,7 @@ import {
   finalizeAndRelease,
   invoke,
   loadDeployment,
+  WAIT_START,
   waitForDeployment,
 } from "./states.ts";
 
@@ -49,7 +50,7 @@ export const refresh: Workflow = {
               payload: { ...DEPLOYMENT_REF, forceNewDeployment: true },
               timeoutSeconds: 120,
               resultPath: "$.applied",
-              next: "Wait for deployment",
+              next: WAIT_START,
             }),
             ...waitForDeployment("$.applied.Payload"),
             ...finalizeAndRelease("pass"),

@@ -5,6 +5,7 @@ import {
   finalizeAndRelease,
   invoke,
   loadDeployment,
+  WAIT_START,
   waitForDeployment,
 } from "./states.ts";
 
@@ -36,7 +37,7 @@ export const rollback: Workflow = {
         payload: { ...DEPLOYMENT_REF, "resources.$": "$.deployment.Payload.rollback" },
         timeoutSeconds: 120,
         resultPath: "$.applied",
-        next: "Wait for deployment",
+        next: WAIT_START,
       }),
       ...waitForDeployment("$.applied.Payload"),
       ...finalizeAndRelease("fail"),

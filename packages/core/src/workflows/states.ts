@@ -143,6 +143,9 @@ export function failurePath(end: Ending): Record<string, State> {
   };
 }
 
+/** The state apply-service goes to: the wait, or straight to finalize when there is nothing to wait for. */
+export const WAIT_START = "ECS deployment to wait for?";
+
 /**
  * Waiting on ECS: `wait-for-deployment` stores the task token against the ECS deployment and
  * returns; the ECS event handler answers the token with the outcome. The wait is bounded by
@@ -152,6 +155,18 @@ export function failurePath(end: Ending): Record<string, State> {
  */
 export function waitForDeployment(appliedPath: string): Record<string, State> {
   return {
+    // A batch job has no ECS service: apply-service registers it and answers its outcome at once.
+    [WAIT_START]: {
+      Type: "Choice",
+      Choices: [{ Variable: `${appliedPath}.outcome`, IsPresent: true, Next: "Nothing to wait for" }],
+      Default: "Wait for deployment",
+    },
+    "Nothing to wait for": {
+      Type: "Pass",
+      Parameters: { "Payload.$": `${appliedPath}.outcome` },
+      ResultPath: "$.outcome",
+      Next: "Finalize",
+    },
     "Wait for deployment": {
       Type: "Task",
       Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",

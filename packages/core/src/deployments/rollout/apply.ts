@@ -21,6 +21,7 @@ import {
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
+import type { Outcome } from "./outcome.ts";
 import { loadTarget, renderEnvironment } from "./target.ts";
 
 export interface AppliedService {
@@ -30,6 +31,12 @@ export interface AppliedService {
   ecsDeploymentId: string;
   taskDefinitionArn: string;
   created: boolean;
+}
+
+/** A batch job's deployment: nothing runs until a run is started, so there is nothing to wait for. */
+export interface RegisteredJob {
+  taskDefinitionArn: string;
+  outcome: Outcome;
 }
 
 export function failFastThreshold(resource: Spec.ComputeResource): number {
@@ -78,7 +85,7 @@ export async function recordLive(
 export async function applyService(
   context: StepContext,
   input: StepInput & { resources?: { taskDefinitionArn?: string } | null; forceNewDeployment?: boolean },
-): Promise<AppliedService> {
+): Promise<AppliedService | RegisteredJob> {
   const { store, clients, settings } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (deployment?.status !== "DEPLOYING") {
@@ -93,12 +100,6 @@ export async function applyService(
   const target = await loadTarget(store, input.stack, input.service);
   const env = renderEnvironment(settings, input.stack);
   const plan = Render.renderResource(target.stack, input.service, env);
-  if (!plan.service) {
-    throw new StepError(
-      STEP_ERRORS.notRunnable,
-      `${input.stack}/${input.service} is a ${plan.type}: it has no ECS service`,
-    );
-  }
   const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
     throw new StepError(
@@ -106,6 +107,7 @@ export async function applyService(
       `${input.stack}/${input.service} has no task definition to run`,
     );
   }
+  if (!plan.service) return registerJob(context, deployment.id, input, taskDefinitionArn);
   const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
   const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
   const desired = parameters.scale?.desired;
@@ -173,5 +175,30 @@ export async function applyService(
     ecsDeploymentId: primary.id,
     taskDefinitionArn,
     created: !existing,
+  };
+}
+
+/**
+ * A batch job is deployed once its revision is registered: runs use the job's live revision.
+ * Finalize records it as live and last good from the outcome.
+ */
+async function registerJob(
+  context: StepContext,
+  deploymentId: string,
+  input: StepInput,
+  taskDefinitionArn: string,
+): Promise<RegisteredJob> {
+  await DeploymentEventRecord.append(context.store, deploymentId, {
+    type: "job-registered",
+    message: `batch job ${input.stack}/${input.service} runs ${taskDefinitionArn}`,
+    data: { taskDefinitionArn },
+  });
+  return {
+    taskDefinitionArn,
+    outcome: {
+      status: "SUCCEEDED",
+      reason: `registered ${taskDefinitionArn}; the job runs when a run is started`,
+      taskDefinitionArn,
+    },
   };
 }

@@ -1,4 +1,4 @@
-export { type AppliedService, applyService, failFastThreshold } from "./apply.ts";
+export { type AppliedService, applyService, failFastThreshold, type RegisteredJob } from "./apply.ts";
 export type { Clients, Settings, StepContext } from "./context.ts";
 export { deleteService } from "./delete-service.ts";
 export { handleEcsEvent, isFailedTask, LOG_LINES } from "./ecs-events.ts";

@@ -1,6 +1,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
@@ -26,6 +33,26 @@ const STACK = "jobs";
 
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;
+let sfn: SFNClient;
+const JOB_STATE_MACHINE = `arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-${STACK}-report`;
+
+/** Starts a run of the report job straight through Step Functions and waits for its end. */
+async function runReport(input: unknown): Promise<{ status: string; history: HistoryEvent[] }> {
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: JOB_STATE_MACHINE, input: JSON.stringify(input) }),
+  );
+  const status = await waitFor(
+    `run ${executionArn} to end`,
+    async () => {
+      const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return described.status === "RUNNING" ? undefined : described.status;
+    },
+    120_000,
+    250,
+  );
+  const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+  return { status: status ?? "", history: events };
+}
 
 function current(): BerthLocalProcess {
   if (!local) throw new Error("Berth Local is not running");
@@ -43,9 +70,15 @@ function newestDeployment(service: string): Promise<Deployment> {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
+  sfn = new SFNClient({
+    endpoint: local.awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  });
 }, 90_000);
 
 afterAll(async () => {
+  sfn?.destroy();
   await local?.stop();
   const leftovers = await waitFor(
     "task processes to end",
@@ -76,4 +109,28 @@ describe("batch jobs on Berth Local", () => {
     expect(events.map((event) => event.type)).not.toContain("service-updated");
     expect((await newestDeployment("mailer")).status).toBe("SUCCEEDED");
   }, 360_000);
+
+  it("runs the job as an execution of its run state machine: ecs:runTask.sync of the deployed revision", async () => {
+    const { status, history } = await runReport({});
+    expect(status).toBe("SUCCEEDED");
+    const succeeded = history.find((event) => event.type === "TaskSucceeded");
+    const task = JSON.parse(succeeded?.taskSucceededEventDetails?.output ?? "{}");
+    expect(task.TaskDefinitionArn).toMatch(/:task-definition\/jobs-report:\d+$/);
+    expect(task.Containers).toEqual([expect.objectContaining({ Name: "report", ExitCode: 0 })]);
+  }, 180_000);
+
+  it("retries a failed run per retryConfig (attempts: 2) and ends it FAILED with the exit code", async () => {
+    const { status, history } = await runReport({
+      overrides: {
+        ContainerOverrides: [{ Name: "report", Environment: [{ Name: "REPORT_FAIL", Value: "1" }] }],
+      },
+    });
+    expect(status).toBe("FAILED");
+    const failures = history.filter((event) => event.type === "TaskFailed");
+    expect(failures).toHaveLength(2);
+    for (const failure of failures) {
+      const task = JSON.parse(failure.taskFailedEventDetails?.cause ?? "{}");
+      expect(task.Containers).toEqual([expect.objectContaining({ Name: "report", ExitCode: 1 })]);
+    }
+  }, 180_000);
 });

@@ -116,6 +116,17 @@ resources:
           image: berth.local/berth/shop/web@sha256:${"0".repeat(64)}
       resources: { cpu: 0.25, memory: 512 }
       connectTo: [api]
+  report:
+    type: batch-job
+    properties:
+      container:
+        packaging:
+          type: prebuilt-image
+          properties:
+            image: berth.local/berth/shop/report@sha256:${"1".repeat(64)}
+      resources: { cpu: 0.25, memory: 512 }
+      timeout: 300
+      retryConfig: { attempts: 3, retryIntervalSeconds: 5, retryIntervalMultiplier: 2 }
 `;
     const ctx = context();
     await StackRecord.put(table.store, { name: "shop", stage: "local", stackFile });
@@ -209,6 +220,19 @@ resources:
       }),
     );
 
+    // A batch job: its run state machine is created, then updated by the next deployment.
+    for (let round = 0; round < 2; round += 1) {
+      const job = await input("report");
+      await Rollout.loadDeployment(ctx, job);
+      const prepared = await Rollout.prepareResources(ctx, { ...job, builds: [] });
+      const registered = await Rollout.applyService(ctx, { ...job, resources: prepared });
+      if (!("outcome" in registered)) throw new Error("a batch job answered an ECS deployment");
+      expect(registered.outcome.status).toBe("SUCCEEDED");
+      await Rollout.finalize(ctx, { ...job, outcome: registered.outcome });
+      await Deployment.releaseService(table.store, "shop", "report", job.deploymentId);
+    }
+    await Rollout.deleteService(ctx, await input("report"));
+
     const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
     for (const expected of [
       "ecr:DescribeImages",
@@ -229,6 +253,9 @@ resources:
       "iam:ListRolePolicies",
       "iam:DeleteRolePolicy",
       "iam:DeleteRole",
+      "stepfunctions:CreateStateMachine",
+      "stepfunctions:UpdateStateMachine",
+      "stepfunctions:DeleteStateMachine",
     ]) {
       expect([...operations]).toContain(expected);
     }

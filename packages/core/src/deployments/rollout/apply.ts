@@ -8,6 +8,8 @@ import {
   type Service,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
+import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
+import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
@@ -107,7 +109,14 @@ export async function applyService(
       `${input.stack}/${input.service} has no task definition to run`,
     );
   }
-  if (!plan.service) return registerJob(context, deployment.id, input, taskDefinitionArn);
+  if (!plan.service) {
+    return registerJob(
+      context,
+      deployment.id,
+      input,
+      Render.renderJobRun(target.stack, input.service, env, taskDefinitionArn),
+    );
+  }
   const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
   const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
   const desired = parameters.scale?.desired;
@@ -179,19 +188,47 @@ export async function applyService(
 }
 
 /**
- * A batch job is deployed once its revision is registered: runs use the job's live revision.
- * Finalize records it as live and last good from the outcome.
+ * A batch job is deployed once its run state machine runs the new revision: nothing runs until
+ * a run is started, so there is nothing to wait for. Finalize records the revision as live and
+ * last good from the outcome.
  */
 async function registerJob(
   context: StepContext,
   deploymentId: string,
   input: StepInput,
-  taskDefinitionArn: string,
+  machine: Render.JobRunMachine,
 ): Promise<RegisteredJob> {
+  const { sfn } = context.clients;
+  const taskDefinitionArn = String(
+    machine.definition.States[Render.JOB_RUN_STATE]?.Parameters?.TaskDefinition,
+  );
+  const definition = JSON.stringify(machine.definition);
+  let stateMachineArn: string | undefined;
+  try {
+    const created = await sfn.send(
+      new CreateStateMachineCommand({
+        name: machine.name,
+        definition,
+        roleArn: machine.roleArn,
+        type: "STANDARD",
+        tags: machine.tags,
+      }),
+    );
+    stateMachineArn = created.stateMachineArn;
+  } catch (error) {
+    if (!StepFunctions.isStateMachineAlreadyExists(error)) throw error;
+  }
+  if (!stateMachineArn) {
+    stateMachineArn = Render.jobStateMachineArn(
+      renderEnvironment(context.settings, input.stack),
+      input.service,
+    );
+    await sfn.send(new UpdateStateMachineCommand({ stateMachineArn, definition, roleArn: machine.roleArn }));
+  }
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "job-registered",
-    message: `batch job ${input.stack}/${input.service} runs ${taskDefinitionArn}`,
-    data: { taskDefinitionArn },
+    message: `batch job ${input.stack}/${input.service}: its runs (${stateMachineArn}) run ${taskDefinitionArn}`,
+    data: { taskDefinitionArn, stateMachineArn },
   });
   return {
     taskDefinitionArn,

@@ -1,3 +1,4 @@
+import { Workflows as CoreWorkflows } from "@berth/core/workflows";
 import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
@@ -161,8 +162,17 @@ export function Iam({ stack, app }: StackContext) {
         resources: [
           table.tableArn,
           `${table.tableArn}/*`,
-          arn("states", "stateMachine", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),
-          arn("states", "execution", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),
+          // The workflows one by one: batch jobs' run state machines (`<prefix>job-…`) are what
+          // a service that connects to a job starts.
+          ...CoreWorkflows.WORKFLOWS.flatMap((workflow) => [
+            arn("states", "stateMachine", names.stateMachine(workflow.name), ArnFormat.COLON_RESOURCE_NAME),
+            arn(
+              "states",
+              "execution",
+              `${names.stateMachine(workflow.name)}:*`,
+              ArnFormat.COLON_RESOURCE_NAME,
+            ),
+          ]),
           sources.bucketArn,
           sources.arnForObjects("*"),
           arn("lambda", "function", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),

@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -18,7 +19,7 @@ import {
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
-import { newestDeployment as newestDeploymentOf, runBerth } from "./support/e2e.ts";
+import { newestDeployment as newestDeploymentOf, runBerth, runningTasks } from "./support/e2e.ts";
 
 /**
  * Batch jobs end to end on Berth Local: `examples/worker-and-job` deployed with the CLI, as a
@@ -34,6 +35,7 @@ const STACK = "jobs";
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;
 let sfn: SFNClient;
+let ecs: ECSClient;
 const JOB_STATE_MACHINE = `arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-${STACK}-report`;
 
 /** Starts a run of the report job straight through Step Functions and waits for its end. */
@@ -70,15 +72,18 @@ function newestDeployment(service: string): Promise<Deployment> {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-  sfn = new SFNClient({
+  const aws = {
     endpoint: local.awsUrl,
     region: "us-east-1",
     credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  };
+  sfn = new SFNClient(aws);
+  ecs = new ECSClient(aws);
 }, 90_000);
 
 afterAll(async () => {
   sfn?.destroy();
+  ecs?.destroy();
   await local?.stop();
   const leftovers = await waitFor(
     "task processes to end",
@@ -109,6 +114,17 @@ describe("batch jobs on Berth Local", () => {
     expect(events.map((event) => event.type)).not.toContain("service-updated");
     expect((await newestDeployment("mailer")).status).toBe("SUCCEEDED");
   }, 360_000);
+
+  it("gives the worker that connects to the job its run state machine", async () => {
+    const [mailer] = await runningTasks(ecs, `${STACK}-mailer`);
+    const { taskDefinition } = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: mailer?.taskDefinitionArn }),
+    );
+    const environment = Object.fromEntries(
+      (taskDefinition?.containerDefinitions?.[0]?.environment ?? []).map((item) => [item.name, item.value]),
+    );
+    expect(environment.STP_REPORT_STATE_MACHINE_ARN).toBe(JOB_STATE_MACHINE);
+  });
 
   it("runs the job as an execution of its run state machine: ecs:runTask.sync of the deployed revision", async () => {
     const { status, history } = await runReport({});

@@ -64,6 +64,8 @@ describe("task definitions", () => {
       RETRIES: "3",
       STP_PRIVATE_API_ADDRESS: "privateapi:3000",
       STP_REPORT_JOB_DEFINITION_ARN: "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report",
+      STP_REPORT_STATE_MACHINE_ARN:
+        "arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report",
     });
   });
 
@@ -307,6 +309,8 @@ describe("task roles", () => {
     expect(statements.map((s) => s.Sid)).toEqual([
       "ConnectToReportRun",
       "ConnectToReportTasks",
+      "ConnectToReportStartRuns",
+      "ConnectToReportDescribeRuns",
       "ConnectToReportPassRole",
       "ConnectToSes",
       "RemoteSessions",
@@ -315,7 +319,15 @@ describe("task roles", () => {
     expect(statements[0]?.Resource).toEqual([
       "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report:*",
     ]);
-    expect(statements[2]?.Resource).toEqual([
+    // A run is an execution of the job's own state machine, and only of that one.
+    expect(statements[2]).toMatchObject({
+      Action: ["states:StartExecution"],
+      Resource: ["arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report"],
+    });
+    expect(statements[3]?.Resource).toEqual([
+      "arn:aws:states:us-east-1:000000000000:execution:berth-job-shop-report:*",
+    ]);
+    expect(statements[4]?.Resource).toEqual([
       "arn:aws:iam::000000000000:role/berth/berth-shop-report",
       "arn:aws:iam::000000000000:role/berth/berth-task-execution",
     ]);

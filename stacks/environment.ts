@@ -24,6 +24,10 @@ export interface InstallationValues {
   /** The bucket the API presigns source uploads into. */
   sourceBucket: string;
   stateMachineArn(workflow: string): string;
+  /** The state machines' name prefix (batch jobs' run state machines share it). */
+  stateMachinePrefix: string;
+  /** The role batch jobs' run state machines run as. */
+  jobRunRoleArn: string;
 }
 
 /** `delete-service` → `BERTH_DELETE_SERVICE_STATE_MACHINE_ARN`: one variable per workflow. */
@@ -51,6 +55,8 @@ export function installationVariables(values: InstallationValues): Record<string
     // routes to, and call it a success.
     BERTH_INGRESS_MISSING: "error",
     BERTH_SOURCE_BUCKET: values.sourceBucket,
+    BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
+    BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,
   };
   for (const workflow of Workflows.WORKFLOWS) {
     variables[stateMachineVariable(workflow.name)] = values.stateMachineArn(workflow.name);

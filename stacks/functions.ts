@@ -11,6 +11,7 @@ import { Iam } from "./iam.ts";
 import { suppress } from "./nag.ts";
 import {
   executionRoleArn,
+  jobRunRoleArn,
   namesFor,
   permissionsBoundaryArn,
   registryHost,
@@ -66,6 +67,8 @@ export function Functions({ stack, app }: StackContext) {
     ingress: "{}",
     sourceBucket: sources.bucketName,
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
+    stateMachinePrefix: names.prefix,
+    jobRunRoleArn: jobRunRoleArn(stack, names),
   };
 
   const functions: Record<string, lambda.Function> = {};

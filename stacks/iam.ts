@@ -1,3 +1,4 @@
+import { Workflows as CoreWorkflows } from "@berth/core/workflows";
 import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
@@ -161,8 +162,17 @@ export function Iam({ stack, app }: StackContext) {
         resources: [
           table.tableArn,
           `${table.tableArn}/*`,
-          arn("states", "stateMachine", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),
-          arn("states", "execution", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),
+          // The workflows one by one: batch jobs' run state machines (`<prefix>job-…`) are what
+          // a service that connects to a job starts.
+          ...CoreWorkflows.WORKFLOWS.flatMap((workflow) => [
+            arn("states", "stateMachine", names.stateMachine(workflow.name), ArnFormat.COLON_RESOURCE_NAME),
+            arn(
+              "states",
+              "execution",
+              `${names.stateMachine(workflow.name)}:*`,
+              ArnFormat.COLON_RESOURCE_NAME,
+            ),
+          ]),
           sources.bucketArn,
           sources.arnForObjects("*"),
           arn("lambda", "function", `${names.prefix}*`, ArnFormat.COLON_RESOURCE_NAME),
@@ -184,5 +194,52 @@ export function Iam({ stack, app }: StackContext) {
     TaskPermissionsBoundaryArn: boundary.managedPolicyArn,
     TaskRolePath: settings.taskRolePath,
   });
-  return { executionRole, boundary };
+  // What a batch job's run state machine does: run the job's task in the cluster, pass it its
+  // roles, stop it when the run is stopped or times out, and watch it through the rule `.sync` uses.
+  const jobRunRole = new iam.Role(stack, "JobRunRole", {
+    roleName: names.jobRunRole,
+    description: `Berth ${app.stage}: batch jobs' run state machines run their tasks`,
+    assumedBy: new iam.ServicePrincipal("states.amazonaws.com", {
+      conditions: { StringEquals: { "aws:SourceAccount": Stack.of(stack).account } },
+    }),
+    inlinePolicies: {
+      "job-run": new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            actions: ["ecs:RunTask"],
+            resources: [arn("ecs", "task-definition", "*:*")],
+            conditions: { ArnEquals: { "ecs:cluster": arn("ecs", "cluster", names.cluster) } },
+          }),
+          new iam.PolicyStatement({
+            actions: ["ecs:StopTask", "ecs:DescribeTasks"],
+            resources: [arn("ecs", "task", `${names.cluster}/*`)],
+          }),
+          new iam.PolicyStatement({
+            actions: ["iam:PassRole"],
+            resources: [taskRoles, executionRoleArn(stack, names)],
+            conditions: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+          }),
+          new iam.PolicyStatement({
+            actions: ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources: [arn("events", "rule", "StepFunctionsGetEventsForECSTaskRule")],
+          }),
+        ],
+      }),
+    },
+  });
+
+  suppress(jobRunRole, [
+    {
+      id: "AwsSolutions-IAM5",
+      reason:
+        "A job's run state machine runs whichever revision the job's last deployment registered (RunTask only in the installation's cluster), stops and describes its tasks in that cluster, and passes them Berth's task roles (path-scoped) and the execution role",
+      appliesTo: [
+        { regex: "/^Resource::arn:<AWS::Partition>:ecs:.*:task-definition/\\*:\\*$/" },
+        { regex: "/^Resource::arn:<AWS::Partition>:ecs:.*:task/berth-[a-z0-9-]+/\\*$/" },
+        { regex: "/^Resource::arn:<AWS::Partition>:iam::.*:role/berth/.*\\*$/" },
+      ],
+    },
+  ]);
+
+  return { executionRole, boundary, jobRunRole };
 }

@@ -20,6 +20,8 @@ export interface Names {
   /** The boundary is a managed policy under this path, with this name. */
   boundaryPath: string;
   boundaryPolicy: string;
+  /** The role batch jobs' run state machines (`<prefix>job-<stack>-<job>`) run as. */
+  jobRunRole: string;
   function(name: string): string;
   stateMachine(workflow: string): string;
 }
@@ -39,6 +41,7 @@ export function namesFor(stage: string): Names {
     executionRole: `${prefix}task-execution`,
     boundaryPath: "/berth/",
     boundaryPolicy: `${prefix}task-boundary`,
+    jobRunRole: `${prefix}job-run`,
     function: (name) => `${prefix}${name}`,
     stateMachine: (workflow) => `${prefix}${workflow}`,
   };
@@ -77,6 +80,15 @@ export function executionRoleArn(scope: IConstruct, names: Names): string {
     region: "",
     resource: "role",
     resourceName: names.executionRole,
+  });
+}
+
+export function jobRunRoleArn(scope: IConstruct, names: Names): string {
+  return Stack.of(scope).formatArn({
+    service: "iam",
+    region: "",
+    resource: "role",
+    resourceName: names.jobRunRole,
   });
 }
 

@@ -159,6 +159,8 @@ describe("functions", () => {
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "error",
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
+      BERTH_STATE_MACHINE_PREFIX: PREFIX,
+      BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
     };
     expect(privateSubnets).toHaveLength(2);
     for (const workflow of Workflows.WORKFLOWS) {
@@ -206,6 +208,8 @@ describe("functions", () => {
       ingress: "{}",
       sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
+      stateMachinePrefix: "p-",
+      jobRunRoleArn: "j",
     };
     expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
     expect(environmentOf({ ...definition, environment: ["BERTH_TABLE_NAME"] }, values)).toEqual({
@@ -301,10 +305,11 @@ describe("iam", () => {
     expect(creators).toBeGreaterThan(0);
   });
 
-  it("passes only Berth's task roles and the execution role", () => {
+  it("passes only Berth's task roles, the execution role and the job run role", () => {
     const allowed = [
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
+      `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
     ];
     let passing = 0;
     for (const { stack, id, statement } of allStatements(templates)) {

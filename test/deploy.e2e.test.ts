@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpApp, waitFor } from "./support/apps.ts";
@@ -25,6 +24,7 @@ import {
   gatedHealthCheck,
   getText,
   keepAsking,
+  newestDeployment as newestDeploymentOf,
   processEnvironment,
   runBerth,
   runningTasks,
@@ -38,7 +38,6 @@ import {
  * other; the last one restarts Berth Local on the same data dir.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "berth-e2e-"));
 const dataDir = join(work, "data");
 const logFile = join(work, "berth-local.log");
@@ -77,7 +76,7 @@ function current(): BerthLocalProcess {
 
 /** `berth …` in-process, against the running Berth Local. */
 function berth(args: string[]): Promise<{ code: number; output: string }> {
-  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken, cwd: root });
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken });
 }
 
 function writeStack(name: string, yaml: string): string {
@@ -88,14 +87,8 @@ function writeStack(name: string, yaml: string): string {
   return file;
 }
 
-async function newestDeployment(stack: string, service: string): Promise<Deployment> {
-  const { deployments } = await api.request<{ deployments: Deployment[] }>(
-    "GET",
-    `/v1/stacks/${stack}/services/${service}/deployments?limit=1`,
-  );
-  const [newest] = deployments;
-  if (!newest) throw new Error(`no deployment of ${stack}/${service}`);
-  return newest;
+function newestDeployment(stack: string, service: string): Promise<Deployment> {
+  return newestDeploymentOf(api, stack, service);
 }
 
 function eventsOfType(events: DeploymentEvent[], type: string): DeploymentEvent[] {

@@ -53,6 +53,12 @@ afterAll(async () => {
   await table?.stop();
 });
 
+/** apply-service's answer for a service: the ECS deployment to wait for. */
+function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob): Rollout.AppliedService {
+  if ("outcome" in applied) throw new Error(`expected an ECS deployment, got ${JSON.stringify(applied)}`);
+  return applied;
+}
+
 function context(): Rollout.StepContext {
   const aws = {
     endpoint: local.awsEndpoint.url,
@@ -110,6 +116,17 @@ resources:
           image: berth.local/berth/shop/web@sha256:${"0".repeat(64)}
       resources: { cpu: 0.25, memory: 512 }
       connectTo: [api]
+  report:
+    type: batch-job
+    properties:
+      container:
+        packaging:
+          type: prebuilt-image
+          properties:
+            image: berth.local/berth/shop/report@sha256:${"1".repeat(64)}
+      resources: { cpu: 0.25, memory: 512 }
+      timeout: 300
+      retryConfig: { attempts: 3, retryIntervalSeconds: 5, retryIntervalMultiplier: 2 }
 `;
     const ctx = context();
     await StackRecord.put(table.store, { name: "shop", stage: "local", stackFile });
@@ -146,7 +163,7 @@ resources:
     expect(loaded.build.needed).toBe(false);
     await Rollout.preflight(ctx, api);
     const prepared = await Rollout.prepareResources(ctx, { ...api, builds: [] });
-    const applied = await Rollout.applyService(ctx, { ...api, resources: prepared });
+    const applied = ecsDeployment(await Rollout.applyService(ctx, { ...api, resources: prepared }));
     const ecs = new ECSClient({
       endpoint: local.awsEndpoint.url,
       region: "us-east-1",
@@ -174,7 +191,9 @@ resources:
     const second = await input("api");
     await Rollout.loadDeployment(ctx, second);
     const secondPrepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
-    const secondApplied = await Rollout.applyService(ctx, { ...second, resources: secondPrepared });
+    const secondApplied = ecsDeployment(
+      await Rollout.applyService(ctx, { ...second, resources: secondPrepared }),
+    );
     const wait = await WaitRecord.get(table.store, "berth", secondApplied.ecsService);
     if (!wait) throw new Error("no wait for the second revision");
     for (const task of ["a", "b"]) {
@@ -204,6 +223,19 @@ resources:
       }),
     );
 
+    // A batch job: its run state machine is created, then updated by the next deployment.
+    for (let round = 0; round < 2; round += 1) {
+      const job = await input("report");
+      await Rollout.loadDeployment(ctx, job);
+      const prepared = await Rollout.prepareResources(ctx, { ...job, builds: [] });
+      const registered = await Rollout.applyService(ctx, { ...job, resources: prepared });
+      if (!("outcome" in registered)) throw new Error("a batch job answered an ECS deployment");
+      expect(registered.outcome.status).toBe("SUCCEEDED");
+      await Rollout.finalize(ctx, { ...job, outcome: registered.outcome });
+      await Deployment.releaseService(table.store, "shop", "report", job.deploymentId);
+    }
+    await Rollout.deleteService(ctx, await input("report"));
+
     const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
     for (const expected of [
       "ecr:DescribeImages",
@@ -226,6 +258,9 @@ resources:
       "iam:ListRolePolicies",
       "iam:DeleteRolePolicy",
       "iam:DeleteRole",
+      "stepfunctions:CreateStateMachine",
+      "stepfunctions:UpdateStateMachine",
+      "stepfunctions:DeleteStateMachine",
     ]) {
       expect([...operations]).toContain(expected);
     }

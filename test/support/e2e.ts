@@ -1,8 +1,23 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
+import type { BerthApi, Deployment } from "./berth-api.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The newest deployment of a service. */
+export async function newestDeployment(api: BerthApi, stack: string, service: string): Promise<Deployment> {
+  const { deployments } = await api.request<{ deployments: Deployment[] }>(
+    "GET",
+    `/v1/stacks/${stack}/services/${service}/deployments?limit=1`,
+  );
+  const [newest] = deployments;
+  if (!newest) throw new Error(`no deployment of ${stack}/${service}`);
+  return newest;
+}
 
 /** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
 export function appStack(options: {
@@ -152,17 +167,17 @@ export function keepAsking(probe: () => Promise<string>, everyMs = 100) {
   };
 }
 
-/** `berth …` in-process against a running Berth Local, with its output as one string. */
+/** `berth …` in-process against a running Berth Local (from the repository root unless told), with its output as one string. */
 export async function runBerth(
   args: string[],
-  target: { apiUrl: string; token: string; cwd: string },
+  target: { apiUrl: string; token: string; cwd?: string },
 ): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   const code = await main(args, {
     out: (text) => lines.push(text),
     err: (text) => lines.push(text),
     env: { BERTH_URL: target.apiUrl, BERTH_TOKEN: target.token, NO_COLOR: "1" },
-    cwd: target.cwd,
+    cwd: target.cwd ?? root,
     signal: new AbortController().signal,
     color: false,
     pollIntervalMs: 250,

@@ -88,6 +88,10 @@ const SECTIONS = {
       BERTH_INGRESS: IngressWiring,
       /** What to do with ingress the installation lacks: refuse the deployment, or leave it out. */
       BERTH_INGRESS_MISSING: z.enum(["error", "omit"]).default("error"),
+      /** Name prefix of the installation's state machines; batch jobs' run state machines share it. */
+      BERTH_STATE_MACHINE_PREFIX: z.string().min(1).default("berth-"),
+      /** Role a batch job's run state machine runs as; without it, batch jobs cannot deploy. */
+      BERTH_JOB_RUN_ROLE_ARN: z.string().startsWith("arn:").optional(),
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
@@ -106,6 +110,8 @@ const SECTIONS = {
       serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,
       ingress: env.BERTH_INGRESS,
       ingressMissing: env.BERTH_INGRESS_MISSING,
+      stateMachinePrefix: env.BERTH_STATE_MACHINE_PREFIX,
+      ...(env.BERTH_JOB_RUN_ROLE_ARN ? { jobRunRoleArn: env.BERTH_JOB_RUN_ROLE_ARN } : {}),
     })),
 } as const;
 

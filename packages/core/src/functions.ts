@@ -62,6 +62,10 @@ const TABLE = [
 ];
 const STATE_MACHINES = "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}*";
 const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}*:*";
+/** Batch jobs' run state machines (`<prefix>job-<stack>-<job>`) and the role they run as. */
+const JOB_STATE_MACHINES =
+  "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}job-*";
+const JOB_RUN_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}job-run";
 const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
 const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
 const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definition/*:*";
@@ -133,6 +137,8 @@ const SETTINGS_ENV = [
   "BERTH_SERVICE_CONNECT_NAMESPACE",
   "BERTH_INGRESS",
   "BERTH_INGRESS_MISSING",
+  "BERTH_STATE_MACHINE_PREFIX",
+  "BERTH_JOB_RUN_ROLE_ARN",
 ];
 const CLUSTER_ENV = SETTINGS_ENV;
 /** The per-service workflows a function may start (a promoted or requested deployment). */
@@ -267,27 +273,41 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       ],
     },
   ),
-  step("apply-service", "Creates or updates the ECS service and its scaling; returns the ECS deployment", {
-    timeoutSeconds: 60,
-    environment: SETTINGS_ENV,
-    permissions: [
-      writeTable,
-      {
-        actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
-        resources: [SERVICES],
-      },
-      { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
-      // Registering a new scalable target allows no resource-level permissions.
-      {
-        actions: [
-          "application-autoscaling:RegisterScalableTarget",
-          "application-autoscaling:PutScalingPolicy",
-          "application-autoscaling:DescribeScalableTargets",
-        ],
-        resources: ["*"],
-      },
-    ],
-  }),
+  step(
+    "apply-service",
+    "Creates or updates the ECS service and its scaling (a batch job: its run state machine); returns the ECS deployment",
+    {
+      timeoutSeconds: 60,
+      environment: SETTINGS_ENV,
+      permissions: [
+        writeTable,
+        {
+          actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
+          resources: [SERVICES],
+        },
+        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
+        // A batch job's deployment writes its run state machine.
+        {
+          actions: ["states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource"],
+          resources: [JOB_STATE_MACHINES],
+        },
+        {
+          actions: ["iam:PassRole"],
+          resources: [JOB_RUN_ROLE],
+          conditions: { StringEquals: { "iam:PassedToService": "states.amazonaws.com" } },
+        },
+        // Registering a new scalable target allows no resource-level permissions.
+        {
+          actions: [
+            "application-autoscaling:RegisterScalableTarget",
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:DescribeScalableTargets",
+          ],
+          resources: ["*"],
+        },
+      ],
+    },
+  ),
   step(
     "wait-for-deployment",
     "Stores the workflow's task token against the ECS deployment, for the ECS event handler to answer",
@@ -347,7 +367,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   }),
   step(
     "delete-service",
-    "Scales the service to 0, deletes it, its scaling and its task role (log groups stay)",
+    "Scales the service to 0, deletes it, its scaling, its task role and a batch job's run state machine (log groups stay)",
     {
       timeoutSeconds: 60,
       environment: SETTINGS_ENV,
@@ -369,6 +389,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           actions: ["iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"],
           resources: [TASK_ROLES],
         },
+        { actions: ["states:DeleteStateMachine"], resources: [JOB_STATE_MACHINES] },
       ],
     },
   ),

@@ -65,6 +65,8 @@ export function localInstallation(options: { account: string; region: string }):
       // host port and Service Connect, so ingress the installation lacks is left out, not refused.
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
+      BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,
+      BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${account}:role/${LOCAL_STATE_MACHINE_PREFIX}job-run`,
       // BERTH_SOURCE_BUCKET stays unset: the local builder reads file:// directories in place, so
       // the API answers POST /v1/sources with SOURCES_UNSUPPORTED and clients send file://.
     },

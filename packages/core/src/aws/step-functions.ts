@@ -33,6 +33,16 @@ export function taskAnswerer(
   };
 }
 
+/** CreateStateMachine found one of that name: it is updated instead. */
+export function isStateMachineAlreadyExists(error: unknown): boolean {
+  return isAwsError(error, "StateMachineAlreadyExists");
+}
+
+/** The state machine is gone (or being deleted): nothing to delete. */
+export function isStateMachineMissing(error: unknown): boolean {
+  return isAwsError(error, "StateMachineDoesNotExist", "StateMachineDeleting");
+}
+
 /** `arn:…:stateMachine:<name>` → `arn:…:execution:<name>:<execution>`, the ARN Step Functions gives it. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
   return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${executionName}`;

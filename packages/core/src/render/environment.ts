@@ -53,6 +53,10 @@ export const Environment = z.object({
    * it (an installation with no load balancers, such as Berth Local, reaches services directly).
    */
   ingressMissing: z.enum(["error", "omit"]).default("error"),
+  /** Name prefix of the installation's state machines; a batch job's runs are `<prefix>job-<stack>-<job>`. */
+  stateMachinePrefix: z.string().default("berth-"),
+  /** Role Step Functions assumes to run a batch job's tasks (RunTask, PassRole, the `.sync` rule). */
+  jobRunRoleArn: z.string().startsWith("arn:").optional(),
   /** Capacity provider backing resources with `instanceTypes`. */
   ec2CapacityProvider: z.string().optional(),
   tags: z.record(z.string(), z.string()).default({}),

@@ -2,7 +2,13 @@ import type { CreateRoleCommandInput, PutRolePolicyCommandInput } from "@aws-sdk
 import { own } from "../lookup.ts";
 import type { Spec } from "../spec/index.ts";
 import type { Environment } from "./environment.ts";
-import { standardTags, taskDefinitionFamilyArn, taskRoleArn, taskRoleName } from "./names.ts";
+import {
+  jobStateMachineArn,
+  standardTags,
+  taskDefinitionFamilyArn,
+  taskRoleArn,
+  taskRoleName,
+} from "./names.ts";
 
 export interface PolicyStatement {
   Sid?: string;
@@ -41,6 +47,18 @@ export function taskRoleStatements(
         Effect: "Allow",
         Action: ["ecs:DescribeTasks", "ecs:StopTask"],
         Resource: [`arn:${env.partition}:ecs:${env.region}:${env.account}:task/${env.cluster}/*`],
+      },
+      {
+        Sid: `${sid}StartRuns`,
+        Effect: "Allow",
+        Action: ["states:StartExecution"],
+        Resource: [jobStateMachineArn(env, target)],
+      },
+      {
+        Sid: `${sid}DescribeRuns`,
+        Effect: "Allow",
+        Action: ["states:DescribeExecution"],
+        Resource: [`${jobStateMachineArn(env, target).replace(":stateMachine:", ":execution:")}:*`],
       },
       {
         Sid: `${sid}PassRole`,

@@ -34,6 +34,15 @@ export function taskDefinitionFamilyArn(env: Environment, resource: string): str
   return `arn:${env.partition}:ecs:${env.region}:${env.account}:task-definition/${taskFamily(env, resource)}`;
 }
 
+/** A batch job's run state machine (names: letters, digits, hyphens, underscores; 80). */
+export function jobStateMachineName(env: Environment, job: string): string {
+  return fit(`${env.stateMachinePrefix}job-${env.stack}-${job}`, 80);
+}
+
+export function jobStateMachineArn(env: Environment, job: string): string {
+  return `arn:${env.partition}:states:${env.region}:${env.account}:stateMachine:${jobStateMachineName(env, job)}`;
+}
+
 /** ECR repository (lowercase; one per container). */
 export function repositoryName(env: Environment, resource: string, container: string): string {
   const base = resource === container ? `${env.stack}/${resource}` : `${env.stack}/${resource}-${container}`;

@@ -64,6 +64,8 @@ describe("task definitions", () => {
       RETRIES: "3",
       STP_PRIVATE_API_ADDRESS: "privateapi:3000",
       STP_REPORT_JOB_DEFINITION_ARN: "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report",
+      STP_REPORT_STATE_MACHINE_ARN:
+        "arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report",
     });
   });
 
@@ -307,6 +309,8 @@ describe("task roles", () => {
     expect(statements.map((s) => s.Sid)).toEqual([
       "ConnectToReportRun",
       "ConnectToReportTasks",
+      "ConnectToReportStartRuns",
+      "ConnectToReportDescribeRuns",
       "ConnectToReportPassRole",
       "ConnectToSes",
       "RemoteSessions",
@@ -315,7 +319,15 @@ describe("task roles", () => {
     expect(statements[0]?.Resource).toEqual([
       "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report:*",
     ]);
-    expect(statements[2]?.Resource).toEqual([
+    // A run is an execution of the job's own state machine, and only of that one.
+    expect(statements[2]).toMatchObject({
+      Action: ["states:StartExecution"],
+      Resource: ["arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report"],
+    });
+    expect(statements[3]?.Resource).toEqual([
+      "arn:aws:states:us-east-1:000000000000:execution:berth-job-shop-report:*",
+    ]);
+    expect(statements[4]?.Resource).toEqual([
       "arn:aws:iam::000000000000:role/berth/berth-shop-report",
       "arn:aws:iam::000000000000:role/berth/berth-task-execution",
     ]);
@@ -350,5 +362,74 @@ describe("names", () => {
     ["HTTPServer", "HTTP_SERVER"],
   ])("%s → %s", (name, expected) => {
     expect(Render.upperSnake(name)).toBe(expected);
+  });
+});
+
+describe("a batch job's run state machine", () => {
+  const jobStack = parse(
+    stringify({
+      resources: {
+        report: {
+          type: "batch-job",
+          properties: {
+            container: { packaging: { type: "prebuilt-image", properties: { image: "busybox" } } },
+            resources: { cpu: 0.25, memory: 512 },
+            timeout: 600,
+            retryConfig: { attempts: 3, retryIntervalSeconds: 10, retryIntervalMultiplier: 2 },
+          },
+        },
+        once: {
+          type: "batch-job",
+          properties: {
+            container: { packaging: { type: "prebuilt-image", properties: { image: "busybox" } } },
+            resources: { cpu: 0.25, memory: 512 },
+          },
+        },
+      },
+    }),
+  );
+  const jobEnv = Render.localEnvironment(jobStack, {
+    stack: "shop",
+    jobRunRoleArn: "arn:aws:iam::000000000000:role/berth-job-run",
+  });
+  const revision = "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report:4";
+
+  it("runs the registered revision with ecs:runTask.sync, bounded by timeout and retried per retryConfig", () => {
+    const machine = Render.renderJobRun(jobStack, "report", jobEnv, revision);
+    expect(machine.name).toBe("berth-job-shop-report");
+    expect(machine.roleArn).toBe("arn:aws:iam::000000000000:role/berth-job-run");
+    const run = machine.definition.States[Render.JOB_RUN_STATE];
+    expect(run).toMatchObject({
+      Type: "Task",
+      Resource: "arn:aws:states:::ecs:runTask.sync",
+      TimeoutSeconds: 600,
+      Retry: [{ ErrorEquals: ["States.TaskFailed"], MaxAttempts: 2, IntervalSeconds: 10, BackoffRate: 2 }],
+      End: true,
+    });
+    expect(run?.Parameters).toMatchObject({
+      Cluster: "berth",
+      TaskDefinition: revision,
+      NetworkConfiguration: { AwsvpcConfiguration: { Subnets: ["subnet-berthlocal"] } },
+      "Overrides.$": "$.overrides",
+    });
+    // Three attempts of up to 600 s, ten minutes each to place and stop, 10 + 20 s between them.
+    expect(machine.definition.TimeoutSeconds).toBe(3 * 1200 + 30);
+    expect(Render.jobStateMachineArn(jobEnv, "report")).toBe(
+      "arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report",
+    );
+  });
+
+  it("runs without overrides as declared, and once without retryConfig", () => {
+    const machine = Render.renderJobRun(jobStack, "once", jobEnv, revision);
+    expect(machine.definition.States[Render.JOB_RUN_STATE]?.Retry).toBeUndefined();
+    expect(machine.definition.States["No overrides"]).toMatchObject({
+      Result: { ContainerOverrides: [] },
+      ResultPath: "$.overrides",
+    });
+  });
+
+  it("is refused without the installation's job run role", () => {
+    const bare = Render.localEnvironment(jobStack, { stack: "shop" });
+    expect(() => Render.renderJobRun(jobStack, "report", bare, revision)).toThrow(/job run role/);
   });
 });

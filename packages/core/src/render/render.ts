@@ -1,6 +1,7 @@
 export { Environment, type EnvironmentInput } from "./environment.ts";
 export { RenderError } from "./errors.ts";
 export { type PolicyStatement, taskRoleStatements } from "./iam.ts";
+export { JOB_RUN_STATE, type JobRunMachine, jobContainer, renderJobRun } from "./job.ts";
 export * from "./names.ts";
 export * from "./plan.ts";
 export { renderScaling, type ScalingRequests } from "./scaling.ts";

@@ -90,7 +90,7 @@ export function deploymentConfiguration(
   };
 }
 
-function capacity(resource: ServiceResource, env: Environment) {
+export function capacity(resource: Spec.ComputeResource, env: Environment) {
   const resources = resource.properties.resources;
   if (resources.instanceTypes) {
     if (!env.ec2CapacityProvider) {
@@ -122,11 +122,12 @@ function capacity(resource: ServiceResource, env: Environment) {
   };
 }
 
-function network(resource: ServiceResource, env: Environment): NetworkConfiguration {
+export function network(resource: Spec.ComputeResource, env: Environment): NetworkConfiguration {
   const onEc2 = resource.properties.resources.instanceTypes !== undefined;
+  const nat =
+    "usePrivateSubnetsWithNAT" in resource.properties && resource.properties.usePrivateSubnetsWithNAT;
   // EC2 tasks in awsvpc mode cannot get public IPs; without public subnets there is nothing to choose.
-  const usePrivate =
-    resource.properties.usePrivateSubnetsWithNAT || onEc2 || env.network.publicSubnets.length === 0;
+  const usePrivate = nat || onEc2 || env.network.publicSubnets.length === 0;
   return {
     awsvpcConfiguration: {
       subnets: usePrivate ? env.network.privateSubnets : env.network.publicSubnets,

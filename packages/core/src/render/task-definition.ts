@@ -9,6 +9,7 @@ import { Spec } from "../spec/index.ts";
 import type { Environment } from "./environment.ts";
 import { RenderError } from "./errors.ts";
 import {
+  jobStateMachineArn,
   logGroupName,
   portName,
   repositoryName,
@@ -55,7 +56,11 @@ export function connectToVariables(
     if (resource.type === "private-service" || resource.type === "web-service") {
       variables.push({ name: `${prefix}_ADDRESS`, value: addressOf(stack, target) });
     } else if (resource.type === "batch-job") {
-      variables.push({ name: `${prefix}_JOB_DEFINITION_ARN`, value: taskDefinitionFamilyArn(env, target) });
+      variables.push(
+        { name: `${prefix}_JOB_DEFINITION_ARN`, value: taskDefinitionFamilyArn(env, target) },
+        // A run is an execution of this state machine (input: `{}`, or `{ "overrides": … }`).
+        { name: `${prefix}_STATE_MACHINE_ARN`, value: jobStateMachineArn(env, target) },
+      );
     }
   }
   return variables;

@@ -41,7 +41,7 @@ export const REFERENCEABLE_PARAMS: Partial<Record<string, readonly string[]>> = 
 export const CONNECT_TO_VARIABLES: Partial<Record<string, readonly string[]>> = {
   "private-service": ["ADDRESS"],
   "web-service": ["ADDRESS"],
-  "batch-job": ["JOB_DEFINITION_ARN"],
+  "batch-job": ["JOB_DEFINITION_ARN", "STATE_MACHINE_ARN"],
 };
 
 /** AWS service macros accepted in `connectTo`. */

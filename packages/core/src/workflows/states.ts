@@ -143,6 +143,9 @@ export function failurePath(end: Ending): Record<string, State> {
   };
 }
 
+/** The state apply-service goes to: the wait, or straight to finalize when there is nothing to wait for. */
+const WAIT_START = "ECS deployment to wait for?";
+
 /**
  * Waiting on ECS: `wait-for-deployment` stores the task token against the ECS deployment and
  * returns; the ECS event handler answers the token. The wait is bounded by
@@ -156,6 +159,18 @@ export function failurePath(end: Ending): Record<string, State> {
 function waitForDeployment(appliedPath: string): Record<string, State> {
   const answered = "$.outcome.Payload.status";
   return {
+    // A batch job has no ECS service: apply-service registers it and answers its outcome at once.
+    [WAIT_START]: {
+      Type: "Choice",
+      Choices: [{ Variable: `${appliedPath}.outcome`, IsPresent: true, Next: "Nothing to wait for" }],
+      Default: "Wait for deployment",
+    },
+    "Nothing to wait for": {
+      Type: "Pass",
+      Parameters: { "Payload.$": `${appliedPath}.outcome` },
+      ResultPath: "$.outcome",
+      Next: "Finalize",
+    },
     "Wait for deployment": {
       Type: "Task",
       Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
@@ -233,7 +248,7 @@ export function applyAndWait(payload: Record<string, unknown>, end: Ending): Rec
       payload: { ...DEPLOYMENT_REF, ...payload },
       timeoutSeconds: 120,
       resultPath: "$.applied",
-      next: "Wait for deployment",
+      next: WAIT_START,
     }),
     ...waitForDeployment("$.applied.Payload"),
     ...finalizeAndRelease(end),

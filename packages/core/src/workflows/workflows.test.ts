@@ -232,6 +232,20 @@ describe("the deploy workflow", () => {
     expect(states["Advance wait"]?.Next).toBe("Wait answered");
   });
 
+  it("goes from apply-service straight to finalize with the outcome when there is no ECS deployment (a batch job)", () => {
+    expect(states["Apply service"]?.Next).toBe("ECS deployment to wait for?");
+    const choice = states["ECS deployment to wait for?"];
+    expect(choice?.Choices).toEqual([
+      { Variable: "$.applied.Payload.outcome", IsPresent: true, Next: "Nothing to wait for" },
+    ]);
+    expect(choice?.Default).toBe("Wait for deployment");
+    expect(states["Nothing to wait for"]).toMatchObject({
+      Parameters: { "Payload.$": "$.applied.Payload.outcome" },
+      ResultPath: "$.outcome",
+      Next: "Finalize",
+    });
+  });
+
   it("goes load → preflight → prepare → apply → wait → finalize → release on the happy path", () => {
     const path: (string | undefined)[] = [];
     let name: string | undefined = deploy?.definition.StartAt;
@@ -247,6 +261,7 @@ describe("the deploy workflow", () => {
       "Pass",
       "prepare-resources",
       "apply-service",
+      "Choice",
       "wait-for-deployment",
       "Choice",
       "finalize",

@@ -11,7 +11,9 @@ export type IntegrationKind =
   | "lambda:invoke.waitForTaskToken"
   | "lambda:function"
   | "codebuild:startBuild"
-  | "codebuild:startBuild.sync";
+  | "codebuild:startBuild.sync"
+  | "ecs:runTask"
+  | "ecs:runTask.sync";
 
 /** What a Task state calls, with the names its history events carry. */
 export interface Integration {
@@ -81,6 +83,8 @@ const SUPPORTED = [
   "arn:aws:states:::lambda:invoke.waitForTaskToken",
   "arn:aws:states:::codebuild:startBuild",
   "arn:aws:states:::codebuild:startBuild.sync",
+  "arn:aws:states:::ecs:runTask",
+  "arn:aws:states:::ecs:runTask.sync",
   "arn:aws:lambda:<region>:<account>:function:<name>",
 ];
 
@@ -96,6 +100,8 @@ export function integrationOf(resource: string): Integration | undefined {
     case "lambda:invoke.waitForTaskToken":
     case "codebuild:startBuild":
     case "codebuild:startBuild.sync":
+    case "ecs:runTask":
+    case "ecs:runTask.sync":
       return { kind: key, resourceType: service as string, resource: `${action}${pattern}` };
     default:
       return undefined;

@@ -1,5 +1,6 @@
 import "./polyfill.ts";
 import type { CodeBuildClient } from "@aws-sdk/client-codebuild";
+import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import {
   type AslState,
@@ -8,7 +9,14 @@ import {
   type TaskStateInfo,
   WRAPPED,
 } from "./definition.ts";
-import { invokeLambda, runtimeError, StatesError, startBuild, timeoutError } from "./integrations.ts";
+import {
+  invokeLambda,
+  runTask,
+  runtimeError,
+  StatesError,
+  startBuild,
+  timeoutError,
+} from "./integrations.ts";
 import type {
   ExecutionRecord,
   ExecutionStatus,
@@ -188,6 +196,7 @@ export interface RunHost {
   buildPollMs: number;
   lambda(): LambdaClient | undefined;
   codeBuild(): CodeBuildClient | undefined;
+  ecs(): ECSClient | undefined;
   newToken(waiter: TokenWaiter): string;
   releaseToken(token: string): void;
   ended(run: ExecutionRun): void;
@@ -556,20 +565,26 @@ export class ExecutionRun {
         return result;
       }
       case "codebuild:startBuild":
-      case "codebuild:startBuild.sync": {
-        const codeBuild = this.host.codeBuild();
-        if (!codeBuild)
+      case "codebuild:startBuild.sync":
+      case "ecs:runTask":
+      case "ecs:runTask.sync": {
+        const ecs = task.integration.resourceType === "ecs";
+        const client = ecs ? this.host.ecs() : this.host.codeBuild();
+        if (!client)
           throw new StatesError(
-            "CodeBuild.ServiceException",
+            `${ecs ? "ECS" : "CodeBuild"}.ServiceException`,
             "Berth Local's Step Functions has no endpoint yet.",
           );
-        return startBuild(codeBuild, parameters, {
+        const options = {
           signal,
-          sync: task.integration.kind === "codebuild:startBuild.sync",
+          sync: task.integration.kind.endsWith(".sync"),
           pollMs: this.host.buildPollMs,
           submitted: hooks.submitted,
           onAbandon: hooks.onAbandon,
-        });
+        };
+        return ecs
+          ? runTask(client as ECSClient, parameters, options)
+          : startBuild(client as CodeBuildClient, parameters, options);
       }
     }
   }

@@ -8,6 +8,14 @@ import {
   StopBuildCommand,
 } from "@aws-sdk/client-codebuild";
 import {
+  DescribeTasksCommand,
+  type ECSClient,
+  RunTaskCommand,
+  type RunTaskCommandInput,
+  StopTaskCommand,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import {
   InvokeCommand,
   type InvokeCommandInput,
   type InvokeCommandOutput,
@@ -206,6 +214,7 @@ export function pascalKeys(value: unknown): unknown {
   );
 }
 
+/** What a `.sync` integration is told by the Task that runs it. */
 export interface BuildTask {
   signal: AbortSignal;
   /** `.sync` waits for the build's end; otherwise the started build is the result. */
@@ -215,6 +224,43 @@ export interface BuildTask {
   submitted(output: unknown): void;
   /** Registers what to do when the task is given up (execution stopped, task timed out). */
   onAbandon(cleanup: () => void): void;
+}
+
+/**
+ * A `.sync` wait: polls every `pollMs` until `done`, stopping the work if the Task is given up
+ * first (the execution stopped, the Task timed out). What vanished fails the Task.
+ */
+async function untilDone<T>(
+  task: BuildTask,
+  first: T,
+  how: { done(current: T): boolean; poll(): Promise<T | undefined>; gone: string; stop(): unknown },
+): Promise<T> {
+  let finished = false;
+  task.onAbandon(() => {
+    if (!finished) how.stop();
+  });
+  let current = first;
+  try {
+    while (!how.done(current)) {
+      await sleep(task.pollMs, undefined, { signal: task.signal });
+      let polled: T | undefined;
+      try {
+        polled = await how.poll();
+      } catch (error) {
+        if (task.signal.aborted) throw error;
+        // A failed poll is retried at the next interval; the task's timeout bounds the wait.
+        continue;
+      }
+      if (polled === undefined) {
+        finished = true;
+        throw new StatesError("States.TaskFailed", how.gone);
+      }
+      current = polled;
+    }
+  } finally {
+    if (how.done(current)) finished = true;
+  }
+  return current;
 }
 
 /**
@@ -241,33 +287,71 @@ export async function startBuild(
   const id = build?.id;
   if (!build || !id) throw new StatesError("States.TaskFailed", "StartBuild answered without a build");
   if (!task.sync) return { Build: pascalKeys(build) };
-  let finished = false;
-  task.onAbandon(() => {
-    if (finished) return;
-    codeBuild.send(new StopBuildCommand({ id })).catch(() => {
-      // The build may have ended meanwhile; there is nothing else to stop.
-    });
-  });
   task.submitted({ Build: pascalKeys(build) });
-  while (build.buildStatus === "IN_PROGRESS" || build.buildStatus === undefined) {
-    await sleep(task.pollMs, undefined, { signal: task.signal });
-    try {
-      const answer = await codeBuild.send(new BatchGetBuildsCommand({ ids: [id] }), {
-        abortSignal: task.signal,
-      });
-      const current = answer.builds?.[0];
-      if (!current) {
-        finished = true;
-        throw new StatesError("States.TaskFailed", `build ${id} no longer exists`);
-      }
-      build = current;
-    } catch (error) {
-      if (error instanceof StatesError || task.signal.aborted) throw error;
-      // A failed poll is retried at the next interval; the task's timeout bounds the wait.
-    }
-  }
-  finished = true;
+  build = await untilDone(task, build, {
+    done: (current) => current.buildStatus !== "IN_PROGRESS" && current.buildStatus !== undefined,
+    poll: async () =>
+      (await codeBuild.send(new BatchGetBuildsCommand({ ids: [id] }), { abortSignal: task.signal }))
+        .builds?.[0],
+    gone: `build ${id} no longer exists`,
+    // The build may have ended meanwhile; there is nothing else to stop.
+    stop: () => codeBuild.send(new StopBuildCommand({ id })).catch(() => {}),
+  });
   const result = pascalKeys(build);
   if (build.buildStatus !== "SUCCEEDED") throw new StatesError("States.TaskFailed", JSON.stringify(result));
   return { Build: result };
+}
+
+/** A task ran to completion when every container it started exited 0. */
+function succeeded(task: Task): boolean {
+  const containers = task.containers ?? [];
+  return containers.length > 0 && containers.every((container) => container.exitCode === 0);
+}
+
+/**
+ * `ecs:runTask(.sync)`: RunTask with the task's Parameters (one task), then (for `.sync`)
+ * DescribeTasks until it is STOPPED. A task whose containers do not all exit 0 fails the Task
+ * with `States.TaskFailed` and the task as Cause, as Step Functions does; an abandoned task
+ * (the execution stopped, the Task timed out) is stopped.
+ */
+export async function runTask(ecs: ECSClient, parameters: unknown, task: BuildTask): Promise<unknown> {
+  const input = camelKeys(parameters) as RunTaskCommandInput;
+  let started: Task | undefined;
+  try {
+    const answer = await ecs.send(new RunTaskCommand(input), { abortSignal: task.signal });
+    if (!task.sync) return pascalKeys(answer);
+    if (answer.failures?.length)
+      throw new StatesError("States.TaskFailed", JSON.stringify(pascalKeys(answer)));
+    started = answer.tasks?.[0];
+  } catch (error) {
+    if (error instanceof StatesError) throw error;
+    throw serviceError("ECS", "AmazonECS", error);
+  }
+  const taskArn = started?.taskArn;
+  if (!started || !taskArn) throw new StatesError("States.TaskFailed", "RunTask answered without a task");
+  task.submitted(pascalKeys(started));
+  const current = await untilDone(task, started, {
+    done: (polled) => polled.lastStatus === "STOPPED",
+    poll: async () =>
+      (
+        await ecs.send(new DescribeTasksCommand({ cluster: input.cluster, tasks: [taskArn] }), {
+          abortSignal: task.signal,
+        })
+      ).tasks?.[0],
+    gone: `task ${taskArn} no longer exists`,
+    // The task may have stopped meanwhile; there is nothing else to stop.
+    stop: () =>
+      ecs
+        .send(
+          new StopTaskCommand({
+            cluster: input.cluster,
+            task: taskArn,
+            reason: "Task stopped by Step Functions",
+          }),
+        )
+        .catch(() => {}),
+  });
+  const result = pascalKeys(current);
+  if (!succeeded(current)) throw new StatesError("States.TaskFailed", JSON.stringify(result));
+  return result;
 }

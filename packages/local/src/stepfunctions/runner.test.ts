@@ -18,6 +18,18 @@ import {
   until,
 } from "./test-support.ts";
 
+/** The history of one `.sync` or callback Task that succeeds at once. */
+const SYNC_TASK_HISTORY = [
+  "ExecutionStarted",
+  "TaskStateEntered",
+  "TaskScheduled",
+  "TaskStarted",
+  "TaskSubmitted",
+  "TaskSucceeded",
+  "TaskStateExited",
+  "ExecutionSucceeded",
+];
+
 let harness: Harness;
 let machines = 0;
 
@@ -70,18 +82,6 @@ function tokenFor(executionName: string): Promise<string> {
     return found?.taskToken;
   });
 }
-
-/** The history of a one-task execution whose task was submitted (answered later) and succeeded. */
-const SUBMITTED_TASK_SUCCEEDED = [
-  "ExecutionStarted",
-  "TaskStateEntered",
-  "TaskScheduled",
-  "TaskStarted",
-  "TaskSubmitted",
-  "TaskSucceeded",
-  "TaskStateExited",
-  "ExecutionSucceeded",
-];
 
 function waitForToken(extra: Record<string, unknown> = {}) {
   return {
@@ -229,7 +229,7 @@ describe("lambda:invoke.waitForTaskToken", () => {
     const described = await settled(harness, executionArn);
     expect(JSON.parse(described.output ?? "")).toEqual({ Payload: { ok: 1 } });
     const history = await historyOf(harness, executionArn);
-    expect(types(history)).toEqual(SUBMITTED_TASK_SUCCEEDED);
+    expect(types(history)).toEqual(SYNC_TASK_HISTORY);
     const scheduled = history[2]?.taskScheduledEventDetails;
     expect(scheduled).toMatchObject({
       resourceType: "lambda",
@@ -606,7 +606,7 @@ describe("codebuild:startBuild.sync", () => {
       Logs: { GroupName: "/aws/codebuild/berth-build" },
     });
     expect(typeof output.Build.StartTime).toBe("number");
-    expect(types(history)).toEqual(SUBMITTED_TASK_SUCCEEDED);
+    expect(types(history)).toEqual(SYNC_TASK_HISTORY);
     expect(history[2]?.taskScheduledEventDetails).toMatchObject({
       resourceType: "codebuild",
       resource: "startBuild.sync",
@@ -645,5 +645,70 @@ describe("codebuild:startBuild.sync", () => {
     await harness.sfn.send(new StopExecutionCommand({ executionArn }));
     await until("StopBuild", () => (harness.codeBuild.stopped.includes(buildId) ? true : undefined));
     expect(harness.codeBuild.builds.get(buildId)?.buildStatus).toBe("STOPPED");
+  });
+});
+
+describe("ecs:runTask.sync", () => {
+  const runJob = (exitCode: number, retry?: { MaxAttempts: number }) => ({
+    StartAt: "Run",
+    States: {
+      Run: {
+        Type: "Task",
+        Resource: "arn:aws:states:::ecs:runTask.sync",
+        Parameters: {
+          Cluster: "berth",
+          TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/jobs-report:1",
+          Overrides: {
+            ContainerOverrides: [
+              { Name: "report", Environment: [{ Name: "EXIT_CODE", Value: String(exitCode) }] },
+            ],
+          },
+        },
+        ...(retry ? { Retry: [{ ErrorEquals: ["States.TaskFailed"], IntervalSeconds: 0, ...retry }] } : {}),
+        Catch: [{ ErrorEquals: ["States.TaskFailed"], ResultPath: "$.error", Next: "Failed" }],
+        End: true,
+      },
+      Failed: { Type: "Pass", End: true },
+    },
+  });
+
+  it("runs the task until it stops and answers it in Step Functions' PascalCase", async () => {
+    const { output, history } = await run(runJob(0));
+    expect(output).toMatchObject({
+      TaskArn: expect.stringMatching(/^arn:aws:ecs:us-east-1:123456789012:task\/berth\//),
+      LastStatus: "STOPPED",
+      Containers: [{ Name: "report", ExitCode: 0 }],
+    });
+    expect(types(history)).toEqual(SYNC_TASK_HISTORY);
+    expect(history[2]?.taskScheduledEventDetails).toMatchObject({
+      resourceType: "ecs",
+      resource: "runTask.sync",
+    });
+  });
+
+  it("fails with States.TaskFailed and the stopped task as cause when a container exits non-zero; Retry runs it again", async () => {
+    const before = harness.ecs.started.length;
+    const { output, history } = await run(runJob(3, { MaxAttempts: 1 }));
+    expect(output.error.Error).toBe("States.TaskFailed");
+    expect(JSON.parse(output.error.Cause)).toMatchObject({
+      LastStatus: "STOPPED",
+      Containers: [{ Name: "report", ExitCode: 3 }],
+    });
+    expect(harness.ecs.started.length - before).toBe(2);
+    expect(types(history).filter((type) => type === "TaskFailed")).toHaveLength(2);
+  });
+
+  it("stops the task when the execution is stopped", async () => {
+    const definition = runJob(0);
+    const parameters = definition.States.Run.Parameters.Overrides.ContainerOverrides[0];
+    parameters?.Environment.push({ Name: "POLLS", Value: "100000" });
+    const executionArn = await start(definition);
+    const taskArn = await until("the task", async () => {
+      const history = await historyOf(harness, executionArn);
+      const submitted = history.find((event) => event.type === "TaskSubmitted");
+      return submitted ? JSON.parse(submitted.taskSubmittedEventDetails?.output ?? "{}").TaskArn : undefined;
+    });
+    await harness.sfn.send(new StopExecutionCommand({ executionArn }));
+    await until("StopTask", () => (harness.ecs.stopped.includes(taskArn) ? true : undefined));
   });
 });

@@ -1,6 +1,7 @@
 import "./polyfill.ts";
 import { randomBytes, randomUUID } from "node:crypto";
 import { CodeBuildClient } from "@aws-sdk/client-codebuild";
+import { ECSClient } from "@aws-sdk/client-ecs";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
@@ -89,6 +90,7 @@ export class StepFunctionsEngine {
   private readonly orphans: Set<string>;
   private lambda: LambdaClient | undefined;
   private codeBuild: CodeBuildClient | undefined;
+  private ecs: ECSClient | undefined;
   private closed = false;
 
   constructor(options: StepFunctionsEngineOptions) {
@@ -117,8 +119,10 @@ export class StepFunctionsEngine {
     };
     this.lambda?.destroy();
     this.codeBuild?.destroy();
+    this.ecs?.destroy();
     this.lambda = new LambdaClient(config);
     this.codeBuild = new CodeBuildClient(config);
+    this.ecs = new ECSClient(config);
   }
 
   // State machines
@@ -333,6 +337,7 @@ export class StepFunctionsEngine {
     await this.validator.close();
     this.lambda?.destroy();
     this.codeBuild?.destroy();
+    this.ecs?.destroy();
   }
 
   private waiter(token: string): TokenWaiter {
@@ -351,6 +356,7 @@ export class StepFunctionsEngine {
       buildPollMs: this.buildPollMs,
       lambda: () => this.lambda,
       codeBuild: () => this.codeBuild,
+      ecs: () => this.ecs,
       newToken: (waiter) => {
         const token = randomBytes(48).toString("base64url");
         this.tokens.set(token, waiter);

@@ -153,6 +153,86 @@ export function fakeCodeBuild() {
   return { service, builds, stopped };
 }
 
+interface FakeTask {
+  taskArn: string;
+  lastStatus: string;
+  containers: { name: string; exitCode?: number }[];
+  stoppedReason?: string;
+  /** Polls left before the task stops. */
+  polls: number;
+  exitCode: number;
+}
+
+/**
+ * An ECS stand-in on the test endpoint (AWS JSON 1.1): a task runs for `POLLS` DescribeTasks
+ * (default 2) and its container exits with `EXIT_CODE` (default 0), both read from the first
+ * container override's environment.
+ */
+export function fakeEcs() {
+  const tasks = new Map<string, FakeTask>();
+  const started: unknown[] = [];
+  const stopped: string[] = [];
+  const view = ({ polls: _, exitCode: __, ...task }: FakeTask) => task;
+  const service: AwsJsonService = {
+    name: "ecs",
+    targetPrefix: "AmazonEC2ContainerServiceV20141113",
+    validationError: "InvalidParameterException",
+    operations: {
+      RunTask: operation(
+        z.looseObject({
+          taskDefinition: z.string().min(1),
+          overrides: z
+            .looseObject({
+              containerOverrides: z
+                .array(
+                  z.looseObject({
+                    name: z.string(),
+                    environment: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+                  }),
+                )
+                .optional(),
+            })
+            .optional(),
+        }),
+        (input) => {
+          started.push(input);
+          const override = input.overrides?.containerOverrides?.[0];
+          const setting = (name: string) => override?.environment?.find((item) => item.name === name)?.value;
+          const task: FakeTask = {
+            taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/berth/${randomUUID().replaceAll("-", "")}`,
+            lastStatus: "PROVISIONING",
+            containers: [{ name: override?.name ?? "main" }],
+            polls: Number(setting("POLLS") ?? 2),
+            exitCode: Number(setting("EXIT_CODE") ?? 0),
+          };
+          tasks.set(task.taskArn, task);
+          return { tasks: [view(task)], failures: [] };
+        },
+      ),
+      DescribeTasks: operation(z.looseObject({ tasks: z.array(z.string()).min(1) }), (input) => ({
+        tasks: input.tasks.flatMap((arn) => {
+          const task = tasks.get(arn);
+          if (!task) return [];
+          if (task.lastStatus !== "STOPPED" && --task.polls <= 0) {
+            task.lastStatus = "STOPPED";
+            task.stoppedReason = "Essential container in task exited";
+            task.containers = task.containers.map((container) => ({ ...container, exitCode: task.exitCode }));
+          }
+          return [view(task)];
+        }),
+        failures: [],
+      })),
+      StopTask: operation(z.looseObject({ task: z.string() }), (input) => {
+        stopped.push(input.task);
+        const task = tasks.get(input.task);
+        if (task) task.lastStatus = "STOPPED";
+        return { task: task ? view(task) : undefined };
+      }),
+    },
+  };
+  return { service, tasks, started, stopped };
+}
+
 export interface Harness {
   dir: string;
   bus: EventBus;
@@ -162,6 +242,7 @@ export interface Harness {
   endpoint: AwsEndpoint;
   sfn: SFNClient;
   codeBuild: ReturnType<typeof fakeCodeBuild>;
+  ecs: ReturnType<typeof fakeEcs>;
   /** A fresh engine on the same data dir and endpoint (a restart); the old one must be closed. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -177,7 +258,7 @@ export interface HarnessOptions {
 
 /**
  * One real endpoint serving Step Functions, the Lambda route (functions from handler files in a
- * temp dir) and a CodeBuild stand-in, with an engine connected to it.
+ * temp dir) and CodeBuild and ECS stand-ins, with an engine connected to it.
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), "berth-sfn-"));
@@ -207,6 +288,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const events: BusEvent[] = [];
   bus.subscribe((event) => events.push(event));
   const codeBuild = fakeCodeBuild();
+  const ecs = fakeEcs();
   const newEngine = () =>
     new StepFunctionsEngine({
       dir: join(dir, "stepfunctions"),
@@ -227,7 +309,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   );
   const endpoint = await startAwsEndpoint({
     port: 0,
-    services: [service, codeBuild.service],
+    services: [service, codeBuild.service, ecs.service],
     routes: [lambdaRoute(registry, { onAsyncError: () => {} })],
   });
   engine.connect(endpoint.url);
@@ -240,6 +322,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     endpoint,
     sfn,
     codeBuild,
+    ecs,
     async restart() {
       engine = newEngine();
       engine.connect(endpoint.url);

@@ -8,6 +8,8 @@ import {
   type Service,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
+import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
+import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
@@ -21,6 +23,7 @@ import {
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
+import type { Outcome } from "./outcome.ts";
 import { loadTarget, renderEnvironment } from "./target.ts";
 
 export interface AppliedService {
@@ -30,6 +33,12 @@ export interface AppliedService {
   ecsDeploymentId: string;
   taskDefinitionArn: string;
   created: boolean;
+}
+
+/** A batch job's deployment: nothing runs until a run is started, so there is nothing to wait for. */
+export interface RegisteredJob {
+  taskDefinitionArn: string;
+  outcome: Outcome;
 }
 
 export function failFastThreshold(resource: Spec.ComputeResource): number {
@@ -91,7 +100,7 @@ export async function recordLive(
 export async function applyService(
   context: StepContext,
   input: StepInput & { resources?: { taskDefinitionArn?: string } | null; forceNewDeployment?: boolean },
-): Promise<AppliedService> {
+): Promise<AppliedService | RegisteredJob> {
   const { store, clients, settings } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (deployment?.status !== "DEPLOYING") {
@@ -106,17 +115,19 @@ export async function applyService(
   const target = await loadTarget(store, input.stack, input.service);
   const env = renderEnvironment(settings, input.stack);
   const plan = Render.renderResource(target.stack, input.service, env);
-  if (!plan.service) {
-    throw new StepError(
-      STEP_ERRORS.notRunnable,
-      `${input.stack}/${input.service} is a ${plan.type}: it has no ECS service`,
-    );
-  }
   const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
     throw new StepError(
       STEP_ERRORS.notRunnable,
       `${input.stack}/${input.service} has no task definition to run`,
+    );
+  }
+  if (!plan.service) {
+    return registerJob(
+      context,
+      deployment.id,
+      input,
+      Render.renderJobRun(target.stack, input.service, env, taskDefinitionArn),
     );
   }
   const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
@@ -196,5 +207,58 @@ export async function applyService(
     ecsDeploymentId: primary.id,
     taskDefinitionArn,
     created: !existing,
+  };
+}
+
+/**
+ * A batch job is deployed once its run state machine runs the new revision: nothing runs until
+ * a run is started, so there is nothing to wait for. Finalize records the revision as live and
+ * last good from the outcome.
+ */
+async function registerJob(
+  context: StepContext,
+  deploymentId: string,
+  input: StepInput,
+  machine: Render.JobRunMachine,
+): Promise<RegisteredJob> {
+  const { sfn } = context.clients;
+  const taskDefinitionArn = String(
+    machine.definition.States[Render.JOB_RUN_STATE]?.Parameters?.TaskDefinition,
+  );
+  const definition = JSON.stringify(machine.definition);
+  let stateMachineArn: string | undefined;
+  try {
+    const created = await sfn.send(
+      new CreateStateMachineCommand({
+        name: machine.name,
+        definition,
+        roleArn: machine.roleArn,
+        type: "STANDARD",
+        tags: machine.tags,
+      }),
+    );
+    stateMachineArn = created.stateMachineArn;
+  } catch (error) {
+    if (!StepFunctions.isStateMachineAlreadyExists(error)) throw error;
+  }
+  if (!stateMachineArn) {
+    stateMachineArn = Render.jobStateMachineArn(
+      renderEnvironment(context.settings, input.stack),
+      input.service,
+    );
+    await sfn.send(new UpdateStateMachineCommand({ stateMachineArn, definition, roleArn: machine.roleArn }));
+  }
+  await DeploymentEventRecord.append(context.store, deploymentId, {
+    type: "job-registered",
+    message: `batch job ${input.stack}/${input.service}: its runs (${stateMachineArn}) run ${taskDefinitionArn}`,
+    data: { taskDefinitionArn, stateMachineArn },
+  });
+  return {
+    taskDefinitionArn,
+    outcome: {
+      status: "SUCCEEDED",
+      reason: `registered ${taskDefinitionArn}; the job runs when a run is started`,
+      taskDefinitionArn,
+    },
   };
 }

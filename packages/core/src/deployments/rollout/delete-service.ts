@@ -1,7 +1,8 @@
 import { DeregisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
 import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
-import { AutoScaling, Ecs, Iam } from "../../aws/index.ts";
+import { DeleteStateMachineCommand } from "@aws-sdk/client-sfn";
+import { AutoScaling, Ecs, Iam, StepFunctions } from "../../aws/index.ts";
 import { Render } from "../../render/index.ts";
 import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
@@ -59,6 +60,12 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
       ),
     );
   }
+  // A batch job has a run state machine; any other resource has none, and that answer counts as done.
+  await ignoringMissing(StepFunctions.isStateMachineMissing, () =>
+    clients.sfn.send(
+      new DeleteStateMachineCommand({ stateMachineArn: Render.jobStateMachineArn(env, input.service) }),
+    ),
+  );
   const roleName = Render.taskRoleName(env, input.service);
   let policies: string[] = [];
   try {

@@ -1,6 +1,12 @@
 export { advanceWait } from "./advance.ts";
 export type { AnswerWait } from "./answer.ts";
-export { type AppliedService, applyService, failFastThreshold, stabilitySeconds } from "./apply.ts";
+export {
+  type AppliedService,
+  applyService,
+  failFastThreshold,
+  type RegisteredJob,
+  stabilitySeconds,
+} from "./apply.ts";
 export { cancelWait } from "./cancel.ts";
 export type { Clients, Settings, StepContext } from "./context.ts";
 export { deleteService } from "./delete-service.ts";

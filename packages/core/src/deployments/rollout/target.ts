@@ -60,6 +60,8 @@ export function renderEnvironment(
     secretArns: extra.secretArns ?? {},
     ingress: settings.ingress,
     ingressMissing: settings.ingressMissing,
+    stateMachinePrefix: settings.stateMachinePrefix,
+    ...(settings.jobRunRoleArn ? { jobRunRoleArn: settings.jobRunRoleArn } : {}),
   });
 }
 

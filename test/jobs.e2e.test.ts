@@ -1,0 +1,152 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./support/apps.ts";
+import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
+import {
+  type BerthLocalProcess,
+  logTail,
+  newAdminToken,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./support/berth-local-process.ts";
+import { newestDeployment as newestDeploymentOf, runBerth, runningTasks } from "./support/e2e.ts";
+
+/**
+ * Batch jobs end to end on Berth Local: `examples/worker-and-job` deployed with the CLI, as a
+ * user would, in a Berth Local child process of its own.
+ */
+
+const work = mkdtempSync(join(tmpdir(), "berth-jobs-e2e-"));
+const dataDir = join(work, "data");
+const logFile = join(work, "berth-local.log");
+const adminToken = newAdminToken();
+const STACK = "jobs";
+
+let local: BerthLocalProcess | undefined;
+let api: BerthApi;
+let sfn: SFNClient;
+let ecs: ECSClient;
+const JOB_STATE_MACHINE = `arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-${STACK}-report`;
+
+/** Starts a run of the report job straight through Step Functions and waits for its end. */
+async function runReport(input: unknown): Promise<{ status: string; history: HistoryEvent[] }> {
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: JOB_STATE_MACHINE, input: JSON.stringify(input) }),
+  );
+  const status = await waitFor(
+    `run ${executionArn} to end`,
+    async () => {
+      const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return described.status === "RUNNING" ? undefined : described.status;
+    },
+    120_000,
+    250,
+  );
+  const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+  return { status: status ?? "", history: events };
+}
+
+function current(): BerthLocalProcess {
+  if (!local) throw new Error("Berth Local is not running");
+  return local;
+}
+
+function berth(args: string[]): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken });
+}
+
+function newestDeployment(service: string): Promise<Deployment> {
+  return newestDeploymentOf(api, STACK, service);
+}
+
+beforeAll(async () => {
+  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+  api = new BerthApi(local.apiUrl, adminToken);
+  const aws = {
+    endpoint: local.awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  };
+  sfn = new SFNClient(aws);
+  ecs = new ECSClient(aws);
+}, 90_000);
+
+afterAll(async () => {
+  sfn?.destroy();
+  ecs?.destroy();
+  await local?.stop();
+  const leftovers = await waitFor(
+    "task processes to end",
+    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
+    10_000,
+    200,
+  ).catch(() => processesUnder([dataDir]));
+  expect(leftovers, logTail(logFile)).toEqual([]);
+}, 120_000);
+
+describe("batch jobs on Berth Local", () => {
+  it("deploys examples/worker-and-job: the job is registered and its deployment SUCCEEDED, the worker runs", async () => {
+    const { code, output } = await berth([
+      "deploy",
+      "-f",
+      "examples/worker-and-job/berth.yml",
+      "--stack",
+      STACK,
+      "--timeout",
+      "5m",
+    ]);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    const report = await newestDeployment("report");
+    expect(report.status).toBe("SUCCEEDED");
+    const { events } = await api.deployment(report.id);
+    const registered = events.find((event: DeploymentEvent) => event.type === "job-registered");
+    expect(registered?.data?.taskDefinitionArn).toMatch(/:task-definition\/jobs-report:\d+$/);
+    expect(events.map((event) => event.type)).not.toContain("service-updated");
+    expect((await newestDeployment("mailer")).status).toBe("SUCCEEDED");
+  }, 360_000);
+
+  it("gives the worker that connects to the job its run state machine", async () => {
+    const [mailer] = await runningTasks(ecs, `${STACK}-mailer`);
+    const { taskDefinition } = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: mailer?.taskDefinitionArn }),
+    );
+    const environment = Object.fromEntries(
+      (taskDefinition?.containerDefinitions?.[0]?.environment ?? []).map((item) => [item.name, item.value]),
+    );
+    expect(environment.STP_REPORT_STATE_MACHINE_ARN).toBe(JOB_STATE_MACHINE);
+  });
+
+  it("runs the job as an execution of its run state machine: ecs:runTask.sync of the deployed revision", async () => {
+    const { status, history } = await runReport({});
+    expect(status).toBe("SUCCEEDED");
+    const succeeded = history.find((event) => event.type === "TaskSucceeded");
+    const task = JSON.parse(succeeded?.taskSucceededEventDetails?.output ?? "{}");
+    expect(task.TaskDefinitionArn).toMatch(/:task-definition\/jobs-report:\d+$/);
+    expect(task.Containers).toEqual([expect.objectContaining({ Name: "report", ExitCode: 0 })]);
+  }, 180_000);
+
+  it("retries a failed run per retryConfig (attempts: 2) and ends it FAILED with the exit code", async () => {
+    const { status, history } = await runReport({
+      overrides: {
+        ContainerOverrides: [{ Name: "report", Environment: [{ Name: "REPORT_FAIL", Value: "1" }] }],
+      },
+    });
+    expect(status).toBe("FAILED");
+    const failures = history.filter((event) => event.type === "TaskFailed");
+    expect(failures).toHaveLength(2);
+    for (const failure of failures) {
+      const task = JSON.parse(failure.taskFailedEventDetails?.cause ?? "{}");
+      expect(task.Containers).toEqual([expect.objectContaining({ Name: "report", ExitCode: 1 })]);
+    }
+  }, 180_000);
+});

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +31,73 @@ async function call(url: string, token: string | undefined, init: RequestInit = 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/** One request written to the socket as is (request target included), and the raw answer. */
+function rawRequest(url: string, head: string, body = ""): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      // Written, not ended: a half-closed socket lets Node's server drop the connection before it answers.
+      socket.write(
+        `${head}\r\nHost: ${hostname}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk;
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]), text }));
+  });
+}
+
+/** Berth Local in this process, on a fresh data dir and ports of the OS's choosing. */
+function startWithAdminToken(adminToken: string) {
+  return startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
+    awsPort: 0,
+    apiPort: 0,
+    adminToken,
+  });
+}
+
 describe("Berth Local's API host", () => {
+  it("answers malformed request targets and cyclic YAML with a 4xx, through a real socket", async () => {
+    const token = `berth_${"b".repeat(43)}`;
+    const local = await startWithAdminToken(token);
+    try {
+      const api = local.api?.url ?? "";
+      // `//[` and `/[` are not paths (`[` is no path character); `//` and `/v1//health` are, with
+      // no route.
+      for (const [target, status] of [
+        ["//[", 400],
+        ["/[", 400],
+        ["//", 404],
+        ["/v1//health", 404],
+      ] as const) {
+        const reply = await rawRequest(api, `GET ${target} HTTP/1.1`);
+        expect({ target, status: reply.status }).toEqual({ target, status });
+        expect(reply.text).toMatch(/^x-request-id: \S+/im);
+      }
+      expect((await rawRequest(api, "GET /v1/health HTTP/1.1")).status).toBe(200);
+      // The query string reaches the handler too: health takes no parameters.
+      const query = await rawRequest(api, "GET /v1/health?x=%zz HTTP/1.1");
+      expect(query.status).toBe(400);
+      expect(query.text).toContain("query");
+
+      const cyclic = await rawRequest(
+        api,
+        `PUT /v1/stacks/demo?dryRun=true HTTP/1.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/yaml`,
+        "resources: &r\n  api: *r\n",
+      );
+      expect(cyclic.status).toBe(422);
+      // The body may come chunked: look for the detail in the raw text.
+      expect(cyclic.text).toContain('"code":"INVALID_STACK_FILE"');
+      expect(cyclic.text).toContain('{"path":"resources.api","line":2,"column":8,"message":"alias *r refers');
+    } finally {
+      await local.close();
+    }
+  });
+
   it("serves the API with a generated admin token that survives restarts, and keeps deployments truthful", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "berth-api-host-"));
     let local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
@@ -114,12 +181,7 @@ describe("Berth Local's API host", () => {
 
   it("registers BERTH_ADMIN_TOKEN, and refuses one that is not a Berth token", async () => {
     const token = `berth_${"a".repeat(43)}`;
-    const local = await startBerthLocal({
-      dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
-      awsPort: 0,
-      apiPort: 0,
-      adminToken: token,
-    });
+    const local = await startWithAdminToken(token);
     try {
       expect(local.api?.admin).toEqual({ token, generated: false });
       expect((await call(`${local.api?.url}/v1/tokens`, token)).status).toBe(200);

@@ -80,6 +80,15 @@ describe("berth validate", () => {
     expect(result.out).toContain("valid, 9 resources: gateway (http-api-gateway)");
   });
 
+  it("refuses a cyclic alias at FILE:LINE:COL instead of crashing", async () => {
+    const cyclic = file("cyclic.yml", "resources: &r\n  api: *r\n");
+    const result = await run("validate", "-f", cyclic);
+    expect(result.code).toBe(1);
+    expect(result.err.split("\n")[0]).toBe(
+      `${cyclic}:2:8 resources.api: alias *r refers to a node that contains it; a stack file cannot be cyclic`,
+    );
+  });
+
   it("exits 2 for a file that does not exist and for an unknown option", async () => {
     expect(await run("validate", "-f", join(dir, "missing.yml"))).toMatchObject({ code: 2 });
     expect((await run("validate", "--nope")).code).toBe(2);
@@ -158,6 +167,9 @@ describe("berth render", () => {
     const refused = await run("render", "-f", stack, "--env", bad);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain("account: must be a 12-digit AWS account id");
+    const broken = await run("render", "-f", stack, "--env", file("broken-env.yml", "a: [\n"));
+    expect(broken.code).toBe(2);
+    expect(broken.err).toMatch(/^berth: .*broken-env\.yml: /);
   });
 });
 

@@ -168,8 +168,15 @@ function render(args: string[], io: Context): number {
   const stackName = values.stack as string | undefined;
   let env: Render.Environment;
   if (typeof values.env === "string") {
+    let fields: unknown;
+    try {
+      fields = parseYaml(readText(values.env, io.cwd));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${values.env}: ${(error as Error).message.split("\n")[0]}`);
+    }
     const parsed = Render.Environment.safeParse({
-      ...(parseYaml(readText(values.env, io.cwd)) as object),
+      ...(fields as object),
       ...(stackName ? { stack: stackName } : {}),
     });
     if (!parsed.success) {

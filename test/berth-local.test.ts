@@ -168,6 +168,19 @@ describe("Berth Local's API host", () => {
         return tasks.running === 1 ? view.body.tasks : undefined;
       });
       expect(counted).toEqual({ desired: 1, running: 1 });
+      // The newest ECS deployment's tasks (no health check: running, never HEALTHY) and ECS's latest event.
+      const view = await call(`${api}/v1/stacks/demo/services/privateApi`, token);
+      expect(view.body.rollout).toMatchObject({
+        ecsDeploymentId: expect.stringMatching(/^ecs-svc\//),
+        taskDefinitionArn: taskDefinition?.taskDefinitionArn,
+        desired: 1,
+        running: 1,
+        healthy: 0,
+        stopped: 0,
+      });
+      expect(view.body.latestEvent).toMatchObject({
+        message: expect.stringMatching(/^\(service demo-privateApi\) /),
+      });
 
       await local.close();
       local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });

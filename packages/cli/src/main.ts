@@ -50,7 +50,8 @@ Options:
 Environment (deploy, status, logs, cancel):
   BERTH_URL          the Berth API (default: ${DEFAULT_URL}, Berth Local's)
   BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
-                     \${BERTH_DATA_DIR:-.berth}/admin-token under the current directory
+                     \${BERTH_DATA_DIR:-.berth}/admin-token (a relative data dir is looked up
+                     under the current directory, then under the Berth repository)
   NO_COLOR           no colors even on a terminal
 
 Exit status:
@@ -91,6 +92,7 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
     signal: io.signal ?? interrupt?.signal ?? new AbortController().signal,
     color: wantsColor(io.color, env),
     pollIntervalMs: io.pollIntervalMs ?? 1000,
+    progressIntervalMs: io.progressIntervalMs ?? 10_000,
   };
   try {
     switch (command) {

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -18,6 +19,7 @@ import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const execFileAsync = promisify(execFile);
 const stackFile = readFileSync(join(root, "examples/private-api/berth.yml"), "utf8");
 
 async function call(url: string, token: string | undefined, init: RequestInit = {}) {
@@ -316,7 +318,7 @@ describe("Berth Local's EventBridge", () => {
 });
 
 describe("npm start", () => {
-  it("runs until SIGTERM and leaves no task process behind", async () => {
+  it("prints a shell setup that the aws CLI and berth (from any directory) work with, runs until SIGTERM and leaves no task process behind", async () => {
     const app = httpApp();
     // As `npm start` runs it: node with tsx's loader, so the signal reaches Berth Local itself.
     const child: ChildProcess = spawn(
@@ -343,6 +345,40 @@ describe("npm start", () => {
       30_000,
     );
     expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
+
+    // The printed shell setup is all a newcomer needs: the aws CLI with no credentials of its
+    // own, and the berth binary from a directory outside the repository, token found.
+    const exported = /^\s*export (.+)$/m.exec(output)?.[1] ?? "";
+    const setup = Object.fromEntries(exported.split(" ").map((pair) => pair.split(/=(.*)/s).slice(0, 2)));
+    expect(Object.keys(setup)).toEqual(
+      expect.arrayContaining([
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "BERTH_URL",
+        "BERTH_DATA_DIR",
+      ]),
+    );
+    const bare = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") && !name.startsWith("BERTH_")),
+    );
+    const home = mkdtempSync(join(tmpdir(), "berth-newcomer-"));
+    const env = { ...bare, ...setup, HOME: home, AWS_PAGER: "" };
+    const clusters = await execFileAsync("aws", ["ecs", "list-clusters", "--output", "json"], {
+      env,
+      cwd: home,
+    });
+    expect(JSON.parse(clusters.stdout)).toHaveProperty("clusterArns");
+    const status = await execFileAsync(
+      process.execPath,
+      [join(root, "packages/cli/bin/berth.js"), "status"],
+      {
+        env,
+        cwd: home,
+      },
+    );
+    expect(status.stdout).toContain("No stacks yet");
     const ecs = new ECSClient({
       endpoint: awsUrl,
       region: "us-east-1",

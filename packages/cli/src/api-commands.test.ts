@@ -558,6 +558,42 @@ describe("berth logs", () => {
     expect(newest.out.split("\n").map((line) => line.split(" ").at(-1))).toEqual(["two", "three"]);
   });
 
+  it("--follow prints nothing older than --since, in time order, even from reads that overlap", async () => {
+    const calls = scriptLogs([
+      // Two streams interleave: a page may list a later line first.
+      { events: [event(3, "three"), event(2, "two")] },
+      // The overlap reaches back before the cutoff, where a late line shows up.
+      { events: [event(1, "late, older than the cutoff"), event(3, "three"), event(4, "four")] },
+    ]);
+    const stop = new AbortController();
+    const cutoff = new Date(at(2)).toISOString();
+    const run = start(["logs", "--stack", "shop", "--service", "api", "--follow", "--since", cutoff], {
+      signal: stop.signal,
+    });
+    await waitFor("three reads", () => calls.length >= 3);
+    stop.abort();
+    const result = await run.done;
+    expect(result.out.split("\n")).toEqual([
+      "2030-01-01T12:00:02.000Z [ecs/api/task-1] two",
+      "2030-01-01T12:00:03.000Z [ecs/api/task-1] three",
+      "2030-01-01T12:00:04.000Z [ecs/api/task-1] four",
+    ]);
+    expect(calls[0]?.body.startTime).toBe(at(2));
+    // The newest line minus the overlap would be before the cutoff: the cutoff holds.
+    expect(calls[1]?.body.startTime).toBe(at(2));
+    expect(calls[2]?.body.startTime).toBe(at(2));
+  });
+
+  it("--since 5s counts back from the command's start, once, for every read", async () => {
+    const calls = scriptLogs([{ events: [] }]);
+    const before = Date.now();
+    const result = await cli("logs", "--stack", "shop", "--service", "api", "--since", "5s");
+    expect(result.code).toBe(0);
+    const startTime = calls[0]?.body.startTime as number;
+    expect(startTime).toBeGreaterThanOrEqual(before - 5_000);
+    expect(startTime).toBeLessThanOrEqual(Date.now() - 5_000);
+  });
+
   it("--follow reads on with nextToken, then from the newest line, and prints each line once", async () => {
     const calls = scriptLogs([
       { events: [event(1, "one"), event(2, "two")], nextToken: "page-2" },

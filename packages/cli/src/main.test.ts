@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -174,6 +174,22 @@ describe("berth render", () => {
 });
 
 describe("the berth binary", () => {
+  it("runs from a directory outside the repository, by its path or through a link on PATH", () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "berth-elsewhere-"));
+    writeFileSync(join(elsewhere, "berth.yml"), readFileSync(kitchenSink, "utf8"));
+    const bin = join(root, "packages/cli/bin/berth.js");
+    const byPath = spawnSync(process.execPath, [bin, "validate"], { cwd: elsewhere, encoding: "utf8" });
+    expect(byPath.stdout).toContain("berth.yml: valid, 9 resources");
+    const links = mkdtempSync(join(tmpdir(), "berth-bin-"));
+    symlinkSync(bin, join(links, "berth"));
+    const linked = spawnSync("berth", ["validate"], {
+      cwd: elsewhere,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${links}:${process.env.PATH}` },
+    });
+    expect(linked.stdout).toContain("berth.yml: valid, 9 resources");
+  });
+
   it("runs with npx from the repository root", () => {
     const result = spawnSync("npx", ["--no-install", "berth", "validate", "-f", kitchenSink], {
       cwd: root,

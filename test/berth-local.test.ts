@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { describe, expect, it } from "vitest";
+import { main } from "../packages/cli/src/main.ts";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 
@@ -189,6 +190,57 @@ describe("Berth Local's API host", () => {
       expect(local.api?.admin).toEqual({ token, generated: false });
       const stacks = await call(`${local.api?.url}/v1/stacks`, token);
       expect((stacks.body.stacks as { name: string }[]).map((stack) => stack.name)).toEqual(["demo"]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("refuses instanceTypes (no EC2 capacity here) in a dry run, an apply and berth deploy, before anything is written or built", async () => {
+    const token = `berth_${"c".repeat(43)}`;
+    const local = await startWithAdminToken(token);
+    try {
+      const api = local.api?.url ?? "";
+      const onEc2 = [
+        "resources:",
+        "  api:",
+        "    type: worker-service",
+        "    properties:",
+        "      packaging: {type: prebuilt-image, properties: {image: nginx}}",
+        "      resources:",
+        "        instanceTypes: [c5.large]",
+        "",
+      ].join("\n");
+      const refusal = {
+        path: "resources.api.properties.resources.instanceTypes",
+        line: 7,
+        column: 9,
+        message: expect.stringMatching(/^this installation has no EC2 capacity/),
+      };
+      for (const query of ["?dryRun=true", ""]) {
+        const reply = await call(`${api}/v1/stacks/ec2${query}`, token, {
+          method: "PUT",
+          body: onEc2,
+          headers: { "content-type": "application/yaml" },
+        });
+        expect({ query, status: reply.status }).toEqual({ query, status: 422 });
+        expect((reply.body.error as { details: unknown[] }).details).toEqual([refusal]);
+      }
+      // The file is valid: validate says so, deploy gets the installation's refusal with its line.
+      const dir = mkdtempSync(join(tmpdir(), "berth-ec2-"));
+      writeFileSync(join(dir, "berth.yml"), onEc2);
+      const lines: string[] = [];
+      const io = {
+        out: (text: string) => lines.push(text),
+        err: (text: string) => lines.push(text),
+        env: { BERTH_URL: api, BERTH_TOKEN: token },
+        cwd: dir,
+      };
+      expect(await main(["validate"], io)).toBe(0);
+      expect(await main(["deploy", "--stack", "ec2"], io)).toBe(2);
+      expect(lines).toContain(
+        "  berth.yml:7:9 resources.api.properties.resources.instanceTypes: this installation has no EC2 capacity: its tasks run on Fargate only; remove instanceTypes and give cpu and memory",
+      );
+      expect(await call(`${api}/v1/stacks`, token)).toEqual({ status: 200, body: { stacks: [] } });
     } finally {
       await local.close();
     }

@@ -13,6 +13,11 @@ export interface StackContext extends WorkflowContext {
   stage: string;
   /** How long an apply or delete waits for another one of the same stack to finish before CONFLICT. */
   leaseWaitMs: number;
+  /**
+   * The installation can run tasks on EC2 instances (its cluster has an EC2 capacity provider).
+   * Without it a stack file with `instanceTypes` is refused before anything is written or built.
+   */
+  ec2Capacity?: boolean;
 }
 
 /**
@@ -22,11 +27,11 @@ export interface StackContext extends WorkflowContext {
 const MAX_STACK_FILE_BYTES = 256 * 1024;
 const MAX_SPEC_JSON_BYTES = 350 * 1024;
 
-function parseStackFile(text: string): Spec.Stack {
+function parseStackFile(text: string, options: Spec.ParseOptions): Spec.Stack {
   if (Buffer.byteLength(text) > MAX_STACK_FILE_BYTES) {
     throw new BerthError("PAYLOAD_TOO_LARGE", `a stack file is at most ${MAX_STACK_FILE_BYTES} bytes`);
   }
-  const parsed = Spec.parse(text);
+  const parsed = Spec.parse(text, options);
   if (!parsed.ok) {
     const details = parsed.issues.map((issue) => ({
       path: issue.path,
@@ -41,8 +46,8 @@ function parseStackFile(text: string): Spec.Stack {
 }
 
 /** The compute resources of a stack file, each small enough to store. */
-function desiredOf(stackFile: string): Map<string, SpecJson> {
-  const desired = desiredServices(parseStackFile(stackFile));
+function desiredOf(context: StackContext, stackFile: string): Map<string, SpecJson> {
+  const desired = desiredServices(parseStackFile(stackFile, { ec2: context.ec2Capacity === true }));
   for (const [service, spec] of desired) {
     if (Buffer.byteLength(JSON.stringify(spec)) > MAX_SPEC_JSON_BYTES) {
       throw new BerthError("PAYLOAD_TOO_LARGE", `resource ${service} is too large to store`, [
@@ -133,7 +138,7 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
-  const desired = desiredOf(input.stackFile);
+  const desired = desiredOf(context, input.stackFile);
   const stackFileHash = StackRecord.hashStackFile(input.stackFile);
   if (input.dryRun) {
     const { plan } = await readPlan(context.store, input.stack, desired);

@@ -58,11 +58,17 @@ function isEnvironmentValue(path: readonly PathSegment[]): boolean {
   );
 }
 
+/** What the installation the file is for can run; by default, anything the file may say. */
+export interface ParseOptions {
+  /** Tasks can run on EC2 instances (`instanceTypes`); false refuses them. Default true. */
+  ec2?: boolean;
+}
+
 /**
  * Parses a stack file (YAML or JSON) into a typed, defaulted stack, or every problem found in it,
  * each with its path and line. Never throws on any input.
  */
-export function parse(text: string): ParseResult {
+export function parse(text: string, options: ParseOptions = {}): ParseResult {
   const lineCounter = new LineCounter();
   const issues: LocatedIssue[] = [];
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -211,6 +217,19 @@ export function parse(text: string): ParseResult {
     if (scaling.success) issues.push(...checkScaling(scaling.data, [...base, "scaling"]));
     if (Array.isArray(properties.connectTo))
       issues.push(...checkConnectTo(name, properties.connectTo, declaredTypes, [...base, "connectTo"]));
+    if (
+      options.ec2 === false &&
+      isPlainObject(properties.resources) &&
+      "instanceTypes" in properties.resources
+    ) {
+      issues.push({
+        code: "UNSUPPORTED_BY_INSTALLATION",
+        path: [...base, "resources", "instanceTypes"],
+        onKey: true,
+        message:
+          "this installation has no EC2 capacity: its tasks run on Fargate only; remove instanceTypes and give cpu and memory",
+      });
+    }
   }
 
   issues.push(...directiveIssues(raw, declaredTypes));

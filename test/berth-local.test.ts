@@ -1,8 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -13,10 +15,12 @@ import {
 } from "@aws-sdk/client-ecs";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { describe, expect, it } from "vitest";
+import { main } from "../packages/cli/src/main.ts";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const execFileAsync = promisify(execFile);
 const stackFile = readFileSync(join(root, "examples/private-api/berth.yml"), "utf8");
 
 async function call(url: string, token: string | undefined, init: RequestInit = {}) {
@@ -30,7 +34,73 @@ async function call(url: string, token: string | undefined, init: RequestInit = 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/** One request written to the socket as is (request target included), and the raw answer. */
+function rawRequest(url: string, head: string, body = ""): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      // Written, not ended: a half-closed socket lets Node's server drop the connection before it answers.
+      socket.write(
+        `${head}\r\nHost: ${hostname}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk;
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]), text }));
+  });
+}
+
+/** Berth Local in this process, on a fresh data dir and ports of the OS's choosing. */
+function startWithAdminToken(adminToken: string) {
+  return startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
+    awsPort: 0,
+    apiPort: 0,
+    adminToken,
+  });
+}
+
 describe("Berth Local's API host", () => {
+  it("answers malformed request targets and cyclic YAML with a 4xx, through a real socket", async () => {
+    const token = `berth_${"b".repeat(43)}`;
+    const local = await startWithAdminToken(token);
+    try {
+      const api = local.api?.url ?? "";
+      // `//[` and `/[` are not paths (`[` is no path character); `//` and `/v1//health` are, with
+      // no route.
+      for (const [target, status] of [
+        ["//[", 400],
+        ["/[", 400],
+        ["//", 404],
+        ["/v1//health", 404],
+      ] as const) {
+        const reply = await rawRequest(api, `GET ${target} HTTP/1.1`);
+        expect({ target, status: reply.status }).toEqual({ target, status });
+        expect(reply.text).toMatch(/^x-request-id: \S+/im);
+      }
+      expect((await rawRequest(api, "GET /v1/health HTTP/1.1")).status).toBe(200);
+      // The query string reaches the handler too: health takes no parameters.
+      const query = await rawRequest(api, "GET /v1/health?x=%zz HTTP/1.1");
+      expect(query.status).toBe(400);
+      expect(query.text).toContain("query");
+
+      const cyclic = await rawRequest(
+        api,
+        `PUT /v1/stacks/demo?dryRun=true HTTP/1.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/yaml`,
+        "resources: &r\n  api: *r\n",
+      );
+      expect(cyclic.status).toBe(422);
+      // The body may come chunked: look for the detail in the raw text.
+      expect(cyclic.text).toContain('"code":"INVALID_STACK_FILE"');
+      expect(cyclic.text).toContain('{"path":"resources.api","line":2,"column":8,"message":"alias *r refers');
+    } finally {
+      await local.close();
+    }
+  });
+
   it("serves the API with a generated admin token that survives restarts, and keeps deployments truthful", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "berth-api-host-"));
     let local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
@@ -101,6 +171,19 @@ describe("Berth Local's API host", () => {
         return tasks.running === 1 ? view.body.tasks : undefined;
       });
       expect(counted).toEqual({ desired: 1, running: 1 });
+      // The newest ECS deployment's tasks (no health check: running, never HEALTHY) and ECS's latest event.
+      const view = await call(`${api}/v1/stacks/demo/services/privateApi`, token);
+      expect(view.body.rollout).toMatchObject({
+        ecsDeploymentId: expect.stringMatching(/^ecs-svc\//),
+        taskDefinitionArn: taskDefinition?.taskDefinitionArn,
+        desired: 1,
+        running: 1,
+        healthy: 0,
+        stopped: 0,
+      });
+      expect(view.body.latestEvent).toMatchObject({
+        message: expect.stringMatching(/^\(service demo-privateApi\) /),
+      });
 
       await local.close();
       local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
@@ -112,14 +195,60 @@ describe("Berth Local's API host", () => {
     }
   });
 
+  it("refuses instanceTypes (no EC2 capacity here) in a dry run, an apply and berth deploy, before anything is written or built", async () => {
+    const token = `berth_${"c".repeat(43)}`;
+    const local = await startWithAdminToken(token);
+    try {
+      const api = local.api?.url ?? "";
+      const onEc2 = [
+        "resources:",
+        "  api:",
+        "    type: worker-service",
+        "    properties:",
+        "      packaging: {type: prebuilt-image, properties: {image: nginx}}",
+        "      resources:",
+        "        instanceTypes: [c5.large]",
+        "",
+      ].join("\n");
+      const refusal = {
+        path: "resources.api.properties.resources.instanceTypes",
+        line: 7,
+        column: 9,
+        message: expect.stringMatching(/^this installation has no EC2 capacity/),
+      };
+      for (const query of ["?dryRun=true", ""]) {
+        const reply = await call(`${api}/v1/stacks/ec2${query}`, token, {
+          method: "PUT",
+          body: onEc2,
+          headers: { "content-type": "application/yaml" },
+        });
+        expect({ query, status: reply.status }).toEqual({ query, status: 422 });
+        expect((reply.body.error as { details: unknown[] }).details).toEqual([refusal]);
+      }
+      // The file is valid: validate says so, deploy gets the installation's refusal with its line.
+      const dir = mkdtempSync(join(tmpdir(), "berth-ec2-"));
+      writeFileSync(join(dir, "berth.yml"), onEc2);
+      const lines: string[] = [];
+      const io = {
+        out: (text: string) => lines.push(text),
+        err: (text: string) => lines.push(text),
+        env: { BERTH_URL: api, BERTH_TOKEN: token },
+        cwd: dir,
+      };
+      expect(await main(["validate"], io)).toBe(0);
+      expect(await main(["deploy", "--stack", "ec2"], io)).toBe(2);
+      expect(lines).toContain(
+        "  berth.yml:7:9 resources.api.properties.resources.instanceTypes: this installation has no EC2 capacity: its tasks run on Fargate only; remove instanceTypes and give cpu and memory",
+      );
+      expect(await call(`${api}/v1/stacks`, token)).toEqual({ status: 200, body: { stacks: [] } });
+    } finally {
+      await local.close();
+    }
+  });
+
   it("registers BERTH_ADMIN_TOKEN, and refuses one that is not a Berth token", async () => {
     const token = `berth_${"a".repeat(43)}`;
-    const local = await startBerthLocal({
-      dataDir: mkdtempSync(join(tmpdir(), "berth-api-host-")),
-      awsPort: 0,
-      apiPort: 0,
-      adminToken: token,
-    });
+    const local = await startWithAdminToken(token);
     try {
       expect(local.api?.admin).toEqual({ token, generated: false });
       expect((await call(`${local.api?.url}/v1/tokens`, token)).status).toBe(200);
@@ -241,7 +370,7 @@ describe("Berth Local's EventBridge", () => {
 });
 
 describe("npm start", () => {
-  it("runs until SIGTERM and leaves no task process behind", async () => {
+  it("prints a shell setup that the aws CLI and berth (from any directory) work with, runs until SIGTERM and leaves no task process behind", async () => {
     const app = httpApp();
     // As `npm start` runs it: node with tsx's loader, so the signal reaches Berth Local itself.
     const child: ChildProcess = spawn(
@@ -268,6 +397,40 @@ describe("npm start", () => {
       30_000,
     );
     expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
+
+    // The printed shell setup is all a newcomer needs: the aws CLI with no credentials of its
+    // own, and the berth binary from a directory outside the repository, token found.
+    const exported = /^\s*export (.+)$/m.exec(output)?.[1] ?? "";
+    const setup = Object.fromEntries(exported.split(" ").map((pair) => pair.split(/=(.*)/s).slice(0, 2)));
+    expect(Object.keys(setup)).toEqual(
+      expect.arrayContaining([
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "BERTH_URL",
+        "BERTH_DATA_DIR",
+      ]),
+    );
+    const bare = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") && !name.startsWith("BERTH_")),
+    );
+    const home = mkdtempSync(join(tmpdir(), "berth-newcomer-"));
+    const env = { ...bare, ...setup, HOME: home, AWS_PAGER: "" };
+    const clusters = await execFileAsync("aws", ["ecs", "list-clusters", "--output", "json"], {
+      env,
+      cwd: home,
+    });
+    expect(JSON.parse(clusters.stdout)).toHaveProperty("clusterArns");
+    const status = await execFileAsync(
+      process.execPath,
+      [join(root, "packages/cli/bin/berth.js"), "status"],
+      {
+        env,
+        cwd: home,
+      },
+    );
+    expect(status.stdout).toContain("No stacks yet");
     const ecs = new ECSClient({
       endpoint: awsUrl,
       region: "us-east-1",

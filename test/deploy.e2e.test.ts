@@ -49,8 +49,9 @@ const STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:be
 /** The test app's directory for stack `rb` (service `api`) and for the restart test's stack. */
 const rbApp = httpApp();
 const restartApp = httpApp();
+const progressApp = httpApp();
 /** Where task processes run: their image directories (built artifacts live under the data dir). */
-const taskDirs = [dataDir, rbApp.dir, restartApp.dir];
+const taskDirs = [dataDir, rbApp.dir, restartApp.dir, progressApp.dir];
 
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;
@@ -74,9 +75,12 @@ function current(): BerthLocalProcess {
   return local;
 }
 
-/** `berth …` in-process, against the running Berth Local. */
-function berth(args: string[]): Promise<{ code: number; output: string }> {
-  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken });
+/** `berth …` in-process, against the running Berth Local; `lines` receives its output as it comes. */
+function berth(
+  args: string[],
+  options: { lines?: string[]; progressIntervalMs?: number } = {},
+): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken, ...options });
 }
 
 function writeStack(name: string, yaml: string): string {
@@ -164,7 +168,8 @@ afterAll(async () => {
     );
   }
   if (!process.env.BERTH_TEST_KEEP) {
-    for (const dir of [work, rbApp.dir, restartApp.dir]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [work, rbApp.dir, restartApp.dir, progressApp.dir])
+      rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
 
@@ -258,6 +263,45 @@ describe("deploying on Berth Local end to end", () => {
   }, 180_000);
 
   let v1TaskDefinition = "";
+
+  it("prints the new revision's tasks and ECS's latest event while a deployment waits on its health checks", async () => {
+    const gate = join(gates, "progress");
+    const lines: string[] = [];
+    const file = writeStack(
+      "progress",
+      appStack({
+        service: "api",
+        image: progressApp.image,
+        version: "v1",
+        healthCheckCommand: gatedHealthCheck(gate),
+        startPeriodSeconds: 120,
+      }),
+    );
+    const deploying = berth(["deploy", "-f", file, "--stack", "progress", "--timeout", "3m"], {
+      lines,
+      progressIntervalMs: 1_000,
+    });
+    // The task runs but its health check fails until the gate opens: ECS counts it running, not healthy.
+    await waitFor(
+      "a progress line with the task running and not yet healthy",
+      () =>
+        lines.some((line) =>
+          /api {2}deploying: revision \d+: 1 of 1 running, 0 healthy, 0 stopped$/.test(line),
+        ),
+      120_000,
+      250,
+    );
+    await waitFor(
+      "ECS's latest service event under a progress line",
+      () => lines.some((line) => /^ +ECS: \(service progress-api\) .+/.test(line)) || undefined,
+      60_000,
+      250,
+    );
+    writeFileSync(gate, "open");
+    const result = await deploying;
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/^ {2}api +SUCCEEDED /m);
+  }, 240_000);
 
   it("rolls back a revision that fails its health check while v1 keeps serving", async () => {
     const v1 = await berth([

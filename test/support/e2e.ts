@@ -170,9 +170,10 @@ export function keepAsking(probe: () => Promise<string>, everyMs = 100) {
 /** `berth …` in-process against a running Berth Local (from the repository root unless told), with its output as one string. */
 export async function runBerth(
   args: string[],
-  target: { apiUrl: string; token: string; cwd?: string },
+  target: { apiUrl: string; token: string; cwd?: string; lines?: string[]; progressIntervalMs?: number },
 ): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
+  // Given lines fill as the command prints, for a test that watches a long command.
+  const lines = target.lines ?? [];
   const code = await main(args, {
     out: (text) => lines.push(text),
     err: (text) => lines.push(text),
@@ -181,6 +182,7 @@ export async function runBerth(
     signal: new AbortController().signal,
     color: false,
     pollIntervalMs: 250,
+    ...(target.progressIntervalMs ? { progressIntervalMs: target.progressIntervalMs } : {}),
   });
   return { code, output: lines.join("\n") };
 }

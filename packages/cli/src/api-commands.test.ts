@@ -12,6 +12,7 @@ import {
   stackFile,
   startS3Emulator,
 } from "../../functions/src/api/test-support.ts";
+import { resolveCredentials } from "./api.ts";
 import { main } from "./main.ts";
 import { type ApiServer, deadUrl, startApiServer } from "./test-support.ts";
 
@@ -39,7 +40,12 @@ interface Running {
 
 function start(
   argv: string[],
-  options: { env?: Record<string, string | undefined>; signal?: AbortSignal; cwd?: string } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    signal?: AbortSignal;
+    cwd?: string;
+    progressIntervalMs?: number;
+  } = {},
 ): Running {
   const out: string[] = [];
   const err: string[] = [];
@@ -50,6 +56,7 @@ function start(
     cwd: options.cwd ?? dir,
     ...(options.signal ? { signal: options.signal } : {}),
     pollIntervalMs: POLL_MS,
+    ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
   }).then((code) => ({ code, out: out.join("\n"), err: err.join("\n") }));
   return { out, err, done };
 }
@@ -166,6 +173,55 @@ describe("berth deploy", () => {
     // The stack file went as YAML, once, with where its source is.
     const put = server.requests.filter((request) => request.startsWith("PUT "));
     expect(put).toEqual([`PUT /v1/stacks/shop?source=${encodeURIComponent(pathToFileURL(dir).href)}`]);
+  });
+
+  it("keeps a reason's health-check output, without terminal control sequences or progress meters", async () => {
+    const { store } = server.harness;
+    await settledStack("shop", stackFile());
+    const run = start([
+      "deploy",
+      "-f",
+      writeStack("berth.yml", stackFile({ greeting: "hej" })),
+      "--stack",
+      "shop",
+    ]);
+    const api = await deploymentOf("shop", "api");
+    const reason =
+      "Task failed container health checks: \u001b[31m  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n" +
+      "                                 Dload  Upload   Total   Spent    Left  Speed\n" +
+      "\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0\r100    12  100    12    0     0   1200      0 --:--:-- --:--:-- --:--:--  1200\n" +
+      "curl: (22) The requested URL returned error: 500\u001b[0m";
+    await Deployment.transition(store, api, "PENDING", "DEPLOYING", "rolling out");
+    await Deployment.transition(store, api, "DEPLOYING", "FAILED", reason);
+    const result = await run.done;
+    expect(result.code).toBe(1);
+    const clean = "Task failed container health checks: | curl: (22) The requested URL returned error: 500";
+    expect(matching(result.out.split("\n"), /^ {2}api +FAILED /)).toEqual([
+      expect.stringMatching(new RegExp(`^ {2}api +FAILED +\\S+ +${clean.replace(/[()|]/g, "\\$&")}$`)),
+    ]);
+    expect(result.out).toContain(`DEPLOYING → FAILED: ${clean}`);
+    for (const gone of ["\u001b", "\r", "% Total", "--:--:--"]) expect(result.out).not.toContain(gone);
+  });
+
+  it("prints a progress line while a deployment is DEPLOYING and quiet", async () => {
+    const { store } = server.harness;
+    await settledStack("shop", stackFile());
+    const run = start(
+      ["deploy", "-f", writeStack("berth.yml", stackFile({ greeting: "ciao" })), "--stack", "shop"],
+      {
+        progressIntervalMs: 50,
+      },
+    );
+    const api = await deploymentOf("shop", "api");
+    await Deployment.transition(store, api, "PENDING", "DEPLOYING", "rolling out");
+    // This harness has no ECS: the view says so, and the CLI says it keeps waiting.
+    await waitFor(
+      "two progress lines",
+      () => matching(run.out, /api {2}deploying: ECS reports no deployment of the service yet$/).length >= 2,
+    );
+    await Deployment.transition(store, api, "DEPLOYING", "SUCCEEDED", "healthy");
+    expect((await run.done).code).toBe(0);
+    expect(server.requests).toContain("GET /v1/stacks/shop/services/api");
   });
 
   it("exits 1 when one deployment is ROLLED_BACK, showing the failure's data under the service", async () => {
@@ -411,6 +467,27 @@ describe("berth status", () => {
     expect(fromFile.out).toContain("No stacks yet");
   });
 
+  it("finds the admin token under the repository's data dir from any directory", () => {
+    const repository = mkdtempSync(join(tmpdir(), "berth-repo-"));
+    mkdirSync(join(repository, ".berth"));
+    writeFileSync(join(repository, ".berth", "admin-token"), "berth_from_the_repository\n");
+    const elsewhere = mkdtempSync(join(tmpdir(), "berth-elsewhere-"));
+    expect(resolveCredentials({}, elsewhere, repository)).toEqual({
+      token: "berth_from_the_repository",
+      source: join(repository, ".berth", "admin-token"),
+    });
+    // The current directory's data dir comes first, and an absolute BERTH_DATA_DIR is used as is.
+    mkdirSync(join(elsewhere, ".berth"));
+    writeFileSync(join(elsewhere, ".berth", "admin-token"), "berth_here\n");
+    expect(resolveCredentials({}, elsewhere, repository).token).toBe("berth_here");
+    expect(
+      resolveCredentials({ BERTH_DATA_DIR: join(repository, ".berth") }, elsewhere, "/nowhere").token,
+    ).toBe("berth_from_the_repository");
+    expect(
+      resolveCredentials({}, mkdtempSync(join(tmpdir(), "berth-empty-")), "/nowhere").token,
+    ).toBeUndefined();
+  });
+
   it("exits 2 with the API's NOT_FOUND for a stack that does not exist", async () => {
     const result = await cli("status", "--stack", "nope");
     expect(result.code).toBe(2);
@@ -521,6 +598,42 @@ describe("berth logs", () => {
     ]);
     const newest = await cli("logs", "--stack", "shop", "--service", "api", "--limit", "2");
     expect(newest.out.split("\n").map((line) => line.split(" ").at(-1))).toEqual(["two", "three"]);
+  });
+
+  it("--follow prints nothing older than --since, in time order, even from reads that overlap", async () => {
+    const calls = scriptLogs([
+      // Two streams interleave: a page may list a later line first.
+      { events: [event(3, "three"), event(2, "two")] },
+      // The overlap reaches back before the cutoff, where a late line shows up.
+      { events: [event(1, "late, older than the cutoff"), event(3, "three"), event(4, "four")] },
+    ]);
+    const stop = new AbortController();
+    const cutoff = new Date(at(2)).toISOString();
+    const run = start(["logs", "--stack", "shop", "--service", "api", "--follow", "--since", cutoff], {
+      signal: stop.signal,
+    });
+    await waitFor("three reads", () => calls.length >= 3);
+    stop.abort();
+    const result = await run.done;
+    expect(result.out.split("\n")).toEqual([
+      "2030-01-01T12:00:02.000Z [ecs/api/task-1] two",
+      "2030-01-01T12:00:03.000Z [ecs/api/task-1] three",
+      "2030-01-01T12:00:04.000Z [ecs/api/task-1] four",
+    ]);
+    expect(calls[0]?.body.startTime).toBe(at(2));
+    // The newest line minus the overlap would be before the cutoff: the cutoff holds.
+    expect(calls[1]?.body.startTime).toBe(at(2));
+    expect(calls[2]?.body.startTime).toBe(at(2));
+  });
+
+  it("--since 5s counts back from the command's start, once, for every read", async () => {
+    const calls = scriptLogs([{ events: [] }]);
+    const before = Date.now();
+    const result = await cli("logs", "--stack", "shop", "--service", "api", "--since", "5s");
+    expect(result.code).toBe(0);
+    const startTime = calls[0]?.body.startTime as number;
+    expect(startTime).toBeGreaterThanOrEqual(before - 5_000);
+    expect(startTime).toBeLessThanOrEqual(Date.now() - 5_000);
   });
 
   it("--follow reads on with nextToken, then from the newest line, and prints each line once", async () => {

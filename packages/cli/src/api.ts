@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Service } from "@berth/core/deployments";
 import type { ErrorCode } from "@berth/core/errors";
 import type { DeploymentEventRecord, DeploymentRecord, StackRecord } from "@berth/core/store";
 import { UsageError } from "./command.ts";
@@ -59,6 +61,9 @@ export interface ServiceSummary {
 
 export interface ServiceView extends ServiceSummary {
   tasks: { desired: number | null; running: number | null };
+  /** The service's newest ECS deployment and its tasks; null when ECS has none or cannot be asked. */
+  rollout: Service.Rollout | null;
+  latestEvent: Service.ServiceEvent | null;
 }
 
 export interface StackList {
@@ -141,15 +146,26 @@ export interface Credentials {
   source: string | undefined;
 }
 
+/** The repository this CLI runs from: `npm start` there keeps Berth Local's data in `.berth`. */
+export const REPOSITORY_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
 /**
  * BERTH_TOKEN, else the admin token Berth Local keeps in its data dir, so that a developer
- * next to `npm start` needs no setup.
+ * next to `npm start` needs no setup. The data dir is `BERTH_DATA_DIR` (default `.berth`); a
+ * relative one is looked up under the current directory, then under the repository, where
+ * `npm start` runs whatever directory it was typed in.
  */
-export function resolveCredentials(env: Record<string, string | undefined>, cwd: string): Credentials {
+export function resolveCredentials(
+  env: Record<string, string | undefined>,
+  cwd: string,
+  repositoryRoot = REPOSITORY_ROOT,
+): Credentials {
   const fromEnv = env.BERTH_TOKEN?.trim();
   if (fromEnv) return { token: fromEnv, source: "BERTH_TOKEN" };
-  const file = resolve(cwd, env.BERTH_DATA_DIR || ".berth", "admin-token");
-  if (existsSync(file)) {
+  const dataDir = env.BERTH_DATA_DIR || ".berth";
+  for (const base of [cwd, repositoryRoot]) {
+    const file = resolve(base, dataDir, "admin-token");
+    if (!existsSync(file)) continue;
     const token = readFileSync(file, "utf8").trim();
     if (token) return { token, source: file };
   }

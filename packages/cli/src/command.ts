@@ -21,6 +21,8 @@ export interface Io extends Output {
   color?: boolean;
   /** How often deploy and logs --follow ask the API again. Default: one second. */
   pollIntervalMs?: number;
+  /** deploy: the longest a deploying service goes without a line before a progress line. Default: 10 s. */
+  progressIntervalMs?: number;
 }
 
 /** Io with every default filled in: what the commands work with. */
@@ -30,6 +32,7 @@ export interface Context extends Output {
   signal: AbortSignal;
   color: boolean;
   pollIntervalMs: number;
+  progressIntervalMs: number;
 }
 
 export const DEFAULT_TIMEOUT = "30m";

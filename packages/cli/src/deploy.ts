@@ -21,6 +21,7 @@ import {
   encode,
   type PlanEntry,
   type RequestedDeployment,
+  type ServiceView,
   SOURCES_UNSUPPORTED,
 } from "./api.ts";
 import {
@@ -37,7 +38,17 @@ import {
   stringOption,
   UsageError,
 } from "./command.ts";
-import { apiErrorLines, duration, elapsed, type Paint, painter, statusStyle, table } from "./format.ts";
+import {
+  apiErrorLines,
+  duration,
+  elapsed,
+  type Paint,
+  painter,
+  plainLines,
+  plainText,
+  statusStyle,
+  table,
+} from "./format.ts";
 
 /** Exit status after Ctrl-C, as shells report a command ended by SIGINT. */
 const INTERRUPTED = 130;
@@ -272,6 +283,8 @@ class Tracker {
   private shownStatus: string = "PENDING";
   private grace = FINAL_EVENT_GRACE_POLLS;
   private unreachable = false;
+  /** When this service last got a line: a quiet one gets a progress line (`progressDue`). */
+  private lastLineAt = Date.now();
 
   constructor(
     readonly service: string,
@@ -288,11 +301,38 @@ class Tracker {
   }
 
   private line(text: string, detail: string[] = []): void {
+    this.lastLineAt = Date.now();
     const time = elapsed(Date.now() - this.startedAt).padStart(5);
     const name = this.service.padEnd(this.width);
     this.output.out(`${this.paint("dim", time)} ${name}  ${text}`);
     const indent = " ".repeat(time.length + 1 + name.length + 4);
     for (const line of detail) this.output.out(`${indent}${this.paint("dim", line)}`);
+  }
+
+  /** Tasks only run (and wait on health checks) while a deployment or its rollback is under way. */
+  progressDue(intervalMs: number): boolean {
+    const { status } = this.deployment;
+    const waiting = status === "DEPLOYING" || status === "ROLLING_BACK";
+    return !this.done && waiting && Date.now() - this.lastLineAt >= intervalMs;
+  }
+
+  /** What ECS says of the service's newest revision, and its latest service event. */
+  progress(view: ServiceView): void {
+    const { rollout, latestEvent } = view;
+    const detail = latestEvent ? [`ECS: ${plainText(latestEvent.message)}`] : [];
+    if (!rollout) {
+      this.line(
+        `${this.deployment.status.toLowerCase()}: ECS reports no deployment of the service yet`,
+        detail,
+      );
+      return;
+    }
+    const revision = /:(\d+)$/.exec(rollout.taskDefinitionArn ?? "")?.[1];
+    this.line(
+      `${this.deployment.status.toLowerCase()}: ${revision ? `revision ${revision}` : "new revision"}: ` +
+        `${rollout.running} of ${rollout.desired} running, ${rollout.healthy} healthy, ${rollout.stopped} stopped`,
+      detail,
+    );
   }
 
   /** Once per outage, so a restarting API does not flood the terminal. */
@@ -322,7 +362,8 @@ class Tracker {
 
   private statusChange(from: string, to: string, reason: string): string {
     const target = this.paint(statusStyle(to), to);
-    return `${from === to ? target : `${from} → ${target}`}${reason ? `: ${reason}` : ""}`;
+    const text = plainText(reason);
+    return `${from === to ? target : `${from} → ${target}`}${text ? `: ${text}` : ""}`;
   }
 
   private show(event: DeploymentEvent): void {
@@ -342,7 +383,7 @@ class Tracker {
 }
 
 function inlineValue(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const text = typeof value === "string" ? plainText(value) : JSON.stringify(value);
   const short = text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
   return typeof value === "string" && /[\s="]/.test(short) ? JSON.stringify(short) : short;
 }
@@ -358,9 +399,9 @@ function dataLines(data: Record<string, unknown>): string[] {
     if (value === undefined || value === null) continue;
     const lines =
       Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")
-        ? (value as string[])
+        ? (value as string[]).flatMap(plainLines)
         : typeof value === "string" && value.includes("\n")
-          ? value.replace(/\n$/, "").split("\n")
+          ? plainLines(value)
           : undefined;
     if (!lines) {
       inline.push(`${key}=${inlineValue(value)}`);
@@ -384,6 +425,11 @@ async function followAll(
   for (;;) {
     await Promise.all(
       trackers.filter((tracker) => !tracker.done).map((tracker) => poll(api, tracker, context.signal)),
+    );
+    await Promise.all(
+      trackers
+        .filter((tracker) => tracker.progressDue(context.progressIntervalMs))
+        .map((tracker) => showProgress(api, tracker, context.signal)),
     );
     if (trackers.every((tracker) => tracker.done)) return "finished";
     if (context.signal.aborted) return "interrupted";
@@ -411,6 +457,23 @@ async function poll(api: ApiClient, tracker: Tracker, signal: AbortSignal): Prom
   }
 }
 
+/** A progress line from the service view; none when it cannot be read (the next poll tries again). */
+async function showProgress(api: ApiClient, tracker: Tracker, signal: AbortSignal): Promise<void> {
+  const { stack, service } = tracker.deployment;
+  try {
+    const { body } = await api.request<ServiceView>(
+      "GET",
+      `/v1/stacks/${encode(stack)}/services/${encode(service)}`,
+      { signal },
+    );
+    tracker.progress(body);
+  } catch (error) {
+    if ((error as Error).name === "AbortError") return;
+    if (error instanceof ApiUnreachableError || error instanceof ApiRequestError) return;
+    throw error;
+  }
+}
+
 function summaryLines(plan: PlanEntry[], trackers: Tracker[], paint: Paint): string[] {
   const byService = new Map(trackers.map((tracker) => [tracker.service, tracker.deployment]));
   const rows = plan.map((entry) => {
@@ -422,7 +485,7 @@ function summaryLines(plan: PlanEntry[], trackers: Tracker[], paint: Paint): str
     const took = deployment.finishedAt
       ? duration(Date.parse(deployment.finishedAt) - Date.parse(deployment.createdAt))
       : "-";
-    return [entry.service, deployment.status, took, deployment.reason];
+    return [entry.service, deployment.status, took, plainText(deployment.reason)];
   });
   return [
     "Summary:",

@@ -89,3 +89,59 @@ export function apiErrorLines(error: ApiRequestError, fileName?: string): string
   }
   return lines;
 }
+
+const ESC = String.fromCharCode(0x1b);
+const BEL = String.fromCharCode(0x07);
+/** CSI sequences (colors, cursor moves, erase line), OSC sequences (titles, links) and other escapes. */
+const CONTROL_SEQUENCES = new RegExp(
+  `${ESC}\\[[0-?]*[ -/]*[@-~]|${ESC}\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)|${ESC}[@-_]`,
+  "g",
+);
+/** The other control characters a terminal would act on (tab and newline are handled apart). */
+const CONTROL_CHARACTERS = new RegExp(
+  `[${String.fromCharCode(0)}-${String.fromCharCode(8)}${String.fromCharCode(0x0b)}${String.fromCharCode(0x0c)}${String.fromCharCode(0x0e)}-${String.fromCharCode(0x1f)}${String.fromCharCode(0x7f)}]`,
+  "g",
+);
+/**
+ * Progress meters, removed from where they start to the end of their line (output often follows
+ * a prefix such as "Task failed container health checks: "): curl's two header lines and its
+ * rows, and bars such as `[=====>   ] 45%`.
+ */
+const SIZE = "[\\d.]+[kMGT]?";
+const CLOCK = "(?:--:--:--|\\d+:\\d\\d:\\d\\d)";
+const PROGRESS_METERS = [
+  /\s*% Total\s+% Received.*$/,
+  /\s*Dload\s+Upload\s+Total.*$/,
+  new RegExp(
+    `\\s*\\d{1,3}\\s+${SIZE}(?:\\s+\\d{1,3}\\s+${SIZE}){2}(?:\\s+${SIZE}){2}(?:\\s+${CLOCK}){3}\\s+${SIZE}\\s*$`,
+  ),
+  /\s*\[[=#>.\s-]+\]\s*\d{1,3}(?:\.\d+)?%\s*$/,
+];
+
+/**
+ * Command output (a health check's, a task's) as a terminal would end up showing it, as plain
+ * text: control sequences and progress meters gone, a line rewritten with carriage returns kept
+ * as last written; the remaining lines, non-empty, in order.
+ */
+export function plainLines(text: string): string[] {
+  return text
+    .replace(CONTROL_SEQUENCES, "")
+    .split("\n")
+    .map((line) => {
+      // What is left of each carriage-return rewrite once meters are gone; the last one stands.
+      const parts = line
+        .split("\r")
+        .map((part) => part.replace(/\t/g, " ").replace(CONTROL_CHARACTERS, ""))
+        .map((part) => PROGRESS_METERS.reduce((kept, meter) => kept.replace(meter, ""), part).trimEnd())
+        .filter((part) => part.trim() !== "");
+      return parts[parts.length - 1] ?? "";
+    })
+    .filter((line) => line.trim() !== "");
+}
+
+/** `plainLines` on one line, for a table cell or a status line. */
+export function plainText(text: string): string {
+  return plainLines(text)
+    .map((line) => line.trim())
+    .join(" | ");
+}

@@ -2,6 +2,7 @@ import { ApiClient, encode, type LogsPage } from "./api.ts";
 import {
   type Context,
   DEFAULT_SINCE,
+  parseDuration,
   parseOptions,
   pause,
   requiredOption,
@@ -83,7 +84,11 @@ export async function logs(args: string[], context: Context): Promise<number> {
     held.push(line);
     if (held.length > (limit ?? 0)) held.shift();
   };
-  let since = stringOption(values, "since") ?? DEFAULT_SINCE;
+  const sinceOption = stringOption(values, "since") ?? DEFAULT_SINCE;
+  // One fixed cutoff for the whole command: later reads start earlier than the newest line (the
+  // overlap) and must not reach back past what the person asked for.
+  const cutoff = cutoffOf(sinceOption, Date.now());
+  let since = cutoff ?? sinceOption;
   let nextToken: string | undefined;
   try {
     for (;;) {
@@ -91,7 +96,14 @@ export async function logs(args: string[], context: Context): Promise<number> {
         query: { since, limit: PAGE_SIZE, nextToken },
         signal: context.signal,
       });
-      for (const event of body.events) if (printed.isNew(event)) emit(lineOf(event, paint));
+      // Streams interleave: a page is printed in time order, and nothing older than the cutoff.
+      const inOrder = [...body.events].sort((a, b) =>
+        a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0,
+      );
+      for (const event of inOrder) {
+        if (cutoff !== undefined && event.timestamp < cutoff) continue;
+        if (printed.isNew(event)) emit(lineOf(event, paint));
+      }
       if (body.nextToken) {
         nextToken = body.nextToken;
         continue;
@@ -103,7 +115,8 @@ export async function logs(args: string[], context: Context): Promise<number> {
       // because CloudWatch Logs gives no token once a listing reaches its end.
       nextToken = undefined;
       if (printed.newest !== undefined) {
-        since = new Date(Date.parse(printed.newest) - FOLLOW_OVERLAP_MS).toISOString();
+        const overlapped = new Date(Date.parse(printed.newest) - FOLLOW_OVERLAP_MS).toISOString();
+        since = cutoff !== undefined && cutoff > overlapped ? cutoff : overlapped;
         printed.startPass(since);
       } else {
         printed.startPass("");
@@ -115,4 +128,19 @@ export async function logs(args: string[], context: Context): Promise<number> {
     if ((error as Error).name === "AbortError") return 0;
     throw error;
   }
+}
+
+/**
+ * `--since` as an ISO timestamp: a duration (`5s`, `15m`, `1h30m`) counts back from `now`.
+ * Undefined for text that is neither, which goes to the API as given for it to refuse.
+ */
+function cutoffOf(since: string, now: number): string | undefined {
+  let ms: number | undefined;
+  try {
+    ms = parseDuration(since, "since");
+  } catch {
+    const time = Date.parse(since);
+    return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+  }
+  return new Date(now - ms).toISOString();
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,6 +72,15 @@ describe("berth validate", () => {
     const result = await run("validate", "-f", kitchenSink);
     expect(result.code).toBe(0);
     expect(result.out).toContain("valid, 9 resources: gateway (http-api-gateway)");
+  });
+
+  it("refuses a cyclic alias at FILE:LINE:COL instead of crashing", async () => {
+    const cyclic = file("cyclic.yml", "resources: &r\n  api: *r\n");
+    const result = await run("validate", "-f", cyclic);
+    expect(result.code).toBe(1);
+    expect(result.err.split("\n")[0]).toBe(
+      `${cyclic}:2:8 resources.api: alias *r refers to a node that contains it; a stack file cannot be cyclic`,
+    );
   });
 
   it("exits 2 for a file that does not exist and for an unknown option", async () => {
@@ -152,10 +161,29 @@ describe("berth render", () => {
     const refused = await run("render", "-f", stack, "--env", bad);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain("account: must be a 12-digit AWS account id");
+    const broken = await run("render", "-f", stack, "--env", file("broken-env.yml", "a: [\n"));
+    expect(broken.code).toBe(2);
+    expect(broken.err).toMatch(/^berth: .*broken-env\.yml: /);
   });
 });
 
 describe("the berth binary", () => {
+  it("runs from a directory outside the repository, by its path or through a link on PATH", () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "berth-elsewhere-"));
+    writeFileSync(join(elsewhere, "berth.yml"), readFileSync(kitchenSink, "utf8"));
+    const bin = join(root, "packages/cli/bin/berth.js");
+    const byPath = spawnSync(process.execPath, [bin, "validate"], { cwd: elsewhere, encoding: "utf8" });
+    expect(byPath.stdout).toContain("berth.yml: valid, 9 resources");
+    const links = mkdtempSync(join(tmpdir(), "berth-bin-"));
+    symlinkSync(bin, join(links, "berth"));
+    const linked = spawnSync("berth", ["validate"], {
+      cwd: elsewhere,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${links}:${process.env.PATH}` },
+    });
+    expect(linked.stdout).toContain("berth.yml: valid, 9 resources");
+  });
+
   it("runs with npx from the repository root", () => {
     const result = spawnSync("npx", ["--no-install", "berth", "validate", "-f", kitchenSink], {
       cwd: root,

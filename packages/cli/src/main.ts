@@ -58,7 +58,8 @@ Options:
 Environment (deploy, redeploy, status, logs, cancel):
   BERTH_URL          the Berth API (default: ${DEFAULT_URL}, Berth Local's)
   BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
-                     \${BERTH_DATA_DIR:-.berth}/admin-token under the current directory
+                     \${BERTH_DATA_DIR:-.berth}/admin-token (a relative data dir is looked up
+                     under the current directory, then under the Berth repository)
   NO_COLOR           no colors even on a terminal
 
 Exit status:
@@ -101,6 +102,7 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
     signal: io.signal ?? interrupt?.signal ?? new AbortController().signal,
     color: wantsColor(io.color, env),
     pollIntervalMs: io.pollIntervalMs ?? 1000,
+    progressIntervalMs: io.progressIntervalMs ?? 10_000,
   };
   try {
     switch (command) {
@@ -180,8 +182,15 @@ function render(args: string[], io: Context): number {
   const stackName = values.stack as string | undefined;
   let env: Render.Environment;
   if (typeof values.env === "string") {
+    let fields: unknown;
+    try {
+      fields = parseYaml(readText(values.env, io.cwd));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${values.env}: ${(error as Error).message.split("\n")[0]}`);
+    }
     const parsed = Render.Environment.safeParse({
-      ...(parseYaml(readText(values.env, io.cwd)) as object),
+      ...(fields as object),
       ...(stackName ? { stack: stackName } : {}),
     });
     if (!parsed.success) {

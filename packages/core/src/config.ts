@@ -60,11 +60,17 @@ const SECTIONS = {
         .string()
         .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" })
         .optional(),
+      /**
+       * The cluster's EC2 capacity provider, where resources with `instanceTypes` run; unset
+       * where the cluster has none, and then the API refuses such stack files up front.
+       */
+      BERTH_EC2_CAPACITY_PROVIDER: z.string().min(1).optional(),
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
       cluster: env.BERTH_CLUSTER,
       sourceBucket: env.BERTH_SOURCE_BUCKET,
+      ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER,
     })),
   /**
    * What the installation tells the steps: the same facts `Render.Environment` needs, minus the

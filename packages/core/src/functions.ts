@@ -209,6 +209,16 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       describeServices,
       // A cancel wakes the deployment's workflow where it waits on ECS, to undo the rollout.
       answerTaskTokens,
+      // The service view's rollout: the tasks of the service's newest ECS deployment. ListTasks
+      // is authorized on the cluster's container instances, with the cluster as condition key.
+      {
+        actions: ["ecs:ListTasks"],
+        resources: ["arn:${Partition}:ecs:${Region}:${Account}:container-instance/${Cluster}/*"],
+        conditions: {
+          ArnEquals: { "ecs:cluster": "arn:${Partition}:ecs:${Region}:${Account}:cluster/${Cluster}" },
+        },
+      },
+      describeTasks,
       {
         actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
         resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],

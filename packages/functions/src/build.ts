@@ -53,6 +53,7 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
       : {}),
     logger: options.logger ?? new Logger({ serviceName: "berth-api" }),
     stage: config.stage,
+    ec2Capacity: config.ec2CapacityProvider !== undefined,
   };
 }
 

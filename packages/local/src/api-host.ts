@@ -150,14 +150,19 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** The API Gateway HTTP API (payload format 2.0) event for a Node request. */
 export function toEvent(request: IncomingMessage, body: Buffer, options: { account: string }): ApiEvent {
-  const url = new URL(request.url ?? "/", "http://localhost");
+  // The target as sent, as API Gateway's rawPath is: `new URL` would read `//[` as a host (and
+  // throw) and would resolve dot segments; the handler judges the path itself.
+  const target = request.url ?? "/";
+  const queryAt = target.indexOf("?");
+  const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
+  const rawQueryString = queryAt === -1 ? "" : target.slice(queryAt + 1);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || name === "cookie") continue;
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   }
   const queryStringParameters: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) {
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
     queryStringParameters[name] =
       name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
   }
@@ -166,11 +171,11 @@ export function toEvent(request: IncomingMessage, body: Buffer, options: { accou
   return {
     version: "2.0",
     routeKey: "$default",
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath,
+    rawQueryString,
     ...(request.headers.cookie ? { cookies: request.headers.cookie.split(/;\s*/) } : {}),
     headers,
-    ...(url.search ? { queryStringParameters } : {}),
+    ...(rawQueryString ? { queryStringParameters } : {}),
     requestContext: {
       accountId: options.account,
       apiId: "berth-local",
@@ -178,7 +183,7 @@ export function toEvent(request: IncomingMessage, body: Buffer, options: { accou
       domainPrefix: "berth-local",
       http: {
         method,
-        path: url.pathname,
+        path: rawPath,
         protocol: `HTTP/${request.httpVersion}`,
         sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",

@@ -69,6 +69,8 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${account}:role/${LOCAL_STATE_MACHINE_PREFIX}job-run`,
       // BERTH_SOURCE_BUCKET stays unset: the local builder reads file:// directories in place, so
       // the API answers POST /v1/sources with SOURCES_UNSUPPORTED and clients send file://.
+      // BERTH_EC2_CAPACITY_PROVIDER stays unset: Berth Local has no EC2 instances, so the API
+      // refuses `instanceTypes` when the stack is applied, before anything is built.
     },
   };
 }

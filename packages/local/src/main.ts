@@ -42,7 +42,29 @@ console.log(`Berth Local
   AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, Logs, Secrets Manager, Auto Scaling, Lambda, EventBridge, Step Functions, CodeBuild, IAM, ECR)
   data                     ${local.dataDir}
   admin token              ${tokenLine}
-  try: curl -H "Authorization: Bearer <admin token>" ${local.api?.url}/v1/stacks`);
+  try: curl -H "Authorization: Bearer <admin token>" ${local.api?.url}/v1/stacks
+  shell setup (the aws CLI and SDKs need credentials, any will do; berth then runs from any directory):
+  ${shellSetup(local.awsEndpoint.url, local.api?.url, local.dataDir)}`);
+
+/** One line to paste: dummy AWS credentials and where Berth Local is, for the aws CLI and `berth`. */
+function shellSetup(awsUrl: string, apiUrl: string | undefined, dataDir: string): string {
+  const region = process.env.AWS_REGION ?? "us-east-1";
+  const variables = {
+    AWS_ACCESS_KEY_ID: "berth-local",
+    AWS_SECRET_ACCESS_KEY: "berth-local",
+    AWS_REGION: region,
+    // The aws CLI v1 reads only this one.
+    AWS_DEFAULT_REGION: region,
+    AWS_ENDPOINT_URL: awsUrl,
+    ...(apiUrl ? { BERTH_URL: apiUrl } : {}),
+    BERTH_DATA_DIR: dataDir,
+  };
+  const quote = (value: string) =>
+    /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
+  return `export ${Object.entries(variables)
+    .map(([name, value]) => `${name}=${quote(value)}`)
+    .join(" ")}`;
+}
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

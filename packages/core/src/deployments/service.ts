@@ -1,4 +1,10 @@
-import { DescribeServicesCommand, type ECSClient } from "@aws-sdk/client-ecs";
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  type ECSClient,
+  type Service as EcsService,
+  ListTasksCommand,
+} from "@aws-sdk/client-ecs";
 import { BerthError } from "../errors.ts";
 import { backOff } from "../retry.ts";
 import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
@@ -90,33 +96,118 @@ export interface LiveContext {
 }
 
 /**
- * Desired and running counts as ECS reports them for the service's ECS service, named
- * `<stack>-<service>` as the renderer names it. A read must not fail because ECS cannot answer:
- * the counts are then null.
+ * The newest ECS deployment of the service (its PRIMARY: the revision an update or a rollback
+ * put in place) and its tasks, as ECS reports them while it rolls out.
  */
-async function liveCounts(context: LiveContext, stack: string, service: string): Promise<LiveCounts> {
-  if (!context.ecs) return UNKNOWN_COUNTS;
+export interface Rollout {
+  /** ECS's deployment id (`ecs-svc/…`), which its tasks carry as `startedBy`. */
+  ecsDeploymentId: string;
+  taskDefinitionArn: string | null;
+  /** IN_PROGRESS, COMPLETED or FAILED; null where ECS does not say (no circuit breaker). */
+  rolloutState: string | null;
+  desired: number;
+  running: number;
+  /** Running tasks whose container health checks pass. */
+  healthy: number;
+  /** Tasks of this deployment that stopped (ECS keeps stopped tasks for about an hour). */
+  stopped: number;
+}
+
+/** One of the service's ECS events, such as "has started 1 tasks" or "task … stopped: …". */
+export interface ServiceEvent {
+  at: string;
+  message: string;
+}
+
+/** What ECS says of a service now. Every part is null when ECS cannot be asked or has no service. */
+export interface Live {
+  tasks: LiveCounts;
+  rollout: Rollout | null;
+  /** The service's newest ECS event. */
+  latestEvent: ServiceEvent | null;
+}
+
+const UNKNOWN_LIVE: Live = { tasks: UNKNOWN_COUNTS, rollout: null, latestEvent: null };
+
+/** ListTasks and DescribeTasks take at most 100 tasks at a time; a rollout's counts stop there. */
+const TASKS_PER_CALL = 100;
+
+/**
+ * The service's ECS service, named `<stack>-<service>` as the renderer names it, as ECS reports
+ * it. A read must not fail because ECS cannot answer: what could not be read is then null.
+ */
+async function live(context: LiveContext, stack: string, service: string): Promise<Live> {
+  const ecs = context.ecs;
+  if (!ecs) return UNKNOWN_LIVE;
+  let found: EcsService | undefined;
   try {
-    const { services = [] } = await context.ecs.client.send(
-      new DescribeServicesCommand({ cluster: context.ecs.cluster, services: [`${stack}-${service}`] }),
+    const { services = [] } = await ecs.client.send(
+      new DescribeServicesCommand({ cluster: ecs.cluster, services: [`${stack}-${service}`] }),
     );
-    const found = services.find((candidate) => candidate.status === "ACTIVE");
-    return found
-      ? { desired: found.desiredCount ?? null, running: found.runningCount ?? null }
-      : UNKNOWN_COUNTS;
+    found = services.find((candidate) => candidate.status === "ACTIVE");
   } catch (error) {
     context.logger.warn("live task counts unavailable", { error });
-    return UNKNOWN_COUNTS;
+    return UNKNOWN_LIVE;
+  }
+  if (!found) return UNKNOWN_LIVE;
+  const newest = found.events?.[0];
+  return {
+    tasks: { desired: found.desiredCount ?? null, running: found.runningCount ?? null },
+    rollout: await rolloutOf(context, ecs, found),
+    latestEvent:
+      newest?.message && newest.createdAt
+        ? { at: newest.createdAt.toISOString(), message: newest.message }
+        : null,
+  };
+}
+
+async function rolloutOf(
+  context: LiveContext,
+  ecs: NonNullable<LiveContext["ecs"]>,
+  found: EcsService,
+): Promise<Rollout | null> {
+  const primary = found.deployments?.find((deployment) => deployment.status === "PRIMARY");
+  if (!primary?.id) return null;
+  try {
+    const tasksOf = async (desiredStatus: "RUNNING" | "STOPPED") =>
+      (
+        await ecs.client.send(
+          new ListTasksCommand({
+            cluster: ecs.cluster,
+            startedBy: primary.id,
+            desiredStatus,
+            maxResults: TASKS_PER_CALL,
+          }),
+        )
+      ).taskArns ?? [];
+    const [running, stopped] = await Promise.all([tasksOf("RUNNING"), tasksOf("STOPPED")]);
+    const { tasks = [] } =
+      running.length > 0
+        ? await ecs.client.send(new DescribeTasksCommand({ cluster: ecs.cluster, tasks: running }))
+        : {};
+    return {
+      ecsDeploymentId: primary.id,
+      taskDefinitionArn: primary.taskDefinition ?? null,
+      rolloutState: primary.rolloutState ?? null,
+      desired: primary.desiredCount ?? 0,
+      running: tasks.filter((task) => task.lastStatus === "RUNNING").length,
+      healthy: tasks.filter((task) => task.lastStatus === "RUNNING" && task.healthStatus === "HEALTHY")
+        .length,
+      stopped: stopped.length,
+    };
+  } catch (error) {
+    context.logger.warn("rollout task counts unavailable", { error });
+    return null;
   }
 }
 
-/** A stored service, its slots' deployments and its live task counts. */
+/** A stored service, its slots' deployments and what ECS says of it now. */
 export async function describeLive(
   context: LiveContext,
   { stack, service }: ServiceRef,
-): Promise<Described & { tasks: LiveCounts }> {
+): Promise<Described & Live> {
   const described = await describe(context.store, await requireService(context.store, stack, service));
-  return { ...described, tasks: await liveCounts(context, stack, service) };
+  return { ...described, ...(await live(context, stack, service)) };
 }
 
 export interface ServiceRef {

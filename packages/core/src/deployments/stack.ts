@@ -21,6 +21,11 @@ export interface StackContext extends WorkflowContext {
   stage: string;
   /** How long an apply or delete waits for another one of the same stack to finish before CONFLICT. */
   leaseWaitMs: number;
+  /**
+   * The installation can run tasks on EC2 instances (its cluster has an EC2 capacity provider).
+   * Without it a stack file with `instanceTypes` is refused before anything is written or built.
+   */
+  ec2Capacity?: boolean;
 }
 
 /**
@@ -30,11 +35,11 @@ export interface StackContext extends WorkflowContext {
 const MAX_STACK_FILE_BYTES = 256 * 1024;
 const MAX_SPEC_JSON_BYTES = 350 * 1024;
 
-function parseStackFile(text: string): Spec.Stack {
+function parseStackFile(text: string, options: Spec.ParseOptions): Spec.Stack {
   if (Buffer.byteLength(text) > MAX_STACK_FILE_BYTES) {
     throw new BerthError("PAYLOAD_TOO_LARGE", `a stack file is at most ${MAX_STACK_FILE_BYTES} bytes`);
   }
-  const parsed = Spec.parse(text);
+  const parsed = Spec.parse(text, options);
   if (!parsed.ok) {
     const details = parsed.issues.map((issue) => ({
       path: issue.path,
@@ -171,7 +176,7 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
-  const stack = parseStackFile(input.stackFile);
+  const stack = parseStackFile(input.stackFile, { ec2: context.ec2Capacity === true });
   const desired = desiredOf(stack);
   // Refused now, dry run or not, rather than by the build once the deployment runs.
   await checkSources(stack, input.source);

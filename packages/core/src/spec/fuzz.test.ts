@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { Document, isMap, isSeq, type Node, stringify, visit } from "yaml";
 import { Render } from "../render/index.ts";
 import { Spec } from "./index.ts";
 
@@ -202,6 +202,74 @@ describe("the parser only ever returns results", () => {
     );
   });
 
+  it("on stack files with anchors, aliases (cyclic ones too) and merge keys", () => {
+    // Each step anchors one node of the seed and puts an alias to it somewhere: as a new key, in
+    // place of a value (often inside the anchored node itself, a cycle) or as a merge key.
+    const step = fc.tuple(fc.nat(), fc.nat(), fc.constantFrom("add", "replace", "merge", "append"));
+    let cycles = 0;
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 4 }), (steps) => {
+        const document = new Document(seed);
+        const nodes: Node[] = [];
+        visit(document, {
+          Node(_key, node) {
+            nodes.push(node);
+          },
+        });
+        for (const [target, place, how] of steps) {
+          const anchored = nodes[target % nodes.length] as Node;
+          const at = nodes[place % nodes.length] as Node;
+          const alias = document.createAlias(anchored as never, `a${target % nodes.length}`);
+          if (isMap(at)) {
+            const pair = at.items[target % Math.max(at.items.length, 1)];
+            if (how === "replace" && pair) pair.value = alias;
+            else at.items.push(document.createPair(how === "merge" ? "<<" : `k${place}`, alias));
+          } else if (isSeq(at)) {
+            if (how === "replace" && at.items.length > 0) at.items[0] = alias;
+            else at.items.push(alias);
+          }
+        }
+        let text: string;
+        try {
+          text = document.toString();
+        } catch {
+          return; // an alias placed before its anchor: not a YAML document
+        }
+        checkNeverThrows(text);
+        const result = Spec.parse(text);
+        if (!result.ok && result.issues.some((issue) => issue.code === "CYCLIC_ALIAS")) cycles++;
+      }),
+      { numRuns: 400 },
+    );
+    // The generator does reach cycles, so the property covers them.
+    expect(cycles).toBeGreaterThan(0);
+  });
+
+  it("refuses an alias inside the node it names, at the alias", () => {
+    const result = Spec.parse("resources: &r\n  api: *r\n");
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        {
+          code: "CYCLIC_ALIAS",
+          path: "resources.api",
+          line: 2,
+          column: 8,
+          message: "alias *r refers to a node that contains it; a stack file cannot be cyclic",
+        },
+      ],
+    });
+    const nested = Spec.parse("resources:\n  a: &a\n    type: private-service\n    properties: [1, [*a]]\n");
+    expect(nested.ok === false && nested.issues.map((issue) => [issue.code, issue.path, issue.line])).toEqual(
+      [["CYCLIC_ALIAS", "resources.a.properties[1][0]", 4]],
+    );
+  });
+
+  it("keeps aliases that do not form a cycle", () => {
+    const result = Spec.parse("resources:\n  a: &g {type: http-api-gateway}\n  b: *g\n");
+    expect(result.ok).toBe(true);
+  });
+
   it("on YAML edge cases", () => {
     const cases = [
       "",
@@ -211,6 +279,9 @@ describe("the parser only ever returns results", () => {
       "resources: []",
       "resources: {a: 1}",
       "a: &x [*x]",
+      "resources: &r\n  api: *r",
+      "resources:\n  api: &a\n    type: private-service\n    properties:\n      <<: *a",
+      "a: &a {b: &b {c: *a}}\nresources: *b",
       "resources: !!binary aGVsbG8=",
       `resources:\n  a: &a {type: http-api-gateway}\n  b: *a\n  c: {<<: *a}`,
       `x: &a [1,1,1,1,1,1,1,1,1]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nz: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nw: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\nv: [*c,*c,*c,*c,*c,*c,*c,*c,*c]`,

@@ -1,4 +1,14 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from "yaml";
 import type { z } from "zod";
 import { own } from "../lookup.ts";
 import { findDirectives, unsupportedDirectiveReason } from "./directives.ts";
@@ -48,11 +58,17 @@ function isEnvironmentValue(path: readonly PathSegment[]): boolean {
   );
 }
 
+/** What the installation the file is for can run; by default, anything the file may say. */
+export interface ParseOptions {
+  /** Tasks can run on EC2 instances (`instanceTypes`); false refuses them. Default true. */
+  ec2?: boolean;
+}
+
 /**
  * Parses a stack file (YAML or JSON) into a typed, defaulted stack, or every problem found in it,
  * each with its path and line. Never throws on any input.
  */
-export function parse(text: string): ParseResult {
+export function parse(text: string, options: ParseOptions = {}): ParseResult {
   const lineCounter = new LineCounter();
   const issues: LocatedIssue[] = [];
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -82,9 +98,12 @@ export function parse(text: string): ParseResult {
     };
   }
 
+  const cycles = cyclicAliases(document, lineCounter);
+  if (cycles.length > 0) return { ok: false, issues: cycles };
+
   let raw: unknown;
   try {
-    raw = document.toJS({ maxAliasCount: 100 });
+    raw = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     return { ok: false, issues: [{ code: "SYNTAX_ERROR", path: "", message: firstLine(String(error)) }] };
   }
@@ -198,6 +217,19 @@ export function parse(text: string): ParseResult {
     if (scaling.success) issues.push(...checkScaling(scaling.data, [...base, "scaling"]));
     if (Array.isArray(properties.connectTo))
       issues.push(...checkConnectTo(name, properties.connectTo, declaredTypes, [...base, "connectTo"]));
+    if (
+      options.ec2 === false &&
+      isPlainObject(properties.resources) &&
+      "instanceTypes" in properties.resources
+    ) {
+      issues.push({
+        code: "UNSUPPORTED_BY_INSTALLATION",
+        path: [...base, "resources", "instanceTypes"],
+        onKey: true,
+        message:
+          "this installation has no EC2 capacity: its tasks run on Fargate only; remove instanceTypes and give cpu and memory",
+      });
+    }
   }
 
   issues.push(...directiveIssues(raw, declaredTypes));
@@ -205,6 +237,45 @@ export function parse(text: string): ParseResult {
 
   if (issues.length > 0) return finish();
   return { ok: true, stack: { resources } };
+}
+
+/** Alias expansions `toJS` allows in total: a few aliases are fine, a billion laughs is not. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Aliases that refer to a node they sit inside (`resources: &r {api: *r}`). The YAML library
+ * builds such a node as a cycle and then recurses through it without end, so they are refused
+ * before anything turns the document into values. An alias can only name an anchor defined
+ * before it, so a cycle always runs through one of the alias's own ancestors.
+ */
+function cyclicAliases(document: Document, lineCounter: LineCounter): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  visit(document, {
+    Alias(_key, alias, ancestors) {
+      const target = alias.resolve(document);
+      if (!target || !ancestors.includes(target as never)) return;
+      const { line, col } = lineCounter.linePos(alias.range?.[0] ?? 0);
+      issues.push({
+        code: "CYCLIC_ALIAS",
+        path: formatPath(pathOf([...ancestors, alias])),
+        line,
+        column: col,
+        message: `alias *${alias.source} refers to a node that contains it; a stack file cannot be cyclic`,
+      });
+    },
+  });
+  return issues;
+}
+
+/** The path to the last of `nodes`, each the parent of the next (as `visit` lists ancestors). */
+function pathOf(nodes: readonly unknown[]): PathSegment[] {
+  const path: PathSegment[] = [];
+  for (const [index, node] of nodes.entries()) {
+    const child = nodes[index + 1];
+    if (isPair(node) && child === node.value) path.push(isScalar(node.key) ? String(node.key.value) : "?");
+    else if (isSeq(node)) path.push(node.items.indexOf(child as never));
+  }
+  return path;
 }
 
 function directiveIssues(raw: Record<string, unknown>, declaredTypes: Map<string, string>): LocatedIssue[] {

@@ -633,3 +633,28 @@ describe("source paths stay inside the source directory", () => {
     expect(parseOk(stackOf({ api: privateService({ packaging }) })).resources.api).toBeDefined();
   });
 });
+
+describe("what the installation can run", () => {
+  const onEc2 = [
+    "resources:",
+    "  job:",
+    "    type: batch-job",
+    "    properties:",
+    "      container: {packaging: {type: prebuilt-image, properties: {image: alpine}}}",
+    "      resources: {instanceTypes: [c5.large]}",
+  ].join("\n");
+
+  it("accepts instanceTypes by default, and refuses them at their key without EC2 capacity", () => {
+    expect(Spec.parse(onEc2).ok).toBe(true);
+    const refused = Spec.parse(onEc2, { ec2: false });
+    expect(
+      refused.ok === false && refused.issues.map(({ code, path, line }) => ({ code, path, line })),
+    ).toEqual([
+      {
+        code: "UNSUPPORTED_BY_INSTALLATION",
+        path: "resources.job.properties.resources.instanceTypes",
+        line: 6,
+      },
+    ]);
+  });
+});

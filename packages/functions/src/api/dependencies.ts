@@ -30,6 +30,8 @@ export interface ApiDependencies {
   clock: () => Date;
   /** Recorded on every stack applied through this API. */
   stage: string;
+  /** The cluster has an EC2 capacity provider: resources may name `instanceTypes`. Default: it has none. */
+  ec2Capacity?: boolean;
   /** How long an apply or delete waits for another one of the same stack to finish before answering 409. */
   stackLeaseWaitMs: number;
 }

@@ -63,8 +63,25 @@ const routeTarget = fc
       : anyMethod.map((method) => ({ method, path }));
   });
 
+/** Request targets as a client could put them on the request line, valid or not (`//[`, `*`, absolute-form). */
+const rawTarget = fc.oneof(
+  fc.constantFrom(
+    "//[",
+    "//",
+    "/[",
+    "/v1//stacks",
+    "//v1/health",
+    "*",
+    "http://x/v1/health",
+    "v1/health",
+    "",
+  ),
+  fc.tuple(fc.constantFrom("", "/", "//", "/v1/"), awkwardText).map(([prefix, text]) => prefix + text),
+);
+
 const target = fc.oneof(
   { weight: 8, arbitrary: routeTarget },
+  { weight: 1, arbitrary: fc.record({ method: anyMethod, path: rawTarget }) },
   { weight: 1, arbitrary: fc.record({ method: anyMethod, path: awkwardText.map((text) => `/${text}`) }) },
   { weight: 1, arbitrary: fc.record({ method: anyMethod, path: fc.webPath() }) },
 );
@@ -112,7 +129,19 @@ const body = fc.oneof(
     JSON.stringify({ name: "fuzz", scopes: ["read"] }),
     JSON.stringify({ deploymentId: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }),
     stackFile(),
+    "resources: &r\n  api: *r\n",
+    "resources:\n  api: &a\n    type: private-service\n    properties: {<<: *a}\n",
+    "a: &a {b: &b {c: *a}}\nresources: *b\n",
+    `x: &a [1,1,1,1,1,1,1,1,1]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nresources: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n`,
   ),
+  // An anchor on one line of the stack file and an alias to it on a later one: often a cycle.
+  fc.tuple(fc.nat(), fc.nat()).map(([first, second]) => {
+    const lines = stackFile().split("\n");
+    const [anchorAt, aliasAt] = [first % lines.length, second % lines.length].sort((a, b) => a - b);
+    lines[anchorAt as number] = (lines[anchorAt as number] as string).replace(/:\s*$/, ": &x");
+    lines[aliasAt as number] = (lines[aliasAt as number] as string).replace(/:.*$/, ": *x");
+    return lines.join("\n");
+  }),
   fc
     .tuple(fc.nat({ max: stackFile().length }), awkwardText)
     .map(([at, inserted]) => stackFile().slice(0, at) + inserted + stackFile().slice(at)),
@@ -173,5 +202,30 @@ describe("fuzzed requests", () => {
     expect([...statuses.keys()].filter((status) => status < 300).length).toBeGreaterThan(0);
     expect(statuses.get(401)).toBeGreaterThan(0);
     expect(statuses.get(400)).toBeGreaterThan(0);
+  });
+});
+
+describe("malformed request targets", () => {
+  it("answer 400 BAD_REQUEST with a request id, whatever the method and token", async () => {
+    for (const path of ["//[", "/[", "/v1/stacks/a b", "*", "http://x/v1/health", "v1/health"]) {
+      const reply = await harness.call({ method: "GET", path, token: harness.tokens.admin });
+      expect({ path, status: reply.status, code: reply.json?.error?.code }).toEqual({
+        path,
+        status: 400,
+        code: "BAD_REQUEST",
+      });
+      expect(reply.headers["x-request-id"]).toMatch(/\S/);
+    }
+  });
+
+  it("do not hide routes whose paths are valid", async () => {
+    const health = await harness.call({ method: "GET", path: "/v1/health" });
+    expect(health.status).toBe(200);
+    const escaped = await harness.call({
+      method: "GET",
+      path: "/v1/stacks/no-such%20stack/services/a",
+      token: harness.tokens.read,
+    });
+    expect(escaped.json?.error?.code).not.toBe("BAD_REQUEST");
   });
 });

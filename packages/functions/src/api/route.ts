@@ -48,6 +48,7 @@ export function coreContext({
     logger,
     stage: dependencies.stage,
     leaseWaitMs: dependencies.stackLeaseWaitMs,
+    ec2Capacity: dependencies.ec2Capacity === true,
     ...(dependencies.ecs ? { ecs: dependencies.ecs } : {}),
     ...(dependencies.ecs && dependencies.answerWait
       ? { waits: { cluster: dependencies.ecs.cluster, answer: dependencies.answerWait } }

@@ -123,11 +123,21 @@ function readBody(spec: BodySpec | undefined, request: ApiRequest): unknown {
  * One request through the pipeline: route, token and scope, size, parameters, idempotency, body,
  * handler. Everything it throws becomes a response in `errorResponse`.
  */
+/** RFC 9112's origin-form path (RFC 3986 pchars and `/`); anything else is a malformed request target. */
+const ORIGIN_FORM_PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
+
 export async function dispatch(
   dependencies: ApiDependencies,
   logger: Logger,
   request: ApiRequest,
 ): Promise<ApiResponse> {
+  if (!ORIGIN_FORM_PATH.test(request.path)) {
+    throw new ApiError(
+      "BAD_REQUEST",
+      "the request target is not a valid path: it starts with / and has only URL path characters and %XX escapes",
+      [{ path: "path", message: "invalid request target" }],
+    );
+  }
   const match = matchRoute(request.method, request.path);
   if (match.kind === "none") {
     throw new ApiError("NOT_FOUND", `no route for ${request.method} ${request.path}`);

@@ -199,6 +199,20 @@ export const ServiceView = z.object({
   scaling: z.object({ min: z.number().int(), max: z.number().int() }).nullable(),
   /** Task counts as the store has them; null until something records them. */
   tasks: z.object({ desired: z.number().int().nullable(), running: z.number().int().nullable() }),
+  /** The service's newest ECS deployment (ECS's PRIMARY) and its tasks; null when ECS has none or cannot be asked. */
+  rollout: z
+    .object({
+      ecsDeploymentId: z.string(),
+      taskDefinitionArn: z.string().nullable(),
+      rolloutState: z.string().nullable(),
+      desired: z.number().int(),
+      running: z.number().int(),
+      healthy: z.number().int(),
+      stopped: z.number().int(),
+    })
+    .nullable(),
+  /** The service's newest ECS service event. */
+  latestEvent: z.object({ at: z.string(), message: z.string() }).nullable(),
   activeDeployment: DeploymentSummary.nullable(),
   queuedDeployment: DeploymentSummary.nullable(),
   updatedAt: z.string(),

@@ -41,7 +41,11 @@ function statusOf(described: Service.Described): z.input<typeof ServiceView>["st
 
 export function serviceView(
   described: Service.Described,
-  tasks: Service.LiveCounts = { desired: null, running: null },
+  { tasks, rollout, latestEvent }: Service.Live = {
+    tasks: { desired: null, running: null },
+    rollout: null,
+    latestEvent: null,
+  },
 ): z.input<typeof ServiceView> {
   const { service } = described;
   const live = service.liveTaskDefinitionArn;
@@ -56,6 +60,8 @@ export function serviceView(
     lastGoodTaskDefinitionArn: service.lastGoodTaskDefinitionArn ?? null,
     scaling: ServiceSpec.scalingOf(service.spec),
     tasks,
+    rollout,
+    latestEvent,
     activeDeployment: summary(described.active),
     queuedDeployment: summary(described.queued),
     updatedAt: service.updatedAt,

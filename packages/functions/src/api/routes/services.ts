@@ -27,7 +27,7 @@ const getService = defineRoute({
   responses: { 200: { description: "The service", schema: ServiceView } },
   async handle({ params, context }) {
     const described = await Service.describeLive(coreContext(context), params);
-    return reply(200, ServiceView, serviceView(described, described.tasks));
+    return reply(200, ServiceView, serviceView(described, described));
   },
 });
 

@@ -187,6 +187,41 @@ describe("batch jobs on Berth Local", () => {
     );
     expect(unknown.error.code).toBe("NOT_FOUND");
   }, 180_000);
+
+  it("berth run-job --follow prints the run's log lines and attempts, and exits 0 when it SUCCEEDED", async () => {
+    const { code, output } = await berth([
+      "run-job",
+      "--stack",
+      STACK,
+      "--job",
+      "report",
+      "--env",
+      "REPORT_DAYS=2",
+      "--follow",
+    ]);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect(output).toContain("report: emails sent over the last 2 days");
+    expect(output).toMatch(/attempt 1: task \S+ SUCCEEDED \(report exited 0[;)]/);
+    expect(output).toMatch(/run [0-9A-Z]{26}: SUCCEEDED/);
+  }, 180_000);
+
+  it("berth run-job --follow exits 1 when the run FAILED, after printing every attempt's exit code", async () => {
+    const { code, output } = await berth([
+      "run-job",
+      "--stack",
+      STACK,
+      "--job",
+      "report",
+      "--env",
+      "REPORT_FAIL=1",
+      "--follow",
+    ]);
+    expect(code, output).toBe(1);
+    expect(output).toContain("report: failing on purpose (REPORT_FAIL=1)");
+    expect(output).toMatch(/attempt 1: task \S+ FAILED \(report exited 1/);
+    expect(output).toMatch(/attempt 2: task \S+ FAILED \(report exited 1/);
+    expect(output).toMatch(/run [0-9A-Z]{26}: FAILED/);
+  }, 180_000);
 });
 
 interface JobRunView {

@@ -1,22 +1,10 @@
 import { ServiceRecord } from "@berth/core/store";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, JSON_TYPE, startHarness } from "./test-support.ts";
+import { type Harness, JSON_TYPE, startHarness, storeJob } from "./test-support.ts";
 
 let harness: Harness;
 
 const MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-job-shop-report";
-const JOB_SPEC = {
-  type: "batch-job",
-  properties: {
-    container: {
-      packaging: {
-        type: "prebuilt-image",
-        properties: { image: "public.ecr.aws/docker/library/busybox:1.36" },
-      },
-    },
-    resources: { cpu: 0.25, memory: 512 },
-  },
-};
 const WORKER_SPEC = {
   type: "worker-service",
   properties: {
@@ -30,13 +18,8 @@ const WORKER_SPEC = {
 
 beforeAll(async () => {
   harness = await startHarness();
-  const report = await ServiceRecord.create(harness.store, { stack: "shop", name: "report", spec: JOB_SPEC });
-  await ServiceRecord.update(
-    harness.store,
-    { stack: "shop", name: "report", expectedVersion: report.version },
-    { jobStateMachineArn: MACHINE },
-  );
-  await ServiceRecord.create(harness.store, { stack: "shop", name: "nightly", spec: JOB_SPEC });
+  await storeJob(harness.store, "shop", "report", MACHINE);
+  await storeJob(harness.store, "shop", "nightly");
   await ServiceRecord.create(harness.store, { stack: "shop", name: "worker", spec: WORKER_SPEC });
 });
 

@@ -7,7 +7,7 @@ import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeploymentRequest, Workflow } from "@berth/core/deployments";
-import { type Store, TokenRecord } from "@berth/core/store";
+import { ServiceRecord, type Store, TokenRecord } from "@berth/core/store";
 import {
   type AwsJsonAnswer,
   close,
@@ -279,6 +279,36 @@ export function stackFile(
         - name: GREETING
           value: ${options.greeting ?? "hello"}
 ${options.withWorker === false ? "" : worker}`;
+}
+
+/** A batch job's stored spec: one busybox container. */
+export const JOB_SPEC = {
+  type: "batch-job",
+  properties: {
+    container: {
+      packaging: {
+        type: "prebuilt-image",
+        properties: { image: "public.ecr.aws/docker/library/busybox:1.36" },
+      },
+    },
+    resources: { cpu: 0.25, memory: 512 },
+  },
+};
+
+/** Stores a batch job, as deployed (its run state machine recorded) when given the machine's ARN. */
+export async function storeJob(
+  store: Store,
+  stack: string,
+  name: string,
+  stateMachineArn?: string,
+): Promise<void> {
+  const job = await ServiceRecord.create(store, { stack, name, spec: JOB_SPEC });
+  if (!stateMachineArn) return;
+  await ServiceRecord.update(
+    store,
+    { stack, name, expectedVersion: job.version },
+    { jobStateMachineArn: stateMachineArn },
+  );
 }
 
 export const YAML = { "content-type": "application/yaml" };

@@ -102,6 +102,18 @@ async function deployedJob(
   return { spec, stateMachineArn: record.jobStateMachineArn };
 }
 
+/** The job's record names a run state machine that is gone (deleted outside Berth). */
+function noMachine({ stack, job }: JobKey, cause: unknown): BerthError {
+  return new BerthError(
+    "CONFLICT",
+    `batch job ${stack}/${job} has no run state machine; deploy it again`,
+    [],
+    {
+      cause,
+    },
+  );
+}
+
 const iso = (date: Date | undefined) => date?.toISOString();
 
 /** The RunTask overrides of a run: the job's one container's command and environment. */
@@ -132,11 +144,7 @@ export async function start(context: JobRunContext, key: JobKey & StartInput): P
       executionArn: started.executionArn ?? StepFunctions.executionArnOf(stateMachineArn, id),
     };
   } catch (error) {
-    if (StepFunctions.isStateMachineMissing(error)) {
-      throw new BerthError("CONFLICT", `batch job ${key.stack}/${key.job} has no run state machine`, [], {
-        cause: error,
-      });
-    }
+    if (StepFunctions.isStateMachineMissing(error)) throw noMachine(key, error);
     throw error;
   }
 }
@@ -174,6 +182,7 @@ export async function list(
     if (StepFunctions.isInvalidPageToken(error)) {
       throw new BerthError("INVALID_CURSOR", "the cursor is not one this API issued", [], { cause: error });
     }
+    if (StepFunctions.isStateMachineMissing(error)) throw noMachine(key, error);
     throw error;
   }
 }

@@ -127,6 +127,17 @@ describe("GET /v1/stacks/{stack}/jobs/{job}/runs[/{id}]", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("answers 409 when the job's run state machine is gone", async () => {
+    harness.sfnAnswer = { status: 400, body: { __type: "StateMachineDoesNotExist", message: "gone" } };
+    const list = await harness.call({
+      method: "GET",
+      path: "/v1/stacks/shop/jobs/report/runs",
+      token: harness.tokens.read,
+    });
+    expect(list.status).toBe(409);
+    expect((await startRun("report")).status).toBe(409);
+  });
+
   it("answers 400 for a cursor Step Functions refuses", async () => {
     harness.sfnAnswer = { status: 400, body: { __type: "InvalidToken", message: "Invalid Token" } };
     const reply = await harness.call({

@@ -149,4 +149,91 @@ describe("batch jobs on Berth Local", () => {
       expect(task.Containers).toEqual([expect.objectContaining({ Name: "report", ExitCode: 1 })]);
     }
   }, 180_000);
+
+  it("starts a run through the API and shows it, newest first, with its attempts and exit codes", async () => {
+    const runs = `/v1/stacks/${STACK}/jobs/report/runs`;
+    const started = await api.request<JobRunView>("POST", runs, {
+      body: JSON.stringify({ environment: { REPORT_FAIL: "1" } }),
+    });
+    expect(started).toMatchObject({ status: "RUNNING", executionArn: expect.stringContaining(started.id) });
+    const ended = await waitFor(
+      `run ${started.id} to end`,
+      async () => {
+        const run = await api.request<JobRunView>("GET", `${runs}/${started.id}`);
+        return run.status === "RUNNING" ? undefined : run;
+      },
+      120_000,
+      250,
+    );
+    expect(ended.status).toBe("FAILED");
+    expect(ended.stoppedAt).toBeDefined();
+    expect(ended.attempts).toHaveLength(2);
+    for (const attempt of ended.attempts) {
+      expect(attempt).toMatchObject({ status: "FAILED", taskArn: expect.stringContaining(":task/") });
+      expect(attempt.exitCodes).toEqual([{ container: "report", exitCode: 1 }]);
+      expect(attempt.stoppedAt).toBeDefined();
+    }
+    const page = await api.request<{ runs: JobRunView[] }>("GET", runs);
+    // The runs started straight through Step Functions above show too, after this newer one.
+    expect(page.runs[0]?.id).toBe(started.id);
+    expect(page.runs.length).toBeGreaterThanOrEqual(3);
+    expect(page.runs.map((run) => run.status)).toContain("SUCCEEDED");
+    const unknown = await api.request<{ error: { code: string } }>(
+      "POST",
+      `/v1/stacks/${STACK}/jobs/mailer/runs`,
+      {
+        expect: [404],
+      },
+    );
+    expect(unknown.error.code).toBe("NOT_FOUND");
+  }, 180_000);
+
+  it("berth run-job --follow prints the run's log lines and attempts, and exits 0 when it SUCCEEDED", async () => {
+    const { code, output } = await berth([
+      "run-job",
+      "--stack",
+      STACK,
+      "--job",
+      "report",
+      "--env",
+      "REPORT_DAYS=2",
+      "--follow",
+    ]);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect(output).toContain("report: emails sent over the last 2 days");
+    expect(output).toMatch(/attempt 1: task \S+ SUCCEEDED \(report exited 0[;)]/);
+    expect(output).toMatch(/run [0-9A-Z]{26}: SUCCEEDED/);
+  }, 180_000);
+
+  it("berth run-job --follow exits 1 when the run FAILED, after printing every attempt's exit code", async () => {
+    const { code, output } = await berth([
+      "run-job",
+      "--stack",
+      STACK,
+      "--job",
+      "report",
+      "--env",
+      "REPORT_FAIL=1",
+      "--follow",
+    ]);
+    expect(code, output).toBe(1);
+    expect(output).toContain("report: failing on purpose (REPORT_FAIL=1)");
+    expect(output).toMatch(/attempt 1: task \S+ FAILED \(report exited 1/);
+    expect(output).toMatch(/attempt 2: task \S+ FAILED \(report exited 1/);
+    expect(output).toMatch(/run [0-9A-Z]{26}: FAILED/);
+  }, 180_000);
 });
+
+interface JobRunView {
+  id: string;
+  status: string;
+  startedAt: string;
+  stoppedAt?: string;
+  executionArn: string;
+  attempts: {
+    status: string;
+    taskArn?: string;
+    stoppedAt?: string;
+    exitCodes: { container: string; exitCode: number | null }[];
+  }[];
+}

@@ -10,7 +10,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
-import { Deployment } from "../packages/core/src/deployments/index.ts";
+import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
@@ -234,6 +234,16 @@ resources:
       await Rollout.finalize(ctx, { ...job, outcome: registered.outcome });
       await Deployment.releaseService(table.store, "shop", "report", job.deploymentId);
     }
+    // The API's job runs: started with overrides, listed, read with their history.
+    const runs = { store: table.store, sfn: ctx.clients.sfn };
+    const run = await JobRun.start(runs, {
+      stack: "shop",
+      job: "report",
+      command: ["node", "report.js"],
+      environment: { DAYS: "1" },
+    });
+    expect((await JobRun.list(runs, { stack: "shop", job: "report", limit: 5 })).runs[0]?.id).toBe(run.id);
+    expect((await JobRun.describe(runs, { stack: "shop", job: "report", id: run.id })).id).toBe(run.id);
     await Rollout.deleteService(ctx, await input("report"));
 
     const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
@@ -261,6 +271,10 @@ resources:
       "stepfunctions:CreateStateMachine",
       "stepfunctions:UpdateStateMachine",
       "stepfunctions:DeleteStateMachine",
+      "stepfunctions:StartExecution",
+      "stepfunctions:ListExecutions",
+      "stepfunctions:DescribeExecution",
+      "stepfunctions:GetExecutionHistory",
     ]) {
       expect([...operations]).toContain(expected);
     }

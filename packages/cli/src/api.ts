@@ -86,6 +86,26 @@ export interface LogsPage {
   nextToken?: string;
 }
 
+export interface JobRunAttempt {
+  number: number;
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT";
+  taskArn?: string;
+  startedAt: string;
+  stoppedAt?: string;
+  stoppedReason?: string;
+  exitCodes: { container: string; exitCode: number | null }[];
+  error?: string;
+}
+
+export interface JobRun {
+  id: string;
+  status: string;
+  startedAt: string;
+  stoppedAt?: string;
+  executionArn: string;
+  attempts?: JobRunAttempt[];
+}
+
 export interface CancelResponse {
   outcome: "cancelled" | "cancel-requested";
   deployment: Deployment;

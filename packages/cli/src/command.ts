@@ -40,7 +40,7 @@ export const DEFAULT_SINCE = "15m";
 
 export class UsageError extends Error {}
 
-export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
 export function parseOptions(
   args: string[],

@@ -26,7 +26,7 @@ type LogEvent = LogsPage["events"][number];
  * Which lines were printed. CloudWatch Logs gives no event id through the API, so a line is
  * its timestamp, stream and text, counted: two identical lines in the same millisecond are two.
  */
-class PrintedLines {
+export class PrintedLines {
   private readonly printed = new Map<string, number>();
   private readonly thisPass = new Map<string, number>();
   newest: string | undefined;
@@ -52,7 +52,7 @@ class PrintedLines {
   }
 }
 
-function lineOf(event: LogEvent, paint: Paint): string {
+export function lineOf(event: LogEvent, paint: Paint): string {
   return `${paint("dim", event.timestamp)} ${paint("cyan", `[${event.logStream}]`)} ${event.message.replace(/\n$/, "")}`;
 }
 

@@ -35,6 +35,10 @@ Commands:
   status [--stack NAME] [--json]   list the stacks, or one stack's services and their last deployments
   logs --stack NAME --service SVC [--since ${DEFAULT_SINCE}] [--follow] [--limit N]
                                    print a service's log lines (--limit N: only the newest N)
+  run-job --stack NAME --job JOB [--env NAME=VALUE]... [--follow] [--command CMD ARG...]
+                                   start a run of a deployed batch job (--command: everything after
+                                   it is the run's command; --env: add or replace a variable); with
+                                   --follow print its attempts and log lines until it ends
   cancel DEPLOYMENT_ID [--reason TEXT] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
                                    cancel a deployment that has not finished; one already changing
                                    ECS is stopped and its service returned to the revision it ran
@@ -53,9 +57,9 @@ Options:
                      cancel: return once the cancellation is requested
   --timeout DURATION deploy, redeploy, cancel: stop following after this long (90s, 30m, 1h30m)
   --since WHEN       logs: a duration (15m, 2h, 7d) or an ISO 8601 timestamp
-  --follow           logs: keep printing new lines until Ctrl-C
+  --follow           logs: keep printing new lines until Ctrl-C; run-job: follow the run to its end
 
-Environment (deploy, redeploy, status, logs, cancel):
+Environment (deploy, redeploy, status, logs, run-job, cancel):
   BERTH_URL          the Berth API (default: ${DEFAULT_URL}, Berth Local's)
   BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
                      \${BERTH_DATA_DIR:-.berth}/admin-token (a relative data dir is looked up
@@ -69,7 +73,8 @@ Exit status:
   stack file (nothing is sent) or a request the API refused as invalid (4xx); 130 after Ctrl-C.
   redeploy: as deploy, for its one deployment.
   cancel: 0 when the deployment ended CANCELLED (or --no-wait), else 1 and 2 as for deploy.
-  status, logs: 0, or 1 and 2 as for deploy.`;
+  status, logs: 0, or 1 and 2 as for deploy.
+  run-job: 0 once the run started (with --follow: when it SUCCEEDED), else 1 and 2 as for deploy.`;
 
 const processOutput: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
@@ -92,7 +97,7 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   const startedAt = Date.now();
   const [command, ...rest] = argv;
   const env = io.env ?? process.env;
-  const follows = command === "deploy" || command === "redeploy" || command === "logs";
+  const follows = ["deploy", "redeploy", "logs", "run-job"].includes(command ?? "");
   const interrupt = io.signal || !follows ? undefined : interruptSignal();
   const context: Context = {
     out: io.out,
@@ -120,6 +125,8 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
         return await (await import("./logs.ts")).logs(rest, context);
       case "redeploy":
         return await (await import("./deploy.ts")).redeploy(rest, context, startedAt);
+      case "run-job":
+        return await (await import("./run-job.ts")).runJob(rest, context);
       case "cancel":
         return await (await import("./deploy.ts")).cancel(rest, context);
       case undefined:

@@ -65,6 +65,7 @@ const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${Sta
 /** Batch jobs' run state machines (`<prefix>job-<stack>-<job>`) and the role they run as. */
 const JOB_STATE_MACHINES =
   "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}job-*";
+const JOB_EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}job-*:*";
 const JOB_RUN_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}job-run";
 const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
 const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
@@ -219,6 +220,15 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         },
       },
       describeTasks,
+      // Batch-job runs: started, listed and read with their histories.
+      {
+        actions: ["states:StartExecution", "states:ListExecutions"],
+        resources: [JOB_STATE_MACHINES],
+      },
+      {
+        actions: ["states:DescribeExecution", "states:GetExecutionHistory"],
+        resources: [JOB_EXECUTIONS],
+      },
       {
         actions: ["logs:FilterLogEvents", "logs:GetLogEvents"],
         resources: [LOG_GROUPS, `${LOG_GROUPS}:log-stream:*`],

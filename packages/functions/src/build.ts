@@ -46,6 +46,7 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
     store: storeOf(config, options),
     startExecution: StepFunctions.stepFunctionsStarter(sfn, config.stateMachineArns),
     answerWait: StepFunctions.taskAnswerer(sfn),
+    sfn,
     logs: Logs.logsClient(client),
     ecs: { client: Ecs.ecsClient(client), cluster: config.cluster },
     ...(config.sourceBucket

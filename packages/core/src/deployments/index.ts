@@ -1,4 +1,5 @@
 export * as Deployment from "./deployment.ts";
+export * as JobRun from "./job-runs.ts";
 export * as StackPlan from "./plan.ts";
 export * as DeploymentRequest from "./request.ts";
 export * as Service from "./service.ts";

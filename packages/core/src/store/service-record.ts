@@ -30,6 +30,8 @@ export const Info = z.object({
   liveTaskDefinitionArn: TaskDefinitionArn.optional(),
   /** The last task definition that passed its health checks: where a rollback goes. */
   lastGoodTaskDefinitionArn: TaskDefinitionArn.optional(),
+  /** A batch job's run state machine, once a deployment registered it: what a run executes. */
+  jobStateMachineArn: z.string().min(1).max(2048).optional(),
   /** The one deployment allowed to run for this service. */
   activeDeploymentId: RecordId.optional(),
   /** The newest request waiting for the active one to finish. */
@@ -119,6 +121,7 @@ export const Changes = z.object({
   spec: Spec.optional(),
   liveTaskDefinitionArn: Nullable(TaskDefinitionArn),
   lastGoodTaskDefinitionArn: Nullable(TaskDefinitionArn),
+  jobStateMachineArn: Nullable(z.string().min(1).max(2048)),
   activeDeploymentId: Nullable(RecordId),
   queuedDeploymentId: Nullable(RecordId),
   sourceDigests: Nullable(SourceDigests),

@@ -31,6 +31,7 @@ afterAll(async () => {
 const SAMPLE_PARAMS: Record<string, string> = {
   stack: "matrix",
   service: "api",
+  job: "api",
   id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
 };
 
@@ -41,6 +42,7 @@ const SAMPLE_BODIES: Record<string, Pick<ApiRequestSpec, "headers" | "body">> = 
   rollbackService: { headers: JSON_TYPE, body: "{}" },
   scaleService: { headers: JSON_TYPE, body: JSON.stringify({ desired: 1 }) },
   cancelDeployment: { headers: JSON_TYPE, body: "{}" },
+  startJobRun: { headers: JSON_TYPE, body: "{}" },
   createToken: { headers: JSON_TYPE, body: JSON.stringify({ name: "matrix", scopes: ["read"] }) },
 };
 

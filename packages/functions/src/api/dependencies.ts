@@ -2,6 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DeploymentRequest } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
 
@@ -18,6 +19,11 @@ export interface ApiDependencies {
    * cancel at its next step.
    */
   answerWait?: DeploymentRequest.AnswerWait;
+  /**
+   * Starts and reads batch-job runs (Step Functions StartExecution, ListExecutions,
+   * DescribeExecution, GetExecutionHistory on the jobs' run state machines).
+   */
+  sfn: Pick<SFNClient, "send">;
   /** Reads live task counts with DescribeServices; without it the counts are null. */
   ecs?: { client: Pick<ECSClient, "send">; cluster: string };
   /**

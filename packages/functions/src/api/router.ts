@@ -15,6 +15,7 @@ import {
 import { idempotently } from "./idempotency.ts";
 import type { BodySpec, Method, Route, RouteContext } from "./route.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { serviceRoutes } from "./routes/services.ts";
 import { sourceRoutes } from "./routes/sources.ts";
@@ -27,6 +28,7 @@ export const ROUTES: readonly Route[] = [
   ...stackRoutes,
   ...serviceRoutes,
   ...deploymentRoutes,
+  ...jobRoutes,
   ...sourceRoutes,
   ...tokenRoutes,
   ...metaRoutes(() => ROUTES),

@@ -1,4 +1,4 @@
-import { StackPlan, Workflow } from "@berth/core/deployments";
+import { JobRun, StackPlan, Workflow } from "@berth/core/deployments";
 import {
   DeploymentEventRecord,
   DeploymentRecord,
@@ -19,6 +19,8 @@ const { Change, FieldChange } = StackPlan;
 
 export const StackParams = z.strictObject({ stack: StackRecord.Name });
 export const ServiceParams = z.strictObject({ stack: StackRecord.Name, service: ServiceRecord.Name });
+export const JobParams = z.strictObject({ stack: StackRecord.Name, job: ServiceRecord.Name });
+export const RunParams = JobParams.extend({ id: JobRun.RunId });
 export const DeploymentParams = z.strictObject({ id: DeploymentRecord.Id });
 export const TokenParams = z.strictObject({ id: TokenRecord.Id });
 
@@ -257,6 +259,13 @@ export const CancelResponse = z.object({
   /** The queued deployment that took over the active slot, and whether its workflow started. */
   promoted: z.object({ deployment: DeploymentRecord.Info, workflow: WorkflowStartBody }).optional(),
 });
+
+export const StartRunBody = JobRun.StartInput.strict().describe(
+  "RunTask overrides of the job's container for this run: its command, environment variables added or replaced",
+);
+export const RunView = JobRun.Run;
+export const RunDetail = JobRun.RunWithAttempts;
+export const RunPage = z.object({ runs: z.array(JobRun.Run), nextCursor: z.string().optional() });
 
 export const LogsResponse = z.object({
   logGroupName: z.string(),

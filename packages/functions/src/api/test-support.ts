@@ -4,9 +4,10 @@ import { createServer } from "node:http";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeploymentRequest, Workflow } from "@berth/core/deployments";
-import { type Store, TokenRecord } from "@berth/core/store";
+import { ServiceRecord, type Store, TokenRecord } from "@berth/core/store";
 import {
   type AwsJsonAnswer,
   close,
@@ -126,6 +127,12 @@ export interface Harness {
   logsEndpoint: Awaited<ReturnType<typeof startAwsJsonEndpoint>>;
   /** Scripted answer of the logs endpoint for the next FilterLogEvents calls. */
   logsAnswer: AwsJsonAnswer;
+  /**
+   * The Step Functions endpoint job runs reach: it records every call and answers StartExecution
+   * with the execution Step Functions would name; `sfnAnswer`, when set, answers instead.
+   */
+  sfnEndpoint: Awaited<ReturnType<typeof startAwsJsonEndpoint>>;
+  sfnAnswer: AwsJsonAnswer | undefined;
   tokens: { read: string; deploy: string; admin: string };
   call(spec: ApiRequestSpec): Promise<ApiReply>;
   /** Every item of the table, for before/after comparisons. */
@@ -175,9 +182,22 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
   });
+  const sfnEndpoint = await startAwsJsonEndpoint((call) => {
+    if (harness.sfnAnswer) return harness.sfnAnswer;
+    const { stateMachineArn, name } = call.body as { stateMachineArn: string; name: string };
+    const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    return { status: 200, body: { executionArn, startDate: Date.now() / 1000 } };
+  });
+  const sfn = new SFNClient({
+    endpoint: sfnEndpoint.url,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
   const api = createApiHandler({
     store,
     startExecution: workflows.startExecution,
+    sfn,
     logs,
     logger: silentLogger(),
     stage: "test",
@@ -189,6 +209,8 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     store,
     workflows,
     logsEndpoint,
+    sfnEndpoint,
+    sfnAnswer: undefined,
     tokens: { read: await created("read"), deploy: await created("deploy"), admin: await created("admin") },
     async call(spec: ApiRequestSpec): Promise<ApiReply> {
       const result = await api(apiEvent(spec), lambdaContext());
@@ -216,7 +238,9 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     },
     async stop() {
       logs.destroy();
+      sfn.destroy();
       await logsEndpoint.stop();
+      await sfnEndpoint.stop();
       await table.stop();
     },
   });
@@ -255,6 +279,36 @@ export function stackFile(
         - name: GREETING
           value: ${options.greeting ?? "hello"}
 ${options.withWorker === false ? "" : worker}`;
+}
+
+/** A batch job's stored spec: one busybox container. */
+export const JOB_SPEC = {
+  type: "batch-job",
+  properties: {
+    container: {
+      packaging: {
+        type: "prebuilt-image",
+        properties: { image: "public.ecr.aws/docker/library/busybox:1.36" },
+      },
+    },
+    resources: { cpu: 0.25, memory: 512 },
+  },
+};
+
+/** Stores a batch job, as deployed (its run state machine recorded) when given the machine's ARN. */
+export async function storeJob(
+  store: Store,
+  stack: string,
+  name: string,
+  stateMachineArn?: string,
+): Promise<void> {
+  const job = await ServiceRecord.create(store, { stack, name, spec: JOB_SPEC });
+  if (!stateMachineArn) return;
+  await ServiceRecord.update(
+    store,
+    { stack, name, expectedVersion: job.version },
+    { jobStateMachineArn: stateMachineArn },
+  );
 }
 
 export const YAML = { "content-type": "application/yaml" };

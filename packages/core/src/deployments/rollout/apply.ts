@@ -71,12 +71,15 @@ export async function describeService(
   return service && service.status !== "INACTIVE" ? service : undefined;
 }
 
-/** Sets the service's live task definition, however often other writers get in between. */
+/** Sets the service's live task definition (or job run state machine), however often other writers get in between. */
 export async function recordLive(
   store: Store,
   stack: string,
   service: string,
-  changes: Pick<ServiceRecord.Changes, "liveTaskDefinitionArn" | "lastGoodTaskDefinitionArn">,
+  changes: Pick<
+    ServiceRecord.Changes,
+    "liveTaskDefinitionArn" | "lastGoodTaskDefinitionArn" | "jobStateMachineArn"
+  >,
 ): Promise<void> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const current = await ServiceRecord.get(store, stack, service);
@@ -248,6 +251,8 @@ async function registerJob(
     );
     await sfn.send(new UpdateStateMachineCommand({ stateMachineArn, definition, roleArn: machine.roleArn }));
   }
+  // The API starts and reads the job's runs through it.
+  await recordLive(context.store, input.stack, input.service, { jobStateMachineArn: stateMachineArn });
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "job-registered",
     message: `batch job ${input.stack}/${input.service}: its runs (${stateMachineArn}) run ${taskDefinitionArn}`,

@@ -21,6 +21,7 @@ import {
 } from "./support/berth-local-process.ts";
 import {
   appStack,
+  eventsOfType,
   gatedHealthCheck,
   getText,
   keepAsking,
@@ -29,6 +30,7 @@ import {
   runBerth,
   runningTasks,
   serviceConnectAliases,
+  taskDefinitionIn,
 } from "./support/e2e.ts";
 
 /**
@@ -95,14 +97,8 @@ function newestDeployment(stack: string, service: string): Promise<Deployment> {
   return newestDeploymentOf(api, stack, service);
 }
 
-function eventsOfType(events: DeploymentEvent[], type: string): DeploymentEvent[] {
-  return events.filter((event) => event.type === type);
-}
-
 function taskDefinitionOf(events: DeploymentEvent[]): string {
-  const registered = eventsOfType(events, "task-definition")[0]?.data?.taskDefinitionArn;
-  if (typeof registered !== "string") throw new Error(`no task-definition event: ${JSON.stringify(events)}`);
-  return registered;
+  return taskDefinitionIn(events, "task-definition");
 }
 
 async function executionNames(): Promise<string[]> {

@@ -1,10 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../packages/cli/src/main.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
 import { BerthApi, type DeploymentEvent, requested } from "./support/berth-api.ts";
 import {
@@ -14,7 +12,15 @@ import {
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
-import { appStack, gatedHealthCheck, getText, runningTasks } from "./support/e2e.ts";
+import {
+  appStack,
+  eventsOfType,
+  gatedHealthCheck,
+  getText,
+  runBerth,
+  runningTasks,
+  taskDefinitionIn,
+} from "./support/e2e.ts";
 
 /**
  * The stability gate and cancelling mid-rollout, end to end on Berth Local (its own child process,
@@ -23,7 +29,6 @@ import { appStack, gatedHealthCheck, getText, runningTasks } from "./support/e2e
  * returns the service to the revision it ran before.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "berth-stability-e2e-"));
 const dataDir = join(work, "data");
 const logFile = join(work, "berth-local.log");
@@ -43,28 +48,12 @@ function current(): BerthLocalProcess {
   return local;
 }
 
-async function berth(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const code = await main(args, {
-    out: (text) => lines.push(text),
-    err: (text) => lines.push(text),
-    env: { BERTH_URL: current().apiUrl, BERTH_TOKEN: adminToken, NO_COLOR: "1" },
-    cwd: root,
-    signal: new AbortController().signal,
-    color: false,
-    pollIntervalMs: 250,
-  });
-  return { code, output: lines.join("\n") };
-}
-
-function ofType(events: DeploymentEvent[], type: string): DeploymentEvent[] {
-  return events.filter((event) => event.type === type);
+function berth(args: string[]): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken });
 }
 
 function taskDefinitionOf(events: DeploymentEvent[]): string {
-  const arn = ofType(events, "service-updated")[0]?.data?.taskDefinitionArn;
-  if (typeof arn !== "string") throw new Error(`no service-updated event: ${JSON.stringify(events)}`);
-  return arn;
+  return taskDefinitionIn(events, "service-updated");
 }
 
 /** Applies `yaml` to `stack` and waits for the one deployment of `api` to be final. */
@@ -156,7 +145,7 @@ describe("the stability gate on Berth Local", () => {
     expect(deployment.status, deployment.reason).toBe("FAILED");
     expect(deployment.reason).toContain("exit code 3");
     expect(deployment.reason).toContain("scaled to 0");
-    const failures = ofType(events, "task-failed");
+    const failures = eventsOfType(events, "task-failed");
     expect(failures.length).toBeGreaterThanOrEqual(1);
     for (const failure of failures) {
       expect(failure.data?.exitCode).toBe(3);
@@ -164,7 +153,7 @@ describe("the stability gate on Berth Local", () => {
         expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
       );
     }
-    expect(ofType(events, "status").map((event) => event.data?.to)).not.toContain("SUCCEEDED");
+    expect(eventsOfType(events, "status").map((event) => event.data?.to)).not.toContain("SUCCEEDED");
     expect((await ecsService("first-api"))?.desiredCount).toBe(0);
   }, 180_000);
 
@@ -175,7 +164,7 @@ describe("the stability gate on Berth Local", () => {
     );
     expect(deployment.status, deployment.reason).toBe("SUCCEEDED");
     expect(deployment.reason).toContain("stability window");
-    expect(ofType(events, "rollout-completed")).toHaveLength(1);
+    expect(eventsOfType(events, "rollout-completed")).toHaveLength(1);
     v1 = taskDefinitionOf(events);
     expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
   }, 180_000);
@@ -185,7 +174,7 @@ describe("the stability gate on Berth Local", () => {
     expect(deployment.status, deployment.reason).toBe("ROLLED_BACK");
     expect(deployment.reason).toContain("exit code 3");
     expect(deployment.reason).toContain(v1);
-    const failures = ofType(events, "task-failed");
+    const failures = eventsOfType(events, "task-failed");
     expect(failures.length).toBeGreaterThanOrEqual(1);
     for (const failure of failures) {
       expect(failure.data?.exitCode).toBe(3);
@@ -226,7 +215,7 @@ describe("cancelling mid-rollout on Berth Local", () => {
       "ECS to run the new revision",
       async () => {
         const { events } = await api.deployment(id);
-        const updated = ofType(events, "service-updated")[0]?.data?.taskDefinitionArn;
+        const updated = eventsOfType(events, "service-updated")[0]?.data?.taskDefinitionArn;
         if (typeof updated !== "string") return undefined;
         const tasks = await runningTasks(ecs, ECS_SERVICE);
         return tasks.some((task) => task.taskDefinitionArn === updated) ? updated : undefined;
@@ -245,8 +234,8 @@ describe("cancelling mid-rollout on Berth Local", () => {
     expect(deployment.status).toBe("CANCELLED");
     expect(deployment.reason).toContain(`the rollout of ${v3} was stopped`);
     expect(deployment.reason).toContain(`back on ${v1}`);
-    expect(ofType(events, "cancel-undo")).toHaveLength(1);
-    expect(ofType(events, "status").map((event) => event.data?.to)).toEqual(["DEPLOYING", "CANCELLED"]);
+    expect(eventsOfType(events, "cancel-undo")).toHaveLength(1);
+    expect(eventsOfType(events, "status").map((event) => event.data?.to)).toEqual(["DEPLOYING", "CANCELLED"]);
     expect((await ecsService(ECS_SERVICE))?.taskDefinition).toBe(v1);
     expect(existsSync(gate)).toBe(false);
     expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);

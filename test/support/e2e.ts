@@ -4,7 +4,7 @@ import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
-import type { BerthApi, Deployment } from "./berth-api.ts";
+import type { BerthApi, Deployment, DeploymentEvent } from "./berth-api.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -185,4 +185,15 @@ export async function runBerth(
     ...(target.progressIntervalMs ? { progressIntervalMs: target.progressIntervalMs } : {}),
   });
   return { code, output: lines.join("\n") };
+}
+
+export function eventsOfType(events: DeploymentEvent[], type: string): DeploymentEvent[] {
+  return events.filter((event) => event.type === type);
+}
+
+/** The task definition a deployment's events name under `type` (e.g. `task-definition`, `service-updated`). */
+export function taskDefinitionIn(events: DeploymentEvent[], type: string): string {
+  const arn = eventsOfType(events, type)[0]?.data?.taskDefinitionArn;
+  if (typeof arn !== "string") throw new Error(`no ${type} event: ${JSON.stringify(events)}`);
+  return arn;
 }

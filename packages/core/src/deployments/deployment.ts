@@ -52,7 +52,7 @@ export async function transition(
   if (!canTransition(source, target)) {
     throw new BerthError("INVALID_TRANSITION", `a deployment cannot go from ${source} to ${target}`);
   }
-  return DeploymentRecord.compareAndSetStatus(store, id, source, target, reason);
+  return DeploymentRecord.compareAndSetStatus(store, id, { from: source, to: target, reason });
 }
 
 /**
@@ -60,7 +60,7 @@ export async function transition(
  * a status event records it, with no transition (CONFLICT when something moved it meanwhile).
  */
 export async function explainWait(store: Store, id: string, reason: string): Promise<Info> {
-  return DeploymentRecord.compareAndSetStatus(store, id, "PENDING", "PENDING", reason);
+  return DeploymentRecord.compareAndSetStatus(store, id, { from: "PENDING", to: "PENDING", reason });
 }
 
 /**

@@ -223,6 +223,13 @@ async function updateInStatus(
   return updated;
 }
 
+/** A status write: from the status the deployment must still be in, to the new one, and why. */
+export interface StatusChange {
+  from: Status;
+  to: Status;
+  reason: string;
+}
+
 /**
  * The conditional status write behind `Deployment.transition`, which also checks that the
  * transition is allowed; call that instead.
@@ -230,9 +237,7 @@ async function updateInStatus(
 export async function compareAndSetStatus(
   store: Store,
   id: string,
-  from: Status,
-  to: Status,
-  reason: string,
+  { from, to, reason }: StatusChange,
 ): Promise<Info> {
   const deploymentId = parseInput(RecordId, id, "deployment id");
   const now = store.clock().toISOString();

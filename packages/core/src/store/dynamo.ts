@@ -32,13 +32,9 @@ import { isConditionFailure } from "../aws/dynamodb.ts";
 export { isConditionFailure };
 
 /** Validates caller input; a failure is the caller's mistake, so it carries the offending paths. */
-export function parseInput<Schema extends z.ZodType>(
-  schema: Schema,
-  value: unknown,
-  what: string,
-): z.output<Schema> {
+export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string) {
   const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) return result.data as z.output<Schema>;
   const details = result.error.issues.map((issue) => ({
     path: issue.path.map(String).join("."),
     message: issue.message,
@@ -50,13 +46,9 @@ export function parseInput<Schema extends z.ZodType>(
 }
 
 /** Validates what the table returned; a failure means the data is damaged, which is a bug, not input. */
-export function parseStored<Schema extends z.ZodType>(
-  schema: Schema,
-  item: Item,
-  what: string,
-): z.output<Schema> {
+export function parseStored<Schema extends z.ZodType>(schema: Schema, item: Item, what: string) {
   const result = schema.safeParse(item);
-  if (result.success) return result.data;
+  if (result.success) return result.data as z.output<Schema>;
   throw new Error(`stored ${what} does not match its schema: ${z.prettifyError(result.error)}`);
 }
 

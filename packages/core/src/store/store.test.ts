@@ -192,22 +192,18 @@ describe("deployments", () => {
     expect(detailed.executionArn).toBe(arn);
     expect(detailed.imageDigests).toEqual({ web: digest });
 
-    const building = await DeploymentRecord.compareAndSetStatus(
-      local.store,
-      created.id,
-      "PENDING",
-      "BUILDING",
-      "go",
-    );
+    const building = await DeploymentRecord.compareAndSetStatus(local.store, created.id, {
+      from: "PENDING",
+      to: "BUILDING",
+      reason: "go",
+    });
     expect(building.startedAt).toBeDefined();
     expect(building.finishedAt).toBeUndefined();
-    const failed = await DeploymentRecord.compareAndSetStatus(
-      local.store,
-      created.id,
-      "BUILDING",
-      "FAILED",
-      "exit 1",
-    );
+    const failed = await DeploymentRecord.compareAndSetStatus(local.store, created.id, {
+      from: "BUILDING",
+      to: "FAILED",
+      reason: "exit 1",
+    });
     expect(failed.finishedAt).toBeDefined();
     expect(failed.startedAt).toBe(building.startedAt);
 
@@ -327,7 +323,11 @@ describe("deployments", () => {
       specHash,
     });
     const error = await rejection(
-      DeploymentRecord.compareAndSetStatus(local.store, id, "BUILDING", "DEPLOYING", "x"),
+      DeploymentRecord.compareAndSetStatus(local.store, id, {
+        from: "BUILDING",
+        to: "DEPLOYING",
+        reason: "x",
+      }),
     );
     expect(error.code).toBe("CONFLICT");
     expect(error.message).toContain("is PENDING, not BUILDING");

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,12 +14,12 @@ import {
   awsCli,
   type BerthLocalProcess,
   logTail,
-  newAdminToken,
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
 import {
   appStack,
+  e2eWorkspace,
   eventsOfType,
   gatedHealthCheck,
   getText,
@@ -40,12 +39,9 @@ import {
  * other; the last one restarts Berth Local on the same data dir.
  */
 
-const work = mkdtempSync(join(tmpdir(), "berth-e2e-"));
-const dataDir = join(work, "data");
-const logFile = join(work, "berth-local.log");
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-e2e-");
 const gates = join(work, "gates");
 mkdirSync(gates);
-const adminToken = newAdminToken();
 const STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:berth-deploy";
 
 /** The test app's directory for stack `rb` (service `api`) and for the restart test's stack. */

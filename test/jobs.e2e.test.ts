@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeExecutionCommand,
@@ -15,21 +12,22 @@ import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth
 import {
   type BerthLocalProcess,
   logTail,
-  newAdminToken,
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
-import { newestDeployment as newestDeploymentOf, runBerth, runningTasks } from "./support/e2e.ts";
+import {
+  e2eWorkspace,
+  newestDeployment as newestDeploymentOf,
+  runBerth,
+  runningTasks,
+} from "./support/e2e.ts";
 
 /**
  * Batch jobs end to end on Berth Local: `examples/worker-and-job` deployed with the CLI, as a
  * user would, in a Berth Local child process of its own.
  */
 
-const work = mkdtempSync(join(tmpdir(), "berth-jobs-e2e-"));
-const dataDir = join(work, "data");
-const logFile = join(work, "berth-local.log");
-const adminToken = newAdminToken();
+const { dataDir, logFile, adminToken } = e2eWorkspace("berth-jobs-e2e-");
 const STACK = "jobs";
 
 let local: BerthLocalProcess | undefined;

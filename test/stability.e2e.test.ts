@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -8,12 +7,12 @@ import { BerthApi, type DeploymentEvent, requested } from "./support/berth-api.t
 import {
   type BerthLocalProcess,
   logTail,
-  newAdminToken,
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
 import {
   appStack,
+  e2eWorkspace,
   eventsOfType,
   gatedHealthCheck,
   getText,
@@ -29,12 +28,9 @@ import {
  * returns the service to the revision it ran before.
  */
 
-const work = mkdtempSync(join(tmpdir(), "berth-stability-e2e-"));
-const dataDir = join(work, "data");
-const logFile = join(work, "berth-local.log");
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-stability-e2e-");
 const gates = join(work, "gates");
 mkdirSync(gates);
-const adminToken = newAdminToken();
 const app = httpApp();
 const STACK = "st";
 const ECS_SERVICE = `${STACK}-api`;

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -9,11 +8,10 @@ import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth
 import {
   type BerthLocalProcess,
   logTail,
-  newAdminToken,
   processesUnder,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
-import { runBerth } from "./support/e2e.ts";
+import { e2eWorkspace, runBerth } from "./support/e2e.ts";
 
 /**
  * "Truthful deploys" end to end on Berth Local, through the `berth` CLI and the HTTP API: a change
@@ -21,10 +19,7 @@ import { runBerth } from "./support/e2e.ts";
  * same file and can be redeployed; a dry run refuses what the deployment would refuse.
  */
 
-const work = mkdtempSync(join(tmpdir(), "berth-truthful-"));
-const dataDir = join(work, "data");
-const logFile = join(work, "berth-local.log");
-const adminToken = newAdminToken();
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-truthful-");
 
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;

@@ -1,10 +1,13 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
 import type { BerthApi, Deployment, DeploymentEvent } from "./berth-api.ts";
+import { newAdminToken } from "./berth-local-process.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -196,4 +199,15 @@ export function taskDefinitionIn(events: DeploymentEvent[], type: string): strin
   const arn = eventsOfType(events, type)[0]?.data?.taskDefinitionArn;
   if (typeof arn !== "string") throw new Error(`no ${type} event: ${JSON.stringify(events)}`);
   return arn;
+}
+
+/** A fresh directory for one test file's Berth Local: its data dir, its log file, and an admin token. */
+export function e2eWorkspace(prefix: string) {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    work,
+    dataDir: join(work, "data"),
+    logFile: join(work, "berth-local.log"),
+    adminToken: newAdminToken(),
+  };
 }

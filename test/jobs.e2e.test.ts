@@ -124,6 +124,23 @@ describe("batch jobs on Berth Local", () => {
     expect(environment.STP_REPORT_STATE_MACHINE_ARN).toBe(JOB_STATE_MACHINE);
   });
 
+  it("the worker starts a run of the job itself, with what connectTo gave it, and the run SUCCEEDED", async () => {
+    const runs = `/v1/stacks/${STACK}/jobs/report/runs`;
+    const fromWorker = await waitFor(
+      "the mailer's report run to end",
+      async () => {
+        const page = await api.request<{ runs: JobRunView[] }>("GET", runs);
+        const run = page.runs.find((candidate) => candidate.id.startsWith("mailer-"));
+        return run && run.status !== "RUNNING" ? run : undefined;
+      },
+      120_000,
+      250,
+    );
+    expect(fromWorker.status, logTail(logFile)).toBe("SUCCEEDED");
+    const described = await api.request<JobRunView>("GET", `${runs}/${fromWorker.id}`);
+    expect(described.attempts[0]?.exitCodes).toEqual([{ container: "report", exitCode: 0 }]);
+  }, 180_000);
+
   it("runs the job as an execution of its run state machine: ecs:runTask.sync of the deployed revision", async () => {
     const { status, history } = await runReport({});
     expect(status).toBe("SUCCEEDED");

@@ -176,6 +176,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     onInternalError: (error) => options.log?.(`internal error: ${(error as Error).stack ?? error}`),
   });
   builds.endpointUrl = awsEndpoint.url;
+  ecs.options.awsEndpointUrl = awsEndpoint.url;
   stepFunctions.connect(awsEndpoint.url);
   // Rules deliver as EventBridge does: an asynchronous Lambda invocation through the Lambda
   // endpoint. Functions whose handlers are not written yet are skipped.

@@ -26,6 +26,8 @@ export interface EngineOptions {
   tickMs?: number;
   /** Resolves a task definition secret (`valueFrom`) to its value; undefined when missing. */
   resolveSecret?: (valueFrom: string) => string | undefined;
+  /** Berth Local's AWS-compatible endpoint, given to every container (see agentEnvironment); set once it listens. */
+  awsEndpointUrl?: string;
 }
 
 /** ECS's default stop timeout when a container definition has none. */
@@ -388,6 +390,27 @@ export class EcsEngine {
     return task;
   }
 
+  /**
+   * What ECS's agent adds to every container: the region, and credentials for the task role. Berth
+   * Local has no credentials endpoint, so a task gets its AWS endpoint and stand-in keys instead:
+   * an AWS SDK in a container then calls Berth Local, as it would call AWS with its task role.
+   * The task definition's own environment comes after, so it can override any of them.
+   */
+  private agentEnvironment(): Record<string, string> {
+    const { region, awsEndpointUrl } = this.options;
+    return {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      ...(awsEndpointUrl
+        ? {
+            AWS_ENDPOINT_URL: awsEndpointUrl,
+            AWS_ACCESS_KEY_ID: "berth-local",
+            AWS_SECRET_ACCESS_KEY: "berth-local",
+          }
+        : {}),
+    };
+  }
+
   /** Secrets are resolved when the task starts, as ECS's agent does; a missing one fails the task. */
   private resolveSecrets(containers: ContainerDefinition[]): Map<string, string> | string {
     const values = new Map<string, string>();
@@ -408,7 +431,7 @@ export class EcsEngine {
     taskId: string,
     secrets: Map<string, string>,
   ): ContainerSpec {
-    const environment: Record<string, string> = {};
+    const environment: Record<string, string> = this.agentEnvironment();
     for (const variable of container.environment ?? []) {
       if (variable.name) environment[variable.name] = this.serviceConnect.rewrite(variable.value ?? "");
     }

@@ -28,7 +28,15 @@ export interface InstallationValues {
   stateMachinePrefix: string;
   /** The role batch jobs' run state machines run as. */
   jobRunRoleArn: string;
+  /** The cluster's EC2 capacity provider; absent when the stage has no `ec2` settings. */
+  ec2CapacityProvider?: string;
 }
+
+/**
+ * Variables a function may read that the installation sets only where it has the thing they
+ * name; a function reads such a variable as optional.
+ */
+const OPTIONAL_VARIABLES = new Set(["BERTH_EC2_CAPACITY_PROVIDER"]);
 
 /** `delete-service` → `BERTH_DELETE_SERVICE_STATE_MACHINE_ARN`: one variable per workflow. */
 export function stateMachineVariable(workflow: string): string {
@@ -57,6 +65,7 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,
+    ...(values.ec2CapacityProvider ? { BERTH_EC2_CAPACITY_PROVIDER: values.ec2CapacityProvider } : {}),
   };
   for (const workflow of Workflows.WORKFLOWS) {
     variables[stateMachineVariable(workflow.name)] = values.stateMachineArn(workflow.name);
@@ -74,12 +83,19 @@ export function environmentOf(
   values: InstallationValues,
 ): Record<string, string> {
   const variables = installationVariables(values);
-  const unknown = definition.environment.filter((name) => !Object.hasOwn(variables, name));
+  const unknown = definition.environment.filter(
+    (name) => !Object.hasOwn(variables, name) && !OPTIONAL_VARIABLES.has(name),
+  );
   if (unknown.length > 0) {
     throw new Error(
       `function ${definition.name} reads ${unknown.join(", ")}, which the installation does not provide: ` +
         "give each a value in stacks/environment.ts",
     );
   }
-  return Object.fromEntries(definition.environment.map((name) => [name, variables[name] as string]));
+  const environment: Record<string, string> = {};
+  for (const name of definition.environment) {
+    const value = variables[name];
+    if (value !== undefined) environment[name] = value;
+  }
+  return environment;
 }

@@ -33,7 +33,7 @@ export function Functions({ stack, app }: StackContext) {
   const names = namesFor(app.stage);
   const { table } = use(Store);
   const { taskSecurityGroup, taskSubnets } = use(Network);
-  const { namespace } = use(Cluster);
+  const { namespace, ec2CapacityProvider } = use(Cluster);
   const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
@@ -69,6 +69,8 @@ export function Functions({ stack, app }: StackContext) {
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,
     jobRunRoleArn: jobRunRoleArn(stack, names),
+    // By name, as the cluster stack creates it: a Ref would add a cross-stack export for a constant.
+    ...(ec2CapacityProvider ? { ec2CapacityProvider: names.ec2CapacityProvider } : {}),
   };
 
   const functions: Record<string, lambda.Function> = {};

@@ -161,6 +161,8 @@ describe("functions", () => {
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
+      // This stage has EC2 hosts (settings.ec2), so the API accepts and the steps render instanceTypes.
+      BERTH_EC2_CAPACITY_PROVIDER: `${PREFIX}ec2`,
     };
     expect(privateSubnets).toHaveLength(2);
     for (const workflow of Workflows.WORKFLOWS) {
@@ -214,6 +216,13 @@ describe("functions", () => {
     expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
     expect(environmentOf({ ...definition, environment: ["BERTH_TABLE_NAME"] }, values)).toEqual({
       BERTH_TABLE_NAME: "t",
+    });
+    // A stage without EC2 hosts leaves the capacity provider out; the function reads it as unset.
+    const withCapacity = { ...definition, environment: ["BERTH_TABLE_NAME", "BERTH_EC2_CAPACITY_PROVIDER"] };
+    expect(environmentOf(withCapacity, values)).toEqual({ BERTH_TABLE_NAME: "t" });
+    expect(environmentOf(withCapacity, { ...values, ec2CapacityProvider: "p-ec2" })).toEqual({
+      BERTH_TABLE_NAME: "t",
+      BERTH_EC2_CAPACITY_PROVIDER: "p-ec2",
     });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { readApiConfig } from "./config.ts";
+import { readApiConfig, readSettings } from "./config.ts";
+import { renderEnvironment } from "./deployments/rollout/target.ts";
 import { DELETE, STATE_MACHINE_ENVIRONMENT as MACHINES, ROLLBACK, STATE_MACHINE } from "./test-support.ts";
 
 describe("readApiConfig", () => {
@@ -44,5 +45,25 @@ describe("readApiConfig", () => {
         BERTH_DEPLOY_STATE_MACHINE_ARN: "berth-deploy",
       }),
     ).toThrow("BERTH_DEPLOY_STATE_MACHINE_ARN must be a Step Functions state machine ARN");
+  });
+});
+
+describe("readSettings", () => {
+  const installation = {
+    BERTH_ACCOUNT: "123456789012",
+    BERTH_CLUSTER: "berth",
+    BERTH_REGISTRY: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+    BERTH_EXECUTION_ROLE_ARN: "arn:aws:iam::123456789012:role/exec",
+    BERTH_SUBNETS: "subnet-a,subnet-b",
+    BERTH_SECURITY_GROUPS: "sg-a",
+    BERTH_SERVICE_CONNECT_NAMESPACE: "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1",
+  };
+
+  it("carries the EC2 capacity provider into the steps' rendering, so instanceTypes run on it", () => {
+    const settings = readSettings({ ...installation, BERTH_EC2_CAPACITY_PROVIDER: "berth-prod-ec2" });
+    expect(renderEnvironment(settings, "shop").ec2CapacityProvider).toBe("berth-prod-ec2");
+    const withoutHosts = readSettings(installation);
+    expect(withoutHosts.ec2CapacityProvider).toBeUndefined();
+    expect(renderEnvironment(withoutHosts, "shop").ec2CapacityProvider).toBeUndefined();
   });
 });

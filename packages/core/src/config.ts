@@ -98,6 +98,8 @@ const SECTIONS = {
       BERTH_STATE_MACHINE_PREFIX: z.string().min(1).default("berth-"),
       /** Role a batch job's run state machine runs as; without it, batch jobs cannot deploy. */
       BERTH_JOB_RUN_ROLE_ARN: z.string().startsWith("arn:").optional(),
+      /** The cluster's EC2 capacity provider, for resources with `instanceTypes`; unset where it has none. */
+      BERTH_EC2_CAPACITY_PROVIDER: z.string().min(1).optional(),
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
@@ -118,6 +120,7 @@ const SECTIONS = {
       ingressMissing: env.BERTH_INGRESS_MISSING,
       stateMachinePrefix: env.BERTH_STATE_MACHINE_PREFIX,
       ...(env.BERTH_JOB_RUN_ROLE_ARN ? { jobRunRoleArn: env.BERTH_JOB_RUN_ROLE_ARN } : {}),
+      ...(env.BERTH_EC2_CAPACITY_PROVIDER ? { ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER } : {}),
     })),
 } as const;
 

@@ -140,6 +140,7 @@ const SETTINGS_ENV = [
   "BERTH_INGRESS_MISSING",
   "BERTH_STATE_MACHINE_PREFIX",
   "BERTH_JOB_RUN_ROLE_ARN",
+  "BERTH_EC2_CAPACITY_PROVIDER",
 ];
 const CLUSTER_ENV = SETTINGS_ENV;
 /** The per-service workflows a function may start (a promoted or requested deployment). */
@@ -202,6 +203,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       "BERTH_STAGE",
       "BERTH_CLUSTER",
       "BERTH_SOURCE_BUCKET",
+      "BERTH_EC2_CAPACITY_PROVIDER",
     ],
     triggers: [{ kind: "http-api" }],
     permissions: [

@@ -62,6 +62,7 @@ export function renderEnvironment(
     ingressMissing: settings.ingressMissing,
     stateMachinePrefix: settings.stateMachinePrefix,
     ...(settings.jobRunRoleArn ? { jobRunRoleArn: settings.jobRunRoleArn } : {}),
+    ...(settings.ec2CapacityProvider ? { ec2CapacityProvider: settings.ec2CapacityProvider } : {}),
   });
 }
 

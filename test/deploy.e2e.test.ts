@@ -89,6 +89,12 @@ function writeStack(name: string, yaml: string): string {
   return file;
 }
 
+/** `berth deploy` of stack `rb`: its one service `api` at `version`, with extra environment. */
+function deployRb(version: string, environment: Record<string, string> = {}) {
+  const yaml = appStack({ service: "api", image: rbApp.image, version, environment });
+  return berth(["deploy", "-f", writeStack(`rb-${version}`, yaml), "--stack", "rb", "--timeout", "2m"]);
+}
+
 function newestDeployment(stack: string, service: string): Promise<Deployment> {
   return newestDeploymentOf(api, stack, service);
 }
@@ -296,15 +302,7 @@ describe("deploying on Berth Local end to end", () => {
   }, 240_000);
 
   it("rolls back a revision that fails its health check while v1 keeps serving", async () => {
-    const v1 = await berth([
-      "deploy",
-      "-f",
-      writeStack("rb-v1", appStack({ service: "api", image: rbApp.image, version: "v1" })),
-      "--stack",
-      "rb",
-      "--timeout",
-      "2m",
-    ]);
+    const v1 = await deployRb("v1");
     expect(v1.code, v1.output).toBe(0);
     const first = await newestDeployment("rb", "api");
     expect(first.status).toBe("SUCCEEDED");
@@ -316,18 +314,7 @@ describe("deploying on Berth Local end to end", () => {
 
     const direct = keepAsking(() => getText(`http://127.0.0.1:${task.hostPort}/whoami`));
     const throughServiceConnect = keepAsking(() => getText(`http://${proxy}/whoami`));
-    const v2 = await berth([
-      "deploy",
-      "-f",
-      writeStack(
-        "rb-v2",
-        appStack({ service: "api", image: rbApp.image, version: "v2", environment: { UNHEALTHY: "1" } }),
-      ),
-      "--stack",
-      "rb",
-      "--timeout",
-      "2m",
-    ]);
+    const v2 = await deployRb("v2", { UNHEALTHY: "1" });
     const directAnswers = await direct.stop();
     const proxiedAnswers = await throughServiceConnect.stop();
 
@@ -375,18 +362,7 @@ describe("deploying on Berth Local end to end", () => {
   it("rolls back a revision that crashes on start, with its exit code and last log line", async () => {
     const proxy = await aliasAddress("api:3000");
     const throughServiceConnect = keepAsking(() => getText(`http://${proxy}/whoami`));
-    const crash = await berth([
-      "deploy",
-      "-f",
-      writeStack(
-        "rb-crash",
-        appStack({ service: "api", image: rbApp.image, version: "v3", environment: { CRASH: "1" } }),
-      ),
-      "--stack",
-      "rb",
-      "--timeout",
-      "2m",
-    ]);
+    const crash = await deployRb("v3", { CRASH: "1" });
     const proxiedAnswers = await throughServiceConnect.stop();
     expect(crash.code, crash.output).toBe(1);
     expect(crash.output).toMatch(/^\s*api\s+ROLLED_BACK\s/m);

@@ -63,6 +63,11 @@ function berth(args: string[]): Promise<{ code: number; output: string }> {
   return runBerth(args, { apiUrl: current().apiUrl, token: adminToken });
 }
 
+/** `berth run-job --follow` of the report job with one more environment variable. */
+function followRun(variable: string): Promise<{ code: number; output: string }> {
+  return berth(["run-job", "--stack", STACK, "--job", "report", "--env", variable, "--follow"]);
+}
+
 function newestDeployment(service: string): Promise<Deployment> {
   return newestDeploymentOf(api, STACK, service);
 }
@@ -204,16 +209,7 @@ describe("batch jobs on Berth Local", () => {
   }, 180_000);
 
   it("berth run-job --follow prints the run's log lines and attempts, and exits 0 when it SUCCEEDED", async () => {
-    const { code, output } = await berth([
-      "run-job",
-      "--stack",
-      STACK,
-      "--job",
-      "report",
-      "--env",
-      "REPORT_DAYS=2",
-      "--follow",
-    ]);
+    const { code, output } = await followRun("REPORT_DAYS=2");
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
     expect(output).toContain("report: emails sent over the last 2 days");
     expect(output).toMatch(/attempt 1: task \S+ SUCCEEDED \(report exited 0[;)]/);
@@ -221,16 +217,7 @@ describe("batch jobs on Berth Local", () => {
   }, 180_000);
 
   it("berth run-job --follow exits 1 when the run FAILED, after printing every attempt's exit code", async () => {
-    const { code, output } = await berth([
-      "run-job",
-      "--stack",
-      STACK,
-      "--job",
-      "report",
-      "--env",
-      "REPORT_FAIL=1",
-      "--follow",
-    ]);
+    const { code, output } = await followRun("REPORT_FAIL=1");
     expect(code, output).toBe(1);
     expect(output).toContain("report: failing on purpose (REPORT_FAIL=1)");
     expect(output).toMatch(/attempt 1: task \S+ FAILED \(report exited 1/);

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { FUNCTIONS, findFunction, PERMISSION_PLACEHOLDERS, stateMachineTaskFunctions } from "./functions.ts";
+import { APPLY_AND_WAIT_FUNCTIONS } from "./workflows/states.ts";
 
 const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -16,16 +17,12 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "ecs:ListTasks",
 ]);
 
+/** Every step the workflows invoke: loading and preparing, what applying and waiting calls, deleting. */
 const STEPS = [
   "load-deployment",
   "preflight",
   "prepare-resources",
-  "apply-service",
-  "wait-for-deployment",
-  "reconcile",
-  "advance-wait",
-  "finalize",
-  "release-service",
+  ...APPLY_AND_WAIT_FUNCTIONS,
   "delete-service",
 ];
 

@@ -373,6 +373,11 @@ describe("Berth Local ECS", () => {
     );
     await steady("stubborn");
     const [task] = await tasksOf("stubborn");
+    // RUNNING means its process started, not that its script has run yet: on a busy machine a
+    // SIGTERM could still find Node's default handler. Once it answers, it ignores SIGTERM.
+    await waitFor("the stubborn task to answer", () =>
+      task ? answer(task).catch(() => undefined) : undefined,
+    );
     const started = Date.now();
     await ecs.send(new StopTaskCommand({ cluster: "berth", task: task?.taskArn ?? "", reason: "test" }));
     const stopped = await waitFor("the stubborn task to stop", async () => {

@@ -3,8 +3,15 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts", "stacks/**/*.test.ts"],
-    testTimeout: 30_000,
+    // Generous: a test must fail for what it asserts, not because a loaded machine ran it slowly.
+    // The fuzz tests and 50-request bursts take seconds on a quiet machine and minutes at load 12.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     pool: "forks",
+    // Vitest's default on a 2-core machine is one file at a time. Most of the slow files wait on
+    // real processes and timers rather than compute, so three at a time cut the run to about half
+    // of its time; every test is written to hold on a loaded machine.
+    maxWorkers: 3,
     globalSetup: ["test/support/global-setup.ts"],
   },
 });

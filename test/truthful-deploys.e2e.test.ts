@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { HEALTH_CHECK_TIMEOUT_SECONDS, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
 import {
   type BerthLocalProcess,
@@ -56,7 +56,7 @@ function writeApp(name: string, version: string, gate?: string): string {
             internalHealthCheck: {
               healthCheckCommand: HTTP_HEALTH_CHECK,
               intervalSeconds: 5,
-              timeoutSeconds: 2,
+              timeoutSeconds: HEALTH_CHECK_TIMEOUT_SECONDS,
               retries: 1,
               startPeriodSeconds: 0,
             },

@@ -70,6 +70,12 @@ export function httpApp(): { dir: string; image: string } {
 }
 
 /** A CMD health check that asks the app's /health on its PORT. */
+/**
+ * Seconds the tests give one health check. Each check starts a Node process, which takes seconds
+ * to start and exit on a loaded 2-core machine: a 2 s timeout failed checks that had answered "200 ok".
+ */
+export const HEALTH_CHECK_TIMEOUT_SECONDS = 10;
+
 export const HTTP_HEALTH_CHECK = [
   "CMD",
   "node",

@@ -111,7 +111,9 @@ export function startAwsEndpoint(options: EndpointOptions): Promise<AwsEndpoint>
       }
     }
   });
-  server.keepAliveTimeout = 5_000;
+  // Longer than any client keeps an idle connection pooled (AWS endpoints keep them about a
+  // minute): closing first races a client that reuses the connection, and it reads ECONNRESET.
+  server.keepAliveTimeout = 65_000;
 
   return new Promise((resolve, reject) => {
     server.once("error", reject);

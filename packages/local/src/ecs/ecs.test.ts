@@ -22,7 +22,12 @@ import {
 } from "@aws-sdk/client-ecs";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import {
+  HEALTH_CHECK_TIMEOUT_SECONDS,
+  HTTP_HEALTH_CHECK,
+  httpApp,
+  waitFor,
+} from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 import type { BusEvent } from "../events.ts";
 
@@ -76,7 +81,7 @@ async function register(
                 healthCheck: {
                   command: HTTP_HEALTH_CHECK,
                   interval: 5,
-                  timeout: 2,
+                  timeout: HEALTH_CHECK_TIMEOUT_SECONDS,
                   retries: 2,
                   startPeriod: 0,
                 },

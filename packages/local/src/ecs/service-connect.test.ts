@@ -14,7 +14,12 @@ import {
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import {
+  HEALTH_CHECK_TIMEOUT_SECONDS,
+  HTTP_HEALTH_CHECK,
+  httpApp,
+  waitFor,
+} from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 
 const app = httpApp();
@@ -64,7 +69,14 @@ async function register(
           stopTimeout: options.stopTimeout ?? 2,
           ...(options.command
             ? {}
-            : { healthCheck: { command: HTTP_HEALTH_CHECK, interval: 5, timeout: 2, retries: 2 } }),
+            : {
+                healthCheck: {
+                  command: HTTP_HEALTH_CHECK,
+                  interval: 5,
+                  timeout: HEALTH_CHECK_TIMEOUT_SECONDS,
+                  retries: 2,
+                },
+              }),
         },
       ],
     }),

@@ -892,14 +892,16 @@ function inactive(engine: EcsEngine, cluster: ClusterRecord, reference: string):
     .find((s) => s.clusterArn === cluster.clusterArn && s.serviceName === name);
 }
 
+/** ECS's ARN of a service deployment, or of the service revision it deploys (one per deployment). */
 function serviceDeploymentArn(
   engine: EcsEngine,
   cluster: ClusterRecord,
   service: ServiceRecord,
   deployment: DeploymentRecord,
+  kind: "service-deployment" | "service-revision" = "service-deployment",
 ): string {
   return engine.arn(
-    `service-deployment/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
+    `${kind}/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
   );
 }
 
@@ -930,22 +932,10 @@ function serviceDeploymentBrief(
     startedAt: seconds(deployment.createdAt),
     createdAt: seconds(deployment.createdAt),
     ...(finished ? { finishedAt: seconds(deployment.updatedAt) } : {}),
-    targetServiceRevisionArn: serviceRevisionArn(engine, cluster, service, deployment),
+    targetServiceRevisionArn: serviceDeploymentArn(engine, cluster, service, deployment, "service-revision"),
     status: serviceDeploymentStatus(service, deployment),
     statusReason: deployment.rolloutStateReason,
   };
-}
-
-/** ECS's service revision ARN: one revision per deployment, named after the deployment's number. */
-export function serviceRevisionArn(
-  engine: EcsEngine,
-  cluster: ClusterRecord,
-  service: ServiceRecord,
-  deployment: DeploymentRecord,
-): string {
-  return engine.arn(
-    `service-revision/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
-  );
 }
 
 /**

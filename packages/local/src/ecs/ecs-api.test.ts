@@ -14,7 +14,7 @@ import { httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { responseProblems } from "../../../../test/support/botocore.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 import type { BusEvent } from "../events.ts";
-import { awsCli } from "../test-support.ts";
+import { awsCli, rawCall } from "../test-support.ts";
 import { ecsService } from "./api.ts";
 import type { EcsEngine } from "./engine.ts";
 
@@ -32,18 +32,23 @@ const answers: { operation: string; output: unknown }[] = [];
 
 /** One ECS call as the wire carries it: the raw JSON answer (unknown members included). */
 async function call(operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const response = await fetch(local.awsEndpoint.url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-amz-json-1.1",
-      "x-amz-target": `AmazonEC2ContainerServiceV20141113.${operation}`,
-    },
-    body: JSON.stringify(input),
-  });
-  const body = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw Object.assign(new Error(String(body.message)), { name: String(body.__type) });
+  const { status, body } = await rawCall(
+    local.awsEndpoint.url,
+    `AmazonEC2ContainerServiceV20141113.${operation}`,
+    input,
+  );
+  if (status !== 200) throw Object.assign(new Error(String(body.message)), { name: String(body.__type) });
   answers.push({ operation, output: body });
   return body;
+}
+
+/** The task as DescribeTasks answers it, once `lastStatus` is `status`. */
+function taskOnceIn(arn: string, status: string): Promise<Record<string, unknown>> {
+  return waitFor(`task ${arn} to be ${status}`, async () => {
+    const { tasks } = await call("DescribeTasks", { cluster: "berth", tasks: [arn] });
+    const task = (tasks as Record<string, unknown>[])[0];
+    return task?.lastStatus === status ? task : undefined;
+  });
 }
 
 async function refusal(operation: string, input: Record<string, unknown>) {
@@ -397,14 +402,7 @@ describe("refusals", () => {
       networkConfiguration: NETWORK,
     });
     const arn = (tasks as { taskArn: string }[])[0]?.taskArn ?? "";
-    const stopped = await waitFor("the task to stop", async () => {
-      const described = (await call("DescribeTasks", { cluster: "berth", tasks: [arn] })).tasks as {
-        lastStatus: string;
-        stoppedReason?: string;
-        stopCode?: string;
-      }[];
-      return described[0]?.lastStatus === "STOPPED" ? described[0] : undefined;
-    });
+    const stopped = await taskOnceIn(arn, "STOPPED");
     expect(stopped.stopCode).toBe("TaskFailedToStart");
     expect(stopped.stoppedReason).toMatch(
       /^ResourceInitializationError: failed to validate logger args: .*The specified log group does not exist/,
@@ -434,13 +432,7 @@ describe("records", () => {
     });
     const task = (tasks as { taskArn: string }[])[0];
     const arn = task?.taskArn ?? "";
-    const running = await waitFor("the task to run", async () => {
-      const described = (await call("DescribeTasks", { cluster: "berth", tasks: [arn] })).tasks as Record<
-        string,
-        unknown
-      >[];
-      return described[0]?.lastStatus === "RUNNING" ? described[0] : undefined;
-    });
+    const running = await taskOnceIn(arn, "RUNNING");
     expect(running.overrides).toEqual({
       containerOverrides: [{ name: "web", environment: [{ name: "VERSION", value: "v9" }] }],
       inferenceAcceleratorOverrides: [],
@@ -455,13 +447,7 @@ describe("records", () => {
       expect.arrayContaining(["networkInterfaceId", "macAddress", "privateIPv4Address"]),
     );
     await call("StopTask", { cluster: "berth", task: arn });
-    const stopped = await waitFor("the task to stop", async () => {
-      const described = (await call("DescribeTasks", { cluster: "berth", tasks: [arn] })).tasks as Record<
-        string,
-        unknown
-      >[];
-      return described[0]?.lastStatus === "STOPPED" ? described[0] : undefined;
-    });
+    const stopped = await taskOnceIn(arn, "STOPPED");
     expect(stopped.executionStoppedAt).toBeTypeOf("number");
     expect(stopped.stoppedAt as number).toBeGreaterThanOrEqual(stopped.executionStoppedAt as number);
     const statuses = events

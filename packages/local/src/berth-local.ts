@@ -82,6 +82,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     region,
     bus,
     logSink: logs,
+    logGroups: logs,
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });

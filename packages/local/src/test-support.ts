@@ -47,6 +47,23 @@ export function killGroup(processGroupId: number): void {
   }
 }
 
+/**
+ * One call to a JSON-protocol service as the wire carries it: the raw answer, with members an
+ * SDK would drop, and the HTTP status (an error is `{ __type, message }`).
+ */
+export async function rawCall(
+  endpointUrl: string,
+  target: string,
+  input: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(endpointUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": target },
+    body: JSON.stringify(input),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
 const execFileAsync = promisify(execFile);
 
 /**

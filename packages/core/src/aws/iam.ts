@@ -1,4 +1,4 @@
-import { IAMClient } from "@aws-sdk/client-iam";
+import { IAMClient, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { type ClientConfig, isAwsError } from "./errors.ts";
 
 export function iamClient(config: ClientConfig = {}): IAMClient {
@@ -24,4 +24,24 @@ export function isNotFound(error: unknown): boolean {
 /** The role being created exists already. */
 export function isAlreadyExists(error: unknown): boolean {
   return isAwsError(error, "EntityAlreadyExistsException");
+}
+
+/**
+ * The names of every inline policy of a role, following IAM's `Marker` while `IsTruncated`
+ * (IAM answers 100 a page by default).
+ */
+export async function listAllRolePolicies(
+  client: Pick<IAMClient, "send">,
+  roleName: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await client.send(
+      new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }),
+    );
+    names.push(...(page.PolicyNames ?? []));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return names;
 }

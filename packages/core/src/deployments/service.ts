@@ -3,8 +3,9 @@ import {
   DescribeTasksCommand,
   type ECSClient,
   type Service as EcsService,
-  ListTasksCommand,
+  type Task,
 } from "@aws-sdk/client-ecs";
+import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
 import { backOff } from "../retry.ts";
 import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
@@ -169,22 +170,25 @@ async function rolloutOf(
   const primary = found.deployments?.find((deployment) => deployment.status === "PRIMARY");
   if (!primary?.id) return null;
   try {
-    const tasksOf = async (desiredStatus: "RUNNING" | "STOPPED") =>
-      (
-        await ecs.client.send(
-          new ListTasksCommand({
-            cluster: ecs.cluster,
-            startedBy: primary.id,
-            desiredStatus,
-            maxResults: TASKS_PER_CALL,
-          }),
-        )
-      ).taskArns ?? [];
+    // Every page: a rollout of more than one page of tasks must count them all.
+    const tasksOf = (desiredStatus: "RUNNING" | "STOPPED") =>
+      Ecs.listAllTasks(ecs.client, {
+        cluster: ecs.cluster,
+        startedBy: primary.id,
+        desiredStatus,
+        maxResults: TASKS_PER_CALL,
+      });
     const [running, stopped] = await Promise.all([tasksOf("RUNNING"), tasksOf("STOPPED")]);
-    const { tasks = [] } =
-      running.length > 0
-        ? await ecs.client.send(new DescribeTasksCommand({ cluster: ecs.cluster, tasks: running }))
-        : {};
+    const tasks: Task[] = [];
+    for (let start = 0; start < running.length; start += TASKS_PER_CALL) {
+      const described = await ecs.client.send(
+        new DescribeTasksCommand({
+          cluster: ecs.cluster,
+          tasks: running.slice(start, start + TASKS_PER_CALL),
+        }),
+      );
+      tasks.push(...(described.tasks ?? []));
+    }
     return {
       ecsDeploymentId: primary.id,
       taskDefinitionArn: primary.taskDefinition ?? null,

@@ -10,6 +10,8 @@ import type {
   TaskDefinitionRecord,
   TaskRecord,
 } from "./model.ts";
+import { Paging, pageOf, sortable } from "./paging.ts";
+import { checkPlacement, checkTaskDefinition, type TaskDefinitionInput } from "./validation.ts";
 
 const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000);
 const TagList = z.array(z.object({ key: z.string().optional(), value: z.string().optional() })).optional();
@@ -59,6 +61,32 @@ const DeploymentConfigurationInput = z
   })
   .optional();
 
+/** `networkConfiguration` as ECS models it: awsvpc needs its subnets. */
+const NetworkConfigurationInput = z
+  .looseObject({
+    awsvpcConfiguration: z
+      .looseObject({
+        subnets: z.array(z.string()),
+        securityGroups: z.array(z.string()).optional(),
+        assignPublicIp: z.enum(["ENABLED", "DISABLED"]).optional(),
+      })
+      .optional(),
+  })
+  .optional();
+
+const LoadBalancersInput = z
+  .array(
+    z.looseObject({
+      containerName: z.string().optional(),
+      containerPort: z.number().int().optional(),
+      targetGroupArn: z.string().optional(),
+      loadBalancerName: z.string().optional(),
+    }),
+  )
+  .optional();
+
+const LaunchType = z.enum(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]);
+
 function clusterView(engine: EcsEngine, cluster: ClusterRecord): Record<string, unknown> {
   const tasks = engine.liveTasks((task) => task.clusterArn === cluster.clusterArn);
   return {
@@ -79,14 +107,42 @@ function clusterView(engine: EcsEngine, cluster: ClusterRecord): Record<string, 
   };
 }
 
-function taskDefinitionView(td: TaskDefinitionRecord): Record<string, unknown> {
+/** The members ECS fills in a container definition when the request leaves them out. */
+function containerDefinitionView(container: ContainerDefinition): Record<string, unknown> {
   return {
+    cpu: 0,
+    portMappings: [],
+    essential: true,
+    environment: [],
+    mountPoints: [],
+    volumesFrom: [],
+    ...container,
+    ...(container.portMappings
+      ? {
+          portMappings: container.portMappings.map((mapping) => ({
+            protocol: "tcp",
+            ...mapping,
+          })),
+        }
+      : {}),
+  };
+}
+
+function taskDefinitionView(td: TaskDefinitionRecord): Record<string, unknown> {
+  const definition = td.definition as Record<string, unknown> & { networkMode?: string };
+  const awsvpc = definition.networkMode === "awsvpc";
+  return {
+    volumes: [],
+    placementConstraints: [],
+    requiresAttributes: [],
     ...td.definition,
+    containerDefinitions: td.definition.containerDefinitions.map(containerDefinitionView),
+    // awsvpc (and ports) are Fargate's; EC2 runs every network mode.
+    compatibilities: awsvpc ? ["EC2", "FARGATE"] : ["EC2"],
     taskDefinitionArn: td.taskDefinitionArn,
     family: td.family,
     revision: td.revision,
     status: td.status,
-    compatibilities: ["EC2", "FARGATE"],
     registeredAt: seconds(td.registeredAt),
     ...(td.deregisteredAt ? { deregisteredAt: seconds(td.deregisteredAt) } : {}),
   };
@@ -121,11 +177,15 @@ function deploymentView(
     updatedAt: seconds(deployment.updatedAt),
     rolloutState: deployment.rolloutState,
     rolloutStateReason: deployment.rolloutStateReason,
-    // The service shows the members it was configured with; Service Connect shows per deployment.
-    ...pick(
-      service.configuration,
-      KEPT.filter((key) => key !== "serviceConnectConfiguration"),
-    ),
+    launchType: launchTypeOf(service),
+    platformVersion: "1.4.0",
+    platformFamily: "Linux",
+    // Of the service's configuration, a deployment carries the members ECS's Deployment has.
+    ...pick(service.configuration, [
+      "capacityProviderStrategy",
+      "networkConfiguration",
+      "serviceConnectConfiguration",
+    ]),
   };
 }
 
@@ -158,6 +218,17 @@ export function serviceView(engine: EcsEngine, service: ServiceRecord): Record<s
     schedulingStrategy: "REPLICA",
     deploymentController: { type: "ECS" },
     tags: service.tags,
+    // What ECS answers for members the request left out.
+    launchType: launchTypeOf(service),
+    platformVersion: "LATEST",
+    platformFamily: "Linux",
+    loadBalancers: [],
+    serviceRegistries: [],
+    placementConstraints: [],
+    placementStrategy: [],
+    enableECSManagedTags: false,
+    propagateTags: "NONE",
+    enableExecuteCommand: false,
     // The members the service was configured with; Service Connect is shown per deployment.
     ...pick(
       service.configuration,
@@ -195,6 +266,16 @@ function deploymentConfiguration(
     deploymentCircuitBreaker: input?.deploymentCircuitBreaker ??
       base?.deploymentCircuitBreaker ?? { enable: false, rollback: false },
   };
+}
+
+/** The `nextToken` member of a list answer, when another page follows. */
+function next(page: { nextToken?: string }): { nextToken?: string } {
+  return page.nextToken ? { nextToken: page.nextToken } : {};
+}
+
+/** The launch type a service was created with (Berth Local runs every task as FARGATE). */
+function launchTypeOf(service: ServiceRecord): string {
+  return typeof service.configuration.launchType === "string" ? service.configuration.launchType : "FARGATE";
 }
 
 function requireTaskDefinition(engine: EcsEngine, reference: string): TaskDefinitionRecord {
@@ -245,9 +326,15 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           return { cluster: clusterView(engine, cluster) };
         },
       ),
-      ListClusters: operation(z.looseObject({}), () => ({
-        clusterArns: engine.state.clusters.filter((c) => c.status === "ACTIVE").map((c) => c.clusterArn),
-      })),
+      ListClusters: operation(z.looseObject({ ...Paging }), (input) => {
+        const active = engine.state.clusters.filter((c) => c.status === "ACTIVE");
+        const page = pageOf(active, (c) => c.clusterArn, {
+          ...input,
+          listing: ["ListClusters"],
+          defaultSize: 100,
+        });
+        return { clusterArns: page.items.map((c) => c.clusterArn), ...next(page) };
+      }),
       DescribeClusters: operation(z.looseObject({ clusters: z.array(z.string()).optional() }), (input) => {
         const references = input.clusters ?? ["default"];
         const clusters = references.flatMap((reference) => {
@@ -295,26 +382,13 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           requiresCompatibilities: z.array(z.string()).optional(),
           cpu: z.string().optional(),
           memory: z.string().optional(),
-          networkMode: z.string().optional(),
+          networkMode: z.enum(["bridge", "host", "awsvpc", "none"]).optional(),
+          executionRoleArn: z.string().optional(),
           tags: TagList,
         }),
         (input) => {
+          checkTaskDefinition(input as TaskDefinitionInput);
           const names = input.containerDefinitions.map((c) => c.name);
-          const duplicate = names.find((name, index) => names.indexOf(name) !== index);
-          if (duplicate)
-            throw new AwsError(
-              "ClientException",
-              `Container names must be unique: ${duplicate} is used twice.`,
-            );
-          if (input.requiresCompatibilities?.includes("FARGATE")) {
-            if (!input.cpu || !input.memory)
-              throw new AwsError(
-                "ClientException",
-                "Fargate requires task definition to have cpu and memory values.",
-              );
-            if (input.networkMode !== "awsvpc")
-              throw new AwsError("ClientException", "Fargate only supports network mode 'awsvpc'.");
-          }
           for (const container of input.containerDefinitions) {
             for (const dependency of container.dependsOn ?? []) {
               if (!names.includes(dependency.containerName)) {
@@ -375,17 +449,49 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           familyPrefix: z.string().optional(),
           status: z.enum(["ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"]).optional(),
           sort: z.enum(["ASC", "DESC"]).optional(),
+          ...Paging,
         }),
         (input) => {
           const status = input.status ?? "ACTIVE";
-          const list = engine.state.taskDefinitions
-            .filter(
-              (td) =>
-                td.status === status && (!input.familyPrefix || td.family.startsWith(input.familyPrefix)),
-            )
-            .sort((a, b) => a.family.localeCompare(b.family) || a.revision - b.revision);
-          if (input.sort === "DESC") list.reverse();
-          return { taskDefinitionArns: list.map((td) => td.taskDefinitionArn) };
+          const list = engine.state.taskDefinitions.filter(
+            (td) => td.status === status && (!input.familyPrefix || td.family.startsWith(input.familyPrefix)),
+          );
+          const page = pageOf(
+            list,
+            (td) => `${td.family}\u0000${sortable(td.revision)}`,
+            {
+              ...input,
+              listing: ["ListTaskDefinitions", status, input.familyPrefix ?? "", input.sort ?? "ASC"],
+              defaultSize: 100,
+            },
+            input.sort === "DESC",
+          );
+          return { taskDefinitionArns: page.items.map((td) => td.taskDefinitionArn), ...next(page) };
+        },
+      ),
+      ListTaskDefinitionFamilies: operation(
+        z.looseObject({
+          familyPrefix: z.string().optional(),
+          status: z.enum(["ACTIVE", "INACTIVE", "ALL"]).optional(),
+          ...Paging,
+        }),
+        (input) => {
+          const status = input.status ?? "ALL";
+          const families = new Map<string, boolean>();
+          for (const td of engine.state.taskDefinitions) {
+            if (input.familyPrefix && !td.family.startsWith(input.familyPrefix)) continue;
+            families.set(td.family, (families.get(td.family) ?? false) || td.status === "ACTIVE");
+          }
+          // ACTIVE: a family with an ACTIVE revision; INACTIVE: one without any.
+          const matching = [...families]
+            .filter(([, active]) => status === "ALL" || active === (status === "ACTIVE"))
+            .map(([family]) => family);
+          const page = pageOf(matching, (family) => family, {
+            ...input,
+            listing: ["ListTaskDefinitionFamilies", status, input.familyPrefix ?? ""],
+            defaultSize: 100,
+          });
+          return { families: page.items, ...next(page) };
         },
       ),
 
@@ -398,6 +504,9 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           taskDefinition: z.string().optional(),
           desiredCount: z.number().int().min(0).optional(),
           deploymentConfiguration: DeploymentConfigurationInput,
+          launchType: LaunchType.optional(),
+          networkConfiguration: NetworkConfigurationInput,
+          loadBalancers: LoadBalancersInput,
           tags: TagList,
         }),
         async (input) => {
@@ -405,6 +514,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           if (!input.taskDefinition)
             throw new AwsError("InvalidParameterException", "TaskDefinition must be specified.");
           const td = requireTaskDefinition(engine, input.taskDefinition);
+          checkPlacement(td, input);
           if (engine.findService(cluster.clusterArn, input.serviceName)) {
             throw new AwsError("InvalidParameterException", "Creation of service was not idempotent.");
           }
@@ -442,6 +552,8 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           desiredCount: z.number().int().min(0).optional(),
           forceNewDeployment: z.boolean().optional(),
           deploymentConfiguration: DeploymentConfigurationInput,
+          networkConfiguration: NetworkConfigurationInput,
+          loadBalancers: LoadBalancersInput,
         }),
         async (input) => {
           const cluster = engine.requireCluster(input.cluster);
@@ -450,6 +562,9 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
             throw new AwsError("ServiceNotActiveException", "Service was not ACTIVE.");
           const td = input.taskDefinition ? requireTaskDefinition(engine, input.taskDefinition) : undefined;
           const kept = pick(input, KEPT);
+          // The service as it would be: its task definition, network and load balancers, checked together.
+          const effective = { ...service.configuration, ...kept } as Parameters<typeof checkPlacement>[1];
+          checkPlacement(td ?? requireTaskDefinition(engine, service.taskDefinition), effective);
           const configurationChanged = Object.entries(kept).some(
             ([key, value]) => JSON.stringify(service.configuration[key]) !== JSON.stringify(value),
           );
@@ -518,14 +633,35 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           return { service: serviceView(engine, service) };
         },
       ),
-      ListServices: operation(z.looseObject({ cluster: z.string().optional() }), (input) => {
-        const cluster = engine.requireCluster(input.cluster);
-        return {
-          serviceArns: engine.state.services
-            .filter((s) => s.clusterArn === cluster.clusterArn && s.status === "ACTIVE")
-            .map((s) => s.serviceArn),
-        };
-      }),
+      ListServices: operation(
+        z.looseObject({
+          cluster: z.string().optional(),
+          launchType: z.enum(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]).optional(),
+          schedulingStrategy: z.enum(["REPLICA", "DAEMON"]).optional(),
+          ...Paging,
+        }),
+        (input) => {
+          const cluster = engine.requireCluster(input.cluster);
+          const services = engine.state.services.filter(
+            (s) =>
+              s.clusterArn === cluster.clusterArn &&
+              s.status === "ACTIVE" &&
+              (!input.launchType || launchTypeOf(s) === input.launchType) &&
+              (!input.schedulingStrategy || input.schedulingStrategy === "REPLICA"),
+          );
+          const page = pageOf(services, (s) => s.serviceArn, {
+            ...input,
+            listing: [
+              "ListServices",
+              cluster.clusterArn,
+              input.launchType ?? "",
+              input.schedulingStrategy ?? "",
+            ],
+            defaultSize: 10,
+          });
+          return { serviceArns: page.items.map((s) => s.serviceArn), ...next(page) };
+        },
+      ),
 
       ListTasks: operation(
         z.looseObject({
@@ -534,9 +670,17 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           family: z.string().optional(),
           startedBy: z.string().optional(),
           desiredStatus: z.enum(["RUNNING", "PENDING", "STOPPED"]).optional(),
+          launchType: z.enum(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]).optional(),
+          ...Paging,
         }),
         (input) => {
           const cluster = engine.requireCluster(input.cluster);
+          if (input.serviceName && input.family) {
+            throw new AwsError(
+              "InvalidParameterException",
+              "Family and serviceName cannot both be specified.",
+            );
+          }
           const desired = input.desiredStatus === "STOPPED" ? "STOPPED" : "RUNNING";
           const tasks = engine.state.tasks.filter(
             (task) =>
@@ -544,9 +688,23 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
               task.desiredStatus === desired &&
               (!input.serviceName || task.serviceName === clusterNameOf(input.serviceName)) &&
               (!input.startedBy || task.startedBy === input.startedBy) &&
-              (!input.family || task.taskDefinitionArn.includes(`task-definition/${input.family}:`)),
+              (!input.family || task.taskDefinitionArn.includes(`task-definition/${input.family}:`)) &&
+              (!input.launchType || task.launchType === input.launchType),
           );
-          return { taskArns: tasks.map((task) => task.taskArn) };
+          const page = pageOf(tasks, (task) => `${sortable(task.createdAt)}/${task.taskId}`, {
+            ...input,
+            listing: [
+              "ListTasks",
+              cluster.clusterArn,
+              clusterNameOf(input.serviceName ?? ""),
+              input.family ?? "",
+              input.startedBy ?? "",
+              desired,
+              input.launchType ?? "",
+            ],
+            defaultSize: 100,
+          });
+          return { taskArns: page.items.map((task) => task.taskArn), ...next(page) };
         },
       ),
       DescribeTasks: operation(
@@ -584,6 +742,8 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
                 .optional(),
             })
             .optional(),
+          launchType: LaunchType.optional(),
+          networkConfiguration: NetworkConfigurationInput,
           tags: TagList,
         }),
         (input) => {
@@ -591,14 +751,14 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           const td = engine.findTaskDefinition(input.taskDefinition);
           if (td?.status !== "ACTIVE")
             throw new AwsError("InvalidParameterException", "TaskDefinition not found.");
+          checkPlacement(td, input);
           const tasks = Array.from({ length: input.count ?? 1 }, () =>
             engine.runTask(cluster, td, {
               group: input.group ?? `family:${td.family}`,
               ...(input.startedBy ? { startedBy: input.startedBy } : {}),
               ...(input.tags ? { tags: input.tags } : {}),
-              ...(input.overrides?.containerOverrides
-                ? { overrides: input.overrides.containerOverrides }
-                : {}),
+              ...(input.overrides ? { overrides: input.overrides } : {}),
+              networkConfiguration: input.networkConfiguration,
             }),
           );
           engine.save();
@@ -656,20 +816,47 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
         },
       ),
       ListServiceDeployments: operation(
-        z.looseObject({ service: z.string(), cluster: z.string().optional() }),
+        z.looseObject({
+          service: z.string(),
+          cluster: z.string().optional(),
+          status: z.array(z.enum(SERVICE_DEPLOYMENT_STATUSES)).optional(),
+          createdAt: z
+            .looseObject({ before: z.number().optional(), after: z.number().optional() })
+            .optional(),
+          ...Paging,
+        }),
         (input) => {
           const cluster = engine.requireCluster(input.cluster);
           const service = requireService(engine, cluster, input.service);
+          const { before, after } = input.createdAt ?? {};
+          const deployments = service.deployments.filter(
+            (deployment) =>
+              !deployment.rollbackOf &&
+              (!input.status || input.status.includes(serviceDeploymentStatus(service, deployment))) &&
+              (before === undefined || deployment.createdAt < before * 1000) &&
+              (after === undefined || deployment.createdAt > after * 1000),
+          );
+          // Newest first, as ECS lists them.
+          const page = pageOf(
+            deployments,
+            (deployment) => `${sortable(deployment.createdAt)}/${deployment.id}`,
+            {
+              ...input,
+              listing: [
+                "ListServiceDeployments",
+                service.serviceArn,
+                input.status ?? [],
+                input.createdAt ?? {},
+              ],
+              defaultSize: 20,
+            },
+            true,
+          );
           return {
-            serviceDeployments: service.deployments.map((deployment) => ({
-              serviceDeploymentArn: serviceDeploymentArn(engine, cluster, service, deployment),
-              serviceArn: service.serviceArn,
-              clusterArn: service.clusterArn,
-              targetServiceRevisionArn: deployment.taskDefinition,
-              status: serviceDeploymentStatus(deployment),
-              statusReason: deployment.rolloutStateReason,
-              createdAt: seconds(deployment.createdAt),
-            })),
+            serviceDeployments: page.items.map((deployment) =>
+              serviceDeploymentBrief(engine, cluster, service, deployment),
+            ),
+            ...next(page),
           };
         },
       ),
@@ -705,22 +892,70 @@ function inactive(engine: EcsEngine, cluster: ClusterRecord, reference: string):
     .find((s) => s.clusterArn === cluster.clusterArn && s.serviceName === name);
 }
 
+/** ECS's ARN of a service deployment, or of the service revision it deploys (one per deployment). */
 function serviceDeploymentArn(
   engine: EcsEngine,
   cluster: ClusterRecord,
   service: ServiceRecord,
   deployment: DeploymentRecord,
+  kind: "service-deployment" | "service-revision" = "service-deployment",
 ): string {
   return engine.arn(
-    `service-deployment/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
+    `${kind}/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
   );
 }
 
-function serviceDeploymentStatus(deployment: DeploymentRecord): string {
-  if (deployment.rolloutState === "COMPLETED")
-    return deployment.rollbackOf ? "ROLLBACK_SUCCESSFUL" : "SUCCESSFUL";
-  if (deployment.rolloutState === "FAILED") return "STOPPED";
-  return deployment.rollbackOf ? "ROLLBACK_IN_PROGRESS" : "IN_PROGRESS";
+const SERVICE_DEPLOYMENT_STATUSES = [
+  "PENDING",
+  "SUCCESSFUL",
+  "STOPPED",
+  "STOP_REQUESTED",
+  "IN_PROGRESS",
+  "ROLLBACK_REQUESTED",
+  "ROLLBACK_IN_PROGRESS",
+  "ROLLBACK_SUCCESSFUL",
+  "ROLLBACK_FAILED",
+] as const;
+
+/** A ListServiceDeployments entry: the deployment's service revision is its target. */
+function serviceDeploymentBrief(
+  engine: EcsEngine,
+  cluster: ClusterRecord,
+  service: ServiceRecord,
+  deployment: DeploymentRecord,
+): Record<string, unknown> {
+  const finished = deployment.rolloutState !== "IN_PROGRESS";
+  return {
+    serviceDeploymentArn: serviceDeploymentArn(engine, cluster, service, deployment),
+    serviceArn: service.serviceArn,
+    clusterArn: service.clusterArn,
+    startedAt: seconds(deployment.createdAt),
+    createdAt: seconds(deployment.createdAt),
+    ...(finished ? { finishedAt: seconds(deployment.updatedAt) } : {}),
+    targetServiceRevisionArn: serviceDeploymentArn(engine, cluster, service, deployment, "service-revision"),
+    status: serviceDeploymentStatus(service, deployment),
+    statusReason: deployment.rolloutStateReason,
+  };
+}
+
+/**
+ * A service deployment's status as ECS reports it. A rollback is not a service deployment of its
+ * own: the deployment that failed carries it (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL or
+ * ROLLBACK_FAILED); a deployment replaced before it completed was STOPPED.
+ */
+function serviceDeploymentStatus(
+  service: ServiceRecord,
+  deployment: DeploymentRecord,
+): (typeof SERVICE_DEPLOYMENT_STATUSES)[number] {
+  const rollback = service.deployments.find((d) => d.rollbackOf === deployment.id);
+  if (rollback) {
+    if (rollback.rolloutState === "COMPLETED") return "ROLLBACK_SUCCESSFUL";
+    if (rollback.rolloutState === "FAILED" || rollback.status === "INACTIVE") return "ROLLBACK_FAILED";
+    return "ROLLBACK_IN_PROGRESS";
+  }
+  if (deployment.rolloutState === "COMPLETED") return "SUCCESSFUL";
+  if (deployment.rolloutState === "FAILED" || deployment.status !== "PRIMARY") return "STOPPED";
+  return "IN_PROGRESS";
 }
 
 function findServiceDeployment(

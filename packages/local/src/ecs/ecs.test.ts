@@ -32,6 +32,7 @@ import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 import type { BusEvent } from "../events.ts";
 
 const credentials = { accessKeyId: "berth", secretAccessKey: "berth" };
+const NETWORK = { awsvpcConfiguration: { subnets: ["subnet-0123456789abcdef0"] } };
 const app = httpApp();
 let local: BerthLocal;
 let ecs: ECSClient;
@@ -66,6 +67,7 @@ async function register(
       requiresCompatibilities: ["FARGATE"],
       cpu: "256",
       memory: "512",
+      executionRoleArn: "arn:aws:iam::000000000000:role/ecsTaskExecutionRole",
       containerDefinitions: [
         {
           name: "web",
@@ -92,6 +94,7 @@ async function register(
               "awslogs-group": `/berth/test/${family}`,
               "awslogs-region": "us-east-1",
               "awslogs-stream-prefix": family,
+              "awslogs-create-group": "true",
             },
           },
         },
@@ -166,7 +169,7 @@ describe("Berth Local ECS", () => {
       ),
     ).rejects.toMatchObject({
       name: "ClientException",
-      message: "Fargate requires task definition to have cpu and memory values.",
+      message: "Fargate requires that 'cpu' be defined at the task level.",
     });
   });
 
@@ -185,6 +188,7 @@ describe("Berth Local ECS", () => {
         serviceName: "api",
         taskDefinition,
         desiredCount: 3,
+        networkConfiguration: NETWORK,
         deploymentConfiguration: {
           minimumHealthyPercent: 100,
           maximumPercent: 200,
@@ -297,7 +301,10 @@ describe("Berth Local ECS", () => {
     const { serviceDeployments = [] } = await ecs.send(
       new ListServiceDeploymentsCommand({ cluster: "berth", service: "api" }),
     );
-    expect(serviceDeployments.slice(0, 2).map((d) => d.status)).toEqual(["ROLLBACK_SUCCESSFUL", "STOPPED"]);
+    expect(serviceDeployments.slice(0, 2).map((d) => d.status)).toEqual([
+      "ROLLBACK_SUCCESSFUL",
+      "SUCCESSFUL",
+    ]);
     expect(await Promise.all((await tasksOf("api")).map(answer))).toEqual(["v2", "v2", "v2"]);
   }, 60_000);
 
@@ -374,6 +381,7 @@ describe("Berth Local ECS", () => {
         serviceName: "stubborn",
         taskDefinition,
         desiredCount: 1,
+        networkConfiguration: NETWORK,
       }),
     );
     await steady("stubborn");

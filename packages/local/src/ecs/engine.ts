@@ -22,6 +22,8 @@ export interface EngineOptions {
   region: string;
   bus: EventBus;
   logSink?: LogSink;
+  /** The CloudWatch Logs groups awslogs writes to: a task whose group is missing fails to start. */
+  logGroups?: { hasGroup(name: string): boolean; createGroup(name: string): unknown };
   /** Milliseconds between scheduler passes. */
   tickMs?: number;
   /** Resolves a task definition secret (`valueFrom`) to its value; undefined when missing. */
@@ -322,15 +324,18 @@ export class EcsEngine {
       deploymentId?: string;
       serviceName?: string;
       tags?: TaskRecord["tags"];
-      overrides?: ContainerOverride[];
+      overrides?: TaskOverrides;
+      /** The awsvpc network the task is placed in (RunTask's or the service's). */
+      networkConfiguration?: unknown;
     },
   ): TaskRecord {
     const taskId = randomBytes(16).toString("hex");
     const definition = taskDefinition.definition;
+    const containerOverrides = placement.overrides?.containerOverrides ?? [];
     const containers = definition.containerDefinitions.map((container) =>
       applyOverride(
         container,
-        placement.overrides?.find((override) => override.name === container.name),
+        containerOverrides.find((override) => override.name === container.name),
       ),
     );
     const task: TaskRecord = {
@@ -359,6 +364,17 @@ export class EcsEngine {
       version: 1,
       launchType: "FARGATE",
       tags: placement.tags ?? [],
+      overrides: {
+        ...placement.overrides,
+        // ECS lists every container, with what was overridden for it.
+        containerOverrides: containers.map((container) => ({
+          ...containerOverrides.find((override) => override.name === container.name),
+          name: container.name,
+        })),
+      },
+      ...(definition.networkMode === "awsvpc"
+        ? { eni: networkInterface(placement.networkConfiguration) }
+        : {}),
       hasHealthCheck: containers.some((container) => container.healthCheck && container.essential !== false),
     };
     this.state.tasks.push(task);
@@ -368,6 +384,11 @@ export class EcsEngine {
     const secretProblem = this.resolveSecrets(containers);
     if (typeof secretProblem === "string") {
       this.markStopped(task, `ResourceInitializationError: ${secretProblem}`, "TaskFailedToStart");
+      return task;
+    }
+    const loggerProblem = this.prepareLogGroups(containers);
+    if (loggerProblem) {
+      this.markStopped(task, `ResourceInitializationError: ${loggerProblem}`, "TaskFailedToStart");
       return task;
     }
     const run = new TaskRun(
@@ -409,6 +430,26 @@ export class EcsEngine {
           }
         : {}),
     };
+  }
+
+  /**
+   * The awslogs driver's check when a task starts: its group must exist, unless the container
+   * asks the driver to create it (`awslogs-create-group: "true"`). Answers Fargate's reason.
+   */
+  private prepareLogGroups(containers: ContainerDefinition[]): string | undefined {
+    const groups = this.options.logGroups;
+    if (!groups) return undefined;
+    for (const container of containers) {
+      const log = container.logConfiguration;
+      const group = log?.logDriver === "awslogs" ? log.options?.["awslogs-group"] : undefined;
+      if (!group || groups.hasGroup(group)) continue;
+      if (log?.options?.["awslogs-create-group"] === "true") {
+        groups.createGroup(group);
+        continue;
+      }
+      return `failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1 (container ${container.name}, log group ${group})`;
+    }
+    return undefined;
   }
 
   /** Secrets are resolved when the task starts, as ECS's agent does; a missing one fails the task. */
@@ -473,7 +514,14 @@ export class EcsEngine {
   private applyRuntimeState(task: TaskRecord, state: TaskState): void {
     if (task.lastStatus === "STOPPED") return;
     const before = `${task.lastStatus}/${task.healthStatus}/${task.containers.map((c) => `${c.lastStatus}${c.healthStatus}`).join()}`;
-    task.lastStatus = state.lastStatus;
+    const activating = task.lastStatus === "PROVISIONING" || task.lastStatus === "PENDING";
+    if (task.desiredStatus === "RUNNING" && state.lastStatus === "RUNNING" && activating) {
+      // ECS attaches the task's network (and load balancers) between PENDING and RUNNING.
+      this.passThrough(task, "ACTIVATING");
+    }
+    // Once asked to stop, a task only moves on towards STOPPED.
+    if (task.desiredStatus === "RUNNING" || state.lastStatus === "STOPPING")
+      task.lastStatus = state.lastStatus;
     task.healthStatus = state.healthStatus;
     if (state.startedAt && !task.startedAt) task.startedAt = state.startedAt.getTime();
     if (state.stoppingAt && !task.stoppingAt) task.stoppingAt = state.stoppingAt.getTime();
@@ -521,6 +569,8 @@ export class EcsEngine {
     task.stoppedReason = reason;
     task.stopCode = stopCode;
     task.stoppingAt = now();
+    // A started task first leaves its network and load balancers, then its containers get SIGTERM.
+    if (task.lastStatus !== "PROVISIONING") task.lastStatus = "DEACTIVATING";
     task.version += 1;
     this.touch();
     this.taskEvent(task);
@@ -530,10 +580,13 @@ export class EcsEngine {
   }
 
   private markStopped(task: TaskRecord, reason: string, stopCode: string, publish = true): void {
-    task.lastStatus = "STOPPED";
     task.desiredStatus = "STOPPED";
     task.stoppedReason = task.stoppedReason ?? reason;
     task.stopCode = task.stopCode ?? stopCode;
+    task.executionStoppedAt = task.executionStoppedAt ?? now();
+    // Its containers are gone; ECS then releases the task's network before it is STOPPED.
+    if (publish) this.passThrough(task, "DEPROVISIONING");
+    task.lastStatus = "STOPPED";
     task.stoppedAt = now();
     task.version += 1;
     for (const container of task.containers) {
@@ -570,6 +623,14 @@ export class EcsEngine {
         ? ` (container ${container.name} exit code ${container.exitCode})`
         : "";
     this.serviceEvent(service, `task ${task.taskId} stopped: ${task.stoppedReason}${detail}.`);
+  }
+
+  /** A status ECS records on the way (an event and a version), which Berth Local passes at once. */
+  private passThrough(task: TaskRecord, status: "ACTIVATING" | "DEPROVISIONING"): void {
+    task.lastStatus = status;
+    task.version += 1;
+    this.touch();
+    this.taskEvent(task);
   }
 
   taskEvent(task: TaskRecord): void {
@@ -646,16 +707,17 @@ export class EcsEngine {
     if (missing > 0 && room > 0 && now() >= service.nextStartAt && service.status === "ACTIVE") {
       const td = this.findTaskDefinition(primary.taskDefinition);
       if (td) {
-        for (let i = 0; i < Math.min(missing, room); i++) {
-          const task = this.runTask(cluster, td, {
+        const started = Array.from({ length: Math.min(missing, room) }, () =>
+          this.runTask(cluster, td, {
             group: `service:${service.serviceName}`,
             startedBy: primary.id,
             deploymentId: primary.id,
             serviceName: service.serviceName,
+            networkConfiguration: service.configuration.networkConfiguration,
             ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
-          });
-          if (i === 0) this.serviceEvent(service, `has started 1 tasks: (task ${task.taskId}).`);
-        }
+          }),
+        );
+        this.serviceEvent(service, `has started ${started.length} tasks: ${taskList(started)}.`);
       }
     }
 
@@ -666,12 +728,14 @@ export class EcsEngine {
     let healthy = running.filter((task) => this.isHealthy(task)).length;
     const primaryHealthy = primaryTasks.filter((task) => this.isHealthy(task)).length;
     const stoppable = [...otherTasks].sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)));
+    const stopped: TaskRecord[] = [];
     for (const task of stoppable) {
       const wasHealthy = this.isHealthy(task);
       // A healthy old task stops only if minimumHealthyPercent still holds without it: with the
       // default 100%, that is once a new task is healthy in its place.
       if (wasHealthy && healthy - 1 < minHealthy) continue;
       this.stopTask(task, scalingReason, "ServiceSchedulerInitiated");
+      stopped.push(task);
       if (wasHealthy) healthy -= 1;
     }
     if (primaryTasks.length > desired) {
@@ -679,6 +743,10 @@ export class EcsEngine {
         .sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)) || b.createdAt - a.createdAt)
         .slice(0, primaryTasks.length - desired);
       for (const task of surplus) this.stopTask(task, scalingReason, "ServiceSchedulerInitiated");
+      stopped.push(...surplus);
+    }
+    if (stopped.length > 0) {
+      this.serviceEvent(service, `has stopped ${stopped.length} running tasks: ${taskList(stopped)}.`);
     }
 
     // Roll-out completion.
@@ -761,6 +829,31 @@ export class EcsEngine {
   }
 }
 
+/** `(task a) (task b)`, as ECS lists tasks in service events. */
+function taskList(tasks: TaskRecord[]): string {
+  return tasks.map((task) => `(task ${task.taskId})`).join(" ");
+}
+
+/** RunTask's overrides; Berth Local applies the containers' command and environment. */
+export interface TaskOverrides {
+  containerOverrides?: ContainerOverride[];
+  [member: string]: unknown;
+}
+
+/** The elastic network interface ECS attaches to an awsvpc task, in the first subnet given. */
+function networkInterface(networkConfiguration: unknown): NonNullable<TaskRecord["eni"]> {
+  const subnets = (networkConfiguration as { awsvpcConfiguration?: { subnets?: string[] } } | undefined)
+    ?.awsvpcConfiguration?.subnets;
+  const bytes = randomBytes(6);
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return {
+    attachmentId: randomUUID(),
+    networkInterfaceId: `eni-${randomBytes(8).toString("hex").slice(0, 17)}`,
+    subnetId: subnets?.[0] ?? "subnet-local",
+    macAddress: [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join(":"),
+  };
+}
+
 /** RunTask's per-container overrides: command and environment, as ECS applies them. */
 export interface ContainerOverride {
   name?: string;
@@ -801,6 +894,8 @@ const seconds = (millis: number | undefined) => (millis === undefined ? undefine
 
 /** A task as DescribeTasks returns it (timestamps in epoch seconds). */
 export function describeTask(task: TaskRecord): Record<string, unknown> {
+  const eni = task.eni;
+  const privateIpv4Address = "127.0.0.1";
   return {
     taskArn: task.taskArn,
     clusterArn: task.clusterArn,
@@ -810,6 +905,23 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
     lastStatus: task.lastStatus,
     desiredStatus: task.desiredStatus,
     healthStatus: task.healthStatus,
+    attachments: eni
+      ? [
+          {
+            id: eni.attachmentId,
+            type: "ElasticNetworkInterface",
+            status: eniStatus(task),
+            details: [
+              { name: "subnetId", value: eni.subnetId },
+              { name: "networkInterfaceId", value: eni.networkInterfaceId },
+              { name: "macAddress", value: eni.macAddress },
+              { name: "privateDnsName", value: "localhost" },
+              { name: "privateIPv4Address", value: privateIpv4Address },
+            ],
+          },
+        ]
+      : [],
+    attributes: [{ name: "ecs.cpu-architecture", value: process.arch === "arm64" ? "arm64" : "x86_64" }],
     containers: task.containers.map((container) => ({
       containerArn: container.containerArn,
       taskArn: task.taskArn,
@@ -821,18 +933,52 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
       ...(container.reason ? { reason: container.reason } : {}),
       ...(container.runtimeId ? { runtimeId: container.runtimeId } : {}),
       networkBindings: container.networkBindings,
+      networkInterfaces: eni ? [{ attachmentId: eni.attachmentId, privateIpv4Address }] : [],
+      cpu: "0",
     })),
     ...(task.cpu ? { cpu: task.cpu } : {}),
     ...(task.memory ? { memory: task.memory } : {}),
+    overrides: {
+      containerOverrides: task.overrides?.containerOverrides ?? task.containers.map(({ name }) => ({ name })),
+      inferenceAcceleratorOverrides: [],
+      ...omit(task.overrides, "containerOverrides"),
+    },
     createdAt: seconds(task.createdAt),
     ...(task.startedAt ? { startedAt: seconds(task.startedAt) } : {}),
     ...(task.stoppingAt ? { stoppingAt: seconds(task.stoppingAt) } : {}),
+    ...(task.executionStoppedAt ? { executionStoppedAt: seconds(task.executionStoppedAt) } : {}),
     ...(task.stoppedAt ? { stoppedAt: seconds(task.stoppedAt) } : {}),
     ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
     ...(task.stopCode ? { stopCode: task.stopCode } : {}),
     launchType: task.launchType,
+    capacityProviderName: "FARGATE",
+    platformVersion: "1.4.0",
+    platformFamily: "Linux",
+    connectivity: "CONNECTED",
+    connectivityAt: seconds(task.createdAt),
     availabilityZone: "local",
+    enableExecuteCommand: false,
+    ephemeralStorage: { sizeInGiB: 20 },
+    inferenceAccelerators: [],
     version: task.version,
     tags: task.tags,
   };
+}
+
+/** The ENI attachment's status as the task moves: created, attached while it runs, then gone. */
+function eniStatus(task: TaskRecord): string {
+  switch (task.lastStatus) {
+    case "PROVISIONING":
+      return "PRECREATED";
+    case "STOPPED":
+      return "DELETED";
+    case "DEPROVISIONING":
+      return "DETACHED";
+    default:
+      return "ATTACHED";
+  }
+}
+
+function omit(record: Record<string, unknown> | undefined, key: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record ?? {}).filter(([name]) => name !== key));
 }

@@ -141,11 +141,20 @@ export interface TaskRecord {
   startedAt?: number;
   stoppingAt?: number;
   stoppedAt?: number;
+  /** When the task's containers had all exited (before its network was released). */
+  executionStoppedAt?: number;
   stoppedReason?: string;
   stopCode?: string;
   version: number;
   launchType?: string;
   tags: Tag[];
+  /** RunTask's overrides, with an entry for every container (ECS's `overrides`). */
+  overrides?: {
+    containerOverrides: { name: string; [member: string]: unknown }[];
+    [member: string]: unknown;
+  };
+  /** The network interface of an awsvpc task (its `attachments`). */
+  eni?: { attachmentId: string; networkInterfaceId: string; subnetId: string; macAddress: string };
   /** Whether the task definition gives any essential container a health check. */
   hasHealthCheck: boolean;
 }

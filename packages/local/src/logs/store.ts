@@ -286,6 +286,10 @@ export class LogStore implements LogSink {
     return this.describeGroupState(this.addGroup(groupName, tags));
   }
 
+  hasGroup(groupName: string): boolean {
+    return this.groups.has(groupName);
+  }
+
   deleteGroup(groupName: string): void {
     const group = this.requireGroup(groupName);
     for (const stream of group.streams.values()) this.forgetStreamFile(group, stream);

@@ -1,4 +1,5 @@
-import { DescribeTasksCommand, ListTasksCommand, type Task } from "@aws-sdk/client-ecs";
+import { DescribeTasksCommand, type Task } from "@aws-sdk/client-ecs";
+import { Ecs } from "../../aws/index.ts";
 import { WaitRecord } from "../../store/index.ts";
 import { decide } from "./answer.ts";
 import { type AppliedService, describeService } from "./apply.ts";
@@ -56,19 +57,8 @@ async function afterwards(context: StepContext, wait: WaitRecord.Info): Promise<
 async function tasksOf(context: StepContext, wait: WaitRecord.Info): Promise<Task[]> {
   const arns: string[] = [];
   for (const desiredStatus of ["RUNNING", "STOPPED"] as const) {
-    let nextToken: string | undefined;
-    do {
-      const page = await context.clients.ecs.send(
-        new ListTasksCommand({
-          cluster: wait.cluster,
-          serviceName: wait.ecsService,
-          desiredStatus,
-          nextToken,
-        }),
-      );
-      arns.push(...(page.taskArns ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
+    const input = { cluster: wait.cluster, serviceName: wait.ecsService, desiredStatus };
+    arns.push(...(await Ecs.listAllTasks(context.clients.ecs, input)));
   }
   const tasks: Task[] = [];
   for (let start = 0; start < arns.length; start += 100) {

@@ -1,6 +1,6 @@
 import { DeregisterScalableTargetCommand } from "@aws-sdk/client-application-auto-scaling";
 import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { DeleteRoleCommand, DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DeleteStateMachineCommand } from "@aws-sdk/client-sfn";
 import { AutoScaling, Ecs, Iam, StepFunctions } from "../../aws/index.ts";
 import { Render } from "../../render/index.ts";
@@ -69,8 +69,8 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
   const roleName = Render.taskRoleName(env, input.service);
   let policies: string[] = [];
   try {
-    policies =
-      (await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
+    // Every page: a policy left behind keeps the role from being deleted.
+    policies = await Iam.listAllRolePolicies(clients.iam, roleName);
   } catch (error) {
     if (!Iam.isNotFound(error)) throw error;
   }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMEOUT_SECONDS, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
 import {
   type BerthLocalProcess,
@@ -55,8 +55,7 @@ function writeApp(name: string, version: string, gate?: string): string {
             environment: gate ? [{ name: "GATE", value: gate }] : [],
             internalHealthCheck: {
               healthCheckCommand: HTTP_HEALTH_CHECK,
-              intervalSeconds: 5,
-              timeoutSeconds: HEALTH_CHECK_TIMEOUT_SECONDS,
+              ...HEALTH_CHECK_TIMING,
               retries: 1,
               startPeriodSeconds: 0,
             },

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
-import { HEALTH_CHECK_TIMEOUT_SECONDS, HTTP_HEALTH_CHECK } from "./apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./apps.ts";
 import type { BerthApi, Deployment, DeploymentEvent } from "./berth-api.ts";
 import { newAdminToken } from "./berth-local-process.ts";
 
@@ -52,8 +52,7 @@ export function appStack(options: {
             : {
                 internalHealthCheck: {
                   healthCheckCommand: options.healthCheckCommand ?? HTTP_HEALTH_CHECK,
-                  intervalSeconds: 5,
-                  timeoutSeconds: HEALTH_CHECK_TIMEOUT_SECONDS,
+                  ...HEALTH_CHECK_TIMING,
                   retries: 1,
                   startPeriodSeconds: options.startPeriodSeconds ?? 0,
                 },

@@ -14,12 +14,7 @@ import {
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  HEALTH_CHECK_TIMEOUT_SECONDS,
-  HTTP_HEALTH_CHECK,
-  httpApp,
-  waitFor,
-} from "../../../../test/support/apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 
 const app = httpApp();
@@ -72,8 +67,8 @@ async function register(
             : {
                 healthCheck: {
                   command: HTTP_HEALTH_CHECK,
-                  interval: 5,
-                  timeout: HEALTH_CHECK_TIMEOUT_SECONDS,
+                  interval: HEALTH_CHECK_TIMING.intervalSeconds,
+                  timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
                   retries: 2,
                 },
               }),

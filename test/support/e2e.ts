@@ -32,6 +32,8 @@ export function appStack(options: {
   startPeriodSeconds?: number;
   /** false: no health check at all (ECS calls a task healthy once it runs). */
   healthCheck?: boolean;
+  /** How many tasks the service runs (one when unset). */
+  instances?: number;
 }): string {
   const environment = Object.entries({ VERSION: options.version, ...options.environment }).map(
     ([name, value]) => ({ name, value }),
@@ -47,6 +49,9 @@ export function appStack(options: {
           },
           resources: { cpu: 0.25, memory: 512 },
           environment,
+          ...(options.instances === undefined
+            ? {}
+            : { scaling: { minInstances: options.instances, maxInstances: options.instances } }),
           ...(options.healthCheck === false
             ? {}
             : {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
+import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HTTP_HEALTH_CHECK } from "./apps.ts";
@@ -215,4 +215,13 @@ export function e2eWorkspace(prefix: string) {
     logFile: join(work, "berth-local.log"),
     adminToken: newAdminToken(),
   };
+}
+
+/** An ECS client for a Berth Local endpoint (any credentials do). */
+export function localEcsClient(awsUrl: string): ECSClient {
+  return new ECSClient({
+    endpoint: awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  });
 }

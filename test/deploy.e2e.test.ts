@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpApp, waitFor } from "./support/apps.ts";
 import {
@@ -24,6 +24,7 @@ import {
   gatedHealthCheck,
   getText,
   keepAsking,
+  localEcsClient,
   newestDeployment as newestDeploymentOf,
   processEnvironment,
   runBerth,
@@ -60,11 +61,7 @@ async function startLocal(): Promise<BerthLocalProcess> {
   local = started;
   api = new BerthApi(started.apiUrl, adminToken);
   ecs?.destroy();
-  ecs = new ECSClient({
-    endpoint: started.awsUrl,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  ecs = localEcsClient(started.awsUrl);
   return started;
 }
 

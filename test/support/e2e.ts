@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DescribeTasksCommand, type ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
+import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./apps.ts";
@@ -32,6 +32,8 @@ export function appStack(options: {
   startPeriodSeconds?: number;
   /** false: no health check at all (ECS calls a task healthy once it runs). */
   healthCheck?: boolean;
+  /** How many tasks the service runs (one when unset). */
+  instances?: number;
 }): string {
   const environment = Object.entries({ VERSION: options.version, ...options.environment }).map(
     ([name, value]) => ({ name, value }),
@@ -47,6 +49,9 @@ export function appStack(options: {
           },
           resources: { cpu: 0.25, memory: 512 },
           environment,
+          ...(options.instances === undefined
+            ? {}
+            : { scaling: { minInstances: options.instances, maxInstances: options.instances } }),
           ...(options.healthCheck === false
             ? {}
             : {
@@ -209,4 +214,13 @@ export function e2eWorkspace(prefix: string) {
     logFile: join(work, "berth-local.log"),
     adminToken: newAdminToken(),
   };
+}
+
+/** An ECS client for a Berth Local endpoint (any credentials do). */
+export function localEcsClient(awsUrl: string): ECSClient {
+  return new ECSClient({
+    endpoint: awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  });
 }

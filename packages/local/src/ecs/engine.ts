@@ -41,6 +41,10 @@ const BACKOFF_MAX_MS = 30_000;
 
 export const now = () => Date.now();
 
+/** Why a task that was live when Berth Local ended without stopping it is STOPPED after a restart. */
+export const LOST_WITH_BERTH_LOCAL =
+  "Berth Local ended without stopping this task (killed or crashed); its processes were killed with it";
+
 /**
  * The ECS state machine of Berth Local: clusters, task definitions, services and tasks, a
  * scheduler that rolls deployments the way ECS does, and real processes through the runtime.
@@ -57,17 +61,16 @@ export class EcsEngine {
   constructor(readonly options: EngineOptions) {
     this.file = new JsonFile(join(options.dataDir, "ecs", "state.json"));
     this.state = this.file.read({ clusters: [], taskDefinitions: [], services: [], tasks: [] });
-    // Processes do not survive a restart: tasks that were live are recorded as stopped, and the
-    // scheduler brings each service back to its desired count.
+    // A task still live in the saved state means Berth Local ended without stopping it (SIGKILL,
+    // a crash): each container's supervisor killed its processes when Berth Local's pipe closed
+    // (runtime/supervisor.ts). Recorded as the infrastructure ending the task, not as the app
+    // failing, so no deployment counts it; the scheduler brings each service back to its count.
     for (const task of this.state.tasks) {
-      if (task.lastStatus !== "STOPPED") {
-        this.markStopped(
-          task,
-          "Berth Local restarted: the task's processes ended with it",
-          "TaskFailedToStart",
-          false,
-        );
+      if (task.lastStatus === "STOPPED") continue;
+      for (const container of task.containers) {
+        if (container.lastStatus === "RUNNING" && container.exitCode === undefined) container.exitCode = 137;
       }
+      this.markStopped(task, LOST_WITH_BERTH_LOCAL, "TerminationNotice", false);
     }
   }
 

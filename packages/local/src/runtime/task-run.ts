@@ -19,7 +19,8 @@
  * environment of PATH and HOME from Berth Local, then the artifact's environment, then the
  * container's own. Its argv is entryPoint + command when either is set, else the artifact's start
  * command; there is no shell unless the command is one (`sh -c ...`). Each container gets its own
- * process group so that signals reach everything it started. As in Docker, when the container's
+ * process group so that signals reach everything it started, led by a supervisor that kills the
+ * group when Berth Local ends, even by SIGKILL (supervisor.ts). As in Docker, when the container's
  * main process exits the rest of its group is killed.
  *
  * Lifecycle, as ECS: PROVISIONING (images, ports) → PENDING (containers starting in dependsOn
@@ -39,6 +40,7 @@ import { CannotPullContainerError, type ResolvedImage, resolveImage } from "./im
 import { LineSplitter, RecentLines } from "./lines.ts";
 import { allocateHostPorts, containerEnvironment, rewriteLoopbackPorts } from "./ports.ts";
 import { signalProcessGroup, waitForProcessGroupExit } from "./process-group.ts";
+import { executableProblem, SUPERVISOR_SHELL, supervisedArgs } from "./supervisor.ts";
 import type {
   ContainerSpec,
   ContainerState,
@@ -326,13 +328,21 @@ export class TaskRun extends EventEmitter<TaskRunEvents> {
       );
       return;
     }
+    const environment = container.environment ?? {};
+    const problem = executableProblem(executable, image.directory, environment.PATH);
+    if (problem !== undefined) {
+      this.containerCannotStart(container, `CannotStartContainerError: spawn ${executable} ${problem}`);
+      return;
+    }
     let child: ChildProcess;
     try {
-      child = spawn(executable, args, {
+      // The supervisor leads the container's process group and kills it when Berth Local ends
+      // (supervisor.ts); its stdin is the pipe it watches, never written to.
+      child = spawn(SUPERVISOR_SHELL, supervisedArgs([executable, ...args]), {
         cwd: image.directory,
-        env: container.environment ?? {},
+        env: environment,
         detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"],
       });
     } catch (error) {
       this.containerCannotStart(container, `CannotStartContainerError: ${(error as Error).message}`);
@@ -353,6 +363,8 @@ export class TaskRun extends EventEmitter<TaskRunEvents> {
     child.on("error", () => {
       // After a successful spawn, errors come from signalling an exited process; the exit tells the rest.
     });
+    // The pipe the supervisor watches: a write error (it is gone) is the exit's business, too.
+    child.stdin?.on("error", () => {});
     container.started = true;
     container.state.lastStatus = "RUNNING";
     container.state.pid = pid;

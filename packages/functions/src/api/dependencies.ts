@@ -5,6 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DeploymentRequest } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
+import { TokenCache } from "./security.ts";
 
 /** Everything the API talks to, created by the caller: the Lambda module on AWS, Berth Local, the tests. */
 export interface ApiDependencies {
@@ -40,10 +41,13 @@ export interface ApiDependencies {
   ec2Capacity?: boolean;
   /** How long an apply or delete waits for another one of the same stack to finish before answering 409. */
   stackLeaseWaitMs: number;
+  /** Tokens verified in the last few seconds: one per handler instance. */
+  tokens: TokenCache;
 }
 
-export type ApiDependencyOptions = Omit<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs"> &
-  Partial<Pick<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs">>;
+type Defaulted = "clock" | "stage" | "stackLeaseWaitMs" | "tokens";
+export type ApiDependencyOptions = Omit<ApiDependencies, Defaulted> &
+  Partial<Pick<ApiDependencies, Defaulted>>;
 
 export const DEFAULT_STAGE = "default";
 /** Well inside API Gateway's 30-second integration timeout. */
@@ -55,5 +59,6 @@ export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
     clock: options.clock ?? (() => new Date()),
     stage: options.stage ?? DEFAULT_STAGE,
     stackLeaseWaitMs: options.stackLeaseWaitMs ?? DEFAULT_STACK_LEASE_WAIT_MS,
+    tokens: options.tokens ?? new TokenCache(),
   };
 }

@@ -235,8 +235,8 @@ async function requireStack(context: Pick<StackContext, "store">, stack: string)
 
 /** A stack as applied, with its services and the deployments in their slots. */
 export async function describe(context: Pick<StackContext, "store">, stack: string) {
-  const found = await requireStack(context, stack);
-  const services = await ServiceRecord.list(context.store, stack);
+  const { stack: found, services } = await StackRecord.getWithServices(context.store, stack);
+  if (!found) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
   return {
     stack: found,
     services: await Promise.all(services.map((service) => describeService(context.store, service))),

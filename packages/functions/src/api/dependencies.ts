@@ -50,8 +50,11 @@ export type ApiDependencyOptions = Omit<ApiDependencies, Defaulted> &
   Partial<Pick<ApiDependencies, Defaulted>>;
 
 export const DEFAULT_STAGE = "default";
-/** Well inside API Gateway's 30-second integration timeout. */
-export const DEFAULT_STACK_LEASE_WAIT_MS = 20_000;
+/**
+ * Long enough for an apply that has just started to finish, short enough that a burst of applies
+ * is answered (409 with Retry-After for those that found the stack busy) in well under a second.
+ */
+export const DEFAULT_STACK_LEASE_WAIT_MS = 500;
 
 export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
   return {

@@ -180,8 +180,7 @@ const scratch = mkdtempSync(join(tmpdir(), "berth-bench-store-"));
 console.log(`The store's local backends — ${machine()}`);
 console.log("each backend runs on its own, in this process (dynalite) or beside it (DynamoDB Local)");
 for (const start of [
-  () =>
-    startDynalite("dynalite, persisted (LevelDB; Berth Local before this change)", join(scratch, "dynalite")),
+  () => startDynalite("dynalite, persisted (LevelDB; what Berth Local uses)", join(scratch, "dynalite")),
   () => startDynalite("dynalite, in memory"),
   () => startDynamoDbLocal(join(scratch, "dynamodb-local")),
 ]) {

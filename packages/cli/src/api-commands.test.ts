@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Deployment } from "@berth/core/deployments";
 import { DeploymentEventRecord, DeploymentRecord, ServiceRecord, StackRecord } from "@berth/core/store";
+import { withStackLease } from "@berth/core/test-support";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   hasS3Emulator,
@@ -306,6 +307,21 @@ describe("berth deploy", () => {
     );
     expect(result.err).toContain("Berth Local must be running (start it with `npm start`");
     expect(result.err).toContain("or BERTH_URL must name a running Berth API");
+  });
+
+  it("waits out a busy stack: an apply refused with 409 and Retry-After is sent again, and then goes through", async () => {
+    const file = writeStack("berth.yml", stackFile());
+    const applies = () =>
+      server.requests.filter((request) => request.startsWith("PUT /v1/stacks/busy")).length;
+    let run: Running | undefined;
+    // Another apply holds the stack until the CLI has been refused once and has come back.
+    await withStackLease(server.harness.store, "busy", 0, async () => {
+      run = start(["deploy", "-f", file, "--stack", "busy", "--no-wait"]);
+      await waitFor("the apply to be sent again", () => applies() >= 2);
+    });
+    const result = await (run as Running).done;
+    expect(result.code).toBe(0);
+    expect(await StackRecord.get(server.harness.store, "busy")).toBeDefined();
   });
 
   it("returns after the plan with --no-wait, and stops at --timeout saying the deployments keep running", async () => {

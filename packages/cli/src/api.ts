@@ -141,6 +141,9 @@ export class ApiRequestError extends Error {
     super(message);
   }
 
+  /** A busy refusal's Retry-After, in milliseconds: the request may be sent again after it. */
+  retryAfterMs: number | undefined;
+
   /**
    * 4xx answers mean the request itself must change (input, token, name), except for those a
    * plain retry can cure: a conflict with something in flight, or a rate limit.
@@ -221,6 +224,15 @@ function networkReason(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
+/** How long the CLI keeps retrying a request refused as busy (409 with Retry-After). */
+export const BUSY_RETRY_BUDGET_MS = 30_000;
+
+/** Retry-After in delay-seconds (what Berth sends), with a little jitter so refused clients spread out. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,4}$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000 + Math.random() * 250;
+}
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -231,7 +243,25 @@ export class ApiClient {
     return new ApiClient(baseUrlOf(env), resolveCredentials(env, cwd));
   }
 
+  /**
+   * One API call. A 409 that carries a Retry-After (the stack or service was busy and nothing
+   * was changed, or an Idempotency-Key's first request is still running) is sent again after
+   * the time it names, for up to `BUSY_RETRY_BUDGET_MS` in all.
+   */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiReply<T>> {
+    const deadline = Date.now() + BUSY_RETRY_BUDGET_MS;
+    for (;;) {
+      try {
+        return await this.requestOnce<T>(method, path, options);
+      } catch (error) {
+        const wait = error instanceof ApiRequestError ? error.retryAfterMs : undefined;
+        if (wait === undefined || Date.now() + wait > deadline || options.signal?.aborted) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, options: RequestOptions): Promise<ApiReply<T>> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -257,7 +287,12 @@ export class ApiClient {
     } catch {
       body = undefined;
     }
-    if (!response.ok) throw errorOf(response.status, body, text);
+    if (!response.ok) {
+      const error = errorOf(response.status, body, text);
+      error.retryAfterMs =
+        response.status === 409 ? retryAfterMs(response.headers.get("retry-after")) : undefined;
+      throw error;
+    }
     return { status: response.status, body: body as T };
   }
 }

@@ -42,17 +42,23 @@ export type ErrorCode =
 export class BerthError extends Error {
   readonly code: ErrorCode;
   readonly details: readonly ErrorDetail[];
+  /**
+   * Set on a refusal that only says "busy right now" (nothing was changed): when to try again.
+   * The HTTP API sends it as `Retry-After`.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
     details: readonly ErrorDetail[] = [],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

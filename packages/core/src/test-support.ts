@@ -6,6 +6,8 @@ export {
   listen,
   startAwsJsonEndpoint,
 } from "./aws/test-support.ts";
+/** Holds a stack's lease as an apply does, so a test can be the apply that is still running. */
+export { withStackLease } from "./deployments/stack-lease.ts";
 export { PRIVATE_API_HEAD } from "./spec/test-support.ts";
 export { type LocalTable, startLocalTable } from "./store/test-support.ts";
 

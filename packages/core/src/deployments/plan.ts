@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Spec } from "../spec/index.ts";
-import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, type ServiceRecord, StackRecord, type Store } from "../store/index.ts";
 import { isTerminal } from "./status.ts";
 
 export type SpecJson = Record<string, unknown>;
@@ -217,10 +217,7 @@ export async function read(
   desired: ReadonlyMap<string, SpecJson>,
   options: Omit<PlanOptions, "retries"> = {},
 ) {
-  const [stored, services] = await Promise.all([
-    StackRecord.get(store, stack),
-    ServiceRecord.list(store, stack),
-  ]);
+  const { stack: stored, services } = await StackRecord.getWithServices(store, stack);
   const deleting = await Promise.all(services.map((service) => isBeingDeleted(store, service)));
   const pendingDeletions = new Set(
     services.filter((_, index) => deleting[index]).map((service) => service.name),

@@ -101,7 +101,28 @@ export async function requestDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
 ): Promise<RequestedDeployment> {
-  const outcome = await Deployment.requestDeployment(context.store, request);
+  return startPlaced(context, await Deployment.requestDeployment(context.store, request));
+}
+
+/** A request placed in its service's slots whose workflow is not started yet (`startPlaced`). */
+export type PlacedDeployment = Deployment.RequestOutcome;
+
+/**
+ * The first half of `requestDeployment`: stores and places the request, and starts nothing, so
+ * that a caller holding the stack's lease can start the workflows after releasing it.
+ */
+export function placeDeployment(
+  context: WorkflowContext,
+  request: DeploymentRequest,
+): Promise<PlacedDeployment> {
+  return Deployment.requestDeployment(context.store, request);
+}
+
+/** The second half of `requestDeployment`: starts the workflow of a request that took the active slot. */
+export async function startPlaced(
+  context: WorkflowContext,
+  outcome: PlacedDeployment,
+): Promise<RequestedDeployment> {
   if (outcome.promoted) await startPromoted(context, outcome.promoted);
   if (!outcome.activate) {
     // Core reports "cancelled" for any request that was final by the time it re-read itself,

@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
-import { backOff } from "../retry.ts";
+import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
 import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
 import type { Info } from "./deployment.ts";
 import { type SpecJson, specHash } from "./plan.ts";
@@ -36,6 +36,8 @@ const SPEC_WRITE_ATTEMPTS = 50;
 /**
  * Writes a new spec for a service, re-reading it whenever another writer (a deployment taking a
  * slot, a scale) changed it first. `change` returns the spec to store, or undefined to keep it.
+ * Past `CONTENTION_BUDGET_MS` of lost writes it gives up with nothing written (CONFLICT with a
+ * Retry-After), so a burst of redeploys is answered in well under a second.
  */
 export async function updateSpec(
   store: Store,
@@ -45,7 +47,12 @@ export async function updateSpec(
   /** Written with the spec. */
   also: Pick<ServiceRecord.Changes, "sourceDigests" | "source"> = {},
 ): Promise<ServiceRecord.Info> {
-  for (let attempt = 0; attempt < SPEC_WRITE_ATTEMPTS; attempt++) {
+  const deadline = Date.now() + CONTENTION_BUDGET_MS;
+  for (
+    let attempt = 0;
+    attempt < SPEC_WRITE_ATTEMPTS && (attempt === 0 || Date.now() < deadline);
+    attempt++
+  ) {
     if (attempt > 0) await backOff(attempt, { baseMs: 1, capMs: 50 });
     const current = await requireService(store, stack, name);
     const spec = change(current);
@@ -60,10 +67,7 @@ export async function updateSpec(
       if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
     }
   }
-  throw new BerthError(
-    "CONFLICT",
-    `service ${stack}/${name} kept changing while its spec was written; retry`,
-  );
+  throw busy(`service ${stack}/${name} kept changing while its spec was written; nothing was changed, retry`);
 }
 
 /** A service and the deployments that hold its slots. */

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { BerthError } from "../errors.ts";
-import { backOff } from "../retry.ts";
+import { backOff, busy } from "../retry.ts";
 import { IdempotencyRecord, type Store } from "../store/index.ts";
 
 /**
@@ -11,6 +10,10 @@ import { IdempotencyRecord, type Store } from "../store/index.ts";
  * The store has no lock record; an idempotency claim is exactly a lease (a conditional put that
  * lapses on its own), so the lease is a claim under a scope no token id can take (token ids are
  * upper-case ULIDs). A holder that dies leaves it to lapse after `LEASE_SECONDS`.
+ *
+ * A caller waits at most `waitMs` for the lease (the API: half a second), then is refused with
+ * CONFLICT and a Retry-After, having changed nothing: a burst of applies is answered at once
+ * instead of queueing behind each other for tens of seconds.
  */
 const LEASE_SCOPE = "stack-apply";
 const LEASE_SECONDS = 60;
@@ -27,10 +30,7 @@ export async function withStackLease<Result>(
     const claim = await IdempotencyRecord.claim(store, target, LEASE_SECONDS);
     if (claim.outcome === "claimed") break;
     if (Date.now() >= deadline) {
-      throw new BerthError(
-        "CONFLICT",
-        `another apply or deletion of stack ${stack} is still running; retry once it has finished`,
-      );
+      throw busy(`another apply or deletion of stack ${stack} is still running; retry once it has finished`);
     }
     await backOff(attempt, { baseMs: 10, capMs: 250 });
   }

@@ -9,7 +9,13 @@ import {
   type SpecJson,
   specHash,
 } from "./plan.ts";
-import { type RequestedDeployment, requestDeployment, type WorkflowContext } from "./request.ts";
+import {
+  type PlacedDeployment,
+  placeDeployment,
+  type RequestedDeployment,
+  startPlaced,
+  type WorkflowContext,
+} from "./request.ts";
 import { describe as describeService, updateSpec } from "./service.ts";
 import { checkSources } from "./source-check.ts";
 import { withStackLease } from "./stack-lease.ts";
@@ -111,7 +117,7 @@ function describeChange(planned: PlannedService): string {
 }
 
 function requestDeletion(context: StackContext, stack: string, planned: PlannedService, reason: string) {
-  return requestDeployment(context, {
+  return placeDeployment(context, {
     stack,
     service: planned.service,
     trigger: "api",
@@ -121,13 +127,13 @@ function requestDeletion(context: StackContext, stack: string, planned: PlannedS
   });
 }
 
-/** Carries out one service's part of an apply: its spec, then its deployment. */
+/** Carries out one service's part of an apply: its spec, then its deployment (placed, not started). */
 async function applyService(
   context: StackContext,
   stack: string,
   planned: PlannedService,
   source: string | undefined,
-): Promise<RequestedDeployment | undefined> {
+): Promise<PlacedDeployment | undefined> {
   if (planned.change === "unchanged") return undefined;
   if (planned.change === "deleted") {
     if (planned.pendingDeletion || !planned.current) return undefined;
@@ -135,7 +141,7 @@ async function applyService(
   }
   const spec = planned.spec as SpecJson;
   await writeSpec(context, stack, planned, spec, source);
-  return requestDeployment(context, {
+  return placeDeployment(context, {
     stack,
     service: planned.service,
     trigger: "api",
@@ -189,12 +195,12 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
     const { plan } = await readPlan(context.store, input.stack, desired, options);
     return { stackFileHash, services: plan.map((planned) => ({ planned })) };
   }
-  return withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
+  const placed = await withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
     const { stored, plan } = await readPlan(context.store, input.stack, desired, options);
-    const services: ServiceOutcome[] = [];
+    const services: PlacedOutcome[] = [];
     for (const planned of plan) {
-      const requested = await applyService(context, input.stack, planned, input.source);
-      services.push({ planned, ...(requested ? { requested } : {}) });
+      const deployment = await applyService(context, input.stack, planned, input.source);
+      services.push({ planned, ...(deployment ? { deployment } : {}) });
     }
     // Written last, so the stored file is the last one whose services were all written.
     await StackRecord.put(context.store, {
@@ -203,8 +209,27 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
       stackFile: input.stackFile,
       expectedHash: stored?.stackFileHash ?? null,
     });
-    return { stackFileHash, services };
+    return services;
   });
+  return { stackFileHash, services: await startWorkflows(context, placed) };
+}
+
+interface PlacedOutcome {
+  planned: PlannedService;
+  deployment?: PlacedDeployment;
+}
+
+/**
+ * Starts the workflows of the deployments an apply or a deletion placed, once its lease is
+ * released: StartExecution is a network call the next apply of the stack need not wait for, and
+ * a deployment that holds its service's active slot is the only one that can run meanwhile.
+ */
+function startWorkflows(context: StackContext, placed: PlacedOutcome[]): Promise<ServiceOutcome[]> {
+  return Promise.all(
+    placed.map(async ({ planned, deployment }) =>
+      deployment ? { planned, requested: await startPlaced(context, deployment) } : { planned },
+    ),
+  );
 }
 
 /**
@@ -212,31 +237,26 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
  * stays until its deletion has run), then removes the stack record.
  */
 export async function remove(context: StackContext, stack: string): Promise<ServiceOutcome[]> {
-  return withStackLease(context.store, stack, context.leaseWaitMs, async () => {
-    await requireStack(context, stack);
-    const { plan } = await readPlan(context.store, stack, new Map());
-    const services: ServiceOutcome[] = [];
+  const placed = await withStackLease(context.store, stack, context.leaseWaitMs, async () => {
+    const { stored, plan } = await readPlan(context.store, stack, new Map());
+    if (!stored) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
+    const services: PlacedOutcome[] = [];
     for (const planned of plan) {
-      const requested = planned.pendingDeletion
+      const deployment = planned.pendingDeletion
         ? undefined
         : await requestDeletion(context, stack, planned, `stack ${stack} deleted`);
-      services.push({ planned, ...(requested ? { requested } : {}) });
+      services.push({ planned, ...(deployment ? { deployment } : {}) });
     }
     await StackRecord.remove(context.store, stack);
     return services;
   });
-}
-
-async function requireStack(context: Pick<StackContext, "store">, stack: string) {
-  const found = await StackRecord.get(context.store, stack);
-  if (!found) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
-  return found;
+  return startWorkflows(context, placed);
 }
 
 /** A stack as applied, with its services and the deployments in their slots. */
 export async function describe(context: Pick<StackContext, "store">, stack: string) {
-  const found = await requireStack(context, stack);
-  const services = await ServiceRecord.list(context.store, stack);
+  const { stack: found, services } = await StackRecord.getWithServices(context.store, stack);
+  if (!found) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
   return {
     stack: found,
     services: await Promise.all(services.map((service) => describeService(context.store, service))),

@@ -52,7 +52,8 @@ export type Info = z.infer<typeof Info>;
 // The spec is kept as JSON text: it round-trips exactly, whatever the caller's marshalling options.
 const Stored = Info.omit({ spec: true }).extend({ specJson: z.string() });
 
-function fromItem(item: Item): Info {
+/** A service item, as read by any query that returns one. */
+export function fromItem(item: Item): Info {
   const { specJson, ...rest } = parseStored(Stored, item, "service");
   return { ...rest, spec: parseStored(Spec, JSON.parse(specJson), "service spec") };
 }

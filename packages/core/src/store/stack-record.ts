@@ -12,8 +12,9 @@ import {
   queryAll,
   updateItem,
 } from "./dynamo.ts";
-import { listing, stackKey } from "./keys.ts";
+import { listing, SERVICE_SORT_PREFIX, STACK_SORT_KEY, servicePartition, stackKey } from "./keys.ts";
 import { Sha256Hex, StackName, Timestamp } from "./names.ts";
+import * as ServiceRecord from "./service-record.ts";
 import { LISTING_INDEX, type Store } from "./store.ts";
 
 export const Name = StackName;
@@ -88,6 +89,33 @@ export async function get(store: Store, name: string): Promise<Info | undefined>
   const stack = parseInput(StackName, name, "stack name");
   const item = await getItem(store, stackKey(stack));
   return item ? parseStored(Info, item, "stack") : undefined;
+}
+
+/** A stack item and its services' items, as one consistent Query of their shared partition reads them. */
+export interface WithServices {
+  stack: Info | undefined;
+  /** By name. */
+  services: ServiceRecord.Info[];
+}
+
+/**
+ * The stack and its services in one read: they share a partition (`STACK#<name>`), so one
+ * consistent Query returns both, where a GetItem and a Query would take two round trips.
+ */
+export async function getWithServices(store: Store, name: string): Promise<WithServices> {
+  const stack = parseInput(StackName, name, "stack name");
+  const items = await queryAll(store, {
+    KeyConditionExpression: "PK = :partition",
+    ExpressionAttributeValues: { ":partition": servicePartition(stack) },
+    ConsistentRead: true,
+  });
+  const stored = items.find((item) => item.SK === STACK_SORT_KEY);
+  return {
+    stack: stored ? parseStored(Info, stored, "stack") : undefined,
+    services: items
+      .filter((item) => typeof item.SK === "string" && item.SK.startsWith(SERVICE_SORT_PREFIX))
+      .map(ServiceRecord.fromItem),
+  };
 }
 
 /** All stacks, by name. */

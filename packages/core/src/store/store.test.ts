@@ -112,6 +112,25 @@ describe("services", () => {
     ).toBe("CONFLICT");
   });
 
+  it("are read with their stack in one query of the partition, and without it once the stack is gone", async () => {
+    const api = await ServiceRecord.create(local.store, { stack: "both", name: "api", spec: { a: 1 } });
+    const worker = await ServiceRecord.create(local.store, { stack: "both", name: "worker", spec: {} });
+    await ServiceRecord.create(local.store, { stack: "both-other", name: "api", spec: {} });
+    expect(await StackRecord.getWithServices(local.store, "both")).toEqual({
+      stack: undefined,
+      services: [api, worker],
+    });
+    const stack = await StackRecord.put(local.store, { name: "both", stage: "dev", stackFile: "x: 1" });
+    expect(await StackRecord.getWithServices(local.store, "both")).toEqual({
+      stack,
+      services: [api, worker],
+    });
+    expect(await StackRecord.getWithServices(local.store, "none")).toEqual({
+      stack: undefined,
+      services: [],
+    });
+  });
+
   it("write, clear and bump the version; a write against an old version fails", async () => {
     const created = await ServiceRecord.create(local.store, { stack: "versions", name: "api", spec });
     const live = await ServiceRecord.update(

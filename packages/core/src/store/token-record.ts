@@ -51,7 +51,8 @@ export interface CreatedToken {
   info: Info;
 }
 
-function hashSecret(token: string): string {
+/** The SHA-256 of a bearer token, hex: what the store keeps, and what a cache of verified tokens may key on. */
+export function hashSecret(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }
 

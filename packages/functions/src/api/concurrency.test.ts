@@ -1,5 +1,6 @@
 import { Deployment, DeploymentRequest, DeploymentStatus, type Workflow } from "@berth/core/deployments";
-import { DeploymentRecord, ServiceRecord, type Store } from "@berth/core/store";
+import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "@berth/core/store";
+import { withStackLease } from "@berth/core/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Harness,
@@ -177,5 +178,31 @@ describe(`${CONCURRENT_REQUESTS} concurrent deploy requests for one service`, ()
     });
     const greeting = service.json.spec.properties.environment[0].value;
     expect(stack.json.stack.stackFile).toBe(stackFile({ greeting, withWorker: false }));
+  });
+});
+
+describe("an apply that finds its stack busy", () => {
+  it("is refused at once with 409 and a Retry-After, having changed nothing; once free, the same apply runs", async () => {
+    // The default lease wait: the API's own, not this file's long one.
+    const busy = await startHarness({ startExecution: new RecordingWorkflows().startExecution });
+    try {
+      const apply = () =>
+        busy.call({
+          method: "PUT",
+          path: "/v1/stacks/busy",
+          headers: YAML,
+          body: stackFile({ withWorker: false }),
+          token: busy.tokens.deploy,
+        });
+      const refused = await withStackLease(busy.store, "busy", 0, apply);
+      expect(refused.status).toBe(409);
+      expect(refused.json.error.code).toBe("CONFLICT");
+      expect(refused.headers["retry-after"]).toBe("1");
+      expect(await StackRecord.get(busy.store, "busy")).toBeUndefined();
+      expect(await ServiceRecord.get(busy.store, "busy", "api")).toBeUndefined();
+      expect((await apply()).status).toBe(202);
+    } finally {
+      await busy.stop();
+    }
   });
 });

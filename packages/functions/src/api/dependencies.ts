@@ -5,6 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DeploymentRequest } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
+import { TokenCache } from "./security.ts";
 
 /** Everything the API talks to, created by the caller: the Lambda module on AWS, Berth Local, the tests. */
 export interface ApiDependencies {
@@ -40,14 +41,20 @@ export interface ApiDependencies {
   ec2Capacity?: boolean;
   /** How long an apply or delete waits for another one of the same stack to finish before answering 409. */
   stackLeaseWaitMs: number;
+  /** Tokens verified in the last few seconds: one per handler instance. */
+  tokens: TokenCache;
 }
 
-export type ApiDependencyOptions = Omit<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs"> &
-  Partial<Pick<ApiDependencies, "clock" | "stage" | "stackLeaseWaitMs">>;
+type Defaulted = "clock" | "stage" | "stackLeaseWaitMs" | "tokens";
+export type ApiDependencyOptions = Omit<ApiDependencies, Defaulted> &
+  Partial<Pick<ApiDependencies, Defaulted>>;
 
 export const DEFAULT_STAGE = "default";
-/** Well inside API Gateway's 30-second integration timeout. */
-export const DEFAULT_STACK_LEASE_WAIT_MS = 20_000;
+/**
+ * Long enough for an apply that has just started to finish, short enough that a burst of applies
+ * is answered (409 with Retry-After for those that found the stack busy) in well under a second.
+ */
+export const DEFAULT_STACK_LEASE_WAIT_MS = 500;
 
 export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
   return {
@@ -55,5 +62,6 @@ export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
     clock: options.clock ?? (() => new Date()),
     stage: options.stage ?? DEFAULT_STAGE,
     stackLeaseWaitMs: options.stackLeaseWaitMs ?? DEFAULT_STACK_LEASE_WAIT_MS,
+    tokens: options.tokens ?? new TokenCache(),
   };
 }

@@ -90,7 +90,10 @@ export function errorResponse(error: unknown, requestId: string): ErrorResponse 
       body: {
         error: { code: error.code, message: error.message, ...(details.length > 0 ? { details } : {}) },
       },
-      headers: error instanceof ApiError ? { ...error.headers } : {},
+      headers: {
+        ...(error.retryAfterSeconds === undefined ? {} : { "retry-after": String(error.retryAfterSeconds) }),
+        ...(error instanceof ApiError ? error.headers : {}),
+      },
       expected: true,
     };
   }

@@ -150,7 +150,7 @@ export async function dispatch(
     });
   }
   const { route } = match;
-  const token = await authorize(dependencies.store, request, route.access);
+  const token = await authorize(dependencies.store, dependencies.tokens, request, route.access);
   checkBodySize(request);
   const params = validate(route.params ?? NoParams, decodeParams(match.rawParams), "params");
   const query = validate(route.query ?? NoParams, queryObject(request), "query");

@@ -1,6 +1,6 @@
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
-import { ServiceRecord, StackRecord, type Store } from "../../store/index.ts";
+import { type ServiceRecord, StackRecord, type Store } from "../../store/index.ts";
 import type { Settings } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 
@@ -18,11 +18,8 @@ export interface Target {
  * redeploys with an image and scaling change the spec without a new file.
  */
 export async function loadTarget(store: Store, stackName: string, serviceName: string): Promise<Target> {
-  const [stackRecord, record, services] = await Promise.all([
-    StackRecord.get(store, stackName),
-    ServiceRecord.get(store, stackName, serviceName),
-    ServiceRecord.list(store, stackName),
-  ]);
+  const { stack: stackRecord, services } = await StackRecord.getWithServices(store, stackName);
+  const record = services.find((service) => service.name === serviceName);
   if (!record)
     throw new StepError(STEP_ERRORS.notRunnable, `service ${stackName}/${serviceName} does not exist`);
   const parsed = stackRecord ? Spec.parse(stackRecord.stackFile) : undefined;

@@ -40,13 +40,17 @@ const revokeToken = defineRoute({
   method: "DELETE",
   path: "/v1/tokens/{id}",
   operationId: "revokeToken",
-  summary: "Revoke an API token; it stops working at once",
+  summary: "Revoke an API token",
+  description:
+    "The token stops working at once on the API instance that revoked it, and within seconds on every other " +
+    "(each instance trusts a token it verified for up to 5 seconds).",
   access: "admin",
   params: TokenParams,
   query: NoQuery,
   responses: { 204: { description: "Revoked" } },
   async handle({ params, context }) {
     const revoked = await TokenRecord.revoke(context.dependencies.store, params.id);
+    await context.dependencies.tokens.forget(params.id);
     if (!revoked) throw new ApiError("NOT_FOUND", `token ${params.id} does not exist`);
     return { status: 204 };
   },

@@ -101,7 +101,14 @@ export async function requestDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
 ): Promise<RequestedDeployment> {
-  const outcome = await Deployment.requestDeployment(context.store, request);
+  return startPlaced(context, await Deployment.requestDeployment(context.store, request));
+}
+
+/** Starts what a placement asks for: the deployment, if it took the active slot, or the one it promoted. */
+export async function startPlaced(
+  context: WorkflowContext,
+  outcome: Deployment.RequestOutcome,
+): Promise<RequestedDeployment> {
   if (outcome.promoted) await startPromoted(context, outcome.promoted);
   if (!outcome.activate) {
     // Core reports "cancelled" for any request that was final by the time it re-read itself,

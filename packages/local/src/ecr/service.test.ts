@@ -17,7 +17,7 @@ import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import type { AwsEndpoint } from "../server.ts";
 import { awsCli, failure, serve } from "../test-support.ts";
-import { ArtifactStore, ecrService, RepositoryStore } from "./service.ts";
+import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./service.ts";
 
 const ACCOUNT = "000000000000";
 const REGION = "us-east-1";
@@ -51,6 +51,7 @@ function service() {
     region: REGION,
     repositories: new RepositoryStore(join(dir, "ecr", "repositories.json")),
     artifacts: new ArtifactStore(join(dir, "artifacts")),
+    tags: new TagStore(join(dir, "ecr", "tags.json")),
   });
 }
 

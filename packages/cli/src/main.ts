@@ -43,6 +43,11 @@ Commands:
                                    cancel a deployment that has not finished; one already changing
                                    ECS is stopped and its service returned to the revision it ran
                                    before: waits until it has ended
+  push DIR --image berth.local/REPO:TAG [--command "CMD ARG..."]
+                                   Berth Local only: store DIR as an image under that tag (the same
+                                   content gives the same digest); services that follow the tag
+                                   are deployed (--command: the image's start command, when DIR
+                                   has no manifest.json)
   help                             show this text
 
 Options:
@@ -64,6 +69,7 @@ Environment (deploy, redeploy, status, logs, run-job, cancel):
   BERTH_TOKEN        bearer token; when unset, the admin token Berth Local keeps in
                      \${BERTH_DATA_DIR:-.berth}/admin-token (a relative data dir is looked up
                      under the current directory, then under the Berth repository)
+  AWS_ENDPOINT_URL   push: Berth Local's AWS-compatible endpoint (default: http://127.0.0.1:4566)
   NO_COLOR           no colors even on a terminal
 
 Exit status:
@@ -74,6 +80,8 @@ Exit status:
   redeploy: as deploy, for its one deployment.
   cancel: 0 when the deployment ended CANCELLED (or --no-wait), else 1 and 2 as for deploy.
   status, logs: 0, or 1 and 2 as for deploy.
+  push: 0 once stored and announced; 1 when Berth Local cannot be reached; 2 on usage errors or
+  a push it refused (no such directory, a bad manifest.json).
   run-job: 0 once the run started (with --follow: when it SUCCEEDED), else 1 and 2 as for deploy.`;
 
 const processOutput: Output = {
@@ -129,6 +137,8 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
         return await (await import("./run-job.ts")).runJob(rest, context);
       case "cancel":
         return await (await import("./deploy.ts")).cancel(rest, context);
+      case "push":
+        return await (await import("./push.ts")).push(rest, context);
       case undefined:
       case "help":
       case "--help":

@@ -75,7 +75,9 @@ const EXECUTION_ROLE = "arn:${Partition}:iam::${Account}:role/${ExecutionRole}";
 const LOG_GROUPS = "arn:${Partition}:logs:${Region}:${Account}:log-group:/berth/*";
 const BUILD_LOG_GROUPS =
   "arn:${Partition}:logs:${Region}:${Account}:log-group:/aws/codebuild/${CodeBuildProject}";
-const REPOSITORIES = "arn:${Partition}:ecr:${Region}:${Account}:repository/berth/*";
+/** Any repository of the account's registry: a prebuilt image a service follows may live in any. */
+const ANY_REPOSITORY = "arn:${Partition}:ecr:${Region}:${Account}:repository/*";
+const describeImages: FunctionPermission = { actions: ["ecr:DescribeImages"], resources: [ANY_REPOSITORY] };
 /** Uploaded build sources: the API presigns uploads under `sources/`, the builder reads them. */
 const UPLOADED_SOURCES = "arn:${Partition}:s3:::${SourceBucket}/sources/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
@@ -254,7 +256,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         actions: ["secretsmanager:DescribeSecret"],
         resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
       },
-      { actions: ["ecr:DescribeImages"], resources: [REPOSITORIES] },
+      describeImages,
     ],
   }),
   step(
@@ -265,6 +267,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       environment: SETTINGS_ENV,
       permissions: [
         writeTable,
+        describeImages,
         {
           actions: ["secretsmanager:DescribeSecret"],
           resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
@@ -456,7 +459,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       permissions: [writeTable, startExecutions],
     },
   ),
-  eventHandler("registry-push", "Deploys the services that follow an image tag when it is pushed to ECR", {
+  eventHandler("registry-push", "Deploys the digest of a pushed ECR tag to the services that follow it", {
     timeoutSeconds: 30,
     environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
     trigger: {
@@ -467,7 +470,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         detail: { "action-type": ["PUSH"], result: ["SUCCESS"] },
       },
     },
-    permissions: [writeTable, startExecutions],
+    permissions: [writeTable, startExecutions, describeImages],
   }),
   eventHandler("weekly-refresh", "Refreshes every stack weekly, so services pick up patched base images", {
     timeoutSeconds: 60,

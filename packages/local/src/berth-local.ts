@@ -10,7 +10,8 @@ import { Scaler } from "./autoscaling/scaler.ts";
 import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
 import { CodeBuildEngine, codeBuildLogsRoute, codeBuildService } from "./codebuild/index.ts";
-import { ArtifactStore, ecrService, RepositoryStore } from "./ecr/service.ts";
+import { pushRoute } from "./ecr/push.ts";
+import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { EventRouter } from "./eventbridge/router.ts";
@@ -140,6 +141,8 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       roleArn: `arn:aws:iam::${account}:role/berth-workflows`,
     })),
   );
+  const artifacts = new ArtifactStore(join(dataDir, "artifacts"));
+  const tags = new TagStore(join(dataDir, "ecr", "tags.json"));
   const awsEndpoint = await startAwsEndpoint({
     port: options.awsPort,
     services: [
@@ -153,7 +156,8 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         account,
         region,
         repositories: new RepositoryStore(join(dataDir, "ecr", "repositories.json")),
-        artifacts: new ArtifactStore(join(dataDir, "artifacts")),
+        artifacts,
+        tags,
       }),
       codeBuildService(builds),
     ],
@@ -163,6 +167,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         onInternalError: (error) => options.log?.(`iam: internal error: ${(error as Error).stack ?? error}`),
       }),
       codeBuildLogsRoute(builds),
+      pushRoute({ account, region, artifacts, tags, bus }),
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
       }),

@@ -1,4 +1,4 @@
-import { ECRClient } from "@aws-sdk/client-ecr";
+import { DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { type ClientConfig, isAwsError } from "./errors.ts";
 
 export function ecrClient(config: ClientConfig = {}): ECRClient {
@@ -8,4 +8,24 @@ export function ecrClient(config: ClientConfig = {}): ECRClient {
 /** The image does not exist: neither it nor, perhaps, its repository. */
 export function isImageNotFound(error: unknown): boolean {
   return isAwsError(error, "ImageNotFoundException", "RepositoryNotFoundException");
+}
+
+/**
+ * The digest a tag of this account's registry names now (DescribeImages), or undefined when the
+ * tag, or its repository, does not exist.
+ */
+export async function digestOfTag(
+  client: Pick<ECRClient, "send">,
+  repositoryName: string,
+  imageTag: string,
+): Promise<string | undefined> {
+  try {
+    const described = await client.send(
+      new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag }] }),
+    );
+    return described.imageDetails?.[0]?.imageDigest;
+  } catch (error) {
+    if (isImageNotFound(error)) return undefined;
+    throw error;
+  }
 }

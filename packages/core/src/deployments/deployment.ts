@@ -105,10 +105,22 @@ export interface RequestOutcome {
  */
 export async function requestDeployment(store: Store, input: RequestInput): Promise<RequestOutcome> {
   const { stack, service } = parseInput(DeploymentRecord.CreateInput, input, "deployment request");
-  let current = await ServiceRecord.get(store, stack, service);
+  const current = await ServiceRecord.get(store, stack, service);
   if (!current) throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
-  const deployment = await DeploymentRecord.create(store, input);
-  const id = deployment.id;
+  return placeDeployment(store, await DeploymentRecord.create(store, input), current);
+}
+
+/**
+ * Gives a stored PENDING deployment its place on its service (see `requestDeployment`): what a
+ * new request does right after it is stored, and what an approval does for one held until then.
+ */
+export async function placeDeployment(
+  store: Store,
+  deployment: Info,
+  known?: ServiceRecord.Info,
+): Promise<RequestOutcome> {
+  const { stack, service, id } = deployment;
+  let current = known ?? (await ServiceRecord.get(store, stack, service));
 
   for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) {

@@ -67,7 +67,10 @@ export function connectToVariables(
 }
 
 export function imageOf(env: Environment, resourceName: string, container: Spec.Container): string {
-  if (container.packaging.type === "prebuilt-image") return container.packaging.properties.image;
+  if (container.packaging.type === "prebuilt-image") {
+    // The digest a followed tag was resolved to, when the deployment resolved one.
+    return own(env.images, `${resourceName}/${container.name}`) ?? container.packaging.properties.image;
+  }
   const built = own(env.images, `${resourceName}/${container.name}`) ?? own(env.images, resourceName);
   if (built) return built;
   // Not built yet: the workflow replaces this tag with the pushed digest after the build.

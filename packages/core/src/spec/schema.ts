@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { normalizeRelativePath, pathSyntaxProblem } from "../buildpacks/paths.ts";
 import { FARGATE_CPUS } from "./capacity.ts";
+import { TagFilterType, tagFilterProblem } from "./tag-filter.ts";
 
 /**
  * The stack file's resource syntax (documented in docs/stack-file.md). Objects are
@@ -89,10 +90,30 @@ export const CustomDockerfilePackaging = closed({
   }),
 });
 
+/**
+ * Berth's own: how a service follows the tag its `image` names (docs/stack-file.md, "Following an
+ * image"). Without a `tagFilter`, only a push of the image's own tag deploys.
+ */
+export const Follow = closed({
+  /** false: pushes never deploy this service on their own. */
+  autoDeploy: z.boolean().default(true),
+  /** Which pushed tags of the image's repository deploy; default: exactly the image's tag. */
+  tagFilter: closed({ type: TagFilterType, pattern: nonEmpty.max(256) })
+    .superRefine((filter, ctx) => {
+      const problem = tagFilterProblem(filter);
+      if (problem) ctx.addIssue({ code: "custom", path: ["pattern"], message: problem });
+    })
+    .optional(),
+  /** true: a push waits as a PENDING deployment until someone approves it. */
+  approval: z.boolean().default(false),
+});
+export type Follow = z.infer<typeof Follow>;
+
 export const PrebuiltImagePackaging = closed({
   type: z.literal("prebuilt-image"),
   properties: closed({
     image: nonEmpty,
+    follow: Follow.optional(),
     repositoryCredentialsSecretArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:secretsmanager:/, "must be a Secrets Manager secret ARN")

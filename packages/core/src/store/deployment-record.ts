@@ -53,6 +53,16 @@ export const Parameters = z.object({
       desired: z.number().int().optional(),
     })
     .optional(),
+  /**
+   * deploy: container name → `registry/repository@sha256:…`, the digest a followed tag was
+   * resolved to when the deployment was requested; the task definition names exactly it.
+   */
+  pinnedImages: z
+    .record(
+      z.string(),
+      z.string().regex(/^[^\s@]+@sha256:[0-9a-f]{64}$/, "must be repository@sha256:<64 hex>"),
+    )
+    .optional(),
   /** deploy: container name → image reference the request set (already written into the spec). */
   images: z.record(z.string(), z.string()).optional(),
   /**
@@ -94,6 +104,11 @@ export const Info = z.object({
   cancelRequestedAt: Timestamp.optional(),
   /** How many events it has; the next event takes the next number. */
   eventCount: z.number().int().nonnegative(),
+  /** Held PENDING, outside the service's slots, until someone approves it (or rejects it). */
+  awaitingApproval: z.boolean().optional(),
+  /** When it was approved, and by whom (a token's name). */
+  approvedAt: Timestamp.optional(),
+  approvedBy: z.string().max(200).optional(),
 });
 export type Info = z.infer<typeof Info>;
 
@@ -106,6 +121,7 @@ export const CreateInput = z.object({
   parameters: Parameters.default(PLAIN_DEPLOY),
   /** Shown as the reason while it is PENDING; defaults to naming the trigger. */
   reason: z.string().min(1).max(1024).optional(),
+  awaitingApproval: z.boolean().optional(),
 });
 export type CreateInput = z.input<typeof CreateInput>;
 
@@ -128,6 +144,7 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     eventCount: 1,
+    ...(request.awaitingApproval ? { awaitingApproval: true } : {}),
   };
   await store.client.send(
     new PutCommand({
@@ -293,6 +310,32 @@ export async function recordDetails(store: Store, id: string, details: Details):
   } catch (error) {
     if (isConditionFailure(error))
       throw new BerthError("NOT_FOUND", `deployment ${deploymentId} does not exist`, [], { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Marks a deployment held for approval as approved, once: only while it is PENDING, awaiting
+ * approval and not approved yet. Answers undefined when someone else approved it first.
+ */
+export async function markApproved(store: Store, id: string, by: string): Promise<Info | undefined> {
+  const deploymentId = parseInput(RecordId, id, "deployment id");
+  const now = store.clock().toISOString();
+  try {
+    const item = await updateItem(
+      store,
+      deploymentKey(deploymentId),
+      { set: { approvedAt: now, approvedBy: by.slice(0, 200), updatedAt: now } },
+      {
+        expression:
+          "attribute_exists(PK) AND #c_status = :c_status AND awaitingApproval = :c_yes AND attribute_not_exists(approvedAt)",
+        names: { "#c_status": "status" },
+        values: { ":c_status": "PENDING", ":c_yes": true },
+      },
+    );
+    return fromItem(item);
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
     throw error;
   }
 }

@@ -1,3 +1,4 @@
+export * as DeliveryRecord from "./delivery-record.ts";
 export * as DeploymentEventRecord from "./deployment-event-record.ts";
 export * as DeploymentRecord from "./deployment-record.ts";
 export type { Page, PageRequest } from "./dynamo.ts";

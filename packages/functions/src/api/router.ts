@@ -17,6 +17,7 @@ import type { BodySpec, Method, Route, RouteContext } from "./route.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { metaRoutes } from "./routes/meta.ts";
+import { registryRoutes } from "./routes/registry.ts";
 import { serviceRoutes } from "./routes/services.ts";
 import { sourceRoutes } from "./routes/sources.ts";
 import { stackRoutes } from "./routes/stacks.ts";
@@ -31,6 +32,7 @@ export const ROUTES: readonly Route[] = [
   ...jobRoutes,
   ...sourceRoutes,
   ...tokenRoutes,
+  ...registryRoutes,
   ...metaRoutes(() => ROUTES),
 ];
 

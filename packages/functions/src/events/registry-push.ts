@@ -1,62 +1,54 @@
-import { Service } from "@berth/core/deployments";
-import { Spec } from "@berth/core/spec";
-import { ServiceRecord, StackRecord } from "@berth/core/store";
+import { Ecr } from "@berth/core/aws";
+import { ImagePush } from "@berth/core/deployments";
 import { z } from "zod";
 import { loadRuntime } from "../steps/runtime.ts";
 
 const runtime = loadRuntime();
 
 const EcrPush = z.looseObject({
-  account: z.string().optional(),
-  region: z.string().optional(),
+  id: z.string().min(1).max(200).optional(),
   detail: z.looseObject({
-    "repository-name": z.string(),
+    "action-type": z.string().optional(),
+    result: z.string().optional(),
+    "repository-name": z.string().min(1),
     "image-tag": z.string().optional(),
     "image-digest": z.string().optional(),
   }),
 });
 
-/** The image references a push of `repository:tag` makes stale, in this installation's registry. */
-function pushedReferences(registry: string, repository: string, tag: string): Set<string> {
-  return new Set([
-    `${registry}/${repository}:${tag}`,
-    ...(tag === "latest" ? [`${registry}/${repository}`] : []),
-  ]);
+/** A port for the push verb: tags of this installation's registry are read from ECR. */
+export function ecrDigests(registry: string): ImagePush.PushContext["resolveDigest"] {
+  return async (ref) =>
+    ref.registry === registry.toLowerCase()
+      ? Ecr.digestOfTag(runtime.clients.ecr, ref.repository, ref.tag)
+      : undefined;
 }
 
 /**
- * ECR image pushes: every service whose prebuilt image follows the pushed tag is redeployed
- * (trigger `webhook`), so ECS pulls the new image. Services pinned to a digest never follow.
+ * ECR image pushes (`ECR Image Action`, PUSH, SUCCESS), through EventBridge: handled like every
+ * other registry's push (`ImagePush.receive`), keyed by the event's id so a redelivered event
+ * changes nothing. A push without a tag (a digest only) follows nothing.
  */
-export async function handler(event: unknown): Promise<{ requested: string[] }> {
+export async function handler(event: unknown): Promise<{ outcome: string; replay?: boolean }> {
   const parsed = EcrPush.safeParse(event);
-  if (!parsed.success || !parsed.data.detail["image-tag"]) return { requested: [] };
+  if (!parsed.success) return { outcome: "ignored: not an ECR push event" };
   const { detail } = parsed.data;
-  const pushed = pushedReferences(
-    runtime.settings.registry,
-    detail["repository-name"],
-    detail["image-tag"] ?? "",
+  const tag = detail["image-tag"];
+  if (!tag) return { outcome: "ignored: the push named no tag" };
+  const registry = runtime.settings.registry.toLowerCase();
+  const received = await ImagePush.receive(
+    { ...runtime.workflowContext(), resolveDigest: ecrDigests(registry) },
+    {
+      source: "ecr",
+      provider: "ecr",
+      event: `ECR Image Action ${detail["action-type"] ?? "PUSH"}`,
+      ...(parsed.data.id ? { deliveryKey: parsed.data.id } : {}),
+      registry,
+      repository: detail["repository-name"],
+      tag,
+      ...(detail["image-digest"] ? { digest: detail["image-digest"] } : {}),
+      trustDigest: true,
+    },
   );
-  const requested: string[] = [];
-  for (const stack of await StackRecord.list(runtime.store)) {
-    for (const service of await ServiceRecord.list(runtime.store, stack.name)) {
-      const parsedSpec = Spec.RESOURCE_SCHEMAS[service.spec.type as Spec.ComputeResource["type"]]?.safeParse(
-        service.spec,
-      );
-      if (!parsedSpec?.success) continue;
-      const follows = Spec.containersOf(service.name, parsedSpec.data as Spec.ComputeResource).some(
-        (container) =>
-          container.packaging.type === "prebuilt-image" && pushed.has(container.packaging.properties.image),
-      );
-      if (!follows || !service.liveTaskDefinitionArn) continue;
-      await Service.refresh(
-        runtime.workflowContext(),
-        service,
-        "webhook",
-        `${detail["repository-name"]}:${detail["image-tag"]} was pushed (${detail["image-digest"] ?? "new digest"})`,
-      );
-      requested.push(`${stack.name}/${service.name}`);
-    }
-  }
-  return { requested };
+  return { outcome: received.delivery.outcome, ...(received.replay ? { replay: true } : {}) };
 }

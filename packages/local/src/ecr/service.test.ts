@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  BatchGetImageCommand,
   CreateRepositoryCommand,
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
@@ -17,7 +18,7 @@ import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import type { AwsEndpoint } from "../server.ts";
 import { awsCli, failure, serve } from "../test-support.ts";
-import { ArtifactStore, ecrService, RepositoryStore } from "./service.ts";
+import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./service.ts";
 
 const ACCOUNT = "000000000000";
 const REGION = "us-east-1";
@@ -51,6 +52,7 @@ function service() {
     region: REGION,
     repositories: new RepositoryStore(join(dir, "ecr", "repositories.json")),
     artifacts: new ArtifactStore(join(dir, "artifacts")),
+    tags: new TagStore(join(dir, "ecr", "tags.json")),
   });
 }
 
@@ -136,16 +138,46 @@ describe("DescribeImages", () => {
     expect(imageDetails).toEqual([]);
   });
 
-  it("answers ImageNotFoundException for a tag, explaining that artifacts are addressed by digest", async () => {
+  it("answers ImageNotFoundException for a tag nobody pushed, saying how to push one", async () => {
     writeArtifact("web");
     const error = await failure(
       ecr.send(new DescribeImagesCommand({ repositoryName: "web", imageIds: [{ imageTag: "latest" }] })),
     );
     expect(error).toBeInstanceOf(ImageNotFoundException);
     expect(error.message).toContain("imageTag:'latest'");
-    expect(error.message).toContain(
-      "Berth Local addresses artifacts by digest (berth.local/web@sha256:<digest>)",
+    expect(error.message).toContain("berth push DIR --image berth.local/web:latest");
+  });
+
+  it("answers a pushed tag with its digest, in DescribeImages and BatchGetImage, per repository", async () => {
+    const digest = writeArtifact("web");
+    new TagStore(join(dir, "ecr", "tags.json")).put("web", "stable", digest.slice("sha256:".length));
+    // A new service instance reads the tags from the file, as a restarted Berth Local does.
+    await close();
+    await open();
+    const described = await ecr.send(
+      new DescribeImagesCommand({ repositoryName: "web", imageIds: [{ imageTag: "stable" }] }),
     );
+    expect(described.imageDetails?.[0]).toMatchObject({ imageDigest: digest, imageTags: ["stable"] });
+    const got = await ecr.send(
+      new BatchGetImageCommand({
+        repositoryName: "web",
+        imageIds: [
+          { imageTag: "stable" },
+          { imageTag: "stable", imageDigest: `sha256:${"0".repeat(64)}` },
+          { imageTag: "gone" },
+        ],
+      }),
+    );
+    expect(got.images?.map((image) => image.imageId)).toEqual([{ imageDigest: digest, imageTag: "stable" }]);
+    expect(JSON.parse(got.images?.[0]?.imageManifest ?? "{}").schemaVersion).toBe(1);
+    expect(got.failures?.map((failed) => failed.failureCode)).toEqual([
+      "ImageTagDoesNotMatchDigest",
+      "ImageNotFound",
+    ]);
+    // Another repository's tag of the same name names nothing.
+    await expect(
+      ecr.send(new DescribeImagesCommand({ repositoryName: "api", imageIds: [{ imageTag: "stable" }] })),
+    ).rejects.toBeInstanceOf(ImageNotFoundException);
   });
 
   it("rejects malformed digests and repository names with InvalidParameterException", async () => {
@@ -267,7 +299,7 @@ describe("the aws CLI", () => {
       aws("ecr", "describe-images", "--repository-name", "web", "--image-ids", "imageTag=latest"),
     )) as Error & { stderr: string };
     expect(error.stderr).toContain("(ImageNotFoundException)");
-    expect(error.stderr).toContain("by digest");
+    expect(error.stderr).toContain("berth push");
   });
 });
 

@@ -1,8 +1,10 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { AwsError, type AwsJsonService, operation } from "../protocol.ts";
-import type { Artifact, ArtifactStore, RepositoryRecord, RepositoryStore } from "./store.ts";
+import type { Artifact, ArtifactStore, RepositoryRecord, RepositoryStore, TagStore } from "./store.ts";
 
-export { ArtifactStore, RepositoryStore } from "./store.ts";
+export { ArtifactStore, RepositoryStore, TagStore } from "./store.ts";
 
 /** The registry host of the image references local builds produce: `berth.local/<repository>@sha256:…`. */
 export const REGISTRY_HOST = "berth.local";
@@ -63,13 +65,27 @@ const CreateRepositoryInput = z.object({
     .optional(),
 });
 
+const BatchGetImageInput = z.object({
+  registryId: RegistryId.optional(),
+  repositoryName: RepositoryName,
+  imageIds: z
+    .array(z.object({ imageDigest: z.string().optional(), imageTag: z.string().min(1).max(300).optional() }))
+    .min(1)
+    .max(100),
+  acceptedMediaTypes: z.array(z.string()).min(1).max(100).optional(),
+});
+
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
+/** What BatchGetImage answers as an artifact's manifest: its `manifest.json`. */
+const LOCAL_MANIFEST_MEDIA_TYPE = "application/vnd.berth.local.artifact.v1+json";
 
 export interface EcrOptions {
   account: string;
   region: string;
   repositories: RepositoryStore;
   artifacts: ArtifactStore;
+  /** The tags `berth push` gave artifacts. */
+  tags: TagStore;
 }
 
 /** Opaque to callers: the key of the next item, so a page stays valid when items come and go. */
@@ -126,7 +142,7 @@ function refusePagingWith(
  * of names, for callers that create the repository before pushing, as a deploy on AWS does.
  */
 export function ecrService(options: EcrOptions): AwsJsonService {
-  const { account, region, repositories, artifacts } = options;
+  const { account, region, repositories, artifacts, tags } = options;
   const repositoryNotFound = (name: string) =>
     new AwsError(
       "RepositoryNotFoundException",
@@ -141,12 +157,38 @@ export function ecrService(options: EcrOptions): AwsJsonService {
       );
     }
   };
-  const imageDetail = (repositoryName: string, artifact: Artifact) => ({
-    registryId: account,
-    repositoryName,
-    imageDigest: `sha256:${artifact.hex}`,
-    imagePushedAt: artifact.pushedAt / 1000,
-  });
+  const imageDetail = (repositoryName: string, artifact: Artifact) => {
+    const imageTags = tags.tagsOf(repositoryName, artifact.hex);
+    return {
+      registryId: account,
+      repositoryName,
+      imageDigest: `sha256:${artifact.hex}`,
+      ...(imageTags.length > 0 ? { imageTags } : {}),
+      imagePushedAt: artifact.pushedAt / 1000,
+    };
+  };
+  /** The artifact an image id names: by tag (pushed with `berth push`), by digest, or both, which must agree. */
+  const lookUp = async (
+    repositoryName: string,
+    imageId: { imageDigest?: string | undefined; imageTag?: string | undefined },
+  ): Promise<{
+    artifact?: Artifact;
+    failure?: "ImageNotFound" | "ImageTagDoesNotMatchDigest" | "InvalidImageDigest";
+  }> => {
+    let hex: string | undefined;
+    if (imageId.imageDigest !== undefined) {
+      hex = DIGEST.exec(imageId.imageDigest)?.[1];
+      if (hex === undefined) return { failure: "InvalidImageDigest" };
+    }
+    if (imageId.imageTag !== undefined) {
+      const tagged = tags.get(repositoryName, imageId.imageTag);
+      if (!tagged) return { failure: "ImageNotFound" };
+      if (hex !== undefined && hex !== tagged.hex) return { failure: "ImageTagDoesNotMatchDigest" };
+      hex = tagged.hex;
+    }
+    const artifact = hex === undefined ? undefined : await artifacts.get(hex);
+    return artifact ? { artifact } : { failure: "ImageNotFound" };
+  };
   const repository = (record: RepositoryRecord) => ({
     repositoryArn: `arn:aws:ecr:${region}:${account}:repository/${record.name}`,
     registryId: account,
@@ -189,9 +231,16 @@ export function ecrService(options: EcrOptions): AwsJsonService {
               `The image with imageId {imageDigest:'${imageId.imageDigest ?? "null"}', imageTag:'${imageId.imageTag ?? "null"}'} does not exist within the repository with name '${input.repositoryName}' in the registry with id '${account}'${why}`,
             );
           if (imageId.imageTag !== undefined) {
-            throw notFound(
-              `: Berth Local addresses artifacts by digest (${REGISTRY_HOST}/${input.repositoryName}@sha256:<digest>), image tags are not supported`,
-            );
+            const found = await lookUp(input.repositoryName, imageId);
+            if (!found.artifact) {
+              throw notFound(
+                found.failure === "ImageTagDoesNotMatchDigest"
+                  ? ": the tag names another digest"
+                  : ` (tags exist once pushed with: berth push DIR --image ${REGISTRY_HOST}/${input.repositoryName}:${imageId.imageTag})`,
+              );
+            }
+            details.set(found.artifact.hex, imageDetail(input.repositoryName, found.artifact));
+            continue;
           }
           const hex = DIGEST.exec(imageId.imageDigest ?? "")?.[1];
           if (hex === undefined) {
@@ -205,6 +254,47 @@ export function ecrService(options: EcrOptions): AwsJsonService {
           details.set(hex, imageDetail(input.repositoryName, artifact));
         }
         return { imageDetails: [...details.values()] };
+      }),
+      BatchGetImage: operation(BatchGetImageInput, async (input) => {
+        checkRegistry(input.registryId, input.repositoryName);
+        const images: unknown[] = [];
+        const failures: unknown[] = [];
+        for (const imageId of input.imageIds) {
+          if (imageId.imageDigest === undefined && imageId.imageTag === undefined) {
+            failures.push({
+              imageId,
+              failureCode: "MissingDigestAndTag",
+              failureReason: "Missing digest and tag",
+            });
+            continue;
+          }
+          const found = await lookUp(input.repositoryName, imageId);
+          if (!found.artifact) {
+            const reasons = {
+              ImageNotFound: "Requested image not found",
+              ImageTagDoesNotMatchDigest: "Requested image tag does not match the digest",
+              InvalidImageDigest: "Invalid image digest",
+            } as const;
+            const code = found.failure ?? "ImageNotFound";
+            failures.push({ imageId, failureCode: code, failureReason: reasons[code] });
+            continue;
+          }
+          const manifest = await readFile(
+            join(artifacts.directory, found.artifact.hex, "manifest.json"),
+            "utf8",
+          );
+          images.push({
+            registryId: account,
+            repositoryName: input.repositoryName,
+            imageId: {
+              imageDigest: `sha256:${found.artifact.hex}`,
+              ...(imageId.imageTag !== undefined ? { imageTag: imageId.imageTag } : {}),
+            },
+            imageManifest: manifest,
+            imageManifestMediaType: LOCAL_MANIFEST_MEDIA_TYPE,
+          });
+        }
+        return { images, failures };
       }),
       DescribeRepositories: operation(DescribeRepositoriesInput, (input) => {
         refusePagingWith(input.repositoryNames, "repositoryNames", input);

@@ -91,3 +91,40 @@ export class ArtifactStore {
       .sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
   }
 }
+
+interface TagDocument {
+  /** `repository:tag` → the 64 hex digits of the artifact it names. */
+  tags: Record<string, { hex: string; pushedAt: number }>;
+}
+
+/**
+ * The tags `berth push` gave artifacts, per repository, written to a JSON file on every change.
+ * A tag names one artifact at a time; pushing it again moves it.
+ */
+export class TagStore {
+  private readonly file: JsonFile<TagDocument>;
+  private readonly tags: Map<string, { hex: string; pushedAt: number }>;
+
+  constructor(path: string) {
+    this.file = new JsonFile<TagDocument>(path);
+    this.tags = new Map(Object.entries(this.file.read({ tags: {} }).tags));
+  }
+
+  get(repository: string, tag: string): { hex: string; pushedAt: number } | undefined {
+    return this.tags.get(`${repository}:${tag}`);
+  }
+
+  /** The tags of `repository` that name the artifact `hex`. */
+  tagsOf(repository: string, hex: string): string[] {
+    const prefix = `${repository}:`;
+    return [...this.tags.entries()]
+      .filter(([key, value]) => key.startsWith(prefix) && value.hex === hex)
+      .map(([key]) => key.slice(prefix.length))
+      .sort();
+  }
+
+  put(repository: string, tag: string, hex: string): void {
+    this.tags.set(`${repository}:${tag}`, { hex, pushedAt: Date.now() });
+    this.file.write({ tags: Object.fromEntries(this.tags) });
+  }
+}

@@ -25,7 +25,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
-import { ArtifactStore, ecrService, RepositoryStore } from "../ecr/service.ts";
+import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "../ecr/service.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "../server.ts";
 import { awsCli, failure } from "../test-support.ts";
 import { IAM_INPUTS, iamRoute } from "./service.ts";
@@ -66,6 +66,7 @@ beforeEach(async () => {
         region: "us-east-1",
         repositories: new RepositoryStore(join(dir, "ecr", "repositories.json")),
         artifacts: new ArtifactStore(join(dir, "artifacts")),
+        tags: new TagStore(join(dir, "ecr", "tags.json")),
       }),
     ],
     routes: [iamRoute(new RoleStore(rolesFile(), { account: ACCOUNT }))],

@@ -7,8 +7,9 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
-import { Iam, Logs, SecretsManager } from "../../aws/index.ts";
+import { Ecr, Iam, Logs, SecretsManager } from "../../aws/index.ts";
 import { Render } from "../../render/index.ts";
+import { Spec } from "../../spec/index.ts";
 import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
@@ -84,10 +85,21 @@ export async function prepareResources(
 
   const target = await loadTarget(store, input.stack, input.service);
   const secretArns = await resolveSecrets(context, secretNamesOf(input.service, target.resource));
+  const pinned = await pinnedImages(context, deployment, target);
+  const prebuilt = new Set(
+    Spec.containersOf(input.service, target.resource)
+      .filter((container) => container.packaging.type === "prebuilt-image")
+      .map((container) => `${input.service}/${container.name}`),
+  );
+  const live = await liveImages(context, target.record.liveTaskDefinitionArn, input.service);
   const images = {
-    ...(await liveImages(context, target.record.liveTaskDefinitionArn, input.service)),
+    // A prebuilt image comes from the spec (or this deployment's pin), never from what runs.
+    ...Object.fromEntries(Object.entries(live).filter(([key]) => !prebuilt.has(key))),
     ...Object.fromEntries(
-      Object.entries(built).map(([container, image]) => [`${input.service}/${container}`, image]),
+      Object.entries({ ...built, ...pinned }).map(([container, image]) => [
+        `${input.service}/${container}`,
+        image,
+      ]),
     ),
   };
   const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
@@ -111,6 +123,45 @@ export async function prepareResources(
     data: { taskDefinitionArn },
   });
   return { taskDefinitionArn };
+}
+
+/**
+ * Container → `repository@sha256:…` for the prebuilt images this deployment runs by digest: the
+ * ones its request pinned (a followed tag, resolved when it was requested), and tags of this
+ * installation's registry, resolved now (DescribeImages). Both are recorded on the deployment,
+ * so the digest a service runs is known and a rollback returns to exactly it. Images of other
+ * registries, which Berth cannot read without their credentials, keep their tag.
+ */
+async function pinnedImages(
+  context: StepContext,
+  deployment: DeploymentRecord.Info,
+  target: Awaited<ReturnType<typeof loadTarget>>,
+): Promise<Record<string, string>> {
+  const pinned: Record<string, string> = { ...(deployment.parameters.pinnedImages ?? {}) };
+  if (deployment.parameters.action !== "deploy") return pinned;
+  for (const container of Spec.containersOf(target.serviceName, target.resource)) {
+    if (container.packaging.type !== "prebuilt-image" || pinned[container.name]) continue;
+    const ref = Spec.parseImageRef(container.packaging.properties.image);
+    if (!ref?.tag || ref.digest || ref.registry !== context.settings.registry.toLowerCase()) continue;
+    const digest = await Ecr.digestOfTag(context.clients.ecr, ref.repository, ref.tag);
+    if (!digest) {
+      throw new StepError(
+        STEP_ERRORS.preflight,
+        `image ${container.packaging.properties.image} (container ${container.name}) does not exist: push it first`,
+      );
+    }
+    pinned[container.name] = Spec.pinnedImage(ref, digest);
+  }
+  const digests = Object.fromEntries(
+    Object.entries(pinned).map(([container, image]) => [container, image.slice(image.indexOf("@") + 1)]),
+  );
+  if (Object.keys(digests).length > 0) {
+    const current = (await DeploymentRecord.get(context.store, deployment.id)) ?? deployment;
+    await DeploymentRecord.recordDetails(context.store, deployment.id, {
+      imageDigests: { ...current.imageDigests, ...digests },
+    });
+  }
+  return pinned;
 }
 
 /**

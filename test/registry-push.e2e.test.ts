@@ -1,0 +1,271 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { main } from "../packages/cli/src/main.ts";
+import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { BerthApi, type Deployment } from "./support/berth-api.ts";
+import {
+  type BerthLocalProcess,
+  logTail,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./support/berth-local-process.ts";
+import { e2eWorkspace, getText, runBerth, runningTasks } from "./support/e2e.ts";
+
+/**
+ * Following an image end to end on Berth Local: `berth push` stores a directory as an image
+ * under a tag, Berth Local's ECR publishes the push event, the registry-push function resolves
+ * the tag to its digest and deploys the services that follow it. No mocks.
+ */
+
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-push-e2e-");
+const STACK = "shop";
+
+let local: BerthLocalProcess | undefined;
+let api: BerthApi;
+let ecs: ECSClient;
+
+interface Delivery {
+  image?: string;
+  digest?: string;
+  outcome: string;
+  reason: string;
+  services: { service: string; outcome: string; reason: string; deploymentId?: string }[];
+}
+
+function current(): BerthLocalProcess {
+  if (!local) throw new Error("Berth Local is not running");
+  return local;
+}
+
+/** A release of the app: a directory whose server answers `release <n>`. */
+function release(name: string): string {
+  const dir = join(work, "releases", name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "server.mjs"),
+    `import { createServer } from "node:http";
+createServer((request, response) => {
+  response.end(request.url === "/health" ? "ok" : ${JSON.stringify(`release ${name}`)});
+}).listen(Number(process.env.PORT), "127.0.0.1");
+`,
+  );
+  return dir;
+}
+
+async function push(dir: string, image: string): Promise<{ code: number; output: string; digest: string }> {
+  const lines: string[] = [];
+  const code = await main(["push", dir, "--image", image, "--command", "node server.mjs"], {
+    out: (text) => lines.push(text),
+    err: (text) => lines.push(text),
+    env: { AWS_ENDPOINT_URL: current().awsUrl, NO_COLOR: "1" },
+    cwd: work,
+    signal: new AbortController().signal,
+    color: false,
+  });
+  const output = lines.join("\n");
+  return { code, output, digest: /sha256:[0-9a-f]{64}/.exec(output)?.[0] ?? "" };
+}
+
+/** The delivery of `image` with `digest`, once the registry-push function has handled it. */
+async function handledDelivery(image: string, digest: string, count = 1): Promise<Delivery[]> {
+  return waitFor(
+    `the push of ${image} (${digest}) to be handled`,
+    async () => {
+      const { deliveries } = await api.request<{ deliveries: Delivery[] }>(
+        "GET",
+        "/v1/webhooks/ecr/deliveries?limit=100",
+      );
+      const matching = deliveries.filter(
+        (delivery) =>
+          delivery.image === image && delivery.digest === digest && delivery.outcome !== "received",
+      );
+      return matching.length >= count ? matching : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+async function served(service: string): Promise<string> {
+  const [task] = await runningTasks(ecs, `${STACK}-${service}`);
+  if (!task?.hostPort) throw new Error(`no running task of ${service}`);
+  return getText(`http://127.0.0.1:${task.hostPort}/`);
+}
+
+async function deployments(service: string): Promise<Deployment[]> {
+  const { deployments } = await api.request<{ deployments: Deployment[] }>(
+    "GET",
+    `/v1/stacks/${STACK}/services/${service}/deployments?limit=100`,
+  );
+  return deployments;
+}
+
+const stackFile = stringify({
+  resources: {
+    web: {
+      type: "private-service",
+      properties: {
+        packaging: { type: "prebuilt-image", properties: { image: "berth.local/shop:stable" } },
+        resources: { cpu: 0.25, memory: 512 },
+        internalHealthCheck: {
+          healthCheckCommand: HTTP_HEALTH_CHECK,
+          intervalSeconds: 5,
+          timeoutSeconds: 2,
+          retries: 1,
+        },
+      },
+    },
+    canary: {
+      type: "private-service",
+      properties: {
+        packaging: {
+          type: "prebuilt-image",
+          properties: {
+            image: "berth.local/shop:1.4.0",
+            follow: { tagFilter: { type: "semver", pattern: "^1.4" }, approval: true },
+          },
+        },
+        resources: { cpu: 0.25, memory: 512 },
+      },
+    },
+  },
+});
+
+beforeAll(async () => {
+  writeFileSync(join(work, "berth.yml"), stackFile);
+  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+  api = new BerthApi(local.apiUrl, adminToken);
+  ecs = new ECSClient({
+    endpoint: local.awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  ecs?.destroy();
+  await local?.stop();
+  const leftovers = await waitFor(
+    "task processes to end",
+    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
+    10_000,
+    200,
+  ).catch(() => processesUnder([dataDir]));
+  expect(leftovers, logTail(logFile)).toEqual([]);
+}, 120_000);
+
+describe("following an image on Berth Local", () => {
+  const one = () => release("1");
+  let stableDigest = "";
+
+  it("refuses a push of a missing directory or to another registry, and stores nothing", async () => {
+    const missing = await push(join(work, "nowhere"), "berth.local/shop:stable");
+    expect(missing.code).toBe(2);
+    expect(missing.output).toMatch(/does not exist/);
+    const elsewhere = await push(one(), "docker.io/shop:stable");
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.output).toMatch(/berth\.local\/REPO:TAG/);
+  });
+
+  it("deploys a stack whose services follow tags once those tags are pushed, by digest", async () => {
+    const stable = await push(one(), "berth.local/shop:stable");
+    expect(stable.code, stable.output).toBe(0);
+    stableDigest = stable.digest;
+    const canary = await push(one(), "berth.local/shop:1.4.0");
+    expect(canary.digest).toBe(stable.digest); // content-addressed
+    const { code, output } = await runBerth(
+      ["deploy", "-f", join(work, "berth.yml"), "--stack", STACK, "--timeout", "5m"],
+      {
+        apiUrl: current().apiUrl,
+        token: adminToken,
+        cwd: work,
+      },
+    );
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect(await served("web")).toBe("release 1");
+    const [task] = await runningTasks(ecs, `${STACK}-web`);
+    const { taskDefinition } = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: task?.taskDefinitionArn ?? "" }),
+    );
+    expect(taskDefinition?.containerDefinitions?.[0]?.image).toBe(`berth.local/shop@${stable.digest}`);
+  }, 360_000);
+
+  it("redeploys a service when its tag gets new content, and serves the new release", async () => {
+    const before = (await deployments("web")).length;
+    const pushed = await push(release("2"), "berth.local/shop:stable");
+    expect(pushed.code, pushed.output).toBe(0);
+    expect(pushed.digest).not.toBe(stableDigest);
+    const [delivery] = await handledDelivery("berth.local/shop:stable", pushed.digest);
+    expect(delivery?.outcome, JSON.stringify(delivery)).toBe("deployed");
+    const web = delivery?.services.find((entry) => entry.service === `${STACK}/web`);
+    expect(web?.outcome).toBe("deployed");
+    // The canary follows ^1.4: "stable" is no version, so it was left alone, and the record says why.
+    const canary = delivery?.services.find((entry) => entry.service === `${STACK}/canary`);
+    expect(canary?.outcome).toBe("ignored");
+    expect(canary?.reason).toMatch(/does not match .*semver filter "\^1\.4"/);
+    const { deployment } = await api.waitForStatus(web?.deploymentId ?? "", undefined, 180_000);
+    expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
+    expect(
+      await waitFor(
+        "release 2 to be served",
+        async () => ((await served("web")) === "release 2" ? true : undefined),
+        30_000,
+      ),
+    ).toBe(true);
+    expect(await deployments("web")).toHaveLength(before + 1);
+    stableDigest = pushed.digest;
+  }, 240_000);
+
+  it("deploys nothing when the same content is pushed again, or another tag, or a filtered-out tag", async () => {
+    const before = { web: (await deployments("web")).length, canary: (await deployments("canary")).length };
+    const again = await push(release("2"), "berth.local/shop:stable");
+    expect(again.digest).toBe(stableDigest);
+    const [same] = await handledDelivery("berth.local/shop:stable", again.digest, 2);
+    expect(same?.outcome).toBe("ignored");
+    expect(same?.services.find((entry) => entry.service === `${STACK}/web`)?.reason).toMatch(/already runs/);
+
+    const other = await push(release("3"), "berth.local/shop:nightly");
+    const [nightly] = await handledDelivery("berth.local/shop:nightly", other.digest);
+    expect(nightly?.outcome).toBe("ignored");
+    expect(nightly?.services.find((entry) => entry.service === `${STACK}/web`)?.reason).toMatch(
+      /follows tag stable, not nightly/,
+    );
+
+    const major = await push(release("3"), "berth.local/shop:2.0.0");
+    const [filtered] = await handledDelivery("berth.local/shop:2.0.0", major.digest);
+    expect(filtered?.outcome).toBe("ignored");
+    expect(filtered?.services.find((entry) => entry.service === `${STACK}/canary`)?.reason).toMatch(
+      /tag 2\.0\.0 does not match/,
+    );
+    expect((await deployments("web")).length).toBe(before.web);
+    expect((await deployments("canary")).length).toBe(before.canary);
+    expect(await served("web")).toBe("release 2");
+  }, 180_000);
+
+  it("holds a push that needs approval as PENDING until it is approved, then runs it", async () => {
+    const pushed = await push(release("4"), "berth.local/shop:1.4.7");
+    const [delivery] = await handledDelivery("berth.local/shop:1.4.7", pushed.digest);
+    expect(delivery?.outcome).toBe("awaiting-approval");
+    const held = delivery?.services.find((entry) => entry.service === `${STACK}/canary`);
+    expect(held?.outcome).toBe("awaiting-approval");
+    const id = held?.deploymentId ?? "";
+    const waiting = await api.deployment(id);
+    expect(waiting.deployment.status).toBe("PENDING");
+    expect(waiting.deployment.reason).toMatch(/awaiting approval/);
+    // Held means held: the service's slots stay free, nothing starts.
+    const service = await api.request<{ status: string }>("GET", `/v1/stacks/${STACK}/services/canary`);
+    expect(service.status).toBe("LIVE");
+
+    await api.request("POST", `/v1/deployments/${id}/approve`);
+    const { deployment } = await api.waitForStatus(id, undefined, 180_000);
+    expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
+    expect(await served("canary")).toBe("release 4");
+    const twice = await api.request<{ error: { code: string } }>("POST", `/v1/deployments/${id}/approve`, {
+      expect: [409],
+    });
+    expect(twice.error.code).toBe("CONFLICT");
+  }, 240_000);
+});

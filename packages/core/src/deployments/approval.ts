@@ -86,5 +86,11 @@ export async function reject(
     );
   }
   const why = `rejected by ${rejectedBy}${reason ? `: ${reason}` : ""}`.slice(0, 1024);
-  return Deployment.transition(context.store, id, "PENDING", "CANCELLED", why);
+  // Only while still unapproved: an approval that lands between the read above and this write wins.
+  return DeploymentRecord.compareAndSetStatus(context.store, id, {
+    from: "PENDING",
+    to: "CANCELLED",
+    reason: why,
+    unapproved: true,
+  });
 }

@@ -214,6 +214,7 @@ async function updateInStatus(
   expectedStatus: Status,
   update: UpdateParts,
   event: DeploymentEventRecord.NewEvent,
+  unapproved = false,
 ): Promise<Info> {
   let updated: Info;
   try {
@@ -222,7 +223,7 @@ async function updateInStatus(
       deploymentKey(id),
       { ...update, add: { ...update.add, eventCount: 1 } },
       {
-        expression: "attribute_exists(PK) AND #c_status = :c_status",
+        expression: `attribute_exists(PK) AND #c_status = :c_status${unapproved ? " AND attribute_not_exists(approvedAt)" : ""}`,
         names: { "#c_status": "status" },
         values: { ":c_status": expectedStatus },
       },
@@ -232,7 +233,8 @@ async function updateInStatus(
     if (!isConditionFailure(error)) throw error;
     const current = await get(store, id);
     if (!current) throw new BerthError("NOT_FOUND", `deployment ${id} does not exist`, [], { cause: error });
-    throw new BerthError("CONFLICT", `deployment ${id} is ${current.status}, not ${expectedStatus}`, [], {
+    const state = unapproved && current.approvedAt ? "approved" : current.status;
+    throw new BerthError("CONFLICT", `deployment ${id} is ${state}, not ${expectedStatus}`, [], {
       cause: error,
     });
   }
@@ -245,6 +247,8 @@ export interface StatusChange {
   from: Status;
   to: Status;
   reason: string;
+  /** Also only while nobody approved it: how a rejection loses to an approval that came first. */
+  unapproved?: boolean;
 }
 
 /**
@@ -254,7 +258,7 @@ export interface StatusChange {
 export async function compareAndSetStatus(
   store: Store,
   id: string,
-  { from, to, reason }: StatusChange,
+  { from, to, reason, unapproved }: StatusChange,
 ): Promise<Info> {
   const deploymentId = parseInput(RecordId, id, "deployment id");
   const now = store.clock().toISOString();
@@ -268,6 +272,7 @@ export async function compareAndSetStatus(
       setIfAbsent: startsWork ? { startedAt: now } : undefined,
     },
     { type: "status", message: `${from} → ${to}: ${reason}`, data: { from, to, reason } },
+    unapproved,
   );
 }
 

@@ -65,12 +65,18 @@ const SECTIONS = {
        * where the cluster has none, and then the API refuses such stack files up front.
        */
       BERTH_EC2_CAPACITY_PROVIDER: z.string().min(1).optional(),
+      /**
+       * The installation's registry: webhook receivers resolve pushed tags of it to digests
+       * (DescribeImages). Unset, they deploy only digests a signed delivery names.
+       */
+      BERTH_REGISTRY: z.string().min(1).optional(),
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
       cluster: env.BERTH_CLUSTER,
       sourceBucket: env.BERTH_SOURCE_BUCKET,
       ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER,
+      registry: env.BERTH_REGISTRY,
     })),
   /**
    * What the installation tells the steps: the same facts `Render.Environment` needs, minus the

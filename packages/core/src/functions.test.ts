@@ -71,6 +71,7 @@ describe("the function manifest", () => {
         "BERTH_ROLLBACK_STATE_MACHINE_ARN",
         "BERTH_SOURCE_BUCKET",
         "BERTH_EC2_CAPACITY_PROVIDER",
+        "BERTH_REGISTRY",
         "BERTH_STAGE",
         "BERTH_TABLE_NAME",
       ].sort(),

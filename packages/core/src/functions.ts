@@ -196,7 +196,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
     name: "api",
     handler: "packages/functions/src/api/lambda.handler",
-    description: "The HTTP API: stacks, services, deployments, tokens",
+    description: "The HTTP API: stacks, services, deployments, tokens, webhook receivers",
     timeoutSeconds: 29,
     memoryMiB: 1024,
     environment: [
@@ -206,11 +206,14 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       "BERTH_CLUSTER",
       "BERTH_SOURCE_BUCKET",
       "BERTH_EC2_CAPACITY_PROVIDER",
+      "BERTH_REGISTRY",
     ],
     triggers: [{ kind: "http-api" }],
     permissions: [
       writeTable,
       startExecutions,
+      // A webhook receiver resolves a pushed tag of the installation's registry to its digest.
+      describeImages,
       describeServices,
       // A cancel wakes the deployment's workflow where it waits on ECS, to undo the rollout.
       answerTaskTokens,

@@ -20,3 +20,4 @@ export const STATE_MACHINE_ENVIRONMENT = {
   BERTH_DELETE_SERVICE_STATE_MACHINE_ARN: DELETE,
   BERTH_ROLLBACK_STATE_MACHINE_ARN: ROLLBACK,
 };
+export * as WebhookFixtures from "./deployments/__fixtures__/webhooks.ts";

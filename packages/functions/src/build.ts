@@ -55,6 +55,7 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
     logger: options.logger ?? new Logger({ serviceName: "berth-api" }),
     stage: config.stage,
     ec2Capacity: config.ec2CapacityProvider !== undefined,
+    ...(config.registry ? { resolveDigest: Ecr.tagResolver(Ecr.ecrClient(client), config.registry) } : {}),
   };
 }
 

@@ -161,6 +161,8 @@ export function toEvent(request: IncomingMessage, body: Buffer, options: { accou
     if (value === undefined || name === "cookie") continue;
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   }
+  // As API Gateway does: the protocol the client used (the receivers' URLs are built from it).
+  headers["x-forwarded-proto"] = "http";
   const queryStringParameters: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(rawQueryString)) {
     queryStringParameters[name] =

@@ -29,3 +29,16 @@ export async function digestOfTag(
     throw error;
   }
 }
+
+/**
+ * Reads tags of this installation's registry (`registry`, e.g. `123456789012.dkr.ecr.…`) with
+ * DescribeImages: the port `ImagePush` resolves a pushed tag through. A tag of any other
+ * registry resolves to nothing, as Berth holds no credentials for it.
+ */
+export function tagResolver(
+  client: Pick<ECRClient, "send">,
+  registry: string,
+): (ref: { registry: string; repository: string; tag: string }) => Promise<string | undefined> {
+  const own = registry.toLowerCase();
+  return async (ref) => (ref.registry === own ? digestOfTag(client, ref.repository, ref.tag) : undefined);
+}

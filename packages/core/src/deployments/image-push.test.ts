@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DeliveryRecord, DeploymentRecord, ServiceRecord, StackRecord } from "../store/index.ts";
+import { DeliveryRecord, DeploymentRecord, ServiceRecord } from "../store/index.ts";
 import { localTableForFile } from "../store/test-support.ts";
+import { followingResource, storeFollowers } from "./__fixtures__/webhooks.ts";
 import * as Approval from "./approval.ts";
 import * as Deployment from "./deployment.ts";
 import { type ImagePush, type PushContext, receive } from "./image-push.ts";
@@ -9,34 +10,9 @@ import type { WorkflowInput } from "./workflow-input.ts";
 const local = localTableForFile();
 const REGISTRY = "registry.example";
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
-const TASK_DEFINITION = "arn:aws:ecs:us-east-1:123456789012:task-definition/berth-shop-web:3";
-
-const resource = (image: string, follow?: Record<string, unknown>) => ({
-  type: "worker-service",
-  properties: {
-    packaging: { type: "prebuilt-image", properties: { image, ...(follow ? { follow } : {}) } },
-    resources: { cpu: 0.25, memory: 512 },
-  },
-});
-
-/** A stack whose services exist and were deployed once (they have a live task definition). */
-async function stackOf(
-  stack: string,
-  services: Record<string, ReturnType<typeof resource>>,
-  deployed = true,
-) {
-  await StackRecord.put(local.store, { name: stack, stage: "test", stackFile: "resources: {}\n" });
-  for (const [name, spec] of Object.entries(services)) {
-    const created = await ServiceRecord.create(local.store, { stack, name, spec });
-    if (deployed) {
-      await ServiceRecord.update(
-        local.store,
-        { stack, name, expectedVersion: created.version },
-        { liveTaskDefinitionArn: TASK_DEFINITION },
-      );
-    }
-  }
-}
+const resource = followingResource;
+const stackOf = (stack: string, services: Record<string, ReturnType<typeof resource>>, deployed = true) =>
+  storeFollowers(local.store, stack, services, deployed);
 
 /** The registry as the push verb reads it: tag → digest, changed by the test. */
 function context(tags: Record<string, string>) {
@@ -217,7 +193,7 @@ describe("ImagePush.receive", () => {
       push("f/api", "stable", { digest: digest(7), trustDigest: false, provider: "dockerhub" }),
     );
     expect(unsigned.delivery.outcome).toBe("refused");
-    expect(unsigned.delivery.reason).toContain("an unsigned delivery cannot vouch for");
+    expect(unsigned.delivery.reason).toContain("dockerhub signs nothing");
     const signed = await receive(
       pushContext,
       push("f/api", "stable", { digest: digest(7), deliveryKey: "signed" }),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Spec } from "../spec/index.ts";
 import { DeliveryRecord, DeploymentRecord, ServiceRecord, StackRecord } from "../store/index.ts";
 import * as Approval from "./approval.ts";
@@ -189,16 +190,53 @@ function summary(services: ServiceOutcome[]): { outcome: DeliveryRecord.Outcome;
 }
 
 /**
+ * Records a delivery that pushed nothing (a ping, a deletion, a payload that is not a push): it
+ * shows among the receiver's deliveries with why nothing happened. A replay changes nothing.
+ */
+export async function record(
+  context: Pick<PushContext, "store">,
+  delivery: {
+    source: string;
+    provider: string;
+    event: string;
+    deliveryKey?: string;
+    outcome: "ignored" | "refused";
+    reason: string;
+  },
+): Promise<Received> {
+  const claimed = await DeliveryRecord.claim(context.store, {
+    source: delivery.source,
+    key: delivery.deliveryKey ?? `unkeyed-${randomUUID()}`,
+    provider: delivery.provider,
+    event: delivery.event.slice(0, 200),
+  });
+  if (claimed.replayOf) return { delivery: claimed.replayOf, replay: true };
+  const settled = await DeliveryRecord.settle(context.store, claimed.delivery, {
+    outcome: delivery.outcome,
+    reason: delivery.reason,
+  });
+  return { delivery: settled, replay: false };
+}
+
+/**
  * Handles one push: records it (a replay of a delivery handled before changes nothing), resolves
  * the pushed tag to a digest, and deploys that digest to every service that follows the tag and
  * does not run or wait for it already, or holds it for approval. The delivery's record says what
  * happened to each service that follows the repository.
+ *
+ * A delivery without an identity of its own (Docker Hub, Quay, Harbor) is known by the digest:
+ * the one the registry names now, else the one a signed payload gave. The same digest again is
+ * a replay; one that could not be resolved is recorded each time it comes.
  */
 export async function receive(context: PushContext, push: ImagePush): Promise<Received> {
   const image = `${push.registry}/${push.repository}:${push.tag}`;
+  // Resolved before the claim when the digest is the delivery's identity, after it otherwise
+  // (a replay of a delivery id should not cost a registry read).
+  let resolved = push.deliveryKey ? undefined : await context.resolveDigest(push);
+  const known = resolved ?? (push.trustDigest ? push.digest : undefined);
   const claimed = await DeliveryRecord.claim(context.store, {
     source: push.source,
-    key: push.deliveryKey ?? `${image}@${push.digest ?? "unknown"}`,
+    key: push.deliveryKey ?? (known ? `${image}@${known}` : `${image}@unresolved@${randomUUID()}`),
     provider: push.provider,
     event: push.event,
     image,
@@ -212,12 +250,14 @@ export async function receive(context: PushContext, push: ImagePush): Promise<Re
   const delivery = claimed.delivery ?? claimed.replayOf;
   if (!delivery) throw new Error("unreachable: a claim answers a delivery or a replay");
 
-  const resolved = await context.resolveDigest(push);
+  resolved ??= push.deliveryKey ? await context.resolveDigest(push) : undefined;
   const digest = resolved ?? (push.trustDigest ? push.digest : undefined);
   if (!digest) {
     const settled = await DeliveryRecord.settle(context.store, delivery, {
       outcome: "refused",
-      reason: `${image} could not be resolved to a digest in its registry${push.digest ? ` (the payload said ${push.digest}, which an unsigned delivery cannot vouch for)` : ""}`,
+      reason: push.trustDigest
+        ? `${image} could not be resolved to a digest in its registry, and the delivery named none`
+        : `${image} could not be resolved to a digest: ${push.provider} signs nothing, so Berth deploys only a digest it reads from the registry itself, and it reads only its own registry${push.digest ? ` (the payload said ${push.digest})` : ""}`,
     });
     return { delivery: settled, replay: false };
   }

@@ -3,7 +3,7 @@ import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import type { DeploymentRequest } from "@berth/core/deployments";
+import type { DeploymentRequest, ImagePush } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
 import { TokenCache } from "./security.ts";
 
@@ -25,6 +25,11 @@ export interface ApiDependencies {
    * DescribeExecution, GetExecutionHistory on the jobs' run state machines).
    */
   sfn: Pick<SFNClient, "send">;
+  /**
+   * Reads the digest a tag of the installation's registry names (ECR DescribeImages), for webhook
+   * deliveries. Without it a delivery deploys only a digest its signed payload names.
+   */
+  resolveDigest?: ImagePush.PushContext["resolveDigest"];
   /** Reads live task counts with DescribeServices; without it the counts are null. */
   ecs?: { client: Pick<ECSClient, "send">; cluster: string };
   /**

@@ -24,6 +24,8 @@ const STATUS_BY_CODE = {
   SOURCES_UNSUPPORTED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A webhook receiver's deliveries beyond its rate (with Retry-After). */
+  TOO_MANY_REQUESTS: 429,
   INVALID_STACK_FILE: 422,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 

@@ -53,6 +53,10 @@ function errorResponses(route: Route): Record<string, unknown> {
     responses[413] = errorResponse(`Body over ${MAX_BODY_BYTES} bytes`);
     responses[415] = errorResponse("Unsupported Content-Type");
   }
+  if (route.body?.kind === "delivery") {
+    responses[401] = errorResponse("The delivery is not signed (or authorized) with the receiver's secret");
+    responses[429] = errorResponse("Over the receiver's rate: `Retry-After` says when to send it again");
+  }
   if (route.body?.kind === "stack-file") {
     responses[422] = errorResponse("Invalid stack file: `details` give each problem's path and line");
   }
@@ -80,7 +84,8 @@ function parametersOf(route: Route, collector: SchemaCollector): unknown[] {
   };
   fromObject(route.params, "path");
   fromObject(route.query, "query");
-  if (route.method === "POST" || route.method === "PUT") {
+  // A public route has no token to key a replay on.
+  if ((route.method === "POST" || route.method === "PUT") && route.access !== "public") {
     parameters.push({
       name: "Idempotency-Key",
       in: "header",
@@ -97,6 +102,9 @@ function parametersOf(route: Route, collector: SchemaCollector): unknown[] {
 function requestBodyOf(route: Route, collector: SchemaCollector): unknown {
   const body = route.body;
   if (!body) return undefined;
+  if (body.kind === "delivery") {
+    return { required: true, content: { "application/json": { schema: { description: body.description } } } };
+  }
   if (body.kind === "stack-file") {
     const schema = { type: "string", description: "A stack file, as in the stack file reference" };
     return {
@@ -120,7 +128,7 @@ function operationOf(route: Route, collector: SchemaCollector): JsonObject {
         ...(response.schema
           ? { content: { "application/json": { schema: jsonSchema(response.schema, "output", collector) } } }
           : {}),
-        ...(route.method === "POST" || route.method === "PUT"
+        ...((route.method === "POST" || route.method === "PUT") && route.access !== "public"
           ? {
               headers: {
                 "Idempotency-Replayed": {

@@ -14,13 +14,20 @@ export type BodySpec =
   /** A JSON document validated by `schema`; an empty body is validated as `{}` when `optional`. */
   | { kind: "json"; schema: z.ZodType; optional?: boolean }
   /** A stack file, YAML or JSON, validated by `Spec.parse`. */
-  | { kind: "stack-file" };
+  | { kind: "stack-file" }
+  /**
+   * A webhook delivery: the raw bytes, unparsed, because its signature covers them exactly as
+   * sent. The handler authenticates it (401) and rate-limits it (429) itself.
+   */
+  | { kind: "delivery"; description: string };
 
 type BodyOutput<Body> = Body extends { kind: "json"; schema: infer Schema extends z.ZodType }
   ? z.output<Schema>
   : Body extends { kind: "stack-file" }
     ? string
-    : undefined;
+    : Body extends { kind: "delivery" }
+      ? Buffer
+      : undefined;
 
 export interface ResponseSpec {
   description: string;

@@ -17,6 +17,7 @@ import type { BodySpec, Method, Route, RouteContext } from "./route.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { metaRoutes } from "./routes/meta.ts";
+import { receiverRoutes } from "./routes/receivers.ts";
 import { registryRoutes } from "./routes/registry.ts";
 import { serviceRoutes } from "./routes/services.ts";
 import { sourceRoutes } from "./routes/sources.ts";
@@ -33,6 +34,7 @@ export const ROUTES: readonly Route[] = [
   ...sourceRoutes,
   ...tokenRoutes,
   ...registryRoutes,
+  ...receiverRoutes,
   ...metaRoutes(() => ROUTES),
 ];
 
@@ -114,6 +116,7 @@ function readBody(spec: BodySpec | undefined, request: ApiRequest): unknown {
     requireMediaType(request, STACK_FILE_MEDIA_TYPES);
     return bodyText(request);
   }
+  if (spec.kind === "delivery") return request.body;
   const json = jsonBody(request);
   if (json === undefined && !spec.optional) {
     throw new ApiError("INVALID_INPUT", "this route needs a JSON body", [

@@ -135,6 +135,8 @@ export interface Harness {
   sfnAnswer: AwsJsonAnswer | undefined;
   tokens: { read: string; deploy: string; admin: string };
   call(spec: ApiRequestSpec): Promise<ApiReply>;
+  /** Moves the store's clock (records' times, expiries, rate windows). */
+  advanceClock(milliseconds: number): void;
   /** Every item of the table, for before/after comparisons. */
   scan(): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
@@ -212,6 +214,7 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     sfnEndpoint,
     sfnAnswer: undefined,
     tokens: { read: await created("read"), deploy: await created("deploy"), admin: await created("admin") },
+    advanceClock: (milliseconds: number) => table.advanceClock(milliseconds),
     async call(spec: ApiRequestSpec): Promise<ApiReply> {
       const result = await api(apiEvent(spec), lambdaContext());
       const headers = (result.headers ?? {}) as Record<string, string>;

@@ -16,14 +16,6 @@ const EcrPush = z.looseObject({
   }),
 });
 
-/** A port for the push verb: tags of this installation's registry are read from ECR. */
-export function ecrDigests(registry: string): ImagePush.PushContext["resolveDigest"] {
-  return async (ref) =>
-    ref.registry === registry.toLowerCase()
-      ? Ecr.digestOfTag(runtime.clients.ecr, ref.repository, ref.tag)
-      : undefined;
-}
-
 /**
  * ECR image pushes (`ECR Image Action`, PUSH, SUCCESS), through EventBridge: handled like every
  * other registry's push (`ImagePush.receive`), keyed by the event's id so a redelivered event
@@ -37,7 +29,7 @@ export async function handler(event: unknown): Promise<{ outcome: string; replay
   if (!tag) return { outcome: "ignored: the push named no tag" };
   const registry = runtime.settings.registry.toLowerCase();
   const received = await ImagePush.receive(
-    { ...runtime.workflowContext(), resolveDigest: ecrDigests(registry) },
+    { ...runtime.workflowContext(), resolveDigest: Ecr.tagResolver(runtime.clients.ecr, registry) },
     {
       source: "ecr",
       provider: "ecr",

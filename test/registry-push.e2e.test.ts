@@ -4,6 +4,7 @@ import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../packages/cli/src/main.ts";
+import { hmacHeader } from "../packages/core/src/deployments/__fixtures__/webhooks.ts";
 import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment } from "./support/berth-api.ts";
 import {
@@ -89,16 +90,16 @@ async function handledDelivery(image: string, digest: string, count = 1): Promis
   );
 }
 
-async function served(service: string): Promise<string> {
-  const [task] = await runningTasks(ecs, `${STACK}-${service}`);
+async function served(service: string, stack = STACK): Promise<string> {
+  const [task] = await runningTasks(ecs, `${stack}-${service}`);
   if (!task?.hostPort) throw new Error(`no running task of ${service}`);
   return getText(`http://127.0.0.1:${task.hostPort}/`);
 }
 
-async function deployments(service: string): Promise<Deployment[]> {
+async function deployments(service: string, stack = STACK): Promise<Deployment[]> {
   const { deployments } = await api.request<{ deployments: Deployment[] }>(
     "GET",
-    `/v1/stacks/${STACK}/services/${service}/deployments?limit=100`,
+    `/v1/stacks/${stack}/services/${service}/deployments?limit=100`,
   );
   return deployments;
 }
@@ -268,4 +269,89 @@ describe("following an image on Berth Local", () => {
     });
     expect(twice.error.code).toBe("CONFLICT");
   }, 240_000);
+});
+
+describe("a webhook receiver on Berth Local", () => {
+  const HOOKS = "hooks";
+  const hooksFile = (follow?: Record<string, unknown>) =>
+    stringify({
+      resources: {
+        app: {
+          type: "private-service",
+          properties: {
+            packaging: {
+              type: "prebuilt-image",
+              properties: { image: "berth.local/hooks:v1", ...(follow ? { follow } : {}) },
+            },
+            resources: { cpu: 0.25, memory: 512 },
+          },
+        },
+      },
+    });
+
+  async function deploy(yaml: string) {
+    writeFileSync(join(work, "hooks.yml"), yaml);
+    const { code, output } = await runBerth(
+      ["deploy", "-f", join(work, "hooks.yml"), "--stack", HOOKS, "--timeout", "5m"],
+      { apiUrl: current().apiUrl, token: adminToken, cwd: work },
+    );
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+  }
+
+  it("deploys a tag named by a signed generic delivery, and refuses a bad signature", async () => {
+    expect((await push(release("h1"), "berth.local/hooks:v1")).code).toBe(0);
+    await deploy(hooksFile());
+    expect(await served("app", HOOKS)).toBe("release h1");
+
+    // v2 is pushed while the service follows only v1: ECR's event deploys nothing.
+    const v2 = await push(release("h2"), "berth.local/hooks:v2");
+    const [ecrDelivery] = await handledDelivery("berth.local/hooks:v2", v2.digest);
+    expect(ecrDelivery?.outcome).toBe("ignored");
+    // Now it follows v*; the apply redeploys v1's digest, which it runs already.
+    await deploy(hooksFile({ tagFilter: { type: "glob", pattern: "v*" } }));
+    expect(await served("app", HOOKS)).toBe("release h1");
+    const before = (await deployments("app", HOOKS)).length;
+
+    const receiver = await api.request<{ id: string; url: string; secret: string }>("POST", "/v1/webhooks", {
+      body: JSON.stringify({ provider: "generic", stack: HOOKS }),
+    });
+    expect(receiver.url).toBe(`${current().apiUrl}/v1/hooks/${receiver.id}`);
+    const body = JSON.stringify({ image: "berth.local/hooks:v2", id: "ci-run-4711" });
+    const send = (signature: string) =>
+      fetch(receiver.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-signature": signature },
+        body,
+      });
+
+    const forged = await send(hmacHeader("whsec_not-the-secret", body));
+    expect(forged.status).toBe(401);
+    expect((await deployments("app", HOOKS)).length).toBe(before);
+
+    const delivered = await send(hmacHeader(receiver.secret, body));
+    expect(delivered.status).toBe(202);
+    const answer = (await delivered.json()) as { deliveries: Delivery[] };
+    const [delivery] = answer.deliveries;
+    expect(delivery).toMatchObject({ image: "berth.local/hooks:v2", digest: v2.digest, outcome: "deployed" });
+    const deploymentId = delivery?.services[0]?.deploymentId ?? "";
+    const { deployment } = await api.waitForStatus(deploymentId, undefined, 180_000);
+    expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
+    expect(
+      await waitFor(
+        "release h2 to be served",
+        async () => ((await served("app", HOOKS)) === "release h2" ? true : undefined),
+        30_000,
+      ),
+    ).toBe(true);
+
+    // The CI retries its delivery: a replay, nothing more.
+    const retried = await send(hmacHeader(receiver.secret, body));
+    expect(retried.status).toBe(200);
+    expect((await deployments("app", HOOKS)).length).toBe(before + 1);
+    const listed = await api.request<{ deliveries: Delivery[] }>(
+      "GET",
+      `/v1/webhooks/${receiver.id}/deliveries`,
+    );
+    expect(listed.deliveries.map((entry) => entry.outcome)).toEqual(["deployed"]);
+  }, 480_000);
 });

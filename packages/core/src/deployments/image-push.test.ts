@@ -202,6 +202,36 @@ describe("ImagePush.receive", () => {
     expect(started).toHaveLength(1);
   });
 
+  it("a stack whose maintenance window is closed takes no push, and says when the window opens", async () => {
+    const day = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    const later = day[(local.store.clock().getUTCDay() + 3) % 7];
+    const file = (days: string) =>
+      `resources:\n  api:\n    type: worker-service\n    properties:\n      packaging: { type: prebuilt-image, properties: { image: ${REGISTRY}/w/api:stable } }\n      resources: { cpu: 0.25, memory: 512 }\nberth:\n  maintenanceWindow: { days: [${days}], start: "00:00", end: "00:00", timeZone: UTC }\n`;
+    await storeFollowers(
+      local.store,
+      "w1",
+      { api: resource(`${REGISTRY}/w/api:stable`) },
+      true,
+      file(String(later)),
+    );
+    await storeFollowers(
+      local.store,
+      "w2",
+      { api: resource(`${REGISTRY}/w/api:stable`) },
+      true,
+      file(day.join(", ")),
+    );
+    const { pushContext, started } = context({ [`${REGISTRY}/w/api:stable`]: digest(0x99) });
+    const received = await receive(pushContext, push("w/api", "stable"));
+    const outcome = Object.fromEntries(received.delivery.services.map((s) => [s.service, s]));
+    expect(outcome["w1/api"]?.outcome).toBe("ignored");
+    expect(outcome["w1/api"]?.reason).toMatch(
+      /outside the stack's maintenance window .* which opens at \d{4}-/,
+    );
+    expect(outcome["w2/api"]?.outcome).toBe("deployed");
+    expect(started).toHaveLength(1);
+  });
+
   it("a receiver bound to a stack reaches only that stack", async () => {
     await stackOf("g1", { api: resource(`${REGISTRY}/g/api:stable`) });
     await stackOf("g2", { api: resource(`${REGISTRY}/g/api:stable`) });

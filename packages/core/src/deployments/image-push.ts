@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Spec } from "../spec/index.ts";
 import { DeliveryRecord, DeploymentRecord, ServiceRecord, StackRecord } from "../store/index.ts";
 import * as Approval from "./approval.ts";
+import { closedWindow } from "./automation.ts";
 import { specHash } from "./plan.ts";
 import { requestDeployment, type WorkflowContext } from "./request.ts";
 
@@ -125,11 +126,13 @@ function digestOfPinned(deployment: DeploymentRecord.Info, container: string): s
 
 type ServiceOutcome = DeliveryRecord.ServiceOutcome;
 
+
 async function deployFollower(
   context: PushContext,
   push: ImagePush,
   follower: Follower,
   digest: string,
+  outsideWindow: string | undefined,
 ): Promise<ServiceOutcome> {
   const { record } = follower;
   const service = `${record.stack}/${record.name}`;
@@ -144,6 +147,7 @@ async function deployFollower(
   if (!record.liveTaskDefinitionArn) {
     return { service, outcome: "ignored", reason: "it has not been deployed yet: deploy it once first" };
   }
+  if (outsideWindow) return { service, outcome: "ignored", reason: outsideWindow };
   const fresh: Follower["containers"] = [];
   for (const container of taking) {
     const has = await alreadyHas(context, record, container.name, digest);
@@ -264,10 +268,11 @@ export async function receive(context: PushContext, push: ImagePush): Promise<Re
   const services: ServiceOutcome[] = [];
   for (const stack of await StackRecord.list(context.store)) {
     if (push.scope?.stack && stack.name !== push.scope.stack) continue;
+    const outsideWindow = closedWindow(stack.stackFile, context.store.clock());
     for (const record of await ServiceRecord.list(context.store, stack.name)) {
       if (push.scope?.service && record.name !== push.scope.service) continue;
       const follower = followersOf(record, push);
-      if (follower) services.push(await deployFollower(context, push, follower, digest));
+      if (follower) services.push(await deployFollower(context, push, follower, digest, outsideWindow));
     }
   }
   const settled = await DeliveryRecord.settle(context.store, delivery, {

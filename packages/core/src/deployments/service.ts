@@ -8,7 +8,8 @@ import {
 import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
 import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
-import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { refreshSkipped } from "./automation.ts";
 import type { Info } from "./deployment.ts";
 import { type SpecJson, specHash } from "./plan.ts";
 import {
@@ -395,4 +396,33 @@ export async function refresh(
     reason,
     parameters: { action: "refresh" },
   });
+}
+
+export interface ScheduledRefresh {
+  /** `stack/service` of each refresh requested. */
+  requested: string[];
+  /** `stack: why` of each stack left alone. */
+  skipped: string[];
+}
+
+/**
+ * The installation's scheduled refresh: every deployed service of every stack gets a refresh
+ * deployment (queued like any deployment), except the stacks whose `berth.refresh.schedule` is
+ * `off` or whose maintenance window is closed now.
+ */
+export async function refreshAll(context: WorkflowContext, reason: string): Promise<ScheduledRefresh> {
+  const result: ScheduledRefresh = { requested: [], skipped: [] };
+  for (const stack of await StackRecord.list(context.store)) {
+    const skipped = refreshSkipped(stack.stackFile, context.store.clock());
+    if (skipped) {
+      result.skipped.push(`${stack.name}: ${skipped}`);
+      continue;
+    }
+    for (const service of await ServiceRecord.list(context.store, stack.name)) {
+      if (!service.liveTaskDefinitionArn) continue;
+      await refresh(context, service, "schedule", reason);
+      result.requested.push(`${stack.name}/${service.name}`);
+    }
+  }
+  return result;
 }

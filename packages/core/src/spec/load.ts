@@ -23,6 +23,7 @@ import {
   type ResourceType,
   Scaling,
   type Stack,
+  StackSettings,
   UNKNOWN_PROPERTY,
   UNSUPPORTED_RESOURCE_TYPES,
   UNSUPPORTED_TOP_LEVEL_KEYS,
@@ -118,7 +119,7 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
   }
 
   for (const key of Object.keys(raw)) {
-    if (key === "resources") continue;
+    if (key === "resources" || key === "berth") continue;
     const reason = own(UNSUPPORTED_TOP_LEVEL_KEYS, key);
     issues.push(
       reason
@@ -132,8 +133,8 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
             code: "UNKNOWN_PROPERTY",
             path: [key],
             onKey: true,
-            message: `unknown top-level key "${key}"; a stack file has only \`resources\``,
-            ...suggestion(key, ["resources"]),
+            message: `unknown top-level key "${key}"; a stack file has \`resources\` and Berth's own \`berth\``,
+            ...suggestion(key, ["resources", "berth"]),
           },
     );
   }
@@ -235,8 +236,16 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
   issues.push(...directiveIssues(raw, declaredTypes));
   issues.push(...crossCheck(resources, declaredTypes));
 
+  let berth: StackSettings | undefined;
+  if (raw.berth !== undefined) {
+    const settings = StackSettings.safeParse(raw.berth);
+    if (settings.success) berth = settings.data;
+    else
+      issues.push(...settings.error.issues.flatMap((issue) => describeZodIssue(issue, ["berth"], raw.berth)));
+  }
+
   if (issues.length > 0) return finish();
-  return { ok: true, stack: { resources } };
+  return { ok: true, stack: { resources, ...(berth ? { berth } : {}) } };
 }
 
 /** Alias expansions `toJS` allows in total: a few aliases are fine, a billion laughs is not. */

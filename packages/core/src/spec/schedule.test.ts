@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parse } from "./load.ts";
 import { instantOf, isWindowOpen, nextOpening, nextRuns, parseCron, ScheduleError } from "./schedule.ts";
 
 const iso = (dates: Date[]) => dates.map((date) => date.toISOString());
@@ -38,7 +39,9 @@ describe("schedules in a time zone", () => {
       "2026-12-04T10:40:00.000Z",
     ]);
     // Friday 4 December 2026, then Monday: the weekend is skipped.
-    expect(runs("cron(0 9 ? * 2-6 *)", "UTC", "2026-12-04T10:00:00Z", 1)).toEqual(["2026-12-07T09:00:00.000Z"]);
+    expect(runs("cron(0 9 ? * 2-6 *)", "UTC", "2026-12-04T10:00:00Z", 1)).toEqual([
+      "2026-12-07T09:00:00.000Z",
+    ]);
     expect(runs("cron(15 4 1,15 JAN,JUL ? 2027)", "Asia/Tokyo", "2026-12-04T00:00:00Z", 3)).toEqual([
       "2026-12-31T19:15:00.000Z",
       "2027-01-14T19:15:00.000Z",
@@ -55,7 +58,9 @@ describe("schedules in a time zone", () => {
   });
 
   it("knows which local times do not exist and which exist twice", () => {
-    expect(instantOf({ year: 2026, month: 3, day: 29, hour: 2, minute: 30 }, "Europe/Berlin")).toBeUndefined();
+    expect(
+      instantOf({ year: 2026, month: 3, day: 29, hour: 2, minute: 30 }, "Europe/Berlin"),
+    ).toBeUndefined();
     expect(instantOf({ year: 2026, month: 10, day: 25, hour: 2, minute: 30 }, "Europe/Berlin")).toBe(
       Date.parse("2026-10-25T00:30:00Z"),
     );
@@ -77,8 +82,43 @@ describe("maintenance windows", () => {
   });
 
   it("says when it next opens: the next Saturday 22:00 local", () => {
-    expect(nextOpening(saturdayNight, new Date("2026-03-29T01:00:00Z"))?.toISOString()).toBe("2026-04-04T20:00:00.000Z");
+    expect(nextOpening(saturdayNight, new Date("2026-03-29T01:00:00Z"))?.toISOString()).toBe(
+      "2026-04-04T20:00:00.000Z",
+    );
     const open = new Date("2026-03-28T22:00:00Z");
     expect(nextOpening(saturdayNight, open)).toBe(open);
+  });
+});
+
+describe("the stack file's berth settings", () => {
+  const head =
+    "resources:\n  api:\n    type: worker-service\n    properties:\n      packaging: { type: prebuilt-image, properties: { image: nginx } }\n      resources: { cpu: 0.25, memory: 512 }\n";
+
+  it("takes a refresh schedule in a time zone and a maintenance window", () => {
+    const parsed = parse(
+      `${head}berth:\n  refresh: { schedule: "cron(0 3 ? * SUN *)", timeZone: Europe/Berlin, flexibleWindowMinutes: 30 }\n  maintenanceWindow: { days: [SAT, SUN], start: "22:00", end: "04:00", timeZone: Europe/Berlin }\n`,
+    );
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.stack.berth?.refresh).toEqual({
+      schedule: "cron(0 3 ? * SUN *)",
+      timeZone: "Europe/Berlin",
+      flexibleWindowMinutes: 30,
+    });
+    expect(parsed.stack.berth?.maintenanceWindow?.days).toEqual(["SAT", "SUN"]);
+  });
+
+  it("names the line of a bad schedule, time zone or window", () => {
+    const parsed = parse(
+      `${head}berth:\n  refresh: { schedule: "cron(0 3 * * * *)", timeZone: Mars/Olympus }\n  maintenanceWindow: { days: [Caturday], start: "25:00", end: "04:00" }\n`,
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    const found = parsed.issues
+      .map((issue) => `${String(issue.path)} ${issue.line}: ${issue.message}`)
+      .join("\n");
+    expect(found).toMatch(/refresh.*schedule.* 8: .*exactly one of day-of-month and day-of-week/);
+    expect(found).toMatch(/timeZone.* 8: .*IANA time zone/);
+    expect(found).toMatch(/days.* 9: /);
+    expect(found).toMatch(/start.* 9: .*HH:MM/);
   });
 });

@@ -29,13 +29,15 @@ function field(text: string, min: number, max: number, names: string[] = [], nam
   const value = (token: string) => {
     const named = names.indexOf(token.toUpperCase());
     const number = named >= 0 ? named + nameBase : /^\d+$/.test(token) ? Number(token) : Number.NaN;
-    if (!(number >= min && number <= max)) throw new ScheduleError(`${token} is not between ${min} and ${max}`);
+    if (!(number >= min && number <= max))
+      throw new ScheduleError(`${token} is not between ${min} and ${max}`);
     return number;
   };
   for (const part of text.split(",")) {
     const [range = "", stepText] = part.split("/");
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new ScheduleError(`${part}: the step must be a positive whole number`);
+    if (!Number.isInteger(step) || step < 1)
+      throw new ScheduleError(`${part}: the step must be a positive whole number`);
     let from: number;
     let to: number;
     if (range === "*") [from, to] = [min, max];
@@ -57,10 +59,16 @@ export function parseCron(expression: string): Cron {
   const inner = /^cron\((.*)\)$/.exec(expression.trim())?.[1] ?? expression.trim();
   const parts = inner.split(/\s+/);
   if (parts.length !== 6) {
-    throw new ScheduleError("a cron expression has six fields: minutes hours day-of-month month day-of-week year");
+    throw new ScheduleError(
+      "a cron expression has six fields: minutes hours day-of-month month day-of-week year",
+    );
   }
   const [minutes = "", hours = "", dom = "", month = "", dow = "", year = ""] = parts;
-  if (/[LW#]/i.test(`${dom} ${dow}`.replace(/[A-Z]{3}/gi, (name) => (DAYS.includes(name.toUpperCase()) ? "1" : name)))) {
+  if (
+    /[LW#]/i.test(
+      `${dom} ${dow}`.replace(/[A-Z]{3}/gi, (name) => (DAYS.includes(name.toUpperCase()) ? "1" : name)),
+    )
+  ) {
     throw new ScheduleError("L, W and # are not supported");
   }
   if ((dom === "?") === (dow === "?")) {
@@ -138,7 +146,9 @@ export function instantOf(wall: Omit<Wall, "weekday">, timeZone: string): number
   const candidates = [naive - 36 * 3_600_000, naive, naive + 36 * 3_600_000]
     .map((probe) => {
       const seen = wallClock(probe, timeZone);
-      const offset = Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute) - Math.floor(probe / 60_000) * 60_000;
+      const offset =
+        Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute) -
+        Math.floor(probe / 60_000) * 60_000;
       return naive - offset;
     })
     .filter((instant) => sameWall(wallClock(instant, timeZone), wall))
@@ -154,7 +164,12 @@ export function nextRuns(cron: Cron, timeZone: string, after: Date, count: numbe
   let date = Date.UTC(start.year, start.month - 1, start.day);
   for (let days = 0; runs.length < count && days < 8 * 366; days++, date += 86_400_000) {
     const d = new Date(date);
-    const [year, month, day, weekday] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCDay() + 1];
+    const [year, month, day, weekday] = [
+      d.getUTCFullYear(),
+      d.getUTCMonth() + 1,
+      d.getUTCDate(),
+      d.getUTCDay() + 1,
+    ];
     if (cron.years !== "any" && !cron.years.has(year)) continue;
     if (!cron.months.has(month)) continue;
     if (cron.daysOfMonth !== "any" && !cron.daysOfMonth.has(day)) continue;

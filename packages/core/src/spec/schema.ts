@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { normalizeRelativePath, pathSyntaxProblem } from "../buildpacks/paths.ts";
 import { FARGATE_CPUS } from "./capacity.ts";
+import { isTimeZone, parseCron } from "./schedule.ts";
 import { TagFilterType, tagFilterProblem } from "./tag-filter.ts";
 
 /**
@@ -549,9 +550,41 @@ export function isCompute(resource: Resource): resource is ComputeResource {
   return (COMPUTE_TYPES as readonly string[]).includes(resource.type);
 }
 
+const LOCAL_TIME = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a local time HH:MM");
+const TimeZone = z.string().refine(isTimeZone, "must be an IANA time zone, such as Europe/Berlin or UTC");
+
+/**
+ * Berth's own stack-level settings (`berth:` at the top of the file): when the stack's services
+ * are refreshed, and when automatic deployments (registry pushes, refreshes) may run.
+ */
+export const StackSettings = closed({
+  refresh: closed({
+    /** `cron(minutes hours day-of-month month day-of-week year)`, or `off`. */
+    schedule: z.string().superRefine((value, context) => {
+      if (value === "off") return;
+      try {
+        parseCron(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: `is not a schedule: ${(error as Error).message}` });
+      }
+    }),
+    timeZone: TimeZone.default("UTC"),
+    /** EventBridge Scheduler may run it up to this many minutes late, spreading load. */
+    flexibleWindowMinutes: z.number().int().min(1).max(1440).optional(),
+  }).optional(),
+  maintenanceWindow: closed({
+    days: z.array(z.enum(["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"])).min(1),
+    start: LOCAL_TIME,
+    end: LOCAL_TIME,
+    timeZone: TimeZone.default("UTC"),
+  }).optional(),
+});
+export type StackSettings = z.infer<typeof StackSettings>;
+
 /** A parsed, defaulted, cross-checked stack file. */
 export interface Stack {
   resources: Record<string, Resource>;
+  berth?: StackSettings;
 }
 
 /** Resource names are identifiers: they become ECS, IAM and DNS names. */

@@ -248,8 +248,9 @@ export async function storeFollowers(
   stack: string,
   services: Record<string, ReturnType<typeof followingResource>>,
   deployed = true,
+  stackFile = "resources: {}\n",
 ): Promise<void> {
-  await StackRecord.put(store, { name: stack, stage: "test", stackFile: "resources: {}\n" });
+  await StackRecord.put(store, { name: stack, stage: "test", stackFile });
   for (const [name, spec] of Object.entries(services)) {
     const created = await ServiceRecord.create(store, { stack, name, spec });
     if (deployed) {

@@ -126,7 +126,6 @@ function digestOfPinned(deployment: DeploymentRecord.Info, container: string): s
 
 type ServiceOutcome = DeliveryRecord.ServiceOutcome;
 
-
 async function deployFollower(
   context: PushContext,
   push: ImagePush,

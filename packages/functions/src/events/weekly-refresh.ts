@@ -11,5 +11,8 @@ const runtime = loadRuntime();
  * maintenance window is closed, are left alone.
  */
 export async function handler(): Promise<Service.ScheduledRefresh> {
-  return Service.refreshAll(runtime.workflowContext(), "weekly refresh: a new ECS deployment of the current revision");
+  return Service.refreshAll(
+    runtime.workflowContext(),
+    "weekly refresh: a new ECS deployment of the current revision",
+  );
 }

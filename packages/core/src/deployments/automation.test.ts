@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { localTableForFile } from "../store/test-support.ts";
+import { followingResource, storeFollowers } from "./__fixtures__/webhooks.ts";
+import { refreshAll } from "./service.ts";
+
+const local = localTableForFile();
+const DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+const stackFile = (berth: string) =>
+  `resources:\n  api:\n    type: worker-service\n    properties:\n      packaging: { type: prebuilt-image, properties: { image: registry.example/r/api:1 } }\n      resources: { cpu: 0.25, memory: 512 }\n${berth}`;
+
+describe("the scheduled refresh", () => {
+  it("refreshes every deployed service, except stacks whose refresh is off or whose window is closed", async () => {
+    const elsewhere = DAYS[(local.store.clock().getUTCDay() + 3) % 7];
+    const api = { api: followingResource("registry.example/r/api:1") };
+    await storeFollowers(local.store, "plain", api, true, stackFile(""));
+    await storeFollowers(
+      local.store,
+      "off",
+      api,
+      true,
+      stackFile('berth:\n  refresh: { schedule: "off" }\n'),
+    );
+    await storeFollowers(
+      local.store,
+      "closed",
+      api,
+      true,
+      stackFile(`berth:\n  maintenanceWindow: { days: [${elsewhere}], start: "00:00", end: "00:00" }\n`),
+    );
+    await storeFollowers(
+      local.store,
+      "open",
+      api,
+      true,
+      stackFile(
+        `berth:\n  maintenanceWindow: { days: [${DAYS.join(", ")}], start: "00:00", end: "00:00" }\n`,
+      ),
+    );
+    await storeFollowers(local.store, "never", api, false, stackFile(""));
+    const started: string[] = [];
+    const result = await refreshAll(
+      {
+        store: local.store,
+        logger: { warn: () => {} },
+        startExecution: async (id) => {
+          started.push(id);
+          return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:berth-deploy:${id}` };
+        },
+      },
+      "test refresh",
+    );
+    expect(result.requested.sort()).toEqual(["open/api", "plain/api"]);
+    expect(result.skipped.sort()).toEqual([
+      expect.stringMatching(/^closed: outside the stack's maintenance window/),
+      "off: its refresh schedule is off",
+    ]);
+    expect(started).toHaveLength(2);
+  });
+});

@@ -23,14 +23,18 @@ afterAll(async () => {
   await api?.stop();
 });
 
-async function createReceiver(body: Record<string, unknown>) {
-  const created = await api.call({
+function requestReceiver(body: Record<string, unknown>, token = api.tokens.admin) {
+  return api.call({
     method: "POST",
     path: "/v1/webhooks",
-    token: api.tokens.admin,
+    token,
     headers: { ...JSON_TYPE, host: "berth.example", "x-forwarded-proto": "https" },
     body: JSON.stringify(body),
   });
+}
+
+async function createReceiver(body: Record<string, unknown>) {
+  const created = await requestReceiver(body);
   expect(created.status).toBe(201);
   return created.json as { id: string; url: string; secret: string };
 }
@@ -50,30 +54,10 @@ async function deliveriesOf(id: string) {
 
 describe("receivers: created, listed, rotated, deleted by an admin", () => {
   it("shows the secret once, never in a listing, and refuses other scopes", async () => {
-    const refused = await api.call({
-      method: "POST",
-      path: "/v1/webhooks",
-      token: api.tokens.deploy,
-      headers: JSON_TYPE,
-      body: JSON.stringify({ provider: "github" }),
-    });
-    expect(refused.status).toBe(403);
-    const invalid = await api.call({
-      method: "POST",
-      path: "/v1/webhooks",
-      token: api.tokens.admin,
-      headers: JSON_TYPE,
-      body: JSON.stringify({ provider: "bitbucket" }),
-    });
-    expect(invalid.status).toBe(400);
-    const unbound = await api.call({
-      method: "POST",
-      path: "/v1/webhooks",
-      token: api.tokens.admin,
-      headers: JSON_TYPE,
-      body: JSON.stringify({ provider: "generic", service: "web" }),
-    });
-    expect(unbound.status).toBe(400);
+    expect((await requestReceiver({ provider: "github" }, api.tokens.deploy)).status).toBe(403);
+    expect((await requestReceiver({ provider: "bitbucket" })).status).toBe(400);
+    // A receiver bound to a service names its stack.
+    expect((await requestReceiver({ provider: "generic", service: "web" })).status).toBe(400);
 
     const github = await createReceiver({ provider: "github", stack: "crud" });
     expect(github.url).toBe(`https://berth.example/v1/hooks/${github.id}`);

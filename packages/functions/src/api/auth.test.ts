@@ -44,6 +44,8 @@ const SAMPLE_BODIES: Record<string, Pick<ApiRequestSpec, "headers" | "body">> = 
   cancelDeployment: { headers: JSON_TYPE, body: "{}" },
   startJobRun: { headers: JSON_TYPE, body: "{}" },
   createToken: { headers: JSON_TYPE, body: JSON.stringify({ name: "matrix", scopes: ["read"] }) },
+  createReceiver: { headers: JSON_TYPE, body: JSON.stringify({ provider: "generic" }) },
+  rejectDeployment: { headers: JSON_TYPE, body: JSON.stringify({ reason: "matrix" }) },
 };
 
 function sampleRequest(route: Route): ApiRequestSpec {
@@ -111,9 +113,15 @@ describe.each(
 });
 
 describe("the matrix", () => {
-  it("covers every route, and only health and the OpenAPI document are public", () => {
+  it("covers every route, and only health, the OpenAPI document and webhook receivers are public", () => {
     const publicPaths = ROUTES.filter((route) => route.access === "public").map((route) => route.path);
-    expect(publicPaths.sort()).toEqual(["/v1/health", "/v1/openapi.json"]);
+    // A receiver authenticates each delivery by the provider's signature or secret (receivers.test.ts).
+    expect(publicPaths.sort()).toEqual([
+      "/v1/health",
+      "/v1/hooks/{id}",
+      "/v1/hooks/{id}/{secret}",
+      "/v1/openapi.json",
+    ]);
     for (const route of protectedRoutes) {
       const request = sampleRequest(route);
       expect(request.path).not.toContain("missing-sample");
@@ -121,13 +129,15 @@ describe("the matrix", () => {
     }
   });
 
-  it("gives GETs read, changes deploy and tokens admin", () => {
+  it("gives GETs read, changes deploy, and tokens and receivers admin", () => {
     for (const route of protectedRoutes) {
-      const expected = route.path.startsWith("/v1/tokens")
-        ? "admin"
-        : route.method === "GET"
-          ? "read"
-          : "deploy";
+      const receivers = route.path.startsWith("/v1/webhooks") && !route.path.endsWith("/deliveries");
+      const expected =
+        route.path.startsWith("/v1/tokens") || receivers
+          ? "admin"
+          : route.method === "GET"
+            ? "read"
+            : "deploy";
       expect(`${route.method} ${route.path} ${route.access}`).toBe(
         `${route.method} ${route.path} ${expected}`,
       );

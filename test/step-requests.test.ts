@@ -1,12 +1,14 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ApiGatewayV2Client } from "@aws-sdk/client-apigatewayv2";
 import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
@@ -77,6 +79,8 @@ function context(): Rollout.StepContext {
       secrets: recording("secretsmanager", new SecretsManagerClient(aws)),
       ecr: recording("ecr", new ECRClient(aws)),
       sfn: recording("stepfunctions", new SFNClient(aws)),
+      apiGateway: recording("apigatewayv2", new ApiGatewayV2Client(aws)),
+      serviceDiscovery: recording("servicediscovery", new ServiceDiscoveryClient(aws)),
     },
   };
 }

@@ -41,7 +41,12 @@ export async function loadTarget(store: Store, stackName: string, serviceName: s
 export function renderEnvironment(
   settings: Settings,
   stackName: string,
-  extra: { images?: Record<string, string>; secretArns?: Record<string, string> } = {},
+  extra: {
+    images?: Record<string, string>;
+    secretArns?: Record<string, string>;
+    /** Ingress Berth created for the stack (HTTP API registries), over the installation's own. */
+    ingress?: Record<string, { serviceRegistryArn: string }>;
+  } = {},
 ): Render.Environment {
   return Render.Environment.parse({
     stack: stackName,
@@ -58,7 +63,7 @@ export function renderEnvironment(
     registry: settings.registry,
     images: extra.images ?? {},
     secretArns: extra.secretArns ?? {},
-    ingress: settings.ingress,
+    ingress: { ...settings.ingress, ...extra.ingress },
     ingressMissing: settings.ingressMissing,
     stateMachinePrefix: settings.stateMachinePrefix,
     ...(settings.jobRunRoleArn ? { jobRunRoleArn: settings.jobRunRoleArn } : {}),

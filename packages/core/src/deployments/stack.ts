@@ -1,6 +1,6 @@
 import { BerthError } from "../errors.ts";
 import { Spec } from "../spec/index.ts";
-import { ServiceRecord, StackRecord } from "../store/index.ts";
+import { IngressRecord, ServiceRecord, StackRecord } from "../store/index.ts";
 import {
   desiredServices,
   type PlannedService,
@@ -236,9 +236,13 @@ async function requireStack(context: Pick<StackContext, "store">, stack: string)
 /** A stack as applied, with its services and the deployments in their slots. */
 export async function describe(context: Pick<StackContext, "store">, stack: string) {
   const found = await requireStack(context, stack);
-  const services = await ServiceRecord.list(context.store, stack);
+  const [services, ingress] = await Promise.all([
+    ServiceRecord.list(context.store, stack),
+    IngressRecord.list(context.store, stack),
+  ]);
   return {
     stack: found,
-    services: await Promise.all(services.map((service) => describeService(context.store, service))),
+    services: await Promise.all(services.map((service) => describeService(context.store, service, ingress))),
+    ingress,
   };
 }

@@ -259,7 +259,10 @@ export class ApiGateways {
       response.writeHead(status, { "content-type": "application/json", ...headers });
       response.end(JSON.stringify(body));
     };
-    if (!api) return json(404, { message: "Not Found" });
+    if (!api) {
+      json(404, { message: "Not Found" });
+      return;
+    }
     const cors = corsHeaders(api.corsConfiguration, request);
     if (cors && request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
       // API Gateway answers CORS preflight requests itself when CORS is configured.
@@ -268,9 +271,15 @@ export class ApiGateways {
       return;
     }
     const route = selectRoute(api.routes, request.method ?? "GET", request.url ?? "/");
-    if (!route?.target) return json(404, { message: "Not Found" }, cors?.simple);
+    if (!route?.target) {
+      json(404, { message: "Not Found" }, cors?.simple);
+      return;
+    }
     const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
-    if (!integration?.integrationUri) return json(500, { message: "Internal Server Error" }, cors?.simple);
+    if (!integration?.integrationUri) {
+      json(500, { message: "Internal Server Error" }, cors?.simple);
+      return;
+    }
     const registryArn = integration.integrationUri;
     const remote = request.socket.remoteAddress ?? "127.0.0.1";
     const forwardedFor = request.headers["x-forwarded-for"];

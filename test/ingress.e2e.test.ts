@@ -48,17 +48,18 @@ function berth(args: string[]) {
   return runBerth(args, { apiUrl: local.apiUrl, token: adminToken });
 }
 
+/** An API as `aws apigatewayv2 get-apis` prints it. */
 interface Api {
-  apiId: string;
-  name: string;
-  apiEndpoint: string;
+  ApiId: string;
+  Name: string;
+  ApiEndpoint: string;
 }
 
-async function gatewayUrl(): Promise<string> {
-  const { items } = (await awsCli(local.awsUrl, ["apigatewayv2", "get-apis"])) as { items: Api[] };
-  const found = items.find((item) => item.name === "berth-web-web");
-  if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(items)}`);
-  return found.apiEndpoint;
+async function gateway(): Promise<Api> {
+  const { Items } = (await awsCli(local.awsUrl, ["apigatewayv2", "get-apis"])) as { Items: Api[] };
+  const found = Items.find((item) => item.Name === "berth-web-web");
+  if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(Items)}`);
+  return found;
 }
 
 async function ask(url: string): Promise<{ status: number; body: string }> {
@@ -72,7 +73,8 @@ describe("a public web service behind an HTTP API gateway on Berth Local", () =>
   it("deploys the example with the CLI and serves it through its gateway's URL", async () => {
     const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
-    url = await gatewayUrl();
+    const created = await gateway();
+    url = created.ApiEndpoint;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output).toContain(url);
 
@@ -91,19 +93,16 @@ describe("a public web service behind an HTTP API gateway on Berth Local", () =>
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
 
     // What Berth created, as the aws CLI shows it.
-    const apiId = new URL(url).port && (await awsCli(local.awsUrl, ["apigatewayv2", "get-apis"]));
-    const { items } = apiId as { items: Api[] };
-    const gateway = items.find((item) => item.name === "berth-web-web");
     const routes = (await awsCli(local.awsUrl, [
       "apigatewayv2",
       "get-routes",
       "--api-id",
-      gateway?.apiId ?? "",
+      created.ApiId,
     ])) as {
-      Items?: unknown[];
-      items?: { routeKey: string; target: string }[];
+      Items: { RouteKey: string; Target: string }[];
     };
-    expect(routes.items?.map((route) => route.routeKey)).toEqual(["$default"]);
+    expect(routes.Items.map((route) => route.RouteKey)).toEqual(["$default"]);
+    expect(routes.Items[0]?.Target).toMatch(/^integrations\//);
     const { Services } = (await awsCli(local.awsUrl, ["servicediscovery", "list-services"])) as {
       Services: { Name: string; Id: string }[];
     };

@@ -14,6 +14,8 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "application-autoscaling:DescribeScalableTargets",
   // Scoped to the cluster by an `ecs:cluster` condition instead.
   "ecs:ListTasks",
+  // Cloud Map authorizes listing services only on "*" (filtered by namespace in the request).
+  "servicediscovery:ListServices",
 ]);
 
 const STEPS = [

@@ -82,8 +82,15 @@ function corsConfiguration(cors: HttpApiCors | undefined): Cors | undefined {
   };
 }
 
+/** Whether two CORS configurations say the same (member order aside; an empty one is none). */
 function sameCors(left: Cors | undefined, right: Cors | undefined): boolean {
-  return JSON.stringify(left ?? null) === JSON.stringify(right ?? null);
+  const canonical = (cors: Cors | undefined) =>
+    JSON.stringify(
+      Object.entries(cors ?? {})
+        .filter(([, value]) => value !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b)),
+    );
+  return canonical(left) === canonical(right);
 }
 
 /** The Cloud Map service (SRV records, so API Gateway learns each task's port) for one container port. */
@@ -218,7 +225,7 @@ async function ensureIntegration(
   );
 }
 
-async function routesOf(context: HttpApiContext, apiId: string): Promise<Route[]> {
+async function routesOf(context: Pick<HttpApiContext, "clients">, apiId: string): Promise<Route[]> {
   return allPages((NextToken) =>
     context.clients.apiGateway.send(
       new GetRoutesCommand({ ApiId: apiId, ...(NextToken ? { NextToken } : {}) }),
@@ -323,39 +330,47 @@ export async function ensureHttpApis(
 }
 
 /**
- * Detaches a service from its gateways (its routes and integration), deletes a gateway no
- * service uses any more, and the service's Cloud Map services. Run after its ECS service is
- * gone, so no task is still registered. Safe to run again.
+ * Detaches a service from its gateways but those in `keep` (its routes and integration),
+ * deletes a gateway no service uses any more, and the Cloud Map service it was reached through.
+ * A deletion runs it after the ECS service is gone, so no task is still registered. Safe to
+ * run again.
  */
-export async function detachHttpApis(context: HttpApiContext, resource: string): Promise<void> {
+export async function detachHttpApis(
+  context: Omit<HttpApiContext, "installation">,
+  resource: string,
+  keep: string[] = [],
+): Promise<void> {
   const gateways = await IngressRecord.list(context.store, context.env.stack);
   for (const gateway of gateways) {
-    if (gateway.type !== "http-api-gateway") continue;
+    if (gateway.type !== "http-api-gateway" || keep.includes(gateway.name)) continue;
     const attachment = gateway.attachments[resource];
-    if (attachment) {
-      try {
-        const routes = await routesOf(context, gateway.awsId);
-        for (const route of routes) {
-          if (route.Target === `integrations/${attachment.integrationId}` && route.RouteId) {
-            await context.clients.apiGateway.send(
-              new DeleteRouteCommand({ ApiId: gateway.awsId, RouteId: route.RouteId }),
-            );
-          }
+    if (!attachment) continue;
+    try {
+      const routes = await routesOf(context, gateway.awsId);
+      for (const route of routes) {
+        if (route.Target === `integrations/${attachment.integrationId}` && route.RouteId) {
+          await context.clients.apiGateway.send(
+            new DeleteRouteCommand({ ApiId: gateway.awsId, RouteId: route.RouteId }),
+          );
         }
-        await context.clients.apiGateway.send(
-          new DeleteIntegrationCommand({ ApiId: gateway.awsId, IntegrationId: attachment.integrationId }),
-        );
-      } catch (error) {
-        if (!ApiGateway.isNotFound(error)) throw error;
       }
-      await deleteRegistry(context, attachment.registryArn);
-      await IngressRecord.attach(
-        context.store,
-        { stack: context.env.stack, name: gateway.name, service: resource },
-        undefined,
+      await context.clients.apiGateway.send(
+        new DeleteIntegrationCommand({ ApiId: gateway.awsId, IntegrationId: attachment.integrationId }),
       );
-      context.log?.(`gateway ${gateway.name}: detached ${resource}`);
+    } catch (error) {
+      if (!ApiGateway.isNotFound(error)) throw error;
     }
+    const shared = gateways.some(
+      (other) =>
+        keep.includes(other.name) && other.attachments[resource]?.registryArn === attachment.registryArn,
+    );
+    if (!shared) await deleteRegistry(context, attachment.registryArn);
+    await IngressRecord.attach(
+      context.store,
+      { stack: context.env.stack, name: gateway.name, service: resource },
+      undefined,
+    );
+    context.log?.(`gateway ${gateway.name}: detached ${resource}`);
     const others = Object.keys(gateway.attachments).filter((service) => service !== resource);
     if (others.length === 0) {
       try {
@@ -369,7 +384,7 @@ export async function detachHttpApis(context: HttpApiContext, resource: string):
   }
 }
 
-async function deleteRegistry(context: HttpApiContext, registryArn: string): Promise<void> {
+async function deleteRegistry(context: Pick<HttpApiContext, "clients">, registryArn: string): Promise<void> {
   const id = registryArn.split("/").pop();
   if (!id) return;
   try {

@@ -11,7 +11,7 @@ import {
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
-import { ensureHttpApis, httpApiAttachments } from "../../ingress/index.ts";
+import { detachHttpApis, ensureHttpApis, httpApiAttachments } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import {
@@ -282,25 +282,24 @@ async function ingressEnvironment(
 ): Promise<Render.Environment> {
   const base = renderEnvironment(context.settings, input.stack);
   const attachments = httpApiAttachments(target.stack, input.service);
-  if (attachments.length === 0) return base;
-  const changes: string[] = [];
-  const ingress = await ensureHttpApis(
-    {
-      store: context.store,
-      clients: context.clients,
-      installation: context.settings.httpApi,
-      env: base,
-      log: (line) => changes.push(line),
-    },
-    input.service,
-    attachments,
-  );
   const gateways = attachments.map((attachment) => attachment.gateway);
+  const changes: string[] = [];
+  const ingressContext = {
+    store: context.store,
+    clients: context.clients,
+    installation: context.settings.httpApi,
+    env: base,
+    log: (line: string) => changes.push(line),
+  };
+  const ingress = await ensureHttpApis(ingressContext, input.service, attachments);
+  // Gateways the service no longer declares stop routing to it.
+  await detachHttpApis(ingressContext, input.service, gateways);
+  if (attachments.length === 0 && changes.length === 0) return base;
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "ingress-ready",
     message:
       changes.length > 0
-        ? `HTTP API gateway ${gateways.join(", ")}: ${changes.join("; ")}`
+        ? `HTTP API gateways: ${changes.join("; ")}`
         : `HTTP API gateway ${gateways.join(", ")} unchanged`,
     data: { gateways },
   });

@@ -25,7 +25,7 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
-import { loadTarget, renderEnvironment, type Target } from "./target.ts";
+import { ingressUrls, loadTarget, renderEnvironment, type Target } from "./target.ts";
 
 export interface AppliedService {
   ecsService: string;
@@ -294,7 +294,11 @@ async function ingressEnvironment(
   const ingress = await ensureHttpApis(ingressContext, input.service, attachments);
   // Gateways the service no longer declares stop routing to it.
   await detachHttpApis(ingressContext, input.service, gateways);
-  if (attachments.length === 0 && changes.length === 0) return base;
+  if (attachments.length === 0 && changes.length === 0) {
+    return renderEnvironment(context.settings, input.stack, {
+      ingressUrls: await ingressUrls(context.store, input.stack),
+    });
+  }
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "ingress-ready",
     message:
@@ -303,5 +307,8 @@ async function ingressEnvironment(
         : `HTTP API gateway ${gateways.join(", ")} unchanged`,
     data: { gateways },
   });
-  return renderEnvironment(context.settings, input.stack, { ingress });
+  return renderEnvironment(context.settings, input.stack, {
+    ingress,
+    ingressUrls: await ingressUrls(context.store, input.stack),
+  });
 }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
+import { Spec } from "../packages/core/src/spec/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
@@ -54,6 +55,28 @@ afterAll(async () => {
   await local?.close();
   await table?.stop();
 });
+
+/** Stores a stack file and its compute resources as services, as an apply does. */
+async function storeStack(stack: string, stackFile: string): Promise<void> {
+  await StackRecord.put(table.store, { name: stack, stage: "local", stackFile });
+  const parsed = Spec.parse(stackFile);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  for (const [name, resource] of Object.entries(parsed.stack.resources)) {
+    if (!Spec.isCompute(resource)) continue;
+    await ServiceRecord.create(table.store, { stack, name, spec: resource as Record<string, unknown> });
+  }
+}
+
+/** A requested deployment of a service, as a step's input. */
+async function requestInput(stack: string, service: string, hashDigit: string) {
+  const requested = await Deployment.requestDeployment(table.store, {
+    stack,
+    service,
+    trigger: "api",
+    specHash: hashDigit.repeat(64),
+  });
+  return { deploymentId: requested.deployment.id, stack, service };
+}
 
 /** botocore's problems with each request, as `service:Operation: problem`. */
 function invalidRequests(requests: ContractRequest[]): string[] {
@@ -141,25 +164,8 @@ resources:
       retryConfig: { attempts: 3, retryIntervalSeconds: 5, retryIntervalMultiplier: 2 }
 `;
     const ctx = context();
-    await StackRecord.put(table.store, { name: "shop", stage: "local", stackFile });
-    const parsed = (await import("../packages/core/src/spec/index.ts")).Spec.parse(stackFile);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    for (const [name, resource] of Object.entries(parsed.stack.resources)) {
-      await ServiceRecord.create(table.store, {
-        stack: "shop",
-        name,
-        spec: resource as Record<string, unknown>,
-      });
-    }
-    const input = async (service: string) => {
-      const requested = await Deployment.requestDeployment(table.store, {
-        stack: "shop",
-        service,
-        trigger: "api",
-        specHash: "a".repeat(64),
-      });
-      return { deploymentId: requested.deployment.id, stack: "shop", service };
-    };
+    await storeStack("shop", stackFile);
+    const input = (service: string) => requestInput("shop", service, "a");
 
     // An image that does not exist, and a dependency nothing deploys: refused, by ECR's answer.
     const web = await input("web");
@@ -328,25 +334,9 @@ resources:
               properties: { httpApiGatewayName: edge, containerPort: 3000, method: "*", path: "/api/{proxy+}" }
 `;
     const ctx = context();
-    await StackRecord.put(table.store, { name: "pub", stage: "local", stackFile });
-    const parsed = (await import("../packages/core/src/spec/index.ts")).Spec.parse(stackFile);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    for (const [name, resource] of Object.entries(parsed.stack.resources)) {
-      if (name === "edge") continue;
-      await ServiceRecord.create(table.store, {
-        stack: "pub",
-        name,
-        spec: resource as Record<string, unknown>,
-      });
-    }
+    await storeStack("pub", stackFile);
     const deploy = async (service: string) => {
-      const requested = await Deployment.requestDeployment(table.store, {
-        stack: "pub",
-        service,
-        trigger: "api",
-        specHash: "b".repeat(64),
-      });
-      const input = { deploymentId: requested.deployment.id, stack: "pub", service };
+      const input = await requestInput("pub", service, "b");
       await Rollout.loadDeployment(ctx, input);
       const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
       ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
@@ -375,18 +365,9 @@ resources:
     expect(routes.map((route) => route.RouteKey).sort()).toEqual(["ANY /api/{proxy+}", "GET /items/{id}"]);
 
     for (const input of [site, shop]) {
-      const deletion = await Deployment.requestDeployment(table.store, {
-        stack: "pub",
-        service: input.service,
-        trigger: "api",
-        specHash: "c".repeat(64),
-      });
+      const deletion = await requestInput("pub", input.service, "c");
       await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, {
-          deploymentId: deletion.deployment.id,
-          stack: "pub",
-          service: input.service,
-        }).catch((error: Error) => {
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
           if (error.name !== "Berth.ServiceDraining") throw error;
           return undefined;
         }),

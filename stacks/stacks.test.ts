@@ -46,6 +46,11 @@ function sourceBucketRef(): string {
   );
 }
 
+function ingressNamespaceId(): string {
+  const id = templates.logicalId("Cluster", "AWS::ServiceDiscovery::PrivateDnsNamespace", () => true);
+  return `<GetAtt ${templates.stackName("Cluster")}.${id}.Id>`;
+}
+
 function roleOf(stack: string, roleArn: string): Template {
   const match = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(roleArn);
   if (!match?.[1]) throw new Error(`not a role of the stack: ${roleArn}`);
@@ -158,6 +163,11 @@ describe("functions", () => {
       BERTH_SERVICE_CONNECT_NAMESPACE: namespace,
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "error",
+      BERTH_VPC_LINK_ID: templates.ref(
+        "Cluster",
+        templates.logicalId("Cluster", "AWS::ApiGatewayV2::VpcLink", () => true),
+      ),
+      BERTH_INGRESS_NAMESPACE_ID: ingressNamespaceId(),
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -208,6 +218,8 @@ describe("functions", () => {
       securityGroups: "g",
       serviceConnectNamespace: "n",
       ingress: "{}",
+      vpcLinkId: "v",
+      ingressNamespaceId: "ns",
       sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
@@ -243,6 +255,8 @@ describe("functions", () => {
       CodeBuildProject: BUILDER,
       PermissionsBoundary: BOUNDARY_ARN,
       SourceBucket: sourceBucketRef(),
+      Stage: STAGE,
+      IngressNamespace: ingressNamespaceId(),
     };
     const fill = (text: string) =>
       text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {

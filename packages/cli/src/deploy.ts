@@ -23,6 +23,8 @@ import {
   type RequestedDeployment,
   type ServiceView,
   SOURCES_UNSUPPORTED,
+  type StackDetail,
+  urlLines,
 } from "./api.ts";
 import {
   type Context,
@@ -131,6 +133,7 @@ export async function deploy(args: string[], context: Context, startedAt: number
 
   context.out("");
   for (const line of summaryLines(applied.plan, trackers, paint)) context.out(line);
+  for (const line of await stackUrlLines(api, stack)) context.out(line);
   if (ending === "timeout") {
     const running = trackers.filter((tracker) => !tracker.done).length;
     context.err(
@@ -453,6 +456,17 @@ async function poll(api: ApiClient, tracker: Tracker, signal: AbortSignal): Prom
     if (error instanceof ApiRequestError && !error.isInputError) {
       return tracker.warnUnreachable(`${error.code}: ${error.message}`);
     }
+    throw error;
+  }
+}
+
+/** The stack's URLs after a deploy; none when the stack view cannot be read (the deploy's outcome stands). */
+async function stackUrlLines(api: ApiClient, stack: string): Promise<string[]> {
+  try {
+    const { body } = await api.request<StackDetail>("GET", `/v1/stacks/${encode(stack)}`);
+    return urlLines(body);
+  } catch (error) {
+    if (error instanceof ApiUnreachableError || error instanceof ApiRequestError) return [];
     throw error;
   }
 }

@@ -15,6 +15,8 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "application-autoscaling:DescribeScalableTargets",
   // Scoped to the cluster by an `ecs:cluster` condition instead.
   "ecs:ListTasks",
+  // Cloud Map authorizes listing services only on "*" (filtered by namespace in the request).
+  "servicediscovery:ListServices",
 ]);
 
 /** Every step the workflows invoke: loading and preparing, what applying and waiting calls, deleting. */

@@ -53,12 +53,51 @@ export const PERMISSION_PLACEHOLDERS = {
   CodeBuildProject: "the name of the CodeBuild project that builds images",
   PermissionsBoundary: "the ARN of the permissions boundary every task role is created with",
   SourceBucket: "the name of the bucket clients upload build sources to",
+  Stage: "the installation's stage (every resource Berth creates is tagged berth:stage with it)",
+  IngressNamespace: "the id of the Cloud Map namespace HTTP API gateways find their targets in",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
 const TABLE = [
   "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}",
   "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}/index/*",
+];
+/**
+ * HTTP API gateways (API Gateway's management API authorizes by HTTP verb and path) and the
+ * Cloud Map services they reach tasks through: created only with the stage's tag, and changed or
+ * deleted only where that tag is (an API's routes, integrations and stages inherit its tags).
+ */
+const API_GATEWAY = "arn:${Partition}:apigateway:${Region}::";
+const REGISTRY_SERVICES = "arn:${Partition}:servicediscovery:${Region}:${Account}:service/*";
+const BERTH_TAGGED = { StringEquals: { "aws:ResourceTag/berth:stage": "${Stage}" } };
+const TAGGING_BERTH = { StringEquals: { "aws:RequestTag/berth:stage": "${Stage}" } };
+const manageGateways: FunctionPermission[] = [
+  { actions: ["apigateway:GET"], resources: [`${API_GATEWAY}/apis`, `${API_GATEWAY}/apis/*`] },
+  {
+    actions: ["apigateway:POST", "apigateway:TagResource"],
+    resources: [`${API_GATEWAY}/apis`, `${API_GATEWAY}/tags/*`],
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+    resources: [`${API_GATEWAY}/apis/*`],
+    conditions: BERTH_TAGGED,
+  },
+  // Listing a namespace's services allows no resource-level permissions.
+  { actions: ["servicediscovery:ListServices"], resources: ["*"] },
+  {
+    actions: ["servicediscovery:CreateService", "servicediscovery:TagResource"],
+    resources: [
+      "arn:${Partition}:servicediscovery:${Region}:${Account}:namespace/${IngressNamespace}",
+      REGISTRY_SERVICES,
+    ],
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: ["servicediscovery:GetService", "servicediscovery:DeleteService"],
+    resources: [REGISTRY_SERVICES],
+    conditions: BERTH_TAGGED,
+  },
 ];
 const STATE_MACHINES = "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}*";
 const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}*:*";
@@ -140,6 +179,8 @@ const SETTINGS_ENV = [
   "BERTH_SERVICE_CONNECT_NAMESPACE",
   "BERTH_INGRESS",
   "BERTH_INGRESS_MISSING",
+  "BERTH_VPC_LINK_ID",
+  "BERTH_INGRESS_NAMESPACE_ID",
   "BERTH_STATE_MACHINE_PREFIX",
   "BERTH_JOB_RUN_ROLE_ARN",
   "BERTH_EC2_CAPACITY_PROVIDER",
@@ -330,6 +371,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           ],
           resources: ["*"],
         },
+        // The HTTP API gateways of the service, created or updated before ECS is changed.
+        ...manageGateways,
       ],
     },
   ),
@@ -415,6 +458,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           resources: [TASK_ROLES],
         },
         { actions: ["states:DeleteStateMachine"], resources: [JOB_STATE_MACHINES] },
+        // Its routes on the stack's gateways, a gateway no service uses any more, its Cloud Map services.
+        ...manageGateways,
       ],
     },
   ),

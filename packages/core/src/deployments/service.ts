@@ -8,7 +8,7 @@ import {
 import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
 import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
-import { DeploymentRecord, ServiceRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, IngressRecord, ServiceRecord, type Store } from "../store/index.ts";
 import type { Info } from "./deployment.ts";
 import { type SpecJson, specHash } from "./plan.ts";
 import {
@@ -75,14 +75,27 @@ export interface Described {
   service: ServiceRecord.Info;
   active: Info | undefined;
   queued: Info | undefined;
+  /** Where the service is reached from outside: the URL of its gateway (its own first); null without one. */
+  url: string | null;
 }
 
-export async function describe(store: Store, service: ServiceRecord.Info): Promise<Described> {
-  const [active, queued] = await Promise.all([
+/** The URL of the ingress a service is attached to: its own gateway (named after it) first. */
+export function urlOf(service: string, ingress: IngressRecord.Info[]): string | null {
+  const attached = ingress.filter((resource) => resource.attachments[service] !== undefined);
+  return (attached.find((resource) => resource.name === service) ?? attached[0])?.url ?? null;
+}
+
+export async function describe(
+  store: Store,
+  service: ServiceRecord.Info,
+  ingress?: IngressRecord.Info[],
+): Promise<Described> {
+  const [active, queued, resources] = await Promise.all([
     service.activeDeploymentId ? DeploymentRecord.get(store, service.activeDeploymentId) : undefined,
     service.queuedDeploymentId ? DeploymentRecord.get(store, service.queuedDeploymentId) : undefined,
+    ingress ?? IngressRecord.list(store, service.stack),
   ]);
-  return { service, active, queued };
+  return { service, active, queued, url: urlOf(service.name, resources) };
 }
 
 /** What ECS says of a service now; null when it is not running (yet) or ECS cannot be asked. */

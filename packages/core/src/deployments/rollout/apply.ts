@@ -11,6 +11,7 @@ import {
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
+import { detachHttpApis, ensureHttpApis, httpApiAttachments } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import {
@@ -24,7 +25,7 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
-import { loadTarget, renderEnvironment } from "./target.ts";
+import { ingressUrls, loadTarget, renderEnvironment, type Target } from "./target.ts";
 
 export interface AppliedService {
   ecsService: string;
@@ -116,7 +117,7 @@ export async function applyService(
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const { parameters } = deployment;
   const target = await loadTarget(store, input.stack, input.service);
-  const env = renderEnvironment(settings, input.stack);
+  const env = await ingressEnvironment(context, deployment.id, input, target);
   const plan = Render.renderResource(target.stack, input.service, env);
   const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
@@ -266,4 +267,48 @@ async function registerJob(
       taskDefinitionArn,
     },
   };
+}
+
+/**
+ * The rendering environment with the service's public ingress in place: its HTTP API gateways
+ * are created or brought up to date before ECS is changed, so the new tasks register where the
+ * gateways look for them.
+ */
+async function ingressEnvironment(
+  context: StepContext,
+  deploymentId: string,
+  input: StepInput,
+  target: Target,
+): Promise<Render.Environment> {
+  const base = renderEnvironment(context.settings, input.stack);
+  const attachments = httpApiAttachments(target.stack, input.service);
+  const gateways = attachments.map((attachment) => attachment.gateway);
+  const changes: string[] = [];
+  const ingressContext = {
+    store: context.store,
+    clients: context.clients,
+    installation: context.settings.httpApi,
+    env: base,
+    log: (line: string) => changes.push(line),
+  };
+  const ingress = await ensureHttpApis(ingressContext, input.service, attachments);
+  // Gateways the service no longer declares stop routing to it.
+  await detachHttpApis(ingressContext, input.service, gateways);
+  if (attachments.length === 0 && changes.length === 0) {
+    return renderEnvironment(context.settings, input.stack, {
+      ingressUrls: await ingressUrls(context.store, input.stack),
+    });
+  }
+  await DeploymentEventRecord.append(context.store, deploymentId, {
+    type: "ingress-ready",
+    message:
+      changes.length > 0
+        ? `HTTP API gateways: ${changes.join("; ")}`
+        : `HTTP API gateway ${gateways.join(", ")} unchanged`,
+    data: { gateways },
+  });
+  return renderEnvironment(context.settings, input.stack, {
+    ingress,
+    ingressUrls: await ingressUrls(context.store, input.stack),
+  });
 }

@@ -15,7 +15,7 @@ import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
-import { loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
+import { ingressUrls, loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
 
 /** One finished build as the Build state hands it on. */
 export interface FinishedBuild {
@@ -102,7 +102,11 @@ export async function prepareResources(
       ]),
     ),
   };
-  const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
+  const env = renderEnvironment(context.settings, input.stack, {
+    images,
+    secretArns,
+    ingressUrls: await ingressUrls(store, input.stack),
+  });
   const plan = Render.renderResource(target.stack, input.service, env);
 
   if (plan.logGroup) {

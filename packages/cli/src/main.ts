@@ -8,7 +8,6 @@ import {
   DEFAULT_TIMEOUT,
   FILE_OPTION,
   type Io,
-  loadStack,
   type Output,
   parseOptions,
   readText,
@@ -16,13 +15,15 @@ import {
   UsageError,
 } from "./command.ts";
 import { apiErrorLines, wantsColor } from "./format.ts";
+import { loadStackSource } from "./stack-source.ts";
 
 export type { Io, Output } from "./command.ts";
 
 const USAGE = `Usage: berth <command> [options]
 
 Commands:
-  validate -f FILE                 check a stack file; print every problem as FILE:LINE:COL path: message
+  validate -f FILE                 check a stack file (berth.yml, or a berth.ts module); print every
+                                   problem as FILE:LINE:COL path: message
   render -f FILE [--resource NAME] [--stack NAME] [--env FILE] [--update]
                                    print the AWS requests the stack becomes, as JSON
   deploy -f FILE --stack NAME [--force] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
@@ -46,7 +47,7 @@ Commands:
   help                             show this text
 
 Options:
-  -f, --file FILE    stack file (default: ${Spec.DEFAULT_FILE_NAME})
+  -f, --file FILE    stack file: YAML, JSON or a berth.ts module (default: ${Spec.DEFAULT_FILE_NAME})
   --resource NAME    render one resource only
   --stack NAME       stack name (render: used in AWS names, default demo)
   --env FILE         environment (YAML or JSON): account, region, cluster, network, roles...
@@ -112,9 +113,9 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   try {
     switch (command) {
       case "validate":
-        return validate(rest, context);
+        return await validate(rest, context);
       case "render":
-        return render(rest, context);
+        return await render(rest, context);
       // Loaded on demand: the API commands pull in core's deployment code, which validate and
       // render do not need to start up.
       case "deploy":
@@ -165,17 +166,17 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   }
 }
 
-function validate(args: string[], io: Context): number {
+async function validate(args: string[], io: Context): Promise<number> {
   const { values } = parseOptions(args, FILE_OPTION);
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
+  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
   if (!stack) return 1;
   const names = Object.entries(stack.resources).map(([name, resource]) => `${name} (${resource.type})`);
   io.out(`${fileName}: valid, ${names.length} resource${names.length === 1 ? "" : "s"}: ${names.join(", ")}`);
   return 0;
 }
 
-function render(args: string[], io: Context): number {
+async function render(args: string[], io: Context): Promise<number> {
   const { values } = parseOptions(args, {
     ...FILE_OPTION,
     resource: { type: "string" },
@@ -184,7 +185,7 @@ function render(args: string[], io: Context): number {
     update: { type: "boolean" },
   });
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
+  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
   if (!stack) return 1;
   const stackName = values.stack as string | undefined;
   let env: Render.Environment;

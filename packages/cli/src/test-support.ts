@@ -1,5 +1,9 @@
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ApiDependencyOptions } from "../../functions/src/api/dependencies.ts";
 import { type Harness, startHarness } from "../../functions/src/api/test-support.ts";
 
@@ -72,4 +76,22 @@ export async function deadUrl(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
+}
+
+/**
+ * A project directory outside the repository whose files are `files` (name → text) and which
+ * depends on `@berth/config` as an app would: `node_modules/@berth/config` is this repository's.
+ */
+export function configProject(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "berth-project-"));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  mkdirSync(join(dir, "node_modules", "@berth"), { recursive: true });
+  symlinkSync(
+    fileURLToPath(new URL("../../config", import.meta.url)),
+    join(dir, "node_modules", "@berth", "config"),
+  );
+  return dir;
 }

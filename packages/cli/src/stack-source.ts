@@ -66,7 +66,7 @@ async function evaluateModule(path: string): Promise<Evaluated> {
   try {
     module = await tsImport(pathToFileURL(path).href, import.meta.url);
   } catch (error) {
-    return describeLoadError(error, path);
+    return describeLoadError(error);
   }
   // A berth.ts outside an ES module package is compiled to CommonJS: its exports object, with
   // the `__esModule` mark esbuild gives it, is then the namespace's default.
@@ -83,7 +83,7 @@ async function evaluateModule(path: string): Promise<Evaluated> {
     try {
       value = await (value as () => unknown)();
     } catch (error) {
-      return describeLoadError(error, path, "its default export threw");
+      return describeLoadError(error, "its default export threw");
     }
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -98,7 +98,7 @@ async function evaluateModule(path: string): Promise<Evaluated> {
   }
 }
 
-function describeLoadError(error: unknown, path: string, what = "cannot be loaded"): Evaluated {
+function describeLoadError(error: unknown, what = "cannot be loaded"): Evaluated {
   const message = error instanceof Error ? error.message : String(error);
   // esbuild's syntax errors: "path:LINE:COL: ERROR: text"; a thrown error: its stack's frame in the file.
   const syntax = /:(\d+):\d+: ERROR: (.*)/.exec(message);

@@ -1,0 +1,126 @@
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configProject } from "../packages/cli/src/test-support.ts";
+import { waitFor } from "./support/apps.ts";
+import { BerthApi } from "./support/berth-api.ts";
+import {
+  type BerthLocalProcess,
+  logTail,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./support/berth-local-process.ts";
+import { e2eWorkspace, getText, newestDeployment, runBerth, runningTasks } from "./support/e2e.ts";
+
+/**
+ * Authoring a stack, end to end on Berth Local: a typed `berth.ts` and a file `berth init`
+ * wrote are deployed with the CLI, as a user would, from a project directory outside the
+ * repository, in a Berth Local child process of its own.
+ */
+
+const { dataDir, logFile, adminToken } = e2eWorkspace("berth-authoring-e2e-");
+
+let local: BerthLocalProcess | undefined;
+let api: BerthApi;
+let ecs: ECSClient;
+
+function current(): BerthLocalProcess {
+  if (!local) throw new Error("Berth Local is not running");
+  return local;
+}
+
+function berth(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken, cwd });
+}
+
+/** A small JavaScript HTTP app the buildpack builds: answers `answer` on / and 200 on /health. */
+function serverSource(answer: string): string {
+  return `import http from "node:http";
+
+const server = http.createServer((request, response) => {
+  if (request.url === "/health") {
+    response.end("ok");
+    return;
+  }
+  response.end(${JSON.stringify(answer)});
+});
+server.listen(Number(process.env.PORT || 8080), "127.0.0.1");
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
+}
+
+/** Waits until the service's task answers `/` on its host port, and returns the answer. */
+async function answerOf(service: string): Promise<string> {
+  return waitFor(
+    `${service} to answer`,
+    async () => {
+      const [task] = await runningTasks(ecs, service);
+      return task && task.hostPort > 0 ? await getText(`http://127.0.0.1:${task.hostPort}/`) : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+beforeAll(async () => {
+  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+  api = new BerthApi(local.apiUrl, adminToken);
+  ecs = new ECSClient({
+    endpoint: local.awsUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  ecs?.destroy();
+  await local?.stop();
+  const leftovers = await waitFor(
+    "task processes to end",
+    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
+    10_000,
+    200,
+  ).catch(() => processesUnder([dataDir]));
+  expect(leftovers, logTail(logFile)).toEqual([]);
+}, 120_000);
+
+describe("authoring on Berth Local", () => {
+  it("deploys a typed berth.ts with `berth deploy -f berth.ts`: built from source, SUCCEEDED, answering", async () => {
+    const dir = configProject({
+      "package.json": JSON.stringify({ name: "typed-app", type: "module" }),
+      "src/server.js": serverSource("typed berth.ts"),
+      "berth.ts": `import { buildpack, defineStack, webService } from "@berth/config";
+
+export default defineStack({
+  resources: {
+    site: webService({
+      packaging: buildpack("src/server.js"),
+      resources: { cpu: 0.25, memory: 512 },
+      internalHealthCheck: {
+        healthCheckCommand: [
+          "CMD",
+          "node",
+          "-e",
+          "fetch('http://127.0.0.1:' + process.env.PORT + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))",
+        ],
+        intervalSeconds: 5,
+        timeoutSeconds: 3,
+        retries: 2,
+      },
+    }),
+  },
+});
+`,
+    });
+    const { code, output } = await berth(
+      ["deploy", "-f", "berth.ts", "--stack", "typed", "--timeout", "5m"],
+      dir,
+    );
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect(output.slice(output.indexOf("Summary:"))).toMatch(/^\s*site\s+SUCCEEDED\s/m);
+    const deployment = await newestDeployment(api, "typed", "site");
+    expect(deployment.status).toBe("SUCCEEDED");
+    const { events } = await api.deployment(deployment.id);
+    expect(events.filter((event) => event.type === "built")).toHaveLength(1);
+    expect(await answerOf("typed-site")).toBe("typed berth.ts");
+  }, 360_000);
+});

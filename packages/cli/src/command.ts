@@ -22,6 +22,8 @@ export interface Io extends Output {
   pollIntervalMs?: number;
   /** deploy: the longest a deploying service goes without a line before a progress line. Default: 10 s. */
   progressIntervalMs?: number;
+  /** init: asks a question on the terminal. Default: absent (nothing is asked) unless stdin is a terminal. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /** Io with every default filled in: what the commands work with. */

@@ -1,28 +1,9 @@
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { main } from "./main.ts";
 import { locateInModule } from "./stack-source.ts";
-import { configProject } from "./test-support.ts";
+import { berth, configProject, typecheck } from "./test-support.ts";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 /** An app's package.json that makes its .ts files ES modules. */
 const ESM = { "package.json": JSON.stringify({ type: "module" }) };
-
-async function berth(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    cwd,
-    env: {},
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const VALID = `import { buildpack, defineStack, privateService, workerService } from "@berth/config";
 
@@ -71,32 +52,11 @@ export default defineStack({
 });
 `;
 
-async function typecheck(dir: string): Promise<{ code: number; output: string }> {
-  writeFileSync(
-    join(dir, "tsconfig.json"),
-    JSON.stringify({
-      extends: join(root, "tsconfig.base.json"),
-      compilerOptions: { types: [] },
-      // Core's sources, which the types come from, use Node's modules.
-      files: ["berth.ts", join(root, "node_modules/@types/node/index.d.ts")],
-    }),
-  );
-  try {
-    await promisify(execFile)(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", dir], {
-      cwd: dir,
-    });
-    return { code: 0, output: "" };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string };
-    return { code: failed.code, output: failed.stdout };
-  }
-}
-
 describe("berth.ts", () => {
   it("type-checks a valid stack and refuses a misspelled property or a wrong value with tsc", async () => {
-    const valid = await typecheck(configProject({ "berth.ts": VALID, ...ESM }));
+    const valid = await typecheck(configProject({ "berth.ts": VALID, ...ESM }), "berth.ts");
     expect(valid).toEqual({ code: 0, output: "" });
-    const typo = await typecheck(configProject({ "berth.ts": TYPO, ...ESM }));
+    const typo = await typecheck(configProject({ "berth.ts": TYPO, ...ESM }), "berth.ts");
     expect(typo.code).not.toBe(0);
     expect(typo.output).toMatch(/berth\.ts\(10,7\): error TS\d+: .*'stopTimout'/);
     expect(typo.output).toMatch(

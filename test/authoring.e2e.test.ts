@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configProject } from "../packages/cli/src/test-support.ts";
@@ -122,5 +125,42 @@ export default defineStack({
     const { events } = await api.deployment(deployment.id);
     expect(events.filter((event) => event.type === "built")).toHaveLength(1);
     expect(await answerOf("typed-site")).toBe("typed berth.ts");
+  }, 360_000);
+
+  it("deploys what `berth init` wrote for a Node app with the command it printed: SUCCEEDED, healthy, answering", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "berth-init-e2e-")), "hello-node");
+    mkdirSync(join(dir, "src"), { recursive: true });
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "hello-node", type: "module", scripts: { start: "node src/server.js" } }),
+    );
+    writeFileSync(join(dir, "src/server.js"), serverSource("written by berth init"));
+
+    const init = await berth(["init"], dir);
+    expect(init.code, init.output).toBe(0);
+    // The schema line points at this Berth's API, which serves the schema without a token.
+    const [schemaLine] = readFileSync(join(dir, "berth.yml"), "utf8").split("\n");
+    const schemaUrl = /^# yaml-language-server: \$schema=(\S+)$/.exec(schemaLine ?? "")?.[1];
+    expect(schemaUrl).toBe(`${current().apiUrl}/v1/schema/stack-file.json`);
+    expect(JSON.parse(await getText(schemaUrl ?? "")).$schema).toMatch(/2020-12/);
+
+    const next = /^\s*berth (deploy .*)$/m.exec(init.output)?.[1]?.split(" ") ?? [];
+    expect(next).toEqual(["deploy", "-f", "berth.yml", "--stack", "hello-node"]);
+    const { code, output } = await berth([...next, "--timeout", "5m"], dir);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    const deployment = await newestDeployment(api, "hello-node", "helloNode");
+    expect(deployment.status).toBe("SUCCEEDED");
+    // The health check init set (GET /health with node) is what ECS judged the task by.
+    const [task] = await waitFor(
+      "the task to be HEALTHY",
+      async () => {
+        const tasks = await runningTasks(ecs, "hello-node-helloNode");
+        return tasks[0]?.healthStatus === "HEALTHY" ? tasks : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(task?.lastStatus).toBe("RUNNING");
+    expect(await answerOf("hello-node-helloNode")).toBe("written by berth init");
   }, 360_000);
 });

@@ -163,4 +163,43 @@ export default defineStack({
     expect(task?.lastStatus).toBe("RUNNING");
     expect(await answerOf("hello-node-helloNode")).toBe("written by berth init");
   }, 360_000);
+
+  it("deploys what `berth init` wrote for a Python app: its python3 health check passes, it answers", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "berth-init-e2e-")), "hello-python");
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, "main.py"),
+      `import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if self.path == "/health" else b"python by berth init"
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+HTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
+`,
+    );
+    const init = await berth(["init"], dir);
+    expect(init.code, init.output).toBe(0);
+    expect(init.output).toContain("health    GET /health every 10 s (main.py:7:");
+    const { code, output } = await berth(
+      ["deploy", "-f", "berth.yml", "--stack", "hello-python", "--timeout", "5m"],
+      dir,
+    );
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect((await newestDeployment(api, "hello-python", "helloPython")).status).toBe("SUCCEEDED");
+    await waitFor(
+      "the task to be HEALTHY",
+      async () =>
+        (await runningTasks(ecs, "hello-python-helloPython"))[0]?.healthStatus === "HEALTHY" || undefined,
+      60_000,
+      250,
+    );
+    expect(await answerOf("hello-python-helloPython")).toBe("python by berth init");
+  }, 360_000);
 });

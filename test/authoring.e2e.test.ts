@@ -6,13 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configProject } from "../packages/cli/src/test-support.ts";
 import { waitFor } from "./support/apps.ts";
 import { BerthApi } from "./support/berth-api.ts";
+import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
 import {
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import { e2eWorkspace, getText, newestDeployment, runBerth, runningTasks } from "./support/e2e.ts";
+  e2eWorkspace,
+  getText,
+  localAwsConfig,
+  newestDeployment,
+  runBerth,
+  runningTasks,
+  taskProcessesLeft,
+} from "./support/e2e.ts";
 
 /**
  * Authoring a stack, end to end on Berth Local: a typed `berth.ts` and a file `berth init`
@@ -22,17 +25,14 @@ import { e2eWorkspace, getText, newestDeployment, runBerth, runningTasks } from 
 
 const { dataDir, logFile, adminToken } = e2eWorkspace("berth-authoring-e2e-");
 
-let local: BerthLocalProcess | undefined;
+/** Set by beforeAll; a test that runs without it fails on its first use. */
+let local: BerthLocalProcess;
 let api: BerthApi;
 let ecs: ECSClient;
 
-function current(): BerthLocalProcess {
-  if (!local) throw new Error("Berth Local is not running");
-  return local;
-}
-
+/** `berth …` against this file's Berth Local, from the project directory `cwd`. */
 function berth(args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return runBerth(args, { apiUrl: current().apiUrl, token: adminToken, cwd });
+  return runBerth(args, { apiUrl: local.apiUrl, token: adminToken, cwd });
 }
 
 /** A small JavaScript HTTP app the buildpack builds: answers `answer` on / and 200 on /health. */
@@ -67,22 +67,13 @@ async function answerOf(service: string): Promise<string> {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-  ecs = new ECSClient({
-    endpoint: local.awsUrl,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  ecs = new ECSClient(localAwsConfig(local.awsUrl));
 }, 90_000);
 
 afterAll(async () => {
   ecs?.destroy();
   await local?.stop();
-  const leftovers = await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
-    10_000,
-    200,
-  ).catch(() => processesUnder([dataDir]));
+  const leftovers = await taskProcessesLeft([dataDir]);
   expect(leftovers, logTail(logFile)).toEqual([]);
 }, 120_000);
 
@@ -141,7 +132,7 @@ export default defineStack({
     // The schema line points at this Berth's API, which serves the schema without a token.
     const [schemaLine] = readFileSync(join(dir, "berth.yml"), "utf8").split("\n");
     const schemaUrl = /^# yaml-language-server: \$schema=(\S+)$/.exec(schemaLine ?? "")?.[1];
-    expect(schemaUrl).toBe(`${current().apiUrl}/v1/schema/stack-file.json`);
+    expect(schemaUrl).toBe(`${local.apiUrl}/v1/schema/stack-file.json`);
     expect(JSON.parse(await getText(schemaUrl ?? "")).$schema).toMatch(/2020-12/);
 
     const next = /^\s*berth (deploy .*)$/m.exec(init.output)?.[1]?.split(" ") ?? [];

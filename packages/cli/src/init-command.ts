@@ -11,6 +11,7 @@ import {
   type Detection,
   detect,
   type Evidence,
+  LANGUAGE_NAMES,
   NoAppError,
   type ProjectFiles,
   renderTs,
@@ -167,7 +168,7 @@ function describeApp(detection: Detection): string {
   const packaging = detection.packaging;
   return packaging.type === "dockerfile"
     ? `the app built by ${packaging.dockerfile}`
-    : `the ${packaging.language} app in ${packaging.entry}`;
+    : `the ${LANGUAGE_NAMES[packaging.language]} app in ${packaging.entry}`;
 }
 
 const at = (evidence: Evidence) => `${evidence.file}:${evidence.line}: ${evidence.text}`;
@@ -215,7 +216,7 @@ function report(
       "app",
       packaging.type === "dockerfile"
         ? `${packaging.dockerfile} (custom-dockerfile packaging, build context .)`
-        : `${packaging.language}, entry ${packaging.entry} (${packaging.reason}; stacktape-image-buildpack packaging)`,
+        : `${LANGUAGE_NAMES[packaging.language]}, entry ${packaging.entry} (${packaging.reason}; stacktape-image-buildpack packaging)`,
     ],
     ["type", `${chosen.type}: ${chosen.reason}`],
     ["resource", `${choices.name}, 0.25 vCPU and 512 MiB`],

@@ -116,7 +116,7 @@ describe("berth init on the buildpacks' languages", () => {
       "-e",
     ]);
     expect(resource.properties.internalHealthCheck?.healthCheckCommand[3]).toContain("/health");
-    expect(init.out).toContain("entry src/server.js (package.json's start script runs it");
+    expect(init.out).toContain("Node (JavaScript), entry src/server.js (package.json's start script runs it");
     expect(init.out).toContain("web-service: it listens on a port (src/server.js:4:");
     expect(init.out).toContain("GET /health every 10 s (src/server.js:5:");
     expect(init.out).toContain("berth deploy -f berth.yml --stack shop-api");
@@ -183,7 +183,7 @@ describe("berth init on the buildpacks' languages", () => {
     const result = await berth(["init"], dir);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/no app found: looked for a Dockerfile; package\.json/);
-    expect(result.err).toContain("build.gradle is a Gradle build, which the Java buildpack does not run");
+    expect(result.err).toContain("Found build.gradle: a Gradle build, which the Java buildpack does not run");
     expect(existsSync(join(dir, "berth.yml"))).toBe(false);
   });
 
@@ -213,6 +213,15 @@ describe("berth init on the buildpacks' languages", () => {
     expect(result.err).toContain("main.py, app.py or server.py (Python)");
     expect(result.err).toContain("go.mod with a main package (Go)");
     expect(existsSync(join(dir, "berth.yml"))).toBe(false);
+  });
+
+  it("says what was missing when it finds a project file but no entry", async () => {
+    const dir = project({ "package.json": JSON.stringify({ name: "ui", scripts: { build: "vite build" } }) });
+    const result = await berth(["init"], dir);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(
+      "Found package.json: no start script or main that runs a .js/.ts file, and no index/main/server/app file",
+    );
   });
 });
 

@@ -194,6 +194,19 @@ function depth(path: string): number {
 
 const DOCKERFILES = ["Dockerfile", "dockerfile", "Containerfile"];
 
+/** Files that show an app whose entry was not found, and what was missing. */
+const HINTS: [string, string][] = [
+  ["package.json", "no start script or main that runs a .js/.ts file, and no index/main/server/app file"],
+  ["requirements.txt", "but no main.py, app.py or server.py"],
+  ["pyproject.toml", "but no main.py, app.py or server.py"],
+  ["go.mod", "but no .go file with package main and func main()"],
+  ["pom.xml", "but no class with static void main under src/main/java"],
+  ...["build.gradle", "build.gradle.kts"].map((path): [string, string] => [
+    path,
+    "a Gradle build, which the Java buildpack does not run (it builds with Maven, from pom.xml): add a Dockerfile or a pom.xml",
+  ]),
+];
+
 /**
  * The app in a directory's files: a Dockerfile wins (the author chose how to build it), then the
  * buildpacks' languages in the order Node, Python, Go, Java. Throws NoAppError naming what it
@@ -210,11 +223,10 @@ export function detect(files: ProjectFiles, dirName: string): Detection {
   }
   const [packaging, ...others] = found;
   if (!packaging) {
-    const gradle = ["build.gradle", "build.gradle.kts"].find((path) => files.has(path));
-    const hint = gradle
-      ? `; ${gradle} is a Gradle build, which the Java buildpack does not run (it builds with Maven, from pom.xml): add a Dockerfile or a pom.xml`
-      : "";
-    throw new NoAppError(`no app found: looked for ${LOOKED_FOR.join("; ")}${hint}`);
+    const hints = HINTS.filter(([path]) => files.has(path)).map(([path, hint]) => `${path}: ${hint}`);
+    throw new NoAppError(
+      `no app found: looked for ${LOOKED_FOR.join("; ")}${hints.length > 0 ? `. Found ${hints.join("; ")}` : ""}`,
+    );
   }
   const sources = sourcesFor(files, packaging);
   const readsPort = firstEvidence(sources, READS_PORT);
@@ -240,7 +252,7 @@ export function describePackaging(packaging: Packaging): string {
     : `a ${LANGUAGE_NAMES[packaging.language]} app (${packaging.entry}: ${packaging.reason})`;
 }
 
-const LANGUAGE_NAMES: Record<Buildpack.Language, string> = {
+export const LANGUAGE_NAMES: Record<Buildpack.Language, string> = {
   typescript: "Node (TypeScript)",
   javascript: "Node (JavaScript)",
   python: "Python",

@@ -274,7 +274,8 @@ function sourcesFor(files: ProjectFiles, packaging: Packaging): [string, string]
     const node = ["javascript", "typescript"];
     return language === packaging.language || (node.includes(language) && node.includes(packaging.language));
   };
-  const sources = [...files].filter(([path]) => wanted(path));
+  const entry = packaging.type === "buildpack" ? packaging.entry : undefined;
+  const sources = [...files].filter(([path]) => path === entry || wanted(path));
   if (packaging.type === "buildpack") {
     // The entry file first: its evidence is the most telling.
     sources.sort(([a], [b]) => Number(b === packaging.entry) - Number(a === packaging.entry));
@@ -404,7 +405,7 @@ function healthCheckFor(files: ProjectFiles, packaging: Packaging, route: string
         "CMD",
         "node",
         "-e",
-        `fetch("http://127.0.0.1:" + process.env.PORT + "${route}").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+        `fetch('http://127.0.0.1:' + process.env.PORT + '${route}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
       ],
     };
   if (runtime === "python")
@@ -413,7 +414,7 @@ function healthCheckFor(files: ProjectFiles, packaging: Packaging, route: string
         "CMD",
         "python3",
         "-c",
-        `import os, urllib.request; urllib.request.urlopen("http://127.0.0.1:" + os.environ["PORT"] + "${route}", timeout=4)`,
+        `import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '${route}', timeout=4)`,
       ],
     };
   return {

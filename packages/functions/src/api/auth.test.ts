@@ -111,9 +111,9 @@ describe.each(
 });
 
 describe("the matrix", () => {
-  it("covers every route, and only health and the OpenAPI document are public", () => {
+  it("covers every route, and only health, the OpenAPI document and the stack file's schema are public", () => {
     const publicPaths = ROUTES.filter((route) => route.access === "public").map((route) => route.path);
-    expect(publicPaths.sort()).toEqual(["/v1/health", "/v1/openapi.json"]);
+    expect(publicPaths.sort()).toEqual(["/v1/health", "/v1/openapi.json", "/v1/schema/stack-file.json"]);
     for (const route of protectedRoutes) {
       const request = sampleRequest(route);
       expect(request.path).not.toContain("missing-sample");
@@ -134,7 +134,11 @@ describe("the matrix", () => {
     }
   });
 
-  it.each(["/v1/health", "/v1/openapi.json"])("serves %s without a token", async (path) => {
+  it.each([
+    "/v1/health",
+    "/v1/openapi.json",
+    "/v1/schema/stack-file.json",
+  ])("serves %s without a token", async (path) => {
     expect((await harness.call({ method: "GET", path })).status).toBe(200);
   });
 });

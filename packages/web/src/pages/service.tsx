@@ -24,6 +24,8 @@ import {
 
 /** How often running things are asked about again; the issue's ceiling is every 2 s. */
 export const POLL_MS = 2000;
+/** While nothing runs, the page still notices a deployment someone else starts. */
+const IDLE_POLL_MS = 10_000;
 const DEPLOYMENTS_PER_PAGE = 10;
 
 export function ServicePage({ stack, service }: { stack: string; service: string }) {
@@ -46,13 +48,13 @@ export function ServicePage({ stack, service }: { stack: string; service: string
     view.reload();
     deployments.reload();
   };
-  // While something runs, the page follows it: the service's counts and the deployments' statuses.
+  // While something runs, the page follows it closely: the service's counts and the deployments' statuses.
   usePoll(
     async () => {
       refresh();
     },
-    POLL_MS,
-    running,
+    running ? POLL_MS : IDLE_POLL_MS,
+    true,
   );
   const shown = opened ?? list[0]?.id;
   const canDeploy = allows(session, "deploy");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpApp, waitFor } from "./support/apps.ts";
-import { BerthApi, requested } from "./support/berth-api.ts";
+import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
 import {
   type BerthLocalProcess,
   logTail,
@@ -49,23 +49,13 @@ function watchErrors(target: Page): void {
 /** axe-core in the page (evaluated through DevTools, so the page's CSP stays in force): serious and critical violations. */
 async function accessibilityViolations(target: Page): Promise<string[]> {
   await target.evaluate(axeSource);
-  const violations = await target.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run: (
-            context: Document,
-          ) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    const results = await axe.run(document);
-    return results.violations.map((violation) => ({
+  // A string, evaluated in the page: the test runs under Node's types, the page has the DOM's.
+  const violations = (await target.evaluate(`axe.run(document).then((results) =>
+    results.violations.map((violation) => ({
       id: violation.id,
       impact: violation.impact,
       targets: violation.nodes.map((node) => node.target.join(" ")),
-    }));
-  });
+    })))`)) as { id: string; impact: string; targets: string[] }[];
   return violations
     .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
     .map((violation) => `${violation.impact} ${violation.id}: ${violation.targets.join(", ")}`);
@@ -161,8 +151,8 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
     await page.getByRole("heading", { name: "Service api" }).waitFor();
     // The token is in sessionStorage, and nowhere else.
     expect(page.url()).not.toContain(adminToken);
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain("berth_");
-    expect(await page.evaluate(() => sessionStorage.getItem("berth.session"))).toContain(adminToken);
+    expect(await page.evaluate("JSON.stringify(localStorage)")).not.toContain("berth_");
+    expect(await page.evaluate('sessionStorage.getItem("berth.session")')).toContain(adminToken);
 
     await nav().getByRole("link", { name: "Stacks" }).click();
     const row = page.getByRole("row").filter({ hasText: "shop" });
@@ -250,7 +240,7 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
     await row.getByRole("button", { name: `Roll back to ${target}` }).click();
     await row.getByRole("button", { name: `Confirm: Roll back to ${target}` }).click();
     const rollback = await waitFor("the rollback deployment", async () => {
-      const newest = await newestDeployment(api, "shop", "api");
+      const newest = (await newestDeployment(api, "shop", "api")) as Deployment & { trigger: string };
       return newest.id !== deployments[0]?.id ? newest : undefined;
     });
     expect(rollback.trigger).toBe("rollback");
@@ -268,7 +258,9 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
     await page.getByLabel("Maximum tasks").fill("2");
     await page.getByRole("button", { name: "Confirm: Scale" }).click();
     await page.getByRole("status").filter({ hasText: "Scale: deployment" }).waitFor();
-    const scaled = await newestDeployment(api, "shop", "api");
+    const scaled = (await newestDeployment(api, "shop", "api")) as Deployment & {
+      parameters: { action: string };
+    };
     expect(scaled.parameters.action).toBe("scale");
     await api.waitForStatus(scaled.id, ["SUCCEEDED"], 180_000);
     await page.getByText("2 running of 2 desired").waitFor({ timeout: 90_000 });

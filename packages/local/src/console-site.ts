@@ -1,6 +1,7 @@
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
+import { gzipSync } from "node:zlib";
 
 /**
  * The console's static files on the API's own origin: every GET or HEAD outside `/v1` is a file of
@@ -36,6 +37,23 @@ const CONTENT_TYPES: Record<string, string> = {
   ".woff2": "font/woff2",
 };
 
+/**
+ * Files are answered from memory, gzipped once: reading them through the libuv thread pool
+ * would queue them behind the store's disk work, which Berth Local keeps busy. An entry is read
+ * again when the file's modification time changes (a rebuild while Berth Local runs).
+ */
+const cache = new Map<string, { mtimeMs: number; body: Buffer; gzipped: Buffer }>();
+
+function cached(file: string): { body: Buffer; gzipped: Buffer } {
+  const { mtimeMs } = statSync(file);
+  const hit = cache.get(file);
+  if (hit && hit.mtimeMs === mtimeMs) return hit;
+  const body = readFileSync(file);
+  const entry = { mtimeMs, body, gzipped: gzipSync(body) };
+  cache.set(file, entry);
+  return entry;
+}
+
 /** Whether a request path belongs to the API rather than the console. */
 export function isApiPath(path: string): boolean {
   return path === "/v1" || path.startsWith("/v1/") || path.startsWith("/v1?");
@@ -50,11 +68,23 @@ export function serveConsole(dir: string, request: IncomingMessage, response: Se
   const target = request.url ?? "/";
   const path = target.split("?")[0] ?? "/";
   if (isApiPath(path) || (method !== "GET" && method !== "HEAD")) return false;
+  const acceptsGzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
   const send = (status: number, headers: Record<string, string>, file?: string, text?: string) => {
-    response.writeHead(status, { ...CONSOLE_SECURITY_HEADERS, ...headers });
-    if (method === "HEAD") response.end();
-    else if (file) createReadStream(file).pipe(response);
-    else response.end(text);
+    let body: Buffer | string | undefined = text;
+    const encoding: Record<string, string> = {};
+    if (file) {
+      const entry = cached(file);
+      body = acceptsGzip ? entry.gzipped : entry.body;
+      if (acceptsGzip) encoding["content-encoding"] = "gzip";
+      encoding.vary = "accept-encoding";
+    }
+    response.writeHead(status, {
+      ...CONSOLE_SECURITY_HEADERS,
+      ...headers,
+      ...encoding,
+      "content-length": String(body === undefined ? 0 : Buffer.byteLength(body)),
+    });
+    response.end(method === "HEAD" ? undefined : body);
   };
   const index = join(dir, "index.html");
   if (!existsSync(index)) {

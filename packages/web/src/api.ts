@@ -60,8 +60,11 @@ export class ApiError extends Error {
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 export interface ClientOptions {
-  /** Where the API is: "" for the console's own origin (Berth Local), else `https://…`. */
-  baseUrl: string;
+  /**
+   * Where the API is: "" for the console's own origin (Berth Local), else `https://…`; a promise
+   * while config.json is still on its way (the first screen does not wait for it).
+   */
+  baseUrl: string | Promise<string>;
   token: string;
   fetch?: Fetch;
   /** Called on a 401: the token is no longer good (revoked, or the table was reset). */
@@ -102,7 +105,7 @@ export function createClient(options: ClientOptions) {
     if (init.idempotent) headers["idempotency-key"] = newIdempotencyKey();
     let response: Response;
     try {
-      response = await doFetch(`${options.baseUrl}${path}`, {
+      response = await doFetch(`${await options.baseUrl}${path}`, {
         method,
         headers,
         ...(init.body !== undefined ? { body: init.body } : {}),

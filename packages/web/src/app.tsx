@@ -12,7 +12,7 @@ import { allows, clearSession, loadSession, type Session, saveSession } from "./
 
 export interface AppProps {
   /** Where the API is: "" when the console is served by the API's own origin. */
-  baseUrl: string;
+  baseUrl: string | Promise<string>;
   fetch?: Fetch;
   storage?: Storage;
 }

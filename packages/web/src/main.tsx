@@ -18,7 +18,7 @@ async function apiBaseUrl(): Promise<string> {
 
 const root = document.getElementById("app");
 if (root) {
-  const baseUrl = await apiBaseUrl();
+  // The first screen renders at once; requests wait for the config only if it has not arrived.
   root.textContent = "";
-  render(<App baseUrl={baseUrl} />, root);
+  render(<App baseUrl={apiBaseUrl()} />, root);
 }

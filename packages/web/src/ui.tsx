@@ -125,10 +125,13 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
+/** One formatter for every time shown: `toLocaleString` builds a new one per call, costly in a long list. */
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 export function formatTime(iso: string | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  return Number.isNaN(date.getTime()) ? iso : TIME_FORMAT.format(date);
 }
 
 export function formatDuration(fromIso: string | undefined, toIso: string | undefined): string {

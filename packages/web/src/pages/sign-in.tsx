@@ -5,7 +5,7 @@ import { ErrorBox } from "../ui.tsx";
 
 /** Sign in with an API token: the API checks it, and says what it may do. */
 export function SignIn(props: {
-  baseUrl: string;
+  baseUrl: string | Promise<string>;
   fetch?: Fetch;
   onSignedIn: (session: Session) => void;
   notice?: string;

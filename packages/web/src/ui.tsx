@@ -294,3 +294,18 @@ export function Section(props: { title: string; children: ComponentChildren; id?
     </section>
   );
 }
+
+/** A table's column headings; an empty name is a column of row actions, named for screen readers only. */
+export function TableHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column) => (
+          <th scope="col" key={column || "actions"}>
+            {column || <span class="visually-hidden">Actions</span>}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

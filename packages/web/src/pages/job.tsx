@@ -11,6 +11,7 @@ import {
   formatTime,
   Section,
   StatusBadge,
+  TableHead,
   useCursorPages,
   useLoad,
   usePoll,
@@ -77,17 +78,7 @@ export function JobPage({ stack, job }: { stack: string; job: string }) {
         {runs.data && list.length === 0 && <p>No runs yet.</p>}
         {list.length > 0 && (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Run", "Status", "Started", "Duration", ""]} />
             <tbody>
               {list.map((run) => (
                 <tr key={run.id} class={run.id === shown ? "selected" : undefined}>
@@ -144,16 +135,7 @@ function Attempts({ stack, job, id }: { stack: string; job: string; id: string }
   return (
     <table>
       <caption>Attempts of run {id}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Attempt</th>
-          <th scope="col">Status</th>
-          <th scope="col">Exit codes</th>
-          <th scope="col">Started</th>
-          <th scope="col">Duration</th>
-          <th scope="col">Why it stopped</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Attempt", "Status", "Exit codes", "Started", "Duration", "Why it stopped"]} />
       <tbody>
         {run.data.attempts.map((attempt) => (
           <tr key={attempt.number}>

@@ -17,6 +17,7 @@ import {
   formatTime,
   Section,
   StatusBadge,
+  TableHead,
   useCursorPages,
   useLoad,
   usePoll,
@@ -254,20 +255,9 @@ function DeploymentsTable(props: {
   return (
     <table>
       <caption class="visually-hidden">Deployments of {props.service}, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">Deployment</th>
-          <th scope="col">Status</th>
-          <th scope="col">Action</th>
-          <th scope="col">Trigger</th>
-          <th scope="col">Requested</th>
-          <th scope="col">Duration</th>
-          <th scope="col">Reason</th>
-          <th scope="col">
-            <span class="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={["Deployment", "Status", "Action", "Trigger", "Requested", "Duration", "Reason", ""]}
+      />
       <tbody>
         {props.deployments.map((deployment) => (
           <tr key={deployment.id} class={deployment.id === props.opened ? "selected" : undefined}>

@@ -3,7 +3,7 @@ import type { ApplyResponse, Deployment, ServiceView } from "../api.ts";
 import { useConsole } from "../context.ts";
 import { Highlighted } from "../highlight.tsx";
 import { Link, paths } from "../router.tsx";
-import { ErrorBox, formatTime, Section, StatusBadge, useLoad } from "../ui.tsx";
+import { ErrorBox, formatTime, Section, StatusBadge, TableHead, useLoad } from "../ui.tsx";
 
 interface ServiceRow {
   view: ServiceView;
@@ -72,17 +72,17 @@ function ServicesTable({ stack, rows }: { stack: string; rows: ServiceRow[] }) {
   if (rows.length === 0) return <p>This stack has no services.</p>;
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Service</th>
-          <th scope="col">Type</th>
-          <th scope="col">Status</th>
-          <th scope="col">Tasks (running/desired)</th>
-          <th scope="col">Revision</th>
-          <th scope="col">Image digest</th>
-          <th scope="col">Address</th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[
+          "Service",
+          "Type",
+          "Status",
+          "Tasks (running/desired)",
+          "Revision",
+          "Image digest",
+          "Address",
+        ]}
+      />
       <tbody>
         {rows.map(({ view, newest }) => (
           <tr key={view.name}>
@@ -196,14 +196,7 @@ export function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: s
       <caption>
         Plan of {fileName ?? "the file"} (dry run, file <code>{plan.stackFileHash.slice(0, 12)}</code>)
       </caption>
-      <thead>
-        <tr>
-          <th scope="col">Service</th>
-          <th scope="col">Type</th>
-          <th scope="col">Change</th>
-          <th scope="col">What changes</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Service", "Type", "Change", "What changes"]} />
       <tbody>
         {plan.plan.map((entry) => (
           <tr key={entry.service}>

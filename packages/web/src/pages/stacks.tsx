@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import type { ServiceView, StackDetail, StackSummary } from "../api.ts";
 import { useConsole } from "../context.ts";
 import { Link, navigate, paths } from "../router.tsx";
-import { ErrorBox, formatTime, Pager, StatusBadge, useLoad, usePages } from "../ui.tsx";
+import { ErrorBox, formatTime, Pager, StatusBadge, TableHead, useLoad, usePages } from "../ui.tsx";
 
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 
@@ -117,14 +117,7 @@ export function StacksTable(props: { stacks: StackSummary[]; services: Record<st
   return (
     <table>
       <caption class="visually-hidden">Stacks, with each service's status and tasks</caption>
-      <thead>
-        <tr>
-          <th scope="col">Stack</th>
-          <th scope="col">Stage</th>
-          <th scope="col">Services (status, running/desired tasks)</th>
-          <th scope="col">Updated</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Stack", "Stage", "Services (status, running/desired tasks)", "Updated"]} />
       <tbody>
         {props.stacks.map((stack) => (
           <tr key={stack.name}>

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { CreatedToken, Scope } from "../api.ts";
 import { useConsole } from "../context.ts";
-import { ConfirmButton, ErrorBox, formatTime, Pager, Section, useLoad, usePages } from "../ui.tsx";
+import { ConfirmButton, ErrorBox, formatTime, Pager, Section, TableHead, useLoad, usePages } from "../ui.tsx";
 
 const SCOPES: Scope[] = ["read", "deploy", "admin"];
 
@@ -81,18 +81,7 @@ export function TokensPage() {
         )}
         {tokens.data && (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Id</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Name", "Id", "Scopes", "Created", "Last used", ""]} />
             <tbody>
               {paging.shown.map((token) => (
                 <tr key={token.id}>

@@ -39,6 +39,8 @@ export interface BerthLocalOptions {
   apiPort?: number;
   /** `BERTH_ADMIN_TOKEN`. */
   adminToken?: string;
+  /** The console's build directory, served by the API host at `/` (`npm start` builds and passes it). */
+  consoleDir?: string;
   account?: string;
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
@@ -249,6 +251,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
           account,
           region,
           ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+          ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
           log: options.log ?? (() => {}),
         });
   // Executions the last run left RUNNING end now: their status changes go through the rules to

@@ -80,6 +80,15 @@ function parametersOf(route: Route, collector: SchemaCollector): unknown[] {
   };
   fromObject(route.params, "path");
   fromObject(route.query, "query");
+  if (route.method === "GET") {
+    parameters.push({
+      name: "If-None-Match",
+      in: "header",
+      required: false,
+      description: "The `ETag` of an earlier 200 answer: 304 with no body while the answer is unchanged",
+      schema: { type: "string" },
+    });
+  }
   if (route.method === "POST" || route.method === "PUT") {
     parameters.push({
       name: "Idempotency-Key",
@@ -131,9 +140,22 @@ function operationOf(route: Route, collector: SchemaCollector): JsonObject {
               },
             }
           : {}),
+        ...(route.method === "GET" && status === "200"
+          ? {
+              headers: {
+                ETag: {
+                  description: "A weak tag of this answer, for `If-None-Match`",
+                  schema: { type: "string" },
+                },
+              },
+            }
+          : {}),
       },
     ]),
   );
+  if (route.method === "GET") {
+    successes[304] = { description: "Not modified: the answer still has the `ETag` sent in `If-None-Match`" };
+  }
   const requestBody = requestBodyOf(route, collector);
   return {
     operationId: route.operationId,

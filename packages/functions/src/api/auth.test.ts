@@ -43,6 +43,7 @@ const SAMPLE_BODIES: Record<string, Pick<ApiRequestSpec, "headers" | "body">> = 
   scaleService: { headers: JSON_TYPE, body: JSON.stringify({ desired: 1 }) },
   cancelDeployment: { headers: JSON_TYPE, body: "{}" },
   startJobRun: { headers: JSON_TYPE, body: "{}" },
+  rejectDeployment: { headers: JSON_TYPE, body: "{}" },
   createToken: { headers: JSON_TYPE, body: JSON.stringify({ name: "matrix", scopes: ["read"] }) },
 };
 

@@ -14,7 +14,7 @@ import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
-import { loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
+import { loadTarget, renderEnvironment, secretNamesOf, type Target } from "./target.ts";
 
 /** One finished build as the Build state hands it on. */
 export interface FinishedBuild {
@@ -53,7 +53,7 @@ export async function prepareResources(
   context: StepContext,
   input: StepInput & { builds?: FinishedBuild[] | null },
 ): Promise<PreparedResources> {
-  const { store, clients } = context;
+  const { store } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (!deployment || (deployment.status !== "BUILDING" && deployment.status !== "DEPLOYING")) {
     throw new StepError(
@@ -83,29 +83,49 @@ export async function prepareResources(
   }
 
   const target = await loadTarget(store, input.stack, input.service);
-  const secretArns = await resolveSecrets(context, secretNamesOf(input.service, target.resource));
+  return registerRevision(context, deployment.id, target, built);
+}
+
+/**
+ * The log group, the task role and a new task definition revision of `target`, running the
+ * images the builds pushed (`built`, by container) and, for the containers built earlier, the
+ * images the live revision runs. The lookups run side by side, so do the log group and the role.
+ */
+export async function registerRevision(
+  context: StepContext,
+  deploymentId: string,
+  target: Target,
+  built: Record<string, string>,
+): Promise<PreparedResources> {
+  const { store, clients } = context;
+  const { stackName: stack, serviceName: service } = target;
+  const [secretArns, live] = await Promise.all([
+    resolveSecrets(context, secretNamesOf(service, target.resource)),
+    liveImages(context, target.record.liveTaskDefinitionArn, service),
+  ]);
   const images = {
-    ...(await liveImages(context, target.record.liveTaskDefinitionArn, input.service)),
+    ...live,
     ...Object.fromEntries(
-      Object.entries(built).map(([container, image]) => [`${input.service}/${container}`, image]),
+      Object.entries(built).map(([container, image]) => [`${service}/${container}`, image]),
     ),
   };
-  const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
-  const plan = Render.renderResource(target.stack, input.service, env);
+  const env = renderEnvironment(context.settings, stack, { images, secretArns });
+  const plan = Render.renderResource(target.stack, service, env);
 
-  if (plan.logGroup) {
+  const logGroup = async () => {
+    if (!plan.logGroup) return;
     try {
       await clients.logs.send(new CreateLogGroupCommand(plan.logGroup.create));
     } catch (error) {
       if (!Logs.isAlreadyExists(error)) throw error;
     }
     await clients.logs.send(new PutRetentionPolicyCommand(plan.logGroup.retention));
-  }
-  await ensureRole(context, plan.role);
+  };
+  await Promise.all([logGroup(), ensureRole(context, plan.role)]);
   const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
   const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
   if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
-  await DeploymentEventRecord.append(store, deployment.id, {
+  await DeploymentEventRecord.append(store, deploymentId, {
     type: "task-definition",
     message: `registered ${taskDefinitionArn}`,
     data: { taskDefinitionArn },
@@ -167,13 +187,18 @@ async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"
     } catch (error) {
       if (!Iam.isAlreadyExists(error)) throw error;
     }
-  } else if (role.create.AssumeRolePolicyDocument) {
-    await iam.send(
-      new UpdateAssumeRolePolicyCommand({
-        RoleName: roleName,
-        PolicyDocument: role.create.AssumeRolePolicyDocument,
-      }),
-    );
   }
-  if (role.policy) await iam.send(new PutRolePolicyCommand(role.policy));
+  // An existing role's trust policy and its inline policy are independent writes.
+  const policy = role.policy;
+  await Promise.all([
+    exists && role.create.AssumeRolePolicyDocument
+      ? iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: roleName,
+            PolicyDocument: role.create.AssumeRolePolicyDocument,
+          }),
+        )
+      : undefined,
+    policy ? iam.send(new PutRolePolicyCommand(policy)) : undefined,
+  ]);
 }

@@ -3,6 +3,9 @@ import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
+import { type SpecJson, specHash } from "../plan.ts";
+import { updateSpec } from "../service.ts";
+import { withImages } from "../service-spec.ts";
 import { isTerminal } from "../status.ts";
 import type { WorkflowParameters } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
@@ -70,7 +73,7 @@ const STARTING_STATUS = { deploy: "BUILDING", scale: "DEPLOYING" } as const;
  */
 export async function loadDeployment(context: StepContext, input: LoadInput): Promise<LoadedDeployment> {
   const { store } = context;
-  const [deployment, target] = await Promise.all([
+  let [deployment, target] = await Promise.all([
     DeploymentRecord.get(store, input.deploymentId),
     loadTarget(store, input.stack, input.service).catch((error: unknown) => error as Error),
   ]);
@@ -84,6 +87,9 @@ export async function loadDeployment(context: StepContext, input: LoadInput): Pr
   }
   if (target instanceof Error) throw target;
   const { parameters } = deployment;
+  if (parameters.action === "deploy" && parameters.images && deployment.status === "PENDING") {
+    target = await applyImages(context, input, target, parameters.images);
+  }
   const waitTimeoutSeconds = waitTimeoutFor(input.service, target.resource);
 
   if (parameters.action === "delete") {
@@ -156,6 +162,35 @@ export async function loadDeployment(context: StepContext, input: LoadInput): Pr
   );
   return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
 }
+
+/**
+ * A redeploy's images become the service's spec when its deployment starts (the request only
+ * carried them), with the source digests cleared: the stored spec is what was last asked for.
+ */
+async function applyImages(
+  context: StepContext,
+  input: StepInput,
+  target: Target,
+  images: Record<string, string>,
+): Promise<Target> {
+  const wanted = (spec: SpecJson) => withImages(input.service, spec, images);
+  const current = target.record;
+  if (specHash(wanted(current.spec)) === specHash(current.spec) && !current.sourceDigests) return target;
+  await updateSpec(
+    context.store,
+    input.stack,
+    input.service,
+    (record) => wanted(record.spec),
+    {
+      sourceDigests: null,
+    },
+    SPEC_WRITE_BUDGET_MS,
+  );
+  return loadTarget(context.store, input.stack, input.service);
+}
+
+/** How long load-deployment keeps writing a spec that requests placing themselves keep changing. */
+const SPEC_WRITE_BUDGET_MS = 10_000;
 
 /** The revision a deployment ran: the task definition it registered, or reused. */
 async function taskDefinitionOf(context: StepContext, deploymentId: string): Promise<string | undefined> {

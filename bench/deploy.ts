@@ -108,8 +108,13 @@ const stackFile = (
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
 const time = (iso: string | Date | undefined) => (iso === undefined ? Number.NaN : new Date(iso).getTime());
 const dollars = (value: number) => `$${value < 0.01 ? value.toFixed(6) : value.toFixed(4)}`;
-const spread = (values: number[]) =>
-  `p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}`;
+/** p50, p99 and max of the runs that measured it (a rolled-back run's ECS deployment may be gone). */
+const spread = (all: number[]) => {
+  const values = all.filter((value) => !Number.isNaN(value));
+  const missing = all.length - values.length;
+  return `p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}${missing > 0 ? ` (${missing} run(s) not measured)` : ""}`;
+};
+const measured = (values: number[]) => values.filter((value) => !Number.isNaN(value));
 
 let dataDir = mkdtempSync(join(tmpdir(), "berth-bench-deploy-"));
 const app = httpApp();
@@ -597,7 +602,7 @@ if (summaries.length > 1) {
   console.log("\nside by side (image-only redeploys):");
   for (const summary of summaries) {
     console.log(
-      `  ${summary.label.padEnd(24)} accepted → UpdateService p50 ${ms(percentile(summary.acceptedToUpdate, 50))} (sent → UpdateService p50 ${ms(percentile(summary.sentToUpdate, 50))}); transitions ${[...new Set(summary.transitions)].join(" or ")}; Lambda/service integrations ${[...new Set(summary.integrations)].join(" or ")}; load ${summary.load}`,
+      `  ${summary.label.padEnd(24)} accepted → UpdateService p50 ${ms(percentile(measured(summary.acceptedToUpdate), 50))} (sent → UpdateService p50 ${ms(percentile(measured(summary.sentToUpdate), 50))}); transitions ${[...new Set(summary.transitions)].join(" or ")}; Lambda/service integrations ${[...new Set(summary.integrations)].join(" or ")}; load ${summary.load}`,
     );
   }
 }

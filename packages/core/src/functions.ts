@@ -121,10 +121,6 @@ const describeImages: FunctionPermission = { actions: ["ecr:DescribeImages"], re
 const UPLOADED_SOURCES = "arn:${Partition}:s3:::${SourceBucket}/sources/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
 
-const readTable: FunctionPermission = {
-  actions: ["dynamodb:GetItem", "dynamodb:Query"],
-  resources: TABLE,
-};
 const writeTable: FunctionPermission = {
   actions: [
     "dynamodb:GetItem",
@@ -139,6 +135,38 @@ const describeServices: FunctionPermission = {
   actions: ["ecs:DescribeServices"],
   resources: [SERVICES],
 };
+/** Reads a `$Secret`'s ARN: preflight checks it exists, registering a revision names it. */
+const readSecrets: FunctionPermission = {
+  actions: ["secretsmanager:DescribeSecret"],
+  resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
+};
+/**
+ * Registering a revision (prepare-resources after a build, apply-service without one): the
+ * log group, the task role and the task definition.
+ */
+const registerRevision: FunctionPermission[] = [
+  readSecrets,
+  // Tags of the installation's registry are pinned to their digests (DescribeImages).
+  describeImages,
+  {
+    actions: ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:TagResource", "logs:DescribeLogGroups"],
+    resources: [LOG_GROUPS],
+  },
+  { actions: ["iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"], resources: [TASK_ROLES] },
+  // A role the control plane creates or writes a policy into must carry the installation's
+  // boundary, so no stack file can give a task more than the boundary allows. (GetRole and
+  // the others do not support this condition key: there it would deny them.)
+  {
+    actions: ["iam:CreateRole", "iam:PutRolePolicy"],
+    resources: [TASK_ROLES],
+    conditions: { StringEquals: { "iam:PermissionsBoundary": "${PermissionsBoundary}" } },
+  },
+  { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
+  // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
+  { actions: ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], resources: ["*"] },
+  // Registering with tags also needs TagResource on the new revision.
+  { actions: ["ecs:TagResource"], resources: [TASK_DEFINITIONS] },
+];
 /** Answers a waiting workflow's task token: the ECS event handler, the wait's steps, a cancel. */
 const answerTaskTokens: FunctionPermission = {
   actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
@@ -282,61 +310,22 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       { actions: ["s3:PutObject"], resources: [UPLOADED_SOURCES] },
     ],
   },
-  step("load-deployment", "Reads a deployment, moves it out of PENDING and derives the workflow's inputs", {
-    timeoutSeconds: 20,
-    environment: SETTINGS_ENV,
-    permissions: [writeTable],
-  }),
-  step("preflight", "Refuses a deployment whose secrets, images or connection targets do not exist", {
-    timeoutSeconds: 60,
-    environment: SETTINGS_ENV,
-    permissions: [
-      readTable,
-      describeServices,
-      {
-        actions: ["secretsmanager:DescribeSecret"],
-        resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
-      },
-      describeImages,
-    ],
-  }),
+  step(
+    "load-deployment",
+    "Reads a deployment, moves it out of PENDING, derives the workflow's inputs and (deploy) runs the preflight checks: secrets, images, connection targets",
+    {
+      timeoutSeconds: 60,
+      environment: SETTINGS_ENV,
+      permissions: [writeTable, describeServices, readSecrets, describeImages],
+    },
+  ),
   step(
     "prepare-resources",
     "Creates or updates the log group and task role, and registers the task definition",
     {
       timeoutSeconds: 60,
       environment: SETTINGS_ENV,
-      permissions: [
-        writeTable,
-        describeImages,
-        {
-          actions: ["secretsmanager:DescribeSecret"],
-          resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
-        },
-        {
-          actions: [
-            "logs:CreateLogGroup",
-            "logs:PutRetentionPolicy",
-            "logs:TagResource",
-            "logs:DescribeLogGroups",
-          ],
-          resources: [LOG_GROUPS],
-        },
-        { actions: ["iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"], resources: [TASK_ROLES] },
-        // A role the control plane creates or writes a policy into must carry the installation's
-        // boundary, so no stack file can give a task more than the boundary allows. (GetRole and
-        // the others do not support this condition key: there it would deny them.)
-        {
-          actions: ["iam:CreateRole", "iam:PutRolePolicy"],
-          resources: [TASK_ROLES],
-          conditions: { StringEquals: { "iam:PermissionsBoundary": "${PermissionsBoundary}" } },
-        },
-        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
-        // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
-        { actions: ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], resources: ["*"] },
-        // Registering with tags also needs TagResource on the new revision.
-        { actions: ["ecs:TagResource"], resources: [TASK_DEFINITIONS] },
-      ],
+      permissions: [writeTable, ...registerRevision],
     },
   ),
   step(
@@ -347,11 +336,11 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       environment: SETTINGS_ENV,
       permissions: [
         writeTable,
+        ...registerRevision,
         {
           actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
           resources: [SERVICES],
         },
-        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
         // A batch job's deployment writes its run state machine.
         {
           actions: ["states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource"],

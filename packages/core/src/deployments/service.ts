@@ -46,8 +46,10 @@ export async function updateSpec(
   change: (current: ServiceRecord.Info) => SpecJson | undefined,
   /** Written with the spec. */
   also: Pick<ServiceRecord.Changes, "sourceDigests" | "source"> = {},
+  /** How long it keeps trying: a request's budget by default; a workflow step may wait longer. */
+  budgetMs = CONTENTION_BUDGET_MS,
 ): Promise<ServiceRecord.Info> {
-  const deadline = Date.now() + CONTENTION_BUDGET_MS;
+  const deadline = Date.now() + budgetMs;
   for (
     let attempt = 0;
     attempt < SPEC_WRITE_ATTEMPTS && (attempt === 0 || Date.now() < deadline);
@@ -246,23 +248,33 @@ export async function redeploy(
   // from the source it was last applied with. The directory may have changed since, so its
   // digests no longer say what runs, and are cleared.
   let source: string | undefined;
-  const updated = await updateSpec(
-    context.store,
-    stack,
-    service,
-    (current) => {
-      source = current.liveTaskDefinitionArn ? undefined : current.source;
-      if (hasImages) return withImages(service, current.spec, images);
-      return source && current.sourceDigests ? current.spec : undefined;
-    },
-    { sourceDigests: null },
-  );
+  let spec: SpecJson;
+  if (hasImages) {
+    // The images travel on the deployment and are written into the spec when it runs
+    // (load-deployment), so a burst of redeploys does not fight over one spec write: each is
+    // only placed in the service's slots. An unknown container is refused here, at once.
+    const current = await requireService(context.store, stack, service);
+    source = current.liveTaskDefinitionArn ? undefined : current.source;
+    spec = withImages(service, current.spec, images);
+  } else {
+    const updated = await updateSpec(
+      context.store,
+      stack,
+      service,
+      (current) => {
+        source = current.liveTaskDefinitionArn ? undefined : current.source;
+        return source && current.sourceDigests ? current.spec : undefined;
+      },
+      { sourceDigests: null },
+    );
+    spec = updated.spec;
+  }
   const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
   return requestDeployment(context, {
     stack,
     service,
     trigger: "api",
-    specHash: specHash(updated.spec),
+    specHash: specHash(spec),
     imageDigests: pinnedDigests(images),
     reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
     parameters: { action: "deploy", ...(hasImages ? { images } : {}), ...(source ? { source } : {}) },

@@ -97,24 +97,35 @@ function expectNoneLost(deployments: DeploymentRecord.Info[], requested: string[
 }
 
 describe(`${CONCURRENT_REQUESTS} concurrent deploy requests for one service`, () => {
-  it("redeploys: one active at a time, each request active, queued or superseded, none lost", async () => {
+  it.each([
+    { what: "without an image", stack: "burst", body: () => "{}" },
+    // The images travel on each deployment: no request fights the others over a spec write.
+    {
+      what: "each with its own image",
+      stack: "burst-images",
+      body: (index: number) => JSON.stringify({ image: { api: `nginx:1.${index}` } }),
+    },
+  ])("redeploys $what: one active at a time, each request active, queued or superseded, none lost", async ({
+    stack,
+    body,
+  }) => {
     await harness.call({
       method: "PUT",
-      path: "/v1/stacks/burst",
+      path: `/v1/stacks/${stack}`,
       headers: YAML,
       body: stackFile({ withWorker: false }),
       token: harness.tokens.deploy,
     });
     let finished = false;
-    const runner = runWorkflows("burst", "api", () => finished);
+    const runner = runWorkflows(stack, "api", () => finished);
 
     const replies = await Promise.all(
-      Array.from({ length: CONCURRENT_REQUESTS }, () =>
+      Array.from({ length: CONCURRENT_REQUESTS }, (_, index) =>
         harness.call({
           method: "POST",
-          path: "/v1/stacks/burst/services/api/deployments",
+          path: `/v1/stacks/${stack}/services/api/deployments`,
           headers: JSON_TYPE,
-          body: "{}",
+          body: body(index),
           token: harness.tokens.deploy,
         }),
       ),
@@ -125,7 +136,7 @@ describe(`${CONCURRENT_REQUESTS} concurrent deploy requests for one service`, ()
     expect(replies.map((reply) => reply.status)).toEqual(Array(CONCURRENT_REQUESTS).fill(202));
     for (const reply of replies) expect(["active", "queued", "superseded"]).toContain(reply.json.placement);
     expect(workflows.violations).toEqual([]);
-    const deployments = await everyDeployment("burst", "api");
+    const deployments = await everyDeployment(stack, "api");
     expect(deployments).toHaveLength(CONCURRENT_REQUESTS + 1);
     expectNoneLost(
       deployments,
@@ -138,7 +149,7 @@ describe(`${CONCURRENT_REQUESTS} concurrent deploy requests for one service`, ()
       .sort()
       .at(-1);
     expect(deployments.find((deployment) => deployment.id === newest)?.status).toBe("SUCCEEDED");
-    const service = await ServiceRecord.get(harness.store, "burst", "api");
+    const service = await ServiceRecord.get(harness.store, stack, "api");
     expect(service?.activeDeploymentId).toBeUndefined();
     expect(service?.queuedDeploymentId).toBeUndefined();
   });

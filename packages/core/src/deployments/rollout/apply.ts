@@ -25,6 +25,7 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
+import { registerRevision } from "./prepare.ts";
 import { ingressUrls, loadTarget, renderEnvironment, type Target } from "./target.ts";
 
 export interface AppliedService {
@@ -103,10 +104,16 @@ export async function recordLive(
  */
 export async function applyService(
   context: StepContext,
-  input: StepInput & { resources?: { taskDefinitionArn?: string } | null; forceNewDeployment?: boolean },
+  input: StepInput & {
+    resources?: { taskDefinitionArn?: string; register?: boolean } | null;
+    forceNewDeployment?: boolean;
+  },
 ): Promise<AppliedService | RegisteredJob> {
   const { store, clients, settings } = context;
-  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  const [deployment, target] = await Promise.all([
+    DeploymentRecord.get(store, input.deploymentId),
+    loadTarget(store, input.stack, input.service),
+  ]);
   if (deployment?.status !== "DEPLOYING") {
     throw new StepError(
       STEP_ERRORS.notRunnable,
@@ -116,17 +123,31 @@ export async function applyService(
   if (deployment.cancelRequestedAt)
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const { parameters } = deployment;
-  const target = await loadTarget(store, input.stack, input.service);
+  // Gateways first: the revision registered below may name their URLs ($ResourceParam).
   const env = await ingressEnvironment(context, deployment.id, input, target);
   const plan = Render.renderResource(target.stack, input.service, env);
-  const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
+  const ecsService = plan.service
+    ? (plan.service.create.serviceName ?? Render.serviceName(env, input.service))
+    : undefined;
+  // A deploy that builds nothing registers its revision here, beside DescribeServices: one step
+  // and one read of the deployment and its stack instead of two.
+  const [registered, existing] = await Promise.all([
+    input.resources?.register === true && !input.resources.taskDefinitionArn
+      ? registerRevision(context, deployment, target, {})
+      : undefined,
+    ecsService ? describeService(context, ecsService) : undefined,
+  ]);
+  const taskDefinitionArn =
+    registered?.taskDefinitionArn ??
+    input.resources?.taskDefinitionArn ??
+    target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
     throw new StepError(
       STEP_ERRORS.notRunnable,
       `${input.stack}/${input.service} has no task definition to run`,
     );
   }
-  if (!plan.service) {
+  if (!plan.service || !ecsService) {
     return registerJob(
       context,
       deployment.id,
@@ -134,11 +155,9 @@ export async function applyService(
       Render.renderJobRun(target.stack, input.service, env, taskDefinitionArn),
     );
   }
-  const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
   const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
   const desired = parameters.scale?.desired;
 
-  const existing = await describeService(context, ecsService);
   let service: Service | undefined;
   if (existing) {
     const updated = await clients.ecs.send(

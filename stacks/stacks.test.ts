@@ -28,7 +28,7 @@ beforeAll(async () => {
     settings: { ec2: { instanceTypes: ["m7g.large", "c7g.large"] } },
   });
   templates = new Templates(synthesis, STAGE);
-}, 120_000);
+});
 
 function lambdaOf(name: string): Template {
   return templates.resource(

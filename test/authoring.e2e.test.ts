@@ -68,14 +68,14 @@ beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
   ecs = new ECSClient(localAwsConfig(local.awsUrl));
-}, 90_000);
+});
 
 afterAll(async () => {
   ecs?.destroy();
   await local?.stop();
   const leftovers = await taskProcessesLeft([dataDir]);
   expect(leftovers, logTail(logFile)).toEqual([]);
-}, 120_000);
+});
 
 describe("authoring on Berth Local", () => {
   it("deploys a typed berth.ts with `berth deploy -f berth.ts`: built from source, SUCCEEDED, answering", async () => {

@@ -95,7 +95,7 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
       rmSync(work, { recursive: true, force: true });
       rmSync(app.dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  });
 
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
@@ -321,7 +321,7 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
     await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
     await page.getByRole("row").filter({ hasText: "console-e2e" }).waitFor({ state: "detached" });
     await expect(reader.request("GET", "/v1/stacks")).rejects.toMatchObject({ status: 401 });
-  }, 120_000);
+  });
 
   it("logged no console error on any page", () => {
     expect(consoleErrors).toEqual([]);

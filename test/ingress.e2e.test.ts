@@ -33,7 +33,7 @@ let api: BerthApi;
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-}, 120_000);
+});
 
 afterAll(async () => {
   await local?.stop();
@@ -42,7 +42,7 @@ afterAll(async () => {
     () => (processesUnder([dataDir]).length === 0 ? true : undefined),
     30_000,
   );
-}, 60_000);
+});
 
 function berth(args: string[]) {
   return runBerth(args, { apiUrl: local.apiUrl, token: adminToken });

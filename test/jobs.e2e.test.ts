@@ -75,7 +75,7 @@ beforeAll(async () => {
   const aws = localAwsConfig(local.awsUrl);
   sfn = new SFNClient(aws);
   ecs = new ECSClient(aws);
-}, 90_000);
+});
 
 afterAll(async () => {
   sfn?.destroy();
@@ -83,7 +83,7 @@ afterAll(async () => {
   await local?.stop();
   const leftovers = await taskProcessesLeft([dataDir]);
   expect(leftovers, logTail(logFile)).toEqual([]);
-}, 120_000);
+});
 
 describe("batch jobs on Berth Local", () => {
   it("deploys examples/worker-and-job: the job is registered and its deployment SUCCEEDED, the worker runs", async () => {

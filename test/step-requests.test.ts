@@ -50,7 +50,7 @@ function recording<T extends object>(service: string, client: T): T {
 beforeAll(async () => {
   table = await startLocalTable();
   local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
-}, 60_000);
+});
 afterAll(async () => {
   await local?.close();
   await table?.stop();
@@ -297,7 +297,7 @@ resources:
       expect([...operations]).toContain(expected);
     }
     expect(invalidRequests(recorded)).toEqual([]);
-  }, 120_000);
+  });
 
   it("are valid for AWS's service models for HTTP API gateways: created with a web service and a workload's routes, then removed", async () => {
     const from = recorded.length;

@@ -208,7 +208,7 @@ describe("a service's page", () => {
     expect(polls).toBe(settled);
     // A read token sees no action.
     expect(button(view.container, "Redeploy")).toBeUndefined();
-  }, 30_000);
+  });
 
   it("shows a failed task's health-check output and last log lines, and rolls back only after confirming", async () => {
     const good = deployment({ id: "01JD0000000000000000000001" });

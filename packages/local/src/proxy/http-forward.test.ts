@@ -125,6 +125,26 @@ describe("HttpForwarder", () => {
     expect(answer.headers["access-control-allow-origin"]).toBe("*");
   });
 
+  it("passes each part of a streamed answer on as it comes", async () => {
+    let finish: (() => void) | undefined;
+    const port = await listen((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write("data: first\n\n");
+      finish = () => response.end("data: last\n\n");
+    });
+    const url = await proxy({ targets: () => [{ id: "a", port }] });
+    const answer = await fetch(url);
+    const reader = (answer.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    // The target sends the rest only once the first part has come through the forwarder.
+    expect(decoder.decode((await reader.read()).value)).toBe("data: first\n\n");
+    finish?.();
+    let rest = "";
+    for (let part = await reader.read(); !part.done; part = await reader.read())
+      rest += decoder.decode(part.value);
+    expect(rest).toBe("data: last\n\n");
+  });
+
   it("sends a request a target refused to the next target", async () => {
     const refused = await closedPort();
     const port = await listen((_request, response) => response.end("second"));

@@ -84,6 +84,9 @@ interface Exchange {
 /** One try of one request at one target, as undici's dispatch handler. */
 class Attempt implements Dispatcher.DispatchHandlers {
   reused = false;
+  /** Bytes of the answer still to come, when it has a length (-1: unknown). */
+  private remaining = -1;
+  private ended = false;
   private abort: ((error?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private readonly onDrain = () => this.resume?.();
@@ -113,7 +116,10 @@ class Attempt implements Dispatcher.DispatchHandlers {
       const name = (rawHeaders[index] as Buffer).toString("latin1");
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || replaced?.has(lower)) continue;
-      headers.push(name, (rawHeaders[index + 1] as Buffer).toString("latin1"));
+      const value = (rawHeaders[index + 1] as Buffer).toString("latin1");
+      if (lower === "content-length" && this.exchange.request.method !== "HEAD")
+        this.remaining = Number(value);
+      headers.push(name, value);
     }
     if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
     response.writeHead(statusCode, headers);
@@ -123,6 +129,14 @@ class Attempt implements Dispatcher.DispatchHandlers {
 
   onData(chunk: Buffer): boolean {
     const { response } = this.exchange;
+    this.remaining -= chunk.length;
+    if (this.remaining === 0) {
+      // The last bytes of an answer of known length: sent with `end`, so that a short answer
+      // goes out with its headers in one write.
+      this.ended = true;
+      response.end(chunk);
+      return true;
+    }
     if (response.write(chunk)) return true;
     // Back-pressure: undici stops reading from the target until the client has caught up.
     response.once("drain", this.onDrain);
@@ -130,7 +144,7 @@ class Attempt implements Dispatcher.DispatchHandlers {
   }
 
   onComplete(): void {
-    this.exchange.response.end();
+    if (!this.ended) this.exchange.response.end();
   }
 
   onError(error: Error): void {
@@ -166,20 +180,14 @@ export class HttpForwarder {
 
   /** Reads the request body and forwards the request. */
   handle(request: IncomingMessage, response: ServerResponse, options: ForwardOptions): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      chunks.push(chunk);
-    });
     request.on("error", () => response.destroy());
-    request.on("end", () => {
+    const start = (body: Buffer | null, size: number) => {
       const exchange: Exchange = {
         request,
         response,
         options,
         headers: requestHeaders(request.rawHeaders, options.headers),
-        body: size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+        body,
         retryable: size <= MAX_RETRY_BODY,
       };
       // A client that goes away takes its request to the target with it.
@@ -187,7 +195,22 @@ export class HttpForwarder {
         if (!response.writableFinished) exchange.current?.cancel();
       });
       this.attempt(exchange, options.targets(), 0, 0);
+    };
+    const { headers } = request;
+    if (headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) {
+      // No body (most GETs): forward at once, without waiting for the end of an empty stream.
+      start(null, 0);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      chunks.push(chunk);
     });
+    request.on("end", () =>
+      start(size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), size),
+    );
   }
 
   close(): void {

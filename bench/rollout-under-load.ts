@@ -432,8 +432,8 @@ async function throughput(): Promise<string[]> {
       measured.set(target.name, result);
       figures.get(target.name)?.push(result);
       const line = `  round ${round + 1}: ${target.name.padEnd(22)} ${result.rps.toFixed(0).padStart(6)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms${result.bad ? `, ${result.bad} failed` : ""} (loadavg ${before} → ${loadavg()})`;
+      // Printed as measured; the report repeats only the medians.
       console.log(line);
-      lines.push(line);
     }
     const reference = measured.get("nginx");
     if (reference) for (const [name, result] of measured) ratios.get(name)?.push(result.rps / reference.rps);

@@ -1,8 +1,15 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The console's components (packages/web) are Preact JSX.
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts", "stacks/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/src/**/*.test.tsx",
+      "test/**/*.test.ts",
+      "stacks/**/*.test.ts",
+    ],
     // Generous: a test must fail for what it asserts, not because a loaded machine ran it slowly.
     // The fuzz tests and 50-request bursts take seconds on a quiet machine and minutes at load 12.
     testTimeout: 180_000,

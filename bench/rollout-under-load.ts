@@ -2,22 +2,32 @@
  * Zero-downtime proof: a 3-task HTTP service behind Berth Local's Service Connect proxy, under a
  * constant load from a second process, rolled forward three times and then to a revision that
  * fails its health check. The same app and load through PM2's cluster-mode reload, for
- * comparison; and the proxy's throughput against nginx's round-robin upstream (when nginx is
- * installed) on the same three backends.
+ * comparison; and the throughput of Berth Local's proxy core (the Service Connect proxy and the
+ * HTTP API gateway listener) beside nginx's round-robin upstream and a bare backend, on the same
+ * three backends. nginx is installed from Debian (apt-get, as root) when it is missing.
  *
  *   npm run bench -- rollout-under-load
+ *   BENCH_PARTS=throughput BENCH_SECONDS=8 BENCH_ROUNDS=3 npm run bench -- rollout-under-load
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import {
+  ApiGatewayV2Client,
+  CreateApiCommand,
+  CreateIntegrationCommand,
+  CreateRouteCommand,
+} from "@aws-sdk/client-apigatewayv2";
+import { ApiGateways, LOCAL_VPC_LINK_ID } from "../packages/local/src/apigatewayv2/service.ts";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { ServiceConnect } from "../packages/local/src/ecs/service-connect.ts";
+import { startAwsEndpoint } from "../packages/local/src/server.ts";
 import { httpApp, waitFor } from "../test/support/apps.ts";
-import { machine, ms } from "./machine.ts";
+import { machine, ms, percentile } from "./machine.ts";
 import {
   createWebService,
   deploymentCompleted,
@@ -186,17 +196,196 @@ async function pm2(): Promise<string[]> {
 
 // Proxy throughput ----------------------------------------------------------------------------
 
-/** Asynchronously: Berth's proxy runs in this process and must keep serving meanwhile. */
-async function autocannon(url: string): Promise<number> {
-  const { stdout } = await promisify(execFile)(
-    join(root, "node_modules/.bin/autocannon"),
-    ["-c", "32", "-d", "8", "--json", url],
-    { encoding: "utf8" },
-  );
-  return (JSON.parse(stdout) as { requests: { average: number } }).requests.average;
+const CONNECTIONS = 32;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Answers other than 2xx, and connection errors and timeouts. */
+  bad: number;
 }
 
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+/** Asynchronously: Berth's proxy runs in this process and must keep serving meanwhile. */
+async function autocannon(url: string, seconds: number): Promise<Figures> {
+  const { stdout } = await promisify(execFile)(
+    join(root, "node_modules/.bin/autocannon"),
+    ["-c", String(CONNECTIONS), "-d", String(seconds), "--json", url],
+    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+  );
+  const result = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    bad: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+/** nginx's path, installing Debian's package first when it is missing and this user is root. */
+function findNginx(): { path?: string; note: string } {
+  const locate = () =>
+    ["nginx", "/usr/sbin/nginx"].find((candidate) => {
+      try {
+        execFileSync(candidate, ["-v"], { stdio: "ignore" });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  const found = locate();
+  if (found) return { path: found, note: "nginx was installed already" };
+  if (process.getuid?.() !== 0) {
+    return {
+      note: "nginx is not installed and this user is not root, so the benchmark cannot install it: no nginx comparison (as root: apt-get install -y nginx)",
+    };
+  }
+  try {
+    execFileSync("apt-get", ["--version"], { stdio: "ignore" });
+  } catch {
+    return {
+      note: "nginx is not installed and there is no apt-get here to install it with: no nginx comparison",
+    };
+  }
+  console.log("nginx is not installed: apt-get update && apt-get install -y nginx (Debian's package) …");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  try {
+    execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], { env, stdio: "pipe" });
+    execFileSync(
+      "apt-get",
+      ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", "nginx"],
+      {
+        env,
+        stdio: "pipe",
+      },
+    );
+  } catch (error) {
+    const output = String((error as { stderr?: Buffer }).stderr ?? error).trim();
+    return {
+      note: `nginx is not installed and apt-get could not install it, so there is no nginx comparison: ${output.split("\n").slice(-3).join(" / ")}`,
+    };
+  }
+  const installed = locate();
+  return installed
+    ? { path: installed, note: "nginx installed from Debian by this benchmark (apt-get install -y nginx)" }
+    : { note: "apt-get installed nginx but no nginx binary is found: no nginx comparison" };
+}
+
+/** nginx in front of the backends: one process as this user, round robin, keep-alive to upstream. */
+async function startNginx(binary: string, ports: number[]): Promise<{ url: string; stop: () => void }> {
+  const prefix = mkdtempSync(join(tmpdir(), "berth-bench-nginx-"));
+  const listen = await freePort();
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((kind) => `  ${kind}_temp_path ${prefix}/${kind};`)
+    .join("\n");
+  writeFileSync(
+    join(prefix, "nginx.conf"),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+${temp}
+  upstream web {
+${ports.map((port) => `    server 127.0.0.1:${port};`).join("\n")}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_pass http://web;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const nginx = spawn(
+    binary,
+    ["-p", prefix, "-e", join(prefix, "error.log"), "-c", join(prefix, "nginx.conf")],
+    {
+      stdio: "ignore",
+    },
+  );
+  const url = `http://127.0.0.1:${listen}/`;
+  await waitFor("nginx", async () => ((await fetch(url)).ok ? true : undefined));
+  return {
+    url,
+    stop: () => {
+      nginx.kill("SIGQUIT");
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Berth Local's HTTP API gateway (in this process) with a `$default` route to the backends. */
+async function startGateway(ports: number[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-bench-gateway-"));
+  const registry = "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-bench";
+  const gateways = new ApiGateways(join(dir, "apis.json"), {
+    account: "000000000000",
+    region: "us-east-1",
+    targetsOf: (arn) =>
+      arn === registry
+        ? ports.map((port, index) => ({ taskId: `backend-${index}`, port, healthy: true }))
+        : [],
+  });
+  await gateways.start();
+  const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [gateways.route()] });
+  const client = new ApiGatewayV2Client({
+    endpoint: endpoint.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  });
+  const api = await client.send(new CreateApiCommand({ Name: "bench", ProtocolType: "HTTP" }));
+  const integration = await client.send(
+    new CreateIntegrationCommand({
+      ApiId: api.ApiId,
+      IntegrationType: "HTTP_PROXY",
+      IntegrationMethod: "ANY",
+      IntegrationUri: registry,
+      ConnectionType: "VPC_LINK",
+      ConnectionId: LOCAL_VPC_LINK_ID,
+      PayloadFormatVersion: "1.0",
+    }),
+  );
+  await client.send(
+    new CreateRouteCommand({
+      ApiId: api.ApiId,
+      RouteKey: "$default",
+      Target: `integrations/${integration.IntegrationId}`,
+    }),
+  );
+  client.destroy();
+  return {
+    url: `${api.ApiEndpoint}/`,
+    close: async () => {
+      await endpoint.close();
+      await gateways.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const median = (values: number[]) => percentile(values, 50);
+
 async function throughput(): Promise<string[]> {
+  const nginxBinary = findNginx();
+  console.log(nginxBinary.note);
   const ports = await Promise.all([freePort(), freePort(), freePort()]);
   const backends: ChildProcess[] = ports.map((port) =>
     spawn("node", ["server.mjs"], {
@@ -209,7 +398,6 @@ async function throughput(): Promise<string[]> {
     await waitFor("a backend", async () =>
       (await fetch(`http://127.0.0.1:${port}/`)).ok ? true : undefined,
     );
-  const lines: string[] = [];
   const serviceConnect = new ServiceConnect(() =>
     ports.map((port, index) => ({ taskId: `backend-${index}`, port })),
   );
@@ -219,48 +407,67 @@ async function throughput(): Promise<string[]> {
     portName: "web-3000",
     protocol: "http",
   });
-  const berth = await autocannon(`http://${proxy}/`);
-  lines.push(
-    `proxy throughput (autocannon, 32 connections, 8 s, 3 backends): Berth Service Connect ${berth.toFixed(0)} req/s`,
-  );
-  await serviceConnect.close();
-  let hasNginx = true;
-  try {
-    execFileSync("nginx", ["-v"], { stdio: "ignore" });
-  } catch {
-    hasNginx = false;
+  const gateway = await startGateway(ports);
+  const nginx = nginxBinary.path ? await startNginx(nginxBinary.path, ports) : undefined;
+
+  const targets: { name: string; url: string }[] = [
+    ...(nginx ? [{ name: "nginx", url: nginx.url }] : []),
+    { name: "Service Connect proxy", url: `http://${proxy}/` },
+    { name: "HTTP API gateway", url: gateway.url },
+    { name: "bare backend (1 of 3)", url: `http://127.0.0.1:${ports[0]}/` },
+  ];
+  const lines = [
+    `proxy throughput: autocannon -c ${CONNECTIONS} -d ${SECONDS} against GET /, ${ROUNDS} rounds in rotating order (after a 2 s warm-up each), 3 identical Node backends; nginx: 1 process (master_process off), round-robin upstream, keepalive 64; Berth's proxy and gateway in this process`,
+  ];
+  console.log(lines[0]);
+  for (const target of targets) await autocannon(target.url, 2);
+  const figures = new Map<string, Figures[]>(targets.map((target) => [target.name, []]));
+  const ratios = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+    const measured = new Map<string, Figures>();
+    for (const target of order) {
+      const before = loadavg();
+      const result = await autocannon(target.url, SECONDS);
+      measured.set(target.name, result);
+      figures.get(target.name)?.push(result);
+      const line = `  round ${round + 1}: ${target.name.padEnd(22)} ${result.rps.toFixed(0).padStart(6)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms${result.bad ? `, ${result.bad} failed` : ""} (loadavg ${before} → ${loadavg()})`;
+      // Printed as measured; the report repeats only the medians.
+      console.log(line);
+    }
+    const reference = measured.get("nginx");
+    if (reference) for (const [name, result] of measured) ratios.get(name)?.push(result.rps / reference.rps);
   }
-  if (hasNginx) {
-    const prefix = mkdtempSync(join(tmpdir(), "berth-bench-nginx-"));
-    const listen = await freePort();
-    writeFileSync(
-      join(prefix, "nginx.conf"),
-      `worker_processes 1;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  upstream web { ${ports.map((port) => `server 127.0.0.1:${port};`).join(" ")} keepalive 64; }\n  server { listen 127.0.0.1:${listen}; location / { proxy_pass http://web; proxy_http_version 1.1; proxy_set_header Connection ""; } }\n}\n`,
-    );
-    const nginx = spawn("nginx", ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-g", "daemon off;"], {
-      stdio: "ignore",
-    });
-    await waitFor("nginx", async () => ((await fetch(`http://127.0.0.1:${listen}/`)).ok ? true : undefined));
-    const reference = await autocannon(`http://127.0.0.1:${listen}/`);
-    nginx.kill("SIGQUIT");
-    rmSync(prefix, { recursive: true, force: true });
+  lines.push("  medians:");
+  for (const target of targets) {
+    const runs = figures.get(target.name) ?? [];
+    const ratio = ratios.get(target.name) ?? [];
     lines.push(
-      `  nginx round-robin upstream (1 worker, keepalive 64): ${reference.toFixed(0)} req/s; Berth's proxy reaches ${((berth / reference) * 100).toFixed(0)}% of nginx`,
+      `    ${target.name.padEnd(22)} ${median(runs.map((run) => run.rps))
+        .toFixed(0)
+        .padStart(
+          6,
+        )} req/s, p50 ${median(runs.map((run) => run.p50))} ms, p99 ${median(runs.map((run) => run.p99))} ms${ratio.length > 0 && target.name !== "nginx" ? `, ${median(ratio).toFixed(2)}× nginx (per-round ratios ${ratio.map((r) => r.toFixed(2)).join(", ")})` : ""}`,
     );
-  } else {
-    lines.push("  nginx is not installed: no comparison (apt-get install nginx)");
   }
+  if (!nginx) lines.push(`  ${nginxBinary.note}`);
+  nginx?.stop();
+  await gateway.close();
+  await serviceConnect.close();
   for (const backend of backends) backend.kill("SIGTERM");
   return lines;
 }
 
-const report = [
-  `rollout under load — ${machine()}`,
-  `load: a second process sending GET / at ${RPS}/s over keep-alive connections, through each rollout`,
-];
-report.push(...(await berthLocal()));
-report.push(...(await pm2()));
-report.push(...(await throughput()));
+// BENCH_PARTS=throughput (or rollouts, pm2, comma-separated) runs only those parts.
+const parts = new Set((process.env.BENCH_PARTS ?? "rollouts,pm2,throughput").split(","));
+const report = [`rollout under load — ${machine()}`];
+if (parts.has("rollouts") || parts.has("pm2"))
+  report.push(
+    `load: a second process sending GET / at ${RPS}/s over keep-alive connections, through each rollout`,
+  );
+if (parts.has("rollouts")) report.push(...(await berthLocal()));
+if (parts.has("pm2")) report.push(...(await pm2()));
+if (parts.has("throughput")) report.push(...(await throughput()));
 console.log(report.join("\n"));
 rmSync(app.dir, { recursive: true, force: true });
 process.exit(0);

@@ -5,8 +5,9 @@ import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3deploy from "aws-cdk-lib/aws-s3-deployment";
 import { dependsOn, type StackContext, use } from "sst/constructs/FunctionalStack.js";
-import { Console } from "./console.ts";
+import { Console, settleBucketDeployments } from "./console.ts";
 import { Functions } from "./functions.ts";
 import { suppress } from "./nag.ts";
 import { functionArn, namesFor } from "./names.ts";
@@ -19,7 +20,7 @@ import { settingsOf } from "./settings.ts";
 export function Api({ stack, app }: StackContext) {
   const settings = settingsOf(app);
   const names = namesFor(app.stage);
-  const { consoleUrl } = use(Console);
+  const { consoleUrl, bucket: consoleBucket, distribution } = use(Console);
   dependsOn(Functions);
 
   const handlers = FUNCTIONS.filter((definition) =>
@@ -50,8 +51,8 @@ export function Api({ stack, app }: StackContext) {
         apigwv2.CorsHttpMethod.PATCH,
         apigwv2.CorsHttpMethod.DELETE,
       ],
-      allowHeaders: ["authorization", "content-type", "idempotency-key"],
-      exposeHeaders: ["idempotency-replayed", "retry-after", "x-request-id", "www-authenticate"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key", "if-none-match"],
+      exposeHeaders: ["etag", "idempotency-replayed", "retry-after", "x-request-id", "www-authenticate"],
       maxAge: Duration.hours(1),
     },
     // The default stage is created below, where throttling and access logs can be set.
@@ -91,6 +92,17 @@ export function Api({ stack, app }: StackContext) {
         "The API function authenticates every route itself (Berth bearer tokens with scopes); an API Gateway authorizer would duplicate it",
     },
   ]);
+
+  // The console is served from its own origin: this tells it where the API is.
+  new s3deploy.BucketDeployment(stack, "ConsoleConfig", {
+    destinationBucket: consoleBucket,
+    sources: [s3deploy.Source.jsonData("config.json", { apiUrl: api.apiEndpoint })],
+    distribution,
+    distributionPaths: ["/config.json"],
+    prune: false,
+    memoryLimit: 256,
+  });
+  settleBucketDeployments(stack);
 
   stack.addOutputs({ ApiUrl: api.apiEndpoint });
   return { api, apiUrl: api.apiEndpoint };

@@ -6,6 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
+import { gatewayWiring } from "./ingress.ts";
 import { suppress } from "./nag.ts";
 import { type Names, namesFor } from "./names.ts";
 import { Network } from "./network.ts";
@@ -25,7 +26,7 @@ const ECS_AMI_PARAMETERS: Record<ec2.InstanceArchitecture, string> = {
 export function Cluster({ stack, app }: StackContext) {
   const settings = settingsOf(app);
   const names = namesFor(app.stage);
-  const { vpc } = use(Network);
+  const { vpc, taskSecurityGroup, taskSubnets } = use(Network);
 
   const cluster = new ecs.Cluster(stack, "Cluster", {
     clusterName: names.cluster,
@@ -52,6 +53,8 @@ export function Cluster({ stack, app }: StackContext) {
     type: servicediscovery.NamespaceType.HTTP,
     useForServiceConnect: true,
   });
+
+  const gateways = gatewayWiring(Stack.of(stack), vpc, taskSecurityGroup, taskSubnets, names);
 
   const ec2Capacity = settings.ec2 ? hostCapacity(Stack.of(stack), vpc, settings.ec2, names) : undefined;
   if (ec2Capacity) {
@@ -82,9 +85,17 @@ export function Cluster({ stack, app }: StackContext) {
   stack.addOutputs({
     ClusterName: cluster.clusterName,
     ServiceConnectNamespace: namespace.namespaceArn,
+    IngressNamespace: gateways.namespace.namespaceId,
+    VpcLink: gateways.vpcLink.vpcLinkId,
     ...(ec2Capacity ? { Ec2CapacityProvider: ec2Capacity.provider.capacityProviderName } : {}),
   });
-  return { cluster, namespace, ec2CapacityProvider: ec2Capacity?.provider };
+  return {
+    cluster,
+    namespace,
+    ingressNamespace: gateways.namespace,
+    vpcLink: gateways.vpcLink,
+    ec2CapacityProvider: ec2Capacity?.provider,
+  };
 }
 
 function hostCapacity(

@@ -57,7 +57,7 @@ beforeAll(async () => {
       templates.set(stackName, template);
     }
   }
-}, 120_000);
+});
 
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
@@ -112,7 +112,7 @@ describe("cdk-nag (AwsSolutions)", () => {
       .filter((message) => message.level === "error" || message.level === "warning")
       .map((message) => `${message.id}: ${String(message.entry.data).split("\n")[0]}`);
     expect(findings).toEqual([]);
-  }, 60_000);
+  });
 
   it("justifies every suppression", () => {
     const suppressions: { id: string; reason: string }[] = [];

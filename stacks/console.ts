@@ -1,4 +1,7 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CONSOLE_DIST } from "@berth/web/build";
+import { Duration, RemovalPolicy, type Stack } from "aws-cdk-lib";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -6,21 +9,70 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3deploy from "aws-cdk-lib/aws-s3-deployment";
 import type { StackContext } from "sst/constructs/FunctionalStack.js";
 import { suppress, suppressCdkProviders } from "./nag.ts";
+import { settingsOf } from "./settings.ts";
 
 /**
- * Until `packages/web` exists, the console is this page: it tells whoever opens the console
- * URL where the API is documented instead of answering with an S3 error.
+ * The console's build (packages/web/dist: `npm ci` builds it, `npm run synth` builds it when
+ * stale). Deploying without it would upload nothing useful, so its absence stops the synth.
  */
-export const PLACEHOLDER_PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Berth</title></head>
-<body>
-<h1>Berth</h1>
-<p>The web console is not part of this installation yet. Use the <code>berth</code> CLI or the HTTP API
-(its URL is the <code>ApiUrl</code> output of the installation; <code>GET /v1/openapi.json</code> describes it).</p>
-</body>
-</html>
-`;
+export function consoleBuild(): string {
+  if (!existsSync(join(CONSOLE_DIST, "index.html"))) {
+    throw new Error(
+      `the console is not built (${CONSOLE_DIST} has no index.html): run \`npm run build -w @berth/web\` (npm ci builds it)`,
+    );
+  }
+  return CONSOLE_DIST;
+}
+
+/**
+ * The headers the console is served with: scripts and styles from its own origin only (the build
+ * has no inline script), API calls to API Gateway's domain in the region or the API origins a
+ * stage names, and no framing.
+ */
+function securityHeaders(stack: Stack, apiOrigins: string[]): cloudfront.ResponseHeadersPolicyProps {
+  const connect = ["'self'", `https://*.execute-api.${stack.region}.amazonaws.com`, ...apiOrigins];
+  return {
+    comment: "Berth console: CSP without inline script, no framing",
+    securityHeadersBehavior: {
+      contentSecurityPolicy: {
+        override: true,
+        contentSecurityPolicy: [
+          "default-src 'none'",
+          "script-src 'self'",
+          "style-src 'self'",
+          "img-src 'self' data:",
+          `connect-src ${connect.join(" ")}`,
+          "base-uri 'none'",
+          "form-action 'self'",
+          "frame-ancestors 'none'",
+        ].join("; "),
+      },
+      contentTypeOptions: { override: true },
+      frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+      referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+      strictTransportSecurity: {
+        accessControlMaxAge: Duration.days(365),
+        includeSubdomains: true,
+        override: true,
+      },
+    },
+  };
+}
+
+/**
+ * CDK's BucketDeployment functions, made acceptable wherever one is used: some CDK releases run
+ * the upload on python3.11, which Lambda no longer accepts for new functions (creation disabled
+ * 2026-07-31); the AWS CLI v1 in its layer supports 3.13, so the runtime is pinned whatever the
+ * release chose. Then the provider's findings are suppressed with their reasons.
+ */
+export function settleBucketDeployments(stack: Stack): void {
+  for (const child of stack.node.findAll()) {
+    if (child instanceof lambda.CfnFunction && String(child.runtime).startsWith("python3.")) {
+      child.runtime = lambda.Runtime.PYTHON_3_13.name;
+    }
+  }
+  suppressCdkProviders(stack);
+}
 
 /**
  * The console: a private bucket served by CloudFront (origin access control), answering every
@@ -43,7 +95,11 @@ export function Console({ stack, app }: StackContext) {
     defaultBehavior: {
       origin: origins.S3BucketOrigin.withOriginAccessControl(bucket),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      responseHeadersPolicy: new cloudfront.ResponseHeadersPolicy(
+        stack,
+        "SecurityHeaders",
+        securityHeaders(stack, settingsOf(app).console.apiOrigins),
+      ),
       cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
     },
     // Client-side routes: S3 knows no such key (403 through OAC); the app resolves them.
@@ -57,24 +113,18 @@ export function Console({ stack, app }: StackContext) {
     minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
   });
 
-  new s3deploy.BucketDeployment(stack, "Placeholder", {
+  // The build, hashed assets and all; config.json (where the API is) is written by the Api stack.
+  new s3deploy.BucketDeployment(stack, "Upload", {
     destinationBucket: bucket,
-    sources: [s3deploy.Source.data("index.html", PLACEHOLDER_PAGE)],
+    sources: [s3deploy.Source.asset(consoleBuild())],
     distribution,
     distributionPaths: ["/*"],
-    // The console build will replace the placeholder; deploying the stack must not delete it.
+    exclude: ["config.json"],
+    // Old hashed assets stay a while for tabs still open on the previous build.
     prune: false,
     memoryLimit: 256,
   });
-
-  // Some CDK releases run the upload on python3.11, which Lambda no longer accepts for new
-  // functions (creation disabled 2026-07-31); the AWS CLI v1 in its layer supports 3.13, so the
-  // runtime is pinned whatever the release chose.
-  for (const child of stack.node.findAll()) {
-    if (child instanceof lambda.CfnFunction && String(child.runtime).startsWith("python3.")) {
-      child.runtime = lambda.Runtime.PYTHON_3_13.name;
-    }
-  }
+  settleBucketDeployments(stack);
 
   suppress(bucket, [
     {
@@ -104,8 +154,6 @@ export function Console({ stack, app }: StackContext) {
         "The default *.cloudfront.net certificate cannot pin a minimum TLS version; with a custom domain the TLS 1.2 policy set here applies",
     },
   ]);
-  suppressCdkProviders(stack);
-
   const consoleUrl = `https://${distribution.distributionDomainName}`;
   stack.addOutputs({ ConsoleUrl: consoleUrl, ConsoleBucket: bucket.bucketName });
   return { consoleUrl, bucket, distribution };

@@ -21,6 +21,9 @@ export interface InstallationValues {
    * groups and listener rules. This installation creates none, so it is `{}`.
    */
   ingress: string;
+  /** The VPC link and the Cloud Map namespace (id) every HTTP API gateway integrates through. */
+  vpcLinkId: string;
+  ingressNamespaceId: string;
   /** The bucket the API presigns source uploads into. */
   sourceBucket: string;
   stateMachineArn(workflow: string): string;
@@ -62,6 +65,8 @@ export function installationVariables(values: InstallationValues): Record<string
     // Without the wiring, refuse the deployment: "omit" would run a public service that nothing
     // routes to, and call it a success.
     BERTH_INGRESS_MISSING: "error",
+    BERTH_VPC_LINK_ID: values.vpcLinkId,
+    BERTH_INGRESS_NAMESPACE_ID: values.ingressNamespaceId,
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,

@@ -33,7 +33,7 @@ export function Functions({ stack, app }: StackContext) {
   const names = namesFor(app.stage);
   const { table } = use(Store);
   const { taskSecurityGroup, taskSubnets } = use(Network);
-  const { namespace, ec2CapacityProvider } = use(Cluster);
+  const { namespace, ec2CapacityProvider, ingressNamespace, vpcLink } = use(Cluster);
   const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
@@ -50,6 +50,8 @@ export function Functions({ stack, app }: StackContext) {
     CodeBuildProject: names.builderProject,
     PermissionsBoundary: permissionsBoundaryArn(stack, names),
     SourceBucket: sources.bucketName,
+    Stage: app.stage,
+    IngressNamespace: ingressNamespace.namespaceId,
   };
   const values = {
     tableName: table.tableName,
@@ -65,6 +67,8 @@ export function Functions({ stack, app }: StackContext) {
     securityGroups: taskSecurityGroup.securityGroupId,
     serviceConnectNamespace: namespace.namespaceArn,
     ingress: "{}",
+    vpcLinkId: vpcLink.vpcLinkId,
+    ingressNamespaceId: ingressNamespace.namespaceId,
     sourceBucket: sources.bucketName,
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,

@@ -13,6 +13,9 @@ export interface Names {
   prefix: string;
   cluster: string;
   serviceConnectNamespace: string;
+  /** The private DNS namespace HTTP API gateways find tasks in, and their VPC link. */
+  ingressNamespace: string;
+  vpcLink: string;
   hostGroup: string;
   ec2CapacityProvider: string;
   builderProject: string;
@@ -33,6 +36,8 @@ export function namesFor(stage: string): Names {
     prefix,
     cluster: `berth-${stage}`,
     serviceConnectNamespace: `berth-${stage}`,
+    ingressNamespace: `${stage}.berth.internal`,
+    vpcLink: `${prefix}gateways`,
     hostGroup: `${prefix}hosts`,
     ec2CapacityProvider: `${prefix}ec2`,
     builderProject: `${prefix}builder`,

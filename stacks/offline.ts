@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureConsoleBuilt } from "@berth/web/build";
 import { App } from "sst/constructs/App.js";
 import { setProject } from "sst/project.js";
 import { installBerth } from "./index.ts";
@@ -38,6 +39,8 @@ export async function synthesizeOffline(options: {
   /** Answers to context lookups `sst deploy` would make in the account (an existing VPC). */
   context?: Record<string, unknown>;
 }): Promise<OfflineSynthesis> {
+  // The Console stack uploads the console's build: build it first when missing or stale.
+  await ensureConsoleBuilt((line) => console.error(line));
   const work = mkdtempSync(join(tmpdir(), "berth-synth-"));
   // SST's logger keeps writing its debug.log here after synthesis returns.
   process.once("exit", () => rmSync(work, { recursive: true, force: true }));

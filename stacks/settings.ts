@@ -35,6 +35,13 @@ export interface StageSettings {
     /** Origins allowed by CORS besides the console's own CloudFront domain (custom domains). */
     extraOrigins: string[];
   };
+  console: {
+    /**
+     * Origins the console may call besides API Gateway's own domain in the region (its
+     * Content-Security-Policy `connect-src`): a custom domain of the API.
+     */
+    apiOrigins: string[];
+  };
   logRetentionDays: LogRetentionDays;
   registry: {
     /**
@@ -91,6 +98,7 @@ export function defaultSettings(stage: string): StageSettings {
     network: { maxAzs: 2, natGateways: 1 },
     containerInsights: !dev,
     api: { rateLimit: 50, burstLimit: 100, extraOrigins: [] },
+    console: { apiOrigins: [] },
     logRetentionDays: dev ? 7 : 90,
     registry: { owner: true, untaggedImageExpiryDays: 30 },
     builder: { architecture: "x86_64", computeType: "BUILD_GENERAL1_MEDIUM", sourceExpiryDays: 7 },

@@ -28,7 +28,7 @@ beforeAll(async () => {
     settings: { ec2: { instanceTypes: ["m7g.large", "c7g.large"] } },
   });
   templates = new Templates(synthesis, STAGE);
-}, 120_000);
+});
 
 function lambdaOf(name: string): Template {
   return templates.resource(
@@ -44,6 +44,11 @@ function sourceBucketRef(): string {
     "Registry",
     templates.logicalId("Registry", "AWS::S3::Bucket", () => true),
   );
+}
+
+function ingressNamespaceId(): string {
+  const id = templates.logicalId("Cluster", "AWS::ServiceDiscovery::PrivateDnsNamespace", () => true);
+  return `<GetAtt ${templates.stackName("Cluster")}.${id}.Id>`;
 }
 
 function roleOf(stack: string, roleArn: string): Template {
@@ -158,6 +163,11 @@ describe("functions", () => {
       BERTH_SERVICE_CONNECT_NAMESPACE: namespace,
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "error",
+      BERTH_VPC_LINK_ID: templates.ref(
+        "Cluster",
+        templates.logicalId("Cluster", "AWS::ApiGatewayV2::VpcLink", () => true),
+      ),
+      BERTH_INGRESS_NAMESPACE_ID: ingressNamespaceId(),
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -208,6 +218,8 @@ describe("functions", () => {
       securityGroups: "g",
       serviceConnectNamespace: "n",
       ingress: "{}",
+      vpcLinkId: "v",
+      ingressNamespaceId: "ns",
       sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
@@ -243,6 +255,8 @@ describe("functions", () => {
       CodeBuildProject: BUILDER,
       PermissionsBoundary: BOUNDARY_ARN,
       SourceBucket: sourceBucketRef(),
+      Stage: STAGE,
+      IngressNamespace: ingressNamespaceId(),
     };
     const fill = (text: string) =>
       text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
@@ -442,8 +456,10 @@ describe("triggers", () => {
       `https://<GetAtt ${templates.stackName("Console")}.${distribution}.DomainName>`,
     ]);
     expect(api.CorsConfiguration.AllowHeaders).toEqual(
-      expect.arrayContaining(["authorization", "idempotency-key"]),
+      expect.arrayContaining(["authorization", "idempotency-key", "if-none-match"]),
     );
+    // The console reads ETags (conditional polling) and request ids (shown with every error).
+    expect(api.CorsConfiguration.ExposeHeaders).toEqual(expect.arrayContaining(["etag", "x-request-id"]));
     const permission = templates.resource("Api", "AWS::Lambda::Permission");
     expect(permission.FunctionName).toBe(functionArn(handler.name));
     expect(permission.Principal).toBe("apigateway.amazonaws.com");
@@ -622,8 +638,34 @@ describe("network and console", () => {
     );
     expect(templates.resources("Console", "AWS::CloudFront::OriginAccessControl").size).toBe(1);
     // No function on a runtime Lambda no longer creates (CDK's uploader defaults to python3.11).
-    for (const fn of templates.resources("Console", "AWS::Lambda::Function").values()) {
-      if (String(fn.Runtime).startsWith("python")) expect(fn.Runtime).toBe("python3.13");
+    for (const stack of ["Console", "Api"]) {
+      for (const fn of templates.resources(stack, "AWS::Lambda::Function").values()) {
+        if (String(fn.Runtime).startsWith("python")) expect(fn.Runtime).toBe("python3.13");
+      }
     }
+  });
+
+  it("uploads the console's build, and the API's URL beside it, served with a CSP and no framing", () => {
+    const uploads = [...templates.resources("Console", "Custom::CDKBucketDeployment").values()];
+    expect(uploads).toHaveLength(1);
+    // The build is an asset (a zip of packages/web/dist), not an inline placeholder page.
+    expect(JSON.stringify(uploads[0]?.SourceObjectKeys)).toMatch(/\.zip/);
+    expect(uploads[0]?.Prune).toBe(false);
+    const config = templates.resource("Api", "Custom::CDKBucketDeployment");
+    // config.json's one value is the API's endpoint (a deploy-time marker in the uploaded JSON).
+    expect(JSON.stringify(config.SourceMarkers)).toContain(`${templates.stackName("Api")}.`);
+    expect(JSON.stringify(config.SourceMarkers)).toContain(".ApiEndpoint>");
+    const policy = templates.resource("Console", "AWS::CloudFront::ResponseHeadersPolicy");
+    const headers = policy.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    const csp: string = headers.ContentSecurityPolicy.ContentSecurityPolicy;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toMatch(/connect-src 'self' https:\/\/\*\.execute-api\./);
+    expect(headers.FrameOptions.FrameOption).toBe("DENY");
+    expect(headers.ContentTypeOptions.Override).toBe(true);
+    expect(headers.ReferrerPolicy.ReferrerPolicy).toBe("no-referrer");
+    const distribution = templates.resource("Console", "AWS::CloudFront::Distribution");
+    expect(distribution.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId).toBeDefined();
   });
 });

@@ -472,5 +472,5 @@ describe("npm start", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
-  }, 60_000);
+  });
 });

@@ -135,7 +135,7 @@ async function aliasAddress(alias: string): Promise<string> {
 
 beforeAll(async () => {
   await startLocal();
-}, 90_000);
+});
 
 afterAll(async () => {
   const exit = await local?.stop();
@@ -166,7 +166,7 @@ afterAll(async () => {
     for (const dir of [work, rbApp.dir, restartApp.dir, progressApp.dir])
       rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+});
 
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {
@@ -354,7 +354,7 @@ describe("deploying on Berth Local end to end", () => {
         "500 health: database unreachable",
       );
     }
-  }, 120_000);
+  });
 
   it("rolls back a revision that crashes on start, with its exit code and last log line", async () => {
     const proxy = await aliasAddress("api:3000");
@@ -381,7 +381,7 @@ describe("deploying on Berth Local end to end", () => {
     expect(proxiedAnswers.filter((answer) => !/^v1:\d+$/.test(answer.text))).toEqual([]);
     const task = await servingTask("rb-api", v1TaskDefinition);
     expect(await getText(`http://127.0.0.1:${task.hostPort}/whoami`)).toMatch(/^v1:\d+$/);
-  }, 120_000);
+  });
 
   it("supersedes a queued deployment with a newer one; the newest runs once the running one ends", async () => {
     const gate = join(gates, "supersede");
@@ -415,7 +415,7 @@ describe("deploying on Berth Local end to end", () => {
     const task = await servingTask("rb-api", taskDefinitionOf(lastEnd.events));
     expect(await getText(`http://127.0.0.1:${task.hostPort}/whoami`)).toMatch(/^v6:\d+$/);
     expect(await getText(`http://${await aliasAddress("api:3000")}/whoami`)).toMatch(/^v6:\d+$/);
-  }, 120_000);
+  });
 
   let cancelledId = "";
 
@@ -454,7 +454,7 @@ describe("deploying on Berth Local end to end", () => {
     expect((await newestDeployment("rb", "api")).id).toBe(cancelledId);
     expect(await getText(`http://127.0.0.1:${v7Task.hostPort}/whoami`)).toMatch(/^v7:\d+$/);
     expect(await runningTasks(ecs, "rb-api")).toHaveLength(1);
-  }, 120_000);
+  });
 
   it("scales through the API, then rolls back to a named earlier deployment", async () => {
     const scaled = await api.request<RequestedDeployment>("PUT", "/v1/stacks/rb/services/api/scale", {
@@ -506,7 +506,7 @@ describe("deploying on Berth Local end to end", () => {
     for (const task of tasks) {
       expect(await getText(`http://127.0.0.1:${task.hostPort}/whoami`)).toMatch(/^v[0-6]:\d+$/);
     }
-  }, 120_000);
+  });
 
   it("deletes the stack: its delete deployment succeeds, the ECS service goes and its processes end", async () => {
     expect(processesUnder([rbApp.dir]).length).toBeGreaterThan(0);
@@ -542,7 +542,7 @@ describe("deploying on Berth Local end to end", () => {
       15_000,
     );
     await api.request("GET", "/v1/stacks/rb", { expect: [404] });
-  }, 120_000);
+  });
 
   it("lists the workflow executions and one execution's history with the aws CLI", async () => {
     const privateApi = await newestDeployment("demo", "privateApi");
@@ -573,7 +573,7 @@ describe("deploying on Berth Local end to end", () => {
       stack: "demo",
       service: "privateApi",
     });
-  }, 120_000);
+  });
 
   it("ends a deployment truthfully when Berth Local restarts under it, and releases its service", async () => {
     const gate = join(gates, "never");

@@ -9,17 +9,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
-import {
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
+import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
 import {
   e2eWorkspace,
+  localAwsConfig,
   newestDeployment as newestDeploymentOf,
   runBerth,
   runningTasks,
+  taskProcessesLeft,
 } from "./support/e2e.ts";
 
 /**
@@ -75,27 +72,18 @@ function newestDeployment(service: string): Promise<Deployment> {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-  const aws = {
-    endpoint: local.awsUrl,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  };
+  const aws = localAwsConfig(local.awsUrl);
   sfn = new SFNClient(aws);
   ecs = new ECSClient(aws);
-}, 90_000);
+});
 
 afterAll(async () => {
   sfn?.destroy();
   ecs?.destroy();
   await local?.stop();
-  const leftovers = await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
-    10_000,
-    200,
-  ).catch(() => processesUnder([dataDir]));
+  const leftovers = await taskProcessesLeft([dataDir]);
   expect(leftovers, logTail(logFile)).toEqual([]);
-}, 120_000);
+});
 
 describe("batch jobs on Berth Local", () => {
   it("deploys examples/worker-and-job: the job is registered and its deployment SUCCEEDED, the worker runs", async () => {

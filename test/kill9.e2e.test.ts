@@ -65,7 +65,7 @@ async function describeTasks(taskArns: string[]) {
 
 beforeAll(async () => {
   await startLocal();
-}, 90_000);
+});
 
 afterAll(async () => {
   await local?.stop();
@@ -81,7 +81,7 @@ afterAll(async () => {
   if (leftovers.length > 0)
     throw new Error(`task processes outlived Berth Local: ${JSON.stringify(leftovers)}`);
   rmSync(work, { recursive: true, force: true });
-}, 90_000);
+});
 
 describe("kill -9 of Berth Local", () => {
   // No health check: on a busy machine a node health check can time out, and that failure would

@@ -144,7 +144,7 @@ beforeAll(async () => {
     region: "us-east-1",
     credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
   });
-}, 90_000);
+});
 
 afterAll(async () => {
   ecs?.destroy();
@@ -156,7 +156,7 @@ afterAll(async () => {
     200,
   ).catch(() => processesUnder([dataDir]));
   expect(leftovers, logTail(logFile)).toEqual([]);
-}, 120_000);
+});
 
 describe("following an image on Berth Local", () => {
   const one = () => release("1");

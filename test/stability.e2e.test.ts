@@ -97,7 +97,7 @@ beforeAll(async () => {
     region: "us-east-1",
     credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
   });
-}, 90_000);
+});
 
 afterAll(async () => {
   const exit = await local?.stop();
@@ -124,7 +124,7 @@ afterAll(async () => {
       `task processes outlived Berth Local (exit ${String(exit)}): ${JSON.stringify(leftovers)}`,
     );
   }
-}, 120_000);
+});
 
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {

@@ -1,17 +1,20 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ApiGatewayV2Client, GetApisCommand, GetRoutesCommand } from "@aws-sdk/client-apigatewayv2";
 import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
+import { Spec } from "../packages/core/src/spec/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
@@ -47,11 +50,41 @@ function recording<T extends object>(service: string, client: T): T {
 beforeAll(async () => {
   table = await startLocalTable();
   local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
-}, 60_000);
+});
 afterAll(async () => {
   await local?.close();
   await table?.stop();
 });
+
+/** Stores a stack file and its compute resources as services, as an apply does. */
+async function storeStack(stack: string, stackFile: string): Promise<void> {
+  await StackRecord.put(table.store, { name: stack, stage: "local", stackFile });
+  const parsed = Spec.parse(stackFile);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  for (const [name, resource] of Object.entries(parsed.stack.resources)) {
+    if (!Spec.isCompute(resource)) continue;
+    await ServiceRecord.create(table.store, { stack, name, spec: resource as Record<string, unknown> });
+  }
+}
+
+/** A requested deployment of a service, as a step's input. */
+async function requestInput(stack: string, service: string, hashDigit: string) {
+  const requested = await Deployment.requestDeployment(table.store, {
+    stack,
+    service,
+    trigger: "api",
+    specHash: hashDigit.repeat(64),
+  });
+  return { deploymentId: requested.deployment.id, stack, service };
+}
+
+/** botocore's problems with each request, as `service:Operation: problem`. */
+function invalidRequests(requests: ContractRequest[]): string[] {
+  const { results } = validateWithBotocore(requests);
+  return results.flatMap((found, index) =>
+    found.map((problem) => `${requests[index]?.service}:${requests[index]?.operation}: ${problem}`),
+  );
+}
 
 /** apply-service's answer for a service: the ECS deployment to wait for. */
 function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob): Rollout.AppliedService {
@@ -77,6 +110,8 @@ function context(): Rollout.StepContext {
       secrets: recording("secretsmanager", new SecretsManagerClient(aws)),
       ecr: recording("ecr", new ECRClient(aws)),
       sfn: recording("stepfunctions", new SFNClient(aws)),
+      apiGateway: recording("apigatewayv2", new ApiGatewayV2Client(aws)),
+      serviceDiscovery: recording("servicediscovery", new ServiceDiscoveryClient(aws)),
     },
   };
 }
@@ -129,25 +164,8 @@ resources:
       retryConfig: { attempts: 3, retryIntervalSeconds: 5, retryIntervalMultiplier: 2 }
 `;
     const ctx = context();
-    await StackRecord.put(table.store, { name: "shop", stage: "local", stackFile });
-    const parsed = (await import("../packages/core/src/spec/index.ts")).Spec.parse(stackFile);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    for (const [name, resource] of Object.entries(parsed.stack.resources)) {
-      await ServiceRecord.create(table.store, {
-        stack: "shop",
-        name,
-        spec: resource as Record<string, unknown>,
-      });
-    }
-    const input = async (service: string) => {
-      const requested = await Deployment.requestDeployment(table.store, {
-        stack: "shop",
-        service,
-        trigger: "api",
-        specHash: "a".repeat(64),
-      });
-      return { deploymentId: requested.deployment.id, stack: "shop", service };
-    };
+    await storeStack("shop", stackFile);
+    const input = (service: string) => requestInput("shop", service, "a");
 
     // An image that does not exist, and a dependency nothing deploys: refused, by ECR's answer.
     const web = await input("web");
@@ -278,10 +296,108 @@ resources:
     ]) {
       expect([...operations]).toContain(expected);
     }
-    const { results } = validateWithBotocore(recorded);
-    const problems = results.flatMap((found, index) =>
-      found.map((problem) => `${recorded[index]?.service}:${recorded[index]?.operation}: ${problem}`),
+    expect(invalidRequests(recorded)).toEqual([]);
+  });
+
+  it("are valid for AWS's service models for HTTP API gateways: created with a web service and a workload's routes, then removed", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const stackFile = `
+resources:
+  site:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      cors: { enabled: true, allowedOrigins: ["https://shop.example"] }
+  edge:
+    type: http-api-gateway
+  shop:
+    type: multi-container-workload
+    properties:
+      resources: { cpu: 0.25, memory: 512 }
+      containers:
+        - name: app
+          packaging:
+            type: prebuilt-image
+            properties:
+              image: ${app.image}
+              command: ["node", "server.mjs"]
+          events:
+            - type: http-api-gateway
+              properties: { httpApiGatewayName: edge, containerPort: 3000, method: GET, path: "/items/{id}" }
+            - type: http-api-gateway
+              properties: { httpApiGatewayName: edge, containerPort: 3000, method: "*", path: "/api/{proxy+}" }
+`;
+    const ctx = context();
+    await storeStack("pub", stackFile);
+    const deploy = async (service: string) => {
+      const input = await requestInput("pub", service, "b");
+      await Rollout.loadDeployment(ctx, input);
+      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+      ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+      // Ended here, so the service's next deployment may start.
+      await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
+      await Deployment.releaseService(table.store, "pub", service, input.deploymentId);
+      return input;
+    };
+    const site = await deploy("site");
+    const shop = await deploy("shop");
+    // Deployed again: everything is found, nothing created twice.
+    const before = recorded.length;
+    await deploy("site");
+    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    expect(
+      again.filter((operation) =>
+        /^(apigatewayv2|servicediscovery|ecs):(Create|Update|Delete)/.test(operation),
+      ),
+    ).toEqual(["ecs:UpdateService"]);
+    const { Items: apis = [] } = await ctx.clients.apiGateway.send(new GetApisCommand({}));
+    expect(apis.map((api) => api.Name).sort()).toEqual(["berth-pub-edge", "berth-pub-site"]);
+    const edge = apis.find((api) => api.Name === "berth-pub-edge");
+    const { Items: routes = [] } = await ctx.clients.apiGateway.send(
+      new GetRoutesCommand({ ApiId: edge?.ApiId }),
     );
-    expect(problems).toEqual([]);
-  }, 120_000);
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(["ANY /api/{proxy+}", "GET /items/{id}"]);
+
+    for (const input of [site, shop]) {
+      const deletion = await requestInput("pub", input.service, "c");
+      await waitFor(`the deletion of ${input.service}`, async () =>
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+          if (error.name !== "Berth.ServiceDraining") throw error;
+          return undefined;
+        }),
+      );
+    }
+    const { Items: left = [] } = await ctx.clients.apiGateway.send(new GetApisCommand({}));
+    expect(left.filter((api) => api.Name?.startsWith("berth-pub-"))).toEqual([]);
+    const { Services: registries = [] } = await ctx.clients.serviceDiscovery.send(
+      new ListServicesCommand({}),
+    );
+    expect(registries.filter((service) => service.Name?.startsWith("pub-"))).toEqual([]);
+
+    const mine = recorded.slice(from);
+    const operations = new Set(mine.map((request) => `${request.service}:${request.operation}`));
+    for (const expected of [
+      "apigatewayv2:CreateApi",
+      "apigatewayv2:GetApis",
+      "apigatewayv2:CreateStage",
+      "apigatewayv2:CreateIntegration",
+      "apigatewayv2:CreateRoute",
+      "apigatewayv2:DeleteRoute",
+      "apigatewayv2:DeleteIntegration",
+      "apigatewayv2:DeleteApi",
+      "servicediscovery:ListServices",
+      "servicediscovery:CreateService",
+      "servicediscovery:DeleteService",
+      "ecs:CreateService",
+    ]) {
+      expect([...operations]).toContain(expected);
+    }
+    expect(invalidRequests(mine)).toEqual([]);
+  }, 180_000);
 });

@@ -87,7 +87,7 @@ async function builtEvents(id: string): Promise<DeploymentEvent[]> {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-}, 90_000);
+});
 
 afterAll(async () => {
   await local?.stop();
@@ -106,7 +106,7 @@ afterAll(async () => {
   }
   if (!process.env.BERTH_TEST_KEEP) rmSync(work, { recursive: true, force: true });
   expect(leftovers).toEqual([]);
-}, 120_000);
+});
 
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {
@@ -236,5 +236,5 @@ describe("truthful deploys on Berth Local", () => {
     expect(cli.code, cli.output).toBe(2);
     expect(cli.output).toContain("the symbolic link src/link.ts leads outside the source directory");
     await api.request("GET", "/v1/stacks/refused", { expect: [404] });
-  }, 120_000);
+  });
 });

@@ -32,6 +32,8 @@ export async function startBerthLocalProcess(options: {
   adminToken: string;
   logFile: string;
   startTimeoutMs?: number;
+  /** The source tree to run (a benchmark's baseline); this one by default. */
+  root?: string;
 }): Promise<BerthLocalProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The child sets these for its own SDK clients unless they are already set: never inherit them.
@@ -54,7 +56,7 @@ export async function startBerthLocalProcess(options: {
     // loop on a loaded machine), which orphans every task. Node with tsx as a loader runs the
     // same file in one process that handles SIGTERM itself.
     child = spawn(process.execPath, ["--import", "tsx", "packages/local/src/main.ts"], {
-      cwd: root,
+      cwd: options.root ?? root,
       env,
       detached: true,
       stdio: ["ignore", fd, fd],

@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
 import type { BerthApi, Deployment, DeploymentEvent } from "./berth-api.ts";
-import { newAdminToken } from "./berth-local-process.ts";
+import { type HostProcess, newAdminToken, processesUnder } from "./berth-local-process.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -216,11 +216,26 @@ export function e2eWorkspace(prefix: string) {
   };
 }
 
-/** An ECS client for a Berth Local endpoint (any credentials do). */
-export function localEcsClient(awsUrl: string): ECSClient {
-  return new ECSClient({
+/** AWS SDK client settings for a Berth Local's AWS-compatible endpoint, which takes any credentials. */
+export function localAwsConfig(awsUrl: string) {
+  return {
     endpoint: awsUrl,
     region: "us-east-1",
     credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  };
+}
+
+/** Once Berth Local has stopped: the task processes under `dirs` still there after up to 10 s. */
+export function taskProcessesLeft(dirs: readonly string[]): Promise<HostProcess[]> {
+  return waitFor(
+    "task processes to end",
+    () => (processesUnder(dirs).length === 0 ? [] : undefined),
+    10_000,
+    200,
+  ).catch(() => processesUnder(dirs));
+}
+
+/** An ECS client for a Berth Local endpoint. */
+export function localEcsClient(awsUrl: string): ECSClient {
+  return new ECSClient(localAwsConfig(awsUrl));
 }

@@ -55,6 +55,8 @@ export interface ServiceSummary {
   type: string;
   status: "DEPLOYING" | "LIVE" | "NOT_DEPLOYED";
   address: string | null;
+  /** The public URL of the gateway or load balancer in front of it; absent from older APIs. */
+  url?: string | null;
   activeDeployment: DeploymentSummary | null;
   queuedDeployment: DeploymentSummary | null;
 }
@@ -70,9 +72,30 @@ export interface StackList {
   stacks: Omit<StackRecord.Info, "stackFile">[];
 }
 
+export interface IngressView {
+  name: string;
+  type: string;
+  url: string;
+}
+
 export interface StackDetail {
   stack: StackRecord.Info;
   services: ServiceSummary[];
+  /** The stack's gateways and load balancers; absent from older APIs. */
+  ingress?: IngressView[];
+}
+
+/** `URLs:` and one line per ingress resource, with the services behind it; nothing without any. */
+export function urlLines(detail: StackDetail): string[] {
+  const ingress = detail.ingress ?? [];
+  if (ingress.length === 0) return [];
+  const width = Math.max(...ingress.map((resource) => resource.name.length));
+  return [
+    "URLs:",
+    ...ingress.map(
+      (resource) => `  ${resource.name.padEnd(width)}  ${resource.type.padEnd(16)}  ${resource.url}`,
+    ),
+  ];
 }
 
 export interface DeploymentPage {

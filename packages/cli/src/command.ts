@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Spec } from "@berth/core/spec";
 
 /** What the CLI writes; tests pass their own to capture it. */
 export interface Output {
@@ -23,6 +22,8 @@ export interface Io extends Output {
   pollIntervalMs?: number;
   /** deploy: the longest a deploying service goes without a line before a progress line. Default: 10 s. */
   progressIntervalMs?: number;
+  /** init: asks a question on the terminal. Default: absent (nothing is asked) unless stdin is a terminal. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /** Io with every default filled in: what the commands work with. */
@@ -76,15 +77,6 @@ export function readText(fileName: string, cwd = process.cwd()): string {
       code === "ENOENT" ? `${fileName}: no such file` : `${fileName}: ${(error as Error).message}`,
     );
   }
-}
-
-/** Parses a stack file, printing its problems with their lines; undefined when it has any. */
-export function loadStack(fileName: string, text: string, io: Output): Spec.Stack | undefined {
-  const result = Spec.parse(text);
-  if (result.ok) return result.stack;
-  for (const issue of result.issues) io.err(Spec.formatIssue(fileName, issue));
-  io.err(`${fileName}: ${result.issues.length} problem${result.issues.length === 1 ? "" : "s"}`);
-  return undefined;
 }
 
 const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, extname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { Buildpack } from "@berth/core/buildpacks";
@@ -23,17 +23,17 @@ import {
   type RequestedDeployment,
   type ServiceView,
   SOURCES_UNSUPPORTED,
+  type StackDetail,
+  urlLines,
 } from "./api.ts";
 import {
   type Context,
   DEFAULT_TIMEOUT,
   FILE_OPTION,
-  loadStack,
   type Output,
   parseDuration,
   parseOptions,
   pause,
-  readText,
   requiredOption,
   stringOption,
   UsageError,
@@ -49,6 +49,7 @@ import {
   statusStyle,
   table,
 } from "./format.ts";
+import { loadStackSource } from "./stack-source.ts";
 
 /** Exit status after Ctrl-C, as shells report a command ended by SIGINT. */
 const INTERRUPTED = 130;
@@ -56,10 +57,6 @@ const INTERRUPTED = 130;
 const FINAL_EVENT_GRACE_POLLS = 3;
 const MAX_BLOCK_LINES = 20;
 const MAX_VALUE_CHARS = 120;
-
-function contentTypeOf(path: string): string {
-  return extname(path).toLowerCase() === ".json" ? "application/json" : "application/yaml";
-}
 
 export async function deploy(args: string[], context: Context, startedAt: number): Promise<number> {
   const { values } = parseOptions(args, {
@@ -72,10 +69,10 @@ export async function deploy(args: string[], context: Context, startedAt: number
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
   const stack = requiredOption(values, "stack");
   const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
-  const text = readText(fileName, context.cwd);
   // Bad input never reaches the API: the same checks it would run, with the file's own line numbers.
-  const parsed = loadStack(fileName, text, context);
-  if (!parsed) return 2;
+  const loaded = await loadStackSource(fileName, context.cwd, context);
+  if (!loaded) return 2;
+  const { text, contentType, stack: parsed } = loaded;
 
   const path = resolve(context.cwd, fileName);
   // Before anything is sent: a source the build would refuse is refused here, and what each
@@ -96,7 +93,7 @@ export async function deploy(args: string[], context: Context, startedAt: number
         ...(Object.keys(sourceDigests).length > 0 ? { sourceDigests: JSON.stringify(sourceDigests) } : {}),
         ...(values.force ? { force: "true" } : {}),
       },
-      headers: { "content-type": contentTypeOf(path), "idempotency-key": randomUUID() },
+      headers: { "content-type": contentType, "idempotency-key": randomUUID() },
       body: text,
     }));
   } catch (error) {
@@ -131,6 +128,7 @@ export async function deploy(args: string[], context: Context, startedAt: number
 
   context.out("");
   for (const line of summaryLines(applied.plan, trackers, paint)) context.out(line);
+  for (const line of await stackUrlLines(api, stack)) context.out(line);
   if (ending === "timeout") {
     const running = trackers.filter((tracker) => !tracker.done).length;
     context.err(
@@ -453,6 +451,17 @@ async function poll(api: ApiClient, tracker: Tracker, signal: AbortSignal): Prom
     if (error instanceof ApiRequestError && !error.isInputError) {
       return tracker.warnUnreachable(`${error.code}: ${error.message}`);
     }
+    throw error;
+  }
+}
+
+/** The stack's URLs after a deploy; none when the stack view cannot be read (the deploy's outcome stands). */
+async function stackUrlLines(api: ApiClient, stack: string): Promise<string[]> {
+  try {
+    const { body } = await api.request<StackDetail>("GET", `/v1/stacks/${encode(stack)}`);
+    return urlLines(body);
+  } catch (error) {
+    if (error instanceof ApiUnreachableError || error instanceof ApiRequestError) return [];
     throw error;
   }
 }

@@ -35,7 +35,7 @@ const fiveMistakes = file(
     "      stopTimout: 10", // 12  typo
     "      environment:", // 13
     "        - name: PEER", // 14
-    "          value: $ResourceParam('web', 'url')", // 15  no such parameter
+    "          value: $ResourceParam('web', 'arn')", // 15  no such parameter
     "  web:", // 16
     "    type: web-service", // 17
     "    properties:", // 18
@@ -62,7 +62,7 @@ describe("berth validate", () => {
       `${fiveMistakes}:11:17 resources.api.properties.resources.memory: Fargate does not run 0.25 vCPU with 3000 MiB; with 0.25 vCPU it accepts 512, 1024, 2048 MiB`,
     );
     expect(lines[1]).toContain('(did you mean "stopTimeout"?)');
-    expect(lines[2]).toContain('web-service "web" has no parameter "url"; referenceable: address');
+    expect(lines[2]).toContain('web-service "web" has no parameter "arn"; referenceable: address, url');
     expect(lines[3]).toContain("resources.web.properties.port: must be at most 65535");
     expect(lines[4]).toContain('connectTo target "databse" is not a resource of this stack');
     expect(lines[5]).toBe(`${fiveMistakes}: 5 problems`);

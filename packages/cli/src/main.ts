@@ -8,21 +8,26 @@ import {
   DEFAULT_TIMEOUT,
   FILE_OPTION,
   type Io,
-  loadStack,
-  type Output,
   parseOptions,
   readText,
   stringOption,
   UsageError,
 } from "./command.ts";
 import { apiErrorLines, wantsColor } from "./format.ts";
+import { loadStackSource } from "./stack-source.ts";
 
 export type { Io, Output } from "./command.ts";
 
 const USAGE = `Usage: berth <command> [options]
 
 Commands:
-  validate -f FILE                 check a stack file; print every problem as FILE:LINE:COL path: message
+  init [DIR] [--ts] [--type web-service|worker-service] [--name NAME] [--force]
+                                   write a first berth.yml (--ts: berth.ts) for the app in DIR
+                                   (default: here): language and entry file, or its Dockerfile;
+                                   web-service when it listens on a port, with its port and health
+                                   check; never replaces an existing file without --force
+  validate -f FILE                 check a stack file (berth.yml, or a berth.ts module); print every
+                                   problem as FILE:LINE:COL path: message
   render -f FILE [--resource NAME] [--stack NAME] [--env FILE] [--update]
                                    print the AWS requests the stack becomes, as JSON
   deploy -f FILE --stack NAME [--force] [--no-wait] [--timeout ${DEFAULT_TIMEOUT}]
@@ -51,13 +56,17 @@ Commands:
   help                             show this text
 
 Options:
-  -f, --file FILE    stack file (default: ${Spec.DEFAULT_FILE_NAME})
+  -f, --file FILE    stack file: YAML, JSON or a berth.ts module (default: ${Spec.DEFAULT_FILE_NAME})
+  --ts               init: write berth.ts (defineStack from @berth/config) instead of berth.yml
+  --type TYPE        init: web-service or worker-service, instead of what the source suggests
+  --name NAME        init: the resource's name (default: from package.json, go.mod, pom.xml or DIR)
   --resource NAME    render one resource only
   --stack NAME       stack name (render: used in AWS names, default demo)
   --env FILE         environment (YAML or JSON): account, region, cluster, network, roles...
                      (default: Berth Local's)
   --update           render UpdateService instead of CreateService
-  --force            deploy: build and deploy every service again, changed or not
+  --force            deploy: build and deploy every service again, changed or not;
+                     init: replace an existing berth.yml or berth.ts
   --no-wait          deploy, redeploy: print the plan and return without following the deployments;
                      cancel: return once the cancellation is requested
   --timeout DURATION deploy, redeploy, cancel: stop following after this long (90s, 30m, 1h30m)
@@ -73,6 +82,8 @@ Environment (deploy, redeploy, status, logs, run-job, cancel):
   NO_COLOR           no colors even on a terminal
 
 Exit status:
+  init: 0 when it wrote the file; 1 when the file exists (without --force) or no app was found;
+  2 on usage errors.
   validate, render: 0 valid, 1 the stack file has problems, 2 usage or I/O errors.
   deploy: 0 when every deployment SUCCEEDED (unchanged services count as fine); 1 when one
   ended otherwise, on a timeout, an API or connection failure; 2 on usage errors, an invalid
@@ -84,10 +95,21 @@ Exit status:
   a push it refused (no such directory, a bad manifest.json).
   run-job: 0 once the run started (with --follow: when it SUCCEEDED), else 1 and 2 as for deploy.`;
 
-const processOutput: Output = {
+const processOutput: Io = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
 };
+
+async function askOnTerminal(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const terminal = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
+}
 
 /** The first Ctrl-C stops following; a second one ends the process as usual. */
 function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
@@ -119,10 +141,12 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   };
   try {
     switch (command) {
+      case "init":
+        return await (await import("./init-command.ts")).init(rest, context, io.prompt);
       case "validate":
-        return validate(rest, context);
+        return await validate(rest, context);
       case "render":
-        return render(rest, context);
+        return await render(rest, context);
       // Loaded on demand: the API commands pull in core's deployment code, which validate and
       // render do not need to start up.
       case "deploy":
@@ -175,17 +199,17 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
   }
 }
 
-function validate(args: string[], io: Context): number {
+async function validate(args: string[], io: Context): Promise<number> {
   const { values } = parseOptions(args, FILE_OPTION);
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
+  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
   if (!stack) return 1;
   const names = Object.entries(stack.resources).map(([name, resource]) => `${name} (${resource.type})`);
   io.out(`${fileName}: valid, ${names.length} resource${names.length === 1 ? "" : "s"}: ${names.join(", ")}`);
   return 0;
 }
 
-function render(args: string[], io: Context): number {
+async function render(args: string[], io: Context): Promise<number> {
   const { values } = parseOptions(args, {
     ...FILE_OPTION,
     resource: { type: "string" },
@@ -194,7 +218,7 @@ function render(args: string[], io: Context): number {
     update: { type: "boolean" },
   });
   const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = loadStack(fileName, readText(fileName, io.cwd), io);
+  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
   if (!stack) return 1;
   const stackName = values.stack as string | undefined;
   let env: Render.Environment;

@@ -7,6 +7,7 @@ import {
   type ServiceView,
   type StackDetail,
   type StackList,
+  urlLines,
 } from "./api.ts";
 import { type Context, parseOptions, stringOption } from "./command.ts";
 import { age, type Paint, painter, statusStyle, table } from "./format.ts";
@@ -81,6 +82,7 @@ export async function status(args: string[], context: Context): Promise<number> 
     column === 2 || column === 6 ? paint(statusStyle(text.trim()), text) : text,
   );
   for (const line of lines) context.out(line);
+  for (const line of urlLines(detail)) context.out(line);
   for (const { name, service } of services) {
     const queued = service?.queuedDeployment;
     if (queued) context.out(`${name}: deployment ${queued.id} waits its turn (${queued.reason})`);

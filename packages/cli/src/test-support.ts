@@ -1,7 +1,16 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { ApiDependencyOptions } from "../../functions/src/api/dependencies.ts";
 import { type Harness, startHarness } from "../../functions/src/api/test-support.ts";
+import { type Io, main } from "./main.ts";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
 
 /**
  * The real API handler, store (dynalite) and routes behind a real HTTP server, so the CLI
@@ -72,4 +81,62 @@ export async function deadUrl(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
+}
+
+/**
+ * A project directory outside the repository whose files are `files` (name → text) and which
+ * depends on `@berth/config` as an app would: `node_modules/@berth/config` is this repository's.
+ */
+export function configProject(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "berth-project-"));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  mkdirSync(join(dir, "node_modules", "@berth"), { recursive: true });
+  symlinkSync(
+    fileURLToPath(new URL("../../config", import.meta.url)),
+    join(dir, "node_modules", "@berth", "config"),
+  );
+  return dir;
+}
+
+/** `berth …` in-process in `cwd`, with no environment, its output captured. */
+export async function berth(
+  args: string[],
+  cwd: string,
+  io: Partial<Io> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, {
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
+    cwd,
+    env: {},
+    ...io,
+  });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** `tsc` over one file of a project made by `configProject`, with the repository's compiler settings. */
+export async function typecheck(dir: string, file: string): Promise<{ code: number; output: string }> {
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      extends: join(root, "tsconfig.base.json"),
+      compilerOptions: { types: [] },
+      // Core's sources, which the types come from, use Node's modules.
+      files: [file, join(root, "node_modules/@types/node/index.d.ts")],
+    }),
+  );
+  try {
+    await promisify(execFile)(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", dir], {
+      cwd: dir,
+    });
+    return { code: 0, output: "" };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, output: failed.stdout };
+  }
 }

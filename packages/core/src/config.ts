@@ -100,6 +100,13 @@ const SECTIONS = {
       BERTH_INGRESS: IngressWiring,
       /** What to do with ingress the installation lacks: refuse the deployment, or leave it out. */
       BERTH_INGRESS_MISSING: z.enum(["error", "omit"]).default("error"),
+      /**
+       * The installation's API Gateway VPC link and the private DNS namespace (Cloud Map) its
+       * targets are registered in: what every HTTP API gateway Berth creates integrates through.
+       * Unset where the installation has none; a stack that needs a gateway is then refused.
+       */
+      BERTH_VPC_LINK_ID: z.string().min(1).optional(),
+      BERTH_INGRESS_NAMESPACE_ID: z.string().min(1).optional(),
       /** Name prefix of the installation's state machines; batch jobs' run state machines share it. */
       BERTH_STATE_MACHINE_PREFIX: z.string().min(1).default("berth-"),
       /** Role a batch job's run state machine runs as; without it, batch jobs cannot deploy. */
@@ -124,6 +131,9 @@ const SECTIONS = {
       serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,
       ingress: env.BERTH_INGRESS,
       ingressMissing: env.BERTH_INGRESS_MISSING,
+      ...(env.BERTH_VPC_LINK_ID && env.BERTH_INGRESS_NAMESPACE_ID
+        ? { httpApi: { vpcLinkId: env.BERTH_VPC_LINK_ID, namespaceId: env.BERTH_INGRESS_NAMESPACE_ID } }
+        : {}),
       stateMachinePrefix: env.BERTH_STATE_MACHINE_PREFIX,
       ...(env.BERTH_JOB_RUN_ROLE_ARN ? { jobRunRoleArn: env.BERTH_JOB_RUN_ROLE_ARN } : {}),
       ...(env.BERTH_EC2_CAPACITY_PROVIDER ? { ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER } : {}),

@@ -15,16 +15,12 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "application-autoscaling:DescribeScalableTargets",
   // Scoped to the cluster by an `ecs:cluster` condition instead.
   "ecs:ListTasks",
+  // Cloud Map authorizes listing services only on "*" (filtered by namespace in the request).
+  "servicediscovery:ListServices",
 ]);
 
 /** Every step the workflows invoke: loading and preparing, what applying and waiting calls, deleting. */
-const STEPS = [
-  "load-deployment",
-  "preflight",
-  "prepare-resources",
-  ...APPLY_AND_WAIT_FUNCTIONS,
-  "delete-service",
-];
+const STEPS = ["load-deployment", "prepare-resources", ...APPLY_AND_WAIT_FUNCTIONS, "delete-service"];
 
 describe("the function manifest", () => {
   it("lists the API, every workflow step and the event handlers, once each", () => {

@@ -53,12 +53,51 @@ export const PERMISSION_PLACEHOLDERS = {
   CodeBuildProject: "the name of the CodeBuild project that builds images",
   PermissionsBoundary: "the ARN of the permissions boundary every task role is created with",
   SourceBucket: "the name of the bucket clients upload build sources to",
+  Stage: "the installation's stage (every resource Berth creates is tagged berth:stage with it)",
+  IngressNamespace: "the id of the Cloud Map namespace HTTP API gateways find their targets in",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
 const TABLE = [
   "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}",
   "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}/index/*",
+];
+/**
+ * HTTP API gateways (API Gateway's management API authorizes by HTTP verb and path) and the
+ * Cloud Map services they reach tasks through: created only with the stage's tag, and changed or
+ * deleted only where that tag is (an API's routes, integrations and stages inherit its tags).
+ */
+const API_GATEWAY = "arn:${Partition}:apigateway:${Region}::";
+const REGISTRY_SERVICES = "arn:${Partition}:servicediscovery:${Region}:${Account}:service/*";
+const BERTH_TAGGED = { StringEquals: { "aws:ResourceTag/berth:stage": "${Stage}" } };
+const TAGGING_BERTH = { StringEquals: { "aws:RequestTag/berth:stage": "${Stage}" } };
+const manageGateways: FunctionPermission[] = [
+  { actions: ["apigateway:GET"], resources: [`${API_GATEWAY}/apis`, `${API_GATEWAY}/apis/*`] },
+  {
+    actions: ["apigateway:POST", "apigateway:TagResource"],
+    resources: [`${API_GATEWAY}/apis`, `${API_GATEWAY}/tags/*`],
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+    resources: [`${API_GATEWAY}/apis/*`],
+    conditions: BERTH_TAGGED,
+  },
+  // Listing a namespace's services allows no resource-level permissions.
+  { actions: ["servicediscovery:ListServices"], resources: ["*"] },
+  {
+    actions: ["servicediscovery:CreateService", "servicediscovery:TagResource"],
+    resources: [
+      "arn:${Partition}:servicediscovery:${Region}:${Account}:namespace/${IngressNamespace}",
+      REGISTRY_SERVICES,
+    ],
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: ["servicediscovery:GetService", "servicediscovery:DeleteService"],
+    resources: [REGISTRY_SERVICES],
+    conditions: BERTH_TAGGED,
+  },
 ];
 const STATE_MACHINES = "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}*";
 const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}*:*";
@@ -82,10 +121,6 @@ const describeImages: FunctionPermission = { actions: ["ecr:DescribeImages"], re
 const UPLOADED_SOURCES = "arn:${Partition}:s3:::${SourceBucket}/sources/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
 
-const readTable: FunctionPermission = {
-  actions: ["dynamodb:GetItem", "dynamodb:Query"],
-  resources: TABLE,
-};
 const writeTable: FunctionPermission = {
   actions: [
     "dynamodb:GetItem",
@@ -100,6 +135,38 @@ const describeServices: FunctionPermission = {
   actions: ["ecs:DescribeServices"],
   resources: [SERVICES],
 };
+/** Reads a `$Secret`'s ARN: preflight checks it exists, registering a revision names it. */
+const readSecrets: FunctionPermission = {
+  actions: ["secretsmanager:DescribeSecret"],
+  resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
+};
+/**
+ * Registering a revision (prepare-resources after a build, apply-service without one): the
+ * log group, the task role and the task definition.
+ */
+const registerRevision: FunctionPermission[] = [
+  readSecrets,
+  // Tags of the installation's registry are pinned to their digests (DescribeImages).
+  describeImages,
+  {
+    actions: ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:TagResource", "logs:DescribeLogGroups"],
+    resources: [LOG_GROUPS],
+  },
+  { actions: ["iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"], resources: [TASK_ROLES] },
+  // A role the control plane creates or writes a policy into must carry the installation's
+  // boundary, so no stack file can give a task more than the boundary allows. (GetRole and
+  // the others do not support this condition key: there it would deny them.)
+  {
+    actions: ["iam:CreateRole", "iam:PutRolePolicy"],
+    resources: [TASK_ROLES],
+    conditions: { StringEquals: { "iam:PermissionsBoundary": "${PermissionsBoundary}" } },
+  },
+  { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
+  // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
+  { actions: ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], resources: ["*"] },
+  // Registering with tags also needs TagResource on the new revision.
+  { actions: ["ecs:TagResource"], resources: [TASK_DEFINITIONS] },
+];
 /** Answers a waiting workflow's task token: the ECS event handler, the wait's steps, a cancel. */
 const answerTaskTokens: FunctionPermission = {
   actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
@@ -140,6 +207,8 @@ const SETTINGS_ENV = [
   "BERTH_SERVICE_CONNECT_NAMESPACE",
   "BERTH_INGRESS",
   "BERTH_INGRESS_MISSING",
+  "BERTH_VPC_LINK_ID",
+  "BERTH_INGRESS_NAMESPACE_ID",
   "BERTH_STATE_MACHINE_PREFIX",
   "BERTH_JOB_RUN_ROLE_ARN",
   "BERTH_EC2_CAPACITY_PROVIDER",
@@ -244,61 +313,22 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       { actions: ["s3:PutObject"], resources: [UPLOADED_SOURCES] },
     ],
   },
-  step("load-deployment", "Reads a deployment, moves it out of PENDING and derives the workflow's inputs", {
-    timeoutSeconds: 20,
-    environment: SETTINGS_ENV,
-    permissions: [writeTable],
-  }),
-  step("preflight", "Refuses a deployment whose secrets, images or connection targets do not exist", {
-    timeoutSeconds: 60,
-    environment: SETTINGS_ENV,
-    permissions: [
-      readTable,
-      describeServices,
-      {
-        actions: ["secretsmanager:DescribeSecret"],
-        resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
-      },
-      describeImages,
-    ],
-  }),
+  step(
+    "load-deployment",
+    "Reads a deployment, moves it out of PENDING, derives the workflow's inputs and (deploy) runs the preflight checks: secrets, images, connection targets",
+    {
+      timeoutSeconds: 60,
+      environment: SETTINGS_ENV,
+      permissions: [writeTable, describeServices, readSecrets, describeImages],
+    },
+  ),
   step(
     "prepare-resources",
     "Creates or updates the log group and task role, and registers the task definition",
     {
       timeoutSeconds: 60,
       environment: SETTINGS_ENV,
-      permissions: [
-        writeTable,
-        describeImages,
-        {
-          actions: ["secretsmanager:DescribeSecret"],
-          resources: ["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:*"],
-        },
-        {
-          actions: [
-            "logs:CreateLogGroup",
-            "logs:PutRetentionPolicy",
-            "logs:TagResource",
-            "logs:DescribeLogGroups",
-          ],
-          resources: [LOG_GROUPS],
-        },
-        { actions: ["iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole"], resources: [TASK_ROLES] },
-        // A role the control plane creates or writes a policy into must carry the installation's
-        // boundary, so no stack file can give a task more than the boundary allows. (GetRole and
-        // the others do not support this condition key: there it would deny them.)
-        {
-          actions: ["iam:CreateRole", "iam:PutRolePolicy"],
-          resources: [TASK_ROLES],
-          conditions: { StringEquals: { "iam:PermissionsBoundary": "${PermissionsBoundary}" } },
-        },
-        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
-        // RegisterTaskDefinition and DescribeTaskDefinition allow no resource-level permissions.
-        { actions: ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], resources: ["*"] },
-        // Registering with tags also needs TagResource on the new revision.
-        { actions: ["ecs:TagResource"], resources: [TASK_DEFINITIONS] },
-      ],
+      permissions: [writeTable, ...registerRevision],
     },
   ),
   step(
@@ -309,11 +339,11 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       environment: SETTINGS_ENV,
       permissions: [
         writeTable,
+        ...registerRevision,
         {
           actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
           resources: [SERVICES],
         },
-        { actions: ["iam:PassRole"], resources: [TASK_ROLES, EXECUTION_ROLE] },
         // A batch job's deployment writes its run state machine.
         {
           actions: ["states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource"],
@@ -333,6 +363,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           ],
           resources: ["*"],
         },
+        // The HTTP API gateways of the service, created or updated before ECS is changed.
+        ...manageGateways,
       ],
     },
   ),
@@ -418,6 +450,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           resources: [TASK_ROLES],
         },
         { actions: ["states:DeleteStateMachine"], resources: [JOB_STATE_MACHINES] },
+        // Its routes on the stack's gateways, a gateway no service uses any more, its Cloud Map services.
+        ...manageGateways,
       ],
     },
   ),

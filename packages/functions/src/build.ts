@@ -2,6 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
+  ApiGateway,
   AutoScaling,
   type ClientConfig,
   DynamoDb,
@@ -10,6 +11,7 @@ import {
   Iam,
   Logs,
   SecretsManager,
+  ServiceDiscovery,
   StepFunctions,
 } from "@berth/core/aws";
 import { type ApiConfig, type Config, readConfig } from "@berth/core/config";
@@ -94,6 +96,8 @@ export function stepRuntime(
       secrets: SecretsManager.secretsManagerClient(client),
       ecr: Ecr.ecrClient(client),
       sfn,
+      apiGateway: ApiGateway.apiGatewayClient(client),
+      serviceDiscovery: ServiceDiscovery.serviceDiscoveryClient(client),
     },
     logger,
     workflowContext: () => {

@@ -12,6 +12,7 @@ import { createStore, ensureTable, TokenRecord } from "@berth/core/store";
 import { type ApiEvent, createApiHandler, MAX_BODY_BYTES } from "@berth/functions/api";
 import { apiDependencies } from "@berth/functions/build";
 import type { Context } from "aws-lambda";
+import { serveConsole } from "./console-site.ts";
 import { LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
 
 /** dynalite ships no type declarations; this is the part Berth Local uses. */
@@ -29,6 +30,8 @@ export interface ApiHostOptions {
   /** `BERTH_ADMIN_TOKEN`, when the operator sets one. */
   adminToken?: string;
   log: (line: string) => void;
+  /** The console's build: served at every GET outside `/v1` (absent: no console, as in most tests). */
+  consoleDir?: string;
 }
 
 export interface ApiHost {
@@ -73,6 +76,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
 
   const server = createServer(async (request, response) => {
     try {
+      if (options.consoleDir && serveConsole(options.consoleDir, request, response)) return;
       const body = await readBody(request, MAX_BODY_BYTES + 1);
       const event = toEvent(request, body, options);
       const result = await handler(event, lambdaContext(event.requestContext.requestId));

@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { FUNCTIONS } from "@berth/core/functions";
 import { Workflows } from "@berth/core/workflows";
 import { type ApiHost, startApiHost } from "./api-host.ts";
+import { ApiGateways } from "./apigatewayv2/service.ts";
 import { Scaler } from "./autoscaling/scaler.ts";
 import { autoscalingService } from "./autoscaling/service.ts";
 import { AutoscalingStore } from "./autoscaling/store.ts";
@@ -26,6 +27,7 @@ import { LogStore } from "./logs/store.ts";
 import { secretsService } from "./secrets/service.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
+import { CloudMap } from "./servicediscovery/service.ts";
 import { StepFunctionsEngine, stepFunctionsService } from "./stepfunctions/index.ts";
 
 export interface BerthLocalOptions {
@@ -37,6 +39,8 @@ export interface BerthLocalOptions {
   apiPort?: number;
   /** `BERTH_ADMIN_TOKEN`. */
   adminToken?: string;
+  /** The console's build directory, served by the API host at `/` (`npm start` builds and passes it). */
+  consoleDir?: string;
   account?: string;
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
@@ -87,6 +91,18 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
   });
+  const cloudMap = new CloudMap(join(dataDir, "servicediscovery", "state.json"), {
+    account,
+    region,
+    registeredTasks: (registryArn) => ecs.registeredTasks(registryArn),
+  });
+  const gateways = new ApiGateways(join(dataDir, "apigatewayv2", "apis.json"), {
+    account,
+    region,
+    targetsOf: (registryArn) => cloudMap.instancesOf(registryArn),
+    log: (line) => options.log?.(line),
+  });
+  await gateways.start();
   const scalable = ecs.scalableServices();
   const autoscaling = new AutoscalingStore(join(dataDir, "autoscaling", "state.json"), {
     account,
@@ -160,6 +176,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         tags,
       }),
       codeBuildService(builds),
+      cloudMap.service(),
     ],
     routes: [
       // IAM speaks the Query protocol (form-encoded POST /), not AWS JSON.
@@ -168,10 +185,16 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       }),
       codeBuildLogsRoute(builds),
       pushRoute({ account, region, artifacts, tags, bus }),
+      gateways.route(),
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
       }),
       (request, response) => {
+        if (request.method === "GET" && request.url === "/_local/apigatewayv2") {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ apis: gateways.list() }, null, 2));
+          return true;
+        }
         if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;
         const body = JSON.stringify({ aliases: ecs.serviceConnect.list() }, null, 2);
         response.writeHead(200, { "content-type": "application/json" });
@@ -228,6 +251,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
           account,
           region,
           ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+          ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
           log: options.log ?? (() => {}),
         });
   // Executions the last run left RUNNING end now: their status changes go through the rules to
@@ -259,6 +283,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       lambda.destroy();
       await api?.close();
       await awsEndpoint.close();
+      await gateways.close();
       await ecs.shutdown();
       await builds.shutdown();
       logs.close();

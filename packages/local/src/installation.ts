@@ -1,4 +1,6 @@
 import type { Workflow } from "@berth/core/deployments";
+import { LOCAL_VPC_LINK_ID } from "./apigatewayv2/service.ts";
+import { LOCAL_NAMESPACE_ID } from "./servicediscovery/service.ts";
 
 /**
  * What Berth Local's installation is named and configured with: the values `stacks/` gives the
@@ -61,8 +63,10 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_SUBNETS: "subnet-berth-local",
       BERTH_SECURITY_GROUPS: "sg-berth-local",
       BERTH_SERVICE_CONNECT_NAMESPACE: "berth.local",
-      // No load balancers or API gateways here: web services are reached through their task's
-      // host port and Service Connect, so ingress the installation lacks is left out, not refused.
+      // HTTP API gateways are served by Berth Local's API Gateway, through its one VPC link to
+      // its Cloud Map namespace. No load balancers yet: their target groups are left out, not refused.
+      BERTH_VPC_LINK_ID: LOCAL_VPC_LINK_ID,
+      BERTH_INGRESS_NAMESPACE_ID: LOCAL_NAMESPACE_ID,
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
       BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,

@@ -1,3 +1,4 @@
+import { ensureConsoleBuilt } from "@berth/web/build";
 import { startBerthLocal } from "./berth-local.ts";
 
 /** `npm start`: Berth Local in the foreground until SIGINT or SIGTERM. */
@@ -17,8 +18,15 @@ const awsPort = portFrom("BERTH_AWS_PORT", 4566);
 const apiPort = portFrom("BERTH_PORT", 4000);
 const adminToken = process.env.BERTH_ADMIN_TOKEN || undefined;
 
+// `npm ci` builds the console; a checkout installed without scripts, or edited since, builds here.
+const consoleDir = await ensureConsoleBuilt((line) => console.error(line)).catch((error: Error) => {
+  console.error(`the console could not be built (the API still starts; GET / says so): ${error.message}`);
+  return undefined;
+});
+
 const local = await startBerthLocal({
   dataDir,
+  ...(consoleDir ? { consoleDir } : {}),
   awsPort,
   apiPort,
   ...(adminToken ? { adminToken } : {}),
@@ -38,6 +46,7 @@ const tokenLine = admin?.generated
     ? "from BERTH_ADMIN_TOKEN"
     : `in ${local.dataDir}/admin-token`;
 console.log(`Berth Local
+  console                  ${local.api?.url}/  (sign in with the admin token)
   API                      ${local.api?.url}  (OpenAPI 3.1: ${local.api?.url}/v1/openapi.json)
   AWS-compatible endpoint  ${local.awsEndpoint.url}  (ECS, Logs, Secrets Manager, Auto Scaling, Lambda, EventBridge, Step Functions, CodeBuild, IAM, ECR)
   data                     ${local.dataDir}

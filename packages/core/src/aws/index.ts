@@ -5,6 +5,7 @@
  * from the environment; constructing one does no I/O, so a module may build its clients when
  * it loads.
  */
+export * as ApiGateway from "./apigatewayv2.ts";
 export * as AutoScaling from "./application-auto-scaling.ts";
 export * as Logs from "./cloudwatch-logs.ts";
 export * as DynamoDb from "./dynamodb.ts";
@@ -14,4 +15,5 @@ export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
 export * as Iam from "./iam.ts";
 export * as Lambda from "./lambda.ts";
 export * as SecretsManager from "./secrets-manager.ts";
+export * as ServiceDiscovery from "./servicediscovery.ts";
 export * as StepFunctions from "./step-functions.ts";

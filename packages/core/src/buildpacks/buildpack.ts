@@ -5,7 +5,7 @@ export { Architecture, BuildArg, PlanInput, type PlanInputDraft } from "./input.
 export { detectLanguage, EXTENSIONS, LANGUAGES, Language } from "./language.ts";
 export { ArtifactManifest, LocalBuild, LocalStep, MANIFEST_FILE, StartCommand } from "./local-plan.ts";
 export { type BuildPlan, plan } from "./plan.ts";
-export { isApplicationJar, npmCiCommand, pipInstallArgs } from "./recipes.ts";
+export { isApplicationJar, javaEntry, npmCiCommand, pipInstallArgs } from "./recipes.ts";
 export { shellCommand, shellQuote } from "./shell.ts";
 export {
   buildInputs,

@@ -259,7 +259,7 @@ describe("one active deployment per service", () => {
     const final = await collect(target);
     expect(final.every((deployment) => isTerminal(deployment.status))).toBe(true);
     expect(final.filter((deployment) => deployment.status === "SUCCEEDED")).toHaveLength(order.length);
-  }, 20_000);
+  });
 });
 
 /** Counts writes that lost a conditional check, from now until `stop`. */

@@ -8,7 +8,7 @@ import {
 import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
 import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
-import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, IngressRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
 import { refreshSkipped } from "./automation.ts";
 import type { Info } from "./deployment.ts";
 import { type SpecJson, specHash } from "./plan.ts";
@@ -47,8 +47,10 @@ export async function updateSpec(
   change: (current: ServiceRecord.Info) => SpecJson | undefined,
   /** Written with the spec. */
   also: Pick<ServiceRecord.Changes, "sourceDigests" | "source"> = {},
+  /** How long it keeps trying: a request's budget by default; a workflow step may wait longer. */
+  budgetMs = CONTENTION_BUDGET_MS,
 ): Promise<ServiceRecord.Info> {
-  const deadline = Date.now() + CONTENTION_BUDGET_MS;
+  const deadline = Date.now() + budgetMs;
   for (
     let attempt = 0;
     attempt < SPEC_WRITE_ATTEMPTS && (attempt === 0 || Date.now() < deadline);
@@ -76,14 +78,27 @@ export interface Described {
   service: ServiceRecord.Info;
   active: Info | undefined;
   queued: Info | undefined;
+  /** Where the service is reached from outside: the URL of its gateway (its own first); null without one. */
+  url: string | null;
 }
 
-export async function describe(store: Store, service: ServiceRecord.Info): Promise<Described> {
-  const [active, queued] = await Promise.all([
+/** The URL of the ingress a service is attached to: its own gateway (named after it) first. */
+export function urlOf(service: string, ingress: IngressRecord.Info[]): string | null {
+  const attached = ingress.filter((resource) => resource.attachments[service] !== undefined);
+  return (attached.find((resource) => resource.name === service) ?? attached[0])?.url ?? null;
+}
+
+export async function describe(
+  store: Store,
+  service: ServiceRecord.Info,
+  ingress?: IngressRecord.Info[],
+): Promise<Described> {
+  const [active, queued, resources] = await Promise.all([
     service.activeDeploymentId ? DeploymentRecord.get(store, service.activeDeploymentId) : undefined,
     service.queuedDeploymentId ? DeploymentRecord.get(store, service.queuedDeploymentId) : undefined,
+    ingress ?? IngressRecord.list(store, service.stack),
   ]);
-  return { service, active, queued };
+  return { service, active, queued, url: urlOf(service.name, resources) };
 }
 
 /** What ECS says of a service now; null when it is not running (yet) or ECS cannot be asked. */
@@ -234,23 +249,33 @@ export async function redeploy(
   // from the source it was last applied with. The directory may have changed since, so its
   // digests no longer say what runs, and are cleared.
   let source: string | undefined;
-  const updated = await updateSpec(
-    context.store,
-    stack,
-    service,
-    (current) => {
-      source = current.liveTaskDefinitionArn ? undefined : current.source;
-      if (hasImages) return withImages(service, current.spec, images);
-      return source && current.sourceDigests ? current.spec : undefined;
-    },
-    { sourceDigests: null },
-  );
+  let spec: SpecJson;
+  if (hasImages) {
+    // The images travel on the deployment and are written into the spec when it runs
+    // (load-deployment), so a burst of redeploys does not fight over one spec write: each is
+    // only placed in the service's slots. An unknown container is refused here, at once.
+    const current = await requireService(context.store, stack, service);
+    source = current.liveTaskDefinitionArn ? undefined : current.source;
+    spec = withImages(service, current.spec, images);
+  } else {
+    const updated = await updateSpec(
+      context.store,
+      stack,
+      service,
+      (current) => {
+        source = current.liveTaskDefinitionArn ? undefined : current.source;
+        return source && current.sourceDigests ? current.spec : undefined;
+      },
+      { sourceDigests: null },
+    );
+    spec = updated.spec;
+  }
   const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
   return requestDeployment(context, {
     stack,
     service,
     trigger: "api",
-    specHash: specHash(updated.spec),
+    specHash: specHash(spec),
     imageDigests: pinnedDigests(images),
     reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
     parameters: { action: "deploy", ...(hasImages ? { images } : {}), ...(source ? { source } : {}) },

@@ -1,6 +1,6 @@
 import { BerthError } from "../errors.ts";
 import { Spec } from "../spec/index.ts";
-import { ServiceRecord, StackRecord } from "../store/index.ts";
+import { IngressRecord, ServiceRecord, StackRecord } from "../store/index.ts";
 import {
   desiredServices,
   type PlannedService,
@@ -255,10 +255,14 @@ export async function remove(context: StackContext, stack: string): Promise<Serv
 
 /** A stack as applied, with its services and the deployments in their slots. */
 export async function describe(context: Pick<StackContext, "store">, stack: string) {
-  const { stack: found, services } = await StackRecord.getWithServices(context.store, stack);
+  const [{ stack: found, services }, ingress] = await Promise.all([
+    StackRecord.getWithServices(context.store, stack),
+    IngressRecord.list(context.store, stack),
+  ]);
   if (!found) throw new BerthError("NOT_FOUND", `stack ${stack} does not exist`);
   return {
     stack: found,
-    services: await Promise.all(services.map((service) => describeService(context.store, service))),
+    services: await Promise.all(services.map((service) => describeService(context.store, service, ingress))),
+    ingress,
   };
 }

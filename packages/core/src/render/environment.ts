@@ -48,6 +48,8 @@ export const Environment = z.object({
       }),
     )
     .default({}),
+  /** Public URLs of the stack's gateways Berth created, by gateway name (`$ResourceParam(…, 'url')`). */
+  ingressUrls: z.record(z.string(), z.string()).default({}),
   /**
    * Ingress the installation lacks: `error` refuses to render, `omit` renders the service without
    * it (an installation with no load balancers, such as Berth Local, reaches services directly).

@@ -88,3 +88,28 @@ export function standardTags(env: Environment, resource?: string): Record<string
     ...(resource ? { "berth:resource": resource } : {}),
   };
 }
+
+/** An HTTP API gateway's API name (API Gateway allows 128 characters). */
+export function httpApiName(env: Pick<Environment, "stack">, gateway: string): string {
+  return fit(`berth-${env.stack}-${gateway}`, 128);
+}
+
+/**
+ * The Cloud Map service a container port is registered in for API Gateway: a DNS label
+ * (63 characters), unique in the installation's namespace.
+ */
+export function registryServiceName(
+  env: Pick<Environment, "stack">,
+  resource: string,
+  container: string,
+  port: number,
+): string {
+  const parts = resource === container ? [env.stack, resource, port] : [env.stack, resource, container, port];
+  return fit(
+    parts
+      .join("-")
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-"),
+    63,
+  );
+}

@@ -57,6 +57,37 @@ describe("task definitions", () => {
     expect(variables("publicService").PRIVATE_URL).toBe("http://privateapi:3000/v1");
   });
 
+  it("resolves $ResourceParam urls to the gateway's URL once it exists, and says why not before", () => {
+    const withUrl = parse(`
+resources:
+  site:
+    type: web-service
+    properties:
+      packaging: { type: prebuilt-image, properties: { image: "nginx:1" } }
+      resources: { cpu: 0.25, memory: 512 }
+  worker:
+    type: worker-service
+    properties:
+      packaging: { type: prebuilt-image, properties: { image: "busybox:1" } }
+      resources: { cpu: 0.25, memory: 512 }
+      environment:
+        - name: CALLBACK
+          value: $ResourceParam('site', 'url')/hooks
+`);
+    const render = (urls: Record<string, string>) =>
+      Render.renderResource(
+        withUrl,
+        "worker",
+        Render.Environment.parse({ ...env, stack: "pub", ingressUrls: urls }),
+      ).taskDefinition.containerDefinitions?.[0]?.environment?.find(
+        (variable) => variable.name === "CALLBACK",
+      )?.value;
+    expect(render({ site: "https://abc123.execute-api.us-east-1.amazonaws.com" })).toBe(
+      "https://abc123.execute-api.us-east-1.amazonaws.com/hooks",
+    );
+    expect(() => render({})).toThrow(/has no value yet: .*deploy that service first/);
+  });
+
   it("injects connectTo variables in upper snake case, PORT, and stringified values", () => {
     expect(variables("publicService")).toEqual({
       PORT: "8080",

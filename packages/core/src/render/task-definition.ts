@@ -29,8 +29,24 @@ export function addressOf(stack: Spec.Stack, resourceName: string): string {
   return `${Spec.serviceAlias(resourceName)}:${resource.properties.port}`;
 }
 
-function resolveParam(stack: Spec.Stack, resource: string, param: string): string {
+/**
+ * The public URL of a gateway, or of a web service's own gateway (named after it). Known once
+ * the gateway exists: it is created with the first deployment of a service behind it.
+ */
+export function urlOf(env: Pick<Environment, "ingressUrls">, resourceName: string): string {
+  const url = own(env.ingressUrls, resourceName);
+  if (!url) {
+    throw new RenderError(
+      "UNKNOWN_PARAMETER",
+      `$ResourceParam('${resourceName}', 'url') has no value yet: the gateway gets its URL when a service behind it is first deployed; deploy that service first`,
+    );
+  }
+  return url;
+}
+
+function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
   if (param === "address") return addressOf(stack, resource);
+  if (param === "url") return urlOf(env, resource);
   throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
 }
 
@@ -97,7 +113,7 @@ function containerDefinition(
       });
     } else {
       const value = Spec.substituteResourceParams(variable.value, (target, param) =>
-        resolveParam(stack, target, param),
+        resolveParam(stack, env, target, param),
       );
       environment.push({ name: variable.name, value });
     }

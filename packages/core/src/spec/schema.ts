@@ -622,3 +622,29 @@ export const UNSUPPORTED_TOP_LEVEL_KEYS: Record<string, string> = {
   variables: "variables are not supported; use environment values",
   serviceName: "the stack name is given when the stack is applied (berth deploy --stack NAME)",
 };
+
+/** One resource of any type: what `resources` maps each name to. */
+export const ResourceDefinition = z.discriminatedUnion("type", [
+  PrivateService,
+  WebService,
+  WorkerService,
+  MultiContainerWorkload,
+  BatchJob,
+  HttpApiGateway,
+  ApplicationLoadBalancer,
+  NetworkLoadBalancer,
+]);
+
+/**
+ * The whole file as one schema: what the JSON Schema for editors and the types of `berth.ts`
+ * are made from. `parse` checks the same parts one resource at a time, so that it reports every
+ * problem with its own wording, and adds the rules that span resources (`validate.ts`).
+ */
+export const StackFile = closed({
+  resources: z.record(z.string().regex(RESOURCE_NAME_PATTERN), ResourceDefinition),
+});
+
+/** A stack file as written, before defaults: the type `berth.ts` files are checked against. */
+export type StackFileInput = z.input<typeof StackFile>;
+/** One resource as written, before defaults. */
+export type ResourceInput = z.input<typeof ResourceDefinition>;

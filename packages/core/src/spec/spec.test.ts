@@ -419,11 +419,17 @@ describe("cross-resource rules", () => {
       web: privateService({ environment: [{ name: "A", value: "$ResourceParam('api', 'adress')" }] }),
     });
     expect(param).toMatchObject({ code: "UNKNOWN_PARAMETER", suggestion: "address" });
+    parseOk(
+      stackOf({
+        gw: { type: "http-api-gateway" },
+        web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'url')/x" }] }),
+      }),
+    );
     const gateway = singleIn({
       gw: { type: "http-api-gateway" },
-      web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'url')" }] }),
+      web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'arn')" }] }),
     });
-    expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "url"; referenceable: none');
+    expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "arn"; referenceable: url');
   });
 
   it("checks connectTo targets", () => {

@@ -3,6 +3,7 @@ export * from "./directives.ts";
 export * from "./image-ref.ts";
 export * from "./issues.ts";
 export { DEFAULT_FILE_NAME, type ParseOptions, type ParseResult, parse } from "./load.ts";
+export { JSON_SCHEMA_API_PATH, stackFileJsonSchema } from "./published-schema.ts";
 export * from "./schedule.ts";
 export * from "./schema.ts";
 export * from "./tag-filter.ts";

@@ -31,7 +31,8 @@ export interface LocatedIssue {
 /** What `$ResourceParam(name, param)` can read from each resource type. */
 export const REFERENCEABLE_PARAMS: Partial<Record<string, readonly string[]>> = {
   "private-service": ["address"],
-  "web-service": ["address"],
+  "web-service": ["address", "url"],
+  "http-api-gateway": ["url"],
 };
 
 /**

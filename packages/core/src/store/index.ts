@@ -3,6 +3,7 @@ export * as DeploymentEventRecord from "./deployment-event-record.ts";
 export * as DeploymentRecord from "./deployment-record.ts";
 export type { Page, PageRequest } from "./dynamo.ts";
 export * as IdempotencyRecord from "./idempotency-record.ts";
+export * as IngressRecord from "./ingress-record.ts";
 export * as ReceiverRecord from "./receiver-record.ts";
 export * as ServiceRecord from "./service-record.ts";
 export * as StackRecord from "./stack-record.ts";

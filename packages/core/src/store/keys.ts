@@ -12,6 +12,7 @@ export const STACK_SORT_KEY = "STACK";
 export const SERVICE_SORT_PREFIX = "SERVICE#";
 export const DEPLOYMENT_SORT_KEY = "DEPLOYMENT";
 export const EVENT_SORT_PREFIX = "EVENT#";
+export const INGRESS_SORT_PREFIX = "INGRESS#";
 
 /** Wide enough that string order equals numeric order for any realistic number of events. */
 const EVENT_SEQUENCE_DIGITS = 10;
@@ -22,6 +23,12 @@ export const servicePartition = (stack: string): string => `STACK#${stack}`;
 export const serviceKey = (stack: string, service: string): PrimaryKey => ({
   PK: servicePartition(stack),
   SK: `${SERVICE_SORT_PREFIX}${service}`,
+});
+
+/** A stack's ingress resource (HTTP API gateway, load balancer), beside its services. */
+export const ingressKey = (stack: string, name: string): PrimaryKey => ({
+  PK: servicePartition(stack),
+  SK: `${INGRESS_SORT_PREFIX}${name}`,
 });
 
 export const deploymentPartition = (id: string): string => `DEPLOYMENT#${id}`;

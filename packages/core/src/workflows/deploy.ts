@@ -12,9 +12,11 @@ import {
 
 /**
  * The deploy workflow (also scale and refresh). Input: the API's `WorkflowInput`
- * (`{ deploymentId, stack, service, action, … }`). load-deployment answers `{ waitTimeoutSeconds,
- * build: { needed, items }, reuse? }`; each build item is one CodeBuild build; prepare-resources
- * answers the task definition; apply-service the ECS deployment the wait is for.
+ * (`{ deploymentId, stack, service, action, … }`). load-deployment runs the preflight checks and
+ * answers `{ waitTimeoutSeconds, build: { needed, items }, reuse? }`; each build item is one
+ * CodeBuild build, after which prepare-resources answers the task definition; without a build
+ * apply-service registers it (`resources: { register: true }`); apply-service answers the ECS
+ * deployment the wait is for.
  */
 export const definition: StateMachine = {
   Comment:
@@ -22,12 +24,10 @@ export const definition: StateMachine = {
   StartAt: "Load deployment",
   TimeoutSeconds: 4 * 60 * 60,
   States: {
-    "Load deployment": loadDeployment("Preflight"),
-    Preflight: invoke("preflight", {
-      payload: { ...DEPLOYMENT_REF, "deployment.$": "$.deployment.Payload" },
+    // load-deployment also runs the preflight checks here: one step, one read of the stack.
+    "Load deployment": loadDeployment("Build needed?", {
+      payload: { preflight: true },
       timeoutSeconds: 120,
-      resultPath: null,
-      next: "Build needed?",
       // A service it connects to is being created: wait for it (3 s apart, up to 5 minutes).
       retry: [
         {
@@ -87,7 +87,13 @@ export const definition: StateMachine = {
       Catch: catchToFailure(),
       Next: "Prepare resources",
     },
-    "No build": { Type: "Pass", Result: [], ResultPath: "$.build", Next: "Prepare resources" },
+    // Nothing built: apply-service registers the revision itself, then updates the service.
+    "No build": {
+      Type: "Pass",
+      Result: { Payload: { register: true } },
+      ResultPath: "$.resources",
+      Next: "Apply service",
+    },
     "Prepare resources": invoke("prepare-resources", {
       payload: { ...DEPLOYMENT_REF, "builds.$": "$.build" },
       timeoutSeconds: 120,
@@ -102,7 +108,7 @@ export const deploy: Workflow = {
   name: "deploy",
   description:
     "Builds when the packaging needs it, registers the task definition, updates the service, waits for ECS",
-  functions: ["load-deployment", "preflight", "prepare-resources", ...APPLY_AND_WAIT_FUNCTIONS],
+  functions: ["load-deployment", "prepare-resources", ...APPLY_AND_WAIT_FUNCTIONS],
   placeholders: ["CodeBuildProject"],
   definition,
 };

@@ -218,12 +218,16 @@ function waitForDeployment(appliedPath: string): Record<string, State> {
   };
 }
 
-export function loadDeployment(next: string): State {
+export function loadDeployment(
+  next: string,
+  options: { payload?: Record<string, unknown>; retry?: State["Retry"]; timeoutSeconds?: number } = {},
+): State {
   return invoke("load-deployment", {
-    payload: DEPLOYMENT_REF,
-    timeoutSeconds: 30,
+    payload: { ...DEPLOYMENT_REF, ...options.payload },
+    timeoutSeconds: options.timeoutSeconds ?? 60,
     resultPath: "$.deployment",
     next,
+    ...(options.retry ? { retry: options.retry } : {}),
   });
 }
 

@@ -197,7 +197,14 @@ describe("the deploy workflow", () => {
     expect(build?.Resource).toBe("arn:aws:states:::codebuild:startBuild.sync");
     expect(build?.Parameters?.ProjectName).toBe("${CodeBuildProject}");
     expect(choice?.Default).toBe("No build");
-    expect(states["No build"]?.Next).toBe(states.Build?.Next);
+    // Built images are registered by prepare-resources; without a build, apply-service registers.
+    expect(states.Build?.Next).toBe("Prepare resources");
+    expect(states["Prepare resources"]?.Next).toBe("Apply service");
+    expect(states["No build"]?.Next).toBe("Apply service");
+    expect(states["No build"]).toMatchObject({
+      Result: { Payload: { register: true } },
+      ResultPath: "$.resources",
+    });
     expect(states["Reuse revision"]?.Next).toBe("Apply service");
   });
 
@@ -246,7 +253,7 @@ describe("the deploy workflow", () => {
     });
   });
 
-  it("goes load → preflight → prepare → apply → wait → finalize → release on the happy path", () => {
+  it("goes load (with preflight) → apply (registering) → wait → finalize → release on the happy path", () => {
     const path: (string | undefined)[] = [];
     let name: string | undefined = deploy?.definition.StartAt;
     while (name && path.length < 20) {
@@ -256,10 +263,8 @@ describe("the deploy workflow", () => {
     }
     expect(path).toEqual([
       "load-deployment",
-      "preflight",
       "Choice",
       "Pass",
-      "prepare-resources",
       "apply-service",
       "Choice",
       "wait-for-deployment",

@@ -4,7 +4,7 @@ import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type ApiDependencies, type ApiDependencyOptions, withDefaults } from "./dependencies.ts";
 import { errorResponse } from "./errors.ts";
-import { toApiRequest, toLambdaResult } from "./http.ts";
+import { toApiRequest, toLambdaResult, withEtag } from "./http.ts";
 import { dispatch } from "./router.ts";
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -96,6 +96,6 @@ export function createApiHandler(options: ApiDependencyOptions): ApiHandler {
       const scope = scopeOf(event, context, dependencies.logger);
       const request = toApiRequest(event, scope.requestId);
       const response = await dispatch(dependencies, scope.logger, request);
-      return toLambdaResult(response, scope.requestId);
+      return toLambdaResult(withEtag(request, response), scope.requestId);
     });
 }

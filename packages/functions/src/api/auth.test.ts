@@ -113,7 +113,7 @@ describe.each(
 });
 
 describe("the matrix", () => {
-  it("covers every route, and only health, the OpenAPI document and webhook receivers are public", () => {
+  it("covers every route, and only health, the OpenAPI document, the stack file's schema and webhook receivers are public", () => {
     const publicPaths = ROUTES.filter((route) => route.access === "public").map((route) => route.path);
     // A receiver authenticates each delivery by the provider's signature or secret (receivers.test.ts).
     expect(publicPaths.sort()).toEqual([
@@ -121,6 +121,7 @@ describe("the matrix", () => {
       "/v1/hooks/{id}",
       "/v1/hooks/{id}/{secret}",
       "/v1/openapi.json",
+      "/v1/schema/stack-file.json",
     ]);
     for (const route of protectedRoutes) {
       const request = sampleRequest(route);
@@ -144,7 +145,11 @@ describe("the matrix", () => {
     }
   });
 
-  it.each(["/v1/health", "/v1/openapi.json"])("serves %s without a token", async (path) => {
+  it.each([
+    "/v1/health",
+    "/v1/openapi.json",
+    "/v1/schema/stack-file.json",
+  ])("serves %s without a token", async (path) => {
     expect((await harness.call({ method: "GET", path })).status).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { ApiError } from "./errors.ts";
 
@@ -154,4 +155,22 @@ export function queryObject(request: ApiRequest): Record<string, string | string
       previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
   }
   return query;
+}
+
+/**
+ * Conditional GETs: a 200 answer carries a weak `ETag` of its body, and a request whose
+ * `If-None-Match` names it gets 304 with no body, so a client polling something that has not
+ * changed (a deployment's timeline) costs a round trip and no payload.
+ */
+export function withEtag(request: ApiRequest, response: ApiResponse): ApiResponse {
+  if (request.method !== "GET" || response.status !== 200 || response.json === undefined) return response;
+  const digest = createHash("sha256").update(JSON.stringify(response.json)).digest("base64url").slice(0, 27);
+  const etag = `W/"${digest}"`;
+  const headers = { ...response.headers, etag };
+  const asked = request.headers["if-none-match"];
+  const matches = asked?.split(",").some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === "*" || trimmed.replace(/^W\//, "") === etag.replace(/^W\//, "");
+  });
+  return matches ? { status: 304, headers } : { ...response, headers };
 }

@@ -84,6 +84,15 @@ function parametersOf(route: Route, collector: SchemaCollector): unknown[] {
   };
   fromObject(route.params, "path");
   fromObject(route.query, "query");
+  if (route.method === "GET") {
+    parameters.push({
+      name: "If-None-Match",
+      in: "header",
+      required: false,
+      description: "The `ETag` of an earlier 200 answer: 304 with no body while the answer is unchanged",
+      schema: { type: "string" },
+    });
+  }
   // A public route has no token to key a replay on.
   if ((route.method === "POST" || route.method === "PUT") && route.access !== "public") {
     parameters.push({
@@ -139,9 +148,22 @@ function operationOf(route: Route, collector: SchemaCollector): JsonObject {
               },
             }
           : {}),
+        ...(route.method === "GET" && status === "200"
+          ? {
+              headers: {
+                ETag: {
+                  description: "A weak tag of this answer, for `If-None-Match`",
+                  schema: { type: "string" },
+                },
+              },
+            }
+          : {}),
       },
     ]),
   );
+  if (route.method === "GET") {
+    successes[304] = { description: "Not modified: the answer still has the `ETag` sent in `If-None-Match`" };
+  }
   const requestBody = requestBodyOf(route, collector);
   return {
     operationId: route.operationId,

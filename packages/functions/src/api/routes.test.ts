@@ -310,9 +310,10 @@ describe("POST /v1/stacks/{stack}/services/{service}/deployments", () => {
 
     expect(reply.status).toBe(202);
     expect(reply.json.deployment.imageDigests).toEqual({ api: `sha256:${"a".repeat(64)}` });
-    const service = await read("/v1/stacks/image/services/api");
-    expect(service.json.spec.properties.packaging).toEqual({ type: "prebuilt-image", properties: { image } });
+    // The image travels on the deployment; its workflow writes it into the spec when it starts.
     expect(reply.json.deployment.parameters).toEqual({ action: "deploy", images: { api: image } });
+    const service = await read("/v1/stacks/image/services/api");
+    expect(service.json.spec.properties.packaging.properties.image).not.toBe(image);
   });
 
   it("refuses an unknown container, a malformed image and unknown fields", async () => {
@@ -685,6 +686,15 @@ describe("public routes and routing", () => {
     const openapi = await harness.call({ method: "GET", path: "/v1/openapi.json" });
     expect(openapi.status).toBe(200);
     expect(openapi.json.openapi).toBe("3.1.0");
+    expect(openapi.json.paths["/v1/schema/stack-file.json"].get.security).toEqual([]);
+  });
+
+  it("serves the stack file's JSON Schema without a token, as an editor fetches it", async () => {
+    const reply = await harness.call({ method: "GET", path: "/v1/schema/stack-file.json" });
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-type"]).toBe("application/schema+json");
+    expect(reply.json.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(reply.json.properties.resources.additionalProperties.oneOf).toHaveLength(8);
   });
 
   it("answers 404 for unknown paths and 405 with Allow for known paths", async () => {

@@ -196,6 +196,8 @@ export const ServiceView = z.object({
   spec: z.record(z.string(), z.unknown()),
   /** `alias:port` through Service Connect, for private and web services. */
   address: z.string().nullable(),
+  /** The public URL of the gateway or load balancer in front of the service; null without one. */
+  url: z.string().nullable(),
   liveRevision: z.object({ taskDefinitionArn: z.string(), revision: z.number().int().nullable() }).nullable(),
   lastGoodTaskDefinitionArn: z.string().nullable(),
   scaling: z.object({ min: z.number().int(), max: z.number().int() }).nullable(),
@@ -225,12 +227,19 @@ export const ServiceSummary = ServiceView.pick({
   type: true,
   status: true,
   address: true,
+  url: true,
   activeDeployment: true,
   queuedDeployment: true,
 });
 
 export const StackList = z.object({ stacks: z.array(StackSummary) });
-export const StackDetail = z.object({ stack: StackRecord.Info, services: z.array(ServiceSummary) });
+/** An ingress resource Berth created for the stack (an HTTP API gateway, a load balancer). */
+export const IngressView = z.object({ name: z.string(), type: z.string(), url: z.string() });
+export const StackDetail = z.object({
+  stack: StackRecord.Info,
+  services: z.array(ServiceSummary),
+  ingress: z.array(IngressView),
+});
 
 export const DeleteStackResponse = z.object({
   stack: StackRecord.Name,

@@ -42,7 +42,7 @@ describe.skipIf(!hasS3Emulator)("POST /v1/sources with a source bucket (moto's S
   beforeAll(async () => {
     s3 = await startS3Emulator();
     harness = await startHarness({ sources: { bucket: s3.bucket, client: s3.client } });
-  }, 30_000);
+  });
   afterAll(async () => {
     await harness?.stop();
     await s3?.stop();

@@ -56,6 +56,7 @@ export function serviceView(
     status: statusOf(described),
     spec: service.spec,
     address: ServiceSpec.addressOf(service.name, service.spec),
+    url: described.url,
     liveRevision: live ? { taskDefinitionArn: live, revision: ServiceSpec.revisionOf(live) } : null,
     lastGoodTaskDefinitionArn: service.lastGoodTaskDefinitionArn ?? null,
     scaling: ServiceSpec.scalingOf(service.spec),
@@ -69,6 +70,6 @@ export function serviceView(
 }
 
 export function serviceSummary(described: Service.Described): z.input<typeof ServiceSummary> {
-  const { name, type, status, address, activeDeployment, queuedDeployment } = serviceView(described);
-  return { name, type, status, address, activeDeployment, queuedDeployment };
+  const { name, type, status, address, url, activeDeployment, queuedDeployment } = serviceView(described);
+  return { name, type, status, address, url, activeDeployment, queuedDeployment };
 }

@@ -1,7 +1,10 @@
 import { Rollout } from "@berth/core/rollout";
+import { z } from "zod";
 import { stepHandler } from "./runtime.ts";
 import { StepInput } from "./schemas.ts";
 
-export const handler = stepHandler("load-deployment", StepInput, (runtime, input) =>
-  Rollout.loadDeployment(runtime, input),
+export const handler = stepHandler(
+  "load-deployment",
+  StepInput.extend({ preflight: z.boolean().optional() }),
+  (runtime, input) => Rollout.loadDeployment(runtime, input),
 );

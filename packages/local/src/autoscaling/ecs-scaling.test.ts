@@ -149,5 +149,5 @@ describe("autoscaling an ECS service of Berth Local", () => {
     expect(events.some((event) => event.message?.includes("has changed its desired count from 1 to 3"))).toBe(
       true,
     );
-  }, 90_000);
+  });
 });

@@ -256,7 +256,7 @@ print(json.dumps({
       );
     }
     expect(new Set(await Iam.listAllRolePolicies(iam, "many-policies")).size).toBe(103);
-  }, 120_000);
+  });
 });
 
 const TRUST = JSON.stringify({
@@ -507,7 +507,7 @@ describe("records", () => {
     const { services } = await call("DescribeServices", { cluster: "berth", services: ["counted"] });
     const deployment = (services as { deployments: Record<string, unknown>[] }[])[0]?.deployments[0] ?? {};
     expect(Object.keys(deployment)).not.toContain("loadBalancers");
-  }, 120_000);
+  });
 });
 
 describe("contract: every operation's answer against botocore's output shape", () => {
@@ -558,7 +558,7 @@ describe("contract: every operation's answer against botocore's output shape", (
       .map((found, index) => ({ operation: answers[index]?.operation, found }))
       .filter((entry) => entry.found.length > 0);
     expect(problems).toEqual([]);
-  }, 60_000);
+  });
 
   it("the check finds unknown members, wrong types, bad enums and missing required members", () => {
     const [unknown, wrongType, badEnum] = responseProblems("ecs", [

@@ -301,7 +301,7 @@ describe("Berth Local ECS", () => {
       "SUCCESSFUL",
     ]);
     expect(await Promise.all((await tasksOf("api")).map(answer))).toEqual(["v2", "v2", "v2"]);
-  }, 60_000);
+  });
 
   it("rolls back a revision that fails its health check, keeping the old tasks serving", async () => {
     const taskDefinition = await register("api", { VERSION: "v4", UNHEALTHY: "1" });
@@ -362,7 +362,7 @@ describe("Berth Local ECS", () => {
     expect(cli.services[0].deployments[0].rolloutStateReason).toMatch(
       /completed: rolled back from deployment ecs-svc\/\d+, which failed: ECS deployment circuit breaker: tasks failed to start\.$/,
     );
-  }, 120_000);
+  });
 
   it("escalates StopTask to SIGKILL after the stop timeout", async () => {
     const taskDefinition = await register(
@@ -399,7 +399,7 @@ describe("Berth Local ECS", () => {
     expect(stopped.containers?.[0]?.exitCode).toBe(137);
     await ecs.send(new UpdateServiceCommand({ cluster: "berth", service: "stubborn", desiredCount: 0 }));
     await ecs.send(new DeleteServiceCommand({ cluster: "berth", service: "stubborn" }));
-  }, 60_000);
+  });
 
   it("runs batch jobs to completion with their exit code, stop reason and events", async () => {
     const { taskDefinition } = await ecs.send(
@@ -526,5 +526,5 @@ describe("Berth Local ECS", () => {
     });
     expect(service.taskDefinition).toMatch(/api:2$/);
     expect(await Promise.all((await tasksOf("api")).map(answer))).toEqual(["v2", "v2", "v2"]);
-  }, 60_000);
+  });
 });

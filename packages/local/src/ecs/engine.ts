@@ -306,6 +306,35 @@ export class EcsEngine {
     return endpoints;
   }
 
+  /**
+   * The tasks a Cloud Map service (a `serviceRegistries` entry of an ECS service) has registered:
+   * live ones with their host port and whether they are healthy and not stopping, as ECS
+   * reports them to Cloud Map.
+   */
+  registeredTasks(registryArn: string): { taskId: string; port: number; healthy: boolean }[] {
+    const found: { taskId: string; port: number; healthy: boolean }[] = [];
+    for (const service of this.state.services) {
+      const registries = (service.configuration.serviceRegistries ?? []) as {
+        registryArn?: string;
+        containerName?: string;
+        containerPort?: number;
+      }[];
+      for (const registry of registries) {
+        if (registry.registryArn !== registryArn) continue;
+        for (const task of this.liveTasks(
+          (t) => t.clusterArn === service.clusterArn && t.serviceName === service.serviceName,
+        )) {
+          const binding = task.containers
+            .find((c) => c.name === registry.containerName)
+            ?.networkBindings.find((b) => b.containerPort === registry.containerPort);
+          if (binding)
+            found.push({ taskId: task.taskId, port: binding.hostPort, healthy: this.isHealthy(task) });
+        }
+      }
+    }
+    return found;
+  }
+
   // Tasks -------------------------------------------------------------------------------------
 
   liveTasks(predicate: (task: TaskRecord) => boolean = () => true): TaskRecord[] {

@@ -1,13 +1,7 @@
-import {
-  Agent,
-  createServer as createHttpServer,
-  type Server as HttpServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
+import { HttpForwarder } from "../proxy/http-forward.ts";
 
 /**
  * Berth Local's Service Connect: one proxy per client alias (`dnsName:port`) on a local port,
@@ -50,12 +44,9 @@ interface Proxy {
 const REFUSED_ROUNDS = 20;
 const REFUSED_DELAY_MS = 100;
 
-/** Bodies up to this size are buffered so a request can be retried on another task. */
-const MAX_RETRY_BODY = 1024 * 1024;
-
 export class ServiceConnect {
   private readonly proxies = new Map<string, Proxy>();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly forwarder = new HttpForwarder();
 
   constructor(private readonly endpointsOf: (owner: AliasOwner) => Endpoint[]) {}
 
@@ -112,7 +103,7 @@ export class ServiceConnect {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.forwarder.close();
     await Promise.all(
       [...this.proxies.values()].map(
         (proxy) =>
@@ -172,81 +163,17 @@ export class ServiceConnect {
   }
 
   private httpProxy(proxy: Proxy): HttpServer {
-    const server = createHttpServer((request, response) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let streaming = false;
-      request.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_RETRY_BODY) streaming = true;
-        chunks.push(chunk);
-      });
-      request.on("end", () => {
-        if (streaming) {
-          // Too large to keep for a retry: forwarded once.
-          this.forward(proxy, request, response, Buffer.concat(chunks), this.rotation(proxy).slice(0, 1));
-        } else {
-          this.forward(proxy, request, response, Buffer.concat(chunks), this.rotation(proxy));
-        }
-      });
-    });
+    // The forwarding core the gateways share: per request, with retries on refused connections
+    // and on keep-alive connections a stopping task closed.
+    const server = createHttpServer((request, response) =>
+      this.forwarder.handle(request, response, {
+        targets: () => this.rotation(proxy).map((endpoint) => ({ id: endpoint.taskId, port: endpoint.port })),
+        headers: { host: proxy.alias },
+        label: `${proxy.owner.serviceName} (${proxy.alias})`,
+      }),
+    );
     server.keepAliveTimeout = 65_000;
     return server;
-  }
-
-  private forward(
-    proxy: Proxy,
-    request: IncomingMessage,
-    response: ServerResponse,
-    body: Buffer,
-    candidates: Endpoint[],
-    index = 0,
-    round = 0,
-  ): void {
-    const endpoint = candidates[index];
-    if (!endpoint && round + 1 < REFUSED_ROUNDS && !response.destroyed) {
-      setTimeout(
-        () => this.forward(proxy, request, response, body, this.rotation(proxy), 0, round + 1),
-        REFUSED_DELAY_MS,
-      );
-      return;
-    }
-    if (!endpoint) {
-      if (!response.headersSent) {
-        response.writeHead(503, { "content-type": "text/plain", "x-berth-service-connect": proxy.alias });
-      }
-      response.end(`no healthy task of ${proxy.owner.serviceName} for ${proxy.alias}\n`);
-      return;
-    }
-    const upstream = httpRequest(
-      {
-        host: "127.0.0.1",
-        port: endpoint.port,
-        method: request.method,
-        path: request.url,
-        headers: { ...request.headers, host: proxy.alias, "content-length": String(body.length) },
-        agent: this.agent,
-      },
-      (upstreamResponse) => {
-        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-        upstreamResponse.pipe(response);
-        upstreamResponse.on("error", () => response.destroy());
-      },
-    );
-    upstream.on("error", (error: NodeJS.ErrnoException) => {
-      // Safe to send again: the task refused the connection, or a reused keep-alive connection
-      // was closed by a task that is shutting down before it read the request.
-      const retryable =
-        error.code === "ECONNREFUSED" ||
-        (upstream.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE"));
-      if (retryable && !response.headersSent)
-        this.forward(proxy, request, response, body, candidates, index + 1);
-      else if (!response.headersSent) {
-        response.writeHead(502, { "content-type": "text/plain" });
-        response.end(`upstream error: ${error.code ?? error.message}\n`);
-      } else response.destroy();
-    });
-    upstream.end(body);
   }
 }
 

@@ -183,7 +183,7 @@ describe("lambda:invoke", () => {
     expect(JSON.parse(output.draining.Cause)).toMatchObject({ errorMessage: "the service still drains" });
     expect(output.slow.Error).toBe("Sandbox.Timedout");
     expect(JSON.parse(output.slow.Cause).errorMessage).toMatch(/Task timed out after 1\.00 seconds$/);
-  }, 10_000);
+  });
 
   it("names an unknown function Lambda.ResourceNotFoundException", async () => {
     const { output } = await run({

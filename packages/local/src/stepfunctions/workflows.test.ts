@@ -33,7 +33,6 @@ const STEPS: Record<string, string> = {
     const items = [{ environmentVariables, buildspec: "version: 0.2" }];
     return { waitTimeoutSeconds: 60, build: { needed: true, environmentVariables, items } };
   };`,
-  preflight: `export const handler = async (event) => { record("preflight", event); return { ok: true }; };`,
   "prepare-resources": `export const handler = async (event) => {
     record("prepare-resources", event);
     return { taskDefinitionArn: "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:1" };
@@ -165,7 +164,6 @@ describe("Berth's workflows", () => {
     expect(finalized?.event.outcome).toEqual({ status: "SUCCEEDED", runningTasks: 2 });
     expect(callsFor("build-1").map((call) => call.step)).toEqual([
       "load-deployment",
-      "preflight",
       "prepare-resources",
       "apply-service",
       "wait-for-deployment",
@@ -215,9 +213,12 @@ describe("Berth's workflows", () => {
     const described = await settled(harness, await start("deploy", "plain-1", input));
     expect(described.status).toBe("SUCCEEDED");
     const steps = callsFor("plain-1");
-    expect(JSON.stringify(steps.find((call) => call.step === "prepare-resources")?.event)).not.toContain(
-      "berth-build:",
-    );
+    // Nothing built: no prepare-resources; apply-service is told to register the revision itself.
+    expect(steps.map((call) => call.step)).not.toContain("prepare-resources");
+    expect(steps.find((call) => call.step === "load-deployment")?.event).toMatchObject({ preflight: true });
+    expect(steps.find((call) => call.step === "apply-service")?.event).toMatchObject({
+      resources: { register: true },
+    });
     expect(steps.map((call) => call.step)).toContain("reconcile");
     expect(steps.find((call) => call.step === "finalize")?.event.outcome).toEqual({
       status: "SUCCEEDED",

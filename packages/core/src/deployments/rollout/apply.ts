@@ -11,6 +11,7 @@ import {
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
+import { detachHttpApis, ensureHttpApis, httpApiAttachments } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import {
@@ -24,7 +25,8 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
-import { loadTarget, renderEnvironment } from "./target.ts";
+import { registerRevision } from "./prepare.ts";
+import { ingressUrls, loadTarget, renderEnvironment, type Target } from "./target.ts";
 
 export interface AppliedService {
   ecsService: string;
@@ -102,10 +104,16 @@ export async function recordLive(
  */
 export async function applyService(
   context: StepContext,
-  input: StepInput & { resources?: { taskDefinitionArn?: string } | null; forceNewDeployment?: boolean },
+  input: StepInput & {
+    resources?: { taskDefinitionArn?: string; register?: boolean } | null;
+    forceNewDeployment?: boolean;
+  },
 ): Promise<AppliedService | RegisteredJob> {
   const { store, clients, settings } = context;
-  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  const [deployment, target] = await Promise.all([
+    DeploymentRecord.get(store, input.deploymentId),
+    loadTarget(store, input.stack, input.service),
+  ]);
   if (deployment?.status !== "DEPLOYING") {
     throw new StepError(
       STEP_ERRORS.notRunnable,
@@ -115,17 +123,31 @@ export async function applyService(
   if (deployment.cancelRequestedAt)
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const { parameters } = deployment;
-  const target = await loadTarget(store, input.stack, input.service);
-  const env = renderEnvironment(settings, input.stack);
+  // Gateways first: the revision registered below may name their URLs ($ResourceParam).
+  const env = await ingressEnvironment(context, deployment.id, input, target);
   const plan = Render.renderResource(target.stack, input.service, env);
-  const taskDefinitionArn = input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
+  const ecsService = plan.service
+    ? (plan.service.create.serviceName ?? Render.serviceName(env, input.service))
+    : undefined;
+  // A deploy that builds nothing registers its revision here, beside DescribeServices: one step
+  // and one read of the deployment and its stack instead of two.
+  const [registered, existing] = await Promise.all([
+    input.resources?.register === true && !input.resources.taskDefinitionArn
+      ? registerRevision(context, deployment, target, {})
+      : undefined,
+    ecsService ? describeService(context, ecsService) : undefined,
+  ]);
+  const taskDefinitionArn =
+    registered?.taskDefinitionArn ??
+    input.resources?.taskDefinitionArn ??
+    target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
     throw new StepError(
       STEP_ERRORS.notRunnable,
       `${input.stack}/${input.service} has no task definition to run`,
     );
   }
-  if (!plan.service) {
+  if (!plan.service || !ecsService) {
     return registerJob(
       context,
       deployment.id,
@@ -133,11 +155,9 @@ export async function applyService(
       Render.renderJobRun(target.stack, input.service, env, taskDefinitionArn),
     );
   }
-  const ecsService = plan.service.create.serviceName ?? Render.serviceName(env, input.service);
   const forceNewDeployment = input.forceNewDeployment === true || parameters.action === "refresh";
   const desired = parameters.scale?.desired;
 
-  const existing = await describeService(context, ecsService);
   let service: Service | undefined;
   if (existing) {
     const updated = await clients.ecs.send(
@@ -266,4 +286,48 @@ async function registerJob(
       taskDefinitionArn,
     },
   };
+}
+
+/**
+ * The rendering environment with the service's public ingress in place: its HTTP API gateways
+ * are created or brought up to date before ECS is changed, so the new tasks register where the
+ * gateways look for them.
+ */
+async function ingressEnvironment(
+  context: StepContext,
+  deploymentId: string,
+  input: StepInput,
+  target: Target,
+): Promise<Render.Environment> {
+  const base = renderEnvironment(context.settings, input.stack);
+  const attachments = httpApiAttachments(target.stack, input.service);
+  const gateways = attachments.map((attachment) => attachment.gateway);
+  const changes: string[] = [];
+  const ingressContext = {
+    store: context.store,
+    clients: context.clients,
+    installation: context.settings.httpApi,
+    env: base,
+    log: (line: string) => changes.push(line),
+  };
+  const ingress = await ensureHttpApis(ingressContext, input.service, attachments);
+  // Gateways the service no longer declares stop routing to it.
+  await detachHttpApis(ingressContext, input.service, gateways);
+  if (attachments.length === 0 && changes.length === 0) {
+    return renderEnvironment(context.settings, input.stack, {
+      ingressUrls: await ingressUrls(context.store, input.stack),
+    });
+  }
+  await DeploymentEventRecord.append(context.store, deploymentId, {
+    type: "ingress-ready",
+    message:
+      changes.length > 0
+        ? `HTTP API gateways: ${changes.join("; ")}`
+        : `HTTP API gateway ${gateways.join(", ")} unchanged`,
+    data: { gateways },
+  });
+  return renderEnvironment(context.settings, input.stack, {
+    ingress,
+    ingressUrls: await ingressUrls(context.store, input.stack),
+  });
 }

@@ -1,9 +1,11 @@
+import type { ApiGatewayV2Client } from "@aws-sdk/client-apigatewayv2";
 import type { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { Settings } from "../../config.ts";
 import type { Store } from "../../store/index.ts";
@@ -20,6 +22,8 @@ export interface Clients {
   secrets: Pick<SecretsManagerClient, "send">;
   ecr: Pick<ECRClient, "send">;
   sfn: Pick<SFNClient, "send">;
+  apiGateway: Pick<ApiGatewayV2Client, "send">;
+  serviceDiscovery: Pick<ServiceDiscoveryClient, "send">;
 }
 
 export interface StepContext {

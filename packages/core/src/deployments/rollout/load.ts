@@ -3,16 +3,25 @@ import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
+import { type SpecJson, specHash } from "../plan.ts";
+import { updateSpec } from "../service.ts";
+import { withImages } from "../service-spec.ts";
 import { isTerminal } from "../status.ts";
 import type { WorkflowParameters } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
-import { loadTarget, renderEnvironment } from "./target.ts";
+import { preflight } from "./preflight.ts";
+import { loadTarget, renderEnvironment, type Target } from "./target.ts";
 
 export interface StepInput {
   deploymentId: string;
   stack: string;
   service: string;
+}
+
+/** What load-deployment is told: the deploy workflow also has it run the preflight checks. */
+export interface LoadInput extends StepInput {
+  preflight?: boolean;
 }
 
 /** One image to build, as the Build state's CodeBuild request takes it. */
@@ -62,9 +71,12 @@ const STARTING_STATUS = { deploy: "BUILDING", scale: "DEPLOYING" } as const;
  * built, else DEPLOYING) and derives what the workflow needs. A deployment that already ended
  * (cancelled while it waited for its workflow) is not run again.
  */
-export async function loadDeployment(context: StepContext, input: StepInput): Promise<LoadedDeployment> {
+export async function loadDeployment(context: StepContext, input: LoadInput): Promise<LoadedDeployment> {
   const { store } = context;
-  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  let [deployment, target] = await Promise.all([
+    DeploymentRecord.get(store, input.deploymentId),
+    loadTarget(store, input.stack, input.service).catch((error: unknown) => error as Error),
+  ]);
   if (!deployment)
     throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} does not exist`);
   if (isTerminal(deployment.status)) {
@@ -73,8 +85,11 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
       `deployment ${deployment.id} is already ${deployment.status}`,
     );
   }
+  if (target instanceof Error) throw target;
   const { parameters } = deployment;
-  const target = await loadTarget(store, input.stack, input.service);
+  if (parameters.action === "deploy" && parameters.images && deployment.status === "PENDING") {
+    target = await applyImages(context, input, target, parameters.images);
+  }
   const waitTimeoutSeconds = waitTimeoutFor(input.service, target.resource);
 
   if (parameters.action === "delete") {
@@ -111,11 +126,13 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
         `${input.stack}/${input.service} does not run yet: there is nothing to ${parameters.action}; deploy it first`,
       );
     }
-    await startWork(
-      context,
-      deployment,
-      "DEPLOYING",
-      `${parameters.action === "scale" ? "scaling" : "refreshing"} ${live}`,
+    await startChecked(context, input, target, () =>
+      startWork(
+        context,
+        deployment,
+        "DEPLOYING",
+        `${parameters.action === "scale" ? "scaling" : "refreshing"} ${live}`,
+      ),
     );
     return {
       action: parameters.action,
@@ -133,16 +150,47 @@ export async function loadDeployment(context: StepContext, input: StepInput): Pr
     target.record.liveTaskDefinitionArn,
   );
   const status = items.length > 0 ? STARTING_STATUS.deploy : STARTING_STATUS.scale;
-  await startWork(
-    context,
-    deployment,
-    status,
-    items.length > 0
-      ? `building ${items.map((item) => item.container).join(", ")}`
-      : "registering the task definition and updating the service",
+  await startChecked(context, input, target, () =>
+    startWork(
+      context,
+      deployment,
+      status,
+      items.length > 0
+        ? `building ${items.map((item) => item.container).join(", ")}`
+        : "registering the task definition and updating the service",
+    ),
   );
   return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
 }
+
+/**
+ * A redeploy's images become the service's spec when its deployment starts (the request only
+ * carried them), with the source digests cleared: the stored spec is what was last asked for.
+ */
+async function applyImages(
+  context: StepContext,
+  input: StepInput,
+  target: Target,
+  images: Record<string, string>,
+): Promise<Target> {
+  const wanted = (spec: SpecJson) => withImages(input.service, spec, images);
+  const current = target.record;
+  if (specHash(wanted(current.spec)) === specHash(current.spec) && !current.sourceDigests) return target;
+  await updateSpec(
+    context.store,
+    input.stack,
+    input.service,
+    (record) => wanted(record.spec),
+    {
+      sourceDigests: null,
+    },
+    SPEC_WRITE_BUDGET_MS,
+  );
+  return loadTarget(context.store, input.stack, input.service);
+}
+
+/** How long load-deployment keeps writing a spec that requests placing themselves keep changing. */
+const SPEC_WRITE_BUDGET_MS = 10_000;
 
 /** The revision a deployment ran: the task definition it registered, or reused. */
 async function taskDefinitionOf(context: StepContext, deploymentId: string): Promise<string | undefined> {
@@ -152,6 +200,25 @@ async function taskDefinitionOf(context: StepContext, deploymentId: string): Pro
     if (typeof arn === "string" && arn.length > 0) return arn;
   }
   return undefined;
+}
+
+/**
+ * Moves the deployment out of PENDING and, when the workflow asks (`preflight`), runs the
+ * preflight checks beside that write: both are settled before either's failure is thrown, so a
+ * refused deployment is never finalized while its first move is still being written.
+ */
+async function startChecked(
+  context: StepContext,
+  input: LoadInput,
+  target: Target,
+  start: () => Promise<void>,
+): Promise<void> {
+  const [started, checked] = await Promise.allSettled([
+    start(),
+    input.preflight ? preflight(context, input, target) : undefined,
+  ]);
+  if (started.status === "rejected") throw started.reason;
+  if (checked.status === "rejected") throw checked.reason;
 }
 
 async function startWork(

@@ -18,8 +18,12 @@ const PROXY_PORTS = new Set([15000, 15001]);
  * does not exist, a `$ResourceParam`/`connectTo` target that is neither deployed nor being
  * deployed, inconsistent ports or health checks.
  */
-export async function preflight(context: StepContext, input: StepInput): Promise<{ checked: string[] }> {
-  const target = await loadTarget(context.store, input.stack, input.service);
+export async function preflight(
+  context: StepContext,
+  input: StepInput,
+  loaded?: Target,
+): Promise<{ checked: string[] }> {
+  const target = loaded ?? (await loadTarget(context.store, input.stack, input.service));
   const checks = await Promise.all([
     checkSecrets(context, target),
     checkImages(context, target),

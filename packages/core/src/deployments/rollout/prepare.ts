@@ -15,7 +15,7 @@ import { transition } from "../deployment.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
-import { loadTarget, renderEnvironment, secretNamesOf } from "./target.ts";
+import { ingressUrls, loadTarget, renderEnvironment, secretNamesOf, type Target } from "./target.ts";
 
 /** One finished build as the Build state hands it on. */
 export interface FinishedBuild {
@@ -54,7 +54,7 @@ export async function prepareResources(
   context: StepContext,
   input: StepInput & { builds?: FinishedBuild[] | null },
 ): Promise<PreparedResources> {
-  const { store, clients } = context;
+  const { store } = context;
   const deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (!deployment || (deployment.status !== "BUILDING" && deployment.status !== "DEPLOYING")) {
     throw new StepError(
@@ -84,36 +84,53 @@ export async function prepareResources(
   }
 
   const target = await loadTarget(store, input.stack, input.service);
-  const secretArns = await resolveSecrets(context, secretNamesOf(input.service, target.resource));
-  const pinned = await pinnedImages(context, deployment, target);
+  return registerRevision(context, deployment, target, built);
+}
+
+/**
+ * The log group, the task role and a new task definition revision of `target`, running the
+ * images the builds pushed (`built`, by container) and, for the containers built earlier, the
+ * images the live revision runs. The lookups run side by side, so do the log group and the role.
+ */
+export async function registerRevision(
+  context: StepContext,
+  deployment: DeploymentRecord.Info,
+  target: Target,
+  built: Record<string, string>,
+): Promise<PreparedResources> {
+  const { store, clients } = context;
+  const { stackName: stack, serviceName: service } = target;
+  const [secretArns, live, pinned, urls] = await Promise.all([
+    resolveSecrets(context, secretNamesOf(service, target.resource)),
+    liveImages(context, target.record.liveTaskDefinitionArn, service),
+    pinnedImages(context, deployment, target),
+    ingressUrls(store, stack),
+  ]);
   const prebuilt = new Set(
-    Spec.containersOf(input.service, target.resource)
+    Spec.containersOf(service, target.resource)
       .filter((container) => container.packaging.type === "prebuilt-image")
-      .map((container) => `${input.service}/${container.name}`),
+      .map((container) => `${service}/${container.name}`),
   );
-  const live = await liveImages(context, target.record.liveTaskDefinitionArn, input.service);
   const images = {
     // A prebuilt image comes from the spec (or this deployment's pin), never from what runs.
     ...Object.fromEntries(Object.entries(live).filter(([key]) => !prebuilt.has(key))),
     ...Object.fromEntries(
-      Object.entries({ ...built, ...pinned }).map(([container, image]) => [
-        `${input.service}/${container}`,
-        image,
-      ]),
+      Object.entries({ ...built, ...pinned }).map(([container, image]) => [`${service}/${container}`, image]),
     ),
   };
-  const env = renderEnvironment(context.settings, input.stack, { images, secretArns });
-  const plan = Render.renderResource(target.stack, input.service, env);
+  const env = renderEnvironment(context.settings, stack, { images, secretArns, ingressUrls: urls });
+  const plan = Render.renderResource(target.stack, service, env);
 
-  if (plan.logGroup) {
+  const logGroup = async () => {
+    if (!plan.logGroup) return;
     try {
       await clients.logs.send(new CreateLogGroupCommand(plan.logGroup.create));
     } catch (error) {
       if (!Logs.isAlreadyExists(error)) throw error;
     }
     await clients.logs.send(new PutRetentionPolicyCommand(plan.logGroup.retention));
-  }
-  await ensureRole(context, plan.role);
+  };
+  await Promise.all([logGroup(), ensureRole(context, plan.role)]);
   const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
   const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
   if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
@@ -218,13 +235,18 @@ async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"
     } catch (error) {
       if (!Iam.isAlreadyExists(error)) throw error;
     }
-  } else if (role.create.AssumeRolePolicyDocument) {
-    await iam.send(
-      new UpdateAssumeRolePolicyCommand({
-        RoleName: roleName,
-        PolicyDocument: role.create.AssumeRolePolicyDocument,
-      }),
-    );
   }
-  if (role.policy) await iam.send(new PutRolePolicyCommand(role.policy));
+  // An existing role's trust policy and its inline policy are independent writes.
+  const policy = role.policy;
+  await Promise.all([
+    exists && role.create.AssumeRolePolicyDocument
+      ? iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: roleName,
+            PolicyDocument: role.create.AssumeRolePolicyDocument,
+          }),
+        )
+      : undefined,
+    policy ? iam.send(new PutRolePolicyCommand(policy)) : undefined,
+  ]);
 }

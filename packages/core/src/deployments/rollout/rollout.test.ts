@@ -16,7 +16,7 @@ import { cancelWait } from "./cancel.ts";
 import type { Clients, Settings, StepContext } from "./context.ts";
 import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
 import { describeError, finalize } from "./finalize.ts";
-import { WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
+import { loadDeployment, WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
 import { preflight } from "./preflight.ts";
 
 let local: LocalTable;
@@ -461,6 +461,40 @@ describe("preflight", () => {
       resources: { cpu: 0.25, memory: 512 },
       ...extra,
     },
+  });
+
+  it("load-deployment writes a redeploy's images into the spec when it starts, not before", async () => {
+    const stack = await stackWith({ api: service() });
+    await ServiceRecord.update(
+      local.store,
+      {
+        stack,
+        name: "api",
+        expectedVersion: (await ServiceRecord.get(local.store, stack, "api"))?.version ?? 0,
+      },
+      { sourceDigests: { api: `sha256:${"c".repeat(64)}` } },
+    );
+    const image = "public.ecr.aws/nginx/nginx:2";
+    const requested = await Deployment.requestDeployment(local.store, {
+      stack,
+      service: "api",
+      trigger: "api",
+      specHash: "b".repeat(64),
+      parameters: { action: "deploy", images: { api: image } },
+    });
+    const imageOf = async () =>
+      ((await ServiceRecord.get(local.store, stack, "api"))?.spec as ReturnType<typeof service>).properties
+        .packaging.properties.image;
+    expect(await imageOf()).toBe("public.ecr.aws/nginx/nginx:1");
+    const input = { deploymentId: requested.deployment.id, stack, service: "api" };
+    await loadDeployment(context(), input);
+    expect(await imageOf()).toBe(image);
+    expect((await ServiceRecord.get(local.store, stack, "api"))?.sourceDigests).toBeUndefined();
+    expect((await DeploymentRecord.get(local.store, input.deploymentId))?.status).toBe("DEPLOYING");
+    // A retried step finds the deployment started and the spec written: nothing changes.
+    const version = (await ServiceRecord.get(local.store, stack, "api"))?.version;
+    await loadDeployment(context(), input);
+    expect((await ServiceRecord.get(local.store, stack, "api"))?.version).toBe(version);
   });
 
   it("refuses a target that is neither deployed nor being deployed, and inconsistent health checks, at once", async () => {

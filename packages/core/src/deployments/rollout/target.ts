@@ -1,6 +1,6 @@
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
-import { type ServiceRecord, StackRecord, type Store } from "../../store/index.ts";
+import { IngressRecord, type ServiceRecord, StackRecord, type Store } from "../../store/index.ts";
 import type { Settings } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 
@@ -38,7 +38,14 @@ export async function loadTarget(store: Store, stackName: string, serviceName: s
 export function renderEnvironment(
   settings: Settings,
   stackName: string,
-  extra: { images?: Record<string, string>; secretArns?: Record<string, string> } = {},
+  extra: {
+    images?: Record<string, string>;
+    secretArns?: Record<string, string>;
+    /** Ingress Berth created for the stack (HTTP API registries), over the installation's own. */
+    ingress?: Record<string, { serviceRegistryArn: string }>;
+    /** The stack's gateway URLs, for `$ResourceParam(…, 'url')` (see `ingressUrls`). */
+    ingressUrls?: Record<string, string>;
+  } = {},
 ): Render.Environment {
   return Render.Environment.parse({
     stack: stackName,
@@ -55,12 +62,19 @@ export function renderEnvironment(
     registry: settings.registry,
     images: extra.images ?? {},
     secretArns: extra.secretArns ?? {},
-    ingress: settings.ingress,
+    ingress: { ...settings.ingress, ...extra.ingress },
+    ingressUrls: extra.ingressUrls ?? {},
     ingressMissing: settings.ingressMissing,
     stateMachinePrefix: settings.stateMachinePrefix,
     ...(settings.jobRunRoleArn ? { jobRunRoleArn: settings.jobRunRoleArn } : {}),
     ...(settings.ec2CapacityProvider ? { ec2CapacityProvider: settings.ec2CapacityProvider } : {}),
   });
+}
+
+/** The URLs of the stack's gateways, by name, as the store has them. */
+export async function ingressUrls(store: Store, stackName: string): Promise<Record<string, string>> {
+  const resources = await IngressRecord.list(store, stackName);
+  return Object.fromEntries(resources.map((resource) => [resource.name, resource.url]));
 }
 
 /** The `$Secret` names a resource's containers read. */

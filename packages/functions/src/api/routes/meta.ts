@@ -1,3 +1,4 @@
+import { Spec } from "@berth/core/spec";
 import { openApiDocument } from "../openapi.ts";
 import { defineRoute, type Route, reply } from "../route.ts";
 import { Health, NoQuery } from "../schemas.ts";
@@ -12,6 +13,25 @@ const health = defineRoute({
   responses: { 200: { description: "The API is up", schema: Health } },
   async handle() {
     return reply(200, Health, { status: "ok" });
+  },
+});
+
+const stackFileSchema = defineRoute({
+  method: "GET",
+  path: Spec.JSON_SCHEMA_API_PATH,
+  operationId: "stackFileSchema",
+  summary: "The stack file's JSON Schema (draft 2020-12), for editors (no token needed)",
+  description:
+    "Point an editor at it with `# yaml-language-server: $schema=<this URL>` as the first line of berth.yml.",
+  access: "public",
+  query: NoQuery,
+  responses: { 200: { description: "The JSON Schema of the stack file" } },
+  async handle() {
+    return {
+      status: 200,
+      json: Spec.stackFileJsonSchema(),
+      headers: { "content-type": "application/schema+json", "cache-control": "public, max-age=300" },
+    };
   },
 });
 
@@ -31,5 +51,5 @@ export function metaRoutes(documented: () => readonly Route[]): Route[] {
       return { status: 200, json: document };
     },
   });
-  return [health, openApi];
+  return [health, openApi, stackFileSchema];
 }

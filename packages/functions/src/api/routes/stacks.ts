@@ -93,6 +93,7 @@ const getStack = defineRoute({
     return reply(200, StackDetail, {
       stack: described.stack,
       services: described.services.map(serviceSummary),
+      ingress: described.ingress.map(({ name, type, url }) => ({ name, type, url })),
     });
   },
 });

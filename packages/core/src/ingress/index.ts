@@ -1,0 +1,2 @@
+export * from "./http-api.ts";
+export * from "./plan.ts";

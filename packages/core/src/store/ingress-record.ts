@@ -1,0 +1,106 @@
+import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { getItem, type Item, parseInput, parseStored, queryAll, updateItem } from "./dynamo.ts";
+import { INGRESS_SORT_PREFIX, ingressKey, servicePartition } from "./keys.ts";
+import { ServiceName, StackName, Timestamp } from "./names.ts";
+import type { Store } from "./store.ts";
+
+/**
+ * An ingress resource of a stack as Berth created it: an HTTP API gateway (later load
+ * balancers), its AWS identifier and public URL, and what each service attached to it. One item
+ * per resource; every writer writes only its own service's attachment, so two services of a
+ * stack deploying at once never overwrite each other.
+ */
+export const IngressType = z.enum(["http-api-gateway", "application-load-balancer", "network-load-balancer"]);
+export type IngressType = z.infer<typeof IngressType>;
+
+export const Attachment = z.object({
+  /** The Cloud Map service the gateway's integration reaches, with SRV records for the port. */
+  registryArn: z.string().min(1),
+  integrationId: z.string().min(1),
+  routeIds: z.array(z.string()),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+export const Info = z.object({
+  stack: StackName,
+  name: ServiceName,
+  type: IngressType,
+  /** The API's id (an HTTP API gateway). */
+  awsId: z.string().min(1),
+  url: z.string().min(1),
+  /** By service name. */
+  attachments: z.record(z.string(), Attachment).default({}),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Info = z.infer<typeof Info>;
+
+const PutInput = z.object({
+  stack: StackName,
+  name: ServiceName,
+  type: IngressType,
+  awsId: z.string().min(1),
+  url: z.string().min(1),
+});
+
+/** Records the resource (created or found); keeps its attachments. */
+export async function put(store: Store, input: z.input<typeof PutInput>): Promise<Info> {
+  const value = parseInput(PutInput, input, "ingress");
+  const now = store.clock().toISOString();
+  const item = await updateItem(store, ingressKey(value.stack, value.name), {
+    set: { ...value, updatedAt: now },
+    setIfAbsent: { createdAt: now, attachments: {} },
+  });
+  return parseStored(Info, item, "ingress");
+}
+
+/** Sets (or, with undefined, removes) one service's attachment; the resource item must exist. */
+export async function attach(
+  store: Store,
+  key: { stack: string; name: string; service: string },
+  attachment: Attachment | undefined,
+): Promise<void> {
+  const stack = parseInput(StackName, key.stack, "stack name");
+  const name = parseInput(ServiceName, key.name, "ingress name");
+  const service = parseInput(ServiceName, key.service, "service name");
+  const value = attachment ? parseInput(Attachment, attachment, "attachment") : undefined;
+  await store.client.send(
+    new UpdateCommand({
+      TableName: store.tableName,
+      Key: ingressKey(stack, name),
+      UpdateExpression: value
+        ? "SET attachments.#service = :attachment, updatedAt = :now"
+        : "REMOVE attachments.#service SET updatedAt = :now",
+      ConditionExpression: "attribute_exists(PK)",
+      ExpressionAttributeNames: { "#service": service },
+      ExpressionAttributeValues: {
+        ":now": store.clock().toISOString(),
+        ...(value ? { ":attachment": value } : {}),
+      },
+    }),
+  );
+}
+
+export async function get(store: Store, stack: string, name: string): Promise<Info | undefined> {
+  const item = await getItem(
+    store,
+    ingressKey(parseInput(StackName, stack, "stack name"), parseInput(ServiceName, name, "ingress name")),
+  );
+  return item ? parseStored(Info, item, "ingress") : undefined;
+}
+
+/** A stack's ingress resources, by name. */
+export async function list(store: Store, stack: string): Promise<Info[]> {
+  const partition = servicePartition(parseInput(StackName, stack, "stack name"));
+  const items = await queryAll(store, {
+    KeyConditionExpression: "PK = :partition AND begins_with(SK, :ingress)",
+    ExpressionAttributeValues: { ":partition": partition, ":ingress": INGRESS_SORT_PREFIX },
+    ConsistentRead: true,
+  });
+  return items.map((item: Item) => parseStored(Info, item, "ingress"));
+}
+
+export async function remove(store: Store, stack: string, name: string): Promise<void> {
+  await store.client.send(new DeleteCommand({ TableName: store.tableName, Key: ingressKey(stack, name) }));
+}

@@ -1,0 +1,622 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import type { Route as EndpointRoute } from "../server.ts";
+import { JsonFile } from "../state.ts";
+import { selectRoute } from "./routes.ts";
+
+/**
+ * Berth Local's API Gateway v2 (HTTP APIs): the REST API the SDK and `aws apigatewayv2` speak
+ * under `/v2/` on the endpoint port, and behind each API a real HTTP listener on 127.0.0.1
+ * (its `apiEndpoint`) that routes by the API's routes to its integrations' targets: the
+ * healthy, non-stopping tasks registered in the Cloud Map service an integration names.
+ */
+
+export const LOCAL_VPC_LINK_ID = "berthlocal";
+
+interface RouteEntry {
+  routeId: string;
+  routeKey: string;
+  target?: string;
+  authorizationType: string;
+  apiKeyRequired: boolean;
+}
+interface IntegrationEntry {
+  integrationId: string;
+  integrationType: string;
+  integrationMethod?: string;
+  integrationUri?: string;
+  connectionType: string;
+  connectionId?: string;
+  payloadFormatVersion: string;
+  timeoutInMillis: number;
+}
+interface StageEntry {
+  stageName: string;
+  autoDeploy: boolean;
+  createdDate: string;
+  lastUpdatedDate: string;
+  tags: Record<string, string>;
+}
+interface Cors {
+  allowOrigins?: string[];
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  allowCredentials?: boolean;
+  maxAge?: number;
+}
+interface ApiEntry {
+  apiId: string;
+  name: string;
+  protocolType: string;
+  description?: string;
+  corsConfiguration?: Cors;
+  tags: Record<string, string>;
+  createdDate: string;
+  /** The listener's port on 127.0.0.1; kept so the URL survives a restart when the port is free. */
+  port: number;
+  routes: RouteEntry[];
+  integrations: IntegrationEntry[];
+  stages: StageEntry[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+const notFound = (what: string) =>
+  new ApiError("NotFoundException", `Invalid ${what} identifier specified`, 404);
+const badRequest = (message: string) => new ApiError("BadRequestException", message, 400);
+const conflict = (message: string) => new ApiError("ConflictException", message, 409);
+
+const CorsInput = z
+  .object({
+    allowOrigins: z.array(z.string()).optional(),
+    allowMethods: z.array(z.string()).optional(),
+    allowHeaders: z.array(z.string()).optional(),
+    exposeHeaders: z.array(z.string()).optional(),
+    allowCredentials: z.boolean().optional(),
+    maxAge: z.number().int().min(-1).max(86_400).optional(),
+  })
+  .strict();
+const CreateApiInput = z.object({
+  name: z.string().min(1).max(128),
+  protocolType: z.enum(["HTTP", "WEBSOCKET"]),
+  description: z.string().max(1024).optional(),
+  corsConfiguration: CorsInput.optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+const UpdateApiInput = CreateApiInput.partial();
+const CreateRouteInput = z.object({
+  routeKey: z.string().min(1),
+  target: z
+    .string()
+    .regex(/^integrations\/[A-Za-z0-9]+$/, "must be integrations/<id>")
+    .optional(),
+  authorizationType: z.enum(["NONE", "JWT", "AWS_IAM", "CUSTOM"]).optional(),
+  apiKeyRequired: z.boolean().optional(),
+});
+const CreateIntegrationInput = z.object({
+  integrationType: z.enum(["AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"]),
+  integrationMethod: z.string().optional(),
+  integrationUri: z.string().optional(),
+  connectionType: z.enum(["INTERNET", "VPC_LINK"]).optional(),
+  connectionId: z.string().optional(),
+  payloadFormatVersion: z.enum(["1.0", "2.0"]).optional(),
+  timeoutInMillis: z.number().int().min(50).max(30_000).optional(),
+  description: z.string().optional(),
+});
+const CreateStageInput = z.object({
+  stageName: z.string().min(1).max(128),
+  autoDeploy: z.boolean().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+
+function id(): string {
+  return randomBytes(5).toString("hex").slice(0, 10);
+}
+
+function routeKeyProblem(key: string): string | undefined {
+  if (key === "$default") return undefined;
+  const match = /^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\/[^ ]*)$/.exec(key);
+  if (!match) return `Invalid route key ${key}: expected "$default" or "METHOD /path"`;
+  const segments = (match[2] ?? "").split("/").slice(1);
+  const greedy = segments.findIndex((segment) => /^\{[^}]+\+\}$/.test(segment));
+  if (greedy >= 0 && greedy !== segments.length - 1)
+    return `Invalid route key ${key}: a greedy path variable must be last`;
+  return undefined;
+}
+
+export class ApiGateways {
+  private readonly file: JsonFile<{ apis: ApiEntry[] }>;
+  private readonly apis: ApiEntry[];
+  private readonly listeners = new Map<string, Server>();
+  private readonly forwarder = new HttpForwarder();
+  private readonly rotation = new Map<string, number>();
+
+  constructor(
+    path: string,
+    private readonly options: {
+      account: string;
+      region: string;
+      /** The tasks registered in a Cloud Map service (by ARN): where an integration leads. */
+      targetsOf: (registryArn: string) => { taskId: string; port: number; healthy: boolean }[];
+      log?: (line: string) => void;
+    },
+  ) {
+    this.file = new JsonFile(path);
+    this.apis = this.file.read({ apis: [] }).apis;
+  }
+
+  /** Starts every stored API's listener, on its old port when that is free. */
+  async start(): Promise<void> {
+    for (const api of this.apis) await this.listen(api);
+    this.save();
+  }
+
+  async close(): Promise<void> {
+    this.forwarder.close();
+    await Promise.all(
+      [...this.listeners.values()].map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+    this.listeners.clear();
+  }
+
+  endpointOf(api: ApiEntry): string {
+    return `http://127.0.0.1:${api.port}`;
+  }
+
+  /** Every API with its URL and routes, for `GET /_local/apigatewayv2`. */
+  list() {
+    return this.apis.map((api) => ({
+      apiId: api.apiId,
+      name: api.name,
+      url: this.endpointOf(api),
+      routes: api.routes.map((route) => {
+        const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
+        const targets = integration?.integrationUri ? this.options.targetsOf(integration.integrationUri) : [];
+        return {
+          routeKey: route.routeKey,
+          healthyTargets: targets.filter((t) => t.healthy).map((t) => `127.0.0.1:${t.port}`),
+        };
+      }),
+    }));
+  }
+
+  private save(): void {
+    this.file.write({ apis: this.apis });
+  }
+
+  private async listen(api: ApiEntry): Promise<void> {
+    const server = createServer((request, response) => this.serve(api.apiId, request, response));
+    server.keepAliveTimeout = 65_000;
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.removeListener("error", reject);
+          resolve();
+        });
+      });
+    try {
+      await bind(api.port);
+    } catch (error) {
+      if (api.port === 0 || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+      this.options.log?.(`apigatewayv2: port ${api.port} of ${api.name} is taken; the API gets a new URL`);
+      await bind(0);
+    }
+    api.port = (server.address() as AddressInfo).port;
+    this.listeners.set(api.apiId, server);
+  }
+
+  private view(api: ApiEntry) {
+    const { port: _port, routes: _routes, integrations: _integrations, stages: _stages, ...rest } = api;
+    return {
+      ...rest,
+      apiEndpoint: this.endpointOf(api),
+      apiKeySelectionExpression: "$request.header.x-api-key",
+      routeSelectionExpression: "$request.method $request.path",
+      disableExecuteApiEndpoint: false,
+    };
+  }
+
+  private requireApi(apiId: string): ApiEntry {
+    const api = this.apis.find((candidate) => candidate.apiId === apiId);
+    if (!api) throw notFound("API");
+    return api;
+  }
+
+  // The gateway ---------------------------------------------------------------------------------
+
+  private targets(registryArn: string): Target[] {
+    const healthy = this.options
+      .targetsOf(registryArn)
+      .filter((target) => target.healthy)
+      .map((target) => ({ id: target.taskId, port: target.port }));
+    if (healthy.length === 0) return healthy;
+    const start = (this.rotation.get(registryArn) ?? 0) % healthy.length;
+    this.rotation.set(registryArn, start + 1);
+    return [...healthy.slice(start), ...healthy.slice(0, start)];
+  }
+
+  private serve(apiId: string, request: IncomingMessage, response: ServerResponse): void {
+    const api = this.apis.find((candidate) => candidate.apiId === apiId);
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { "content-type": "application/json", ...headers });
+      response.end(JSON.stringify(body));
+    };
+    if (!api) {
+      json(404, { message: "Not Found" });
+      return;
+    }
+    const cors = corsHeaders(api.corsConfiguration, request);
+    if (cors && request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
+      // API Gateway answers CORS preflight requests itself when CORS is configured.
+      response.writeHead(204, cors.preflight);
+      response.end();
+      return;
+    }
+    const route = selectRoute(api.routes, request.method ?? "GET", request.url ?? "/");
+    if (!route?.target) {
+      json(404, { message: "Not Found" }, cors?.simple);
+      return;
+    }
+    const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
+    if (!integration?.integrationUri) {
+      json(500, { message: "Internal Server Error" }, cors?.simple);
+      return;
+    }
+    const registryArn = integration.integrationUri;
+    const remote = request.socket.remoteAddress ?? "127.0.0.1";
+    const forwardedFor = request.headers["x-forwarded-for"];
+    this.forwarder.handle(request, response, {
+      targets: () => this.targets(registryArn),
+      label: `${api.name} ${route.routeKey}`,
+      headers: {
+        "x-forwarded-for": forwardedFor ? `${forwardedFor}, ${remote}` : remote,
+        "x-forwarded-proto": "http",
+        "x-forwarded-port": String(api.port),
+        "x-amzn-trace-id": `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString("hex")}`,
+      },
+      ...(cors ? { responseHeaders: cors.simple } : {}),
+    });
+  }
+
+  // The REST API ---------------------------------------------------------------------------------
+
+  /** The endpoint route for `/v2/...`. */
+  route(): EndpointRoute {
+    return async (request, response, body) => {
+      const url = new URL(request.url ?? "/", "http://localhost");
+      if (!url.pathname.startsWith("/v2/")) return false;
+      try {
+        const input = body.length > 0 ? (JSON.parse(body.toString("utf8")) as unknown) : {};
+        const [status, output] = await this.handle(request.method ?? "GET", url, input);
+        const text = output === undefined ? "" : JSON.stringify(output);
+        response.writeHead(status, {
+          "content-type": "application/json",
+          "x-amzn-requestid": randomBytes(16).toString("hex"),
+          "content-length": Buffer.byteLength(text),
+        });
+        response.end(text);
+      } catch (error) {
+        const failure =
+          error instanceof ApiError
+            ? error
+            : error instanceof SyntaxError
+              ? badRequest("the request body is not valid JSON")
+              : error instanceof z.ZodError
+                ? badRequest(
+                    error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "),
+                  )
+                : undefined;
+        if (!failure) throw error;
+        const text = JSON.stringify({ message: failure.message });
+        response.writeHead(failure.status, {
+          "content-type": "application/json",
+          "x-amzn-errortype": failure.type,
+          "content-length": Buffer.byteLength(text),
+        });
+        response.end(text);
+      }
+      return true;
+    };
+  }
+
+  private async handle(method: string, url: URL, input: unknown): Promise<[number, unknown]> {
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    const [, collection, apiId, sub, subId] = parts;
+    if (collection === "vpclinks") {
+      return [
+        200,
+        {
+          items: [
+            {
+              vpcLinkId: LOCAL_VPC_LINK_ID,
+              name: "berth-local",
+              vpcLinkStatus: "AVAILABLE",
+              vpcLinkVersion: "V2",
+              securityGroupIds: [],
+              subnetIds: [],
+              tags: {},
+            },
+          ],
+        },
+      ];
+    }
+    if (collection === "tags" && apiId) {
+      const api = this.apis.find((candidate) => apiId.endsWith(`/apis/${candidate.apiId}`));
+      if (!api) throw notFound("resource");
+      if (method === "GET") return [200, { tags: api.tags }];
+    }
+    if (collection !== "apis") throw notFound("resource");
+    if (!apiId) {
+      if (method === "POST") return [201, await this.createApi(CreateApiInput.parse(input))];
+      if (method === "GET")
+        return [
+          200,
+          this.page(
+            this.apis.map((api) => this.view(api)),
+            url,
+          ),
+        ];
+      throw badRequest(`${method} is not supported here`);
+    }
+    const api = this.requireApi(apiId);
+    if (!sub) {
+      if (method === "GET") return [200, this.view(api)];
+      if (method === "PATCH") {
+        const changes = UpdateApiInput.parse(input);
+        if (changes.name) api.name = changes.name;
+        if (changes.description !== undefined) api.description = changes.description;
+        if (changes.corsConfiguration) {
+          if (Object.keys(changes.corsConfiguration).length === 0) delete api.corsConfiguration;
+          else api.corsConfiguration = changes.corsConfiguration;
+        }
+        this.save();
+        return [200, this.view(api)];
+      }
+      if (method === "DELETE") {
+        await this.deleteApi(api);
+        return [204, undefined];
+      }
+    }
+    if (sub === "routes") return this.routes(api, method, subId, input, url);
+    if (sub === "integrations") return this.integrations(api, method, subId, input, url);
+    if (sub === "stages") return this.stages(api, method, subId, input, url);
+    throw notFound("resource");
+  }
+
+  private page<Item>(items: Item[], url: URL) {
+    const start = Number(url.searchParams.get("nextToken") ?? 0) || 0;
+    const size = Number(url.searchParams.get("maxResults") ?? 100) || 100;
+    return {
+      items: items.slice(start, start + size),
+      ...(start + size < items.length ? { nextToken: String(start + size) } : {}),
+    };
+  }
+
+  private async createApi(input: z.infer<typeof CreateApiInput>) {
+    if (input.protocolType !== "HTTP") throw badRequest("Berth Local serves HTTP APIs only, not WEBSOCKET");
+    const api: ApiEntry = {
+      apiId: id(),
+      name: input.name,
+      protocolType: input.protocolType,
+      ...(input.description ? { description: input.description } : {}),
+      ...(input.corsConfiguration ? { corsConfiguration: input.corsConfiguration } : {}),
+      tags: input.tags ?? {},
+      createdDate: new Date().toISOString(),
+      port: 0,
+      routes: [],
+      integrations: [],
+      stages: [],
+    };
+    await this.listen(api);
+    this.apis.push(api);
+    this.save();
+    this.options.log?.(`apigatewayv2: ${api.name} listens on ${this.endpointOf(api)}`);
+    return this.view(api);
+  }
+
+  private async deleteApi(api: ApiEntry): Promise<void> {
+    const server = this.listeners.get(api.apiId);
+    this.listeners.delete(api.apiId);
+    this.apis.splice(this.apis.indexOf(api), 1);
+    this.save();
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    }
+  }
+
+  private routes(
+    api: ApiEntry,
+    method: string,
+    routeId: string | undefined,
+    input: unknown,
+    url: URL,
+  ): [number, unknown] {
+    if (!routeId && method === "GET") return [200, this.page(api.routes, url)];
+    if (!routeId && method === "POST") {
+      const parsed = CreateRouteInput.parse(input);
+      const problem = routeKeyProblem(parsed.routeKey);
+      if (problem) throw badRequest(problem);
+      if (api.routes.some((route) => route.routeKey === parsed.routeKey))
+        throw conflict(
+          `Unable to complete operation due to concurrent modification. Route ${parsed.routeKey} already exists`,
+        );
+      this.requireTarget(api, parsed.target);
+      const route: RouteEntry = {
+        routeId: id(),
+        routeKey: parsed.routeKey,
+        ...(parsed.target ? { target: parsed.target } : {}),
+        authorizationType: parsed.authorizationType ?? "NONE",
+        apiKeyRequired: parsed.apiKeyRequired ?? false,
+      };
+      api.routes.push(route);
+      this.save();
+      return [201, route];
+    }
+    const route = api.routes.find((candidate) => candidate.routeId === routeId);
+    if (!route) throw notFound("Route");
+    if (method === "GET") return [200, route];
+    if (method === "PATCH") {
+      const parsed = CreateRouteInput.partial().parse(input);
+      if (parsed.routeKey) {
+        const problem = routeKeyProblem(parsed.routeKey);
+        if (problem) throw badRequest(problem);
+        route.routeKey = parsed.routeKey;
+      }
+      if (parsed.target) {
+        this.requireTarget(api, parsed.target);
+        route.target = parsed.target;
+      }
+      this.save();
+      return [200, route];
+    }
+    if (method === "DELETE") {
+      api.routes.splice(api.routes.indexOf(route), 1);
+      this.save();
+      return [204, undefined];
+    }
+    throw badRequest(`${method} is not supported here`);
+  }
+
+  private requireTarget(api: ApiEntry, target: string | undefined): void {
+    if (target && !api.integrations.some((i) => `integrations/${i.integrationId}` === target)) {
+      throw notFound("Integration");
+    }
+  }
+
+  private integrations(
+    api: ApiEntry,
+    method: string,
+    integrationId: string | undefined,
+    input: unknown,
+    url: URL,
+  ): [number, unknown] {
+    if (!integrationId && method === "GET") return [200, this.page(api.integrations, url)];
+    if (!integrationId && method === "POST") {
+      const parsed = CreateIntegrationInput.parse(input);
+      if (parsed.integrationType !== "HTTP_PROXY" || parsed.connectionType !== "VPC_LINK") {
+        throw badRequest("Berth Local serves HTTP_PROXY integrations through a VPC link only");
+      }
+      if (parsed.connectionId !== LOCAL_VPC_LINK_ID)
+        throw badRequest(`VPC link ${parsed.connectionId} not found`);
+      if (!parsed.integrationUri?.startsWith("arn:aws:servicediscovery:")) {
+        throw badRequest("a VPC link integration's integrationUri must be a Cloud Map service ARN here");
+      }
+      if (parsed.payloadFormatVersion && parsed.payloadFormatVersion !== "1.0") {
+        throw badRequest("HTTP_PROXY integrations through a VPC link support payload format 1.0 only");
+      }
+      const integration: IntegrationEntry = {
+        integrationId: id(),
+        integrationType: parsed.integrationType,
+        integrationMethod: parsed.integrationMethod ?? "ANY",
+        integrationUri: parsed.integrationUri,
+        connectionType: "VPC_LINK",
+        connectionId: parsed.connectionId,
+        payloadFormatVersion: "1.0",
+        timeoutInMillis: parsed.timeoutInMillis ?? 30_000,
+      };
+      api.integrations.push(integration);
+      this.save();
+      return [201, integration];
+    }
+    const integration = api.integrations.find((candidate) => candidate.integrationId === integrationId);
+    if (!integration) throw notFound("Integration");
+    if (method === "GET") return [200, integration];
+    if (method === "DELETE") {
+      if (api.routes.some((route) => route.target === `integrations/${integration.integrationId}`)) {
+        throw conflict("Cannot delete an integration that routes still use");
+      }
+      api.integrations.splice(api.integrations.indexOf(integration), 1);
+      this.save();
+      return [204, undefined];
+    }
+    throw badRequest(`${method} is not supported here`);
+  }
+
+  private stages(
+    api: ApiEntry,
+    method: string,
+    stageName: string | undefined,
+    input: unknown,
+    url: URL,
+  ): [number, unknown] {
+    if (!stageName && method === "GET") return [200, this.page(api.stages, url)];
+    if (!stageName && method === "POST") {
+      const parsed = CreateStageInput.parse(input);
+      if (api.stages.some((stage) => stage.stageName === parsed.stageName)) {
+        throw conflict(`Stage already exist: ${parsed.stageName}`);
+      }
+      if (parsed.stageName !== "$default") throw badRequest("Berth Local serves the $default stage only");
+      const now = new Date().toISOString();
+      const stage: StageEntry = {
+        stageName: parsed.stageName,
+        autoDeploy: parsed.autoDeploy ?? false,
+        createdDate: now,
+        lastUpdatedDate: now,
+        tags: parsed.tags ?? {},
+      };
+      api.stages.push(stage);
+      this.save();
+      return [201, stage];
+    }
+    const stage = api.stages.find((candidate) => candidate.stageName === stageName);
+    if (!stage) throw notFound("Stage");
+    if (method === "GET") return [200, stage];
+    if (method === "DELETE") {
+      api.stages.splice(api.stages.indexOf(stage), 1);
+      this.save();
+      return [204, undefined];
+    }
+    throw badRequest(`${method} is not supported here`);
+  }
+}
+
+function corsHeaders(
+  cors: Cors | undefined,
+  request: IncomingMessage,
+): { preflight: Record<string, string>; simple: Record<string, string> } | undefined {
+  const origin = request.headers.origin;
+  if (!cors || !origin) return undefined;
+  const origins = cors.allowOrigins ?? [];
+  if (!origins.includes("*") && !origins.includes(origin)) return undefined;
+  const allowOrigin = origins.includes("*") && !cors.allowCredentials ? "*" : origin;
+  const simple: Record<string, string> = {
+    "access-control-allow-origin": allowOrigin,
+    ...(cors.exposeHeaders?.length ? { "access-control-expose-headers": cors.exposeHeaders.join(",") } : {}),
+    ...(cors.allowCredentials ? { "access-control-allow-credentials": "true" } : {}),
+  };
+  const requested = String(request.headers["access-control-request-headers"] ?? "");
+  const headers = cors.allowHeaders?.includes("*") ? requested : (cors.allowHeaders ?? []).join(",");
+  const methods = cors.allowMethods?.includes("*")
+    ? String(request.headers["access-control-request-method"] ?? "")
+    : (cors.allowMethods ?? []).join(",");
+  return {
+    simple,
+    preflight: {
+      ...simple,
+      ...(methods ? { "access-control-allow-methods": methods } : {}),
+      ...(headers ? { "access-control-allow-headers": headers } : {}),
+      ...(cors.maxAge !== undefined ? { "access-control-max-age": String(cors.maxAge) } : {}),
+    },
+  };
+}

@@ -1,0 +1,265 @@
+import { subscribe } from "node:diagnostics_channel";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { Agent, type Dispatcher } from "undici";
+
+/**
+ * The HTTP forwarding core Berth Local's gateways share: one request to one of a set of local
+ * targets, with the retries that make a rollout lose no request. A request that meets a target
+ * that refused the connection, or a reused keep-alive connection a stopping target just closed
+ * (before it answered), is sent to the next target; when no target can take it, the forwarder
+ * looks again every 100 ms for up to 2 s before it answers 503.
+ *
+ * Requests go through undici's connection pools (one per target, keep-alive), several times
+ * faster than Node's `http` client; the answer is streamed back as it arrives.
+ */
+
+export interface Target {
+  id: string;
+  port: number;
+}
+
+export interface ForwardOptions {
+  /** The targets in the order to try them, asked again after each wait. */
+  targets: () => Target[];
+  /** Extra or replaced request headers (`host`, `x-forwarded-*`). */
+  headers?: Record<string, string>;
+  /** Request path to send (default: the incoming one). */
+  path?: string;
+  /** Says what had no target, in a 503's body. */
+  label: string;
+  /** Response headers every answer carries (CORS). */
+  responseHeaders?: Record<string, string>;
+}
+
+const WAIT_ROUNDS = 20;
+const WAIT_DELAY_MS = 100;
+/** Bodies up to this size are kept so a request can be sent again; larger ones are sent once. */
+const MAX_RETRY_BODY = 1024 * 1024;
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+]);
+/** Request headers the forwarder sets itself: the length of the body it sends, no 100-continue. */
+const SET_BY_FORWARDER = new Set([...HOP_BY_HOP, "content-length", "expect"]);
+
+/** Errors that mean the connection closed before the target read the request or answered. */
+const CLOSED_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/**
+ * Whether a request went out on a connection that had carried an earlier one (a reused
+ * keep-alive connection), which is when a reset means "the target closed it while idle" rather
+ * than "the target failed on this request". undici announces each request's socket on this
+ * channel synchronously right after it calls the request's `onConnect`, so the handler whose
+ * `onConnect` ran last is the one being sent.
+ */
+const usedSockets = new WeakSet<Socket>();
+let sending: Attempt | undefined;
+subscribe("undici:client:sendHeaders", (message) => {
+  const { socket } = message as { socket: Socket };
+  if (sending) {
+    sending.reused = usedSockets.has(socket);
+    sending = undefined;
+  }
+  usedSockets.add(socket);
+});
+
+interface Exchange {
+  request: IncomingMessage;
+  response: ServerResponse;
+  options: ForwardOptions;
+  headers: string[];
+  body: Buffer | null;
+  retryable: boolean;
+  /** The attempt under way, to abort when the client goes away. */
+  current?: Attempt;
+}
+
+/** One try of one request at one target, as undici's dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandlers {
+  reused = false;
+  /** Bytes of the answer still to come, when it has a length (-1: unknown). */
+  private remaining = -1;
+  private ended = false;
+  private abort: ((error?: Error) => void) | undefined;
+  private resume: (() => void) | undefined;
+  private readonly onDrain = () => this.resume?.();
+
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly retry: () => void,
+  ) {}
+
+  cancel(): void {
+    this.abort?.();
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.abort = abort;
+    if (this.exchange.response.destroyed) abort();
+    else sending = this;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    const { response, options } = this.exchange;
+    const extra = options.responseHeaders;
+    const replaced = extra && namesOf(extra);
+    const headers: string[] = [];
+    for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+      const name = (rawHeaders[index] as Buffer).toString("latin1");
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || replaced?.has(lower)) continue;
+      const value = (rawHeaders[index + 1] as Buffer).toString("latin1");
+      if (lower === "content-length" && this.exchange.request.method !== "HEAD")
+        this.remaining = Number(value);
+      headers.push(name, value);
+    }
+    if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
+    response.writeHead(statusCode, headers);
+    this.resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const { response } = this.exchange;
+    this.remaining -= chunk.length;
+    if (this.remaining === 0) {
+      // The last bytes of an answer of known length: sent with `end`, so that a short answer
+      // goes out with its headers in one write.
+      this.ended = true;
+      response.end(chunk);
+      return true;
+    }
+    if (response.write(chunk)) return true;
+    // Back-pressure: undici stops reading from the target until the client has caught up.
+    response.once("drain", this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (!this.ended) this.exchange.response.end();
+  }
+
+  onError(error: Error): void {
+    const { response, options, retryable } = this.exchange;
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if (response.destroyed) return;
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    const again = code === "ECONNREFUSED" || (this.reused && CLOSED_CONNECTION.has(code));
+    if (again && retryable) {
+      this.retry();
+      return;
+    }
+    response.writeHead(502, { "content-type": "text/plain", ...options.responseHeaders });
+    response.end(`upstream error: ${code || error.message}\n`);
+  }
+}
+
+export class HttpForwarder {
+  private readonly agent = new Agent({
+    connections: 512,
+    pipelining: 1,
+    // An idle connection is kept for the target's `Keep-Alive: timeout=N` hint less this margin
+    // (with undici's default margin of 2 s, a server with a 1 or 2 s timeout got a new
+    // connection per request).
+    keepAliveTimeoutThreshold: 500,
+    // As with Node's http client: no timeouts of its own (long polls and streams pass).
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+
+  /** Reads the request body and forwards the request. */
+  handle(request: IncomingMessage, response: ServerResponse, options: ForwardOptions): void {
+    request.on("error", () => response.destroy());
+    const start = (body: Buffer | null, size: number) => {
+      const exchange: Exchange = {
+        request,
+        response,
+        options,
+        headers: requestHeaders(request.rawHeaders, options.headers),
+        body,
+        retryable: size <= MAX_RETRY_BODY,
+      };
+      // A client that goes away takes its request to the target with it.
+      response.on("close", () => {
+        if (!response.writableFinished) exchange.current?.cancel();
+      });
+      this.attempt(exchange, options.targets(), 0, 0);
+    };
+    const { headers } = request;
+    if (headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) {
+      // No body (most GETs): forward at once, without waiting for the end of an empty stream.
+      start(null, 0);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      chunks.push(chunk);
+    });
+    request.on("end", () =>
+      start(size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), size),
+    );
+  }
+
+  close(): void {
+    void this.agent.destroy().catch(() => undefined);
+  }
+
+  private attempt(exchange: Exchange, candidates: Target[], index: number, round: number): void {
+    const { request, response, options, retryable } = exchange;
+    if (response.destroyed) return;
+    const target = candidates[index];
+    if (!target) {
+      if (round + 1 < WAIT_ROUNDS && (retryable || index === 0)) {
+        setTimeout(() => this.attempt(exchange, options.targets(), 0, round + 1), WAIT_DELAY_MS);
+        return;
+      }
+      if (!response.headersSent) {
+        response.writeHead(503, { "content-type": "text/plain", ...options.responseHeaders });
+      }
+      response.end(`no healthy target for ${options.label}\n`);
+      return;
+    }
+    const attempt = new Attempt(exchange, () => this.attempt(exchange, candidates, index + 1, round));
+    exchange.current = attempt;
+    this.agent.dispatch(
+      {
+        origin: `http://127.0.0.1:${target.port}`,
+        method: (request.method ?? "GET") as Dispatcher.HttpMethod,
+        path: options.path ?? request.url ?? "/",
+        headers: exchange.headers,
+        body: exchange.body,
+      },
+      attempt,
+    );
+  }
+}
+
+/** The client's headers as sent (names as written, repeated ones kept), less hop-by-hop ones. */
+function requestHeaders(raw: string[], extra: Record<string, string> | undefined): string[] {
+  const replaced = extra && namesOf(extra);
+  const headers: string[] = [];
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = raw[index] as string;
+    const lower = name.toLowerCase();
+    if (SET_BY_FORWARDER.has(lower) || replaced?.has(lower)) continue;
+    headers.push(name, raw[index + 1] as string);
+  }
+  if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
+  return headers;
+}
+
+const namesOf = (headers: Record<string, string>) =>
+  new Set(Object.keys(headers).map((name) => name.toLowerCase()));

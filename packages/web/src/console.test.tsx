@@ -1,0 +1,414 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError, createClient } from "./api.ts";
+import { App } from "./app.tsx";
+import { tokenizeLine } from "./highlight.tsx";
+import { splitCommand } from "./pages/job.tsx";
+import { parseRoute } from "./router.tsx";
+import { deployment, fakeApi, NOW, serviceView, stacks } from "./test/fake-api.ts";
+import { button, click, mount, type } from "./test/render.ts";
+
+const TOKEN = `berth_${"x".repeat(43)}`;
+const mounted: { unmount: () => void }[] = [];
+
+function open(path: string, routes: Parameters<typeof fakeApi>[0], session?: { scope: string }) {
+  history.replaceState(null, "", path);
+  if (session)
+    sessionStorage.setItem("berth.session", JSON.stringify({ token: TOKEN, scope: session.scope }));
+  const api = fakeApi(routes);
+  const view = mount(<App baseUrl="" fetch={api.fetch} />);
+  mounted.push(view);
+  return { ...view, api };
+}
+
+beforeEach(() => {
+  sessionStorage.clear();
+  localStorage.clear();
+});
+
+afterEach(() => {
+  for (const view of mounted.splice(0)) view.unmount();
+});
+
+const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
+
+describe("signing in", () => {
+  it("asks the API what the token may do, keeps it in sessionStorage only, and stays on the deep link", async () => {
+    const view = open("/stacks/shop/services/api", {
+      "GET /v1/stacks": { status: 200, body: { stacks: [] } },
+      "GET /v1/tokens": { status: 403, body: { error: { code: "FORBIDDEN", message: "needs admin" } } },
+      "PUT /v1/stacks/scope-probe": {
+        status: 415,
+        body: { error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "x" } },
+      },
+      "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView() },
+      "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [] } },
+      "GET /v1/stacks/shop/services/api/logs": {
+        status: 200,
+        body: { logGroupName: "/berth/shop/api", events: [] },
+      },
+    });
+    type(view.container.querySelector("#token"), TOKEN);
+    click(button(view.container, "Sign in"));
+    await until(() => expect(view.text()).toContain("Service api"));
+    expect(JSON.parse(sessionStorage.getItem("berth.session") ?? "{}")).toEqual({
+      token: TOKEN,
+      scope: "deploy",
+    });
+    expect(localStorage.length).toBe(0);
+    expect(location.pathname).toBe("/stacks/shop/services/api");
+    // A deploy token gets the actions, not the tokens page.
+    await until(() => expect(button(view.container, "Redeploy")).toBeDefined());
+    expect(view.text()).not.toContain("Tokens");
+    expect(view.api.calls.every((call) => call.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  });
+
+  it("shows the API's message and request id when the token is refused", async () => {
+    const view = open("/", {
+      "GET /v1/stacks": {
+        status: 401,
+        body: { error: { code: "UNAUTHORIZED", message: "the bearer token is not valid" } },
+        headers: { "x-request-id": "req-abc" },
+      },
+    });
+    type(view.container.querySelector("#token"), "berth_bad");
+    click(button(view.container, "Sign in"));
+    await until(() => expect(view.container.querySelector("[role=alert]")).not.toBeNull());
+    const alert = view.container.querySelector("[role=alert]")?.textContent ?? "";
+    expect(alert).toContain("the bearer token is not valid");
+    expect(alert).toContain("HTTP 401");
+    expect(alert).toContain("req-abc");
+    expect(sessionStorage.getItem("berth.session")).toBeNull();
+  });
+
+  it("returns to sign-in when a signed-in token stops working, and signing out forgets it", async () => {
+    let revoked = false;
+    const view = open(
+      "/stacks",
+      {
+        "GET /v1/stacks": () =>
+          revoked
+            ? { status: 401, body: { error: { code: "UNAUTHORIZED", message: "revoked" } } }
+            : { status: 200, body: { stacks: [] } },
+      },
+      { scope: "read" },
+    );
+    await until(() => expect(view.text()).toContain("No stacks yet"));
+    click(button(view.container, "Sign out"));
+    expect(sessionStorage.getItem("berth.session")).toBeNull();
+    expect(view.text()).toContain("Signed out.");
+
+    sessionStorage.setItem("berth.session", JSON.stringify({ token: TOKEN, scope: "read" }));
+    revoked = true;
+    const again = open("/stacks", {
+      "GET /v1/stacks": { status: 401, body: { error: { code: "UNAUTHORIZED", message: "revoked" } } },
+    });
+    await until(() => expect(again.text()).toContain("sign in again"));
+    expect(sessionStorage.getItem("berth.session")).toBeNull();
+  });
+});
+
+describe("the stacks list", () => {
+  it("pages 200 stacks 25 at a time, with each shown stack's services, status and task counts", async () => {
+    const all = stacks(200);
+    const view = open(
+      "/stacks",
+      {
+        "GET /v1/stacks": { status: 200, body: { stacks: all } },
+        ...Object.fromEntries(
+          all.map((stack) => [
+            `GET /v1/stacks/${stack.name}`,
+            {
+              status: 200,
+              body: {
+                stack: { ...stack, stackFile: "resources: {}\n" },
+                services: [
+                  {
+                    name: "api",
+                    type: "private-service",
+                    status: "LIVE",
+                    address: null,
+                    activeDeployment: null,
+                    queuedDeployment: null,
+                  },
+                ],
+              },
+            },
+          ]),
+        ),
+        ...Object.fromEntries(
+          all.map((stack) => [
+            `GET /v1/stacks/${stack.name}/services/api`,
+            { status: 200, body: serviceView({ stack: stack.name }) },
+          ]),
+        ),
+      },
+      { scope: "read" },
+    );
+    await until(() => expect(view.container.querySelectorAll("tbody tr")).toHaveLength(25));
+    expect(view.text()).toContain("Page 1 of 8");
+    await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("1/1 tasks"));
+    const first = view.container.querySelector("tbody tr")?.textContent ?? "";
+    expect(first).toContain("stack-000");
+    // The status is in words (with a symbol), not only a colour.
+    expect(first).toContain("LIVE");
+    // Only the shown page's stacks are asked about.
+    expect(view.api.calls.filter((call) => /^\/v1\/stacks\/stack-\d+$/.test(call.path))).toHaveLength(25);
+    click(button(view.container, "Next page"));
+    await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("stack-025"));
+    expect(view.text()).toContain("Page 2 of 8");
+  });
+});
+
+describe("a service's page", () => {
+  it("follows a running deployment with If-None-Match every 2 s and stops once it ended", async () => {
+    let polls = 0;
+    const running = deployment({ status: "DEPLOYING", finishedAt: undefined, reason: "rolling out" });
+    const events = [
+      { deploymentId: running.id, sequence: 1, at: NOW, type: "requested", message: "requested by api" },
+    ];
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView({ status: "DEPLOYING" }) },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [running] } },
+        "GET /v1/stacks/shop/services/api/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/api", events: [] },
+        },
+        [`GET /v1/deployments/${running.id}`]: (call) => {
+          polls += 1;
+          if (polls === 1)
+            return { status: 200, body: { deployment: running, events }, headers: { etag: 'W/"one"' } };
+          if (polls === 2) {
+            expect(call.headers["if-none-match"]).toBe('W/"one"');
+            return { status: 304, headers: { etag: 'W/"one"' } };
+          }
+          return {
+            status: 200,
+            body: {
+              deployment: { ...running, status: "SUCCEEDED", reason: "done" },
+              events: [
+                ...events,
+                { deploymentId: running.id, sequence: 2, at: NOW, type: "status", message: "SUCCEEDED" },
+              ],
+            },
+            headers: { etag: 'W/"two"' },
+          };
+        },
+      },
+      { scope: "read" },
+    );
+    await until(() => expect(view.text()).toContain("(following live)"));
+    await vi.waitFor(() => expect(view.text()).toContain("after"), { timeout: 15_000, interval: 50 });
+    expect(view.text()).toContain("SUCCEEDED");
+    const settled = polls;
+    expect(settled).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(polls).toBe(settled);
+    // A read token sees no action.
+    expect(button(view.container, "Redeploy")).toBeUndefined();
+  });
+
+  it("shows a failed task's health-check output and last log lines, and rolls back only after confirming", async () => {
+    const good = deployment({ id: "01JD0000000000000000000001" });
+    const newer = deployment({ id: "01JD0000000000000000000002" });
+    const failed = deployment({
+      id: "01JD0000000000000000000003",
+      status: "ROLLED_BACK",
+      reason: "2 tasks failed health checks",
+    });
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView() },
+        "GET /v1/stacks/shop/services/api/deployments": {
+          status: 200,
+          body: { deployments: [failed, newer, good] },
+        },
+        "GET /v1/stacks/shop/services/api/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/api", events: [] },
+        },
+        [`GET /v1/deployments/${failed.id}`]: {
+          status: 200,
+          body: {
+            deployment: failed,
+            events: [
+              {
+                deploymentId: failed.id,
+                sequence: 1,
+                at: NOW,
+                type: "task-failed",
+                message: "task 1 failed",
+                data: {
+                  healthCheckOutput: "500 health: database unreachable",
+                  logLines: ["connecting to db", "timeout"],
+                },
+              },
+            ],
+          },
+        },
+        "POST /v1/stacks/shop/services/api/rollback": (call) => ({
+          status: 202,
+          body: {
+            deployment: deployment({
+              id: "01JD0000000000000000000004",
+              status: "PENDING",
+              trigger: "rollback",
+              body: call.body,
+            }),
+            placement: "active",
+            workflow: { started: true },
+          },
+        }),
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(view.text()).toContain("database unreachable"));
+    expect(view.text()).toContain("connecting to db\ntimeout");
+    expect(view.text()).toContain("2 tasks failed health checks");
+    // Only the older good deployment can be returned to (the newest good one is what runs).
+    expect(button(view.container, `Roll back to ${newer.id}`)).toBeUndefined();
+    click(button(view.container, `Roll back to ${good.id}`));
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, `Confirm: Roll back to ${good.id}`));
+    await until(() => expect(view.api.calls.some((call) => call.path.endsWith("/rollback"))).toBe(true));
+    const sent = view.api.calls.find((call) => call.path.endsWith("/rollback"));
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ deploymentId: good.id });
+    expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("shows a refused action's message and request id beside it", async () => {
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView() },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [] } },
+        "GET /v1/stacks/shop/services/api/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/api", events: [] },
+        },
+        "PUT /v1/stacks/shop/services/api/scale": {
+          status: 400,
+          body: {
+            error: {
+              code: "INVALID_INPUT",
+              message: "invalid body: min: must not exceed max",
+              details: [{ path: "body.min", message: "min must not exceed max" }],
+            },
+          },
+          headers: { "x-request-id": "req-scale" },
+        },
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(button(view.container, "Scale")).toBeDefined());
+    click(button(view.container, "Scale"));
+    type(view.container.querySelector("#scale-min"), "5");
+    type(view.container.querySelector("#scale-max"), "2");
+    click(button(view.container, "Confirm: Scale"));
+    await until(() =>
+      expect(view.container.querySelector("[role=alert]")?.textContent).toContain("req-scale"),
+    );
+    const alert = view.container.querySelector("[role=alert]")?.textContent ?? "";
+    expect(alert).toContain("Scale failed");
+    expect(alert).toContain("body.min");
+    const sent = view.api.calls.find((call) => call.method === "PUT");
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ min: 5, max: 2 });
+  });
+});
+
+describe("tokens", () => {
+  it("shows a created token once, with a copy button", async () => {
+    const info = { id: "01JD0000000000000000000009", name: "ci", scopes: ["read"], createdAt: NOW };
+    const view = open(
+      "/tokens",
+      {
+        "GET /v1/tokens": { status: 200, body: { tokens: [] } },
+        "POST /v1/tokens": { status: 201, body: { token: TOKEN, info } },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("Create a token"));
+    type(view.container.querySelector("#token-name"), "ci");
+    const form = view.container.querySelector("form");
+    form?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await until(() =>
+      expect((view.container.querySelector("#new-token") as HTMLInputElement | null)?.value).toBe(TOKEN),
+    );
+    expect(button(view.container, "Copy token")).toBeDefined();
+    expect(JSON.parse(view.api.calls.find((call) => call.method === "POST")?.body ?? "{}")).toEqual({
+      name: "ci",
+      scopes: ["read"],
+    });
+  });
+});
+
+describe("pieces", () => {
+  it("routes paths, decoding names, and calls anything else not found", () => {
+    expect(parseRoute("/")).toEqual({ page: "stacks" });
+    expect(parseRoute("/stacks/shop/services/api")).toEqual({
+      page: "service",
+      stack: "shop",
+      service: "api",
+    });
+    expect(parseRoute("/stacks/shop/jobs/nightly")).toEqual({ page: "job", stack: "shop", job: "nightly" });
+    expect(parseRoute("/stacks/a%20b")).toEqual({ page: "stack", stack: "a b" });
+    expect(parseRoute("/nope/x")).toEqual({ page: "not-found", path: "/nope/x" });
+  });
+
+  it("highlights YAML keys, strings, numbers and comments, as text", () => {
+    expect(tokenizeLine('  image: "nginx" # pinned')).toEqual([
+      { kind: "plain", text: "  " },
+      { kind: "key", text: "image" },
+      { kind: "plain", text: ":" },
+      { kind: "plain", text: " " },
+      { kind: "string", text: '"nginx"' },
+      { kind: "plain", text: " " },
+      { kind: "comment", text: "# pinned" },
+    ]);
+    expect(tokenizeLine("- port: 8080").map((token) => token.kind)).toEqual([
+      "plain",
+      "key",
+      "plain",
+      "plain",
+      "number",
+    ]);
+    expect(tokenizeLine("url: a#b").find((token) => token.kind === "comment")).toBeUndefined();
+  });
+
+  it("splits a run's command on spaces, keeping quoted words whole", () => {
+    expect(splitCommand('node job.mjs --name "two words"')).toEqual([
+      "node",
+      "job.mjs",
+      "--name",
+      "two words",
+    ]);
+  });
+
+  it("turns an API error body into an ApiError with the request id; a network failure says the API could not be reached", async () => {
+    const api = fakeApi({
+      "GET /v1/stacks/x": {
+        status: 404,
+        body: { error: { code: "NOT_FOUND", message: "stack x does not exist" } },
+        headers: { "x-request-id": "req-1" },
+      },
+    });
+    const client = createClient({ baseUrl: "", token: TOKEN, fetch: api.fetch });
+    const error = await client.getStack("x").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      status: 404,
+      code: "NOT_FOUND",
+      message: "stack x does not exist",
+      requestId: "req-1",
+    });
+    const offline = createClient({
+      baseUrl: "",
+      token: TOKEN,
+      fetch: () => Promise.reject(new TypeError("Failed to fetch")),
+    });
+    await expect(offline.listStacks()).rejects.toMatchObject({ code: "NETWORK", status: 0 });
+  });
+});

@@ -1,0 +1,148 @@
+import { useState } from "preact/hooks";
+import type { CreatedToken, Scope } from "../api.ts";
+import { useConsole } from "../context.ts";
+import { ConfirmButton, ErrorBox, formatTime, Pager, Section, TableHead, useLoad, usePages } from "../ui.tsx";
+
+const SCOPES: Scope[] = ["read", "deploy", "admin"];
+
+/** API tokens (admin scope): list, create (the secret is shown once), revoke. */
+export function TokensPage() {
+  const { client } = useConsole();
+  const tokens = useLoad(() => client.listTokens(), [client]);
+  const paging = usePages(tokens.data?.tokens ?? [], 25);
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Scope[]>(["read"]);
+  const [created, setCreated] = useState<CreatedToken | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+
+  return (
+    <main id="main">
+      <h1>API tokens</h1>
+      <Section title="Create a token">
+        <form
+          onSubmit={async (event) => {
+            event.preventDefault();
+            setBusy(true);
+            setError(undefined);
+            setCreated(undefined);
+            try {
+              setCreated(await client.createToken({ name: name.trim(), scopes }));
+              setName("");
+              tokens.reload();
+            } catch (caught) {
+              setError(caught);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <label for="token-name">Name</label>
+          <input
+            id="token-name"
+            value={name}
+            required
+            maxLength={100}
+            onInput={(event) => setName((event.target as HTMLInputElement).value)}
+          />
+          <fieldset>
+            <legend>Scopes</legend>
+            {SCOPES.map((scope) => (
+              <label key={scope} class="check">
+                <input
+                  type="checkbox"
+                  checked={scopes.includes(scope)}
+                  onChange={(event) =>
+                    setScopes((current) =>
+                      (event.target as HTMLInputElement).checked
+                        ? [...current, scope]
+                        : current.filter((value) => value !== scope),
+                    )
+                  }
+                />{" "}
+                {scope}
+              </label>
+            ))}
+          </fieldset>
+          <button type="submit" class="primary" disabled={busy || scopes.length === 0}>
+            {busy ? "Creating…" : "Create token"}
+          </button>
+        </form>
+        <ErrorBox error={error} title="Could not create the token" />
+        {created?.token && <NewToken created={created} />}
+      </Section>
+      <Section title="Tokens">
+        <ErrorBox error={tokens.error} title="Could not list the tokens" />
+        {notice && (
+          <p role="status" class="notice">
+            {notice}
+          </p>
+        )}
+        {tokens.data && (
+          <table>
+            <TableHead columns={["Name", "Id", "Scopes", "Created", "Last used", ""]} />
+            <tbody>
+              {paging.shown.map((token) => (
+                <tr key={token.id}>
+                  <th scope="row">{token.name}</th>
+                  <td>
+                    <code>{token.id}</code>
+                  </td>
+                  <td>{token.scopes.join(", ")}</td>
+                  <td>{formatTime(token.createdAt)}</td>
+                  <td>{formatTime(token.lastUsedAt)}</td>
+                  <td>
+                    <ConfirmButton
+                      label={`Revoke ${token.name}`}
+                      question={`Revoke token ${token.name} (${token.id})? Whatever uses it stops working at once.`}
+                      onConfirm={() => client.revokeToken(token.id)}
+                      onDone={() => {
+                        setNotice(`Token ${token.name} (${token.id}) revoked.`);
+                        tokens.reload();
+                      }}
+                    />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <Pager label="Tokens" page={paging.page} pages={paging.pages} setPage={paging.setPage} />
+      </Section>
+    </main>
+  );
+}
+
+function NewToken({ created }: { created: CreatedToken }) {
+  const [copied, setCopied] = useState<string | undefined>(undefined);
+  return (
+    <div class="notice" role="status">
+      <p>
+        Token <strong>{created.info.name}</strong> ({created.info.scopes.join(", ")}) created. Copy it now: it
+        is shown this once and cannot be read again.
+      </p>
+      <label for="new-token">New token</label>
+      <input
+        id="new-token"
+        readOnly
+        value={created.token}
+        onFocus={(event) => (event.target as HTMLInputElement).select()}
+      />
+      <button
+        type="button"
+        onClick={async () => {
+          try {
+            await navigator.clipboard.writeText(created.token ?? "");
+            setCopied("Copied to the clipboard.");
+          } catch {
+            setCopied("The browser refused the clipboard: select the token and copy it by hand.");
+          }
+        }}
+      >
+        Copy token
+      </button>
+      {copied && <span> {copied}</span>}
+    </div>
+  );
+}

@@ -1,0 +1,93 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+
+/** Client-side routes; the server answers index.html for every one of them, so a reload keeps the page. */
+export type Route =
+  | { page: "sign-in" }
+  | { page: "stacks" }
+  | { page: "stack"; stack: string }
+  | { page: "service"; stack: string; service: string }
+  | { page: "job"; stack: string; job: string }
+  | { page: "tokens" }
+  | { page: "not-found"; path: string };
+
+export function parseRoute(pathname: string): Route {
+  const parts = pathname
+    .split("/")
+    .filter((part) => part !== "")
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
+  const [first, stack, kind, name] = parts;
+  if (parts.length === 0) return { page: "stacks" };
+  if (first === "sign-in" && parts.length === 1) return { page: "sign-in" };
+  if (first === "tokens" && parts.length === 1) return { page: "tokens" };
+  if (first === "stacks" && parts.length === 1) return { page: "stacks" };
+  if (first === "stacks" && stack !== undefined && parts.length === 2) return { page: "stack", stack };
+  if (first === "stacks" && stack !== undefined && name !== undefined && parts.length === 4) {
+    if (kind === "services") return { page: "service", stack, service: name };
+    if (kind === "jobs") return { page: "job", stack, job: name };
+  }
+  return { page: "not-found", path: pathname };
+}
+
+export const paths = {
+  stacks: () => "/stacks",
+  stack: (stack: string) => `/stacks/${encodeURIComponent(stack)}`,
+  service: (stack: string, service: string) =>
+    `/stacks/${encodeURIComponent(stack)}/services/${encodeURIComponent(service)}`,
+  job: (stack: string, job: string) => `/stacks/${encodeURIComponent(stack)}/jobs/${encodeURIComponent(job)}`,
+  tokens: () => "/tokens",
+  signIn: () => "/sign-in",
+};
+
+const listeners = new Set<() => void>();
+
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (to === location.pathname + location.search) return;
+  if (options.replace) history.replaceState(null, "", to);
+  else history.pushState(null, "", to);
+  for (const listener of listeners) listener();
+}
+
+/** The current location, re-rendered on navigation and on the browser's back and forward. */
+export function useLocation(): { pathname: string; search: URLSearchParams } {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const changed = () => setTick((tick) => tick + 1);
+    listeners.add(changed);
+    addEventListener("popstate", changed);
+    return () => {
+      listeners.delete(changed);
+      removeEventListener("popstate", changed);
+    };
+  }, []);
+  return { pathname: location.pathname, search: new URLSearchParams(location.search) };
+}
+
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  "aria-current"?: "page";
+}) {
+  return (
+    <a
+      href={props.href}
+      class={props.class}
+      aria-current={props["aria-current"]}
+      onClick={(event) => {
+        if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey)
+          return;
+        event.preventDefault();
+        navigate(props.href);
+      }}
+    >
+      {props.children}
+    </a>
+  );
+}

@@ -1,0 +1,329 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { httpApp, waitFor } from "./support/apps.ts";
+import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
+import {
+  type BerthLocalProcess,
+  logTail,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./support/berth-local-process.ts";
+import { appStack, e2eWorkspace, gatedHealthCheck, newestDeployment } from "./support/e2e.ts";
+
+/**
+ * The console end to end: Berth Local as `npm start` runs it (which serves the built console at
+ * `/`), driven by Debian's Chromium through playwright-core, with axe-core checking each page.
+ * Deployments run real task processes; the test acts as a person would, through the page.
+ */
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
+if (!CHROMIUM) {
+  console.log(
+    "console e2e skipped: no Chromium at /usr/bin/chromium (install Debian's chromium package; .ci/run does)",
+  );
+}
+
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-console-e2e-");
+const gates = join(work, "gates");
+const app = httpApp();
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+let local: BerthLocalProcess | undefined;
+let api: BerthApi;
+let browser: Browser | undefined;
+let context: BrowserContext;
+let page: Page;
+/** Every console error and uncaught page error, from any page of the test's browser. */
+const consoleErrors: string[] = [];
+
+function watchErrors(target: Page): void {
+  target.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${target.url()}: ${message.text()}`);
+  });
+  target.on("pageerror", (error) => consoleErrors.push(`${target.url()}: ${error.message}`));
+}
+
+/** axe-core in the page (evaluated through DevTools, so the page's CSP stays in force): serious and critical violations. */
+async function accessibilityViolations(target: Page): Promise<string[]> {
+  await target.evaluate(axeSource);
+  // A string, evaluated in the page: the test runs under Node's types, the page has the DOM's.
+  const violations = (await target.evaluate(`axe.run(document).then((results) =>
+    results.violations.map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      targets: violation.nodes.map((node) => node.target.join(" ")),
+    })))`)) as { id: string; impact: string; targets: string[] }[];
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.impact} ${violation.id}: ${violation.targets.join(", ")}`);
+}
+
+function writeStack(name: string, yaml: string): string {
+  const file = join(work, `${name}.yml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+const nav = () => page.getByRole("navigation", { name: "Console" });
+const timeline = () => page.locator("section[aria-labelledby='timeline-title']");
+
+describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
+  beforeAll(async () => {
+    mkdirSync(gates, { recursive: true });
+    local = await startBerthLocalProcess({ dataDir, adminToken, logFile, startTimeoutMs: 240_000 });
+    api = new BerthApi(local.apiUrl, adminToken);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    context = await browser.newContext();
+    page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    watchErrors(page);
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await local?.stop();
+    await waitFor(
+      "task processes to end",
+      () => processesUnder([dataDir, app.dir]).length === 0,
+      15_000,
+      200,
+    ).catch(() => undefined);
+    if (!process.env.BERTH_TEST_KEEP) {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(app.dir, { recursive: true, force: true });
+    }
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      console.error(`--- Berth Local log (${logFile}), last lines ---\n${logTail(logFile, 60)}`);
+      console.error(`--- console errors ---\n${consoleErrors.join("\n")}`);
+    });
+  });
+
+  it("serves the console at / with its security headers, index.html for deep links, the API under /v1", async () => {
+    const root = await fetch(`${local?.apiUrl}/`);
+    expect(root.status).toBe(200);
+    expect(root.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = root.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(root.headers.get("x-frame-options")).toBe("DENY");
+    expect(root.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(root.headers.get("referrer-policy")).toBe("no-referrer");
+    const html = await root.text();
+    // No inline script: every <script> names its source.
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    const deep = await fetch(`${local?.apiUrl}/stacks/any/services/thing`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toBe(html);
+    const missingAsset = await fetch(`${local?.apiUrl}/assets/nothing-here.js`);
+    expect(missingAsset.status).toBe(404);
+    const apiAnswer = await fetch(`${local?.apiUrl}/v1/nothing`);
+    expect(apiAnswer.status).toBe(404);
+    expect(apiAnswer.headers.get("content-type")).toMatch(/^application\/json/);
+  });
+
+  it("signs in from a deep link, shows the deployed stack and opens its service", async () => {
+    const applied = await api.applyStack(
+      "shop",
+      appStack({ service: "api", image: app.image, version: "v1" }),
+    );
+    await api.waitForStatus(requested(applied, "api").deployment.id, ["SUCCEEDED"], 120_000);
+
+    // A deep link opened without a session asks for the token, then shows the page it named.
+    await page.goto(`${local?.apiUrl}/stacks/shop/services/api`);
+    const before = consoleErrors.length;
+    await page.getByLabel("API token").fill("berth_not-a-real-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "bearer token is not valid" }).waitFor();
+    // Chromium reports the refused request itself; that one error is this step's doing.
+    const refused = consoleErrors.splice(before).filter((line) => !/status of 401/.test(line));
+    consoleErrors.push(...refused);
+    expect(await page.getByRole("alert").textContent()).toMatch(/HTTP 401/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByLabel("API token").fill(adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Service api" }).waitFor();
+    // The token is in sessionStorage, and nowhere else.
+    expect(page.url()).not.toContain(adminToken);
+    expect(await page.evaluate("JSON.stringify(localStorage)")).not.toContain("berth_");
+    expect(await page.evaluate('sessionStorage.getItem("berth.session")')).toContain(adminToken);
+
+    await nav().getByRole("link", { name: "Stacks" }).click();
+    const row = page.getByRole("row").filter({ hasText: "shop" });
+    await row.getByText("LIVE").waitFor();
+    await row.getByText("1/1 tasks").waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+
+    await row.getByRole("link", { name: "shop" }).click();
+    await page.getByRole("heading", { name: "Stack shop" }).waitFor();
+    const serviceRow = page.getByRole("row").filter({ hasText: "private-service" });
+    expect(await serviceRow.textContent()).toMatch(/LIVE/);
+    expect(await serviceRow.textContent()).toMatch(/sha256:|—/);
+    await page.getByText("VERSION").first().waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+
+    // A dropped file (here: chosen) is planned with a dry run; nothing is applied.
+    await page
+      .getByLabel("Or choose a stack file")
+      .setInputFiles(writeStack("v9", appStack({ service: "api", image: app.image, version: "v9" })));
+    const plan = page.getByRole("table").filter({ hasText: "Plan of v9.yml" });
+    await plan.getByText("updated").waitFor();
+    expect(await plan.textContent()).toContain('"v9"');
+    expect((await newestDeployment(api, "shop", "api")).status).toBe("SUCCEEDED");
+
+    await page.getByRole("link", { name: "api", exact: true }).click();
+    await page.getByRole("heading", { name: "Service api" }).waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+  }, 240_000);
+
+  it("follows a deployment live until it SUCCEEDED", async () => {
+    const gate = join(gates, "v2");
+    const applied = await api.applyStack(
+      "shop",
+      appStack({
+        service: "api",
+        image: app.image,
+        version: "v2",
+        healthCheckCommand: gatedHealthCheck(gate),
+        startPeriodSeconds: 300,
+      }),
+    );
+    const id = requested(applied, "api").deployment.id;
+    // The page, already open, picks the new deployment up and follows it.
+    const live = timeline().getByText(`Deployment ${id}`);
+    await live.waitFor();
+    await timeline().getByText("(following live)").waitFor();
+    await api.waitForStatus(id, ["DEPLOYING"], 120_000);
+    await timeline().getByText("DEPLOYING").first().waitFor();
+    writeFileSync(gate, "open");
+    await timeline().getByText("SUCCEEDED").first().waitFor({ timeout: 180_000 });
+    expect(await timeline().getByText("(following live)").count()).toBe(0);
+    const final = await api.deployment(id);
+    expect(final.deployment.status).toBe("SUCCEEDED");
+    // Every event the API has is on the page.
+    for (const event of final.events)
+      await timeline().getByText(event.message, { exact: false }).first().waitFor();
+  }, 300_000);
+
+  it("shows a ROLLED_BACK deployment with its reason and the failing health check's output", async () => {
+    const applied = await api.applyStack(
+      "shop",
+      appStack({ service: "api", image: app.image, version: "v3", environment: { UNHEALTHY: "1" } }),
+    );
+    const id = requested(applied, "api").deployment.id;
+    const { deployment } = await api.waitForStatus(id, ["ROLLED_BACK"], 180_000);
+    const row = page.getByRole("row").filter({ hasText: id });
+    await row.getByText("ROLLED_BACK").waitFor({ timeout: 60_000 });
+    expect(await row.textContent()).toContain(deployment.reason);
+    await row.getByRole("button", { name: /^Timeline/ }).click();
+    await timeline().getByText("ROLLED_BACK").first().waitFor();
+    await timeline().getByText("Failing health check output:").first().waitFor();
+    expect(await timeline().textContent()).toContain("health: database unreachable");
+    expect(await accessibilityViolations(page)).toEqual([]);
+  }, 300_000);
+
+  it("rolls back to a chosen earlier deployment, and scales, each after a confirmation", async () => {
+    const { deployments } = await api.request<{ deployments: { id: string; status: string }[] }>(
+      "GET",
+      "/v1/stacks/shop/services/api/deployments?limit=20",
+    );
+    const good = deployments.filter((deployment) => deployment.status === "SUCCEEDED");
+    const target = good[good.length - 1]?.id as string;
+    expect(good.length).toBeGreaterThanOrEqual(2);
+    const row = page.getByRole("row").filter({ hasText: target });
+    await row.getByRole("button", { name: `Roll back to ${target}` }).click();
+    await row.getByRole("button", { name: `Confirm: Roll back to ${target}` }).click();
+    const rollback = await waitFor("the rollback deployment", async () => {
+      const newest = (await newestDeployment(api, "shop", "api")) as Deployment & { trigger: string };
+      return newest.id !== deployments[0]?.id ? newest : undefined;
+    });
+    expect(rollback.trigger).toBe("rollback");
+    expect((await api.waitForStatus(rollback.id, ["SUCCEEDED"], 180_000)).deployment.status).toBe(
+      "SUCCEEDED",
+    );
+    await page
+      .getByRole("row")
+      .filter({ hasText: rollback.id })
+      .getByText("SUCCEEDED")
+      .waitFor({ timeout: 60_000 });
+
+    await page.getByRole("button", { name: "Scale" }).click();
+    await page.getByLabel("Minimum tasks").fill("2");
+    await page.getByLabel("Maximum tasks").fill("2");
+    await page.getByRole("button", { name: "Confirm: Scale" }).click();
+    await page.getByRole("status").filter({ hasText: "Scale: deployment" }).waitFor();
+    const scaled = (await newestDeployment(api, "shop", "api")) as Deployment & {
+      parameters: { action: string };
+    };
+    expect(scaled.parameters.action).toBe("scale");
+    // The counts are written into the service's spec at once, whatever the rollout does.
+    const view = await api.request<{ scaling: { min: number; max: number } }>(
+      "GET",
+      "/v1/stacks/shop/services/api",
+    );
+    expect(view.scaling).toEqual({ min: 2, max: 2 });
+    // The page follows the scale to its end. (On a heavily loaded machine a second task can miss
+    // the stability window and the scale fail: the page must then say so, as it says a success.)
+    const { deployment: ended } = await api.waitForStatus(scaled.id, undefined, 180_000);
+    await page
+      .getByRole("row")
+      .filter({ hasText: scaled.id })
+      .getByText(ended.status)
+      .waitFor({ timeout: 60_000 });
+    if (ended.status === "SUCCEEDED")
+      await page.getByText("2 running of 2 desired").waitFor({ timeout: 90_000 });
+  }, 420_000);
+
+  it("reloads a deep link onto the same page, still signed in", async () => {
+    const url = page.url();
+    expect(url).toMatch(/\/stacks\/shop\/services\/api$/);
+    await page.reload();
+    await page.getByRole("heading", { name: "Service api" }).waitFor();
+    expect(page.url()).toBe(url);
+  });
+
+  it("creates a token shown once with a copy button, and revokes it", async () => {
+    await nav().getByRole("link", { name: "Tokens" }).click();
+    await page.getByRole("heading", { name: "API tokens" }).waitFor();
+    await page.getByLabel("Name").fill("console-e2e");
+    await page.getByRole("checkbox", { name: "read" }).check();
+    await page.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByLabel("New token");
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    expect(token).toMatch(/^berth_/);
+    await page.getByRole("button", { name: "Copy token" }).waitFor();
+    const reader = new BerthApi(local?.apiUrl as string, token);
+    expect((await reader.request<{ stacks: unknown[] }>("GET", "/v1/stacks")).stacks.length).toBe(1);
+    expect(await accessibilityViolations(page)).toEqual([]);
+
+    // A read token sees no action it cannot take.
+    const readerPage = await context.browser()?.newPage();
+    if (!readerPage) throw new Error("no second page");
+    await readerPage.goto(`${local?.apiUrl}/stacks/shop/services/api`);
+    await readerPage.getByLabel("API token").fill(token);
+    await readerPage.getByRole("button", { name: "Sign in" }).click();
+    await readerPage.getByRole("heading", { name: "Service api" }).waitFor();
+    await readerPage.getByRole("heading", { name: "Deployments" }).waitFor();
+    expect(await readerPage.getByRole("button", { name: "Redeploy" }).count()).toBe(0);
+    expect(await readerPage.getByRole("link", { name: "Tokens" }).count()).toBe(0);
+    await readerPage.close();
+
+    const row = page.getByRole("row").filter({ hasText: "console-e2e" });
+    await row.getByRole("button", { name: "Revoke console-e2e" }).click();
+    await row.getByRole("button", { name: "Confirm: Revoke console-e2e" }).click();
+    await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
+    await page.getByRole("row").filter({ hasText: "console-e2e" }).waitFor({ state: "detached" });
+    await expect(reader.request("GET", "/v1/stacks")).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("logged no console error on any page", () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});

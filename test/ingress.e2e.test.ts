@@ -1,0 +1,160 @@
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./support/apps.ts";
+import { BerthApi } from "./support/berth-api.ts";
+import {
+  awsCli,
+  type BerthLocalProcess,
+  logTail,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./support/berth-local-process.ts";
+import { e2eWorkspace, newestDeployment, runBerth } from "./support/e2e.ts";
+
+/**
+ * Public ingress end to end on Berth Local: the public-web example deploys from `npm start`'s
+ * process with the CLI, its HTTP API gateway serves it on 127.0.0.1, `aws apigatewayv2` and
+ * `aws servicediscovery` show what Berth created, and a rolling update under load loses no
+ * request through the gateway.
+ */
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-ingress-");
+/** A copy of the example, so the test can change it for the rolling update. */
+const exampleDir = join(work, "public-web");
+cpSync(join(root, "examples/public-web"), exampleDir, { recursive: true });
+const stackFile = join(exampleDir, "berth.yml");
+
+let local: BerthLocalProcess;
+let api: BerthApi;
+
+beforeAll(async () => {
+  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+  api = new BerthApi(local.apiUrl, adminToken);
+});
+
+afterAll(async () => {
+  await local?.stop();
+  await waitFor(
+    "task processes to end",
+    () => (processesUnder([dataDir]).length === 0 ? true : undefined),
+    30_000,
+  );
+});
+
+function berth(args: string[]) {
+  return runBerth(args, { apiUrl: local.apiUrl, token: adminToken });
+}
+
+/** An API as `aws apigatewayv2 get-apis` prints it. */
+interface Api {
+  ApiId: string;
+  Name: string;
+  ApiEndpoint: string;
+}
+
+async function gateway(): Promise<Api> {
+  const { Items } = (await awsCli(local.awsUrl, ["apigatewayv2", "get-apis"])) as { Items: Api[] };
+  const found = Items.find((item) => item.Name === "berth-web-web");
+  if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(Items)}`);
+  return found;
+}
+
+async function ask(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return { status: response.status, body: await response.text() };
+}
+
+describe("a public web service behind an HTTP API gateway on Berth Local", () => {
+  let url = "";
+
+  it("deploys the example with the CLI and serves it through its gateway's URL", async () => {
+    const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    const created = await gateway();
+    url = created.ApiEndpoint;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output).toContain(url);
+
+    const answer = await ask(`${url}/some/path?x=1`);
+    expect(answer.status, answer.body).toBe(200);
+    const body = JSON.parse(answer.body) as { greeting: string; path: string; forwardedFor: string };
+    expect(body).toMatchObject({ greeting: "hello from Berth", path: "/some/path" });
+    expect(body.forwardedFor).toContain("127.0.0.1");
+
+    // CORS is enabled in the example: the gateway answers preflight requests itself.
+    const preflight = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "https://example.com", "access-control-request-method": "PUT" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+
+    // What Berth created, as the aws CLI shows it.
+    const routes = (await awsCli(local.awsUrl, [
+      "apigatewayv2",
+      "get-routes",
+      "--api-id",
+      created.ApiId,
+    ])) as {
+      Items: { RouteKey: string; Target: string }[];
+    };
+    expect(routes.Items.map((route) => route.RouteKey)).toEqual(["$default"]);
+    expect(routes.Items[0]?.Target).toMatch(/^integrations\//);
+    const { Services } = (await awsCli(local.awsUrl, ["servicediscovery", "list-services"])) as {
+      Services: { Name: string; Id: string }[];
+    };
+    const registry = Services.find((service) => service.Name === "web-web-3000");
+    expect(registry, JSON.stringify(Services)).toBeDefined();
+    const { Instances } = (await awsCli(local.awsUrl, [
+      "servicediscovery",
+      "list-instances",
+      "--service-id",
+      registry?.Id ?? "",
+    ])) as { Instances: { Attributes: Record<string, string> }[] };
+    expect(Instances).toHaveLength(2);
+
+    const view = await api.request<{ url?: string }>("GET", "/v1/stacks/web/services/web");
+    expect(view.url).toBe(url);
+  }, 300_000);
+
+  it("loses no request through the gateway during a rolling update", async () => {
+    expect(url).not.toBe("");
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("hello from Berth", "hello again"));
+    const failures: string[] = [];
+    const greetings = new Set<string>();
+    let total = 0;
+    let running = true;
+    // Four clients asking back to back, for the whole rollout.
+    const clients = Array.from({ length: 4 }, async () => {
+      while (running) {
+        try {
+          const answer = await ask(`${url}/`);
+          total += 1;
+          if (answer.status !== 200) failures.push(`${answer.status} ${answer.body}`);
+          else greetings.add((JSON.parse(answer.body) as { greeting: string }).greeting);
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    });
+    const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
+    // Until the old tasks are gone: every answer comes from the new revision.
+    await waitFor(
+      "only the new revision to answer",
+      async () =>
+        (JSON.parse((await ask(`${url}/`)).body) as { greeting: string }).greeting === "hello again",
+      60_000,
+      250,
+    );
+    running = false;
+    await Promise.all(clients);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect((await newestDeployment(api, "web", "web")).status).toBe("SUCCEEDED");
+    expect(failures, `${failures.length} of ${total} requests failed`).toEqual([]);
+    expect(total).toBeGreaterThan(50);
+    expect([...greetings].sort()).toEqual(["hello again", "hello from Berth"]);
+  }, 300_000);
+});

@@ -1,19 +1,21 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../packages/cli/src/main.ts";
 import { hmacHeader } from "../packages/core/src/deployments/__fixtures__/webhooks.ts";
 import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment } from "./support/berth-api.ts";
+import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
 import {
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import { e2eWorkspace, getText, runBerth, runningTasks } from "./support/e2e.ts";
+  e2eWorkspace,
+  getText,
+  localEcsClient,
+  runBerth,
+  runningTasks,
+  taskProcessesLeft,
+} from "./support/e2e.ts";
 
 /**
  * Following an image end to end on Berth Local: `berth push` stores a directory as an image
@@ -139,22 +141,13 @@ beforeAll(async () => {
   writeFileSync(join(work, "berth.yml"), stackFile);
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-  ecs = new ECSClient({
-    endpoint: local.awsUrl,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  ecs = localEcsClient(local.awsUrl);
 });
 
 afterAll(async () => {
   ecs?.destroy();
   await local?.stop();
-  const leftovers = await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
-    10_000,
-    200,
-  ).catch(() => processesUnder([dataDir]));
+  const leftovers = await taskProcessesLeft([dataDir]);
   expect(leftovers, logTail(logFile)).toEqual([]);
 });
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { DescribeServicesCommand, type ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpApp, waitFor } from "./support/apps.ts";
 import { BerthApi, type DeploymentEvent, requested } from "./support/berth-api.ts";
@@ -16,6 +16,7 @@ import {
   eventsOfType,
   gatedHealthCheck,
   getText,
+  localEcsClient,
   runBerth,
   runningTasks,
   taskDefinitionIn,
@@ -92,11 +93,7 @@ function crashingSoon(version: string): string {
 beforeAll(async () => {
   local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
   api = new BerthApi(local.apiUrl, adminToken);
-  ecs = new ECSClient({
-    endpoint: local.awsUrl,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
-  });
+  ecs = localEcsClient(local.awsUrl);
 });
 
 afterAll(async () => {

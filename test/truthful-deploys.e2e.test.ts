@@ -3,15 +3,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./support/apps.ts";
 import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
-import {
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import { e2eWorkspace, runBerth } from "./support/e2e.ts";
+import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
+import { e2eWorkspace, runBerth, taskProcessesLeft } from "./support/e2e.ts";
 
 /**
  * "Truthful deploys" end to end on Berth Local, through the `berth` CLI and the HTTP API: a change
@@ -91,12 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await local?.stop();
-  const leftovers = await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? [] : undefined),
-    10_000,
-    200,
-  ).catch(() => processesUnder([dataDir]));
+  const leftovers = await taskProcessesLeft([dataDir]);
   for (const leftover of leftovers) {
     try {
       process.kill(leftover.pid, "SIGKILL");

@@ -70,7 +70,7 @@ function writeStack(name: string, yaml: string): string {
 const nav = () => page.getByRole("navigation", { name: "Console" });
 const timeline = () => page.locator("section[aria-labelledby='timeline-title']");
 
-describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", () => {
+describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle: false }, () => {
   beforeAll(async () => {
     mkdirSync(gates, { recursive: true });
     local = await startBerthLocalProcess({ dataDir, adminToken, logFile, startTimeoutMs: 240_000 });

@@ -197,7 +197,7 @@ async function deployHeldAtTheGate(gate: string, version: string) {
   return slow;
 }
 
-describe("deploying on Berth Local end to end", () => {
+describe("deploying on Berth Local end to end", { shuffle: false }, () => {
   it("deploys the private API and its consumer from source with the CLI; the consumer reaches the API through the injected address", async () => {
     const { code, output } = await berth([
       "deploy",

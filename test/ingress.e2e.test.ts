@@ -67,7 +67,7 @@ async function ask(url: string): Promise<{ status: number; body: string }> {
   return { status: response.status, body: await response.text() };
 }
 
-describe("a public web service behind an HTTP API gateway on Berth Local", () => {
+describe("a public web service behind an HTTP API gateway on Berth Local", { shuffle: false }, () => {
   let url = "";
 
   it("deploys the example with the CLI and serves it through its gateway's URL", async () => {

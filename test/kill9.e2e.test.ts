@@ -83,7 +83,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("kill -9 of Berth Local", () => {
+describe("kill -9 of Berth Local", { shuffle: false }, () => {
   // No health check: on a busy machine a node health check can time out, and that failure would
   // be counted where this test asserts that the lost tasks are not.
   it("takes every task with it, and a restart runs exactly the desired count with truthful records", async () => {

@@ -151,7 +151,7 @@ afterAll(async () => {
   expect(leftovers, logTail(logFile)).toEqual([]);
 });
 
-describe("following an image on Berth Local", () => {
+describe("following an image on Berth Local", { shuffle: false }, () => {
   const one = () => release("1");
   let stableDigest = "";
 
@@ -264,7 +264,7 @@ describe("following an image on Berth Local", () => {
   }, 240_000);
 });
 
-describe("a webhook receiver on Berth Local", () => {
+describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
   const HOOKS = "hooks";
   const hooksFile = (follow?: Record<string, unknown>) =>
     stringify({

@@ -132,105 +132,111 @@ beforeEach(({ onTestFailed }) => {
 /** The good revision the later tests go back to. */
 let v1 = "";
 
-describe("the stability gate on Berth Local", () => {
-  it("fails a first deploy whose process exits 300 ms after it starts, with the exit code and its last log lines", async () => {
-    const { deployment, events } = await deployAndWait("first", crashingSoon("v0"));
-    expect(deployment.status, deployment.reason).toBe("FAILED");
-    expect(deployment.reason).toContain("exit code 3");
-    expect(deployment.reason).toContain("scaled to 0");
-    const failures = eventsOfType(events, "task-failed");
-    expect(failures.length).toBeGreaterThanOrEqual(1);
-    for (const failure of failures) {
-      expect(failure.data?.exitCode).toBe(3);
-      expect(failure.data?.logLines).toEqual(
-        expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
-      );
-    }
-    expect(eventsOfType(events, "status").map((event) => event.data?.to)).not.toContain("SUCCEEDED");
-    expect((await ecsService("first-api"))?.desiredCount).toBe(0);
-  }, 180_000);
+// The cancel test goes back to the v1 the gate's tests deployed: one story, told in order.
+describe("stability on Berth Local", { shuffle: false }, () => {
+  describe("the stability gate on Berth Local", () => {
+    it("fails a first deploy whose process exits 300 ms after it starts, with the exit code and its last log lines", async () => {
+      const { deployment, events } = await deployAndWait("first", crashingSoon("v0"));
+      expect(deployment.status, deployment.reason).toBe("FAILED");
+      expect(deployment.reason).toContain("exit code 3");
+      expect(deployment.reason).toContain("scaled to 0");
+      const failures = eventsOfType(events, "task-failed");
+      expect(failures.length).toBeGreaterThanOrEqual(1);
+      for (const failure of failures) {
+        expect(failure.data?.exitCode).toBe(3);
+        expect(failure.data?.logLines).toEqual(
+          expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
+        );
+      }
+      expect(eventsOfType(events, "status").map((event) => event.data?.to)).not.toContain("SUCCEEDED");
+      expect((await ecsService("first-api"))?.desiredCount).toBe(0);
+    }, 180_000);
 
-  it("still succeeds a healthy service without a health check, once it stayed up for the window", async () => {
-    const { deployment, events } = await deployAndWait(
-      STACK,
-      appStack({ service: "api", image: app.image, version: "v1", healthCheck: false }),
-    );
-    expect(deployment.status, deployment.reason).toBe("SUCCEEDED");
-    expect(deployment.reason).toContain("stability window");
-    expect(eventsOfType(events, "rollout-completed")).toHaveLength(1);
-    v1 = taskDefinitionOf(events);
-    expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
-  }, 180_000);
-
-  it("rolls back a revision whose process exits 300 ms after it starts, with the exit code and its last log lines", async () => {
-    const { deployment, events } = await deployAndWait(STACK, crashingSoon("v2"));
-    expect(deployment.status, deployment.reason).toBe("ROLLED_BACK");
-    expect(deployment.reason).toContain("exit code 3");
-    expect(deployment.reason).toContain(v1);
-    const failures = eventsOfType(events, "task-failed");
-    expect(failures.length).toBeGreaterThanOrEqual(1);
-    for (const failure of failures) {
-      expect(failure.data?.exitCode).toBe(3);
-      expect(failure.data?.stopCode).toBe("EssentialContainerExited");
-      expect(failure.data?.logLines).toEqual(
-        expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
-      );
-    }
-    const service = await api.request<{ service?: { lastGoodTaskDefinitionArn?: string } }>(
-      "GET",
-      `/v1/stacks/${STACK}/services/api`,
-    );
-    expect(JSON.stringify(service)).toContain(v1);
-    expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
-  }, 180_000);
-});
-
-describe("cancelling mid-rollout on Berth Local", () => {
-  it("stops a rollout waiting on its health check and returns the service to the revision it ran before", async () => {
-    expect(v1, "the gate's tests deployed v1").not.toBe("");
-    const gate = join(gates, "cancel");
-    const slow = requested(
-      await api.applyStack(
+    it("still succeeds a healthy service without a health check, once it stayed up for the window", async () => {
+      const { deployment, events } = await deployAndWait(
         STACK,
-        appStack({
-          service: "api",
-          image: app.image,
-          version: "v3",
-          healthCheckCommand: gatedHealthCheck(gate),
-          startPeriodSeconds: 120,
-        }),
-      ),
-      "api",
-    );
-    const id = slow.deployment.id;
-    // ECS runs the new revision beside v1, which is held at its health check.
-    const v3 = await waitFor(
-      "ECS to run the new revision",
-      async () => {
-        const { events } = await api.deployment(id);
-        const updated = eventsOfType(events, "service-updated")[0]?.data?.taskDefinitionArn;
-        if (typeof updated !== "string") return undefined;
-        const tasks = await runningTasks(ecs, ECS_SERVICE);
-        return tasks.some((task) => task.taskDefinitionArn === updated) ? updated : undefined;
-      },
-      60_000,
-      250,
-    );
-    expect(v3).not.toBe(v1);
+        appStack({ service: "api", image: app.image, version: "v1", healthCheck: false }),
+      );
+      expect(deployment.status, deployment.reason).toBe("SUCCEEDED");
+      expect(deployment.reason).toContain("stability window");
+      expect(eventsOfType(events, "rollout-completed")).toHaveLength(1);
+      v1 = taskDefinitionOf(events);
+      expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
+    }, 180_000);
 
-    const cancelled = await berth(["cancel", id, "--reason", "wrong branch", "--timeout", "2m"]);
-    expect(cancelled.code, cancelled.output).toBe(0);
-    expect(cancelled.output).toContain("waiting while its workflow stops it");
-    expect(cancelled.output).toMatch(/is CANCELLED: wrong branch; undone: /);
+    it("rolls back a revision whose process exits 300 ms after it starts, with the exit code and its last log lines", async () => {
+      const { deployment, events } = await deployAndWait(STACK, crashingSoon("v2"));
+      expect(deployment.status, deployment.reason).toBe("ROLLED_BACK");
+      expect(deployment.reason).toContain("exit code 3");
+      expect(deployment.reason).toContain(v1);
+      const failures = eventsOfType(events, "task-failed");
+      expect(failures.length).toBeGreaterThanOrEqual(1);
+      for (const failure of failures) {
+        expect(failure.data?.exitCode).toBe(3);
+        expect(failure.data?.stopCode).toBe("EssentialContainerExited");
+        expect(failure.data?.logLines).toEqual(
+          expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
+        );
+      }
+      const service = await api.request<{ service?: { lastGoodTaskDefinitionArn?: string } }>(
+        "GET",
+        `/v1/stacks/${STACK}/services/api`,
+      );
+      expect(JSON.stringify(service)).toContain(v1);
+      expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
+    }, 180_000);
+  });
 
-    const { deployment, events } = await api.deployment(id);
-    expect(deployment.status).toBe("CANCELLED");
-    expect(deployment.reason).toContain(`the rollout of ${v3} was stopped`);
-    expect(deployment.reason).toContain(`back on ${v1}`);
-    expect(eventsOfType(events, "cancel-undo")).toHaveLength(1);
-    expect(eventsOfType(events, "status").map((event) => event.data?.to)).toEqual(["DEPLOYING", "CANCELLED"]);
-    expect((await ecsService(ECS_SERVICE))?.taskDefinition).toBe(v1);
-    expect(existsSync(gate)).toBe(false);
-    expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
-  }, 180_000);
+  describe("cancelling mid-rollout on Berth Local", () => {
+    it("stops a rollout waiting on its health check and returns the service to the revision it ran before", async () => {
+      expect(v1, "the gate's tests deployed v1").not.toBe("");
+      const gate = join(gates, "cancel");
+      const slow = requested(
+        await api.applyStack(
+          STACK,
+          appStack({
+            service: "api",
+            image: app.image,
+            version: "v3",
+            healthCheckCommand: gatedHealthCheck(gate),
+            startPeriodSeconds: 120,
+          }),
+        ),
+        "api",
+      );
+      const id = slow.deployment.id;
+      // ECS runs the new revision beside v1, which is held at its health check.
+      const v3 = await waitFor(
+        "ECS to run the new revision",
+        async () => {
+          const { events } = await api.deployment(id);
+          const updated = eventsOfType(events, "service-updated")[0]?.data?.taskDefinitionArn;
+          if (typeof updated !== "string") return undefined;
+          const tasks = await runningTasks(ecs, ECS_SERVICE);
+          return tasks.some((task) => task.taskDefinitionArn === updated) ? updated : undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(v3).not.toBe(v1);
+
+      const cancelled = await berth(["cancel", id, "--reason", "wrong branch", "--timeout", "2m"]);
+      expect(cancelled.code, cancelled.output).toBe(0);
+      expect(cancelled.output).toContain("waiting while its workflow stops it");
+      expect(cancelled.output).toMatch(/is CANCELLED: wrong branch; undone: /);
+
+      const { deployment, events } = await api.deployment(id);
+      expect(deployment.status).toBe("CANCELLED");
+      expect(deployment.reason).toContain(`the rollout of ${v3} was stopped`);
+      expect(deployment.reason).toContain(`back on ${v1}`);
+      expect(eventsOfType(events, "cancel-undo")).toHaveLength(1);
+      expect(eventsOfType(events, "status").map((event) => event.data?.to)).toEqual([
+        "DEPLOYING",
+        "CANCELLED",
+      ]);
+      expect((await ecsService(ECS_SERVICE))?.taskDefinition).toBe(v1);
+      expect(existsSync(gate)).toBe(false);
+      expect(await servesOnly(ECS_SERVICE, v1)).toMatch(/^v1:\d+$/);
+    }, 180_000);
+  });
 });

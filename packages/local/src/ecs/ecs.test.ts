@@ -135,7 +135,7 @@ async function answer(task: Task): Promise<string> {
   return response.text();
 }
 
-describe("Berth Local ECS", () => {
+describe("Berth Local ECS", { shuffle: false }, () => {
   it("rejects bad requests with ECS's error classes", async () => {
     await expect(
       ecs.send(new DescribeServicesCommand({ cluster: "nope", services: ["x"] })),

@@ -137,7 +137,7 @@ afterAll(async () => {
   await local?.close();
 });
 
-describe("Berth Local Service Connect", () => {
+describe("Berth Local Service Connect", { shuffle: false }, () => {
   it("rewrites the injected alias:port to the proxy, so another service reaches the API", async () => {
     await ecs.send(
       new CreateServiceCommand({

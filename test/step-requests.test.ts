@@ -12,6 +12,7 @@ import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-ser
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
+import { taskStopped } from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
@@ -215,18 +216,10 @@ resources:
     const wait = await WaitRecord.get(table.store, "berth", secondApplied.ecsService);
     if (!wait) throw new Error("no wait for the second revision");
     for (const task of ["a", "b"]) {
-      await Rollout.handleEcsEvent(ctx, {
-        "detail-type": "ECS Task State Change",
-        detail: {
-          taskArn: `arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`,
-          clusterArn: "arn:aws:ecs:us-east-1:000000000000:cluster/berth",
-          taskDefinitionArn: wait.taskDefinitionArn,
-          group: `service:${wait.ecsService}`,
-          lastStatus: "STOPPED",
-          stopCode: "EssentialContainerExited",
-          containers: [{ name: "api", exitCode: 1 }],
-        },
-      });
+      await Rollout.handleEcsEvent(
+        ctx,
+        taskStopped(wait, task, { containers: [{ name: "api", exitCode: 1 }] }),
+      );
     }
     expect((await WaitRecord.get(table.store, "berth", secondApplied.ecsService))?.phase).toBe(
       "rolling-back",

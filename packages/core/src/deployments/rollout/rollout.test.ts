@@ -9,6 +9,7 @@ import {
   WaitRecord,
 } from "../../store/index.ts";
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
+import { deploymentCompleted as completedEvent, taskStopped } from "../__fixtures__/ecs-events.ts";
 import * as Deployment from "../deployment.ts";
 import { handOn } from "./answer.ts";
 import { stabilitySeconds } from "./apply.ts";
@@ -82,34 +83,6 @@ async function waitingDeployment(threshold = 2, options: { first?: boolean } = {
     stabilitySeconds: 10,
   });
   return { stack, wait, deploymentId: requested.deployment.id };
-}
-
-function completedEvent(wait: WaitRecord.Info, ecsDeploymentId = "ecs-svc/1") {
-  return {
-    source: "aws.ecs",
-    "detail-type": "ECS Deployment State Change",
-    resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
-    detail: { eventName: "SERVICE_DEPLOYMENT_COMPLETED", deploymentId: ecsDeploymentId },
-  };
-}
-
-function taskStopped(wait: WaitRecord.Info, task: string, overrides: Record<string, unknown> = {}) {
-  return {
-    source: "aws.ecs",
-    "detail-type": "ECS Task State Change",
-    resources: [`arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`],
-    detail: {
-      taskArn: `arn:aws:ecs:us-east-1:000000000000:task/berth/${task}`,
-      clusterArn: "arn:aws:ecs:us-east-1:000000000000:cluster/berth",
-      taskDefinitionArn: wait.taskDefinitionArn,
-      group: `service:${wait.ecsService}`,
-      lastStatus: "STOPPED",
-      stopCode: "EssentialContainerExited",
-      stoppedReason: "Essential container in task exited",
-      containers: [{ name: "api", exitCode: 3 }],
-      ...overrides,
-    },
-  };
 }
 
 describe("the ECS event handler", () => {

@@ -1,4 +1,5 @@
-import { Service } from "@berth/core/deployments";
+import { type DeploymentRequest, Service } from "@berth/core/deployments";
+import type { z } from "zod";
 import { readLogs } from "../logs.ts";
 import { coreContext, defineRoute, reply } from "../route.ts";
 import {
@@ -31,22 +32,6 @@ const getService = defineRoute({
   },
 });
 
-const redeploy = defineRoute({
-  method: "POST",
-  path: "/v1/stacks/{stack}/services/{service}/deployments",
-  operationId: "redeployService",
-  summary: "Deploy a service again, optionally with a new image for some of its containers",
-  access: "deploy",
-  params: ServiceParams,
-  query: NoQuery,
-  body: { kind: "json", schema: RedeployBody, optional: true },
-  responses: { 202: { description: "Deployment requested", schema: RequestedDeploymentBody } },
-  async handle({ params, body, context }) {
-    const requested = await Service.redeploy(coreContext(context), { ...params, images: body.image ?? {} });
-    return reply(202, RequestedDeploymentBody, requestedBody(requested));
-  },
-});
-
 const listDeployments = defineRoute({
   method: "GET",
   path: "/v1/stacks/{stack}/services/{service}/deployments",
@@ -65,42 +50,80 @@ const listDeployments = defineRoute({
   },
 });
 
-const rollback = defineRoute({
+/**
+ * The routes that ask for one new deployment of a service: one core verb each, answered with the
+ * requested deployment (202). A row of this table names only what differs.
+ */
+function requestsDeployment<Body extends z.ZodType>(route: {
+  method: "POST" | "PUT";
+  action: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  body: Body;
+  optionalBody?: boolean;
+  requested: string;
+  request(
+    context: ReturnType<typeof coreContext>,
+    service: z.output<typeof ServiceParams>,
+    body: z.output<Body>,
+  ): Promise<DeploymentRequest.RequestedDeployment>;
+}) {
+  return defineRoute({
+    method: route.method,
+    path: `/v1/stacks/{stack}/services/{service}/${route.action}`,
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    access: "deploy",
+    params: ServiceParams,
+    query: NoQuery,
+    body: { kind: "json", schema: route.body, ...(route.optionalBody ? { optional: true } : {}) },
+    responses: { 202: { description: route.requested, schema: RequestedDeploymentBody } },
+    async handle({ params, body, context }) {
+      const requested = await route.request(coreContext(context), params, body);
+      return reply(202, RequestedDeploymentBody, requestedBody(requested));
+    },
+  });
+}
+
+const redeploy = requestsDeployment({
   method: "POST",
-  path: "/v1/stacks/{stack}/services/{service}/rollback",
-  operationId: "rollbackService",
-  summary: "Roll a service back to its last good deployment, or to a named earlier one",
-  access: "deploy",
-  params: ServiceParams,
-  query: NoQuery,
-  body: { kind: "json", schema: RollbackBody, optional: true },
-  responses: { 202: { description: "Rollback requested", schema: RequestedDeploymentBody } },
-  async handle({ params, body, context }) {
-    const requested = await Service.rollback(coreContext(context), {
-      ...params,
-      ...(body.deploymentId ? { deploymentId: body.deploymentId } : {}),
-    });
-    return reply(202, RequestedDeploymentBody, requestedBody(requested));
-  },
+  action: "deployments",
+  operationId: "redeployService",
+  summary: "Deploy a service again, optionally with a new image for some of its containers",
+  body: RedeployBody,
+  optionalBody: true,
+  requested: "Deployment requested",
+  request: (context, service, body) => Service.redeploy(context, { ...service, images: body.image ?? {} }),
 });
 
-const scale = defineRoute({
+const rollback = requestsDeployment({
+  method: "POST",
+  action: "rollback",
+  operationId: "rollbackService",
+  summary: "Roll a service back to its last good deployment, or to a named earlier one",
+  body: RollbackBody,
+  optionalBody: true,
+  requested: "Rollback requested",
+  request: (context, service, body) =>
+    Service.rollback(context, {
+      ...service,
+      ...(body.deploymentId ? { deploymentId: body.deploymentId } : {}),
+    }),
+});
+
+const scale = requestsDeployment({
   method: "PUT",
-  path: "/v1/stacks/{stack}/services/{service}/scale",
+  action: "scale",
   operationId: "scaleService",
   summary: "Change a service's task counts",
   description:
     "`min` and `max` are written into the service's spec (scaling.minInstances and maxInstances), so a later " +
     "apply of an unchanged stack file shows them as a change; `desired` is carried by the deployment only.",
-  access: "deploy",
-  params: ServiceParams,
-  query: NoQuery,
-  body: { kind: "json", schema: ScaleBody },
-  responses: { 202: { description: "Scaling requested", schema: RequestedDeploymentBody } },
-  async handle({ params, body, context }) {
-    const requested = await Service.scale(coreContext(context), { ...params, ...body });
-    return reply(202, RequestedDeploymentBody, requestedBody(requested));
-  },
+  body: ScaleBody,
+  requested: "Scaling requested",
+  request: (context, service, body) => Service.scale(context, { ...service, ...body }),
 });
 
 const logs = defineRoute({

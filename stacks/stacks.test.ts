@@ -224,6 +224,9 @@ describe("functions", () => {
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
       jobRunRoleArn: "j",
+      scheduleGroup: "g",
+      schedulerRoleArn: "sr",
+      scheduledRefreshArn: "f",
     };
     expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
     expect(environmentOf({ ...definition, environment: ["BERTH_TABLE_NAME"] }, values)).toEqual({

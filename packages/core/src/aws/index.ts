@@ -14,6 +14,7 @@ export * as Ecs from "./ecs.ts";
 export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
 export * as Iam from "./iam.ts";
 export * as Lambda from "./lambda.ts";
+export * as Scheduler from "./scheduler.ts";
 export * as SecretsManager from "./secrets-manager.ts";
 export * as ServiceDiscovery from "./servicediscovery.ts";
 export * as StepFunctions from "./step-functions.ts";

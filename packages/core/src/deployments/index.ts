@@ -4,6 +4,7 @@ export * as ImagePush from "./image-push.ts";
 export * as JobRun from "./job-runs.ts";
 export * as StackPlan from "./plan.ts";
 export * as Receiver from "./receiver.ts";
+export * as RefreshSchedule from "./refresh-schedule.ts";
 export * as DeploymentRequest from "./request.ts";
 export * as Service from "./service.ts";
 export * as ServiceSpec from "./service-spec.ts";

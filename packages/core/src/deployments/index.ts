@@ -1,5 +1,6 @@
 export * as Approval from "./approval.ts";
 export * as Deployment from "./deployment.ts";
+export * as HostRefresh from "./host-refresh.ts";
 export * as ImagePush from "./image-push.ts";
 export * as JobRun from "./job-runs.ts";
 export * as StackPlan from "./plan.ts";

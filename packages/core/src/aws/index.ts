@@ -6,8 +6,8 @@
  * it loads.
  */
 export * as ApiGateway from "./apigatewayv2.ts";
-export * as AutoScalingGroups from "./auto-scaling-groups.ts";
 export * as AutoScaling from "./application-auto-scaling.ts";
+export * as AutoScalingGroups from "./auto-scaling-groups.ts";
 export * as Logs from "./cloudwatch-logs.ts";
 export * as DynamoDb from "./dynamodb.ts";
 export * as Ecr from "./ecr.ts";

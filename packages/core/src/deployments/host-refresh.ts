@@ -38,7 +38,13 @@ export interface HostRefreshClients {
 }
 
 export type HostRefresh =
-  | { started: true; instanceRefreshId: string; imageId: string; launchTemplateVersion: string; newVersion: boolean }
+  | {
+      started: true;
+      instanceRefreshId: string;
+      imageId: string;
+      launchTemplateVersion: string;
+      newVersion: boolean;
+    }
   | { started: false; reason: string; imageId?: string };
 
 /** A new launch template version: the source version with only its AMI changed. */
@@ -94,10 +100,16 @@ export async function refreshHosts(clients: HostRefreshClients, fleet: HostFleet
   const parameter = await clients.ssm.send(new GetParameterCommand({ Name: fleet.amiParameter }));
   const imageId = parameter.Parameter?.Value;
   if (!imageId?.startsWith("ami-")) {
-    return { started: false, reason: `SSM parameter ${fleet.amiParameter} names no AMI (${imageId ?? "empty"})` };
+    return {
+      started: false,
+      reason: `SSM parameter ${fleet.amiParameter} names no AMI (${imageId ?? "empty"})`,
+    };
   }
   const described = await clients.ec2.send(
-    new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: fleet.launchTemplateId, Versions: ["$Latest"] }),
+    new DescribeLaunchTemplateVersionsCommand({
+      LaunchTemplateId: fleet.launchTemplateId,
+      Versions: ["$Latest"],
+    }),
   );
   const latest = described.LaunchTemplateVersions?.[0];
   if (latest?.VersionNumber === undefined) {
@@ -110,14 +122,20 @@ export async function refreshHosts(clients: HostRefreshClients, fleet: HostFleet
       new CreateLaunchTemplateVersionCommand(launchTemplateVersionInput(fleet, version, imageId)),
     );
     const number = created.LaunchTemplateVersion?.VersionNumber;
-    if (number === undefined) throw new Error(`CreateLaunchTemplateVersion answered no version for ${fleet.launchTemplateId}`);
+    if (number === undefined)
+      throw new Error(`CreateLaunchTemplateVersion answered no version for ${fleet.launchTemplateId}`);
     version = String(number);
   }
   const groups = await clients.autoScaling.send(
     new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [fleet.autoScalingGroupName] }),
   );
   const group = groups.AutoScalingGroups?.[0];
-  if (!group) return { started: false, imageId, reason: `Auto Scaling group ${fleet.autoScalingGroupName} does not exist` };
+  if (!group)
+    return {
+      started: false,
+      imageId,
+      reason: `Auto Scaling group ${fleet.autoScalingGroupName} does not exist`,
+    };
   try {
     const started = await clients.autoScaling.send(
       new StartInstanceRefreshCommand(instanceRefreshInput(fleet, version, group.MixedInstancesPolicy)),

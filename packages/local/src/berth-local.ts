@@ -231,19 +231,21 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     region,
     credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
   });
+  const invokeEvent = (targetArn: string, payload: unknown) =>
+    lambda.send(
+      new InvokeCommand({
+        FunctionName: targetArn,
+        InvocationType: "Event",
+        Payload: new TextEncoder().encode(JSON.stringify(payload)),
+      }),
+    );
   const router = new EventRouter({
     bus,
     rules,
     deliver: async (targetArn, payload) => {
       const target = functions.resolve(targetArn);
       if (!target || !functions.isDeployed(target.name)) return;
-      await lambda.send(
-        new InvokeCommand({
-          FunctionName: targetArn,
-          InvocationType: "Event",
-          Payload: new TextEncoder().encode(JSON.stringify(payload)),
-        }),
-      );
+      await invokeEvent(targetArn, payload);
     },
     onError: (error) => options.log?.(`eventbridge: ${error}`),
   });
@@ -252,13 +254,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     if (!target || !functions.isDeployed(target.name)) {
       throw new Error(`scheduler: the target ${targetArn} is not a deployed function`);
     }
-    await lambda.send(
-      new InvokeCommand({
-        FunctionName: targetArn,
-        InvocationType: "Event",
-        Payload: new TextEncoder().encode(JSON.stringify(input)),
-      }),
-    );
+    await invokeEvent(targetArn, input);
   };
   // The cluster the installation runs services in, created as the infrastructure creates it on AWS.
   const ecsClient = new ECSClient({

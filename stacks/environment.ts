@@ -31,6 +31,10 @@ export interface InstallationValues {
   stateMachinePrefix: string;
   /** The role batch jobs' run state machines run as. */
   jobRunRoleArn: string;
+  /** Stacks' own refresh schedules: their group, the role they invoke as, and their target. */
+  scheduleGroup: string;
+  schedulerRoleArn: string;
+  scheduledRefreshArn: string;
   /** The cluster's EC2 capacity provider; absent when the stage has no `ec2` settings. */
   ec2CapacityProvider?: string;
 }
@@ -70,6 +74,9 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,
+    BERTH_SCHEDULE_GROUP: values.scheduleGroup,
+    BERTH_SCHEDULER_ROLE_ARN: values.schedulerRoleArn,
+    BERTH_SCHEDULED_REFRESH_ARN: values.scheduledRefreshArn,
     ...(values.ec2CapacityProvider ? { BERTH_EC2_CAPACITY_PROVIDER: values.ec2CapacityProvider } : {}),
   };
   for (const workflow of Workflows.WORKFLOWS) {

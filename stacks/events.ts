@@ -1,6 +1,7 @@
 import { FUNCTIONS } from "@berth/core/functions";
 import * as events from "aws-cdk-lib/aws-events";
 import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import { dependsOn, type StackContext } from "sst/constructs/FunctionalStack.js";
 import { Functions } from "./functions.ts";
 import { functionArn, namesFor } from "./names.ts";
@@ -44,5 +45,10 @@ export function Events({ stack, app }: StackContext) {
       rules.push(rule);
     });
   }
-  return { rules };
+  // Stacks' own refresh schedules: the API creates one per stack in this group, each invoking
+  // the scheduled-refresh function as the scheduler role (stacks/iam.ts).
+  const scheduleGroup = new scheduler.CfnScheduleGroup(stack, "RefreshSchedules", {
+    name: names.scheduleGroup,
+  });
+  return { rules, scheduleGroup };
 }

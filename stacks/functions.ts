@@ -11,10 +11,12 @@ import { Iam } from "./iam.ts";
 import { suppress } from "./nag.ts";
 import {
   executionRoleArn,
+  functionArn,
   jobRunRoleArn,
   namesFor,
   permissionsBoundaryArn,
   registryHost,
+  schedulerRoleArn,
   stateMachineArn,
 } from "./names.ts";
 import { Network } from "./network.ts";
@@ -73,6 +75,9 @@ export function Functions({ stack, app }: StackContext) {
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,
     jobRunRoleArn: jobRunRoleArn(stack, names),
+    scheduleGroup: names.scheduleGroup,
+    schedulerRoleArn: schedulerRoleArn(stack, names),
+    scheduledRefreshArn: functionArn(stack, names, "scheduled-refresh"),
     // By name, as the cluster stack creates it: a Ref would add a cross-stack export for a constant.
     ...(ec2CapacityProvider ? { ec2CapacityProvider: names.ec2CapacityProvider } : {}),
   };

@@ -3,7 +3,7 @@ import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
 import { suppress } from "./nag.ts";
-import { executionRoleArn, namesFor } from "./names.ts";
+import { executionRoleArn, functionArn, namesFor } from "./names.ts";
 import { Registry } from "./registry.ts";
 import { settingsOf } from "./settings.ts";
 import { Store } from "./store.ts";
@@ -241,5 +241,25 @@ export function Iam({ stack, app }: StackContext) {
     },
   ]);
 
-  return { executionRole, boundary, jobRunRole };
+  // What stacks' own refresh schedules (EventBridge Scheduler) run as: they invoke the
+  // scheduled-refresh function, and nothing else. The API creates the schedules and passes it.
+  const schedulerRole = new iam.Role(stack, "SchedulerRole", {
+    roleName: names.schedulerRole,
+    description: `Berth ${app.stage}: stacks' refresh schedules invoke the scheduled-refresh function`,
+    assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+      conditions: { StringEquals: { "aws:SourceAccount": Stack.of(stack).account } },
+    }),
+    inlinePolicies: {
+      invoke: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            actions: ["lambda:InvokeFunction"],
+            resources: [functionArn(stack, names, "scheduled-refresh")],
+          }),
+        ],
+      }),
+    },
+  });
+
+  return { executionRole, boundary, jobRunRole, schedulerRole };
 }

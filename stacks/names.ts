@@ -25,6 +25,9 @@ export interface Names {
   boundaryPolicy: string;
   /** The role batch jobs' run state machines (`<prefix>job-<stack>-<job>`) run as. */
   jobRunRole: string;
+  /** The schedule group stacks' own refresh schedules live in, and the role they invoke as. */
+  scheduleGroup: string;
+  schedulerRole: string;
   function(name: string): string;
   stateMachine(workflow: string): string;
 }
@@ -47,6 +50,8 @@ export function namesFor(stage: string): Names {
     boundaryPath: "/berth/",
     boundaryPolicy: `${prefix}task-boundary`,
     jobRunRole: `${prefix}job-run`,
+    scheduleGroup: `${prefix}refresh`,
+    schedulerRole: `${prefix}scheduler`,
     function: (name) => `${prefix}${name}`,
     stateMachine: (workflow) => `${prefix}${workflow}`,
   };
@@ -94,6 +99,15 @@ export function jobRunRoleArn(scope: IConstruct, names: Names): string {
     region: "",
     resource: "role",
     resourceName: names.jobRunRole,
+  });
+}
+
+export function schedulerRoleArn(scope: IConstruct, names: Names): string {
+  return Stack.of(scope).formatArn({
+    service: "iam",
+    region: "",
+    resource: "role",
+    resourceName: names.schedulerRole,
   });
 }
 

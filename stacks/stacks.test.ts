@@ -171,6 +171,9 @@ describe("functions", () => {
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
+      BERTH_SCHEDULE_GROUP: `${PREFIX}refresh`,
+      BERTH_SCHEDULER_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`,
+      BERTH_SCHEDULED_REFRESH_ARN: `arn:aws:lambda:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:function:${PREFIX}scheduled-refresh`,
       // This stage has EC2 hosts (settings.ec2), so the API accepts and the steps render instanceTypes.
       BERTH_EC2_CAPACITY_PROVIDER: `${PREFIX}ec2`,
     };
@@ -224,6 +227,9 @@ describe("functions", () => {
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
       jobRunRoleArn: "j",
+      scheduleGroup: "g",
+      schedulerRoleArn: "sr",
+      scheduledRefreshArn: "f",
     };
     expect(() => environmentOf(definition, values)).toThrow(/BERTH_NO_SUCH_THING/);
     expect(environmentOf({ ...definition, environment: ["BERTH_TABLE_NAME"] }, values)).toEqual({
@@ -328,11 +334,41 @@ describe("iam", () => {
     expect(creators).toBeGreaterThan(0);
   });
 
-  it("passes only Berth's task roles, the execution role and the job run role", () => {
+  it("lets stacks' refresh schedules invoke the scheduled-refresh function and nothing else", () => {
+    const [role] = [...templates.resources("Iam", "AWS::IAM::Role")].filter(
+      ([, properties]) => properties.RoleName === `${PREFIX}scheduler`,
+    );
+    expect(role).toBeDefined();
+    const properties = role?.[1] as Template;
+    expect(properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Action: "sts:AssumeRole",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Condition: { StringEquals: { "aws:SourceAccount": OFFLINE_ACCOUNT } },
+      }),
+    ]);
+    const statements = (properties.Policies as Template[]).flatMap(
+      (policy) => policy.PolicyDocument.Statement,
+    );
+    expect(
+      statements.map((statement) => normalizeStatement(templates.resolve("Iam", statement) as Template)),
+    ).toEqual([
+      expect.objectContaining({
+        Action: ["lambda:InvokeFunction"],
+        Resource: [`arn:aws:lambda:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:function:${PREFIX}scheduled-refresh`],
+      }),
+    ]);
+    const groups = [...templates.resources("Events", "AWS::Scheduler::ScheduleGroup")];
+    expect(groups.map(([, group]) => group.Name)).toEqual([`${PREFIX}refresh`]);
+  });
+
+  it("passes only Berth's task roles, the execution role, the job run role and (to the scheduler) the scheduler role", () => {
+    const schedulerRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`;
     const allowed = [
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
+      schedulerRole,
     ];
     let passing = 0;
     for (const { stack, id, statement } of allStatements(templates)) {
@@ -343,6 +379,12 @@ describe("iam", () => {
       // CDK's VPC flow-log role may pass itself to the flow-log service; no other role passes.
       const self = `<GetAtt ${templates.stackName(stack)}.${templates.template(stack).Resources[id].Properties.Roles?.[0]?.Ref}.Arn>`;
       for (const resource of resolved.Resource) expect([...allowed, self]).toContain(resource);
+      if (resolved.Resource.includes(schedulerRole)) {
+        expect(resolved.Resource).toEqual([schedulerRole]);
+        expect(resolved.Condition).toEqual({
+          StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
+        });
+      }
     }
     expect(passing).toBeGreaterThan(0);
     const execution = templates.resource("Iam", "AWS::IAM::Role", (role) => role.RoleName === EXECUTION_ROLE);

@@ -70,6 +70,17 @@ const SECTIONS = {
        * (DescribeImages). Unset, they deploy only digests a signed delivery names.
        */
       BERTH_REGISTRY: z.string().min(1).optional(),
+      /**
+       * Stacks' own refresh schedules (EventBridge Scheduler): the schedule group they are kept
+       * in, the role the scheduler invokes their target as, and that target (the
+       * scheduled-refresh function). Unset, a stack file with a refresh cron is refused.
+       */
+      BERTH_SCHEDULE_GROUP: z
+        .string()
+        .regex(/^[0-9a-zA-Z-_.]{1,64}$/, { error: "must be a schedule group name" })
+        .optional(),
+      BERTH_SCHEDULER_ROLE_ARN: z.string().startsWith("arn:").optional(),
+      BERTH_SCHEDULED_REFRESH_ARN: z.string().startsWith("arn:").optional(),
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
@@ -77,6 +88,15 @@ const SECTIONS = {
       sourceBucket: env.BERTH_SOURCE_BUCKET,
       ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER,
       registry: env.BERTH_REGISTRY,
+      ...(env.BERTH_SCHEDULE_GROUP && env.BERTH_SCHEDULER_ROLE_ARN && env.BERTH_SCHEDULED_REFRESH_ARN
+        ? {
+            refreshScheduler: {
+              group: env.BERTH_SCHEDULE_GROUP,
+              roleArn: env.BERTH_SCHEDULER_ROLE_ARN,
+              targetArn: env.BERTH_SCHEDULED_REFRESH_ARN,
+            },
+          }
+        : {}),
     })),
   /**
    * What the installation tells the steps: the same facts `Render.Environment` needs, minus the

@@ -68,6 +68,9 @@ describe("the function manifest", () => {
         "BERTH_SOURCE_BUCKET",
         "BERTH_EC2_CAPACITY_PROVIDER",
         "BERTH_REGISTRY",
+        "BERTH_SCHEDULE_GROUP",
+        "BERTH_SCHEDULER_ROLE_ARN",
+        "BERTH_SCHEDULED_REFRESH_ARN",
         "BERTH_STAGE",
         "BERTH_TABLE_NAME",
       ].sort(),
@@ -105,6 +108,7 @@ describe("the function manifest", () => {
     expect(findFunction("weekly-refresh")?.triggers).toEqual([
       { kind: "schedule", expression: "cron(0 3 ? * SUN *)" },
     ]);
+    expect(findFunction("scheduled-refresh")?.triggers).toEqual([{ kind: "scheduler" }]);
   });
 
   it("grants named actions on ARN patterns, and `*` only where AWS allows nothing narrower", () => {

@@ -10,6 +10,8 @@ export type FunctionTrigger =
   | { kind: "http-api" }
   | { kind: "eventbridge"; pattern: Record<string, unknown> }
   | { kind: "schedule"; expression: string }
+  /** Invoked by stacks' own EventBridge Scheduler schedules, which the API creates. */
+  | { kind: "scheduler" }
   | { kind: "state-machine-task" };
 
 /**
@@ -276,6 +278,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       "BERTH_SOURCE_BUCKET",
       "BERTH_EC2_CAPACITY_PROVIDER",
       "BERTH_REGISTRY",
+      "BERTH_SCHEDULE_GROUP",
+      "BERTH_SCHEDULER_ROLE_ARN",
+      "BERTH_SCHEDULED_REFRESH_ARN",
     ],
     triggers: [{ kind: "http-api" }],
     permissions: [
@@ -311,6 +316,23 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       },
       // A presigned URL acts with the signer's permissions: the client's upload is this PutObject.
       { actions: ["s3:PutObject"], resources: [UPLOADED_SOURCES] },
+      // Stacks' own refresh schedules, only in the installation's group, invoking as its scheduler role.
+      {
+        actions: [
+          "scheduler:GetSchedule",
+          "scheduler:CreateSchedule",
+          "scheduler:UpdateSchedule",
+          "scheduler:DeleteSchedule",
+        ],
+        resources: [
+          "arn:${Partition}:scheduler:${Region}:${Account}:schedule/${StateMachinePrefix}refresh/*",
+        ],
+      },
+      {
+        actions: ["iam:PassRole"],
+        resources: ["arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}scheduler"],
+        conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      },
     ],
   },
   step(
@@ -513,6 +535,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     timeoutSeconds: 60,
     environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
     trigger: { kind: "schedule", expression: "cron(0 3 ? * SUN *)" },
+    permissions: [writeTable, startExecutions],
+  }),
+  eventHandler("scheduled-refresh", "Refreshes one stack when its own refresh schedule fires", {
+    timeoutSeconds: 60,
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
+    trigger: { kind: "scheduler" },
     permissions: [writeTable, startExecutions],
   }),
 ];

@@ -10,6 +10,7 @@ import {
   Ecs,
   Iam,
   Logs,
+  Scheduler,
   SecretsManager,
   ServiceDiscovery,
   StepFunctions,
@@ -57,6 +58,9 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
     logger: options.logger ?? new Logger({ serviceName: "berth-api" }),
     stage: config.stage,
     ec2Capacity: config.ec2CapacityProvider !== undefined,
+    ...(config.refreshScheduler
+      ? { refreshScheduler: { ...config.refreshScheduler, client: Scheduler.schedulerClient(client) } }
+      : {}),
     ...(config.registry ? { resolveDigest: Ecr.tagResolver(Ecr.ecrClient(client), config.registry) } : {}),
   };
 }

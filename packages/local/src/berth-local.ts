@@ -19,11 +19,12 @@ import { EventRouter } from "./eventbridge/router.ts";
 import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
 import { EventBus } from "./events.ts";
 import { iamRoute, RoleStore } from "./iam/service.ts";
-import { localInstallation } from "./installation.ts";
+import { LOCAL_SCHEDULE_GROUP, localInstallation } from "./installation.ts";
 import { FunctionRegistry } from "./lambda/registry.ts";
 import { lambdaRoute } from "./lambda/service.ts";
 import { logsService } from "./logs/service.ts";
 import { LogStore } from "./logs/store.ts";
+import { LocalScheduler, schedulerRoute } from "./scheduler/scheduler.ts";
 import { secretsService } from "./secrets/service.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
@@ -47,6 +48,8 @@ export interface BerthLocalOptions {
   tickMs?: number;
   /** Milliseconds between autoscaling evaluations (AWS's target tracking works per minute; 15 s here). */
   scalingIntervalMs?: number;
+  /** The clock the scheduler's timers read (default: the system clock). */
+  now?: () => Date;
   log?: (line: string) => void;
 }
 
@@ -57,6 +60,8 @@ export interface BerthLocal {
   logs: LogStore;
   secrets: SecretStore;
   bus: EventBus;
+  /** EventBridge Scheduler: stacks' refresh schedules; `fire()` runs one now. */
+  scheduler: LocalScheduler;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -157,6 +162,17 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       roleArn: `arn:aws:iam::${account}:role/berth-workflows`,
     })),
   );
+  // EventBridge Scheduler: stacks' own refresh schedules, delivered like the rules' targets.
+  let deliverScheduled: (targetArn: string, input: unknown) => Promise<void> = async () => {};
+  const scheduler = new LocalScheduler(join(dataDir, "scheduler", "schedules.json"), {
+    account,
+    region,
+    deliver: (targetArn, input) => deliverScheduled(targetArn, input),
+    onError: (error) => options.log?.(`scheduler: ${error}`),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  // The installation's schedule group, as the infrastructure creates it on AWS.
+  if (!scheduler.hasGroup(LOCAL_SCHEDULE_GROUP)) scheduler.createGroup(LOCAL_SCHEDULE_GROUP);
   const artifacts = new ArtifactStore(join(dataDir, "artifacts"));
   const tags = new TagStore(join(dataDir, "ecr", "tags.json"));
   const awsEndpoint = await startAwsEndpoint({
@@ -184,6 +200,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         onInternalError: (error) => options.log?.(`iam: internal error: ${(error as Error).stack ?? error}`),
       }),
       codeBuildLogsRoute(builds),
+      schedulerRoute(scheduler),
       pushRoute({ account, region, artifacts, tags, bus }),
       gateways.route(),
       lambdaRoute(functions, {
@@ -214,22 +231,31 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     region,
     credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
   });
+  const invokeEvent = (targetArn: string, payload: unknown) =>
+    lambda.send(
+      new InvokeCommand({
+        FunctionName: targetArn,
+        InvocationType: "Event",
+        Payload: new TextEncoder().encode(JSON.stringify(payload)),
+      }),
+    );
   const router = new EventRouter({
     bus,
     rules,
     deliver: async (targetArn, payload) => {
       const target = functions.resolve(targetArn);
       if (!target || !functions.isDeployed(target.name)) return;
-      await lambda.send(
-        new InvokeCommand({
-          FunctionName: targetArn,
-          InvocationType: "Event",
-          Payload: new TextEncoder().encode(JSON.stringify(payload)),
-        }),
-      );
+      await invokeEvent(targetArn, payload);
     },
     onError: (error) => options.log?.(`eventbridge: ${error}`),
   });
+  deliverScheduled = async (targetArn, input) => {
+    const target = functions.resolve(targetArn);
+    if (!target || !functions.isDeployed(target.name)) {
+      throw new Error(`scheduler: the target ${targetArn} is not a deployed function`);
+    }
+    await invokeEvent(targetArn, input);
+  };
   // The cluster the installation runs services in, created as the infrastructure creates it on AWS.
   const ecsClient = new ECSClient({
     endpoint: awsEndpoint.url,
@@ -241,6 +267,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   await ecs.start();
   scaler.start();
   router.start();
+  scheduler.start();
   const api =
     options.apiPort === undefined
       ? undefined
@@ -273,12 +300,14 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     logs,
     secrets,
     bus,
+    scheduler,
     dataDir,
     async close() {
       if (closed) return;
       closed = true;
       scaler.stop();
       router.stop();
+      scheduler.stop();
       await stepFunctions.close();
       lambda.destroy();
       await api?.close();

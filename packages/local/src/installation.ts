@@ -24,6 +24,8 @@ export const LOCAL_TABLE_NAME = "berth";
 export const LOCAL_CLUSTER = "berth";
 export const LOCAL_STATE_MACHINE_PREFIX = "berth-";
 export const LOCAL_CODEBUILD_PROJECT = "berth-build";
+/** The schedule group stacks' refresh schedules are kept in. */
+export const LOCAL_SCHEDULE_GROUP = "berth-local";
 /** Images Berth Local builds are addressed as `berth.local/<repository>@sha256:<hex>`. */
 export const LOCAL_REGISTRY = "berth.local";
 
@@ -70,6 +72,10 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
       BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,
+      // Stacks' own refresh schedules: Berth Local's scheduler fires them at the function.
+      BERTH_SCHEDULE_GROUP: LOCAL_SCHEDULE_GROUP,
+      BERTH_SCHEDULER_ROLE_ARN: `arn:aws:iam::${account}:role/${LOCAL_STATE_MACHINE_PREFIX}scheduler`,
+      BERTH_SCHEDULED_REFRESH_ARN: `arn:aws:lambda:${region}:${account}:function:scheduled-refresh`,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${account}:role/${LOCAL_STATE_MACHINE_PREFIX}job-run`,
       // BERTH_SOURCE_BUCKET stays unset: the local builder reads file:// directories in place, so
       // the API answers POST /v1/sources with SOURCES_UNSUPPORTED and clients send file://.

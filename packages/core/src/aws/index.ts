@@ -7,6 +7,7 @@
  */
 export * as ApiGateway from "./apigatewayv2.ts";
 export * as AutoScaling from "./application-auto-scaling.ts";
+export * as AutoScalingGroups from "./auto-scaling-groups.ts";
 export * as Logs from "./cloudwatch-logs.ts";
 export * as DynamoDb from "./dynamodb.ts";
 export * as Ecr from "./ecr.ts";
@@ -14,6 +15,7 @@ export * as Ecs from "./ecs.ts";
 export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
 export * as Iam from "./iam.ts";
 export * as Lambda from "./lambda.ts";
+export * as Scheduler from "./scheduler.ts";
 export * as SecretsManager from "./secrets-manager.ts";
 export * as ServiceDiscovery from "./servicediscovery.ts";
 export * as StepFunctions from "./step-functions.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { localTableForFile } from "../store/test-support.ts";
 import { followingResource, storeFollowers } from "./__fixtures__/webhooks.ts";
-import { refreshAll } from "./service.ts";
+import { refreshAll, refreshStack } from "./service.ts";
 
 const local = localTableForFile();
 const DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
@@ -38,6 +38,13 @@ describe("the scheduled refresh", () => {
       ),
     );
     await storeFollowers(local.store, "never", api, false, stackFile(""));
+    await storeFollowers(
+      local.store,
+      "own",
+      api,
+      true,
+      stackFile('berth:\n  refresh: { schedule: "cron(0 4 * * ? *)", timeZone: Europe/Paris }\n'),
+    );
     const started: string[] = [];
     const result = await refreshAll(
       {
@@ -54,7 +61,31 @@ describe("the scheduled refresh", () => {
     expect(result.skipped.sort()).toEqual([
       expect.stringMatching(/^closed: outside the stack's maintenance window/),
       "off: its refresh schedule is off",
+      "own: it is refreshed on its own schedule (cron(0 4 * * ? *))",
     ]);
+    expect(result.failed).toEqual([]);
     expect(started).toHaveLength(2);
+
+    // Its own schedule firing refreshes it; a stack whose refresh is off, or that is gone, is left alone.
+    const context = {
+      store: local.store,
+      logger: { warn: () => {} },
+      startExecution: async (id: string) => {
+        started.push(id);
+        return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:berth-deploy:${id}` };
+      },
+    };
+    expect(await refreshStack(context, "own", "its schedule")).toEqual({
+      requested: ["own/api"],
+      skipped: [],
+      failed: [],
+    });
+    expect((await refreshStack(context, "off", "a stale schedule")).skipped).toEqual([
+      "off: its refresh schedule is off",
+    ]);
+    expect((await refreshStack(context, "gone", "a stale schedule")).skipped).toEqual([
+      "gone: the stack does not exist (its schedule outlived it)",
+    ]);
+    expect(started).toHaveLength(3);
   });
 });

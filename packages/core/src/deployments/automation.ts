@@ -21,8 +21,13 @@ export function closedWindow(stackFile: string, now: Date): string | undefined {
   return `outside the stack's maintenance window (${window.days.join(",")} ${window.start}-${window.end} ${window.timeZone})${opens ? `, which opens at ${opens.toISOString()}` : ""}: push the tag again, or redeploy, once it is open`;
 }
 
-/** Why the weekly refresh skips a stack: its refresh is off, or its window is closed. */
-export function refreshSkipped(stackFile: string, now: Date): string | undefined {
-  if (settingsOf(stackFile)?.refresh?.schedule === "off") return "its refresh schedule is off";
+/**
+ * Why a refresh skips a stack: its refresh is off, or its window is closed. The weekly refresh
+ * (`own: false`) also leaves a stack with its own schedule to that schedule.
+ */
+export function refreshSkipped(stackFile: string, now: Date, own = false): string | undefined {
+  const schedule = settingsOf(stackFile)?.refresh?.schedule;
+  if (schedule === "off") return "its refresh schedule is off";
+  if (!own && schedule !== undefined) return `it is refreshed on its own schedule (${schedule})`;
   return closedWindow(stackFile, now);
 }

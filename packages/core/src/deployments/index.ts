@@ -1,9 +1,11 @@
 export * as Approval from "./approval.ts";
 export * as Deployment from "./deployment.ts";
+export * as HostRefresh from "./host-refresh.ts";
 export * as ImagePush from "./image-push.ts";
 export * as JobRun from "./job-runs.ts";
 export * as StackPlan from "./plan.ts";
 export * as Receiver from "./receiver.ts";
+export * as RefreshSchedule from "./refresh-schedule.ts";
 export * as DeploymentRequest from "./request.ts";
 export * as Service from "./service.ts";
 export * as ServiceSpec from "./service-spec.ts";

@@ -428,26 +428,64 @@ export interface ScheduledRefresh {
   requested: string[];
   /** `stack: why` of each stack left alone. */
   skipped: string[];
+  /** `stack/service: why` of each refresh that could not be requested. */
+  failed: string[];
+}
+
+async function refreshServices(
+  context: WorkflowContext,
+  stack: string,
+  reason: string,
+  result: ScheduledRefresh,
+): Promise<void> {
+  for (const service of await ServiceRecord.list(context.store, stack)) {
+    if (!service.liveTaskDefinitionArn) continue;
+    try {
+      await refresh(context, service, "schedule", reason);
+      result.requested.push(`${stack}/${service.name}`);
+    } catch (error) {
+      // One service's refusal (its slots are full, it is being deleted) must not stop the others.
+      const described = error instanceof Error ? error.message : String(error);
+      context.logger.warn("scheduled refresh not requested", {
+        stack,
+        service: service.name,
+        error: described,
+      });
+      result.failed.push(`${stack}/${service.name}: ${described}`);
+    }
+  }
 }
 
 /**
- * The installation's scheduled refresh: every deployed service of every stack gets a refresh
+ * The installation's weekly refresh: every deployed service of every stack gets a refresh
  * deployment (queued like any deployment), except the stacks whose `berth.refresh.schedule` is
- * `off` or whose maintenance window is closed now.
+ * `off` or a schedule of their own, or whose maintenance window is closed now.
  */
 export async function refreshAll(context: WorkflowContext, reason: string): Promise<ScheduledRefresh> {
-  const result: ScheduledRefresh = { requested: [], skipped: [] };
+  const result: ScheduledRefresh = { requested: [], skipped: [], failed: [] };
   for (const stack of await StackRecord.list(context.store)) {
     const skipped = refreshSkipped(stack.stackFile, context.store.clock());
-    if (skipped) {
-      result.skipped.push(`${stack.name}: ${skipped}`);
-      continue;
-    }
-    for (const service of await ServiceRecord.list(context.store, stack.name)) {
-      if (!service.liveTaskDefinitionArn) continue;
-      await refresh(context, service, "schedule", reason);
-      result.requested.push(`${stack.name}/${service.name}`);
-    }
+    if (skipped) result.skipped.push(`${stack.name}: ${skipped}`);
+    else await refreshServices(context, stack.name, reason, result);
   }
+  return result;
+}
+
+/**
+ * One stack's own schedule fired (EventBridge Scheduler): each of its deployed services gets a
+ * refresh deployment, unless the stack is gone, its refresh is now off, or its window is closed.
+ */
+export async function refreshStack(
+  context: WorkflowContext,
+  stack: string,
+  reason: string,
+): Promise<ScheduledRefresh> {
+  const result: ScheduledRefresh = { requested: [], skipped: [], failed: [] };
+  const found = await StackRecord.get(context.store, stack);
+  const skipped = found
+    ? refreshSkipped(found.stackFile, context.store.clock(), true)
+    : "the stack does not exist (its schedule outlived it)";
+  if (skipped) result.skipped.push(`${stack}: ${skipped}`);
+  else await refreshServices(context, stack, reason, result);
   return result;
 }

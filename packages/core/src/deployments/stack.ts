@@ -9,6 +9,7 @@ import {
   type SpecJson,
   specHash,
 } from "./plan.ts";
+import { type RefreshScheduler, reconcile, type ScheduleOutcome } from "./refresh-schedule.ts";
 import {
   type PlacedDeployment,
   placeDeployment,
@@ -32,6 +33,11 @@ export interface StackContext extends WorkflowContext {
    * Without it a stack file with `instanceTypes` is refused before anything is written or built.
    */
   ec2Capacity?: boolean;
+  /**
+   * Where stacks' own refresh schedules are kept (EventBridge Scheduler). Without it a stack file
+   * with a refresh cron is refused before anything is written.
+   */
+  refreshScheduler?: RefreshScheduler;
 }
 
 /**
@@ -174,6 +180,8 @@ export interface ServiceOutcome {
 export interface Applied {
   stackFileHash: string;
   services: ServiceOutcome[];
+  /** What the apply did to the stack's refresh schedule; absent on dry runs. */
+  refreshSchedule?: ScheduleOutcome;
 }
 
 /**
@@ -190,6 +198,16 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
     ...(input.sourceDigests ? { sourceDigests: new Map(Object.entries(input.sourceDigests)) } : {}),
     ...(input.force ? { force: true } : {}),
   };
+  const refreshCron = stack.berth?.refresh && stack.berth.refresh.schedule !== "off";
+  if (refreshCron && !context.refreshScheduler) {
+    throw new BerthError("INVALID_STACK_FILE", "the stack file has 1 problem", [
+      {
+        path: "berth.refresh.schedule",
+        message:
+          "this installation has no refresh scheduler (EventBridge Scheduler): use off, or leave it out for the weekly refresh",
+      },
+    ]);
+  }
   const stackFileHash = StackRecord.hashStackFile(input.stackFile);
   if (input.dryRun) {
     const { plan } = await readPlan(context.store, input.stack, desired, options);
@@ -209,9 +227,17 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
       stackFile: input.stackFile,
       expectedHash: stored?.stackFileHash ?? null,
     });
-    return services;
+    // After the file, under the lease so two applies cannot interleave their schedule writes.
+    const refreshSchedule = context.refreshScheduler
+      ? await reconcile(context.refreshScheduler, context.logger, input.stack, input.stackFile)
+      : undefined;
+    return { services, refreshSchedule };
   });
-  return { stackFileHash, services: await startWorkflows(context, placed) };
+  return {
+    stackFileHash,
+    services: await startWorkflows(context, placed.services),
+    ...(placed.refreshSchedule ? { refreshSchedule: placed.refreshSchedule } : {}),
+  };
 }
 
 interface PlacedOutcome {
@@ -248,6 +274,7 @@ export async function remove(context: StackContext, stack: string): Promise<Serv
       services.push({ planned, ...(deployment ? { deployment } : {}) });
     }
     await StackRecord.remove(context.store, stack);
+    if (context.refreshScheduler) await reconcile(context.refreshScheduler, context.logger, stack, undefined);
     return services;
   });
   return startWorkflows(context, placed);

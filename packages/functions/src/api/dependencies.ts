@@ -3,7 +3,7 @@ import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import type { DeploymentRequest, ImagePush } from "@berth/core/deployments";
+import type { DeploymentRequest, ImagePush, RefreshSchedule } from "@berth/core/deployments";
 import type { Store } from "@berth/core/store";
 import { TokenCache } from "./security.ts";
 
@@ -44,6 +44,8 @@ export interface ApiDependencies {
   stage: string;
   /** The cluster has an EC2 capacity provider: resources may name `instanceTypes`. Default: it has none. */
   ec2Capacity?: boolean;
+  /** Where stacks' own refresh schedules are kept (EventBridge Scheduler); without it a refresh cron is refused. */
+  refreshScheduler?: RefreshSchedule.RefreshScheduler;
   /** How long an apply or delete waits for another one of the same stack to finish before answering 409. */
   stackLeaseWaitMs: number;
   /** Tokens verified in the last few seconds: one per handler instance. */

@@ -56,6 +56,7 @@ export function coreContext({
     stage: dependencies.stage,
     leaseWaitMs: dependencies.stackLeaseWaitMs,
     ec2Capacity: dependencies.ec2Capacity === true,
+    ...(dependencies.refreshScheduler ? { refreshScheduler: dependencies.refreshScheduler } : {}),
     ...(dependencies.ecs ? { ecs: dependencies.ecs } : {}),
     ...(dependencies.ecs && dependencies.answerWait
       ? { waits: { cluster: dependencies.ecs.cluster, answer: dependencies.answerWait } }

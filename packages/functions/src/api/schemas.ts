@@ -176,6 +176,16 @@ export const ApplyResponse = z.object({
   dryRun: z.boolean(),
   stackFileHash: z.string(),
   plan: z.array(PlanEntry),
+  /**
+   * What the apply did to the stack's own refresh schedule (EventBridge Scheduler), or why it
+   * could not (the services were still applied; applying again retries). Absent on dry runs.
+   */
+  refreshSchedule: z
+    .union([
+      z.object({ change: z.enum(["created", "updated", "deleted", "unchanged"]) }),
+      z.object({ error: z.string() }),
+    ])
+    .optional(),
 });
 
 export const DeploymentSummary = DeploymentRecord.Info.pick({

@@ -10,7 +10,9 @@ export type RollbackStart = "ignored" | "failed" | "rolling-back" | "rollback-fa
 /**
  * Rolls the service back at once: ECS is pointed at the last good revision and the wait now
  * follows that rollback. A service without one (its first deployment) is scaled to 0 instead,
- * so a crash loop stops, and the deployment fails.
+ * so a crash loop stops, and the deployment fails. A refresh or a scale runs the revision the
+ * service already ran: there is nothing to go back to, but its earlier tasks still serve (ECS
+ * keeps them until new ones are healthy), so the deployment fails and the service is left be.
  */
 export async function rollBack(
   context: StepContext,
@@ -18,6 +20,18 @@ export async function rollBack(
   reason: string,
 ): Promise<RollbackStart> {
   const target = wait.rollbackTaskDefinitionArn;
+  if (!target && wait.previousTaskDefinitionArn === wait.taskDefinitionArn && wait.previousDesiredCount) {
+    const decided = await decide(
+      context,
+      wait,
+      {
+        status: "FAILED",
+        reason: `${reason}; the new tasks run the same revision as the ones before them, which keep running: nothing was rolled back (fix what makes them fail, then redeploy)`,
+      },
+      ["deploying", "stabilizing"],
+    );
+    return decided ? "failed" : "ignored";
+  }
   if (!target) {
     const decided = await decide(
       context,

@@ -61,6 +61,7 @@ const applyStack = defineRoute({
       dryRun: query.dryRun,
       stackFileHash: applied.stackFileHash,
       plan: applied.services.map(planEntry),
+      ...(applied.refreshSchedule ? { refreshSchedule: applied.refreshSchedule } : {}),
     });
   },
 });

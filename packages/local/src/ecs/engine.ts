@@ -182,7 +182,11 @@ export class EcsEngine {
         task.clusterArn === service.clusterArn &&
         task.desiredStatus === "RUNNING",
     );
-    if (!reason && (strategy === "CANARY" || strategy === "LINEAR") && serving.length > 0) {
+    if (
+      !reason &&
+      (strategy === "CANARY" || strategy === "LINEAR" || strategy === "BLUE_GREEN") &&
+      serving.length > 0
+    ) {
       deployment.traffic = { strategy, state: "PENDING", percent: 0, since: at };
     }
     const failed = reason ? service.deployments.find((d) => d.id === reason.rollbackOf) : undefined;
@@ -428,7 +432,8 @@ export class EcsEngine {
 
   /**
    * Advances a gradual deployment's traffic shift, once all its tasks are healthy: the canary's
-   * percent for its bake time then all of it; or one more step every step bake time; then the
+   * percent for its bake time then all of it; or one more step every step bake time; or (blue/
+   * green) all of it at once; then the
    * service's bakeTimeInMinutes at 100 % with the old tasks still up. A new task that fails
    * (its health checks, or it exits) while traffic shifts rolls the deployment back. Returns
    * whether the old tasks must stay.
@@ -447,10 +452,13 @@ export class EcsEngine {
       linearConfiguration?: { stepPercent?: number; stepBakeTimeInMinutes?: number };
       bakeTimeInMinutes?: number;
     };
+    // BLUE_GREEN moves all traffic in one step once the new tasks are healthy.
     const step =
-      shift.strategy === "CANARY"
-        ? (config.canaryConfiguration?.canaryPercent ?? 10)
-        : (config.linearConfiguration?.stepPercent ?? 10);
+      shift.strategy === "BLUE_GREEN"
+        ? 100
+        : shift.strategy === "CANARY"
+          ? (config.canaryConfiguration?.canaryPercent ?? 10)
+          : (config.linearConfiguration?.stepPercent ?? 10);
     const interval =
       (shift.strategy === "CANARY"
         ? (config.canaryConfiguration?.canaryBakeTimeInMinutes ?? 10)

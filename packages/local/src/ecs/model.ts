@@ -75,7 +75,7 @@ export interface DeploymentRecord {
  * DONE once the old tasks may stop, ROLLED_BACK when it failed and traffic returned to them.
  */
 export interface TrafficShift {
-  strategy: "CANARY" | "LINEAR";
+  strategy: "CANARY" | "LINEAR" | "BLUE_GREEN";
   state: "PENDING" | "SHIFTING" | "BAKING" | "DONE" | "ROLLED_BACK";
   percent: number;
   /** Epoch ms of the last change of `percent` or `state`. */

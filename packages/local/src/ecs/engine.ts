@@ -4,6 +4,7 @@ import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
 import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
+import type { RegisteredTask } from "../servicediscovery/service.ts";
 import { JsonFile } from "../state.ts";
 import type {
   ClusterRecord,
@@ -1046,16 +1047,6 @@ export class EcsEngine {
   recentLines(taskId: string, container: string): string[] {
     return this.runs.get(taskId)?.recentLines(container) ?? [];
   }
-}
-
-/** A task registered in Cloud Map, as the HTTP API gateway sees it. */
-export interface RegisteredTask {
-  taskId: string;
-  port: number;
-  healthy: boolean;
-  /** The task's deployment and its traffic share in percent, while weights apply. */
-  group?: string;
-  weight?: number;
 }
 
 function weightOf(task: TaskRecord, weights: Map<string, number> | undefined) {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 /**
  * A small real HTTP app used as a Berth Local image (`file://` directory). Its behaviour comes
  * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), CRASH_AFTER_MS=N (exit 3
- * N ms after it listens), UNHEALTHY=1 (/health answers 500), IGNORE_SIGTERM=1 (keeps running on
+ * N ms after it listens), UNHEALTHY=1 (/health answers 500), UNHEALTHY_ONCE_SERVING=1 (/health
+ * answers 500 once the app has answered any other request), IGNORE_SIGTERM=1 (keeps running on
  * SIGTERM).
  */
 const SERVER = `
@@ -15,12 +16,15 @@ if (process.env.CRASH === "1") {
   console.error("crashing on start: CRASH=1");
   process.exit(3);
 }
+let served = false;
 const server = http.createServer((request, response) => {
   if (request.url === "/health") {
-    response.writeHead(process.env.UNHEALTHY === "1" ? 500 : 200);
-    response.end(process.env.UNHEALTHY === "1" ? "health: database unreachable" : "ok");
+    const sick = process.env.UNHEALTHY === "1" || (served && process.env.UNHEALTHY_ONCE_SERVING === "1");
+    response.writeHead(sick ? 500 : 200);
+    response.end(sick ? "health: database unreachable" : "ok");
     return;
   }
+  served = true;
   if (request.url === "/whoami") {
     response.end(version + ":" + process.pid);
     return;

@@ -34,6 +34,8 @@ export async function startBerthLocalProcess(options: {
   startTimeoutMs?: number;
   /** The source tree to run (a benchmark's baseline); this one by default. */
   root?: string;
+  /** Berth Local's own settings beside the ones set here (`BERTH_LOCAL_MINUTE_MS`). */
+  env?: Record<string, string>;
 }): Promise<BerthLocalProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The child sets these for its own SDK clients unless they are already set: never inherit them.
@@ -46,6 +48,7 @@ export async function startBerthLocalProcess(options: {
     BERTH_AWS_PORT: "0",
     BERTH_ADMIN_TOKEN: options.adminToken,
     NO_COLOR: "1",
+    ...options.env,
   });
   const logOffset = fileLength(options.logFile);
   const fd = openSync(options.logFile, "a");

@@ -46,6 +46,8 @@ export interface BerthLocalOptions {
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
   tickMs?: number;
+  /** Milliseconds one minute of a canary's or linear step's bake time lasts (`BERTH_LOCAL_MINUTE_MS`). */
+  strategyMinuteMs?: number;
   /** Milliseconds between autoscaling evaluations (AWS's target tracking works per minute; 15 s here). */
   scalingIntervalMs?: number;
   /** The clock the scheduler's timers read (default: the system clock). */
@@ -95,6 +97,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     logGroups: logs,
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+    ...(options.strategyMinuteMs ? { strategyMinuteMs: options.strategyMinuteMs } : {}),
   });
   const cloudMap = new CloudMap(join(dataDir, "servicediscovery", "state.json"), {
     account,
@@ -210,6 +213,11 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
         if (request.method === "GET" && request.url === "/_local/apigatewayv2") {
           response.writeHead(200, { "content-type": "application/json" });
           response.end(JSON.stringify({ apis: gateways.list() }, null, 2));
+          return true;
+        }
+        if (request.method === "GET" && request.url === "/_local/ecs/traffic") {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ services: ecs.trafficView() }, null, 2));
           return true;
         }
         if (request.method !== "GET" || request.url !== "/_local/service-connect") return false;

@@ -17,6 +17,19 @@ const dataDir = process.env.BERTH_DATA_DIR || ".berth";
 const awsPort = portFrom("BERTH_AWS_PORT", 4566);
 const apiPort = portFrom("BERTH_PORT", 4000);
 const adminToken = process.env.BERTH_ADMIN_TOKEN || undefined;
+const strategyMinuteMs = minuteFrom("BERTH_LOCAL_MINUTE_MS");
+
+/** How long a deployment strategy's minute lasts here (bake and step times); unset is 60 000. */
+function minuteFrom(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const millis = Number(raw);
+  if (!Number.isInteger(millis) || millis < 1 || millis > 3_600_000) {
+    console.error(`${name} must be whole milliseconds from 1 to 3600000, got "${raw}"`);
+    process.exit(2);
+  }
+  return millis;
+}
 
 // `npm ci` builds the console; a checkout installed without scripts, or edited since, builds here.
 const consoleDir = await ensureConsoleBuilt((line) => console.error(line)).catch((error: Error) => {
@@ -30,6 +43,7 @@ const local = await startBerthLocal({
   awsPort,
   apiPort,
   ...(adminToken ? { adminToken } : {}),
+  ...(strategyMinuteMs ? { strategyMinuteMs } : {}),
   log: (line) => console.error(line),
 }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
   if (error.code === "EADDRINUSE")

@@ -26,16 +26,25 @@ import {
 
 type ServiceResource = Exclude<Spec.ComputeResource, Spec.BatchJob>;
 
-type Strategy = Pick<DeploymentConfiguration, "strategy" | "canaryConfiguration" | "linearConfiguration">;
+type Strategy = Pick<
+  DeploymentConfiguration,
+  "strategy" | "canaryConfiguration" | "linearConfiguration" | "bakeTimeInMinutes"
+>;
 
-/** The stack file's canaries and linear steps all move 10 % of the tasks at a time. */
+/**
+ * The stack file's canaries and linear steps all move 10 % of the traffic at a time; the bake
+ * in the strategy's name is the canary's or each step's. Once all traffic is on the new tasks
+ * the old ones stop at once (bakeTimeInMinutes 0, which ECS requires to be given).
+ */
 const canary = (bakeMinutes: number): Strategy => ({
   strategy: "CANARY",
   canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: bakeMinutes },
+  bakeTimeInMinutes: 0,
 });
 const linear = (bakeMinutes: number): Strategy => ({
   strategy: "LINEAR",
   linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: bakeMinutes },
+  bakeTimeInMinutes: 0,
 });
 
 const STRATEGIES: Record<Spec.Deployment["strategy"], Strategy> = {
@@ -43,7 +52,7 @@ const STRATEGIES: Record<Spec.Deployment["strategy"], Strategy> = {
   Canary10Percent15Minutes: canary(15),
   Linear10PercentEvery1Minute: linear(1),
   Linear10PercentEvery3Minutes: linear(3),
-  AllAtOnce: { strategy: "BLUE_GREEN" },
+  AllAtOnce: { strategy: "BLUE_GREEN", bakeTimeInMinutes: 0 },
 };
 
 function deploymentOf(resource: ServiceResource): Spec.Deployment | undefined {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
 import { selectRoute } from "./routes.ts";
@@ -140,7 +141,7 @@ export class ApiGateways {
   private readonly apis: ApiEntry[];
   private readonly listeners = new Map<string, Server>();
   private readonly forwarder = new HttpForwarder();
-  private readonly rotation = new Map<string, number>();
+  private readonly selector = new WeightedSelector();
 
   constructor(
     path: string,
@@ -148,7 +149,14 @@ export class ApiGateways {
       account: string;
       region: string;
       /** The tasks registered in a Cloud Map service (by ARN): where an integration leads. */
-      targetsOf: (registryArn: string) => { taskId: string; port: number; healthy: boolean }[];
+      targetsOf: (registryArn: string) => {
+        taskId: string;
+        port: number;
+        healthy: boolean;
+        /** The task's deployment and its traffic share in percent, while a deployment shifts it. */
+        group?: string;
+        weight?: number;
+      }[];
       log?: (line: string) => void;
     },
   ) {
@@ -242,15 +250,18 @@ export class ApiGateways {
 
   // The gateway ---------------------------------------------------------------------------------
 
+  /** The integration's healthy targets in the order to try them (by traffic weight). */
   private targets(registryArn: string): Target[] {
-    const healthy = this.options
-      .targetsOf(registryArn)
-      .filter((target) => target.healthy)
-      .map((target) => ({ id: target.taskId, port: target.port }));
-    if (healthy.length === 0) return healthy;
-    const start = (this.rotation.get(registryArn) ?? 0) % healthy.length;
-    this.rotation.set(registryArn, start + 1);
-    return [...healthy.slice(start), ...healthy.slice(0, start)];
+    const healthy: WeightedTarget[] = [];
+    for (const target of this.options.targetsOf(registryArn)) {
+      if (!target.healthy) continue;
+      healthy.push(
+        target.group !== undefined
+          ? { id: target.taskId, port: target.port, group: target.group, weight: target.weight ?? 0 }
+          : { id: target.taskId, port: target.port },
+      );
+    }
+    return this.selector.order(registryArn, healthy);
   }
 
   private serve(apiId: string, request: IncomingMessage, response: ServerResponse): void {

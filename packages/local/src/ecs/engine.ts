@@ -4,6 +4,7 @@ import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
 import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
+import type { RegisteredTask } from "../servicediscovery/service.ts";
 import { JsonFile } from "../state.ts";
 import type {
   ClusterRecord,
@@ -13,6 +14,7 @@ import type {
   ServiceRecord,
   TaskDefinitionRecord,
   TaskRecord,
+  TrafficShift,
 } from "./model.ts";
 import { type AliasOwner, type Endpoint, ServiceConnect } from "./service-connect.ts";
 
@@ -30,6 +32,11 @@ export interface EngineOptions {
   resolveSecret?: (valueFrom: string) => string | undefined;
   /** Berth Local's AWS-compatible endpoint, given to every container (see agentEnvironment); set once it listens. */
   awsEndpointUrl?: string;
+  /**
+   * Milliseconds one minute of a CANARY or LINEAR deployment's bake and step times lasts
+   * (`BERTH_LOCAL_MINUTE_MS`, default 60 000): only tests and demos shorten it.
+   */
+  strategyMinuteMs?: number;
 }
 
 /** ECS's default stop timeout when a container definition has none. */
@@ -167,6 +174,22 @@ export class EcsEngine {
       rolloutStateReason: "",
       ...(reason ? { rollbackOf: reason.rollbackOf } : {}),
     };
+    // A gradual strategy shifts traffic from tasks that serve now; a first deployment, or a
+    // rollback, has none to shift from and starts at once.
+    const strategy = service.deploymentConfiguration.strategy;
+    const serving = this.liveTasks(
+      (task) =>
+        task.serviceName === service.serviceName &&
+        task.clusterArn === service.clusterArn &&
+        task.desiredStatus === "RUNNING",
+    );
+    if (
+      !reason &&
+      (strategy === "CANARY" || strategy === "LINEAR" || strategy === "BLUE_GREEN") &&
+      serving.length > 0
+    ) {
+      deployment.traffic = { strategy, state: "PENDING", percent: 0, since: at };
+    }
     const failed = reason ? service.deployments.find((d) => d.id === reason.rollbackOf) : undefined;
     deployment.rolloutStateReason = failed
       ? `Rolling back from deployment ${failed.id}, which failed: ${failed.rolloutStateReason}`
@@ -287,6 +310,10 @@ export class EcsEngine {
   /** Host ports of the named port on the service's tasks that may take new traffic. */
   private serviceConnectEndpoints(owner: AliasOwner): Endpoint[] {
     const endpoints: Endpoint[] = [];
+    const service = this.state.services.find(
+      (s) => s.clusterArn === owner.clusterArn && s.serviceName === owner.serviceName,
+    );
+    const weights = service ? this.trafficWeights(service) : undefined;
     for (const task of this.liveTasks(
       (t) => t.clusterArn === owner.clusterArn && t.serviceName === owner.serviceName,
     )) {
@@ -300,7 +327,8 @@ export class EcsEngine {
         const binding = task.containers
           .find((c) => c.name === container.name)
           ?.networkBindings.find((b) => b.containerPort === mapping.containerPort);
-        if (binding) endpoints.push({ taskId: task.taskId, port: binding.hostPort });
+        if (binding)
+          endpoints.push({ taskId: task.taskId, port: binding.hostPort, ...weightOf(task, weights) });
       }
     }
     return endpoints;
@@ -311,8 +339,8 @@ export class EcsEngine {
    * live ones with their host port and whether they are healthy and not stopping, as ECS
    * reports them to Cloud Map.
    */
-  registeredTasks(registryArn: string): { taskId: string; port: number; healthy: boolean }[] {
-    const found: { taskId: string; port: number; healthy: boolean }[] = [];
+  registeredTasks(registryArn: string): RegisteredTask[] {
+    const found: RegisteredTask[] = [];
     for (const service of this.state.services) {
       const registries = (service.configuration.serviceRegistries ?? []) as {
         registryArn?: string;
@@ -321,6 +349,7 @@ export class EcsEngine {
       }[];
       for (const registry of registries) {
         if (registry.registryArn !== registryArn) continue;
+        const weights = this.trafficWeights(service);
         for (const task of this.liveTasks(
           (t) => t.clusterArn === service.clusterArn && t.serviceName === service.serviceName,
         )) {
@@ -328,11 +357,156 @@ export class EcsEngine {
             .find((c) => c.name === registry.containerName)
             ?.networkBindings.find((b) => b.containerPort === registry.containerPort);
           if (binding)
-            found.push({ taskId: task.taskId, port: binding.hostPort, healthy: this.isHealthy(task) });
+            found.push({
+              taskId: task.taskId,
+              port: binding.hostPort,
+              healthy: this.isHealthy(task),
+              ...weightOf(task, weights),
+            });
         }
       }
     }
     return found;
+  }
+
+  // Traffic shifting --------------------------------------------------------------------------
+
+  /**
+   * Percent of the service's production traffic per deployment id, or undefined when every
+   * healthy task takes its turn. While a gradual deployment shifts, the new deployment has its
+   * shift's percent and the others the rest; a FAILED deployment's tasks take none (its
+   * rollback moved traffic back to the tasks it replaced) unless nothing else serves.
+   */
+  trafficWeights(service: ServiceRecord): Map<string, number> | undefined {
+    const primary = service.deployments.find((d) => d.status === "PRIMARY");
+    const shifting =
+      primary?.traffic && primary.rolloutState === "IN_PROGRESS" && primary.traffic.state !== "DONE";
+    const failed = service.deployments.some((d) => d.rolloutState === "FAILED" && d.status !== "INACTIVE");
+    if (!shifting && !failed) return undefined;
+    const weights = new Map<string, number>();
+    for (const deployment of service.deployments) {
+      if (deployment.status === "INACTIVE") continue;
+      if (deployment.rolloutState === "FAILED") weights.set(deployment.id, 0);
+      else if (shifting && deployment === primary) weights.set(deployment.id, primary.traffic?.percent ?? 0);
+      else if (shifting) weights.set(deployment.id, 100 - (primary?.traffic?.percent ?? 0));
+      else weights.set(deployment.id, 100);
+    }
+    return weights;
+  }
+
+  /** Every service's deployments with their traffic share, for `GET /_local/ecs/traffic`. */
+  trafficView() {
+    return this.state.services
+      .filter((service) => service.status !== "INACTIVE")
+      .map((service) => {
+        const weights = this.trafficWeights(service);
+        const live = this.liveTasks(
+          (task) => task.serviceName === service.serviceName && task.clusterArn === service.clusterArn,
+        );
+        const deployments = service.deployments.filter(
+          (d) => d.status !== "INACTIVE" || live.some((task) => task.deploymentId === d.id),
+        );
+        return {
+          cluster: clusterNameOf(service.clusterArn),
+          service: service.serviceName,
+          strategy: (service.deploymentConfiguration.strategy as string | undefined) ?? "ROLLING",
+          deployments: deployments.map((d) => ({
+            id: d.id,
+            status: d.status,
+            taskDefinition: d.taskDefinition,
+            rolloutState: d.rolloutState,
+            ...(d.traffic
+              ? { shift: { state: d.traffic.state, since: new Date(d.traffic.since).toISOString() } }
+              : {}),
+            // Without weights, every healthy task takes its turn: the share follows the task count.
+            trafficPercent: weights ? (weights.get(d.id) ?? 0) : undefined,
+            healthyTasks: live.filter((task) => task.deploymentId === d.id && this.isHealthy(task)).length,
+          })),
+        };
+      });
+  }
+
+  /** Milliseconds of one strategy minute. */
+  private get minuteMs(): number {
+    return this.options.strategyMinuteMs ?? 60_000;
+  }
+
+  /**
+   * Advances a gradual deployment's traffic shift, once all its tasks are healthy: the canary's
+   * percent for its bake time then all of it; or one more step every step bake time; or (blue/
+   * green) all of it at once; then the
+   * service's bakeTimeInMinutes at 100 % with the old tasks still up. A new task that fails
+   * (its health checks, or it exits) while traffic shifts rolls the deployment back. Returns
+   * whether the old tasks must stay.
+   */
+  private shiftTraffic(
+    service: ServiceRecord,
+    primary: DeploymentRecord,
+    primaryHealthy: number,
+    primarySick: boolean,
+  ): boolean {
+    const shift = primary.traffic;
+    if (!shift || primary.rolloutState !== "IN_PROGRESS") return false;
+    if (shift.state === "DONE" || shift.state === "ROLLED_BACK") return false;
+    const config = service.deploymentConfiguration as {
+      canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };
+      linearConfiguration?: { stepPercent?: number; stepBakeTimeInMinutes?: number };
+      bakeTimeInMinutes?: number;
+    };
+    // BLUE_GREEN moves all traffic in one step once the new tasks are healthy.
+    const step =
+      shift.strategy === "BLUE_GREEN"
+        ? 100
+        : shift.strategy === "CANARY"
+          ? (config.canaryConfiguration?.canaryPercent ?? 10)
+          : (config.linearConfiguration?.stepPercent ?? 10);
+    const interval =
+      (shift.strategy === "CANARY"
+        ? (config.canaryConfiguration?.canaryBakeTimeInMinutes ?? 10)
+        : (config.linearConfiguration?.stepBakeTimeInMinutes ?? 6)) * this.minuteMs;
+    const set = (state: TrafficShift["state"], percent: number) => {
+      shift.state = state;
+      shift.percent = percent;
+      shift.since = now();
+      primary.updatedAt = now();
+      this.touch();
+    };
+    if (shift.state !== "PENDING" && (primarySick || primary.failedTasks > (shift.failedBefore ?? 0))) {
+      const at = shift.percent;
+      set("ROLLED_BACK", 0);
+      this.serviceEvent(
+        service,
+        `deployment ${primary.id} moved all production traffic back to the previous tasks.`,
+      );
+      this.failDeployment(
+        service,
+        primary,
+        `A task of the new deployment failed while ${at}% of production traffic was shifted to it.`,
+        true,
+      );
+      return false;
+    }
+    const elapsed = now() - shift.since;
+    if (shift.state === "PENDING") {
+      if (primaryHealthy < primary.desiredCount) return true;
+      // Tasks that failed before the shift began were the circuit breaker's to count.
+      shift.failedBefore = primary.failedTasks;
+      set(step >= 100 ? "BAKING" : "SHIFTING", Math.min(step, 100));
+    } else if (shift.state === "SHIFTING" && elapsed >= interval) {
+      const percent = shift.strategy === "CANARY" ? 100 : Math.min(100, shift.percent + step);
+      set(percent >= 100 ? "BAKING" : "SHIFTING", percent);
+    } else if (shift.state === "BAKING" && elapsed >= (config.bakeTimeInMinutes ?? 0) * this.minuteMs) {
+      set("DONE", 100);
+      this.serviceEvent(service, `deployment ${primary.id} finished shifting production traffic.`);
+      return false;
+    } else {
+      return true;
+    }
+    this.serviceEvent(
+      service,
+      `deployment ${primary.id} shifted ${shift.percent}% of production traffic to the new tasks.`,
+    );
+    return true;
   }
 
   // Tasks -------------------------------------------------------------------------------------
@@ -759,7 +933,15 @@ export class EcsEngine {
     // that are not serving first; then surplus tasks of the primary when scaling in.
     let healthy = running.filter((task) => this.isHealthy(task)).length;
     const primaryHealthy = primaryTasks.filter((task) => this.isHealthy(task)).length;
-    const stoppable = [...otherTasks].sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)));
+    // While a gradual deployment shifts traffic, the tasks it shifts from stay.
+    const primarySick = live.some(
+      (task) => task.deploymentId === primary.id && task.healthStatus === "UNHEALTHY",
+    );
+    const holdOld = this.shiftTraffic(service, primary, primaryHealthy, primarySick);
+    if (primary.rolloutState !== "IN_PROGRESS" && primary.traffic?.state === "ROLLED_BACK") return;
+    const stoppable = holdOld
+      ? []
+      : [...otherTasks].sort((a, b) => Number(this.isHealthy(a)) - Number(this.isHealthy(b)));
     const stopped: TaskRecord[] = [];
     for (const task of stoppable) {
       const wasHealthy = this.isHealthy(task);
@@ -831,6 +1013,12 @@ export class EcsEngine {
   ): void {
     deployment.rolloutState = "FAILED";
     deployment.rolloutStateReason = reason;
+    // A failed deployment takes no production traffic (trafficWeights): the shift is undone.
+    if (deployment.traffic && deployment.traffic.state !== "DONE") {
+      deployment.traffic.state = "ROLLED_BACK";
+      deployment.traffic.percent = 0;
+      deployment.traffic.since = now();
+    }
     deployment.updatedAt = now();
     this.deploymentEvent(service, deployment, "SERVICE_DEPLOYMENT_FAILED", "ERROR");
     this.serviceEvent(service, `deployment ${deployment.id} deployment failed: ${reason}`);
@@ -859,6 +1047,11 @@ export class EcsEngine {
   recentLines(taskId: string, container: string): string[] {
     return this.runs.get(taskId)?.recentLines(container) ?? [];
   }
+}
+
+function weightOf(task: TaskRecord, weights: Map<string, number> | undefined) {
+  if (!weights || !task.deploymentId) return {};
+  return { group: task.deploymentId, weight: weights.get(task.deploymentId) ?? 0 };
 }
 
 /** `(task a) (task b)`, as ECS lists tasks in service events. */

@@ -64,6 +64,24 @@ export interface DeploymentRecord {
   rolloutStateReason: string;
   /** Set when this deployment was started by the circuit breaker or StopServiceDeployment. */
   rollbackOf?: string;
+  /** A CANARY or LINEAR deployment's production traffic shift (see EcsEngine.shiftTraffic). */
+  traffic?: TrafficShift;
+}
+
+/**
+ * Where a gradual deployment's traffic shift stands: PENDING until every new task is healthy
+ * (the new tasks take no production traffic), SHIFTING while `percent` of the traffic goes to
+ * them (raised at each step), BAKING at 100 % for the bake time with the old tasks still up,
+ * DONE once the old tasks may stop, ROLLED_BACK when it failed and traffic returned to them.
+ */
+export interface TrafficShift {
+  strategy: "CANARY" | "LINEAR" | "BLUE_GREEN";
+  state: "PENDING" | "SHIFTING" | "BAKING" | "DONE" | "ROLLED_BACK";
+  percent: number;
+  /** Epoch ms of the last change of `percent` or `state`. */
+  since: number;
+  /** The deployment's failed tasks when the shift began: a failure after that rolls it back. */
+  failedBefore?: number;
 }
 
 export interface ServiceEventRecord {

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import type { AddressInfo } from "node:net";
 import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import { HttpForwarder } from "../proxy/http-forward.ts";
+import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
 
 /**
  * Berth Local's Service Connect: one proxy per client alias (`dnsName:port`) on a local port,
@@ -20,6 +21,9 @@ import { HttpForwarder } from "../proxy/http-forward.ts";
 export interface Endpoint {
   taskId: string;
   port: number;
+  /** The task's deployment and its share of traffic in percent, while a deployment shifts it. */
+  group?: string;
+  weight?: number;
 }
 
 export interface AliasOwner {
@@ -34,7 +38,6 @@ interface Proxy {
   owner: AliasOwner;
   server: TcpServer | HttpServer;
   port: number;
-  next: number;
 }
 
 /**
@@ -47,6 +50,7 @@ const REFUSED_DELAY_MS = 100;
 export class ServiceConnect {
   private readonly proxies = new Map<string, Proxy>();
   private readonly forwarder = new HttpForwarder();
+  private readonly selector = new WeightedSelector();
 
   constructor(private readonly endpointsOf: (owner: AliasOwner) => Endpoint[]) {}
 
@@ -57,7 +61,7 @@ export class ServiceConnect {
       existing.owner = owner;
       return `127.0.0.1:${existing.port}`;
     }
-    const proxy: Proxy = { alias, owner, server: undefined as unknown as TcpServer, port: 0, next: 0 };
+    const proxy: Proxy = { alias, owner, server: undefined as unknown as TcpServer, port: 0 };
     proxy.server = owner.protocol === "http" ? this.httpProxy(proxy) : this.tcpProxy(proxy);
     await new Promise<void>((resolve, reject) => {
       proxy.server.once("error", reject);
@@ -116,13 +120,16 @@ export class ServiceConnect {
     this.proxies.clear();
   }
 
-  /** The endpoints in round-robin order, starting after the last one used. */
+  /** The endpoints in the order to try them: by traffic weight, round robin within a weight. */
   private rotation(proxy: Proxy): Endpoint[] {
-    const endpoints = this.endpointsOf(proxy.owner);
-    if (endpoints.length === 0) return [];
-    const start = proxy.next % endpoints.length;
-    proxy.next = start + 1;
-    return [...endpoints.slice(start), ...endpoints.slice(0, start)];
+    const targets: WeightedTarget[] = this.endpointsOf(proxy.owner).map((endpoint) => ({
+      id: endpoint.taskId,
+      port: endpoint.port,
+      ...(endpoint.group !== undefined ? { group: endpoint.group, weight: endpoint.weight ?? 0 } : {}),
+    }));
+    return this.selector
+      .order(proxy.alias, targets)
+      .map((target) => ({ taskId: target.id, port: target.port }));
   }
 
   private tcpProxy(proxy: Proxy): TcpServer {

@@ -186,6 +186,9 @@ describe("HttpForwarder", () => {
     const failed = await send(url, { method: "POST", body: "once" });
     expect(failed.status).toBe(502);
     expect(failed.body).toMatch(/^upstream error: /);
+    // An idempotent request may be sent again (a target that stopped right after it was chosen).
+    expect((await send(url, { method: "GET" })).body).toBe("steady");
+    expect((await send(url, { method: "PUT", body: "same" })).body).toBe("steady");
   });
 
   it("answers 503 naming what had no target when none can take the request", async () => {

@@ -51,6 +51,11 @@ const SET_BY_FORWARDER = new Set([...HOP_BY_HOP, "content-length", "expect"]);
 
 /** Errors that mean the connection closed before the target read the request or answered. */
 const CLOSED_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+/**
+ * Methods HTTP lets a client send again (RFC 9110, 9.2.2): when the connection closes before
+ * any answer (a target that stopped right after it was chosen), the next target gets the request.
+ */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 /**
  * Whether a request went out on a connection that had carried an earlier one (a reused
@@ -155,7 +160,9 @@ class Attempt implements Dispatcher.DispatchHandlers {
     }
     if (response.destroyed) return;
     const code = (error as NodeJS.ErrnoException).code ?? "";
-    const again = code === "ECONNREFUSED" || (this.reused && CLOSED_CONNECTION.has(code));
+    const again =
+      code === "ECONNREFUSED" ||
+      (CLOSED_CONNECTION.has(code) && (this.reused || IDEMPOTENT.has(this.exchange.request.method ?? "")));
     if (again && retryable) {
       this.retry();
       return;

@@ -18,6 +18,9 @@ export interface RegisteredTask {
   taskId: string;
   port: number;
   healthy: boolean;
+  /** The task's ECS deployment and its traffic share in percent, while a deployment shifts it. */
+  group?: string;
+  weight?: number;
 }
 
 interface ServiceEntry {

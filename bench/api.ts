@@ -53,6 +53,7 @@ console.log(
   `autocannon: ${CONNECTIONS} connections, ${SECONDS} s each, from a second process; Berth Local (API, dynalite, AWS endpoints) in a third`,
 );
 let floor: Result | undefined;
+const measured: { label: string; get: Result; dryRun: Result }[] = [];
 for (const tree of treesToCompare(args.baseline)) {
   const local = await serveLocal(tree);
   try {
@@ -104,6 +105,7 @@ for (const tree of treesToCompare(args.baseline)) {
       stackFile,
       `${local.url}/v1/stacks/demo?dryRun=true`,
     ]);
+    measured.push({ label: tree.label, get, dryRun });
     console.log(`\n${tree.label}:`);
     console.log(
       `  GET /v1/stacks/demo: ${line(get)}; ${(floor.requests.average / get.requests.average).toFixed(1)}× below the floor`,
@@ -117,3 +119,17 @@ for (const tree of treesToCompare(args.baseline)) {
     tree.remove();
   }
 }
+
+// The issue's goals, each tree side by side (the machine is shared: the ratios to the floor
+// say more than the absolute figures).
+const verdict = (met: boolean) => (met ? "met" : "NOT met");
+console.log("\ngoals:");
+for (const { label, get, dryRun } of measured) {
+  const ratio = floor
+    ? `, ${(floor.requests.average / get.requests.average).toFixed(1)}× below the floor`
+    : "";
+  console.log(
+    `  ${label}: GET ≥ 1,000 req/s with p99 ≤ 20 ms: ${get.requests.average.toFixed(0)} req/s, p99 ${get.latency.p99} ms${ratio} — ${verdict(get.requests.average >= 1000 && get.latency.p99 <= 20)}; dry-run apply ≥ 500 req/s: ${dryRun.requests.average.toFixed(0)} req/s — ${verdict(dryRun.requests.average >= 500)}`,
+  );
+}
+console.log(`  (${load()} at the end)`);

@@ -14,6 +14,7 @@ import { apiDependencies } from "@berth/functions/build";
 import type { Context } from "aws-lambda";
 import { serveConsole } from "./console-site.ts";
 import { LOCAL_TABLE_NAME, localInstallation } from "./installation.ts";
+import { cacheReads, watchWrites } from "./read-cache.ts";
 
 /** dynalite ships no type declarations; this is the part Berth Local uses. */
 type Dynalite = (options: { path?: string; createTableMs?: number }) => Server;
@@ -47,12 +48,14 @@ const credentials = { accessKeyId: "berth-local", secretAccessKey: "berth-local"
 /**
  * Serves the control plane's API handler — the same one API Gateway invokes on AWS — over
  * Node's HTTP server, turning each request into an API Gateway HTTP API (payload 2.0) event.
- * DynamoDB is dynalite, persisted in the data dir.
+ * DynamoDB is dynalite, persisted in the data dir; the API's own reads go through a cache that
+ * every write to it empties (`read-cache.ts`).
  */
 export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const dynamoDir = join(options.dataDir, "dynamodb");
   mkdirSync(dynamoDir, { recursive: true });
   const dynamo = dynalite({ path: dynamoDir, createTableMs: 0 });
+  const writes = watchWrites(dynamo);
   await new Promise<void>((resolve, reject) => {
     dynamo.once("error", reject);
     dynamo.listen(0, "127.0.0.1", () => resolve());
@@ -60,7 +63,11 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const dynamoEndpointUrl = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
   const rawClient = new DynamoDBClient({ endpoint: dynamoEndpointUrl, region: options.region, credentials });
   await ensureTable(rawClient, LOCAL_TABLE_NAME);
-  const store = createStore({ client: DynamoDBDocumentClient.from(rawClient), tableName: LOCAL_TABLE_NAME });
+  const documentClient = DynamoDBDocumentClient.from(rawClient);
+  // Every writer reaches this dynalite through its server: repeated reads are answered from memory
+  // until the next write (read-cache.ts says why that is exact here, and why AWS has none).
+  cacheReads(documentClient, writes);
+  const store = createStore({ client: documentClient, tableName: LOCAL_TABLE_NAME });
 
   const admin = await bootstrapAdminToken(store, options);
 

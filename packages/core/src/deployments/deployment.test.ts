@@ -3,6 +3,7 @@ import type { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
 import * as ServiceRecord from "../store/service-record.ts";
+import { createStore } from "../store/store.ts";
 import { localTableForFile, rejection } from "../store/test-support.ts";
 import * as Deployment from "./deployment.ts";
 import { isTerminal, Status, TRANSITIONS } from "./status.ts";
@@ -199,9 +200,11 @@ describe("one active deployment per service", () => {
   it("keeps 50 simultaneous requests to one active, one queued and the rest superseded, then drains in order", async () => {
     const target = await freshService();
     const lostRaces = countConditionFailures();
+    // Each through its own store, as fifty Lambda instances would: writers sharing one store take
+    // turns (inTurn), which would keep them from colliding at all.
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, (_, index) =>
-        Deployment.requestDeployment(local.store, {
+        Deployment.requestDeployment(createStore({ ...local.store }), {
           ...target,
           trigger: index % 2 === 0 ? "api" : "webhook",
           specHash,

@@ -110,6 +110,45 @@ export async function requestDeployment(store: Store, input: RequestInput): Prom
   return placeDeployment(store, await DeploymentRecord.create(store, input), current);
 }
 
+type PlacementStep =
+  | { kind: "gone" }
+  | { kind: "newer"; newer: string }
+  | { kind: "retry" }
+  | { kind: "placed"; service: ServiceRecord.Info; takesActiveSlot: boolean; displaced: string | undefined };
+
+/** The last turn taken on each service, by store (one per process, as a Lambda builds it) and `stack/service`. */
+const turnsByStore = new WeakMap<Store, Map<string, Promise<void>>>();
+
+/**
+ * Runs `work` once the writers of the same service through the same store before it are done with
+ * theirs: fifty requests to one service in one process then write its slots one after another
+ * instead of each losing most of ~n² conditional writes (dynalite applies the writes of one item
+ * one at a time, so every lost one delays all the others). Only an economy: the conditional write
+ * still decides, between processes (Lambda instances) as well. `work` is told whether it waited.
+ */
+async function inTurn<T>(store: Store, key: string, work: (waited: boolean) => Promise<T>): Promise<T> {
+  let turns = turnsByStore.get(store);
+  if (!turns) {
+    turns = new Map();
+    turnsByStore.set(store, turns);
+  }
+  const before = turns.get(key);
+  let done = () => {};
+  const mine = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  // The chain only ever resolves: each link is a `mine`.
+  const chain = before ? before.then(() => mine) : mine;
+  turns.set(key, chain);
+  try {
+    if (before) await before;
+    return await work(before !== undefined);
+  } finally {
+    done();
+    if (turns.get(key) === chain) turns.delete(key);
+  }
+}
+
 /**
  * Gives a stored PENDING deployment its place on its service (see `requestDeployment`): what a
  * new request does right after it is stored, and what an approval does for one held until then.
@@ -123,11 +162,36 @@ export async function placeDeployment(
   let current = known ?? (await ServiceRecord.get(store, stack, service));
 
   for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
-    if (attempt > 0) {
-      await backOff(attempt);
-      current = await ServiceRecord.get(store, stack, service);
-    }
-    if (!current) {
+    if (attempt > 0) await backOff(attempt);
+    const step = await inTurn(store, `${stack}/${service}`, async (waited): Promise<PlacementStep> => {
+      // Whoever held the turn before may have changed the service since it was read.
+      if (attempt > 0 || waited) current = await ServiceRecord.get(store, stack, service);
+      if (!current) return { kind: "gone" };
+      const newer = [current.activeDeploymentId, current.queuedDeploymentId]
+        .filter((other): other is string => other !== undefined && other > id)
+        .sort()
+        .at(-1);
+      if (newer) return { kind: "newer", newer };
+      const takesActiveSlot = current.activeDeploymentId === undefined;
+      const displaced = takesActiveSlot ? undefined : current.queuedDeploymentId;
+      try {
+        current = await ServiceRecord.update(
+          store,
+          { stack, name: service, expectedVersion: current.version },
+          takesActiveSlot ? { activeDeploymentId: id } : { queuedDeploymentId: id },
+        );
+        return { kind: "placed", service: current, takesActiveSlot, displaced };
+      } catch (error) {
+        if (isConflict(error)) return { kind: "retry" };
+        if (error instanceof BerthError && error.code === "NOT_FOUND") {
+          current = undefined;
+          return { kind: "retry" };
+        }
+        throw error;
+      }
+    });
+    if (step.kind === "retry") continue;
+    if (step.kind === "gone") {
       await endWaiting(
         store,
         id,
@@ -136,34 +200,15 @@ export async function placeDeployment(
       );
       throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
     }
-    const newer = [current.activeDeploymentId, current.queuedDeploymentId]
-      .filter((other): other is string => other !== undefined && other > id)
-      .sort()
-      .at(-1);
-    if (newer) {
-      const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${newer}`);
+    if (step.kind === "newer") {
+      const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${step.newer}`);
       return {
         deployment: ended,
         activate: false,
         placement: ended.status === "SUPERSEDED" ? "superseded" : "cancelled",
       };
     }
-    const takesActiveSlot = current.activeDeploymentId === undefined;
-    const displaced = takesActiveSlot ? undefined : current.queuedDeploymentId;
-    try {
-      current = await ServiceRecord.update(
-        store,
-        { stack, name: service, expectedVersion: current.version },
-        takesActiveSlot ? { activeDeploymentId: id } : { queuedDeploymentId: id },
-      );
-    } catch (error) {
-      if (isConflict(error)) continue;
-      if (error instanceof BerthError && error.code === "NOT_FOUND") {
-        current = undefined;
-        continue;
-      }
-      throw error;
-    }
+    const { takesActiveSlot, displaced } = step;
     // The slot write above is what decides; everything below only records its consequences.
     if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
     await DeploymentEventRecord.append(
@@ -171,7 +216,7 @@ export async function placeDeployment(
       id,
       takesActiveSlot
         ? { type: "activated", message: "holds the service's active slot" }
-        : { type: "queued", message: `waiting for ${current.activeDeploymentId} to finish` },
+        : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
     );
     // A cancellation that read the service before this write could not see the slot taken;
     // whichever of the two writes came second sees the other's and gives the slot back.

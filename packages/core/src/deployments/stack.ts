@@ -78,6 +78,31 @@ function desiredOf(stack: Spec.Stack): Map<string, SpecJson> {
   return desired;
 }
 
+/** How many parsed stack files a process keeps (each at most MAX_STACK_FILE_BYTES of text). */
+const PARSED_FILES_KEPT = 16;
+const parsedFiles = new Map<string, { stack: Spec.Stack; desired: Map<string, SpecJson> }>();
+
+/**
+ * A stack file parsed, validated and turned into service specs: a pure function of the text and
+ * the options, so a file applied again (a dry run in a loop, a retried CI job) is not parsed
+ * again; that is most of a dry run's work. Only valid files are kept, and each caller gets its
+ * own copy.
+ */
+function readStackFile(text: string, options: Spec.ParseOptions) {
+  const key = `${options.ec2 !== false}\n${text}`;
+  let parsed = parsedFiles.get(key);
+  if (parsed) {
+    // The most recently used go last; the first is evicted.
+    parsedFiles.delete(key);
+  } else {
+    const stack = parseStackFile(text, options);
+    parsed = { stack, desired: desiredOf(stack) };
+    if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
+  }
+  parsedFiles.set(key, parsed);
+  return structuredClone(parsed);
+}
+
 /**
  * Stores the service's spec and, when the apply names a source, where its source is and the
  * digests of its build inputs (cleared when the client sent none: the source is then unknown).
@@ -190,8 +215,7 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
-  const stack = parseStackFile(input.stackFile, { ec2: context.ec2Capacity === true });
-  const desired = desiredOf(stack);
+  const { stack, desired } = readStackFile(input.stackFile, { ec2: context.ec2Capacity === true });
   // Refused now, dry run or not, rather than by the build once the deployment runs.
   await checkSources(stack, input.source);
   const options = {

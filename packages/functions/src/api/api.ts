@@ -25,11 +25,54 @@ function requestIdOf(event: ApiEvent, context: Partial<Context>): string {
   return event.requestContext?.requestId || context.awsRequestId || randomUUID();
 }
 
+/** Powertools' level numbers, and the level each logging method writes at. */
+const LEVEL_NUMBERS: Record<string, number> = {
+  TRACE: 6,
+  DEBUG: 8,
+  INFO: 12,
+  WARN: 16,
+  ERROR: 20,
+  CRITICAL: 24,
+  SILENT: 28,
+};
+const METHOD_LEVELS: Record<string, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warn: "WARN",
+  error: "ERROR",
+  critical: "CRITICAL",
+};
+const skip = () => {};
+
+/**
+ * The request's logger, with its id on every line: the child logger is made on first use, since
+ * making one costs more than a whole cached GET; a call below the root's level makes none.
+ */
+function requestLogger(rootLogger: Logger, requestId: string): Logger {
+  let child: Logger | undefined;
+  return new Proxy(rootLogger, {
+    get(_root, property) {
+      const level = typeof property === "string" ? METHOD_LEVELS[property] : undefined;
+      if (
+        level !== undefined &&
+        child === undefined &&
+        (LEVEL_NUMBERS[level] ?? 0) < (LEVEL_NUMBERS[rootLogger.getLevelName()] ?? 0)
+      ) {
+        return skip;
+      }
+      child ??= rootLogger.createChild({ persistentKeys: { requestId } });
+      const value: unknown = Reflect.get(child, property, child);
+      return typeof value === "function" ? value.bind(child) : value;
+    },
+  });
+}
+
 function openScope(event: ApiEvent, context: ApiContext, rootLogger: Logger): RequestScope {
   const requestId = requestIdOf(event, context);
   context.berthRequest = {
     requestId,
-    logger: rootLogger.createChild({ persistentKeys: { requestId } }),
+    logger: requestLogger(rootLogger, requestId),
     startedAt: Date.now(),
   };
   return context.berthRequest;

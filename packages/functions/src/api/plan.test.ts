@@ -160,3 +160,57 @@ describe("PUT /v1/stacks/{stack}?dryRun=true", () => {
     expect(reply.json.error.details[0]).toMatchObject({ path: "resources", line: 1 });
   });
 });
+
+describe("a stack file applied again", () => {
+  // Two installations in one process (a Lambda instance serves one, but the parsed files are
+  // kept per process): one with EC2 capacity, one without.
+  let withEc2: Harness;
+  let withoutEc2: Harness;
+  const ec2File = `resources:
+  api:
+    type: private-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: public.ecr.aws/docker/library/nginx:1.27
+      resources: { cpu: 0.25, memory: 512, instanceTypes: ["c5.large"] }
+`;
+
+  beforeAll(async () => {
+    [withEc2, withoutEc2] = await Promise.all([startHarness({ ec2Capacity: true }), startHarness()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([withEc2.stop(), withoutEc2.stop()]);
+  });
+
+  const dryRun = (harness: Harness, body: string) =>
+    harness.call({
+      method: "PUT",
+      path: "/v1/stacks/again?dryRun=true",
+      headers: YAML,
+      body,
+      token: harness.tokens.deploy,
+    });
+
+  it("is judged by the installation it is applied to, however often the same text was parsed before", async () => {
+    for (let round = 0; round < 2; round++) {
+      const accepted = await dryRun(withEc2, ec2File);
+      expect(accepted.status).toBe(200);
+      expect(accepted.json.plan.map((entry: { service: string }) => entry.service)).toEqual(["api"]);
+      const refused = await dryRun(withoutEc2, ec2File);
+      expect(refused.status).toBe(422);
+      expect(JSON.stringify(refused.json.error.details)).toContain("instanceTypes");
+    }
+  });
+
+  it("plans the same each time, and another text anew", async () => {
+    const first = await dryRun(withoutEc2, stackFile());
+    const second = await dryRun(withoutEc2, stackFile());
+    expect(second.status).toBe(200);
+    expect(second.json).toEqual(first.json);
+    const edited = await dryRun(withoutEc2, stackFile({ greeting: "changed" }));
+    expect(edited.json.stackFileHash).not.toBe(first.json.stackFileHash);
+  });
+});

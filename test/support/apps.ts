@@ -6,7 +6,8 @@ import { join } from "node:path";
  * A small real HTTP app used as a Berth Local image (`file://` directory). Its behaviour comes
  * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), CRASH_AFTER_MS=N (exit 3
  * N ms after it listens), UNHEALTHY=1 (/health answers 500), IGNORE_SIGTERM=1 (keeps running on
- * SIGTERM).
+ * SIGTERM), ON_SIGTERM=close (only `server.close(() => process.exit(0))`) or ON_SIGTERM=exit
+ * (exits at once), DELAY_MS=N (answers /whoami after N ms).
  */
 const SERVER = `
 import http from "node:http";
@@ -22,7 +23,9 @@ const server = http.createServer((request, response) => {
     return;
   }
   if (request.url === "/whoami") {
-    response.end(version + ":" + process.pid);
+    const answer = () => response.end(version + ":" + process.pid);
+    if (process.env.DELAY_MS) setTimeout(answer, Number(process.env.DELAY_MS));
+    else answer();
     return;
   }
   if (request.url === "/upstream") {
@@ -48,6 +51,11 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     console.log(signal + " received");
     if (process.env.IGNORE_SIGTERM === "1") return;
+    if (process.env.ON_SIGTERM === "exit") process.exit(0);
+    if (process.env.ON_SIGTERM === "close") {
+      server.close(() => process.exit(0));
+      return;
+    }
     server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 500).unref();
   });

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
+import { drained, retireTargets } from "../proxy/http-forward.ts";
 import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
 import { JsonFile } from "../state.ts";
@@ -40,6 +41,9 @@ const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 
 export const now = () => Date.now();
+
+/** How long a stopping task's requests in flight through Berth Local's proxies may take before its SIGTERM. */
+export const DRAIN_TIMEOUT_MS = 5_000;
 
 /** Why a task that was live when Berth Local ended without stopping it is STOPPED after a restart. */
 export const LOST_WITH_BERTH_LOCAL =
@@ -695,8 +699,18 @@ export class EcsEngine {
     this.touch();
     this.taskEvent(task);
     const run = this.runs.get(task.taskId);
-    if (run) void run.stop(reason, stopCode as Parameters<TaskRun["stop"]>[1]);
-    else this.markStopped(task, reason, stopCode);
+    if (!run) {
+      this.markStopped(task, reason, stopCode);
+      return;
+    }
+    // It left every proxy's targets above (it is no longer desired RUNNING). As ECS deregisters a
+    // task before it stops it: the requests the proxies already sent it finish first, then its
+    // connection pools close, then its containers get SIGTERM.
+    const ports = task.containers.flatMap((container) => container.networkBindings.map((b) => b.hostPort));
+    void drained(ports, DRAIN_TIMEOUT_MS).then(() => {
+      retireTargets(ports);
+      return run.stop(reason, stopCode as Parameters<TaskRun["stop"]>[1]);
+    });
   }
 
   private markStopped(task: TaskRecord, reason: string, stopCode: string, publish = true): void {

@@ -111,7 +111,13 @@ describe.each([
         serviceConnectConfiguration: {
           enabled: true,
           namespace: "berth.local",
-          services: [{ portName: "app-3000", clientAliases: [{ port: 3000, dnsName: service }] }],
+          services: [
+            {
+              portName: "app-3000",
+              discoveryName: service,
+              clientAliases: [{ port: 3000, dnsName: service }],
+            },
+          ],
         },
       }),
     );
@@ -151,7 +157,8 @@ describe.each([
     }
     expect(failures).toEqual([]);
     expect([...seen].sort()).toEqual(["v1", "v2", "v3"]);
-    // Traffic flowed through both updates (how much depends on the machine's load).
-    expect(sent).toBeGreaterThan(100);
+    // Traffic flowed through both updates (answers from every version; how much depends on the
+    // machine's load).
+    expect(sent).toBeGreaterThan(20);
   }, 600_000);
 });

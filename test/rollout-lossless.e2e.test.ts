@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { appTaskDefinition, httpApp, waitFor } from "./support/apps.ts";
 import { localEcsClient } from "./support/e2e.ts";
 
 /**
@@ -30,25 +30,9 @@ const hogs: ChildProcess[] = [];
 
 async function register(family: string, environment: Record<string, string>): Promise<string> {
   const { taskDefinition } = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      containerDefinitions: [
-        {
-          name: "app",
-          image: app.image,
-          command: ["node", "server.mjs"],
-          portMappings: [{ containerPort: 3000, name: "app-3000", appProtocol: "http" }],
-          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-          stopTimeout: 10,
-          healthCheck: {
-            command: HTTP_HEALTH_CHECK,
-            interval: HEALTH_CHECK_TIMING.intervalSeconds,
-            timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-            retries: 2,
-          },
-        },
-      ],
-    }),
+    new RegisterTaskDefinitionCommand(
+      appTaskDefinition(app.image, family, environment, { appProtocol: "http", stopTimeout: 10 }),
+    ),
   );
   return taskDefinition?.taskDefinitionArn ?? "";
 }

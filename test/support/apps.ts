@@ -92,6 +92,47 @@ export const HTTP_HEALTH_CHECK = [
   "require('http').get('http://127.0.0.1:'+process.env.PORT+'/health',r=>{let t='';r.setEncoding('utf8');r.on('data',c=>{t+=c});r.on('end',()=>{console.log(r.statusCode+' '+t);process.exit(r.statusCode>=200&&r.statusCode<300?0:1)})}).on('error',e=>{console.log(String(e));process.exit(1)})",
 ];
 
+/**
+ * RegisterTaskDefinition's input for the test app as container `app` on port 3000 (port name
+ * `app-3000`), with the HTTP health check unless `command` replaces the server.
+ */
+export function appTaskDefinition(
+  image: string,
+  family: string,
+  environment: Record<string, string>,
+  options: { command?: string[]; appProtocol?: "http"; stopTimeout?: number } = {},
+) {
+  return {
+    family,
+    containerDefinitions: [
+      {
+        name: "app",
+        image,
+        command: options.command ?? ["node", "server.mjs"],
+        portMappings: [
+          {
+            containerPort: 3000,
+            name: "app-3000",
+            ...(options.appProtocol ? { appProtocol: options.appProtocol } : {}),
+          },
+        ],
+        environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
+        stopTimeout: options.stopTimeout ?? 2,
+        ...(options.command
+          ? {}
+          : {
+              healthCheck: {
+                command: HTTP_HEALTH_CHECK,
+                interval: HEALTH_CHECK_TIMING.intervalSeconds,
+                timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
+                retries: 2,
+              },
+            }),
+      },
+    ],
+  };
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,

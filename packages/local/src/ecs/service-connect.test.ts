@@ -17,7 +17,7 @@ import {
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 
 const app = httpApp();
@@ -50,35 +50,7 @@ async function register(
   options: { command?: string[]; appProtocol?: "http"; stopTimeout?: number } = {},
 ) {
   const { taskDefinition } = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      containerDefinitions: [
-        {
-          name: "app",
-          image: app.image,
-          command: options.command ?? ["node", "server.mjs"],
-          portMappings: [
-            {
-              containerPort: 3000,
-              name: "app-3000",
-              ...(options.appProtocol ? { appProtocol: options.appProtocol } : {}),
-            },
-          ],
-          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-          stopTimeout: options.stopTimeout ?? 2,
-          ...(options.command
-            ? {}
-            : {
-                healthCheck: {
-                  command: HTTP_HEALTH_CHECK,
-                  interval: HEALTH_CHECK_TIMING.intervalSeconds,
-                  timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-                  retries: 2,
-                },
-              }),
-        },
-      ],
-    }),
+    new RegisterTaskDefinitionCommand(appTaskDefinition(app.image, family, environment, options)),
   );
   return taskDefinition?.taskDefinitionArn ?? "";
 }

@@ -124,7 +124,7 @@ async function berthLocal(): Promise<string[]> {
     },
   });
   await completed(v1);
-  const proxy = local.ecs.serviceConnect.addressOf("web:3000");
+  const proxy = local.ecs.serviceConnect.addressOf("berth.local", "web:3000");
 
   const load = startLoad(`http://${proxy}/`, 300);
   await sleep(2000);
@@ -401,7 +401,7 @@ async function throughput(): Promise<string[]> {
   const serviceConnect = new ServiceConnect(() =>
     ports.map((port, index) => ({ taskId: `backend-${index}`, port })),
   );
-  const proxy = await serviceConnect.ensure("web:3000", {
+  const proxy = await serviceConnect.ensure("bench", "web:3000", {
     clusterArn: "bench",
     serviceName: "web",
     portName: "web-3000",

@@ -234,8 +234,8 @@ describe("deploying on Berth Local end to end", { shuffle: false }, () => {
     const injected = taskDefinition?.containerDefinitions?.[0]?.environment?.find(
       (variable) => variable.name === "PRIVATE_ADDRESS",
     );
-    expect(injected?.value).toBe("privateapi:3000");
-    const proxy = await aliasAddress("privateapi:3000");
+    expect(injected?.value).toBe("privateapi.demo:3000");
+    const proxy = await aliasAddress("privateapi.demo:3000");
     const consumerProcess = processesUnder([join(dataDir, "artifacts")]).find(
       (candidate) => processEnvironment(candidate.pid)?.PORT === String(consumer?.hostPort),
     );

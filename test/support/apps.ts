@@ -7,7 +7,8 @@ import { join } from "node:path";
  * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), CRASH_AFTER_MS=N (exit 3
  * N ms after it listens), UNHEALTHY=1 (/health answers 500), UNHEALTHY_ONCE_SERVING=1 (/health
  * answers 500 once the app has answered any other request), IGNORE_SIGTERM=1 (keeps running on
- * SIGTERM).
+ * SIGTERM), ON_SIGTERM=close (only `server.close(() => process.exit(0))`) or ON_SIGTERM=exit
+ * (exits at once), DELAY_MS=N (answers /whoami after N ms).
  */
 const SERVER = `
 import http from "node:http";
@@ -26,7 +27,9 @@ const server = http.createServer((request, response) => {
   }
   served = true;
   if (request.url === "/whoami") {
-    response.end(version + ":" + process.pid);
+    const answer = () => response.end(version + ":" + process.pid);
+    if (process.env.DELAY_MS) setTimeout(answer, Number(process.env.DELAY_MS));
+    else answer();
     return;
   }
   if (request.url === "/upstream") {
@@ -52,6 +55,11 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     console.log(signal + " received");
     if (process.env.IGNORE_SIGTERM === "1") return;
+    if (process.env.ON_SIGTERM === "exit") process.exit(0);
+    if (process.env.ON_SIGTERM === "close") {
+      server.close(() => process.exit(0));
+      return;
+    }
     server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 500).unref();
   });
@@ -87,6 +95,47 @@ export const HTTP_HEALTH_CHECK = [
   "-e",
   "require('http').get('http://127.0.0.1:'+process.env.PORT+'/health',r=>{let t='';r.setEncoding('utf8');r.on('data',c=>{t+=c});r.on('end',()=>{console.log(r.statusCode+' '+t);process.exit(r.statusCode>=200&&r.statusCode<300?0:1)})}).on('error',e=>{console.log(String(e));process.exit(1)})",
 ];
+
+/**
+ * RegisterTaskDefinition's input for the test app as container `app` on port 3000 (port name
+ * `app-3000`), with the HTTP health check unless `command` replaces the server.
+ */
+export function appTaskDefinition(
+  image: string,
+  family: string,
+  environment: Record<string, string>,
+  options: { command?: string[]; appProtocol?: "http"; stopTimeout?: number } = {},
+) {
+  return {
+    family,
+    containerDefinitions: [
+      {
+        name: "app",
+        image,
+        command: options.command ?? ["node", "server.mjs"],
+        portMappings: [
+          {
+            containerPort: 3000,
+            name: "app-3000",
+            ...(options.appProtocol ? { appProtocol: options.appProtocol } : {}),
+          },
+        ],
+        environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
+        stopTimeout: options.stopTimeout ?? 2,
+        ...(options.command
+          ? {}
+          : {
+              healthCheck: {
+                command: HTTP_HEALTH_CHECK,
+                interval: HEALTH_CHECK_TIMING.intervalSeconds,
+                timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
+                retries: 2,
+              },
+            }),
+      },
+    ],
+  };
+}
 
 export async function waitFor<T>(
   what: string,

@@ -116,6 +116,7 @@ export async function getText(url: string): Promise<string> {
 }
 
 export interface ServiceConnectAlias {
+  namespace: string;
   alias: string;
   address: string;
   service: string;

@@ -76,7 +76,7 @@ describe("berth.ts", () => {
     const environment = JSON.parse(rendered.out).find(
       (request: { operation: string }) => request.operation === "RegisterTaskDefinition",
     ).input.containerDefinitions[0].environment;
-    expect(environment).toContainEqual({ name: "STP_API_ADDRESS", value: "api:8080" });
+    expect(environment).toContainEqual({ name: "STP_API_ADDRESS", value: "api.demo:8080" });
   });
 
   it("reports a problem at the line of berth.ts where the property is written", async () => {

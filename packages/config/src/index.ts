@@ -33,7 +33,7 @@ function resource<Type extends ResourceType>(type: Type) {
   return (properties: PropertiesOf<Type>): ResourceOf<Type> => ({ type, properties }) as ResourceOf<Type>;
 }
 
-/** A container reachable only inside the stack, at `<lowercased name>:<port>`. */
+/** A container reachable only inside the stack, at `<lowercased name>.<stack>:<port>`. */
 export const privateService = resource("private-service");
 /** A container published through an HTTP API gateway or a load balancer. */
 export const webService = resource("web-service");

@@ -23,7 +23,7 @@ function randomQuote(): Quote {
   return quote;
 }
 
-// Reachable only inside the stack, at $ResourceParam('privateApi', 'address') (privateapi:3000).
+// Reachable only inside the stack, at $ResourceParam('privateApi', 'address') (privateapi.<stack>:3000).
 serveJson({
   name: "privateApi",
   // stopTimeout is 10 s in berth.yml.

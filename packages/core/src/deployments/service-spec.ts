@@ -33,11 +33,11 @@ function validated(spec: SpecJson, what: string): SpecJson {
   return JSON.parse(JSON.stringify(resource)) as SpecJson;
 }
 
-/** `alias:port` for services reachable through Service Connect (private and web services). */
-export function addressOf(service: string, spec: SpecJson): string | null {
+/** `<alias>.<stack>:port` for services reachable through Service Connect (private and web services). */
+export function addressOf(stack: string, service: string, spec: SpecJson): string | null {
   const resource = computeResourceOf(spec);
   if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) return null;
-  return Render.addressOf({ resources: { [service]: resource } }, service);
+  return Render.addressOf({ resources: { [service]: resource } }, { stack }, service);
 }
 
 export interface ScalingBounds {

@@ -17,6 +17,21 @@ export function serviceName(env: Pick<Environment, "stack">, resource: string): 
 
 export const taskFamily = serviceName;
 
+/**
+ * The name a consumer uses for a published Service Connect alias (a client alias's `dnsName`):
+ * the alias qualified by its stack, `<alias>.<stack>`. Every stack of an installation publishes
+ * into one Cloud Map namespace, where ECS refuses a client alias or discovery name used twice,
+ * so two stacks may each have a `privateapi` only if the names carry the stack.
+ */
+export function serviceConnectDnsName(env: Pick<Environment, "stack">, alias: string): string {
+  return `${alias}.${env.stack}`;
+}
+
+/** The Cloud Map service ECS creates for an alias: `<stack>_<alias>` (no `_` in either part; 64). */
+export function serviceConnectDiscoveryName(env: Pick<Environment, "stack">, alias: string): string {
+  return fit(`${env.stack}_${alias}`, 64);
+}
+
 export function logGroupName(env: Environment, resource: string): string {
   return `/berth/${env.stack}/${resource}`;
 }

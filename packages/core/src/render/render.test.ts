@@ -54,7 +54,7 @@ describe("task definitions", () => {
   });
 
   it("resolves $ResourceParam addresses to the Service Connect alias:port, inside text too", () => {
-    expect(variables("publicService").PRIVATE_URL).toBe("http://privateapi:3000/v1");
+    expect(variables("publicService").PRIVATE_URL).toBe("http://privateapi.shop:3000/v1");
   });
 
   it("resolves $ResourceParam urls to the gateway's URL once it exists, and says why not before", () => {
@@ -91,9 +91,9 @@ resources:
   it("injects connectTo variables in upper snake case, PORT, and stringified values", () => {
     expect(variables("publicService")).toEqual({
       PORT: "8080",
-      PRIVATE_URL: "http://privateapi:3000/v1",
+      PRIVATE_URL: "http://privateapi.shop:3000/v1",
       RETRIES: "3",
-      STP_PRIVATE_API_ADDRESS: "privateapi:3000",
+      STP_PRIVATE_API_ADDRESS: "privateapi.shop:3000",
       STP_REPORT_JOB_DEFINITION_ARN: "arn:aws:ecs:us-east-1:000000000000:task-definition/shop-report",
       STP_REPORT_STATE_MACHINE_ARN:
         "arn:aws:states:us-east-1:000000000000:stateMachine:berth-job-shop-report",
@@ -179,19 +179,19 @@ resources:
 });
 
 describe("services", () => {
-  it("publishes private services at lowercased-name:port and workload events at their alias", () => {
+  it("publishes private services at lowercased-name.stack:port and workload events at their alias.stack", () => {
     expect(plan("privateApi").service?.create.serviceConnectConfiguration?.services).toEqual([
       {
         portName: "privateapi-3000",
-        discoveryName: "privateapi",
-        clientAliases: [{ port: 3000, dnsName: "privateapi" }],
+        discoveryName: "shop_privateapi",
+        clientAliases: [{ port: 3000, dnsName: "privateapi.shop" }],
       },
     ]);
     expect(
       plan("shop").service?.create.serviceConnectConfiguration?.services?.map((s) => s.clientAliases),
-    ).toEqual([[{ port: 8080, dnsName: "shop" }], [{ port: 3000, dnsName: "shop-backend" }]]);
+    ).toEqual([[{ port: 8080, dnsName: "shop.shop" }], [{ port: 3000, dnsName: "shop-backend.shop" }]]);
     expect(plan("albService").service?.create.serviceConnectConfiguration?.services?.[0]?.discoveryName).toBe(
-      "albservice",
+      "shop_albservice",
     );
     expect(plan("mailer").service?.create.serviceConnectConfiguration).toMatchObject({ enabled: true });
     expect(plan("mailer").service?.create.serviceConnectConfiguration?.services).toBeUndefined();
@@ -382,6 +382,32 @@ describe("task roles", () => {
     const name = Render.taskRoleName(longEnv, `a${"b".repeat(60)}`);
     expect(name.length).toBeLessThanOrEqual(64);
     expect(name).not.toBe(Render.taskRoleName(longEnv, `a${"b".repeat(59)}c`));
+  });
+
+  it("qualifies Service Connect names by the stack, so two stacks' aliases differ in the shared namespace", () => {
+    const [a, b] = [
+      Render.localEnvironment(stack, { stack: "one" }),
+      Render.localEnvironment(stack, { stack: "two" }),
+    ];
+    const published = (e: typeof a) =>
+      Render.renderResource(stack, "privateApi", e).service?.create.serviceConnectConfiguration
+        ?.services?.[0];
+    expect(published(a)).toMatchObject({
+      discoveryName: "one_privateapi",
+      clientAliases: [{ dnsName: "privateapi.one" }],
+    });
+    expect(published(b)).toMatchObject({
+      discoveryName: "two_privateapi",
+      clientAliases: [{ dnsName: "privateapi.two" }],
+    });
+    // A discovery name has at most 64 characters; shortened ones stay distinct and valid.
+    const longStack = "a-very-long-stack-name-for-tests";
+    const alias = "x".repeat(63);
+    const long = Render.serviceConnectDiscoveryName({ stack: longStack }, alias);
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long).toMatch(/^[a-z0-9_][a-z0-9_-]*$/);
+    expect(long).not.toBe(Render.serviceConnectDiscoveryName({ stack: longStack }, `${"x".repeat(62)}y`));
+    expect(Render.serviceConnectDnsName({ stack: longStack }, alias).length).toBeLessThanOrEqual(127);
   });
 });
 

@@ -19,6 +19,8 @@ import {
   lambdaArn,
   logGroupName,
   portName,
+  serviceConnectDiscoveryName,
+  serviceConnectDnsName,
   serviceName,
   standardTags,
   taskFamily,
@@ -154,8 +156,8 @@ export function serviceConnect(
   const services = Spec.containersOf(resourceName, resource).flatMap((container) =>
     container.serviceConnect.map((endpoint) => ({
       portName: portName(container.name, endpoint.port),
-      discoveryName: endpoint.alias,
-      clientAliases: [{ port: endpoint.port, dnsName: endpoint.alias }],
+      discoveryName: serviceConnectDiscoveryName(env, endpoint.alias),
+      clientAliases: [{ port: endpoint.port, dnsName: serviceConnectDnsName(env, endpoint.alias) }],
     })),
   );
   const logged = Spec.containersOf(resourceName, resource).some((container) => !container.logging.disabled);

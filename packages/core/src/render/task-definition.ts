@@ -13,6 +13,7 @@ import {
   logGroupName,
   portName,
   repositoryName,
+  serviceConnectDnsName,
   standardTags,
   taskDefinitionFamilyArn,
   taskFamily,
@@ -20,13 +21,13 @@ import {
   upperSnake,
 } from "./names.ts";
 
-/** The address other resources use for a service: its Service Connect `alias:port`. */
-export function addressOf(stack: Spec.Stack, resourceName: string): string {
+/** The address other resources use for a service: its Service Connect `<alias>.<stack>:port`. */
+export function addressOf(stack: Spec.Stack, env: Pick<Environment, "stack">, resourceName: string): string {
   const resource = own(stack.resources, resourceName);
   if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) {
     throw new RenderError("UNKNOWN_RESOURCE", `${resourceName} has no address`);
   }
-  return `${Spec.serviceAlias(resourceName)}:${resource.properties.port}`;
+  return `${serviceConnectDnsName(env, Spec.serviceAlias(resourceName))}:${resource.properties.port}`;
 }
 
 /**
@@ -45,7 +46,7 @@ export function urlOf(env: Pick<Environment, "ingressUrls">, resourceName: strin
 }
 
 function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
-  if (param === "address") return addressOf(stack, resource);
+  if (param === "address") return addressOf(stack, env, resource);
   if (param === "url") return urlOf(env, resource);
   throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
 }
@@ -70,7 +71,7 @@ export function connectToVariables(
     if (!resource) continue;
     const prefix = `STP_${upperSnake(target)}`;
     if (resource.type === "private-service" || resource.type === "web-service") {
-      variables.push({ name: `${prefix}_ADDRESS`, value: addressOf(stack, target) });
+      variables.push({ name: `${prefix}_ADDRESS`, value: addressOf(stack, env, target) });
     } else if (resource.type === "batch-job") {
       variables.push(
         { name: `${prefix}_JOB_DEFINITION_ARN`, value: taskDefinitionFamilyArn(env, target) },

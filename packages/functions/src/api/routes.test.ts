@@ -271,7 +271,7 @@ describe("GET /v1/stacks/{stack}/services/{service}", () => {
       name: "api",
       type: "private-service",
       status: "LIVE",
-      address: "api:4000",
+      address: "api.svc:4000",
       liveRevision: { taskDefinitionArn: taskDefinition, revision: 7 },
       lastGoodTaskDefinitionArn: taskDefinition,
       scaling: { min: 1, max: 1 },

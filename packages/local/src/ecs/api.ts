@@ -291,6 +291,29 @@ function requireService(engine: EcsEngine, cluster: ClusterRecord, reference: st
 }
 
 /** ECS's API over the engine: validation and response shapes; behaviour lives in the engine. */
+/**
+ * Refuses a Service Connect configuration ECS would: enabled without a namespace (Berth Local's
+ * clusters have no default namespace), or publishing a name another service holds in the namespace.
+ */
+function checkServiceConnect(
+  engine: EcsEngine,
+  serviceArn: string,
+  configuration: Record<string, unknown>,
+  taskDefinition: string,
+): void {
+  const config = configuration.serviceConnectConfiguration as
+    | { enabled?: boolean; namespace?: string }
+    | undefined;
+  if (config?.enabled && !config.namespace) {
+    throw new AwsError(
+      "InvalidParameterException",
+      "Service Connect namespace must be specified: the cluster has no default Service Connect namespace.",
+    );
+  }
+  const conflict = engine.serviceConnectConflict(serviceArn, configuration, taskDefinition);
+  if (conflict) throw new AwsError("InvalidParameterException", conflict);
+}
+
 export function ecsService(engine: EcsEngine): AwsJsonService {
   return {
     name: "ecs",
@@ -518,8 +541,10 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           if (engine.findService(cluster.clusterArn, input.serviceName)) {
             throw new AwsError("InvalidParameterException", "Creation of service was not idempotent.");
           }
+          const serviceArn = engine.arn(`service/${cluster.clusterName}/${input.serviceName}`);
+          checkServiceConnect(engine, serviceArn, pick(input, KEPT), td.taskDefinitionArn);
           const service: ServiceRecord = {
-            serviceArn: engine.arn(`service/${cluster.clusterName}/${input.serviceName}`),
+            serviceArn,
             serviceName: input.serviceName,
             clusterArn: cluster.clusterArn,
             status: "ACTIVE",
@@ -565,6 +590,12 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           // The service as it would be: its task definition, network and load balancers, checked together.
           const effective = { ...service.configuration, ...kept } as Parameters<typeof checkPlacement>[1];
           checkPlacement(td ?? requireTaskDefinition(engine, service.taskDefinition), effective);
+          checkServiceConnect(
+            engine,
+            service.serviceArn,
+            { ...service.configuration, ...kept },
+            td?.taskDefinitionArn ?? service.taskDefinition,
+          );
           const configurationChanged = Object.entries(kept).some(
             ([key, value]) => JSON.stringify(service.configuration[key]) !== JSON.stringify(value),
           );

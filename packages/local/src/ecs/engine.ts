@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { EventBus } from "../events.ts";
 import { AwsError } from "../protocol.ts";
+import { drained, retireTargets } from "../proxy/http-forward.ts";
 import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
 import type { RegisteredTask } from "../servicediscovery/service.ts";
@@ -48,6 +49,9 @@ const BACKOFF_MAX_MS = 30_000;
 
 export const now = () => Date.now();
 
+/** How long a stopping task's requests in flight through Berth Local's proxies may take before its SIGTERM. */
+export const DRAIN_TIMEOUT_MS = 5_000;
+
 /** Why a task that was live when Berth Local ended without stopping it is STOPPED after a restart. */
 export const LOST_WITH_BERTH_LOCAL =
   "Berth Local ended without stopping this task (killed or crashed); its processes were killed with it";
@@ -56,6 +60,17 @@ export const LOST_WITH_BERTH_LOCAL =
  * The ECS state machine of Berth Local: clusters, task definitions, services and tasks, a
  * scheduler that rolls deployments the way ECS does, and real processes through the runtime.
  */
+/** The members of `serviceConnectConfiguration` Berth Local acts on. */
+interface ServiceConnectInput {
+  enabled?: boolean;
+  namespace?: string;
+  services?: {
+    portName?: string;
+    clientAliases?: { port?: number; dnsName?: string }[];
+    discoveryName?: string;
+  }[];
+}
+
 export class EcsEngine {
   readonly state: EcsState;
   private readonly file: JsonFile<EcsState>;
@@ -92,7 +107,7 @@ export class EcsEngine {
   async start(): Promise<void> {
     // Proxies first, so tasks started by the first pass already see the local addresses.
     for (const service of this.state.services) {
-      if (service.status === "ACTIVE") await this.syncServiceConnect(service);
+      if (service.status !== "INACTIVE") await this.syncServiceConnect(service);
     }
     this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 200);
     void this.tick();
@@ -274,37 +289,110 @@ export class EcsEngine {
 
   // Service Connect ---------------------------------------------------------------------------
 
-  /** Starts (or re-points) the proxy of every client alias the service publishes. */
-  async syncServiceConnect(service: ServiceRecord): Promise<void> {
-    const config = service.configuration.serviceConnectConfiguration as
-      | {
-          enabled?: boolean;
-          services?: {
-            portName?: string;
-            clientAliases?: { port?: number; dnsName?: string }[];
-            discoveryName?: string;
-          }[];
-        }
-      | undefined;
-    if (!config?.enabled) return;
-    const td = this.findTaskDefinition(service.taskDefinition);
-    for (const published of config.services ?? []) {
+  /**
+   * The Cloud Map services and client aliases a Service Connect configuration publishes, with
+   * ECS's defaults: `discoveryName` is the port name, a client alias's `dnsName` is
+   * `<discoveryName>.<namespace>`.
+   */
+  publishedAliases(
+    configuration: Record<string, unknown>,
+    taskDefinition: string,
+  ): {
+    namespace: string;
+    discoveryName: string;
+    alias: string;
+    portName: string;
+    protocol: "tcp" | "http";
+  }[] {
+    const config = configuration.serviceConnectConfiguration as ServiceConnectInput | undefined;
+    if (!config?.enabled || !config.namespace) return [];
+    const namespace = config.namespace;
+    const td = this.findTaskDefinition(taskDefinition);
+    const published = [];
+    for (const entry of config.services ?? []) {
+      if (!entry.portName) continue;
       const mapping = td?.definition.containerDefinitions
         .flatMap((container) => container.portMappings ?? [])
-        .find((portMapping) => portMapping.name === published.portName) as
-        | { appProtocol?: string }
-        | undefined;
-      for (const clientAlias of published.clientAliases ?? []) {
-        const dnsName = clientAlias.dnsName ?? published.discoveryName ?? published.portName;
-        if (!dnsName || !clientAlias.port || !published.portName) continue;
-        await this.serviceConnect.ensure(`${dnsName}:${clientAlias.port}`, {
-          clusterArn: service.clusterArn,
-          serviceName: service.serviceName,
-          portName: published.portName,
-          protocol: mapping?.appProtocol === "http" ? "http" : "tcp",
+        .find((portMapping) => portMapping.name === entry.portName) as { appProtocol?: string } | undefined;
+      const discoveryName = entry.discoveryName ?? entry.portName;
+      for (const clientAlias of entry.clientAliases ?? []) {
+        if (!clientAlias.port) continue;
+        published.push({
+          namespace,
+          discoveryName,
+          alias: `${clientAlias.dnsName ?? `${discoveryName}.${namespace}`}:${clientAlias.port}`,
+          portName: entry.portName,
+          protocol: mapping?.appProtocol === "http" ? ("http" as const) : ("tcp" as const),
         });
       }
     }
+    return published;
+  }
+
+  /**
+   * Why ECS would refuse the Service Connect configuration of a service (`serviceArn`) as given:
+   * a discovery name or client alias another service that is not INACTIVE holds in the same
+   * namespace. Namespaces span clusters, so every cluster's services count.
+   */
+  serviceConnectConflict(
+    serviceArn: string,
+    configuration: Record<string, unknown>,
+    taskDefinition: string,
+  ): string | undefined {
+    const mine = this.publishedAliases(configuration, taskDefinition);
+    if (mine.length === 0) return undefined;
+    for (const other of this.state.services) {
+      if (other.status === "INACTIVE" || other.serviceArn === serviceArn) continue;
+      const theirs = this.publishedAliases(other.configuration, other.taskDefinition);
+      for (const entry of mine) {
+        const taken = theirs.find(
+          (their) =>
+            their.namespace === entry.namespace &&
+            (their.discoveryName === entry.discoveryName || their.alias === entry.alias),
+        );
+        if (!taken) continue;
+        const what =
+          taken.discoveryName === entry.discoveryName
+            ? `discovery name ${entry.discoveryName}`
+            : `client alias ${entry.alias}`;
+        return `Service Connect ${what} is already used by ${other.serviceArn} in namespace ${entry.namespace}.`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts (or re-points) the proxy of every client alias the service publishes and removes the
+   * ones it no longer publishes; a service that is INACTIVE publishes none.
+   */
+  async syncServiceConnect(service: ServiceRecord): Promise<void> {
+    const published =
+      service.status === "INACTIVE"
+        ? []
+        : this.publishedAliases(service.configuration, service.taskDefinition);
+    await this.serviceConnect.release(
+      service,
+      published.map((entry) => [entry.namespace, entry.alias]),
+    );
+    for (const entry of published) {
+      await this.serviceConnect.ensure(entry.namespace, entry.alias, {
+        clusterArn: service.clusterArn,
+        serviceName: service.serviceName,
+        portName: entry.portName,
+        protocol: entry.protocol,
+      });
+    }
+  }
+
+  /** The namespace whose aliases a task's environment may name: its service's, if it has one. */
+  private namespaceOfTask(placement: {
+    clusterArn: string;
+    serviceName?: string | undefined;
+  }): string | undefined {
+    if (!placement.serviceName) return undefined;
+    const service = this.findService(placement.clusterArn, placement.serviceName);
+    const config = service?.configuration.serviceConnectConfiguration as ServiceConnectInput | undefined;
+    return config?.enabled ? config.namespace : undefined;
   }
 
   /** Host ports of the named port on the service's tasks that may take new traffic. */
@@ -600,7 +688,9 @@ export class EcsEngine {
     const run = new TaskRun(
       {
         taskId,
-        containers: containers.map((container) => this.containerSpec(container, taskId, secretProblem)),
+        containers: containers.map((container) =>
+          this.containerSpec(container, taskId, secretProblem, this.namespaceOfTask(task)),
+        ),
       },
       {
         artifactsDir: join(this.options.dataDir, "artifacts"),
@@ -677,10 +767,12 @@ export class EcsEngine {
     container: ContainerDefinition,
     taskId: string,
     secrets: Map<string, string>,
+    namespace: string | undefined,
   ): ContainerSpec {
     const environment: Record<string, string> = this.agentEnvironment();
     for (const variable of container.environment ?? []) {
-      if (variable.name) environment[variable.name] = this.serviceConnect.rewrite(variable.value ?? "");
+      if (variable.name)
+        environment[variable.name] = this.serviceConnect.rewrite(variable.value ?? "", namespace);
     }
     for (const secret of container.secrets ?? []) {
       environment[secret.name] = secrets.get(`${container.name}\u0000${secret.name}`) ?? "";
@@ -781,8 +873,18 @@ export class EcsEngine {
     this.touch();
     this.taskEvent(task);
     const run = this.runs.get(task.taskId);
-    if (run) void run.stop(reason, stopCode as Parameters<TaskRun["stop"]>[1]);
-    else this.markStopped(task, reason, stopCode);
+    if (!run) {
+      this.markStopped(task, reason, stopCode);
+      return;
+    }
+    // It left every proxy's targets above (it is no longer desired RUNNING). As ECS deregisters a
+    // task before it stops it: the requests the proxies already sent it finish first, then its
+    // connection pools close, then its containers get SIGTERM.
+    const ports = task.containers.flatMap((container) => container.networkBindings.map((b) => b.hostPort));
+    void drained(ports, DRAIN_TIMEOUT_MS).then(() => {
+      retireTargets(ports);
+      return run.stop(reason, stopCode as Parameters<TaskRun["stop"]>[1]);
+    });
   }
 
   private markStopped(task: TaskRecord, reason: string, stopCode: string, publish = true): void {
@@ -1000,6 +1102,8 @@ export class EcsEngine {
     // A deleted service becomes INACTIVE once its tasks are gone.
     if (service.status === "DRAINING" && running.length === 0) {
       service.status = "INACTIVE";
+      // Its Cloud Map services go with it: its aliases stop answering and may be published again.
+      void this.syncServiceConnect(service);
       this.touch();
     }
   }

@@ -5,16 +5,19 @@ import { join } from "node:path";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
+  DeleteServiceCommand,
+  DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
+  type ServiceConnectConfiguration,
   StopTaskCommand,
   type Task,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 
 const app = httpApp();
@@ -22,6 +25,7 @@ let local: BerthLocal;
 let ecs: ECSClient;
 
 type Alias = {
+  namespace: string;
   alias: string;
   address: string;
   service: string;
@@ -46,43 +50,15 @@ async function register(
   options: { command?: string[]; appProtocol?: "http"; stopTimeout?: number } = {},
 ) {
   const { taskDefinition } = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      containerDefinitions: [
-        {
-          name: "app",
-          image: app.image,
-          command: options.command ?? ["node", "server.mjs"],
-          portMappings: [
-            {
-              containerPort: 3000,
-              name: "app-3000",
-              ...(options.appProtocol ? { appProtocol: options.appProtocol } : {}),
-            },
-          ],
-          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-          stopTimeout: options.stopTimeout ?? 2,
-          ...(options.command
-            ? {}
-            : {
-                healthCheck: {
-                  command: HTTP_HEALTH_CHECK,
-                  interval: HEALTH_CHECK_TIMING.intervalSeconds,
-                  timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-                  retries: 2,
-                },
-              }),
-        },
-      ],
-    }),
+    new RegisterTaskDefinitionCommand(appTaskDefinition(app.image, family, environment, options)),
   );
   return taskDefinition?.taskDefinitionArn ?? "";
 }
 
-function publishes(alias: string) {
+function publishes(alias: string, namespace = "berth.local") {
   return {
     enabled: true,
-    namespace: "berth.local",
+    namespace,
     services: [
       { portName: "app-3000", discoveryName: alias, clientAliases: [{ port: 3000, dnsName: alias }] },
     ],
@@ -277,4 +253,126 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
     });
     expect(reply).toBe("ping over tcp");
   });
+});
+
+describe("Berth Local Service Connect namespaces", () => {
+  const inNamespace = (list: Alias[], namespace: string, alias: string) =>
+    list.find((entry) => entry.namespace === namespace && entry.alias === alias);
+
+  it("keeps one alias per namespace: the same alias:port in two namespaces leads to each namespace's service", async () => {
+    for (const [team, version] of [
+      ["team-a", "a"],
+      ["team-b", "b"],
+    ] as const) {
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: "sc",
+          serviceName: `shared-${version}`,
+          taskDefinition: await register(`shared-${version}`, { VERSION: version }, { appProtocol: "http" }),
+          desiredCount: 1,
+          serviceConnectConfiguration: publishes("shared", team),
+        }),
+      );
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: "sc",
+          serviceName: `caller-${version}`,
+          taskDefinition: await register(`caller-${version}`, { API: "shared:3000" }),
+          desiredCount: 1,
+          serviceConnectConfiguration: { enabled: true, namespace: team },
+        }),
+      );
+    }
+    const listed = await waitFor("shared:3000 in both namespaces, each with a healthy task", async () => {
+      const list = await aliases();
+      const a = inNamespace(list, "team-a", "shared:3000");
+      const b = inNamespace(list, "team-b", "shared:3000");
+      return a?.healthyTasks.length === 1 && b?.healthyTasks.length === 1 ? { a, b } : undefined;
+    });
+    expect(listed.a.service).toBe("shared-a");
+    expect(listed.b.service).toBe("shared-b");
+    expect(listed.a.address).not.toBe(listed.b.address);
+    for (const version of ["a", "b"]) {
+      const [caller] = await waitFor(`caller-${version} healthy`, async () => {
+        const tasks = await tasksOf(`caller-${version}`);
+        return tasks[0]?.healthStatus === "HEALTHY" ? tasks : undefined;
+      });
+      const port = caller?.containers?.[0]?.networkBindings?.[0]?.hostPort;
+      expect(await (await fetch(`http://127.0.0.1:${port}/upstream`)).text()).toMatch(
+        new RegExp(`^via ${version}:\\d+$`),
+      );
+    }
+  }, 120_000);
+
+  it("refuses a second service that publishes a discovery name or client alias the namespace has", async () => {
+    const taskDefinition = await register("intruder", {}, { appProtocol: "http" });
+    const create = (serviceConnectConfiguration: ServiceConnectConfiguration) =>
+      ecs.send(
+        new CreateServiceCommand({
+          cluster: "sc",
+          serviceName: "intruder",
+          taskDefinition,
+          desiredCount: 0,
+          serviceConnectConfiguration,
+        }),
+      );
+    await expect(create(publishes("shared", "team-a"))).rejects.toMatchObject({
+      name: "InvalidParameterException",
+      message: expect.stringMatching(/already used by .*service\/sc\/shared-a in namespace team-a/),
+    });
+    await expect(
+      create({
+        enabled: true,
+        namespace: "team-a",
+        services: [
+          {
+            portName: "app-3000",
+            discoveryName: "other",
+            clientAliases: [{ port: 3000, dnsName: "shared" }],
+          },
+        ],
+      }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/client alias shared:3000/) });
+    await expect(create({ enabled: true } as ServiceConnectConfiguration)).rejects.toMatchObject({
+      name: "InvalidParameterException",
+      message: expect.stringMatching(/namespace must be specified/),
+    });
+    // An update that would take the alias is refused too, and leaves the service as it was.
+    await expect(
+      ecs.send(
+        new UpdateServiceCommand({
+          cluster: "sc",
+          service: "caller-b",
+          serviceConnectConfiguration: publishes("shared", "team-a"),
+        }),
+      ),
+    ).rejects.toMatchObject({ name: "InvalidParameterException" });
+    expect((await aliases()).filter((entry) => entry.service === "caller-b")).toEqual([]);
+    expect(inNamespace(await aliases(), "team-a", "shared:3000")?.service).toBe("shared-a");
+  });
+
+  it("removes a deleted service's aliases once it is INACTIVE, and the alias may then be published again", async () => {
+    await ecs.send(new DeleteServiceCommand({ cluster: "sc", service: "shared-b", force: true }));
+    await waitFor("shared-b to be INACTIVE", async () => {
+      const { services = [] } = await ecs.send(
+        new DescribeServicesCommand({ cluster: "sc", services: ["shared-b"] }),
+      );
+      return services[0]?.status === "INACTIVE" || undefined;
+    });
+    await waitFor("team-b's shared:3000 to be gone", async () =>
+      inNamespace(await aliases(), "team-b", "shared:3000") === undefined ? true : undefined,
+    );
+    // team-a's alias of the same name is untouched.
+    expect(inNamespace(await aliases(), "team-a", "shared:3000")?.healthyTasks).toHaveLength(1);
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "sc",
+        serviceName: "shared-b2",
+        taskDefinition: await register("shared-b2", { VERSION: "b2" }, { appProtocol: "http" }),
+        desiredCount: 0,
+        serviceConnectConfiguration: publishes("shared", "team-b"),
+      }),
+    );
+    expect(inNamespace(await aliases(), "team-b", "shared:3000")?.service).toBe("shared-b2");
+  }, 60_000);
 });

@@ -5,12 +5,15 @@ import { HttpForwarder } from "../proxy/http-forward.ts";
 import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
 
 /**
- * Berth Local's Service Connect: one proxy per client alias (`dnsName:port`) on a local port,
- * round-robining across the service's tasks that are RUNNING, healthy and not stopping.
+ * Berth Local's Service Connect: one proxy per client alias (`dnsName:port`) of a Cloud Map
+ * namespace on a local port, round-robining across the service's tasks that are RUNNING,
+ * healthy and not stopping. As in ECS, an alias belongs to a namespace: two namespaces may
+ * each have `privateapi:3000`, one namespace only once (the ECS API refuses the second).
  *
- * How other tasks reach it: when a task starts, every `alias:port` of the namespace that appears
- * in its environment values is rewritten to the proxy's local address (`127.0.0.1:<port>`), so
- * `PRIVATE_ADDRESS=privateapi:3000` becomes, for example, `127.0.0.1:41733`.
+ * How other tasks reach it: when a task starts, every `alias:port` of its service's namespace
+ * that appears in its environment values is rewritten to the proxy's local address
+ * (`127.0.0.1:<port>`), so `PRIVATE_ADDRESS=privateapi.shop:3000` becomes, for example,
+ * `127.0.0.1:41733`.
  *
  * A task leaves the pool as soon as it is asked to stop (before its SIGTERM), so no new request
  * reaches a draining task while its open connections finish; a new task joins once healthy.
@@ -34,10 +37,13 @@ export interface AliasOwner {
 }
 
 interface Proxy {
+  namespace: string;
   alias: string;
   owner: AliasOwner;
   server: TcpServer | HttpServer;
   port: number;
+  /** A TCP proxy's open connections, ended with it (an HTTP server closes its own). */
+  sockets: Set<Socket>;
 }
 
 /**
@@ -54,40 +60,75 @@ export class ServiceConnect {
 
   constructor(private readonly endpointsOf: (owner: AliasOwner) => Endpoint[]) {}
 
-  /** Starts the proxy of an alias (or re-points an existing one at a new owner). */
-  async ensure(alias: string, owner: AliasOwner): Promise<string> {
-    const existing = this.proxies.get(alias);
-    if (existing) {
+  /** The local address of an alias's proxy. */
+  addressOf(namespace: string, alias: string): string | undefined {
+    const proxy = this.proxies.get(keyOf(namespace, alias));
+    return proxy ? `127.0.0.1:${proxy.port}` : undefined;
+  }
+
+  /**
+   * Starts the proxy of an alias of a namespace (or re-points an existing one at the service's
+   * new port name). The ECS API has refused an alias another service publishes in the namespace.
+   */
+  async ensure(namespace: string, alias: string, owner: AliasOwner): Promise<string> {
+    const key = keyOf(namespace, alias);
+    const existing = this.proxies.get(key);
+    if (existing && !sameService(existing.owner, owner)) {
+      throw new Error(`${alias} in ${namespace} is published by ${existing.owner.serviceName} already`);
+    }
+    if (existing && existing.owner.protocol === owner.protocol) {
       existing.owner = owner;
       return `127.0.0.1:${existing.port}`;
     }
-    const proxy: Proxy = { alias, owner, server: undefined as unknown as TcpServer, port: 0 };
+    // A new alias, or one whose protocol changed (HTTP per request vs TCP): a new proxy.
+    if (existing) await this.closeProxy(key, existing);
+    const proxy: Proxy = {
+      namespace,
+      alias,
+      owner,
+      server: undefined as unknown as TcpServer,
+      port: 0,
+      sockets: new Set(),
+    };
     proxy.server = owner.protocol === "http" ? this.httpProxy(proxy) : this.tcpProxy(proxy);
     await new Promise<void>((resolve, reject) => {
       proxy.server.once("error", reject);
       proxy.server.listen(0, "127.0.0.1", () => resolve());
     });
     proxy.port = (proxy.server.address() as AddressInfo).port;
-    this.proxies.set(alias, proxy);
+    this.proxies.set(key, proxy);
     return `127.0.0.1:${proxy.port}`;
   }
 
-  addressOf(alias: string): string | undefined {
-    const proxy = this.proxies.get(alias);
-    return proxy ? `127.0.0.1:${proxy.port}` : undefined;
+  /**
+   * Removes the aliases a service publishes, except those in `keep` (`namespace`, `alias` pairs
+   * it still publishes): a deleted service's aliases go with it, as its Cloud Map services do.
+   */
+  async release(service: Pick<AliasOwner, "clusterArn" | "serviceName">, keep: [string, string][] = []) {
+    const kept = new Set(keep.map(([namespace, alias]) => keyOf(namespace, alias)));
+    await Promise.all(
+      [...this.proxies]
+        .filter(([key, proxy]) => sameService(proxy.owner, service) && !kept.has(key))
+        .map(([key, proxy]) => this.closeProxy(key, proxy)),
+    );
   }
 
-  /** Replaces every known `alias:port` in a value by its proxy's local address. */
-  rewrite(value: string): string {
+  /**
+   * Replaces every `alias:port` of the namespace in a value by its proxy's local address; with
+   * no namespace (a task no Service Connect service started), the aliases of every namespace.
+   */
+  rewrite(value: string, namespace: string | undefined): string {
     let result = value;
-    for (const [alias, proxy] of this.proxies) {
-      const pattern = new RegExp(`(^|[^A-Za-z0-9.-])${escapeRegExp(alias)}(?![0-9])`, "g");
+    for (const proxy of this.proxies.values()) {
+      if (namespace !== undefined && proxy.namespace !== namespace) continue;
+      const pattern = new RegExp(`(^|[^A-Za-z0-9.-])${escapeRegExp(proxy.alias)}(?![0-9])`, "g");
       result = result.replace(pattern, (_match, before: string) => `${before}127.0.0.1:${proxy.port}`);
     }
     return result;
   }
 
   list(): {
+    namespace: string;
     alias: string;
     address: string;
     service: string;
@@ -95,6 +136,7 @@ export class ServiceConnect {
     healthyTasks: { taskId: string; address: string }[];
   }[] {
     return [...this.proxies.values()].map((proxy) => ({
+      namespace: proxy.namespace,
       alias: proxy.alias,
       address: `127.0.0.1:${proxy.port}`,
       service: proxy.owner.serviceName,
@@ -108,16 +150,16 @@ export class ServiceConnect {
 
   async close(): Promise<void> {
     this.forwarder.close();
-    await Promise.all(
-      [...this.proxies.values()].map(
-        (proxy) =>
-          new Promise<void>((resolve) => {
-            proxy.server.close(() => resolve());
-            if ("closeAllConnections" in proxy.server) proxy.server.closeAllConnections();
-          }),
-      ),
-    );
-    this.proxies.clear();
+    await Promise.all([...this.proxies].map(([key, proxy]) => this.closeProxy(key, proxy)));
+  }
+
+  private closeProxy(key: string, proxy: Proxy): Promise<void> {
+    if (this.proxies.get(key) === proxy) this.proxies.delete(key);
+    return new Promise<void>((resolve) => {
+      proxy.server.close(() => resolve());
+      if ("closeAllConnections" in proxy.server) proxy.server.closeAllConnections();
+      for (const socket of proxy.sockets) socket.destroy();
+    });
   }
 
   /** The endpoints in the order to try them: by traffic weight, round robin within a weight. */
@@ -135,6 +177,8 @@ export class ServiceConnect {
   private tcpProxy(proxy: Proxy): TcpServer {
     // Half-open connections pass through: a client may finish sending and still read the reply.
     const server = createTcpServer({ allowHalfOpen: true }, (client) => {
+      proxy.sockets.add(client);
+      client.once("close", () => proxy.sockets.delete(client));
       client.pause();
       let candidates = this.rotation(proxy);
       let round = 0;
@@ -157,6 +201,7 @@ export class ServiceConnect {
           upstream.removeAllListeners("error");
           upstream.on("error", () => client.destroy());
           client.on("error", () => upstream.destroy());
+          client.once("close", () => upstream.destroy());
           client.pipe(upstream);
           upstream.pipe(client);
           client.resume();
@@ -183,6 +228,11 @@ export class ServiceConnect {
     return server;
   }
 }
+
+const keyOf = (namespace: string, alias: string) => `${namespace}\u0000${alias}`;
+
+const sameService = (a: Pick<AliasOwner, "clusterArn" | "serviceName">, b: typeof a) =>
+  a.clusterArn === b.clusterArn && a.serviceName === b.serviceName;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -191,7 +191,7 @@ describe("canary deployments on Berth Local", () => {
       250,
     );
     expect((await traffic()).every((d) => d.shift === undefined)).toBe(true);
-    proxyUrl = `http://${local.ecs.serviceConnect.addressOf("web:3000")}`;
+    proxyUrl = `http://${local.ecs.serviceConnect.addressOf("berth.local", "web:3000")}`;
     expect((await ask()).body).toBe("v1");
   }, 200_000);
 

@@ -1,7 +1,14 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ForwardOptions, HttpForwarder, type Target } from "./http-forward.ts";
+import {
+  drained,
+  type ForwardOptions,
+  HttpForwarder,
+  inFlightTo,
+  retireTargets,
+  type Target,
+} from "./http-forward.ts";
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -191,6 +198,62 @@ describe("HttpForwarder", () => {
     expect((await send(url, { method: "PUT", body: "same" })).body).toBe("steady");
   });
 
+  it("sends an idempotent request again when a fresh connection fails before any answer", async () => {
+    // A target that exits at once: it takes the connection and drops it.
+    const failing = await listen((request) => request.socket.destroy());
+    const steady = await listen((_request, response) => response.end("steady"));
+    const url = await proxy({
+      targets: () => [
+        { id: "failing", port: failing },
+        { id: "steady", port: steady },
+      ],
+    });
+    for (const method of ["GET", "HEAD", "PUT", "DELETE"]) {
+      const answer = await send(url, { method, ...(method === "PUT" ? { body: "same" } : {}) });
+      expect(answer.status, method).toBe(200);
+    }
+  });
+
+  it("strips the headers a Connection header names, both ways", async () => {
+    const port = await listen((request, response) => {
+      response.writeHead(200, { connection: "x-upstream-hop", "x-upstream-hop": "1", "x-kept": "1" });
+      response.end(
+        JSON.stringify({ hop: request.headers["x-hop"] ?? null, kept: request.headers["x-kept"] ?? null }),
+      );
+    });
+    const url = await proxy({ targets: () => [{ id: "a", port }] });
+    const answer = await send(url, { headers: { Connection: "x-hop", "X-Hop": "1", "X-Kept": "1" } });
+    expect(JSON.parse(answer.body)).toEqual({ hop: null, kept: "1" });
+    expect(answer.headers["x-upstream-hop"]).toBeUndefined();
+    expect(answer.headers["x-kept"]).toBe("1");
+  });
+
+  it("counts requests in flight per target; drained resolves when the last one ends, and retired pools close", async () => {
+    let finish: (() => void) | undefined;
+    const sockets = new Set<import("node:net").Socket>();
+    const port = await listen((request, response) => {
+      sockets.add(request.socket);
+      if (request.url === "/slow") finish = () => response.end("slow");
+      else response.end("fast");
+    });
+    const url = await proxy({ targets: () => [{ id: "a", port }] });
+    expect((await send(`${url}/fast`)).body).toBe("fast");
+    expect(await drained([port], 1)).toBe(true);
+    const slow = send(`${url}/slow`);
+    await waitUntil(() => finish !== undefined);
+    expect(inFlightTo(port)).toBe(1);
+    // Still in flight: a short wait gives up and says so.
+    expect(await drained([port], 50)).toBe(false);
+    const whenDrained = drained([port], 10_000);
+    finish?.();
+    expect(await whenDrained).toBe(true);
+    expect((await slow).body).toBe("slow");
+    expect(inFlightTo(port)).toBe(0);
+    // Retiring the target closes the forwarder's idle keep-alive connections to it.
+    retireTargets([port]);
+    await waitUntil(() => [...sockets].every((socket) => socket.destroyed));
+  });
+
   it("answers 503 naming what had no target when none can take the request", async () => {
     const url = await proxy({ targets: () => [], responseHeaders: { "access-control-allow-origin": "*" } });
     const answer = await send(url);
@@ -199,3 +262,11 @@ describe("HttpForwarder", () => {
     expect(answer.headers["access-control-allow-origin"]).toBe("*");
   }, 20_000);
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

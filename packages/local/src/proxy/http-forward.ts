@@ -1,7 +1,7 @@
 import { subscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Agent, type Dispatcher } from "undici";
+import { type Dispatcher, Pool } from "undici";
 
 /**
  * The HTTP forwarding core Berth Local's gateways share: one request to one of a set of local
@@ -12,6 +12,11 @@ import { Agent, type Dispatcher } from "undici";
  *
  * Requests go through undici's connection pools (one per target, keep-alive), several times
  * faster than Node's `http` client; the answer is streamed back as it arrives.
+ *
+ * Which targets a request may go to, and in what order, is the caller's (`targets`): this module
+ * only forwards. For a target that is leaving (a task asked to stop), the owner of the targets
+ * first stops offering it, then waits for `drained` (no request to it in flight in any forwarder)
+ * before the task gets SIGTERM, then calls `retireTargets` to close its connection pools.
  */
 
 export interface Target {
@@ -52,10 +57,57 @@ const SET_BY_FORWARDER = new Set([...HOP_BY_HOP, "content-length", "expect"]);
 /** Errors that mean the connection closed before the target read the request or answered. */
 const CLOSED_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 /**
- * Methods HTTP lets a client send again (RFC 9110, 9.2.2): when the connection closes before
- * any answer (a target that stopped right after it was chosen), the next target gets the request.
+ * Methods safe to send again after a connection failed before any answer (RFC 9110 §9.2.2):
+ * the target may have seen the request, and sending it twice does no harm.
  */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Requests in flight by target port, across every forwarder, and who waits for a port to drain. */
+const inFlight = new Map<number, number>();
+const drainWaiters = new Set<() => void>();
+const forwarders = new Set<HttpForwarder>();
+
+function started(port: number): void {
+  inFlight.set(port, (inFlight.get(port) ?? 0) + 1);
+}
+
+function finished(port: number): void {
+  const left = (inFlight.get(port) ?? 1) - 1;
+  if (left > 0) inFlight.set(port, left);
+  else inFlight.delete(port);
+  if (left <= 0) for (const wake of [...drainWaiters]) wake();
+}
+
+/** Requests in flight to a target port, across every forwarder. */
+export function inFlightTo(port: number): number {
+  return inFlight.get(port) ?? 0;
+}
+
+/**
+ * Resolves once no forwarder has a request in flight to any of the ports, or after `timeoutMs`
+ * (with false then): a leaving target's requests finish before it is told to stop.
+ */
+export function drained(ports: readonly number[], timeoutMs: number): Promise<boolean> {
+  const idle = () => ports.every((port) => !inFlight.has(port));
+  if (idle()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      drainWaiters.delete(wake);
+      resolve(result);
+    };
+    const wake = () => {
+      if (idle()) done(true);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    drainWaiters.add(wake);
+  });
+}
+
+/** Closes every forwarder's connections to the ports (a drained target that is going away). */
+export function retireTargets(ports: readonly number[]): void {
+  for (const forwarder of forwarders) forwarder.retire(ports);
+}
 
 /**
  * Whether a request went out on a connection that had carried an earlier one (a reused
@@ -96,10 +148,23 @@ class Attempt implements Dispatcher.DispatchHandlers {
   private resume: (() => void) | undefined;
   private readonly onDrain = () => this.resume?.();
 
+  private counted: number | undefined;
+
   constructor(
     private readonly exchange: Exchange,
     private readonly retry: () => void,
-  ) {}
+    port: number,
+  ) {
+    this.counted = port;
+    started(port);
+  }
+
+  /** Counts the attempt out of its target's requests in flight (once). */
+  private settle(): void {
+    if (this.counted === undefined) return;
+    finished(this.counted);
+    this.counted = undefined;
+  }
 
   cancel(): void {
     this.abort?.();
@@ -116,11 +181,12 @@ class Attempt implements Dispatcher.DispatchHandlers {
     const { response, options } = this.exchange;
     const extra = options.responseHeaders;
     const replaced = extra && namesOf(extra);
+    const named = connectionTokens(rawHeaders.map((value) => value.toString("latin1")));
     const headers: string[] = [];
     for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
       const name = (rawHeaders[index] as Buffer).toString("latin1");
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || replaced?.has(lower)) continue;
+      if (HOP_BY_HOP.has(lower) || replaced?.has(lower) || named.has(lower)) continue;
       const value = (rawHeaders[index + 1] as Buffer).toString("latin1");
       if (lower === "content-length" && this.exchange.request.method !== "HEAD")
         this.remaining = Number(value);
@@ -149,20 +215,25 @@ class Attempt implements Dispatcher.DispatchHandlers {
   }
 
   onComplete(): void {
+    this.settle();
     if (!this.ended) this.exchange.response.end();
   }
 
   onError(error: Error): void {
-    const { response, options, retryable } = this.exchange;
+    this.settle();
+    const { request, response, options, retryable } = this.exchange;
     if (response.headersSent) {
       response.destroy();
       return;
     }
     if (response.destroyed) return;
     const code = (error as NodeJS.ErrnoException).code ?? "";
+    // Sent again elsewhere: a refused connection (the target never saw it), a reused keep-alive
+    // connection the target closed while idle, and an idempotent request whose connection failed
+    // before any answer (a target that exited at once).
     const again =
       code === "ECONNREFUSED" ||
-      (CLOSED_CONNECTION.has(code) && (this.reused || IDEMPOTENT.has(this.exchange.request.method ?? "")));
+      (CLOSED_CONNECTION.has(code) && (this.reused || IDEMPOTENT.has(request.method ?? "GET")));
     if (again && retryable) {
       this.retry();
       return;
@@ -173,17 +244,41 @@ class Attempt implements Dispatcher.DispatchHandlers {
 }
 
 export class HttpForwarder {
-  private readonly agent = new Agent({
-    connections: 512,
-    pipelining: 1,
-    // An idle connection is kept for the target's `Keep-Alive: timeout=N` hint less this margin
-    // (with undici's default margin of 2 s, a server with a 1 or 2 s timeout got a new
-    // connection per request).
-    keepAliveTimeoutThreshold: 500,
-    // As with Node's http client: no timeouts of its own (long polls and streams pass).
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
+  /** One keep-alive pool per target port. */
+  private readonly pools = new Map<number, Pool>();
+
+  constructor() {
+    forwarders.add(this);
+  }
+
+  private poolFor(port: number): Pool {
+    let pool = this.pools.get(port);
+    if (!pool) {
+      pool = new Pool(`http://127.0.0.1:${port}`, {
+        connections: 512,
+        pipelining: 1,
+        // An idle connection is kept for the target's `Keep-Alive: timeout=N` hint less this
+        // margin (with undici's default margin of 2 s, a server with a 1 or 2 s timeout got a new
+        // connection per request).
+        keepAliveTimeoutThreshold: 500,
+        // As with Node's http client: no timeouts of its own (long polls and streams pass).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      this.pools.set(port, pool);
+    }
+    return pool;
+  }
+
+  /** Closes the pools of targets that are going away (a later target on the port gets a new one). */
+  retire(ports: readonly number[]): void {
+    for (const port of ports) {
+      const pool = this.pools.get(port);
+      if (!pool) continue;
+      this.pools.delete(port);
+      void pool.close().catch(() => undefined);
+    }
+  }
 
   /** Reads the request body and forwards the request. */
   handle(request: IncomingMessage, response: ServerResponse, options: ForwardOptions): void {
@@ -221,7 +316,9 @@ export class HttpForwarder {
   }
 
   close(): void {
-    void this.agent.destroy().catch(() => undefined);
+    forwarders.delete(this);
+    for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
+    this.pools.clear();
   }
 
   private attempt(exchange: Exchange, candidates: Target[], index: number, round: number): void {
@@ -239,11 +336,14 @@ export class HttpForwarder {
       response.end(`no healthy target for ${options.label}\n`);
       return;
     }
-    const attempt = new Attempt(exchange, () => this.attempt(exchange, candidates, index + 1, round));
+    const attempt = new Attempt(
+      exchange,
+      () => this.attempt(exchange, candidates, index + 1, round),
+      target.port,
+    );
     exchange.current = attempt;
-    this.agent.dispatch(
+    this.poolFor(target.port).dispatch(
       {
-        origin: `http://127.0.0.1:${target.port}`,
         method: (request.method ?? "GET") as Dispatcher.HttpMethod,
         path: options.path ?? request.url ?? "/",
         headers: exchange.headers,
@@ -254,18 +354,35 @@ export class HttpForwarder {
   }
 }
 
-/** The client's headers as sent (names as written, repeated ones kept), less hop-by-hop ones. */
+/**
+ * The client's headers as sent (names as written, repeated ones kept), less hop-by-hop ones:
+ * the fixed ones and those its `Connection` header names (RFC 9110 §7.6.1).
+ */
 function requestHeaders(raw: string[], extra: Record<string, string> | undefined): string[] {
   const replaced = extra && namesOf(extra);
+  const named = connectionTokens(raw);
   const headers: string[] = [];
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const name = raw[index] as string;
     const lower = name.toLowerCase();
-    if (SET_BY_FORWARDER.has(lower) || replaced?.has(lower)) continue;
+    if (SET_BY_FORWARDER.has(lower) || replaced?.has(lower) || named.has(lower)) continue;
     headers.push(name, raw[index + 1] as string);
   }
   if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
   return headers;
+}
+
+/** Header names listed in `Connection` headers of raw name/value pairs. */
+function connectionTokens(raw: readonly (string | Buffer)[]): Set<string> {
+  const tokens = new Set<string>();
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    if (String(raw[index]).toLowerCase() !== "connection") continue;
+    for (const token of String(raw[index + 1]).split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name) tokens.add(name);
+    }
+  }
+  return tokens;
 }
 
 const namesOf = (headers: Record<string, string>) =>

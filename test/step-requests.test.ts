@@ -6,6 +6,12 @@ import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-s
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
+import {
+  DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
@@ -112,6 +118,7 @@ function context(): Rollout.StepContext {
       sfn: recording("stepfunctions", new SFNClient(aws)),
       apiGateway: recording("apigatewayv2", new ApiGatewayV2Client(aws)),
       serviceDiscovery: recording("servicediscovery", new ServiceDiscoveryClient(aws)),
+      elb: recording("elbv2", new ElasticLoadBalancingV2Client(aws)),
     },
   };
 }

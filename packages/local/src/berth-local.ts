@@ -27,6 +27,7 @@ import { LogStore } from "./logs/store.ts";
 import { secretsService } from "./secrets/service.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
+import { LoadBalancers } from "./elasticloadbalancing/service.ts";
 import { CloudMap } from "./servicediscovery/service.ts";
 import { StepFunctionsEngine, stepFunctionsService } from "./stepfunctions/index.ts";
 
@@ -103,6 +104,13 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     log: (line) => options.log?.(line),
   });
   await gateways.start();
+  const balancers = new LoadBalancers(join(dataDir, "elasticloadbalancing", "state.json"), {
+    account,
+    region,
+    targetsOf: (targetGroupArn) => ecs.targetGroupTasks(targetGroupArn),
+    log: (line) => options.log?.(line),
+  });
+  await balancers.start();
   const scalable = ecs.scalableServices();
   const autoscaling = new AutoscalingStore(join(dataDir, "autoscaling", "state.json"), {
     account,
@@ -186,10 +194,16 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       codeBuildLogsRoute(builds),
       pushRoute({ account, region, artifacts, tags, bus }),
       gateways.route(),
+      balancers.route(),
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
       }),
       (request, response) => {
+        if (request.method === "GET" && request.url === "/_local/elbv2") {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ loadBalancers: balancers.list() }, null, 2));
+          return true;
+        }
         if (request.method === "GET" && request.url === "/_local/apigatewayv2") {
           response.writeHead(200, { "content-type": "application/json" });
           response.end(JSON.stringify({ apis: gateways.list() }, null, 2));
@@ -284,6 +298,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       await api?.close();
       await awsEndpoint.close();
       await gateways.close();
+      await balancers.close();
       await ecs.shutdown();
       await builds.shutdown();
       logs.close();

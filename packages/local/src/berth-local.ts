@@ -15,6 +15,7 @@ import { pushRoute } from "./ecr/push.ts";
 import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
+import { LoadBalancers } from "./elasticloadbalancing/service.ts";
 import { EventRouter } from "./eventbridge/router.ts";
 import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
 import { EventBus } from "./events.ts";
@@ -27,7 +28,6 @@ import { LogStore } from "./logs/store.ts";
 import { secretsService } from "./secrets/service.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "./server.ts";
-import { LoadBalancers } from "./elasticloadbalancing/service.ts";
 import { CloudMap } from "./servicediscovery/service.ts";
 import { StepFunctionsEngine, stepFunctionsService } from "./stepfunctions/index.ts";
 

@@ -53,9 +53,13 @@ export interface LoadBalancerContext {
 /** What a service's ECS service must register in, by `resource/container/port`. */
 export type TargetGroups = Record<string, { targetGroupArn: string }>;
 
-const tagList = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+const tagList = (tags: Record<string, string>) =>
+  Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
-async function findLoadBalancer(context: LoadBalancerContext, name: string): Promise<LoadBalancer | undefined> {
+async function findLoadBalancer(
+  context: LoadBalancerContext,
+  name: string,
+): Promise<LoadBalancer | undefined> {
   try {
     const found = await context.clients.elb.send(new DescribeLoadBalancersCommand({ Names: [name] }));
     return found.LoadBalancers?.[0];
@@ -152,7 +156,9 @@ async function ensureListeners(
     );
     const made = created.Listeners?.[0];
     if (made) byPort.set(listener.port, made);
-    context.log?.(`load balancer ${attachment.loadBalancer}: ${listener.protocol} listener on ${listener.port}`);
+    context.log?.(
+      `load balancer ${attachment.loadBalancer}: ${listener.protocol} listener on ${listener.port}`,
+    );
   }
   return byPort;
 }
@@ -163,7 +169,13 @@ async function ensureTargetGroup(
   resource: string,
   attachment: AlbAttachment,
 ): Promise<string> {
-  const name = targetGroupName(context.env, attachment.loadBalancer, resource, attachment.container, attachment.port);
+  const name = targetGroupName(
+    context.env,
+    attachment.loadBalancer,
+    resource,
+    attachment.container,
+    attachment.port,
+  );
   const check = attachment.healthCheck;
   const health = {
     HealthCheckProtocol: "HTTP" as const,
@@ -244,7 +256,8 @@ export function ruleConditions(rule: AlbRule): RuleCondition[] {
     conditions.push({ Field: "source-ip", SourceIpConfig: { Values: rule.sourceIps } });
   }
   // ELB wants at least one condition: a rule without any matches every path.
-  if (conditions.length === 0) conditions.push({ Field: "path-pattern", PathPatternConfig: { Values: ["/*"] } });
+  if (conditions.length === 0)
+    conditions.push({ Field: "path-pattern", PathPatternConfig: { Values: ["/*"] } });
   return conditions;
 }
 
@@ -295,8 +308,12 @@ async function syncRules(
       }
       if (found?.RuleArn) {
         if (canonical(found.Conditions) !== canonical(conditions)) {
-          await context.clients.elb.send(new ModifyRuleCommand({ RuleArn: found.RuleArn, Conditions: conditions }));
-          context.log?.(`load balancer ${attachment.loadBalancer}: changed rule ${rule.priority} → ${resource}`);
+          await context.clients.elb.send(
+            new ModifyRuleCommand({ RuleArn: found.RuleArn, Conditions: conditions }),
+          );
+          context.log?.(
+            `load balancer ${attachment.loadBalancer}: changed rule ${rule.priority} → ${resource}`,
+          );
         }
         arns.push(found.RuleArn);
         continue;
@@ -359,7 +376,12 @@ export async function ensureLoadBalancers(
   for (const attachment of attachments) {
     const balancer = await ensureLoadBalancer(context, installation, attachment);
     const targetGroupArn = await ensureTargetGroup(context, installation, resource, attachment);
-    const listeners = await ensureListeners(context, balancer.LoadBalancerArn ?? "", attachment, targetGroupArn);
+    const listeners = await ensureListeners(
+      context,
+      balancer.LoadBalancerArn ?? "",
+      attachment,
+      targetGroupArn,
+    );
     const ruleArns = await syncRules(context, listeners, resource, attachment, targetGroupArn);
     await IngressRecord.put(context.store, {
       stack: context.env.stack,
@@ -411,7 +433,9 @@ export async function detachLoadBalancers(
       }
     }
     try {
-      await context.clients.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }));
+      await context.clients.elb.send(
+        new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }),
+      );
     } catch (error) {
       if (!Elb.isNotFound(error)) throw error;
     }

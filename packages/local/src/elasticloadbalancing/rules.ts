@@ -13,13 +13,17 @@ export interface RuleCondition {
 
 /** ELB's wildcards: `*` any characters, `?` one; `caseless` for host names and header values. */
 export function wildcardMatch(pattern: string, value: string, caseless = false): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, caseless ? "i" : "").test(value);
 }
 
 function ipv4(address: string): number | undefined {
   const parts = address.replace(/^::ffff:/, "").split(".");
-  if (parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255)) return undefined;
+  if (parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255))
+    return undefined;
   return parts.reduce((sum, part) => sum * 256 + Number(part), 0);
 }
 
@@ -39,10 +43,14 @@ export function matchesRule(conditions: RuleCondition[], request: IncomingMessag
   return conditions.every((condition) => {
     switch (condition.Field) {
       case "path-pattern":
-        return (condition.PathPatternConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, url.pathname));
+        return (condition.PathPatternConfig?.Values ?? []).some((pattern) =>
+          wildcardMatch(pattern, url.pathname),
+        );
       case "host-header": {
         const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
-        return (condition.HostHeaderConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, host, true));
+        return (condition.HostHeaderConfig?.Values ?? []).some((pattern) =>
+          wildcardMatch(pattern, host, true),
+        );
       }
       case "http-request-method":
         return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
@@ -60,7 +68,8 @@ export function matchesRule(conditions: RuleCondition[], request: IncomingMessag
         return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
           [...url.searchParams].some(
             ([key, value]) =>
-              (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) && wildcardMatch(pair.Value, value, true),
+              (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
+              wildcardMatch(pair.Value, value, true),
           ),
         );
       default:

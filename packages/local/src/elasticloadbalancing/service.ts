@@ -133,7 +133,8 @@ function actionsOf(value: unknown): Action[] {
 
 function conditionsOf(value: unknown): RuleCondition[] {
   return asArray<Record<string, unknown>>(value).map((condition) => {
-    const values = (key: string) => asArray<string>((condition[key] as { Values?: unknown } | undefined)?.Values);
+    const values = (key: string) =>
+      asArray<string>((condition[key] as { Values?: unknown } | undefined)?.Values);
     return {
       Field: String(condition.Field ?? ""),
       ...(condition.PathPatternConfig ? { PathPatternConfig: { Values: values("PathPatternConfig") } } : {}),
@@ -145,7 +146,9 @@ function conditionsOf(value: unknown): RuleCondition[] {
       ...(condition.HttpHeaderConfig
         ? {
             HttpHeaderConfig: {
-              HttpHeaderName: String((condition.HttpHeaderConfig as { HttpHeaderName?: unknown }).HttpHeaderName ?? ""),
+              HttpHeaderName: String(
+                (condition.HttpHeaderConfig as { HttpHeaderName?: unknown }).HttpHeaderName ?? "",
+              ),
               Values: values("HttpHeaderConfig"),
             },
           }
@@ -177,7 +180,10 @@ function actionXml(action: Action): Child[] {
     action.TargetGroupArn
       ? element(
           "ForwardConfig",
-          list("TargetGroups", [action.TargetGroupArn], (arn) => [element("TargetGroupArn", arn), element("Weight", 1)]),
+          list("TargetGroups", [action.TargetGroupArn], (arn) => [
+            element("TargetGroupArn", arn),
+            element("Weight", 1),
+          ]),
         )
       : undefined,
     redirect
@@ -274,7 +280,10 @@ export class LoadBalancers {
         .map((listener) => ({
           port: listener.port,
           protocol: listener.protocol,
-          rules: this.rulesOf(listener.arn).map((rule) => ({ priority: rule.priority, actions: rule.actions })),
+          rules: this.rulesOf(listener.arn).map((rule) => ({
+            priority: rule.priority,
+            actions: rule.actions,
+          })),
         })),
     }));
   }
@@ -469,23 +478,23 @@ export class LoadBalancers {
       optional("HealthyThresholdCount", value("HealthyThresholdCount") ?? "5"),
       optional("UnhealthyThresholdCount", value("UnhealthyThresholdCount") ?? "2"),
       optional("HealthCheckPath", value("HealthCheckPath") ?? "/"),
-      element("Matcher", element("HttpCode", String((check.Matcher as { HttpCode?: string })?.HttpCode ?? "200"))),
-      strings(
-        "LoadBalancerArns",
-        [
-          ...new Set(
-            this.state.listeners
-              .filter(
-                (listener) =>
-                  listener.defaultActions.some((action) => action.TargetGroupArn === group.arn) ||
-                  this.rulesOf(listener.arn).some((rule) =>
-                    rule.actions.some((action) => action.TargetGroupArn === group.arn),
-                  ),
-              )
-              .map((listener) => listener.loadBalancerArn),
-          ),
-        ],
+      element(
+        "Matcher",
+        element("HttpCode", String((check.Matcher as { HttpCode?: string })?.HttpCode ?? "200")),
       ),
+      strings("LoadBalancerArns", [
+        ...new Set(
+          this.state.listeners
+            .filter(
+              (listener) =>
+                listener.defaultActions.some((action) => action.TargetGroupArn === group.arn) ||
+                this.rulesOf(listener.arn).some((rule) =>
+                  rule.actions.some((action) => action.TargetGroupArn === group.arn),
+                ),
+            )
+            .map((listener) => listener.loadBalancerArn),
+        ),
+      ]),
       element("TargetType", group.targetType),
       optional("ProtocolVersion", group.protocolVersion),
       element("IpAddressType", "ipv4"),
@@ -540,7 +549,9 @@ export class LoadBalancers {
         const balancer = state.loadBalancers.find((candidate) => candidate.arn === params.LoadBalancerArn);
         if (!balancer) return [];
         const listeners = state.listeners.filter((listener) => listener.loadBalancerArn === balancer.arn);
-        state.rules = state.rules.filter((rule) => !listeners.some((listener) => listener.arn === rule.listenerArn));
+        state.rules = state.rules.filter(
+          (rule) => !listeners.some((listener) => listener.arn === rule.listenerArn),
+        );
         state.listeners = state.listeners.filter((listener) => listener.loadBalancerArn !== balancer.arn);
         state.loadBalancers.splice(state.loadBalancers.indexOf(balancer), 1);
         const server = this.servers.get(balancer.arn);
@@ -554,7 +565,11 @@ export class LoadBalancers {
         const balancer = this.balancer(params.LoadBalancerArn);
         const port = int(params.Port);
         if (port === undefined) throw fail("ValidationError", "Port is required");
-        if (state.listeners.some((listener) => listener.loadBalancerArn === balancer.arn && listener.port === port))
+        if (
+          state.listeners.some(
+            (listener) => listener.loadBalancerArn === balancer.arn && listener.port === port,
+          )
+        )
           throw fail("DuplicateListener", `A listener already exists on port ${port}`);
         const actions = actionsOf(params.DefaultActions);
         for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
@@ -617,7 +632,10 @@ export class LoadBalancers {
         const arns = asArray<string>(params.RuleArns);
         if (params.ListenerArn !== undefined) {
           const listener = this.listener(params.ListenerArn);
-          const rules = [...this.rulesOf(listener.arn), { arn: `${listener.arn}/default`, default: listener }];
+          const rules = [
+            ...this.rulesOf(listener.arn),
+            { arn: `${listener.arn}/default`, default: listener },
+          ];
           return [list("Rules", rules, (r) => this.ruleXml(r))];
         }
         const rules = state.rules.filter((rule) => arns.includes(rule.arn));
@@ -635,7 +653,8 @@ export class LoadBalancers {
         const name = text(params.Name);
         if (!name) throw fail("ValidationError", "Name is required");
         const existing = state.targetGroups.find((group) => group.name === name);
-        if (existing) throw fail("DuplicateTargetGroupName", `A target group with the same name '${name}' exists`);
+        if (existing)
+          throw fail("DuplicateTargetGroupName", `A target group with the same name '${name}' exists`);
         const {
           Name: _name,
           Protocol,
@@ -705,7 +724,11 @@ export class LoadBalancers {
           state.listeners.some((listener) =>
             listener.defaultActions.some((action) => action.TargetGroupArn === group.arn),
           ) || state.rules.some((rule) => rule.actions.some((action) => action.TargetGroupArn === group.arn));
-        if (used) throw fail("ResourceInUse", `Target group '${group.arn}' is currently in use by a listener or a rule`);
+        if (used)
+          throw fail(
+            "ResourceInUse",
+            `Target group '${group.arn}' is currently in use by a listener or a rule`,
+          );
         state.targetGroups.splice(state.targetGroups.indexOf(group), 1);
         this.save();
         return [];
@@ -762,11 +785,19 @@ export class LoadBalancers {
       let status = 200;
       let xml: string;
       try {
-        xml = responseDocument(query.action, NAMESPACE, requestId, await this.handle(query.action, query.params));
+        xml = responseDocument(
+          query.action,
+          NAMESPACE,
+          requestId,
+          await this.handle(query.action, query.params),
+        );
       } catch (error) {
         const known =
-          error instanceof AwsError ? error : new AwsError("InternalFailure", "internal error in Berth Local", 500);
-        if (!(error instanceof AwsError)) this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`);
+          error instanceof AwsError
+            ? error
+            : new AwsError("InternalFailure", "internal error in Berth Local", 500);
+        if (!(error instanceof AwsError))
+          this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`);
         status = known.status;
         xml = errorDocument(NAMESPACE, requestId, { code: known.type, message: known.message, status });
       }

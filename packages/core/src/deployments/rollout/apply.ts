@@ -337,9 +337,7 @@ async function ingressEnvironment(
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "ingress-ready",
     message:
-      changes.length > 0
-        ? `ingress: ${changes.join("; ")}`
-        : `ingress ${gateways.join(", ")} unchanged`,
+      changes.length > 0 ? `ingress: ${changes.join("; ")}` : `ingress ${gateways.join(", ")} unchanged`,
     data: { gateways },
   });
   return renderEnvironment(context.settings, input.stack, {

@@ -97,6 +97,17 @@ function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob):
   return applied;
 }
 
+/** Loads, prepares and applies a service's deployment, then ends it so the next one may start. */
+async function deployThrough(ctx: Rollout.StepContext, stack: string, service: string, hashDigit: string) {
+  const input = await requestInput(stack, service, hashDigit);
+  await Rollout.loadDeployment(ctx, input);
+  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+  ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+  await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
+  await Deployment.releaseService(table.store, stack, service, input.deploymentId);
+  return input;
+}
+
 function context(): Rollout.StepContext {
   const aws = {
     endpoint: local.awsEndpoint.url,
@@ -341,16 +352,7 @@ resources:
 `;
     const ctx = context();
     await storeStack("pub", stackFile);
-    const deploy = async (service: string) => {
-      const input = await requestInput("pub", service, "b");
-      await Rollout.loadDeployment(ctx, input);
-      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
-      ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
-      // Ended here, so the service's next deployment may start.
-      await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
-      await Deployment.releaseService(table.store, "pub", service, input.deploymentId);
-      return input;
-    };
+    const deploy = (service: string) => deployThrough(ctx, "pub", service, "b");
     const site = await deploy("site");
     const shop = await deploy("shop");
     // Deployed again: everything is found, nothing created twice.
@@ -445,15 +447,7 @@ resources:
 `;
     const ctx = context();
     await storeStack("lbs", stackFile);
-    const deploy = async (service: string) => {
-      const input = await requestInput("lbs", service, "d");
-      await Rollout.loadDeployment(ctx, input);
-      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
-      ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
-      await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
-      await Deployment.releaseService(table.store, "lbs", service, input.deploymentId);
-      return input;
-    };
+    const deploy = (service: string) => deployThrough(ctx, "lbs", service, "d");
     const orders = await deploy("orders");
     const users = await deploy("users");
     const before = recorded.length;

@@ -6,6 +6,11 @@ import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-s
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
+import {
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
@@ -93,6 +98,17 @@ function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob):
   return applied;
 }
 
+/** Loads, prepares and applies a service's deployment, then ends it so the next one may start. */
+async function deployThrough(ctx: Rollout.StepContext, stack: string, service: string, hashDigit: string) {
+  const input = await requestInput(stack, service, hashDigit);
+  await Rollout.loadDeployment(ctx, input);
+  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+  ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+  await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
+  await Deployment.releaseService(table.store, stack, service, input.deploymentId);
+  return input;
+}
+
 function context(): Rollout.StepContext {
   const aws = {
     endpoint: local.awsEndpoint.url,
@@ -113,6 +129,7 @@ function context(): Rollout.StepContext {
       sfn: recording("stepfunctions", new SFNClient(aws)),
       apiGateway: recording("apigatewayv2", new ApiGatewayV2Client(aws)),
       serviceDiscovery: recording("servicediscovery", new ServiceDiscoveryClient(aws)),
+      elb: recording("elbv2", new ElasticLoadBalancingV2Client(aws)),
     },
   };
 }
@@ -328,16 +345,7 @@ resources:
 `;
     const ctx = context();
     await storeStack("pub", stackFile);
-    const deploy = async (service: string) => {
-      const input = await requestInput("pub", service, "b");
-      await Rollout.loadDeployment(ctx, input);
-      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
-      ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
-      // Ended here, so the service's next deployment may start.
-      await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
-      await Deployment.releaseService(table.store, "pub", service, input.deploymentId);
-      return input;
-    };
+    const deploy = (service: string) => deployThrough(ctx, "pub", service, "b");
     const site = await deploy("site");
     const shop = await deploy("shop");
     // Deployed again: everything is found, nothing created twice.
@@ -392,5 +400,103 @@ resources:
       expect([...operations]).toContain(expected);
     }
     expect(invalidRequests(mine)).toEqual([]);
+  }, 180_000);
+});
+
+describe("the requests of application load balancers", () => {
+  it("are valid for AWS's service models: a balancer shared by two services by path, deployed twice, then removed", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const workload = (path: string, priority: number) => `
+    type: multi-container-workload
+    properties:
+      resources: { cpu: 0.25, memory: 512 }
+      containers:
+        - name: app
+          packaging:
+            type: prebuilt-image
+            properties:
+              image: ${app.image}
+              command: ["node", "server.mjs"]
+          stopTimeout: 7
+          loadBalancerHealthCheck: { healthcheckPath: /health, healthcheckInterval: 10 }
+          events:
+            - type: application-load-balancer
+              properties:
+                loadBalancerName: front
+                containerPort: 3000
+                priority: ${priority}
+                paths: ["${path}"]
+                methods: [GET, POST]
+                headers: [{ headerName: x-tenant, values: ["a*"] }]
+                queryParams: [{ paramName: v, values: ["1"] }]
+                sourceIps: ["10.0.0.0/8"]`;
+    const stackFile = `
+resources:
+  front:
+    type: application-load-balancer
+  orders:${workload("/orders/*", 10)}
+  users:${workload("/users/*", 20)}
+`;
+    const ctx = context();
+    await storeStack("lbs", stackFile);
+    const deploy = (service: string) => deployThrough(ctx, "lbs", service, "d");
+    const orders = await deploy("orders");
+    const users = await deploy("users");
+    const before = recorded.length;
+    await deploy("orders");
+    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    expect(
+      again.filter((operation) =>
+        /^(elbv2|ecs):(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation),
+      ),
+    ).toEqual([]);
+
+    const { LoadBalancers: balancers = [] } = await ctx.clients.elb.send(
+      new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] }),
+    );
+    expect(balancers).toHaveLength(1);
+    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("b-lbs-front-"));
+    expect(mine.map((group) => [group.TargetGroupName, group.TargetType, group.HealthCheckPath])).toEqual([
+      ["b-lbs-front-orders-app-3000", "ip", "/health"],
+      ["b-lbs-front-users-app-3000", "ip", "/health"],
+    ]);
+    const { services: [service] = [] } = await ctx.clients.ecs.send(
+      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["lbs-orders"] }),
+    );
+    expect(service?.loadBalancers?.[0]?.targetGroupArn).toBe(mine[0]?.TargetGroupArn);
+
+    for (const input of [orders, users]) {
+      const deletion = await requestInput("lbs", input.service, "e");
+      await waitFor(`the deletion of ${input.service}`, async () =>
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+          if (error.name !== "Berth.ServiceDraining") throw error;
+          return undefined;
+        }),
+      );
+    }
+    await expect(
+      ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] })),
+    ).rejects.toMatchObject({ name: "LoadBalancerNotFoundException" });
+    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    expect(left.filter((group) => group.TargetGroupName?.startsWith("b-lbs-"))).toEqual([]);
+
+    const sent = recorded.slice(from);
+    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
+    for (const expected of [
+      "elbv2:CreateLoadBalancer",
+      "elbv2:CreateTargetGroup",
+      "elbv2:ModifyTargetGroupAttributes",
+      "elbv2:CreateListener",
+      "elbv2:DescribeRules",
+      "elbv2:CreateRule",
+      "elbv2:DeleteRule",
+      "elbv2:DeleteLoadBalancer",
+      "elbv2:DeleteTargetGroup",
+    ]) {
+      expect([...operations]).toContain(expected);
+    }
+    expect(invalidRequests(sent)).toEqual([]);
   }, 180_000);
 });

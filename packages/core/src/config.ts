@@ -127,6 +127,14 @@ const SECTIONS = {
        */
       BERTH_VPC_LINK_ID: z.string().min(1).optional(),
       BERTH_INGRESS_NAMESPACE_ID: z.string().min(1).optional(),
+      /**
+       * The VPC and the public subnets and security groups of the load balancers Berth creates
+       * (internal ones use BERTH_SUBNETS). Unset where the installation has none; a stack that
+       * needs a load balancer is then refused.
+       */
+      BERTH_VPC_ID: z.string().min(1).optional(),
+      BERTH_PUBLIC_SUBNETS: list.optional(),
+      BERTH_LB_SECURITY_GROUPS: list.optional(),
       /** Name prefix of the installation's state machines; batch jobs' run state machines share it. */
       BERTH_STATE_MACHINE_PREFIX: z.string().min(1).default("berth-"),
       /** Role a batch job's run state machine runs as; without it, batch jobs cannot deploy. */
@@ -153,6 +161,16 @@ const SECTIONS = {
       ingressMissing: env.BERTH_INGRESS_MISSING,
       ...(env.BERTH_VPC_LINK_ID && env.BERTH_INGRESS_NAMESPACE_ID
         ? { httpApi: { vpcLinkId: env.BERTH_VPC_LINK_ID, namespaceId: env.BERTH_INGRESS_NAMESPACE_ID } }
+        : {}),
+      ...(env.BERTH_VPC_ID && env.BERTH_PUBLIC_SUBNETS?.length && env.BERTH_LB_SECURITY_GROUPS?.length
+        ? {
+            loadBalancing: {
+              vpcId: env.BERTH_VPC_ID,
+              publicSubnets: env.BERTH_PUBLIC_SUBNETS,
+              privateSubnets: env.BERTH_SUBNETS,
+              securityGroups: env.BERTH_LB_SECURITY_GROUPS,
+            },
+          }
         : {}),
       stateMachinePrefix: env.BERTH_STATE_MACHINE_PREFIX,
       ...(env.BERTH_JOB_RUN_ROLE_ARN ? { jobRunRoleArn: env.BERTH_JOB_RUN_ROLE_ARN } : {}),

@@ -17,6 +17,11 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "ecs:ListTasks",
   // Cloud Map authorizes listing services only on "*" (filtered by namespace in the request).
   "servicediscovery:ListServices",
+  // ELB's Describe calls authorize on "*" only.
+  "elasticloadbalancing:DescribeLoadBalancers",
+  "elasticloadbalancing:DescribeListeners",
+  "elasticloadbalancing:DescribeRules",
+  "elasticloadbalancing:DescribeTargetGroups",
 ]);
 
 /** Every step the workflows invoke: loading and preparing, what applying and waiting calls, deleting. */

@@ -101,6 +101,52 @@ const manageGateways: FunctionPermission[] = [
     conditions: BERTH_TAGGED,
   },
 ];
+/**
+ * Application load balancers, their listeners, rules and target groups: described anywhere (ELB's
+ * Describe calls allow no resource-level permissions), created only with the stage's tag, and
+ * changed or deleted only where that tag is.
+ */
+const ELB = "arn:${Partition}:elasticloadbalancing:${Region}:${Account}";
+const ELB_RESOURCES = [
+  `${ELB}:loadbalancer/app/*`,
+  `${ELB}:listener/app/*`,
+  `${ELB}:listener-rule/app/*`,
+  `${ELB}:targetgroup/*`,
+];
+const manageLoadBalancers: FunctionPermission[] = [
+  {
+    actions: [
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+    ],
+    resources: ["*"],
+  },
+  {
+    actions: [
+      "elasticloadbalancing:CreateLoadBalancer",
+      "elasticloadbalancing:CreateTargetGroup",
+      "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:CreateRule",
+      "elasticloadbalancing:AddTags",
+    ],
+    resources: ELB_RESOURCES,
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: [
+      "elasticloadbalancing:ModifyRule",
+      "elasticloadbalancing:ModifyTargetGroup",
+      "elasticloadbalancing:ModifyTargetGroupAttributes",
+      "elasticloadbalancing:DeleteRule",
+      "elasticloadbalancing:DeleteTargetGroup",
+      "elasticloadbalancing:DeleteLoadBalancer",
+    ],
+    resources: ELB_RESOURCES,
+    conditions: BERTH_TAGGED,
+  },
+];
 const STATE_MACHINES = "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}*";
 const EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}*:*";
 /** Batch jobs' run state machines (`<prefix>job-<stack>-<job>`) and the role they run as. */
@@ -387,6 +433,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         },
         // The HTTP API gateways of the service, created or updated before ECS is changed.
         ...manageGateways,
+        ...manageLoadBalancers,
       ],
     },
   ),
@@ -474,6 +521,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         { actions: ["states:DeleteStateMachine"], resources: [JOB_STATE_MACHINES] },
         // Its routes on the stack's gateways, a gateway no service uses any more, its Cloud Map services.
         ...manageGateways,
+        ...manageLoadBalancers,
       ],
     },
   ),

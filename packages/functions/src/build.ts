@@ -8,6 +8,7 @@ import {
   DynamoDb,
   Ecr,
   Ecs,
+  Elb,
   Iam,
   Logs,
   Scheduler,
@@ -102,6 +103,7 @@ export function stepRuntime(
       sfn,
       apiGateway: ApiGateway.apiGatewayClient(client),
       serviceDiscovery: ServiceDiscovery.serviceDiscoveryClient(client),
+      elb: Elb.elbClient(client),
     },
     logger,
     workflowContext: () => {

@@ -15,6 +15,7 @@ import { pushRoute } from "./ecr/push.ts";
 import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
 import { EcsEngine } from "./ecs/engine.ts";
+import { LoadBalancers } from "./elasticloadbalancing/service.ts";
 import { EventRouter } from "./eventbridge/router.ts";
 import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
 import { EventBus } from "./events.ts";
@@ -111,6 +112,13 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     log: (line) => options.log?.(line),
   });
   await gateways.start();
+  const balancers = new LoadBalancers(join(dataDir, "elasticloadbalancing", "state.json"), {
+    account,
+    region,
+    targetsOf: (targetGroupArn) => ecs.targetGroupTasks(targetGroupArn),
+    log: (line) => options.log?.(line),
+  });
+  await balancers.start();
   const scalable = ecs.scalableServices();
   const autoscaling = new AutoscalingStore(join(dataDir, "autoscaling", "state.json"), {
     account,
@@ -206,10 +214,16 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       schedulerRoute(scheduler),
       pushRoute({ account, region, artifacts, tags, bus }),
       gateways.route(),
+      balancers.route(),
       lambdaRoute(functions, {
         onAsyncError: (error, { functionName }) => options.log?.(`lambda ${functionName}: ${error}`),
       }),
       (request, response) => {
+        if (request.method === "GET" && request.url === "/_local/elbv2") {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ loadBalancers: balancers.list() }, null, 2));
+          return true;
+        }
         if (request.method === "GET" && request.url === "/_local/apigatewayv2") {
           response.writeHead(200, { "content-type": "application/json" });
           response.end(JSON.stringify({ apis: gateways.list() }, null, 2));
@@ -321,6 +335,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       await api?.close();
       await awsEndpoint.close();
       await gateways.close();
+      await balancers.close();
       await ecs.shutdown();
       await builds.shutdown();
       logs.close();

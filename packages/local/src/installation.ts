@@ -66,9 +66,12 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_SECURITY_GROUPS: "sg-berth-local",
       BERTH_SERVICE_CONNECT_NAMESPACE: "berth.local",
       // HTTP API gateways are served by Berth Local's API Gateway, through its one VPC link to
-      // its Cloud Map namespace. No load balancers yet: their target groups are left out, not refused.
+      // its Cloud Map namespace; application load balancers by its Elastic Load Balancing.
       BERTH_VPC_LINK_ID: LOCAL_VPC_LINK_ID,
       BERTH_INGRESS_NAMESPACE_ID: LOCAL_NAMESPACE_ID,
+      BERTH_VPC_ID: "vpc-berthlocal",
+      BERTH_PUBLIC_SUBNETS: "subnet-berth-local-public",
+      BERTH_LB_SECURITY_GROUPS: "sg-berth-local-lb",
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
       BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,

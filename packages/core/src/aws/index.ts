@@ -12,6 +12,7 @@ export * as Logs from "./cloudwatch-logs.ts";
 export * as DynamoDb from "./dynamodb.ts";
 export * as Ecr from "./ecr.ts";
 export * as Ecs from "./ecs.ts";
+export * as Elb from "./elbv2.ts";
 export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
 export * as Iam from "./iam.ts";
 export * as Lambda from "./lambda.ts";

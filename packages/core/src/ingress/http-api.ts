@@ -344,7 +344,7 @@ export async function detachHttpApis(
   for (const gateway of gateways) {
     if (gateway.type !== "http-api-gateway" || keep.includes(gateway.name)) continue;
     const attachment = gateway.attachments[resource];
-    if (!attachment) continue;
+    if (!attachment || !("integrationId" in attachment)) continue;
     try {
       const routes = await routesOf(context, gateway.awsId);
       for (const route of routes) {
@@ -362,7 +362,9 @@ export async function detachHttpApis(
     }
     const shared = gateways.some(
       (other) =>
-        keep.includes(other.name) && other.attachments[resource]?.registryArn === attachment.registryArn,
+        keep.includes(other.name) &&
+        (other.attachments[resource] as { registryArn?: string } | undefined)?.registryArn ===
+          attachment.registryArn,
     );
     if (!shared) await deleteRegistry(context, attachment.registryArn);
     await IngressRecord.attach(

@@ -1,2 +1,4 @@
 export * from "./http-api.ts";
+export * from "./load-balancer.ts";
+export * from "./load-balancer-plan.ts";
 export * from "./plan.ts";

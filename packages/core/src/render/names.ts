@@ -128,3 +128,30 @@ export function registryServiceName(
     63,
   );
 }
+
+/** An ELB name (load balancer or target group): letters, digits and hyphens, 32 at most. */
+function elbName(parts: (string | number)[]): string {
+  const name = parts
+    .join("-")
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "");
+  return fit(name, 32);
+}
+
+/** A load balancer's name, unique in the region's account. */
+export function loadBalancerName(env: Pick<Environment, "stack">, loadBalancer: string): string {
+  return elbName(["berth", env.stack, loadBalancer]);
+}
+
+/** The target group a container port of a service is registered in, behind one load balancer. */
+export function targetGroupName(
+  env: Pick<Environment, "stack">,
+  loadBalancer: string,
+  resource: string,
+  container: string,
+  port: number,
+): string {
+  const parts = resource === container ? [resource, port] : [resource, container, port];
+  return elbName(["b", env.stack, loadBalancer, ...parts]);
+}

@@ -6,8 +6,8 @@ import { ServiceName, StackName, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";
 
 /**
- * An ingress resource of a stack as Berth created it: an HTTP API gateway (later load
- * balancers), its AWS identifier and public URL, and what each service attached to it. One item
+ * An ingress resource of a stack as Berth created it: an HTTP API gateway or a load
+ * balancer, its AWS identifier and public URL, and what each service attached to it. One item
  * per resource; every writer writes only its own service's attachment, so two services of a
  * stack deploying at once never overwrite each other.
  */
@@ -22,15 +22,22 @@ export const Attachment = z.object({
 });
 export type Attachment = z.infer<typeof Attachment>;
 
+/** A service behind a load balancer: its target group and the listener rules that forward to it. */
+export const LbAttachment = z.object({
+  targetGroupArn: z.string().min(1),
+  ruleArns: z.array(z.string()),
+});
+export type LbAttachment = z.infer<typeof LbAttachment>;
+
 export const Info = z.object({
   stack: StackName,
   name: ServiceName,
   type: IngressType,
-  /** The API's id (an HTTP API gateway). */
+  /** The API's id (an HTTP API gateway) or the load balancer's ARN. */
   awsId: z.string().min(1),
   url: z.string().min(1),
   /** By service name. */
-  attachments: z.record(z.string(), Attachment).default({}),
+  attachments: z.record(z.string(), z.union([Attachment, LbAttachment])).default({}),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -59,12 +66,14 @@ export async function put(store: Store, input: z.input<typeof PutInput>): Promis
 export async function attach(
   store: Store,
   key: { stack: string; name: string; service: string },
-  attachment: Attachment | undefined,
+  attachment: Attachment | LbAttachment | undefined,
 ): Promise<void> {
   const stack = parseInput(StackName, key.stack, "stack name");
   const name = parseInput(ServiceName, key.name, "ingress name");
   const service = parseInput(ServiceName, key.service, "service name");
-  const value = attachment ? parseInput(Attachment, attachment, "attachment") : undefined;
+  const value = attachment
+    ? parseInput(z.union([Attachment, LbAttachment]), attachment, "attachment")
+    : undefined;
   await store.client.send(
     new UpdateCommand({
       TableName: store.tableName,

@@ -428,22 +428,38 @@ export class EcsEngine {
    * reports them to Cloud Map.
    */
   registeredTasks(registryArn: string): RegisteredTask[] {
+    return this.tasksBehind("serviceRegistries", (entry) => entry.registryArn === registryArn);
+  }
+
+  /**
+   * The tasks registered in an ELB target group (a `loadBalancers` entry of an ECS service), as
+   * ECS registers them on AWS: live ones with their host port, healthy and not stopping or not.
+   */
+  targetGroupTasks(targetGroupArn: string): RegisteredTask[] {
+    return this.tasksBehind("loadBalancers", (entry) => entry.targetGroupArn === targetGroupArn);
+  }
+
+  private tasksBehind(
+    member: "serviceRegistries" | "loadBalancers",
+    matches: (entry: { registryArn?: string; targetGroupArn?: string }) => boolean,
+  ): RegisteredTask[] {
     const found: RegisteredTask[] = [];
     for (const service of this.state.services) {
-      const registries = (service.configuration.serviceRegistries ?? []) as {
+      const entries = (service.configuration[member] ?? []) as {
         registryArn?: string;
+        targetGroupArn?: string;
         containerName?: string;
         containerPort?: number;
       }[];
-      for (const registry of registries) {
-        if (registry.registryArn !== registryArn) continue;
+      for (const entry of entries) {
+        if (!matches(entry)) continue;
         const weights = this.trafficWeights(service);
         for (const task of this.liveTasks(
           (t) => t.clusterArn === service.clusterArn && t.serviceName === service.serviceName,
         )) {
           const binding = task.containers
-            .find((c) => c.name === registry.containerName)
-            ?.networkBindings.find((b) => b.containerPort === registry.containerPort);
+            .find((c) => c.name === entry.containerName)
+            ?.networkBindings.find((b) => b.containerPort === entry.containerPort);
           if (binding)
             found.push({
               taskId: task.taskId,

@@ -11,7 +11,14 @@ import {
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
 import { BerthError } from "../../errors.ts";
-import { detachHttpApis, ensureHttpApis, httpApiAttachments } from "../../ingress/index.ts";
+import {
+  albAttachments,
+  detachHttpApis,
+  detachLoadBalancers,
+  ensureHttpApis,
+  ensureLoadBalancers,
+  httpApiAttachments,
+} from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
 import {
@@ -310,10 +317,19 @@ async function ingressEnvironment(
     env: base,
     log: (line: string) => changes.push(line),
   };
-  const ingress = await ensureHttpApis(ingressContext, input.service, attachments);
+  const registries = await ensureHttpApis(ingressContext, input.service, attachments);
   // Gateways the service no longer declares stop routing to it.
   await detachHttpApis(ingressContext, input.service, gateways);
-  if (attachments.length === 0 && changes.length === 0) {
+  const balancing = albAttachments(target.stack, input.service);
+  const balancers = balancing.map((attachment) => attachment.loadBalancer);
+  const balancerContext = { ...ingressContext, installation: context.settings.loadBalancing };
+  const targetGroups = await ensureLoadBalancers(balancerContext, input.service, balancing);
+  await detachLoadBalancers(balancerContext, input.service, balancers);
+  // One container port may be behind a gateway and a load balancer at once.
+  const ingress: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }> = { ...registries };
+  for (const [key, group] of Object.entries(targetGroups)) ingress[key] = { ...ingress[key], ...group };
+  gateways.push(...balancers);
+  if (attachments.length === 0 && balancing.length === 0 && changes.length === 0) {
     return renderEnvironment(context.settings, input.stack, {
       ingressUrls: await ingressUrls(context.store, input.stack),
     });
@@ -321,9 +337,7 @@ async function ingressEnvironment(
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "ingress-ready",
     message:
-      changes.length > 0
-        ? `HTTP API gateways: ${changes.join("; ")}`
-        : `HTTP API gateway ${gateways.join(", ")} unchanged`,
+      changes.length > 0 ? `ingress: ${changes.join("; ")}` : `ingress ${gateways.join(", ")} unchanged`,
     data: { gateways },
   });
   return renderEnvironment(context.settings, input.stack, {

@@ -3,6 +3,7 @@ import type { ApplicationAutoScalingClient } from "@aws-sdk/client-application-a
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { ECSClient } from "@aws-sdk/client-ecs";
+import type { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
@@ -24,6 +25,7 @@ export interface Clients {
   sfn: Pick<SFNClient, "send">;
   apiGateway: Pick<ApiGatewayV2Client, "send">;
   serviceDiscovery: Pick<ServiceDiscoveryClient, "send">;
+  elb: Pick<ElasticLoadBalancingV2Client, "send">;
 }
 
 export interface StepContext {

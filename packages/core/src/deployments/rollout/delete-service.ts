@@ -3,7 +3,7 @@ import { DeleteServiceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs"
 import { DeleteRoleCommand, DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DeleteStateMachineCommand } from "@aws-sdk/client-sfn";
 import { AutoScaling, Ecs, Iam, StepFunctions } from "../../aws/index.ts";
-import { detachHttpApis } from "../../ingress/index.ts";
+import { detachHttpApis, detachLoadBalancers } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
@@ -64,6 +64,7 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
   // A batch job has a run state machine; any other resource has none, and that answer counts as done.
   // Its tasks are gone: the gateways stop routing to it, and a gateway nothing else uses goes.
   await detachHttpApis({ store: context.store, clients, env }, input.service);
+  await detachLoadBalancers({ store: context.store, clients, env }, input.service);
   await ignoringMissing(StepFunctions.isStateMachineMissing, () =>
     clients.sfn.send(
       new DeleteStateMachineCommand({ stateMachineArn: Render.jobStateMachineArn(env, input.service) }),

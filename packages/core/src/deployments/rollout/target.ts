@@ -41,8 +41,8 @@ export function renderEnvironment(
   extra: {
     images?: Record<string, string>;
     secretArns?: Record<string, string>;
-    /** Ingress Berth created for the stack (HTTP API registries), over the installation's own. */
-    ingress?: Record<string, { serviceRegistryArn: string }>;
+    /** Ingress Berth created for the stack (HTTP API registries, target groups), over the installation's own. */
+    ingress?: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }>;
     /** The stack's gateway URLs, for `$ResourceParam(…, 'url')` (see `ingressUrls`). */
     ingressUrls?: Record<string, string>;
   } = {},

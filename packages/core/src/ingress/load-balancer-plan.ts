@@ -1,0 +1,138 @@
+import { Spec } from "../spec/index.ts";
+
+/**
+ * What a service needs from application load balancers, read from the stack file alone: which
+ * balancer, which container port its target group forwards to, how the balancer checks the
+ * targets' health, and the listener rules that lead to it. Pure, like `httpApiAttachments`.
+ */
+export interface AlbRule {
+  priority: number;
+  /** The listener the rule belongs to; undefined: the balancer's main listener. */
+  listenerPort?: number;
+  paths?: string[];
+  methods?: string[];
+  hosts?: string[];
+  headers?: { headerName: string; values: string[] }[];
+  queryParams?: { paramName: string; values: string[] }[];
+  sourceIps?: string[];
+}
+
+export interface AlbListener {
+  port: number;
+  protocol: "HTTP" | "HTTPS";
+  certificateArns: string[];
+}
+
+export interface AlbHealthCheck {
+  path: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+}
+
+export interface AlbAttachment {
+  loadBalancer: string;
+  /** `internal`: reachable inside the VPC only (a private service's balancer). */
+  scheme: "internet-facing" | "internal";
+  listeners: AlbListener[];
+  container: string;
+  port: number;
+  /** Empty: the target group is the listeners' default action (the balancer is the service's own). */
+  rules: AlbRule[];
+  healthCheck: AlbHealthCheck;
+  /** Seconds a draining target keeps its connections: the container's stop timeout. */
+  deregistrationDelaySeconds: number;
+}
+
+/** The balancer's listeners as declared; without any, HTTP on port 80. */
+export function albListeners(resource: Spec.Resource | undefined): AlbListener[] {
+  const declared = resource?.type === "application-load-balancer" ? resource.properties.listeners : undefined;
+  if (!declared || declared.length === 0) return [{ port: 80, protocol: "HTTP", certificateArns: [] }];
+  return declared.map((listener) => ({
+    port: listener.port,
+    protocol: listener.protocol,
+    certificateArns: listener.customCertificateArns ?? [],
+  }));
+}
+
+/** The listener rules of a balancer go on: its first HTTPS listener, else its first listener. */
+export function mainListener(listeners: AlbListener[]): AlbListener {
+  const https = listeners.find((listener) => listener.protocol === "HTTPS");
+  const first = https ?? listeners[0];
+  if (!first) throw new Error("a load balancer has at least one listener");
+  return first;
+}
+
+function healthCheckOf(check: Spec.WorkloadContainer["loadBalancerHealthCheck"]): AlbHealthCheck {
+  return {
+    path: check?.healthcheckPath ?? "/",
+    intervalSeconds: check?.healthcheckInterval ?? 5,
+    timeoutSeconds: check?.healthcheckTimeout ?? 4,
+  };
+}
+
+/** The application load balancers a service is attached to, one entry per balancer and container port. */
+export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttachment[] {
+  const resource = stack.resources[serviceName];
+  if (!resource) return [];
+  if (resource.type === "web-service" || resource.type === "private-service") {
+    if (resource.properties.loadBalancing.type !== "application-load-balancer") return [];
+    const internal = resource.type === "private-service";
+    return [
+      {
+        loadBalancer: serviceName,
+        scheme: internal ? "internal" : "internet-facing",
+        listeners: internal
+          ? [{ port: resource.properties.port, protocol: "HTTP", certificateArns: [] }]
+          : albListeners(undefined),
+        container: serviceName,
+        port: resource.properties.port,
+        rules: [],
+        healthCheck: healthCheckOf(undefined),
+        deregistrationDelaySeconds: resource.properties.stopTimeout,
+      },
+    ];
+  }
+  if (resource.type !== "multi-container-workload") return [];
+  const byTarget = new Map<string, AlbAttachment>();
+  for (const container of resource.properties.containers) {
+    for (const event of container.events) {
+      if (event.type !== "application-load-balancer") continue;
+      const { loadBalancerName, containerPort, ...rule } = event.properties;
+      const key = `${loadBalancerName}/${container.name}/${containerPort}`;
+      let attachment = byTarget.get(key);
+      if (!attachment) {
+        const declared = stack.resources[loadBalancerName];
+        const internal =
+          declared?.type === "application-load-balancer" && declared.properties.interface === "internal";
+        attachment = {
+          loadBalancer: loadBalancerName,
+          scheme: internal ? "internal" : "internet-facing",
+          listeners: albListeners(declared),
+          container: container.name,
+          port: containerPort,
+          rules: [],
+          healthCheck: healthCheckOf(container.loadBalancerHealthCheck),
+          deregistrationDelaySeconds: container.stopTimeout,
+        };
+        byTarget.set(key, attachment);
+      }
+      attachment.rules.push(rule);
+    }
+  }
+  return [...byTarget.values()];
+}
+
+/** Every application load balancer of a stack with the services attached to it. */
+export function applicationLoadBalancers(stack: Spec.Stack): Map<string, string[]> {
+  const balancers = new Map<string, string[]>();
+  for (const [name, resource] of Object.entries(stack.resources)) {
+    if (resource.type === "application-load-balancer" && !balancers.has(name)) balancers.set(name, []);
+    if (!Spec.isCompute(resource)) continue;
+    for (const attachment of albAttachments(stack, name)) {
+      const services = balancers.get(attachment.loadBalancer) ?? [];
+      if (!services.includes(name)) services.push(name);
+      balancers.set(attachment.loadBalancer, services);
+    }
+  }
+  return balancers;
+}

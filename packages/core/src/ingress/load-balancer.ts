@@ -1,0 +1,450 @@
+import {
+  type Action,
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateRuleCommand,
+  CreateTargetGroupCommand,
+  DeleteLoadBalancerCommand,
+  DeleteRuleCommand,
+  DeleteTargetGroupCommand,
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
+  type ElasticLoadBalancingV2Client,
+  type Listener,
+  type LoadBalancer,
+  ModifyRuleCommand,
+  ModifyTargetGroupAttributesCommand,
+  ModifyTargetGroupCommand,
+  type Rule,
+  type RuleCondition,
+  type TargetGroup,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { Elb } from "../aws/index.ts";
+import { BerthError } from "../errors.ts";
+import type { Environment } from "../render/environment.ts";
+import { loadBalancerName, standardTags, targetGroupName } from "../render/names.ts";
+import { IngressRecord, type Store } from "../store/index.ts";
+import { type AlbAttachment, type AlbListener, type AlbRule, mainListener } from "./load-balancer-plan.ts";
+
+export interface LoadBalancerClients {
+  elb: Pick<ElasticLoadBalancingV2Client, "send">;
+}
+
+/** What the installation gives every load balancer: its VPC, subnets and security groups. */
+export interface LoadBalancerInstallation {
+  vpcId: string;
+  /** Subnets of internet-facing balancers (public). */
+  publicSubnets: string[];
+  /** Subnets of internal balancers (those the tasks run in). */
+  privateSubnets: string[];
+  securityGroups: string[];
+}
+
+export interface LoadBalancerContext {
+  store: Store;
+  clients: LoadBalancerClients;
+  installation: LoadBalancerInstallation | undefined;
+  env: Environment;
+  log?: (line: string) => void;
+}
+
+/** What a service's ECS service must register in, by `resource/container/port`. */
+export type TargetGroups = Record<string, { targetGroupArn: string }>;
+
+const tagList = (tags: Record<string, string>) =>
+  Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
+async function findLoadBalancer(
+  context: LoadBalancerContext,
+  name: string,
+): Promise<LoadBalancer | undefined> {
+  try {
+    const found = await context.clients.elb.send(new DescribeLoadBalancersCommand({ Names: [name] }));
+    return found.LoadBalancers?.[0];
+  } catch (error) {
+    if (Elb.isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function findTargetGroup(context: LoadBalancerContext, name: string): Promise<TargetGroup | undefined> {
+  try {
+    const found = await context.clients.elb.send(new DescribeTargetGroupsCommand({ Names: [name] }));
+    return found.TargetGroups?.[0];
+  } catch (error) {
+    if (Elb.isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function ensureLoadBalancer(
+  context: LoadBalancerContext,
+  installation: LoadBalancerInstallation,
+  attachment: AlbAttachment,
+): Promise<LoadBalancer> {
+  const name = loadBalancerName(context.env, attachment.loadBalancer);
+  const existing = await findLoadBalancer(context, name);
+  if (existing) return existing;
+  const internal = attachment.scheme === "internal";
+  const created = await context.clients.elb.send(
+    new CreateLoadBalancerCommand({
+      Name: name,
+      Type: "application",
+      Scheme: attachment.scheme,
+      IpAddressType: "ipv4",
+      Subnets: internal ? installation.privateSubnets : installation.publicSubnets,
+      SecurityGroups: installation.securityGroups,
+      Tags: tagList(standardTags(context.env, attachment.loadBalancer)),
+    }),
+  );
+  const balancer = created.LoadBalancers?.[0];
+  if (!balancer?.LoadBalancerArn) throw new BerthError("MISSING_INGRESS", "ELB answered no load balancer");
+  context.log?.(`created load balancer ${name} (${balancer.DNSName})`);
+  return balancer;
+}
+
+function defaultAction(listener: AlbListener, listeners: AlbListener[], targetGroupArn?: string): Action[] {
+  const https = listeners.find((candidate) => candidate.protocol === "HTTPS");
+  if (listener.protocol === "HTTP" && https) {
+    return [
+      {
+        Type: "redirect",
+        RedirectConfig: { Protocol: "HTTPS", Port: String(https.port), StatusCode: "HTTP_301" },
+      },
+    ];
+  }
+  if (targetGroupArn) return [{ Type: "forward", TargetGroupArn: targetGroupArn }];
+  return [
+    {
+      Type: "fixed-response",
+      FixedResponseConfig: { StatusCode: "404", ContentType: "text/plain", MessageBody: "no route" },
+    },
+  ];
+}
+
+/** The balancer's listeners, created where missing; answers them by port. */
+async function ensureListeners(
+  context: LoadBalancerContext,
+  balancerArn: string,
+  attachment: AlbAttachment,
+  targetGroupArn: string,
+): Promise<Map<number, Listener>> {
+  const described = await context.clients.elb.send(
+    new DescribeListenersCommand({ LoadBalancerArn: balancerArn }),
+  );
+  const byPort = new Map((described.Listeners ?? []).map((listener) => [listener.Port ?? 0, listener]));
+  // A balancer of its own service forwards everything to it; a shared one answers 404 but by rule.
+  const own = attachment.rules.length === 0 ? targetGroupArn : undefined;
+  for (const listener of attachment.listeners) {
+    if (byPort.has(listener.port)) continue;
+    const created = await context.clients.elb.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: balancerArn,
+        Port: listener.port,
+        Protocol: listener.protocol,
+        ...(listener.certificateArns.length > 0
+          ? {
+              Certificates: listener.certificateArns.map((CertificateArn) => ({ CertificateArn })),
+              SslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            }
+          : {}),
+        DefaultActions: defaultAction(listener, attachment.listeners, own),
+        Tags: tagList(standardTags(context.env, attachment.loadBalancer)),
+      }),
+    );
+    const made = created.Listeners?.[0];
+    if (made) byPort.set(listener.port, made);
+    context.log?.(
+      `load balancer ${attachment.loadBalancer}: ${listener.protocol} listener on ${listener.port}`,
+    );
+  }
+  return byPort;
+}
+
+async function ensureTargetGroup(
+  context: LoadBalancerContext,
+  installation: LoadBalancerInstallation,
+  resource: string,
+  attachment: AlbAttachment,
+): Promise<string> {
+  const name = targetGroupName(
+    context.env,
+    attachment.loadBalancer,
+    resource,
+    attachment.container,
+    attachment.port,
+  );
+  const check = attachment.healthCheck;
+  const health = {
+    HealthCheckProtocol: "HTTP" as const,
+    HealthCheckPath: check.path,
+    HealthCheckIntervalSeconds: check.intervalSeconds,
+    HealthCheckTimeoutSeconds: Math.min(check.timeoutSeconds, check.intervalSeconds - 1),
+    HealthyThresholdCount: 2,
+    UnhealthyThresholdCount: 2,
+    Matcher: { HttpCode: "200-399" },
+  };
+  let group = await findTargetGroup(context, name);
+  if (!group) {
+    const created = await context.clients.elb.send(
+      new CreateTargetGroupCommand({
+        Name: name,
+        TargetType: "ip",
+        Protocol: "HTTP",
+        ProtocolVersion: "HTTP1",
+        Port: attachment.port,
+        VpcId: installation.vpcId,
+        ...health,
+        Tags: tagList(standardTags(context.env, resource)),
+      }),
+    );
+    group = created.TargetGroups?.[0];
+    context.log?.(`created target group ${name} for ${resource} port ${attachment.port}`);
+  } else if (
+    group.HealthCheckPath !== health.HealthCheckPath ||
+    group.HealthCheckIntervalSeconds !== health.HealthCheckIntervalSeconds ||
+    group.HealthCheckTimeoutSeconds !== health.HealthCheckTimeoutSeconds
+  ) {
+    await context.clients.elb.send(
+      new ModifyTargetGroupCommand({ TargetGroupArn: group.TargetGroupArn, ...health }),
+    );
+    context.log?.(`updated the health check of target group ${name}`);
+  }
+  if (!group?.TargetGroupArn) throw new BerthError("MISSING_INGRESS", "ELB answered no target group");
+  // AWS's default of 300 s would hold every deployment for five minutes per task.
+  await context.clients.elb.send(
+    new ModifyTargetGroupAttributesCommand({
+      TargetGroupArn: group.TargetGroupArn,
+      Attributes: [
+        { Key: "deregistration_delay.timeout_seconds", Value: String(attachment.deregistrationDelaySeconds) },
+      ],
+    }),
+  );
+  return group.TargetGroupArn;
+}
+
+/** A rule's conditions in ELB's terms; `*` paths (every path) are ELB's `/*`. */
+export function ruleConditions(rule: AlbRule): RuleCondition[] {
+  const conditions: RuleCondition[] = [];
+  if (rule.paths?.length) {
+    const paths = rule.paths.map((path) => (path === "*" ? "/*" : path));
+    conditions.push({ Field: "path-pattern", PathPatternConfig: { Values: paths } });
+  }
+  if (rule.methods?.length) {
+    conditions.push({ Field: "http-request-method", HttpRequestMethodConfig: { Values: rule.methods } });
+  }
+  if (rule.hosts?.length) conditions.push({ Field: "host-header", HostHeaderConfig: { Values: rule.hosts } });
+  for (const header of rule.headers ?? []) {
+    conditions.push({
+      Field: "http-header",
+      HttpHeaderConfig: { HttpHeaderName: header.headerName, Values: header.values },
+    });
+  }
+  if (rule.queryParams?.length) {
+    conditions.push({
+      Field: "query-string",
+      QueryStringConfig: {
+        Values: rule.queryParams.flatMap((param) =>
+          param.values.map((Value) => ({ Key: param.paramName, Value })),
+        ),
+      },
+    });
+  }
+  if (rule.sourceIps?.length) {
+    conditions.push({ Field: "source-ip", SourceIpConfig: { Values: rule.sourceIps } });
+  }
+  // ELB wants at least one condition: a rule without any matches every path.
+  if (conditions.length === 0)
+    conditions.push({ Field: "path-pattern", PathPatternConfig: { Values: ["/*"] } });
+  return conditions;
+}
+
+const canonical = (conditions: RuleCondition[] | undefined) =>
+  JSON.stringify(
+    (conditions ?? []).map((condition) => {
+      const { Values: _values, ...rest } = condition;
+      return rest;
+    }),
+  );
+
+/**
+ * Makes the listener rules forwarding to this target group exactly the declared ones, by
+ * priority: creates the missing, modifies a changed one, deletes those no longer declared. A
+ * priority another target group holds is refused rather than taken over.
+ */
+async function syncRules(
+  context: LoadBalancerContext,
+  listeners: Map<number, Listener>,
+  resource: string,
+  attachment: AlbAttachment,
+  targetGroupArn: string,
+): Promise<string[]> {
+  const main = mainListener(attachment.listeners);
+  const arns: string[] = [];
+  const forwardsHere = (rule: Rule) =>
+    rule.Actions?.some((action) => action.Type === "forward" && action.TargetGroupArn === targetGroupArn);
+  const wanted = new Map<string, AlbRule[]>();
+  for (const rule of attachment.rules) {
+    const port = rule.listenerPort ?? main.port;
+    wanted.set(String(port), [...(wanted.get(String(port)) ?? []), rule]);
+  }
+  for (const [port, listener] of listeners) {
+    if (!listener.ListenerArn) continue;
+    const described = await context.clients.elb.send(
+      new DescribeRulesCommand({ ListenerArn: listener.ListenerArn }),
+    );
+    const existing = (described.Rules ?? []).filter((rule) => !rule.IsDefault);
+    const declared = wanted.get(String(port)) ?? [];
+    for (const rule of declared) {
+      const conditions = ruleConditions(rule);
+      const found = existing.find((candidate) => candidate.Priority === String(rule.priority));
+      if (found && !forwardsHere(found)) {
+        throw new BerthError(
+          "CONFLICT",
+          `priority ${rule.priority} of load balancer ${attachment.loadBalancer} already leads to another service; ${resource} cannot take it`,
+        );
+      }
+      if (found?.RuleArn) {
+        if (canonical(found.Conditions) !== canonical(conditions)) {
+          await context.clients.elb.send(
+            new ModifyRuleCommand({ RuleArn: found.RuleArn, Conditions: conditions }),
+          );
+          context.log?.(
+            `load balancer ${attachment.loadBalancer}: changed rule ${rule.priority} → ${resource}`,
+          );
+        }
+        arns.push(found.RuleArn);
+        continue;
+      }
+      const created = await context.clients.elb.send(
+        new CreateRuleCommand({
+          ListenerArn: listener.ListenerArn,
+          Priority: rule.priority,
+          Conditions: conditions,
+          Actions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
+          Tags: tagList(standardTags(context.env, resource)),
+        }),
+      );
+      const arn = created.Rules?.[0]?.RuleArn;
+      if (arn) arns.push(arn);
+      context.log?.(`load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource}`);
+    }
+    const priorities = new Set(declared.map((rule) => String(rule.priority)));
+    for (const rule of existing) {
+      if (forwardsHere(rule) && rule.RuleArn && !priorities.has(rule.Priority ?? "")) {
+        await context.clients.elb.send(new DeleteRuleCommand({ RuleArn: rule.RuleArn }));
+        context.log?.(`load balancer ${attachment.loadBalancer}: removed rule ${rule.Priority}`);
+      }
+    }
+  }
+  return arns;
+}
+
+function requireInstallation(context: LoadBalancerContext, resource: string): LoadBalancerInstallation {
+  if (!context.installation) {
+    throw new BerthError(
+      "MISSING_INGRESS",
+      `${resource} needs a load balancer, and this installation has no VPC and subnets for one (BERTH_VPC_ID, BERTH_PUBLIC_SUBNETS)`,
+    );
+  }
+  return context.installation;
+}
+
+/** The balancer's URL: HTTPS where it has an HTTPS listener, the port unless it is the default. */
+export function loadBalancerUrl(dnsName: string, listeners: AlbListener[]): string {
+  const main = mainListener(listeners);
+  const scheme = main.protocol === "HTTPS" ? "https" : "http";
+  const standard = main.port === (scheme === "https" ? 443 : 80);
+  return `${scheme}://${dnsName}${standard ? "" : `:${main.port}`}`;
+}
+
+/**
+ * Creates or updates every application load balancer a service is attached to (balancer,
+ * listeners, the service's target group and listener rules), records each in the store, and
+ * answers the target groups its ECS service registers its tasks in. Safe to run again.
+ */
+export async function ensureLoadBalancers(
+  context: LoadBalancerContext,
+  resource: string,
+  attachments: AlbAttachment[],
+): Promise<TargetGroups> {
+  const groups: TargetGroups = {};
+  if (attachments.length === 0) return groups;
+  const installation = requireInstallation(context, resource);
+  for (const attachment of attachments) {
+    const balancer = await ensureLoadBalancer(context, installation, attachment);
+    const targetGroupArn = await ensureTargetGroup(context, installation, resource, attachment);
+    const listeners = await ensureListeners(
+      context,
+      balancer.LoadBalancerArn ?? "",
+      attachment,
+      targetGroupArn,
+    );
+    const ruleArns = await syncRules(context, listeners, resource, attachment, targetGroupArn);
+    await IngressRecord.put(context.store, {
+      stack: context.env.stack,
+      name: attachment.loadBalancer,
+      type: "application-load-balancer",
+      awsId: balancer.LoadBalancerArn ?? "",
+      url: loadBalancerUrl(balancer.DNSName ?? "", attachment.listeners),
+    });
+    await IngressRecord.attach(
+      context.store,
+      { stack: context.env.stack, name: attachment.loadBalancer, service: resource },
+      { targetGroupArn, ruleArns },
+    );
+    groups[`${resource}/${attachment.container}/${attachment.port}`] = { targetGroupArn };
+  }
+  return groups;
+}
+
+/**
+ * Detaches a service from its load balancers but those in `keep`: deletes its rules and target
+ * group, and a balancer no service uses any more (with its listeners). A deletion runs it after
+ * the ECS service is gone. Safe to run again.
+ */
+export async function detachLoadBalancers(
+  context: Omit<LoadBalancerContext, "installation">,
+  resource: string,
+  keep: string[] = [],
+): Promise<void> {
+  const balancers = await IngressRecord.list(context.store, context.env.stack);
+  for (const balancer of balancers) {
+    if (balancer.type === "http-api-gateway" || keep.includes(balancer.name)) continue;
+    const attachment = balancer.attachments[resource];
+    if (!attachment || !("targetGroupArn" in attachment)) continue;
+    for (const RuleArn of attachment.ruleArns) {
+      try {
+        await context.clients.elb.send(new DeleteRuleCommand({ RuleArn }));
+      } catch (error) {
+        if (!Elb.isNotFound(error)) throw error;
+      }
+    }
+    const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
+    if (others.length === 0) {
+      // Deleting the balancer deletes its listeners, which frees the target group.
+      try {
+        await context.clients.elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: balancer.awsId }));
+        context.log?.(`deleted load balancer ${balancer.name}`);
+      } catch (error) {
+        if (!Elb.isNotFound(error)) throw error;
+      }
+    }
+    try {
+      await context.clients.elb.send(
+        new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }),
+      );
+    } catch (error) {
+      if (!Elb.isNotFound(error)) throw error;
+    }
+    await IngressRecord.attach(
+      context.store,
+      { stack: context.env.stack, name: balancer.name, service: resource },
+      undefined,
+    );
+    context.log?.(`load balancer ${balancer.name}: detached ${resource}`);
+    if (others.length === 0) await IngressRecord.remove(context.store, context.env.stack, balancer.name);
+  }
+}

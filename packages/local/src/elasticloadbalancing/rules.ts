@@ -1,0 +1,79 @@
+import type { IncomingMessage } from "node:http";
+
+/** A listener rule's condition, as ELB describes it. */
+export interface RuleCondition {
+  Field: string;
+  PathPatternConfig?: { Values: string[] };
+  HostHeaderConfig?: { Values: string[] };
+  HttpRequestMethodConfig?: { Values: string[] };
+  SourceIpConfig?: { Values: string[] };
+  HttpHeaderConfig?: { HttpHeaderName: string; Values: string[] };
+  QueryStringConfig?: { Values: { Key?: string; Value: string }[] };
+}
+
+/** ELB's wildcards: `*` any characters, `?` one; `caseless` for host names and header values. */
+export function wildcardMatch(pattern: string, value: string, caseless = false): boolean {
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${source}$`, caseless ? "i" : "").test(value);
+}
+
+function ipv4(address: string): number | undefined {
+  const parts = address.replace(/^::ffff:/, "").split(".");
+  if (parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255))
+    return undefined;
+  return parts.reduce((sum, part) => sum * 256 + Number(part), 0);
+}
+
+/** Whether an IPv4 address is in a CIDR block (`10.0.0.0/8`). */
+export function inCidr(address: string, cidr: string): boolean {
+  const [base = "", bits = "32"] = cidr.split("/");
+  const ip = ipv4(address);
+  const network = ipv4(base);
+  if (ip === undefined || network === undefined) return false;
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ip / size) === Math.floor(network / size);
+}
+
+/** Whether a request meets every condition of a rule (each condition: any of its values). */
+export function matchesRule(conditions: RuleCondition[], request: IncomingMessage): boolean {
+  const url = new URL(request.url ?? "/", "http://local");
+  return conditions.every((condition) => {
+    switch (condition.Field) {
+      case "path-pattern":
+        return (condition.PathPatternConfig?.Values ?? []).some((pattern) =>
+          wildcardMatch(pattern, url.pathname),
+        );
+      case "host-header": {
+        const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
+        return (condition.HostHeaderConfig?.Values ?? []).some((pattern) =>
+          wildcardMatch(pattern, host, true),
+        );
+      }
+      case "http-request-method":
+        return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
+      case "source-ip":
+        return (condition.SourceIpConfig?.Values ?? []).some((cidr) =>
+          inCidr(request.socket.remoteAddress ?? "", cidr),
+        );
+      case "http-header": {
+        const config = condition.HttpHeaderConfig;
+        const value = request.headers[config?.HttpHeaderName.toLowerCase() ?? ""];
+        const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+        return (config?.Values ?? []).some((pattern) => values.some((v) => wildcardMatch(pattern, v, true)));
+      }
+      case "query-string":
+        return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
+          [...url.searchParams].some(
+            ([key, value]) =>
+              (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
+              wildcardMatch(pair.Value, value, true),
+          ),
+        );
+      default:
+        return false;
+    }
+  });
+}

@@ -1,0 +1,813 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  type Child,
+  element,
+  errorDocument,
+  isFormEncoded,
+  list,
+  optional,
+  parseQuery,
+  responseDocument,
+  signingService,
+  type Xml,
+} from "../iam/query.ts";
+import { AwsError } from "../protocol.ts";
+import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import type { Route as EndpointRoute } from "../server.ts";
+import { JsonFile } from "../state.ts";
+import { matchesRule, type RuleCondition } from "./rules.ts";
+
+/**
+ * Berth Local's Elastic Load Balancing (v2): the Query API the SDK and `aws elbv2` speak on the
+ * endpoint root (`Action=…&Version=2015-12-01`), and behind each application load balancer a
+ * real HTTP listener on 127.0.0.1 (its DNS name) that routes by the listener rules to the
+ * targets ECS registered in each target group: the healthy tasks that are not stopping.
+ */
+
+const VERSION = "2015-12-01";
+const NAMESPACE = `http://elasticloadbalancing.amazonaws.com/doc/${VERSION}/`;
+
+interface Tag {
+  Key: string;
+  Value?: string;
+}
+interface Action {
+  Type: string;
+  TargetGroupArn?: string;
+  Order?: number;
+  RedirectConfig?: { Protocol?: string; Port?: string; Host?: string; Path?: string; StatusCode: string };
+  FixedResponseConfig?: { StatusCode: string; ContentType?: string; MessageBody?: string };
+}
+interface BalancerEntry {
+  arn: string;
+  name: string;
+  type: string;
+  scheme: string;
+  subnets: string[];
+  securityGroups: string[];
+  createdTime: string;
+  /** The port its listener serves on 127.0.0.1; kept so the address survives a restart. */
+  port: number;
+  tags: Tag[];
+}
+interface ListenerEntry {
+  arn: string;
+  loadBalancerArn: string;
+  port: number;
+  protocol: string;
+  certificates: { CertificateArn?: string }[];
+  sslPolicy?: string;
+  defaultActions: Action[];
+}
+interface RuleEntry {
+  arn: string;
+  listenerArn: string;
+  priority: number;
+  conditions: RuleCondition[];
+  actions: Action[];
+  tags: Tag[];
+}
+interface TargetGroupEntry {
+  arn: string;
+  name: string;
+  protocol: string;
+  protocolVersion?: string;
+  port: number;
+  vpcId?: string;
+  targetType: string;
+  healthCheck: Record<string, unknown>;
+  attributes: Record<string, string>;
+  tags: Tag[];
+}
+interface State {
+  loadBalancers: BalancerEntry[];
+  listeners: ListenerEntry[];
+  rules: RuleEntry[];
+  targetGroups: TargetGroupEntry[];
+}
+
+export interface RegisteredTarget {
+  taskId: string;
+  port: number;
+  healthy: boolean;
+}
+
+export interface LoadBalancersOptions {
+  account: string;
+  region: string;
+  /** The tasks ECS has registered in a target group. */
+  targetsOf: (targetGroupArn: string) => RegisteredTarget[];
+  log?: (line: string) => void;
+}
+
+const fail = (code: string, message: string, status = 400) => new AwsError(code, message, status);
+const id = () => randomBytes(8).toString("hex");
+const asArray = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const int = (value: unknown): number | undefined =>
+  typeof value === "string" && /^\d+$/.test(value) ? Number(value) : undefined;
+
+/** A structure decoded from the Query form back into the SDK's shape (numbers stay strings). */
+function tagsOf(params: Record<string, unknown>): Tag[] {
+  return asArray<Record<string, unknown>>(params.Tags).map((tag) => ({
+    Key: String(tag.Key ?? ""),
+    ...(tag.Value !== undefined ? { Value: String(tag.Value) } : {}),
+  }));
+}
+
+function actionsOf(value: unknown): Action[] {
+  return asArray<Record<string, unknown>>(value).map((action) => {
+    const redirect = action.RedirectConfig as Action["RedirectConfig"] | undefined;
+    const fixed = action.FixedResponseConfig as Action["FixedResponseConfig"] | undefined;
+    return {
+      Type: String(action.Type ?? ""),
+      ...(text(action.TargetGroupArn) ? { TargetGroupArn: text(action.TargetGroupArn) } : {}),
+      ...(int(action.Order) !== undefined ? { Order: int(action.Order) } : {}),
+      ...(redirect ? { RedirectConfig: redirect } : {}),
+      ...(fixed ? { FixedResponseConfig: fixed } : {}),
+    };
+  });
+}
+
+function conditionsOf(value: unknown): RuleCondition[] {
+  return asArray<Record<string, unknown>>(value).map((condition) => {
+    const values = (key: string) =>
+      asArray<string>((condition[key] as { Values?: unknown } | undefined)?.Values);
+    return {
+      Field: String(condition.Field ?? ""),
+      ...(condition.PathPatternConfig ? { PathPatternConfig: { Values: values("PathPatternConfig") } } : {}),
+      ...(condition.HostHeaderConfig ? { HostHeaderConfig: { Values: values("HostHeaderConfig") } } : {}),
+      ...(condition.HttpRequestMethodConfig
+        ? { HttpRequestMethodConfig: { Values: values("HttpRequestMethodConfig") } }
+        : {}),
+      ...(condition.SourceIpConfig ? { SourceIpConfig: { Values: values("SourceIpConfig") } } : {}),
+      ...(condition.HttpHeaderConfig
+        ? {
+            HttpHeaderConfig: {
+              HttpHeaderName: String(
+                (condition.HttpHeaderConfig as { HttpHeaderName?: unknown }).HttpHeaderName ?? "",
+              ),
+              Values: values("HttpHeaderConfig"),
+            },
+          }
+        : {}),
+      ...(condition.QueryStringConfig
+        ? {
+            QueryStringConfig: {
+              Values: asArray<{ Key?: string; Value: string }>(
+                (condition.QueryStringConfig as { Values?: unknown }).Values,
+              ),
+            },
+          }
+        : {}),
+    };
+  });
+}
+
+// XML of the structures ---------------------------------------------------------------------
+
+const strings = (name: string, values: readonly string[]) => list(name, values, (value) => [value]);
+
+function actionXml(action: Action): Child[] {
+  const redirect = action.RedirectConfig;
+  const fixed = action.FixedResponseConfig;
+  return [
+    element("Type", action.Type),
+    optional("TargetGroupArn", action.TargetGroupArn),
+    optional("Order", action.Order),
+    action.TargetGroupArn
+      ? element(
+          "ForwardConfig",
+          list("TargetGroups", [action.TargetGroupArn], (arn) => [
+            element("TargetGroupArn", arn),
+            element("Weight", 1),
+          ]),
+        )
+      : undefined,
+    redirect
+      ? element(
+          "RedirectConfig",
+          optional("Protocol", redirect.Protocol),
+          optional("Port", redirect.Port),
+          optional("Host", redirect.Host),
+          optional("Path", redirect.Path),
+          element("StatusCode", redirect.StatusCode),
+        )
+      : undefined,
+    fixed
+      ? element(
+          "FixedResponseConfig",
+          optional("MessageBody", fixed.MessageBody),
+          element("StatusCode", fixed.StatusCode),
+          optional("ContentType", fixed.ContentType),
+        )
+      : undefined,
+  ];
+}
+
+function conditionXml(condition: RuleCondition): Child[] {
+  const plain = (name: string, config: { Values: string[] } | undefined) =>
+    config ? element(name, strings("Values", config.Values)) : undefined;
+  return [
+    element("Field", condition.Field),
+    plain("PathPatternConfig", condition.PathPatternConfig),
+    plain("HostHeaderConfig", condition.HostHeaderConfig),
+    plain("HttpRequestMethodConfig", condition.HttpRequestMethodConfig),
+    plain("SourceIpConfig", condition.SourceIpConfig),
+    condition.HttpHeaderConfig
+      ? element(
+          "HttpHeaderConfig",
+          element("HttpHeaderName", condition.HttpHeaderConfig.HttpHeaderName),
+          strings("Values", condition.HttpHeaderConfig.Values),
+        )
+      : undefined,
+    condition.QueryStringConfig
+      ? element(
+          "QueryStringConfig",
+          list("Values", condition.QueryStringConfig.Values, (pair) => [
+            optional("Key", pair.Key),
+            element("Value", pair.Value),
+          ]),
+        )
+      : undefined,
+  ];
+}
+
+export class LoadBalancers {
+  private readonly file: JsonFile<State>;
+  private readonly state: State;
+  private readonly servers = new Map<string, Server>();
+  private readonly forwarder = new HttpForwarder();
+  private readonly rotation = new Map<string, number>();
+
+  constructor(
+    path: string,
+    readonly options: LoadBalancersOptions,
+  ) {
+    this.file = new JsonFile(path);
+    this.state = this.file.read({ loadBalancers: [], listeners: [], rules: [], targetGroups: [] });
+  }
+
+  /** Opens the listeners of the balancers kept from an earlier run. */
+  async start(): Promise<void> {
+    for (const balancer of this.state.loadBalancers) await this.listen(balancer);
+    this.save();
+  }
+
+  async close(): Promise<void> {
+    this.forwarder.close();
+    await Promise.all(
+      [...this.servers.values()].map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      ),
+    );
+    this.servers.clear();
+  }
+
+  /** The balancers with their address, listeners, rules and target groups (for `/_local/elbv2`). */
+  list() {
+    return this.state.loadBalancers.map((balancer) => ({
+      name: balancer.name,
+      url: `http://${this.dnsName(balancer)}`,
+      listeners: this.state.listeners
+        .filter((listener) => listener.loadBalancerArn === balancer.arn)
+        .map((listener) => ({
+          port: listener.port,
+          protocol: listener.protocol,
+          rules: this.rulesOf(listener.arn).map((rule) => ({
+            priority: rule.priority,
+            actions: rule.actions,
+          })),
+        })),
+    }));
+  }
+
+  private save(): void {
+    this.file.write(this.state);
+  }
+
+  private arn(kind: string, name: string): string {
+    return `arn:aws:elasticloadbalancing:${this.options.region}:${this.options.account}:${kind}/${name}`;
+  }
+
+  private dnsName(balancer: BalancerEntry): string {
+    return `127.0.0.1:${balancer.port}`;
+  }
+
+  private async listen(balancer: BalancerEntry): Promise<void> {
+    const server = createServer((request, response) => this.serve(balancer, request, response));
+    server.keepAliveTimeout = 65_000;
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    try {
+      await bind(balancer.port);
+    } catch (error) {
+      // The balancer's former port is taken: it gets another, as a new one would.
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || balancer.port === 0) throw error;
+      await bind(0);
+    }
+    balancer.port = (server.address() as AddressInfo).port;
+    this.servers.set(balancer.arn, server);
+  }
+
+  /** The listener a balancer's address serves: its HTTPS listener, else its first. */
+  private servedListener(balancer: BalancerEntry): ListenerEntry | undefined {
+    const listeners = this.state.listeners.filter((listener) => listener.loadBalancerArn === balancer.arn);
+    return listeners.find((listener) => listener.protocol === "HTTPS") ?? listeners[0];
+  }
+
+  private rulesOf(listenerArn: string): RuleEntry[] {
+    return this.state.rules
+      .filter((rule) => rule.listenerArn === listenerArn)
+      .sort((a, b) => a.priority - b.priority);
+  }
+
+  /** The targets of a group to try, healthy ones first in round-robin order. */
+  private targets(targetGroupArn: string): Target[] {
+    const healthy = this.options
+      .targetsOf(targetGroupArn)
+      .filter((target) => target.healthy)
+      .map((target) => ({ id: target.taskId, port: target.port }));
+    if (healthy.length === 0) return [];
+    const start = (this.rotation.get(targetGroupArn) ?? 0) % healthy.length;
+    this.rotation.set(targetGroupArn, start + 1);
+    return [...healthy.slice(start), ...healthy.slice(0, start)];
+  }
+
+  private serve(balancer: BalancerEntry, request: IncomingMessage, response: ServerResponse): void {
+    const listener = this.servedListener(balancer);
+    if (!listener) {
+      response.writeHead(503, { "content-type": "text/plain" }).end(`${balancer.name} has no listener\n`);
+      return;
+    }
+    const rule = this.rulesOf(listener.arn).find((candidate) => matchesRule(candidate.conditions, request));
+    const actions = rule?.actions ?? listener.defaultActions;
+    const action = [...actions].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0))[0];
+    if (action?.Type === "fixed-response" && action.FixedResponseConfig) {
+      const fixed = action.FixedResponseConfig;
+      response
+        .writeHead(Number(fixed.StatusCode), { "content-type": fixed.ContentType ?? "text/plain" })
+        .end(fixed.MessageBody ?? "");
+      return;
+    }
+    if (action?.Type === "redirect" && action.RedirectConfig) {
+      const redirect = action.RedirectConfig;
+      const host = (request.headers.host ?? this.dnsName(balancer)).replace(/:\d+$/, "");
+      const port = redirect.Port && redirect.Port !== "#{port}" ? `:${redirect.Port}` : "";
+      const protocol = (redirect.Protocol ?? "HTTP").toLowerCase().replace("#{protocol}", "http");
+      const status = redirect.StatusCode === "HTTP_302" ? 302 : 301;
+      response.writeHead(status, { location: `${protocol}://${host}${port}${request.url ?? "/"}` }).end();
+      return;
+    }
+    const targetGroupArn = action?.TargetGroupArn;
+    if (!targetGroupArn) {
+      response.writeHead(503, { "content-type": "text/plain" }).end("no action\n");
+      return;
+    }
+    const group = this.state.targetGroups.find((candidate) => candidate.arn === targetGroupArn);
+    this.forwarder.handle(request, response, {
+      targets: () => this.targets(targetGroupArn),
+      label: `${balancer.name} → ${group?.name ?? targetGroupArn}`,
+      headers: {
+        "x-forwarded-for": request.socket.remoteAddress ?? "127.0.0.1",
+        "x-forwarded-proto": "http",
+        "x-forwarded-port": String(balancer.port),
+      },
+    });
+  }
+
+  // The Query API ----------------------------------------------------------------------------
+
+  private balancer(arn: unknown): BalancerEntry {
+    const found = this.state.loadBalancers.find((balancer) => balancer.arn === arn);
+    if (!found) throw fail("LoadBalancerNotFound", `Load balancer '${String(arn)}' not found`);
+    return found;
+  }
+
+  private targetGroup(arn: unknown): TargetGroupEntry {
+    const found = this.state.targetGroups.find((group) => group.arn === arn);
+    if (!found) throw fail("TargetGroupNotFound", `Target group '${String(arn)}' not found`);
+    return found;
+  }
+
+  private listener(arn: unknown): ListenerEntry {
+    const found = this.state.listeners.find((listener) => listener.arn === arn);
+    if (!found) throw fail("ListenerNotFound", `Listener '${String(arn)}' not found`);
+    return found;
+  }
+
+  private balancerXml(balancer: BalancerEntry): Child[] {
+    return [
+      element("LoadBalancerArn", balancer.arn),
+      element("DNSName", this.dnsName(balancer)),
+      element("CanonicalHostedZoneId", "ZBERTHLOCAL"),
+      element("CreatedTime", balancer.createdTime),
+      element("LoadBalancerName", balancer.name),
+      element("Scheme", balancer.scheme),
+      element("VpcId", "vpc-berthlocal"),
+      element("State", element("Code", "active")),
+      element("Type", balancer.type),
+      list("AvailabilityZones", balancer.subnets, (subnet) => [
+        element("ZoneName", `${this.options.region}a`),
+        element("SubnetId", subnet),
+      ]),
+      strings("SecurityGroups", balancer.securityGroups),
+      element("IpAddressType", "ipv4"),
+    ];
+  }
+
+  private listenerXml(listener: ListenerEntry): Child[] {
+    return [
+      element("ListenerArn", listener.arn),
+      element("LoadBalancerArn", listener.loadBalancerArn),
+      element("Port", listener.port),
+      element("Protocol", listener.protocol),
+      list("Certificates", listener.certificates, (certificate) => [
+        optional("CertificateArn", certificate.CertificateArn),
+      ]),
+      optional("SslPolicy", listener.sslPolicy),
+      list("DefaultActions", listener.defaultActions, actionXml),
+    ];
+  }
+
+  private ruleXml(rule: RuleEntry | { arn: string; default: ListenerEntry }): Child[] {
+    if ("default" in rule) {
+      return [
+        element("RuleArn", rule.arn),
+        element("Priority", "default"),
+        list("Conditions", [], () => []),
+        list("Actions", rule.default.defaultActions, actionXml),
+        element("IsDefault", true),
+      ];
+    }
+    return [
+      element("RuleArn", rule.arn),
+      element("Priority", String(rule.priority)),
+      list("Conditions", rule.conditions, conditionXml),
+      list("Actions", rule.actions, actionXml),
+      element("IsDefault", false),
+    ];
+  }
+
+  private targetGroupXml(group: TargetGroupEntry): Child[] {
+    const check = group.healthCheck;
+    const value = (key: string) => (check[key] === undefined ? undefined : String(check[key]));
+    return [
+      element("TargetGroupArn", group.arn),
+      element("TargetGroupName", group.name),
+      element("Protocol", group.protocol),
+      element("Port", group.port),
+      optional("VpcId", group.vpcId),
+      optional("HealthCheckProtocol", value("HealthCheckProtocol") ?? "HTTP"),
+      optional("HealthCheckPort", "traffic-port"),
+      element("HealthCheckEnabled", true),
+      optional("HealthCheckIntervalSeconds", value("HealthCheckIntervalSeconds") ?? "30"),
+      optional("HealthCheckTimeoutSeconds", value("HealthCheckTimeoutSeconds") ?? "5"),
+      optional("HealthyThresholdCount", value("HealthyThresholdCount") ?? "5"),
+      optional("UnhealthyThresholdCount", value("UnhealthyThresholdCount") ?? "2"),
+      optional("HealthCheckPath", value("HealthCheckPath") ?? "/"),
+      element(
+        "Matcher",
+        element("HttpCode", String((check.Matcher as { HttpCode?: string })?.HttpCode ?? "200")),
+      ),
+      strings("LoadBalancerArns", [
+        ...new Set(
+          this.state.listeners
+            .filter(
+              (listener) =>
+                listener.defaultActions.some((action) => action.TargetGroupArn === group.arn) ||
+                this.rulesOf(listener.arn).some((rule) =>
+                  rule.actions.some((action) => action.TargetGroupArn === group.arn),
+                ),
+            )
+            .map((listener) => listener.loadBalancerArn),
+        ),
+      ]),
+      element("TargetType", group.targetType),
+      optional("ProtocolVersion", group.protocolVersion),
+      element("IpAddressType", "ipv4"),
+    ];
+  }
+
+  private async handle(action: string, params: Record<string, unknown>): Promise<Xml[] | undefined> {
+    const state = this.state;
+    switch (action) {
+      case "CreateLoadBalancer": {
+        const name = text(params.Name);
+        if (!name) throw fail("ValidationError", "Name is required");
+        const existing = state.loadBalancers.find((balancer) => balancer.name === name);
+        if (existing) return [list("LoadBalancers", [existing], (b) => this.balancerXml(b))];
+        const type = text(params.Type) ?? "application";
+        if (type !== "application") {
+          throw fail("ValidationError", `Berth Local serves application load balancers only, not ${type}`);
+        }
+        const balancer: BalancerEntry = {
+          arn: this.arn(`loadbalancer/app/${name}`, id()),
+          name,
+          type,
+          scheme: text(params.Scheme) ?? "internet-facing",
+          subnets: asArray<string>(params.Subnets),
+          securityGroups: asArray<string>(params.SecurityGroups),
+          createdTime: new Date().toISOString(),
+          port: 0,
+          tags: tagsOf(params),
+        };
+        await this.listen(balancer);
+        state.loadBalancers.push(balancer);
+        this.save();
+        this.options.log?.(`elbv2: load balancer ${name} listens on http://${this.dnsName(balancer)}`);
+        return [list("LoadBalancers", [balancer], (b) => this.balancerXml(b))];
+      }
+      case "DescribeLoadBalancers": {
+        const names = asArray<string>(params.Names);
+        const arns = asArray<string>(params.LoadBalancerArns);
+        for (const name of names) {
+          if (!state.loadBalancers.some((balancer) => balancer.name === name))
+            throw fail("LoadBalancerNotFound", `Load balancers '[${name}]' not found`);
+        }
+        for (const arn of arns) this.balancer(arn);
+        const found = state.loadBalancers.filter(
+          (balancer) =>
+            (names.length === 0 || names.includes(balancer.name)) &&
+            (arns.length === 0 || arns.includes(balancer.arn)),
+        );
+        return [list("LoadBalancers", found, (b) => this.balancerXml(b))];
+      }
+      case "DeleteLoadBalancer": {
+        const balancer = state.loadBalancers.find((candidate) => candidate.arn === params.LoadBalancerArn);
+        if (!balancer) return [];
+        const listeners = state.listeners.filter((listener) => listener.loadBalancerArn === balancer.arn);
+        state.rules = state.rules.filter(
+          (rule) => !listeners.some((listener) => listener.arn === rule.listenerArn),
+        );
+        state.listeners = state.listeners.filter((listener) => listener.loadBalancerArn !== balancer.arn);
+        state.loadBalancers.splice(state.loadBalancers.indexOf(balancer), 1);
+        const server = this.servers.get(balancer.arn);
+        this.servers.delete(balancer.arn);
+        server?.closeAllConnections();
+        server?.close();
+        this.save();
+        return [];
+      }
+      case "CreateListener": {
+        const balancer = this.balancer(params.LoadBalancerArn);
+        const port = int(params.Port);
+        if (port === undefined) throw fail("ValidationError", "Port is required");
+        if (
+          state.listeners.some(
+            (listener) => listener.loadBalancerArn === balancer.arn && listener.port === port,
+          )
+        )
+          throw fail("DuplicateListener", `A listener already exists on port ${port}`);
+        const actions = actionsOf(params.DefaultActions);
+        for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        const listener: ListenerEntry = {
+          arn: this.arn(`listener/app/${balancer.name}`, `${balancer.arn.split("/").pop()}/${id()}`),
+          loadBalancerArn: balancer.arn,
+          port,
+          protocol: text(params.Protocol) ?? "HTTP",
+          certificates: asArray<{ CertificateArn?: string }>(params.Certificates),
+          ...(text(params.SslPolicy) ? { sslPolicy: text(params.SslPolicy) } : {}),
+          defaultActions: actions,
+        };
+        state.listeners.push(listener);
+        this.save();
+        return [list("Listeners", [listener], (l) => this.listenerXml(l))];
+      }
+      case "DescribeListeners": {
+        const arns = asArray<string>(params.ListenerArns);
+        for (const arn of arns) this.listener(arn);
+        if (params.LoadBalancerArn !== undefined) this.balancer(params.LoadBalancerArn);
+        const found = state.listeners.filter(
+          (listener) =>
+            (params.LoadBalancerArn === undefined || listener.loadBalancerArn === params.LoadBalancerArn) &&
+            (arns.length === 0 || arns.includes(listener.arn)),
+        );
+        return [list("Listeners", found, (l) => this.listenerXml(l))];
+      }
+      case "CreateRule": {
+        const listener = this.listener(params.ListenerArn);
+        const priority = int(params.Priority);
+        if (priority === undefined || priority < 1 || priority > 50_000)
+          throw fail("ValidationError", "Priority must be between 1 and 50000");
+        if (this.rulesOf(listener.arn).some((rule) => rule.priority === priority))
+          throw fail("PriorityInUse", `Priority '${priority}' is currently in use`);
+        const actions = actionsOf(params.Actions);
+        for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        const conditions = conditionsOf(params.Conditions);
+        if (conditions.length === 0) throw fail("ValidationError", "A rule needs at least one condition");
+        const rule: RuleEntry = {
+          arn: listener.arn.replace(":listener/", ":listener-rule/") + `/${id()}`,
+          listenerArn: listener.arn,
+          priority,
+          conditions,
+          actions,
+          tags: tagsOf(params),
+        };
+        state.rules.push(rule);
+        this.save();
+        return [list("Rules", [rule], (r) => this.ruleXml(r))];
+      }
+      case "ModifyRule": {
+        const rule = state.rules.find((candidate) => candidate.arn === params.RuleArn);
+        if (!rule) throw fail("RuleNotFound", `Rule '${String(params.RuleArn)}' not found`);
+        if (params.Conditions !== undefined) rule.conditions = conditionsOf(params.Conditions);
+        if (params.Actions !== undefined) rule.actions = actionsOf(params.Actions);
+        this.save();
+        return [list("Rules", [rule], (r) => this.ruleXml(r))];
+      }
+      case "DescribeRules": {
+        const arns = asArray<string>(params.RuleArns);
+        if (params.ListenerArn !== undefined) {
+          const listener = this.listener(params.ListenerArn);
+          const rules = [
+            ...this.rulesOf(listener.arn),
+            { arn: `${listener.arn}/default`, default: listener },
+          ];
+          return [list("Rules", rules, (r) => this.ruleXml(r))];
+        }
+        const rules = state.rules.filter((rule) => arns.includes(rule.arn));
+        if (rules.length !== arns.length) throw fail("RuleNotFound", "One or more rules not found");
+        return [list("Rules", rules, (r) => this.ruleXml(r))];
+      }
+      case "DeleteRule": {
+        const index = state.rules.findIndex((rule) => rule.arn === params.RuleArn);
+        if (index < 0) throw fail("RuleNotFound", `Rule '${String(params.RuleArn)}' not found`);
+        state.rules.splice(index, 1);
+        this.save();
+        return [];
+      }
+      case "CreateTargetGroup": {
+        const name = text(params.Name);
+        if (!name) throw fail("ValidationError", "Name is required");
+        const existing = state.targetGroups.find((group) => group.name === name);
+        if (existing)
+          throw fail("DuplicateTargetGroupName", `A target group with the same name '${name}' exists`);
+        const {
+          Name: _name,
+          Protocol,
+          ProtocolVersion,
+          Port,
+          VpcId,
+          TargetType,
+          Tags: _tags,
+          ...healthCheck
+        } = params as Record<string, unknown>;
+        const group: TargetGroupEntry = {
+          arn: this.arn(`targetgroup/${name}`, id()),
+          name,
+          protocol: text(Protocol) ?? "HTTP",
+          ...(text(ProtocolVersion) ? { protocolVersion: text(ProtocolVersion) } : {}),
+          port: int(Port) ?? 80,
+          ...(text(VpcId) ? { vpcId: text(VpcId) } : {}),
+          targetType: text(TargetType) ?? "instance",
+          healthCheck,
+          attributes: { "deregistration_delay.timeout_seconds": "300" },
+          tags: tagsOf(params),
+        };
+        state.targetGroups.push(group);
+        this.save();
+        return [list("TargetGroups", [group], (g) => this.targetGroupXml(g))];
+      }
+      case "DescribeTargetGroups": {
+        const names = asArray<string>(params.Names);
+        const arns = asArray<string>(params.TargetGroupArns);
+        for (const name of names) {
+          if (!state.targetGroups.some((group) => group.name === name))
+            throw fail("TargetGroupNotFound", `One or more target groups not found`);
+        }
+        for (const arn of arns) this.targetGroup(arn);
+        const found = state.targetGroups.filter(
+          (group) =>
+            (names.length === 0 || names.includes(group.name)) &&
+            (arns.length === 0 || arns.includes(group.arn)) &&
+            (params.LoadBalancerArn === undefined ||
+              this.targetGroupXml(group).some(
+                (child) => typeof child === "object" && child.xml.includes(String(params.LoadBalancerArn)),
+              )),
+        );
+        return [list("TargetGroups", found, (g) => this.targetGroupXml(g))];
+      }
+      case "ModifyTargetGroup": {
+        const group = this.targetGroup(params.TargetGroupArn);
+        const { TargetGroupArn: _arn, ...healthCheck } = params;
+        Object.assign(group.healthCheck, healthCheck);
+        this.save();
+        return [list("TargetGroups", [group], (g) => this.targetGroupXml(g))];
+      }
+      case "ModifyTargetGroupAttributes": {
+        const group = this.targetGroup(params.TargetGroupArn);
+        for (const attribute of asArray<{ Key?: string; Value?: string }>(params.Attributes)) {
+          if (attribute.Key) group.attributes[attribute.Key] = String(attribute.Value ?? "");
+        }
+        this.save();
+        return [this.attributesXml(group)];
+      }
+      case "DescribeTargetGroupAttributes":
+        return [this.attributesXml(this.targetGroup(params.TargetGroupArn))];
+      case "DeleteTargetGroup": {
+        const group = state.targetGroups.find((candidate) => candidate.arn === params.TargetGroupArn);
+        if (!group) return [];
+        const used =
+          state.listeners.some((listener) =>
+            listener.defaultActions.some((action) => action.TargetGroupArn === group.arn),
+          ) || state.rules.some((rule) => rule.actions.some((action) => action.TargetGroupArn === group.arn));
+        if (used)
+          throw fail(
+            "ResourceInUse",
+            `Target group '${group.arn}' is currently in use by a listener or a rule`,
+          );
+        state.targetGroups.splice(state.targetGroups.indexOf(group), 1);
+        this.save();
+        return [];
+      }
+      case "DescribeTargetHealth": {
+        const group = this.targetGroup(params.TargetGroupArn);
+        const targets = this.options.targetsOf(group.arn);
+        return [
+          list("TargetHealthDescriptions", targets, (target) => [
+            element("Target", element("Id", "127.0.0.1"), element("Port", target.port)),
+            element("HealthCheckPort", String(target.port)),
+            element(
+              "TargetHealth",
+              element("State", target.healthy ? "healthy" : "unhealthy"),
+              target.healthy ? undefined : element("Reason", "Target.FailedHealthChecks"),
+            ),
+          ]),
+        ];
+      }
+      case "DescribeTags": {
+        const arns = asArray<string>(params.ResourceArns);
+        const tagged = [...state.loadBalancers, ...state.targetGroups, ...state.rules];
+        return [
+          list("TagDescriptions", arns, (arn) => [
+            element("ResourceArn", arn),
+            list("Tags", tagged.find((resource) => resource.arn === arn)?.tags ?? [], (tag) => [
+              element("Key", tag.Key),
+              optional("Value", tag.Value),
+            ]),
+          ]),
+        ];
+      }
+      default:
+        throw fail("InvalidAction", `Berth Local's Elastic Load Balancing does not implement ${action}`);
+    }
+  }
+
+  private attributesXml(group: TargetGroupEntry): Xml {
+    return list("Attributes", Object.entries(group.attributes), ([key, value]) => [
+      element("Key", key),
+      element("Value", value),
+    ]);
+  }
+
+  /** The Query API on the endpoint root, told apart from IAM's by its version or signature. */
+  route(): EndpointRoute {
+    return async (request, response, body) => {
+      if (request.method !== "POST" || !isFormEncoded(request)) return false;
+      if (new URL(request.url ?? "/", "http://localhost").pathname !== "/") return false;
+      const query = parseQuery(body.toString("utf8"));
+      if (!query) return false;
+      if (query.version !== VERSION && signingService(request) !== "elasticloadbalancing") return false;
+      const requestId = randomUUID();
+      let status = 200;
+      let xml: string;
+      try {
+        xml = responseDocument(
+          query.action,
+          NAMESPACE,
+          requestId,
+          await this.handle(query.action, query.params),
+        );
+      } catch (error) {
+        const known =
+          error instanceof AwsError
+            ? error
+            : new AwsError("InternalFailure", "internal error in Berth Local", 500);
+        if (!(error instanceof AwsError))
+          this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`);
+        status = known.status;
+        xml = errorDocument(NAMESPACE, requestId, { code: known.type, message: known.message, status });
+      }
+      response.writeHead(status, {
+        "content-type": "text/xml",
+        "content-length": Buffer.byteLength(xml),
+        "x-amzn-requestid": requestId,
+      });
+      response.end(xml);
+      return true;
+    };
+  }
+}

@@ -14,6 +14,7 @@ import { CodeBuildEngine, codeBuildLogsRoute, codeBuildService } from "./codebui
 import { pushRoute } from "./ecr/push.ts";
 import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
+import { FARGATE_PROVIDERS, LOCAL_EC2_CAPACITY_PROVIDER } from "./ecs/capacity.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { EventRouter } from "./eventbridge/router.ts";
 import { eventBridgeService, RuleStore } from "./eventbridge/service.ts";
@@ -45,6 +46,8 @@ export interface BerthLocalOptions {
   region?: string;
   /** Milliseconds between ECS scheduler passes. */
   tickMs?: number;
+  /** How many EC2 container instances the capacity provider runs at most (default 10). */
+  ec2MaxInstances?: number;
   /** Milliseconds between autoscaling evaluations (AWS's target tracking works per minute; 15 s here). */
   scalingIntervalMs?: number;
   log?: (line: string) => void;
@@ -90,6 +93,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     logGroups: logs,
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
+    ...(options.ec2MaxInstances !== undefined ? { ec2MaxInstances: options.ec2MaxInstances } : {}),
   });
   const cloudMap = new CloudMap(join(dataDir, "servicediscovery", "state.json"), {
     account,
@@ -236,8 +240,16 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     region,
     credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
   });
-  await ecsClient.send(new CreateClusterCommand({ clusterName: installation.cluster }));
+  const capacityProviders = [...FARGATE_PROVIDERS, LOCAL_EC2_CAPACITY_PROVIDER];
+  await ecsClient.send(new CreateClusterCommand({ clusterName: installation.cluster, capacityProviders }));
   ecsClient.destroy();
+  // A cluster saved before Berth Local had EC2 capacity gets its provider, as an infrastructure
+  // update would associate it on AWS.
+  const cluster = ecs.findCluster(installation.cluster);
+  if (cluster && !cluster.capacityProviders.includes(LOCAL_EC2_CAPACITY_PROVIDER)) {
+    cluster.capacityProviders = [...new Set([...cluster.capacityProviders, ...capacityProviders])];
+    ecs.save();
+  }
   await ecs.start();
   scaler.start();
   router.start();

@@ -14,6 +14,7 @@ import type {
   TaskDefinitionRecord,
   TaskRecord,
 } from "./model.ts";
+import { Ec2Capacity, FARGATE_PROVIDERS, instanceTypesOf, type Placement, reservationOf } from "./capacity.ts";
 import { type AliasOwner, type Endpoint, ServiceConnect } from "./service-connect.ts";
 
 export interface EngineOptions {
@@ -30,6 +31,16 @@ export interface EngineOptions {
   resolveSecret?: (valueFrom: string) => string | undefined;
   /** Berth Local's AWS-compatible endpoint, given to every container (see agentEnvironment); set once it listens. */
   awsEndpointUrl?: string;
+  /** How many container instances the EC2 capacity provider runs at most (default 10). */
+  ec2MaxInstances?: number;
+}
+
+/** Where RunTask or a service asks its tasks to run: the members ECS places them by. */
+export interface PlacementRequest {
+  launchType?: unknown;
+  capacityProviderStrategy?: unknown;
+  placementConstraints?: unknown;
+  placementStrategy?: unknown;
 }
 
 /** ECS's default stop timeout when a container definition has none. */
@@ -57,10 +68,18 @@ export class EcsEngine {
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   private ticking = false;
+  readonly ec2: Ec2Capacity;
+  /** The last placement failure announced per service deployment, so each is announced once. */
+  private readonly placementFailures = new Map<string, string>();
 
   constructor(readonly options: EngineOptions) {
     this.file = new JsonFile(join(options.dataDir, "ecs", "state.json"));
     this.state = this.file.read({ clusters: [], taskDefinitions: [], services: [], tasks: [] });
+    this.ec2 = new Ec2Capacity(this.state, {
+      arn: (resource) => this.arn(resource),
+      ...(options.ec2MaxInstances !== undefined ? { maxInstances: options.ec2MaxInstances } : {}),
+      onChange: () => this.touch(),
+    });
     // A task still live in the saved state means Berth Local ended without stopping it (SIGKILL,
     // a crash): each container's supervisor killed its processes when Berth Local's pipe closed
     // (runtime/supervisor.ts). Recorded as the infrastructure ending the task, not as the app
@@ -337,6 +356,28 @@ export class EcsEngine {
 
   // Tasks -------------------------------------------------------------------------------------
 
+  /** Whether tasks asked for this way run on EC2: the EC2 launch type, or an EC2 capacity provider. */
+  runsOnEc2(cluster: ClusterRecord, request: PlacementRequest): boolean {
+    if (request.launchType !== undefined) return request.launchType === "EC2";
+    const strategy = (
+      Array.isArray(request.capacityProviderStrategy)
+        ? request.capacityProviderStrategy
+        : cluster.defaultCapacityProviderStrategy
+    ) as { capacityProvider?: string }[];
+    return strategy.some(
+      (item) => item.capacityProvider !== undefined && !FARGATE_PROVIDERS.includes(item.capacityProvider),
+    );
+  }
+
+  /** Chooses a container instance for one task of a task definition, or ECS's reason why none fits. */
+  placeOnEc2(cluster: ClusterRecord, td: TaskDefinitionRecord, request: PlacementRequest): Placement {
+    const instanceTypes = instanceTypesOf(request.placementConstraints);
+    return this.ec2.place(cluster.clusterArn, cluster.clusterName, {
+      ...reservationOf(td.definition),
+      ...(instanceTypes ? { instanceTypes } : {}),
+    });
+  }
+
   liveTasks(predicate: (task: TaskRecord) => boolean = () => true): TaskRecord[] {
     return this.state.tasks.filter((task) => task.lastStatus !== "STOPPED" && predicate(task));
   }
@@ -359,6 +400,8 @@ export class EcsEngine {
       overrides?: TaskOverrides;
       /** The awsvpc network the task is placed in (RunTask's or the service's). */
       networkConfiguration?: unknown;
+      /** The EC2 container instance chosen for it (`placeOnEc2`); absent: Fargate. */
+      ec2?: Extract<Placement, { placed: unknown }>;
     },
   ): TaskRecord {
     const taskId = randomBytes(16).toString("hex");
@@ -394,7 +437,13 @@ export class EcsEngine {
       ...(typeof definition.memory === "string" ? { memory: definition.memory } : {}),
       createdAt: now(),
       version: 1,
-      launchType: "FARGATE",
+      launchType: placement.ec2 ? "EC2" : "FARGATE",
+      ...(placement.ec2
+        ? {
+            containerInstanceArn: placement.ec2.placed.containerInstanceArn,
+            capacityProviderName: placement.ec2.placed.capacityProviderName,
+          }
+        : {}),
       tags: placement.tags ?? [],
       overrides: {
         ...placement.overrides,
@@ -410,6 +459,7 @@ export class EcsEngine {
       hasHealthCheck: containers.some((container) => container.healthCheck && container.essential !== false),
     };
     this.state.tasks.push(task);
+    if (placement.ec2) this.ec2.reserve(placement.ec2.placed, task, reservationOf(definition));
     this.touch();
     this.taskEvent(task);
 
@@ -624,6 +674,7 @@ export class EcsEngine {
     for (const container of task.containers) {
       if (container.lastStatus !== "STOPPED") container.lastStatus = "STOPPED";
     }
+    this.ec2.release(task);
     this.touch();
     if (publish) this.taskEvent(task);
     this.onTaskStopped(task);
@@ -739,17 +790,30 @@ export class EcsEngine {
     if (missing > 0 && room > 0 && now() >= service.nextStartAt && service.status === "ACTIVE") {
       const td = this.findTaskDefinition(primary.taskDefinition);
       if (td) {
-        const started = Array.from({ length: Math.min(missing, room) }, () =>
-          this.runTask(cluster, td, {
-            group: `service:${service.serviceName}`,
-            startedBy: primary.id,
-            deploymentId: primary.id,
-            serviceName: service.serviceName,
-            networkConfiguration: service.configuration.networkConfiguration,
-            ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
-          }),
-        );
-        this.serviceEvent(service, `has started ${started.length} tasks: ${taskList(started)}.`);
+        const started: TaskRecord[] = [];
+        const onEc2 = this.runsOnEc2(cluster, service.configuration);
+        for (let count = 0; count < Math.min(missing, room); count++) {
+          const ec2 = onEc2 ? this.placeOnEc2(cluster, td, service.configuration) : undefined;
+          if (ec2 && "reason" in ec2) {
+            this.placementFailed(service, primary, ec2);
+            break;
+          }
+          started.push(
+            this.runTask(cluster, td, {
+              group: `service:${service.serviceName}`,
+              startedBy: primary.id,
+              deploymentId: primary.id,
+              serviceName: service.serviceName,
+              networkConfiguration: service.configuration.networkConfiguration,
+              ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
+              ...(ec2 ? { ec2 } : {}),
+            }),
+          );
+          this.placementFailures.delete(primary.id);
+        }
+        if (started.length > 0) {
+          this.serviceEvent(service, `has started ${started.length} tasks: ${taskList(started)}.`);
+        }
       }
     }
 
@@ -820,6 +884,39 @@ export class EcsEngine {
       service.status = "INACTIVE";
       this.touch();
     }
+  }
+
+  /**
+   * A task of the service fits no container instance: ECS's service event, and its
+   * SERVICE_TASK_PLACEMENT_FAILURE event with the reason, once for each deployment and reason
+   * (ECS repeats both while the failure lasts; once says the same to a reader).
+   */
+  private placementFailed(
+    service: ServiceRecord,
+    deployment: DeploymentRecord,
+    failure: { reason: string; detail: string },
+  ): void {
+    if (this.placementFailures.get(deployment.id) === failure.reason) return;
+    this.placementFailures.set(deployment.id, failure.reason);
+    this.serviceEvent(
+      service,
+      `was unable to place a task because no container instance met all of its requirements. ${failure.detail}`,
+    );
+    const strategy = service.configuration.capacityProviderStrategy;
+    const providers = Array.isArray(strategy)
+      ? (strategy as { capacityProvider?: string }[]).flatMap((item) =>
+          item.capacityProvider ? [this.arn(`capacity-provider/${item.capacityProvider}`)] : [],
+        )
+      : [];
+    this.options.bus.publish("aws.ecs", "ECS Service Action", [service.serviceArn], {
+      eventType: "ERROR",
+      eventName: "SERVICE_TASK_PLACEMENT_FAILURE",
+      clusterArn: service.clusterArn,
+      ...(providers.length > 0 ? { capacityProviderArns: providers } : {}),
+      reason: failure.reason,
+      createdAt: new Date().toISOString(),
+    });
+    this.touch();
   }
 
   /** Marks a deployment FAILED and, with rollback on, returns to the last completed one. */
@@ -983,14 +1080,16 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
     ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
     ...(task.stopCode ? { stopCode: task.stopCode } : {}),
     launchType: task.launchType,
-    capacityProviderName: "FARGATE",
-    platformVersion: "1.4.0",
-    platformFamily: "Linux",
+    capacityProviderName: task.capacityProviderName ?? "FARGATE",
+    ...(task.containerInstanceArn
+      ? { containerInstanceArn: task.containerInstanceArn }
+      : { platformVersion: "1.4.0", platformFamily: "Linux" }),
     connectivity: "CONNECTED",
     connectivityAt: seconds(task.createdAt),
     availabilityZone: "local",
     enableExecuteCommand: false,
-    ephemeralStorage: { sizeInGiB: 20 },
+    // Fargate's storage; an EC2 task uses its instance's disk.
+    ...(task.containerInstanceArn ? {} : { ephemeralStorage: { sizeInGiB: 20 } }),
     inferenceAccelerators: [],
     version: task.version,
     tags: task.tags,

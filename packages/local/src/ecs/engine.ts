@@ -49,6 +49,8 @@ const MAX_SERVICE_EVENTS = 100;
 const KEEP_STOPPED_TASKS = 50;
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/** How often a placement failure that lasts is announced again (service event and ECS event). */
+const PLACEMENT_FAILURE_REPEAT_MS = 15_000;
 
 export const now = () => Date.now();
 
@@ -69,8 +71,8 @@ export class EcsEngine {
   private dirty = false;
   private ticking = false;
   readonly ec2: Ec2Capacity;
-  /** The last placement failure announced per service deployment, so each is announced once. */
-  private readonly placementFailures = new Map<string, string>();
+  /** The last placement failure announced per service deployment, to repeat it only now and then. */
+  private readonly placementFailures = new Map<string, { reason: string; at: number }>();
 
   constructor(readonly options: EngineOptions) {
     this.file = new JsonFile(join(options.dataDir, "ecs", "state.json"));
@@ -888,16 +890,17 @@ export class EcsEngine {
 
   /**
    * A task of the service fits no container instance: ECS's service event, and its
-   * SERVICE_TASK_PLACEMENT_FAILURE event with the reason, once for each deployment and reason
-   * (ECS repeats both while the failure lasts; once says the same to a reader).
+   * SERVICE_TASK_PLACEMENT_FAILURE event with the reason. Like ECS, it is repeated while the
+   * failure lasts, but only every PLACEMENT_FAILURE_REPEAT_MS, not on every scheduler pass.
    */
   private placementFailed(
     service: ServiceRecord,
     deployment: DeploymentRecord,
     failure: { reason: string; detail: string },
   ): void {
-    if (this.placementFailures.get(deployment.id) === failure.reason) return;
-    this.placementFailures.set(deployment.id, failure.reason);
+    const last = this.placementFailures.get(deployment.id);
+    if (last?.reason === failure.reason && now() - last.at < PLACEMENT_FAILURE_REPEAT_MS) return;
+    this.placementFailures.set(deployment.id, { reason: failure.reason, at: now() });
     this.serviceEvent(
       service,
       `was unable to place a task because no container instance met all of its requirements. ${failure.detail}`,

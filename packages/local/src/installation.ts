@@ -1,6 +1,6 @@
 import type { Workflow } from "@berth/core/deployments";
-import { LOCAL_EC2_CAPACITY_PROVIDER } from "./ecs/capacity.ts";
 import { LOCAL_VPC_LINK_ID } from "./apigatewayv2/service.ts";
+import { LOCAL_EC2_CAPACITY_PROVIDER } from "./ecs/capacity.ts";
 import { LOCAL_NAMESPACE_ID } from "./servicediscovery/service.ts";
 
 /**

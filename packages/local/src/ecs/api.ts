@@ -926,7 +926,9 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
         z.looseObject({
           cluster: z.string().optional(),
           filter: z.string().optional(),
-          status: z.enum(["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"]).optional(),
+          status: z
+            .enum(["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"])
+            .optional(),
           ...Paging,
         }),
         (input) => {
@@ -939,11 +941,15 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
                 (!input.status || instance.status === input.status) &&
                 (!types || types.includes(instance.instanceType)),
             );
-          const page = pageOf(instances, (instance) => `${sortable(instance.registeredAt)}/${instance.ec2InstanceId}`, {
-            ...input,
-            listing: ["ListContainerInstances", cluster.clusterArn, input.filter ?? "", input.status ?? ""],
-            defaultSize: 100,
-          });
+          const page = pageOf(
+            instances,
+            (instance) => `${sortable(instance.registeredAt)}/${instance.ec2InstanceId}`,
+            {
+              ...input,
+              listing: ["ListContainerInstances", cluster.clusterArn, input.filter ?? "", input.status ?? ""],
+              defaultSize: 100,
+            },
+          );
           return {
             containerInstanceArns: page.items.map((instance) => instance.containerInstanceArn),
             ...next(page),
@@ -958,7 +964,9 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
         }),
         (input) => {
           const cluster = engine.requireCluster(input.cluster);
-          const found = input.containerInstances.map((reference) => engine.ec2.find(cluster.clusterArn, reference));
+          const found = input.containerInstances.map((reference) =>
+            engine.ec2.find(cluster.clusterArn, reference),
+          );
           return {
             containerInstances: found.flatMap((instance) =>
               instance ? [describeContainerInstance(instance, engine.state.tasks)] : [],
@@ -1116,9 +1124,14 @@ function checkCapacity(
       );
     }
   }
-  const network = input.networkConfiguration as { awsvpcConfiguration?: { assignPublicIp?: string } } | undefined;
+  const network = input.networkConfiguration as
+    | { awsvpcConfiguration?: { assignPublicIp?: string } }
+    | undefined;
   if (engine.runsOnEc2(cluster, input) && network?.awsvpcConfiguration?.assignPublicIp === "ENABLED") {
-    throw new AwsError("InvalidParameterException", "Assign public IP is not supported for this launch type.");
+    throw new AwsError(
+      "InvalidParameterException",
+      "Assign public IP is not supported for this launch type.",
+    );
   }
 }
 

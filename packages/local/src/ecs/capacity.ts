@@ -101,7 +101,8 @@ export function reservationOf(definition: {
   return { cpu, memory };
 }
 
-const TROUBLESHOOTING = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.";
+const TROUBLESHOOTING =
+  "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.";
 
 /**
  * The container instances of Berth Local's EC2 capacity provider, kept in ECS's state. Managed
@@ -183,7 +184,9 @@ export class Ec2Capacity {
       const largest = [...types].sort((a, b) => b.memory - a.memory || b.cpu - a.cpu)[0] ?? types[0];
       const memory = types.every((type) => type.memory < needs.memory);
       const need = memory ? `${needs.memory} MiB of memory` : `${needs.cpu} CPU units`;
-      const has = memory ? `${largest?.memory} MiB` : `${Math.max(...types.map((type) => type.cpu))} CPU units`;
+      const has = memory
+        ? `${largest?.memory} MiB`
+        : `${Math.max(...types.map((type) => type.cpu))} CPU units`;
       return {
         reason: memory ? "RESOURCE:MEMORY" : "RESOURCE:CPU",
         detail: `No instance type the capacity provider ${LOCAL_EC2_CAPACITY_PROVIDER} may launch (${types.map((type) => type.name).join(", ")}) has enough: the task needs ${need}, the largest registers ${has}. ${TROUBLESHOOTING}`,
@@ -247,7 +250,10 @@ export class Ec2Capacity {
 }
 
 /** A capacity provider as DescribeCapacityProviders answers it. */
-export function describeCapacityProvider(arn: (resource: string) => string, name: string): Record<string, unknown> {
+export function describeCapacityProvider(
+  arn: (resource: string) => string,
+  name: string,
+): Record<string, unknown> {
   const base = { capacityProviderArn: arn(`capacity-provider/${name}`), name, status: "ACTIVE", tags: [] };
   if (FARGATE_PROVIDERS.includes(name)) return base;
   return {
@@ -287,7 +293,14 @@ export function describeContainerInstance(
       longValue: 0,
       integerValue: 0,
     },
-    { name: "PORTS_UDP", type: "STRINGSET", stringSetValue: [], doubleValue: 0, longValue: 0, integerValue: 0 },
+    {
+      name: "PORTS_UDP",
+      type: "STRINGSET",
+      stringSetValue: [],
+      doubleValue: 0,
+      longValue: 0,
+      integerValue: 0,
+    },
   ];
   const held = tasks.filter((task) => instance.tasks.some((entry) => entry.taskId === task.taskId));
   const info = Spec.INSTANCE_TYPES.get(instance.instanceType);
@@ -296,7 +309,11 @@ export function describeContainerInstance(
     ec2InstanceId: instance.ec2InstanceId,
     capacityProviderName: instance.capacityProviderName,
     version: instance.version,
-    versionInfo: { agentVersion: "1.89.0", agentHash: "berth-local", dockerVersion: "DockerVersion: berth-local" },
+    versionInfo: {
+      agentVersion: "1.89.0",
+      agentHash: "berth-local",
+      dockerVersion: "DockerVersion: berth-local",
+    },
     remainingResources: resources(instance.remainingCpu, instance.remainingMemory),
     registeredResources: resources(instance.cpu, instance.memory),
     status: instance.status,

@@ -5,6 +5,13 @@ import { AwsError } from "../protocol.ts";
 import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
 import { JsonFile } from "../state.ts";
+import {
+  Ec2Capacity,
+  FARGATE_PROVIDERS,
+  instanceTypesOf,
+  type Placement,
+  reservationOf,
+} from "./capacity.ts";
 import type {
   ClusterRecord,
   ContainerDefinition,
@@ -14,7 +21,6 @@ import type {
   TaskDefinitionRecord,
   TaskRecord,
 } from "./model.ts";
-import { Ec2Capacity, FARGATE_PROVIDERS, instanceTypesOf, type Placement, reservationOf } from "./capacity.ts";
 import { type AliasOwner, type Endpoint, ServiceConnect } from "./service-connect.ts";
 
 export interface EngineOptions {

@@ -123,7 +123,7 @@ async function handlePlacementFailure(
   reason: string,
 ): Promise<Handled> {
   const wait = await WaitRecord.get(context.store, service.cluster, service.ecsService);
-  if (!wait || wait.phase !== "deploying") return "ignored";
+  if (wait?.phase !== "deploying") return "ignored";
   const words = PLACEMENT_REASONS[reason];
   return rollBack(
     context,

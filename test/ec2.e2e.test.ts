@@ -77,7 +77,11 @@ beforeEach(({ onTestFailed }) => {
 describe("EC2 stacks on Berth Local", () => {
   it("deploys a service with instanceTypes to SUCCEEDED on a container instance of that type, and it serves", async () => {
     const applied = await api.applyStack("onec2", ec2Stack({ instanceTypes: ["c5.large"] }, "ec2-v1"));
-    const { deployment } = await api.waitForStatus(requested(applied, "api").deployment.id, undefined, 180_000);
+    const { deployment } = await api.waitForStatus(
+      requested(applied, "api").deployment.id,
+      undefined,
+      180_000,
+    );
     expect(deployment.status, deployment.reason).toBe("SUCCEEDED");
 
     const ecs = localEcsClient(local?.awsUrl ?? "");
@@ -120,7 +124,11 @@ describe("EC2 stacks on Berth Local", () => {
       "toobig",
       ec2Stack({ instanceTypes: ["c5.large"], cpu: 4, memory: 1024 }, "big"),
     );
-    const { deployment, events } = await api.waitForStatus(requested(applied, "api").deployment.id, undefined, 180_000);
+    const { deployment, events } = await api.waitForStatus(
+      requested(applied, "api").deployment.id,
+      undefined,
+      180_000,
+    );
     expect(deployment.status).toBe("FAILED");
     expect(deployment.reason).toMatch(/^ECS could not place a task of the new revision: RESOURCE:CPU/);
     expect(events.map((event) => event.type)).not.toContain("task-failed");
@@ -147,7 +155,11 @@ describe("EC2 stacks on Berth Local", () => {
       "onec2",
       ec2Stack({ instanceTypes: ["c5.large"], cpu: 4, memory: 1024 }, "ec2-v2"),
     );
-    const { deployment } = await api.waitForStatus(requested(applied, "api").deployment.id, undefined, 180_000);
+    const { deployment } = await api.waitForStatus(
+      requested(applied, "api").deployment.id,
+      undefined,
+      180_000,
+    );
     expect(deployment.status).toBe("ROLLED_BACK");
     expect(deployment.reason).toMatch(/RESOURCE:CPU/);
     const ecs = localEcsClient(local?.awsUrl ?? "");

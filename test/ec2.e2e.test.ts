@@ -1,4 +1,3 @@
-import { rmSync } from "node:fs";
 import {
   DescribeContainerInstancesCommand,
   DescribeServicesCommand,
@@ -6,12 +5,12 @@ import {
   ListContainerInstancesCommand,
   ListTasksCommand,
 } from "@aws-sdk/client-ecs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
-import { BerthApi, requested } from "./support/berth-api.ts";
-import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
-import { e2eWorkspace, getText, localEcsClient, runningTasks, taskProcessesLeft } from "./support/e2e.ts";
+import { type BerthApi, requested } from "./support/berth-api.ts";
+import type { BerthLocalProcess } from "./support/berth-local-process.ts";
+import { berthLocalForFile, e2eWorkspace, getText, localEcsClient, runningTasks } from "./support/e2e.ts";
 
 /**
  * A stack with `instanceTypes` on Berth Local: its service runs on the cluster's EC2 capacity
@@ -19,7 +18,7 @@ import { e2eWorkspace, getText, localEcsClient, runningTasks, taskProcessesLeft 
  * task no instance type can hold fails its deployment with ECS's placement reason.
  */
 
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-ec2-");
+const workspace = e2eWorkspace("berth-ec2-");
 const app = httpApp();
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;
@@ -49,29 +48,9 @@ function ec2Stack(resources: Record<string, unknown>, version: string): string {
   });
 }
 
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-});
-
-afterAll(async () => {
-  await local?.stop();
-  const leftovers = await taskProcessesLeft([dataDir]);
-  for (const leftover of leftovers) {
-    try {
-      process.kill(leftover.pid, "SIGKILL");
-    } catch {
-      // Ended meanwhile.
-    }
-  }
-  if (!process.env.BERTH_TEST_KEEP) rmSync(work, { recursive: true, force: true });
-  expect(leftovers).toEqual([]);
-});
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    console.error(`--- Berth Local log (${logFile}), last lines ---\n${logTail(logFile, 80)}`);
-  });
+berthLocalForFile(workspace, (running) => {
+  local = running.local;
+  api = running.api;
 });
 
 describe("EC2 stacks on Berth Local", () => {

@@ -1,12 +1,12 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./support/apps.ts";
-import { BerthApi, type Deployment, type DeploymentEvent } from "./support/berth-api.ts";
-import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
-import { e2eWorkspace, runBerth, taskProcessesLeft } from "./support/e2e.ts";
+import type { BerthApi, Deployment, DeploymentEvent } from "./support/berth-api.ts";
+import type { BerthLocalProcess } from "./support/berth-local-process.ts";
+import { berthLocalForFile, e2eWorkspace, runBerth } from "./support/e2e.ts";
 
 /**
  * "Truthful deploys" end to end on Berth Local, through the `berth` CLI and the HTTP API: a change
@@ -14,7 +14,8 @@ import { e2eWorkspace, runBerth, taskProcessesLeft } from "./support/e2e.ts";
  * same file and can be redeployed; a dry run refuses what the deployment would refuse.
  */
 
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-truthful-");
+const workspace = e2eWorkspace("berth-truthful-");
+const { work, adminToken } = workspace;
 
 let local: BerthLocalProcess | undefined;
 let api: BerthApi;
@@ -79,29 +80,9 @@ async function builtEvents(id: string): Promise<DeploymentEvent[]> {
   return events.filter((event) => event.type === "built");
 }
 
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-});
-
-afterAll(async () => {
-  await local?.stop();
-  const leftovers = await taskProcessesLeft([dataDir]);
-  for (const leftover of leftovers) {
-    try {
-      process.kill(leftover.pid, "SIGKILL");
-    } catch {
-      // Ended meanwhile.
-    }
-  }
-  if (!process.env.BERTH_TEST_KEEP) rmSync(work, { recursive: true, force: true });
-  expect(leftovers).toEqual([]);
-});
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    console.error(`--- Berth Local log (${logFile}), last lines ---\n${logTail(logFile, 80)}`);
-  });
+berthLocalForFile(workspace, (running) => {
+  local = running.local;
+  api = running.api;
 });
 
 describe("truthful deploys on Berth Local", () => {

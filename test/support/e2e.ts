@@ -1,13 +1,21 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
-import type { BerthApi, Deployment, DeploymentEvent } from "./berth-api.ts";
-import { type HostProcess, newAdminToken, processesUnder } from "./berth-local-process.ts";
+import { BerthApi, type Deployment, type DeploymentEvent } from "./berth-api.ts";
+import {
+  type BerthLocalProcess,
+  type HostProcess,
+  logTail,
+  newAdminToken,
+  processesUnder,
+  startBerthLocalProcess,
+} from "./berth-local-process.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -239,4 +247,40 @@ export function taskProcessesLeft(dirs: readonly string[]): Promise<HostProcess[
 /** An ECS client for a Berth Local endpoint. */
 export function localEcsClient(awsUrl: string): ECSClient {
   return new ECSClient(localAwsConfig(awsUrl));
+}
+
+/**
+ * One Berth Local process for a whole test file (call at its top level): started before its
+ * tests and handed to `started`, stopped after them. A task process left behind is killed and
+ * fails the file; the workspace is removed unless BERTH_TEST_KEEP is set; a failing test prints
+ * the last lines of Berth Local's log.
+ */
+export function berthLocalForFile(
+  workspace: ReturnType<typeof e2eWorkspace>,
+  started: (running: { local: BerthLocalProcess; api: BerthApi }) => void,
+): void {
+  const { work, dataDir, logFile, adminToken } = workspace;
+  let local: BerthLocalProcess | undefined;
+  beforeAll(async () => {
+    local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+    started({ local, api: new BerthApi(local.apiUrl, adminToken) });
+  });
+  afterAll(async () => {
+    await local?.stop();
+    const leftovers = await taskProcessesLeft([dataDir]);
+    for (const leftover of leftovers) {
+      try {
+        process.kill(leftover.pid, "SIGKILL");
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    if (!process.env.BERTH_TEST_KEEP) rmSync(work, { recursive: true, force: true });
+    expect(leftovers).toEqual([]);
+  });
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      console.error(`--- Berth Local log (${logFile}), last lines ---\n${logTail(logFile, 80)}`);
+    });
+  });
 }

@@ -96,7 +96,7 @@ describe("the function manifest", () => {
         kind: "eventbridge",
         pattern: {
           source: ["aws.ecs"],
-          "detail-type": ["ECS Deployment State Change", "ECS Task State Change"],
+          "detail-type": ["ECS Deployment State Change", "ECS Task State Change", "ECS Service Action"],
         },
       },
     ]);

@@ -535,7 +535,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         kind: "eventbridge",
         pattern: {
           source: ["aws.ecs"],
-          "detail-type": ["ECS Deployment State Change", "ECS Task State Change"],
+          "detail-type": ["ECS Deployment State Change", "ECS Task State Change", "ECS Service Action"],
         },
       },
       permissions: [

@@ -14,6 +14,7 @@ import { CodeBuildEngine, codeBuildLogsRoute, codeBuildService } from "./codebui
 import { pushRoute } from "./ecr/push.ts";
 import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "./ecr/service.ts";
 import { ecsService } from "./ecs/api.ts";
+import { FARGATE_PROVIDERS, LOCAL_EC2_CAPACITY_PROVIDER } from "./ecs/capacity.ts";
 import { EcsEngine } from "./ecs/engine.ts";
 import { LoadBalancers } from "./elasticloadbalancing/service.ts";
 import { EventRouter } from "./eventbridge/router.ts";
@@ -49,6 +50,8 @@ export interface BerthLocalOptions {
   tickMs?: number;
   /** Milliseconds one minute of a canary's or linear step's bake time lasts (`BERTH_LOCAL_MINUTE_MS`). */
   strategyMinuteMs?: number;
+  /** How many EC2 container instances the capacity provider runs at most (default 10). */
+  ec2MaxInstances?: number;
   /** Milliseconds between autoscaling evaluations (AWS's target tracking works per minute; 15 s here). */
   scalingIntervalMs?: number;
   /** The clock the scheduler's timers read (default: the system clock). */
@@ -99,6 +102,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     resolveSecret: secrets.resolveValueFrom,
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
     ...(options.strategyMinuteMs ? { strategyMinuteMs: options.strategyMinuteMs } : {}),
+    ...(options.ec2MaxInstances !== undefined ? { ec2MaxInstances: options.ec2MaxInstances } : {}),
   });
   const cloudMap = new CloudMap(join(dataDir, "servicediscovery", "state.json"), {
     account,
@@ -284,8 +288,16 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     region,
     credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
   });
-  await ecsClient.send(new CreateClusterCommand({ clusterName: installation.cluster }));
+  const capacityProviders = [...FARGATE_PROVIDERS, LOCAL_EC2_CAPACITY_PROVIDER];
+  await ecsClient.send(new CreateClusterCommand({ clusterName: installation.cluster, capacityProviders }));
   ecsClient.destroy();
+  // A cluster saved before Berth Local had EC2 capacity gets its provider, as an infrastructure
+  // update would associate it on AWS.
+  const cluster = ecs.findCluster(installation.cluster);
+  if (cluster && !cluster.capacityProviders.includes(LOCAL_EC2_CAPACITY_PROVIDER)) {
+    cluster.capacityProviders = [...new Set([...cluster.capacityProviders, ...capacityProviders])];
+    ecs.save();
+  }
   await ecs.start();
   scaler.start();
   router.start();

@@ -1,5 +1,6 @@
 import type { Workflow } from "@berth/core/deployments";
 import { LOCAL_VPC_LINK_ID } from "./apigatewayv2/service.ts";
+import { LOCAL_EC2_CAPACITY_PROVIDER } from "./ecs/capacity.ts";
 import { LOCAL_NAMESPACE_ID } from "./servicediscovery/service.ts";
 
 /**
@@ -82,8 +83,9 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${account}:role/${LOCAL_STATE_MACHINE_PREFIX}job-run`,
       // BERTH_SOURCE_BUCKET stays unset: the local builder reads file:// directories in place, so
       // the API answers POST /v1/sources with SOURCES_UNSUPPORTED and clients send file://.
-      // BERTH_EC2_CAPACITY_PROVIDER stays unset: Berth Local has no EC2 instances, so the API
-      // refuses `instanceTypes` when the stack is applied, before anything is built.
+      // Resources with `instanceTypes` run on the cluster's EC2 capacity provider, whose
+      // container instances Berth Local models (ecs/capacity.ts).
+      BERTH_EC2_CAPACITY_PROVIDER: LOCAL_EC2_CAPACITY_PROVIDER,
     },
   };
 }

@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { AwsError, type AwsJsonService, operation } from "../protocol.ts";
+import {
+  describeCapacityProvider,
+  describeContainerInstance,
+  FARGATE_PROVIDERS,
+  instanceTypesOf,
+  LOCAL_EC2_CAPACITY_PROVIDER,
+} from "./capacity.ts";
 import { clusterNameOf, describeTask, type EcsEngine, now } from "./engine.ts";
 import type {
   ClusterRecord,
@@ -93,7 +100,7 @@ function clusterView(engine: EcsEngine, cluster: ClusterRecord): Record<string, 
     clusterArn: cluster.clusterArn,
     clusterName: cluster.clusterName,
     status: cluster.status,
-    registeredContainerInstancesCount: 0,
+    registeredContainerInstancesCount: engine.ec2.instances(cluster.clusterArn).length,
     runningTasksCount: tasks.filter((task) => task.lastStatus === "RUNNING").length,
     pendingTasksCount: tasks.filter((task) => task.lastStatus !== "RUNNING").length,
     activeServicesCount: engine.state.services.filter(
@@ -273,9 +280,16 @@ function next(page: { nextToken?: string }): { nextToken?: string } {
   return page.nextToken ? { nextToken: page.nextToken } : {};
 }
 
-/** The launch type a service was created with (Berth Local runs every task as FARGATE). */
+/** The launch type a service was created with: its own, EC2 for an EC2 capacity provider, else FARGATE. */
 function launchTypeOf(service: ServiceRecord): string {
-  return typeof service.configuration.launchType === "string" ? service.configuration.launchType : "FARGATE";
+  if (typeof service.configuration.launchType === "string") return service.configuration.launchType;
+  const strategy = service.configuration.capacityProviderStrategy;
+  const onEc2 =
+    Array.isArray(strategy) &&
+    (strategy as { capacityProvider?: string }[]).some(
+      (item) => item.capacityProvider !== undefined && !FARGATE_PROVIDERS.includes(item.capacityProvider),
+    );
+  return onEc2 ? "EC2" : "FARGATE";
 }
 
 function requireTaskDefinition(engine: EcsEngine, reference: string): TaskDefinitionRecord {
@@ -330,6 +344,14 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
         }),
         (input) => {
           const name = input.clusterName ?? "default";
+          for (const provider of input.capacityProviders ?? []) {
+            if (!KNOWN_PROVIDERS.includes(provider)) {
+              throw new AwsError(
+                "InvalidParameterException",
+                `The specified capacity provider '${provider}' does not exist. Specify a valid capacity provider and try again.`,
+              );
+            }
+          }
           let cluster = engine.findCluster(name);
           if (!cluster) {
             cluster = {
@@ -538,6 +560,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
             throw new AwsError("InvalidParameterException", "TaskDefinition must be specified.");
           const td = requireTaskDefinition(engine, input.taskDefinition);
           checkPlacement(td, input);
+          checkCapacity(engine, cluster, input);
           if (engine.findService(cluster.clusterArn, input.serviceName)) {
             throw new AwsError("InvalidParameterException", "Creation of service was not idempotent.");
           }
@@ -596,6 +619,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
             { ...service.configuration, ...kept },
             td?.taskDefinitionArn ?? service.taskDefinition,
           );
+          checkCapacity(engine, cluster, effective);
           const configurationChanged = Object.entries(kept).some(
             ([key, value]) => JSON.stringify(service.configuration[key]) !== JSON.stringify(value),
           );
@@ -783,17 +807,30 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           if (td?.status !== "ACTIVE")
             throw new AwsError("InvalidParameterException", "TaskDefinition not found.");
           checkPlacement(td, input);
-          const tasks = Array.from({ length: input.count ?? 1 }, () =>
-            engine.runTask(cluster, td, {
-              group: input.group ?? `family:${td.family}`,
-              ...(input.startedBy ? { startedBy: input.startedBy } : {}),
-              ...(input.tags ? { tags: input.tags } : {}),
-              ...(input.overrides ? { overrides: input.overrides } : {}),
-              networkConfiguration: input.networkConfiguration,
-            }),
-          );
+          checkCapacity(engine, cluster, input);
+          const onEc2 = engine.runsOnEc2(cluster, input);
+          const tasks: TaskRecord[] = [];
+          const failures: { arn?: string; reason: string; detail: string }[] = [];
+          for (let count = 0; count < (input.count ?? 1); count++) {
+            // Each task is placed on what the ones before it left (ECS's binpack, task by task).
+            const ec2 = onEc2 ? engine.placeOnEc2(cluster, td, input) : undefined;
+            if (ec2 && "reason" in ec2) {
+              failures.push({ ...(ec2.arn ? { arn: ec2.arn } : {}), reason: ec2.reason, detail: ec2.detail });
+              continue;
+            }
+            tasks.push(
+              engine.runTask(cluster, td, {
+                group: input.group ?? `family:${td.family}`,
+                ...(input.startedBy ? { startedBy: input.startedBy } : {}),
+                ...(input.tags ? { tags: input.tags } : {}),
+                ...(input.overrides ? { overrides: input.overrides } : {}),
+                networkConfiguration: input.networkConfiguration,
+                ...(ec2 ? { ec2 } : {}),
+              }),
+            );
+          }
           engine.save();
-          return { tasks: tasks.map(describeTask), failures: [] };
+          return { tasks: tasks.map(describeTask), failures };
         },
       ),
       StopTask: operation(
@@ -888,6 +925,86 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
               serviceDeploymentBrief(engine, cluster, service, deployment),
             ),
             ...next(page),
+          };
+        },
+      ),
+      DescribeCapacityProviders: operation(
+        z.looseObject({
+          capacityProviders: z.array(z.string()).optional(),
+          include: z.array(z.string()).optional(),
+          ...Paging,
+        }),
+        (input) => {
+          const named = (input.capacityProviders ?? KNOWN_PROVIDERS).map(
+            (reference) => reference.split("/").pop() ?? reference,
+          );
+          const known = named.filter((name) => KNOWN_PROVIDERS.includes(name));
+          const page = pageOf(known, (name) => name, {
+            ...input,
+            listing: ["DescribeCapacityProviders", named],
+            defaultSize: 10,
+          });
+          return {
+            capacityProviders: page.items.map((name) => describeCapacityProvider((r) => engine.arn(r), name)),
+            failures: named
+              .filter((name) => !KNOWN_PROVIDERS.includes(name))
+              .map((name) => ({ arn: engine.arn(`capacity-provider/${name}`), reason: "MISSING" })),
+            ...next(page),
+          };
+        },
+      ),
+      ListContainerInstances: operation(
+        z.looseObject({
+          cluster: z.string().optional(),
+          filter: z.string().optional(),
+          status: z
+            .enum(["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"])
+            .optional(),
+          ...Paging,
+        }),
+        (input) => {
+          const cluster = engine.requireCluster(input.cluster);
+          const types = input.filter ? instanceTypeFilter(input.filter) : undefined;
+          const instances = engine.ec2
+            .instances(cluster.clusterArn)
+            .filter(
+              (instance) =>
+                (!input.status || instance.status === input.status) &&
+                (!types || types.includes(instance.instanceType)),
+            );
+          const page = pageOf(
+            instances,
+            (instance) => `${sortable(instance.registeredAt)}/${instance.ec2InstanceId}`,
+            {
+              ...input,
+              listing: ["ListContainerInstances", cluster.clusterArn, input.filter ?? "", input.status ?? ""],
+              defaultSize: 100,
+            },
+          );
+          return {
+            containerInstanceArns: page.items.map((instance) => instance.containerInstanceArn),
+            ...next(page),
+          };
+        },
+      ),
+      DescribeContainerInstances: operation(
+        z.looseObject({
+          cluster: z.string().optional(),
+          containerInstances: z.array(z.string()).min(1).max(100),
+          include: z.array(z.string()).optional(),
+        }),
+        (input) => {
+          const cluster = engine.requireCluster(input.cluster);
+          const found = input.containerInstances.map((reference) =>
+            engine.ec2.find(cluster.clusterArn, reference),
+          );
+          return {
+            containerInstances: found.flatMap((instance) =>
+              instance ? [describeContainerInstance(instance, engine.state.tasks)] : [],
+            ),
+            failures: input.containerInstances
+              .filter((_, index) => !found[index])
+              .map((arn) => ({ arn, reason: "MISSING" })),
           };
         },
       ),
@@ -1008,4 +1125,55 @@ function taggable(engine: EcsEngine, arn: string): { tags: Tag[] } | undefined {
     engine.state.taskDefinitions.find((td) => td.taskDefinitionArn === arn) ??
     engine.state.tasks.find((t) => t.taskArn === arn)
   );
+}
+
+/** The capacity providers Berth Local has: Fargate's two and its EC2 group's. */
+const KNOWN_PROVIDERS = [...FARGATE_PROVIDERS, LOCAL_EC2_CAPACITY_PROVIDER];
+
+/** What RunTask, CreateService and UpdateService refuse about where their tasks would run. */
+function checkCapacity(
+  engine: EcsEngine,
+  cluster: ClusterRecord,
+  input: { launchType?: unknown; capacityProviderStrategy?: unknown; networkConfiguration?: unknown },
+): void {
+  const strategy = Array.isArray(input.capacityProviderStrategy)
+    ? (input.capacityProviderStrategy as { capacityProvider?: string }[])
+    : undefined;
+  if (input.launchType !== undefined && strategy && strategy.length > 0) {
+    throw new AwsError(
+      "InvalidParameterException",
+      "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
+    );
+  }
+  for (const item of strategy ?? []) {
+    const provider = item.capacityProvider ?? "";
+    // Fargate's providers need no association; any other must be one of the cluster's.
+    if (!FARGATE_PROVIDERS.includes(provider) && !cluster.capacityProviders.includes(provider)) {
+      throw new AwsError(
+        "InvalidParameterException",
+        "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.",
+      );
+    }
+  }
+  const network = input.networkConfiguration as
+    | { awsvpcConfiguration?: { assignPublicIp?: string } }
+    | undefined;
+  if (engine.runsOnEc2(cluster, input) && network?.awsvpcConfiguration?.assignPublicIp === "ENABLED") {
+    throw new AwsError(
+      "InvalidParameterException",
+      "Assign public IP is not supported for this launch type.",
+    );
+  }
+}
+
+/** ListContainerInstances' cluster query language, the instance-type part: `attribute:ecs.instance-type == x`. */
+function instanceTypeFilter(filter: string): string[] {
+  const types = instanceTypesOf([{ type: "memberOf", expression: filter }]);
+  if (!types) {
+    throw new AwsError(
+      "InvalidParameterException",
+      "Berth Local's container instance filter understands attribute:ecs.instance-type == <type> and in [<types>] only.",
+    );
+  }
+  return types;
 }

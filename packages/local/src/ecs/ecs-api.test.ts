@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ECSClient } from "@aws-sdk/client-ecs";
+import {
+  DescribeCapacityProvidersCommand,
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  RunTaskCommand,
+  StopTaskCommand,
+} from "@aws-sdk/client-ecs";
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { Ecs, Iam } from "@berth/core/aws";
 import { Render } from "@berth/core/render";
@@ -507,6 +514,248 @@ describe("records", () => {
     const { services } = await call("DescribeServices", { cluster: "berth", services: ["counted"] });
     const deployment = (services as { deployments: Record<string, unknown>[] }[])[0]?.deployments[0] ?? {};
     expect(Object.keys(deployment)).not.toContain("loadBalancers");
+  });
+});
+
+describe("EC2 capacity", () => {
+  const ecs = () =>
+    new ECSClient({ endpoint: local.awsEndpoint.url, region: "us-east-1", credentials, maxAttempts: 1 });
+  const strategy = [{ capacityProvider: "berth-local-ec2", weight: 1 }];
+  const onC5 = [{ type: "memberOf" as const, expression: "attribute:ecs.instance-type in [c5.large]" }];
+  const started: string[] = [];
+
+  /** An EC2 task definition of the test app reserving `cpu` units and `memory` MiB. */
+  async function ec2Definition(family: string, cpu: string, memory: string) {
+    await call("RegisterTaskDefinition", {
+      family,
+      networkMode: "awsvpc",
+      requiresCompatibilities: ["EC2"],
+      cpu,
+      memory,
+      containerDefinitions: [container({ portMappings: [{ containerPort: 3000 }] })],
+    });
+  }
+
+  /** The container instances as DescribeContainerInstances answers them (raw, for the contract check). */
+  async function instances() {
+    const { containerInstanceArns } = await call("ListContainerInstances", { cluster: "berth" });
+    const arns = containerInstanceArns as string[];
+    if (arns.length === 0) return [];
+    const { containerInstances } = await call("DescribeContainerInstances", {
+      cluster: "berth",
+      containerInstances: arns,
+    });
+    return (containerInstances as Record<string, unknown>[]).map((instance) => {
+      const amount = (list: unknown, name: string) =>
+        (list as { name: string; integerValue: number }[]).find((resource) => resource.name === name)
+          ?.integerValue;
+      return {
+        arn: instance.containerInstanceArn as string,
+        type: (instance.attributes as { name: string; value?: string }[]).find(
+          (attribute) => attribute.name === "ecs.instance-type",
+        )?.value,
+        cpu: amount(instance.registeredResources, "CPU"),
+        memory: amount(instance.registeredResources, "MEMORY"),
+        remainingCpu: amount(instance.remainingResources, "CPU"),
+        remainingMemory: amount(instance.remainingResources, "MEMORY"),
+        running: instance.runningTasksCount,
+      };
+    });
+  }
+
+  beforeAll(async () => {
+    await ec2Definition("ec2-small", "512", "1024");
+    await ec2Definition("ec2-large", "1024", "3000");
+    await ec2Definition("ec2-too-many-cpus", "4096", "1024");
+    await ec2Definition("ec2-too-much-memory", "1024", "8192");
+  });
+  afterAll(async () => {
+    for (const task of started) await call("StopTask", { cluster: "berth", task });
+  });
+
+  it("the cluster has an EC2 capacity provider with managed scaling beside Fargate's", async () => {
+    const client = ecs();
+    const { capacityProviders = [] } = await client.send(new DescribeCapacityProvidersCommand({}));
+    expect(capacityProviders.map((provider) => provider.name)).toEqual([
+      "FARGATE",
+      "FARGATE_SPOT",
+      "berth-local-ec2",
+    ]);
+    expect(capacityProviders[2]?.autoScalingGroupProvider?.managedScaling).toMatchObject({
+      status: "ENABLED",
+      targetCapacity: 100,
+    });
+    const { clusters = [] } = await client.send(new DescribeClustersCommand({ clusters: ["berth"] }));
+    expect(clusters[0]?.capacityProviders).toContain("berth-local-ec2");
+    const { failures } = await call("DescribeCapacityProviders", { capacityProviders: ["nope"] });
+    expect(failures).toEqual([
+      { arn: "arn:aws:ecs:us-east-1:000000000000:capacity-provider/nope", reason: "MISSING" },
+    ]);
+    client.destroy();
+  });
+
+  it("binpacks tasks on memory onto instances sized from the instance type, scales out when none fits and releases what a stopped task held", async () => {
+    const client = ecs();
+    expect(await instances()).toEqual([]);
+    const pair = await client.send(
+      new RunTaskCommand({
+        cluster: "berth",
+        taskDefinition: "ec2-small",
+        count: 2,
+        capacityProviderStrategy: strategy,
+        placementConstraints: onC5,
+        placementStrategy: [{ type: "binpack", field: "memory" }],
+        networkConfiguration: NETWORK,
+      }),
+    );
+    expect(pair.failures).toEqual([]);
+    const [first, second] = pair.tasks ?? [];
+    started.push(first?.taskArn ?? "", second?.taskArn ?? "");
+    expect(first).toMatchObject({ launchType: "EC2", capacityProviderName: "berth-local-ec2" });
+    expect(first?.platformVersion).toBeUndefined();
+    // Both on one c5.large: 2 vCPUs and 91 % of its 4 GiB registered.
+    expect(second?.containerInstanceArn).toBe(first?.containerInstanceArn);
+    await taskOnceIn(first?.taskArn ?? "", "RUNNING");
+    await taskOnceIn(second?.taskArn ?? "", "RUNNING");
+    expect(await instances()).toEqual([
+      {
+        arn: first?.containerInstanceArn,
+        type: "c5.large",
+        cpu: 2048,
+        memory: 3727,
+        remainingCpu: 1024,
+        remainingMemory: 3727 - 2048,
+        running: 2,
+      },
+    ]);
+
+    // 3000 MiB fits no running instance: managed scaling starts a second c5.large.
+    const large = await client.send(
+      new RunTaskCommand({
+        cluster: "berth",
+        taskDefinition: "ec2-large",
+        capacityProviderStrategy: strategy,
+        placementConstraints: onC5,
+        networkConfiguration: NETWORK,
+      }),
+    );
+    const bigTask = large.tasks?.[0];
+    started.push(bigTask?.taskArn ?? "");
+    expect(bigTask?.containerInstanceArn).toBeDefined();
+    expect(bigTask?.containerInstanceArn).not.toBe(first?.containerInstanceArn);
+    expect((await instances()).map((instance) => instance.remainingMemory).sort()).toEqual([1679, 727]);
+
+    // A stopped task gives its share back; the instance keeps running its other task.
+    await client.send(new StopTaskCommand({ cluster: "berth", task: first?.taskArn ?? "" }));
+    await taskOnceIn(first?.taskArn ?? "", "STOPPED");
+    const afterStop = await instances();
+    expect(afterStop.find((instance) => instance.arn === first?.containerInstanceArn)).toMatchObject({
+      remainingCpu: 1536,
+      remainingMemory: 3727 - 1024,
+      running: 1,
+    });
+    // The next small task binpacks onto the fuller instance (least memory left that still fits).
+    const packed = await client.send(
+      new RunTaskCommand({
+        cluster: "berth",
+        taskDefinition: "ec2-small",
+        capacityProviderStrategy: strategy,
+        placementConstraints: onC5,
+        networkConfiguration: NETWORK,
+      }),
+    );
+    started.push(packed.tasks?.[0]?.taskArn ?? "");
+    expect(packed.tasks?.[0]?.containerInstanceArn).toBe(first?.containerInstanceArn);
+    const cli = JSON.parse(
+      (await awsCli(local.awsEndpoint.url, cliDir, ["ecs", "list-container-instances", "--cluster", "berth"]))
+        .stdout,
+    ) as { containerInstanceArns: string[] };
+    expect(cli.containerInstanceArns).toHaveLength(2);
+    client.destroy();
+  });
+
+  it("refuses a task no instance type can hold with ECS's RESOURCE reason, and a service's with its event", async () => {
+    const client = ecs();
+    for (const [taskDefinition, reason] of [
+      ["ec2-too-many-cpus", "RESOURCE:CPU"],
+      ["ec2-too-much-memory", "RESOURCE:MEMORY"],
+    ] as const) {
+      const answer = await client.send(
+        new RunTaskCommand({
+          cluster: "berth",
+          taskDefinition,
+          capacityProviderStrategy: strategy,
+          placementConstraints: onC5,
+          networkConfiguration: NETWORK,
+        }),
+      );
+      expect(answer.tasks).toEqual([]);
+      expect(answer.failures?.map((failure) => failure.reason)).toEqual([reason]);
+    }
+    const before = events.length;
+    await call("CreateService", {
+      cluster: "berth",
+      serviceName: "ec2-unplaceable",
+      taskDefinition: "ec2-too-many-cpus",
+      desiredCount: 1,
+      capacityProviderStrategy: strategy,
+      placementConstraints: onC5,
+      networkConfiguration: NETWORK,
+    });
+    const placementEvent = await waitFor("a placement failure event", async () =>
+      events
+        .slice(before)
+        .find(
+          (event) =>
+            event["detail-type"] === "ECS Service Action" &&
+            (event.detail as { eventName?: string }).eventName === "SERVICE_TASK_PLACEMENT_FAILURE",
+        ),
+    );
+    expect(placementEvent.detail).toMatchObject({ eventType: "ERROR", reason: "RESOURCE:CPU" });
+    const { services = [] } = await client.send(
+      new DescribeServicesCommand({ cluster: "berth", services: ["ec2-unplaceable"] }),
+    );
+    expect(services[0]?.events?.map((event) => event.message)).toContainEqual(
+      expect.stringMatching(
+        /^\(service ec2-unplaceable\) was unable to place a task because no container instance met all of its requirements\. .*4096 CPU units/,
+      ),
+    );
+    expect(services[0]?.runningCount).toBe(0);
+    await call("DeleteService", { cluster: "berth", service: "ec2-unplaceable", force: true });
+    client.destroy();
+  });
+
+  it("refuses a capacity provider the cluster lacks, a launch type beside a strategy and a public IP on EC2", async () => {
+    const base = { cluster: "berth", taskDefinition: "ec2-small", networkConfiguration: NETWORK };
+    expect(
+      await refusal("RunTask", { ...base, capacityProviderStrategy: [{ capacityProvider: "elsewhere" }] }),
+    ).toEqual({
+      name: "InvalidParameterException",
+      message: expect.stringContaining("not associated with the cluster"),
+    });
+    expect(
+      await refusal("RunTask", { ...base, launchType: "EC2", capacityProviderStrategy: strategy }),
+    ).toEqual({
+      name: "InvalidParameterException",
+      message: expect.stringContaining("Specifying both a launch type and capacity provider strategy"),
+    });
+    expect(
+      await refusal("RunTask", {
+        ...base,
+        launchType: "EC2",
+        networkConfiguration: {
+          awsvpcConfiguration: { subnets: ["subnet-0123456789abcdef0"], assignPublicIp: "ENABLED" },
+        },
+      }),
+    ).toEqual({
+      name: "InvalidParameterException",
+      message: "Assign public IP is not supported for this launch type.",
+    });
+    expect(
+      await refusal("CreateCluster", { clusterName: "other", capacityProviders: ["nope"] }),
+    ).toMatchObject({
+      name: "InvalidParameterException",
+    });
   });
 });
 

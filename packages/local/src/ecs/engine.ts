@@ -7,6 +7,13 @@ import { TaskRun } from "../runtime/task-run.ts";
 import type { ContainerSpec, LogSink, TaskState } from "../runtime/types.ts";
 import type { RegisteredTask } from "../servicediscovery/service.ts";
 import { JsonFile } from "../state.ts";
+import {
+  Ec2Capacity,
+  FARGATE_PROVIDERS,
+  instanceTypesOf,
+  type Placement,
+  reservationOf,
+} from "./capacity.ts";
 import type {
   ClusterRecord,
   ContainerDefinition,
@@ -38,6 +45,16 @@ export interface EngineOptions {
    * (`BERTH_LOCAL_MINUTE_MS`, default 60 000): only tests and demos shorten it.
    */
   strategyMinuteMs?: number;
+  /** How many container instances the EC2 capacity provider runs at most (default 10). */
+  ec2MaxInstances?: number;
+}
+
+/** Where RunTask or a service asks its tasks to run: the members ECS places them by. */
+export interface PlacementRequest {
+  launchType?: unknown;
+  capacityProviderStrategy?: unknown;
+  placementConstraints?: unknown;
+  placementStrategy?: unknown;
 }
 
 /** ECS's default stop timeout when a container definition has none. */
@@ -46,6 +63,8 @@ const MAX_SERVICE_EVENTS = 100;
 const KEEP_STOPPED_TASKS = 50;
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/** How often a placement failure that lasts is announced again (service event and ECS event). */
+const PLACEMENT_FAILURE_REPEAT_MS = 15_000;
 
 export const now = () => Date.now();
 
@@ -79,10 +98,18 @@ export class EcsEngine {
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   private ticking = false;
+  readonly ec2: Ec2Capacity;
+  /** The last placement failure announced per service deployment, to repeat it only now and then. */
+  private readonly placementFailures = new Map<string, { reason: string; at: number }>();
 
   constructor(readonly options: EngineOptions) {
     this.file = new JsonFile(join(options.dataDir, "ecs", "state.json"));
     this.state = this.file.read({ clusters: [], taskDefinitions: [], services: [], tasks: [] });
+    this.ec2 = new Ec2Capacity(this.state, {
+      arn: (resource) => this.arn(resource),
+      ...(options.ec2MaxInstances !== undefined ? { maxInstances: options.ec2MaxInstances } : {}),
+      onChange: () => this.touch(),
+    });
     // A task still live in the saved state means Berth Local ended without stopping it (SIGKILL,
     // a crash): each container's supervisor killed its processes when Berth Local's pipe closed
     // (runtime/supervisor.ts). Recorded as the infrastructure ending the task, not as the app
@@ -615,6 +642,28 @@ export class EcsEngine {
 
   // Tasks -------------------------------------------------------------------------------------
 
+  /** Whether tasks asked for this way run on EC2: the EC2 launch type, or an EC2 capacity provider. */
+  runsOnEc2(cluster: ClusterRecord, request: PlacementRequest): boolean {
+    if (request.launchType !== undefined) return request.launchType === "EC2";
+    const strategy = (
+      Array.isArray(request.capacityProviderStrategy)
+        ? request.capacityProviderStrategy
+        : cluster.defaultCapacityProviderStrategy
+    ) as { capacityProvider?: string }[];
+    return strategy.some(
+      (item) => item.capacityProvider !== undefined && !FARGATE_PROVIDERS.includes(item.capacityProvider),
+    );
+  }
+
+  /** Chooses a container instance for one task of a task definition, or ECS's reason why none fits. */
+  placeOnEc2(cluster: ClusterRecord, td: TaskDefinitionRecord, request: PlacementRequest): Placement {
+    const instanceTypes = instanceTypesOf(request.placementConstraints);
+    return this.ec2.place(cluster.clusterArn, cluster.clusterName, {
+      ...reservationOf(td.definition),
+      ...(instanceTypes ? { instanceTypes } : {}),
+    });
+  }
+
   liveTasks(predicate: (task: TaskRecord) => boolean = () => true): TaskRecord[] {
     return this.state.tasks.filter((task) => task.lastStatus !== "STOPPED" && predicate(task));
   }
@@ -637,6 +686,8 @@ export class EcsEngine {
       overrides?: TaskOverrides;
       /** The awsvpc network the task is placed in (RunTask's or the service's). */
       networkConfiguration?: unknown;
+      /** The EC2 container instance chosen for it (`placeOnEc2`); absent: Fargate. */
+      ec2?: Extract<Placement, { placed: unknown }>;
     },
   ): TaskRecord {
     const taskId = randomBytes(16).toString("hex");
@@ -672,7 +723,13 @@ export class EcsEngine {
       ...(typeof definition.memory === "string" ? { memory: definition.memory } : {}),
       createdAt: now(),
       version: 1,
-      launchType: "FARGATE",
+      launchType: placement.ec2 ? "EC2" : "FARGATE",
+      ...(placement.ec2
+        ? {
+            containerInstanceArn: placement.ec2.placed.containerInstanceArn,
+            capacityProviderName: placement.ec2.placed.capacityProviderName,
+          }
+        : {}),
       tags: placement.tags ?? [],
       overrides: {
         ...placement.overrides,
@@ -688,6 +745,7 @@ export class EcsEngine {
       hasHealthCheck: containers.some((container) => container.healthCheck && container.essential !== false),
     };
     this.state.tasks.push(task);
+    if (placement.ec2) this.ec2.reserve(placement.ec2.placed, task, reservationOf(definition));
     this.touch();
     this.taskEvent(task);
 
@@ -916,6 +974,7 @@ export class EcsEngine {
     for (const container of task.containers) {
       if (container.lastStatus !== "STOPPED") container.lastStatus = "STOPPED";
     }
+    this.ec2.release(task);
     this.touch();
     if (publish) this.taskEvent(task);
     this.onTaskStopped(task);
@@ -1031,17 +1090,30 @@ export class EcsEngine {
     if (missing > 0 && room > 0 && now() >= service.nextStartAt && service.status === "ACTIVE") {
       const td = this.findTaskDefinition(primary.taskDefinition);
       if (td) {
-        const started = Array.from({ length: Math.min(missing, room) }, () =>
-          this.runTask(cluster, td, {
-            group: `service:${service.serviceName}`,
-            startedBy: primary.id,
-            deploymentId: primary.id,
-            serviceName: service.serviceName,
-            networkConfiguration: service.configuration.networkConfiguration,
-            ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
-          }),
-        );
-        this.serviceEvent(service, `has started ${started.length} tasks: ${taskList(started)}.`);
+        const started: TaskRecord[] = [];
+        const onEc2 = this.runsOnEc2(cluster, service.configuration);
+        for (let count = 0; count < Math.min(missing, room); count++) {
+          const ec2 = onEc2 ? this.placeOnEc2(cluster, td, service.configuration) : undefined;
+          if (ec2 && "reason" in ec2) {
+            this.placementFailed(service, primary, ec2);
+            break;
+          }
+          started.push(
+            this.runTask(cluster, td, {
+              group: `service:${service.serviceName}`,
+              startedBy: primary.id,
+              deploymentId: primary.id,
+              serviceName: service.serviceName,
+              networkConfiguration: service.configuration.networkConfiguration,
+              ...(service.configuration.propagateTags === "SERVICE" ? { tags: service.tags } : {}),
+              ...(ec2 ? { ec2 } : {}),
+            }),
+          );
+          this.placementFailures.delete(primary.id);
+        }
+        if (started.length > 0) {
+          this.serviceEvent(service, `has started ${started.length} tasks: ${taskList(started)}.`);
+        }
       }
     }
 
@@ -1122,6 +1194,40 @@ export class EcsEngine {
       void this.syncServiceConnect(service);
       this.touch();
     }
+  }
+
+  /**
+   * A task of the service fits no container instance: ECS's service event, and its
+   * SERVICE_TASK_PLACEMENT_FAILURE event with the reason. Like ECS, it is repeated while the
+   * failure lasts, but only every PLACEMENT_FAILURE_REPEAT_MS, not on every scheduler pass.
+   */
+  private placementFailed(
+    service: ServiceRecord,
+    deployment: DeploymentRecord,
+    failure: { reason: string; detail: string },
+  ): void {
+    const last = this.placementFailures.get(deployment.id);
+    if (last?.reason === failure.reason && now() - last.at < PLACEMENT_FAILURE_REPEAT_MS) return;
+    this.placementFailures.set(deployment.id, { reason: failure.reason, at: now() });
+    this.serviceEvent(
+      service,
+      `was unable to place a task because no container instance met all of its requirements. ${failure.detail}`,
+    );
+    const strategy = service.configuration.capacityProviderStrategy;
+    const providers = Array.isArray(strategy)
+      ? (strategy as { capacityProvider?: string }[]).flatMap((item) =>
+          item.capacityProvider ? [this.arn(`capacity-provider/${item.capacityProvider}`)] : [],
+        )
+      : [];
+    this.options.bus.publish("aws.ecs", "ECS Service Action", [service.serviceArn], {
+      eventType: "ERROR",
+      eventName: "SERVICE_TASK_PLACEMENT_FAILURE",
+      clusterArn: service.clusterArn,
+      ...(providers.length > 0 ? { capacityProviderArns: providers } : {}),
+      reason: failure.reason,
+      createdAt: new Date().toISOString(),
+    });
+    this.touch();
   }
 
   /** Marks a deployment FAILED and, with rollback on, returns to the last completed one. */
@@ -1296,14 +1402,16 @@ export function describeTask(task: TaskRecord): Record<string, unknown> {
     ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
     ...(task.stopCode ? { stopCode: task.stopCode } : {}),
     launchType: task.launchType,
-    capacityProviderName: "FARGATE",
-    platformVersion: "1.4.0",
-    platformFamily: "Linux",
+    capacityProviderName: task.capacityProviderName ?? "FARGATE",
+    ...(task.containerInstanceArn
+      ? { containerInstanceArn: task.containerInstanceArn }
+      : { platformVersion: "1.4.0", platformFamily: "Linux" }),
     connectivity: "CONNECTED",
     connectivityAt: seconds(task.createdAt),
     availabilityZone: "local",
     enableExecuteCommand: false,
-    ephemeralStorage: { sizeInGiB: 20 },
+    // Fargate's storage; an EC2 task uses its instance's disk.
+    ...(task.containerInstanceArn ? {} : { ephemeralStorage: { sizeInGiB: 20 } }),
     inferenceAccelerators: [],
     version: task.version,
     tags: task.tags,

@@ -175,6 +175,29 @@ export interface TaskRecord {
   eni?: { attachmentId: string; networkInterfaceId: string; subnetId: string; macAddress: string };
   /** Whether the task definition gives any essential container a health check. */
   hasHealthCheck: boolean;
+  /** The EC2 container instance the task is placed on (EC2 tasks only). */
+  containerInstanceArn?: string;
+  /** The capacity provider the task runs on (`FARGATE` unless placed on EC2). */
+  capacityProviderName?: string;
+}
+
+/** A container instance of the EC2 capacity provider: what it registered and what is left. */
+export interface ContainerInstanceRecord {
+  containerInstanceArn: string;
+  clusterArn: string;
+  ec2InstanceId: string;
+  instanceType: string;
+  capacityProviderName: string;
+  status: "ACTIVE" | "DRAINING";
+  /** Registered CPU units and memory (MiB). */
+  cpu: number;
+  memory: number;
+  remainingCpu: number;
+  remainingMemory: number;
+  /** The tasks placed on it, with what each reserved. */
+  tasks: { taskId: string; cpu: number; memory: number }[];
+  registeredAt: number;
+  version: number;
 }
 
 export interface EcsState {
@@ -182,4 +205,6 @@ export interface EcsState {
   taskDefinitions: TaskDefinitionRecord[];
   services: ServiceRecord[];
   tasks: TaskRecord[];
+  /** EC2 container instances (absent in state saved before Berth Local had EC2 capacity). */
+  containerInstances?: ContainerInstanceRecord[];
 }

@@ -68,8 +68,8 @@ export type Handled =
   | "task-failure-recorded";
 
 /**
- * The ECS event handler: matches `ECS Deployment State Change` and `ECS Task State Change` to
- * the deployment waiting on that ECS service. Events of other services, revisions or ECS
+ * The ECS event handler: matches `ECS Deployment State Change`, `ECS Task State Change` and
+ * `ECS Service Action` (a task placement failure) to the deployment waiting on that ECS service. Events of other services, revisions or ECS
  * deployments, repeated and late ones are ignored: a wait records which tasks it counted and
  * moves through its phases only forwards.
  */
@@ -92,7 +92,44 @@ export async function handleEcsEvent(context: StepContext, event: unknown): Prom
     if (!detail.success) return "ignored";
     return handleTaskState(context, detail.data);
   }
+  if (parsed.data["detail-type"] === "ECS Service Action") {
+    const detail = ServiceActionDetail.safeParse(parsed.data.detail);
+    const service = parsed.data.resources.map(serviceOfArn).find((found) => found !== undefined);
+    if (!detail.success || !service || detail.data.eventName !== "SERVICE_TASK_PLACEMENT_FAILURE") {
+      return "ignored";
+    }
+    return handlePlacementFailure(context, service, detail.data.reason ?? "no reason given");
+  }
   return "ignored";
+}
+
+const ServiceActionDetail = z.looseObject({ eventName: z.string(), reason: z.string().optional() });
+
+/** ECS's reasons for a task it could not place, in words. */
+const PLACEMENT_REASONS: Record<string, string> = {
+  "RESOURCE:MEMORY": "no container instance has enough memory for it",
+  "RESOURCE:CPU": "no container instance has enough CPU for it",
+};
+
+/**
+ * ECS could not place a task of the new revision on any container instance (an EC2 task bigger
+ * than the instances, or the capacity provider at its maximum): ECS keeps retrying and its
+ * circuit breaker never counts it, so the deployment would only end at its timeout. It fails
+ * now, with ECS's reason, and returns to the previous revision.
+ */
+async function handlePlacementFailure(
+  context: StepContext,
+  service: { cluster: string; ecsService: string },
+  reason: string,
+): Promise<Handled> {
+  const wait = await WaitRecord.get(context.store, service.cluster, service.ecsService);
+  if (wait?.phase !== "deploying") return "ignored";
+  const words = PLACEMENT_REASONS[reason];
+  return rollBack(
+    context,
+    wait,
+    `ECS could not place a task of the new revision: ${reason}${words ? ` (${words})` : ""}`,
+  );
 }
 
 export async function handleDeploymentState(context: StepContext, state: DeploymentState): Promise<Handled> {

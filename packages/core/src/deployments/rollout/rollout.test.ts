@@ -128,6 +128,21 @@ describe("the ECS event handler", () => {
     expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.failedTasks).toEqual([]);
   });
 
+  it("takes a task placement failure only while deploying, and no other ECS Service Action", async () => {
+    const { wait } = await waitingDeployment();
+    const action = (eventName: string) => ({
+      source: "aws.ecs",
+      "detail-type": "ECS Service Action",
+      resources: [`arn:aws:ecs:us-east-1:000000000000:service/berth/${wait.ecsService}`],
+      detail: { eventType: "ERROR", eventName, reason: "RESOURCE:MEMORY" },
+    });
+    expect(await handleEcsEvent(context(), action("SERVICE_STEADY_STATE"))).toBe("ignored");
+    // Once ECS completed the rollout, every task was placed: a late placement failure is stale.
+    expect(await handleEcsEvent(context(), completedEvent(wait))).toBe("stabilizing");
+    expect(await handleEcsEvent(context(), action("SERVICE_TASK_PLACEMENT_FAILURE"))).toBe("ignored");
+    expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.phase).toBe("stabilizing");
+  });
+
   it("does not call a completed rollout a success: it starts the stability window, answered when the token comes", async () => {
     const { wait, deploymentId } = await waitingDeployment();
     expect(await handleEcsEvent(context(), completedEvent(wait))).toBe("stabilizing");

@@ -183,6 +183,7 @@ export const DeploymentSummary = DeploymentRecord.Info.pick({
   status: true,
   reason: true,
   trigger: true,
+  requestedBy: true,
   createdAt: true,
   updatedAt: true,
 });

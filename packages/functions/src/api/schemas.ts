@@ -35,6 +35,17 @@ const wholeNumber = (min: number, max: number) =>
 
 export const NoQuery = z.strictObject({});
 
+export const StackListQuery = z.strictObject({
+  services: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((value) => value === "true")
+    .describe(
+      "`true`: each stack also carries its services' names, types, statuses and ECS task counts, " +
+        "so a list needs no request per stack",
+    ),
+});
+
 export const ApplyQuery = z.strictObject({
   dryRun: z
     .enum(["true", "false"])
@@ -233,7 +244,19 @@ export const ServiceSummary = ServiceView.pick({
   queuedDeployment: true,
 });
 
-export const StackList = z.object({ stacks: z.array(StackSummary) });
+/** A service as the stack list shows it with `services=true`. */
+export const ListedService = ServiceView.pick({ name: true, type: true, status: true, tasks: true });
+
+export const StackList = z.object({
+  stacks: z.array(
+    StackSummary.extend({
+      services: z
+        .array(ListedService)
+        .optional()
+        .describe("with `services=true`: the stack's services, by name, with live task counts"),
+    }),
+  ),
+});
 /** An ingress resource Berth created for the stack (an HTTP API gateway, a load balancer). */
 export const IngressView = z.object({ name: z.string(), type: z.string(), url: z.string() });
 export const StackDetail = z.object({

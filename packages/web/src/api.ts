@@ -11,6 +11,8 @@ type Out<Schema extends z.ZodType> = z.output<Schema>;
 
 export type StackList = Out<typeof Schemas.StackList>;
 export type StackSummary = Out<typeof Schemas.StackSummary>;
+/** A stack as `GET /v1/stacks?services=true` lists it: with its services' statuses and task counts. */
+export type ListedStack = StackList["stacks"][number];
 export type StackDetail = Out<typeof Schemas.StackDetail>;
 export type ServiceSummary = Out<typeof Schemas.ServiceSummary>;
 export type ServiceView = Out<typeof Schemas.ServiceView>;
@@ -160,7 +162,7 @@ export function createClient(options: ClientOptions) {
   const job = (stack: string, name: string) => `/v1/stacks/${enc(stack)}/jobs/${enc(name)}`;
 
   return {
-    listStacks: () => json<StackList>("GET", "/v1/stacks"),
+    listStacks: () => json<StackList>("GET", `/v1/stacks${query({ services: "true" })}`),
     getStack: (stack: string) => json<StackDetail>("GET", `/v1/stacks/${enc(stack)}`),
     planStack: async (stack: string, stackFile: string): Promise<ApplyResponse> => {
       const response = await request("PUT", `/v1/stacks/${enc(stack)}${query({ dryRun: "true" })}`, {

@@ -109,54 +109,51 @@ describe("signing in", () => {
 });
 
 describe("the stacks list", () => {
-  it("pages 200 stacks 25 at a time, with each shown stack's services, status and task counts", async () => {
-    const all = stacks(200);
+  it("pages 200 stacks 25 at a time, with each stack's services, status and task counts from one request", async () => {
+    const all = stacks(200).map((stack, index) => ({
+      ...stack,
+      services: [
+        { name: "api", type: "private-service", status: "LIVE", tasks: { desired: 2, running: index % 3 } },
+        {
+          name: "nightly",
+          type: "batch-job",
+          status: "NOT_DEPLOYED",
+          tasks: { desired: null, running: null },
+        },
+      ],
+    }));
     const view = open(
       "/stacks",
-      {
-        "GET /v1/stacks": { status: 200, body: { stacks: all } },
-        ...Object.fromEntries(
-          all.map((stack) => [
-            `GET /v1/stacks/${stack.name}`,
-            {
-              status: 200,
-              body: {
-                stack: { ...stack, stackFile: "resources: {}\n" },
-                services: [
-                  {
-                    name: "api",
-                    type: "private-service",
-                    status: "LIVE",
-                    address: null,
-                    activeDeployment: null,
-                    queuedDeployment: null,
-                  },
-                ],
-              },
-            },
-          ]),
-        ),
-        ...Object.fromEntries(
-          all.map((stack) => [
-            `GET /v1/stacks/${stack.name}/services/api`,
-            { status: 200, body: serviceView({ stack: stack.name }) },
-          ]),
-        ),
-      },
+      { "GET /v1/stacks": { status: 200, body: { stacks: all } } },
       { scope: "read" },
     );
     await until(() => expect(view.container.querySelectorAll("tbody tr")).toHaveLength(25));
     expect(view.text()).toContain("Page 1 of 8");
-    await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("1/1 tasks"));
     const first = view.container.querySelector("tbody tr")?.textContent ?? "";
     expect(first).toContain("stack-000");
-    // The status is in words (with a symbol), not only a colour.
+    expect(first).toContain("0/2 tasks");
+    // The status is in words (with a symbol), not only a colour; unknown counts are a dash.
     expect(first).toContain("LIVE");
-    // Only the shown page's stacks are asked about.
-    expect(view.api.calls.filter((call) => /^\/v1\/stacks\/stack-\d+$/.test(call.path))).toHaveLength(25);
+    expect(first).toContain("NOT_DEPLOYED");
+    expect(first).toContain("–/– tasks");
+    const second = view.container.querySelectorAll("tbody tr")[1]?.textContent ?? "";
+    expect(second).toContain("1/2 tasks");
+    // A batch job links to its job page, a service to its service page.
+    const links = [...view.container.querySelectorAll("tbody tr:first-child a")].map((a) =>
+      a.getAttribute("href"),
+    );
+    expect(links).toEqual([
+      "/stacks/stack-000",
+      "/stacks/stack-000/services/api",
+      "/stacks/stack-000/jobs/nightly",
+    ]);
+    // One request for the whole list, none per stack or service.
+    const listing = view.api.calls.filter((call) => call.path.startsWith("/v1/stacks"));
+    expect(listing.map((call) => call.path)).toEqual(["/v1/stacks?services=true"]);
     click(button(view.container, "Next page"));
     await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("stack-025"));
     expect(view.text()).toContain("Page 2 of 8");
+    expect(view.api.calls.filter((call) => call.path.startsWith("/v1/stacks"))).toHaveLength(1);
   });
 });
 
@@ -212,7 +209,11 @@ describe("a service's page", () => {
 
   it("shows a failed task's health-check output and last log lines, and rolls back only after confirming", async () => {
     const good = deployment({ id: "01JD0000000000000000000001" });
-    const newer = deployment({ id: "01JD0000000000000000000002" });
+    const newer = deployment({
+      id: "01JD0000000000000000000002",
+      trigger: "cli",
+      requestedBy: "token laptop",
+    });
     const failed = deployment({
       id: "01JD0000000000000000000003",
       status: "ROLLED_BACK",
@@ -268,6 +269,12 @@ describe("a service's page", () => {
     await until(() => expect(view.text()).toContain("database unreachable"));
     expect(view.text()).toContain("connecting to db\ntimeout");
     expect(view.text()).toContain("2 tasks failed health checks");
+    // Each deployment says what asked for it and who.
+    const newerRow = [...view.container.querySelectorAll("tbody tr")].find((row) =>
+      row.textContent?.includes(newer.id.slice(-6)),
+    );
+    expect(newerRow?.textContent).toContain("cli");
+    expect(newerRow?.textContent).toContain("token laptop");
     // Only the older good deployment can be returned to (the newest good one is what runs).
     expect(button(view.container, `Roll back to ${newer.id}`)).toBeUndefined();
     click(button(view.container, `Roll back to ${good.id}`));

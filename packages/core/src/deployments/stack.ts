@@ -298,8 +298,9 @@ export async function listWithServices(
   const reader = async () => {
     while (next < stacks.length) {
       const index = next++;
-      services[index] = (await StackRecord.getWithServices(context.store, (stacks[index] as StackRecord.Info).name))
-        .services;
+      services[index] = (
+        await StackRecord.getWithServices(context.store, (stacks[index] as StackRecord.Info).name)
+      ).services;
     }
   };
   await Promise.all(Array.from({ length: Math.min(STACK_READS_AT_ONCE, stacks.length) }, reader));
@@ -314,7 +315,11 @@ export async function listWithServices(
     services: (services[index] ?? []).map((service) => ({
       name: service.name,
       type: typeof service.spec.type === "string" ? service.spec.type : "unknown",
-      status: service.activeDeploymentId ? "DEPLOYING" : service.liveTaskDefinitionArn ? "LIVE" : "NOT_DEPLOYED",
+      status: service.activeDeploymentId
+        ? "DEPLOYING"
+        : service.liveTaskDefinitionArn
+          ? "LIVE"
+          : "NOT_DEPLOYED",
       tasks: countOf.get(`${service.stack}/${service.name}`) ?? { desired: null, running: null },
     })),
   }));

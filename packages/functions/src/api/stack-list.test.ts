@@ -18,7 +18,8 @@ const failing = new Set<string>();
 
 beforeAll(async () => {
   ecs = await startAwsJsonEndpoint(({ target, body }) => {
-    if (!target.endsWith("DescribeServices")) return { status: 400, body: { __type: "InvalidParameterException" } };
+    if (!target.endsWith("DescribeServices"))
+      return { status: 400, body: { __type: "InvalidParameterException" } };
     const names = body.services as string[];
     if (names.some((name) => failing.has(name))) {
       return { status: 500, body: { __type: "ServerException", message: "ECS is having a bad day" } };
@@ -83,7 +84,12 @@ describe("GET /v1/stacks?services=true", () => {
     );
     expect(byName.get("fleet0")?.services).toEqual([
       { name: "api", type: "private-service", status: "LIVE", tasks: { desired: 2, running: 1 } },
-      { name: "worker", type: "worker-service", status: "DEPLOYING", tasks: { desired: null, running: null } },
+      {
+        name: "worker",
+        type: "worker-service",
+        status: "DEPLOYING",
+        tasks: { desired: null, running: null },
+      },
     ]);
     expect(byName.get("fleet6")?.services).toContainEqual(
       expect.objectContaining({ name: "worker", tasks: { desired: 1, running: 1 } }),

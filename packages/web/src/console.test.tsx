@@ -352,6 +352,152 @@ describe("tokens", () => {
   });
 });
 
+describe("webhook receivers", () => {
+  const receiver = {
+    id: "01JD00000000000000000000R1",
+    provider: "github",
+    stack: "shop",
+    createdAt: NOW,
+  };
+  const created = {
+    id: receiver.id,
+    url: `http://console.test/v1/hooks/${receiver.id}`,
+    secret: "s".repeat(43),
+    receiver,
+  };
+
+  it("creates a receiver bound to a stack and shows its URL and secret once, with copy buttons", async () => {
+    let listed: unknown[] = [];
+    const view = open(
+      "/webhooks",
+      {
+        "GET /v1/webhooks": () => ({ status: 200, body: { receivers: listed } }),
+        "POST /v1/webhooks": () => {
+          listed = [receiver];
+          return { status: 201, body: created };
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("No receivers yet."));
+    type(view.container.querySelector("#receiver-stack"), "shop");
+    view.container
+      .querySelector("form")
+      ?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await until(() =>
+      expect((view.container.querySelector("#receiver-secret") as HTMLInputElement | null)?.value).toBe(
+        created.secret,
+      ),
+    );
+    expect((view.container.querySelector("#receiver-url") as HTMLInputElement).value).toBe(created.url);
+    expect(button(view.container, "Copy URL")).toBeDefined();
+    expect(button(view.container, "Copy secret")).toBeDefined();
+    const sent = view.api.calls.find((call) => call.method === "POST");
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ provider: "github", stack: "shop" });
+    expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+    // The list is read again: the new receiver is there, linking to its page, without its secret.
+    await until(() => expect(view.container.querySelector("tbody")?.textContent).toContain("stack shop"));
+    expect(view.container.querySelector(`a[href="/webhooks/${receiver.id}"]`)).not.toBeNull();
+    expect(view.container.querySelector("tbody")?.textContent).not.toContain(created.secret);
+  });
+
+  it("lists a receiver's deliveries page by page, rotates its secret and deletes it after confirming", async () => {
+    const delivery = (index: number, overrides: Record<string, unknown> = {}) => ({
+      id: `01JD00000000000000000000D${index}`,
+      source: receiver.id,
+      key: `delivery-${index}`,
+      receivedAt: NOW,
+      provider: "github",
+      event: "registry_package published",
+      image: "ghcr.io/acme/shop:1.4.2",
+      digest: `sha256:${String(index).repeat(64)}`,
+      outcome: "deployed",
+      reason: "",
+      services: [{ service: "shop/api", outcome: "deployed", reason: "deployment 01JD (active)" }],
+      expiresAt: 0,
+      ...overrides,
+    });
+    let deleted = false;
+    const view = open(
+      `/webhooks/${receiver.id}`,
+      {
+        "GET /v1/webhooks": () => ({ status: 200, body: { receivers: deleted ? [] : [receiver] } }),
+        [`GET /v1/webhooks/${receiver.id}/deliveries`]: (call) =>
+          call.path.includes("cursor=page2")
+            ? {
+                status: 200,
+                body: {
+                  deliveries: [delivery(2, { outcome: "ignored", reason: "tag 1.4.2-rc1 is filtered out" })],
+                },
+              }
+            : { status: 200, body: { deliveries: [delivery(1)], nextCursor: "page2" } },
+        [`POST /v1/webhooks/${receiver.id}/rotate`]: {
+          status: 200,
+          body: { ...created, secret: "n".repeat(43), receiver: { ...receiver, rotatedAt: NOW } },
+        },
+        [`DELETE /v1/webhooks/${receiver.id}`]: () => {
+          deleted = true;
+          return { status: 204 };
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("ghcr.io/acme/shop:1.4.2"));
+    expect(view.text()).toContain("registry_package published");
+    expect(view.text()).toContain("shop/api: deployed");
+    click(button(view.container, "Older"));
+    await until(() => expect(view.text()).toContain("tag 1.4.2-rc1 is filtered out"));
+    expect(view.text()).toContain("ignored");
+
+    click(button(view.container, "Rotate the secret"));
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Rotate the secret"));
+    await until(() =>
+      expect((view.container.querySelector("#receiver-secret") as HTMLInputElement | null)?.value).toBe(
+        "n".repeat(43),
+      ),
+    );
+
+    click(button(view.container, "Delete the receiver"));
+    expect(view.api.calls.some((call) => call.method === "DELETE")).toBe(false);
+    click(button(view.container, "Confirm: Delete the receiver"));
+    await until(() => expect(location.pathname).toBe("/webhooks"));
+  });
+
+  it("shows the API's message and request id when a receiver cannot be created", async () => {
+    const view = open(
+      "/webhooks",
+      {
+        "GET /v1/webhooks": { status: 200, body: { receivers: [] } },
+        "POST /v1/webhooks": {
+          status: 400,
+          body: { error: { code: "INVALID_INPUT", message: "service needs a stack", requestId: "r-1" } },
+          headers: { "x-request-id": "req-webhook-1" },
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("No receivers yet."));
+    type(view.container.querySelector("#receiver-service"), "api");
+    view.container
+      .querySelector("form")
+      ?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await until(() => expect(view.text()).toContain("service needs a stack"));
+    expect(view.text()).toContain("req-webhook-1");
+  });
+
+  it("offers the page to admin tokens only", async () => {
+    const view = open(
+      "/stacks",
+      { "GET /v1/stacks": { status: 200, body: { stacks: [] } } },
+      { scope: "deploy" },
+    );
+    await until(() => expect(view.text()).toContain("No stacks yet"));
+    expect(view.container.querySelector('a[href="/webhooks"]')).toBeNull();
+    expect(parseRoute("/webhooks/ecr")).toEqual({ page: "webhook", id: "ecr" });
+  });
+});
+
 describe("pieces", () => {
   it("routes paths, decoding names, and calls anything else not found", () => {
     expect(parseRoute("/")).toEqual({ page: "stacks" });

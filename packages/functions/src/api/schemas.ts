@@ -1,7 +1,9 @@
 import { JobRun, StackPlan, Workflow } from "@berth/core/deployments";
 import {
+  DeliveryRecord,
   DeploymentEventRecord,
   DeploymentRecord,
+  ReceiverRecord,
   ServiceRecord,
   StackRecord,
   TokenRecord,
@@ -326,4 +328,21 @@ export const CreatedSource = z.object({
   }),
   /** After this the URL no longer accepts the upload. */
   expiresAt: z.iso.datetime(),
+});
+
+// Webhook receivers and what reached them.
+
+export const CreatedReceiver = z.object({
+  id: ReceiverRecord.Info.shape.id,
+  /** Where the provider sends deliveries; for Docker Hub and Quay it holds the secret. */
+  url: z.string(),
+  /** Shown once: the signing key (GitHub, generic), the Authorization value (Harbor, GitLab), or the URL's secret. */
+  secret: z.string(),
+  receiver: ReceiverRecord.Info,
+});
+export const ReceiverList = z.object({ receivers: z.array(ReceiverRecord.Info) });
+export const CreateReceiverBody = ReceiverRecord.CreateInput;
+export const DeliveryPage = z.object({
+  deliveries: z.array(DeliveryRecord.Info),
+  nextCursor: z.string().optional(),
 });

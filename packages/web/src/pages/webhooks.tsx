@@ -4,6 +4,7 @@ import { useConsole } from "../context.ts";
 import { Link, navigate, paths } from "../router.tsx";
 import {
   ConfirmButton,
+  CopyField,
   CursorPager,
   ErrorBox,
   formatTime,
@@ -13,6 +14,7 @@ import {
   useCursorPages,
   useLoad,
   usePages,
+  useSubmit,
 } from "../ui.tsx";
 
 const PROVIDERS: CreateReceiverBody["provider"][] = [
@@ -49,9 +51,15 @@ export function WebhooksPage() {
   const [provider, setProvider] = useState<CreateReceiverBody["provider"]>("github");
   const [stack, setStack] = useState("");
   const [service, setService] = useState("");
-  const [created, setCreated] = useState<CreatedReceiver | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const creation = useSubmit(
+    () =>
+      client.createReceiver({
+        provider,
+        ...(stack.trim() ? { stack: stack.trim() } : {}),
+        ...(service.trim() ? { service: service.trim() } : {}),
+      }),
+    () => receivers.reload(),
+  );
 
   return (
     <main id="main">
@@ -61,28 +69,7 @@ export function WebhooksPage() {
         is authenticated the provider's way and recorded, with what it deployed or why it did not.
       </p>
       <Section title="Create a receiver">
-        <form
-          onSubmit={async (event) => {
-            event.preventDefault();
-            setBusy(true);
-            setError(undefined);
-            setCreated(undefined);
-            try {
-              setCreated(
-                await client.createReceiver({
-                  provider,
-                  ...(stack.trim() ? { stack: stack.trim() } : {}),
-                  ...(service.trim() ? { service: service.trim() } : {}),
-                }),
-              );
-              receivers.reload();
-            } catch (caught) {
-              setError(caught);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
+        <form onSubmit={creation.submit}>
           <label for="receiver-provider">Provider</label>
           <select
             id="receiver-provider"
@@ -111,12 +98,12 @@ export function WebhooksPage() {
             maxLength={128}
             onInput={(event) => setService((event.target as HTMLInputElement).value)}
           />
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? "Creating…" : "Create receiver"}
+          <button type="submit" class="primary" disabled={creation.busy}>
+            {creation.busy ? "Creating…" : "Create receiver"}
           </button>
         </form>
-        <ErrorBox error={error} title="Could not create the receiver" />
-        {created && <NewSecret created={created} what="created" />}
+        <ErrorBox error={creation.error} title="Could not create the receiver" />
+        {creation.result && <NewSecret created={creation.result} what="created" />}
       </Section>
       <Section title="Receivers">
         <ErrorBox error={receivers.error} title="Could not list the receivers" />
@@ -292,15 +279,6 @@ function DeliveriesTable({ deliveries }: { deliveries: Delivery[] }) {
 
 /** A receiver's URL and secret, shown this once, each with a copy button. */
 function NewSecret({ created, what }: { created: CreatedReceiver; what: "created" | "rotated" }) {
-  const [copied, setCopied] = useState<string | undefined>(undefined);
-  const copy = async (label: string, value: string) => {
-    try {
-      await navigator.clipboard.writeText(value);
-      setCopied(`${label} copied to the clipboard.`);
-    } catch {
-      setCopied("The browser refused the clipboard: select the text and copy it by hand.");
-    }
-  };
   return (
     <div class="notice" role="status">
       <p>
@@ -308,27 +286,8 @@ function NewSecret({ created, what }: { created: CreatedReceiver; what: "created
         {what}. Copy the URL and the secret now: they are shown this once and cannot be read again. The secret
         is {SECRET_USE[created.receiver.provider]}.
       </p>
-      <label for="receiver-url">Receiver URL</label>
-      <input
-        id="receiver-url"
-        readOnly
-        value={created.url}
-        onFocus={(event) => (event.target as HTMLInputElement).select()}
-      />
-      <button type="button" onClick={() => copy("The URL", created.url)}>
-        Copy URL
-      </button>
-      <label for="receiver-secret">Secret</label>
-      <input
-        id="receiver-secret"
-        readOnly
-        value={created.secret}
-        onFocus={(event) => (event.target as HTMLInputElement).select()}
-      />
-      <button type="button" onClick={() => copy("The secret", created.secret)}>
-        Copy secret
-      </button>
-      {copied && <span> {copied}</span>}
+      <CopyField id="receiver-url" label="Receiver URL" value={created.url} copyLabel="Copy URL" />
+      <CopyField id="receiver-secret" label="Secret" value={created.secret} copyLabel="Copy secret" />
     </div>
   );
 }

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -321,6 +322,58 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle:
     await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
     await page.getByRole("row").filter({ hasText: "console-e2e" }).waitFor({ state: "detached" });
     await expect(reader.request("GET", "/v1/stacks")).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("creates a webhook receiver shown once, lists a signed delivery's outcome, rotates and deletes it", async () => {
+    await nav().getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhook receivers" }).waitFor();
+    await page.getByLabel("Provider").selectOption("generic");
+    await page.getByLabel(/^Stack/).fill("shop");
+    await page.getByRole("button", { name: "Create receiver" }).click();
+    const secret = await page.getByLabel("Secret", { exact: true }).inputValue();
+    const url = await page.getByLabel("Receiver URL").inputValue();
+    expect(url).toMatch(/\/v1\/hooks\/[0-9A-Z]{26}$/);
+    await page.getByRole("button", { name: "Copy secret" }).waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+
+    // A signed delivery naming an image nothing in shop follows: recorded as ignored, with why.
+    const body = JSON.stringify({ image: "berth.local/nobody-follows:1.0", id: "console-e2e-1" });
+    const signature = createHmac("sha256", secret).update(body).digest("hex");
+    const delivered = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-signature": `sha256=${signature}` },
+      body,
+    });
+    expect(delivered.status).toBeLessThan(300);
+
+    const id = url.slice(url.lastIndexOf("/") + 1);
+    await page.getByRole("link", { name: id }).first().click();
+    await page.getByRole("heading", { name: `Receiver ${id}` }).waitFor();
+    const row = page.getByRole("row").filter({ hasText: "berth.local/nobody-follows:1.0" });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/ignored|refused/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // The receiver's page is a deep link.
+    await page.reload();
+    await page.getByRole("heading", { name: `Receiver ${id}` }).waitFor();
+    await page.getByRole("row").filter({ hasText: "berth.local/nobody-follows:1.0" }).waitFor();
+
+    await page.getByRole("button", { name: "Rotate the secret" }).click();
+    await page.getByRole("button", { name: "Confirm: Rotate the secret" }).click();
+    const rotated = await page.getByLabel("Secret", { exact: true }).inputValue();
+    expect(rotated).not.toBe(secret);
+    // The old secret no longer signs a delivery.
+    const stale = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-signature": `sha256=${signature}` },
+      body,
+    });
+    expect(stale.status).toBe(401);
+
+    await page.getByRole("button", { name: "Delete the receiver" }).click();
+    await page.getByRole("button", { name: "Confirm: Delete the receiver" }).click();
+    await page.getByRole("heading", { name: "Webhook receivers" }).waitFor();
+    expect((await fetch(url, { method: "POST", body })).status).toBeGreaterThanOrEqual(400);
   });
 
   it("logged no console error on any page", () => {

@@ -452,20 +452,20 @@ describe("berth status", () => {
     const lines = detail.out.split("\n");
     expect(lines[0]).toMatch(/^Stack shop \(stage test\), applied \S+ ago$/);
     expect(lines[1]).toMatch(
-      /^SERVICE +TYPE +STATUS +RUNNING\/DESIRED +ADDRESS +LAST DEPLOYMENT +AGE +REASON$/,
+      /^SERVICE +TYPE +STATUS +RUNNING\/DESIRED +ADDRESS +LAST DEPLOYMENT +AGE +BY +REASON$/,
     );
     expect(lines[2]).toMatch(
       new RegExp(
-        `^api +private-service +DEPLOYING +-/- +api:3000 +${api} +PENDING +\\S+ ago +stack file applied: 1 field changed$`,
+        `^api +private-service +DEPLOYING +-/- +api:3000 +${api} +PENDING +\\S+ ago +cli \\(token [^)]+\\) +stack file applied: 1 field changed$`,
       ),
     );
     expect(lines[3]).toMatch(
-      /^worker +worker-service +NOT_DEPLOYED +-\/- +- +\S+ +SUCCEEDED +\S+ ago +healthy$/,
+      /^worker +worker-service +NOT_DEPLOYED +-\/- +- +\S+ +SUCCEEDED +\S+ ago +api \(token deploy token\) +healthy$/,
     );
 
     const json = JSON.parse((await cli("status", "--stack", "shop", "--json")).out);
     expect(json.stack.stack.name).toBe("shop");
-    expect(json.services.api.service.activeDeployment.id).toBe(api);
+    expect(json.services.api.service.activeDeployment).toMatchObject({ id: api, trigger: "cli" });
     expect(json.services.worker.deployments.deployments[0].status).toBe("SUCCEEDED");
   });
 

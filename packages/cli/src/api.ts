@@ -48,7 +48,8 @@ export interface DeploymentWithEvents {
 export type DeploymentSummary = Pick<
   Deployment,
   "id" | "status" | "reason" | "trigger" | "createdAt" | "updatedAt"
->;
+> &
+  Partial<Pick<Deployment, "requestedBy">>;
 
 export interface ServiceSummary {
   name: string;
@@ -247,6 +248,12 @@ function networkReason(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
+/**
+ * Sent with every request: the API records deployments the CLI asks for with the `cli` trigger.
+ * Only a label for people reading the history, not a credential.
+ */
+export const USER_AGENT = "berth-cli/0.1.0";
+
 /** How long the CLI keeps retrying a request refused as busy (409 with Retry-After). */
 export const BUSY_RETRY_BUDGET_MS = 30_000;
 
@@ -289,7 +296,11 @@ export class ApiClient {
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+      ...options.headers,
+    };
     if (this.credentials.token) headers.authorization = `Bearer ${this.credentials.token}`;
     let response: Response;
     try {

@@ -52,7 +52,7 @@ export async function status(args: string[], context: Context): Promise<number> 
   }
   const rows = services.map(({ name, service, deployments }) => {
     // Gone between the two reads: deleted while this ran.
-    if (!service) return [name, "-", "DELETED", "-", "-", "-", "-", "-", ""];
+    if (!service) return [name, "-", "DELETED", "-", "-", "-", "-", "-", "-", ""];
     const last: Deployment | undefined = deployments?.deployments[0];
     const count = (value: number | null) => (value === null ? "-" : String(value));
     return [
@@ -64,6 +64,7 @@ export async function status(args: string[], context: Context): Promise<number> 
       last?.id ?? "-",
       last?.status ?? "-",
       last ? age(last.createdAt, now) : "-",
+      last ? requestedBy(last) : "-",
       last?.reason ?? "",
     ];
   });
@@ -76,6 +77,7 @@ export async function status(args: string[], context: Context): Promise<number> 
     "LAST DEPLOYMENT",
     "",
     "AGE",
+    "BY",
     "REASON",
   ];
   const lines = table(header, rows, (_row, column, text) =>
@@ -88,6 +90,11 @@ export async function status(args: string[], context: Context): Promise<number> 
     if (queued) context.out(`${name}: deployment ${queued.id} waits its turn (${queued.reason})`);
   }
   return 0;
+}
+
+/** How a deployment came to be: its trigger, and the token that asked when the API knows it. */
+export function requestedBy(deployment: Pick<Deployment, "trigger" | "requestedBy">): string {
+  return deployment.requestedBy ? `${deployment.trigger} (${deployment.requestedBy})` : deployment.trigger;
 }
 
 async function orGone<T>(request: Promise<{ body: T }>): Promise<T | undefined> {

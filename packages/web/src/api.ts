@@ -11,6 +11,8 @@ type Out<Schema extends z.ZodType> = z.output<Schema>;
 
 export type StackList = Out<typeof Schemas.StackList>;
 export type StackSummary = Out<typeof Schemas.StackSummary>;
+/** A stack as `GET /v1/stacks?services=true` lists it: with its services' statuses and task counts. */
+export type ListedStack = StackList["stacks"][number];
 export type StackDetail = Out<typeof Schemas.StackDetail>;
 export type ServiceSummary = Out<typeof Schemas.ServiceSummary>;
 export type ServiceView = Out<typeof Schemas.ServiceView>;
@@ -33,6 +35,12 @@ export type Scope = TokenInfo["scopes"][number];
 export type ScaleBody = z.input<typeof Schemas.ScaleBody>;
 export type StartRunBody = z.input<typeof Schemas.StartRunBody>;
 export type CreateTokenBody = z.input<typeof Schemas.CreateTokenBody>;
+export type ReceiverList = Out<typeof Schemas.ReceiverList>;
+export type Receiver = ReceiverList["receivers"][number];
+export type CreatedReceiver = Out<typeof Schemas.CreatedReceiver>;
+export type CreateReceiverBody = z.input<typeof Schemas.CreateReceiverBody>;
+export type DeliveryPage = Out<typeof Schemas.DeliveryPage>;
+export type Delivery = DeliveryPage["deliveries"][number];
 
 /** The final statuses: a deployment in one of these changes no more. */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set([
@@ -160,7 +168,7 @@ export function createClient(options: ClientOptions) {
   const job = (stack: string, name: string) => `/v1/stacks/${enc(stack)}/jobs/${enc(name)}`;
 
   return {
-    listStacks: () => json<StackList>("GET", "/v1/stacks"),
+    listStacks: () => json<StackList>("GET", `/v1/stacks${query({ services: "true" })}`),
     getStack: (stack: string) => json<StackDetail>("GET", `/v1/stacks/${enc(stack)}`),
     planStack: async (stack: string, stackFile: string): Promise<ApplyResponse> => {
       const response = await request("PUT", `/v1/stacks/${enc(stack)}${query({ dryRun: "true" })}`, {
@@ -197,6 +205,13 @@ export function createClient(options: ClientOptions) {
     listTokens: () => json<TokenList>("GET", "/v1/tokens"),
     createToken: (body: CreateTokenBody) => json<CreatedToken>("POST", "/v1/tokens", body, true),
     revokeToken: (id: string) => json<undefined>("DELETE", `/v1/tokens/${enc(id)}`),
+    listReceivers: () => json<ReceiverList>("GET", "/v1/webhooks"),
+    createReceiver: (body: CreateReceiverBody) => json<CreatedReceiver>("POST", "/v1/webhooks", body, true),
+    rotateReceiver: (id: string) =>
+      json<CreatedReceiver>("POST", `/v1/webhooks/${enc(id)}/rotate`, undefined, true),
+    deleteReceiver: (id: string) => json<undefined>("DELETE", `/v1/webhooks/${enc(id)}`),
+    listDeliveries: (id: string, page: { limit?: number; cursor?: string } = {}) =>
+      json<DeliveryPage>("GET", `/v1/webhooks/${enc(id)}/deliveries${query(page)}`),
     /**
      * What the token may do, asked of the API itself (it has no "who am I" route): listing tokens
      * needs admin; a dry run without a body needs deploy and is refused after the scope check

@@ -7,6 +7,7 @@ import { SignIn } from "./pages/sign-in.tsx";
 import { StackPage } from "./pages/stack.tsx";
 import { StacksPage } from "./pages/stacks.tsx";
 import { TokensPage } from "./pages/tokens.tsx";
+import { WebhookPage, WebhooksPage } from "./pages/webhooks.tsx";
 import { Link, parseRoute, paths, useLocation } from "./router.tsx";
 import { allows, clearSession, loadSession, type Session, saveSession } from "./session.ts";
 
@@ -85,6 +86,16 @@ export function App(props: AppProps) {
               Tokens
             </Link>
           )}
+          {allows(session, "admin") && (
+            <Link
+              href={paths.webhooks()}
+              {...(route.page === "webhooks" || route.page === "webhook"
+                ? { "aria-current": "page" as const }
+                : {})}
+            >
+              Webhooks
+            </Link>
+          )}
         </nav>
         <div class="who">
           <span>
@@ -115,6 +126,10 @@ function Page({ route, search }: { route: ReturnType<typeof parseRoute>; search:
       return <JobPage key={`${route.stack}/${route.job}`} stack={route.stack} job={route.job} />;
     case "tokens":
       return <TokensPage />;
+    case "webhooks":
+      return <WebhooksPage />;
+    case "webhook":
+      return <WebhookPage key={route.id} id={route.id} />;
     case "not-found":
       return (
         <main id="main">

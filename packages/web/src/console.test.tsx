@@ -109,54 +109,51 @@ describe("signing in", () => {
 });
 
 describe("the stacks list", () => {
-  it("pages 200 stacks 25 at a time, with each shown stack's services, status and task counts", async () => {
-    const all = stacks(200);
+  it("pages 200 stacks 25 at a time, with each stack's services, status and task counts from one request", async () => {
+    const all = stacks(200).map((stack, index) => ({
+      ...stack,
+      services: [
+        { name: "api", type: "private-service", status: "LIVE", tasks: { desired: 2, running: index % 3 } },
+        {
+          name: "nightly",
+          type: "batch-job",
+          status: "NOT_DEPLOYED",
+          tasks: { desired: null, running: null },
+        },
+      ],
+    }));
     const view = open(
       "/stacks",
-      {
-        "GET /v1/stacks": { status: 200, body: { stacks: all } },
-        ...Object.fromEntries(
-          all.map((stack) => [
-            `GET /v1/stacks/${stack.name}`,
-            {
-              status: 200,
-              body: {
-                stack: { ...stack, stackFile: "resources: {}\n" },
-                services: [
-                  {
-                    name: "api",
-                    type: "private-service",
-                    status: "LIVE",
-                    address: null,
-                    activeDeployment: null,
-                    queuedDeployment: null,
-                  },
-                ],
-              },
-            },
-          ]),
-        ),
-        ...Object.fromEntries(
-          all.map((stack) => [
-            `GET /v1/stacks/${stack.name}/services/api`,
-            { status: 200, body: serviceView({ stack: stack.name }) },
-          ]),
-        ),
-      },
+      { "GET /v1/stacks": { status: 200, body: { stacks: all } } },
       { scope: "read" },
     );
     await until(() => expect(view.container.querySelectorAll("tbody tr")).toHaveLength(25));
     expect(view.text()).toContain("Page 1 of 8");
-    await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("1/1 tasks"));
     const first = view.container.querySelector("tbody tr")?.textContent ?? "";
     expect(first).toContain("stack-000");
-    // The status is in words (with a symbol), not only a colour.
+    expect(first).toContain("0/2 tasks");
+    // The status is in words (with a symbol), not only a colour; unknown counts are a dash.
     expect(first).toContain("LIVE");
-    // Only the shown page's stacks are asked about.
-    expect(view.api.calls.filter((call) => /^\/v1\/stacks\/stack-\d+$/.test(call.path))).toHaveLength(25);
+    expect(first).toContain("NOT_DEPLOYED");
+    expect(first).toContain("–/– tasks");
+    const second = view.container.querySelectorAll("tbody tr")[1]?.textContent ?? "";
+    expect(second).toContain("1/2 tasks");
+    // A batch job links to its job page, a service to its service page.
+    const links = [...view.container.querySelectorAll("tbody tr:first-child a")].map((a) =>
+      a.getAttribute("href"),
+    );
+    expect(links).toEqual([
+      "/stacks/stack-000",
+      "/stacks/stack-000/services/api",
+      "/stacks/stack-000/jobs/nightly",
+    ]);
+    // One request for the whole list, none per stack or service.
+    const listing = view.api.calls.filter((call) => call.path.startsWith("/v1/stacks"));
+    expect(listing.map((call) => call.path)).toEqual(["/v1/stacks?services=true"]);
     click(button(view.container, "Next page"));
     await until(() => expect(view.container.querySelector("tbody tr")?.textContent).toContain("stack-025"));
     expect(view.text()).toContain("Page 2 of 8");
+    expect(view.api.calls.filter((call) => call.path.startsWith("/v1/stacks"))).toHaveLength(1);
   });
 });
 
@@ -212,7 +209,11 @@ describe("a service's page", () => {
 
   it("shows a failed task's health-check output and last log lines, and rolls back only after confirming", async () => {
     const good = deployment({ id: "01JD0000000000000000000001" });
-    const newer = deployment({ id: "01JD0000000000000000000002" });
+    const newer = deployment({
+      id: "01JD0000000000000000000002",
+      trigger: "cli",
+      requestedBy: "token laptop",
+    });
     const failed = deployment({
       id: "01JD0000000000000000000003",
       status: "ROLLED_BACK",
@@ -268,6 +269,12 @@ describe("a service's page", () => {
     await until(() => expect(view.text()).toContain("database unreachable"));
     expect(view.text()).toContain("connecting to db\ntimeout");
     expect(view.text()).toContain("2 tasks failed health checks");
+    // Each deployment says what asked for it and who.
+    const newerRow = [...view.container.querySelectorAll("tbody tr")].find((row) =>
+      row.textContent?.includes(newer.id.slice(-6)),
+    );
+    expect(newerRow?.textContent).toContain("cli");
+    expect(newerRow?.textContent).toContain("token laptop");
     // Only the older good deployment can be returned to (the newest good one is what runs).
     expect(button(view.container, `Roll back to ${newer.id}`)).toBeUndefined();
     click(button(view.container, `Roll back to ${good.id}`));
@@ -342,6 +349,152 @@ describe("tokens", () => {
       name: "ci",
       scopes: ["read"],
     });
+  });
+});
+
+describe("webhook receivers", () => {
+  const receiver = {
+    id: "01JD00000000000000000000R1",
+    provider: "github",
+    stack: "shop",
+    createdAt: NOW,
+  };
+  const created = {
+    id: receiver.id,
+    url: `http://console.test/v1/hooks/${receiver.id}`,
+    secret: "s".repeat(43),
+    receiver,
+  };
+
+  it("creates a receiver bound to a stack and shows its URL and secret once, with copy buttons", async () => {
+    let listed: unknown[] = [];
+    const view = open(
+      "/webhooks",
+      {
+        "GET /v1/webhooks": () => ({ status: 200, body: { receivers: listed } }),
+        "POST /v1/webhooks": () => {
+          listed = [receiver];
+          return { status: 201, body: created };
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("No receivers yet."));
+    type(view.container.querySelector("#receiver-stack"), "shop");
+    view.container
+      .querySelector("form")
+      ?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await until(() =>
+      expect((view.container.querySelector("#receiver-secret") as HTMLInputElement | null)?.value).toBe(
+        created.secret,
+      ),
+    );
+    expect((view.container.querySelector("#receiver-url") as HTMLInputElement).value).toBe(created.url);
+    expect(button(view.container, "Copy URL")).toBeDefined();
+    expect(button(view.container, "Copy secret")).toBeDefined();
+    const sent = view.api.calls.find((call) => call.method === "POST");
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ provider: "github", stack: "shop" });
+    expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+    // The list is read again: the new receiver is there, linking to its page, without its secret.
+    await until(() => expect(view.container.querySelector("tbody")?.textContent).toContain("stack shop"));
+    expect(view.container.querySelector(`a[href="/webhooks/${receiver.id}"]`)).not.toBeNull();
+    expect(view.container.querySelector("tbody")?.textContent).not.toContain(created.secret);
+  });
+
+  it("lists a receiver's deliveries page by page, rotates its secret and deletes it after confirming", async () => {
+    const delivery = (index: number, overrides: Record<string, unknown> = {}) => ({
+      id: `01JD00000000000000000000D${index}`,
+      source: receiver.id,
+      key: `delivery-${index}`,
+      receivedAt: NOW,
+      provider: "github",
+      event: "registry_package published",
+      image: "ghcr.io/acme/shop:1.4.2",
+      digest: `sha256:${String(index).repeat(64)}`,
+      outcome: "deployed",
+      reason: "",
+      services: [{ service: "shop/api", outcome: "deployed", reason: "deployment 01JD (active)" }],
+      expiresAt: 0,
+      ...overrides,
+    });
+    let deleted = false;
+    const view = open(
+      `/webhooks/${receiver.id}`,
+      {
+        "GET /v1/webhooks": () => ({ status: 200, body: { receivers: deleted ? [] : [receiver] } }),
+        [`GET /v1/webhooks/${receiver.id}/deliveries`]: (call) =>
+          call.path.includes("cursor=page2")
+            ? {
+                status: 200,
+                body: {
+                  deliveries: [delivery(2, { outcome: "ignored", reason: "tag 1.4.2-rc1 is filtered out" })],
+                },
+              }
+            : { status: 200, body: { deliveries: [delivery(1)], nextCursor: "page2" } },
+        [`POST /v1/webhooks/${receiver.id}/rotate`]: {
+          status: 200,
+          body: { ...created, secret: "n".repeat(43), receiver: { ...receiver, rotatedAt: NOW } },
+        },
+        [`DELETE /v1/webhooks/${receiver.id}`]: () => {
+          deleted = true;
+          return { status: 204 };
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("ghcr.io/acme/shop:1.4.2"));
+    expect(view.text()).toContain("registry_package published");
+    expect(view.text()).toContain("shop/api: deployed");
+    click(button(view.container, "Older"));
+    await until(() => expect(view.text()).toContain("tag 1.4.2-rc1 is filtered out"));
+    expect(view.text()).toContain("ignored");
+
+    click(button(view.container, "Rotate the secret"));
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Rotate the secret"));
+    await until(() =>
+      expect((view.container.querySelector("#receiver-secret") as HTMLInputElement | null)?.value).toBe(
+        "n".repeat(43),
+      ),
+    );
+
+    click(button(view.container, "Delete the receiver"));
+    expect(view.api.calls.some((call) => call.method === "DELETE")).toBe(false);
+    click(button(view.container, "Confirm: Delete the receiver"));
+    await until(() => expect(location.pathname).toBe("/webhooks"));
+  });
+
+  it("shows the API's message and request id when a receiver cannot be created", async () => {
+    const view = open(
+      "/webhooks",
+      {
+        "GET /v1/webhooks": { status: 200, body: { receivers: [] } },
+        "POST /v1/webhooks": {
+          status: 400,
+          body: { error: { code: "INVALID_INPUT", message: "service needs a stack", requestId: "r-1" } },
+          headers: { "x-request-id": "req-webhook-1" },
+        },
+      },
+      { scope: "admin" },
+    );
+    await until(() => expect(view.text()).toContain("No receivers yet."));
+    type(view.container.querySelector("#receiver-service"), "api");
+    view.container
+      .querySelector("form")
+      ?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await until(() => expect(view.text()).toContain("service needs a stack"));
+    expect(view.text()).toContain("req-webhook-1");
+  });
+
+  it("offers the page to admin tokens only", async () => {
+    const view = open(
+      "/stacks",
+      { "GET /v1/stacks": { status: 200, body: { stacks: [] } } },
+      { scope: "deploy" },
+    );
+    await until(() => expect(view.text()).toContain("No stacks yet"));
+    expect(view.container.querySelector('a[href="/webhooks"]')).toBeNull();
+    expect(parseRoute("/webhooks/ecr")).toEqual({ page: "webhook", id: "ecr" });
   });
 });
 

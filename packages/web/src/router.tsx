@@ -9,6 +9,8 @@ export type Route =
   | { page: "service"; stack: string; service: string }
   | { page: "job"; stack: string; job: string }
   | { page: "tokens" }
+  | { page: "webhooks" }
+  | { page: "webhook"; id: string }
   | { page: "not-found"; path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -26,6 +28,9 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 0) return { page: "stacks" };
   if (first === "sign-in" && parts.length === 1) return { page: "sign-in" };
   if (first === "tokens" && parts.length === 1) return { page: "tokens" };
+  if (first === "webhooks" && parts.length === 1) return { page: "webhooks" };
+  if (first === "webhooks" && stack !== undefined && parts.length === 2)
+    return { page: "webhook", id: stack };
   if (first === "stacks" && parts.length === 1) return { page: "stacks" };
   if (first === "stacks" && stack !== undefined && parts.length === 2) return { page: "stack", stack };
   if (first === "stacks" && stack !== undefined && name !== undefined && parts.length === 4) {
@@ -42,6 +47,8 @@ export const paths = {
     `/stacks/${encodeURIComponent(stack)}/services/${encodeURIComponent(service)}`,
   job: (stack: string, job: string) => `/stacks/${encodeURIComponent(stack)}/jobs/${encodeURIComponent(job)}`,
   tokens: () => "/tokens",
+  webhooks: () => "/webhooks",
+  webhook: (id: string) => `/webhooks/${encodeURIComponent(id)}`,
   signIn: () => "/sign-in",
 };
 

@@ -309,3 +309,59 @@ export function TableHead({ columns }: { columns: string[] }) {
     </thead>
   );
 }
+
+/** A value shown once (a token, a secret, a URL): read-only, selected on focus, with a copy button. */
+export function CopyField(props: { id: string; label: string; value: string; copyLabel: string }) {
+  const [copied, setCopied] = useState<string | undefined>(undefined);
+  return (
+    <div class="copy-field">
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        readOnly
+        value={props.value}
+        onFocus={(event) => (event.target as HTMLInputElement).select()}
+      />
+      <button
+        type="button"
+        onClick={async () => {
+          try {
+            await navigator.clipboard.writeText(props.value);
+            setCopied("Copied to the clipboard.");
+          } catch {
+            setCopied("The browser refused the clipboard: select the text and copy it by hand.");
+          }
+        }}
+      >
+        {props.copyLabel}
+      </button>
+      {copied && <span> {copied}</span>}
+    </div>
+  );
+}
+
+/**
+ * A form's submission: `submit` runs `action` once the form is sent, keeping what it answered
+ * (cleared when sent again), whether it runs, and what went wrong.
+ */
+export function useSubmit<T>(action: () => Promise<T>, onDone?: (result: T) => void) {
+  const [result, setResult] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      const answered = await action();
+      setResult(answered);
+      onDone?.(answered);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { result, error, busy, submit };
+}

@@ -35,6 +35,28 @@ export interface WorkflowContext {
    * is only noticed at the workflow's next step.
    */
   waits?: { cluster: string; answer: AnswerWait };
+  /**
+   * Who is asking, when a person or script asks through the API: recorded on each deployment
+   * the call requests (`requestedBy`), and `via: "cli"` turns the `api` trigger into `cli`.
+   */
+  requester?: Requester;
+}
+
+export interface Requester {
+  /** How the API names the caller, e.g. `token ci-bot`; never a secret. */
+  by: string;
+  via: "api" | "cli";
+}
+
+/** The request as the context's caller makes it: who asked, and through which door. */
+function attributed(context: WorkflowContext, request: DeploymentRequest): DeploymentRequest {
+  const { requester } = context;
+  if (!requester) return request;
+  return {
+    ...request,
+    trigger: request.trigger === "api" ? requester.via : request.trigger,
+    requestedBy: request.requestedBy ?? requester.by,
+  };
 }
 
 export type WorkflowStart =
@@ -80,6 +102,8 @@ export interface DeploymentRequest {
   stack: string;
   service: string;
   trigger: DeploymentRecord.Trigger;
+  /** Who asked; defaults to the context's requester. */
+  requestedBy?: string;
   specHash: string;
   imageDigests?: Record<string, string>;
   /** Shown while the deployment waits; says what was asked, in words. */
@@ -101,7 +125,10 @@ export async function requestDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
 ): Promise<RequestedDeployment> {
-  return startPlaced(context, await Deployment.requestDeployment(context.store, request));
+  return startPlaced(
+    context,
+    await Deployment.requestDeployment(context.store, attributed(context, request)),
+  );
 }
 
 /** A request placed in its service's slots whose workflow is not started yet (`startPlaced`). */
@@ -115,7 +142,7 @@ export function placeDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
 ): Promise<PlacedDeployment> {
-  return Deployment.requestDeployment(context.store, request);
+  return Deployment.requestDeployment(context.store, attributed(context, request));
 }
 
 /** The second half of `requestDeployment`: starts the workflow of a request that took the active slot. */

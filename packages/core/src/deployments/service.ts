@@ -225,6 +225,43 @@ async function rolloutOf(
   }
 }
 
+/** DescribeServices takes at most 10 services a call. */
+const SERVICES_PER_DESCRIBE = 10;
+
+/**
+ * The task counts of many services in as few DescribeServices calls as ECS allows (ten a call),
+ * in the order given. A call ECS cannot answer leaves its services' counts unknown (null).
+ */
+export async function liveCounts(context: LiveContext, refs: ServiceRef[]): Promise<LiveCounts[]> {
+  const ecs = context.ecs;
+  if (!ecs || refs.length === 0) return refs.map(() => UNKNOWN_COUNTS);
+  const names = refs.map(({ stack, service }) => `${stack}-${service}`);
+  const found = new Map<string, LiveCounts>();
+  const batches: string[][] = [];
+  for (let start = 0; start < names.length; start += SERVICES_PER_DESCRIBE) {
+    batches.push(names.slice(start, start + SERVICES_PER_DESCRIBE));
+  }
+  await Promise.all(
+    batches.map(async (batch) => {
+      try {
+        const { services = [] } = await ecs.client.send(
+          new DescribeServicesCommand({ cluster: ecs.cluster, services: batch }),
+        );
+        for (const described of services) {
+          if (described.status !== "ACTIVE" || !described.serviceName) continue;
+          found.set(described.serviceName, {
+            desired: described.desiredCount ?? null,
+            running: described.runningCount ?? null,
+          });
+        }
+      } catch (error) {
+        context.logger.warn("live task counts unavailable", { error, services: batch });
+      }
+    }),
+  );
+  return names.map((name) => found.get(name) ?? UNKNOWN_COUNTS);
+}
+
 /** A stored service, its slots' deployments and what ECS says of it now. */
 export async function describeLive(
   context: LiveContext,

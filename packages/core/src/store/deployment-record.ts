@@ -22,8 +22,11 @@ import { LISTING_INDEX, type Store } from "./store.ts";
 
 export const Id = RecordId;
 
-export const Trigger = z.enum(["api", "webhook", "schedule", "rollback"]);
+/** What asked for a deployment: a script or the console (`api`), the `berth` CLI, a registry push, a schedule, a rollback. */
+export const Trigger = z.enum(["api", "cli", "webhook", "schedule", "rollback"]);
 export type Trigger = z.infer<typeof Trigger>;
+
+export const RequestedBy = z.string().min(1).max(200);
 
 export const SpecHash = z
   .string()
@@ -85,6 +88,11 @@ export const Info = z.object({
   stack: StackName,
   service: ServiceName,
   trigger: Trigger,
+  /**
+   * Who asked for it, as the API knows the caller (`token NAME`); never a secret. Absent on
+   * deployments nobody asked for through the API (pushes, schedules) and on older records.
+   */
+  requestedBy: RequestedBy.optional(),
   specHash: SpecHash,
   /** Container name → the image digest this deployment runs. */
   imageDigests: ImageDigests,
@@ -116,6 +124,7 @@ export const CreateInput = z.object({
   stack: StackName,
   service: ServiceName,
   trigger: Trigger,
+  requestedBy: RequestedBy.optional(),
   specHash: SpecHash,
   imageDigests: ImageDigests.default({}),
   parameters: Parameters.default(PLAIN_DEPLOY),
@@ -136,11 +145,12 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     stack: request.stack,
     service: request.service,
     trigger: request.trigger,
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
     specHash: request.specHash,
     imageDigests: request.imageDigests,
     parameters: request.parameters,
     status: "PENDING",
-    reason: request.reason ?? `requested by ${request.trigger}`,
+    reason: request.reason ?? `requested by ${request.requestedBy ?? request.trigger}`,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     eventCount: 1,
@@ -156,7 +166,12 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
   await DeploymentEventRecord.writeAt(store, info.id, 1, {
     type: "requested",
     message: info.reason,
-    data: { trigger: info.trigger, specHash: info.specHash, parameters: info.parameters },
+    data: {
+      trigger: info.trigger,
+      ...(info.requestedBy ? { requestedBy: info.requestedBy } : {}),
+      specHash: info.specHash,
+      parameters: info.parameters,
+    },
   });
   return info;
 }

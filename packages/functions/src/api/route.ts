@@ -44,12 +44,22 @@ export interface RouteContext {
   token: TokenRecord.Info | undefined;
 }
 
+/** The User-Agent the `berth` CLI sends (`berth-cli/VERSION`): its requests are recorded with the `cli` trigger. */
+export const CLI_USER_AGENT = /^berth-cli\//;
+
+/** Who asks, as recorded on the deployments a call requests: the token's name, never its secret. */
+export function requesterOf({ token, request }: Pick<RouteContext, "token" | "request">) {
+  if (!token) return undefined;
+  const via: "api" | "cli" = CLI_USER_AGENT.test(request.headers["user-agent"] ?? "") ? "cli" : "api";
+  return { by: `token ${token.name}`, via };
+}
+
 /** What core's verbs need, from the route's dependencies; warnings carry the request id. */
-export function coreContext({
-  dependencies,
-  logger,
-}: RouteContext): Stack.StackContext & Service.LiveContext {
+export function coreContext(context: RouteContext): Stack.StackContext & Service.LiveContext {
+  const { dependencies, logger } = context;
+  const requester = requesterOf(context);
   return {
+    ...(requester ? { requester } : {}),
     store: dependencies.store,
     startExecution: dependencies.startExecution,
     logger,

@@ -1,3 +1,4 @@
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { Deployment } from "@berth/core/deployments";
 import { Render } from "@berth/core/render";
 import { DeploymentRecord, ServiceRecord, type Store } from "@berth/core/store";
@@ -300,6 +301,37 @@ describe("POST /v1/stacks/{stack}/services/{service}/deployments", () => {
     expect(reply.status).toBe(202);
     expect(reply.json.placement).toBe("queued");
     expect(reply.json.deployment.reason).toBe("redeploy requested");
+  });
+
+  it("records who asked (the token's name, never its secret) and whether the berth CLI did", async () => {
+    await apply("attributed", stackFile());
+    const fromScript = await post("/v1/stacks/attributed/services/api/deployments");
+    expect(fromScript.json.deployment).toMatchObject({ trigger: "api", requestedBy: "token deploy token" });
+    expect(JSON.stringify(fromScript.json)).not.toContain(harness.tokens.deploy);
+
+    const fromCli = await harness.call({
+      method: "POST",
+      path: "/v1/stacks/attributed/services/api/deployments",
+      headers: { "user-agent": "berth-cli/0.1.0" },
+      token: harness.tokens.deploy,
+    });
+    expect(fromCli.json.deployment).toMatchObject({ trigger: "cli", requestedBy: "token deploy token" });
+    const listed = (await read("/v1/stacks/attributed/services/api/deployments")).json.deployments;
+    expect(listed[0]).toMatchObject({ id: fromCli.json.deployment.id, trigger: "cli" });
+    const view = (await read("/v1/stacks/attributed/services/api")).json;
+    expect(view.activeDeployment).toMatchObject({ trigger: "api", requestedBy: "token deploy token" });
+  });
+
+  it("reads a deployment stored before deployments recorded who asked", async () => {
+    await apply("older", stackFile());
+    const [stored] = (await read("/v1/stacks/older/services/api/deployments")).json.deployments;
+    const item = (await harness.scan()).find((row) => row.id === stored.id && row.requestedBy !== undefined);
+    const { requestedBy: _, ...older } = item as Record<string, unknown>;
+    await harness.store.client.send(new PutCommand({ TableName: harness.store.tableName, Item: older }));
+    const reply = await read(`/v1/deployments/${stored.id}`);
+    expect(reply.status).toBe(200);
+    expect(reply.json.deployment.trigger).toBe("api");
+    expect(reply.json.deployment).not.toHaveProperty("requestedBy");
   });
 
   it("sets a container's image, pinning its digest when the reference has one", async () => {

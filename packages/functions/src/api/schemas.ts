@@ -1,7 +1,9 @@
 import { JobRun, StackPlan, Workflow } from "@berth/core/deployments";
 import {
+  DeliveryRecord,
   DeploymentEventRecord,
   DeploymentRecord,
+  ReceiverRecord,
   ServiceRecord,
   StackRecord,
   TokenRecord,
@@ -34,6 +36,17 @@ const wholeNumber = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 
 export const NoQuery = z.strictObject({});
+
+export const StackListQuery = z.strictObject({
+  services: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((value) => value === "true")
+    .describe(
+      "`true`: each stack also carries its services' names, types, statuses and ECS task counts, " +
+        "so a list needs no request per stack",
+    ),
+});
 
 export const ApplyQuery = z.strictObject({
   dryRun: z
@@ -193,6 +206,7 @@ export const DeploymentSummary = DeploymentRecord.Info.pick({
   status: true,
   reason: true,
   trigger: true,
+  requestedBy: true,
   createdAt: true,
   updatedAt: true,
 });
@@ -242,7 +256,19 @@ export const ServiceSummary = ServiceView.pick({
   queuedDeployment: true,
 });
 
-export const StackList = z.object({ stacks: z.array(StackSummary) });
+/** A service as the stack list shows it with `services=true`. */
+export const ListedService = ServiceView.pick({ name: true, type: true, status: true, tasks: true });
+
+export const StackList = z.object({
+  stacks: z.array(
+    StackSummary.extend({
+      services: z
+        .array(ListedService)
+        .optional()
+        .describe("with `services=true`: the stack's services, by name, with live task counts"),
+    }),
+  ),
+});
 /** An ingress resource Berth created for the stack (an HTTP API gateway, a load balancer). */
 export const IngressView = z.object({ name: z.string(), type: z.string(), url: z.string() });
 export const StackDetail = z.object({
@@ -312,4 +338,21 @@ export const CreatedSource = z.object({
   }),
   /** After this the URL no longer accepts the upload. */
   expiresAt: z.iso.datetime(),
+});
+
+// Webhook receivers and what reached them.
+
+export const CreatedReceiver = z.object({
+  id: ReceiverRecord.Info.shape.id,
+  /** Where the provider sends deliveries; for Docker Hub and Quay it holds the secret. */
+  url: z.string(),
+  /** Shown once: the signing key (GitHub, generic), the Authorization value (Harbor, GitLab), or the URL's secret. */
+  secret: z.string(),
+  receiver: ReceiverRecord.Info,
+});
+export const ReceiverList = z.object({ receivers: z.array(ReceiverRecord.Info) });
+export const CreateReceiverBody = ReceiverRecord.CreateInput;
+export const DeliveryPage = z.object({
+  deliveries: z.array(DeliveryRecord.Info),
+  nextCursor: z.string().optional(),
 });

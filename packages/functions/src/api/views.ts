@@ -30,8 +30,8 @@ export function requestedBody(
 
 function summary(deployment: DeploymentRecord.Info | undefined): z.input<typeof DeploymentSummary> | null {
   if (!deployment) return null;
-  const { id, status, reason, trigger, createdAt, updatedAt } = deployment;
-  return { id, status, reason, trigger, createdAt, updatedAt };
+  const { id, status, reason, trigger, requestedBy, createdAt, updatedAt } = deployment;
+  return { id, status, reason, trigger, ...(requestedBy ? { requestedBy } : {}), createdAt, updatedAt };
 }
 
 function statusOf(described: Service.Described): z.input<typeof ServiceView>["status"] {

@@ -256,7 +256,7 @@ function DeploymentsTable(props: {
     <table>
       <caption class="visually-hidden">Deployments of {props.service}, newest first</caption>
       <TableHead
-        columns={["Deployment", "Status", "Action", "Trigger", "Requested", "Duration", "Reason", ""]}
+        columns={["Deployment", "Status", "Action", "Trigger", "By", "Requested", "Duration", "Reason", ""]}
       />
       <tbody>
         {props.deployments.map((deployment) => (
@@ -269,6 +269,7 @@ function DeploymentsTable(props: {
             </td>
             <td>{deployment.parameters.action}</td>
             <td>{deployment.trigger}</td>
+            <td>{deployment.requestedBy ?? deployment.approvedBy ?? <span class="muted">–</span>}</td>
             <td>{formatTime(deployment.createdAt)}</td>
             <td>{formatDuration(deployment.startedAt ?? deployment.createdAt, deployment.finishedAt)}</td>
             <td class="reason">{deployment.reason}</td>

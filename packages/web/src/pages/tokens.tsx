@@ -1,7 +1,18 @@
 import { useState } from "preact/hooks";
 import type { CreatedToken, Scope } from "../api.ts";
 import { useConsole } from "../context.ts";
-import { ConfirmButton, ErrorBox, formatTime, Pager, Section, TableHead, useLoad, usePages } from "../ui.tsx";
+import {
+  ConfirmButton,
+  CopyField,
+  ErrorBox,
+  formatTime,
+  Pager,
+  Section,
+  TableHead,
+  useLoad,
+  usePages,
+  useSubmit,
+} from "../ui.tsx";
 
 const SCOPES: Scope[] = ["read", "deploy", "admin"];
 
@@ -12,32 +23,20 @@ export function TokensPage() {
   const paging = usePages(tokens.data?.tokens ?? [], 25);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<Scope[]>(["read"]);
-  const [created, setCreated] = useState<CreatedToken | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const creation = useSubmit(
+    () => client.createToken({ name: name.trim(), scopes }),
+    () => {
+      setName("");
+      tokens.reload();
+    },
+  );
   const [notice, setNotice] = useState<string | undefined>(undefined);
 
   return (
     <main id="main">
       <h1>API tokens</h1>
       <Section title="Create a token">
-        <form
-          onSubmit={async (event) => {
-            event.preventDefault();
-            setBusy(true);
-            setError(undefined);
-            setCreated(undefined);
-            try {
-              setCreated(await client.createToken({ name: name.trim(), scopes }));
-              setName("");
-              tokens.reload();
-            } catch (caught) {
-              setError(caught);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
+        <form onSubmit={creation.submit}>
           <label for="token-name">Name</label>
           <input
             id="token-name"
@@ -65,12 +64,12 @@ export function TokensPage() {
               </label>
             ))}
           </fieldset>
-          <button type="submit" class="primary" disabled={busy || scopes.length === 0}>
-            {busy ? "Creating…" : "Create token"}
+          <button type="submit" class="primary" disabled={creation.busy || scopes.length === 0}>
+            {creation.busy ? "Creating…" : "Create token"}
           </button>
         </form>
-        <ErrorBox error={error} title="Could not create the token" />
-        {created?.token && <NewToken created={created} />}
+        <ErrorBox error={creation.error} title="Could not create the token" />
+        {creation.result?.token && <NewToken created={creation.result} />}
       </Section>
       <Section title="Tokens">
         <ErrorBox error={tokens.error} title="Could not list the tokens" />
@@ -115,34 +114,13 @@ export function TokensPage() {
 }
 
 function NewToken({ created }: { created: CreatedToken }) {
-  const [copied, setCopied] = useState<string | undefined>(undefined);
   return (
     <div class="notice" role="status">
       <p>
         Token <strong>{created.info.name}</strong> ({created.info.scopes.join(", ")}) created. Copy it now: it
         is shown this once and cannot be read again.
       </p>
-      <label for="new-token">New token</label>
-      <input
-        id="new-token"
-        readOnly
-        value={created.token}
-        onFocus={(event) => (event.target as HTMLInputElement).select()}
-      />
-      <button
-        type="button"
-        onClick={async () => {
-          try {
-            await navigator.clipboard.writeText(created.token ?? "");
-            setCopied("Copied to the clipboard.");
-          } catch {
-            setCopied("The browser refused the clipboard: select the token and copy it by hand.");
-          }
-        }}
-      >
-        Copy token
-      </button>
-      {copied && <span> {copied}</span>}
+      <CopyField id="new-token" label="New token" value={created.token ?? ""} copyLabel="Copy token" />
     </div>
   );
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ApiError } from "../errors.ts";
 import type { ApiRequest } from "../http.ts";
 import { coreContext, defineRoute, type RouteContext, reply } from "../route.ts";
-import { NoQuery } from "../schemas.ts";
+import { CreatedReceiver, NoQuery, ReceiverList } from "../schemas.ts";
 
 /**
  * Webhook receivers: created, listed, rotated and deleted by an admin; the receiving URL itself
@@ -12,15 +12,6 @@ import { NoQuery } from "../schemas.ts";
  */
 
 const ReceiverParams = z.strictObject({ id: ReceiverRecord.Info.shape.id });
-const CreatedReceiver = z.object({
-  id: ReceiverRecord.Info.shape.id,
-  /** Where the provider sends deliveries; for Docker Hub and Quay it holds the secret. */
-  url: z.string(),
-  /** Shown once: the signing key (GitHub, generic), the Authorization value (Harbor, GitLab), or the URL's secret. */
-  secret: z.string(),
-  receiver: ReceiverRecord.Info,
-});
-const ReceiverList = z.object({ receivers: z.array(ReceiverRecord.Info) });
 const DeliveryAnswer = z.object({
   /** One per pushed tag (one for a delivery that pushed nothing). */
   deliveries: z.array(DeliveryRecord.Info),

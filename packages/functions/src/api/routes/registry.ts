@@ -2,7 +2,14 @@ import { Approval } from "@berth/core/deployments";
 import { DeliveryRecord, DeploymentRecord } from "@berth/core/store";
 import { z } from "zod";
 import { coreContext, defineRoute, reply } from "../route.ts";
-import { CancelBody, DeploymentParams, NoQuery, PageQuery, RequestedDeploymentBody } from "../schemas.ts";
+import {
+  CancelBody,
+  DeliveryPage,
+  DeploymentParams,
+  NoQuery,
+  PageQuery,
+  RequestedDeploymentBody,
+} from "../schemas.ts";
 import { requestedBody } from "../views.ts";
 
 /**
@@ -12,10 +19,6 @@ import { requestedBody } from "../views.ts";
 
 const RejectResponse = z.object({ deployment: DeploymentRecord.Info });
 const DeliveryParams = z.strictObject({ id: DeliveryRecord.Source });
-const DeliveryPage = z.object({
-  deliveries: z.array(DeliveryRecord.Info),
-  nextCursor: z.string().optional(),
-});
 
 const who = (token: { name: string } | undefined) => (token ? `token ${token.name}` : "an anonymous caller");
 

@@ -10,6 +10,7 @@ import {
   type PlanEntry,
   StackDetail,
   StackList,
+  StackListQuery,
   StackParams,
 } from "../schemas.ts";
 import { requestedBody, serviceSummary } from "../views.ts";
@@ -71,12 +72,21 @@ const listStacks = defineRoute({
   path: "/v1/stacks",
   operationId: "listStacks",
   summary: "List stacks",
+  description:
+    "Every stack, by name, without its file. With `services=true` each stack also lists its services with " +
+    "their status and running/desired task counts (null where ECS cannot say), read in one request.",
   access: "read",
-  query: NoQuery,
+  query: StackListQuery,
   responses: { 200: { description: "Every stack, by name", schema: StackList } },
-  async handle({ context }) {
-    const stacks = await StackRecord.list(context.dependencies.store);
-    return reply(200, StackList, { stacks: stacks.map(({ stackFile: _, ...stack }) => stack) });
+  async handle({ query, context }) {
+    if (!query.services) {
+      const stacks = await StackRecord.list(context.dependencies.store);
+      return reply(200, StackList, { stacks: stacks.map(({ stackFile: _, ...stack }) => stack) });
+    }
+    const listed = await Stack.listWithServices(coreContext(context));
+    return reply(200, StackList, {
+      stacks: listed.map(({ stack: { stackFile: _, ...stack }, services }) => ({ ...stack, services })),
+    });
   },
 });
 

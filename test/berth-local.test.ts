@@ -370,7 +370,9 @@ describe("npm start", () => {
     const awsUrl = await waitFor(
       "Berth Local to start",
       () => /AWS-compatible endpoint\s+(http:\/\/\S+)/.exec(output)?.[1],
-      30_000,
+      // Starting installs the control plane and checks the console's build: at load 20 that took
+      // over 30 s.
+      120_000,
     );
     expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
 

@@ -307,7 +307,7 @@ describe("deploying on Berth Local end to end", { shuffle: false }, () => {
     const task = await servingTask("rb-api", v1TaskDefinition);
     const v1Answer = await getText(`http://127.0.0.1:${task.hostPort}/whoami`);
     expect(v1Answer).toMatch(/^v1:\d+$/);
-    const proxy = await aliasAddress("api:3000");
+    const proxy = await aliasAddress("api.rb:3000");
 
     const direct = keepAsking(() => getText(`http://127.0.0.1:${task.hostPort}/whoami`));
     const throughServiceConnect = keepAsking(() => getText(`http://${proxy}/whoami`));
@@ -357,7 +357,7 @@ describe("deploying on Berth Local end to end", { shuffle: false }, () => {
   });
 
   it("rolls back a revision that crashes on start, with its exit code and last log line", async () => {
-    const proxy = await aliasAddress("api:3000");
+    const proxy = await aliasAddress("api.rb:3000");
     const throughServiceConnect = keepAsking(() => getText(`http://${proxy}/whoami`));
     const crash = await deployRb("v3", { CRASH: "1" });
     const proxiedAnswers = await throughServiceConnect.stop();
@@ -414,7 +414,7 @@ describe("deploying on Berth Local end to end", { shuffle: false }, () => {
 
     const task = await servingTask("rb-api", taskDefinitionOf(lastEnd.events));
     expect(await getText(`http://127.0.0.1:${task.hostPort}/whoami`)).toMatch(/^v6:\d+$/);
-    expect(await getText(`http://${await aliasAddress("api:3000")}/whoami`)).toMatch(/^v6:\d+$/);
+    expect(await getText(`http://${await aliasAddress("api.rb:3000")}/whoami`)).toMatch(/^v6:\d+$/);
   });
 
   let cancelledId = "";

@@ -456,7 +456,7 @@ describe("berth status", () => {
     );
     expect(lines[2]).toMatch(
       new RegExp(
-        `^api +private-service +DEPLOYING +-/- +api:3000 +${api} +PENDING +\\S+ ago +cli \\(token [^)]+\\) +stack file applied: 1 field changed$`,
+        `^api +private-service +DEPLOYING +-/- +api\\.shop:3000 +${api} +PENDING +\\S+ ago +cli \\(token [^)]+\\) +stack file applied: 1 field changed$`,
       ),
     );
     expect(lines[3]).toMatch(

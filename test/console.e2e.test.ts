@@ -289,6 +289,74 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle:
     expect(page.url()).toBe(url);
   });
 
+  it("plans a stack file dropped on the stack page without applying it, and shows a refused file's message and request id", async () => {
+    const before = await api.request<{ stack: { stackFileHash: string } }>("GET", "/v1/stacks/shop");
+    await page.goto(`${local?.apiUrl}/stacks/shop`);
+    await page.getByRole("heading", { name: "Stack shop" }).waitFor();
+    /** Drops a file on the page's drop zone as a person dragging it from their desktop would. */
+    const drop = async (name: string, text: string) => {
+      const transfer = await page.evaluateHandle(
+        ([name, text]) => {
+          const browser = globalThis as unknown as {
+            DataTransfer: new () => { items: { add(file: unknown): void } };
+            File: new (parts: string[], name: string, options: { type: string }) => unknown;
+          };
+          const data = new browser.DataTransfer();
+          data.items.add(new browser.File([text], name, { type: "application/yaml" }));
+          return data;
+        },
+        [name, text] as const,
+      );
+      await page.dispatchEvent("section.dropzone", "drop", { dataTransfer: transfer });
+    };
+    await drop("shop-v9.yml", appStack({ service: "api", image: app.image, version: "v9" }));
+    const plan = page.locator("table").filter({ hasText: "Plan of shop-v9.yml" });
+    await plan.waitFor();
+    expect(await plan.getByRole("row").filter({ hasText: "api" }).textContent()).toMatch(/v9/);
+    // A dry run: the stack is as it was.
+    const after = await api.request<{ stack: { stackFileHash: string } }>("GET", "/v1/stacks/shop");
+    expect(after.stack.stackFileHash).toBe(before.stack.stackFileHash);
+
+    await drop("broken.yml", "services: [unclosed\n");
+    const refusal = page.getByRole("alert").filter({ hasText: "The plan of broken.yml failed" });
+    await refusal.waitFor();
+    // The API's own message, its code and the request id to quote.
+    expect(await refusal.textContent()).toMatch(/HTTP 400 · [A-Z_]+ · request id \S+/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // The refused plan logged its 400 in the browser's console; that is the page working.
+    consoleErrors.splice(
+      0,
+      consoleErrors.length,
+      ...consoleErrors.filter((line) => !/status of 400/.test(line)),
+    );
+  });
+
+  it("returns to sign-in when the API stops accepting the token (revoked while signed in)", async () => {
+    const created = await api.request<{ token: string; info: { id: string } }>("POST", "/v1/tokens", {
+      body: JSON.stringify({ name: "soon-revoked", scopes: ["read"] }),
+    });
+    const readerPage = await context.newPage();
+    watchErrors(readerPage);
+    try {
+      await readerPage.goto(`${local?.apiUrl}/stacks`);
+      await readerPage.getByLabel("API token").fill(created.token);
+      await readerPage.getByRole("button", { name: "Sign in" }).click();
+      await readerPage.getByRole("link", { name: "shop" }).first().waitFor();
+      await api.request("DELETE", `/v1/tokens/${created.info.id}`);
+      await readerPage.getByRole("link", { name: "shop" }).first().click();
+      await readerPage.getByLabel("API token").waitFor();
+      await readerPage.getByText("sign in again").waitFor();
+      expect(await readerPage.evaluate('sessionStorage.getItem("berth.session")')).toBeNull();
+    } finally {
+      await readerPage.close();
+    }
+    consoleErrors.splice(
+      0,
+      consoleErrors.length,
+      ...consoleErrors.filter((line) => !/status of 401/.test(line)),
+    );
+  });
+
   it("creates a token shown once with a copy button, and revokes it", async () => {
     await nav().getByRole("link", { name: "Tokens" }).click();
     await page.getByRole("heading", { name: "API tokens" }).waitFor();

@@ -286,6 +286,37 @@ describe("a service's page", () => {
     expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("cancels the running deployment only after confirming, and says what the API did", async () => {
+    const running = deployment({ status: "DEPLOYING", finishedAt: undefined, reason: "rolling out" });
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": {
+          status: 200,
+          body: serviceView({ status: "DEPLOYING", activeDeployment: running }),
+        },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [running] } },
+        "GET /v1/stacks/shop/services/api/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/api", events: [] },
+        },
+        [`GET /v1/deployments/${running.id}`]: { status: 200, body: { deployment: running, events: [] } },
+        [`POST /v1/deployments/${running.id}/cancel`]: {
+          status: 202,
+          body: { outcome: "cancel-requested", deployment: running },
+        },
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(button(view.container, "Cancel the running deployment")).toBeDefined());
+    click(button(view.container, "Cancel the running deployment"));
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Cancel the running deployment"));
+    await until(() => expect(view.text()).toContain(`Cancelling deployment ${running.id}`));
+    const sent = view.api.calls.filter((call) => call.method === "POST");
+    expect(sent.map((call) => call.path)).toEqual([`/v1/deployments/${running.id}/cancel`]);
+  });
+
   it("shows a refused action's message and request id beside it", async () => {
     const view = open(
       "/stacks/shop/services/api",

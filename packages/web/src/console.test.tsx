@@ -157,6 +157,74 @@ describe("the stacks list", () => {
   });
 });
 
+describe("a batch job's page", () => {
+  it("lists runs with each attempt's exit codes, and starts a run with a command after confirming", async () => {
+    const failed = {
+      id: "01JR0000000000000000000001",
+      status: "FAILED",
+      startedAt: NOW,
+      stoppedAt: NOW,
+      executionArn: "arn:aws:states:us-east-1:000000000000:execution:report:01JR0000000000000000000001",
+    };
+    const view = open(
+      "/stacks/shop/jobs/report",
+      {
+        "GET /v1/stacks/shop/jobs/report/runs": { status: 200, body: { runs: [failed] } },
+        [`GET /v1/stacks/shop/jobs/report/runs/${failed.id}`]: {
+          status: 200,
+          body: {
+            ...failed,
+            attempts: [
+              {
+                number: 1,
+                status: "FAILED",
+                startedAt: NOW,
+                stoppedAt: NOW,
+                exitCodes: [{ container: "report", exitCode: 3 }],
+                stoppedReason: "Essential container in task exited",
+              },
+              {
+                number: 2,
+                status: "FAILED",
+                startedAt: NOW,
+                stoppedAt: NOW,
+                exitCodes: [{ container: "report", exitCode: null }],
+                error: "States.Timeout",
+              },
+            ],
+          },
+        },
+        "GET /v1/stacks/shop/jobs/report/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/report", events: [] },
+        },
+        "POST /v1/stacks/shop/jobs/report/runs": (call) => ({
+          status: 202,
+          body: {
+            ...failed,
+            id: "01JR0000000000000000000002",
+            status: "RUNNING",
+            stoppedAt: undefined,
+            sent: call.body,
+          },
+        }),
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(view.text()).toContain("Attempts of run"));
+    expect(view.text()).toContain("report: 3");
+    expect(view.text()).toContain("report: none");
+    expect(view.text()).toContain("States.Timeout");
+    click(button(view.container, "Start a run"));
+    type(view.container.querySelector("#run-command"), 'sh -c "exit 0"');
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Start a run"));
+    await until(() => expect(view.text()).toContain("Run 01JR0000000000000000000002 started."));
+    const sent = view.api.calls.find((call) => call.method === "POST");
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ command: ["sh", "-c", "exit 0"] });
+  });
+});
+
 describe("a service's page", () => {
   it("follows a running deployment with If-None-Match every 2 s and stops once it ended", async () => {
     let polls = 0;

@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, createClient } from "./api.ts";
 import { App } from "./app.tsx";
@@ -352,6 +353,41 @@ describe("a service's page", () => {
     const sent = view.api.calls.find((call) => call.path.endsWith("/rollback"));
     expect(JSON.parse(sent?.body ?? "{}")).toEqual({ deploymentId: good.id });
     expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("follows the logs when asked: every 2 s it asks for the lines after the last one shown", async () => {
+    const first = { timestamp: "2026-01-02T03:04:05.000Z", logStream: "api/1", message: "listening on 8080" };
+    const later = { timestamp: "2026-01-02T03:04:09.000Z", logStream: "api/1", message: "GET /health 200" };
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView() },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [] } },
+        "GET /v1/stacks/shop/services/api/logs": (call) => ({
+          status: 200,
+          body: {
+            logGroupName: "/berth/shop/api",
+            events: call.path.includes("since=1h") ? [first] : [first, later],
+          },
+        }),
+      },
+      { scope: "read" },
+    );
+    await until(() => expect(view.text()).toContain("listening on 8080"));
+    const logCalls = () => view.api.calls.filter((call) => call.path.includes("/logs"));
+    expect(logCalls()).toHaveLength(1);
+    const follow = view.container.querySelector("#logs-follow") as HTMLInputElement;
+    act(() => {
+      follow.click();
+    });
+    await vi.waitFor(() => expect(view.text()).toContain("GET /health 200"), {
+      timeout: 15_000,
+      interval: 50,
+    });
+    const asked = new URL(`http://x${logCalls()[1]?.path}`).searchParams.get("since");
+    expect(asked).toBe(first.timestamp);
+    // A line answered twice (the one at the boundary) is shown once.
+    expect(view.text().split("listening on 8080")).toHaveLength(2);
   });
 
   it("cancels the running deployment only after confirming, and says what the API did", async () => {

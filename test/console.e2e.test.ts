@@ -119,6 +119,12 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle:
     const html = await root.text();
     // No inline script: every <script> names its source.
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    // The production build, even when built under vitest (NODE_ENV=test): no development JSX
+    // carrying each element's source file.
+    const script = html.match(/<script[^>]*\bsrc="([^"]+)"/)?.[1];
+    expect(script).toBeDefined();
+    const bundle = await (await fetch(`${local?.apiUrl}${script}`)).text();
+    expect(bundle).not.toContain("packages/web/src/");
     const deep = await fetch(`${local?.apiUrl}/stacks/any/services/thing`);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toBe(html);

@@ -119,6 +119,12 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle:
     const html = await root.text();
     // No inline script: every <script> names its source.
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    // The production build, even when built under vitest (NODE_ENV=test): no development JSX
+    // carrying each element's source file.
+    const script = html.match(/<script[^>]*\bsrc="([^"]+)"/)?.[1];
+    expect(script).toBeDefined();
+    const bundle = await (await fetch(`${local?.apiUrl}${script}`)).text();
+    expect(bundle).not.toContain("packages/web/src/");
     const deep = await fetch(`${local?.apiUrl}/stacks/any/services/thing`);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toBe(html);
@@ -287,6 +293,75 @@ describe.skipIf(!CHROMIUM)("the console on Berth Local, in Chromium", { shuffle:
     await page.reload();
     await page.getByRole("heading", { name: "Service api" }).waitFor();
     expect(page.url()).toBe(url);
+  });
+
+  it("plans a stack file dropped on the stack page without applying it, and shows a refused file's message and request id", async () => {
+    const before = await api.request<{ stack: { stackFileHash: string } }>("GET", "/v1/stacks/shop");
+    await page.goto(`${local?.apiUrl}/stacks/shop`);
+    await page.getByRole("heading", { name: "Stack shop" }).waitFor();
+    /** Drops a file on the page's drop zone as a person dragging it from their desktop would. */
+    const drop = async (name: string, text: string) => {
+      const transfer = await page.evaluateHandle(
+        ([name, text]) => {
+          const browser = globalThis as unknown as {
+            DataTransfer: new () => { items: { add(file: unknown): void } };
+            File: new (parts: string[], name: string, options: { type: string }) => unknown;
+          };
+          const data = new browser.DataTransfer();
+          data.items.add(new browser.File([text], name, { type: "application/yaml" }));
+          return data;
+        },
+        [name, text] as const,
+      );
+      await page.dispatchEvent("section.dropzone", "drop", { dataTransfer: transfer });
+    };
+    await drop("shop-v9.yml", appStack({ service: "api", image: app.image, version: "v9" }));
+    const plan = page.locator("table").filter({ hasText: "Plan of shop-v9.yml" });
+    await plan.waitFor();
+    expect(await plan.getByRole("row").filter({ hasText: "api" }).textContent()).toMatch(/v9/);
+    // A dry run: the stack is as it was.
+    const after = await api.request<{ stack: { stackFileHash: string } }>("GET", "/v1/stacks/shop");
+    expect(after.stack.stackFileHash).toBe(before.stack.stackFileHash);
+
+    await drop("broken.yml", "services: [unclosed\n");
+    const refusal = page.getByRole("alert").filter({ hasText: "The plan of broken.yml failed" });
+    await refusal.waitFor();
+    // The API's own message, its code and the request id to quote.
+    expect(await refusal.textContent()).toMatch(/HTTP 422 · INVALID_STACK_FILE · request id [0-9a-f-]{36}/);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    // The refused plan logged its 422 in the browser's console; that is the page working.
+    consoleErrors.splice(
+      0,
+      consoleErrors.length,
+      ...consoleErrors.filter((line) => !/status of 422/.test(line)),
+    );
+  });
+
+  it("returns to sign-in when the API stops accepting the token (revoked while signed in)", async () => {
+    const created = await api.request<{ token: string; info: { id: string } }>("POST", "/v1/tokens", {
+      body: JSON.stringify({ name: "soon-revoked", scopes: ["read"] }),
+    });
+    const readerPage = await context.newPage();
+    watchErrors(readerPage);
+    try {
+      await readerPage.goto(`${local?.apiUrl}/stacks`);
+      await readerPage.getByLabel("API token").fill(created.token);
+      await readerPage.getByRole("button", { name: "Sign in" }).click();
+      await readerPage.getByRole("link", { name: "shop" }).first().waitFor();
+      await api.request("DELETE", `/v1/tokens/${created.info.id}`);
+      await readerPage.getByRole("link", { name: "shop" }).first().click();
+      await readerPage.getByLabel("API token").waitFor();
+      await readerPage.getByText("sign in again").waitFor();
+      expect(await readerPage.evaluate('sessionStorage.getItem("berth.session")')).toBeNull();
+    } finally {
+      await readerPage.close();
+      // The 401 that sent the page to sign-in, and the 403s of asking a read token what it may do.
+    }
+    consoleErrors.splice(
+      0,
+      consoleErrors.length,
+      ...consoleErrors.filter((line) => !/status of 40[13]/.test(line)),
+    );
   });
 
   it("creates a token shown once with a copy button, and revokes it", async () => {

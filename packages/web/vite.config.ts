@@ -7,7 +7,10 @@ import { defineConfig } from "vite";
 export default defineConfig({
   root: import.meta.dirname,
   base: "/",
-  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  // Always the production JSX transform: a build started where NODE_ENV is not "production" (a
+  // Berth Local under vitest, which sets NODE_ENV=test) would otherwise emit jsxDEV calls carrying
+  // every element's source file and line: 55 KB became 81 KB, with absolute paths in the bundle.
+  oxc: { jsx: { runtime: "automatic", importSource: "preact", development: false } },
   build: {
     outDir: "dist",
     emptyOutDir: true,

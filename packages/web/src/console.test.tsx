@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, createClient } from "./api.ts";
 import { App } from "./app.tsx";
@@ -157,6 +158,74 @@ describe("the stacks list", () => {
   });
 });
 
+describe("a batch job's page", () => {
+  it("lists runs with each attempt's exit codes, and starts a run with a command after confirming", async () => {
+    const failed = {
+      id: "01JR0000000000000000000001",
+      status: "FAILED",
+      startedAt: NOW,
+      stoppedAt: NOW,
+      executionArn: "arn:aws:states:us-east-1:000000000000:execution:report:01JR0000000000000000000001",
+    };
+    const view = open(
+      "/stacks/shop/jobs/report",
+      {
+        "GET /v1/stacks/shop/jobs/report/runs": { status: 200, body: { runs: [failed] } },
+        [`GET /v1/stacks/shop/jobs/report/runs/${failed.id}`]: {
+          status: 200,
+          body: {
+            ...failed,
+            attempts: [
+              {
+                number: 1,
+                status: "FAILED",
+                startedAt: NOW,
+                stoppedAt: NOW,
+                exitCodes: [{ container: "report", exitCode: 3 }],
+                stoppedReason: "Essential container in task exited",
+              },
+              {
+                number: 2,
+                status: "FAILED",
+                startedAt: NOW,
+                stoppedAt: NOW,
+                exitCodes: [{ container: "report", exitCode: null }],
+                error: "States.Timeout",
+              },
+            ],
+          },
+        },
+        "GET /v1/stacks/shop/jobs/report/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/report", events: [] },
+        },
+        "POST /v1/stacks/shop/jobs/report/runs": (call) => ({
+          status: 202,
+          body: {
+            ...failed,
+            id: "01JR0000000000000000000002",
+            status: "RUNNING",
+            stoppedAt: undefined,
+            sent: call.body,
+          },
+        }),
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(view.text()).toContain("Attempts of run"));
+    expect(view.text()).toContain("report: 3");
+    expect(view.text()).toContain("report: none");
+    expect(view.text()).toContain("States.Timeout");
+    click(button(view.container, "Start a run"));
+    type(view.container.querySelector("#run-command"), 'sh -c "exit 0"');
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Start a run"));
+    await until(() => expect(view.text()).toContain("Run 01JR0000000000000000000002 started."));
+    const sent = view.api.calls.find((call) => call.method === "POST");
+    expect(JSON.parse(sent?.body ?? "{}")).toEqual({ command: ["sh", "-c", "exit 0"] });
+  });
+});
+
 describe("a service's page", () => {
   it("follows a running deployment with If-None-Match every 2 s and stops once it ended", async () => {
     let polls = 0;
@@ -284,6 +353,72 @@ describe("a service's page", () => {
     const sent = view.api.calls.find((call) => call.path.endsWith("/rollback"));
     expect(JSON.parse(sent?.body ?? "{}")).toEqual({ deploymentId: good.id });
     expect(sent?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("follows the logs when asked: every 2 s it asks for the lines after the last one shown", async () => {
+    const first = { timestamp: "2026-01-02T03:04:05.000Z", logStream: "api/1", message: "listening on 8080" };
+    const later = { timestamp: "2026-01-02T03:04:09.000Z", logStream: "api/1", message: "GET /health 200" };
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": { status: 200, body: serviceView() },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [] } },
+        "GET /v1/stacks/shop/services/api/logs": (call) => ({
+          status: 200,
+          body: {
+            logGroupName: "/berth/shop/api",
+            events: call.path.includes("since=1h") ? [first] : [first, later],
+          },
+        }),
+      },
+      { scope: "read" },
+    );
+    await until(() => expect(view.text()).toContain("listening on 8080"));
+    const logCalls = () => view.api.calls.filter((call) => call.path.includes("/logs"));
+    expect(logCalls()).toHaveLength(1);
+    const follow = view.container.querySelector("#logs-follow") as HTMLInputElement;
+    act(() => {
+      follow.click();
+    });
+    await vi.waitFor(() => expect(view.text()).toContain("GET /health 200"), {
+      timeout: 15_000,
+      interval: 50,
+    });
+    const asked = new URL(`http://x${logCalls()[1]?.path}`).searchParams.get("since");
+    expect(asked).toBe(first.timestamp);
+    // A line answered twice (the one at the boundary) is shown once.
+    expect(view.text().split("listening on 8080")).toHaveLength(2);
+  });
+
+  it("cancels the running deployment only after confirming, and says what the API did", async () => {
+    const running = deployment({ status: "DEPLOYING", finishedAt: undefined, reason: "rolling out" });
+    const view = open(
+      "/stacks/shop/services/api",
+      {
+        "GET /v1/stacks/shop/services/api": {
+          status: 200,
+          body: serviceView({ status: "DEPLOYING", activeDeployment: running }),
+        },
+        "GET /v1/stacks/shop/services/api/deployments": { status: 200, body: { deployments: [running] } },
+        "GET /v1/stacks/shop/services/api/logs": {
+          status: 200,
+          body: { logGroupName: "/berth/shop/api", events: [] },
+        },
+        [`GET /v1/deployments/${running.id}`]: { status: 200, body: { deployment: running, events: [] } },
+        [`POST /v1/deployments/${running.id}/cancel`]: {
+          status: 202,
+          body: { outcome: "cancel-requested", deployment: running },
+        },
+      },
+      { scope: "deploy" },
+    );
+    await until(() => expect(button(view.container, "Cancel the running deployment")).toBeDefined());
+    click(button(view.container, "Cancel the running deployment"));
+    expect(view.api.calls.some((call) => call.method === "POST")).toBe(false);
+    click(button(view.container, "Confirm: Cancel the running deployment"));
+    await until(() => expect(view.text()).toContain(`Cancelling deployment ${running.id}`));
+    const sent = view.api.calls.filter((call) => call.method === "POST");
+    expect(sent.map((call) => call.path)).toEqual([`/v1/deployments/${running.id}/cancel`]);
   });
 
   it("shows a refused action's message and request id beside it", async () => {

@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { App } from "./app.tsx";
+import { warmTimeFormat } from "./ui.tsx";
 
 /**
  * Where the API is. Berth Local serves the console from the API's own origin; on AWS the
@@ -21,4 +22,7 @@ if (root) {
   // The first screen renders at once; requests wait for the config only if it has not arrived.
   root.textContent = "";
   render(<App baseUrl={apiBaseUrl()} />, root);
+  // The date formatter's locale data loads once the first screen is up, not before it.
+  if (typeof requestIdleCallback === "function")
+    requestIdleCallback(() => warmTimeFormat(), { timeout: 2000 });
 }

@@ -108,7 +108,8 @@ const STATUS_SYMBOL: Record<string, string> = {
   ABORTED: "⊘",
 };
 
-function tone(status: string): string {
+/** A status's colour class: good, bad, muted or busy. */
+export function tone(status: string): string {
   if (["SUCCEEDED", "LIVE"].includes(status)) return "good";
   if (["FAILED", "TIMED_OUT", "ROLLED_BACK", "ABORTED"].includes(status)) return "bad";
   if (["CANCELLED", "SUPERSEDED", "NOT_DEPLOYED"].includes(status)) return "muted";
@@ -125,13 +126,23 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-/** One formatter for every time shown: `toLocaleString` builds a new one per call, costly in a long list. */
-const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+/**
+ * One formatter for every time shown (`toLocaleString` builds a new one per call, costly in a long
+ * list), built on first use: building the first one loads the browser's locale data, 50–400 ms on
+ * a busy machine, which must not delay the first screen. `warmTimeFormat` builds it while the page
+ * waits for something else (an idle moment, a list's request in flight).
+ */
+let timeFormat: Intl.DateTimeFormat | undefined;
+
+export function warmTimeFormat(): Intl.DateTimeFormat {
+  timeFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return timeFormat;
+}
 
 export function formatTime(iso: string | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : TIME_FORMAT.format(date);
+  return Number.isNaN(date.getTime()) ? iso : warmTimeFormat().format(date);
 }
 
 export function formatDuration(fromIso: string | undefined, toIso: string | undefined): string {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
+  type CancelResponse,
   type Deployment,
   type DeploymentWithEvents,
   FINAL_STATUSES,
@@ -228,7 +229,15 @@ function Actions(props: { view: ServiceView; deployments: Deployment[]; onReques
             label="Cancel the running deployment"
             question={`Cancel deployment ${active.id} (${active.status})? A rollout already under way is undone.`}
             onConfirm={() => client.cancel(active.id)}
-            onDone={requested("Cancel")}
+            onDone={(result) => {
+              const answer = result as CancelResponse;
+              setDone(
+                answer.outcome === "cancelled"
+                  ? `Deployment ${answer.deployment.id} cancelled.`
+                  : `Cancelling deployment ${answer.deployment.id}: the rollout under way is being undone.`,
+              );
+              props.onRequested();
+            }}
           />
         )}
       </div>

@@ -53,7 +53,7 @@ berthLocalForFile(workspace, (running) => {
   api = running.api;
 });
 
-describe("EC2 stacks on Berth Local", () => {
+describe("EC2 stacks on Berth Local", { shuffle: false }, () => {
   it("deploys a service with instanceTypes to SUCCEEDED on a container instance of that type, and it serves", async () => {
     const applied = await api.applyStack("onec2", ec2Stack({ instanceTypes: ["c5.large"] }, "ec2-v1"));
     const { deployment } = await api.waitForStatus(

@@ -57,7 +57,7 @@ afterAll(async () => {
 
 const operations = (from: number) => recorded.slice(from).map((request) => request.operation);
 
-describe("a stack's refresh schedule", () => {
+describe("a stack's refresh schedule", { shuffle: false }, () => {
   it("is created from the file, left alone when unchanged, updated when changed, deleted when off", async () => {
     const weekly = stackFile(
       'berth:\n  refresh: { schedule: "cron(30 2 ? * SUN *)", timeZone: Europe/Berlin, flexibleWindowMinutes: 30 }\n',

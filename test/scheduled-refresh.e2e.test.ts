@@ -124,7 +124,7 @@ afterAll(async () => {
   expect(leftovers, logTail(logFile)).toEqual([]);
 });
 
-describe("a stack's own refresh schedule on Berth Local", () => {
+describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, () => {
   const nightly = { schedule: "cron(30 2 * * ? *)", timeZone: "Europe/Berlin", flexibleWindowMinutes: 20 };
 
   it("is created when the stack is applied, and applying the same file again changes nothing", async () => {

@@ -82,7 +82,7 @@ afterAll(async () => {
   await local?.stop();
 });
 
-describe("Service Connect with two stacks that have services of the same names", () => {
+describe("Service Connect with two stacks that have services of the same names", { shuffle: false }, () => {
   it("gives each stack its own alias: each consumer reaches its own stack's privateApi", async () => {
     try {
       await deploy("left");

@@ -255,7 +255,7 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
   });
 });
 
-describe("Berth Local Service Connect namespaces", () => {
+describe("Berth Local Service Connect namespaces", { shuffle: false }, () => {
   const inNamespace = (list: Alias[], namespace: string, alias: string) =>
     list.find((entry) => entry.namespace === namespace && entry.alias === alias);
 

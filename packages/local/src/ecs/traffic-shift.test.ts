@@ -168,7 +168,7 @@ afterAll(async () => {
   await local?.close();
 });
 
-describe("canary deployments on Berth Local", () => {
+describe("canary deployments on Berth Local", { shuffle: false }, () => {
   it("starts the first deployment at once: there is no traffic to shift from", async () => {
     await ecs.send(
       new CreateServiceCommand({

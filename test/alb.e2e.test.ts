@@ -1,17 +1,10 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
-import { BerthApi } from "./support/berth-api.ts";
-import {
-  awsCli,
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import { e2eWorkspace, newestDeployment, runBerth } from "./support/e2e.ts";
+import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { localSuite, newestDeployment } from "./support/e2e.ts";
 
 /**
  * An application load balancer end to end on Berth Local: the alb-paths example (two services
@@ -21,33 +14,13 @@ import { e2eWorkspace, newestDeployment, runBerth } from "./support/e2e.ts";
  */
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-alb-");
+const suite = localSuite("berth-alb-");
+const { work, logFile, berth } = suite;
 /** A copy of the example, so the test can change it for the redeploys. */
 const exampleDir = join(work, "alb-paths");
 cpSync(join(root, "examples/alb-paths"), exampleDir, { recursive: true });
 const stackFile = join(exampleDir, "berth.yml");
 const BALANCER = "berth-shop-front";
-
-let local: BerthLocalProcess;
-let api: BerthApi;
-
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-});
-
-afterAll(async () => {
-  await local?.stop();
-  await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? true : undefined),
-    30_000,
-  );
-});
-
-function berth(args: string[]) {
-  return runBerth(args, { apiUrl: local.apiUrl, token: adminToken });
-}
 
 interface Balancer {
   LoadBalancerArn: string;
@@ -58,14 +31,14 @@ interface Balancer {
 }
 
 async function balancers(): Promise<Balancer[]> {
-  const { LoadBalancers } = (await awsCli(local.awsUrl, ["elbv2", "describe-load-balancers"])) as {
+  const { LoadBalancers } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-load-balancers"])) as {
     LoadBalancers: Balancer[];
   };
   return LoadBalancers;
 }
 
 async function targetGroupArn(name: string): Promise<string> {
-  const { TargetGroups } = (await awsCli(local.awsUrl, [
+  const { TargetGroups } = (await awsCli(suite.local.awsUrl, [
     "elbv2",
     "describe-target-groups",
     "--names",
@@ -77,7 +50,7 @@ async function targetGroupArn(name: string): Promise<string> {
 }
 
 async function targetStates(group: string): Promise<string[]> {
-  const { TargetHealthDescriptions } = (await awsCli(local.awsUrl, [
+  const { TargetHealthDescriptions } = (await awsCli(suite.local.awsUrl, [
     "elbv2",
     "describe-target-health",
     "--target-group-arn",
@@ -166,14 +139,14 @@ describe("two services behind one application load balancer on Berth Local", { s
     }
 
     // What Berth created, as the aws CLI shows it.
-    const { Listeners } = (await awsCli(local.awsUrl, [
+    const { Listeners } = (await awsCli(suite.local.awsUrl, [
       "elbv2",
       "describe-listeners",
       "--load-balancer-arn",
       balancer?.LoadBalancerArn ?? "",
     ])) as { Listeners: { ListenerArn: string; Port: number; Protocol: string }[] };
     expect(Listeners.map((listener) => [listener.Protocol, listener.Port])).toEqual([["HTTP", 80]]);
-    const { Rules } = (await awsCli(local.awsUrl, [
+    const { Rules } = (await awsCli(suite.local.awsUrl, [
       "elbv2",
       "describe-rules",
       "--listener-arn",
@@ -190,13 +163,13 @@ describe("two services behind one application load balancer on Berth Local", { s
     expect(await targetStates("b-shop-front-users-app-3000")).toEqual(["healthy"]);
 
     // The stack view lists the balancer; each service's view and `berth status` give its URL.
-    const stack = await api.request<{ ingress: { name: string; type: string; url: string }[] }>(
+    const stack = await suite.api.request<{ ingress: { name: string; type: string; url: string }[] }>(
       "GET",
       "/v1/stacks/shop",
     );
     expect(stack.ingress).toEqual([{ name: "front", type: "application-load-balancer", url }]);
     for (const service of ["orders", "users"]) {
-      const view = await api.request<{ url?: string }>("GET", `/v1/stacks/shop/services/${service}`);
+      const view = await suite.api.request<{ url?: string }>("GET", `/v1/stacks/shop/services/${service}`);
       expect(view.url, service).toBe(url);
     }
     const status = await berth(["status", "--stack", "shop"]);
@@ -229,7 +202,7 @@ describe("two services behind one application load balancer on Berth Local", { s
       );
     });
     expect(deploy?.code, `${deploy?.output}\n${logTail(logFile)}`).toBe(0);
-    expect((await newestDeployment(api, "shop", "orders")).status).toBe("SUCCEEDED");
+    expect((await newestDeployment(suite.api, "shop", "orders")).status).toBe("SUCCEEDED");
     expect(load.failures, `${load.failures.length} of ${load.total} requests failed`).toEqual([]);
     expect(load.total).toBeGreaterThan(50);
     expect([...load.greetings.keys()].sort()).toEqual(["hello again from orders", "hello from orders"]);
@@ -238,15 +211,15 @@ describe("two services behind one application load balancer on Berth Local", { s
   }, 400_000);
 
   it("deleting the stack removes the balancer, its listener and target groups", async () => {
-    const deleted = await api.request<{
+    const deleted = await suite.api.request<{
       services: { service: string; deployment?: { deployment: { id: string } } }[];
     }>("DELETE", "/v1/stacks/shop");
     for (const entry of deleted.services) {
-      const ended = await api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
+      const ended = await suite.api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
       expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
     }
     expect((await balancers()).map((balancer) => balancer.LoadBalancerName)).not.toContain(BALANCER);
-    const { TargetGroups } = (await awsCli(local.awsUrl, ["elbv2", "describe-target-groups"])) as {
+    const { TargetGroups } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-target-groups"])) as {
       TargetGroups: { TargetGroupName: string }[];
     };
     expect(
@@ -254,6 +227,6 @@ describe("two services behind one application load balancer on Berth Local", { s
     ).toEqual([]);
     // Nothing listens on its address any more.
     await expect(ask(`${url}/orders`)).rejects.toThrow();
-    await api.request("GET", "/v1/stacks/shop", { expect: [404] });
+    await suite.api.request("GET", "/v1/stacks/shop", { expect: [404] });
   }, 300_000);
 });

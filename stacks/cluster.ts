@@ -6,7 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
-import { gatewayWiring } from "./ingress.ts";
+import { gatewayWiring, loadBalancerWiring } from "./ingress.ts";
 import { suppress } from "./nag.ts";
 import { type Names, namesFor } from "./names.ts";
 import { Network } from "./network.ts";
@@ -55,6 +55,7 @@ export function Cluster({ stack, app }: StackContext) {
   });
 
   const gateways = gatewayWiring(Stack.of(stack), vpc, taskSecurityGroup, taskSubnets, names);
+  const balancers = loadBalancerWiring(Stack.of(stack), vpc, taskSecurityGroup);
 
   const ec2Capacity = settings.ec2 ? hostCapacity(Stack.of(stack), vpc, settings.ec2, names) : undefined;
   if (ec2Capacity) {
@@ -87,6 +88,7 @@ export function Cluster({ stack, app }: StackContext) {
     ServiceConnectNamespace: namespace.namespaceArn,
     IngressNamespace: gateways.namespace.namespaceId,
     VpcLink: gateways.vpcLink.vpcLinkId,
+    LoadBalancerSecurityGroup: balancers.securityGroup.securityGroupId,
     ...(ec2Capacity ? { Ec2CapacityProvider: ec2Capacity.provider.capacityProviderName } : {}),
   });
   return {
@@ -94,6 +96,7 @@ export function Cluster({ stack, app }: StackContext) {
     namespace,
     ingressNamespace: gateways.namespace,
     vpcLink: gateways.vpcLink,
+    loadBalancerSecurityGroup: balancers.securityGroup,
     ec2CapacityProvider: ec2Capacity?.provider,
   };
 }

@@ -24,6 +24,11 @@ export interface InstallationValues {
   /** The VPC link and the Cloud Map namespace (id) every HTTP API gateway integrates through. */
   vpcLinkId: string;
   ingressNamespaceId: string;
+  /** Where the load balancers Berth creates go: the VPC, its public subnets (comma-separated;
+   * absent when the VPC has none) and their security group. */
+  vpcId: string;
+  publicSubnets?: string;
+  loadBalancerSecurityGroups: string;
   /** The bucket the API presigns source uploads into. */
   sourceBucket: string;
   stateMachineArn(workflow: string): string;
@@ -43,7 +48,7 @@ export interface InstallationValues {
  * Variables a function may read that the installation sets only where it has the thing they
  * name; a function reads such a variable as optional.
  */
-const OPTIONAL_VARIABLES = new Set(["BERTH_EC2_CAPACITY_PROVIDER"]);
+const OPTIONAL_VARIABLES = new Set(["BERTH_EC2_CAPACITY_PROVIDER", "BERTH_PUBLIC_SUBNETS"]);
 
 /** `delete-service` → `BERTH_DELETE_SERVICE_STATE_MACHINE_ARN`: one variable per workflow. */
 export function stateMachineVariable(workflow: string): string {
@@ -71,6 +76,9 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_INGRESS_MISSING: "error",
     BERTH_VPC_LINK_ID: values.vpcLinkId,
     BERTH_INGRESS_NAMESPACE_ID: values.ingressNamespaceId,
+    BERTH_VPC_ID: values.vpcId,
+    ...(values.publicSubnets ? { BERTH_PUBLIC_SUBNETS: values.publicSubnets } : {}),
+    BERTH_LB_SECURITY_GROUPS: values.loadBalancerSecurityGroups,
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,

@@ -34,8 +34,9 @@ export function Functions({ stack, app }: StackContext) {
   const settings = settingsOf(app);
   const names = namesFor(app.stage);
   const { table } = use(Store);
-  const { taskSecurityGroup, taskSubnets } = use(Network);
-  const { namespace, ec2CapacityProvider, ingressNamespace, vpcLink } = use(Cluster);
+  const { vpc, taskSecurityGroup, taskSubnets } = use(Network);
+  const { namespace, ec2CapacityProvider, ingressNamespace, vpcLink, loadBalancerSecurityGroup } =
+    use(Cluster);
   const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
@@ -71,6 +72,13 @@ export function Functions({ stack, app }: StackContext) {
     ingress: "{}",
     vpcLinkId: vpcLink.vpcLinkId,
     ingressNamespaceId: ingressNamespace.namespaceId,
+    vpcId: vpc.vpcId,
+    // An existing VPC without public subnets has no place for internet-facing load balancers:
+    // the variable stays unset and a service behind one is refused (MISSING_INGRESS).
+    ...(vpc.publicSubnets.length > 0
+      ? { publicSubnets: vpc.publicSubnets.map((subnet) => subnet.subnetId).join(",") }
+      : {}),
+    loadBalancerSecurityGroups: loadBalancerSecurityGroup.securityGroupId,
     sourceBucket: sources.bucketName,
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,

@@ -2,6 +2,7 @@ import type { Stack } from "aws-cdk-lib";
 import * as apigatewayv2 from "aws-cdk-lib/aws-apigatewayv2";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
+import { suppress } from "./nag.ts";
 import type { Names } from "./names.ts";
 
 /**
@@ -43,4 +44,33 @@ export function gatewayWiring(
     securityGroups: [linkSecurityGroup],
   });
   return { namespace, vpcLink };
+}
+
+/**
+ * What every load balancer Berth creates gets: one security group that takes HTTP and HTTPS
+ * from anywhere (the balancers are public entry points) and reaches only the tasks, which in
+ * turn accept it. The balancers, listeners and target groups are created by the deploy workflow.
+ */
+export function loadBalancerWiring(scope: Stack, vpc: ec2.IVpc, taskSecurityGroup: ec2.ISecurityGroup) {
+  const securityGroup = new ec2.SecurityGroup(scope, "LoadBalancerSecurityGroup", {
+    vpc,
+    description: "Berth: load balancers in front of web services, toward their tasks",
+    allowAllOutbound: false,
+  });
+  for (const port of [80, 443]) {
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `HTTP(S) from anywhere on ${port}`);
+    securityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.tcp(port), `HTTP(S) from anywhere on ${port}`);
+  }
+  // Targets are registered by IP on their container port, whichever it is.
+  securityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
+  // Beside the balancers' group (remoteRule), as for the VPC link: no dependency back on it.
+  taskSecurityGroup.addIngressRule(securityGroup, ec2.Port.allTcp(), "from Berth load balancers", true);
+  suppress(securityGroup, [
+    {
+      id: "AwsSolutions-EC23",
+      reason:
+        "Internet-facing load balancers of public web services take HTTP and HTTPS from anywhere; only ports 80 and 443 are open",
+    },
+  ]);
+  return { securityGroup };
 }

@@ -51,6 +51,14 @@ function ingressNamespaceId(): string {
   return `<GetAtt ${templates.stackName("Cluster")}.${id}.Id>`;
 }
 
+/** The load balancers' security group, as another stack sees it. */
+function loadBalancerSecurityGroup(): string {
+  const id = templates.logicalId("Cluster", "AWS::EC2::SecurityGroup", (group) =>
+    String(group.GroupDescription).includes("load balancers"),
+  );
+  return `<GetAtt ${templates.stackName("Cluster")}.${id}.GroupId>`;
+}
+
 function roleOf(stack: string, roleArn: string): Template {
   const match = /^<GetAtt [^.]+\.([^.]+)\.Arn>$/.exec(roleArn);
   if (!match?.[1]) throw new Error(`not a role of the stack: ${roleArn}`);
@@ -148,6 +156,9 @@ describe("functions", () => {
     const privateSubnets = [...templates.resources("Network", "AWS::EC2::Subnet")]
       .filter(([, subnet]) => subnet.MapPublicIpOnLaunch === false)
       .map(([id]) => templates.ref("Network", id));
+    const publicSubnets = [...templates.resources("Network", "AWS::EC2::Subnet")]
+      .filter(([, subnet]) => subnet.MapPublicIpOnLaunch === true)
+      .map(([id]) => templates.ref("Network", id));
     const expected: Record<string, string> = {
       BERTH_TABLE_NAME: tableRef,
       BERTH_STAGE: STAGE,
@@ -168,6 +179,12 @@ describe("functions", () => {
         templates.logicalId("Cluster", "AWS::ApiGatewayV2::VpcLink", () => true),
       ),
       BERTH_INGRESS_NAMESPACE_ID: ingressNamespaceId(),
+      BERTH_VPC_ID: templates.ref(
+        "Network",
+        templates.logicalId("Network", "AWS::EC2::VPC", () => true),
+      ),
+      BERTH_PUBLIC_SUBNETS: publicSubnets.join(","),
+      BERTH_LB_SECURITY_GROUPS: loadBalancerSecurityGroup(),
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -178,6 +195,7 @@ describe("functions", () => {
       BERTH_EC2_CAPACITY_PROVIDER: `${PREFIX}ec2`,
     };
     expect(privateSubnets).toHaveLength(2);
+    expect(publicSubnets).toHaveLength(2);
     for (const workflow of Workflows.WORKFLOWS) {
       expected[stateMachineVariable(workflow.name)] = stateMachineArn(workflow.name);
     }
@@ -223,6 +241,8 @@ describe("functions", () => {
       ingress: "{}",
       vpcLinkId: "v",
       ingressNamespaceId: "ns",
+      vpcId: "vpc",
+      loadBalancerSecurityGroups: "lb",
       sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
@@ -562,6 +582,44 @@ describe("cluster", () => {
     expect(provider.AutoScalingGroupProvider.ManagedDraining).toBe("ENABLED");
     expect(cluster.ServiceConnectDefaults?.Namespace).toBeDefined();
     expect(templates.resource("Cluster", "AWS::ServiceDiscovery::HttpNamespace").Name).toBe(CLUSTER);
+  });
+
+  it("gives the load balancers a group open on 80 and 443 only, reaching only the tasks, which accept it", () => {
+    const balancers = loadBalancerSecurityGroup();
+    const group = templates.resource("Cluster", "AWS::EC2::SecurityGroup", (candidate) =>
+      String(candidate.GroupDescription).includes("load balancers"),
+    );
+    const open = (group.SecurityGroupIngress as Template[]).map((rule) => [
+      rule.CidrIp ?? rule.CidrIpv6,
+      rule.IpProtocol,
+      rule.FromPort,
+      rule.ToPort,
+    ]);
+    expect(open.sort()).toEqual(
+      [
+        ["0.0.0.0/0", "tcp", 443, 443],
+        ["0.0.0.0/0", "tcp", 80, 80],
+        ["::/0", "tcp", 443, 443],
+        ["::/0", "tcp", 80, 80],
+      ].sort(),
+    );
+    const egress = templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupEgress",
+      (rule) => rule.GroupId === balancers,
+    );
+    const tasks = templates.resource("Network", "AWS::EC2::SecurityGroup", (candidate) =>
+      String(candidate.GroupDescription).includes("every task"),
+    );
+    expect(egress.DestinationSecurityGroupId).toMatch(/^<GetAtt [^.]+\.TaskSecurityGroup/);
+    expect(tasks.SecurityGroupEgress).toBeDefined();
+    const accepted = templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupIngress",
+      (rule) => rule.SourceSecurityGroupId === balancers,
+    );
+    expect(accepted.GroupId).toBe(egress.DestinationSecurityGroupId);
+    expect([accepted.IpProtocol, accepted.FromPort, accepted.ToPort]).toEqual(["tcp", 0, 65535]);
   });
 
   it("launches hosts on the current ECS-optimized AMI and refreshes them weekly without losing capacity", () => {

@@ -1,17 +1,10 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
-import { BerthApi } from "./support/berth-api.ts";
-import {
-  awsCli,
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import { e2eWorkspace, newestDeployment, runBerth } from "./support/e2e.ts";
+import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { localSuite, newestDeployment } from "./support/e2e.ts";
 
 /**
  * Public ingress end to end on Berth Local: the public-web example deploys from `npm start`'s
@@ -21,32 +14,12 @@ import { e2eWorkspace, newestDeployment, runBerth } from "./support/e2e.ts";
  */
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-ingress-");
+const suite = localSuite("berth-ingress-");
+const { work, logFile, berth } = suite;
 /** A copy of the example, so the test can change it for the rolling update. */
 const exampleDir = join(work, "public-web");
 cpSync(join(root, "examples/public-web"), exampleDir, { recursive: true });
 const stackFile = join(exampleDir, "berth.yml");
-
-let local: BerthLocalProcess;
-let api: BerthApi;
-
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-});
-
-afterAll(async () => {
-  await local?.stop();
-  await waitFor(
-    "task processes to end",
-    () => (processesUnder([dataDir]).length === 0 ? true : undefined),
-    30_000,
-  );
-});
-
-function berth(args: string[]) {
-  return runBerth(args, { apiUrl: local.apiUrl, token: adminToken });
-}
 
 /** An API as `aws apigatewayv2 get-apis` prints it. */
 interface Api {
@@ -56,7 +29,7 @@ interface Api {
 }
 
 async function gateway(): Promise<Api> {
-  const { Items } = (await awsCli(local.awsUrl, ["apigatewayv2", "get-apis"])) as { Items: Api[] };
+  const { Items } = (await awsCli(suite.local.awsUrl, ["apigatewayv2", "get-apis"])) as { Items: Api[] };
   const found = Items.find((item) => item.Name === "berth-web-web");
   if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(Items)}`);
   return found;
@@ -93,7 +66,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
 
     // What Berth created, as the aws CLI shows it.
-    const routes = (await awsCli(local.awsUrl, [
+    const routes = (await awsCli(suite.local.awsUrl, [
       "apigatewayv2",
       "get-routes",
       "--api-id",
@@ -103,12 +76,12 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     };
     expect(routes.Items.map((route) => route.RouteKey)).toEqual(["$default"]);
     expect(routes.Items[0]?.Target).toMatch(/^integrations\//);
-    const { Services } = (await awsCli(local.awsUrl, ["servicediscovery", "list-services"])) as {
+    const { Services } = (await awsCli(suite.local.awsUrl, ["servicediscovery", "list-services"])) as {
       Services: { Name: string; Id: string }[];
     };
     const registry = Services.find((service) => service.Name === "web-web-3000");
     expect(registry, JSON.stringify(Services)).toBeDefined();
-    const { Instances } = (await awsCli(local.awsUrl, [
+    const { Instances } = (await awsCli(suite.local.awsUrl, [
       "servicediscovery",
       "list-instances",
       "--service-id",
@@ -116,7 +89,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     ])) as { Instances: { Attributes: Record<string, string> }[] };
     expect(Instances).toHaveLength(2);
 
-    const view = await api.request<{ url?: string }>("GET", "/v1/stacks/web/services/web");
+    const view = await suite.api.request<{ url?: string }>("GET", "/v1/stacks/web/services/web");
     expect(view.url).toBe(url);
   }, 300_000);
 
@@ -152,7 +125,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     running = false;
     await Promise.all(clients);
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
-    expect((await newestDeployment(api, "web", "web")).status).toBe("SUCCEEDED");
+    expect((await newestDeployment(suite.api, "web", "web")).status).toBe("SUCCEEDED");
     expect(failures, `${failures.length} of ${total} requests failed`).toEqual([]);
     expect(total).toBeGreaterThan(50);
     expect([...greetings].sort()).toEqual(["hello again", "hello from Berth"]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
-import { BerthApi, type Deployment, type DeploymentEvent } from "./berth-api.ts";
+import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
   type BerthLocalProcess,
   type HostProcess,
@@ -222,6 +222,43 @@ export function e2eWorkspace(prefix: string) {
     dataDir: join(work, "data"),
     logFile: join(work, "berth-local.log"),
     adminToken: newAdminToken(),
+  };
+}
+
+/**
+ * A test file's own Berth Local in a fresh workspace: started before its tests, stopped after
+ * them (waiting for its task processes to end), with the API and the CLI pointed at it.
+ */
+export function localSuite(prefix: string, options: { env?: Record<string, string> } = {}) {
+  const workspace = e2eWorkspace(prefix);
+  const { dataDir, logFile, adminToken } = workspace;
+  let local: BerthLocalProcess | undefined;
+  let api: BerthApi | undefined;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("Berth Local has not started");
+    return value;
+  };
+  beforeAll(async () => {
+    local = await startBerthLocalProcess({ dataDir, adminToken, logFile, ...options });
+    api = new BerthApiClient(local.apiUrl, adminToken);
+  });
+  afterAll(async () => {
+    await local?.stop();
+    await waitFor(
+      "task processes to end",
+      () => (processesUnder([dataDir]).length === 0 ? true : undefined),
+      30_000,
+    );
+  });
+  return {
+    ...workspace,
+    get local(): BerthLocalProcess {
+      return started(local);
+    },
+    get api(): BerthApi {
+      return started(api);
+    },
+    berth: (args: string[]) => runBerth(args, { apiUrl: started(local).apiUrl, token: adminToken }),
   };
 }
 

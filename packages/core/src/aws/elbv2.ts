@@ -20,3 +20,8 @@ export function isNotFound(error: unknown): boolean {
 export function isInUse(error: unknown): boolean {
   return isAwsError(error, "ResourceInUseException");
 }
+
+/** A listener on that port exists already (another service's deployment created it meanwhile). */
+export function isDuplicateListener(error: unknown): boolean {
+  return isAwsError(error, "DuplicateListenerException");
+}

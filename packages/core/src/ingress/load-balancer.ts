@@ -139,6 +139,24 @@ async function ensureListeners(
   const own = attachment.rules.length === 0 ? targetGroupArn : undefined;
   for (const listener of attachment.listeners) {
     if (byPort.has(listener.port)) continue;
+    const created = await createListener(context, balancerArn, attachment, listener, own);
+    if (created) byPort.set(listener.port, created);
+  }
+  return byPort;
+}
+
+/**
+ * Creates one listener. Two services sharing a balancer deploy at once: when the other one's
+ * deployment created the listener first, that listener is the one to use.
+ */
+async function createListener(
+  context: LoadBalancerContext,
+  balancerArn: string,
+  attachment: AlbAttachment,
+  listener: AlbListener,
+  own: string | undefined,
+): Promise<Listener | undefined> {
+  try {
     const created = await context.clients.elb.send(
       new CreateListenerCommand({
         LoadBalancerArn: balancerArn,
@@ -154,13 +172,17 @@ async function ensureListeners(
         Tags: tagList(standardTags(context.env, attachment.loadBalancer)),
       }),
     );
-    const made = created.Listeners?.[0];
-    if (made) byPort.set(listener.port, made);
     context.log?.(
       `load balancer ${attachment.loadBalancer}: ${listener.protocol} listener on ${listener.port}`,
     );
+    return created.Listeners?.[0];
+  } catch (error) {
+    if (!Elb.isDuplicateListener(error)) throw error;
+    const described = await context.clients.elb.send(
+      new DescribeListenersCommand({ LoadBalancerArn: balancerArn }),
+    );
+    return described.Listeners?.find((candidate) => candidate.Port === listener.port);
   }
-  return byPort;
 }
 
 async function ensureTargetGroup(
@@ -346,7 +368,7 @@ function requireInstallation(context: LoadBalancerContext, resource: string): Lo
   if (!context.installation) {
     throw new BerthError(
       "MISSING_INGRESS",
-      `${resource} needs a load balancer, and this installation has no VPC and subnets for one (BERTH_VPC_ID, BERTH_PUBLIC_SUBNETS)`,
+      `${resource} needs a load balancer, and this installation has no VPC, subnets and security groups for one (BERTH_VPC_ID, BERTH_PUBLIC_SUBNETS, BERTH_LB_SECURITY_GROUPS)`,
     );
   }
   return context.installation;

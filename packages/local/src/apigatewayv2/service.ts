@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
-import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
+import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
 import { selectRoute } from "./routes.ts";
@@ -149,14 +149,7 @@ export class ApiGateways {
       account: string;
       region: string;
       /** The tasks registered in a Cloud Map service (by ARN): where an integration leads. */
-      targetsOf: (registryArn: string) => {
-        taskId: string;
-        port: number;
-        healthy: boolean;
-        /** The task's deployment and its traffic share in percent, while a deployment shifts it. */
-        group?: string;
-        weight?: number;
-      }[];
+      targetsOf: (registryArn: string) => RegisteredTask[];
       log?: (line: string) => void;
     },
   ) {
@@ -252,16 +245,7 @@ export class ApiGateways {
 
   /** The integration's healthy targets in the order to try them (by traffic weight). */
   private targets(registryArn: string): Target[] {
-    const healthy: WeightedTarget[] = [];
-    for (const target of this.options.targetsOf(registryArn)) {
-      if (!target.healthy) continue;
-      healthy.push(
-        target.group !== undefined
-          ? { id: target.taskId, port: target.port, group: target.group, weight: target.weight ?? 0 }
-          : { id: target.taskId, port: target.port },
-      );
-    }
-    return this.selector.order(registryArn, healthy);
+    return healthyInOrder(this.selector, registryArn, this.options.targetsOf(registryArn));
   }
 
   private serve(apiId: string, request: IncomingMessage, response: ServerResponse): void {

@@ -15,6 +15,7 @@ import {
 } from "../iam/query.ts";
 import { AwsError } from "../protocol.ts";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
 import { matchesRule, type RuleCondition } from "./rules.ts";
@@ -88,17 +89,11 @@ interface State {
   targetGroups: TargetGroupEntry[];
 }
 
-export interface RegisteredTarget {
-  taskId: string;
-  port: number;
-  healthy: boolean;
-}
-
 export interface LoadBalancersOptions {
   account: string;
   region: string;
   /** The tasks ECS has registered in a target group. */
-  targetsOf: (targetGroupArn: string) => RegisteredTarget[];
+  targetsOf: (targetGroupArn: string) => RegisteredTask[];
   log?: (line: string) => void;
 }
 
@@ -240,7 +235,7 @@ export class LoadBalancers {
   private readonly state: State;
   private readonly servers = new Map<string, Server>();
   private readonly forwarder = new HttpForwarder();
-  private readonly rotation = new Map<string, number>();
+  private readonly selector = new WeightedSelector();
 
   constructor(
     path: string,
@@ -334,16 +329,12 @@ export class LoadBalancers {
       .sort((a, b) => a.priority - b.priority);
   }
 
-  /** The targets of a group to try, healthy ones first in round-robin order. */
+  /**
+   * The healthy targets of a group in the order to try them: by traffic weight while a gradual
+   * deployment shifts (as ECS weighs the production rule's target groups on AWS), else in turn.
+   */
   private targets(targetGroupArn: string): Target[] {
-    const healthy = this.options
-      .targetsOf(targetGroupArn)
-      .filter((target) => target.healthy)
-      .map((target) => ({ id: target.taskId, port: target.port }));
-    if (healthy.length === 0) return [];
-    const start = (this.rotation.get(targetGroupArn) ?? 0) % healthy.length;
-    this.rotation.set(targetGroupArn, start + 1);
-    return [...healthy.slice(start), ...healthy.slice(0, start)];
+    return healthyInOrder(this.selector, targetGroupArn, this.options.targetsOf(targetGroupArn));
   }
 
   private serve(balancer: BalancerEntry, request: IncomingMessage, response: ServerResponse): void {

@@ -78,6 +78,34 @@ export class WeightedSelector {
   }
 }
 
+/** A task as a gateway's registry reports it (Cloud Map, an ELB target group). */
+export interface RegisteredTask {
+  taskId: string;
+  port: number;
+  healthy: boolean;
+  /** The task's ECS deployment, and its share of traffic while a gradual deployment shifts. */
+  group?: string;
+  weight?: number;
+}
+
+/** The healthy tasks of a pool in the order to try them for one request. */
+export function healthyInOrder(
+  selector: WeightedSelector,
+  key: string,
+  registered: readonly RegisteredTask[],
+): Target[] {
+  const healthy: WeightedTarget[] = [];
+  for (const task of registered) {
+    if (!task.healthy) continue;
+    healthy.push(
+      task.group !== undefined
+        ? { id: task.taskId, port: task.port, group: task.group, weight: task.weight ?? 0 }
+        : { id: task.taskId, port: task.port },
+    );
+  }
+  return selector.order(key, healthy);
+}
+
 /** The targets by group, or undefined when there are no weights to honour (a single group, none). */
 function groupsOf(
   targets: readonly WeightedTarget[],

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { AwsError, type AwsJsonService, operation } from "../protocol.ts";
+import type { RegisteredTask } from "../proxy/weighted.ts";
 import { JsonFile } from "../state.ts";
 
 /**
@@ -14,14 +15,7 @@ export const LOCAL_NAMESPACE_NAME = "berth.internal";
 /** Fixed, so the installation can name it before the data dir is read. */
 export const LOCAL_NAMESPACE_ID = "ns-berthlocal0000000";
 
-export interface RegisteredTask {
-  taskId: string;
-  port: number;
-  healthy: boolean;
-  /** The task's ECS deployment and its traffic share in percent, while a deployment shifts it. */
-  group?: string;
-  weight?: number;
-}
+export type { RegisteredTask };
 
 interface ServiceEntry {
   Id: string;

@@ -1,0 +1,110 @@
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateListenerCommand,
+  type CreateListenerCommandOutput,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  DuplicateListenerException,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RegisteredTask } from "../proxy/weighted.ts";
+import { startAwsEndpoint } from "../server.ts";
+import { LoadBalancers } from "./service.ts";
+
+describe("Berth Local's application load balancer listener", () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  /** A backend that answers its name. */
+  async function backend(name: string): Promise<number> {
+    const server = createServer((_request, response) => response.end(name));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return (server.address() as AddressInfo).port;
+  }
+
+  async function balancerTo(targets: () => RegisteredTask[]) {
+    const dir = mkdtempSync(join(tmpdir(), "berth-elb-"));
+    const balancers = new LoadBalancers(join(dir, "elbv2.json"), {
+      account: "000000000000",
+      region: "us-east-1",
+      targetsOf: () => targets(),
+    });
+    await balancers.start();
+    const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
+    const client = new ElasticLoadBalancingV2Client({
+      endpoint: endpoint.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "a", secretAccessKey: "b" },
+    });
+    closers.push(async () => {
+      client.destroy();
+      await endpoint.close();
+      await balancers.close();
+    });
+    const { LoadBalancers: [balancer] = [] } = await client.send(
+      new CreateLoadBalancerCommand({ Name: "berth-t-front", Subnets: ["s"], SecurityGroups: ["g"] }),
+    );
+    const { TargetGroups: [group] = [] } = await client.send(
+      new CreateTargetGroupCommand({ Name: "b-t-front-web-3000", TargetType: "ip", Port: 3000 }),
+    );
+    const listener = () =>
+      client.send(
+        new CreateListenerCommand({
+          LoadBalancerArn: balancer?.LoadBalancerArn,
+          Port: 80,
+          Protocol: "HTTP",
+          DefaultActions: [{ Type: "forward", TargetGroupArn: group?.TargetGroupArn }],
+        }),
+      );
+    const created: CreateListenerCommandOutput = await listener();
+    return { url: `http://${balancer?.DNSName}`, listener, created };
+  }
+
+  async function shares(url: string, requests: number): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    for (let index = 0; index < requests; index += 1) {
+      const body = await (await fetch(url)).text();
+      seen.set(body, (seen.get(body) ?? 0) + 1);
+    }
+    return seen;
+  }
+
+  it("splits requests between deployments by their traffic weights while a deployment shifts", async () => {
+    const [old1, old2, fresh] = await Promise.all([backend("old"), backend("old"), backend("new")]);
+    let weights = { old: 90, fresh: 10 };
+    const { url } = await balancerTo(() => [
+      { taskId: "o1", port: old1, healthy: true, group: "d-old", weight: weights.old },
+      { taskId: "o2", port: old2, healthy: true, group: "d-old", weight: weights.old },
+      { taskId: "n1", port: fresh, healthy: true, group: "d-new", weight: weights.fresh },
+    ]);
+    // Smooth weighted round robin: exact proportions over any 10 requests.
+    expect(Object.fromEntries(await shares(url, 40))).toEqual({ old: 36, new: 4 });
+    weights = { old: 0, fresh: 100 };
+    expect(Object.fromEntries(await shares(url, 10))).toEqual({ new: 10 });
+  });
+
+  it("takes turns between targets without weights, skipping unhealthy ones", async () => {
+    const [a, b, c] = await Promise.all([backend("a"), backend("b"), backend("c")]);
+    const { url } = await balancerTo(() => [
+      { taskId: "a", port: a, healthy: true },
+      { taskId: "b", port: b, healthy: true },
+      { taskId: "c", port: c, healthy: false },
+    ]);
+    expect(Object.fromEntries(await shares(url, 10))).toEqual({ a: 5, b: 5 });
+  });
+
+  it("refuses a second listener on the same port with ELB's DuplicateListener", async () => {
+    const port = await backend("x");
+    const { listener, created } = await balancerTo(() => [{ taskId: "x", port, healthy: true }]);
+    expect(created.Listeners?.[0]?.Port).toBe(80);
+    await expect(listener()).rejects.toBeInstanceOf(DuplicateListenerException);
+  });
+});

@@ -8,10 +8,7 @@ const PLACEHOLDER = /\$\{([^}]*)\}/g;
  * Fills a manifest ARN pattern or condition value. CDK tokens (`${Token[…]}`) look like
  * placeholders too, so the manifest text is scanned for names before any value goes in.
  */
-export function fillPlaceholders(
-  text: string,
-  values: PlaceholderValues,
-): string {
+export function fillPlaceholders(text: string, values: PlaceholderValues): string {
   const unknown = [...text.matchAll(PLACEHOLDER)]
     .map((match) => match[1] ?? "")
     .filter((name) => !Object.hasOwn(values, name));
@@ -52,10 +49,7 @@ export function grantedPermissions(
 }
 
 /** A manifest permission as an IAM statement, placeholders filled. */
-export function statementOf(
-  permission: FunctionPermission,
-  values: PlaceholderValues,
-): iam.PolicyStatement {
+export function statementOf(permission: FunctionPermission, values: PlaceholderValues): iam.PolicyStatement {
   const conditions = permission.conditions
     ? Object.fromEntries(
         Object.entries(permission.conditions).map(([operator, keys]) => [

@@ -59,7 +59,10 @@ function ingressNamespaceId(): string {
 
 /** The EC2 hosts' launch template (its id) and instance role (its ARN), as the Functions stack imports them. */
 function launchTemplateId(): string {
-  return templates.ref("Cluster", templates.logicalId("Cluster", "AWS::EC2::LaunchTemplate", () => true));
+  return templates.ref(
+    "Cluster",
+    templates.logicalId("Cluster", "AWS::EC2::LaunchTemplate", () => true),
+  );
 }
 
 function hostRoleArn(): string {
@@ -268,7 +271,9 @@ describe("functions", () => {
     const refresh = findFunction("weekly-refresh");
     if (!refresh) throw new Error("no weekly-refresh function");
     const hostVariables = ["BERTH_HOST_GROUP", "BERTH_HOST_LAUNCH_TEMPLATE", "BERTH_HOST_AMI_PARAMETER"];
-    expect(Object.keys(environmentOf(refresh, values))).not.toEqual(expect.arrayContaining(["BERTH_HOST_GROUP"]));
+    expect(Object.keys(environmentOf(refresh, values))).not.toEqual(
+      expect.arrayContaining(["BERTH_HOST_GROUP"]),
+    );
     const withHosts = environmentOf(refresh, {
       ...values,
       hostGroup: "p-hosts",
@@ -312,8 +317,9 @@ describe("functions", () => {
     expect(withHosts).toHaveLength(refresh.permissions.length);
     // Only the host placeholders are optional: a permission naming another unknown one still fails.
     expect(() =>
-      grantedPermissions([{ actions: ["s3:GetObject"], resources: ["${NoSuchThing}"] }], base).map((permission) =>
-        statementOf(permission, base),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a manifest placeholder, not a template
+      grantedPermissions([{ actions: ["s3:GetObject"], resources: ["${NoSuchThing}"] }], base).map(
+        (permission) => statementOf(permission, base),
       ),
     ).toThrow(/NoSuchThing/);
   });
@@ -679,7 +685,9 @@ describe("cluster", () => {
         expect.arrayContaining([
           expect.objectContaining({
             Action: ["ec2:CreateLaunchTemplateVersion", "ec2:RunInstances"].sort(),
-            Resource: [`arn:aws:ec2:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:launch-template/${launchTemplateId()}`],
+            Resource: [
+              `arn:aws:ec2:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:launch-template/${launchTemplateId()}`,
+            ],
           }),
           expect.objectContaining({
             Action: ["autoscaling:StartInstanceRefresh"],

@@ -163,7 +163,11 @@ const SECTIONS = {
       if (host.some((value) => value !== undefined) && host.some((value) => value === undefined)) {
         for (const name of ["BERTH_HOST_GROUP", "BERTH_HOST_LAUNCH_TEMPLATE", "BERTH_HOST_AMI_PARAMETER"])
           if (env[name as keyof typeof env] === undefined)
-            context.addIssue({ code: "custom", path: [name], message: "must be set with the other BERTH_HOST_ variables" });
+            context.addIssue({
+              code: "custom",
+              path: [name],
+              message: "must be set with the other BERTH_HOST_ variables",
+            });
       }
     })
     .transform((env) => ({

@@ -179,7 +179,8 @@ const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${A
  * and Auto Scaling groups allow no resource-level permissions. The installation drops these
  * statements where the cluster has no EC2 capacity (their Host placeholders have no value).
  */
-const HOST_LAUNCH_TEMPLATE = "arn:${Partition}:ec2:${Region}:${Account}:launch-template/${HostLaunchTemplate}";
+const HOST_LAUNCH_TEMPLATE =
+  "arn:${Partition}:ec2:${Region}:${Account}:launch-template/${HostLaunchTemplate}";
 const refreshHosts: FunctionPermission[] = [
   {
     actions: ["ssm:GetParameter"],

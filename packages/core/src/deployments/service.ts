@@ -19,7 +19,6 @@ import {
 import { refreshSkipped } from "./automation.ts";
 import type { Info } from "./deployment.ts";
 import type { HostRefreshReport } from "./host-refresh.ts";
-import { isTerminal, type Status } from "./status.ts";
 import { type SpecJson, specHash } from "./plan.ts";
 import {
   type RequestedDeployment,
@@ -28,6 +27,7 @@ import {
   type WorkflowContext,
 } from "./request.ts";
 import { pinnedDigests, scalingOf, withImages, withScaling } from "./service-spec.ts";
+import { isTerminal, type Status } from "./status.ts";
 
 /** The verbs a caller uses on one stored service: read it, redeploy, roll back, scale. */
 

@@ -32,7 +32,13 @@ export async function handler(
       runtime.logger,
     );
   }
-  const refreshId = await Service.recordRefresh(runtime.workflowContext(), "stack", result, startedAt, stack.data);
-  runtime.logger.info("scheduled refresh", { refreshId,  stack: stack.data, ...result });
+  const refreshId = await Service.recordRefresh(
+    runtime.workflowContext(),
+    "stack",
+    result,
+    startedAt,
+    stack.data,
+  );
+  runtime.logger.info("scheduled refresh", { refreshId, stack: stack.data, ...result });
   return { ...result, ...(refreshId ? { refreshId } : {}) };
 }

@@ -27,6 +27,6 @@ export async function handler(): Promise<Service.ScheduledRefresh & { refreshId?
     );
   }
   const refreshId = await Service.recordRefresh(runtime.workflowContext(), "weekly", result, startedAt);
-  runtime.logger.info("weekly refresh", { refreshId,  ...result });
+  runtime.logger.info("weekly refresh", { refreshId, ...result });
   return { ...result, ...(refreshId ? { refreshId } : {}) };
 }

@@ -42,7 +42,6 @@ const listRefreshes = defineRoute({
     "FAILED, ROLLED_BACK or ROLLBACK_FAILED (a service that crash-loops on its own revision) with the reason; " +
     "`status` is `running` until every deployment has ended.",
   access: "read",
-  params: z.strictObject({}),
   query: PageQuery,
   responses: { 200: { description: "One page of refreshes", schema: RefreshPage } },
   async handle({ query, context }) {

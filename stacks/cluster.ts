@@ -98,7 +98,7 @@ export function Cluster({ stack, app }: StackContext) {
     hosts: ec2Capacity
       ? {
           launchTemplateId: ec2Capacity.launchTemplate.launchTemplateId ?? "",
-          roleArn: ec2Capacity.hostRole.roleArn,
+          roleName: ec2Capacity.hostRole.roleName,
           amiParameter: ec2Capacity.amiParameter,
         }
       : undefined,

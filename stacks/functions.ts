@@ -55,7 +55,7 @@ export function Functions({ stack, app }: StackContext) {
     Stage: app.stage,
     IngressNamespace: ingressNamespace.namespaceId,
     ...(hosts
-      ? { HostGroup: names.hostGroup, HostLaunchTemplate: hosts.launchTemplateId, HostRole: hosts.roleArn }
+      ? { HostGroup: names.hostGroup, HostLaunchTemplate: hosts.launchTemplateId, HostRole: hosts.roleName }
       : {}),
   };
   const values = {

@@ -57,7 +57,7 @@ function ingressNamespaceId(): string {
   return `<GetAtt ${templates.stackName("Cluster")}.${id}.Id>`;
 }
 
-/** The EC2 hosts' launch template (its id) and instance role (its ARN), as the Functions stack imports them. */
+/** The EC2 hosts' launch template (its id) and instance role (its name), as the Functions stack imports them. */
 function launchTemplateId(): string {
   return templates.ref(
     "Cluster",
@@ -65,11 +65,11 @@ function launchTemplateId(): string {
   );
 }
 
-function hostRoleArn(): string {
+function hostRoleName(): string {
   const id = templates.logicalId("Cluster", "AWS::IAM::Role", (role) =>
     String(role.Description ?? "").startsWith("Berth EC2 hosts"),
   );
-  return `<GetAtt ${templates.stackName("Cluster")}.${id}.Arn>`;
+  return templates.ref("Cluster", id);
 }
 
 function roleOf(stack: string, roleArn: string): Template {
@@ -312,7 +312,7 @@ describe("functions", () => {
       ...base,
       HostGroup: "g",
       HostLaunchTemplate: "lt-1",
-      HostRole: "arn:aws:iam::a:role/h",
+      HostRole: "h",
     });
     expect(withHosts).toHaveLength(refresh.permissions.length);
     // Only the host placeholders are optional: a permission naming another unknown one still fails.
@@ -345,7 +345,7 @@ describe("functions", () => {
       IngressNamespace: ingressNamespaceId(),
       HostGroup: `${PREFIX}hosts`,
       HostLaunchTemplate: launchTemplateId(),
-      HostRole: hostRoleArn(),
+      HostRole: hostRoleName(),
     };
     const fill = (text: string) =>
       text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
@@ -447,7 +447,7 @@ describe("iam", () => {
 
   it("passes only Berth's task roles, the execution role, the job run role, (to the scheduler) the scheduler role and (to EC2) the hosts' role", () => {
     const schedulerRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`;
-    const hostRole = hostRoleArn();
+    const hostRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${hostRoleName()}`;
     let passingHostRole = 0;
     const allowed = [
       hostRole,

@@ -59,7 +59,7 @@ export const PERMISSION_PLACEHOLDERS = {
   IngressNamespace: "the id of the Cloud Map namespace HTTP API gateways find their targets in",
   HostGroup: "the name of the EC2 hosts' Auto Scaling group (only where the cluster has EC2 capacity)",
   HostLaunchTemplate: "the id of the EC2 hosts' launch template (only where the cluster has EC2 capacity)",
-  HostRole: "the ARN of the EC2 hosts' instance role (only where the cluster has EC2 capacity)",
+  HostRole: "the name of the EC2 hosts' instance role (only where the cluster has EC2 capacity)",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
@@ -199,7 +199,7 @@ const refreshHosts: FunctionPermission[] = [
   },
   {
     actions: ["iam:PassRole"],
-    resources: ["${HostRole}"],
+    resources: ["arn:${Partition}:iam::${Account}:role/${HostRole}"],
     conditions: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
   },
 ];

@@ -1,27 +1,9 @@
+import type { Service } from "@berth/core/deployments";
 import { ApiClient, encode } from "./api.ts";
 import { type Context, parseOptions, UsageError } from "./command.ts";
 
-/** One scheduled refresh as `GET /v1/refreshes[/{id}]` answers it (the fields printed here). */
-interface RefreshOutcome {
-  stack: string;
-  service: string;
-  deploymentId: string;
-  status: string;
-  reason: string;
-}
-
-export interface Refresh {
-  id: string;
-  startedAt: string;
-  trigger: "weekly" | "stack";
-  stack?: string;
-  status: "running" | "succeeded" | "failed";
-  services: RefreshOutcome[];
-  failed: RefreshOutcome[];
-  skipped: string[];
-  notRequested: string[];
-  hosts?: Record<string, unknown>;
-}
+/** One scheduled refresh as `GET /v1/refreshes[/{id}]` answers it. */
+export type Refresh = Service.RefreshView;
 
 /** What a user reads of a refresh: what it covered, and each service whose refresh failed, with why. */
 export function refreshLines(refresh: Refresh): string[] {

@@ -1,9 +1,8 @@
-import { ArnFormat, Stack } from "aws-cdk-lib";
+import { Stack } from "aws-cdk-lib";
 import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
-import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
 import { type StackContext, use } from "sst/constructs/FunctionalStack.js";
 import { gatewayWiring, loadBalancerWiring } from "./ingress.ts";
@@ -98,6 +97,14 @@ export function Cluster({ stack, app }: StackContext) {
     vpcLink: gateways.vpcLink,
     loadBalancerSecurityGroup: balancers.securityGroup,
     ec2CapacityProvider: ec2Capacity?.provider,
+    /** What a refresh needs to replace the EC2 hosts; undefined without EC2 capacity. */
+    hosts: ec2Capacity
+      ? {
+          launchTemplateId: ec2Capacity.launchTemplate.launchTemplateId ?? "",
+          roleName: ec2Capacity.hostRole.roleName,
+          amiParameter: ec2Capacity.amiParameter,
+        }
+      : undefined,
   };
 }
 
@@ -106,7 +113,13 @@ function hostCapacity(
   vpc: ec2.IVpc,
   ec2Settings: NonNullable<StageSettings["ec2"]>,
   names: Names,
-): { provider: ecs.AsgCapacityProvider; hostRole: iam.Role; group: autoscaling.AutoScalingGroup } {
+): {
+  provider: ecs.AsgCapacityProvider;
+  hostRole: iam.Role;
+  group: autoscaling.AutoScalingGroup;
+  launchTemplate: ec2.LaunchTemplate;
+  amiParameter: string;
+} {
   const instanceTypes = ec2Settings.instanceTypes.map((type) => new ec2.InstanceType(type));
   const architectures = new Set(instanceTypes.map((type) => type.architecture));
   const [architecture] = architectures;
@@ -129,8 +142,9 @@ function hostCapacity(
   userData.addCommands("echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config");
 
   const launchTemplate = new ec2.LaunchTemplate(stack, "HostTemplate", {
-    // Resolved by EC2 at every launch, not at deploy time: the weekly instance refresh then
-    // brings up hosts on the AMI AWS published most recently.
+    // Resolved by EC2 at every launch, not at deploy time. A refresh (the weekly-refresh and
+    // scheduled-refresh functions) writes the AMI it resolves into a new version of this
+    // template and rolls the group onto it (packages/core/src/deployments/host-refresh.ts).
     machineImage: ec2.MachineImage.resolveSsmParameterAtLaunch(ECS_AMI_PARAMETERS[architecture]),
     userData,
     role: hostRole,
@@ -169,8 +183,6 @@ function hostCapacity(
     machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
   });
 
-  weeklyRefresh(stack, group, ec2Settings.refreshSchedule);
-
   suppress(group, [
     {
       id: "AwsSolutions-AS3",
@@ -178,63 +190,5 @@ function hostCapacity(
         "Scaling is ECS managed scaling's; its activity is in the Auto Scaling and ECS event streams, no notification topic is read",
     },
   ]);
-  return { provider, hostRole, group };
-}
-
-/**
- * Replaces every host once a week without taking capacity away: new hosts are launched before
- * old ones go (MaxHealthyPercentage 200), hosts running tasks are replaced too (they are scale-in
- * protected by ECS), and ECS managed draining moves their tasks first.
- */
-function weeklyRefresh(stack: Stack, group: autoscaling.AutoScalingGroup, schedule: string): void {
-  const groupArn = stack.formatArn({
-    service: "autoscaling",
-    resource: "autoScalingGroup",
-    resourceName: `*:autoScalingGroupName/${group.autoScalingGroupName}`,
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
-  const role = new iam.Role(stack, "HostRefreshRole", {
-    assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
-      conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
-    }),
-    description: "Berth: starts the weekly instance refresh of the EC2 hosts",
-    inlinePolicies: {
-      refresh: new iam.PolicyDocument({
-        statements: [
-          new iam.PolicyStatement({ actions: ["autoscaling:StartInstanceRefresh"], resources: [groupArn] }),
-        ],
-      }),
-    },
-  });
-  suppress(role, [
-    {
-      id: "AwsSolutions-IAM5",
-      reason:
-        "An Auto Scaling group ARN carries a generated id before the group name; the group name is fixed",
-      appliesTo: [{ regex: "/^Resource::arn:.*autoScalingGroup:\\*:autoScalingGroupName/.*$/" }],
-    },
-  ]);
-  new scheduler.CfnSchedule(stack, "HostRefresh", {
-    description: "Berth: weekly refresh of the EC2 hosts onto the latest ECS-optimized AMI",
-    scheduleExpression: schedule,
-    scheduleExpressionTimezone: "UTC",
-    flexibleTimeWindow: { mode: "OFF" },
-    target: {
-      arn: "arn:aws:scheduler:::aws-sdk:autoscaling:startInstanceRefresh",
-      roleArn: role.roleArn,
-      input: Stack.of(stack).toJsonString({
-        AutoScalingGroupName: group.autoScalingGroupName,
-        Strategy: "Rolling",
-        Preferences: {
-          MinHealthyPercentage: 100,
-          MaxHealthyPercentage: 200,
-          InstanceWarmup: 300,
-          SkipMatching: false,
-          ScaleInProtectedInstances: "Refresh",
-          StandbyInstances: "Terminate",
-        },
-      }),
-      retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
-    },
-  });
+  return { provider, hostRole, group, launchTemplate, amiParameter: ECS_AMI_PARAMETERS[architecture] };
 }

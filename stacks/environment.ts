@@ -42,13 +42,23 @@ export interface InstallationValues {
   scheduledRefreshArn: string;
   /** The cluster's EC2 capacity provider; absent when the stage has no `ec2` settings. */
   ec2CapacityProvider?: string;
+  /** The EC2 hosts a refresh replaces (group, launch template id, AMI parameter); absent likewise. */
+  hostGroup?: string;
+  hostLaunchTemplate?: string;
+  hostAmiParameter?: string;
 }
 
 /**
  * Variables a function may read that the installation sets only where it has the thing they
  * name; a function reads such a variable as optional.
  */
-const OPTIONAL_VARIABLES = new Set(["BERTH_EC2_CAPACITY_PROVIDER", "BERTH_PUBLIC_SUBNETS"]);
+const OPTIONAL_VARIABLES = new Set([
+  "BERTH_EC2_CAPACITY_PROVIDER",
+  "BERTH_PUBLIC_SUBNETS",
+  "BERTH_HOST_GROUP",
+  "BERTH_HOST_LAUNCH_TEMPLATE",
+  "BERTH_HOST_AMI_PARAMETER",
+]);
 
 /** `delete-service` → `BERTH_DELETE_SERVICE_STATE_MACHINE_ARN`: one variable per workflow. */
 export function stateMachineVariable(workflow: string): string {
@@ -86,6 +96,13 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_SCHEDULER_ROLE_ARN: values.schedulerRoleArn,
     BERTH_SCHEDULED_REFRESH_ARN: values.scheduledRefreshArn,
     ...(values.ec2CapacityProvider ? { BERTH_EC2_CAPACITY_PROVIDER: values.ec2CapacityProvider } : {}),
+    ...(values.hostGroup && values.hostLaunchTemplate && values.hostAmiParameter
+      ? {
+          BERTH_HOST_GROUP: values.hostGroup,
+          BERTH_HOST_LAUNCH_TEMPLATE: values.hostLaunchTemplate,
+          BERTH_HOST_AMI_PARAMETER: values.hostAmiParameter,
+        }
+      : {}),
   };
   for (const workflow of Workflows.WORKFLOWS) {
     variables[stateMachineVariable(workflow.name)] = values.stateMachineArn(workflow.name);

@@ -1,4 +1,4 @@
-import { FUNCTIONS, type PermissionPlaceholder } from "@berth/core/functions";
+import { FUNCTIONS } from "@berth/core/functions";
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -20,7 +20,7 @@ import {
   stateMachineArn,
 } from "./names.ts";
 import { Network } from "./network.ts";
-import { statementOf } from "./placeholders.ts";
+import { grantedPermissions, type PlaceholderValues, statementOf } from "./placeholders.ts";
 import { Registry } from "./registry.ts";
 import { settingsOf } from "./settings.ts";
 import { Store } from "./store.ts";
@@ -35,13 +35,13 @@ export function Functions({ stack, app }: StackContext) {
   const names = namesFor(app.stage);
   const { table } = use(Store);
   const { vpc, taskSecurityGroup, taskSubnets } = use(Network);
-  const { namespace, ec2CapacityProvider, ingressNamespace, vpcLink, loadBalancerSecurityGroup } =
+  const { namespace, ec2CapacityProvider, hosts, ingressNamespace, vpcLink, loadBalancerSecurityGroup } =
     use(Cluster);
   const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
 
-  const placeholders: Record<PermissionPlaceholder, string> = {
+  const placeholders: PlaceholderValues = {
     Partition: Stack.of(stack).partition,
     Region: Stack.of(stack).region,
     Account: Stack.of(stack).account,
@@ -55,6 +55,9 @@ export function Functions({ stack, app }: StackContext) {
     SourceBucket: sources.bucketName,
     Stage: app.stage,
     IngressNamespace: ingressNamespace.namespaceId,
+    ...(hosts
+      ? { HostGroup: names.hostGroup, HostLaunchTemplate: hosts.launchTemplateId, HostRole: hosts.roleName }
+      : {}),
   };
   const values = {
     tableName: table.tableName,
@@ -88,6 +91,13 @@ export function Functions({ stack, app }: StackContext) {
     scheduledRefreshArn: functionArn(stack, names, "scheduled-refresh"),
     // By name, as the cluster stack creates it: a Ref would add a cross-stack export for a constant.
     ...(ec2CapacityProvider ? { ec2CapacityProvider: names.ec2CapacityProvider } : {}),
+    ...(hosts
+      ? {
+          hostGroup: names.hostGroup,
+          hostLaunchTemplate: hosts.launchTemplateId,
+          hostAmiParameter: hosts.amiParameter,
+        }
+      : {}),
   };
 
   const functions: Record<string, lambda.Function> = {};
@@ -103,7 +113,9 @@ export function Functions({ stack, app }: StackContext) {
       description: `Berth ${app.stage}: the ${definition.name} function`,
       inlinePolicies: {
         manifest: new iam.PolicyDocument({
-          statements: definition.permissions.map((permission) => statementOf(permission, placeholders)),
+          statements: grantedPermissions(definition.permissions, placeholders).map((permission) =>
+            statementOf(permission, placeholders),
+          ),
         }),
         logs: new iam.PolicyDocument({
           statements: [

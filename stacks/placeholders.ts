@@ -8,24 +8,48 @@ const PLACEHOLDER = /\$\{([^}]*)\}/g;
  * Fills a manifest ARN pattern or condition value. CDK tokens (`${Token[…]}`) look like
  * placeholders too, so the manifest text is scanned for names before any value goes in.
  */
-export function fillPlaceholders(
-  text: string,
-  values: Readonly<Record<PermissionPlaceholder, string>>,
-): string {
+export function fillPlaceholders(text: string, values: PlaceholderValues): string {
   const unknown = [...text.matchAll(PLACEHOLDER)]
     .map((match) => match[1] ?? "")
     .filter((name) => !Object.hasOwn(values, name));
   if (unknown.length > 0) {
     throw new Error(`${text}: no value for placeholders ${unknown.map((name) => `\${${name}}`).join(", ")}`);
   }
-  return text.replace(PLACEHOLDER, (_, name: PermissionPlaceholder) => values[name]);
+  return text.replace(PLACEHOLDER, (_, name: PermissionPlaceholder) => values[name] ?? "");
+}
+
+/**
+ * Placeholders that name what only some installations have (the EC2 hosts): a permission naming
+ * one without a value is left out of the role, not refused. Any other placeholder without a
+ * value still stops the synthesis.
+ */
+const OPTIONAL_PLACEHOLDERS: ReadonlySet<string> = new Set(["HostGroup", "HostLaunchTemplate", "HostRole"]);
+
+export type PlaceholderValues = Readonly<
+  Omit<Record<PermissionPlaceholder, string>, "HostGroup" | "HostLaunchTemplate" | "HostRole"> &
+    Partial<Record<"HostGroup" | "HostLaunchTemplate" | "HostRole", string>>
+>;
+
+/** The permissions this installation grants: those naming an optional placeholder it lacks are dropped. */
+export function grantedPermissions(
+  permissions: readonly FunctionPermission[],
+  values: PlaceholderValues,
+): FunctionPermission[] {
+  return permissions.filter((permission) => {
+    const texts = [
+      ...permission.resources,
+      ...Object.values(permission.conditions ?? {}).flatMap((keys) => Object.values(keys).flat()),
+    ];
+    return !texts.some((text) =>
+      [...text.matchAll(PLACEHOLDER)].some(
+        (match) => OPTIONAL_PLACEHOLDERS.has(match[1] ?? "") && !Object.hasOwn(values, match[1] ?? ""),
+      ),
+    );
+  });
 }
 
 /** A manifest permission as an IAM statement, placeholders filled. */
-export function statementOf(
-  permission: FunctionPermission,
-  values: Readonly<Record<PermissionPlaceholder, string>>,
-): iam.PolicyStatement {
+export function statementOf(permission: FunctionPermission, values: PlaceholderValues): iam.PolicyStatement {
   const conditions = permission.conditions
     ? Object.fromEntries(
         Object.entries(permission.conditions).map(([operator, keys]) => [

@@ -23,8 +23,6 @@ export interface StageSettings {
     instanceTypes: string[];
     minCapacity: number;
     maxCapacity: number;
-    /** EventBridge Scheduler expression (UTC) of the weekly instance refresh. */
-    refreshSchedule: string;
   };
   /** CloudWatch Container Insights for the cluster (billed per metric). */
   containerInsights: boolean;
@@ -87,8 +85,6 @@ export const STAGES: Readonly<Record<string, Overrides>> = {
 const DEFAULT_EC2 = {
   minCapacity: 0,
   maxCapacity: 4,
-  // An hour after the weekly-refresh function has redeployed the services on patched images.
-  refreshSchedule: "cron(0 4 ? * SUN *)",
 } as const;
 
 export function defaultSettings(stage: string): StageSettings {

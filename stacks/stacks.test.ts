@@ -1,9 +1,15 @@
-import { FUNCTIONS, type FunctionDefinition, type PermissionPlaceholder } from "@berth/core/functions";
+import {
+  FUNCTIONS,
+  type FunctionDefinition,
+  findFunction,
+  type PermissionPlaceholder,
+} from "@berth/core/functions";
 import { TTL_ATTRIBUTE, tableDefinition } from "@berth/core/store";
 import { Workflows } from "@berth/core/workflows";
 import { beforeAll, describe, expect, it } from "vitest";
 import { environmentOf, stateMachineVariable } from "./environment.ts";
 import { OFFLINE_ACCOUNT, OFFLINE_REGION, synthesizeOffline, type Template } from "./offline.ts";
+import { grantedPermissions, statementOf } from "./placeholders.ts";
 import { allStatements, normalizeStatement, Templates } from "./testing.ts";
 
 // What the stacks must produce for stage "test", written out here rather than taken from the
@@ -57,6 +63,21 @@ function loadBalancerSecurityGroup(): string {
     String(group.GroupDescription).includes("load balancers"),
   );
   return `<GetAtt ${templates.stackName("Cluster")}.${id}.GroupId>`;
+}
+
+/** The EC2 hosts' launch template (its id) and instance role (its name), as the Functions stack imports them. */
+function launchTemplateId(): string {
+  return templates.ref(
+    "Cluster",
+    templates.logicalId("Cluster", "AWS::EC2::LaunchTemplate", () => true),
+  );
+}
+
+function hostRoleName(): string {
+  const id = templates.logicalId("Cluster", "AWS::IAM::Role", (role) =>
+    String(role.Description ?? "").startsWith("Berth EC2 hosts"),
+  );
+  return templates.ref("Cluster", id);
 }
 
 function roleOf(stack: string, roleArn: string): Template {
@@ -193,6 +214,10 @@ describe("functions", () => {
       BERTH_SCHEDULED_REFRESH_ARN: `arn:aws:lambda:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:function:${PREFIX}scheduled-refresh`,
       // This stage has EC2 hosts (settings.ec2), so the API accepts and the steps render instanceTypes.
       BERTH_EC2_CAPACITY_PROVIDER: `${PREFIX}ec2`,
+      // and the refreshes replace those hosts.
+      BERTH_HOST_GROUP: `${PREFIX}hosts`,
+      BERTH_HOST_LAUNCH_TEMPLATE: launchTemplateId(),
+      BERTH_HOST_AMI_PARAMETER: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
     };
     expect(privateSubnets).toHaveLength(2);
     expect(publicSubnets).toHaveLength(2);
@@ -262,6 +287,61 @@ describe("functions", () => {
       BERTH_TABLE_NAME: "t",
       BERTH_EC2_CAPACITY_PROVIDER: "p-ec2",
     });
+    // Likewise the hosts a refresh replaces: all three variables, or none.
+    const refresh = findFunction("weekly-refresh");
+    if (!refresh) throw new Error("no weekly-refresh function");
+    const hostVariables = ["BERTH_HOST_GROUP", "BERTH_HOST_LAUNCH_TEMPLATE", "BERTH_HOST_AMI_PARAMETER"];
+    expect(Object.keys(environmentOf(refresh, values))).not.toEqual(
+      expect.arrayContaining(["BERTH_HOST_GROUP"]),
+    );
+    const withHosts = environmentOf(refresh, {
+      ...values,
+      hostGroup: "p-hosts",
+      hostLaunchTemplate: "lt-0123456789abcdef0",
+      hostAmiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    });
+    for (const name of hostVariables) expect(withHosts[name], name).toBeDefined();
+  });
+
+  it("leaves the host refresh grants out where the stage has no EC2 hosts, and refuses an unknown placeholder", () => {
+    const refresh = findFunction("scheduled-refresh");
+    if (!refresh) throw new Error("no scheduled-refresh function");
+    const base = {
+      Partition: "aws",
+      Region: "r",
+      Account: "a",
+      Table: "t",
+      Cluster: "c",
+      TaskRolePath: "/p/",
+      ExecutionRole: "e",
+      StateMachinePrefix: "p-",
+      CodeBuildProject: "b",
+      PermissionsBoundary: "pb",
+      SourceBucket: "s",
+      Stage: "st",
+      IngressNamespace: "ns",
+    };
+    const without = grantedPermissions(refresh.permissions, base);
+    const actions = without.flatMap((permission) => permission.actions);
+    expect(actions).not.toContain("autoscaling:StartInstanceRefresh");
+    expect(actions).not.toContain("iam:PassRole");
+    expect(actions).not.toContain("ec2:CreateLaunchTemplateVersion");
+    // The grants that name no host placeholder stay (the table, the workflows).
+    expect(actions).toContain("dynamodb:PutItem");
+    const withHosts = grantedPermissions(refresh.permissions, {
+      ...base,
+      HostGroup: "g",
+      HostLaunchTemplate: "lt-1",
+      HostRole: "h",
+    });
+    expect(withHosts).toHaveLength(refresh.permissions.length);
+    // Only the host placeholders are optional: a permission naming another unknown one still fails.
+    expect(() =>
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a manifest placeholder, not a template
+      grantedPermissions([{ actions: ["s3:GetObject"], resources: ["${NoSuchThing}"] }], base).map(
+        (permission) => statementOf(permission, base),
+      ),
+    ).toThrow(/NoSuchThing/);
   });
 
   it("gives each function a role with exactly its manifest permissions, placeholders filled", () => {
@@ -283,6 +363,9 @@ describe("functions", () => {
       SourceBucket: sourceBucketRef(),
       Stage: STAGE,
       IngressNamespace: ingressNamespaceId(),
+      HostGroup: `${PREFIX}hosts`,
+      HostLaunchTemplate: launchTemplateId(),
+      HostRole: hostRoleName(),
     };
     const fill = (text: string) =>
       text.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
@@ -382,9 +465,12 @@ describe("iam", () => {
     expect(groups.map(([, group]) => group.Name)).toEqual([`${PREFIX}refresh`]);
   });
 
-  it("passes only Berth's task roles, the execution role, the job run role and (to the scheduler) the scheduler role", () => {
+  it("passes only Berth's task roles, the execution role, the job run role, (to the scheduler) the scheduler role and (to EC2) the hosts' role", () => {
     const schedulerRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`;
+    const hostRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${hostRoleName()}`;
+    let passingHostRole = 0;
     const allowed = [
+      hostRole,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -405,8 +491,15 @@ describe("iam", () => {
           StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
         });
       }
+      if (resolved.Resource.includes(hostRole)) {
+        passingHostRole += 1;
+        expect(resolved.Resource).toEqual([hostRole]);
+        expect(resolved.Condition).toEqual({ StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
+      }
     }
     expect(passing).toBeGreaterThan(0);
+    // The two refresh functions, which start instance refreshes of the hosts.
+    expect(passingHostRole).toBe(2);
     const execution = templates.resource("Iam", "AWS::IAM::Role", (role) => role.RoleName === EXECUTION_ROLE);
     expect(execution.Path ?? "/").toBe("/");
   });
@@ -634,21 +727,39 @@ describe("cluster", () => {
     expect(
       group.MixedInstancesPolicy.LaunchTemplate.Overrides.map((override: Template) => override.InstanceType),
     ).toEqual(["m7g.large", "c7g.large"]);
-    const schedule = templates.resource("Cluster", "AWS::Scheduler::Schedule");
-    expect(schedule.ScheduleExpression).toBe("cron(0 4 ? * SUN *)");
-    expect(schedule.Target.Arn).toBe("arn:aws:scheduler:::aws-sdk:autoscaling:startInstanceRefresh");
-    const input = JSON.parse(schedule.Target.Input);
-    expect(group.AutoScalingGroupName).toBe(`${PREFIX}hosts`);
-    expect(input.AutoScalingGroupName).toBe(
-      templates.ref(
-        "Cluster",
-        templates.logicalId("Cluster", "AWS::AutoScaling::AutoScalingGroup", () => true),
-      ),
+    expect(group.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId).toBe(
+      launchTemplateId(),
     );
-    expect(input.Preferences).toMatchObject({
-      MinHealthyPercentage: 100,
-      ScaleInProtectedInstances: "Refresh",
-    });
+    // One mechanism replaces the hosts: the refresh functions (a new launch template version and
+    // an instance refresh), not a schedule of the cluster's own.
+    expect(templates.resources("Cluster", "AWS::Scheduler::Schedule").size).toBe(0);
+    expect(group.AutoScalingGroupName).toBe(`${PREFIX}hosts`);
+    // The refresh functions may change exactly these hosts: their launch template and group.
+    for (const name of ["weekly-refresh", "scheduled-refresh"]) {
+      const statements = inlineStatements(roleOf("Functions", lambdaOf(name).Role), "manifest").map(
+        normalizeStatement,
+      );
+      expect(statements).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Action: ["ec2:CreateLaunchTemplateVersion", "ec2:RunInstances"].sort(),
+            Resource: [
+              `arn:aws:ec2:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:launch-template/${launchTemplateId()}`,
+            ],
+          }),
+          expect.objectContaining({
+            Action: ["autoscaling:StartInstanceRefresh"],
+            Resource: [
+              `arn:aws:autoscaling:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${PREFIX}hosts`,
+            ],
+          }),
+          expect.objectContaining({
+            Action: ["ssm:GetParameter"],
+            Resource: [`arn:aws:ssm:${OFFLINE_REGION}::parameter/aws/service/ecs/optimized-ami/*`],
+          }),
+        ]),
+      );
+    }
   });
 });
 

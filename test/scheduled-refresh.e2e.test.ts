@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { refreshLines } from "../packages/cli/src/refreshes.ts";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
 import {
@@ -72,6 +73,8 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
     ...(refresh ? { berth: { refresh } } : {}),
   });
 }
+
+type RefreshView = Parameters<typeof refreshLines>[0];
 
 interface Listed {
   Schedules: { Name: string; GroupName: string; State: string }[];
@@ -175,6 +178,27 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
       const [task] = await runningTasks(ecs, "shop-web");
       expect(task?.hostPort, logTail(logFile)).toBeDefined();
       expect(await getText(`http://127.0.0.1:${task?.hostPort}/`)).toBe("up");
+
+      // The refresh is recorded, and where a user looks (GET /v1/refreshes, `berth refreshes`)
+      // it is FAILED, naming the service and why; the earlier one succeeded.
+      const { refreshes } = await api.request<{ refreshes: RefreshView[] }>("GET", "/v1/refreshes");
+      const [latest, earlier] = refreshes;
+      expect(latest).toMatchObject({ trigger: "stack", stack: "shop", status: "failed" });
+      expect(latest?.failed).toEqual([
+        expect.objectContaining({
+          stack: "shop",
+          service: "web",
+          deploymentId: refresh.id,
+          status: "FAILED",
+        }),
+      ]);
+      expect(latest?.failed[0]?.reason).toMatch(/exit code 3/);
+      expect(earlier).toMatchObject({ trigger: "stack", stack: "shop", status: "succeeded", failed: [] });
+      const one = await api.request<RefreshView>("GET", `/v1/refreshes/${latest?.id}`);
+      expect(one.status).toBe("failed");
+      const lines = refreshLines(one).join("\n");
+      expect(lines).toContain("FAILED shop/web");
+      expect(lines).toMatch(/exit code 3/);
     } finally {
       // The old tasks kept serving; later tests start clean.
       rmSync(crashFile, { force: true });

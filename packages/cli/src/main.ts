@@ -53,6 +53,10 @@ Commands:
                                    content gives the same digest); services that follow the tag
                                    are deployed (--command: the image's start command, when DIR
                                    has no manifest.json)
+  refreshes [ID] [--json]          the scheduled refreshes (weekly, and stacks' own schedules), newest
+                                   first, or one: each lists the services whose refresh deployment
+                                   ended FAILED or ROLLED_BACK, with the reason (exit 1 when one
+                                   named by ID failed)
   help                             show this text
 
 Options:
@@ -163,6 +167,8 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
         return await (await import("./deploy.ts")).cancel(rest, context);
       case "push":
         return await (await import("./push.ts")).push(rest, context);
+      case "refreshes":
+        return await (await import("./refreshes.ts")).refreshes(rest, context);
       case undefined:
       case "help":
       case "--help":

@@ -66,4 +66,25 @@ describe("readSettings", () => {
     expect(withoutHosts.ec2CapacityProvider).toBeUndefined();
     expect(renderEnvironment(withoutHosts, "shop").ec2CapacityProvider).toBeUndefined();
   });
+
+  it("reads the EC2 hosts a refresh replaces: all three variables or none, each checked", () => {
+    const hosts = {
+      BERTH_HOST_GROUP: "berth-prod-hosts",
+      BERTH_HOST_LAUNCH_TEMPLATE: "lt-0123456789abcdef0",
+      BERTH_HOST_AMI_PARAMETER: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    };
+    expect(readSettings({ ...installation, ...hosts }).hostFleet).toEqual({
+      autoScalingGroupName: "berth-prod-hosts",
+      launchTemplateId: "lt-0123456789abcdef0",
+      amiParameter: hosts.BERTH_HOST_AMI_PARAMETER,
+    });
+    expect(readSettings(installation).hostFleet).toBeUndefined();
+    const { BERTH_HOST_LAUNCH_TEMPLATE: _, ...partial } = hosts;
+    expect(() => readSettings({ ...installation, ...partial })).toThrow(
+      /BERTH_HOST_LAUNCH_TEMPLATE is not set/,
+    );
+    expect(() =>
+      readSettings({ ...installation, ...hosts, BERTH_HOST_AMI_PARAMETER: "/my/own/parameter" }),
+    ).toThrow(/BERTH_HOST_AMI_PARAMETER must be an ECS-optimized AMI parameter/);
+  });
 });

@@ -141,6 +141,34 @@ const SECTIONS = {
       BERTH_JOB_RUN_ROLE_ARN: z.string().startsWith("arn:").optional(),
       /** The cluster's EC2 capacity provider, for resources with `instanceTypes`; unset where it has none. */
       BERTH_EC2_CAPACITY_PROVIDER: z.string().min(1).optional(),
+      /**
+       * The EC2 hosts behind that capacity provider, which a refresh moves onto the newest
+       * ECS-optimized AMI: their Auto Scaling group, its launch template (id) and the public SSM
+       * parameter naming the AMI. All three or none; unset, refreshes replace no hosts.
+       */
+      BERTH_HOST_GROUP: z.string().min(1).max(255).optional(),
+      BERTH_HOST_LAUNCH_TEMPLATE: z
+        .string()
+        .regex(/^lt-[0-9a-f]{8,17}$/, { error: "must be a launch template id (lt-…)" })
+        .optional(),
+      BERTH_HOST_AMI_PARAMETER: z
+        .string()
+        .startsWith("/aws/service/ecs/optimized-ami/", {
+          error: "must be an ECS-optimized AMI parameter (/aws/service/ecs/optimized-ami/…)",
+        })
+        .optional(),
+    })
+    .superRefine((env, context) => {
+      const host = [env.BERTH_HOST_GROUP, env.BERTH_HOST_LAUNCH_TEMPLATE, env.BERTH_HOST_AMI_PARAMETER];
+      if (host.some((value) => value !== undefined) && host.some((value) => value === undefined)) {
+        for (const name of ["BERTH_HOST_GROUP", "BERTH_HOST_LAUNCH_TEMPLATE", "BERTH_HOST_AMI_PARAMETER"])
+          if (env[name as keyof typeof env] === undefined)
+            context.addIssue({
+              code: "custom",
+              path: [name],
+              message: "must be set with the other BERTH_HOST_ variables",
+            });
+      }
     })
     .transform((env) => ({
       stage: env.BERTH_STAGE,
@@ -175,6 +203,15 @@ const SECTIONS = {
       stateMachinePrefix: env.BERTH_STATE_MACHINE_PREFIX,
       ...(env.BERTH_JOB_RUN_ROLE_ARN ? { jobRunRoleArn: env.BERTH_JOB_RUN_ROLE_ARN } : {}),
       ...(env.BERTH_EC2_CAPACITY_PROVIDER ? { ec2CapacityProvider: env.BERTH_EC2_CAPACITY_PROVIDER } : {}),
+      ...(env.BERTH_HOST_GROUP && env.BERTH_HOST_LAUNCH_TEMPLATE && env.BERTH_HOST_AMI_PARAMETER
+        ? {
+            hostFleet: {
+              autoScalingGroupName: env.BERTH_HOST_GROUP,
+              launchTemplateId: env.BERTH_HOST_LAUNCH_TEMPLATE,
+              amiParameter: env.BERTH_HOST_AMI_PARAMETER,
+            },
+          }
+        : {}),
     })),
 } as const;
 

@@ -8,6 +8,8 @@ const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Actions that take no resource-level permissions, the only ones granted on `*`. */
 const WITHOUT_RESOURCE_LEVEL = new Set([
+  "ec2:DescribeLaunchTemplateVersions",
+  "autoscaling:DescribeAutoScalingGroups",
   "ecs:RegisterTaskDefinition",
   "ecs:DescribeTaskDefinition",
   "application-autoscaling:RegisterScalableTarget",

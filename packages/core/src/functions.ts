@@ -57,6 +57,9 @@ export const PERMISSION_PLACEHOLDERS = {
   SourceBucket: "the name of the bucket clients upload build sources to",
   Stage: "the installation's stage (every resource Berth creates is tagged berth:stage with it)",
   IngressNamespace: "the id of the Cloud Map namespace HTTP API gateways find their targets in",
+  HostGroup: "the name of the EC2 hosts' Auto Scaling group (only where the cluster has EC2 capacity)",
+  HostLaunchTemplate: "the id of the EC2 hosts' launch template (only where the cluster has EC2 capacity)",
+  HostRole: "the name of the EC2 hosts' instance role (only where the cluster has EC2 capacity)",
 } as const;
 export type PermissionPlaceholder = keyof typeof PERMISSION_PLACEHOLDERS;
 
@@ -168,6 +171,38 @@ const describeImages: FunctionPermission = { actions: ["ecr:DescribeImages"], re
 /** Uploaded build sources: the API presigns uploads under `sources/`, the builder reads them. */
 const UPLOADED_SOURCES = "arn:${Partition}:s3:::${SourceBucket}/sources/*";
 const SCALABLE_TARGETS = "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/*";
+/**
+ * Refreshing the EC2 hosts (`deployments/host-refresh.ts`): read the public ECS-optimized AMI
+ * parameters, add a version to the hosts' launch template, and start an instance refresh of
+ * their group onto it. Auto Scaling checks that the caller may launch from the template
+ * (RunInstances on it) and pass its instance role to EC2. Describe calls of EC2 launch templates
+ * and Auto Scaling groups allow no resource-level permissions. The installation drops these
+ * statements where the cluster has no EC2 capacity (their Host placeholders have no value).
+ */
+const HOST_LAUNCH_TEMPLATE =
+  "arn:${Partition}:ec2:${Region}:${Account}:launch-template/${HostLaunchTemplate}";
+const refreshHosts: FunctionPermission[] = [
+  {
+    actions: ["ssm:GetParameter"],
+    resources: ["arn:${Partition}:ssm:${Region}::parameter/aws/service/ecs/optimized-ami/*"],
+  },
+  {
+    actions: ["ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeAutoScalingGroups"],
+    resources: ["*"],
+  },
+  { actions: ["ec2:CreateLaunchTemplateVersion", "ec2:RunInstances"], resources: [HOST_LAUNCH_TEMPLATE] },
+  {
+    actions: ["autoscaling:StartInstanceRefresh"],
+    resources: [
+      "arn:${Partition}:autoscaling:${Region}:${Account}:autoScalingGroup:*:autoScalingGroupName/${HostGroup}",
+    ],
+  },
+  {
+    actions: ["iam:PassRole"],
+    resources: ["arn:${Partition}:iam::${Account}:role/${HostRole}"],
+    conditions: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
+  },
+];
 
 const writeTable: FunctionPermission = {
   actions: [
@@ -265,6 +300,8 @@ const SETTINGS_ENV = [
   "BERTH_EC2_CAPACITY_PROVIDER",
 ];
 const CLUSTER_ENV = SETTINGS_ENV;
+/** The EC2 hosts a refresh replaces; the installation sets them only where it has EC2 capacity. */
+const HOST_ENV = ["BERTH_HOST_GROUP", "BERTH_HOST_LAUNCH_TEMPLATE", "BERTH_HOST_AMI_PARAMETER"];
 /** The per-service workflows a function may start (a promoted or requested deployment). */
 const STATE_MACHINE_ENV = [
   "BERTH_DEPLOY_STATE_MACHINE_ARN",
@@ -584,15 +621,15 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   }),
   eventHandler("weekly-refresh", "Refreshes every stack weekly, so services pick up patched base images", {
     timeoutSeconds: 60,
-    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV, ...HOST_ENV],
     trigger: { kind: "schedule", expression: "cron(0 3 ? * SUN *)" },
-    permissions: [writeTable, startExecutions],
+    permissions: [writeTable, startExecutions, ...refreshHosts],
   }),
   eventHandler("scheduled-refresh", "Refreshes one stack when its own refresh schedule fires", {
     timeoutSeconds: 60,
-    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV],
+    environment: [...SETTINGS_ENV, ...STATE_MACHINE_ENV, ...HOST_ENV],
     trigger: { kind: "scheduler" },
-    permissions: [writeTable, startExecutions],
+    permissions: [writeTable, startExecutions, ...refreshHosts],
   }),
 ];
 

@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   ApiGateway,
   AutoScaling,
+  AutoScalingGroups,
   type ClientConfig,
   DynamoDb,
   Ecr,
@@ -17,7 +18,7 @@ import {
   StepFunctions,
 } from "@berth/core/aws";
 import { type ApiConfig, type Config, readConfig } from "@berth/core/config";
-import type { DeploymentRequest } from "@berth/core/deployments";
+import type { DeploymentRequest, HostRefresh } from "@berth/core/deployments";
 import type { Rollout } from "@berth/core/rollout";
 import { createStore, type Store } from "@berth/core/store";
 import type { ApiDependencyOptions } from "./api/dependencies.ts";
@@ -74,6 +75,8 @@ export interface Runtime extends Rollout.StepContext {
   logger: Logger;
   /** What starting a deployment's workflow needs (the state machine ARNs are read on first use). */
   workflowContext: () => DeploymentRequest.WorkflowContext;
+  /** The EC2 hosts a refresh replaces, and the clients it does it with; absent without EC2 capacity. */
+  hosts?: { fleet: HostRefresh.HostFleet; clients: HostRefresh.HostRefreshClients };
 }
 
 /**
@@ -106,6 +109,18 @@ export function stepRuntime(
       elb: Elb.elbClient(client),
     },
     logger,
+    ...(config.installation.hostFleet
+      ? {
+          hosts: {
+            fleet: config.installation.hostFleet,
+            clients: {
+              ssm: AutoScalingGroups.ssmClient(client),
+              ec2: AutoScalingGroups.ec2Client(client),
+              autoScaling: AutoScalingGroups.autoScalingGroupsClient(client),
+            },
+          },
+        }
+      : {}),
     workflowContext: () => {
       workflowContext ??= {
         store,

@@ -77,6 +77,7 @@ describe("the scheduled refresh", () => {
     };
     expect(await refreshStack(context, "own", "its schedule")).toEqual({
       requested: ["own/api"],
+      deployments: [{ stack: "own", service: "api", deploymentId: started.at(-1) }],
       skipped: [],
       failed: [],
     });

@@ -156,3 +156,27 @@ export async function refreshHosts(clients: HostRefreshClients, fleet: HostFleet
     };
   }
 }
+
+/** What a scheduled refresh says about the hosts: the refresh, or why it did not start. */
+export type HostRefreshReport = HostRefresh | { started: false; error: string };
+
+/**
+ * `refreshHosts` for a scheduled refresh: an AWS error is logged and reported in the result, not
+ * thrown, so the services' refreshes already requested are still reported; the next refresh
+ * tries again.
+ */
+export async function refreshHostsReported(
+  clients: HostRefreshClients,
+  fleet: HostFleet,
+  logger: { warn(message: string, details: Record<string, unknown>): void },
+): Promise<HostRefreshReport> {
+  try {
+    const refreshed = await refreshHosts(clients, fleet);
+    if (!refreshed.started) logger.warn("host refresh not started", { ...fleet, reason: refreshed.reason });
+    return refreshed;
+  } catch (error) {
+    const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    logger.warn("host refresh failed", { ...fleet, error: described });
+    return { started: false, error: `the EC2 hosts were not refreshed: ${described}`.slice(0, 1000) };
+  }
+}

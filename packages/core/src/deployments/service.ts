@@ -8,9 +8,17 @@ import {
 import { Ecs } from "../aws/index.ts";
 import { BerthError } from "../errors.ts";
 import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
-import { DeploymentRecord, IngressRecord, ServiceRecord, StackRecord, type Store } from "../store/index.ts";
+import {
+  DeploymentRecord,
+  IngressRecord,
+  RefreshRecord,
+  ServiceRecord,
+  StackRecord,
+  type Store,
+} from "../store/index.ts";
 import { refreshSkipped } from "./automation.ts";
 import type { Info } from "./deployment.ts";
+import type { HostRefreshReport } from "./host-refresh.ts";
 import { type SpecJson, specHash } from "./plan.ts";
 import {
   type RequestedDeployment,
@@ -19,6 +27,7 @@ import {
   type WorkflowContext,
 } from "./request.ts";
 import { pinnedDigests, scalingOf, withImages, withScaling } from "./service-spec.ts";
+import { isTerminal, type Status } from "./status.ts";
 
 /** The verbs a caller uses on one stored service: read it, redeploy, roll back, scale. */
 
@@ -463,10 +472,14 @@ export async function refresh(
 export interface ScheduledRefresh {
   /** `stack/service` of each refresh requested. */
   requested: string[];
+  /** The refresh deployments requested, by service. */
+  deployments: RefreshRecord.Requested[];
   /** `stack: why` of each stack left alone. */
   skipped: string[];
   /** `stack/service: why` of each refresh that could not be requested. */
   failed: string[];
+  /** Where the installation has EC2 capacity: the hosts' refresh onto the newest ECS-optimized AMI. */
+  hosts?: HostRefreshReport;
 }
 
 async function refreshServices(
@@ -478,8 +491,9 @@ async function refreshServices(
   for (const service of await ServiceRecord.list(context.store, stack)) {
     if (!service.liveTaskDefinitionArn) continue;
     try {
-      await refresh(context, service, "schedule", reason);
+      const requested = await refresh(context, service, "schedule", reason);
       result.requested.push(`${stack}/${service.name}`);
+      result.deployments.push({ stack, service: service.name, deploymentId: requested.deployment.id });
     } catch (error) {
       // One service's refusal (its slots are full, it is being deleted) must not stop the others.
       const described = error instanceof Error ? error.message : String(error);
@@ -499,7 +513,7 @@ async function refreshServices(
  * `off` or a schedule of their own, or whose maintenance window is closed now.
  */
 export async function refreshAll(context: WorkflowContext, reason: string): Promise<ScheduledRefresh> {
-  const result: ScheduledRefresh = { requested: [], skipped: [], failed: [] };
+  const result: ScheduledRefresh = { requested: [], deployments: [], skipped: [], failed: [] };
   for (const stack of await StackRecord.list(context.store)) {
     const skipped = refreshSkipped(stack.stackFile, context.store.clock());
     if (skipped) result.skipped.push(`${stack.name}: ${skipped}`);
@@ -517,7 +531,7 @@ export async function refreshStack(
   stack: string,
   reason: string,
 ): Promise<ScheduledRefresh> {
-  const result: ScheduledRefresh = { requested: [], skipped: [], failed: [] };
+  const result: ScheduledRefresh = { requested: [], deployments: [], skipped: [], failed: [] };
   const found = await StackRecord.get(context.store, stack);
   const skipped = found
     ? refreshSkipped(found.stackFile, context.store.clock(), true)
@@ -525,4 +539,99 @@ export async function refreshStack(
   if (skipped) result.skipped.push(`${stack}: ${skipped}`);
   else await refreshServices(context, stack, reason, result);
   return result;
+}
+
+/**
+ * Records a scheduled refresh once it has requested its deployments (and refreshed the hosts),
+ * so `GET /v1/refreshes/{id}` can later say which of them failed. A failure to record is
+ * logged, not thrown: the deployments are already under way.
+ */
+export async function recordRefresh(
+  context: Pick<WorkflowContext, "store" | "logger">,
+  trigger: RefreshRecord.Info["trigger"],
+  result: ScheduledRefresh,
+  startedAt: Date,
+  stack?: string,
+): Promise<string | undefined> {
+  try {
+    const recorded = await RefreshRecord.create(
+      context.store,
+      {
+        trigger,
+        ...(stack ? { stack } : {}),
+        requested: result.deployments,
+        skipped: result.skipped,
+        notRequested: result.failed,
+        ...(result.hosts ? { hosts: { ...result.hosts } } : {}),
+      },
+      startedAt,
+    );
+    return recorded.id;
+  } catch (error) {
+    context.logger.warn("scheduled refresh not recorded", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+/** Deployment outcomes a refresh reports as failed: the service's new tasks did not become healthy. */
+const FAILED_OUTCOMES: ReadonlySet<string> = new Set(["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED"]);
+
+export interface RefreshOutcome {
+  stack: string;
+  service: string;
+  deploymentId: string;
+  /** The deployment's status now, or `MISSING` when its record is gone. */
+  status: string;
+  reason: string;
+}
+
+export interface RefreshView {
+  id: string;
+  startedAt: string;
+  trigger: RefreshRecord.Info["trigger"];
+  stack?: string;
+  /**
+   * `running` while any of its deployments has not ended; then `failed` when any of them ended
+   * FAILED, ROLLED_BACK or ROLLBACK_FAILED, or could not be requested; else `succeeded`.
+   */
+  status: "running" | "succeeded" | "failed";
+  /** Each requested refresh deployment and its outcome so far. */
+  services: RefreshOutcome[];
+  /** The refreshes that ended failed (a subset of `services`), with their reasons. */
+  failed: RefreshOutcome[];
+  skipped: string[];
+  notRequested: string[];
+  hosts?: Record<string, unknown>;
+}
+
+/** A recorded refresh with its deployments' outcomes as they are now. */
+export async function describeRefresh(store: Store, info: RefreshRecord.Info): Promise<RefreshView> {
+  const services = await Promise.all(
+    info.requested.map(async (requested): Promise<RefreshOutcome> => {
+      const deployment = await DeploymentRecord.get(store, requested.deploymentId);
+      return {
+        ...requested,
+        status: deployment?.status ?? "MISSING",
+        reason: deployment?.reason ?? "the deployment's record no longer exists",
+      };
+    }),
+  );
+  const failed = services.filter((outcome) => FAILED_OUTCOMES.has(outcome.status));
+  const running = services.some(
+    (outcome) => outcome.status !== "MISSING" && !isTerminal(outcome.status as Status),
+  );
+  return {
+    id: info.id,
+    startedAt: info.startedAt,
+    trigger: info.trigger,
+    ...(info.stack ? { stack: info.stack } : {}),
+    status: running ? "running" : failed.length > 0 || info.notRequested.length > 0 ? "failed" : "succeeded",
+    services,
+    failed,
+    skipped: info.skipped,
+    notRequested: info.notRequested,
+    ...(info.hosts ? { hosts: info.hosts } : {}),
+  };
 }

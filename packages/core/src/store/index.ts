@@ -5,6 +5,7 @@ export type { Page, PageRequest } from "./dynamo.ts";
 export * as IdempotencyRecord from "./idempotency-record.ts";
 export * as IngressRecord from "./ingress-record.ts";
 export * as ReceiverRecord from "./receiver-record.ts";
+export * as RefreshRecord from "./refresh-record.ts";
 export * as ServiceRecord from "./service-record.ts";
 export * as StackRecord from "./stack-record.ts";
 export {

@@ -18,6 +18,7 @@ import { deploymentRoutes } from "./routes/deployments.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { receiverRoutes } from "./routes/receivers.ts";
+import { refreshRoutes } from "./routes/refreshes.ts";
 import { registryRoutes } from "./routes/registry.ts";
 import { serviceRoutes } from "./routes/services.ts";
 import { sourceRoutes } from "./routes/sources.ts";
@@ -35,6 +36,7 @@ export const ROUTES: readonly Route[] = [
   ...tokenRoutes,
   ...registryRoutes,
   ...receiverRoutes,
+  ...refreshRoutes,
   ...metaRoutes(() => ROUTES),
 ];
 

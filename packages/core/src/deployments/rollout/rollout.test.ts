@@ -53,7 +53,7 @@ function context(): StepContext {
 
 let counter = 0;
 /** A deployment DEPLOYING on a fresh service, waiting on ECS deployment `ecs-svc/1`. */
-async function waitingDeployment(threshold = 2, options: { first?: boolean } = {}) {
+async function waitingDeployment(threshold = 2, options: { first?: boolean; sameRevision?: boolean } = {}) {
   counter += 1;
   const stack = `rollout-${counter}`;
   await ServiceRecord.create(local.store, { stack, name: "api", spec: {} });
@@ -74,11 +74,17 @@ async function waitingDeployment(threshold = 2, options: { first?: boolean } = {
     taskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:2`,
     ...(options.first
       ? {}
-      : {
-          rollbackTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
-          previousTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
-          previousDesiredCount: 1,
-        }),
+      : options.sameRevision
+        ? // A refresh or a scale: the tasks before it run the revision it deploys.
+          {
+            previousTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:2`,
+            previousDesiredCount: 2,
+          }
+        : {
+            rollbackTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+            previousTaskDefinitionArn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${stack}-api:1`,
+            previousDesiredCount: 1,
+          }),
     failFastThreshold: threshold,
     stabilitySeconds: 10,
   });
@@ -201,6 +207,25 @@ describe("the ECS event handler", () => {
     expect(after?.pendingOutcome).toMatchObject({ status: "FAILED" });
     expect(String(after?.pendingOutcome?.reason)).toMatch(/stability window.*exit code 3.*scaled to 0/);
   });
+
+  it("fails a refresh whose new tasks stop inside the window without scaling the same revision's earlier tasks to 0", async () => {
+    const { wait, deploymentId } = await waitingDeployment(3, { sameRevision: true });
+    await handleEcsEvent(context(), completedEvent(wait));
+    // The refusing ECS client throws on any call: a scale to 0 (or a rollback) would reject here.
+    expect(await handleEcsEvent(context(), taskStopped(wait, "t1"))).toBe("failed");
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.phase).toBe("answered");
+    expect(after?.pendingOutcome).toMatchObject({ status: "FAILED" });
+    const reason = String(after?.pendingOutcome?.reason);
+    expect(reason).toMatch(/stability window.*exit code 3/);
+    expect(reason).toContain("same revision");
+    expect(reason).not.toContain("scaled to 0");
+    // Nothing claimed a rollback: the deployment never left DEPLOYING for ROLLING_BACK.
+    expect((await DeploymentRecord.get(local.store, deploymentId))?.status).toBe("DEPLOYING");
+    // The answer is decided once: a second failed task changes nothing.
+    expect(await handleEcsEvent(context(), taskStopped(wait, "t2"))).toBe("ignored");
+  });
+
   it("calls a task failed when it crashed, failed to start or failed its health checks", () => {
     const base = {
       taskArn: "t",

@@ -25,8 +25,18 @@ export async function loadTarget(store: Store, stackName: string, serviceName: s
   const parsed = stackRecord ? Spec.parse(stackRecord.stackFile) : undefined;
   const resources: Record<string, unknown> = parsed?.ok ? { ...parsed.stack.resources } : {};
   for (const service of services) resources[service.name] = service.spec;
-  resources[serviceName] = record.spec;
   const stack = { ...(parsed?.ok ? parsed.stack : {}), resources } as Spec.Stack;
+  return targetOf(stackName, stack, record);
+}
+
+/** `target` with its service's record replaced (just written): the rest of the stack as it was read. */
+export function withRecord(target: Target, record: ServiceRecord.Info): Target {
+  return targetOf(target.stackName, target.stack, record);
+}
+
+function targetOf(stackName: string, read: Spec.Stack, record: ServiceRecord.Info): Target {
+  const serviceName = record.name;
+  const stack = { ...read, resources: { ...read.resources, [serviceName]: record.spec } } as Spec.Stack;
   const resource = stack.resources[serviceName];
   if (!resource || !Spec.isCompute(resource)) {
     throw new StepError(STEP_ERRORS.notRunnable, `${stackName}/${serviceName} is not a compute resource`);
@@ -73,7 +83,11 @@ export function renderEnvironment(
 
 /** The URLs of the stack's gateways, by name, as the store has them. */
 export async function ingressUrls(store: Store, stackName: string): Promise<Record<string, string>> {
-  const resources = await IngressRecord.list(store, stackName);
+  return urlsOf(await IngressRecord.list(store, stackName));
+}
+
+/** The URLs of listed ingress resources, by name. */
+export function urlsOf(resources: readonly IngressRecord.Info[]): Record<string, string> {
   return Object.fromEntries(resources.map((resource) => [resource.name, resource.url]));
 }
 

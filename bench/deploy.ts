@@ -224,6 +224,29 @@ function integration(event: HistoryEvent): string {
   return `${details?.resourceType}:${details?.resource}${target ? ` (${target})` : ""}`;
 }
 
+/**
+ * Each state's time in one execution, in the order entered: StateEntered → its StateExited (a
+ * state entered twice, e.g. "Wait answered", counts both visits). Between one state's exit and
+ * the next one's entry is the runner's own time, reported as "between states".
+ */
+function stateTimes(history: HistoryEvent[]): Map<string, number> {
+  const times = new Map<string, number>();
+  let between = 0;
+  let lastExit: number | undefined;
+  history.forEach((event, index) => {
+    const name = event.stateEnteredEventDetails?.name;
+    if (!name) return;
+    const entered = time(event.timestamp);
+    if (lastExit !== undefined) between += entered - lastExit;
+    const exit = history.slice(index + 1).find((later) => later.stateExitedEventDetails?.name === name);
+    if (!exit) return;
+    lastExit = time(exit.timestamp);
+    times.set(name, (times.get(name) ?? 0) + (lastExit - entered));
+  });
+  times.set("(between states)", between);
+  return times;
+}
+
 const transitionsOf = (history: HistoryEvent[]) =>
   history.filter((event) => event.type?.endsWith("StateEntered")).length;
 
@@ -301,6 +324,7 @@ async function main(tree: Tree): Promise<string[]> {
     waitMs: number;
     transitions: number;
     integrations: string[];
+    states: Map<string, number>;
   }
   const runs: Run[] = [];
   const endedOtherwise: string[] = [];
@@ -331,6 +355,7 @@ async function main(tree: Tree): Promise<string[]> {
       waitMs: wait.exited - wait.entered,
       transitions: transitionsOf(done.history),
       integrations: done.history.filter((event) => event.type === "TaskScheduled").map(integration),
+      states: stateTimes(done.history),
     });
   }
 
@@ -447,6 +472,16 @@ async function main(tree: Tree): Promise<string[]> {
   lines.push(
     `  state transitions per deploy (StateEntered events in GetExecutionHistory): ${transitionCounts.join(" or ")}`,
   );
+  lines.push(
+    "  time per state (StateEntered → StateExited, p50 of the runs; a Task's time is its Lambda step's):",
+  );
+  const stateNames = [...new Set(runs.flatMap((run) => [...run.states.keys()]))];
+  for (const name of stateNames) {
+    const values = runs.map((run) => run.states.get(name)).filter((value) => value !== undefined);
+    lines.push(
+      `    ${name.padEnd(30)} ${ms(percentile(values, 50)).padStart(9)}  (in ${values.length} of ${runs.length} runs)`,
+    );
+  }
   const integrationCounts = [...new Set(runs.map((run) => run.integrations.length))].sort((a, b) => a - b);
   const byResource = countBy(runs[0]?.integrations ?? []);
   const same = runs.every((run) => run.integrations.join("|") === runs[0]?.integrations.join("|"));

@@ -58,6 +58,8 @@ export async function updateSpec(
   also: Pick<ServiceRecord.Changes, "sourceDigests" | "source"> = {},
   /** How long it keeps trying: a request's budget by default; a workflow step may wait longer. */
   budgetMs = CONTENTION_BUDGET_MS,
+  /** The record as the caller just read it: the first attempt writes against it instead of reading again. */
+  known?: ServiceRecord.Info,
 ): Promise<ServiceRecord.Info> {
   const deadline = Date.now() + budgetMs;
   for (
@@ -66,7 +68,8 @@ export async function updateSpec(
     attempt++
   ) {
     if (attempt > 0) await backOff(attempt, { baseMs: 1, capMs: 50 });
-    const current = await requireService(store, stack, name);
+    // A stale `known` only costs a failed conditional write and a fresh read.
+    const current = attempt === 0 && known ? known : await requireService(store, stack, name);
     const spec = change(current);
     if (spec === undefined) return current;
     try {

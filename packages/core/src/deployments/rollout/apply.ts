@@ -24,6 +24,7 @@ import { Spec } from "../../spec/index.ts";
 import {
   DeploymentEventRecord,
   DeploymentRecord,
+  IngressRecord,
   ServiceRecord,
   type Store,
   WaitRecord,
@@ -32,8 +33,8 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
-import { registerRevision } from "./prepare.ts";
-import { ingressUrls, loadTarget, renderEnvironment, type Target } from "./target.ts";
+import { recordRegistered, registerTaskDefinition } from "./prepare.ts";
+import { loadTarget, renderEnvironment, type Target, urlsOf } from "./target.ts";
 
 export interface AppliedService {
   ecsService: string;
@@ -131,23 +132,24 @@ export async function applyService(
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const { parameters } = deployment;
   // Gateways first: the revision registered below may name their URLs ($ResourceParam).
-  const env = await ingressEnvironment(context, deployment.id, input, target);
+  const { env, urls } = await ingressEnvironment(context, deployment.id, input, target);
   const plan = Render.renderResource(target.stack, input.service, env);
   const ecsService = plan.service
     ? (plan.service.create.serviceName ?? Render.serviceName(env, input.service))
     : undefined;
   // A deploy that builds nothing registers its revision here, beside DescribeServices: one step
-  // and one read of the deployment and its stack instead of two.
+  // and one read of the deployment and its stack instead of two. Its `task-definition` event is
+  // written after UpdateService, beside the wait record, and still before `service-updated`.
   const [registered, existing] = await Promise.all([
     input.resources?.register === true && !input.resources.taskDefinitionArn
-      ? registerRevision(context, deployment, target, {})
+      ? registerTaskDefinition(context, deployment, target, {}, { ingressUrls: urls })
       : undefined,
     ecsService ? describeService(context, ecsService) : undefined,
   ]);
+  const recordRegistration = () =>
+    registered ? recordRegistered(context, deployment.id, registered) : Promise.resolve();
   const taskDefinitionArn =
-    registered?.taskDefinitionArn ??
-    input.resources?.taskDefinitionArn ??
-    target.record.liveTaskDefinitionArn;
+    registered ?? input.resources?.taskDefinitionArn ?? target.record.liveTaskDefinitionArn;
   if (!taskDefinitionArn) {
     throw new StepError(
       STEP_ERRORS.notRunnable,
@@ -155,6 +157,7 @@ export async function applyService(
     );
   }
   if (!plan.service || !ecsService) {
+    await recordRegistration();
     return registerJob(
       context,
       deployment.id,
@@ -166,37 +169,43 @@ export async function applyService(
   const desired = parameters.scale?.desired;
 
   let service: Service | undefined;
-  if (existing) {
-    const updated = await clients.ecs.send(
-      new UpdateServiceCommand({
-        ...plan.service.update,
-        taskDefinition: taskDefinitionArn,
-        forceNewDeployment,
-        ...(desired !== undefined ? { desiredCount: desired } : {}),
-      }),
-    );
-    service = updated.service;
-  } else {
-    const created = await clients.ecs.send(
-      new CreateServiceCommand({
-        ...plan.service.create,
-        taskDefinition: taskDefinitionArn,
-        ...(desired !== undefined ? { desiredCount: desired } : {}),
-      }),
-    );
-    service = created.service;
-  }
-  if (plan.scaling) {
-    await clients.autoscaling.send(new RegisterScalableTargetCommand(plan.scaling.target));
-    for (const policy of plan.scaling.policies)
-      await clients.autoscaling.send(new PutScalingPolicyCommand(policy));
+  try {
+    if (existing) {
+      const updated = await clients.ecs.send(
+        new UpdateServiceCommand({
+          ...plan.service.update,
+          taskDefinition: taskDefinitionArn,
+          forceNewDeployment,
+          ...(desired !== undefined ? { desiredCount: desired } : {}),
+        }),
+      );
+      service = updated.service;
+    } else {
+      const created = await clients.ecs.send(
+        new CreateServiceCommand({
+          ...plan.service.create,
+          taskDefinition: taskDefinitionArn,
+          ...(desired !== undefined ? { desiredCount: desired } : {}),
+        }),
+      );
+      service = created.service;
+    }
+    if (plan.scaling) {
+      await clients.autoscaling.send(new RegisterScalableTargetCommand(plan.scaling.target));
+      for (const policy of plan.scaling.policies)
+        await clients.autoscaling.send(new PutScalingPolicyCommand(policy));
+    }
+  } catch (error) {
+    // The revision was registered all the same: its event says so when ECS refused it.
+    await recordRegistration().catch(() => undefined);
+    throw error;
   }
   const primary = service?.deployments?.find((candidate) => candidate.status === "PRIMARY");
   if (!service?.serviceArn || !primary?.id) {
     throw new StepError(STEP_ERRORS.ecs, `ECS answered no primary deployment for ${ecsService}`);
   }
   const lastGood = target.record.lastGoodTaskDefinitionArn;
-  await WaitRecord.create(store, {
+  const waitFor = WaitRecord.create(store, {
     stack: input.stack,
     service: input.service,
     deploymentId: deployment.id,
@@ -220,6 +229,7 @@ export async function applyService(
         }
       : {}),
   });
+  await Promise.all([waitFor, recordRegistration()]);
   await recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn });
   await DeploymentEventRecord.append(store, deployment.id, {
     type: "service-updated",
@@ -305,9 +315,21 @@ async function ingressEnvironment(
   deploymentId: string,
   input: StepInput,
   target: Target,
-): Promise<Render.Environment> {
+): Promise<{ env: Render.Environment; urls: Record<string, string> }> {
   const base = renderEnvironment(context.settings, input.stack);
   const attachments = httpApiAttachments(target.stack, input.service);
+  const balancing = albAttachments(target.stack, input.service);
+  // One read of the stack's ingress: a service with none declared and none attached has nothing
+  // to create or detach, and the URLs come from the same read.
+  const listed = await IngressRecord.list(context.store, input.stack);
+  if (
+    attachments.length === 0 &&
+    balancing.length === 0 &&
+    !listed.some((resource) => resource.attachments[input.service] !== undefined)
+  ) {
+    const urls = urlsOf(listed);
+    return { env: renderEnvironment(context.settings, input.stack, { ingressUrls: urls }), urls };
+  }
   const gateways = attachments.map((attachment) => attachment.gateway);
   const changes: string[] = [];
   const ingressContext = {
@@ -320,7 +342,6 @@ async function ingressEnvironment(
   const registries = await ensureHttpApis(ingressContext, input.service, attachments);
   // Gateways the service no longer declares stop routing to it.
   await detachHttpApis(ingressContext, input.service, gateways);
-  const balancing = albAttachments(target.stack, input.service);
   const balancers = balancing.map((attachment) => attachment.loadBalancer);
   const balancerContext = { ...ingressContext, installation: context.settings.loadBalancing };
   const targetGroups = await ensureLoadBalancers(balancerContext, input.service, balancing);
@@ -329,10 +350,9 @@ async function ingressEnvironment(
   const ingress: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }> = { ...registries };
   for (const [key, group] of Object.entries(targetGroups)) ingress[key] = { ...ingress[key], ...group };
   gateways.push(...balancers);
+  const urls = urlsOf(await IngressRecord.list(context.store, input.stack));
   if (attachments.length === 0 && balancing.length === 0 && changes.length === 0) {
-    return renderEnvironment(context.settings, input.stack, {
-      ingressUrls: await ingressUrls(context.store, input.stack),
-    });
+    return { env: renderEnvironment(context.settings, input.stack, { ingressUrls: urls }), urls };
   }
   await DeploymentEventRecord.append(context.store, deploymentId, {
     type: "ingress-ready",
@@ -340,8 +360,5 @@ async function ingressEnvironment(
       changes.length > 0 ? `ingress: ${changes.join("; ")}` : `ingress ${gateways.join(", ")} unchanged`,
     data: { gateways },
   });
-  return renderEnvironment(context.settings, input.stack, {
-    ingress,
-    ingressUrls: await ingressUrls(context.store, input.stack),
-  });
+  return { env: renderEnvironment(context.settings, input.stack, { ingress, ingressUrls: urls }), urls };
 }

@@ -11,7 +11,7 @@ import type { WorkflowParameters } from "../workflow-input.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import { preflight } from "./preflight.ts";
-import { loadTarget, renderEnvironment, type Target } from "./target.ts";
+import { loadTarget, renderEnvironment, type Target, withRecord } from "./target.ts";
 
 export interface StepInput {
   deploymentId: string;
@@ -176,17 +176,19 @@ async function applyImages(
   const wanted = (spec: SpecJson) => withImages(input.service, spec, images);
   const current = target.record;
   if (specHash(wanted(current.spec)) === specHash(current.spec) && !current.sourceDigests) return target;
-  await updateSpec(
+  const record = await updateSpec(
     context.store,
     input.stack,
     input.service,
-    (record) => wanted(record.spec),
+    (stored) => wanted(stored.spec),
     {
       sourceDigests: null,
     },
     SPEC_WRITE_BUDGET_MS,
+    current,
   );
-  return loadTarget(context.store, input.stack, input.service);
+  // The stack as read, with the spec just written: no second read of the stack.
+  return withRecord(target, record);
 }
 
 /** How long load-deployment keeps writing a spec that requests placing themselves keep changing. */

@@ -55,7 +55,7 @@ export async function prepareResources(
   input: StepInput & { builds?: FinishedBuild[] | null },
 ): Promise<PreparedResources> {
   const { store } = context;
-  const deployment = await DeploymentRecord.get(store, input.deploymentId);
+  let deployment = await DeploymentRecord.get(store, input.deploymentId);
   if (!deployment || (deployment.status !== "BUILDING" && deployment.status !== "DEPLOYING")) {
     throw new StepError(
       STEP_ERRORS.notRunnable,
@@ -70,7 +70,10 @@ export async function prepareResources(
     Object.entries(built).map(([container, image]) => [container, image.slice(image.indexOf("@") + 1)]),
   );
   if (Object.keys(digests).length > 0) {
-    await DeploymentRecord.recordDetails(store, deployment.id, { imageDigests: digests });
+    // Beside the digests the request pinned, so the record says every digest this deployment runs.
+    deployment = await DeploymentRecord.recordDetails(store, deployment.id, {
+      imageDigests: { ...deployment.imageDigests, ...digests },
+    });
     await DeploymentEventRecord.append(store, deployment.id, {
       type: "built",
       message: `built ${Object.entries(built)
@@ -98,13 +101,42 @@ export async function registerRevision(
   target: Target,
   built: Record<string, string>,
 ): Promise<PreparedResources> {
+  const taskDefinitionArn = await registerTaskDefinition(context, deployment, target, built);
+  await recordRegistered(context, deployment.id, taskDefinitionArn);
+  return { taskDefinitionArn };
+}
+
+/** The `task-definition` event of a registered revision. */
+export async function recordRegistered(
+  context: StepContext,
+  deploymentId: string,
+  taskDefinitionArn: string,
+): Promise<void> {
+  await DeploymentEventRecord.append(context.store, deploymentId, {
+    type: "task-definition",
+    message: `registered ${taskDefinitionArn}`,
+    data: { taskDefinitionArn },
+  });
+}
+
+/**
+ * `registerRevision` without its event, for a step that records it later (apply-service, after
+ * UpdateService); `known.ingressUrls` are the stack's gateway URLs when the caller has read them.
+ */
+export async function registerTaskDefinition(
+  context: StepContext,
+  deployment: DeploymentRecord.Info,
+  target: Target,
+  built: Record<string, string>,
+  known: { ingressUrls?: Record<string, string> } = {},
+): Promise<string> {
   const { store, clients } = context;
   const { stackName: stack, serviceName: service } = target;
   const [secretArns, live, pinned, urls] = await Promise.all([
     resolveSecrets(context, secretNamesOf(service, target.resource)),
     liveImages(context, target.record.liveTaskDefinitionArn, service),
     pinnedImages(context, deployment, target),
-    ingressUrls(store, stack),
+    known.ingressUrls ?? ingressUrls(store, stack),
   ]);
   const prebuilt = new Set(
     Spec.containersOf(service, target.resource)
@@ -134,12 +166,7 @@ export async function registerRevision(
   const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
   const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
   if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
-  await DeploymentEventRecord.append(store, deployment.id, {
-    type: "task-definition",
-    message: `registered ${taskDefinitionArn}`,
-    data: { taskDefinitionArn },
-  });
-  return { taskDefinitionArn };
+  return taskDefinitionArn;
 }
 
 /**
@@ -172,7 +199,11 @@ async function pinnedImages(
   const digests = Object.fromEntries(
     Object.entries(pinned).map(([container, image]) => [container, image.slice(image.indexOf("@") + 1)]),
   );
-  if (Object.keys(digests).length > 0) {
+  // The API records the digests it pinned with the request: nothing to write when every one is there.
+  const unrecorded = Object.entries(digests).some(
+    ([container, digest]) => deployment.imageDigests[container] !== digest,
+  );
+  if (unrecorded) {
     const current = (await DeploymentRecord.get(context.store, deployment.id)) ?? deployment;
     await DeploymentRecord.recordDetails(context.store, deployment.id, {
       imageDigests: { ...current.imageDigests, ...digests },

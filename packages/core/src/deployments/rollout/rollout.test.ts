@@ -11,6 +11,8 @@ import {
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
 import { deploymentCompleted as completedEvent, taskStopped } from "../__fixtures__/ecs-events.ts";
 import * as Deployment from "../deployment.ts";
+import { updateSpec } from "../service.ts";
+import { withImages } from "../service-spec.ts";
 import { handOn } from "./answer.ts";
 import { stabilitySeconds } from "./apply.ts";
 import { cancelWait } from "./cancel.ts";
@@ -19,6 +21,7 @@ import { handleEcsEvent, isFailedTask } from "./ecs-events.ts";
 import { describeError, finalize } from "./finalize.ts";
 import { loadDeployment, WAIT_TIMEOUT, waitTimeoutFor } from "./load.ts";
 import { preflight } from "./preflight.ts";
+import { loadTarget } from "./target.ts";
 
 let local: LocalTable;
 beforeAll(async () => {
@@ -508,6 +511,46 @@ describe("preflight", () => {
     const version = (await ServiceRecord.get(local.store, stack, "api"))?.version;
     await loadDeployment(context(), input);
     expect((await ServiceRecord.get(local.store, stack, "api"))?.version).toBe(version);
+  });
+
+  it("writes a spec against a record read earlier only when nothing changed it since; else against the newer one", async () => {
+    const stack = await stackWith({ api: service() });
+    const read = await ServiceRecord.get(local.store, stack, "api");
+    if (!read) throw new Error("no service record");
+    // Another writer changes the record after it was read.
+    const digests = { api: `sha256:${"d".repeat(64)}` };
+    await ServiceRecord.update(
+      local.store,
+      { stack, name: "api", expectedVersion: read.version },
+      { sourceDigests: digests },
+    );
+    const image = "public.ecr.aws/nginx/nginx:3";
+    const written = await updateSpec(
+      local.store,
+      stack,
+      "api",
+      (current) => withImages("api", current.spec, { api: image }),
+      {},
+      10_000,
+      read,
+    );
+    expect(written.version).toBe(read.version + 2);
+    expect(written.sourceDigests).toEqual(digests);
+    expect((written.spec as ReturnType<typeof service>).properties.packaging.properties.image).toBe(image);
+  });
+
+  it("gives every step its own copy of a stack file parsed before", async () => {
+    counter += 1;
+    const stack = `parsed-${counter}`;
+    // "worker" is in the file only: what a step sees of it comes from the parsed file.
+    const text = JSON.stringify({ resources: { api: service(), worker: service() } });
+    await StackRecord.put(local.store, { name: stack, stage: "test", stackFile: text });
+    await ServiceRecord.create(local.store, { stack, name: "api", spec: service() });
+    const first = await loadTarget(local.store, stack, "api");
+    const worker = first.stack.resources.worker as ReturnType<typeof service>;
+    worker.properties.resources.cpu = 4;
+    const second = await loadTarget(local.store, stack, "api");
+    expect((second.stack.resources.worker as ReturnType<typeof service>).properties.resources.cpu).toBe(0.25);
   });
 
   it("refuses a target that is neither deployed nor being deployed, and inconsistent health checks, at once", async () => {

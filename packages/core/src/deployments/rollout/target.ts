@@ -22,11 +22,45 @@ export async function loadTarget(store: Store, stackName: string, serviceName: s
   const record = services.find((service) => service.name === serviceName);
   if (!record)
     throw new StepError(STEP_ERRORS.notRunnable, `service ${stackName}/${serviceName} does not exist`);
-  const parsed = stackRecord ? Spec.parse(stackRecord.stackFile) : undefined;
-  const resources: Record<string, unknown> = parsed?.ok ? { ...parsed.stack.resources } : {};
+  const parsed = stackRecord ? parsedStackFile(stackRecord.stackFile) : undefined;
+  const resources: Record<string, unknown> = parsed ? { ...parsed.resources } : {};
   for (const service of services) resources[service.name] = service.spec;
-  resources[serviceName] = record.spec;
-  const stack = { ...(parsed?.ok ? parsed.stack : {}), resources } as Spec.Stack;
+  const stack = { ...parsed, resources } as Spec.Stack;
+  return targetOf(stackName, stack, record);
+}
+
+/** How many parsed stack files a step's process keeps (a Lambda container serves one installation). */
+const PARSED_FILES_KEPT = 16;
+const parsedFiles = new Map<string, Spec.Stack | undefined>();
+
+/**
+ * A stored stack file, parsed (undefined when it does not parse): every step of a deployment
+ * reads the same text, and parsing it costs more than the reads of a step, so a process parses
+ * each text once. Each caller gets its own copy.
+ */
+function parsedStackFile(text: string): Spec.Stack | undefined {
+  let stack: Spec.Stack | undefined;
+  if (parsedFiles.has(text)) {
+    stack = parsedFiles.get(text);
+    // The most recently used go last; the first is evicted.
+    parsedFiles.delete(text);
+  } else {
+    const parsed = Spec.parse(text);
+    stack = parsed.ok ? parsed.stack : undefined;
+    if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
+  }
+  parsedFiles.set(text, stack);
+  return structuredClone(stack);
+}
+
+/** `target` with its service's record replaced (just written): the rest of the stack as it was read. */
+export function withRecord(target: Target, record: ServiceRecord.Info): Target {
+  return targetOf(target.stackName, target.stack, record);
+}
+
+function targetOf(stackName: string, read: Spec.Stack, record: ServiceRecord.Info): Target {
+  const serviceName = record.name;
+  const stack = { ...read, resources: { ...read.resources, [serviceName]: record.spec } } as Spec.Stack;
   const resource = stack.resources[serviceName];
   if (!resource || !Spec.isCompute(resource)) {
     throw new StepError(STEP_ERRORS.notRunnable, `${stackName}/${serviceName} is not a compute resource`);
@@ -73,7 +107,11 @@ export function renderEnvironment(
 
 /** The URLs of the stack's gateways, by name, as the store has them. */
 export async function ingressUrls(store: Store, stackName: string): Promise<Record<string, string>> {
-  const resources = await IngressRecord.list(store, stackName);
+  return urlsOf(await IngressRecord.list(store, stackName));
+}
+
+/** The URLs of listed ingress resources, by name. */
+export function urlsOf(resources: readonly IngressRecord.Info[]): Record<string, string> {
   return Object.fromEntries(resources.map((resource) => [resource.name, resource.url]));
 }
 

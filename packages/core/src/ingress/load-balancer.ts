@@ -444,8 +444,7 @@ export async function detachLoadBalancers(
         if (!Elb.isNotFound(error)) throw error;
       }
     }
-    const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
-    if (others.length === 0) {
+    const deleteBalancer = async () => {
       // Deleting the balancer deletes its listeners, which frees the target group.
       try {
         await context.clients.elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: balancer.awsId }));
@@ -453,7 +452,9 @@ export async function detachLoadBalancers(
       } catch (error) {
         if (!Elb.isNotFound(error)) throw error;
       }
-    }
+    };
+    const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
+    if (others.length === 0) await deleteBalancer();
     try {
       await context.clients.elb.send(
         new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }),
@@ -467,6 +468,14 @@ export async function detachLoadBalancers(
       undefined,
     );
     context.log?.(`load balancer ${balancer.name}: detached ${resource}`);
-    if (others.length === 0) await IngressRecord.remove(context.store, context.env.stack, balancer.name);
+    // Services deleted together each saw the others attached when they read the record: whoever
+    // finds no attachment left after its own removal (a consistent read) deletes the balancer.
+    const left =
+      others.length === 0
+        ? undefined
+        : await IngressRecord.get(context.store, context.env.stack, balancer.name);
+    if (others.length > 0 && left && Object.keys(left.attachments).length === 0) await deleteBalancer();
+    if (others.length === 0 || (left && Object.keys(left.attachments).length === 0))
+      await IngressRecord.remove(context.store, context.env.stack, balancer.name);
   }
 }

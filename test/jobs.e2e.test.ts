@@ -85,7 +85,7 @@ afterAll(async () => {
   expect(leftovers, logTail(logFile)).toEqual([]);
 });
 
-describe("batch jobs on Berth Local", () => {
+describe("batch jobs on Berth Local", { shuffle: false }, () => {
   it("deploys examples/worker-and-job: the job is registered and its deployment SUCCEEDED, the worker runs", async () => {
     const { code, output } = await berth([
       "deploy",

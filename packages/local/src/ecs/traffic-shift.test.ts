@@ -95,7 +95,8 @@ async function ask(): Promise<{ status: number; body: string }> {
 
 /**
  * Four clients asking back to back until `until` holds; each answer is counted under the shift
- * phase seen both when it was sent and when it came back (answers across a change are left out).
+ * phase seen both when it was sent and, read again, after it came back (answers across a change
+ * are left out).
  */
 async function underLoad(until: () => Promise<boolean>) {
   let phase = shiftPhase(await traffic());
@@ -123,8 +124,11 @@ async function underLoad(until: () => Promise<boolean>) {
       try {
         const answer = await ask();
         total += 1;
+        // The watcher polls: read the phase again, so an answer sent after a change the watcher
+        // had not seen yet is not counted under the phase before it (phases only move forward).
+        const after = answer.status === 200 ? shiftPhase(await traffic().catch(() => [])) : seen;
         if (answer.status !== 200) failures.push(`${answer.status} ${answer.body}`);
-        else if (changes === before) {
+        else if (changes === before && after === seen) {
           const counts = answers.get(seen) ?? new Map<string, number>();
           counts.set(answer.body, (counts.get(answer.body) ?? 0) + 1);
           answers.set(seen, counts);

@@ -90,7 +90,9 @@ describe("cfn-lint", () => {
       console.log(`cfn-lint: ${warnings.length} warnings\n${warnings.map(describe).join("\n")}`);
     expect(matches.filter((match) => match.Level === "Error").map(describe)).toEqual([]);
     expect(files.length).toBe(20);
-  }, 180_000);
+    // cfn-lint checks 20 templates in one Python process: about a minute on a quiet machine, and
+    // several on a loaded one.
+  }, 900_000);
 });
 
 describe("cdk-nag (AwsSolutions)", () => {

@@ -340,7 +340,9 @@ export async function startS3Emulator(bucket = "berth-test-sources"): Promise<S3
   const port = new URL(url).port;
   const child: ChildProcess = spawn("moto_server", ["-H", "127.0.0.1", "-p", port], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const deadline = Date.now() + 20_000;
+  // moto_server is a Python process that imports all of moto before it listens: seconds on a quiet
+  // machine, over a minute on a loaded one.
+  const deadline = Date.now() + 150_000;
   for (;;) {
     try {
       if ((await fetch(`${url}/moto-api/`)).ok) break;

@@ -18,16 +18,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 
-// A worker that burns CPU while the flag file exists, and idles otherwise.
+// A worker that burns CPU on four threads while the flag file exists, and idles otherwise. Four
+// threads, so that even on a machine whose cores are taken by other work the task still measures
+// far above its 256 units and the scale-out goes to the maximum in one step.
 const WORKER = `
+const { Worker } = await import("node:worker_threads");
+const BURN = \`
 const flag = process.env.BURN_FILE;
-const fs = await import("node:fs");
+const fs = require("node:fs");
 function loop() {
   const until = Date.now() + 90;
   if (fs.existsSync(flag)) while (Date.now() < until) {}
   setTimeout(loop, 10);
 }
 loop();
+\`;
+for (let i = 0; i < 4; i++) new Worker(BURN, { eval: true });
 process.on("SIGTERM", () => process.exit(0));
 `;
 

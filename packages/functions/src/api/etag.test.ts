@@ -1,18 +1,10 @@
 import { DeploymentEventRecord } from "@berth/core/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openApiDocument } from "./openapi.ts";
 import { ROUTES } from "./router.ts";
-import { type Harness, stackFile, startHarness, YAML } from "./test-support.ts";
+import { harnessForFile, stackFile, YAML } from "./test-support.ts";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-});
-
-afterAll(async () => {
-  await harness.stop();
-});
+const harness = harnessForFile();
 
 describe("conditional GETs (ETag, If-None-Match)", () => {
   it("answers 304 while a deployment is unchanged, and 200 with a new tag once an event is added", async () => {

@@ -1,8 +1,6 @@
 import { ServiceRecord } from "@berth/core/store";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, JSON_TYPE, startHarness, storeJob } from "./test-support.ts";
-
-let harness: Harness;
+import { beforeEach, describe, expect, it } from "vitest";
+import { harnessForFile, JSON_TYPE, storeJob } from "./test-support.ts";
 
 const MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-job-shop-report";
 const WORKER_SPEC = {
@@ -16,14 +14,11 @@ const WORKER_SPEC = {
   },
 };
 
-beforeAll(async () => {
-  harness = await startHarness();
-  await storeJob(harness.store, "shop", "report", MACHINE);
-  await storeJob(harness.store, "shop", "nightly");
-  await ServiceRecord.create(harness.store, { stack: "shop", name: "worker", spec: WORKER_SPEC });
+const harness = harnessForFile({}, async ({ store }) => {
+  await storeJob(store, "shop", "report", MACHINE);
+  await storeJob(store, "shop", "nightly");
+  await ServiceRecord.create(store, { stack: "shop", name: "worker", spec: WORKER_SPEC });
 });
-
-afterAll(() => harness.stop());
 
 beforeEach(() => {
   harness.sfnEndpoint.calls.length = 0;

@@ -34,6 +34,14 @@ const startRun = (job: string, body?: unknown, headers: Record<string, string> =
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 
+/** GET the report job's runs, or what `suffix` (`/{id}`, `?cursor=…`) names under them. */
+const readRuns = (suffix = "") =>
+  harness.call({
+    method: "GET",
+    path: `/v1/stacks/shop/jobs/report/runs${suffix}`,
+    token: harness.tokens.read,
+  });
+
 describe("POST /v1/stacks/{stack}/jobs/{job}/runs", () => {
   it("starts an execution of the job's run state machine named after a new run id, with the job's container overrides", async () => {
     const reply = await startRun("report", {
@@ -108,38 +116,22 @@ describe("GET /v1/stacks/{stack}/jobs/{job}/runs[/{id}]", () => {
       status: 400,
       body: { __type: "ExecutionDoesNotExist", message: "Execution Does Not Exist" },
     };
-    const missing = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs/01NOPE",
-      token: harness.tokens.read,
-    });
+    const missing = await readRuns("/01NOPE");
     expect(missing.status).toBe(404);
-    const bad = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs/a.b",
-      token: harness.tokens.read,
-    });
+    const bad = await readRuns("/a.b");
     expect(bad.status).toBe(400);
   });
 
   it("answers 409 when the job's run state machine is gone", async () => {
     harness.sfnAnswer = { status: 400, body: { __type: "StateMachineDoesNotExist", message: "gone" } };
-    const list = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs",
-      token: harness.tokens.read,
-    });
+    const list = await readRuns();
     expect(list.status).toBe(409);
     expect((await startRun("report")).status).toBe(409);
   });
 
   it("answers 400 for a cursor Step Functions refuses", async () => {
     harness.sfnAnswer = { status: 400, body: { __type: "InvalidToken", message: "Invalid Token" } };
-    const reply = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs?cursor=bogus",
-      token: harness.tokens.read,
-    });
+    const reply = await readRuns("?cursor=bogus");
     expect(reply.status).toBe(400);
     expect(reply.json.error.code).toBe("INVALID_CURSOR");
   });

@@ -368,16 +368,20 @@ export async function startS3Emulator(bucket = "berth-test-sources"): Promise<S3
   const port = new URL(url).port;
   const child: ChildProcess = spawn("moto_server", ["-H", "127.0.0.1", "-p", port], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const deadline = Date.now() + 20_000;
+  // A Python server: on a loaded machine it can take well over 20 s before it listens.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     try {
       if ((await fetch(`${url}/moto-api/`)).ok) break;
     } catch {
       // Not listening yet.
     }
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`moto_server exited with ${child.exitCode} before it listened on port ${port}`);
+    }
+    if (Date.now() > deadline) {
       child.kill();
-      throw new Error(`moto_server did not start on port ${port}`);
+      throw new Error(`moto_server did not listen on port ${port} within 90 s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

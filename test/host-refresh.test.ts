@@ -43,6 +43,23 @@ function fakeClients(answers: Record<string, unknown>, recorded: ContractRequest
   } as unknown as HostRefresh.HostRefreshClients;
 }
 
+/** Refreshes FLEET through clients that answer from `answers` and record into `recorded`. */
+function refresh(answers: Record<string, unknown>, recorded: ContractRequest[]) {
+  return HostRefresh.refreshHosts(fakeClients(answers, recorded), FLEET);
+}
+
+/** SSM names `newest` as the current AMI; the launch template's latest version runs `current`. */
+function amis(newest: string, current: { version: number; imageId: string }) {
+  return {
+    GetParameter: { Parameter: { Value: newest } },
+    DescribeLaunchTemplateVersions: {
+      LaunchTemplateVersions: [
+        { VersionNumber: current.version, LaunchTemplateData: { ImageId: current.imageId } },
+      ],
+    },
+  };
+}
+
 const inProgress = Object.assign(new Error("An Instance Refresh is already in progress"), {
   name: "InstanceRefreshInProgressFault",
 });
@@ -50,22 +67,14 @@ const inProgress = Object.assign(new Error("An Instance Refresh is already in pr
 describe("the EC2 host refresh", () => {
   it("writes a new launch template version for a newer AMI and rolls the group onto it, keeping its instance types", async () => {
     const recorded: ContractRequest[] = [];
-    const refreshed = await HostRefresh.refreshHosts(
-      fakeClients(
-        {
-          GetParameter: { Parameter: { Value: "ami-0newer000000000000" } },
-          DescribeLaunchTemplateVersions: {
-            LaunchTemplateVersions: [
-              { VersionNumber: 3, LaunchTemplateData: { ImageId: "ami-0older000000000000" } },
-            ],
-          },
-          CreateLaunchTemplateVersion: { LaunchTemplateVersion: { VersionNumber: 4 } },
-          DescribeAutoScalingGroups: { AutoScalingGroups: [{ MixedInstancesPolicy: MIXED }] },
-          StartInstanceRefresh: { InstanceRefreshId: "refresh-1" },
-        },
-        recorded,
-      ),
-      FLEET,
+    const refreshed = await refresh(
+      {
+        ...amis("ami-0newer000000000000", { version: 3, imageId: "ami-0older000000000000" }),
+        CreateLaunchTemplateVersion: { LaunchTemplateVersion: { VersionNumber: 4 } },
+        DescribeAutoScalingGroups: { AutoScalingGroups: [{ MixedInstancesPolicy: MIXED }] },
+        StartInstanceRefresh: { InstanceRefreshId: "refresh-1" },
+      },
+      recorded,
     );
     expect(refreshed).toEqual({
       started: true,
@@ -106,21 +115,13 @@ describe("the EC2 host refresh", () => {
 
   it("writes no version when the template already names the AMI, and still refreshes hosts that lag behind", async () => {
     const recorded: ContractRequest[] = [];
-    const refreshed = await HostRefresh.refreshHosts(
-      fakeClients(
-        {
-          GetParameter: { Parameter: { Value: "ami-0same0000000000000" } },
-          DescribeLaunchTemplateVersions: {
-            LaunchTemplateVersions: [
-              { VersionNumber: 7, LaunchTemplateData: { ImageId: "ami-0same0000000000000" } },
-            ],
-          },
-          DescribeAutoScalingGroups: { AutoScalingGroups: [{}] },
-          StartInstanceRefresh: { InstanceRefreshId: "refresh-2" },
-        },
-        recorded,
-      ),
-      FLEET,
+    const refreshed = await refresh(
+      {
+        ...amis("ami-0same0000000000000", { version: 7, imageId: "ami-0same0000000000000" }),
+        DescribeAutoScalingGroups: { AutoScalingGroups: [{}] },
+        StartInstanceRefresh: { InstanceRefreshId: "refresh-2" },
+      },
+      recorded,
     );
     expect(refreshed).toMatchObject({ started: true, launchTemplateVersion: "7", newVersion: false });
     expect(recorded.map((request) => request.operation)).not.toContain("CreateLaunchTemplateVersion");
@@ -132,21 +133,13 @@ describe("the EC2 host refresh", () => {
 
   it("reports an instance refresh already in progress instead of failing", async () => {
     const recorded: ContractRequest[] = [];
-    const refreshed = await HostRefresh.refreshHosts(
-      fakeClients(
-        {
-          GetParameter: { Parameter: { Value: "ami-0newer000000000000" } },
-          DescribeLaunchTemplateVersions: {
-            LaunchTemplateVersions: [
-              { VersionNumber: 4, LaunchTemplateData: { ImageId: "ami-0newer000000000000" } },
-            ],
-          },
-          DescribeAutoScalingGroups: { AutoScalingGroups: [{ MixedInstancesPolicy: MIXED }] },
-          StartInstanceRefresh: inProgress,
-        },
-        recorded,
-      ),
-      FLEET,
+    const refreshed = await refresh(
+      {
+        ...amis("ami-0newer000000000000", { version: 4, imageId: "ami-0newer000000000000" }),
+        DescribeAutoScalingGroups: { AutoScalingGroups: [{ MixedInstancesPolicy: MIXED }] },
+        StartInstanceRefresh: inProgress,
+      },
+      recorded,
     );
     expect(refreshed).toEqual({
       started: false,
@@ -157,15 +150,11 @@ describe("the EC2 host refresh", () => {
 
   it("starts nothing when the parameter names no AMI, and lets other errors through", async () => {
     const recorded: ContractRequest[] = [];
-    expect(
-      await HostRefresh.refreshHosts(
-        fakeClients({ GetParameter: { Parameter: { Value: "" } } }, recorded),
-        FLEET,
-      ),
-    ).toMatchObject({ started: false, reason: expect.stringMatching(/names no AMI/) });
+    expect(await refresh({ GetParameter: { Parameter: { Value: "" } } }, recorded)).toMatchObject({
+      started: false,
+      reason: expect.stringMatching(/names no AMI/),
+    });
     const denied = Object.assign(new Error("not authorized"), { name: "AccessDeniedException" });
-    await expect(
-      HostRefresh.refreshHosts(fakeClients({ GetParameter: denied }, recorded), FLEET),
-    ).rejects.toThrow(/not authorized/);
+    await expect(refresh({ GetParameter: denied }, recorded)).rejects.toThrow(/not authorized/);
   });
 });

@@ -69,3 +69,8 @@ export interface ErrorDetail {
   column?: number;
   message: string;
 }
+
+/** A conditional write lost to another writer (or a record already there): read again and retry. */
+export function isConflict(error: unknown): error is BerthError {
+  return error instanceof BerthError && error.code === "CONFLICT";
+}

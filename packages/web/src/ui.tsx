@@ -321,6 +321,28 @@ export function TableHead({ columns }: { columns: string[] }) {
   );
 }
 
+/** A labelled input whose text the caller keeps: `onText` gets each change as it is typed. */
+export function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onText: (text: string) => void;
+  type?: "number";
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  required?: boolean;
+  placeholder?: string;
+}) {
+  const { id, label, onText, ...input } = props;
+  return (
+    <>
+      <label for={id}>{label}</label>
+      <input id={id} {...input} onInput={(event) => onText((event.target as HTMLInputElement).value)} />
+    </>
+  );
+}
+
 /** A value shown once (a token, a secret, a URL): read-only, selected on focus, with a copy button. */
 export function CopyField(props: { id: string; label: string; value: string; copyLabel: string }) {
   const [copied, setCopied] = useState<string | undefined>(undefined);

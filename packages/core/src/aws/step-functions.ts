@@ -77,11 +77,6 @@ export function isExecutionMissing(error: unknown): boolean {
   return isAwsError(error, "ExecutionDoesNotExist");
 }
 
-/** A start named an execution that already exists: a repeated start of the same run. */
-export function isExecutionAlreadyExists(error: unknown): boolean {
-  return isAwsError(error, "ExecutionAlreadyExists");
-}
-
 /** A page token Step Functions did not issue (or that expired). */
 export function isInvalidPageToken(error: unknown): boolean {
   return isAwsError(error, "InvalidToken");

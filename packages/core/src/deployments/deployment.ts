@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BerthError } from "../errors.ts";
+import { BerthError, isConflict } from "../errors.ts";
 import { backOff as wait } from "../retry.ts";
 import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
@@ -19,10 +19,6 @@ export type Trigger = DeploymentRecord.Trigger;
  * newer than everything already placed needs to write at all.
  */
 export const SERVICE_WRITE_ATTEMPTS = 100;
-
-function isConflict(error: unknown): boolean {
-  return error instanceof BerthError && error.code === "CONFLICT";
-}
 
 function backOff(attempt: number): Promise<void> {
   return wait(attempt, { baseMs: 1, capMs: 100 });

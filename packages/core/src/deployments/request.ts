@@ -1,4 +1,4 @@
-import { BerthError } from "../errors.ts";
+import { isConflict } from "../errors.ts";
 import type { AnswerWait } from "./rollout/answer.ts";
 import { cancelWait } from "./rollout/cancel.ts";
 
@@ -88,7 +88,7 @@ export async function startWorkflow(
     context.logger.warn("deploy workflow not started", { deploymentId: deployment.id, error });
     const updated = await Deployment.explainWait(context.store, deployment.id, reason).catch(
       async (writeError: unknown) => {
-        if (!(writeError instanceof BerthError && writeError.code === "CONFLICT")) throw writeError;
+        if (!isConflict(writeError)) throw writeError;
         return (await DeploymentRecord.get(context.store, deployment.id)) ?? deployment;
       },
     );

@@ -6,7 +6,7 @@ import {
   type Task,
 } from "@aws-sdk/client-ecs";
 import { Ecs } from "../aws/index.ts";
-import { BerthError } from "../errors.ts";
+import { BerthError, isConflict } from "../errors.ts";
 import { backOff, busy, CONTENTION_BUDGET_MS } from "../retry.ts";
 import {
   DeploymentRecord,
@@ -79,7 +79,7 @@ export async function updateSpec(
         { spec, ...also },
       );
     } catch (error) {
-      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+      if (!isConflict(error)) throw error;
     }
   }
   throw busy(`service ${stack}/${name} kept changing while its spec was written; nothing was changed, retry`);

@@ -1,4 +1,4 @@
-import { BerthError } from "../errors.ts";
+import { BerthError, isConflict } from "../errors.ts";
 import { Spec } from "../spec/index.ts";
 import { IngressRecord, ServiceRecord, StackRecord } from "../store/index.ts";
 import {
@@ -132,7 +132,7 @@ async function writeSpec(
       });
       return;
     } catch (error) {
-      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+      if (!isConflict(error)) throw error;
     }
   }
   await updateSpec(

@@ -3,44 +3,27 @@ import { parseImageRef, pinnedImage } from "./image-ref.ts";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
+/** A reference by tag, as parseImageRef answers it. */
+const tagged = (registry: string, repository: string, tag: string) => ({ registry, repository, tag });
+
 describe("image references", () => {
   it("reads Docker Hub names as Docker does: docker.io, library/ before a one-part name, latest by default", () => {
-    expect(parseImageRef("nginx")).toEqual({
-      registry: "docker.io",
-      repository: "library/nginx",
-      tag: "latest",
-    });
-    expect(parseImageRef("bitnami/redis:7.2")).toEqual({
-      registry: "docker.io",
-      repository: "bitnami/redis",
-      tag: "7.2",
-    });
+    expect(parseImageRef("nginx")).toEqual(tagged("docker.io", "library/nginx", "latest"));
+    expect(parseImageRef("bitnami/redis:7.2")).toEqual(tagged("docker.io", "bitnami/redis", "7.2"));
     expect(parseImageRef("index.docker.io/library/nginx:1")?.registry).toBe("docker.io");
-    expect(parseImageRef("registry-1.docker.io/acme/app:1")).toEqual({
-      registry: "docker.io",
-      repository: "acme/app",
-      tag: "1",
-    });
+    expect(parseImageRef("registry-1.docker.io/acme/app:1")).toEqual(tagged("docker.io", "acme/app", "1"));
   });
 
   it("takes a first part with a dot, a port or localhost as the registry host, lower-cased", () => {
-    expect(parseImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web:v2")).toEqual({
-      registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-      repository: "shop/web",
-      tag: "v2",
-    });
-    expect(parseImageRef("localhost:5000/app:dev")).toEqual({
-      registry: "localhost:5000",
-      repository: "app",
-      tag: "dev",
-    });
+    expect(parseImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web:v2")).toEqual(
+      tagged("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "shop/web", "v2"),
+    );
+    expect(parseImageRef("localhost:5000/app:dev")).toEqual(tagged("localhost:5000", "app", "dev"));
     expect(parseImageRef("GHCR.IO/acme/app:1")?.registry).toBe("ghcr.io");
     // A port is not a tag: the colon is before the last slash.
-    expect(parseImageRef("registry.example:8443/team/app")).toEqual({
-      registry: "registry.example:8443",
-      repository: "team/app",
-      tag: "latest",
-    });
+    expect(parseImageRef("registry.example:8443/team/app")).toEqual(
+      tagged("registry.example:8443", "team/app", "latest"),
+    );
   });
 
   it("keeps a digest, with or without a tag", () => {

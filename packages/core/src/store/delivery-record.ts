@@ -4,16 +4,16 @@ import {
   getItem,
   type Item,
   isConditionFailure,
+  newestFirst,
   type Page,
   type PageRequest,
   parseInput,
   parseStored,
-  queryPage,
   updateItem,
 } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { RecordId, Timestamp } from "./names.ts";
-import { LISTING_INDEX, type Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /**
  * What reached Berth from a registry: one item per delivery, keyed by where it came from (a
@@ -161,21 +161,7 @@ export async function settle(
 /** A source's deliveries, newest first; expired ones are left out. */
 export async function list(store: Store, source: string, request: PageRequest = {}): Promise<Page<Info>> {
   const checked = parseInput(Source, source, "delivery source");
-  const page = await queryPage(
-    store,
-    {
-      input: {
-        IndexName: LISTING_INDEX,
-        KeyConditionExpression: "GSI1PK = :partition",
-        ExpressionAttributeValues: { ":partition": partition(checked) },
-        ScanIndexForward: false,
-      },
-      partitionAttribute: "GSI1PK",
-      partition: partition(checked),
-      keyAttributes: ["PK", "SK", "GSI1PK", "GSI1SK"],
-    },
-    request,
-  );
+  const page = await newestFirst(store, partition(checked), request);
   const now = store.clock();
   return { ...page, items: page.items.map(fromItem).filter((info) => !isExpired(info, now)) };
 }

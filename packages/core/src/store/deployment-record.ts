@@ -7,18 +7,18 @@ import {
   getItem,
   type Item,
   isConditionFailure,
+  newestFirst,
   type Page,
   type PageRequest,
   parseInput,
   parseStored,
-  queryPage,
   type UpdateParts,
   updateItem,
 } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { deploymentKey, listing } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
-import { LISTING_INDEX, type Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 export const Id = RecordId;
 
@@ -201,21 +201,7 @@ export async function listForService(
     parseInput(StackName, stack, "stack name"),
     parseInput(ServiceName, service, "service name"),
   );
-  const page = await queryPage(
-    store,
-    {
-      input: {
-        IndexName: LISTING_INDEX,
-        KeyConditionExpression: "GSI1PK = :partition",
-        ExpressionAttributeValues: { ":partition": partition },
-        ScanIndexForward: false,
-      },
-      partitionAttribute: "GSI1PK",
-      partition,
-      keyAttributes: ["PK", "SK", "GSI1PK", "GSI1SK"],
-    },
-    request,
-  );
+  const page = await newestFirst(store, partition, request);
   return { ...page, items: page.items.map(fromItem) };
 }
 

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import type { Store } from "./store.ts";
+import { LISTING_INDEX, type Store } from "./store.ts";
 
 export type Item = Record<string, NativeAttributeValue>;
 
@@ -253,4 +253,23 @@ export async function queryPage(store: Store, query: PageQuery, request: PageReq
   const last = pageItems[pageItems.length - 1] as Item;
   const lastKey = Object.fromEntries(query.keyAttributes.map((attribute) => [attribute, last[attribute]]));
   return { items: pageItems, nextCursor: encodeCursor(lastKey) };
+}
+
+/** One page of a listing partition (the GSI1 index, keyed by `listing.*`), newest first. */
+export function newestFirst(store: Store, partition: string, request: PageRequest): Promise<Page<Item>> {
+  return queryPage(
+    store,
+    {
+      input: {
+        IndexName: LISTING_INDEX,
+        KeyConditionExpression: "GSI1PK = :partition",
+        ExpressionAttributeValues: { ":partition": partition },
+        ScanIndexForward: false,
+      },
+      partitionAttribute: "GSI1PK",
+      partition,
+      keyAttributes: ["PK", "SK", "GSI1PK", "GSI1SK"],
+    },
+    request,
+  );
 }

@@ -1,9 +1,9 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { getItem, type Item, type Page, type PageRequest, parseStored, queryPage } from "./dynamo.ts";
+import { getItem, type Item, newestFirst, type Page, type PageRequest, parseStored } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { RecordId, Timestamp } from "./names.ts";
-import { LISTING_INDEX, type Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /**
  * One scheduled refresh (the weekly one, or a stack's own schedule firing): which refresh
@@ -86,21 +86,7 @@ export async function get(store: Store, id: string): Promise<Info | undefined> {
 
 /** The refreshes, newest first; expired ones are left out. */
 export async function list(store: Store, request: PageRequest = {}): Promise<Page<Info>> {
-  const page = await queryPage(
-    store,
-    {
-      input: {
-        IndexName: LISTING_INDEX,
-        KeyConditionExpression: "GSI1PK = :partition",
-        ExpressionAttributeValues: { ":partition": PARTITION },
-        ScanIndexForward: false,
-      },
-      partitionAttribute: "GSI1PK",
-      partition: PARTITION,
-      keyAttributes: ["PK", "SK", "GSI1PK", "GSI1SK"],
-    },
-    request,
-  );
+  const page = await newestFirst(store, PARTITION, request);
   const now = store.clock();
   return { ...page, items: page.items.map(fromItem).filter((info) => !isExpired(info, now)) };
 }

@@ -1,6 +1,7 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { BerthError } from "../errors.ts";
+import { BerthError, isConflict } from "../errors.ts";
+import { backOff } from "../retry.ts";
 import { deleteItemIf, getItem, isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
 import { waitKey } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
@@ -169,8 +170,8 @@ export async function change(
     try {
       return { before: current, after: await replace(store, current, changes) };
     } catch (error) {
-      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+      if (!isConflict(error)) throw error;
+      await backOff(attempt, { baseMs: 10, capMs: 50 });
     }
   }
   throw new BerthError("CONFLICT", `the wait of ${ecsService} kept changing`);

@@ -1,32 +1,18 @@
 import { TokenRecord } from "@berth/core/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Route } from "./route.ts";
 import { ROUTES } from "./router.ts";
-import {
-  type ApiRequestSpec,
-  type Harness,
-  JSON_TYPE,
-  stackFile,
-  startHarness,
-  YAML,
-} from "./test-support.ts";
+import { type ApiRequestSpec, harnessForFile, JSON_TYPE, stackFile, YAML } from "./test-support.ts";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  await harness.call({
+const harness = harnessForFile({}, (started) =>
+  started.call({
     method: "PUT",
     path: "/v1/stacks/matrix",
     headers: YAML,
     body: stackFile(),
-    token: harness.tokens.deploy,
-  });
-});
-
-afterAll(async () => {
-  await harness.stop();
-});
+    token: started.tokens.deploy,
+  }),
+);
 
 const SAMPLE_PARAMS: Record<string, string> = {
   stack: "matrix",

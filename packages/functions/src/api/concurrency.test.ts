@@ -1,9 +1,9 @@
 import { Deployment, DeploymentRequest, DeploymentStatus, type Workflow } from "@berth/core/deployments";
 import { DeploymentRecord, ServiceRecord, StackRecord, type Store } from "@berth/core/store";
 import { withStackLease } from "@berth/core/test-support";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type Harness,
+  harnessForFile,
   JSON_TYPE,
   RecordingWorkflows,
   silentLogger,
@@ -37,17 +37,10 @@ class CheckingWorkflows extends RecordingWorkflows {
   };
 }
 
-let harness: Harness;
 const workflows = new CheckingWorkflows();
-
-beforeAll(async () => {
-  // The API's own stack-lease wait: an apply that finds the stack busy longer is refused at once.
-  harness = await startHarness({ startExecution: workflows.startExecution });
-  workflows.store = harness.store;
-});
-
-afterAll(async () => {
-  await harness.stop();
+// The API's own stack-lease wait: an apply that finds the stack busy longer is refused at once.
+const harness = harnessForFile({ startExecution: workflows.startExecution }, async (started) => {
+  workflows.store = started.store;
 });
 
 /**

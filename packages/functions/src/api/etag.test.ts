@@ -1,18 +1,14 @@
 import { DeploymentEventRecord } from "@berth/core/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openApiDocument } from "./openapi.ts";
 import { ROUTES } from "./router.ts";
-import { type Harness, stackFile, startHarness, YAML } from "./test-support.ts";
+import { harnessForFile, stackFile, YAML } from "./test-support.ts";
 
-let harness: Harness;
+const harness = harnessForFile();
 
-beforeAll(async () => {
-  harness = await startHarness();
-});
-
-afterAll(async () => {
-  await harness.stop();
-});
+/** GET `path` with a read token, sending `tag` as If-None-Match. */
+const getUnless = (path: string, tag: string) =>
+  harness.call({ method: "GET", path, token: harness.tokens.read, headers: { "if-none-match": tag } });
 
 describe("conditional GETs (ETag, If-None-Match)", () => {
   it("answers 304 while a deployment is unchanged, and 200 with a new tag once an event is added", async () => {
@@ -30,23 +26,13 @@ describe("conditional GETs (ETag, If-None-Match)", () => {
     const etag = first.headers.etag;
     expect(etag).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
 
-    const unchanged = await harness.call({
-      method: "GET",
-      path,
-      token: harness.tokens.read,
-      headers: { "if-none-match": etag as string },
-    });
+    const unchanged = await getUnless(path, etag as string);
     expect(unchanged.status).toBe(304);
     expect(unchanged.json).toBeUndefined();
     expect(unchanged.headers.etag).toBe(etag);
 
     await DeploymentEventRecord.append(harness.store, id, { type: "status", message: "building" });
-    const changed = await harness.call({
-      method: "GET",
-      path,
-      token: harness.tokens.read,
-      headers: { "if-none-match": etag as string },
-    });
+    const changed = await getUnless(path, etag as string);
     expect(changed.status).toBe(200);
     expect(changed.headers.etag).not.toBe(etag);
     expect(changed.json.events.at(-1)).toMatchObject({ type: "status", message: "building" });
@@ -56,8 +42,7 @@ describe("conditional GETs (ETag, If-None-Match)", () => {
     const path = "/v1/stacks";
     const first = await harness.call({ method: "GET", path, token: harness.tokens.read });
     const etag = first.headers.etag as string;
-    const ask = (tag: string) =>
-      harness.call({ method: "GET", path, token: harness.tokens.read, headers: { "if-none-match": tag } });
+    const ask = (tag: string) => getUnless(path, tag);
     expect((await ask(`W/"other", ${etag}`)).status).toBe(304);
     expect((await ask(etag.replace(/^W\//, ""))).status).toBe(304);
     expect((await ask("*")).status).toBe(304);

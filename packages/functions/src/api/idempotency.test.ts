@@ -1,23 +1,8 @@
 import { DeploymentRecord, TokenRecord } from "@berth/core/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ApiRequestSpec,
-  type Harness,
-  JSON_TYPE,
-  stackFile,
-  startHarness,
-  YAML,
-} from "./test-support.ts";
+import { describe, expect, it } from "vitest";
+import { type ApiRequestSpec, harnessForFile, JSON_TYPE, stackFile, YAML } from "./test-support.ts";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-});
-
-afterAll(async () => {
-  await harness.stop();
-});
+const harness = harnessForFile();
 
 const redeploy = (
   stack: string,

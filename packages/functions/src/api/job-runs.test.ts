@@ -1,8 +1,6 @@
 import { ServiceRecord } from "@berth/core/store";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, JSON_TYPE, startHarness, storeJob } from "./test-support.ts";
-
-let harness: Harness;
+import { beforeEach, describe, expect, it } from "vitest";
+import { harnessForFile, JSON_TYPE, storeJob } from "./test-support.ts";
 
 const MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:berth-job-shop-report";
 const WORKER_SPEC = {
@@ -16,14 +14,11 @@ const WORKER_SPEC = {
   },
 };
 
-beforeAll(async () => {
-  harness = await startHarness();
-  await storeJob(harness.store, "shop", "report", MACHINE);
-  await storeJob(harness.store, "shop", "nightly");
-  await ServiceRecord.create(harness.store, { stack: "shop", name: "worker", spec: WORKER_SPEC });
+const harness = harnessForFile({}, async ({ store }) => {
+  await storeJob(store, "shop", "report", MACHINE);
+  await storeJob(store, "shop", "nightly");
+  await ServiceRecord.create(store, { stack: "shop", name: "worker", spec: WORKER_SPEC });
 });
-
-afterAll(() => harness.stop());
 
 beforeEach(() => {
   harness.sfnEndpoint.calls.length = 0;
@@ -37,6 +32,14 @@ const startRun = (job: string, body?: unknown, headers: Record<string, string> =
     token: harness.tokens.deploy,
     headers: { ...JSON_TYPE, ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+/** GET the report job's runs, or what `suffix` (`/{id}`, `?cursor=…`) names under them. */
+const readRuns = (suffix = "") =>
+  harness.call({
+    method: "GET",
+    path: `/v1/stacks/shop/jobs/report/runs${suffix}`,
+    token: harness.tokens.read,
   });
 
 describe("POST /v1/stacks/{stack}/jobs/{job}/runs", () => {
@@ -113,38 +116,22 @@ describe("GET /v1/stacks/{stack}/jobs/{job}/runs[/{id}]", () => {
       status: 400,
       body: { __type: "ExecutionDoesNotExist", message: "Execution Does Not Exist" },
     };
-    const missing = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs/01NOPE",
-      token: harness.tokens.read,
-    });
+    const missing = await readRuns("/01NOPE");
     expect(missing.status).toBe(404);
-    const bad = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs/a.b",
-      token: harness.tokens.read,
-    });
+    const bad = await readRuns("/a.b");
     expect(bad.status).toBe(400);
   });
 
   it("answers 409 when the job's run state machine is gone", async () => {
     harness.sfnAnswer = { status: 400, body: { __type: "StateMachineDoesNotExist", message: "gone" } };
-    const list = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs",
-      token: harness.tokens.read,
-    });
+    const list = await readRuns();
     expect(list.status).toBe(409);
     expect((await startRun("report")).status).toBe(409);
   });
 
   it("answers 400 for a cursor Step Functions refuses", async () => {
     harness.sfnAnswer = { status: 400, body: { __type: "InvalidToken", message: "Invalid Token" } };
-    const reply = await harness.call({
-      method: "GET",
-      path: "/v1/stacks/shop/jobs/report/runs?cursor=bogus",
-      token: harness.tokens.read,
-    });
+    const reply = await readRuns("?cursor=bogus");
     expect(reply.status).toBe(400);
     expect(reply.json.error.code).toBe("INVALID_CURSOR");
   });

@@ -1,12 +1,10 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Harness, startHarness } from "./test-support.ts";
+import { harnessForFile } from "./test-support.ts";
 
 const lines: string[] = [];
-let harness: Harness;
 
-beforeAll(async () => {
-  const logger = new Logger({ serviceName: "berth-api", logLevel: "INFO" });
+beforeAll(() => {
   // Powertools writes errors to stderr and the rest to stdout.
   for (const stream of [process.stdout, process.stderr]) {
     vi.spyOn(stream, "write").mockImplementation((chunk) => {
@@ -14,13 +12,13 @@ beforeAll(async () => {
       return true;
     });
   }
-  harness = await startHarness({ logger });
 });
 
-afterAll(async () => {
+afterAll(() => {
   vi.restoreAllMocks();
-  await harness.stop();
 });
+
+const harness = harnessForFile({ logger: new Logger({ serviceName: "berth-api", logLevel: "INFO" }) });
 
 function logged(requestId: string): Record<string, unknown>[] {
   return lines

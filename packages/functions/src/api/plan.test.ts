@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const { desiredServices, diffJson, planStack, specHash } = StackPlan;
 
-import { type Harness, stackFile, startHarness, YAML } from "./test-support.ts";
+import { type Harness, harnessForFile, stackFile, startHarness, YAML } from "./test-support.ts";
 
 function parsed(file: string): Spec.Stack {
   const result = Spec.parse(file);
@@ -99,15 +99,7 @@ describe("planStack", () => {
 });
 
 describe("PUT /v1/stacks/{stack}?dryRun=true", () => {
-  let harness: Harness;
-
-  beforeAll(async () => {
-    harness = await startHarness();
-  });
-
-  afterAll(async () => {
-    await harness.stop();
-  });
+  const harness = harnessForFile();
 
   const dryRun = (stack: string, body: string) =>
     harness.call({

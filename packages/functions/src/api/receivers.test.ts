@@ -1,7 +1,7 @@
 import { DeliveryRecord, DeploymentRecord } from "@berth/core/store";
 import { WebhookFixtures as F } from "@berth/core/test-support";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, JSON_TYPE, startHarness } from "./test-support.ts";
+import { describe, expect, it } from "vitest";
+import { harnessForFile, JSON_TYPE } from "./test-support.ts";
 
 /**
  * Webhook receivers through the API handler, on dynalite: each provider's documented payload
@@ -10,17 +10,11 @@ import { type Harness, JSON_TYPE, startHarness } from "./test-support.ts";
  * sets (on Berth Local and AWS it is ECR's DescribeImages: test/webhooks.e2e.test.ts).
  */
 
-let api: Harness;
 const registry: Record<string, string> = {};
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
 
-beforeAll(async () => {
-  api = await startHarness({
-    resolveDigest: async (ref) => registry[`${ref.registry}/${ref.repository}:${ref.tag}`],
-  });
-});
-afterAll(async () => {
-  await api?.stop();
+const api = harnessForFile({
+  resolveDigest: async (ref) => registry[`${ref.registry}/${ref.repository}:${ref.tag}`],
 });
 
 function requestReceiver(body: Record<string, unknown>, token = api.tokens.admin) {

@@ -2,19 +2,11 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { Deployment } from "@berth/core/deployments";
 import { Render } from "@berth/core/render";
 import { DeploymentRecord, ServiceRecord, type Store } from "@berth/core/store";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { serviceLogGroup } from "./logs.ts";
-import { type Harness, JSON_TYPE, stackFile, startHarness, YAML } from "./test-support.ts";
+import { harnessForFile, JSON_TYPE, stackFile, YAML } from "./test-support.ts";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-});
-
-afterAll(async () => {
-  await harness.stop();
-});
+const harness = harnessForFile();
 
 beforeEach(() => {
   harness.workflows.failure = undefined;

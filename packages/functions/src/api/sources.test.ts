@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type Harness,
+  harnessForFile,
   hasS3Emulator,
   type S3Emulator,
   stackFile,
@@ -19,11 +20,7 @@ async function stateOf(harness: Harness) {
 }
 
 describe("POST /v1/sources without a source bucket (Berth Local)", () => {
-  let harness: Harness;
-  beforeAll(async () => {
-    harness = await startHarness();
-  });
-  afterAll(() => harness.stop());
+  const harness = harnessForFile();
 
   it("answers 409 SOURCES_UNSUPPORTED and changes nothing", async () => {
     const before = await stateOf(harness);

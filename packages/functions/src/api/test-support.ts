@@ -16,6 +16,7 @@ import {
   startLocalTable,
 } from "@berth/core/test-support";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { afterAll, beforeAll } from "vitest";
 import { createApiHandler } from "./api.ts";
 import type { ApiDependencyOptions } from "./dependencies.ts";
 import { ErrorBody } from "./errors.ts";
@@ -252,6 +253,33 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
   return harness;
 }
 
+/**
+ * One harness for a test file (or a describe block): started before its tests, `prepare`d once
+ * it is up, and stopped after them. Read its members inside tests and hooks; before its
+ * beforeAll has run there is nothing to read yet.
+ */
+export function harnessForFile(
+  options: Partial<ApiDependencyOptions> = {},
+  prepare?: (harness: Harness) => Promise<unknown>,
+): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(options);
+    await prepare?.(started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const current = (): Harness => {
+    if (!started) throw new Error("the API harness is not started yet: use it inside a test or a hook");
+    return started;
+  };
+  return new Proxy({} as Harness, {
+    get: (_target, key) => Reflect.get(current(), key),
+    set: (_target, key, value) => Reflect.set(current(), key, value),
+  });
+}
+
 /** A small valid stack file: a private API and a worker, with overridable bits for diffs. */
 export function stackFile(
   options: { apiPort?: number; greeting?: string; withWorker?: boolean } = {},
@@ -349,9 +377,12 @@ export async function startS3Emulator(bucket = "berth-test-sources"): Promise<S3
     } catch {
       // Not listening yet.
     }
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`moto_server exited with ${child.exitCode} before it listened on port ${port}`);
+    }
+    if (Date.now() > deadline) {
       child.kill();
-      throw new Error(`moto_server did not start on port ${port}`);
+      throw new Error(`moto_server did not listen on port ${port} within 150 s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -5,6 +5,7 @@ import { isAbsolute, join } from "node:path";
 import { Buildpack } from "@berth/core/buildpacks";
 import { z } from "zod";
 import type { EventBus } from "../events.ts";
+import { RepositoryName } from "./service.ts";
 import type { ArtifactStore, TagStore } from "./store.ts";
 
 /**
@@ -17,14 +18,7 @@ import type { ArtifactStore, TagStore } from "./store.ts";
 const PushRequest = z.strictObject({
   /** Absolute: Berth Local runs on the machine the CLI runs on, and reads the directory itself. */
   directory: z.string().refine(isAbsolute, "must be an absolute path"),
-  repository: z
-    .string()
-    .min(2)
-    .max(256)
-    .regex(
-      /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/,
-      "must be lowercase letters and digits, separated by . _ __ - and /",
-    ),
+  repository: RepositoryName,
   tag: z
     .string()
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be a tag: letters, digits, _ . -, at most 128"),

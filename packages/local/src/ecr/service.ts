@@ -11,7 +11,8 @@ export const REGISTRY_HOST = "berth.local";
 const DEFAULT_MAX_RESULTS = 100;
 
 const RegistryId = z.string().regex(/^[0-9]{12}$/, "must be a 12-digit account ID");
-const RepositoryName = z
+/** An ECR repository name, as ECR checks it. */
+export const RepositoryName = z
   .string()
   .min(2)
   .max(256)

@@ -12,6 +12,7 @@ import {
   Section,
   StatusBadge,
   TableHead,
+  TextField,
   useCursorPages,
   useLoad,
   usePoll,
@@ -57,11 +58,11 @@ export function JobPage({ stack, job }: { stack: string; job: string }) {
             }}
           >
             <div class="fields">
-              <label for="run-command">Command (optional; words split on spaces)</label>
-              <input
+              <TextField
                 id="run-command"
+                label="Command (optional; words split on spaces)"
                 value={command}
-                onInput={(event) => setCommand((event.target as HTMLInputElement).value)}
+                onText={setCommand}
               />
             </div>
           </ConfirmButton>

@@ -19,6 +19,7 @@ import {
   Section,
   StatusBadge,
   TableHead,
+  TextField,
   useCursorPages,
   useLoad,
   usePoll,
@@ -182,18 +183,13 @@ function Actions(props: { view: ServiceView; deployments: Deployment[]; onReques
           onDone={requested("Redeploy with an image")}
         >
           <div class="fields">
-            <label for="image-container">Container</label>
-            <input
-              id="image-container"
-              value={container}
-              onInput={(event) => setContainer((event.target as HTMLInputElement).value)}
-            />
-            <label for="image-ref">Image</label>
-            <input
+            <TextField id="image-container" label="Container" value={container} onText={setContainer} />
+            <TextField
               id="image-ref"
+              label="Image"
               value={image}
               placeholder="registry/repository:tag"
-              onInput={(event) => setImage((event.target as HTMLInputElement).value)}
+              onText={setImage}
             />
           </div>
         </ConfirmButton>
@@ -204,24 +200,23 @@ function Actions(props: { view: ServiceView; deployments: Deployment[]; onReques
           onDone={requested("Scale")}
         >
           <div class="fields">
-            <label for="scale-min">Minimum tasks</label>
-            <input
-              id="scale-min"
-              type="number"
-              min={1}
-              max={1000}
-              value={min}
-              onInput={(event) => setMin((event.target as HTMLInputElement).value)}
-            />
-            <label for="scale-max">Maximum tasks</label>
-            <input
-              id="scale-max"
-              type="number"
-              min={1}
-              max={1000}
-              value={max}
-              onInput={(event) => setMax((event.target as HTMLInputElement).value)}
-            />
+            {(
+              [
+                ["scale-min", "Minimum tasks", min, setMin],
+                ["scale-max", "Maximum tasks", max, setMax],
+              ] as const
+            ).map(([id, label, value, onText]) => (
+              <TextField
+                key={id}
+                id={id}
+                label={label}
+                type="number"
+                min={1}
+                max={1000}
+                value={value}
+                onText={onText}
+              />
+            ))}
           </div>
         </ConfirmButton>
         {active && !FINAL_STATUSES.has(active.status) && (

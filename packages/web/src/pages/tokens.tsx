@@ -9,6 +9,7 @@ import {
   Pager,
   Section,
   TableHead,
+  TextField,
   useLoad,
   usePages,
   useSubmit,
@@ -37,14 +38,7 @@ export function TokensPage() {
       <h1>API tokens</h1>
       <Section title="Create a token">
         <form onSubmit={creation.submit}>
-          <label for="token-name">Name</label>
-          <input
-            id="token-name"
-            value={name}
-            required
-            maxLength={100}
-            onInput={(event) => setName((event.target as HTMLInputElement).value)}
-          />
+          <TextField id="token-name" label="Name" value={name} required maxLength={100} onText={setName} />
           <fieldset>
             <legend>Scopes</legend>
             {SCOPES.map((scope) => (

@@ -11,6 +11,7 @@ import {
   Pager,
   Section,
   TableHead,
+  TextField,
   useCursorPages,
   useLoad,
   usePages,
@@ -84,19 +85,19 @@ export function WebhooksPage() {
               </option>
             ))}
           </select>
-          <label for="receiver-stack">Stack (optional: only this stack's services follow its pushes)</label>
-          <input
+          <TextField
             id="receiver-stack"
+            label="Stack (optional: only this stack's services follow its pushes)"
             value={stack}
             maxLength={128}
-            onInput={(event) => setStack((event.target as HTMLInputElement).value)}
+            onText={setStack}
           />
-          <label for="receiver-service">Service (optional, needs a stack)</label>
-          <input
+          <TextField
             id="receiver-service"
+            label="Service (optional, needs a stack)"
             value={service}
             maxLength={128}
-            onInput={(event) => setService((event.target as HTMLInputElement).value)}
+            onText={setService}
           />
           <button type="submit" class="primary" disabled={creation.busy}>
             {creation.busy ? "Creating…" : "Create receiver"}

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
-import { BerthError } from "../../errors.ts";
+import { BerthError, isConflict } from "../../errors.ts";
 import {
   albAttachments,
   detachHttpApis,
@@ -20,6 +20,7 @@ import {
   httpApiAttachments,
 } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
+import { backOff } from "../../retry.ts";
 import { Spec } from "../../spec/index.ts";
 import {
   DeploymentEventRecord,
@@ -98,8 +99,8 @@ export async function recordLive(
       await ServiceRecord.update(store, { stack, name: service, expectedVersion: current.version }, changes);
       return;
     } catch (error) {
-      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50));
+      if (!isConflict(error)) throw error;
+      await backOff(attempt, { baseMs: 5, capMs: 50 });
     }
   }
   throw new BerthError("CONFLICT", `service ${stack}/${service} kept changing`);

@@ -5,8 +5,8 @@
  * `$.error.Error`.
  */
 export class StepError extends Error {
-  constructor(name: StepErrorName, message: string) {
-    super(message);
+  constructor(name: StepErrorName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = name;
   }
 }

@@ -1,6 +1,6 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { z } from "zod";
-import { BerthError } from "../../errors.ts";
+import { BerthError, isConflict } from "../../errors.ts";
 import { Render } from "../../render/index.ts";
 import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
@@ -108,7 +108,7 @@ async function moveTo(
     try {
       await transition(context.store, id, current.status, to, reason.slice(0, MAX_REASON));
     } catch (error) {
-      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+      if (!isConflict(error)) throw error;
     }
   }
   throw new BerthError("CONFLICT", `deployment ${id} could not be ended`);

@@ -242,7 +242,9 @@ async function resolveSecrets(context: StepContext, names: string[]): Promise<Re
       if (described.ARN) arns[name] = described.ARN;
     } catch (error) {
       if (SecretsManager.isNotFound(error)) {
-        throw new StepError(STEP_ERRORS.preflight, `$Secret('${name}') does not exist in Secrets Manager`);
+        throw new StepError(STEP_ERRORS.preflight, `$Secret('${name}') does not exist in Secrets Manager`, {
+          cause: error,
+        });
       }
       throw error;
     }

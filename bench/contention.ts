@@ -2,9 +2,12 @@
  * The API under contention on Berth Local: 50 redeploys of one service sent at once (each with
  * a new image), then 50 applies of one stack sent at once (each with a changed file). Prints,
  * for each burst, how every request was answered (status codes) and how long the answers took
- * (p50, p99, max): a request that must wait is queued (202 with its deployment id) or refused at
- * once (409 with Retry-After), never held. With `--baseline COMMIT`, the same bursts on that
- * commit's Berth Local first.
+ * (p50, p99, max), measured by the client from sending to the end of the answer: a request that
+ * must wait is queued (202 with its deployment id, and for a redeploy its placement: active,
+ * queued or superseded) or refused at once (409 with Retry-After), never held. Goal: p99 ≤ 1 s
+ * for both bursts. Berth Local runs every part of the control plane (API, Step Functions, the
+ * steps, dynalite) on one event loop, so the figures move with the machine's load, which is
+ * printed beside each. With `--baseline COMMIT`, the same bursts on that commit's Berth Local first.
  *
  *   npm run bench -- contention       (or: npx tsx bench/contention.ts [--baseline 49578ff] [--requests 50])
  */
@@ -37,6 +40,8 @@ interface Answer {
   status: number;
   ms: number;
   retryAfter: string | null;
+  /** A redeploy's `placement` (active, queued, superseded): what a 202 said of its deployment. */
+  placement?: string;
 }
 
 async function call(local: ServedLocal, method: string, path: string, body: string, type: string) {
@@ -46,18 +51,29 @@ async function call(local: ServedLocal, method: string, path: string, body: stri
     body,
     headers: { authorization: `Bearer ${local.token}`, "content-type": type },
   });
-  await response.text();
+  const text = await response.text();
+  const ms = performance.now() - started;
+  let placement: string | undefined;
+  try {
+    placement = (JSON.parse(text) as { placement?: unknown }).placement as string | undefined;
+  } catch {}
   return {
     status: response.status,
-    ms: performance.now() - started,
+    ms,
     retryAfter: response.headers.get("retry-after"),
+    ...(typeof placement === "string" ? { placement } : {}),
   } satisfies Answer;
 }
 
 function report(name: string, answers: Answer[]): string {
   const statuses = new Map<string, number>();
-  for (const { status, retryAfter } of answers) {
-    const key = retryAfter === null ? String(status) : `${status} (Retry-After ${retryAfter})`;
+  for (const { status, retryAfter, placement } of answers) {
+    const key =
+      retryAfter !== null
+        ? `${status} (Retry-After ${retryAfter})`
+        : placement
+          ? `${status} ${placement}`
+          : String(status);
     statuses.set(key, (statuses.get(key) ?? 0) + 1);
   }
   const times = answers.map((answer) => answer.ms);
@@ -67,6 +83,9 @@ function report(name: string, answers: Answer[]): string {
 
 console.log(`Berth Local API under contention — ${machine()}`);
 console.log(`${REQUESTS} requests sent at once per burst; Berth Local in its own process`);
+console.log(
+  "Goal (issue 17): every answer within 1 s at p99; 202 = taken (placement said), 409 = refused at once",
+);
 for (const tree of treesToCompare(args.baseline)) {
   const local = await serveLocal(tree);
   try {

@@ -64,11 +64,16 @@ export interface ServedLocal {
   stop(): Promise<void>;
 }
 
-/** Berth Local from `tree`, in its own process (`serve-local.ts`). */
+/**
+ * Berth Local from `tree`, in its own process (`serve-local.ts`). With `BERTH_BENCH_CPU_PROF=DIR`
+ * that process is profiled (`node --cpu-prof`) and writes its profile to DIR when it stops.
+ */
 export async function serveLocal(tree: Tree): Promise<ServedLocal> {
+  const profileDir = process.env.BERTH_BENCH_CPU_PROF;
+  const profiling = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const child: ChildProcess = spawn(
-    join(repository, "node_modules/.bin/tsx"),
-    [join(repository, "bench/support/serve-local.ts"), "--root", tree.root],
+    process.execPath,
+    [...profiling, "--import", "tsx", join(repository, "bench/support/serve-local.ts"), "--root", tree.root],
     { stdio: ["ignore", "pipe", "ignore"], cwd: tree.root },
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

@@ -99,9 +99,14 @@ export interface RequestOutcome {
  * can never put an older spec in line after a newer one. Every request ends active, queued or
  * final with a reason, including when the service keeps changing (FAILED) or disappears (FAILED).
  */
-export async function requestDeployment(store: Store, input: RequestInput): Promise<RequestOutcome> {
+export async function requestDeployment(
+  store: Store,
+  input: RequestInput,
+  /** The service as the caller has just read it, if it has: saves reading it again. */
+  known?: ServiceRecord.Info,
+): Promise<RequestOutcome> {
   const { stack, service } = parseInput(DeploymentRecord.CreateInput, input, "deployment request");
-  const current = await ServiceRecord.get(store, stack, service);
+  const current = known ?? (await ServiceRecord.get(store, stack, service));
   if (!current) throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
   return placeDeployment(store, await DeploymentRecord.create(store, input), current);
 }
@@ -109,40 +114,166 @@ export async function requestDeployment(store: Store, input: RequestInput): Prom
 type PlacementStep =
   | { kind: "gone" }
   | { kind: "newer"; newer: string }
-  | { kind: "retry" }
+  | { kind: "contended" }
   | { kind: "placed"; service: ServiceRecord.Info; takesActiveSlot: boolean; displaced: string | undefined };
 
-/** The last turn taken on each service, by store (one per process, as a Lambda builds it) and `stack/service`. */
-const turnsByStore = new WeakMap<Store, Map<string, Promise<void>>>();
+/** Deployments of one service waiting to be placed together (`placeTogether`). */
+interface PlacementBatch {
+  ids: string[];
+  /** The service as its first member read it, used when the batch is alone and did not wait. */
+  known: ServiceRecord.Info | undefined;
+  waited: boolean;
+  steps: Promise<Map<string, PlacementStep>>;
+}
+
+/** Per store (one per process, as a Lambda builds it) and `stack/service`: the batch still open, and the one running. */
+const batchesByStore = new WeakMap<
+  Store,
+  Map<string, { open?: PlacementBatch; running?: Promise<unknown> }>
+>();
 
 /**
- * Runs `work` once the writers of the same service through the same store before it are done with
- * theirs: fifty requests to one service in one process then write its slots one after another
- * instead of each losing most of ~n² conditional writes (dynalite applies the writes of one item
- * one at a time, so every lost one delays all the others). Only an economy: the conditional write
- * still decides, between processes (Lambda instances) as well. `work` is told whether it waited.
+ * Where each of `ids` (deployments of one service, none placed yet) goes, given the service as it
+ * stands: the same outcome as placing them one after another in id order, written at once. An id
+ * older than a deployment already active or queued is superseded by that one; of the rest, the
+ * oldest takes the active slot when it is free, the newest takes the queued slot (displacing the
+ * one there), and each in between is superseded by the next newer one.
  */
-async function inTurn<T>(store: Store, key: string, work: (waited: boolean) => Promise<T>): Promise<T> {
-  let turns = turnsByStore.get(store);
-  if (!turns) {
-    turns = new Map();
-    turnsByStore.set(store, turns);
-  }
-  const before = turns.get(key);
-  let done = () => {};
-  const mine = new Promise<void>((resolve) => {
-    done = resolve;
+function plan(current: ServiceRecord.Info, ids: string[]) {
+  const steps = new Map<string, { kind: "newer"; newer: string } | { kind: "active" } | { kind: "queued" }>();
+  const placed = [current.activeDeploymentId, current.queuedDeploymentId].filter(
+    (other): other is string => other !== undefined,
+  );
+  const top = placed.sort().at(-1);
+  const fresh = [...ids].sort().filter((id) => {
+    if (top !== undefined && top > id) steps.set(id, { kind: "newer", newer: top });
+    return !steps.has(id);
   });
-  // The chain only ever resolves: each link is a `mine`.
-  const chain = before ? before.then(() => mine) : mine;
-  turns.set(key, chain);
-  try {
-    if (before) await before;
-    return await work(before !== undefined);
-  } finally {
-    done();
-    if (turns.get(key) === chain) turns.delete(key);
+  let rest = fresh;
+  if (current.activeDeploymentId === undefined && fresh[0] !== undefined) {
+    steps.set(fresh[0], { kind: "active" });
+    rest = fresh.slice(1);
   }
+  rest.forEach((id, index) => {
+    const next = rest[index + 1];
+    steps.set(id, next === undefined ? { kind: "queued" } : { kind: "newer", newer: next });
+  });
+  const active = fresh[0] !== undefined && steps.get(fresh[0])?.kind === "active" ? fresh[0] : undefined;
+  const queued = rest.at(-1);
+  return { steps, active, queued };
+}
+
+/** Reads, plans and writes one batch's placements, re-reading and trying again while other writers get there first. */
+async function placeBatch(store: Store, stack: string, service: string, batch: PlacementBatch) {
+  const steps = new Map<string, PlacementStep>();
+  const everyone = (step: PlacementStep) => {
+    for (const id of batch.ids) if (!steps.has(id)) steps.set(id, step);
+    return steps;
+  };
+  const alone = batch.ids.length === 1 && !batch.waited;
+  let current = alone ? batch.known : undefined;
+  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backOff(attempt);
+    // Whoever placed before may have changed the service since it was read.
+    if (attempt > 0 || !alone || !current) current = await ServiceRecord.get(store, stack, service);
+    if (!current) return everyone({ kind: "gone" });
+    const { steps: planned, active, queued } = plan(current, batch.ids);
+    if (active === undefined && queued === undefined) {
+      for (const [id, step] of planned) if (step.kind === "newer") steps.set(id, step);
+      return steps;
+    }
+    const displaced = queued === undefined ? undefined : current.queuedDeploymentId;
+    try {
+      const updated = await ServiceRecord.update(
+        store,
+        { stack, name: service, expectedVersion: current.version },
+        {
+          ...(active ? { activeDeploymentId: active } : {}),
+          ...(queued ? { queuedDeploymentId: queued } : {}),
+        },
+      );
+      for (const [id, step] of planned) {
+        if (step.kind === "newer") steps.set(id, step);
+        else {
+          const takesActiveSlot = step.kind === "active";
+          steps.set(id, {
+            kind: "placed",
+            service: updated,
+            takesActiveSlot,
+            displaced: takesActiveSlot ? undefined : displaced,
+          });
+        }
+      }
+      return steps;
+    } catch (error) {
+      if (isConflict(error)) continue;
+      if (error instanceof BerthError && error.code === "NOT_FOUND") {
+        current = undefined;
+        continue;
+      }
+      throw error;
+    }
+  }
+  return everyone({ kind: "contended" });
+}
+
+/**
+ * Places deployment `id` together with every other deployment of the same service that asked
+ * through the same store while the batch before was being written: fifty requests to one service
+ * in one process then cost a few reads and conditional writes of its item, not fifty of each (and
+ * not ~n² lost ones: dynalite applies the writes of one item one at a time, so every lost one
+ * delays all the others). Between processes (Lambda instances) the conditional write still decides.
+ */
+function placeTogether(
+  store: Store,
+  deployment: Info,
+  known: ServiceRecord.Info | undefined,
+): Promise<PlacementStep> {
+  const { stack, service, id } = deployment;
+  let batches = batchesByStore.get(store);
+  if (!batches) {
+    batches = new Map();
+    batchesByStore.set(store, batches);
+  }
+  const key = `${stack}/${service}`;
+  let slot = batches.get(key);
+  if (!slot) {
+    slot = {};
+    batches.set(key, slot);
+  }
+  const lane = slot;
+  let batch = lane.open;
+  if (!batch) {
+    const before = lane.running;
+    let resolveSteps!: (steps: Promise<Map<string, PlacementStep>>) => void;
+    const opened: PlacementBatch = {
+      ids: [],
+      known,
+      waited: before !== undefined,
+      steps: new Promise((resolve) => {
+        resolveSteps = resolve;
+      }),
+    };
+    batch = opened;
+    lane.open = opened;
+    const run = (async () => {
+      // Joined by every request that arrives until the batch before it is written (or, with none
+      // before it, until the requests already on their way in this tick have asked).
+      if (before) await before.catch(() => {});
+      else await Promise.resolve();
+      if (lane.open === opened) lane.open = undefined;
+      const steps = placeBatch(store, stack, service, opened);
+      resolveSteps(steps);
+      await steps;
+    })();
+    const running = run.finally(() => {
+      if (lane.running === running) lane.running = undefined;
+      if (!lane.open && !lane.running && batches?.get(key) === lane) batches.delete(key);
+    });
+    lane.running = running;
+  }
+  batch.ids.push(id);
+  return batch.steps.then((steps) => steps.get(id) ?? { kind: "contended" });
 }
 
 /**
@@ -155,90 +286,60 @@ export async function placeDeployment(
   known?: ServiceRecord.Info,
 ): Promise<RequestOutcome> {
   const { stack, service, id } = deployment;
-  let current = known ?? (await ServiceRecord.get(store, stack, service));
-
-  for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
-    if (attempt > 0) await backOff(attempt);
-    const step = await inTurn(store, `${stack}/${service}`, async (waited): Promise<PlacementStep> => {
-      // Whoever held the turn before may have changed the service since it was read.
-      if (attempt > 0 || waited) current = await ServiceRecord.get(store, stack, service);
-      if (!current) return { kind: "gone" };
-      const newer = [current.activeDeploymentId, current.queuedDeploymentId]
-        .filter((other): other is string => other !== undefined && other > id)
-        .sort()
-        .at(-1);
-      if (newer) return { kind: "newer", newer };
-      const takesActiveSlot = current.activeDeploymentId === undefined;
-      const displaced = takesActiveSlot ? undefined : current.queuedDeploymentId;
-      try {
-        current = await ServiceRecord.update(
-          store,
-          { stack, name: service, expectedVersion: current.version },
-          takesActiveSlot ? { activeDeploymentId: id } : { queuedDeploymentId: id },
-        );
-        return { kind: "placed", service: current, takesActiveSlot, displaced };
-      } catch (error) {
-        if (isConflict(error)) return { kind: "retry" };
-        if (error instanceof BerthError && error.code === "NOT_FOUND") {
-          current = undefined;
-          return { kind: "retry" };
-        }
-        throw error;
-      }
-    });
-    if (step.kind === "retry") continue;
-    if (step.kind === "gone") {
-      await endWaiting(
-        store,
-        id,
-        "FAILED",
-        `service ${stack}/${service} was deleted before the deployment could run`,
-      );
-      throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
-    }
-    if (step.kind === "newer") {
-      const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${step.newer}`);
-      return {
-        deployment: ended,
-        activate: false,
-        placement: ended.status === "SUPERSEDED" ? "superseded" : "cancelled",
-      };
-    }
-    const { takesActiveSlot, displaced } = step;
-    // The slot write above is what decides; everything below only records its consequences.
-    if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
-    await DeploymentEventRecord.append(
+  const step = await placeTogether(store, deployment, known);
+  if (step.kind === "contended") {
+    await endWaiting(
       store,
       id,
-      takesActiveSlot
-        ? { type: "activated", message: "holds the service's active slot" }
-        : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
+      "FAILED",
+      `could not be queued: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts`,
     );
-    // A cancellation that read the service before this write could not see the slot taken;
-    // whichever of the two writes came second sees the other's and gives the slot back.
-    const latest = (await DeploymentRecord.get(store, id)) ?? deployment;
-    if (isTerminal(latest.status)) {
-      const promoted = await vacate(store, latest);
-      return {
-        deployment: latest,
-        activate: false,
-        placement: "cancelled",
-        ...(promoted ? { promoted } : {}),
-      };
-    }
+    throw tooMuchContention(`deployment ${id} could not be queued`);
+  }
+  if (step.kind === "gone") {
+    await endWaiting(
+      store,
+      id,
+      "FAILED",
+      `service ${stack}/${service} was deleted before the deployment could run`,
+    );
+    throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
+  }
+  if (step.kind === "newer") {
+    const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${step.newer}`);
     return {
-      deployment: latest,
-      activate: takesActiveSlot,
-      placement: takesActiveSlot ? "active" : "queued",
+      deployment: ended,
+      activate: false,
+      placement: ended.status === "SUPERSEDED" ? "superseded" : "cancelled",
     };
   }
-  await endWaiting(
+  const { takesActiveSlot, displaced } = step;
+  // The slot write above is what decides; everything below only records its consequences.
+  if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
+  await DeploymentEventRecord.append(
     store,
     id,
-    "FAILED",
-    `could not be queued: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts`,
+    takesActiveSlot
+      ? { type: "activated", message: "holds the service's active slot" }
+      : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
   );
-  throw tooMuchContention(`deployment ${id} could not be queued`);
+  // A cancellation that read the service before this write could not see the slot taken;
+  // whichever of the two writes came second sees the other's and gives the slot back.
+  const latest = (await DeploymentRecord.get(store, id)) ?? deployment;
+  if (isTerminal(latest.status)) {
+    const promoted = await vacate(store, latest);
+    return {
+      deployment: latest,
+      activate: false,
+      placement: "cancelled",
+      ...(promoted ? { promoted } : {}),
+    };
+  }
+  return {
+    deployment: latest,
+    activate: takesActiveSlot,
+    placement: takesActiveSlot ? "active" : "queued",
+  };
 }
 
 export interface ReleaseOutcome {

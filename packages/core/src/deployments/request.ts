@@ -4,7 +4,7 @@ import { cancelWait } from "./rollout/cancel.ts";
 
 export type { AnswerWait };
 
-import { DeploymentRecord, type Store } from "../store/index.ts";
+import { DeploymentRecord, type ServiceRecord, type Store } from "../store/index.ts";
 import * as Deployment from "./deployment.ts";
 import { type WorkflowInput, type WorkflowParameters, workflowInputOf } from "./workflow-input.ts";
 
@@ -124,10 +124,12 @@ export interface RequestedDeployment {
 export async function requestDeployment(
   context: WorkflowContext,
   request: DeploymentRequest,
+  /** The service record the caller has just read, if it has (see `Deployment.requestDeployment`). */
+  known?: ServiceRecord.Info,
 ): Promise<RequestedDeployment> {
   return startPlaced(
     context,
-    await Deployment.requestDeployment(context.store, attributed(context, request)),
+    await Deployment.requestDeployment(context.store, attributed(context, request), known),
   );
 }
 

@@ -33,11 +33,26 @@ function validated(spec: SpecJson, what: string): SpecJson {
   return JSON.parse(JSON.stringify(resource)) as SpecJson;
 }
 
-/** `<alias>.<stack>:port` for services reachable through Service Connect (private and web services). */
+/** Addresses already worked out, by stack, service and spec text: every stack read shows them. */
+const addresses = new Map<string, string | null>();
+const ADDRESSES_KEPT = 256;
+
+/**
+ * `<alias>.<stack>:port` for services reachable through Service Connect (private and web services).
+ * Remembered for the last few hundred specs: validating a spec costs far more than writing it out.
+ */
 export function addressOf(stack: string, service: string, spec: SpecJson): string | null {
+  const key = `${stack}\n${service}\n${JSON.stringify(spec)}`;
+  const known = addresses.get(key);
+  if (known !== undefined) return known;
   const resource = computeResourceOf(spec);
-  if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) return null;
-  return Render.addressOf({ resources: { [service]: resource } }, { stack }, service);
+  const address =
+    !resource || (resource.type !== "private-service" && resource.type !== "web-service")
+      ? null
+      : Render.addressOf({ resources: { [service]: resource } }, { stack }, service);
+  if (addresses.size >= ADDRESSES_KEPT) addresses.delete(addresses.keys().next().value as string);
+  addresses.set(key, address);
+  return address;
 }
 
 export interface ScalingBounds {

@@ -299,6 +299,7 @@ export async function redeploy(
   // digests no longer say what runs, and are cleared.
   let source: string | undefined;
   let spec: SpecJson;
+  let known: ServiceRecord.Info | undefined;
   if (hasImages) {
     // The images travel on the deployment and are written into the spec when it runs
     // (load-deployment), so a burst of redeploys does not fight over one spec write: each is
@@ -306,6 +307,7 @@ export async function redeploy(
     const current = await requireService(context.store, stack, service);
     source = current.liveTaskDefinitionArn ? undefined : current.source;
     spec = withImages(service, current.spec, images);
+    known = current;
   } else {
     const updated = await updateSpec(
       context.store,
@@ -318,17 +320,22 @@ export async function redeploy(
       { sourceDigests: null },
     );
     spec = updated.spec;
+    known = updated;
   }
   const named = Object.entries(images).map(([container, image]) => `${container}=${image}`);
-  return requestDeployment(context, {
-    stack,
-    service,
-    trigger: "api",
-    specHash: specHash(spec),
-    imageDigests: pinnedDigests(images),
-    reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
-    parameters: { action: "deploy", ...(hasImages ? { images } : {}), ...(source ? { source } : {}) },
-  });
+  return requestDeployment(
+    context,
+    {
+      stack,
+      service,
+      trigger: "api",
+      specHash: specHash(spec),
+      imageDigests: pinnedDigests(images),
+      reason: hasImages ? `redeploy with ${named.join(", ")}`.slice(0, 1000) : "redeploy requested",
+      parameters: { action: "deploy", ...(hasImages ? { images } : {}), ...(source ? { source } : {}) },
+    },
+    known,
+  );
 }
 
 /** A page of the service's deployments, newest first. */

@@ -221,29 +221,18 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
-  const { stack, desired } = readStackFile(input.stackFile, { ec2: context.ec2Capacity === true });
-  // Refused now, dry run or not, rather than by the build once the deployment runs.
-  await checkSources(stack, input.source);
-  const options = {
-    ...(input.sourceDigests ? { sourceDigests: new Map(Object.entries(input.sourceDigests)) } : {}),
-    ...(input.force ? { force: true } : {}),
-  };
-  const refreshCron = stack.berth?.refresh && stack.berth.refresh.schedule !== "off";
-  if (refreshCron && !context.refreshScheduler) {
-    throw new BerthError("INVALID_STACK_FILE", "the stack file has 1 problem", [
-      {
-        path: "berth.refresh.schedule",
-        message:
-          "this installation has no refresh scheduler (EventBridge Scheduler): use off, or leave it out for the weekly refresh",
-      },
-    ]);
-  }
-  const stackFileHash = StackRecord.hashStackFile(input.stackFile);
   if (input.dryRun) {
+    const { desired, options } = await checkedFile(context, input);
     const { plan } = await readPlan(context.store, input.stack, desired, options);
-    return { stackFileHash, services: plan.map((planned) => ({ planned })) };
+    return {
+      stackFileHash: StackRecord.hashStackFile(input.stackFile),
+      services: plan.map((planned) => ({ planned })),
+    };
   }
+  // The lease first: an apply refused because another one holds the stack is refused before its
+  // file is parsed, so a burst of applies costs the process one parse per apply that runs.
   const placed = await withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
+    const { desired, options } = await checkedFile(context, input);
     const { stored, plan } = await readPlan(context.store, input.stack, desired, options);
     const services: PlacedOutcome[] = [];
     for (const planned of plan) {
@@ -264,10 +253,32 @@ export async function apply(context: StackContext, input: ApplyInput): Promise<A
     return { services, refreshSchedule };
   });
   return {
-    stackFileHash,
+    stackFileHash: StackRecord.hashStackFile(input.stackFile),
     services: await startWorkflows(context, placed.services),
     ...(placed.refreshSchedule ? { refreshSchedule: placed.refreshSchedule } : {}),
   };
+}
+
+/** The stack file parsed and checked as an apply needs it, dry run or not. */
+async function checkedFile(context: StackContext, input: ApplyInput) {
+  const { stack, desired } = readStackFile(input.stackFile, { ec2: context.ec2Capacity === true });
+  // Refused now, dry run or not, rather than by the build once the deployment runs.
+  await checkSources(stack, input.source);
+  const options = {
+    ...(input.sourceDigests ? { sourceDigests: new Map(Object.entries(input.sourceDigests)) } : {}),
+    ...(input.force ? { force: true } : {}),
+  };
+  const refreshCron = stack.berth?.refresh && stack.berth.refresh.schedule !== "off";
+  if (refreshCron && !context.refreshScheduler) {
+    throw new BerthError("INVALID_STACK_FILE", "the stack file has 1 problem", [
+      {
+        path: "berth.refresh.schedule",
+        message:
+          "this installation has no refresh scheduler (EventBridge Scheduler): use off, or leave it out for the weekly refresh",
+      },
+    ]);
+  }
+  return { desired, options };
 }
 
 interface PlacedOutcome {

@@ -221,18 +221,17 @@ export interface Applied {
  * Applies and deletions of one stack run one at a time (`withStackLease`).
  */
 export async function apply(context: StackContext, input: ApplyInput): Promise<Applied> {
+  // The file is checked before the lease: a bad file gets its 422 at once, even while another
+  // apply holds the stack (parsing an identical file again is a cache hit).
+  const { desired, options } = await checkedFile(context, input);
   if (input.dryRun) {
-    const { desired, options } = await checkedFile(context, input);
     const { plan } = await readPlan(context.store, input.stack, desired, options);
     return {
       stackFileHash: StackRecord.hashStackFile(input.stackFile),
       services: plan.map((planned) => ({ planned })),
     };
   }
-  // The lease first: an apply refused because another one holds the stack is refused before its
-  // file is parsed, so a burst of applies costs the process one parse per apply that runs.
   const placed = await withStackLease(context.store, input.stack, context.leaseWaitMs, async () => {
-    const { desired, options } = await checkedFile(context, input);
     const { stored, plan } = await readPlan(context.store, input.stack, desired, options);
     const services: PlacedOutcome[] = [];
     for (const planned of plan) {

@@ -2,9 +2,10 @@
  * Zero-downtime proof: a 3-task HTTP service behind Berth Local's Service Connect proxy, under a
  * constant load from a second process, rolled forward three times and then to a revision that
  * fails its health check. The same app and load through PM2's cluster-mode reload, for
- * comparison; and the throughput of Berth Local's proxy core (the Service Connect proxy and the
- * HTTP API gateway listener) beside nginx's round-robin upstream and a bare backend, on the same
- * three backends. nginx is installed from Debian (apt-get, as root) when it is missing.
+ * comparison; and the throughput and CPU per request of Berth Local's proxy core (the Service
+ * Connect proxy, the HTTP API gateway listener and the ALB listener) beside nginx's round-robin
+ * upstream (one worker, and one per core) and a bare backend, on the same three backends. nginx is
+ * installed from Debian (apt-get, as root) when it is missing.
  *
  *   npm run bench -- rollout-under-load
  *   BENCH_PARTS=throughput BENCH_SECONDS=8 BENCH_ROUNDS=3 npm run bench -- rollout-under-load
@@ -12,7 +13,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -22,9 +23,16 @@ import {
   CreateIntegrationCommand,
   CreateRouteCommand,
 } from "@aws-sdk/client-apigatewayv2";
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ApiGateways, LOCAL_VPC_LINK_ID } from "../packages/local/src/apigatewayv2/service.ts";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { ServiceConnect } from "../packages/local/src/ecs/service-connect.ts";
+import { LoadBalancers } from "../packages/local/src/elasticloadbalancing/service.ts";
 import { startAwsEndpoint } from "../packages/local/src/server.ts";
 import { httpApp, waitFor } from "../test/support/apps.ts";
 import { machine, ms, percentile } from "./machine.ts";
@@ -281,8 +289,16 @@ function findNginx(): { path?: string; note: string } {
     : { note: "apt-get installed nginx but no nginx binary is found: no nginx comparison" };
 }
 
-/** nginx in front of the backends: one process as this user, round robin, keep-alive to upstream. */
-async function startNginx(binary: string, ports: number[]): Promise<{ url: string; stop: () => void }> {
+/**
+ * nginx in front of the backends as this user, round robin, keep-alive to upstream: with
+ * `workers` 1, a single process (master_process off) like Berth's single-threaded proxy; with
+ * "auto", a master and one worker per core, nginx's usual setting.
+ */
+async function startNginx(
+  binary: string,
+  ports: number[],
+  workers: 1 | "auto",
+): Promise<{ url: string; pids: () => number[]; stop: () => void }> {
   const prefix = mkdtempSync(join(tmpdir(), "berth-bench-nginx-"));
   const listen = await freePort();
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
@@ -291,8 +307,8 @@ async function startNginx(binary: string, ports: number[]): Promise<{ url: strin
   writeFileSync(
     join(prefix, "nginx.conf"),
     `daemon off;
-master_process off;
-worker_processes 1;
+master_process ${workers === 1 ? "off" : "on"};
+worker_processes ${workers};
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 4096; }
@@ -325,6 +341,8 @@ ${ports.map((port) => `    server 127.0.0.1:${port};`).join("\n")}
   await waitFor("nginx", async () => ((await fetch(url)).ok ? true : undefined));
   return {
     url,
+    // The master's workers are its children.
+    pids: () => [nginx.pid ?? 0, ...childrenOf(nginx.pid ?? 0)],
     stop: () => {
       nginx.kill("SIGQUIT");
       rmSync(prefix, { recursive: true, force: true });
@@ -381,6 +399,77 @@ async function startGateway(ports: number[]): Promise<{ url: string; close: () =
   };
 }
 
+/** Berth Local's application load balancer (in this process), its listener forwarding to the backends. */
+async function startAlb(ports: number[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-bench-alb-"));
+  const balancers = new LoadBalancers(join(dir, "elbv2.json"), {
+    account: "000000000000",
+    region: "us-east-1",
+    targetsOf: () => ports.map((port, index) => ({ taskId: `backend-${index}`, port, healthy: true })),
+  });
+  await balancers.start();
+  const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
+  const client = new ElasticLoadBalancingV2Client({
+    endpoint: endpoint.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  });
+  const { LoadBalancers: [balancer] = [] } = await client.send(
+    new CreateLoadBalancerCommand({
+      Name: "berth-bench-front",
+      Subnets: ["local"],
+      SecurityGroups: ["local"],
+    }),
+  );
+  const { TargetGroups: [group] = [] } = await client.send(
+    new CreateTargetGroupCommand({ Name: "bench-web-3000", TargetType: "ip", Port: 3000 }),
+  );
+  await client.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: balancer?.LoadBalancerArn,
+      Port: 80,
+      Protocol: "HTTP",
+      DefaultActions: [{ Type: "forward", TargetGroupArn: group?.TargetGroupArn }],
+    }),
+  );
+  client.destroy();
+  return {
+    url: `http://${balancer?.DNSName}/`,
+    close: async () => {
+      await endpoint.close();
+      await balancers.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A process's children (nginx's workers). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds (user + system) the processes have used so far, from /proc (Linux). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+
 const median = (values: number[]) => percentile(values, 50);
 
 async function throughput(): Promise<string[]> {
@@ -408,50 +497,90 @@ async function throughput(): Promise<string[]> {
     protocol: "http",
   });
   const gateway = await startGateway(ports);
-  const nginx = nginxBinary.path ? await startNginx(nginxBinary.path, ports) : undefined;
+  const alb = await startAlb(ports);
+  const nginx1 = nginxBinary.path ? await startNginx(nginxBinary.path, ports, 1) : undefined;
+  const nginxAuto = nginxBinary.path ? await startNginx(nginxBinary.path, ports, "auto") : undefined;
+  const cores = availableParallelism();
+  const here = () => [process.pid];
 
-  const targets: { name: string; url: string }[] = [
-    ...(nginx ? [{ name: "nginx", url: nginx.url }] : []),
-    { name: "Service Connect proxy", url: `http://${proxy}/` },
-    { name: "HTTP API gateway", url: gateway.url },
-    { name: "bare backend (1 of 3)", url: `http://127.0.0.1:${ports[0]}/` },
+  const NGINX_1 = "nginx, 1 worker";
+  const NGINX_AUTO = `nginx, ${cores} workers`;
+  const targets: { name: string; url: string; pids: () => number[] }[] = [
+    ...(nginx1 && nginxAuto
+      ? [
+          { name: NGINX_1, url: nginx1.url, pids: nginx1.pids },
+          { name: NGINX_AUTO, url: nginxAuto.url, pids: nginxAuto.pids },
+        ]
+      : []),
+    { name: "Service Connect proxy", url: `http://${proxy}/`, pids: here },
+    { name: "HTTP API gateway", url: gateway.url, pids: here },
+    { name: "ALB listener", url: alb.url, pids: here },
+    {
+      name: "bare backend (1 of 3)",
+      url: `http://127.0.0.1:${ports[0]}/`,
+      pids: () => [backends[0]?.pid ?? 0],
+    },
   ];
   const lines = [
-    `proxy throughput: autocannon -c ${CONNECTIONS} -d ${SECONDS} against GET /, ${ROUNDS} rounds in rotating order (after a 2 s warm-up each), 3 identical Node backends; nginx: 1 process (master_process off), round-robin upstream, keepalive 64; Berth's proxy and gateway in this process`,
+    `proxy throughput: autocannon -c ${CONNECTIONS} -d ${SECONDS} against GET /, ${ROUNDS} rounds in rotating order (after a 2 s warm-up each), 3 identical Node backends, ${cores} cores`,
+    `  nginx twice: "${NGINX_1}" (worker_processes 1, master_process off: one thread, as Berth's proxy) and "${NGINX_AUTO}" (worker_processes auto); round-robin upstream, keepalive 64`,
+    "  Berth's Service Connect proxy, HTTP API gateway and ALB listener: this process, one thread; CPU/req is the proxy's own CPU time (user + system) per request answered",
   ];
-  console.log(lines[0]);
+  for (const line of lines) console.log(line);
   for (const target of targets) await autocannon(target.url, 2);
-  const figures = new Map<string, Figures[]>(targets.map((target) => [target.name, []]));
-  const ratios = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  const figures = new Map<string, (Figures & { cpu: number })[]>(targets.map((target) => [target.name, []]));
+  const ratios = new Map<string, { one: number[]; auto: number[] }>(
+    targets.map((target) => [target.name, { one: [], auto: [] }]),
+  );
+  const loads: string[] = [];
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
     const measured = new Map<string, Figures>();
     for (const target of order) {
       const before = loadavg();
+      const pids = target.pids();
+      const cpuBefore = cpuSeconds(pids);
       const result = await autocannon(target.url, SECONDS);
+      const cpu = ((cpuSeconds(pids) - cpuBefore) * 1e6) / Math.max(1, result.rps * SECONDS);
       measured.set(target.name, result);
-      figures.get(target.name)?.push(result);
-      const line = `  round ${round + 1}: ${target.name.padEnd(22)} ${result.rps.toFixed(0).padStart(6)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms${result.bad ? `, ${result.bad} failed` : ""} (loadavg ${before} → ${loadavg()})`;
+      figures.get(target.name)?.push({ ...result, cpu });
+      loads.push(before);
       // Printed as measured; the report repeats only the medians.
-      console.log(line);
+      console.log(
+        `  round ${round + 1}: ${target.name.padEnd(22)} ${result.rps.toFixed(0).padStart(6)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${cpu.toFixed(0)} µs CPU/req${result.bad ? `, ${result.bad} failed` : ""} (loadavg ${before} → ${loadavg()})`,
+      );
     }
-    const reference = measured.get("nginx");
-    if (reference) for (const [name, result] of measured) ratios.get(name)?.push(result.rps / reference.rps);
+    const one = measured.get(NGINX_1);
+    const auto = measured.get(NGINX_AUTO);
+    for (const [name, result] of measured) {
+      if (one) ratios.get(name)?.one.push(result.rps / one.rps);
+      if (auto) ratios.get(name)?.auto.push(result.rps / auto.rps);
+    }
   }
-  lines.push("  medians:");
+  const list = (values: number[]) => values.map((r) => r.toFixed(2)).join(", ");
+  const oneMinute = loads.map((load) => Number(load.split(" ")[0]));
+  lines.push(
+    `  medians (1-minute loadavg during the runs ${Math.min(...oneMinute)}–${Math.max(...oneMinute)}):`,
+  );
   for (const target of targets) {
     const runs = figures.get(target.name) ?? [];
-    const ratio = ratios.get(target.name) ?? [];
+    const ratio = ratios.get(target.name) ?? { one: [], auto: [] };
+    const versus =
+      ratio.one.length > 0 && !target.name.startsWith("nginx")
+        ? `, ${median(ratio.one).toFixed(2)}× ${NGINX_1} (rounds ${list(ratio.one)}), ${median(ratio.auto).toFixed(2)}× ${NGINX_AUTO} (rounds ${list(ratio.auto)})`
+        : "";
     lines.push(
       `    ${target.name.padEnd(22)} ${median(runs.map((run) => run.rps))
         .toFixed(0)
         .padStart(
           6,
-        )} req/s, p50 ${median(runs.map((run) => run.p50))} ms, p99 ${median(runs.map((run) => run.p99))} ms${ratio.length > 0 && target.name !== "nginx" ? `, ${median(ratio).toFixed(2)}× nginx (per-round ratios ${ratio.map((r) => r.toFixed(2)).join(", ")})` : ""}`,
+        )} req/s, p50 ${median(runs.map((run) => run.p50))} ms, p99 ${median(runs.map((run) => run.p99))} ms, ${median(runs.map((run) => run.cpu)).toFixed(0)} µs CPU/req${versus}`,
     );
   }
-  if (!nginx) lines.push(`  ${nginxBinary.note}`);
-  nginx?.stop();
+  if (!nginx1) lines.push(`  ${nginxBinary.note}`);
+  nginx1?.stop();
+  nginxAuto?.stop();
+  await alb.close();
   await gateway.close();
   await serviceConnect.close();
   for (const backend of backends) backend.kill("SIGTERM");

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { HttpForwarder } from "../proxy/http-forward.ts";
+import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
 
 /**
@@ -163,15 +163,17 @@ export class ServiceConnect {
   }
 
   /** The endpoints in the order to try them: by traffic weight, round robin within a weight. */
-  private rotation(proxy: Proxy): Endpoint[] {
-    const targets: WeightedTarget[] = this.endpointsOf(proxy.owner).map((endpoint) => ({
-      id: endpoint.taskId,
-      port: endpoint.port,
-      ...(endpoint.group !== undefined ? { group: endpoint.group, weight: endpoint.weight ?? 0 } : {}),
-    }));
-    return this.selector
-      .order(proxy.alias, targets)
-      .map((target) => ({ taskId: target.id, port: target.port }));
+  private rotation(proxy: Proxy): Target[] {
+    const endpoints = this.endpointsOf(proxy.owner);
+    const targets: WeightedTarget[] = new Array(endpoints.length);
+    for (let index = 0; index < endpoints.length; index += 1) {
+      const endpoint = endpoints[index] as Endpoint;
+      targets[index] =
+        endpoint.group !== undefined
+          ? { id: endpoint.taskId, port: endpoint.port, group: endpoint.group, weight: endpoint.weight ?? 0 }
+          : { id: endpoint.taskId, port: endpoint.port };
+    }
+    return this.selector.order(proxy.alias, targets);
   }
 
   private tcpProxy(proxy: Proxy): TcpServer {
@@ -219,7 +221,7 @@ export class ServiceConnect {
     // and on keep-alive connections a stopping task closed.
     const server = createHttpServer((request, response) =>
       this.forwarder.handle(request, response, {
-        targets: () => this.rotation(proxy).map((endpoint) => ({ id: endpoint.taskId, port: endpoint.port })),
+        targets: () => this.rotation(proxy),
         headers: { host: proxy.alias },
         label: `${proxy.owner.serviceName} (${proxy.alias})`,
       }),

@@ -75,7 +75,7 @@ function finished(port: number): void {
   const left = (inFlight.get(port) ?? 1) - 1;
   if (left > 0) inFlight.set(port, left);
   else inFlight.delete(port);
-  if (left <= 0) for (const wake of [...drainWaiters]) wake();
+  if (left <= 0 && drainWaiters.size > 0) for (const wake of [...drainWaiters]) wake();
 }
 
 /** Requests in flight to a target port, across every forwarder. */
@@ -178,21 +178,20 @@ class Attempt implements Dispatcher.DispatchHandlers {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
-    const { response, options } = this.exchange;
-    const extra = options.responseHeaders;
-    const replaced = extra && namesOf(extra);
-    const named = connectionTokens(rawHeaders.map((value) => value.toString("latin1")));
-    const headers: string[] = [];
-    for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
-      const name = (rawHeaders[index] as Buffer).toString("latin1");
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || replaced?.has(lower) || named.has(lower)) continue;
-      const value = (rawHeaders[index + 1] as Buffer).toString("latin1");
-      if (lower === "content-length" && this.exchange.request.method !== "HEAD")
-        this.remaining = Number(value);
-      headers.push(name, value);
+    const { response, options, request } = this.exchange;
+    const raw: string[] = new Array(rawHeaders.length);
+    for (let index = 0; index < rawHeaders.length; index += 1)
+      raw[index] = (rawHeaders[index] as Buffer).toString("latin1");
+    const headers = withoutHopByHop(raw, HOP_BY_HOP, options.responseHeaders);
+    if (request.method !== "HEAD") {
+      for (let index = 0; index + 1 < headers.length; index += 2) {
+        const name = headers[index] as string;
+        if (name.length === 14 && name.toLowerCase() === "content-length") {
+          this.remaining = Number(headers[index + 1]);
+          break;
+        }
+      }
     }
-    if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
     response.writeHead(statusCode, headers);
     this.resume = resume;
     return true;
@@ -288,7 +287,7 @@ export class HttpForwarder {
         request,
         response,
         options,
-        headers: requestHeaders(request.rawHeaders, options.headers),
+        headers: withoutHopByHop(request.rawHeaders, SET_BY_FORWARDER, options.headers),
         body,
         retryable: size <= MAX_RETRY_BODY,
       };
@@ -355,35 +354,54 @@ export class HttpForwarder {
 }
 
 /**
- * The client's headers as sent (names as written, repeated ones kept), less hop-by-hop ones:
- * the fixed ones and those its `Connection` header names (RFC 9110 §7.6.1).
+ * Raw name/value pairs (names as written, repeated ones kept) less hop-by-hop headers: those in
+ * `dropped` and those a `Connection` header names (RFC 9110 §7.6.1), and less those `extra`
+ * replaces, followed by `extra`. One pass, with no lookup structure built for the common case of a
+ * `Connection` header that names only hop-by-hop headers (`keep-alive`, `close`).
  */
-function requestHeaders(raw: string[], extra: Record<string, string> | undefined): string[] {
-  const replaced = extra && namesOf(extra);
-  const named = connectionTokens(raw);
+function withoutHopByHop(
+  raw: readonly string[],
+  dropped: ReadonlySet<string>,
+  extra: Record<string, string> | undefined,
+): string[] {
+  const replaced = extra === undefined ? undefined : lowerCaseKeys(extra);
   const headers: string[] = [];
+  let named: string[] | undefined;
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const name = raw[index] as string;
     const lower = name.toLowerCase();
-    if (SET_BY_FORWARDER.has(lower) || replaced?.has(lower) || named.has(lower)) continue;
+    if (lower === "connection") named = connectionTokens(raw[index + 1] as string, named);
+    if (dropped.has(lower) || (replaced !== undefined && Object.hasOwn(replaced, lower))) continue;
     headers.push(name, raw[index + 1] as string);
   }
-  if (extra) for (const [name, value] of Object.entries(extra)) headers.push(name, value);
+  // Rare: a Connection header that names an end-to-end header, which is dropped as well.
+  const extraNamed = named?.filter((token) => !dropped.has(token));
+  if (extraNamed !== undefined && extraNamed.length > 0) {
+    for (let index = headers.length - 2; index >= 0; index -= 2) {
+      if (extraNamed.includes((headers[index] as string).toLowerCase())) headers.splice(index, 2);
+    }
+  }
+  if (extra) for (const name in extra) headers.push(name, extra[name] as string);
   return headers;
 }
 
-/** Header names listed in `Connection` headers of raw name/value pairs. */
-function connectionTokens(raw: readonly (string | Buffer)[]): Set<string> {
-  const tokens = new Set<string>();
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    if (String(raw[index]).toLowerCase() !== "connection") continue;
-    for (const token of String(raw[index + 1]).split(",")) {
-      const name = token.trim().toLowerCase();
-      if (name) tokens.add(name);
-    }
+/** The header names one `Connection` header value lists, added to `into`. */
+function connectionTokens(value: string, into: string[] = []): string[] {
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name) into.push(name);
   }
-  return tokens;
+  return into;
 }
 
-const namesOf = (headers: Record<string, string>) =>
-  new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+/** The object itself when its keys are lower case already (as callers write them), else a copy. */
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  for (const name in headers) {
+    if (name !== name.toLowerCase()) {
+      const lowered: Record<string, string> = {};
+      for (const key in headers) lowered[key.toLowerCase()] = headers[key] as string;
+      return lowered;
+    }
+  }
+  return headers;
+}

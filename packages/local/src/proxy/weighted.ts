@@ -110,6 +110,8 @@ export function healthyInOrder(
 function groupsOf(
   targets: readonly WeightedTarget[],
 ): Map<string, { weight: number; members: WeightedTarget[] }> | undefined {
+  // Most pools carry no weights (no gradual deployment under way): no grouping to do.
+  if (!targets.some((target) => target.weight !== undefined)) return undefined;
   const groups = new Map<string, { weight: number; members: WeightedTarget[] }>();
   let weighted = false;
   for (const target of targets) {
@@ -123,12 +125,11 @@ function groupsOf(
   return groups;
 }
 
+/** The targets from `position` on, wrapping round (the caller's objects, not copies). */
 function rotate(targets: readonly WeightedTarget[], position: number): Target[] {
-  const start = position % targets.length;
-  const ordered: Target[] = [];
-  for (let index = 0; index < targets.length; index += 1) {
-    const target = targets[(start + index) % targets.length] as WeightedTarget;
-    ordered.push({ id: target.id, port: target.port });
-  }
+  const count = targets.length;
+  const start = position % count;
+  const ordered: Target[] = new Array(count);
+  for (let index = 0; index < count; index += 1) ordered[index] = targets[(start + index) % count] as Target;
   return ordered;
 }

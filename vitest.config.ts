@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirstSequencer from "./test/support/sequencer.ts";
 
 export default defineConfig({
   // The console's components (packages/web) are Preact JSX.
@@ -20,5 +21,9 @@ export default defineConfig({
     // of its time; every test is written to hold on a loaded machine.
     maxWorkers: 3,
     globalSetup: ["test/support/global-setup.ts"],
+    // The longest files first (test/support/file-durations.json), shuffled under --sequence.shuffle.
+    sequence: { sequencer: LongestFirstSequencer },
+    // BERTH_TEST_CPU_LOG=file: one line per test file with its wall and CPU time (durations.mjs reads them).
+    setupFiles: process.env.BERTH_TEST_CPU_LOG ? ["test/support/cpu-log.ts"] : [],
   },
 });

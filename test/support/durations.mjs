@@ -34,7 +34,7 @@ const top = Number(option("--top", "15"));
 
 const { testResults, startTime } = JSON.parse(readFileSync(report, "utf8"));
 const files = testResults.map((result) => ({
-  file: relative(root, result.name),
+  file: relative(root, result.name).replace(/^\.\.\/main\//, ''),
   ms: result.endTime - result.startTime,
   start: result.startTime,
   end: result.endTime,

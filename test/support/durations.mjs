@@ -34,21 +34,27 @@ const top = Number(option("--top", "15"));
 
 const { testResults, startTime } = JSON.parse(readFileSync(report, "utf8"));
 const files = testResults.map((result) => ({
-  file: relative(root, result.name).replace(/^\.\.\/main\//, ''),
+  file: relative(root, result.name).replace(/^\.\.\/main\//, ""),
   ms: result.endTime - result.startTime,
   start: result.startTime,
   end: result.endTime,
   status: result.status,
 }));
 const cpu = new Map();
+/** Per file: the wall time before its tests (worker start and import), which the JSON report leaves out. */
+const starts = new Map();
 const cpuLog = option("--cpu");
 if (cpuLog) {
   for (const line of readFileSync(cpuLog, "utf8").split("\n")) {
     if (line.trim() === "") continue;
     const entry = JSON.parse(line);
-    cpu.set(entry.file, entry.cpuMs + entry.childCpuMs);
+    cpu.set(entry.file, entry.startCpuMs + entry.collectCpuMs + entry.runCpuMs + entry.childCpuMs);
+    starts.set(entry.file, entry.startWallMs + entry.collectWallMs);
   }
 }
+
+// The report's times start with a file's first test: with the CPU log, add its worker's start and import.
+for (const entry of files) entry.ms += starts.get(entry.file) ?? 0;
 
 const seconds = (ms) => (ms / 1000).toFixed(1).padStart(6);
 files.sort((a, b) => b.ms - a.ms);

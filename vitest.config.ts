@@ -17,9 +17,10 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: "forks",
     // Vitest's default on a 2-core machine is one file at a time. Most of the slow files wait on
-    // real processes and timers rather than compute, so three at a time cut the run to about half
-    // of its time; every test is written to hold on a loaded machine.
-    maxWorkers: 3,
+    // real processes and timers rather than compute (an end-to-end file uses a fifth of a core
+    // or less over its run; `BERTH_TEST_CPU_LOG` measures it), so four run at a time, the longest
+    // first (test/support/sequencer.ts); every test is written to hold on a loaded machine.
+    maxWorkers: 4,
     globalSetup: ["test/support/global-setup.ts"],
     // The longest files first (test/support/file-durations.json), shuffled under --sequence.shuffle.
     sequence: { sequencer: LongestFirstSequencer },

@@ -34,7 +34,8 @@ const top = Number(option("--top", "15"));
 
 const { testResults, startTime } = JSON.parse(readFileSync(report, "utf8"));
 const files = testResults.map((result) => ({
-  file: relative(root, result.name).replace(/^\.\.\/main\//, ""),
+  // A report from another checkout of the repository: its paths from the repository's root.
+  file: relative(root, result.name).replace(/^(\.\.\/)+[^/]+\//, ""),
   ms: result.endTime - result.startTime,
   start: result.startTime,
   end: result.endTime,

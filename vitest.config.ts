@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirstSequencer from "./test/support/sequencer.ts";
 
 export default defineConfig({
   // The console's components (packages/web) are Preact JSX.
@@ -16,13 +17,18 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: "forks",
     // Vitest's default on a 2-core machine is one file at a time. Most of the slow files wait on
-    // real processes and timers rather than compute, so three at a time cut the run to about half
-    // of its time; every test is written to hold on a loaded machine.
-    maxWorkers: 3,
+    // real processes and timers rather than compute (an end-to-end file uses a fifth of a core
+    // or less over its run; `BERTH_TEST_CPU_LOG` measures it), so four run at a time, the longest
+    // first (test/support/sequencer.ts); every test is written to hold on a loaded machine.
+    maxWorkers: 4,
     globalSetup: ["test/support/global-setup.ts"],
     // The AWS SDK warns, once in every process that loads it, that its releases after January 2027
     // will need Node 22. Tests start hundreds of such processes on Node 20 (Berth's minimum), and
     // the same paragraph hundreds of times hides the output that matters.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    // The longest files first (test/support/file-durations.json), shuffled under --sequence.shuffle.
+    sequence: { sequencer: LongestFirstSequencer },
+    // BERTH_TEST_CPU_LOG=file: one line per test file with its wall and CPU time (durations.mjs reads them).
+    setupFiles: process.env.BERTH_TEST_CPU_LOG ? ["test/support/cpu-log.ts"] : [],
   },
 });

@@ -10,7 +10,14 @@ import { stringify } from "yaml";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { type BerthApi, requested } from "./support/berth-api.ts";
 import type { BerthLocalProcess } from "./support/berth-local-process.ts";
-import { berthLocalForFile, e2eWorkspace, getText, localEcsClient, runningTasks } from "./support/e2e.ts";
+import {
+  berthLocalForFile,
+  e2eWorkspace,
+  getText,
+  localEcsClient,
+  runningTasks,
+  TEST_STABILITY_SECONDS,
+} from "./support/e2e.ts";
 
 /**
  * A stack with `instanceTypes` on Berth Local: its service runs on the cluster's EC2 capacity
@@ -35,6 +42,7 @@ function ec2Stack(resources: Record<string, unknown>, version: string): string {
             properties: { image: app.image, command: ["node", "server.mjs"] },
           },
           resources,
+          failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           environment: [{ name: "VERSION", value: version }],
           internalHealthCheck: {
             healthCheckCommand: HTTP_HEALTH_CHECK,

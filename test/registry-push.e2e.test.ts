@@ -14,6 +14,7 @@ import {
   localEcsClient,
   runBerth,
   runningTasks,
+  TEST_STABILITY_SECONDS,
   taskProcessesLeft,
 } from "./support/e2e.ts";
 
@@ -113,6 +114,7 @@ const stackFile = stringify({
       properties: {
         packaging: { type: "prebuilt-image", properties: { image: "berth.local/shop:stable" } },
         resources: { cpu: 0.25, memory: 512 },
+        failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
         internalHealthCheck: {
           healthCheckCommand: HTTP_HEALTH_CHECK,
           intervalSeconds: 5,
@@ -132,6 +134,7 @@ const stackFile = stringify({
           },
         },
         resources: { cpu: 0.25, memory: 512 },
+        failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
       },
     },
   },
@@ -277,6 +280,7 @@ describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
               properties: { image: "berth.local/hooks:v1", ...(follow ? { follow } : {}) },
             },
             resources: { cpu: 0.25, memory: 512 },
+            failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           },
         },
       },

@@ -12,7 +12,14 @@ import {
   logTail,
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
-import { e2eWorkspace, getText, localEcsClient, runningTasks, taskProcessesLeft } from "./support/e2e.ts";
+import {
+  e2eWorkspace,
+  getText,
+  localEcsClient,
+  runningTasks,
+  TEST_STABILITY_SECONDS,
+  taskProcessesLeft,
+} from "./support/e2e.ts";
 
 /**
  * A stack's own refresh schedule end to end on Berth Local: applying a stack with a refresh cron
@@ -61,6 +68,7 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
             properties: { image: app(crashFile), command: ["node", "server.mjs"] },
           },
           resources: { cpu: 0.25, memory: 512 },
+          failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           internalHealthCheck: {
             healthCheckCommand: HTTP_HEALTH_CHECK,
             ...HEALTH_CHECK_TIMING,

@@ -17,6 +17,7 @@ import {
   runningTasks,
   type ServiceConnectAlias,
   serviceConnectAliases,
+  TEST_STABILITY_SECONDS,
 } from "./support/e2e.ts";
 
 /**
@@ -41,6 +42,7 @@ function stackFile(stack: "left" | "right"): string {
         properties: { image: apps[stack].image, command: ["node", "server.mjs"] },
       },
       resources: { cpu: 0.25, memory: 512 },
+      failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
       environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
       internalHealthCheck: { healthCheckCommand: HTTP_HEALTH_CHECK, ...HEALTH_CHECK_TIMING, retries: 1 },
     },

@@ -87,6 +87,8 @@ function crashingSoon(version: string): string {
     version,
     healthCheck: false,
     environment: { CRASH_AFTER_MS: "300" },
+    // These tests are about Berth's own window (10 s without a health check).
+    stabilitySeconds: "default",
   });
 }
 
@@ -155,7 +157,13 @@ describe("stability on Berth Local", { shuffle: false }, () => {
     it("still succeeds a healthy service without a health check, once it stayed up for the window", async () => {
       const { deployment, events } = await deployAndWait(
         STACK,
-        appStack({ service: "api", image: app.image, version: "v1", healthCheck: false }),
+        appStack({
+          service: "api",
+          image: app.image,
+          version: "v1",
+          healthCheck: false,
+          stabilitySeconds: "default",
+        }),
       );
       expect(deployment.status, deployment.reason).toBe("SUCCEEDED");
       expect(deployment.reason).toContain("stability window");

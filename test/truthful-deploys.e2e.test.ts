@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK } from "./support/apps.ts";
 import type { BerthApi, Deployment, DeploymentEvent } from "./support/berth-api.ts";
 import type { BerthLocalProcess } from "./support/berth-local-process.ts";
-import { berthLocalForFile, e2eWorkspace, runBerth } from "./support/e2e.ts";
+import { berthLocalForFile, e2eWorkspace, runBerth, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
 
 /**
  * "Truthful deploys" end to end on Berth Local, through the `berth` CLI and the HTTP API: a change
@@ -48,6 +48,7 @@ function writeApp(name: string, version: string, gate?: string): string {
           properties: {
             packaging: { type: "stacktape-image-buildpack", properties: { entryfilePath: "src/main.ts" } },
             resources: { cpu: 0.25, memory: 512 },
+            failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
             environment: gate ? [{ name: "GATE", value: gate }] : [],
             internalHealthCheck: {
               healthCheckCommand: HTTP_HEALTH_CHECK,

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { main } from "../../packages/cli/src/main.ts";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
+  awsCli,
   type BerthLocalProcess,
   type HostProcess,
   logTail,
@@ -30,6 +31,15 @@ export async function newestDeployment(api: BerthApi, stack: string, service: st
   return newest;
 }
 
+/**
+ * The stability window of the tests' stacks (`failFast.stabilitySeconds`): after ECS completes a
+ * rollout, Berth waits this long before it calls the deployment a success. Berth's default is
+ * 10 s (or one health-check interval); a scenario deploys a dozen times, and only the stability
+ * tests are about the window, so the others keep the wait short. The window still runs, and its
+ * check (every task of the new revision running and healthy at its end) still decides.
+ */
+export const TEST_STABILITY_SECONDS = 2;
+
 /** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
 export function appStack(options: {
   service: string;
@@ -42,6 +52,8 @@ export function appStack(options: {
   healthCheck?: boolean;
   /** How many tasks the service runs (one when unset). */
   instances?: number;
+  /** `failFast.stabilitySeconds`: TEST_STABILITY_SECONDS unless told; "default" leaves Berth's own. */
+  stabilitySeconds?: number | "default";
 }): string {
   const environment = Object.entries({ VERSION: options.version, ...options.environment }).map(
     ([name, value]) => ({ name, value }),
@@ -60,6 +72,9 @@ export function appStack(options: {
           ...(options.instances === undefined
             ? {}
             : { scaling: { minInstances: options.instances, maxInstances: options.instances } }),
+          ...(options.stabilitySeconds === "default"
+            ? {}
+            : { failFast: { stabilitySeconds: options.stabilitySeconds ?? TEST_STABILITY_SECONDS } }),
           ...(options.healthCheck === false
             ? {}
             : {
@@ -123,6 +138,49 @@ export async function getText(url: string): Promise<string> {
   return text;
 }
 
+/** The single task of `service` once it runs `taskDefinitionArn` alone and has a host port. */
+export async function soleTask(
+  ecs: ECSClient,
+  service: string,
+  taskDefinitionArn: string,
+): Promise<RunningTask> {
+  return waitFor(
+    `${service} to run ${taskDefinitionArn} alone`,
+    async () => {
+      const tasks = await runningTasks(ecs, service);
+      const [task] = tasks;
+      return tasks.length === 1 && task?.taskDefinitionArn === taskDefinitionArn && task.hostPort > 0
+        ? task
+        : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
+/** Writes `yaml` as `<work>/stacks/<name>/berth.yml` and returns its path. */
+export function writeStackFile(work: string, name: string, yaml: string): string {
+  const dir = join(work, "stacks", name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "berth.yml");
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** The deploy workflow's state machine on Berth Local. */
+export const DEPLOY_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:berth-deploy";
+
+/** The names of the deploy workflow's executions (deployment ids), with the aws CLI. */
+export async function deployExecutionNames(awsUrl: string): Promise<string[]> {
+  const { executions } = (await awsCli(awsUrl, [
+    "stepfunctions",
+    "list-executions",
+    "--state-machine-arn",
+    DEPLOY_STATE_MACHINE_ARN,
+  ])) as { executions: { name: string }[] };
+  return executions.map((execution) => execution.name);
+}
+
 export interface ServiceConnectAlias {
   namespace: string;
   alias: string;
@@ -136,6 +194,14 @@ export async function serviceConnectAliases(awsUrl: string): Promise<ServiceConn
     aliases: ServiceConnectAlias[];
   };
   return aliases;
+}
+
+/** The local address of a Service Connect alias (`api.rb:3000`) once it has a healthy task. */
+export async function aliasAddress(awsUrl: string, alias: string): Promise<string> {
+  return waitFor(`Service Connect alias ${alias}`, async () => {
+    const found = (await serviceConnectAliases(awsUrl)).find((entry) => entry.alias === alias);
+    return found && found.healthyTasks.length > 0 ? found.address : undefined;
+  });
 }
 
 /** The environment a running process started with (Linux /proc), or undefined when unreadable. */
@@ -288,23 +354,37 @@ export function localEcsClient(awsUrl: string): ECSClient {
 
 /**
  * One Berth Local process for a whole test file (call at its top level): started before its
- * tests and handed to `started`, stopped after them. A task process left behind is killed and
- * fails the file; the workspace is removed unless BERTH_TEST_KEEP is set; a failing test prints
- * the last lines of Berth Local's log.
+ * tests and handed to `started`, stopped after them. A task process left behind (under the data
+ * dir or one of `appDirs`, the file's `httpApp()` directories) is killed and fails the file; the
+ * workspace and the app directories are removed unless BERTH_TEST_KEEP is set; a failing test
+ * prints the last lines of Berth Local's log. `stop()` and `start()` restart it on the same data
+ * dir mid-file (`started` is called again with the new process).
  */
 export function berthLocalForFile(
   workspace: ReturnType<typeof e2eWorkspace>,
   started: (running: { local: BerthLocalProcess; api: BerthApi }) => void,
-): void {
+  options: { appDirs?: readonly string[] } = {},
+): { start(): Promise<BerthLocalProcess>; stop(): Promise<number | string | undefined> } {
   const { work, dataDir, logFile, adminToken } = workspace;
+  const appDirs = options.appDirs ?? [];
   let local: BerthLocalProcess | undefined;
+  const start = async () => {
+    const running = await startBerthLocalProcess({ dataDir, adminToken, logFile });
+    local = running;
+    started({ local: running, api: new BerthApi(running.apiUrl, adminToken) });
+    return running;
+  };
+  const stop = async () => {
+    const exit = await local?.stop();
+    local = undefined;
+    return exit;
+  };
   beforeAll(async () => {
-    local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-    started({ local, api: new BerthApi(local.apiUrl, adminToken) });
+    await start();
   });
   afterAll(async () => {
-    await local?.stop();
-    const leftovers = await taskProcessesLeft([dataDir]);
+    await stop();
+    const leftovers = await taskProcessesLeft([dataDir, ...appDirs]);
     for (const leftover of leftovers) {
       try {
         process.kill(leftover.pid, "SIGKILL");
@@ -312,12 +392,15 @@ export function berthLocalForFile(
         // Ended meanwhile.
       }
     }
-    if (!process.env.BERTH_TEST_KEEP) rmSync(work, { recursive: true, force: true });
-    expect(leftovers).toEqual([]);
+    if (!process.env.BERTH_TEST_KEEP) {
+      for (const dir of [work, ...appDirs]) rmSync(dir, { recursive: true, force: true });
+    }
+    expect(leftovers, logTail(logFile)).toEqual([]);
   });
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
       console.error(`--- Berth Local log (${logFile}), last lines ---\n${logTail(logFile, 80)}`);
     });
   });
+  return { start, stop };
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// `npm test` after the lint: the type-check and vitest run side by side (the type-check is one
-// busy core for over a minute, while most of vitest's time goes on waiting for real processes),
-// then the store tests again on DynamoDB Local. The type-check's output is held back and printed
-// once vitest is done, so the two never interleave. Exits non-zero if any part failed, after
+// `npm test` after the lint: vitest, with the type-check beside it from the start and the store
+// tests on DynamoDB Local beside it once the type-check is done. The type-check is one busy core
+// for a minute or two, the DynamoDB Local pass half a minute, while most of vitest's time goes
+// on waiting for real processes: neither adds to the run's length. Their output is held back and
+// printed once vitest is done, so nothing interleaves. Exits non-zero if any part failed, after
 // running every part. Arguments go to vitest (`npm test -- packages/core/src/spec`).
 import { spawn } from "node:child_process";
 
-function run(command, args, { quiet }) {
+function run(command, args, { quiet, env }) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(command, args, {
+      stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit",
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
     let output = "";
     if (quiet) {
       child.stdout.on("data", (chunk) => {
@@ -26,20 +30,32 @@ function run(command, args, { quiet }) {
 const started = Date.now();
 const seconds = () => `${Math.round((Date.now() - started) / 1000)} s`;
 
-console.log("type-check (npm run typecheck) runs beside vitest; its output follows vitest's");
+console.log(
+  "type-check (npm run typecheck) runs beside vitest, then the DynamoDB Local store tests; their output follows vitest's",
+);
 const typecheck = run("npm", ["run", "--silent", "typecheck"], { quiet: true }).then((result) => {
   console.log(`type-check finished after ${seconds()}: ${result.status === 0 ? "clean" : "FAILED"}`);
   return result;
 });
+const dynamodb = typecheck.then(() =>
+  run("node", ["test/support/dynamodb-local.mjs"], { quiet: true }).then((result) => {
+    console.log(
+      `DynamoDB Local store tests finished after ${seconds()}: ${result.status === 0 ? "passed" : "FAILED"}`,
+    );
+    return result;
+  }),
+);
 const vitest = await run("npx", ["vitest", "run", ...process.argv.slice(2)], { quiet: false });
+console.log(`vitest finished after ${seconds()}`);
 const checked = await typecheck;
 if (checked.output.trim() !== "") process.stdout.write(`--- type-check output ---\n${checked.output}`);
+const stores = await dynamodb;
+process.stdout.write(`--- DynamoDB Local store tests ---\n${stores.output}`);
 
 const failed = [];
 if (checked.status !== 0) failed.push("type-check");
 if (vitest.status !== 0) failed.push("vitest");
-const dynamodb = await run("node", ["test/support/dynamodb-local.mjs"], { quiet: false });
-if (dynamodb.status !== 0) failed.push("DynamoDB Local store tests");
+if (stores.status !== 0) failed.push("DynamoDB Local store tests");
 
 console.log(
   failed.length === 0

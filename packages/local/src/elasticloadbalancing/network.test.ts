@@ -1,19 +1,14 @@
-import { mkdtempSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RegisteredTask } from "../proxy/weighted.ts";
-import { startAwsEndpoint } from "../server.ts";
-import { LoadBalancers } from "./service.ts";
+import { loadBalancersEndpoint } from "./test-support.ts";
 
 /** Waits until `check` holds, polling; fails with `what` after `ms`. */
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
@@ -49,24 +44,7 @@ describe("Berth Local's network load balancer", () => {
   }
 
   async function balancerTo(targets: () => RegisteredTask[]) {
-    const dir = mkdtempSync(join(tmpdir(), "berth-nlb-"));
-    const balancers = new LoadBalancers(join(dir, "elbv2.json"), {
-      account: "000000000000",
-      region: "us-east-1",
-      targetsOf: () => targets(),
-    });
-    await balancers.start();
-    const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
-    const client = new ElasticLoadBalancingV2Client({
-      endpoint: endpoint.url,
-      region: "us-east-1",
-      credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    });
-    closers.push(async () => {
-      client.destroy();
-      await endpoint.close();
-      await balancers.close();
-    });
+    const client = await loadBalancersEndpoint(targets, closers);
     const { LoadBalancers: [balancer] = [] } = await client.send(
       new CreateLoadBalancerCommand({ Name: "berth-t-tcp", Type: "network", Subnets: ["s"] }),
     );

@@ -88,6 +88,7 @@ export function Cluster({ stack, app }: StackContext) {
     IngressNamespace: gateways.namespace.namespaceId,
     VpcLink: gateways.vpcLink.vpcLinkId,
     LoadBalancerSecurityGroup: balancers.securityGroup.securityGroupId,
+    NetworkLoadBalancerSecurityGroup: balancers.networkSecurityGroup.securityGroupId,
     ...(ec2Capacity ? { Ec2CapacityProvider: ec2Capacity.provider.capacityProviderName } : {}),
   });
   return {
@@ -96,6 +97,7 @@ export function Cluster({ stack, app }: StackContext) {
     ingressNamespace: gateways.namespace,
     vpcLink: gateways.vpcLink,
     loadBalancerSecurityGroup: balancers.securityGroup,
+    networkLoadBalancerSecurityGroup: balancers.networkSecurityGroup,
     ec2CapacityProvider: ec2Capacity?.provider,
     /** What a refresh needs to replace the EC2 hosts; undefined without EC2 capacity. */
     hosts: ec2Capacity

@@ -29,6 +29,7 @@ export interface InstallationValues {
   vpcId: string;
   publicSubnets?: string;
   loadBalancerSecurityGroups: string;
+  networkLoadBalancerSecurityGroups: string;
   /** The bucket the API presigns source uploads into. */
   sourceBucket: string;
   stateMachineArn(workflow: string): string;
@@ -89,6 +90,7 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_VPC_ID: values.vpcId,
     ...(values.publicSubnets ? { BERTH_PUBLIC_SUBNETS: values.publicSubnets } : {}),
     BERTH_LB_SECURITY_GROUPS: values.loadBalancerSecurityGroups,
+    BERTH_NLB_SECURITY_GROUPS: values.networkLoadBalancerSecurityGroups,
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,

@@ -35,8 +35,15 @@ export function Functions({ stack, app }: StackContext) {
   const names = namesFor(app.stage);
   const { table } = use(Store);
   const { vpc, taskSecurityGroup, taskSubnets } = use(Network);
-  const { namespace, ec2CapacityProvider, hosts, ingressNamespace, vpcLink, loadBalancerSecurityGroup } =
-    use(Cluster);
+  const {
+    namespace,
+    ec2CapacityProvider,
+    hosts,
+    ingressNamespace,
+    vpcLink,
+    loadBalancerSecurityGroup,
+    networkLoadBalancerSecurityGroup,
+  } = use(Cluster);
   const { sources } = use(Registry);
   // The boundary and the execution role are referred to by name; they must exist first.
   dependsOn(Iam);
@@ -82,6 +89,7 @@ export function Functions({ stack, app }: StackContext) {
       ? { publicSubnets: vpc.publicSubnets.map((subnet) => subnet.subnetId).join(",") }
       : {}),
     loadBalancerSecurityGroups: loadBalancerSecurityGroup.securityGroupId,
+    networkLoadBalancerSecurityGroups: networkLoadBalancerSecurityGroup.securityGroupId,
     sourceBucket: sources.bucketName,
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,

@@ -72,5 +72,28 @@ export function loadBalancerWiring(scope: Stack, vpc: ec2.IVpc, taskSecurityGrou
         "Internet-facing load balancers of public web services take HTTP and HTTPS from anywhere; only ports 80 and 443 are open",
     },
   ]);
-  return { securityGroup };
+  // Network load balancers listen on whatever TCP ports their stacks declare, so their group takes
+  // any TCP port; a balancer passes on only the ports it has listeners for.
+  const networkSecurityGroup = new ec2.SecurityGroup(scope, "NetworkLoadBalancerSecurityGroup", {
+    vpc,
+    description: "Berth: network balancers (TCP) in front of services, toward their tasks",
+    allowAllOutbound: false,
+  });
+  networkSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.allTcp(), "TCP from anywhere");
+  networkSecurityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.allTcp(), "TCP from anywhere");
+  networkSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
+  taskSecurityGroup.addIngressRule(
+    networkSecurityGroup,
+    ec2.Port.allTcp(),
+    "from Berth network load balancers",
+    true,
+  );
+  suppress(networkSecurityGroup, [
+    {
+      id: "AwsSolutions-EC23",
+      reason:
+        "Network load balancers take TCP on the listener ports their stacks declare, unknown when the installation is deployed; a balancer forwards only its listeners' ports",
+    },
+  ]);
+  return { securityGroup, networkSecurityGroup };
 }

@@ -65,6 +65,14 @@ function loadBalancerSecurityGroup(): string {
   return `<GetAtt ${templates.stackName("Cluster")}.${id}.GroupId>`;
 }
 
+/** The network load balancers' security group, as another stack sees it. */
+function networkLoadBalancerSecurityGroup(): string {
+  const id = templates.logicalId("Cluster", "AWS::EC2::SecurityGroup", (group) =>
+    String(group.GroupDescription).includes("network balancers"),
+  );
+  return `<GetAtt ${templates.stackName("Cluster")}.${id}.GroupId>`;
+}
+
 /** The EC2 hosts' launch template (its id) and instance role (its name), as the Functions stack imports them. */
 function launchTemplateId(): string {
   return templates.ref(
@@ -206,6 +214,7 @@ describe("functions", () => {
       ),
       BERTH_PUBLIC_SUBNETS: publicSubnets.join(","),
       BERTH_LB_SECURITY_GROUPS: loadBalancerSecurityGroup(),
+      BERTH_NLB_SECURITY_GROUPS: networkLoadBalancerSecurityGroup(),
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -268,6 +277,7 @@ describe("functions", () => {
       ingressNamespaceId: "ns",
       vpcId: "vpc",
       loadBalancerSecurityGroups: "lb",
+      networkLoadBalancerSecurityGroups: "nlb",
       sourceBucket: "b",
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
@@ -713,6 +723,37 @@ describe("cluster", () => {
     );
     expect(accepted.GroupId).toBe(egress.DestinationSecurityGroupId);
     expect([accepted.IpProtocol, accepted.FromPort, accepted.ToPort]).toEqual(["tcp", 0, 65535]);
+  });
+
+  it("gives network load balancers a group taking TCP, reaching only the tasks, which accept it", () => {
+    const balancers = networkLoadBalancerSecurityGroup();
+    const group = templates.resource("Cluster", "AWS::EC2::SecurityGroup", (candidate) =>
+      String(candidate.GroupDescription).includes("network balancers"),
+    );
+    const open = (group.SecurityGroupIngress as Template[]).map((rule) => [
+      rule.CidrIp ?? rule.CidrIpv6,
+      rule.IpProtocol,
+      rule.FromPort,
+      rule.ToPort,
+    ]);
+    expect(open.sort()).toEqual(
+      [
+        ["0.0.0.0/0", "tcp", 0, 65535],
+        ["::/0", "tcp", 0, 65535],
+      ].sort(),
+    );
+    const egress = templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupEgress",
+      (rule) => rule.GroupId === balancers,
+    );
+    expect(egress.DestinationSecurityGroupId).toMatch(/^<GetAtt [^.]+\.TaskSecurityGroup/);
+    const accepted = templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupIngress",
+      (rule) => rule.SourceSecurityGroupId === balancers,
+    );
+    expect(accepted.GroupId).toBe(egress.DestinationSecurityGroupId);
   });
 
   it("launches hosts on the current ECS-optimized AMI and refreshes them weekly without losing capacity", () => {

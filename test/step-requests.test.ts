@@ -7,9 +7,11 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
+  DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
+  ModifyListenerCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -492,6 +494,135 @@ resources:
       "elbv2:DescribeRules",
       "elbv2:CreateRule",
       "elbv2:DeleteRule",
+      "elbv2:DeleteLoadBalancer",
+      "elbv2:DeleteTargetGroup",
+    ]) {
+      expect([...operations]).toContain(expected);
+    }
+    expect(invalidRequests(sent)).toEqual([]);
+  }, 180_000);
+});
+
+describe("the requests of network load balancers", () => {
+  it("are valid for AWS's service models: a balancer with TCP and TLS listeners shared by two services, deployed twice, then removed", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const container = (events: string, health = "") => `
+    type: multi-container-workload
+    properties:
+      resources: { cpu: 0.25, memory: 512 }
+      containers:
+        - name: app
+          packaging:
+            type: prebuilt-image
+            properties:
+              image: ${app.image}
+              command: ["node", "server.mjs"]
+          stopTimeout: 6
+          ${health}
+          events:${events}`;
+    const event = (listenerPort: number) => `
+            - type: network-load-balancer
+              properties: { loadBalancerName: edge, listenerPort: ${listenerPort}, containerPort: 3000 }`;
+    const stackFile = `
+resources:
+  edge:
+    type: network-load-balancer
+    properties:
+      interface: internal
+      listeners:
+        - { port: 7000, protocol: TCP }
+        - { port: 7443, protocol: TLS, customCertificateArns: ["arn:aws:acm:us-east-1:000000000000:certificate/abc"] }
+        - { port: 7100, protocol: TCP }
+  lines:${container(`${event(7000)}${event(7443)}`)}
+  admin:${container(event(7100), "loadBalancerHealthCheck: { healthcheckPath: /health }")}
+`;
+    const ctx = context();
+    await storeStack("nlbs", stackFile);
+    const deploy = (service: string) => deployThrough(ctx, "nlbs", service, "d");
+    const lines = await deploy("lines");
+    const admin = await deploy("admin");
+    const before = recorded.length;
+    await deploy("lines");
+    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    expect(
+      again.filter((operation) => /^elbv2:(Create|Delete|Modify(Listener|TargetGroup)$)/.test(operation)),
+    ).toEqual([]);
+
+    const { LoadBalancers: [balancer] = [] } = await ctx.clients.elb.send(
+      new DescribeLoadBalancersCommand({ Names: ["berth-nlbs-edge"] }),
+    );
+    expect([balancer?.Type, balancer?.Scheme]).toEqual(["network", "internal"]);
+    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("n-nlbs-edge-"));
+    expect(
+      mine.map((group) => [
+        group.TargetGroupName,
+        group.Protocol,
+        group.TargetType,
+        group.HealthCheckProtocol,
+      ]),
+    ).toEqual([
+      ["n-nlbs-edge-7000-lines-app-3000", "TCP", "ip", "TCP"],
+      ["n-nlbs-edge-7443-lines-app-3000", "TCP", "ip", "TCP"],
+      ["n-nlbs-edge-7100-admin-app-3000", "TCP", "ip", "HTTP"],
+    ]);
+    // The ECS service registers its tasks in both of its groups, one per listener.
+    const { services: [service] = [] } = await ctx.clients.ecs.send(
+      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["nlbs-lines"] }),
+    );
+    expect(service?.loadBalancers?.map((entry) => entry.targetGroupArn)).toEqual(
+      mine.slice(0, 2).map((group) => group.TargetGroupArn),
+    );
+
+    // A listener changed behind Berth's back (TLS instead of TCP) is put back by the next deploy.
+    const listenerOn = async (port: number) => {
+      const { Listeners = [] } = await ctx.clients.elb.send(
+        new DescribeListenersCommand({ LoadBalancerArn: balancer?.LoadBalancerArn }),
+      );
+      return Listeners.find((listener) => listener.Port === port);
+    };
+    await ctx.clients.elb.send(
+      new ModifyListenerCommand({
+        ListenerArn: (await listenerOn(7000))?.ListenerArn,
+        Protocol: "TLS",
+        Certificates: [{ CertificateArn: "arn:aws:acm:us-east-1:000000000000:certificate/other" }],
+      }),
+    );
+    await deploy("lines");
+    expect((await listenerOn(7000))?.Protocol).toBe("TCP");
+
+    for (const input of [lines, admin]) {
+      const deletion = await requestInput("nlbs", input.service, "e");
+      await waitFor(`the deletion of ${input.service}`, async () =>
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+          if (error.name !== "Berth.ServiceDraining") throw error;
+          return undefined;
+        }),
+      );
+      if (input === lines) {
+        // The shared balancer stays for admin, with admin's listener only.
+        const { Listeners = [] } = await ctx.clients.elb.send(
+          new DescribeListenersCommand({ LoadBalancerArn: balancer?.LoadBalancerArn }),
+        );
+        expect(Listeners.map((listener) => listener.Port)).toEqual([7100]);
+      }
+    }
+    await expect(
+      ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-nlbs-edge"] })),
+    ).rejects.toMatchObject({ name: "LoadBalancerNotFoundException" });
+    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    expect(left.filter((group) => group.TargetGroupName?.startsWith("n-nlbs-"))).toEqual([]);
+
+    const sent = recorded.slice(from);
+    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
+    for (const expected of [
+      "elbv2:CreateLoadBalancer",
+      "elbv2:CreateTargetGroup",
+      "elbv2:ModifyTargetGroupAttributes",
+      "elbv2:CreateListener",
+      "elbv2:ModifyListener",
+      "elbv2:DeleteListener",
       "elbv2:DeleteLoadBalancer",
       "elbv2:DeleteTargetGroup",
     ]) {

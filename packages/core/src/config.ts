@@ -135,6 +135,7 @@ const SECTIONS = {
       BERTH_VPC_ID: z.string().min(1).optional(),
       BERTH_PUBLIC_SUBNETS: list.optional(),
       BERTH_LB_SECURITY_GROUPS: list.optional(),
+      BERTH_NLB_SECURITY_GROUPS: list.optional(),
       /** Name prefix of the installation's state machines; batch jobs' run state machines share it. */
       BERTH_STATE_MACHINE_PREFIX: z.string().min(1).default("berth-"),
       /** Role a batch job's run state machine runs as; without it, batch jobs cannot deploy. */
@@ -197,6 +198,9 @@ const SECTIONS = {
               publicSubnets: env.BERTH_PUBLIC_SUBNETS,
               privateSubnets: env.BERTH_SUBNETS,
               securityGroups: env.BERTH_LB_SECURITY_GROUPS,
+              ...(env.BERTH_NLB_SECURITY_GROUPS?.length
+                ? { networkSecurityGroups: env.BERTH_NLB_SECURITY_GROUPS }
+                : {}),
             },
           }
         : {}),

@@ -112,7 +112,9 @@ const manageGateways: FunctionPermission[] = [
 const ELB = "arn:${Partition}:elasticloadbalancing:${Region}:${Account}";
 const ELB_RESOURCES = [
   `${ELB}:loadbalancer/app/*`,
+  `${ELB}:loadbalancer/net/*`,
   `${ELB}:listener/app/*`,
+  `${ELB}:listener/net/*`,
   `${ELB}:listener-rule/app/*`,
   `${ELB}:targetgroup/*`,
 ];
@@ -140,6 +142,8 @@ const manageLoadBalancers: FunctionPermission[] = [
   {
     actions: [
       "elasticloadbalancing:ModifyRule",
+      "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:DeleteListener",
       "elasticloadbalancing:ModifyTargetGroup",
       "elasticloadbalancing:ModifyTargetGroupAttributes",
       "elasticloadbalancing:DeleteRule",
@@ -295,6 +299,7 @@ const SETTINGS_ENV = [
   "BERTH_VPC_ID",
   "BERTH_PUBLIC_SUBNETS",
   "BERTH_LB_SECURITY_GROUPS",
+  "BERTH_NLB_SECURITY_GROUPS",
   "BERTH_STATE_MACHINE_PREFIX",
   "BERTH_JOB_RUN_ROLE_ARN",
   "BERTH_EC2_CAPACITY_PROVIDER",

@@ -73,6 +73,7 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_VPC_ID: "vpc-berthlocal",
       BERTH_PUBLIC_SUBNETS: "subnet-berth-local-public",
       BERTH_LB_SECURITY_GROUPS: "sg-berth-local-lb",
+      BERTH_NLB_SECURITY_GROUPS: "sg-berth-local-nlb",
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
       BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,

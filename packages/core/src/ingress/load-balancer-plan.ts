@@ -24,6 +24,8 @@ export interface AlbListener {
 }
 
 export interface AlbHealthCheck {
+  /** `TCP`: a connection that opens is healthy (network load balancers only). */
+  protocol?: "HTTP" | "TCP";
   path: string;
   intervalSeconds: number;
   timeoutSeconds: number;
@@ -135,4 +137,95 @@ export function applicationLoadBalancers(stack: Spec.Stack): Map<string, string[
     }
   }
   return balancers;
+}
+
+export interface NlbListener {
+  port: number;
+  protocol: "TCP" | "TLS";
+  certificateArns: string[];
+}
+
+/**
+ * A container port behind one listener of a network load balancer: each pair gets its own target
+ * group (TCP, type `ip`), which is the listener's default action.
+ */
+export interface NlbAttachment {
+  loadBalancer: string;
+  scheme: "internet-facing" | "internal";
+  listener: NlbListener;
+  /** The balancer's first declared listener: its URL's port. */
+  firstListener: NlbListener;
+  container: string;
+  port: number;
+  /** TCP unless the container declares an HTTP `loadBalancerHealthCheck`. */
+  healthCheck: AlbHealthCheck;
+  deregistrationDelaySeconds: number;
+}
+
+/** A network load balancer's health check: the container's HTTP one if declared, else TCP. */
+function nlbHealthCheckOf(check: Spec.WorkloadContainer["loadBalancerHealthCheck"]): AlbHealthCheck {
+  const declared = healthCheckOf(check);
+  const protocol = check && check.healthcheckProtocol !== "TCP" ? "HTTP" : "TCP";
+  return { ...declared, protocol, ...(check ? {} : { intervalSeconds: 10, timeoutSeconds: 5 }) };
+}
+
+/** The network load balancers a service is attached to, one entry per listener and container port. */
+export function nlbAttachments(stack: Spec.Stack, serviceName: string): NlbAttachment[] {
+  const resource = stack.resources[serviceName];
+  if (!resource) return [];
+  if (resource.type === "web-service") {
+    if (resource.properties.loadBalancing.type !== "network-load-balancer") return [];
+    // The service's own balancer: TCP on the service's port, straight through to it.
+    return [
+      {
+        loadBalancer: serviceName,
+        scheme: "internet-facing",
+        listener: { port: resource.properties.port, protocol: "TCP", certificateArns: [] },
+        firstListener: { port: resource.properties.port, protocol: "TCP", certificateArns: [] },
+        container: serviceName,
+        port: resource.properties.port,
+        healthCheck: nlbHealthCheckOf(undefined),
+        deregistrationDelaySeconds: resource.properties.stopTimeout,
+      },
+    ];
+  }
+  if (resource.type !== "multi-container-workload") return [];
+  const attachments: NlbAttachment[] = [];
+  for (const container of resource.properties.containers) {
+    for (const event of container.events) {
+      if (event.type !== "network-load-balancer") continue;
+      const { loadBalancerName, containerPort, listenerPort } = event.properties;
+      const declared = stack.resources[loadBalancerName];
+      if (declared?.type !== "network-load-balancer") continue;
+      const listener = declared.properties.listeners.find((candidate) => candidate.port === listenerPort);
+      // Validation refuses an event naming a listener the balancer lacks; a plan never guesses one.
+      if (!listener) {
+        throw new Error(`load balancer "${loadBalancerName}" has no listener on port ${listenerPort}`);
+      }
+      const toListener = (declared: NonNullable<typeof listener>): NlbListener => ({
+        port: declared.port,
+        protocol: declared.protocol,
+        certificateArns: declared.customCertificateArns ?? [],
+      });
+      const duplicate = attachments.some(
+        (other) =>
+          other.loadBalancer === loadBalancerName &&
+          other.listener.port === listenerPort &&
+          other.container === container.name &&
+          other.port === containerPort,
+      );
+      if (duplicate) continue;
+      attachments.push({
+        loadBalancer: loadBalancerName,
+        scheme: declared.properties.interface === "internal" ? "internal" : "internet-facing",
+        listener: toListener(listener),
+        firstListener: toListener(declared.properties.listeners[0] ?? listener),
+        container: container.name,
+        port: containerPort,
+        healthCheck: nlbHealthCheckOf(container.loadBalancerHealthCheck),
+        deregistrationDelaySeconds: container.stopTimeout,
+      });
+    }
+  }
+  return attachments;
 }

@@ -4,6 +4,7 @@ import {
   CreateLoadBalancerCommand,
   CreateRuleCommand,
   CreateTargetGroupCommand,
+  DeleteListenerCommand,
   DeleteLoadBalancerCommand,
   DeleteRuleCommand,
   DeleteTargetGroupCommand,
@@ -40,6 +41,8 @@ export interface LoadBalancerInstallation {
   /** Subnets of internal balancers (those the tasks run in). */
   privateSubnets: string[];
   securityGroups: string[];
+  /** The network load balancers' security groups (any TCP port in: their listeners decide). */
+  networkSecurityGroups?: string[];
 }
 
 export interface LoadBalancerContext {
@@ -53,10 +56,10 @@ export interface LoadBalancerContext {
 /** What a service's ECS service must register in, by `resource/container/port`. */
 export type TargetGroups = Record<string, { targetGroupArn: string }>;
 
-const tagList = (tags: Record<string, string>) =>
+export const tagList = (tags: Record<string, string>) =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
-async function findLoadBalancer(
+export async function findLoadBalancer(
   context: LoadBalancerContext,
   name: string,
 ): Promise<LoadBalancer | undefined> {
@@ -79,23 +82,34 @@ async function findTargetGroup(context: LoadBalancerContext, name: string): Prom
   }
 }
 
-async function ensureLoadBalancer(
+/** Finds or creates a balancer: `application`, or `network` (with the installation's NLB security groups). */
+export async function ensureLoadBalancer(
   context: LoadBalancerContext,
   installation: LoadBalancerInstallation,
-  attachment: AlbAttachment,
+  attachment: Pick<AlbAttachment, "loadBalancer" | "scheme">,
+  type: "application" | "network" = "application",
 ): Promise<LoadBalancer> {
   const name = loadBalancerName(context.env, attachment.loadBalancer);
   const existing = await findLoadBalancer(context, name);
-  if (existing) return existing;
+  if (existing) {
+    if (existing.Type && existing.Type !== type) {
+      throw new BerthError(
+        "CONFLICT",
+        `load balancer ${name} exists as an ${existing.Type} load balancer; ${attachment.loadBalancer} is declared as ${type}: delete the services behind it first`,
+      );
+    }
+    return existing;
+  }
   const internal = attachment.scheme === "internal";
   const created = await context.clients.elb.send(
     new CreateLoadBalancerCommand({
       Name: name,
-      Type: "application",
+      Type: type,
       Scheme: attachment.scheme,
       IpAddressType: "ipv4",
       Subnets: internal ? installation.privateSubnets : installation.publicSubnets,
-      SecurityGroups: installation.securityGroups,
+      SecurityGroups:
+        type === "network" ? (installation.networkSecurityGroups ?? []) : installation.securityGroups,
       Tags: tagList(standardTags(context.env, attachment.loadBalancer)),
     }),
   );
@@ -198,15 +212,32 @@ async function ensureTargetGroup(
     attachment.container,
     attachment.port,
   );
+  return ensureTargetGroupNamed(context, installation, resource, name, "HTTP", attachment);
+}
+
+/**
+ * Finds or creates a target group of type `ip` for one container port (`HTTP` behind an
+ * application load balancer, `TCP` behind a network one), brings its health check up to date,
+ * and sets its deregistration delay. Answers its ARN.
+ */
+export async function ensureTargetGroupNamed(
+  context: LoadBalancerContext,
+  installation: LoadBalancerInstallation,
+  resource: string,
+  name: string,
+  protocol: "HTTP" | "TCP",
+  attachment: Pick<AlbAttachment, "port" | "healthCheck" | "deregistrationDelaySeconds">,
+): Promise<string> {
   const check = attachment.healthCheck;
+  const tcp = check.protocol === "TCP";
   const health = {
-    HealthCheckProtocol: "HTTP" as const,
-    HealthCheckPath: check.path,
+    HealthCheckProtocol: tcp ? ("TCP" as const) : ("HTTP" as const),
+    ...(tcp ? {} : { HealthCheckPath: check.path }),
     HealthCheckIntervalSeconds: check.intervalSeconds,
     HealthCheckTimeoutSeconds: Math.min(check.timeoutSeconds, check.intervalSeconds - 1),
     HealthyThresholdCount: 2,
     UnhealthyThresholdCount: 2,
-    Matcher: { HttpCode: "200-399" },
+    ...(tcp ? {} : { Matcher: { HttpCode: "200-399" } }),
   };
   let group = await findTargetGroup(context, name);
   if (!group) {
@@ -214,8 +245,8 @@ async function ensureTargetGroup(
       new CreateTargetGroupCommand({
         Name: name,
         TargetType: "ip",
-        Protocol: "HTTP",
-        ProtocolVersion: "HTTP1",
+        Protocol: protocol,
+        ...(protocol === "HTTP" ? { ProtocolVersion: "HTTP1" } : {}),
         Port: attachment.port,
         VpcId: installation.vpcId,
         ...health,
@@ -225,7 +256,8 @@ async function ensureTargetGroup(
     group = created.TargetGroups?.[0];
     context.log?.(`created target group ${name} for ${resource} port ${attachment.port}`);
   } else if (
-    group.HealthCheckPath !== health.HealthCheckPath ||
+    (group.HealthCheckProtocol ?? "HTTP") !== health.HealthCheckProtocol ||
+    (!tcp && group.HealthCheckPath !== health.HealthCheckPath) ||
     group.HealthCheckIntervalSeconds !== health.HealthCheckIntervalSeconds ||
     group.HealthCheckTimeoutSeconds !== health.HealthCheckTimeoutSeconds
   ) {
@@ -364,7 +396,10 @@ async function syncRules(
   return arns;
 }
 
-function requireInstallation(context: LoadBalancerContext, resource: string): LoadBalancerInstallation {
+export function requireInstallation(
+  context: LoadBalancerContext,
+  resource: string,
+): LoadBalancerInstallation {
   if (!context.installation) {
     throw new BerthError(
       "MISSING_INGRESS",
@@ -422,6 +457,34 @@ export async function ensureLoadBalancers(
   return groups;
 }
 
+/** Deletes listeners, those already gone included. */
+export async function deleteListeners(
+  context: Pick<LoadBalancerContext, "clients">,
+  listenerArns: readonly string[],
+): Promise<void> {
+  for (const ListenerArn of listenerArns) {
+    try {
+      await context.clients.elb.send(new DeleteListenerCommand({ ListenerArn }));
+    } catch (error) {
+      if (!Elb.isNotFound(error)) throw error;
+    }
+  }
+}
+
+/** Deletes target groups no listener or rule uses any more, those already gone included. */
+export async function deleteTargetGroups(
+  context: Pick<LoadBalancerContext, "clients">,
+  targetGroupArns: readonly string[],
+): Promise<void> {
+  for (const TargetGroupArn of targetGroupArns) {
+    try {
+      await context.clients.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn }));
+    } catch (error) {
+      if (!Elb.isNotFound(error)) throw error;
+    }
+  }
+}
+
 /**
  * Detaches a service from its load balancers but those in `keep`: deletes its rules and target
  * group, and a balancer no service uses any more (with its listeners). A deletion runs it after
@@ -444,6 +507,8 @@ export async function detachLoadBalancers(
         if (!Elb.isNotFound(error)) throw error;
       }
     }
+    // A network load balancer's listeners of this service forward only to it: they go first.
+    await deleteListeners(context, attachment.listenerArns ?? []);
     const deleteBalancer = async () => {
       // Deleting the balancer deletes its listeners, which frees the target group.
       try {
@@ -455,13 +520,7 @@ export async function detachLoadBalancers(
     };
     const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
     if (others.length === 0) await deleteBalancer();
-    try {
-      await context.clients.elb.send(
-        new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }),
-      );
-    } catch (error) {
-      if (!Elb.isNotFound(error)) throw error;
-    }
+    await deleteTargetGroups(context, attachment.targetGroupArns ?? [attachment.targetGroupArn]);
     await IngressRecord.attach(
       context.store,
       { stack: context.env.stack, name: balancer.name, service: resource },

@@ -45,6 +45,8 @@ export const Environment = z.object({
         productionListenerRuleArn: z.string().optional(),
         testListenerRuleArn: z.string().optional(),
         serviceRegistryArn: z.string().optional(),
+        /** Behind network load balancers: one target group per listener the port is behind. */
+        networkTargetGroupArns: z.array(z.string()).optional(),
       }),
     )
     .default({}),

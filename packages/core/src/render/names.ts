@@ -155,3 +155,16 @@ export function targetGroupName(
   const parts = resource === container ? [resource, port] : [resource, container, port];
   return elbName(["b", env.stack, loadBalancer, ...parts]);
 }
+
+/** The target group behind one listener of a network load balancer, for one container port. */
+export function networkTargetGroupName(
+  env: Pick<Environment, "stack">,
+  loadBalancer: string,
+  listenerPort: number,
+  resource: string,
+  container: string,
+  port: number,
+): string {
+  const parts = resource === container ? [resource, port] : [resource, container, port];
+  return elbName(["n", env.stack, loadBalancer, listenerPort, ...parts]);
+}

@@ -151,11 +151,17 @@ export function localEnvironment(stack: Spec.Stack, overrides: Partial<Environme
         ...ingress[key],
         ...(need.kind === "service-registry"
           ? { serviceRegistryArn: `arn:aws:servicediscovery:${region}:${account}:service/srv-${id}` }
-          : {
-              targetGroupArn: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/berth-${index}/${id}`,
-              alternateTargetGroupArn: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/berth-${index}-alt/${id}`,
-              productionListenerRuleArn: `arn:aws:elasticloadbalancing:${region}:${account}:listener-rule/app/berth/${id}/${id}/${id}`,
-            }),
+          : need.kind === "network-target-group"
+            ? {
+                networkTargetGroupArns: [
+                  `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/berth-${index}-net/${id}`,
+                ],
+              }
+            : {
+                targetGroupArn: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/berth-${index}/${id}`,
+                alternateTargetGroupArn: `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/berth-${index}-alt/${id}`,
+                productionListenerRuleArn: `arn:aws:elasticloadbalancing:${region}:${account}:listener-rule/app/berth/${id}/${id}/${id}`,
+              }),
       };
     }
   }

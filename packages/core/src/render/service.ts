@@ -184,7 +184,7 @@ export function serviceConnect(
 interface IngressTarget {
   container: string;
   port: number;
-  kind: "target-group" | "service-registry";
+  kind: "target-group" | "service-registry" | "network-target-group";
 }
 
 function ingressTargets(resourceName: string, resource: ServiceResource): IngressTarget[] {
@@ -195,7 +195,12 @@ function ingressTargets(resourceName: string, resource: ServiceResource): Ingres
       {
         container: resourceName,
         port: resource.properties.port,
-        kind: kind === "http-api-gateway" ? "service-registry" : "target-group",
+        kind:
+          kind === "http-api-gateway"
+            ? "service-registry"
+            : kind === "network-load-balancer"
+              ? "network-target-group"
+              : "target-group",
       },
     ];
   }
@@ -207,9 +212,11 @@ function ingressTargets(resourceName: string, resource: ServiceResource): Ingres
       const kind =
         event.type === "http-api-gateway"
           ? "service-registry"
-          : event.type === "application-load-balancer" || event.type === "network-load-balancer"
+          : event.type === "application-load-balancer"
             ? "target-group"
-            : undefined;
+            : event.type === "network-load-balancer"
+              ? "network-target-group"
+              : undefined;
       if (kind) targets.set(`${container.name}/${port}/${kind}`, { container: container.name, port, kind });
     }
   }
@@ -228,8 +235,25 @@ function ingress(resourceName: string, resource: ServiceResource, env: Environme
   for (const target of ingressTargets(resourceName, resource)) {
     const key = ingressKey(resourceName, target.container, target.port);
     const wiring = own(env.ingress, key);
-    const present = target.kind === "service-registry" ? wiring?.serviceRegistryArn : wiring?.targetGroupArn;
+    const present =
+      target.kind === "service-registry"
+        ? wiring?.serviceRegistryArn
+        : target.kind === "network-target-group"
+          ? wiring?.networkTargetGroupArns?.[0]
+          : wiring?.targetGroupArn;
     if (!present && env.ingressMissing === "omit") continue;
+    if (target.kind === "network-target-group") {
+      if (!wiring?.networkTargetGroupArns?.length)
+        throw new RenderError(
+          "MISSING_INGRESS",
+          `no network load balancer target group for ${key} in the environment`,
+        );
+      // One entry per listener the port is behind; network load balancers shift no traffic.
+      for (const targetGroupArn of wiring.networkTargetGroupArns) {
+        loadBalancers.push({ targetGroupArn, containerName: target.container, containerPort: target.port });
+      }
+      continue;
+    }
     if (target.kind === "service-registry") {
       if (!wiring?.serviceRegistryArn)
         throw new RenderError("MISSING_INGRESS", `no service registry for ${key} in the environment`);

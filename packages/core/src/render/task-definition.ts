@@ -48,6 +48,8 @@ export function urlOf(env: Pick<Environment, "ingressUrls">, resourceName: strin
 function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
   if (param === "address") return addressOf(stack, env, resource);
   if (param === "url") return urlOf(env, resource);
+  // The host of the URL: a load balancer's DNS name.
+  if (param === "domain") return new URL(urlOf(env, resource).replace(/^tcp:/, "http:")).hostname;
   throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
 }
 

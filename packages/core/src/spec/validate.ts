@@ -33,6 +33,7 @@ export const REFERENCEABLE_PARAMS: Partial<Record<string, readonly string[]>> = 
   "private-service": ["address"],
   "web-service": ["address", "url"],
   "http-api-gateway": ["url"],
+  "network-load-balancer": ["url", "domain"],
 };
 
 /**
@@ -60,6 +61,8 @@ export function crossCheck(
   const issues: LocatedIssue[] = [];
   const aliases = new Map<string, PathSegment[]>();
   const albPriorities = new Map<string, PathSegment[]>();
+  /** An NLB listener forwards to one target group: one container port of one service. */
+  const nlbListeners = new Map<string, string>();
 
   const expectType = (path: PathSegment[], name: string, types: readonly string[], what: string) => {
     const type = declaredTypes.get(name);
@@ -203,6 +206,16 @@ export function crossCheck(
               message: `load balancer "${lb}" has no listener on port ${event.properties.listenerPort} (listeners: ${ports})`,
             });
           }
+          const key = `${lb}:${event.properties.listenerPort}`;
+          const target = `${name}/${container.name}:${event.properties.containerPort}`;
+          const taken = nlbListeners.get(key);
+          if (taken !== undefined && taken !== target) {
+            issues.push({
+              code: "LISTENER_TAKEN",
+              path: [...path, "listenerPort"],
+              message: `listener ${event.properties.listenerPort} of load balancer "${lb}" already forwards to ${taken}; a network load balancer's listener forwards to one container port`,
+            });
+          } else nlbListeners.set(key, target);
         } else if (event.type === "service-connect" && event.properties.alias === undefined) {
           const alias =
             container.serviceConnect.find((endpoint) => endpoint.port === event.properties.containerPort)

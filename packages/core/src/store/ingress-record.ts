@@ -26,6 +26,12 @@ export type Attachment = z.infer<typeof Attachment>;
 export const LbAttachment = z.object({
   targetGroupArn: z.string().min(1),
   ruleArns: z.array(z.string()),
+  /**
+   * Behind a network load balancer: every target group of the service (one per listener and
+   * container port, `targetGroupArn` being the first) and the listeners that forward to them.
+   */
+  targetGroupArns: z.array(z.string()).optional(),
+  listenerArns: z.array(z.string()).optional(),
 });
 export type LbAttachment = z.infer<typeof LbAttachment>;
 

@@ -1,20 +1,15 @@
-import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateListenerCommand,
   type CreateListenerCommandOutput,
   CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
   DuplicateListenerException,
-  ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RegisteredTask } from "../proxy/weighted.ts";
-import { startAwsEndpoint } from "../server.ts";
-import { LoadBalancers } from "./service.ts";
+import { loadBalancersEndpoint } from "./test-support.ts";
 
 describe("Berth Local's application load balancer listener", () => {
   const closers: (() => Promise<void>)[] = [];
@@ -31,24 +26,7 @@ describe("Berth Local's application load balancer listener", () => {
   }
 
   async function balancerTo(targets: () => RegisteredTask[]) {
-    const dir = mkdtempSync(join(tmpdir(), "berth-elb-"));
-    const balancers = new LoadBalancers(join(dir, "elbv2.json"), {
-      account: "000000000000",
-      region: "us-east-1",
-      targetsOf: () => targets(),
-    });
-    await balancers.start();
-    const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
-    const client = new ElasticLoadBalancingV2Client({
-      endpoint: endpoint.url,
-      region: "us-east-1",
-      credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    });
-    closers.push(async () => {
-      client.destroy();
-      await endpoint.close();
-      await balancers.close();
-    });
+    const client = await loadBalancersEndpoint(targets, closers);
     const { LoadBalancers: [balancer] = [] } = await client.send(
       new CreateLoadBalancerCommand({ Name: "berth-t-front", Subnets: ["s"], SecurityGroups: ["g"] }),
     );

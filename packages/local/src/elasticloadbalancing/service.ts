@@ -1,6 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+} from "node:net";
 import {
   type Child,
   element,
@@ -18,6 +23,7 @@ import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
+import { type HealthSettings, NetworkGroups } from "./network.ts";
 import { matchesRule, type RuleCondition } from "./rules.ts";
 
 /**
@@ -233,9 +239,11 @@ function conditionXml(condition: RuleCondition): Child[] {
 export class LoadBalancers {
   private readonly file: JsonFile<State>;
   private readonly state: State;
-  private readonly servers = new Map<string, Server>();
+  private readonly servers = new Map<string, Server | TcpServer>();
   private readonly forwarder = new HttpForwarder();
   private readonly selector = new WeightedSelector();
+  /** Network load balancers' connections and health checks. */
+  private readonly network: NetworkGroups;
 
   constructor(
     path: string,
@@ -243,6 +251,42 @@ export class LoadBalancers {
   ) {
     this.file = new JsonFile(path);
     this.state = this.file.read({ loadBalancers: [], listeners: [], rules: [], targetGroups: [] });
+    this.network = new NetworkGroups({
+      targetsOf: (arn) => this.options.targetsOf(arn),
+      settingsOf: (arn) => this.networkSettings(arn),
+      selector: this.selector,
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+
+  /** A target group's health check and deregistration delay, as the network balancing reads them. */
+  private networkSettings(arn: string): { health: HealthSettings; delaySeconds: number } | undefined {
+    const group = this.state.targetGroups.find((candidate) => candidate.arn === arn);
+    if (!group) return undefined;
+    const check = group.healthCheck;
+    const number = (key: string, fallback: number) => int(check[key]) ?? fallback;
+    return {
+      health: {
+        protocol: check.HealthCheckProtocol === "HTTP" ? "HTTP" : "TCP",
+        path: text(check.HealthCheckPath) ?? "/",
+        intervalSeconds: number("HealthCheckIntervalSeconds", 30),
+        timeoutSeconds: number("HealthCheckTimeoutSeconds", 10),
+        healthyThreshold: number("HealthyThresholdCount", 5),
+        unhealthyThreshold: number("UnhealthyThresholdCount", 2),
+      },
+      delaySeconds: int(group.attributes["deregistration_delay.timeout_seconds"]) ?? 300,
+    };
+  }
+
+  /** A network balancer's connection: passed through to its first listener's target group. */
+  private passNetwork(balancer: BalancerEntry, socket: Socket): void {
+    const listener = this.state.listeners.find((candidate) => candidate.loadBalancerArn === balancer.arn);
+    const group = listener?.defaultActions.find((action) => action.Type === "forward")?.TargetGroupArn;
+    if (!group) {
+      socket.destroy();
+      return;
+    }
+    this.network.pass(group, socket, `${balancer.name}:${listener?.port}`);
   }
 
   /** Opens the listeners of the balancers kept from an earlier run. */
@@ -253,11 +297,12 @@ export class LoadBalancers {
 
   async close(): Promise<void> {
     this.forwarder.close();
+    this.network.close();
     await Promise.all(
       [...this.servers.values()].map(
         (server) =>
           new Promise<void>((resolve) => {
-            server.closeAllConnections();
+            if ("closeAllConnections" in server) server.closeAllConnections();
             server.close(() => resolve());
           }),
       ),
@@ -269,7 +314,7 @@ export class LoadBalancers {
   list() {
     return this.state.loadBalancers.map((balancer) => ({
       name: balancer.name,
-      url: `http://${this.dnsName(balancer)}`,
+      url: `${balancer.type === "network" ? "tcp" : "http"}://${this.dnsName(balancer)}`,
       listeners: this.state.listeners
         .filter((listener) => listener.loadBalancerArn === balancer.arn)
         .map((listener) => ({
@@ -296,8 +341,11 @@ export class LoadBalancers {
   }
 
   private async listen(balancer: BalancerEntry): Promise<void> {
-    const server = createServer((request, response) => this.serve(balancer, request, response));
-    server.keepAliveTimeout = 65_000;
+    const server =
+      balancer.type === "network"
+        ? createTcpServer({ allowHalfOpen: true }, (socket) => this.passNetwork(balancer, socket))
+        : createServer((request, response) => this.serve(balancer, request, response));
+    if ("keepAliveTimeout" in server) server.keepAliveTimeout = 65_000;
     const bind = (port: number) =>
       new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -501,11 +549,14 @@ export class LoadBalancers {
         const existing = state.loadBalancers.find((balancer) => balancer.name === name);
         if (existing) return [list("LoadBalancers", [existing], (b) => this.balancerXml(b))];
         const type = text(params.Type) ?? "application";
-        if (type !== "application") {
-          throw fail("ValidationError", `Berth Local serves application load balancers only, not ${type}`);
+        if (type !== "application" && type !== "network") {
+          throw fail(
+            "ValidationError",
+            `Berth Local serves application and network load balancers, not ${type}`,
+          );
         }
         const balancer: BalancerEntry = {
-          arn: this.arn(`loadbalancer/app/${name}`, id()),
+          arn: this.arn(`loadbalancer/${type === "network" ? "net" : "app"}/${name}`, id()),
           name,
           type,
           scheme: text(params.Scheme) ?? "internet-facing",
@@ -518,7 +569,9 @@ export class LoadBalancers {
         await this.listen(balancer);
         state.loadBalancers.push(balancer);
         this.save();
-        this.options.log?.(`elbv2: load balancer ${name} listens on http://${this.dnsName(balancer)}`);
+        this.options.log?.(
+          `elbv2: load balancer ${name} listens on ${type === "network" ? "tcp" : "http"}://${this.dnsName(balancer)}`,
+        );
         return [list("LoadBalancers", [balancer], (b) => this.balancerXml(b))];
       }
       case "DescribeLoadBalancers": {
@@ -547,7 +600,7 @@ export class LoadBalancers {
         state.loadBalancers.splice(state.loadBalancers.indexOf(balancer), 1);
         const server = this.servers.get(balancer.arn);
         this.servers.delete(balancer.arn);
-        server?.closeAllConnections();
+        if (server && "closeAllConnections" in server) server.closeAllConnections();
         server?.close();
         this.save();
         return [];
@@ -564,11 +617,16 @@ export class LoadBalancers {
           throw fail("DuplicateListener", `A listener already exists on port ${port}`);
         const actions = actionsOf(params.DefaultActions);
         for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        const protocol = text(params.Protocol) ?? (balancer.type === "network" ? "TCP" : "HTTP");
+        this.checkListener(balancer, protocol, actions);
         const listener: ListenerEntry = {
-          arn: this.arn(`listener/app/${balancer.name}`, `${balancer.arn.split("/").pop()}/${id()}`),
+          arn: this.arn(
+            `listener/${balancer.type === "network" ? "net" : "app"}/${balancer.name}`,
+            `${balancer.arn.split("/").pop()}/${id()}`,
+          ),
           loadBalancerArn: balancer.arn,
           port,
-          protocol: text(params.Protocol) ?? "HTTP",
+          protocol,
           certificates: asArray<{ CertificateArn?: string }>(params.Certificates),
           ...(text(params.SslPolicy) ? { sslPolicy: text(params.SslPolicy) } : {}),
           defaultActions: actions,
@@ -576,6 +634,36 @@ export class LoadBalancers {
         state.listeners.push(listener);
         this.save();
         return [list("Listeners", [listener], (l) => this.listenerXml(l))];
+      }
+      case "ModifyListener": {
+        const listener = this.listener(params.ListenerArn);
+        const balancer = this.balancer(listener.loadBalancerArn);
+        const port = int(params.Port) ?? listener.port;
+        if (
+          port !== listener.port &&
+          state.listeners.some((other) => other.loadBalancerArn === balancer.arn && other.port === port)
+        )
+          throw fail("DuplicateListener", `A listener already exists on port ${port}`);
+        const actions =
+          params.DefaultActions !== undefined ? actionsOf(params.DefaultActions) : listener.defaultActions;
+        for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        const protocol = text(params.Protocol) ?? listener.protocol;
+        this.checkListener(balancer, protocol, actions);
+        listener.port = port;
+        listener.protocol = protocol;
+        listener.defaultActions = actions;
+        if (params.Certificates !== undefined)
+          listener.certificates = asArray<{ CertificateArn?: string }>(params.Certificates);
+        if (text(params.SslPolicy)) listener.sslPolicy = text(params.SslPolicy);
+        this.save();
+        return [list("Listeners", [listener], (l) => this.listenerXml(l))];
+      }
+      case "DeleteListener": {
+        const listener = this.listener(params.ListenerArn);
+        state.rules = state.rules.filter((rule) => rule.listenerArn !== listener.arn);
+        state.listeners.splice(state.listeners.indexOf(listener), 1);
+        this.save();
+        return [];
       }
       case "DescribeListeners": {
         const arns = asArray<string>(params.ListenerArns);
@@ -726,6 +814,26 @@ export class LoadBalancers {
       }
       case "DescribeTargetHealth": {
         const group = this.targetGroup(params.TargetGroupArn);
+        if (group.protocol === "TCP" || group.protocol === "TLS") {
+          // Behind a network balancer: the balancer's own checks, and draining targets.
+          return [
+            list("TargetHealthDescriptions", this.network.health(group.arn), (target) => [
+              element("Target", element("Id", "127.0.0.1"), element("Port", target.port)),
+              element("HealthCheckPort", String(target.port)),
+              element(
+                "TargetHealth",
+                element("State", target.state),
+                target.state === "unhealthy"
+                  ? element("Reason", "Target.FailedHealthChecks")
+                  : target.state === "draining"
+                    ? element("Reason", "Target.DeregistrationInProgress")
+                    : target.state === "initial"
+                      ? element("Reason", "Elb.InitialHealthChecking")
+                      : undefined,
+              ),
+            ]),
+          ];
+        }
         const targets = this.options.targetsOf(group.arn);
         return [
           list("TargetHealthDescriptions", targets, (target) => [
@@ -754,6 +862,33 @@ export class LoadBalancers {
       }
       default:
         throw fail("InvalidAction", `Berth Local's Elastic Load Balancing does not implement ${action}`);
+    }
+  }
+
+  /** A listener fits its balancer: HTTP(S) on an application one, TCP or TLS forwarding on a network one. */
+  private checkListener(balancer: BalancerEntry, protocol: string, actions: Action[]): void {
+    const allowed = balancer.type === "network" ? ["TCP", "TLS"] : ["HTTP", "HTTPS"];
+    if (!allowed.includes(protocol)) {
+      throw fail(
+        "ValidationError",
+        balancer.type === "network" && ["UDP", "TCP_UDP"].includes(protocol)
+          ? `Berth Local's network load balancers pass TCP only, not ${protocol}`
+          : `Protocol '${protocol}' must be one of '${allowed.join(", ")}' for a ${balancer.type} load balancer`,
+      );
+    }
+    if (balancer.type !== "network") return;
+    for (const action of actions) {
+      if (action.Type !== "forward" || !action.TargetGroupArn)
+        throw fail(
+          "ValidationError",
+          "A network load balancer's listener can only forward to a target group",
+        );
+      const group = this.targetGroup(action.TargetGroupArn);
+      if (group.protocol !== "TCP" && group.protocol !== "TLS")
+        throw fail(
+          "IncompatibleProtocols",
+          `The target group '${group.name}' uses ${group.protocol}; a ${protocol} listener needs a TCP or TLS target group`,
+        );
     }
   }
 

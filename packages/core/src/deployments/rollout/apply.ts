@@ -17,7 +17,9 @@ import {
   detachLoadBalancers,
   ensureHttpApis,
   ensureLoadBalancers,
+  ensureNetworkLoadBalancers,
   httpApiAttachments,
+  nlbAttachments,
 } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
 import { backOff } from "../../retry.ts";
@@ -320,12 +322,14 @@ async function ingressEnvironment(
   const base = renderEnvironment(context.settings, input.stack);
   const attachments = httpApiAttachments(target.stack, input.service);
   const balancing = albAttachments(target.stack, input.service);
+  const networkBalancing = nlbAttachments(target.stack, input.service);
   // One read of the stack's ingress: a service with none declared and none attached has nothing
   // to create or detach, and the URLs come from the same read.
   const listed = await IngressRecord.list(context.store, input.stack);
   if (
     attachments.length === 0 &&
     balancing.length === 0 &&
+    networkBalancing.length === 0 &&
     !listed.some((resource) => resource.attachments[input.service] !== undefined)
   ) {
     const urls = urlsOf(listed);
@@ -343,16 +347,28 @@ async function ingressEnvironment(
   const registries = await ensureHttpApis(ingressContext, input.service, attachments);
   // Gateways the service no longer declares stop routing to it.
   await detachHttpApis(ingressContext, input.service, gateways);
-  const balancers = balancing.map((attachment) => attachment.loadBalancer);
+  const balancers = [
+    ...new Set([...balancing, ...networkBalancing].map((attachment) => attachment.loadBalancer)),
+  ];
   const balancerContext = { ...ingressContext, installation: context.settings.loadBalancing };
   const targetGroups = await ensureLoadBalancers(balancerContext, input.service, balancing);
+  const networkGroups = await ensureNetworkLoadBalancers(balancerContext, input.service, networkBalancing);
   await detachLoadBalancers(balancerContext, input.service, balancers);
   // One container port may be behind a gateway and a load balancer at once.
-  const ingress: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }> = { ...registries };
+  const ingress: Record<
+    string,
+    { serviceRegistryArn?: string; targetGroupArn?: string; networkTargetGroupArns?: string[] }
+  > = { ...registries };
   for (const [key, group] of Object.entries(targetGroups)) ingress[key] = { ...ingress[key], ...group };
+  for (const [key, group] of Object.entries(networkGroups)) ingress[key] = { ...ingress[key], ...group };
   gateways.push(...balancers);
   const urls = urlsOf(await IngressRecord.list(context.store, input.stack));
-  if (attachments.length === 0 && balancing.length === 0 && changes.length === 0) {
+  if (
+    attachments.length === 0 &&
+    balancing.length === 0 &&
+    networkBalancing.length === 0 &&
+    changes.length === 0
+  ) {
     return { env: renderEnvironment(context.settings, input.stack, { ingressUrls: urls }), urls };
   }
   await DeploymentEventRecord.append(context.store, deploymentId, {

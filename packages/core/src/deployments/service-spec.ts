@@ -33,11 +33,23 @@ function validated(spec: SpecJson, what: string): SpecJson {
   return JSON.parse(JSON.stringify(resource)) as SpecJson;
 }
 
-/** `<alias>.<stack>:port` for services reachable through Service Connect (private and web services). */
-export function addressOf(stack: string, service: string, spec: SpecJson): string | null {
+/**
+ * `host:port` of private and web services: `<alias>.<stack>:port` through Service Connect, or a
+ * private service's internal load balancer where `ownUrl` (the balancer's URL) says it has one.
+ */
+export function addressOf(
+  stack: string,
+  service: string,
+  spec: SpecJson,
+  ownUrl?: string | null,
+): string | null {
   const resource = computeResourceOf(spec);
   if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) return null;
-  return Render.addressOf({ resources: { [service]: resource } }, { stack }, service);
+  return Render.addressOf(
+    { resources: { [service]: resource } },
+    { stack, ingressUrls: ownUrl ? { [service]: ownUrl } : {} },
+    service,
+  );
 }
 
 export interface ScalingBounds {

@@ -26,7 +26,9 @@ import {
   ChangeResourceRecordSetsCommand,
   type ChangeResourceRecordSetsCommandInput,
   ListHostedZonesByNameCommand,
+  type ListHostedZonesByNameCommandInput,
   ListResourceRecordSetsCommand,
+  type ListResourceRecordSetsCommandInput,
   type Route53Client,
 } from "@aws-sdk/client-route-53";
 import { ApiGateway, Route53 } from "../aws/index.ts";
@@ -81,6 +83,10 @@ export function listCertificatesInput(nextToken?: string): ListCertificatesComma
     MaxItems: 1000,
     ...(nextToken ? { NextToken: nextToken } : {}),
   };
+}
+
+export function describeCertificateInput(summary: Pick<CertificateSummary, "CertificateArn">) {
+  return { CertificateArn: summary.CertificateArn };
 }
 
 async function certificateNames(
@@ -229,6 +235,34 @@ async function mappingsOf(context: DomainContext, domain: string): Promise<ApiMa
   return mappings;
 }
 
+function refuseForeign(
+  context: DomainContext,
+  gateway: string,
+  domain: string,
+  found: Pick<GetDomainNameCommandOutput, "Tags">,
+): void {
+  const owner = found.Tags?.["berth:stack"];
+  const resource = found.Tags?.["berth:resource"];
+  if (owner !== context.env.stack || resource !== gateway) {
+    throw new BerthError(
+      "CONFLICT",
+      `custom domain ${domain} of gateway ${gateway} already exists in API Gateway${owner ? ` for ${owner}/${resource}` : ", not created by Berth"}; remove it there or from the stack file`,
+    );
+  }
+}
+
+/** Refuses, before anything is created, a domain name that belongs to another stack or resource. */
+export async function checkGatewayDomains(
+  context: DomainContext,
+  gateway: string,
+  domains: readonly string[],
+): Promise<void> {
+  for (const domain of domains) {
+    const found = await getDomainName(context, domain);
+    if (found) refuseForeign(context, gateway, domain, found);
+  }
+}
+
 /**
  * Makes the gateway's custom domains exactly the declared ones (the keys of `certificates`, each
  * with its certificate from `certificatesFor`): a REGIONAL domain name (TLS 1.2)
@@ -250,14 +284,7 @@ export async function syncGatewayDomains(
     const certificateArn = certificates.get(domain);
     let found = await getDomainName(context, domain);
     if (found) {
-      const owner = found.Tags?.["berth:stack"];
-      const resource = found.Tags?.["berth:resource"];
-      if (owner !== context.env.stack || resource !== gateway) {
-        throw new BerthError(
-          "CONFLICT",
-          `custom domain ${domain} of gateway ${gateway} already exists in API Gateway${owner ? ` for ${owner}/${resource}` : ", not created by Berth"}; remove it there or from the stack file`,
-        );
-      }
+      refuseForeign(context, gateway, domain, found);
       const current = found.DomainNameConfigurations?.[0];
       if (certificateArn && current?.CertificateArn !== certificateArn) {
         const updated = await apiGateway(context).send(
@@ -369,6 +396,16 @@ export function aliasChangeInput(
   };
 }
 
+export function hostedZonesInput(name: string): ListHostedZonesByNameCommandInput {
+  // Zones listed from this name on, in order: the first ones are those of this name (Route 53's
+  // MaxItems is left at its default; the SDK and botocore disagree on its type).
+  return { DNSName: name };
+}
+
+export function recordSetsInput(zoneId: string, domain: string): ListResourceRecordSetsCommandInput {
+  return { HostedZoneId: zoneId, StartRecordName: domain };
+}
+
 /** The account's public hosted zone that holds the domain: the longest matching zone name. */
 async function publicZoneOf(
   route53: Pick<Route53Client, "send">,
@@ -377,7 +414,7 @@ async function publicZoneOf(
   const labels = domain.split(".");
   for (let start = 0; start < labels.length - 1; start++) {
     const name = labels.slice(start).join(".");
-    const listed = await route53.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 10 }));
+    const listed = await route53.send(new ListHostedZonesByNameCommand(hostedZonesInput(name)));
     const zone = (listed.HostedZones ?? []).find(
       (candidate) => candidate.Name === `${name}.` && candidate.Config?.PrivateZone !== true,
     );
@@ -404,9 +441,7 @@ async function ensureAlias(
   if (context.lookups === "none" || !route53 || !targetZoneId) return { dns: "manual" };
   const zoneId = await publicZoneOf(route53, domain);
   if (!zoneId) return { dns: "manual" };
-  const existing = await route53.send(
-    new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: domain, MaxItems: 4 }),
-  );
+  const existing = await route53.send(new ListResourceRecordSetsCommand(recordSetsInput(zoneId, domain)));
   const taken = (existing.ResourceRecordSets ?? []).find(
     (record) =>
       sameName(record.Name, domain) &&

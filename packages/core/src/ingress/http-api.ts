@@ -30,6 +30,7 @@ import { httpApiName, registryServiceName, standardTags } from "../render/names.
 import { IngressRecord, type Store } from "../store/index.ts";
 import {
   certificatesFor,
+  checkGatewayDomains,
   type DomainClients,
   type DomainLookups,
   removeGatewayDomain,
@@ -329,6 +330,8 @@ export async function ensureHttpApis(
         attachment.customDomains,
       ),
     );
+    // So is one another stack's gateway has.
+    await checkGatewayDomains(domainContext(context), attachment.gateway, attachment.customDomains);
   }
   for (const attachment of attachments) {
     const registryArn = await ensureRegistry(context, installation, resource, attachment);

@@ -441,6 +441,8 @@ export function loadBalancerUrl(dnsName: string, listeners: AlbListener[]): stri
   const main = mainListener(listeners);
   const scheme = main.protocol === "HTTPS" ? "https" : "http";
   const standard = main.port === (scheme === "https" ? 443 : 80);
+  // A DNS name that carries its port already (Berth Local's balancers) is the address as it is.
+  if (/:\d+$/.test(dnsName)) return `${scheme}://${dnsName}`;
   return `${scheme}://${dnsName}${standard ? "" : `:${main.port}`}`;
 }
 

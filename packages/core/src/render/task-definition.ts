@@ -42,14 +42,20 @@ export function addressOf(
     resource.properties.loadBalancing.type === "application-load-balancer" &&
     balancerUrl
   ) {
-    return hostAndPort(balancerUrl);
+    const address = hostAndPort(balancerUrl);
+    if (address) return address;
   }
   return `${serviceConnectDnsName(env, Spec.serviceAlias(resourceName))}:${resource.properties.port}`;
 }
 
 /** `host:port` of a URL, with the scheme's default port written out. */
-function hostAndPort(url: string): string {
-  const parsed = new URL(url);
+function hostAndPort(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === "https:" ? "443" : "80")}`;
 }
 

@@ -35,7 +35,7 @@ import { IngressRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { localInstallation } from "../packages/local/src/installation.ts";
-import { type ContractRequest, validateWithBotocore } from "./support/botocore.ts";
+import { type ContractRequest, invalidRequests, recordingInto } from "./support/botocore.ts";
 
 /**
  * Custom domains of gateways and load balancers: what the stack file plans, the requests Berth
@@ -47,19 +47,8 @@ let table: LocalTable;
 let local: BerthLocal;
 const recorded: ContractRequest[] = [];
 
-type Sender = { send(command: { input: unknown; constructor: { name: string } }): Promise<unknown> };
 function recording<T extends object>(service: string, client: T): T {
-  const sender = client as unknown as Sender;
-  return {
-    send: (command: { input: unknown; constructor: { name: string } }) => {
-      recorded.push({
-        service,
-        operation: command.constructor.name.replace(/Command$/, ""),
-        input: command.input,
-      });
-      return sender.send(command);
-    },
-  } as unknown as T;
+  return recordingInto(recorded, service, client);
 }
 
 beforeAll(async () => {
@@ -107,13 +96,6 @@ const IMAGE = `berth.local/x@sha256:${"0".repeat(64)}`;
 const CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555";
 const OTHER_CERTIFICATE =
   "arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000";
-
-function invalidRequests(requests: readonly ContractRequest[]): string[] {
-  const { results } = validateWithBotocore(requests);
-  return results.flatMap((found, index) =>
-    found.map((problem) => `${requests[index]?.service}:${requests[index]?.operation}: ${problem}`),
-  );
-}
 
 describe("what a stack file's custom domains plan", () => {
   it("gives a web service's gateway its domains, lowercased, and an ALB an HTTPS listener for them", () => {

@@ -328,15 +328,13 @@ export async function syncGatewayDomains(
     const target = configuration?.ApiGatewayDomainName;
     if (!target)
       throw new BerthError("MISSING_INGRESS", `API Gateway answered no target for domain ${domain}`);
-    const dns = await ensureAlias(context, domain, target, configuration?.HostedZoneId);
-    records.push({
-      name: domain,
-      url: domainUrl(domain, ownUrl, certificateArn !== undefined),
-      ...(certificateArn ? { certificateArn } : {}),
-      target,
-      ...(configuration?.HostedZoneId ? { targetZoneId: configuration.HostedZoneId } : {}),
-      ...dns,
-    });
+    records.push(
+      await pointDomain(context, domain, certificateArn, {
+        url: ownUrl,
+        target,
+        zoneId: configuration?.HostedZoneId,
+      }),
+    );
   }
   for (const record of previous) {
     if (!domains.includes(record.name)) await removeGatewayDomain(context, gateway, apiId, record);
@@ -473,6 +471,24 @@ async function removeAlias(context: DomainContext, record: DomainRecord): Promis
   }
 }
 
+/** Points the domain at its resource (alias record where Route 53 hosts it) and answers its record. */
+async function pointDomain(
+  context: DomainContext,
+  domain: string,
+  certificateArn: string | undefined,
+  resource: { url: string; target: string; zoneId: string | undefined },
+): Promise<DomainRecord> {
+  const dns = await ensureAlias(context, domain, resource.target, resource.zoneId);
+  return {
+    name: domain,
+    url: domainUrl(domain, resource.url, certificateArn !== undefined),
+    ...(certificateArn ? { certificateArn } : {}),
+    target: resource.target,
+    ...(resource.zoneId ? { targetZoneId: resource.zoneId } : {}),
+    ...dns,
+  };
+}
+
 /**
  * A load balancer's domains: the alias record of each (the balancer serves every host its rules
  * allow; its certificates are its listeners'), and those no longer declared removed.
@@ -486,16 +502,13 @@ export async function syncBalancerDomains(
   const domains = [...certificates.keys()];
   const records: DomainRecord[] = [];
   for (const domain of domains) {
-    const certificateArn = certificates.get(domain);
-    const dns = await ensureAlias(context, domain, balancer.dnsName, balancer.zoneId);
-    records.push({
-      name: domain,
-      url: domainUrl(domain, balancer.url, certificateArn !== undefined),
-      ...(certificateArn ? { certificateArn } : {}),
-      target: balancer.dnsName,
-      ...(balancer.zoneId ? { targetZoneId: balancer.zoneId } : {}),
-      ...dns,
-    });
+    records.push(
+      await pointDomain(context, domain, certificates.get(domain), {
+        url: balancer.url,
+        target: balancer.dnsName,
+        zoneId: balancer.zoneId,
+      }),
+    );
   }
   for (const record of previous) {
     if (!domains.includes(record.name)) await removeAlias(context, record);

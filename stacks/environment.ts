@@ -85,6 +85,8 @@ export function installationVariables(values: InstallationValues): Record<string
     // Without the wiring, refuse the deployment: "omit" would run a public service that nothing
     // routes to, and call it a success.
     BERTH_INGRESS_MISSING: "error",
+    // Custom domains: their certificates from ACM, their alias records in Route 53.
+    BERTH_DOMAIN_LOOKUPS: "acm-route53",
     BERTH_VPC_LINK_ID: values.vpcLinkId,
     BERTH_INGRESS_NAMESPACE_ID: values.ingressNamespaceId,
     BERTH_VPC_ID: values.vpcId,

@@ -61,6 +61,13 @@ export function loadBalancerWiring(scope: Stack, vpc: ec2.IVpc, taskSecurityGrou
     securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `HTTP(S) from anywhere on ${port}`);
     securityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.tcp(port), `HTTP(S) from anywhere on ${port}`);
   }
+  // A private service's internal balancer listens on the service's own port: its consumers (tasks)
+  // reach it there.
+  securityGroup.addIngressRule(
+    taskSecurityGroup,
+    ec2.Port.allTcp(),
+    "from Berth tasks, to internal balancers on their services' ports",
+  );
   // Targets are registered by IP on their container port, whichever it is.
   securityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
   // Beside the balancers' group (remoteRule), as for the VPC link: no dependency back on it.

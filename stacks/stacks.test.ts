@@ -203,6 +203,7 @@ describe("functions", () => {
       BERTH_SERVICE_CONNECT_NAMESPACE: namespace,
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "error",
+      BERTH_DOMAIN_LOOKUPS: "acm-route53",
       BERTH_VPC_LINK_ID: templates.ref(
         "Cluster",
         templates.logicalId("Cluster", "AWS::ApiGatewayV2::VpcLink", () => true),

@@ -28,7 +28,7 @@ import { type LocalTable, startLocalTable } from "../packages/core/src/store/tes
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { localInstallation } from "../packages/local/src/installation.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
-import { type ContractRequest, validateWithBotocore } from "./support/botocore.ts";
+import { type ContractRequest, invalidRequests, recordingInto } from "./support/botocore.ts";
 
 /**
  * Every request the workflow steps send, checked against AWS's own service models: the steps
@@ -39,20 +39,8 @@ let table: LocalTable;
 let local: BerthLocal;
 const recorded: ContractRequest[] = [];
 
-type Sender = { send(command: { input: unknown; constructor: { name: string } }): Promise<unknown> };
-
 function recording<T extends object>(service: string, client: T): T {
-  const sender = client as unknown as Sender;
-  return {
-    send: (command: { input: unknown; constructor: { name: string } }) => {
-      recorded.push({
-        service,
-        operation: command.constructor.name.replace(/Command$/, ""),
-        input: command.input,
-      });
-      return sender.send(command);
-    },
-  } as unknown as T;
+  return recordingInto(recorded, service, client);
 }
 
 beforeAll(async () => {
@@ -84,14 +72,6 @@ async function requestInput(stack: string, service: string, hashDigit: string) {
     specHash: hashDigit.repeat(64),
   });
   return { deploymentId: requested.deployment.id, stack, service };
-}
-
-/** botocore's problems with each request, as `service:Operation: problem`. */
-function invalidRequests(requests: ContractRequest[]): string[] {
-  const { results } = validateWithBotocore(requests);
-  return results.flatMap((found, index) =>
-    found.map((problem) => `${requests[index]?.service}:${requests[index]?.operation}: ${problem}`),
-  );
 }
 
 /** apply-service's answer for a service: the ECS deployment to wait for. */

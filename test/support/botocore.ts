@@ -62,3 +62,28 @@ export function responseProblems(
 ): string[][] {
   return modelCheck({ check: "responses", service, responses }) as string[][];
 }
+
+type Sender = { send(command: { input: unknown; constructor: { name: string } }): Promise<unknown> };
+
+/** An SDK client that records every request it sends into `into` (the request still goes through). */
+export function recordingInto<T extends object>(into: ContractRequest[], service: string, client: T): T {
+  const sender = client as unknown as Sender;
+  return {
+    send: (command: { input: unknown; constructor: { name: string } }) => {
+      into.push({
+        service,
+        operation: command.constructor.name.replace(/Command$/, ""),
+        input: command.input,
+      });
+      return sender.send(command);
+    },
+  } as unknown as T;
+}
+
+/** botocore's problems with each request, as `service:Operation: problem`. */
+export function invalidRequests(requests: readonly ContractRequest[]): string[] {
+  const { results } = validateWithBotocore(requests);
+  return results.flatMap((found, index) =>
+    found.map((problem) => `${requests[index]?.service}:${requests[index]?.operation}: ${problem}`),
+  );
+}

@@ -77,6 +77,8 @@ export interface IngressView {
   name: string;
   type: string;
   url: string;
+  /** Absent from older APIs. */
+  domains?: { name: string; url: string; target: string; dns: "route53" | "manual" }[];
 }
 
 export interface StackDetail {
@@ -93,9 +95,15 @@ export function urlLines(detail: StackDetail): string[] {
   const width = Math.max(...ingress.map((resource) => resource.name.length));
   return [
     "URLs:",
-    ...ingress.map(
-      (resource) => `  ${resource.name.padEnd(width)}  ${resource.type.padEnd(16)}  ${resource.url}`,
-    ),
+    ...ingress.flatMap((resource) => [
+      `  ${resource.name.padEnd(width)}  ${resource.type.padEnd(16)}  ${resource.url}`,
+      ...(resource.domains ?? [])
+        .filter((domain) => domain.dns === "manual")
+        .map(
+          (domain) =>
+            `  ${"".padEnd(width)}  ${"".padEnd(16)}  DNS: point ${domain.name} (CNAME) at ${domain.target}`,
+        ),
+    ]),
   ];
 }
 

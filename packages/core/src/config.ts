@@ -126,6 +126,13 @@ const SECTIONS = {
        * Unset where the installation has none; a stack that needs a gateway is then refused.
        */
       BERTH_VPC_LINK_ID: z.string().min(1).optional(),
+      /**
+       * How custom domains are set up: `acm-route53` finds each domain's ISSUED ACM certificate
+       * and keeps its alias record in the account's public Route 53 zone; `none` (an
+       * installation with neither, such as Berth Local) serves them without a certificate and
+       * leaves their DNS to the user.
+       */
+      BERTH_DOMAIN_LOOKUPS: z.enum(["acm-route53", "none"]).default("acm-route53"),
       BERTH_INGRESS_NAMESPACE_ID: z.string().min(1).optional(),
       /**
        * The VPC and the public subnets and security groups of the load balancers Berth creates
@@ -188,6 +195,7 @@ const SECTIONS = {
       serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,
       ingress: env.BERTH_INGRESS,
       ingressMissing: env.BERTH_INGRESS_MISSING,
+      domainLookups: env.BERTH_DOMAIN_LOOKUPS,
       ...(env.BERTH_VPC_LINK_ID && env.BERTH_INGRESS_NAMESPACE_ID
         ? { httpApi: { vpcLinkId: env.BERTH_VPC_LINK_ID, namespaceId: env.BERTH_INGRESS_NAMESPACE_ID } }
         : {}),

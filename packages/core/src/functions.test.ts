@@ -24,6 +24,9 @@ const WITHOUT_RESOURCE_LEVEL = new Set([
   "elasticloadbalancing:DescribeListeners",
   "elasticloadbalancing:DescribeRules",
   "elasticloadbalancing:DescribeTargetGroups",
+  // Custom domains: ACM's and Route 53's listings authorize on "*" only.
+  "acm:ListCertificates",
+  "route53:ListHostedZonesByName",
 ]);
 
 /** Every step the workflows invoke: loading and preparing, what applying and waiting calls, deleting. */

@@ -88,6 +88,22 @@ const manageGateways: FunctionPermission[] = [
     resources: [`${API_GATEWAY}/apis/*`],
     conditions: BERTH_TAGGED,
   },
+  // Custom domains: domain names created only with the stage's tag; their API mappings changed
+  // only under a domain name that has it.
+  {
+    actions: ["apigateway:GET"],
+    resources: [`${API_GATEWAY}/domainnames`, `${API_GATEWAY}/domainnames/*`],
+  },
+  {
+    actions: ["apigateway:POST"],
+    resources: [`${API_GATEWAY}/domainnames`],
+    conditions: TAGGING_BERTH,
+  },
+  {
+    actions: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+    resources: [`${API_GATEWAY}/domainnames/*`],
+    conditions: BERTH_TAGGED,
+  },
   // Listing a namespace's services allows no resource-level permissions.
   { actions: ["servicediscovery:ListServices"], resources: ["*"] },
   {
@@ -118,6 +134,32 @@ const ELB_RESOURCES = [
   `${ELB}:listener-rule/app/*`,
   `${ELB}:targetgroup/*`,
 ];
+/**
+ * Custom domains' certificates and DNS: the region's ACM certificates are read (listing allows no
+ * resource-level permissions), and alias A records alone are upserted or deleted in the account's
+ * hosted zones (Route 53's listings allow none either).
+ */
+const manageDomains: FunctionPermission[] = [
+  { actions: ["acm:ListCertificates", "route53:ListHostedZonesByName"], resources: ["*"] },
+  {
+    actions: ["acm:DescribeCertificate"],
+    resources: ["arn:${Partition}:acm:${Region}:${Account}:certificate/*"],
+  },
+  {
+    actions: ["route53:ListResourceRecordSets"],
+    resources: ["arn:${Partition}:route53:::hostedzone/*"],
+  },
+  {
+    actions: ["route53:ChangeResourceRecordSets"],
+    resources: ["arn:${Partition}:route53:::hostedzone/*"],
+    conditions: {
+      "ForAllValues:StringEquals": {
+        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
+      },
+    },
+  },
+];
 const manageLoadBalancers: FunctionPermission[] = [
   {
     actions: [
@@ -146,6 +188,7 @@ const manageLoadBalancers: FunctionPermission[] = [
       "elasticloadbalancing:DeleteListener",
       "elasticloadbalancing:ModifyTargetGroup",
       "elasticloadbalancing:ModifyTargetGroupAttributes",
+      "elasticloadbalancing:AddListenerCertificates",
       "elasticloadbalancing:DeleteRule",
       "elasticloadbalancing:DeleteTargetGroup",
       "elasticloadbalancing:DeleteLoadBalancer",
@@ -294,6 +337,7 @@ const SETTINGS_ENV = [
   "BERTH_SERVICE_CONNECT_NAMESPACE",
   "BERTH_INGRESS",
   "BERTH_INGRESS_MISSING",
+  "BERTH_DOMAIN_LOOKUPS",
   "BERTH_VPC_LINK_ID",
   "BERTH_INGRESS_NAMESPACE_ID",
   "BERTH_VPC_ID",
@@ -479,6 +523,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         // The HTTP API gateways of the service, created or updated before ECS is changed.
         ...manageGateways,
         ...manageLoadBalancers,
+        ...manageDomains,
       ],
     },
   ),
@@ -567,6 +612,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
         // Its routes on the stack's gateways, a gateway no service uses any more, its Cloud Map services.
         ...manageGateways,
         ...manageLoadBalancers,
+        ...manageDomains,
       ],
     },
   ),

@@ -2,6 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
+  Acm,
   ApiGateway,
   AutoScaling,
   AutoScalingGroups,
@@ -12,6 +13,7 @@ import {
   Elb,
   Iam,
   Logs,
+  Route53,
   Scheduler,
   SecretsManager,
   ServiceDiscovery,
@@ -107,6 +109,8 @@ export function stepRuntime(
       apiGateway: ApiGateway.apiGatewayClient(client),
       serviceDiscovery: ServiceDiscovery.serviceDiscoveryClient(client),
       elb: Elb.elbClient(client),
+      acm: Acm.acmClient(client),
+      route53: Route53.route53Client(client),
     },
     logger,
     ...(config.installation.hostFleet

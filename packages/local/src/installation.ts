@@ -76,6 +76,8 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_NLB_SECURITY_GROUPS: "sg-berth-local-nlb",
       BERTH_INGRESS: "{}",
       BERTH_INGRESS_MISSING: "omit",
+      // No ACM or Route 53 here: custom domains are served without a certificate, DNS is the user's.
+      BERTH_DOMAIN_LOOKUPS: "none",
       BERTH_STATE_MACHINE_PREFIX: LOCAL_STATE_MACHINE_PREFIX,
       // Stacks' own refresh schedules: Berth Local's scheduler fires them at the function.
       BERTH_SCHEDULE_GROUP: LOCAL_SCHEDULE_GROUP,

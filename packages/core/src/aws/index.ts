@@ -5,6 +5,7 @@
  * from the environment; constructing one does no I/O, so a module may build its clients when
  * it loads.
  */
+export * as Acm from "./acm.ts";
 export * as ApiGateway from "./apigatewayv2.ts";
 export * as AutoScaling from "./application-auto-scaling.ts";
 export * as AutoScalingGroups from "./auto-scaling-groups.ts";
@@ -16,6 +17,7 @@ export * as Elb from "./elbv2.ts";
 export { awsErrorName, type ClientConfig, isAwsError } from "./errors.ts";
 export * as Iam from "./iam.ts";
 export * as Lambda from "./lambda.ts";
+export * as Route53 from "./route53.ts";
 export * as Scheduler from "./scheduler.ts";
 export * as SecretsManager from "./secrets-manager.ts";
 export * as ServiceDiscovery from "./servicediscovery.ts";

@@ -33,23 +33,33 @@ function validated(spec: SpecJson, what: string): SpecJson {
   return JSON.parse(JSON.stringify(resource)) as SpecJson;
 }
 
-/** Addresses already worked out, by stack, service and spec text: every stack read shows them. */
+/** Addresses already worked out, by stack, service, balancer URL and spec text: every stack read shows them. */
 const addresses = new Map<string, string | null>();
 const ADDRESSES_KEPT = 256;
 
 /**
- * `<alias>.<stack>:port` for services reachable through Service Connect (private and web services).
+ * `host:port` of private and web services: `<alias>.<stack>:port` through Service Connect, or a
+ * private service's internal load balancer where `ownUrl` (the balancer's URL) says it has one.
  * Remembered for the last few hundred specs: validating a spec costs far more than writing it out.
  */
-export function addressOf(stack: string, service: string, spec: SpecJson): string | null {
-  const key = `${stack}\n${service}\n${JSON.stringify(spec)}`;
+export function addressOf(
+  stack: string,
+  service: string,
+  spec: SpecJson,
+  ownUrl?: string | null,
+): string | null {
+  const key = `${stack}\n${service}\n${ownUrl ?? ""}\n${JSON.stringify(spec)}`;
   const known = addresses.get(key);
   if (known !== undefined) return known;
   const resource = computeResourceOf(spec);
   const address =
     !resource || (resource.type !== "private-service" && resource.type !== "web-service")
       ? null
-      : Render.addressOf({ resources: { [service]: resource } }, { stack }, service);
+      : Render.addressOf(
+          { resources: { [service]: resource } },
+          { stack, ingressUrls: ownUrl ? { [service]: ownUrl } : {} },
+          service,
+        );
   if (addresses.size >= ADDRESSES_KEPT) addresses.delete(addresses.keys().next().value as string);
   addresses.set(key, address);
   return address;

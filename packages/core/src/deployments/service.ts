@@ -97,7 +97,8 @@ export interface Described {
 /** The URL of the ingress a service is attached to: its own gateway (named after it) first. */
 export function urlOf(service: string, ingress: IngressRecord.Info[]): string | null {
   const attached = ingress.filter((resource) => resource.attachments[service] !== undefined);
-  return (attached.find((resource) => resource.name === service) ?? attached[0])?.url ?? null;
+  const found = attached.find((resource) => resource.name === service) ?? attached[0];
+  return found ? IngressRecord.publicUrl(found) : null;
 }
 
 export async function describe(

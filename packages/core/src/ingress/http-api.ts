@@ -28,9 +28,17 @@ import { BerthError } from "../errors.ts";
 import type { Environment } from "../render/environment.ts";
 import { httpApiName, registryServiceName, standardTags } from "../render/names.ts";
 import { IngressRecord, type Store } from "../store/index.ts";
+import {
+  certificatesFor,
+  checkGatewayDomains,
+  type DomainClients,
+  type DomainLookups,
+  removeGatewayDomain,
+  syncGatewayDomains,
+} from "./domains.ts";
 import type { HttpApiAttachment, HttpApiCors } from "./plan.ts";
 
-export interface HttpApiClients {
+export interface HttpApiClients extends DomainClients {
   apiGateway: Pick<ApiGatewayV2Client, "send">;
   serviceDiscovery: Pick<ServiceDiscoveryClient, "send">;
 }
@@ -46,8 +54,19 @@ export interface HttpApiContext {
   clients: HttpApiClients;
   installation: HttpApiInstallation | undefined;
   env: Environment;
+  /** Whether custom domains' certificates and DNS are looked up in ACM and Route 53 (the default). */
+  domainLookups?: DomainLookups;
   /** Progress, one line per change made in AWS. */
   log?: (line: string) => void;
+}
+
+function domainContext(context: Omit<HttpApiContext, "installation">) {
+  return {
+    clients: context.clients,
+    lookups: context.domainLookups ?? "acm-route53",
+    env: context.env,
+    ...(context.log ? { log: context.log } : {}),
+  };
 }
 
 /** What a service's ECS service must register in, by `resource/container/port`. */
@@ -300,6 +319,20 @@ export async function ensureHttpApis(
   const registries: Registries = {};
   if (attachments.length === 0) return registries;
   const installation = requireInstallation(context, resource);
+  // A domain no certificate covers is refused before anything is created.
+  const certificates = new Map<string, Map<string, string | undefined>>();
+  for (const attachment of attachments) {
+    certificates.set(
+      attachment.gateway,
+      await certificatesFor(
+        domainContext(context),
+        `gateway ${attachment.gateway}`,
+        attachment.customDomains,
+      ),
+    );
+    // So is one another stack's gateway has.
+    await checkGatewayDomains(domainContext(context), attachment.gateway, attachment.customDomains);
+  }
   for (const attachment of attachments) {
     const registryArn = await ensureRegistry(context, installation, resource, attachment);
     const api = await ensureApi(context, attachment);
@@ -310,12 +343,22 @@ export async function ensureHttpApis(
     if (!integration.IntegrationId)
       throw new BerthError("MISSING_INGRESS", "API Gateway answered no integration id");
     const routeIds = await syncRoutes(context, api.ApiId, integration.IntegrationId, resource, attachment);
+    const recorded = await IngressRecord.get(context.store, context.env.stack, attachment.gateway);
+    const domains = await syncGatewayDomains(
+      domainContext(context),
+      attachment.gateway,
+      api.ApiId,
+      api.ApiEndpoint,
+      certificates.get(attachment.gateway) ?? new Map(),
+      recorded?.awsId === api.ApiId ? recorded.domains : [],
+    );
     await IngressRecord.put(context.store, {
       stack: context.env.stack,
       name: attachment.gateway,
       type: "http-api-gateway",
       awsId: api.ApiId,
       url: api.ApiEndpoint,
+      domains,
     });
     await IngressRecord.attach(
       context.store,
@@ -375,6 +418,9 @@ export async function detachHttpApis(
     context.log?.(`gateway ${gateway.name}: detached ${resource}`);
     const others = Object.keys(gateway.attachments).filter((service) => service !== resource);
     if (others.length === 0) {
+      for (const domain of gateway.domains) {
+        await removeGatewayDomain(domainContext(context), gateway.name, gateway.awsId, domain);
+      }
       try {
         await context.clients.apiGateway.send(new DeleteApiCommand({ ApiId: gateway.awsId }));
         context.log?.(`deleted HTTP API of gateway ${gateway.name}`);

@@ -1,3 +1,4 @@
+export * from "./domains.ts";
 export * from "./http-api.ts";
 export * from "./load-balancer.ts";
 export * from "./load-balancer-plan.ts";

@@ -1,4 +1,5 @@
 import { Spec } from "../spec/index.ts";
+import { domainList } from "./plan.ts";
 
 /**
  * What a service needs from application load balancers, read from the stack file alone: which
@@ -43,6 +44,18 @@ export interface AlbAttachment {
   healthCheck: AlbHealthCheck;
   /** Seconds a draining target keeps its connections: the container's stop timeout. */
   deregistrationDelaySeconds: number;
+  /** The balancer's custom domains, lowercased: their certificates go on its HTTPS listeners. */
+  customDomains: string[];
+}
+
+/**
+ * A balancer with custom domains serves them over HTTPS: without a declared HTTPS listener it
+ * gets one on 443 (its certificates are the domains'), and HTTP then redirects to it.
+ */
+export function withDomainListener(listeners: AlbListener[], domains: readonly string[]): AlbListener[] {
+  if (domains.length === 0 || listeners.some((listener) => listener.protocol === "HTTPS")) return listeners;
+  if (listeners.some((listener) => listener.port === 443)) return listeners;
+  return [...listeners, { port: 443, protocol: "HTTPS", certificateArns: [] }];
 }
 
 /** The balancer's listeners as declared; without any, HTTP on port 80. */
@@ -79,18 +92,20 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
   if (resource.type === "web-service" || resource.type === "private-service") {
     if (resource.properties.loadBalancing.type !== "application-load-balancer") return [];
     const internal = resource.type === "private-service";
+    const domains = resource.type === "web-service" ? domainList(resource.properties.customDomains) : [];
     return [
       {
         loadBalancer: serviceName,
         scheme: internal ? "internal" : "internet-facing",
         listeners: internal
           ? [{ port: resource.properties.port, protocol: "HTTP", certificateArns: [] }]
-          : albListeners(undefined),
+          : withDomainListener(albListeners(undefined), domains),
         container: serviceName,
         port: resource.properties.port,
         rules: [],
         healthCheck: healthCheckOf(undefined),
         deregistrationDelaySeconds: resource.properties.stopTimeout,
+        customDomains: domains,
       },
     ];
   }
@@ -106,10 +121,14 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
         const declared = stack.resources[loadBalancerName];
         const internal =
           declared?.type === "application-load-balancer" && declared.properties.interface === "internal";
+        const domains = domainList(
+          declared?.type === "application-load-balancer" ? declared.properties.customDomains : undefined,
+        );
         attachment = {
           loadBalancer: loadBalancerName,
           scheme: internal ? "internal" : "internet-facing",
-          listeners: albListeners(declared),
+          listeners: withDomainListener(albListeners(declared), domains),
+          customDomains: domains,
           container: container.name,
           port: containerPort,
           rules: [],

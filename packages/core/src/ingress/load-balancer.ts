@@ -1,5 +1,6 @@
 import {
   type Action,
+  AddListenerCertificatesCommand,
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
@@ -27,9 +28,16 @@ import { BerthError } from "../errors.ts";
 import type { Environment } from "../render/environment.ts";
 import { loadBalancerName, standardTags, targetGroupName } from "../render/names.ts";
 import { IngressRecord, type Store } from "../store/index.ts";
+import {
+  certificatesFor,
+  type DomainClients,
+  type DomainLookups,
+  removeBalancerDomains,
+  syncBalancerDomains,
+} from "./domains.ts";
 import { type AlbAttachment, type AlbListener, type AlbRule, mainListener } from "./load-balancer-plan.ts";
 
-export interface LoadBalancerClients {
+export interface LoadBalancerClients extends DomainClients {
   elb: Pick<ElasticLoadBalancingV2Client, "send">;
 }
 
@@ -50,7 +58,18 @@ export interface LoadBalancerContext {
   clients: LoadBalancerClients;
   installation: LoadBalancerInstallation | undefined;
   env: Environment;
+  /** Whether custom domains' certificates and DNS are looked up in ACM and Route 53 (the default). */
+  domainLookups?: DomainLookups;
   log?: (line: string) => void;
+}
+
+function domainContext(context: Omit<LoadBalancerContext, "installation">) {
+  return {
+    clients: context.clients,
+    lookups: context.domainLookups ?? "acm-route53",
+    env: context.env,
+    ...(context.log ? { log: context.log } : {}),
+  };
 }
 
 /** What a service's ECS service must register in, by `resource/container/port`. */
@@ -176,9 +195,10 @@ async function createListener(
         LoadBalancerArn: balancerArn,
         Port: listener.port,
         Protocol: listener.protocol,
-        ...(listener.certificateArns.length > 0
+        // ELB takes one default certificate here; the others are added to the listener after.
+        ...(listener.certificateArns[0]
           ? {
-              Certificates: listener.certificateArns.map((CertificateArn) => ({ CertificateArn })),
+              Certificates: [{ CertificateArn: listener.certificateArns[0] }],
               SslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
             }
           : {}),
@@ -409,11 +429,55 @@ export function requireInstallation(
   return context.installation;
 }
 
+/** The attachment with its domains' certificates on every HTTPS listener (declared ones first). */
+function listenersWithCertificates(
+  attachment: AlbAttachment,
+  certificates: Map<string, string | undefined>,
+): AlbAttachment {
+  const found = [...certificates.values()].filter((arn): arn is string => arn !== undefined);
+  if (found.length === 0) return attachment;
+  return {
+    ...attachment,
+    listeners: attachment.listeners.map((listener) =>
+      listener.protocol === "HTTPS"
+        ? { ...listener, certificateArns: [...new Set([...listener.certificateArns, ...found])] }
+        : listener,
+    ),
+  };
+}
+
+/**
+ * Puts every certificate of the HTTPS listeners on them (ELB's AddListenerCertificates keeps the
+ * ones a listener has): those beyond the default of a new listener, and a new domain's on an
+ * existing one.
+ */
+async function addCertificates(
+  context: LoadBalancerContext,
+  listeners: Map<number, Listener>,
+  attachment: AlbAttachment,
+): Promise<void> {
+  for (const declared of attachment.listeners) {
+    const listener = listeners.get(declared.port);
+    if (declared.protocol !== "HTTPS" || !listener?.ListenerArn) continue;
+    const defaultArn = listener.Certificates?.[0]?.CertificateArn;
+    const extra = declared.certificateArns.filter((arn) => arn !== defaultArn);
+    if (extra.length === 0) continue;
+    await context.clients.elb.send(
+      new AddListenerCertificatesCommand({
+        ListenerArn: listener.ListenerArn,
+        Certificates: extra.map((CertificateArn) => ({ CertificateArn })),
+      }),
+    );
+  }
+}
+
 /** The balancer's URL: HTTPS where it has an HTTPS listener, the port unless it is the default. */
 export function loadBalancerUrl(dnsName: string, listeners: AlbListener[]): string {
   const main = mainListener(listeners);
   const scheme = main.protocol === "HTTPS" ? "https" : "http";
   const standard = main.port === (scheme === "https" ? 443 : 80);
+  // A DNS name that carries its port already (Berth Local's balancers) is the address as it is.
+  if (/:\d+$/.test(dnsName)) return `${scheme}://${dnsName}`;
   return `${scheme}://${dnsName}${standard ? "" : `:${main.port}`}`;
 }
 
@@ -431,21 +495,38 @@ export async function ensureLoadBalancers(
   if (attachments.length === 0) return groups;
   const installation = requireInstallation(context, resource);
   for (const attachment of attachments) {
-    const balancer = await ensureLoadBalancer(context, installation, attachment);
-    const targetGroupArn = await ensureTargetGroup(context, installation, resource, attachment);
+    // A domain no certificate covers is refused before anything is created.
+    const certificates = await certificatesFor(
+      domainContext(context),
+      `load balancer ${attachment.loadBalancer}`,
+      attachment.customDomains,
+    );
+    const withCertificates = listenersWithCertificates(attachment, certificates);
+    const balancer = await ensureLoadBalancer(context, installation, withCertificates);
+    const targetGroupArn = await ensureTargetGroup(context, installation, resource, withCertificates);
     const listeners = await ensureListeners(
       context,
       balancer.LoadBalancerArn ?? "",
-      attachment,
+      withCertificates,
       targetGroupArn,
     );
-    const ruleArns = await syncRules(context, listeners, resource, attachment, targetGroupArn);
+    await addCertificates(context, listeners, withCertificates);
+    const ruleArns = await syncRules(context, listeners, resource, withCertificates, targetGroupArn);
+    const url = loadBalancerUrl(balancer.DNSName ?? "", attachment.listeners);
+    const recorded = await IngressRecord.get(context.store, context.env.stack, attachment.loadBalancer);
+    const domains = await syncBalancerDomains(
+      domainContext(context),
+      { dnsName: balancer.DNSName ?? "", zoneId: balancer.CanonicalHostedZoneId, url },
+      certificates,
+      recorded && recorded.awsId === balancer.LoadBalancerArn ? recorded.domains : [],
+    );
     await IngressRecord.put(context.store, {
       stack: context.env.stack,
       name: attachment.loadBalancer,
       type: "application-load-balancer",
       awsId: balancer.LoadBalancerArn ?? "",
-      url: loadBalancerUrl(balancer.DNSName ?? "", attachment.listeners),
+      url,
+      domains,
     });
     await IngressRecord.attach(
       context.store,
@@ -519,6 +600,7 @@ export async function detachLoadBalancers(
       }
     };
     const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
+    if (others.length === 0) await removeBalancerDomains(domainContext(context), balancer.domains);
     if (others.length === 0) await deleteBalancer();
     await deleteTargetGroups(context, attachment.targetGroupArns ?? [attachment.targetGroupArn]);
     await IngressRecord.attach(
@@ -533,7 +615,10 @@ export async function detachLoadBalancers(
       others.length === 0
         ? undefined
         : await IngressRecord.get(context.store, context.env.stack, balancer.name);
-    if (others.length > 0 && left && Object.keys(left.attachments).length === 0) await deleteBalancer();
+    if (others.length > 0 && left && Object.keys(left.attachments).length === 0) {
+      await removeBalancerDomains(domainContext(context), left.domains);
+      await deleteBalancer();
+    }
     if (others.length === 0 || (left && Object.keys(left.attachments).length === 0))
       await IngressRecord.remove(context.store, context.env.stack, balancer.name);
   }

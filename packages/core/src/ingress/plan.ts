@@ -24,6 +24,13 @@ export interface HttpApiAttachment {
   port: number;
   routes: HttpApiRoute[];
   cors?: HttpApiCors;
+  /** The gateway's custom domains, lowercased, in the declared order. */
+  customDomains: string[];
+}
+
+/** Declared custom domains, lowercased and without repeats, in the declared order. */
+export function domainList(domains: readonly string[] | undefined): string[] {
+  return [...new Set((domains ?? []).map((domain) => domain.toLowerCase()))];
 }
 
 function routeKey(method: string, path: string): string {
@@ -59,6 +66,7 @@ export function httpApiAttachments(stack: Spec.Stack, serviceName: string): Http
         // Every request reaches the service: API Gateway's catch-all route.
         routes: [{ routeKey: "$default", payloadFormat: "1.0" }],
         ...(cors ? { cors } : {}),
+        customDomains: domainList(resource.properties.customDomains),
       },
     ];
   }
@@ -82,7 +90,16 @@ export function httpApiAttachments(stack: Spec.Stack, serviceName: string): Http
           declared?.type === "http-api-gateway" && declared.properties.cors
             ? corsOf(declared.properties.cors)
             : undefined;
-        attachment = { gateway, container: container.name, port, routes: [], ...(cors ? { cors } : {}) };
+        attachment = {
+          gateway,
+          container: container.name,
+          port,
+          routes: [],
+          ...(cors ? { cors } : {}),
+          customDomains: domainList(
+            declared?.type === "http-api-gateway" ? declared.properties.customDomains : undefined,
+          ),
+        };
         byTarget.set(key, attachment);
       }
       attachment.routes.push({ routeKey: routeKey(method, path), payloadFormat });

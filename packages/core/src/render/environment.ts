@@ -50,7 +50,11 @@ export const Environment = z.object({
       }),
     )
     .default({}),
-  /** Public URLs of the stack's gateways Berth created, by gateway name (`$ResourceParam(…, 'url')`). */
+  /**
+   * The stack's gateways and load balancers Berth created: each one's own URL by its name
+   * (`$ResourceParam(…, 'url')`, a private service's internal balancer for its `address`), and
+   * its first custom domain by `<name>/domain` (`$ResourceParam(…, 'domain')`).
+   */
   ingressUrls: z.record(z.string(), z.string()).default({}),
   /**
    * Ingress the installation lacks: `error` refuses to render, `omit` renders the service without

@@ -21,13 +21,60 @@ import {
   upperSnake,
 } from "./names.ts";
 
-/** The address other resources use for a service: its Service Connect `<alias>.<stack>:port`. */
-export function addressOf(stack: Spec.Stack, env: Pick<Environment, "stack">, resourceName: string): string {
+/**
+ * The address other resources use for a service: `host:port`. A private service behind its own
+ * internal load balancer is reached through the balancer (its DNS name and the service's port,
+ * which it listens on) once the balancer exists; any other service, and that one before its
+ * first deployment, through its Service Connect `<alias>.<stack>:port`.
+ */
+export function addressOf(
+  stack: Spec.Stack,
+  env: Pick<Environment, "stack"> & Partial<Pick<Environment, "ingressUrls">>,
+  resourceName: string,
+): string {
   const resource = own(stack.resources, resourceName);
   if (!resource || (resource.type !== "private-service" && resource.type !== "web-service")) {
     throw new RenderError("UNKNOWN_RESOURCE", `${resourceName} has no address`);
   }
+  const balancerUrl = env.ingressUrls ? own(env.ingressUrls, resourceName) : undefined;
+  if (
+    resource.type === "private-service" &&
+    resource.properties.loadBalancing.type === "application-load-balancer" &&
+    balancerUrl
+  ) {
+    const address = hostAndPort(balancerUrl);
+    if (address) return address;
+  }
   return `${serviceConnectDnsName(env, Spec.serviceAlias(resourceName))}:${resource.properties.port}`;
+}
+
+/** `host:port` of a URL, with the scheme's default port written out. */
+function hostAndPort(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === "https:" ? "443" : "80")}`;
+}
+
+/**
+ * The custom domain of a gateway or load balancer (its first), else its own DNS name (with the
+ * port where that is not the scheme's: Berth Local's balancers).
+ */
+export function domainOf(env: Pick<Environment, "ingressUrls">, resourceName: string): string {
+  const domain = own(env.ingressUrls, `${resourceName}/domain`);
+  if (domain) return domain;
+  const url = own(env.ingressUrls, resourceName);
+  if (!url) {
+    throw new RenderError(
+      "UNKNOWN_PARAMETER",
+      `$ResourceParam('${resourceName}', 'domain') has no value yet: it is known when a service behind it is first deployed; deploy that service first`,
+    );
+  }
+  // The host of the URL, without its port (a network balancer's URL is tcp://host:port).
+  return new URL(url.replace(/^tcp:/, "http:")).hostname;
 }
 
 /**
@@ -48,8 +95,7 @@ export function urlOf(env: Pick<Environment, "ingressUrls">, resourceName: strin
 function resolveParam(stack: Spec.Stack, env: Environment, resource: string, param: string): string {
   if (param === "address") return addressOf(stack, env, resource);
   if (param === "url") return urlOf(env, resource);
-  // The host of the URL: a load balancer's DNS name.
-  if (param === "domain") return new URL(urlOf(env, resource).replace(/^tcp:/, "http:")).hostname;
+  if (param === "domain") return domainOf(env, resource);
   throw new RenderError("UNKNOWN_PARAMETER", `$ResourceParam('${resource}', '${param}') cannot be resolved`);
 }
 

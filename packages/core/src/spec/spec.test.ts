@@ -429,7 +429,7 @@ describe("cross-resource rules", () => {
       gw: { type: "http-api-gateway" },
       web: privateService({ environment: [{ name: "A", value: "$ResourceParam('gw', 'arn')" }] }),
     });
-    expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "arn"; referenceable: url');
+    expect(gateway.message).toBe('http-api-gateway "gw" has no parameter "arn"; referenceable: url, domain');
   });
 
   it("checks connectTo targets", () => {

@@ -31,8 +31,9 @@ export interface LocatedIssue {
 /** What `$ResourceParam(name, param)` can read from each resource type. */
 export const REFERENCEABLE_PARAMS: Partial<Record<string, readonly string[]>> = {
   "private-service": ["address"],
-  "web-service": ["address", "url"],
-  "http-api-gateway": ["url"],
+  "web-service": ["address", "url", "domain"],
+  "http-api-gateway": ["url", "domain"],
+  "application-load-balancer": ["url", "domain"],
   "network-load-balancer": ["url", "domain"],
 };
 

@@ -35,6 +35,23 @@ export const LbAttachment = z.object({
 });
 export type LbAttachment = z.infer<typeof LbAttachment>;
 
+/** A custom domain of the resource, as Berth set it up. */
+export const Domain = z.object({
+  name: z.string().min(1),
+  /** Its public URL: HTTPS when a certificate covers it. */
+  url: z.string().min(1),
+  /** The ACM certificate that covers it; absent where the installation looks none up. */
+  certificateArn: z.string().min(1).optional(),
+  /** What its DNS must point at: API Gateway's domain target, or the balancer's DNS name. */
+  target: z.string().min(1),
+  /** The target's hosted zone, for an alias record. */
+  targetZoneId: z.string().min(1).optional(),
+  /** `route53`: Berth keeps an alias record in the account's zone `zoneId`; `manual`: the user points the domain at `target`. */
+  dns: z.enum(["route53", "manual"]),
+  zoneId: z.string().min(1).optional(),
+});
+export type Domain = z.infer<typeof Domain>;
+
 export const Info = z.object({
   stack: StackName,
   name: ServiceName,
@@ -42,6 +59,8 @@ export const Info = z.object({
   /** The API's id (an HTTP API gateway) or the load balancer's ARN. */
   awsId: z.string().min(1),
   url: z.string().min(1),
+  /** Its custom domains, in the declared order (the first is its public URL's). */
+  domains: z.array(Domain).default([]),
   /** By service name. */
   attachments: z.record(z.string(), z.union([Attachment, LbAttachment])).default({}),
   createdAt: Timestamp,
@@ -55,6 +74,7 @@ const PutInput = z.object({
   type: IngressType,
   awsId: z.string().min(1),
   url: z.string().min(1),
+  domains: z.array(Domain).optional(),
 });
 
 /** Records the resource (created or found); keeps its attachments. */
@@ -95,6 +115,11 @@ export async function attach(
       },
     }),
   );
+}
+
+/** Where the resource is reached from outside: its first custom domain's URL, else its own. */
+export function publicUrl(info: Pick<Info, "url" | "domains">): string {
+  return info.domains[0]?.url ?? info.url;
 }
 
 export async function get(store: Store, stack: string, name: string): Promise<Info | undefined> {

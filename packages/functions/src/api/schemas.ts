@@ -270,7 +270,24 @@ export const StackList = z.object({
   ),
 });
 /** An ingress resource Berth created for the stack (an HTTP API gateway, a load balancer). */
-export const IngressView = z.object({ name: z.string(), type: z.string(), url: z.string() });
+export const IngressView = z.object({
+  name: z.string(),
+  type: z.string(),
+  url: z.string().describe("where it is reached from outside: its first custom domain's URL, else its own"),
+  endpoint: z.string().describe("its own URL (API Gateway's or the load balancer's DNS name)"),
+  domains: z
+    .array(
+      z.object({
+        name: z.string(),
+        url: z.string(),
+        target: z.string().describe("what the domain's DNS must point at"),
+        dns: z
+          .enum(["route53", "manual"])
+          .describe("`route53`: Berth keeps its alias record; `manual`: point a CNAME at `target`"),
+      }),
+    )
+    .describe("its custom domains"),
+});
 export const StackDetail = z.object({
   stack: StackRecord.Info,
   services: z.array(ServiceSummary),

@@ -55,7 +55,7 @@ export function serviceView(
     type: typeof service.spec.type === "string" ? service.spec.type : "unknown",
     status: statusOf(described),
     spec: service.spec,
-    address: ServiceSpec.addressOf(service.stack, service.name, service.spec),
+    address: ServiceSpec.addressOf(service.stack, service.name, service.spec, described.url),
     url: described.url,
     liveRevision: live ? { taskDefinitionArn: live, revision: ServiceSpec.revisionOf(live) } : null,
     lastGoodTaskDefinitionArn: service.lastGoodTaskDefinitionArn ?? null,

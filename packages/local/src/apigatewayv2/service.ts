@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIP } from "node:net";
 import { z } from "zod";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
@@ -16,6 +16,8 @@ import { selectRoute } from "./routes.ts";
  */
 
 export const LOCAL_VPC_LINK_ID = "berthlocal";
+/** The hosted zone Berth Local's domain names answer (Route 53 is not emulated: nothing reads it). */
+const LOCAL_DOMAIN_ZONE_ID = "ZBERTHLOCAL00000";
 
 interface RouteEntry {
   routeId: string;
@@ -62,6 +64,15 @@ interface ApiEntry {
   routes: RouteEntry[];
   integrations: IntegrationEntry[];
   stages: StageEntry[];
+}
+
+interface DomainNameEntry {
+  domainName: string;
+  certificateArn?: string;
+  endpointType: string;
+  securityPolicy: string;
+  tags: Record<string, string>;
+  mappings: { apiMappingId: string; apiId: string; stage: string; apiMappingKey?: string }[];
 }
 
 export class ApiError extends Error {
@@ -115,6 +126,28 @@ const CreateIntegrationInput = z.object({
   timeoutInMillis: z.number().int().min(50).max(30_000).optional(),
   description: z.string().optional(),
 });
+const DomainNameConfigurationInput = z.object({
+  certificateArn: z.string().optional(),
+  endpointType: z.enum(["REGIONAL", "EDGE"]).optional(),
+  securityPolicy: z.enum(["TLS_1_0", "TLS_1_2"]).optional(),
+});
+const CreateDomainNameInput = z.object({
+  domainName: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+$/i, "must be a domain name"),
+  domainNameConfigurations: z.array(DomainNameConfigurationInput).max(1).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+const UpdateDomainNameInput = z.object({
+  domainNameConfigurations: z.array(DomainNameConfigurationInput).max(1).optional(),
+});
+const CreateApiMappingInput = z.object({
+  apiId: z.string().min(1),
+  stage: z.string().min(1),
+  apiMappingKey: z.string().optional(),
+});
 const CreateStageInput = z.object({
   stageName: z.string().min(1).max(128),
   autoDeploy: z.boolean().optional(),
@@ -137,8 +170,9 @@ function routeKeyProblem(key: string): string | undefined {
 }
 
 export class ApiGateways {
-  private readonly file: JsonFile<{ apis: ApiEntry[] }>;
+  private readonly file: JsonFile<{ apis: ApiEntry[]; domainNames?: DomainNameEntry[] }>;
   private readonly apis: ApiEntry[];
+  private readonly domainNames: DomainNameEntry[];
   private readonly listeners = new Map<string, Server>();
   private readonly forwarder = new HttpForwarder();
   private readonly selector = new WeightedSelector();
@@ -154,7 +188,9 @@ export class ApiGateways {
     },
   ) {
     this.file = new JsonFile(path);
-    this.apis = this.file.read({ apis: [] }).apis;
+    const stored = this.file.read({ apis: [] });
+    this.apis = stored.apis;
+    this.domainNames = stored.domainNames ?? [];
   }
 
   /** Starts every stored API's listener, on its old port when that is free. */
@@ -187,6 +223,7 @@ export class ApiGateways {
       apiId: api.apiId,
       name: api.name,
       url: this.endpointOf(api),
+      domains: this.domainsOf(api.apiId),
       routes: api.routes.map((route) => {
         const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
         const targets = integration?.integrationUri ? this.options.targetsOf(integration.integrationUri) : [];
@@ -199,7 +236,7 @@ export class ApiGateways {
   }
 
   private save(): void {
-    this.file.write({ apis: this.apis });
+    this.file.write({ apis: this.apis, domainNames: this.domainNames });
   }
 
   private async listen(api: ApiEntry): Promise<void> {
@@ -258,6 +295,11 @@ export class ApiGateways {
       json(404, { message: "Not Found" });
       return;
     }
+    if (!this.servesHost(api, request.headers.host)) {
+      // As API Gateway answers a host it has no domain name (or a domain name of another API) for.
+      json(403, { message: "Forbidden" });
+      return;
+    }
     const cors = corsHeaders(api.corsConfiguration, request);
     if (cors && request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
       // API Gateway answers CORS preflight requests itself when CORS is configured.
@@ -289,6 +331,131 @@ export class ApiGateways {
       },
       ...(cors ? { responseHeaders: cors.simple } : {}),
     });
+  }
+
+  /** The custom domains mapped to an API. */
+  private domainsOf(apiId: string): string[] {
+    return this.domainNames
+      .filter((domain) => domain.mappings.some((mapping) => mapping.apiId === apiId))
+      .map((domain) => domain.domainName);
+  }
+
+  /**
+   * Whether the API's listener serves a request for this Host: its own address (an IP address or
+   * localhost, the `execute-api` endpoint's stand-in) or a custom domain mapped to it.
+   */
+  private servesHost(api: ApiEntry, host: string | undefined): boolean {
+    if (!host) return true;
+    const hostname = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : (host.split(":")[0] ?? ""))
+      .toLowerCase()
+      .replace(/\.$/, "");
+    if (hostname === "localhost" || hostname.endsWith(".localhost") || isIP(hostname) !== 0) return true;
+    return this.domainsOf(api.apiId).includes(hostname);
+  }
+
+  // Custom domain names -------------------------------------------------------------------------
+
+  private domainNameView(domain: DomainNameEntry) {
+    return {
+      domainName: domain.domainName,
+      apiMappingSelectionExpression: "$request.basepath",
+      domainNameConfigurations: [
+        {
+          // Where its DNS points here: the gateways listen on 127.0.0.1 (each API on its own port).
+          apiGatewayDomainName: "127.0.0.1",
+          ...(domain.certificateArn ? { certificateArn: domain.certificateArn } : {}),
+          domainNameStatus: "AVAILABLE",
+          endpointType: domain.endpointType,
+          hostedZoneId: LOCAL_DOMAIN_ZONE_ID,
+          securityPolicy: domain.securityPolicy,
+        },
+      ],
+      tags: domain.tags,
+    };
+  }
+
+  private domainNameRequests(
+    method: string,
+    name: string | undefined,
+    sub: string | undefined,
+    mappingId: string | undefined,
+    input: unknown,
+    url: URL,
+  ): [number, unknown] {
+    if (!name) {
+      if (method === "GET")
+        return [
+          200,
+          this.page(
+            this.domainNames.map((domain) => this.domainNameView(domain)),
+            url,
+          ),
+        ];
+      if (method === "POST") {
+        const parsed = CreateDomainNameInput.parse(input);
+        const domainName = parsed.domainName.toLowerCase();
+        if (this.domainNames.some((domain) => domain.domainName === domainName))
+          throw conflict(`The domain name you provided already exists.`);
+        const configuration = parsed.domainNameConfigurations?.[0];
+        const domain: DomainNameEntry = {
+          domainName,
+          ...(configuration?.certificateArn ? { certificateArn: configuration.certificateArn } : {}),
+          endpointType: configuration?.endpointType ?? "REGIONAL",
+          securityPolicy: configuration?.securityPolicy ?? "TLS_1_2",
+          tags: parsed.tags ?? {},
+          mappings: [],
+        };
+        this.domainNames.push(domain);
+        this.save();
+        return [201, this.domainNameView(domain)];
+      }
+      throw badRequest(`${method} is not supported here`);
+    }
+    const domain = this.domainNames.find((candidate) => candidate.domainName === name.toLowerCase());
+    if (!domain) throw notFound("domain name");
+    if (!sub) {
+      if (method === "GET") return [200, this.domainNameView(domain)];
+      if (method === "PATCH") {
+        const configuration = UpdateDomainNameInput.parse(input).domainNameConfigurations?.[0];
+        if (configuration?.certificateArn) domain.certificateArn = configuration.certificateArn;
+        if (configuration?.securityPolicy) domain.securityPolicy = configuration.securityPolicy;
+        this.save();
+        return [200, this.domainNameView(domain)];
+      }
+      if (method === "DELETE") {
+        this.domainNames.splice(this.domainNames.indexOf(domain), 1);
+        this.save();
+        return [204, undefined];
+      }
+      throw badRequest(`${method} is not supported here`);
+    }
+    if (sub !== "apimappings") throw notFound("resource");
+    if (!mappingId) {
+      if (method === "GET") return [200, this.page(domain.mappings, url)];
+      if (method === "POST") {
+        const parsed = CreateApiMappingInput.parse(input);
+        const api = this.requireApi(parsed.apiId);
+        if (!api.stages.some((stage) => stage.stageName === parsed.stage)) throw notFound("Stage");
+        const key = parsed.apiMappingKey ?? "";
+        if (domain.mappings.some((mapping) => (mapping.apiMappingKey ?? "") === key))
+          throw conflict(`ApiMapping with key '${key}' already exists for domain name ${domain.domainName}`);
+        if (key !== "") throw badRequest("Berth Local maps a whole domain to one API (no apiMappingKey)");
+        const mapping = { apiMappingId: id(), apiId: api.apiId, stage: parsed.stage };
+        domain.mappings.push(mapping);
+        this.save();
+        return [201, mapping];
+      }
+      throw badRequest(`${method} is not supported here`);
+    }
+    const mapping = domain.mappings.find((candidate) => candidate.apiMappingId === mappingId);
+    if (!mapping) throw notFound("ApiMapping");
+    if (method === "GET") return [200, mapping];
+    if (method === "DELETE") {
+      domain.mappings.splice(domain.mappings.indexOf(mapping), 1);
+      this.save();
+      return [204, undefined];
+    }
+    throw badRequest(`${method} is not supported here`);
   }
 
   // The REST API ---------------------------------------------------------------------------------
@@ -358,6 +525,7 @@ export class ApiGateways {
       if (!api) throw notFound("resource");
       if (method === "GET") return [200, { tags: api.tags }];
     }
+    if (collection === "domainnames") return this.domainNameRequests(method, apiId, sub, subId, input, url);
     if (collection !== "apis") throw notFound("resource");
     if (!apiId) {
       if (method === "POST") return [201, await this.createApi(CreateApiInput.parse(input))];
@@ -431,6 +599,9 @@ export class ApiGateways {
     const server = this.listeners.get(api.apiId);
     this.listeners.delete(api.apiId);
     this.apis.splice(this.apis.indexOf(api), 1);
+    for (const domain of this.domainNames) {
+      domain.mappings = domain.mappings.filter((mapping) => mapping.apiId !== api.apiId);
+    }
     this.save();
     if (server) {
       await new Promise<void>((resolve) => {

@@ -676,6 +676,33 @@ export class LoadBalancers {
         );
         return [list("Listeners", found, (l) => this.listenerXml(l))];
       }
+      case "AddListenerCertificates": {
+        const listener = this.listener(params.ListenerArn);
+        const added = asArray<{ CertificateArn?: string }>(params.Certificates);
+        for (const certificate of added) {
+          if (!listener.certificates.some((known) => known.CertificateArn === certificate.CertificateArn))
+            listener.certificates.push(certificate);
+        }
+        this.save();
+        return [
+          list("Certificates", added, (certificate) => [
+            optional("CertificateArn", certificate.CertificateArn),
+          ]),
+        ];
+      }
+      case "DescribeListenerCertificates": {
+        const listener = this.listener(params.ListenerArn);
+        return [
+          list(
+            "Certificates",
+            listener.certificates.map((certificate, index) => ({ ...certificate, isDefault: index === 0 })),
+            (certificate) => [
+              optional("CertificateArn", certificate.CertificateArn),
+              optional("IsDefault", certificate.isDefault),
+            ],
+          ),
+        ];
+      }
       case "CreateRule": {
         const listener = this.listener(params.ListenerArn);
         const priority = int(params.Priority);

@@ -342,6 +342,7 @@ async function ingressEnvironment(
     clients: context.clients,
     installation: context.settings.httpApi,
     env: base,
+    domainLookups: context.settings.domainLookups,
     log: (line: string) => changes.push(line),
   };
   const registries = await ensureHttpApis(ingressContext, input.service, attachments);

@@ -63,8 +63,9 @@ export async function deleteService(context: StepContext, input: StepInput): Pro
   }
   // A batch job has a run state machine; any other resource has none, and that answer counts as done.
   // Its tasks are gone: the gateways stop routing to it, and a gateway nothing else uses goes.
-  await detachHttpApis({ store: context.store, clients, env }, input.service);
-  await detachLoadBalancers({ store: context.store, clients, env }, input.service);
+  const ingress = { store: context.store, clients, env, domainLookups: settings.domainLookups };
+  await detachHttpApis(ingress, input.service);
+  await detachLoadBalancers(ingress, input.service);
   await ignoringMissing(StepFunctions.isStateMachineMissing, () =>
     clients.sfn.send(
       new DeleteStateMachineCommand({ stateMachineArn: Render.jobStateMachineArn(env, input.service) }),

@@ -110,9 +110,15 @@ export async function ingressUrls(store: Store, stackName: string): Promise<Reco
   return urlsOf(await IngressRecord.list(store, stackName));
 }
 
-/** The URLs of listed ingress resources, by name. */
+/** The URLs of listed ingress resources by name, and their first custom domains by `<name>/domain`. */
 export function urlsOf(resources: readonly IngressRecord.Info[]): Record<string, string> {
-  return Object.fromEntries(resources.map((resource) => [resource.name, resource.url]));
+  const urls: Record<string, string> = {};
+  for (const resource of resources) {
+    urls[resource.name] = resource.url;
+    const domain = resource.domains[0]?.name;
+    if (domain) urls[`${resource.name}/domain`] = domain;
+  }
+  return urls;
 }
 
 /** The `$Secret` names a resource's containers read. */

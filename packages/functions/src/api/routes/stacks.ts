@@ -1,5 +1,5 @@
 import { Stack } from "@berth/core/deployments";
-import { StackRecord } from "@berth/core/store";
+import { IngressRecord, StackRecord } from "@berth/core/store";
 import type { z } from "zod";
 import { coreContext, defineRoute, reply } from "../route.ts";
 import {
@@ -104,7 +104,13 @@ const getStack = defineRoute({
     return reply(200, StackDetail, {
       stack: described.stack,
       services: described.services.map(serviceSummary),
-      ingress: described.ingress.map(({ name, type, url }) => ({ name, type, url })),
+      ingress: described.ingress.map((resource) => ({
+        name: resource.name,
+        type: resource.type,
+        url: IngressRecord.publicUrl(resource),
+        endpoint: resource.url,
+        domains: resource.domains.map(({ name, url, target, dns }) => ({ name, url, target, dns })),
+      })),
     });
   },
 });

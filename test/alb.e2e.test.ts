@@ -167,7 +167,9 @@ describe("two services behind one application load balancer on Berth Local", { s
       "GET",
       "/v1/stacks/shop",
     );
-    expect(stack.ingress).toEqual([{ name: "front", type: "application-load-balancer", url }]);
+    expect(stack.ingress).toEqual([
+      { name: "front", type: "application-load-balancer", url, endpoint: url, domains: [] },
+    ]);
     for (const service of ["orders", "users"]) {
       const view = await suite.api.request<{ url?: string }>("GET", `/v1/stacks/shop/services/${service}`);
       expect(view.url, service).toBe(url);

@@ -152,7 +152,9 @@ describe("a TCP service behind a network load balancer on Berth Local", { shuffl
       "GET",
       "/v1/stacks/lines",
     );
-    expect(stack.ingress).toEqual([{ name: "edge", type: "network-load-balancer", url }]);
+    expect(stack.ingress).toEqual([
+      { name: "edge", type: "network-load-balancer", url, endpoint: url, domains: [] },
+    ]);
     const view = await suite.api.request<{ url?: string }>("GET", "/v1/stacks/lines/services/lines");
     expect(view.url).toBe(url);
     const status = await berth(["status", "--stack", "lines"]);

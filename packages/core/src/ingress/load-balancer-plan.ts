@@ -41,6 +41,19 @@ export interface AlbAttachment {
   healthCheck: AlbHealthCheck;
   /** Seconds a draining target keeps its connections: the container's stop timeout. */
   deregistrationDelaySeconds: number;
+  /**
+   * Set when the service deploys gradually (`deployment`): ECS shifts traffic between the target
+   * group and an alternate one through the attachment's one rule (its production rule), and
+   * `testRule`, on the `testListenerPort` listener, carries the test traffic.
+   */
+  gradual?: { testRule?: AlbRule };
+}
+
+/** The `deployment` of a service that has one (web-services and workloads). */
+function deploymentOf(resource: Spec.Resource): Spec.Deployment | undefined {
+  return resource.type === "web-service" || resource.type === "multi-container-workload"
+    ? resource.properties.deployment
+    : undefined;
 }
 
 /** The balancer's listeners as declared; without any, HTTP on port 80. */
@@ -77,6 +90,8 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
   if (resource.type === "web-service" || resource.type === "private-service") {
     if (resource.properties.loadBalancing.type !== "application-load-balancer") return [];
     const internal = resource.type === "private-service";
+    // A gradual deployment needs a rule to shift: every path, ahead of the listener's default.
+    const gradual = deploymentOf(resource) !== undefined;
     return [
       {
         loadBalancer: serviceName,
@@ -86,9 +101,10 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
           : albListeners(undefined),
         container: serviceName,
         port: resource.properties.port,
-        rules: [],
+        rules: gradual ? [{ priority: 1 }] : [],
         healthCheck: healthCheckOf(undefined),
         deregistrationDelaySeconds: resource.properties.stopTimeout,
+        ...(gradual ? { gradual: {} } : {}),
       },
     ];
   }
@@ -117,6 +133,19 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
         byTarget.set(key, attachment);
       }
       attachment.rules.push(rule);
+    }
+  }
+  const deployment = deploymentOf(resource);
+  if (deployment) {
+    for (const attachment of byTarget.values()) {
+      // Validation leaves one rule per container port; the test rule copies it on the test listener.
+      const [production] = attachment.rules;
+      const testPort = deployment.testListenerPort;
+      const testRule =
+        production && testPort !== undefined && attachment.listeners.some((l) => l.port === testPort)
+          ? { ...production, listenerPort: testPort }
+          : undefined;
+      attachment.gradual = testRule ? { testRule } : {};
     }
   }
   return [...byTarget.values()];

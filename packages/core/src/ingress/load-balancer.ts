@@ -50,8 +50,43 @@ export interface LoadBalancerContext {
   log?: (line: string) => void;
 }
 
-/** What a service's ECS service must register in, by `resource/container/port`. */
-export type TargetGroups = Record<string, { targetGroupArn: string }>;
+/**
+ * What a service's ECS service must register in, by `resource/container/port`; with a gradual
+ * deployment also what ECS shifts traffic between (its `loadBalancers[].advancedConfiguration`).
+ */
+export type TargetGroups = Record<
+  string,
+  {
+    targetGroupArn: string;
+    alternateTargetGroupArn?: string;
+    productionListenerRuleArn?: string;
+    testListenerRuleArn?: string;
+  }
+>;
+
+/** The target groups a forward action sends to: its ForwardConfig's, else its TargetGroupArn. */
+export function forwardedGroups(action: Action): string[] {
+  const weighted = action.ForwardConfig?.TargetGroups?.flatMap((group) =>
+    group.TargetGroupArn ? [group.TargetGroupArn] : [],
+  );
+  if (weighted?.length) return weighted;
+  return action.TargetGroupArn ? [action.TargetGroupArn] : [];
+}
+
+/** A forward between the target group and its alternate: all of it to the first, as ECS starts. */
+function weightedForward(targetGroupArn: string, alternateTargetGroupArn: string): Action[] {
+  return [
+    {
+      Type: "forward",
+      ForwardConfig: {
+        TargetGroups: [
+          { TargetGroupArn: targetGroupArn, Weight: 100 },
+          { TargetGroupArn: alternateTargetGroupArn, Weight: 0 },
+        ],
+      },
+    },
+  ];
+}
 
 const tagList = (tags: Record<string, string>) =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
@@ -190,6 +225,7 @@ async function ensureTargetGroup(
   installation: LoadBalancerInstallation,
   resource: string,
   attachment: AlbAttachment,
+  alternate = false,
 ): Promise<string> {
   const name = targetGroupName(
     context.env,
@@ -197,6 +233,7 @@ async function ensureTargetGroup(
     resource,
     attachment.container,
     attachment.port,
+    alternate,
   );
   const check = attachment.healthCheck;
   const health = {
@@ -223,7 +260,9 @@ async function ensureTargetGroup(
       }),
     );
     group = created.TargetGroups?.[0];
-    context.log?.(`created target group ${name} for ${resource} port ${attachment.port}`);
+    context.log?.(
+      `created ${alternate ? "alternate " : ""}target group ${name} for ${resource} port ${attachment.port}`,
+    );
   } else if (
     group.HealthCheckPath !== health.HealthCheckPath ||
     group.HealthCheckIntervalSeconds !== health.HealthCheckIntervalSeconds ||
@@ -302,13 +341,22 @@ async function syncRules(
   resource: string,
   attachment: AlbAttachment,
   targetGroupArn: string,
-): Promise<string[]> {
+  alternateTargetGroupArn?: string,
+): Promise<{ arns: string[]; byRule: Map<AlbRule, string> }> {
   const main = mainListener(attachment.listeners);
   const arns: string[] = [];
+  const byRule = new Map<AlbRule, string>();
   const forwardsHere = (rule: Rule) =>
-    rule.Actions?.some((action) => action.Type === "forward" && action.TargetGroupArn === targetGroupArn);
+    rule.Actions?.some(
+      (action) => action.Type === "forward" && forwardedGroups(action).includes(targetGroupArn),
+    );
+  // A gradual deployment's rules forward to both target groups; ECS changes their weights.
+  const actions = alternateTargetGroupArn
+    ? weightedForward(targetGroupArn, alternateTargetGroupArn)
+    : [{ Type: "forward" as const, TargetGroupArn: targetGroupArn }];
+  const testRule = attachment.gradual?.testRule;
   const wanted = new Map<string, AlbRule[]>();
-  for (const rule of attachment.rules) {
+  for (const rule of testRule ? [...attachment.rules, testRule] : attachment.rules) {
     const port = rule.listenerPort ?? main.port;
     wanted.set(String(port), [...(wanted.get(String(port)) ?? []), rule]);
   }
@@ -329,6 +377,16 @@ async function syncRules(
         );
       }
       if (found?.RuleArn) {
+        const shifts = found.Actions?.some(
+          (action) => alternateTargetGroupArn && forwardedGroups(action).includes(alternateTargetGroupArn),
+        );
+        if (alternateTargetGroupArn && !shifts) {
+          // The service turned gradual: its rule now forwards to both groups, all of it as before.
+          await context.clients.elb.send(new ModifyRuleCommand({ RuleArn: found.RuleArn, Actions: actions }));
+          context.log?.(
+            `load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource} shifts between two target groups`,
+          );
+        }
         if (canonical(found.Conditions) !== canonical(conditions)) {
           await context.clients.elb.send(
             new ModifyRuleCommand({ RuleArn: found.RuleArn, Conditions: conditions }),
@@ -338,6 +396,7 @@ async function syncRules(
           );
         }
         arns.push(found.RuleArn);
+        byRule.set(rule, found.RuleArn);
         continue;
       }
       const created = await context.clients.elb.send(
@@ -345,12 +404,15 @@ async function syncRules(
           ListenerArn: listener.ListenerArn,
           Priority: rule.priority,
           Conditions: conditions,
-          Actions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
+          Actions: actions,
           Tags: tagList(standardTags(context.env, resource)),
         }),
       );
       const arn = created.Rules?.[0]?.RuleArn;
-      if (arn) arns.push(arn);
+      if (arn) {
+        arns.push(arn);
+        byRule.set(rule, arn);
+      }
       context.log?.(`load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource}`);
     }
     const priorities = new Set(declared.map((rule) => String(rule.priority)));
@@ -361,7 +423,7 @@ async function syncRules(
       }
     }
   }
-  return arns;
+  return { arns, byRule };
 }
 
 function requireInstallation(context: LoadBalancerContext, resource: string): LoadBalancerInstallation {
@@ -398,13 +460,34 @@ export async function ensureLoadBalancers(
   for (const attachment of attachments) {
     const balancer = await ensureLoadBalancer(context, installation, attachment);
     const targetGroupArn = await ensureTargetGroup(context, installation, resource, attachment);
+    // Same settings as the target group: ECS moves the tasks between the two at each deployment.
+    const alternateTargetGroupArn = attachment.gradual
+      ? await ensureTargetGroup(context, installation, resource, attachment, true)
+      : undefined;
     const listeners = await ensureListeners(
       context,
       balancer.LoadBalancerArn ?? "",
       attachment,
       targetGroupArn,
     );
-    const ruleArns = await syncRules(context, listeners, resource, attachment, targetGroupArn);
+    const { arns: ruleArns, byRule } = await syncRules(
+      context,
+      listeners,
+      resource,
+      attachment,
+      targetGroupArn,
+      alternateTargetGroupArn,
+    );
+    const [productionRule] = attachment.rules;
+    const productionRuleArn = productionRule ? byRule.get(productionRule) : undefined;
+    const testRule = attachment.gradual?.testRule;
+    const testRuleArn = testRule ? byRule.get(testRule) : undefined;
+    if (alternateTargetGroupArn && !productionRuleArn) {
+      throw new BerthError(
+        "MISSING_INGRESS",
+        `load balancer ${attachment.loadBalancer}: no listener rule leads to ${resource}, so ECS has none to shift its traffic through`,
+      );
+    }
     await IngressRecord.put(context.store, {
       stack: context.env.stack,
       name: attachment.loadBalancer,
@@ -415,9 +498,24 @@ export async function ensureLoadBalancers(
     await IngressRecord.attach(
       context.store,
       { stack: context.env.stack, name: attachment.loadBalancer, service: resource },
-      { targetGroupArn, ruleArns },
+      {
+        targetGroupArn,
+        ruleArns,
+        ...(alternateTargetGroupArn && productionRuleArn
+          ? { alternateTargetGroupArn, productionRuleArn, ...(testRuleArn ? { testRuleArn } : {}) }
+          : {}),
+      },
     );
-    groups[`${resource}/${attachment.container}/${attachment.port}`] = { targetGroupArn };
+    groups[`${resource}/${attachment.container}/${attachment.port}`] = {
+      targetGroupArn,
+      ...(alternateTargetGroupArn && productionRuleArn
+        ? {
+            alternateTargetGroupArn,
+            productionListenerRuleArn: productionRuleArn,
+            ...(testRuleArn ? { testListenerRuleArn: testRuleArn } : {}),
+          }
+        : {}),
+    };
   }
   return groups;
 }
@@ -455,12 +553,14 @@ export async function detachLoadBalancers(
     };
     const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
     if (others.length === 0) await deleteBalancer();
-    try {
-      await context.clients.elb.send(
-        new DeleteTargetGroupCommand({ TargetGroupArn: attachment.targetGroupArn }),
-      );
-    } catch (error) {
-      if (!Elb.isNotFound(error)) throw error;
+    const groups = [attachment.targetGroupArn, attachment.alternateTargetGroupArn];
+    for (const TargetGroupArn of groups) {
+      if (!TargetGroupArn) continue;
+      try {
+        await context.clients.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn }));
+      } catch (error) {
+        if (!Elb.isNotFound(error)) throw error;
+      }
     }
     await IngressRecord.attach(
       context.store,

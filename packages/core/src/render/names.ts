@@ -151,7 +151,9 @@ export function targetGroupName(
   resource: string,
   container: string,
   port: number,
+  /** The alternate target group of a gradual deployment (`…-alt`). */
+  alternate = false,
 ): string {
   const parts = resource === container ? [resource, port] : [resource, container, port];
-  return elbName(["b", env.stack, loadBalancer, ...parts]);
+  return elbName(["b", env.stack, loadBalancer, ...parts, ...(alternate ? ["alt"] : [])]);
 }

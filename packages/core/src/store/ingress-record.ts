@@ -26,6 +26,10 @@ export type Attachment = z.infer<typeof Attachment>;
 export const LbAttachment = z.object({
   targetGroupArn: z.string().min(1),
   ruleArns: z.array(z.string()),
+  /** A gradual deployment's: the target group ECS shifts traffic to and from, and the rules it shifts. */
+  alternateTargetGroupArn: z.string().min(1).optional(),
+  productionRuleArn: z.string().min(1).optional(),
+  testRuleArn: z.string().min(1).optional(),
 });
 export type LbAttachment = z.infer<typeof LbAttachment>;
 

@@ -347,7 +347,7 @@ async function ingressEnvironment(
   const targetGroups = await ensureLoadBalancers(balancerContext, input.service, balancing);
   await detachLoadBalancers(balancerContext, input.service, balancers);
   // One container port may be behind a gateway and a load balancer at once.
-  const ingress: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }> = { ...registries };
+  const ingress: NonNullable<Parameters<typeof renderEnvironment>[2]>["ingress"] = { ...registries };
   for (const [key, group] of Object.entries(targetGroups)) ingress[key] = { ...ingress[key], ...group };
   gateways.push(...balancers);
   const urls = urlsOf(await IngressRecord.list(context.store, input.stack));

@@ -157,6 +157,8 @@ const JOB_STATE_MACHINES =
   "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}job-*";
 const JOB_EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}job-*:*";
 const JOB_RUN_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}job-run";
+/** The ECS infrastructure role for load balancers (BERTH_DEPLOYMENT_ROLE_ARN). */
+const DEPLOYMENT_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}ecs-load-balancers";
 const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
 const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
 const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definition/*:*";
@@ -462,6 +464,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           actions: ["iam:PassRole"],
           resources: [JOB_RUN_ROLE],
           conditions: { StringEquals: { "iam:PassedToService": "states.amazonaws.com" } },
+        },
+        // A gradual deployment's loadBalancers name the role ECS shifts their traffic with.
+        {
+          actions: ["iam:PassRole"],
+          resources: [DEPLOYMENT_ROLE],
+          conditions: { StringEquals: { "iam:PassedToService": "ecs.amazonaws.com" } },
         },
         // Registering a new scalable target allows no resource-level permissions.
         {

@@ -560,11 +560,14 @@ resources:
     );
 
     const deletion = await requestInput("grad", web.service, "f");
-    await waitFor("the deletion of web", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
+    await waitFor(
+      "the deletion of web",
+      async () =>
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+          if (error.name !== "Berth.ServiceDraining") throw error;
+          return undefined;
+        }),
+      120_000,
     );
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);

@@ -457,6 +457,23 @@ export async function ensureLoadBalancers(
   const groups: TargetGroups = {};
   if (attachments.length === 0) return groups;
   const installation = requireInstallation(context, resource);
+  // ECS may have moved the tasks to the alternate target group: a rolling deployment, which
+  // registers them in the first one only, could leave the balancer without targets.
+  const stored = await IngressRecord.list(context.store, context.env.stack);
+  for (const attachment of attachments) {
+    const before = stored.find((record) => record.name === attachment.loadBalancer)?.attachments[resource];
+    if (
+      !attachment.gradual &&
+      before &&
+      "alternateTargetGroupArn" in before &&
+      before.alternateTargetGroupArn
+    ) {
+      throw new BerthError(
+        "CONFLICT",
+        `${resource} deploys gradually behind load balancer ${attachment.loadBalancer}; going back to rolling deployments is not supported yet: keep a deployment strategy, or delete the service and deploy it again`,
+      );
+    }
+  }
   for (const attachment of attachments) {
     const balancer = await ensureLoadBalancer(context, installation, attachment);
     const targetGroupArn = await ensureTargetGroup(context, installation, resource, attachment);

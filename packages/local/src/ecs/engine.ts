@@ -658,8 +658,8 @@ export class EcsEngine {
   ): boolean {
     const shift = primary.traffic;
     if (!shift || primary.rolloutState !== "IN_PROGRESS") return false;
-    // A service being deleted keeps no tasks for a shift: they all stop.
-    if (service.status !== "ACTIVE") return false;
+    // A service being deleted, or scaled to nothing, keeps no tasks for a shift: they all stop.
+    if (service.status !== "ACTIVE" || service.desiredCount === 0) return false;
     if (shift.state === "DONE" || shift.state === "ROLLED_BACK") return false;
     const config = service.deploymentConfiguration as {
       canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };

@@ -37,6 +37,8 @@ export interface InstallationValues {
   stateMachinePrefix: string;
   /** The role batch jobs' run state machines run as. */
   jobRunRoleArn: string;
+  /** ECS's infrastructure role for load balancers (gradual deployments). */
+  deploymentRoleArn: string;
   /** Stacks' own refresh schedules: their group, the role they invoke as, and their target. */
   scheduleGroup: string;
   schedulerRoleArn: string;
@@ -96,6 +98,7 @@ export function installationVariables(values: InstallationValues): Record<string
     BERTH_SOURCE_BUCKET: values.sourceBucket,
     BERTH_STATE_MACHINE_PREFIX: values.stateMachinePrefix,
     BERTH_JOB_RUN_ROLE_ARN: values.jobRunRoleArn,
+    BERTH_DEPLOYMENT_ROLE_ARN: values.deploymentRoleArn,
     BERTH_SCHEDULE_GROUP: values.scheduleGroup,
     BERTH_SCHEDULER_ROLE_ARN: values.schedulerRoleArn,
     BERTH_SCHEDULED_REFRESH_ARN: values.scheduledRefreshArn,

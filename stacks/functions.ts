@@ -10,6 +10,7 @@ import { environmentOf } from "./environment.ts";
 import { Iam } from "./iam.ts";
 import { suppress } from "./nag.ts";
 import {
+  deploymentRoleArn,
   executionRoleArn,
   functionArn,
   jobRunRoleArn,
@@ -94,6 +95,7 @@ export function Functions({ stack, app }: StackContext) {
     stateMachineArn: (workflow: string) => stateMachineArn(stack, names, workflow),
     stateMachinePrefix: names.prefix,
     jobRunRoleArn: jobRunRoleArn(stack, names),
+    deploymentRoleArn: deploymentRoleArn(stack, names),
     scheduleGroup: names.scheduleGroup,
     schedulerRoleArn: schedulerRoleArn(stack, names),
     scheduledRefreshArn: functionArn(stack, names, "scheduled-refresh"),

@@ -261,5 +261,30 @@ export function Iam({ stack, app }: StackContext) {
     },
   });
 
-  return { executionRole, boundary, jobRunRole, schedulerRole };
+  // ECS's infrastructure role for load balancers: what ECS assumes to move a gradual deployment's
+  // traffic between its two target groups (the production and test listener rules' weights) and
+  // to register tasks in them. AWS's managed policy for it is the one ECS documents.
+  const deploymentRole = new iam.Role(stack, "EcsLoadBalancersRole", {
+    roleName: names.deploymentRole,
+    description: `Berth ${app.stage}: ECS shifts gradual deployments' traffic between target groups`,
+    assumedBy: new iam.ServicePrincipal("ecs.amazonaws.com", {
+      conditions: { StringEquals: { "aws:SourceAccount": Stack.of(stack).account } },
+    }),
+    managedPolicies: [
+      iam.ManagedPolicy.fromAwsManagedPolicyName("AmazonECSInfrastructureRolePolicyForLoadBalancers"),
+    ],
+  });
+  suppress(deploymentRole, [
+    {
+      id: "AwsSolutions-IAM4",
+      reason:
+        "AmazonECSInfrastructureRolePolicyForLoadBalancers is the policy ECS documents for its blue/green, canary and linear deployments: AWS keeps it in step with what ECS calls",
+      appliesTo: [
+        "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+      ],
+    },
+  ]);
+  stack.addOutputs({ EcsLoadBalancersRoleArn: deploymentRole.roleArn });
+
+  return { executionRole, boundary, jobRunRole, schedulerRole, deploymentRole };
 }

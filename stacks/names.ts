@@ -25,6 +25,8 @@ export interface Names {
   boundaryPolicy: string;
   /** The role batch jobs' run state machines (`<prefix>job-<stack>-<job>`) run as. */
   jobRunRole: string;
+  /** The role ECS shifts gradual deployments' load balancer traffic with. */
+  deploymentRole: string;
   /** The schedule group stacks' own refresh schedules live in, and the role they invoke as. */
   scheduleGroup: string;
   schedulerRole: string;
@@ -50,6 +52,7 @@ export function namesFor(stage: string): Names {
     boundaryPath: "/berth/",
     boundaryPolicy: `${prefix}task-boundary`,
     jobRunRole: `${prefix}job-run`,
+    deploymentRole: `${prefix}ecs-load-balancers`,
     scheduleGroup: `${prefix}refresh`,
     schedulerRole: `${prefix}scheduler`,
     function: (name) => `${prefix}${name}`,
@@ -99,6 +102,15 @@ export function jobRunRoleArn(scope: IConstruct, names: Names): string {
     region: "",
     resource: "role",
     resourceName: names.jobRunRole,
+  });
+}
+
+export function deploymentRoleArn(scope: IConstruct, names: Names): string {
+  return Stack.of(scope).formatArn({
+    service: "iam",
+    region: "",
+    resource: "role",
+    resourceName: names.deploymentRole,
   });
 }
 

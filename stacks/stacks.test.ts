@@ -219,6 +219,7 @@ describe("functions", () => {
       BERTH_SOURCE_BUCKET: sourceBucketRef(),
       BERTH_STATE_MACHINE_PREFIX: PREFIX,
       BERTH_JOB_RUN_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
+      BERTH_DEPLOYMENT_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}ecs-load-balancers`,
       BERTH_SCHEDULE_GROUP: `${PREFIX}refresh`,
       BERTH_SCHEDULER_ROLE_ARN: `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`,
       BERTH_SCHEDULED_REFRESH_ARN: `arn:aws:lambda:${OFFLINE_REGION}:${OFFLINE_ACCOUNT}:function:${PREFIX}scheduled-refresh`,
@@ -283,6 +284,7 @@ describe("functions", () => {
       stateMachineArn: (workflow: string) => workflow,
       stateMachinePrefix: "p-",
       jobRunRoleArn: "j",
+      deploymentRoleArn: "d",
       scheduleGroup: "g",
       schedulerRoleArn: "sr",
       scheduledRefreshArn: "f",
@@ -476,12 +478,15 @@ describe("iam", () => {
     expect(groups.map(([, group]) => group.Name)).toEqual([`${PREFIX}refresh`]);
   });
 
-  it("passes only Berth's task roles, the execution role, the job run role, (to the scheduler) the scheduler role and (to EC2) the hosts' role", () => {
+  it("passes only Berth's task roles, the execution role, the job run role, (to the scheduler) the scheduler role, (to EC2) the hosts' role and (to ECS) its load balancer role", () => {
     const schedulerRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}scheduler`;
     const hostRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${hostRoleName()}`;
+    const deploymentRole = `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}ecs-load-balancers`;
     let passingHostRole = 0;
+    let passingDeploymentRole = 0;
     const allowed = [
       hostRole,
+      deploymentRole,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role${TASK_ROLE_PATH}*`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${EXECUTION_ROLE}`,
       `arn:aws:iam::${OFFLINE_ACCOUNT}:role/${PREFIX}job-run`,
@@ -502,6 +507,11 @@ describe("iam", () => {
           StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
         });
       }
+      if (resolved.Resource.includes(deploymentRole)) {
+        passingDeploymentRole += 1;
+        expect(resolved.Resource).toEqual([deploymentRole]);
+        expect(resolved.Condition).toEqual({ StringEquals: { "iam:PassedToService": "ecs.amazonaws.com" } });
+      }
       if (resolved.Resource.includes(hostRole)) {
         passingHostRole += 1;
         expect(resolved.Resource).toEqual([hostRole]);
@@ -511,8 +521,30 @@ describe("iam", () => {
     expect(passing).toBeGreaterThan(0);
     // The two refresh functions, which start instance refreshes of the hosts.
     expect(passingHostRole).toBe(2);
+    // Only apply-service, whose CreateService and UpdateService name it in loadBalancers.
+    expect(passingDeploymentRole).toBe(1);
     const execution = templates.resource("Iam", "AWS::IAM::Role", (role) => role.RoleName === EXECUTION_ROLE);
     expect(execution.Path ?? "/").toBe("/");
+  });
+
+  it("gives ECS a role for load balancers: trusted by ECS of this account, with AWS's managed policy for them", () => {
+    const role = templates.resource(
+      "Iam",
+      "AWS::IAM::Role",
+      (candidate) => candidate.RoleName === `${PREFIX}ecs-load-balancers`,
+    );
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Action: "sts:AssumeRole",
+        Effect: "Allow",
+        Principal: { Service: "ecs.amazonaws.com" },
+        Condition: { StringEquals: { "aws:SourceAccount": OFFLINE_ACCOUNT } },
+      },
+    ]);
+    expect(JSON.stringify(role.ManagedPolicyArns)).toContain(
+      ":iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+    );
+    expect(role.Policies ?? []).toEqual([]);
   });
 
   it("grants no * action on * anywhere; the boundary's service-wide ceilings are the only service wildcards", () => {

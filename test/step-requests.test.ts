@@ -9,6 +9,7 @@ import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
@@ -608,6 +609,82 @@ resources:
     ]) {
       expect([...operations]).toContain(expected);
     }
+    expect(invalidRequests(sent)).toEqual([]);
+  }, 180_000);
+});
+
+describe("the requests of a gradual deployment behind an application load balancer", () => {
+  it("are valid for AWS's service models: alternate target group, production rule and advancedConfiguration, deployed twice, then removed", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const stackFile = `
+resources:
+  web:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      loadBalancing: { type: application-load-balancer }
+      deployment: { strategy: Linear10PercentEvery3Minutes }
+`;
+    const ctx = context();
+    await storeStack("grad", stackFile);
+    const web = await deployThrough(ctx, "grad", "web", "d");
+    const before = recorded.length;
+    await deployThrough(ctx, "grad", "web", "e");
+    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    expect(
+      again.filter((operation) => /^elbv2:(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation)),
+    ).toEqual([]);
+
+    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("b-grad-web-"));
+    expect(mine.map((group) => [group.TargetGroupName, group.TargetType, group.Port])).toEqual([
+      ["b-grad-web-web-3000", "ip", 3000],
+      ["b-grad-web-web-3000-alt", "ip", 3000],
+    ]);
+    const [primary, alternate] = mine.map((group) => group.TargetGroupArn ?? "");
+    const { services: [service] = [] } = await ctx.clients.ecs.send(
+      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["grad-web"] }),
+    );
+    const [entry] = service?.loadBalancers ?? [];
+    expect(entry?.targetGroupArn).toBe(primary);
+    expect(entry?.advancedConfiguration).toMatchObject({
+      alternateTargetGroupArn: alternate,
+      roleArn: ctx.settings.deploymentRoleArn,
+    });
+    expect(service?.deploymentConfiguration).toMatchObject({
+      strategy: "LINEAR",
+      linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 3 },
+    });
+    // The production rule forwards to both groups; the listener's default answers 404.
+    const { Rules: rules = [] } = await ctx.clients.elb.send(
+      new DescribeRulesCommand({ RuleArns: [entry?.advancedConfiguration?.productionListenerRule ?? ""] }),
+    );
+    expect(rules[0]?.Priority).toBe("1");
+    expect(rules[0]?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.TargetGroupArn)).toEqual(
+      [primary, alternate],
+    );
+
+    const deletion = await requestInput("grad", web.service, "f");
+    await waitFor(
+      "the deletion of web",
+      async () =>
+        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+          if (error.name !== "Berth.ServiceDraining") throw error;
+          return undefined;
+        }),
+      120_000,
+    );
+    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+    expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);
+
+    const sent = recorded.slice(from);
+    expect(sent.some((request) => request.operation === "CreateService")).toBe(true);
     expect(invalidRequests(sent)).toEqual([]);
   }, 180_000);
 });

@@ -6,7 +6,8 @@ import { join } from "node:path";
  * A small real HTTP app used as a Berth Local image (`file://` directory). Its behaviour comes
  * from its environment: VERSION (the answer), CRASH=1 (exit 3 at start), CRASH_AFTER_MS=N (exit 3
  * N ms after it listens), UNHEALTHY=1 (/health answers 500), UNHEALTHY_ONCE_SERVING=1 (/health
- * answers 500 once the app has answered any other request), IGNORE_SIGTERM=1 (keeps running on
+ * answers 500 once the app has answered any other request), CRASH_ONCE_SERVING=1 (exit 3 once it
+ * has answered its first request other than /health), IGNORE_SIGTERM=1 (keeps running on
  * SIGTERM), ON_SIGTERM=close (only `server.close(() => process.exit(0))`) or ON_SIGTERM=exit
  * (exits at once), DELAY_MS=N (answers /whoami after N ms).
  */
@@ -26,6 +27,14 @@ const server = http.createServer((request, response) => {
     return;
   }
   served = true;
+  if (process.env.CRASH_ONCE_SERVING === "1") {
+    // A release that breaks on its first real request: it answers it, then exits with 3.
+    response.end(version, () => {
+      console.error("crashing after serving a request: CRASH_ONCE_SERVING=1");
+      process.exit(3);
+    });
+    return;
+  }
   if (request.url === "/whoami") {
     const answer = () => response.end(version + ":" + process.pid);
     if (process.env.DELAY_MS) setTimeout(answer, Number(process.env.DELAY_MS));

@@ -113,6 +113,11 @@ const SECTIONS = {
       BERTH_EXECUTION_ROLE_ARN: z.string().startsWith("arn:"),
       BERTH_TASK_ROLE_PATH: z.string().default("/berth/"),
       BERTH_PERMISSIONS_BOUNDARY_ARN: z.string().startsWith("arn:").optional(),
+      /**
+       * The ECS infrastructure role for load balancers: ECS assumes it to shift a gradual
+       * deployment's traffic between target groups. Unset, gradual deployments are refused.
+       */
+      BERTH_DEPLOYMENT_ROLE_ARN: z.string().startsWith("arn:").optional(),
       BERTH_SUBNETS: list,
       BERTH_SECURITY_GROUPS: list,
       BERTH_SERVICE_CONNECT_NAMESPACE: z.string().min(1),
@@ -190,6 +195,7 @@ const SECTIONS = {
       ...(env.BERTH_PERMISSIONS_BOUNDARY_ARN
         ? { permissionsBoundaryArn: env.BERTH_PERMISSIONS_BOUNDARY_ARN }
         : {}),
+      ...(env.BERTH_DEPLOYMENT_ROLE_ARN ? { deploymentRoleArn: env.BERTH_DEPLOYMENT_ROLE_ARN } : {}),
       subnets: env.BERTH_SUBNETS,
       securityGroups: env.BERTH_SECURITY_GROUPS,
       serviceConnectNamespace: env.BERTH_SERVICE_CONNECT_NAMESPACE,

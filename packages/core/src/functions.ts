@@ -204,6 +204,8 @@ const JOB_STATE_MACHINES =
   "arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachinePrefix}job-*";
 const JOB_EXECUTIONS = "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachinePrefix}job-*:*";
 const JOB_RUN_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}job-run";
+/** The ECS infrastructure role for load balancers (BERTH_DEPLOYMENT_ROLE_ARN). */
+const DEPLOYMENT_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}ecs-load-balancers";
 const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
 const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
 const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definition/*:*";
@@ -332,6 +334,7 @@ const SETTINGS_ENV = [
   "BERTH_EXECUTION_ROLE_ARN",
   "BERTH_TASK_ROLE_PATH",
   "BERTH_PERMISSIONS_BOUNDARY_ARN",
+  "BERTH_DEPLOYMENT_ROLE_ARN",
   "BERTH_SUBNETS",
   "BERTH_SECURITY_GROUPS",
   "BERTH_SERVICE_CONNECT_NAMESPACE",
@@ -510,6 +513,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           actions: ["iam:PassRole"],
           resources: [JOB_RUN_ROLE],
           conditions: { StringEquals: { "iam:PassedToService": "states.amazonaws.com" } },
+        },
+        // A gradual deployment's loadBalancers name the role ECS shifts their traffic with.
+        {
+          actions: ["iam:PassRole"],
+          resources: [DEPLOYMENT_ROLE],
+          conditions: { StringEquals: { "iam:PassedToService": "ecs.amazonaws.com" } },
         },
         // Registering a new scalable target allows no resource-level permissions.
         {

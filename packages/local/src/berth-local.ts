@@ -92,6 +92,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     onError: (error) => options.log?.(`codebuild: ${(error as Error).stack ?? error}`),
   });
   const secrets = new SecretStore(join(dataDir, "secrets", "secrets.json"), { account, region });
+  let balancers: LoadBalancers | undefined;
   const ecs = new EcsEngine({
     dataDir,
     account,
@@ -103,6 +104,11 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     ...(options.tickMs ? { tickMs: options.tickMs } : {}),
     ...(options.strategyMinuteMs ? { strategyMinuteMs: options.strategyMinuteMs } : {}),
     ...(options.ec2MaxInstances !== undefined ? { ec2MaxInstances: options.ec2MaxInstances } : {}),
+    // ECS shifts a gradual deployment's production listener rule in Berth Local's ELB (made below).
+    setForwardWeights: (ruleArn, weights) => {
+      if (!balancers?.setForwardWeights(ruleArn, weights))
+        options.log?.(`ecs: no listener rule ${ruleArn} to shift traffic through`);
+    },
   });
   const cloudMap = new CloudMap(join(dataDir, "servicediscovery", "state.json"), {
     account,
@@ -116,7 +122,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     log: (line) => options.log?.(line),
   });
   await gateways.start();
-  const balancers = new LoadBalancers(join(dataDir, "elasticloadbalancing", "state.json"), {
+  balancers = new LoadBalancers(join(dataDir, "elasticloadbalancing", "state.json"), {
     account,
     region,
     targetsOf: (targetGroupArn) => ecs.targetGroupTasks(targetGroupArn),

@@ -62,6 +62,8 @@ export function localInstallation(options: { account: string; region: string }):
       BERTH_EXECUTION_ROLE_ARN: `arn:aws:iam::${account}:role/berth-task-execution`,
       BERTH_TASK_ROLE_PATH: "/berth/",
       BERTH_PERMISSIONS_BOUNDARY_ARN: `arn:aws:iam::${account}:policy/berth-task-boundary`,
+      // The role ECS would assume to shift gradual deployments' traffic (a name only here).
+      BERTH_DEPLOYMENT_ROLE_ARN: `arn:aws:iam::${account}:role/berth-ecs-infrastructure-lb`,
       // Berth Local's ECS runs every task on this machine: the network settings are names only.
       BERTH_SUBNETS: "subnet-berth-local",
       BERTH_SECURITY_GROUPS: "sg-berth-local",

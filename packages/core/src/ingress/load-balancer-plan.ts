@@ -46,6 +46,12 @@ export interface AlbAttachment {
   deregistrationDelaySeconds: number;
   /** The balancer's custom domains, lowercased: their certificates go on its HTTPS listeners. */
   customDomains: string[];
+  /**
+   * Set when the service deploys gradually (`deployment`): ECS shifts traffic between the target
+   * group and an alternate one through the attachment's one rule (its production rule), and
+   * `testRule`, on the `testListenerPort` listener, carries the test traffic.
+   */
+  gradual?: { testRule?: AlbRule };
 }
 
 /**
@@ -56,6 +62,13 @@ export function withDomainListener(listeners: AlbListener[], domains: readonly s
   if (domains.length === 0 || listeners.some((listener) => listener.protocol === "HTTPS")) return listeners;
   if (listeners.some((listener) => listener.port === 443)) return listeners;
   return [...listeners, { port: 443, protocol: "HTTPS", certificateArns: [] }];
+}
+
+/** The `deployment` of a service that has one (web-services and workloads). */
+function deploymentOf(resource: Spec.Resource): Spec.Deployment | undefined {
+  return resource.type === "web-service" || resource.type === "multi-container-workload"
+    ? resource.properties.deployment
+    : undefined;
 }
 
 /** The balancer's listeners as declared; without any, HTTP on port 80. */
@@ -93,6 +106,8 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
     if (resource.properties.loadBalancing.type !== "application-load-balancer") return [];
     const internal = resource.type === "private-service";
     const domains = resource.type === "web-service" ? domainList(resource.properties.customDomains) : [];
+    // A gradual deployment needs a rule to shift: every path, ahead of the listener's default.
+    const gradual = deploymentOf(resource) !== undefined;
     return [
       {
         loadBalancer: serviceName,
@@ -102,10 +117,11 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
           : withDomainListener(albListeners(undefined), domains),
         container: serviceName,
         port: resource.properties.port,
-        rules: [],
+        rules: gradual ? [{ priority: 1 }] : [],
         healthCheck: healthCheckOf(undefined),
         deregistrationDelaySeconds: resource.properties.stopTimeout,
         customDomains: domains,
+        ...(gradual ? { gradual: {} } : {}),
       },
     ];
   }
@@ -138,6 +154,19 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
         byTarget.set(key, attachment);
       }
       attachment.rules.push(rule);
+    }
+  }
+  const deployment = deploymentOf(resource);
+  if (deployment) {
+    for (const attachment of byTarget.values()) {
+      // Validation leaves one rule per container port; the test rule copies it on the test listener.
+      const [production] = attachment.rules;
+      const testPort = deployment.testListenerPort;
+      const testRule =
+        production && testPort !== undefined && attachment.listeners.some((l) => l.port === testPort)
+          ? { ...production, listenerPort: testPort }
+          : undefined;
+      attachment.gradual = testRule ? { testRule } : {};
     }
   }
   return [...byTarget.values()];

@@ -72,8 +72,43 @@ function domainContext(context: Omit<LoadBalancerContext, "installation">) {
   };
 }
 
-/** What a service's ECS service must register in, by `resource/container/port`. */
-export type TargetGroups = Record<string, { targetGroupArn: string }>;
+/**
+ * What a service's ECS service must register in, by `resource/container/port`; with a gradual
+ * deployment also what ECS shifts traffic between (its `loadBalancers[].advancedConfiguration`).
+ */
+export type TargetGroups = Record<
+  string,
+  {
+    targetGroupArn: string;
+    alternateTargetGroupArn?: string;
+    productionListenerRuleArn?: string;
+    testListenerRuleArn?: string;
+  }
+>;
+
+/** The target groups a forward action sends to: its ForwardConfig's, else its TargetGroupArn. */
+export function forwardedGroups(action: Action): string[] {
+  const weighted = action.ForwardConfig?.TargetGroups?.flatMap((group) =>
+    group.TargetGroupArn ? [group.TargetGroupArn] : [],
+  );
+  if (weighted?.length) return weighted;
+  return action.TargetGroupArn ? [action.TargetGroupArn] : [];
+}
+
+/** A forward between the target group and its alternate: all of it to the first, as ECS starts. */
+function weightedForward(targetGroupArn: string, alternateTargetGroupArn: string): Action[] {
+  return [
+    {
+      Type: "forward",
+      ForwardConfig: {
+        TargetGroups: [
+          { TargetGroupArn: targetGroupArn, Weight: 100 },
+          { TargetGroupArn: alternateTargetGroupArn, Weight: 0 },
+        ],
+      },
+    },
+  ];
+}
 
 export const tagList = (tags: Record<string, string>) =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
@@ -224,6 +259,7 @@ async function ensureTargetGroup(
   installation: LoadBalancerInstallation,
   resource: string,
   attachment: AlbAttachment,
+  alternate = false,
 ): Promise<string> {
   const name = targetGroupName(
     context.env,
@@ -231,6 +267,7 @@ async function ensureTargetGroup(
     resource,
     attachment.container,
     attachment.port,
+    alternate,
   );
   return ensureTargetGroupNamed(context, installation, resource, name, "HTTP", attachment);
 }
@@ -354,13 +391,22 @@ async function syncRules(
   resource: string,
   attachment: AlbAttachment,
   targetGroupArn: string,
-): Promise<string[]> {
+  alternateTargetGroupArn?: string,
+): Promise<{ arns: string[]; byRule: Map<AlbRule, string> }> {
   const main = mainListener(attachment.listeners);
   const arns: string[] = [];
+  const byRule = new Map<AlbRule, string>();
   const forwardsHere = (rule: Rule) =>
-    rule.Actions?.some((action) => action.Type === "forward" && action.TargetGroupArn === targetGroupArn);
+    rule.Actions?.some(
+      (action) => action.Type === "forward" && forwardedGroups(action).includes(targetGroupArn),
+    );
+  // A gradual deployment's rules forward to both target groups; ECS changes their weights.
+  const actions = alternateTargetGroupArn
+    ? weightedForward(targetGroupArn, alternateTargetGroupArn)
+    : [{ Type: "forward" as const, TargetGroupArn: targetGroupArn }];
+  const testRule = attachment.gradual?.testRule;
   const wanted = new Map<string, AlbRule[]>();
-  for (const rule of attachment.rules) {
+  for (const rule of testRule ? [...attachment.rules, testRule] : attachment.rules) {
     const port = rule.listenerPort ?? main.port;
     wanted.set(String(port), [...(wanted.get(String(port)) ?? []), rule]);
   }
@@ -381,6 +427,16 @@ async function syncRules(
         );
       }
       if (found?.RuleArn) {
+        const shifts = found.Actions?.some(
+          (action) => alternateTargetGroupArn && forwardedGroups(action).includes(alternateTargetGroupArn),
+        );
+        if (alternateTargetGroupArn && !shifts) {
+          // The service turned gradual: its rule now forwards to both groups, all of it as before.
+          await context.clients.elb.send(new ModifyRuleCommand({ RuleArn: found.RuleArn, Actions: actions }));
+          context.log?.(
+            `load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource} shifts between two target groups`,
+          );
+        }
         if (canonical(found.Conditions) !== canonical(conditions)) {
           await context.clients.elb.send(
             new ModifyRuleCommand({ RuleArn: found.RuleArn, Conditions: conditions }),
@@ -390,6 +446,7 @@ async function syncRules(
           );
         }
         arns.push(found.RuleArn);
+        byRule.set(rule, found.RuleArn);
         continue;
       }
       const created = await context.clients.elb.send(
@@ -397,12 +454,15 @@ async function syncRules(
           ListenerArn: listener.ListenerArn,
           Priority: rule.priority,
           Conditions: conditions,
-          Actions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
+          Actions: actions,
           Tags: tagList(standardTags(context.env, resource)),
         }),
       );
       const arn = created.Rules?.[0]?.RuleArn;
-      if (arn) arns.push(arn);
+      if (arn) {
+        arns.push(arn);
+        byRule.set(rule, arn);
+      }
       context.log?.(`load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource}`);
     }
     const priorities = new Set(declared.map((rule) => String(rule.priority)));
@@ -413,7 +473,7 @@ async function syncRules(
       }
     }
   }
-  return arns;
+  return { arns, byRule };
 }
 
 export function requireInstallation(
@@ -494,6 +554,23 @@ export async function ensureLoadBalancers(
   const groups: TargetGroups = {};
   if (attachments.length === 0) return groups;
   const installation = requireInstallation(context, resource);
+  // ECS may have moved the tasks to the alternate target group: a rolling deployment, which
+  // registers them in the first one only, could leave the balancer without targets.
+  const stored = await IngressRecord.list(context.store, context.env.stack);
+  for (const attachment of attachments) {
+    const before = stored.find((record) => record.name === attachment.loadBalancer)?.attachments[resource];
+    if (
+      !attachment.gradual &&
+      before &&
+      "alternateTargetGroupArn" in before &&
+      before.alternateTargetGroupArn
+    ) {
+      throw new BerthError(
+        "CONFLICT",
+        `${resource} deploys gradually behind load balancer ${attachment.loadBalancer}; going back to rolling deployments is not supported yet: keep a deployment strategy, or delete the service and deploy it again`,
+      );
+    }
+  }
   for (const attachment of attachments) {
     // A domain no certificate covers is refused before anything is created.
     const certificates = await certificatesFor(
@@ -504,6 +581,10 @@ export async function ensureLoadBalancers(
     const withCertificates = listenersWithCertificates(attachment, certificates);
     const balancer = await ensureLoadBalancer(context, installation, withCertificates);
     const targetGroupArn = await ensureTargetGroup(context, installation, resource, withCertificates);
+    // Same settings as the target group: ECS moves the tasks between the two at each deployment.
+    const alternateTargetGroupArn = withCertificates.gradual
+      ? await ensureTargetGroup(context, installation, resource, withCertificates, true)
+      : undefined;
     const listeners = await ensureListeners(
       context,
       balancer.LoadBalancerArn ?? "",
@@ -511,7 +592,24 @@ export async function ensureLoadBalancers(
       targetGroupArn,
     );
     await addCertificates(context, listeners, withCertificates);
-    const ruleArns = await syncRules(context, listeners, resource, withCertificates, targetGroupArn);
+    const { arns: ruleArns, byRule } = await syncRules(
+      context,
+      listeners,
+      resource,
+      withCertificates,
+      targetGroupArn,
+      alternateTargetGroupArn,
+    );
+    const [productionRule] = attachment.rules;
+    const productionRuleArn = productionRule ? byRule.get(productionRule) : undefined;
+    const testRule = attachment.gradual?.testRule;
+    const testRuleArn = testRule ? byRule.get(testRule) : undefined;
+    if (alternateTargetGroupArn && !productionRuleArn) {
+      throw new BerthError(
+        "MISSING_INGRESS",
+        `load balancer ${attachment.loadBalancer}: no listener rule leads to ${resource}, so ECS has none to shift its traffic through`,
+      );
+    }
     const url = loadBalancerUrl(balancer.DNSName ?? "", attachment.listeners);
     const recorded = await IngressRecord.get(context.store, context.env.stack, attachment.loadBalancer);
     const domains = await syncBalancerDomains(
@@ -531,9 +629,24 @@ export async function ensureLoadBalancers(
     await IngressRecord.attach(
       context.store,
       { stack: context.env.stack, name: attachment.loadBalancer, service: resource },
-      { targetGroupArn, ruleArns },
+      {
+        targetGroupArn,
+        ruleArns,
+        ...(alternateTargetGroupArn && productionRuleArn
+          ? { alternateTargetGroupArn, productionRuleArn, ...(testRuleArn ? { testRuleArn } : {}) }
+          : {}),
+      },
     );
-    groups[`${resource}/${attachment.container}/${attachment.port}`] = { targetGroupArn };
+    groups[`${resource}/${attachment.container}/${attachment.port}`] = {
+      targetGroupArn,
+      ...(alternateTargetGroupArn && productionRuleArn
+        ? {
+            alternateTargetGroupArn,
+            productionListenerRuleArn: productionRuleArn,
+            ...(testRuleArn ? { testListenerRuleArn: testRuleArn } : {}),
+          }
+        : {}),
+    };
   }
   return groups;
 }
@@ -602,7 +715,10 @@ export async function detachLoadBalancers(
     const others = Object.keys(balancer.attachments).filter((service) => service !== resource);
     if (others.length === 0) await removeBalancerDomains(domainContext(context), balancer.domains);
     if (others.length === 0) await deleteBalancer();
-    await deleteTargetGroups(context, attachment.targetGroupArns ?? [attachment.targetGroupArn]);
+    await deleteTargetGroups(context, [
+      ...(attachment.targetGroupArns ?? [attachment.targetGroupArn]),
+      ...(attachment.alternateTargetGroupArn ? [attachment.alternateTargetGroupArn] : []),
+    ]);
     await IngressRecord.attach(
       context.store,
       { stack: context.env.stack, name: balancer.name, service: resource },

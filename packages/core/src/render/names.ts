@@ -151,9 +151,11 @@ export function targetGroupName(
   resource: string,
   container: string,
   port: number,
+  /** The alternate target group of a gradual deployment (`…-alt`). */
+  alternate = false,
 ): string {
   const parts = resource === container ? [resource, port] : [resource, container, port];
-  return elbName(["b", env.stack, loadBalancer, ...parts]);
+  return elbName(["b", env.stack, loadBalancer, ...parts, ...(alternate ? ["alt"] : [])]);
 }
 
 /** The target group behind one listener of a network load balancer, for one container port. */

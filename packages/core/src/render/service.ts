@@ -278,9 +278,16 @@ function ingress(resourceName: string, resource: ServiceResource, env: Environme
           }
         : {};
     if (gradual && !("advancedConfiguration" in advanced)) {
+      const missing = [
+        wiring.alternateTargetGroupArn ? undefined : "an alternate target group",
+        wiring.productionListenerRuleArn ? undefined : "a production listener rule",
+        env.deploymentRoleArn
+          ? undefined
+          : "the installation's ECS infrastructure role for load balancers (deploymentRoleArn, BERTH_DEPLOYMENT_ROLE_ARN)",
+      ].filter((part): part is string => part !== undefined);
       throw new RenderError(
         "MISSING_INGRESS",
-        `gradual deployments of ${key} need an alternate target group, a production listener rule and deploymentRoleArn`,
+        `the gradual deployment of ${key} shifts traffic through ECS, which needs ${missing.join(", ")}`,
       );
     }
     loadBalancers.push({

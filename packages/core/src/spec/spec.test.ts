@@ -568,6 +568,55 @@ describe("cross-resource rules", () => {
       path: "resources.app.properties.deployment.strategy",
     });
   });
+
+  it("a gradual deployment shifts one rule per container port, and its test listener is another listener of the balancer", () => {
+    const alb = (priority: number, extra: Record<string, unknown> = {}) => ({
+      type: "application-load-balancer",
+      properties: { loadBalancerName: "front", priority, containerPort: 80, ...extra },
+    });
+    const front = {
+      type: "application-load-balancer",
+      properties: {
+        listeners: [
+          { port: 80, protocol: "HTTP" },
+          { port: 8080, protocol: "HTTP" },
+        ],
+      },
+    };
+    const gradual = (events: unknown[], deployment: Record<string, unknown> = {}) =>
+      workload([container("a", { events })], {
+        deployment: { strategy: "Linear10PercentEvery1Minute", ...deployment },
+      });
+    // Accepted: one rule, and a test listener that is not the production one.
+    expect(
+      parseOk(stackOf({ front, app: gradual([alb(1)], { testListenerPort: 8080 }) })).resources.app,
+    ).toBeDefined();
+    expect(singleIn({ front, app: gradual([alb(1), alb(2, { paths: ["/b"] })]) })).toMatchObject({
+      code: "INVALID_DEPLOYMENT",
+      path: "resources.app.properties.deployment.strategy",
+    });
+    expect(singleIn({ front, app: gradual([alb(1)], { testListenerPort: 9090 }) })).toMatchObject({
+      code: "INVALID_DEPLOYMENT",
+      path: "resources.app.properties.deployment.testListenerPort",
+      message: 'load balancer "front" has no listener on port 9090 (its listeners: 80, 8080)',
+    });
+    expect(singleIn({ front, app: gradual([alb(1)], { testListenerPort: 80 }) })).toMatchObject({
+      code: "INVALID_DEPLOYMENT",
+    });
+    const web = {
+      type: "web-service",
+      properties: {
+        packaging: { type: "prebuilt-image", properties: { image: "x" } },
+        resources: { cpu: 0.25, memory: 512 },
+        loadBalancing: { type: "application-load-balancer" },
+        deployment: { strategy: "AllAtOnce", testListenerPort: 8080 },
+      },
+    };
+    expect(singleIn({ web })).toMatchObject({
+      code: "INVALID_DEPLOYMENT",
+      path: "resources.web.properties.deployment.testListenerPort",
+    });
+  });
 });
 
 describe("several mistakes at once", () => {

@@ -11,12 +11,13 @@ import type { PathSegment } from "./issues.ts";
 import {
   type ComputeResource,
   type ComputeResources,
+  type Deployment,
   isCompute,
   type Resource,
   type Scaling,
 } from "./schema.ts";
 import { closest } from "./suggest.ts";
-import { containersOf } from "./workload.ts";
+import { type Container, containersOf } from "./workload.ts";
 
 /** An issue before it is placed in the file: `load.ts` adds the line and column. */
 export interface LocatedIssue {
@@ -260,6 +261,82 @@ export function crossCheck(
           code: "INVALID_DEPLOYMENT",
           path: [...base, "deployment", "strategy"],
           message: `strategy ${deployment.strategy} shifts traffic through an application load balancer: add an application-load-balancer ${resource.type === "web-service" ? "loadBalancing" : "event"}`,
+        });
+      }
+      issues.push(...gradualDeploymentIssues(resources, resource, containers, base, deployment));
+    }
+  }
+  return issues;
+}
+
+/**
+ * ECS shifts a gradual deployment's traffic through one listener rule per container port (its
+ * production rule), between two target groups: a container port reached by several rules could
+ * not follow. `testListenerPort` names a listener of the balancer, other than the production one,
+ * where the test rule goes.
+ */
+function gradualDeploymentIssues(
+  resources: Record<string, Resource>,
+  resource: Resource,
+  containers: Container[],
+  base: PathSegment[],
+  deployment: Deployment,
+): LocatedIssue[] {
+  const issues: LocatedIssue[] = [];
+  const testPort = deployment.testListenerPort;
+  const testPath = [...base, "deployment", "testListenerPort"];
+  if (resource.type === "web-service") {
+    if (testPort !== undefined) {
+      issues.push({
+        code: "INVALID_DEPLOYMENT",
+        path: testPath,
+        message:
+          "a web-service's own load balancer has one listener (HTTP 80), so there is no test listener: use a multi-container-workload behind an application-load-balancer resource with a listener on that port",
+      });
+    }
+    return issues;
+  }
+  const rulesPerTarget = new Map<string, number>();
+  for (const container of containers) {
+    for (const event of container.events) {
+      if (event.type !== "application-load-balancer") continue;
+      const { loadBalancerName: lb, containerPort, listenerPort } = event.properties;
+      const key = `${lb}:${container.name}:${containerPort}`;
+      const count = (rulesPerTarget.get(key) ?? 0) + 1;
+      rulesPerTarget.set(key, count);
+      if (count === 2) {
+        issues.push({
+          code: "INVALID_DEPLOYMENT",
+          path: [...base, "deployment", "strategy"],
+          message: `strategy ${deployment.strategy} shifts traffic through one listener rule per container port: container "${container.name}" port ${containerPort} has more than one application-load-balancer event on "${lb}"`,
+        });
+      }
+      if (testPort === undefined) continue;
+      const alb = own(resources, lb);
+      const listeners =
+        alb?.type === "application-load-balancer" && alb.properties.listeners?.length
+          ? alb.properties.listeners.map((listener) => listener.port)
+          : [80];
+      const production =
+        listenerPort ??
+        (alb?.type === "application-load-balancer"
+          ? (
+              alb.properties.listeners?.find((listener) => listener.protocol === "HTTPS") ??
+              alb.properties.listeners?.[0]
+            )?.port
+          : undefined) ??
+        80;
+      if (!listeners.includes(testPort)) {
+        issues.push({
+          code: "INVALID_DEPLOYMENT",
+          path: testPath,
+          message: `load balancer "${lb}" has no listener on port ${testPort} (its listeners: ${listeners.join(", ")})`,
+        });
+      } else if (testPort === production) {
+        issues.push({
+          code: "INVALID_DEPLOYMENT",
+          path: testPath,
+          message: `port ${testPort} is the listener production traffic takes on "${lb}": the test listener must be another one`,
         });
       }
     }

@@ -32,6 +32,10 @@ export const LbAttachment = z.object({
    */
   targetGroupArns: z.array(z.string()).optional(),
   listenerArns: z.array(z.string()).optional(),
+  /** A gradual deployment's: the target group ECS shifts traffic to and from, and the rules it shifts. */
+  alternateTargetGroupArn: z.string().min(1).optional(),
+  productionRuleArn: z.string().min(1).optional(),
+  testRuleArn: z.string().min(1).optional(),
 });
 export type LbAttachment = z.infer<typeof LbAttachment>;
 

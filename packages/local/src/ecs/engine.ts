@@ -47,6 +47,38 @@ export interface EngineOptions {
   strategyMinuteMs?: number;
   /** How many container instances the EC2 capacity provider runs at most (default 10). */
   ec2MaxInstances?: number;
+  /**
+   * Sets the weights of a listener rule's forward between target groups in Berth Local's ELB:
+   * how a gradual deployment with `advancedConfiguration` shifts the production listener rule.
+   */
+  setForwardWeights?: (ruleArn: string, weights: { targetGroupArn: string; weight: number }[]) => void;
+}
+
+/** A `loadBalancers` entry of a service as ECS keeps it. */
+interface LoadBalancerEntry {
+  targetGroupArn?: string;
+  containerName?: string;
+  containerPort?: number;
+  advancedConfiguration?: { alternateTargetGroupArn?: string; productionListenerRule?: string };
+}
+
+/** The entries whose traffic ECS shifts between two target groups (the service's and an alternate). */
+function shiftedEntries(
+  service: ServiceRecord,
+): { primary: string; alternate: string; rule: string | undefined }[] {
+  const entries = (service.configuration.loadBalancers ?? []) as LoadBalancerEntry[];
+  return entries.flatMap((entry) => {
+    const alternate = entry.advancedConfiguration?.alternateTargetGroupArn;
+    return entry.targetGroupArn && alternate
+      ? [
+          {
+            primary: entry.targetGroupArn,
+            alternate,
+            rule: entry.advancedConfiguration?.productionListenerRule,
+          },
+        ]
+      : [];
+  });
 }
 
 /** Where RunTask or a service asks its tasks to run: the members ECS places them by. */
@@ -231,6 +263,18 @@ export class EcsEngine {
       serving.length > 0
     ) {
       deployment.traffic = { strategy, state: "PENDING", percent: 0, since: at };
+    }
+    // Tasks that take traffic at once go where production traffic goes now; a shift's tasks go to
+    // the other target group, which the production rule's weights then move traffic to.
+    const shifted = shiftedEntries(service);
+    if (shifted.length > 0) {
+      deployment.targetGroups = Object.fromEntries(
+        shifted.map(({ primary, alternate }) => {
+          const live = service.liveTargetGroups?.[primary] ?? primary;
+          const other = live === primary ? alternate : primary;
+          return [primary, deployment.traffic ? other : live];
+        }),
+      );
     }
     const failed = reason ? service.deployments.find((d) => d.id === reason.rollbackOf) : undefined;
     deployment.rolloutStateReason = failed
@@ -479,10 +523,18 @@ export class EcsEngine {
         containerPort?: number;
       }[];
       for (const entry of entries) {
-        if (!matches(entry)) continue;
-        const weights = this.trafficWeights(service);
+        const alternate = (entry as LoadBalancerEntry).advancedConfiguration?.alternateTargetGroupArn;
+        const group = alternate
+          ? [entry.targetGroupArn, alternate].find((arn) => matches({ targetGroupArn: arn }))
+          : undefined;
+        if (!matches(entry) && !group) continue;
+        // Between two target groups the production rule's weights split the traffic, not the tasks'.
+        const weights = group ? undefined : this.trafficWeights(service);
         for (const task of this.liveTasks(
-          (t) => t.clusterArn === service.clusterArn && t.serviceName === service.serviceName,
+          (t) =>
+            t.clusterArn === service.clusterArn &&
+            t.serviceName === service.serviceName &&
+            (!group || this.targetGroupOf(service, t, entry.targetGroupArn ?? "") === group),
         )) {
           const binding = task.containers
             .find((c) => c.name === entry.containerName)
@@ -501,6 +553,34 @@ export class EcsEngine {
   }
 
   // Traffic shifting --------------------------------------------------------------------------
+
+  /** The target group (the entry's or its alternate) a task of the service is registered in. */
+  private targetGroupOf(service: ServiceRecord, task: TaskRecord, primary: string): string {
+    const deployment = service.deployments.find((d) => d.id === task.deploymentId);
+    return deployment?.targetGroups?.[primary] ?? service.liveTargetGroups?.[primary] ?? primary;
+  }
+
+  /**
+   * What ECS does to the production listener rule of each load balancer entry with an alternate
+   * target group: the shifting deployment's group gets its percent and the live group the rest;
+   * once the shift is DONE its group becomes the live one; ROLLED_BACK returns all to the live one.
+   */
+  private shiftProductionRules(service: ServiceRecord, deployment: DeploymentRecord): void {
+    const shift = deployment.traffic;
+    if (!shift) return;
+    for (const { primary, alternate, rule } of shiftedEntries(service)) {
+      const next = deployment.targetGroups?.[primary];
+      if (!next) continue;
+      const percent = shift.state === "DONE" ? 100 : shift.state === "ROLLED_BACK" ? 0 : shift.percent;
+      if (shift.state === "DONE") service.liveTargetGroups = { ...service.liveTargetGroups, [primary]: next };
+      if (!rule) continue;
+      const weightOfGroup = (arn: string) => (arn === next ? percent : 100 - percent);
+      this.options.setForwardWeights?.(rule, [
+        { targetGroupArn: primary, weight: weightOfGroup(primary) },
+        { targetGroupArn: alternate, weight: weightOfGroup(alternate) },
+      ]);
+    }
+  }
 
   /**
    * Percent of the service's production traffic per deployment id, or undefined when every
@@ -578,6 +658,8 @@ export class EcsEngine {
   ): boolean {
     const shift = primary.traffic;
     if (!shift || primary.rolloutState !== "IN_PROGRESS") return false;
+    // A service being deleted, or scaled to nothing, keeps no tasks for a shift: they all stop.
+    if (service.status !== "ACTIVE" || service.desiredCount === 0) return false;
     if (shift.state === "DONE" || shift.state === "ROLLED_BACK") return false;
     const config = service.deploymentConfiguration as {
       canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };
@@ -600,6 +682,7 @@ export class EcsEngine {
       shift.percent = percent;
       shift.since = now();
       primary.updatedAt = now();
+      this.shiftProductionRules(service, primary);
       this.touch();
     };
     if (shift.state !== "PENDING" && (primarySick || primary.failedTasks > (shift.failedBefore ?? 0))) {
@@ -1244,6 +1327,7 @@ export class EcsEngine {
       deployment.traffic.state = "ROLLED_BACK";
       deployment.traffic.percent = 0;
       deployment.traffic.since = now();
+      this.shiftProductionRules(service, deployment);
     }
     deployment.updatedAt = now();
     this.deploymentEvent(service, deployment, "SERVICE_DEPLOYMENT_FAILED", "ERROR");

@@ -66,6 +66,11 @@ export interface DeploymentRecord {
   rollbackOf?: string;
   /** A CANARY or LINEAR deployment's production traffic shift (see EcsEngine.shiftTraffic). */
   traffic?: TrafficShift;
+  /**
+   * For each `loadBalancers` entry with an alternate target group (by the entry's
+   * `targetGroupArn`): the one of the two this deployment's tasks register in.
+   */
+  targetGroups?: Record<string, string>;
 }
 
 /**
@@ -109,6 +114,11 @@ export interface ServiceRecord {
   events: ServiceEventRecord[];
   /** Task definition of the last deployment that COMPLETED: where a rollback returns to. */
   lastCompletedTaskDefinition?: string;
+  /**
+   * For each `loadBalancers` entry with an alternate target group: the one of the two that takes
+   * production traffic now (the entry's own until a shift to the alternate completes).
+   */
+  liveTargetGroups?: Record<string, string>;
   createdAt: number;
   tags: Tag[];
   /** Consecutive task failures, for the restart back-off. */

@@ -20,7 +20,12 @@ import {
 } from "../iam/query.ts";
 import { AwsError } from "../protocol.ts";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
-import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
+import {
+  healthyInOrder,
+  type RegisteredTask,
+  WeightedSelector,
+  type WeightedTarget,
+} from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
 import { type HealthSettings, NetworkGroups } from "./network.ts";
@@ -43,6 +48,8 @@ interface Tag {
 interface Action {
   Type: string;
   TargetGroupArn?: string;
+  /** Several target groups with weights (a gradual deployment's production rule). */
+  ForwardConfig?: { TargetGroups: { TargetGroupArn: string; Weight?: number }[] };
   Order?: number;
   RedirectConfig?: { Protocol?: string; Port?: string; Host?: string; Path?: string; StatusCode: string };
   FixedResponseConfig?: { StatusCode: string; ContentType?: string; MessageBody?: string };
@@ -118,13 +125,53 @@ function tagsOf(params: Record<string, unknown>): Tag[] {
   }));
 }
 
+/** The target groups a forward action sends to, with their weights (ELB's default weight is 1). */
+export function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
+  const groups = action.ForwardConfig?.TargetGroups ?? [];
+  if (groups.length > 0) {
+    return groups.map((group) => ({ TargetGroupArn: group.TargetGroupArn, Weight: group.Weight ?? 1 }));
+  }
+  return action.TargetGroupArn ? [{ TargetGroupArn: action.TargetGroupArn, Weight: 1 }] : [];
+}
+
+function forwardConfigOf(value: unknown): Action["ForwardConfig"] | undefined {
+  const groups = asArray<Record<string, unknown>>(
+    (value as { TargetGroups?: unknown } | undefined)?.TargetGroups,
+  );
+  if (groups.length === 0) return undefined;
+  return {
+    TargetGroups: groups.map((group) => {
+      const weight = int(group.Weight);
+      if (weight !== undefined && weight > 999)
+        throw fail("ValidationError", "Weight must be between 0 and 999");
+      return {
+        TargetGroupArn: String(group.TargetGroupArn ?? ""),
+        ...(weight !== undefined ? { Weight: weight } : {}),
+      };
+    }),
+  };
+}
+
 function actionsOf(value: unknown): Action[] {
   return asArray<Record<string, unknown>>(value).map((action) => {
     const redirect = action.RedirectConfig as Action["RedirectConfig"] | undefined;
     const fixed = action.FixedResponseConfig as Action["FixedResponseConfig"] | undefined;
+    const forward = forwardConfigOf(action.ForwardConfig);
+    const single = text(action.TargetGroupArn);
+    if (
+      forward &&
+      single &&
+      (forward.TargetGroups.length !== 1 || forward.TargetGroups[0]?.TargetGroupArn !== single)
+    ) {
+      throw fail(
+        "ValidationError",
+        "With both TargetGroupArn and ForwardConfig, ForwardConfig must name that one target group only",
+      );
+    }
     return {
       Type: String(action.Type ?? ""),
-      ...(text(action.TargetGroupArn) ? { TargetGroupArn: text(action.TargetGroupArn) } : {}),
+      ...(single ? { TargetGroupArn: single } : {}),
+      ...(forward ? { ForwardConfig: forward } : {}),
       ...(int(action.Order) !== undefined ? { Order: int(action.Order) } : {}),
       ...(redirect ? { RedirectConfig: redirect } : {}),
       ...(fixed ? { FixedResponseConfig: fixed } : {}),
@@ -174,16 +221,19 @@ const strings = (name: string, values: readonly string[]) => list(name, values, 
 function actionXml(action: Action): Child[] {
   const redirect = action.RedirectConfig;
   const fixed = action.FixedResponseConfig;
+  const forwards = forwardsOf(action);
+  // As ELB describes a forward: TargetGroupArn only when it goes to one target group.
+  const single = forwards.length === 1 ? forwards[0]?.TargetGroupArn : undefined;
   return [
     element("Type", action.Type),
-    optional("TargetGroupArn", action.TargetGroupArn),
+    optional("TargetGroupArn", single),
     optional("Order", action.Order),
-    action.TargetGroupArn
+    forwards.length > 0
       ? element(
           "ForwardConfig",
-          list("TargetGroups", [action.TargetGroupArn], (arn) => [
-            element("TargetGroupArn", arn),
-            element("Weight", 1),
+          list("TargetGroups", forwards, (group) => [
+            element("TargetGroupArn", group.TargetGroupArn),
+            element("Weight", group.Weight),
           ]),
         )
       : undefined,
@@ -385,6 +435,55 @@ export class LoadBalancers {
     return healthyInOrder(this.selector, targetGroupArn, this.options.targetsOf(targetGroupArn));
   }
 
+  /**
+   * The healthy targets of a forward to several target groups, in the order to try them: the
+   * groups split the requests by their weights (ECS changes them while a gradual deployment
+   * shifts); the targets of the other groups follow, those of zero-weight groups last.
+   */
+  private weightedTargets(key: string, forwards: { TargetGroupArn: string; Weight: number }[]): Target[] {
+    const targets: WeightedTarget[] = [];
+    for (const forward of forwards) {
+      for (const task of this.options.targetsOf(forward.TargetGroupArn)) {
+        if (task.healthy)
+          targets.push({
+            id: task.taskId,
+            port: task.port,
+            group: forward.TargetGroupArn,
+            weight: forward.Weight,
+          });
+      }
+    }
+    return this.selector.order(key, targets);
+  }
+
+  /**
+   * Sets the weights of a rule's forward (or, for a listener's default rule, its default
+   * action's): what ECS does to the production listener rule while it shifts traffic. Answers
+   * false when there is no such rule.
+   */
+  setForwardWeights(ruleArn: string, weights: { targetGroupArn: string; weight: number }[]): boolean {
+    const actions: Action[] = [
+      {
+        Type: "forward",
+        ForwardConfig: {
+          TargetGroups: weights.map((entry) => ({
+            TargetGroupArn: entry.targetGroupArn,
+            Weight: entry.weight,
+          })),
+        },
+      },
+    ];
+    const rule = this.state.rules.find((candidate) => candidate.arn === ruleArn);
+    const listener = rule
+      ? undefined
+      : this.state.listeners.find((candidate) => `${candidate.arn}/default` === ruleArn);
+    if (rule) rule.actions = actions;
+    else if (listener) listener.defaultActions = actions;
+    else return false;
+    this.save();
+    return true;
+  }
+
   private serve(balancer: BalancerEntry, request: IncomingMessage, response: ServerResponse): void {
     const listener = this.servedListener(balancer);
     if (!listener) {
@@ -410,15 +509,22 @@ export class LoadBalancers {
       response.writeHead(status, { location: `${protocol}://${host}${port}${request.url ?? "/"}` }).end();
       return;
     }
-    const targetGroupArn = action?.TargetGroupArn;
-    if (!targetGroupArn) {
+    const forwards = action ? forwardsOf(action) : [];
+    const [first] = forwards;
+    if (!first) {
       response.writeHead(503, { "content-type": "text/plain" }).end("no action\n");
       return;
     }
-    const group = this.state.targetGroups.find((candidate) => candidate.arn === targetGroupArn);
+    const names = forwards.map(
+      (forward) =>
+        this.state.targetGroups.find((candidate) => candidate.arn === forward.TargetGroupArn)?.name ??
+        forward.TargetGroupArn,
+    );
+    const key = rule?.arn ?? listener.arn;
     this.forwarder.handle(request, response, {
-      targets: () => this.targets(targetGroupArn),
-      label: `${balancer.name} → ${group?.name ?? targetGroupArn}`,
+      targets: () =>
+        forwards.length === 1 ? this.targets(first.TargetGroupArn) : this.weightedTargets(key, forwards),
+      label: `${balancer.name} → ${names.join(" + ")}`,
       headers: {
         "x-forwarded-for": request.socket.remoteAddress ?? "127.0.0.1",
         "x-forwarded-proto": "http",
@@ -500,6 +606,12 @@ export class LoadBalancers {
     ];
   }
 
+  private forwardsTo(actions: Action[], targetGroupArn: string): boolean {
+    return actions.some((action) =>
+      forwardsOf(action).some((forward) => forward.TargetGroupArn === targetGroupArn),
+    );
+  }
+
   private targetGroupXml(group: TargetGroupEntry): Child[] {
     const check = group.healthCheck;
     const value = (key: string) => (check[key] === undefined ? undefined : String(check[key]));
@@ -526,10 +638,8 @@ export class LoadBalancers {
           this.state.listeners
             .filter(
               (listener) =>
-                listener.defaultActions.some((action) => action.TargetGroupArn === group.arn) ||
-                this.rulesOf(listener.arn).some((rule) =>
-                  rule.actions.some((action) => action.TargetGroupArn === group.arn),
-                ),
+                this.forwardsTo(listener.defaultActions, group.arn) ||
+                this.rulesOf(listener.arn).some((rule) => this.forwardsTo(rule.actions, group.arn)),
             )
             .map((listener) => listener.loadBalancerArn),
         ),
@@ -616,7 +726,8 @@ export class LoadBalancers {
         )
           throw fail("DuplicateListener", `A listener already exists on port ${port}`);
         const actions = actionsOf(params.DefaultActions);
-        for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        for (const action of actions)
+          for (const forward of forwardsOf(action)) this.targetGroup(forward.TargetGroupArn);
         const protocol = text(params.Protocol) ?? (balancer.type === "network" ? "TCP" : "HTTP");
         this.checkListener(balancer, protocol, actions);
         const listener: ListenerEntry = {
@@ -711,7 +822,8 @@ export class LoadBalancers {
         if (this.rulesOf(listener.arn).some((rule) => rule.priority === priority))
           throw fail("PriorityInUse", `Priority '${priority}' is currently in use`);
         const actions = actionsOf(params.Actions);
-        for (const action of actions) if (action.TargetGroupArn) this.targetGroup(action.TargetGroupArn);
+        for (const action of actions)
+          for (const forward of forwardsOf(action)) this.targetGroup(forward.TargetGroupArn);
         const conditions = conditionsOf(params.Conditions);
         if (conditions.length === 0) throw fail("ValidationError", "A rule needs at least one condition");
         const rule: RuleEntry = {
@@ -730,7 +842,12 @@ export class LoadBalancers {
         const rule = state.rules.find((candidate) => candidate.arn === params.RuleArn);
         if (!rule) throw fail("RuleNotFound", `Rule '${String(params.RuleArn)}' not found`);
         if (params.Conditions !== undefined) rule.conditions = conditionsOf(params.Conditions);
-        if (params.Actions !== undefined) rule.actions = actionsOf(params.Actions);
+        if (params.Actions !== undefined) {
+          const actions = actionsOf(params.Actions);
+          for (const action of actions)
+            for (const forward of forwardsOf(action)) this.targetGroup(forward.TargetGroupArn);
+          rule.actions = actions;
+        }
         this.save();
         return [list("Rules", [rule], (r) => this.ruleXml(r))];
       }
@@ -827,9 +944,8 @@ export class LoadBalancers {
         const group = state.targetGroups.find((candidate) => candidate.arn === params.TargetGroupArn);
         if (!group) return [];
         const used =
-          state.listeners.some((listener) =>
-            listener.defaultActions.some((action) => action.TargetGroupArn === group.arn),
-          ) || state.rules.some((rule) => rule.actions.some((action) => action.TargetGroupArn === group.arn));
+          state.listeners.some((listener) => this.forwardsTo(listener.defaultActions, group.arn)) ||
+          state.rules.some((rule) => this.forwardsTo(rule.actions, group.arn));
         if (used)
           throw fail(
             "ResourceInUse",

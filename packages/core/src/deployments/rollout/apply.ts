@@ -356,10 +356,7 @@ async function ingressEnvironment(
   const networkGroups = await ensureNetworkLoadBalancers(balancerContext, input.service, networkBalancing);
   await detachLoadBalancers(balancerContext, input.service, balancers);
   // One container port may be behind a gateway and a load balancer at once.
-  const ingress: Record<
-    string,
-    { serviceRegistryArn?: string; targetGroupArn?: string; networkTargetGroupArns?: string[] }
-  > = { ...registries };
+  const ingress: NonNullable<Parameters<typeof renderEnvironment>[2]>["ingress"] = { ...registries };
   for (const [key, group] of Object.entries(targetGroups)) ingress[key] = { ...ingress[key], ...group };
   for (const [key, group] of Object.entries(networkGroups)) ingress[key] = { ...ingress[key], ...group };
   gateways.push(...balancers);

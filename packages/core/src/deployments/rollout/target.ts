@@ -76,7 +76,7 @@ export function renderEnvironment(
     images?: Record<string, string>;
     secretArns?: Record<string, string>;
     /** Ingress Berth created for the stack (HTTP API registries, target groups), over the installation's own. */
-    ingress?: Record<string, { serviceRegistryArn?: string; targetGroupArn?: string }>;
+    ingress?: Render.EnvironmentInput["ingress"];
     /** The stack's gateway URLs, for `$ResourceParam(…, 'url')` (see `ingressUrls`). */
     ingressUrls?: Record<string, string>;
   } = {},
@@ -93,6 +93,7 @@ export function renderEnvironment(
     executionRoleArn: settings.executionRoleArn,
     taskRolePath: settings.taskRolePath,
     ...(settings.permissionsBoundaryArn ? { permissionsBoundaryArn: settings.permissionsBoundaryArn } : {}),
+    ...(settings.deploymentRoleArn ? { deploymentRoleArn: settings.deploymentRoleArn } : {}),
     registry: settings.registry,
     images: extra.images ?? {},
     secretArns: extra.secretArns ?? {},

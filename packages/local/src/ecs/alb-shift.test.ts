@@ -1,0 +1,237 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateRuleCommand,
+  CreateTargetGroupCommand,
+  DescribeRulesCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+
+/**
+ * ECS's traffic shifting through a load balancer on Berth Local: a service whose loadBalancers
+ * carry advancedConfiguration moves a canary's share by changing the weights of the production
+ * listener rule's forward between its two target groups (as `DescribeRules` shows them), the
+ * balancer's listener routes by those weights, and a new task that fails under its canary share
+ * returns every weight to the old target group. A strategy minute lasts 2 s here.
+ */
+
+const app = httpApp();
+let local: BerthLocal;
+let ecs: ECSClient;
+let elb: ElasticLoadBalancingV2Client;
+let primary = "";
+let alternate = "";
+let rule = "";
+let url = "";
+
+const CANARY = {
+  strategy: "CANARY" as const,
+  canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
+  bakeTimeInMinutes: 0,
+  maximumPercent: 200,
+  minimumHealthyPercent: 100,
+  deploymentCircuitBreaker: { enable: true, rollback: true },
+};
+
+async function register(environment: Record<string, string>): Promise<string> {
+  const { taskDefinition } = await ecs.send(
+    new RegisterTaskDefinitionCommand(appTaskDefinition(app.image, "alb-shift", environment)),
+  );
+  return taskDefinition?.taskDefinitionArn ?? "";
+}
+
+/** The production rule's weights as `primary/alternate`. */
+async function weights(): Promise<string> {
+  const { Rules = [] } = await elb.send(new DescribeRulesCommand({ RuleArns: [rule] }));
+  const groups = Rules[0]?.Actions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+  const of = (arn: string) => groups.find((group) => group.TargetGroupArn === arn)?.Weight ?? "?";
+  return `${of(primary)}/${of(alternate)}`;
+}
+
+async function newest() {
+  const { services } = await ecs.send(new DescribeServicesCommand({ cluster: "shift", services: ["web"] }));
+  return services?.[0]?.deployments ?? [];
+}
+
+/** Clients asking the balancer and a watcher of the weights, until the newest deployment ends. */
+async function underLoad(done: () => Promise<boolean>) {
+  const seen: string[] = [await weights()];
+  const versions = new Map<string, number>();
+  const failures: string[] = [];
+  let running = true;
+  const clients = Array.from({ length: 3 }, async () => {
+    while (running) {
+      try {
+        const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(15_000) });
+        const body = await response.text();
+        if (response.status !== 200) failures.push(`${response.status} ${body}`);
+        else versions.set(body, (versions.get(body) ?? 0) + 1);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  });
+  const watcher = (async () => {
+    while (running) {
+      const current = await weights();
+      if (current !== seen.at(-1)) seen.push(current);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    await waitFor("the deployment to end", done, 300_000, 250);
+  } finally {
+    running = false;
+    await Promise.all([...clients, watcher]);
+  }
+  const last = await weights();
+  if (last !== seen.at(-1)) seen.push(last);
+  return { seen, versions, failures };
+}
+
+beforeAll(async () => {
+  local = await startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-alb-shift-")),
+    awsPort: 0,
+    tickMs: 100,
+    strategyMinuteMs: 2_000,
+  });
+  const aws = {
+    endpoint: local.awsEndpoint.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "b", secretAccessKey: "b" },
+  };
+  ecs = new ECSClient(aws);
+  elb = new ElasticLoadBalancingV2Client(aws);
+  await ecs.send(new CreateClusterCommand({ clusterName: "shift" }));
+  const group = async (Name: string) => {
+    const { TargetGroups = [] } = await elb.send(
+      new CreateTargetGroupCommand({ Name, Protocol: "HTTP", Port: 3000, TargetType: "ip", VpcId: "vpc-1" }),
+    );
+    return TargetGroups[0]?.TargetGroupArn ?? "";
+  };
+  primary = await group("web-blue");
+  alternate = await group("web-green");
+  const { LoadBalancers = [] } = await elb.send(
+    new CreateLoadBalancerCommand({ Name: "web", Type: "application", Subnets: ["subnet-1"] }),
+  );
+  url = `http://${LoadBalancers[0]?.DNSName}`;
+  const { Listeners = [] } = await elb.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: LoadBalancers[0]?.LoadBalancerArn,
+      Port: 80,
+      Protocol: "HTTP",
+      DefaultActions: [{ Type: "fixed-response", FixedResponseConfig: { StatusCode: "404" } }],
+    }),
+  );
+  const { Rules = [] } = await elb.send(
+    new CreateRuleCommand({
+      ListenerArn: Listeners[0]?.ListenerArn,
+      Priority: 1,
+      Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/*"] } }],
+      Actions: [
+        {
+          Type: "forward",
+          ForwardConfig: {
+            TargetGroups: [
+              { TargetGroupArn: primary, Weight: 100 },
+              { TargetGroupArn: alternate, Weight: 0 },
+            ],
+          },
+        },
+      ],
+    }),
+  );
+  rule = Rules[0]?.RuleArn ?? "";
+});
+
+afterAll(async () => {
+  await local?.close();
+});
+
+describe("ECS shifting a production listener rule on Berth Local", { shuffle: false }, () => {
+  it("registers a first deployment's tasks in the primary target group, all traffic on it", async () => {
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "shift",
+        serviceName: "web",
+        taskDefinition: await register({ VERSION: "v1" }),
+        desiredCount: 1,
+        deploymentConfiguration: CANARY,
+        loadBalancers: [
+          {
+            targetGroupArn: primary,
+            containerName: "app",
+            containerPort: 3000,
+            advancedConfiguration: {
+              alternateTargetGroupArn: alternate,
+              productionListenerRule: rule,
+              roleArn: "arn:aws:iam::000000000000:role/ecs-lb",
+            },
+          },
+        ],
+      }),
+    );
+    await waitFor(
+      "v1 to complete",
+      async () => (await newest())[0]?.rolloutState === "COMPLETED",
+      120_000,
+      250,
+    );
+    expect(local.ecs.targetGroupTasks(primary)).toHaveLength(1);
+    expect(local.ecs.targetGroupTasks(alternate)).toEqual([]);
+    expect(await (await fetch(`${url}/`)).text()).toBe("v1");
+    expect(await weights()).toBe("100/0");
+  }, 200_000);
+
+  it("moves the canary's 10% to the alternate group by the rule's weights, then all of it", async () => {
+    await ecs.send(
+      new UpdateServiceCommand({
+        cluster: "shift",
+        service: "web",
+        taskDefinition: await register({ VERSION: "v2" }),
+      }),
+    );
+    const run = await underLoad(async () => (await newest())[0]?.rolloutState !== "IN_PROGRESS");
+    expect((await newest())[0]?.rolloutState).toBe("COMPLETED");
+    expect(run.failures).toEqual([]);
+    expect(run.seen).toEqual(["100/0", "90/10", "0/100"]);
+    expect([...run.versions.keys()].sort()).toEqual(["v1", "v2"]);
+    expect(local.ecs.targetGroupTasks(alternate)).toHaveLength(1);
+    expect(local.ecs.targetGroupTasks(primary)).toEqual([]);
+    expect(await (await fetch(`${url}/`)).text()).toBe("v2");
+  }, 300_000);
+
+  it("returns every weight to the old group when a new task crashes under its canary share", async () => {
+    await ecs.send(
+      new UpdateServiceCommand({
+        cluster: "shift",
+        service: "web",
+        taskDefinition: await register({ VERSION: "v3", CRASH_ONCE_SERVING: "1" }),
+      }),
+    );
+    const failed = (await newest())[0]?.id;
+    const run = await underLoad(async () => {
+      const [latest] = await newest();
+      return latest?.id !== failed && latest?.rolloutState === "COMPLETED";
+    });
+    // This time the new tasks went to the primary group, the one that took no traffic.
+    expect(run.seen).toEqual(["0/100", "10/90", "0/100"]);
+    expect(run.versions.get("v3") ?? 0).toBeGreaterThan(0);
+    for (let index = 0; index < 5; index += 1) expect(await (await fetch(`${url}/`)).text()).toBe("v2");
+  }, 300_000);
+});

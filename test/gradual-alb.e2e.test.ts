@@ -1,0 +1,248 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
+import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { localSuite, newestDeployment } from "./support/e2e.ts";
+
+/**
+ * A canary deployment of a web-service behind its own application load balancer, end to end on
+ * Berth Local with `berth deploy`: the deploy workflow creates the alternate target group and the
+ * production listener rule, ECS (Berth Local's) shifts the rule's weights on the strategy's
+ * schedule while clients load the balancer without one failed request, `aws elbv2 describe-rules`
+ * shows the weights, and a release that crashes once it takes canary traffic is rolled back with
+ * all the traffic back on the old tasks. A strategy minute lasts 3 s here (BERTH_LOCAL_MINUTE_MS).
+ */
+
+const suite = localSuite("berth-gradual-alb-", { env: { BERTH_LOCAL_MINUTE_MS: "3000" } });
+const { work, logFile, berth } = suite;
+const app = httpApp();
+const stackFile = join(work, "berth.yml");
+const STACK = "canary";
+const PRIMARY = "b-canary-web-web-3000";
+const ALTERNATE = "b-canary-web-web-3000-alt";
+
+function writeStack(version: string, environment: Record<string, string> = {}): void {
+  writeFileSync(
+    stackFile,
+    stringify({
+      resources: {
+        web: {
+          type: "web-service",
+          properties: {
+            packaging: {
+              type: "prebuilt-image",
+              properties: { image: app.image, command: ["node", "server.mjs"] },
+            },
+            resources: { cpu: 0.25, memory: 512 },
+            port: 3000,
+            stopTimeout: 5,
+            // The app closes its server on SIGTERM: requests in flight finish.
+            environment: Object.entries({ VERSION: version, ON_SIGTERM: "close", ...environment }).map(
+              ([name, value]) => ({ name, value }),
+            ),
+            internalHealthCheck: {
+              healthCheckCommand: HTTP_HEALTH_CHECK,
+              ...HEALTH_CHECK_TIMING,
+              retries: 1,
+            },
+            loadBalancing: { type: "application-load-balancer" },
+            deployment: { strategy: "Canary10Percent5Minutes" },
+          },
+        },
+      },
+    }),
+  );
+}
+
+async function listenerArn(): Promise<{ url: string; listener: string }> {
+  const { LoadBalancers } = (await awsCli(suite.local.awsUrl, [
+    "elbv2",
+    "describe-load-balancers",
+    "--names",
+    "berth-canary-web",
+  ])) as { LoadBalancers: { LoadBalancerArn: string; DNSName: string }[] };
+  const balancer = LoadBalancers[0];
+  if (!balancer) throw new Error("no load balancer berth-canary-web");
+  const { Listeners } = (await awsCli(suite.local.awsUrl, [
+    "elbv2",
+    "describe-listeners",
+    "--load-balancer-arn",
+    balancer.LoadBalancerArn,
+  ])) as { Listeners: { ListenerArn: string }[] };
+  return { url: `http://${balancer.DNSName}`, listener: Listeners[0]?.ListenerArn ?? "" };
+}
+
+async function groupNames(): Promise<Map<string, string>> {
+  const { TargetGroups } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-target-groups"])) as {
+    TargetGroups: { TargetGroupArn: string; TargetGroupName: string }[];
+  };
+  return new Map(TargetGroups.map((group) => [group.TargetGroupArn, group.TargetGroupName]));
+}
+
+interface Rule {
+  RuleArn: string;
+  Priority: string;
+  Actions: {
+    Type: string;
+    TargetGroupArn?: string;
+    ForwardConfig?: { TargetGroups: { TargetGroupArn: string; Weight: number }[] };
+  }[];
+}
+
+/** The production rule's weights as `primary/alternate`, read with the aws CLI. */
+async function weights(listener: string, names: Map<string, string>): Promise<string> {
+  const { Rules } = (await awsCli(suite.local.awsUrl, [
+    "elbv2",
+    "describe-rules",
+    "--listener-arn",
+    listener,
+  ])) as {
+    Rules: Rule[];
+  };
+  const production = Rules.find((rule) => rule.Priority === "1");
+  const groups = production?.Actions[0]?.ForwardConfig?.TargetGroups ?? [];
+  const weightOf = (name: string) =>
+    groups.find((group) => names.get(group.TargetGroupArn) === name)?.Weight ?? "?";
+  return `${weightOf(PRIMARY)}/${weightOf(ALTERNATE)}`;
+}
+
+/** The ECS service's events, oldest first (for the messages of failed assertions). */
+async function serviceEvents(): Promise<string> {
+  const { services } = (await awsCli(suite.local.awsUrl, [
+    "ecs",
+    "describe-services",
+    "--cluster",
+    "berth",
+    "--services",
+    "canary-web",
+  ])) as { services: { events: { message: string }[] }[] };
+  return (services[0]?.events ?? [])
+    .map((event) => event.message)
+    .reverse()
+    .join("\n");
+}
+
+async function ask(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  return { status: response.status, body: await response.text() };
+}
+
+/**
+ * Four clients ask the balancer back to back, and the production rule's weights are read over
+ * and over, until `until` resolves; answers the versions that answered, the failures and the
+ * distinct weights seen, in order.
+ */
+async function underLoad(url: string, listener: string, until: () => Promise<unknown>) {
+  const names = await groupNames();
+  const failures: string[] = [];
+  const versions = new Map<string, number>();
+  const seen: string[] = [];
+  let total = 0;
+  let running = true;
+  const clients = Array.from({ length: 4 }, async () => {
+    while (running) {
+      try {
+        const answer = await ask(`${url}/`);
+        total += 1;
+        if (answer.status !== 200) failures.push(`${answer.status} ${answer.body}`);
+        else versions.set(answer.body, (versions.get(answer.body) ?? 0) + 1);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  });
+  const watcher = (async () => {
+    while (running) {
+      const current = await weights(listener, names).catch(() => undefined);
+      if (current && current !== seen.at(-1)) seen.push(current);
+    }
+  })();
+  try {
+    await until();
+  } finally {
+    running = false;
+    await Promise.all([...clients, watcher]);
+  }
+  seen.push(await weights(listener, names));
+  return { failures, versions, seen, total };
+}
+
+describe("a canary deployment behind an application load balancer on Berth Local", { shuffle: false }, () => {
+  let url = "";
+  let listener = "";
+
+  it("deploys a web-service with a canary strategy: two target groups, a production rule forwarding to both", async () => {
+    writeStack("v1");
+    const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
+    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    ({ url, listener } = await listenerArn());
+    expect(output).toContain(url);
+    expect((await ask(`${url}/`)).body).toBe("v1");
+    const names = await groupNames();
+    expect([...names.values()].filter((name) => name.startsWith("b-canary-")).sort()).toEqual([
+      PRIMARY,
+      ALTERNATE,
+    ]);
+    // The service's traffic goes through a rule ECS can shift, ahead of the listener's default.
+    expect(await weights(listener, names)).toBe("100/0");
+  }, 400_000);
+
+  it("shifts 10% to the new tasks for the bake, then all of it, with no failed request", async () => {
+    expect(url).not.toBe("");
+    writeStack("v2");
+    let deploy: Awaited<ReturnType<typeof berth>> | undefined;
+    const load = await underLoad(url, listener, async () => {
+      deploy = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
+    });
+    expect(deploy?.code, `${deploy?.output}\n${logTail(logFile)}`).toBe(0);
+    expect((await newestDeployment(suite.api, STACK, "web")).status).toBe("SUCCEEDED");
+    expect(load.failures, `${load.failures.length} of ${load.total} requests failed`).toEqual([]);
+    expect(load.total).toBeGreaterThan(50);
+    // The canary's 10% went to the alternate group, then all of it: ECS's schedule, as the CLI saw it.
+    const events = await serviceEvents();
+    expect(load.seen, events).toContain("90/10");
+    expect(load.seen.indexOf("90/10")).toBeLessThan(load.seen.indexOf("0/100"));
+    expect(load.seen.at(-1), events).toBe("0/100");
+    expect([...load.versions.keys()].sort()).toEqual(["v1", "v2"]);
+    for (let index = 0; index < 5; index += 1) expect((await ask(`${url}/`)).body).toBe("v2");
+  }, 500_000);
+
+  it("rolls a release that crashes under its canary traffic back, all traffic on the old tasks", async () => {
+    writeStack("v3", { CRASH_ONCE_SERVING: "1" });
+    let deploy: Awaited<ReturnType<typeof berth>> | undefined;
+    const load = await underLoad(url, listener, async () => {
+      deploy = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
+    });
+    expect(deploy?.code, deploy?.output).not.toBe(0);
+    // ECS's reason. (Berth's own rollback then deploys the last good revision again, through a
+    // canary of its own, which may outlast the wait: ROLLED_BACK or ROLLBACK_FAILED, see the report.)
+    expect(deploy?.output).toContain(
+      "A task of the new deployment failed while 10% of production traffic was shifted to it",
+    );
+    const deployment = await newestDeployment(suite.api, STACK, "web");
+    expect(["ROLLED_BACK", "ROLLBACK_FAILED"]).toContain(deployment.status);
+    // The new tasks (in the primary group this time) got their 10%, then the weights went back.
+    const events = await serviceEvents();
+    expect(load.seen, events).toContain("10/90");
+    expect(events).toMatch(/moved all production traffic back to the previous tasks/);
+    // ECS put the weight back on the old group at once. (Berth's own rollback then deploys the
+    // last good revision again, which may shift once more between the groups: v2 either way.)
+    expect(load.seen[load.seen.indexOf("10/90") + 1], events).toBe("0/100");
+    expect(load.versions.get("v3") ?? 0, JSON.stringify([...load.versions])).toBeGreaterThan(0);
+    for (let index = 0; index < 5; index += 1) expect((await ask(`${url}/`)).body).toBe("v2");
+  }, 500_000);
+
+  it("deleting the stack removes the balancer and both target groups", async () => {
+    const deleted = await suite.api.request<{
+      services: { service: string; deployment?: { deployment: { id: string } } }[];
+    }>("DELETE", `/v1/stacks/${STACK}`);
+    for (const entry of deleted.services) {
+      const ended = await suite.api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
+      expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
+    }
+    expect([...(await groupNames()).values()].filter((name) => name.startsWith("b-canary-"))).toEqual([]);
+    await expect(ask(`${url}/`)).rejects.toThrow();
+  }, 300_000);
+});

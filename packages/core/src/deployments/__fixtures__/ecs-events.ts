@@ -14,6 +14,21 @@ export function deploymentCompleted(wait: WaitRecord.Info, ecsDeploymentId = "ec
   };
 }
 
+/** ECS failed an ECS deployment of the wait's service (SERVICE_DEPLOYMENT_FAILED), with its reason. */
+export function deploymentFailed(wait: WaitRecord.Info, reason: string, ecsDeploymentId = "ecs-svc/1") {
+  return {
+    source: "aws.ecs",
+    "detail-type": "ECS Deployment State Change",
+    resources: [`${ARN}:service/berth/${wait.ecsService}`],
+    detail: {
+      eventType: "ERROR",
+      eventName: "SERVICE_DEPLOYMENT_FAILED",
+      deploymentId: ecsDeploymentId,
+      reason,
+    },
+  };
+}
+
 /** A task of the wait's revision stopped because its essential container exited; `detail` overrides. */
 export function taskStopped(wait: WaitRecord.Info, task: string, overrides: Record<string, unknown> = {}) {
   return {

@@ -9,7 +9,11 @@ import {
   WaitRecord,
 } from "../../store/index.ts";
 import { type LocalTable, startLocalTable } from "../../store/test-support.ts";
-import { deploymentCompleted as completedEvent, taskStopped } from "../__fixtures__/ecs-events.ts";
+import {
+  deploymentCompleted as completedEvent,
+  deploymentFailed,
+  taskStopped,
+} from "../__fixtures__/ecs-events.ts";
 import * as Deployment from "../deployment.ts";
 import { updateSpec } from "../service.ts";
 import { withImages } from "../service-spec.ts";
@@ -325,6 +329,106 @@ describe("cancelling a deployment that waits on ECS", () => {
     expect(ended.reason).toContain("undone");
     const service = await ServiceRecord.get(local.store, stack, "api");
     expect(service?.liveTaskDefinitionArn).toBe(wait.previousTaskDefinitionArn);
+  });
+});
+
+describe("a rollback ECS started itself", () => {
+  /**
+   * ECS as DescribeServices shows it once it failed a canary and rolled back on its own: its
+   * rollback, a new primary deployment of the last good revision, then completed or not. Every
+   * other call is recorded, and refused.
+   */
+  function ecsRollingBack(wait: WaitRecord.Info, rollback: { rolloutState: string }) {
+    const calls: string[] = [];
+    const ecs = {
+      send: async (command: { constructor: { name: string } }) => {
+        const name = command.constructor.name;
+        calls.push(name);
+        if (name !== "DescribeServicesCommand") throw new Error(`${name} must not be called here`);
+        return {
+          services: [
+            {
+              serviceName: wait.ecsService,
+              status: "ACTIVE",
+              deployments: [
+                {
+                  id: "ecs-svc/rollback",
+                  status: "PRIMARY",
+                  taskDefinition: wait.rollbackTaskDefinitionArn,
+                  rolloutStateReason: "Rolling back from deployment ecs-svc/1",
+                  ...rollback,
+                },
+                {
+                  id: wait.ecsDeploymentId,
+                  status: "ACTIVE",
+                  taskDefinition: wait.taskDefinitionArn,
+                  rolloutState: "FAILED",
+                  rolloutStateReason: "A task failed while 10% of production traffic was shifted to it.",
+                },
+              ],
+            },
+          ],
+        };
+      },
+    };
+    const clients = new Proxy({} as Clients, {
+      get: (_, name) => (name === "ecs" ? ecs : refusing[name as keyof Clients]),
+    });
+    return { calls, context: { store: local.store, clients, settings: SETTINGS } as StepContext };
+  }
+
+  it("is followed, not doubled: a failed canary ECS rolled back gets no UpdateService and ends ROLLED_BACK", async () => {
+    const { stack, wait, deploymentId } = await waitingDeployment();
+    const ecs = ecsRollingBack(wait, { rolloutState: "IN_PROGRESS" });
+    const failed = deploymentFailed(wait, "A task failed while 10% of production traffic was shifted to it.");
+    expect(await handleEcsEvent(ecs.context, failed)).toBe("rolling-back");
+    expect(ecs.calls.filter((call) => call !== "DescribeServicesCommand")).toEqual([]);
+    const following = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(following).toMatchObject({ phase: "rolling-back", rollbackEcsDeploymentId: "ecs-svc/rollback" });
+    const rolling = await DeploymentRecord.get(local.store, deploymentId);
+    expect(rolling?.status).toBe("ROLLING_BACK");
+    expect(rolling?.reason).toContain("ECS is rolling back");
+    // The repeated failure changes nothing; ECS's rollback completing ends the deployment.
+    expect(await handleEcsEvent(ecs.context, failed)).toBe("ignored");
+    expect(await handleEcsEvent(ecs.context, completedEvent(wait, "ecs-svc/rollback"))).toBe("rolled-back");
+    expect(ecs.calls.filter((call) => call !== "DescribeServicesCommand")).toEqual([]);
+    const after = await WaitRecord.get(local.store, "berth", wait.ecsService);
+    expect(after?.pendingOutcome).toMatchObject({
+      status: "ROLLED_BACK",
+      taskDefinitionArn: wait.rollbackTaskDefinitionArn,
+    });
+    expect(String(after?.pendingOutcome?.reason)).toContain("10% of production traffic");
+    const ended = await finalize(ecs.context, {
+      deploymentId,
+      stack,
+      service: "api",
+      outcome: after?.pendingOutcome,
+    });
+    expect(ended.status).toBe("ROLLED_BACK");
+  });
+
+  it("ends ROLLED_BACK at once when ECS's rollback completed before its failure was handled", async () => {
+    const { wait } = await waitingDeployment();
+    const ecs = ecsRollingBack(wait, { rolloutState: "COMPLETED" });
+    expect(await handleEcsEvent(ecs.context, deploymentFailed(wait, "circuit breaker"))).toBe("rolled-back");
+    expect(ecs.calls.filter((call) => call !== "DescribeServicesCommand")).toEqual([]);
+    expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.pendingOutcome).toMatchObject({
+      status: "ROLLED_BACK",
+    });
+  });
+
+  it("is Berth's own to start when ECS's rollout is still the primary one", async () => {
+    const { wait, deploymentId } = await waitingDeployment();
+    const ecs = ecsRollingBack(wait, { rolloutState: "IN_PROGRESS" });
+    // ECS has not rolled back: its primary deployment is the wait's own.
+    await WaitRecord.change(local.store, "berth", wait.ecsService, () => ({
+      ecsDeploymentId: "ecs-svc/rollback",
+    }));
+    const events = [taskStopped(wait, "t1"), taskStopped(wait, "t2")];
+    expect(await handleEcsEvent(ecs.context, events[0])).toBe("task-failure-recorded");
+    expect(await handleEcsEvent(ecs.context, events[1])).toBe("rollback-failed");
+    expect(ecs.calls).toContain("UpdateServiceCommand");
+    expect((await DeploymentRecord.get(local.store, deploymentId))?.status).toBe("ROLLING_BACK");
   });
 });
 

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
+import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { localSuite, newestDeployment } from "./support/e2e.ts";
 
@@ -216,20 +216,27 @@ describe("a canary deployment behind an application load balancer on Berth Local
       deploy = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
     });
     expect(deploy?.code, deploy?.output).not.toBe(0);
-    // ECS's reason. (Berth's own rollback then deploys the last good revision again, through a
-    // canary of its own, which may outlast the wait: ROLLED_BACK or ROLLBACK_FAILED, see the report.)
+    // ECS's reason; Berth followed ECS's own rollback and started none of its own.
     expect(deploy?.output).toContain(
       "A task of the new deployment failed while 10% of production traffic was shifted to it",
     );
     const deployment = await newestDeployment(suite.api, STACK, "web");
-    expect(["ROLLED_BACK", "ROLLBACK_FAILED"]).toContain(deployment.status);
+    expect(deployment.status, deployment.reason).toBe("ROLLED_BACK");
+    expect(deployment.reason).toContain("10% of production traffic");
     // The new tasks (in the primary group this time) got their 10%, then the weights went back.
     const events = await serviceEvents();
     expect(load.seen, events).toContain("10/90");
     expect(events).toMatch(/moved all production traffic back to the previous tasks/);
-    // ECS put the weight back on the old group at once. (Berth's own rollback then deploys the
-    // last good revision again, which may shift once more between the groups: v2 either way.)
-    expect(load.seen[load.seen.indexOf("10/90") + 1], events).toBe("0/100");
+    // One rollback, ECS's: no second deployment shifts traffic between the groups again.
+    expect(events.match(/rolling back to/g), events).toHaveLength(1);
+    const afterRollback = events.slice(events.indexOf("moved all production traffic back"));
+    expect(afterRollback, events).not.toMatch(/shifted \d+% of production traffic/);
+    expect(load.seen.slice(load.seen.indexOf("10/90") + 1), events).not.toContain("100/0");
+    // All traffic stays on the old tasks, in the alternate group.
+    const names = await groupNames();
+    await waitFor("all production traffic on the old tasks", async () =>
+      (await weights(listener, names)) === "0/100" ? true : undefined,
+    );
     expect(load.versions.get("v3") ?? 0, JSON.stringify([...load.versions])).toBeGreaterThan(0);
     for (let index = 0; index < 5; index += 1) expect((await ask(`${url}/`)).body).toBe("v2");
   }, 500_000);

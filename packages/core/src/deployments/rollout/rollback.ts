@@ -29,6 +29,31 @@ async function ecsRollback(context: StepContext, wait: WaitRecord.Info): Promise
 }
 
 /**
+ * Moves the wait to rolling-back, once: the claim comes before any call to ECS, so two events
+ * cannot start two rollbacks. The deployment goes ROLLING_BACK, saying `why`.
+ */
+async function claimRollback(
+  context: StepContext,
+  wait: WaitRecord.Info,
+  changes: Partial<WaitRecord.Info>,
+  why: string,
+): Promise<{ after: WaitRecord.Info } | undefined> {
+  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
+    current.deploymentId === wait.deploymentId &&
+    (current.phase === "deploying" || current.phase === "stabilizing")
+      ? // A STABILIZING answer still pending is stale: the wait now follows the rollback.
+        { ...changes, phase: "rolling-back", pendingOutcome: undefined }
+      : undefined,
+  );
+  if (!claimed) return undefined;
+  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
+  if (deployment?.status === "DEPLOYING") {
+    await transition(context.store, wait.deploymentId, "DEPLOYING", "ROLLING_BACK", why);
+  }
+  return claimed;
+}
+
+/**
  * ECS is already rolling the service back: the wait follows ECS's rollback deployment instead of
  * starting a second one (on a gradual service that would shift traffic to the old revision all
  * over again), and the deployment ends with how ECS's rollback ends.
@@ -40,29 +65,13 @@ async function followEcsRollback(
   rollback: Deployment,
 ): Promise<RollbackStart> {
   const target = rollback.taskDefinition ?? "";
-  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
-    current.deploymentId === wait.deploymentId &&
-    (current.phase === "deploying" || current.phase === "stabilizing")
-      ? {
-          phase: "rolling-back",
-          rollbackReason: reason,
-          rollbackTaskDefinitionArn: target,
-          rollbackEcsDeploymentId: rollback.id,
-          pendingOutcome: undefined,
-        }
-      : undefined,
+  const claimed = await claimRollback(
+    context,
+    wait,
+    { rollbackReason: reason, rollbackTaskDefinitionArn: target, rollbackEcsDeploymentId: rollback.id },
+    `${reason}; ECS is rolling back to ${target} itself (ECS deployment ${rollback.id}), which Berth follows`,
   );
   if (!claimed) return "ignored";
-  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
-  if (deployment?.status === "DEPLOYING") {
-    await transition(
-      context.store,
-      wait.deploymentId,
-      "DEPLOYING",
-      "ROLLING_BACK",
-      `${reason}; ECS is rolling back to ${target} itself (ECS deployment ${rollback.id}), which Berth follows`,
-    );
-  }
   // ECS's rollback may have ended before the wait followed it, its event then unmatched: look again.
   const now = (await ecsRollback(context, claimed.after)) ?? rollback;
   if (now.id !== rollback.id || (now.rolloutState !== "COMPLETED" && now.rolloutState !== "FAILED")) {
@@ -129,24 +138,13 @@ export async function rollBack(
   const started = await ecsRollback(context, wait);
   if (started) return followEcsRollback(context, wait, reason, started);
   // Claim the rollback before calling ECS, so two events cannot start two.
-  const claimed = await WaitRecord.change(context.store, wait.cluster, wait.ecsService, (current) =>
-    current.deploymentId === wait.deploymentId &&
-    (current.phase === "deploying" || current.phase === "stabilizing")
-      ? // A STABILIZING answer still pending is stale: the wait now follows the rollback.
-        { phase: "rolling-back", rollbackReason: reason, pendingOutcome: undefined }
-      : undefined,
+  const claimed = await claimRollback(
+    context,
+    wait,
+    { rollbackReason: reason },
+    `${reason}; returning to ${target}`,
   );
   if (!claimed) return "ignored";
-  const deployment = await DeploymentRecord.get(context.store, wait.deploymentId);
-  if (deployment?.status === "DEPLOYING") {
-    await transition(
-      context.store,
-      wait.deploymentId,
-      "DEPLOYING",
-      "ROLLING_BACK",
-      `${reason}; returning to ${target}`,
-    );
-  }
   try {
     const updated = await context.clients.ecs.send(
       new UpdateServiceCommand({

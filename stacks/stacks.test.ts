@@ -720,17 +720,31 @@ describe("cluster", () => {
     expect(templates.resource("Cluster", "AWS::ServiceDiscovery::HttpNamespace").Name).toBe(CLUSTER);
   });
 
+  /** The CIDR rules (CIDR, protocol, ports) of the Cluster stack's group whose description says `what`. */
+  const openRulesOf = (what: string) =>
+    (
+      templates.resource("Cluster", "AWS::EC2::SecurityGroup", (candidate) =>
+        String(candidate.GroupDescription).includes(what),
+      ).SecurityGroupIngress as Template[]
+    ).map((rule) => [rule.CidrIp ?? rule.CidrIpv6, rule.IpProtocol, rule.FromPort, rule.ToPort]);
+
+  /** A balancer group's egress rule, and the task group's ingress rule that accepts it. */
+  const rulesOf = (balancers: unknown) => ({
+    egress: templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupEgress",
+      (rule) => rule.GroupId === balancers,
+    ),
+    accepted: templates.resource(
+      "Cluster",
+      "AWS::EC2::SecurityGroupIngress",
+      (rule) => rule.SourceSecurityGroupId === balancers,
+    ),
+  });
+
   it("gives the load balancers a group open on 80 and 443 only, reaching only the tasks, which accept it", () => {
     const balancers = loadBalancerSecurityGroup();
-    const group = templates.resource("Cluster", "AWS::EC2::SecurityGroup", (candidate) =>
-      String(candidate.GroupDescription).includes("load balancers"),
-    );
-    const open = (group.SecurityGroupIngress as Template[]).map((rule) => [
-      rule.CidrIp ?? rule.CidrIpv6,
-      rule.IpProtocol,
-      rule.FromPort,
-      rule.ToPort,
-    ]);
+    const open = openRulesOf("load balancers");
     expect(open.sort()).toEqual(
       [
         ["0.0.0.0/0", "tcp", 443, 443],
@@ -739,53 +753,29 @@ describe("cluster", () => {
         ["::/0", "tcp", 80, 80],
       ].sort(),
     );
-    const egress = templates.resource(
-      "Cluster",
-      "AWS::EC2::SecurityGroupEgress",
-      (rule) => rule.GroupId === balancers,
-    );
+    const egress = rulesOf(balancers).egress;
     const tasks = templates.resource("Network", "AWS::EC2::SecurityGroup", (candidate) =>
       String(candidate.GroupDescription).includes("every task"),
     );
     expect(egress.DestinationSecurityGroupId).toMatch(/^<GetAtt [^.]+\.TaskSecurityGroup/);
     expect(tasks.SecurityGroupEgress).toBeDefined();
-    const accepted = templates.resource(
-      "Cluster",
-      "AWS::EC2::SecurityGroupIngress",
-      (rule) => rule.SourceSecurityGroupId === balancers,
-    );
+    const accepted = rulesOf(balancers).accepted;
     expect(accepted.GroupId).toBe(egress.DestinationSecurityGroupId);
     expect([accepted.IpProtocol, accepted.FromPort, accepted.ToPort]).toEqual(["tcp", 0, 65535]);
   });
 
   it("gives network load balancers a group taking TCP, reaching only the tasks, which accept it", () => {
     const balancers = networkLoadBalancerSecurityGroup();
-    const group = templates.resource("Cluster", "AWS::EC2::SecurityGroup", (candidate) =>
-      String(candidate.GroupDescription).includes("network balancers"),
-    );
-    const open = (group.SecurityGroupIngress as Template[]).map((rule) => [
-      rule.CidrIp ?? rule.CidrIpv6,
-      rule.IpProtocol,
-      rule.FromPort,
-      rule.ToPort,
-    ]);
+    const open = openRulesOf("network balancers");
     expect(open.sort()).toEqual(
       [
         ["0.0.0.0/0", "tcp", 0, 65535],
         ["::/0", "tcp", 0, 65535],
       ].sort(),
     );
-    const egress = templates.resource(
-      "Cluster",
-      "AWS::EC2::SecurityGroupEgress",
-      (rule) => rule.GroupId === balancers,
-    );
+    const egress = rulesOf(balancers).egress;
     expect(egress.DestinationSecurityGroupId).toMatch(/^<GetAtt [^.]+\.TaskSecurityGroup/);
-    const accepted = templates.resource(
-      "Cluster",
-      "AWS::EC2::SecurityGroupIngress",
-      (rule) => rule.SourceSecurityGroupId === balancers,
-    );
+    const accepted = rulesOf(balancers).accepted;
     expect(accepted.GroupId).toBe(egress.DestinationSecurityGroupId);
   });
 

@@ -138,6 +138,8 @@ export interface Harness {
   call(spec: ApiRequestSpec): Promise<ApiReply>;
   /** Moves the store's clock (records' times, expiries, rate windows). */
   advanceClock(milliseconds: number): void;
+  /** Stops the store's clock until the returned function is called (LocalTable.freezeClock). */
+  freezeClock(): () => void;
   /** Every item of the table, for before/after comparisons. */
   scan(): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
@@ -218,6 +220,7 @@ export async function startHarness(options: Partial<ApiDependencyOptions> = {}):
     sfnAnswer: undefined,
     tokens: { read: await created("read"), deploy: await created("deploy"), admin: await created("admin") },
     advanceClock: (milliseconds: number) => table.advanceClock(milliseconds),
+    freezeClock: () => table.freezeClock(),
     async call(spec: ApiRequestSpec): Promise<ApiReply> {
       const result = await api(apiEvent(spec), lambdaContext());
       const headers = (result.headers ?? {}) as Record<string, string>;

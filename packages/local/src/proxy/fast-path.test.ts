@@ -402,19 +402,34 @@ describe("the proxies' fast path", () => {
     expect(fastPathRequests(forwarder)).toBe(2);
   });
 
-  it("closes idle fast-path connections with the server's closeIdleConnections", async () => {
+  it("closes idle fast-path connections with the server's closeIdleConnections, and only that server's", async () => {
     const port = await httpTarget((_incoming, response) => response.end("ok"));
     const proxied = await proxy(port);
-    const socket = connect(proxied.port, "127.0.0.1");
-    const closed = new Promise((resolve) => socket.on("close", resolve));
-    socket.on("error", () => undefined);
-    await new Promise<void>((resolve) => {
-      socket.once("data", () => resolve());
-      socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    // A second server on the same forwarder (as two balancers share one).
+    const other = createServer();
+    serveFast(other, proxied.forwarder, () => ({ targets: () => [{ id: "t", port }], label: "other" }));
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    closers.push(() => {
+      other.closeAllConnections();
+      return new Promise<void>((resolve) => other.close(() => resolve()));
     });
+    const served = async (serverPort: number) => {
+      const socket = connect(serverPort, "127.0.0.1");
+      socket.on("error", () => undefined);
+      await new Promise<void>((resolve) => {
+        socket.once("data", () => resolve());
+        socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      });
+      return socket;
+    };
+    const socket = await served(proxied.port);
+    const kept = await served((other.address() as AddressInfo).port);
+    const closed = new Promise((resolve) => socket.on("close", resolve));
     // As a gateway's server closes on a stop: its idle connections end, fast path or not.
     proxied.server.closeIdleConnections();
     await closed;
+    expect(kept.destroyed).toBe(false);
+    kept.destroy();
   });
 });
 

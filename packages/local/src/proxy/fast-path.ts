@@ -177,17 +177,21 @@ function installFastPath(server: Server, route: FastRoute, pools: FastPools): vo
   const handOver = (socket: Socket) => {
     for (const listener of nodeListeners) listener.call(server, socket);
   };
+  // This server's connections on the fast path (the forwarder's pools may serve several servers).
+  const clients = new Set<ClientConnection>();
   server.on("connection", (socket: Socket) => {
-    pools.clients.add(new ClientConnection(socket, server, route, pools, handOver));
+    const client = new ClientConnection(socket, server, route, pools, clients, handOver);
+    clients.add(client);
+    pools.clients.add(client);
   });
   const closeIdle = server.closeIdleConnections.bind(server);
   const closeAll = server.closeAllConnections.bind(server);
   server.closeIdleConnections = () => {
-    for (const client of [...pools.clients]) if (!client.busy) client.socket.destroy();
+    for (const client of [...clients]) if (!client.busy) client.socket.destroy();
     closeIdle();
   };
   server.closeAllConnections = () => {
-    for (const client of [...pools.clients]) client.socket.destroy();
+    for (const client of [...clients]) client.socket.destroy();
     closeAll();
   };
 }
@@ -206,7 +210,7 @@ class ClientConnection {
   };
   private readonly onClose = () => {
     this.exchange?.abort();
-    this.pools.clients.delete(this);
+    this.forget();
   };
   private readonly onError = () => this.socket.destroy();
   private readonly onTimeout = () => {
@@ -218,6 +222,7 @@ class ClientConnection {
     private readonly server: Server,
     private readonly route: FastRoute,
     readonly pools: FastPools,
+    private readonly serverClients: Set<ClientConnection>,
     private readonly handOver: (socket: Socket) => void,
   ) {
     socket.setNoDelay(true);
@@ -228,6 +233,11 @@ class ClientConnection {
     socket.on("timeout", this.onTimeout);
     // Idle between requests: closed after the server's keep-alive timeout, as Node's server does.
     socket.setTimeout(server.keepAliveTimeout || 5000);
+  }
+
+  private forget(): void {
+    this.pools.clients.delete(this);
+    this.serverClients.delete(this);
   }
 
   get busy(): boolean {
@@ -318,7 +328,7 @@ class ClientConnection {
     socket.off("error", this.onError);
     socket.off("timeout", this.onTimeout);
     socket.setTimeout(0);
-    this.pools.clients.delete(this);
+    this.forget();
     socket.pause();
     if (this.pending !== undefined) socket.unshift(this.pending);
     this.pending = undefined;

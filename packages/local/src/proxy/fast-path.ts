@@ -585,6 +585,14 @@ class Exchange {
 
   /** The target sent what is not HTTP: 502 before the answer started, else the client is cut. */
   private broken(): void {
+    if (!this.dropUpstream()) this.answerLocally(502, "upstream error: malformed answer\n");
+  }
+
+  /**
+   * Closes the target's connection of a failed attempt. When part of the answer is out, the
+   * client's connection is cut as well, as the Node path does (and true is returned).
+   */
+  private dropUpstream(): boolean {
     const upstream = this.upstream;
     if (upstream) {
       upstream.exchange = undefined;
@@ -592,25 +600,15 @@ class Exchange {
     }
     this.upstream = undefined;
     this.settle();
-    if (this.answered) {
-      this.finishedExchange = true;
-      this.client.socket.destroy();
-    } else this.answerLocally(502, "upstream error: malformed answer\n");
+    if (!this.answered) return false;
+    this.finishedExchange = true;
+    this.client.socket.destroy();
+    return true;
   }
 
   upstreamFailed(code: string): void {
-    const upstream = this.upstream;
-    if (!upstream || this.finishedExchange) return;
-    upstream.exchange = undefined;
-    upstream.socket.destroy();
-    this.upstream = undefined;
-    this.settle();
-    if (this.answered) {
-      // Part of the answer is out: the client's connection is cut, as the Node path does.
-      this.finishedExchange = true;
-      this.client.socket.destroy();
-      return;
-    }
+    if (!this.upstream || this.finishedExchange) return;
+    if (this.dropUpstream()) return;
     // Sent again elsewhere: a refused connection (the target never saw it), a reused keep-alive
     // connection the target closed while idle, and an idempotent request whose connection failed
     // before any answer (a target that exited at once).

@@ -72,36 +72,29 @@ export function parseRequestHead(head: string, maxBody: number): ParsedRequest |
   const rawHeaders: string[] = [];
   const headers: Record<string, string> = Object.create(null);
   let contentLength = 0;
-  let start = lineEnd + 2;
-  while (start < head.length) {
-    let end = head.indexOf("\r\n", start);
-    if (end === -1) end = head.length;
-    const colon = head.indexOf(":", start);
-    if (colon <= start || colon >= end) return undefined;
-    const name = head.slice(start, colon);
-    const value = head.slice(colon + 1, end).trim();
-    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return undefined;
+  const taken = eachField(head, lineEnd + 2, (name, value) => {
+    if (!FIELD_VALUE.test(value)) return false;
     const lower = name.toLowerCase();
-    if (headers[lower] !== undefined) return undefined;
+    if (headers[lower] !== undefined) return false;
     switch (lower) {
       case "transfer-encoding":
       case "upgrade":
       case "expect":
-        return undefined;
+        return false;
       case "connection":
-        if (value.toLowerCase() !== "keep-alive") return undefined;
+        if (value.toLowerCase() !== "keep-alive") return false;
         break;
       case "content-length":
-        if (!/^\d{1,15}$/.test(value)) return undefined;
+        if (!/^\d{1,15}$/.test(value)) return false;
         contentLength = Number(value);
-        if (contentLength > maxBody) return undefined;
+        if (contentLength > maxBody) return false;
         break;
     }
     headers[lower] = value;
     rawHeaders.push(name, value);
-    start = end + 2;
-  }
-  return { method, url, rawHeaders, headers, contentLength };
+    return true;
+  });
+  return taken ? { method, url, rawHeaders, headers, contentLength } : undefined;
 }
 
 /** A response head (without its final empty line), or undefined when it is malformed. */
@@ -121,15 +114,7 @@ export function parseResponseHead(head: string): ParsedResponse | undefined {
   let otherCoding = false;
   let keepAlive = minor === 1;
   let keepAliveMs = -1;
-  let start = lineEnd + 2;
-  while (start < head.length) {
-    let end = head.indexOf("\r\n", start);
-    if (end === -1) end = head.length;
-    const colon = head.indexOf(":", start);
-    if (colon <= start || colon >= end) return undefined;
-    const name = head.slice(start, colon);
-    const value = head.slice(colon + 1, end).trim();
-    if (!TOKEN.test(name)) return undefined;
+  const valid = eachField(head, lineEnd + 2, (name, value) => {
     switch (name.length) {
       case 10:
         if (name.toLowerCase() === "connection") {
@@ -143,10 +128,10 @@ export function parseResponseHead(head: string): ParsedResponse | undefined {
         break;
       case 14:
         if (name.toLowerCase() === "content-length") {
-          if (!/^\d{1,15}$/.test(value)) return undefined;
+          if (!/^\d{1,15}$/.test(value)) return false;
           const length = Number(value);
           // Repeated, the lengths must agree (RFC 9112 §6.3).
-          if (contentLength !== -1 && contentLength !== length) return undefined;
+          if (contentLength !== -1 && contentLength !== length) return false;
           contentLength = length;
         }
         break;
@@ -159,9 +144,28 @@ export function parseResponseHead(head: string): ParsedResponse | undefined {
         break;
     }
     rawHeaders.push(name, value);
-    start = end + 2;
-  }
+    return true;
+  });
+  if (!valid) return undefined;
   return { minor, status, reason, rawHeaders, contentLength, chunked, otherCoding, keepAlive, keepAliveMs };
+}
+
+/**
+ * Calls `visit` with each header field of a head from `start` (name as written, value without
+ * the white space around it): false when a line is not a field or `visit` refuses one.
+ */
+function eachField(head: string, start: number, visit: (name: string, value: string) => boolean): boolean {
+  let from = start;
+  while (from < head.length) {
+    let end = head.indexOf("\r\n", from);
+    if (end === -1) end = head.length;
+    const colon = head.indexOf(":", from);
+    if (colon <= from || colon >= end) return false;
+    const name = head.slice(from, colon);
+    if (!TOKEN.test(name) || !visit(name, head.slice(colon + 1, end).trim())) return false;
+    from = end + 2;
+  }
+  return true;
 }
 
 /** Where a chunked body's reader is. */

@@ -11,7 +11,9 @@ import { type Dispatcher, Pool } from "undici";
  * looks again every 100 ms for up to 2 s before it answers 503.
  *
  * Requests go through undici's connection pools (one per target, keep-alive), several times
- * faster than Node's `http` client; the answer is streamed back as it arrives.
+ * faster than Node's `http` client; the answer is streamed back as it arrives. The proxies'
+ * servers put `fast-path.ts` in front of this: plain keep-alive requests are relayed there on
+ * raw sockets, with the same choices, and only the rest of the requests come here.
  *
  * Which targets a request may go to, and in what order, is the caller's (`targets`): this module
  * only forwards. For a target that is leaving (a task asked to stop), the owner of the targets

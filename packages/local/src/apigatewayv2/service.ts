@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, isIP } from "node:net";
 import { z } from "zod";
-import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import { serveFast } from "../proxy/fast-path.ts";
+import { type ForwardOptions, HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import type { RequestHead } from "../proxy/http1.ts";
 import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
@@ -240,8 +242,17 @@ export class ApiGateways {
   }
 
   private async listen(api: ApiEntry): Promise<void> {
-    const server = createServer((request, response) => this.serve(api.apiId, request, response));
+    const server = createServer((request, response) => {
+      const decision = this.decide(api.apiId, request);
+      if (typeof decision === "function") decision(response);
+      else this.forwarder.handle(request, response, decision);
+    });
     server.keepAliveTimeout = 65_000;
+    // Requests the gateway forwards skip Node's HTTP objects; what it answers itself does not.
+    serveFast(server, this.forwarder, (request) => {
+      const decision = this.decide(api.apiId, request);
+      return typeof decision === "function" ? undefined : decision;
+    });
     const bind = (port: number) =>
       new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -285,42 +296,36 @@ export class ApiGateways {
     return healthyInOrder(this.selector, registryArn, this.options.targetsOf(registryArn));
   }
 
-  private serve(apiId: string, request: IncomingMessage, response: ServerResponse): void {
+  /** Where a request to an API goes: forwarded (with these options), or answered by the gateway. */
+  private decide(apiId: string, request: RequestHead): ForwardOptions | ((response: ServerResponse) => void) {
     const api = this.apis.find((candidate) => candidate.apiId === apiId);
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      response.writeHead(status, { "content-type": "application/json", ...headers });
-      response.end(JSON.stringify(body));
-    };
-    if (!api) {
-      json(404, { message: "Not Found" });
-      return;
-    }
+    const json =
+      (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      (response: ServerResponse) => {
+        response.writeHead(status, { "content-type": "application/json", ...headers });
+        response.end(JSON.stringify(body));
+      };
+    if (!api) return json(404, { message: "Not Found" });
     if (!this.servesHost(api, request.headers.host)) {
       // As API Gateway answers a host it has no domain name (or a domain name of another API) for.
-      json(403, { message: "Forbidden" });
-      return;
+      return json(403, { message: "Forbidden" });
     }
     const cors = corsHeaders(api.corsConfiguration, request);
     if (cors && request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
       // API Gateway answers CORS preflight requests itself when CORS is configured.
-      response.writeHead(204, cors.preflight);
-      response.end();
-      return;
+      return (response) => {
+        response.writeHead(204, cors.preflight);
+        response.end();
+      };
     }
     const route = selectRoute(api.routes, request.method ?? "GET", request.url ?? "/");
-    if (!route?.target) {
-      json(404, { message: "Not Found" }, cors?.simple);
-      return;
-    }
+    if (!route?.target) return json(404, { message: "Not Found" }, cors?.simple);
     const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
-    if (!integration?.integrationUri) {
-      json(500, { message: "Internal Server Error" }, cors?.simple);
-      return;
-    }
+    if (!integration?.integrationUri) return json(500, { message: "Internal Server Error" }, cors?.simple);
     const registryArn = integration.integrationUri;
     const remote = request.socket.remoteAddress ?? "127.0.0.1";
     const forwardedFor = request.headers["x-forwarded-for"];
-    this.forwarder.handle(request, response, {
+    return {
       targets: () => this.targets(registryArn),
       label: `${api.name} ${route.routeKey}`,
       headers: {
@@ -330,7 +335,7 @@ export class ApiGateways {
         "x-amzn-trace-id": `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString("hex")}`,
       },
       ...(cors ? { responseHeaders: cors.simple } : {}),
-    });
+    };
   }
 
   /** The custom domains mapped to an API. */
@@ -759,7 +764,7 @@ export class ApiGateways {
 
 function corsHeaders(
   cors: Cors | undefined,
-  request: IncomingMessage,
+  request: RequestHead,
 ): { preflight: Record<string, string>; simple: Record<string, string> } | undefined {
   const origin = request.headers.origin;
   if (!cors || !origin) return undefined;

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import { serveFast } from "../proxy/fast-path.ts";
+import { type ForwardOptions, HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import { WeightedSelector, type WeightedTarget } from "../proxy/weighted.ts";
 
 /**
@@ -219,14 +220,17 @@ export class ServiceConnect {
   private httpProxy(proxy: Proxy): HttpServer {
     // The forwarding core the gateways share: per request, with retries on refused connections
     // and on keep-alive connections a stopping task closed.
+    const options = (): ForwardOptions => ({
+      targets: () => this.rotation(proxy),
+      headers: { host: proxy.alias },
+      label: `${proxy.owner.serviceName} (${proxy.alias})`,
+    });
     const server = createHttpServer((request, response) =>
-      this.forwarder.handle(request, response, {
-        targets: () => this.rotation(proxy),
-        headers: { host: proxy.alias },
-        label: `${proxy.owner.serviceName} (${proxy.alias})`,
-      }),
+      this.forwarder.handle(request, response, options()),
     );
     server.keepAliveTimeout = 65_000;
+    // Plain keep-alive requests skip Node's HTTP objects; the rest go through the server above.
+    serveFast(server, this.forwarder, options);
     return server;
   }
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { RequestHead } from "../proxy/http1.ts";
 
 /** A listener rule's condition, as ELB describes it. */
 export interface RuleCondition {
@@ -38,7 +38,7 @@ export function inCidr(address: string, cidr: string): boolean {
 }
 
 /** Whether a request meets every condition of a rule (each condition: any of its values). */
-export function matchesRule(conditions: RuleCondition[], request: IncomingMessage): boolean {
+export function matchesRule(conditions: RuleCondition[], request: RequestHead): boolean {
   const url = new URL(request.url ?? "/", "http://local");
   return conditions.every((condition) => {
     switch (condition.Field) {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import {
   type AddressInfo,
   createServer as createTcpServer,
@@ -19,7 +19,9 @@ import {
   type Xml,
 } from "../iam/query.ts";
 import { AwsError } from "../protocol.ts";
-import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import { serveFast } from "../proxy/fast-path.ts";
+import { type ForwardOptions, HttpForwarder, type Target } from "../proxy/http-forward.ts";
+import type { RequestHead } from "../proxy/http1.ts";
 import {
   healthyInOrder,
   type RegisteredTask,
@@ -394,8 +396,19 @@ export class LoadBalancers {
     const server =
       balancer.type === "network"
         ? createTcpServer({ allowHalfOpen: true }, (socket) => this.passNetwork(balancer, socket))
-        : createServer((request, response) => this.serve(balancer, request, response));
-    if ("keepAliveTimeout" in server) server.keepAliveTimeout = 65_000;
+        : createServer((request, response) => {
+            const decision = this.decide(balancer, request);
+            if (typeof decision === "function") decision(response);
+            else this.forwarder.handle(request, response, decision);
+          });
+    if ("keepAliveTimeout" in server) {
+      server.keepAliveTimeout = 65_000;
+      // Requests the balancer forwards skip Node's HTTP objects; what it answers itself does not.
+      serveFast(server, this.forwarder, (request) => {
+        const decision = this.decide(balancer, request);
+        return typeof decision === "function" ? undefined : decision;
+      });
+    }
     const bind = (port: number) =>
       new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -484,21 +497,25 @@ export class LoadBalancers {
     return true;
   }
 
-  private serve(balancer: BalancerEntry, request: IncomingMessage, response: ServerResponse): void {
+  /** Where a request to a balancer goes: forwarded (with these options), or answered by it. */
+  private decide(
+    balancer: BalancerEntry,
+    request: RequestHead,
+  ): ForwardOptions | ((response: ServerResponse) => void) {
     const listener = this.servedListener(balancer);
     if (!listener) {
-      response.writeHead(503, { "content-type": "text/plain" }).end(`${balancer.name} has no listener\n`);
-      return;
+      return (response) =>
+        response.writeHead(503, { "content-type": "text/plain" }).end(`${balancer.name} has no listener\n`);
     }
     const rule = this.rulesOf(listener.arn).find((candidate) => matchesRule(candidate.conditions, request));
     const actions = rule?.actions ?? listener.defaultActions;
     const action = [...actions].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0))[0];
     if (action?.Type === "fixed-response" && action.FixedResponseConfig) {
       const fixed = action.FixedResponseConfig;
-      response
-        .writeHead(Number(fixed.StatusCode), { "content-type": fixed.ContentType ?? "text/plain" })
-        .end(fixed.MessageBody ?? "");
-      return;
+      return (response) =>
+        response
+          .writeHead(Number(fixed.StatusCode), { "content-type": fixed.ContentType ?? "text/plain" })
+          .end(fixed.MessageBody ?? "");
     }
     if (action?.Type === "redirect" && action.RedirectConfig) {
       const redirect = action.RedirectConfig;
@@ -506,22 +523,20 @@ export class LoadBalancers {
       const port = redirect.Port && redirect.Port !== "#{port}" ? `:${redirect.Port}` : "";
       const protocol = (redirect.Protocol ?? "HTTP").toLowerCase().replace("#{protocol}", "http");
       const status = redirect.StatusCode === "HTTP_302" ? 302 : 301;
-      response.writeHead(status, { location: `${protocol}://${host}${port}${request.url ?? "/"}` }).end();
-      return;
+      return (response) =>
+        response.writeHead(status, { location: `${protocol}://${host}${port}${request.url ?? "/"}` }).end();
     }
     const forwards = action ? forwardsOf(action) : [];
     const [first] = forwards;
-    if (!first) {
-      response.writeHead(503, { "content-type": "text/plain" }).end("no action\n");
-      return;
-    }
+    if (!first)
+      return (response) => response.writeHead(503, { "content-type": "text/plain" }).end("no action\n");
     const names = forwards.map(
       (forward) =>
         this.state.targetGroups.find((candidate) => candidate.arn === forward.TargetGroupArn)?.name ??
         forward.TargetGroupArn,
     );
     const key = rule?.arn ?? listener.arn;
-    this.forwarder.handle(request, response, {
+    return {
       targets: () =>
         forwards.length === 1 ? this.targets(first.TargetGroupArn) : this.weightedTargets(key, forwards),
       label: `${balancer.name} → ${names.join(" + ")}`,
@@ -530,7 +545,7 @@ export class LoadBalancers {
         "x-forwarded-proto": "http",
         "x-forwarded-port": String(balancer.port),
       },
-    });
+    };
   }
 
   // The Query API ----------------------------------------------------------------------------

@@ -1,6 +1,13 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { fastPathRequests, serveFast } from "./fast-path.ts";
 import {
   drained,
   type ForwardOptions,
@@ -12,13 +19,18 @@ import {
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
-describe("HttpForwarder", () => {
+// Each case runs on the forwarder's Node path and on the fast path the proxies' servers use.
+describe.each(["Node", "fast"] as const)("HttpForwarder (%s path)", (path) => {
   const closers: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
   async function listen(handler: Handler): Promise<number> {
+    return (await serve(handler)).port;
+  }
+
+  async function serve(handler: Handler): Promise<{ server: Server; port: number }> {
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     closers.push(
@@ -28,7 +40,7 @@ describe("HttpForwarder", () => {
           server.closeAllConnections();
         }),
     );
-    return (server.address() as AddressInfo).port;
+    return { server, port: (server.address() as AddressInfo).port };
   }
 
   /** A port nothing listens on. */
@@ -40,13 +52,22 @@ describe("HttpForwarder", () => {
     return port;
   }
 
+  let forwarder: HttpForwarder;
+
   async function proxy(options: Omit<ForwardOptions, "label">): Promise<string> {
-    const forwarder = new HttpForwarder();
-    closers.push(() => forwarder.close());
-    const port = await listen((request, response) =>
-      forwarder.handle(request, response, { label: "test", ...options }),
+    forwarder = new HttpForwarder();
+    const own = forwarder;
+    closers.push(() => own.close());
+    const { server, port } = await serve((request, response) =>
+      own.handle(request, response, { label: "test", ...options }),
     );
+    if (path === "fast") serveFast(server, own, () => ({ label: "test", ...options }));
     return `http://127.0.0.1:${port}`;
+  }
+
+  /** Which path served the requests a case sent (a Connection header naming others: Node's). */
+  function expectPath(requests: number): void {
+    expect(fastPathRequests(forwarder)).toBe(path === "fast" ? requests : 0);
   }
 
   /** A request with headers fetch would not send (Connection, repeated names). */
@@ -130,6 +151,7 @@ describe("HttpForwarder", () => {
     expect(answer.headers["x-answer"]).toBe("yes");
     expect(answer.headers["set-cookie"]).toEqual(["a=1", "b=2"]);
     expect(answer.headers["access-control-allow-origin"]).toBe("*");
+    expectPath(1);
   });
 
   it("passes each part of a streamed answer on as it comes", async () => {
@@ -150,6 +172,7 @@ describe("HttpForwarder", () => {
     for (let part = await reader.read(); !part.done; part = await reader.read())
       rest += decoder.decode(part.value);
     expect(rest).toBe("data: last\n\n");
+    expectPath(1);
   });
 
   it("sends a request a target refused to the next target", async () => {
@@ -196,6 +219,7 @@ describe("HttpForwarder", () => {
     // An idempotent request may be sent again (a target that stopped right after it was chosen).
     expect((await send(url, { method: "GET" })).body).toBe("steady");
     expect((await send(url, { method: "PUT", body: "same" })).body).toBe("steady");
+    expectPath(5);
   });
 
   it("sends an idempotent request again when a fresh connection fails before any answer", async () => {
@@ -226,6 +250,8 @@ describe("HttpForwarder", () => {
     expect(JSON.parse(answer.body)).toEqual({ hop: null, kept: "1" });
     expect(answer.headers["x-upstream-hop"]).toBeUndefined();
     expect(answer.headers["x-kept"]).toBe("1");
+    // A Connection header naming an end-to-end header is left to Node's path.
+    expectPath(0);
   });
 
   it("counts requests in flight per target; drained resolves when the last one ends, and retired pools close", async () => {

@@ -11,7 +11,9 @@ import { type Dispatcher, Pool } from "undici";
  * looks again every 100 ms for up to 2 s before it answers 503.
  *
  * Requests go through undici's connection pools (one per target, keep-alive), several times
- * faster than Node's `http` client; the answer is streamed back as it arrives.
+ * faster than Node's `http` client; the answer is streamed back as it arrives. The proxies'
+ * servers put `fast-path.ts` in front of this: plain keep-alive requests are relayed there on
+ * raw sockets, with the same choices, and only the rest of the requests come here.
  *
  * Which targets a request may go to, and in what order, is the caller's (`targets`): this module
  * only forwards. For a target that is leaving (a task asked to stop), the owner of the targets
@@ -37,12 +39,12 @@ export interface ForwardOptions {
   responseHeaders?: Record<string, string>;
 }
 
-const WAIT_ROUNDS = 20;
-const WAIT_DELAY_MS = 100;
+export const WAIT_ROUNDS = 20;
+export const WAIT_DELAY_MS = 100;
 /** Bodies up to this size are kept so a request can be sent again; larger ones are sent once. */
-const MAX_RETRY_BODY = 1024 * 1024;
+export const MAX_RETRY_BODY = 1024 * 1024;
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -52,7 +54,7 @@ const HOP_BY_HOP = new Set([
   "trailer",
 ]);
 /** Request headers the forwarder sets itself: the length of the body it sends, no 100-continue. */
-const SET_BY_FORWARDER = new Set([...HOP_BY_HOP, "content-length", "expect"]);
+export const SET_BY_FORWARDER = new Set([...HOP_BY_HOP, "content-length", "expect"]);
 
 /** Errors that mean the connection closed before the target read the request or answered. */
 const CLOSED_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
@@ -60,18 +62,18 @@ const CLOSED_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
  * Methods safe to send again after a connection failed before any answer (RFC 9110 §9.2.2):
  * the target may have seen the request, and sending it twice does no harm.
  */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 /** Requests in flight by target port, across every forwarder, and who waits for a port to drain. */
 const inFlight = new Map<number, number>();
 const drainWaiters = new Set<() => void>();
 const forwarders = new Set<HttpForwarder>();
 
-function started(port: number): void {
+export function started(port: number): void {
   inFlight.set(port, (inFlight.get(port) ?? 0) + 1);
 }
 
-function finished(port: number): void {
+export function finished(port: number): void {
   const left = (inFlight.get(port) ?? 1) - 1;
   if (left > 0) inFlight.set(port, left);
   else inFlight.delete(port);
@@ -242,9 +244,16 @@ class Attempt implements Dispatcher.DispatchHandlers {
   }
 }
 
+/** Target connections kept outside the forwarder's undici pools (the fast path's). */
+export interface AttachedPools {
+  retire(ports: readonly number[]): void;
+  close(): void;
+}
+
 export class HttpForwarder {
   /** One keep-alive pool per target port. */
   private readonly pools = new Map<number, Pool>();
+  private readonly attached = new Set<AttachedPools>();
 
   constructor() {
     forwarders.add(this);
@@ -271,6 +280,7 @@ export class HttpForwarder {
 
   /** Closes the pools of targets that are going away (a later target on the port gets a new one). */
   retire(ports: readonly number[]): void {
+    for (const pools of this.attached) pools.retire(ports);
     for (const port of ports) {
       const pool = this.pools.get(port);
       if (!pool) continue;
@@ -314,8 +324,14 @@ export class HttpForwarder {
     );
   }
 
+  /** Other connections to targets that `retire` and `close` cover as well. */
+  attach(pools: AttachedPools): void {
+    this.attached.add(pools);
+  }
+
   close(): void {
     forwarders.delete(this);
+    for (const pools of this.attached) pools.close();
     for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
     this.pools.clear();
   }
@@ -359,7 +375,7 @@ export class HttpForwarder {
  * replaces, followed by `extra`. One pass, with no lookup structure built for the common case of a
  * `Connection` header that names only hop-by-hop headers (`keep-alive`, `close`).
  */
-function withoutHopByHop(
+export function withoutHopByHop(
   raw: readonly string[],
   dropped: ReadonlySet<string>,
   extra: Record<string, string> | undefined,

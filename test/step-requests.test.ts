@@ -20,7 +20,10 @@ import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-ser
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
-import { taskStopped } from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
+import {
+  deploymentCompleted,
+  taskStopped,
+} from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
@@ -687,4 +690,113 @@ resources:
     expect(sent.some((request) => request.operation === "CreateService")).toBe(true);
     expect(invalidRequests(sent)).toEqual([]);
   }, 180_000);
+
+  it("stop a canary mid-shift with StopServiceDeployment (ROLLBACK) when fail-fast trips, then follow ECS's rollback through its service deployment", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const stackFile = `
+resources:
+  web:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      loadBalancing: { type: application-load-balancer }
+      deployment: { strategy: Canary10Percent5Minutes }
+`;
+    const ctx = context();
+    await storeStack("halt", stackFile);
+    const describe = async () =>
+      (
+        await ctx.clients.ecs.send(
+          new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["halt-web"] }),
+        )
+      ).services?.[0];
+    // The first revision completes and becomes the last good one, which a rollback returns to.
+    const first = await requestInput("halt", "web", "a");
+    await Rollout.loadDeployment(ctx, first);
+    const firstPrepared = await Rollout.prepareResources(ctx, { ...first, builds: [] });
+    const firstApplied = ecsDeployment(
+      await Rollout.applyService(ctx, { ...first, resources: firstPrepared }),
+    );
+    await waitFor("the first revision to complete", async () =>
+      (await describe())?.deployments?.[0]?.rolloutState === "COMPLETED" ? true : undefined,
+    );
+    const good = {
+      status: "SUCCEEDED" as const,
+      reason: "applied",
+      taskDefinitionArn: firstApplied.taskDefinitionArn,
+    };
+    await Rollout.finalize(ctx, { ...first, outcome: good });
+    await Deployment.releaseService(table.store, "halt", "web", first.deploymentId);
+    const second = await requestInput("halt", "web", "b");
+    await Rollout.loadDeployment(ctx, second);
+    const prepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
+    const applied = ecsDeployment(await Rollout.applyService(ctx, { ...second, resources: prepared }));
+    await waitFor("the canary's 10% of production traffic", async () =>
+      (await describe())?.events?.some((event) =>
+        event.message?.includes("shifted 10% of production traffic"),
+      )
+        ? true
+        : undefined,
+    );
+    const wait = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    if (!wait) throw new Error("no wait for the canary");
+    expect(wait.rollbackTaskDefinitionArn).toBe(firstApplied.taskDefinitionArn);
+    expect(wait.taskDefinitionArn).not.toBe(firstApplied.taskDefinitionArn);
+    const beforeStop = recorded.length;
+    let handled = "task-failure-recorded";
+    for (const task of ["a", "b", "c", "d"]) {
+      if (handled !== "task-failure-recorded") break;
+      handled = await Rollout.handleEcsEvent(
+        ctx,
+        taskStopped(wait, task, { containers: [{ name: "web", exitCode: 1 }] }),
+      );
+    }
+    expect(["rolling-back", "rolled-back"]).toContain(handled);
+    const stopping = recorded.slice(beforeStop).map((request) => request.operation);
+    expect(stopping).toContain("StopServiceDeployment");
+    expect(stopping).not.toContain("UpdateService");
+    const following = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    expect(following?.rollbackServiceDeploymentArn).toBe((await describe())?.currentServiceDeployment);
+    // ECS's deployment events say nothing of service deployments: each makes Berth read its status.
+    await waitFor("ECS's rollback to succeed", async () => {
+      const now = await WaitRecord.get(table.store, "berth", applied.ecsService);
+      if (now?.pendingOutcome) return true;
+      await Rollout.handleEcsEvent(ctx, deploymentCompleted(wait, "ecs-svc/0"));
+      return undefined;
+    });
+    const ended = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    expect(ended?.pendingOutcome).toMatchObject({
+      status: "ROLLED_BACK",
+      taskDefinitionArn: wait.rollbackTaskDefinitionArn,
+    });
+    const [entry] = (await describe())?.loadBalancers ?? [];
+    const { Rules: rules = [] } = await ctx.clients.elb.send(
+      new DescribeRulesCommand({ RuleArns: [entry?.advancedConfiguration?.productionListenerRule ?? ""] }),
+    );
+    // All production traffic is back on the first revision's target group.
+    expect(rules[0]?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.Weight)).toEqual([
+      100, 0,
+    ]);
+
+    await Rollout.finalize(ctx, { ...second, outcome: ended?.pendingOutcome });
+    await Deployment.releaseService(table.store, "halt", "web", second.deploymentId);
+    const deletion = await requestInput("halt", "web", "c");
+    await waitFor("the deletion of web", async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    );
+    const sent = recorded.slice(from);
+    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
+    expect(operations).toContain("ecs:StopServiceDeployment");
+    expect(operations).toContain("ecs:DescribeServiceDeployments");
+    expect(invalidRequests(sent)).toEqual([]);
+  }, 300_000);
 });

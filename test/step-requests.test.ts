@@ -26,6 +26,7 @@ import {
 } from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
+import { updateSpec } from "../packages/core/src/deployments/service.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
@@ -798,5 +799,123 @@ resources:
     expect(operations).toContain("ecs:StopServiceDeployment");
     expect(operations).toContain("ecs:DescribeServiceDeployments");
     expect(invalidRequests(sent)).toEqual([]);
+  }, 300_000);
+
+  it("switch a blue/green service back to rolling and back again: its tasks stay in the group traffic is on, the other group goes", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const stackFile = `
+resources:
+  web:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      loadBalancing: { type: application-load-balancer }
+      deployment: { strategy: AllAtOnce }
+`;
+    const ctx = context();
+    await storeStack("flip", stackFile);
+    const describe = async () =>
+      (
+        await ctx.clients.ecs.send(
+          new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["flip-web"] }),
+        )
+      ).services?.[0];
+    const groups = async () => {
+      const { TargetGroups: all = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+      return all.filter((group) => group.TargetGroupName?.startsWith("b-flip-web-"));
+    };
+    /** Deploys the service's spec as it is and waits until ECS completed it. */
+    const deployed = async (digit: string) => {
+      const input = await requestInput("flip", "web", digit);
+      await Rollout.loadDeployment(ctx, input);
+      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+      const applied = ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+      await waitFor(`deployment ${digit} to complete`, async () => {
+        const found = (await describe())?.deployments?.find((d) => d.id === applied.ecsDeploymentId);
+        return found?.rolloutState === "COMPLETED" ? true : undefined;
+      });
+      const outcome = {
+        status: "SUCCEEDED" as const,
+        reason: "applied",
+        taskDefinitionArn: applied.taskDefinitionArn,
+      };
+      await Rollout.finalize(ctx, { ...input, outcome });
+      await Deployment.releaseService(table.store, "flip", "web", input.deploymentId);
+    };
+    const productionRule = async () => {
+      const { Listeners: listeners = [] } = await ctx.clients.elb
+        .send(new DescribeLoadBalancersCommand({ Names: ["b-flip-web"] }))
+        .then((found) =>
+          ctx.clients.elb.send(
+            new DescribeListenersCommand({ LoadBalancerArn: found.LoadBalancers?.[0]?.LoadBalancerArn }),
+          ),
+        );
+      const { Rules: rules = [] } = await ctx.clients.elb.send(
+        new DescribeRulesCommand({ ListenerArn: listeners[0]?.ListenerArn }),
+      );
+      return rules.find((rule) => !rule.IsDefault);
+    };
+    // Two blue/green deployments: the second moved production traffic to the `-alt` group.
+    await deployed("a");
+    await deployed("b");
+    const alternate = (await groups()).find((group) => group.TargetGroupName?.endsWith("-alt"));
+    const live = (await productionRule())?.Actions?.[0]?.ForwardConfig?.TargetGroups?.find(
+      (group) => group.Weight === 100,
+    );
+    expect(live?.TargetGroupArn).toBe(alternate?.TargetGroupArn);
+
+    // Back to rolling: the tasks stay where production traffic is, the rule forwards there alone.
+    await updateSpec(table.store, "flip", "web", (current) => {
+      const { deployment: _gone, ...properties } = (current.spec as { properties: Record<string, unknown> })
+        .properties;
+      return { ...current.spec, properties } as typeof current.spec;
+    });
+    await deployed("c");
+    const service = await describe();
+    expect(service?.deploymentConfiguration?.strategy).toBe("ROLLING");
+    expect(service?.loadBalancers).toHaveLength(1);
+    expect(service?.loadBalancers?.[0]?.targetGroupArn).toBe(alternate?.TargetGroupArn);
+    expect(service?.loadBalancers?.[0]?.advancedConfiguration).toBeUndefined();
+    const rolling = await productionRule();
+    expect(rolling?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.TargetGroupArn)).toEqual([
+      alternate?.TargetGroupArn,
+    ]);
+    expect((await groups()).map((group) => group.TargetGroupName)).toEqual([alternate?.TargetGroupName]);
+    // The same rolling deployment again changes nothing on the balancer.
+    await deployed("d");
+    expect((await groups()).map((group) => group.TargetGroupName)).toEqual([alternate?.TargetGroupName]);
+
+    // Gradual again: the group the tasks are in is the service's, the other one is created anew.
+    await updateSpec(table.store, "flip", "web", (current) => {
+      const properties = (current.spec as { properties: Record<string, unknown> }).properties;
+      return {
+        ...current.spec,
+        properties: { ...properties, deployment: { strategy: "AllAtOnce" } },
+      } as typeof current.spec;
+    });
+    await deployed("e");
+    const again = await describe();
+    expect(again?.deploymentConfiguration?.strategy).toBe("BLUE_GREEN");
+    expect(again?.loadBalancers?.[0]?.targetGroupArn).toBe(alternate?.TargetGroupArn);
+    const base = (await groups()).find((group) => !group.TargetGroupName?.endsWith("-alt"));
+    expect(again?.loadBalancers?.[0]?.advancedConfiguration?.alternateTargetGroupArn).toBe(
+      base?.TargetGroupArn,
+    );
+
+    const deletion = await requestInput("flip", "web", "f");
+    await waitFor("the deletion of web", async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    );
+    expect(await groups()).toEqual([]);
+    expect(invalidRequests(recorded.slice(from))).toEqual([]);
   }, 300_000);
 });

@@ -848,22 +848,17 @@ resources:
       await Rollout.finalize(ctx, { ...input, outcome });
       await Deployment.releaseService(table.store, "flip", "web", input.deploymentId);
     };
+    let ruleArn = "";
     const productionRule = async () => {
-      const { Listeners: listeners = [] } = await ctx.clients.elb
-        .send(new DescribeLoadBalancersCommand({ Names: ["b-flip-web"] }))
-        .then((found) =>
-          ctx.clients.elb.send(
-            new DescribeListenersCommand({ LoadBalancerArn: found.LoadBalancers?.[0]?.LoadBalancerArn }),
-          ),
-        );
       const { Rules: rules = [] } = await ctx.clients.elb.send(
-        new DescribeRulesCommand({ ListenerArn: listeners[0]?.ListenerArn }),
+        new DescribeRulesCommand({ RuleArns: [ruleArn] }),
       );
-      return rules.find((rule) => !rule.IsDefault);
+      return rules[0];
     };
     // Two blue/green deployments: the second moved production traffic to the `-alt` group.
     await deployed("a");
     await deployed("b");
+    ruleArn = (await describe())?.loadBalancers?.[0]?.advancedConfiguration?.productionListenerRule ?? "";
     const alternate = (await groups()).find((group) => group.TargetGroupName?.endsWith("-alt"));
     const live = (await productionRule())?.Actions?.[0]?.ForwardConfig?.TargetGroups?.find(
       (group) => group.Weight === 100,
@@ -882,10 +877,16 @@ resources:
     expect(service?.loadBalancers).toHaveLength(1);
     expect(service?.loadBalancers?.[0]?.targetGroupArn).toBe(alternate?.TargetGroupArn);
     expect(service?.loadBalancers?.[0]?.advancedConfiguration).toBeUndefined();
-    const rolling = await productionRule();
-    expect(rolling?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.TargetGroupArn)).toEqual([
-      alternate?.TargetGroupArn,
+    // The service's own balancer forwards by its listener's default action, the rule is gone.
+    const { Listeners: listeners = [] } = await ctx.clients.elb.send(
+      new DescribeListenersCommand({
+        ListenerArns: [ruleArn.replace(":listener-rule/", ":listener/").split("/").slice(0, -1).join("/")],
+      }),
+    );
+    expect(listeners[0]?.DefaultActions).toMatchObject([
+      { Type: "forward", TargetGroupArn: alternate?.TargetGroupArn },
     ]);
+    await expect(productionRule()).rejects.toMatchObject({ name: "RuleNotFoundException" });
     expect((await groups()).map((group) => group.TargetGroupName)).toEqual([alternate?.TargetGroupName]);
     // The same rolling deployment again changes nothing on the balancer.
     await deployed("d");

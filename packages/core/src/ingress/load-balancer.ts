@@ -16,6 +16,7 @@ import {
   type ElasticLoadBalancingV2Client,
   type Listener,
   type LoadBalancer,
+  ModifyListenerCommand,
   ModifyRuleCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
@@ -232,11 +233,40 @@ async function ensureListeners(
   // A balancer of its own service forwards everything to it; a shared one answers 404 but by rule.
   const own = attachment.rules.length === 0 ? targetGroupArn : undefined;
   for (const listener of attachment.listeners) {
-    if (byPort.has(listener.port)) continue;
+    const existing = byPort.get(listener.port);
+    if (existing) {
+      await followOwnGroup(context, attachment, listener, existing, own);
+      continue;
+    }
     const created = await createListener(context, balancerArn, attachment, listener, own);
     if (created) byPort.set(listener.port, created);
   }
   return byPort;
+}
+
+/**
+ * A balancer of one service's own forwards by its listener's default action: when the service
+ * went back to rolling from a gradual strategy (whose listener rule answered before, the default
+ * a 404) or now registers in its other target group, the default follows it.
+ */
+async function followOwnGroup(
+  context: LoadBalancerContext,
+  attachment: AlbAttachment,
+  listener: AlbListener,
+  existing: Listener,
+  own: string | undefined,
+): Promise<void> {
+  const wanted = defaultAction(listener, attachment.listeners, own);
+  const forward = wanted[0]?.Type === "forward" ? wanted[0].TargetGroupArn : undefined;
+  if (!forward || !existing.ListenerArn) return;
+  const current = existing.DefaultActions ?? [];
+  if (current.length === 1 && current[0] && forwardedGroups(current[0]).join() === forward) return;
+  await context.clients.elb.send(
+    new ModifyListenerCommand({ ListenerArn: existing.ListenerArn, DefaultActions: wanted }),
+  );
+  context.log?.(
+    `load balancer ${attachment.loadBalancer}: listener ${listener.port} forwards to its service again`,
+  );
 }
 
 /**

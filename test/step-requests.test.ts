@@ -96,6 +96,53 @@ async function deployThrough(ctx: Rollout.StepContext, stack: string, service: s
   return input;
 }
 
+/** A web-service behind its own application load balancer, deploying with `strategy` if given. */
+function balancedWebService(image: string, strategy?: string): string {
+  return `
+resources:
+  web:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      loadBalancing: { type: application-load-balancer }
+${strategy ? `      deployment: { strategy: ${strategy} }\n` : ""}`;
+}
+
+/** The ECS service as DescribeServices answers it. */
+async function ecsServiceOf(ctx: Rollout.StepContext, ecsService: string) {
+  const { services } = await ctx.clients.ecs.send(
+    new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: [ecsService] }),
+  );
+  return services?.[0];
+}
+
+/** Deploys a service's spec as it is, waits until ECS completed it, and ends it as the last good one. */
+async function deployToCompletion(ctx: Rollout.StepContext, stack: string, service: string, digit: string) {
+  const input = await requestInput(stack, service, digit);
+  await Rollout.loadDeployment(ctx, input);
+  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+  const applied = ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+  await waitFor(`deployment ${digit} of ${stack}/${service} to complete`, async () => {
+    const found = (await ecsServiceOf(ctx, applied.ecsService))?.deployments?.find(
+      (deployment) => deployment.id === applied.ecsDeploymentId,
+    );
+    return found?.rolloutState === "COMPLETED" ? true : undefined;
+  });
+  const outcome = {
+    status: "SUCCEEDED" as const,
+    reason: "applied",
+    taskDefinitionArn: applied.taskDefinitionArn,
+  };
+  await Rollout.finalize(ctx, { ...input, outcome });
+  await Deployment.releaseService(table.store, stack, service, input.deploymentId);
+  return applied;
+}
+
 function context(): Rollout.StepContext {
   const aws = {
     endpoint: local.awsEndpoint.url,
@@ -694,46 +741,11 @@ resources:
 
   it("stop a canary mid-shift with StopServiceDeployment (ROLLBACK) when fail-fast trips, then follow ECS's rollback through its service deployment", async () => {
     const from = recorded.length;
-    const app = httpApp();
-    const stackFile = `
-resources:
-  web:
-    type: web-service
-    properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
-      resources: { cpu: 0.25, memory: 512 }
-      loadBalancing: { type: application-load-balancer }
-      deployment: { strategy: Canary10Percent5Minutes }
-`;
     const ctx = context();
-    await storeStack("halt", stackFile);
-    const describe = async () =>
-      (
-        await ctx.clients.ecs.send(
-          new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["halt-web"] }),
-        )
-      ).services?.[0];
+    await storeStack("halt", balancedWebService(httpApp().image, "Canary10Percent5Minutes"));
+    const describe = () => ecsServiceOf(ctx, "halt-web");
     // The first revision completes and becomes the last good one, which a rollback returns to.
-    const first = await requestInput("halt", "web", "a");
-    await Rollout.loadDeployment(ctx, first);
-    const firstPrepared = await Rollout.prepareResources(ctx, { ...first, builds: [] });
-    const firstApplied = ecsDeployment(
-      await Rollout.applyService(ctx, { ...first, resources: firstPrepared }),
-    );
-    await waitFor("the first revision to complete", async () =>
-      (await describe())?.deployments?.[0]?.rolloutState === "COMPLETED" ? true : undefined,
-    );
-    const good = {
-      status: "SUCCEEDED" as const,
-      reason: "applied",
-      taskDefinitionArn: firstApplied.taskDefinitionArn,
-    };
-    await Rollout.finalize(ctx, { ...first, outcome: good });
-    await Deployment.releaseService(table.store, "halt", "web", first.deploymentId);
+    const firstApplied = await deployToCompletion(ctx, "halt", "web", "a");
     const second = await requestInput("halt", "web", "b");
     await Rollout.loadDeployment(ctx, second);
     const prepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
@@ -803,51 +815,14 @@ resources:
 
   it("switch a blue/green service back to rolling and back again: its tasks stay in the group traffic is on, the other group goes", async () => {
     const from = recorded.length;
-    const app = httpApp();
-    const stackFile = `
-resources:
-  web:
-    type: web-service
-    properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
-      resources: { cpu: 0.25, memory: 512 }
-      loadBalancing: { type: application-load-balancer }
-      deployment: { strategy: AllAtOnce }
-`;
     const ctx = context();
-    await storeStack("flip", stackFile);
-    const describe = async () =>
-      (
-        await ctx.clients.ecs.send(
-          new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["flip-web"] }),
-        )
-      ).services?.[0];
+    await storeStack("flip", balancedWebService(httpApp().image, "AllAtOnce"));
+    const describe = () => ecsServiceOf(ctx, "flip-web");
     const groups = async () => {
       const { TargetGroups: all = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
       return all.filter((group) => group.TargetGroupName?.startsWith("b-flip-web-"));
     };
-    /** Deploys the service's spec as it is and waits until ECS completed it. */
-    const deployed = async (digit: string) => {
-      const input = await requestInput("flip", "web", digit);
-      await Rollout.loadDeployment(ctx, input);
-      const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
-      const applied = ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
-      await waitFor(`deployment ${digit} to complete`, async () => {
-        const found = (await describe())?.deployments?.find((d) => d.id === applied.ecsDeploymentId);
-        return found?.rolloutState === "COMPLETED" ? true : undefined;
-      });
-      const outcome = {
-        status: "SUCCEEDED" as const,
-        reason: "applied",
-        taskDefinitionArn: applied.taskDefinitionArn,
-      };
-      await Rollout.finalize(ctx, { ...input, outcome });
-      await Deployment.releaseService(table.store, "flip", "web", input.deploymentId);
-    };
+    const deployed = (digit: string) => deployToCompletion(ctx, "flip", "web", digit);
     let ruleArn = "";
     const productionRule = async () => {
       const { Rules: rules = [] } = await ctx.clients.elb.send(

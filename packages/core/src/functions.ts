@@ -647,13 +647,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           "detail-type": ["ECS Deployment State Change", "ECS Task State Change", "ECS Service Action"],
         },
       },
-      permissions: [
-        writeTable,
-        answerTaskTokens,
-        describeServices,
-        ...ecsRollback,
-        ...taskEvidence,
-      ],
+      permissions: [writeTable, answerTaskTokens, describeServices, ...ecsRollback, ...taskEvidence],
     },
   ),
   eventHandler(

@@ -20,9 +20,13 @@ import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-ser
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../packages/core/src/config.ts";
-import { taskStopped } from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
+import {
+  deploymentCompleted,
+  taskStopped,
+} from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
+import { updateSpec } from "../packages/core/src/deployments/service.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
@@ -90,6 +94,53 @@ async function deployThrough(ctx: Rollout.StepContext, stack: string, service: s
   await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
   await Deployment.releaseService(table.store, stack, service, input.deploymentId);
   return input;
+}
+
+/** A web-service behind its own application load balancer, deploying with `strategy` if given. */
+function balancedWebService(image: string, strategy?: string): string {
+  return `
+resources:
+  web:
+    type: web-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      loadBalancing: { type: application-load-balancer }
+${strategy ? `      deployment: { strategy: ${strategy} }\n` : ""}`;
+}
+
+/** The ECS service as DescribeServices answers it. */
+async function ecsServiceOf(ctx: Rollout.StepContext, ecsService: string) {
+  const { services } = await ctx.clients.ecs.send(
+    new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: [ecsService] }),
+  );
+  return services?.[0];
+}
+
+/** Deploys a service's spec as it is, waits until ECS completed it, and ends it as the last good one. */
+async function deployToCompletion(ctx: Rollout.StepContext, stack: string, service: string, digit: string) {
+  const input = await requestInput(stack, service, digit);
+  await Rollout.loadDeployment(ctx, input);
+  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+  const applied = ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+  await waitFor(`deployment ${digit} of ${stack}/${service} to complete`, async () => {
+    const found = (await ecsServiceOf(ctx, applied.ecsService))?.deployments?.find(
+      (deployment) => deployment.id === applied.ecsDeploymentId,
+    );
+    return found?.rolloutState === "COMPLETED" ? true : undefined;
+  });
+  const outcome = {
+    status: "SUCCEEDED" as const,
+    reason: "applied",
+    taskDefinitionArn: applied.taskDefinitionArn,
+  };
+  await Rollout.finalize(ctx, { ...input, outcome });
+  await Deployment.releaseService(table.store, stack, service, input.deploymentId);
+  return applied;
 }
 
 function context(): Rollout.StepContext {
@@ -687,4 +738,160 @@ resources:
     expect(sent.some((request) => request.operation === "CreateService")).toBe(true);
     expect(invalidRequests(sent)).toEqual([]);
   }, 180_000);
+
+  it("stop a canary mid-shift with StopServiceDeployment (ROLLBACK) when fail-fast trips, then follow ECS's rollback through its service deployment", async () => {
+    const from = recorded.length;
+    const ctx = context();
+    await storeStack("halt", balancedWebService(httpApp().image, "Canary10Percent5Minutes"));
+    const describe = () => ecsServiceOf(ctx, "halt-web");
+    // The first revision completes and becomes the last good one, which a rollback returns to.
+    const firstApplied = await deployToCompletion(ctx, "halt", "web", "a");
+    const second = await requestInput("halt", "web", "b");
+    await Rollout.loadDeployment(ctx, second);
+    const prepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
+    const applied = ecsDeployment(await Rollout.applyService(ctx, { ...second, resources: prepared }));
+    await waitFor("the canary's 10% of production traffic", async () =>
+      (await describe())?.events?.some((event) =>
+        event.message?.includes("shifted 10% of production traffic"),
+      )
+        ? true
+        : undefined,
+    );
+    const wait = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    if (!wait) throw new Error("no wait for the canary");
+    expect(wait.rollbackTaskDefinitionArn).toBe(firstApplied.taskDefinitionArn);
+    expect(wait.taskDefinitionArn).not.toBe(firstApplied.taskDefinitionArn);
+    const beforeStop = recorded.length;
+    let handled = "task-failure-recorded";
+    for (const task of ["a", "b", "c", "d"]) {
+      if (handled !== "task-failure-recorded") break;
+      handled = await Rollout.handleEcsEvent(
+        ctx,
+        taskStopped(wait, task, { containers: [{ name: "web", exitCode: 1 }] }),
+      );
+    }
+    expect(["rolling-back", "rolled-back"]).toContain(handled);
+    const stopping = recorded.slice(beforeStop).map((request) => request.operation);
+    expect(stopping).toContain("StopServiceDeployment");
+    expect(stopping).not.toContain("UpdateService");
+    const following = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    expect(following?.rollbackServiceDeploymentArn).toBe((await describe())?.currentServiceDeployment);
+    // ECS's deployment events say nothing of service deployments: each makes Berth read its status.
+    await waitFor("ECS's rollback to succeed", async () => {
+      const now = await WaitRecord.get(table.store, "berth", applied.ecsService);
+      if (now?.pendingOutcome) return true;
+      await Rollout.handleEcsEvent(ctx, deploymentCompleted(wait, "ecs-svc/0"));
+      return undefined;
+    });
+    const ended = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    expect(ended?.pendingOutcome).toMatchObject({
+      status: "ROLLED_BACK",
+      taskDefinitionArn: wait.rollbackTaskDefinitionArn,
+    });
+    const [entry] = (await describe())?.loadBalancers ?? [];
+    const { Rules: rules = [] } = await ctx.clients.elb.send(
+      new DescribeRulesCommand({ RuleArns: [entry?.advancedConfiguration?.productionListenerRule ?? ""] }),
+    );
+    // All production traffic is back on the first revision's target group.
+    expect(rules[0]?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.Weight)).toEqual([
+      100, 0,
+    ]);
+
+    await Rollout.finalize(ctx, { ...second, outcome: ended?.pendingOutcome });
+    await Deployment.releaseService(table.store, "halt", "web", second.deploymentId);
+    const deletion = await requestInput("halt", "web", "c");
+    await waitFor("the deletion of web", async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    );
+    const sent = recorded.slice(from);
+    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
+    expect(operations).toContain("ecs:StopServiceDeployment");
+    expect(operations).toContain("ecs:DescribeServiceDeployments");
+    expect(invalidRequests(sent)).toEqual([]);
+  }, 300_000);
+
+  it("switch a blue/green service back to rolling and back again: its tasks stay in the group traffic is on, the other group goes", async () => {
+    const from = recorded.length;
+    const ctx = context();
+    await storeStack("flip", balancedWebService(httpApp().image, "AllAtOnce"));
+    const describe = () => ecsServiceOf(ctx, "flip-web");
+    const groups = async () => {
+      const { TargetGroups: all = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+      return all.filter((group) => group.TargetGroupName?.startsWith("b-flip-web-"));
+    };
+    const deployed = (digit: string) => deployToCompletion(ctx, "flip", "web", digit);
+    let ruleArn = "";
+    const productionRule = async () => {
+      const { Rules: rules = [] } = await ctx.clients.elb.send(
+        new DescribeRulesCommand({ RuleArns: [ruleArn] }),
+      );
+      return rules[0];
+    };
+    // Two blue/green deployments: the second moved production traffic to the `-alt` group.
+    await deployed("a");
+    await deployed("b");
+    ruleArn = (await describe())?.loadBalancers?.[0]?.advancedConfiguration?.productionListenerRule ?? "";
+    const alternate = (await groups()).find((group) => group.TargetGroupName?.endsWith("-alt"));
+    const live = (await productionRule())?.Actions?.[0]?.ForwardConfig?.TargetGroups?.find(
+      (group) => group.Weight === 100,
+    );
+    expect(live?.TargetGroupArn).toBe(alternate?.TargetGroupArn);
+
+    // Back to rolling: the tasks stay where production traffic is, the rule forwards there alone.
+    await updateSpec(table.store, "flip", "web", (current) => {
+      const { deployment: _gone, ...properties } = (current.spec as { properties: Record<string, unknown> })
+        .properties;
+      return { ...current.spec, properties } as typeof current.spec;
+    });
+    await deployed("c");
+    const service = await describe();
+    expect(service?.deploymentConfiguration?.strategy).toBe("ROLLING");
+    expect(service?.loadBalancers).toHaveLength(1);
+    expect(service?.loadBalancers?.[0]?.targetGroupArn).toBe(alternate?.TargetGroupArn);
+    expect(service?.loadBalancers?.[0]?.advancedConfiguration).toBeUndefined();
+    // The service's own balancer forwards by its listener's default action, the rule is gone.
+    const { Listeners: listeners = [] } = await ctx.clients.elb.send(
+      new DescribeListenersCommand({
+        ListenerArns: [ruleArn.replace(":listener-rule/", ":listener/").split("/").slice(0, -1).join("/")],
+      }),
+    );
+    expect(listeners[0]?.DefaultActions).toMatchObject([
+      { Type: "forward", TargetGroupArn: alternate?.TargetGroupArn },
+    ]);
+    await expect(productionRule()).rejects.toMatchObject({ name: "RuleNotFoundException" });
+    expect((await groups()).map((group) => group.TargetGroupName)).toEqual([alternate?.TargetGroupName]);
+    // The same rolling deployment again changes nothing on the balancer.
+    await deployed("d");
+    expect((await groups()).map((group) => group.TargetGroupName)).toEqual([alternate?.TargetGroupName]);
+
+    // Gradual again: the group the tasks are in is the service's, the other one is created anew.
+    await updateSpec(table.store, "flip", "web", (current) => {
+      const properties = (current.spec as { properties: Record<string, unknown> }).properties;
+      return {
+        ...current.spec,
+        properties: { ...properties, deployment: { strategy: "AllAtOnce" } },
+      } as typeof current.spec;
+    });
+    await deployed("e");
+    const again = await describe();
+    expect(again?.deploymentConfiguration?.strategy).toBe("BLUE_GREEN");
+    expect(again?.loadBalancers?.[0]?.targetGroupArn).toBe(alternate?.TargetGroupArn);
+    const base = (await groups()).find((group) => !group.TargetGroupName?.endsWith("-alt"));
+    expect(again?.loadBalancers?.[0]?.advancedConfiguration?.alternateTargetGroupArn).toBe(
+      base?.TargetGroupArn,
+    );
+
+    const deletion = await requestInput("flip", "web", "f");
+    await waitFor("the deletion of web", async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    );
+    expect(await groups()).toEqual([]);
+    expect(invalidRequests(recorded.slice(from))).toEqual([]);
+  }, 300_000);
 });

@@ -208,6 +208,8 @@ const JOB_RUN_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix
 const DEPLOYMENT_ROLE = "arn:${Partition}:iam::${Account}:role/${StateMachinePrefix}ecs-load-balancers";
 const SERVICES = "arn:${Partition}:ecs:${Region}:${Account}:service/${Cluster}/*";
 const TASKS = "arn:${Partition}:ecs:${Region}:${Account}:task/${Cluster}/*";
+/** The service deployments of the cluster's services (StopServiceDeployment, DescribeServiceDeployments). */
+const SERVICE_DEPLOYMENTS = "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*";
 const TASK_DEFINITIONS = "arn:${Partition}:ecs:${Region}:${Account}:task-definition/*:*";
 const TASK_ROLES = "arn:${Partition}:iam::${Account}:role${TaskRolePath}*";
 const EXECUTION_ROLE = "arn:${Partition}:iam::${Account}:role/${ExecutionRole}";
@@ -304,11 +306,18 @@ const answerTaskTokens: FunctionPermission = {
   actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
   resources: [STATE_MACHINES],
 };
-/** Fail fast: pointing a failing service back at its last good revision, or scaling it to 0. */
-const ecsRollback: FunctionPermission = {
-  actions: ["ecs:UpdateService"],
-  resources: [SERVICES],
-};
+/**
+ * Fail fast: pointing a failing service back at its last good revision, or scaling it to 0; a
+ * gradual rollout mid-shift is stopped with StopServiceDeployment (ROLLBACK), and a rollback ECS
+ * runs is followed through the service's deployments.
+ */
+const ecsRollback: FunctionPermission[] = [
+  { actions: ["ecs:UpdateService", "ecs:ListServiceDeployments"], resources: [SERVICES] },
+  {
+    actions: ["ecs:StopServiceDeployment", "ecs:DescribeServiceDeployments"],
+    resources: [SERVICE_DEPLOYMENTS],
+  },
+];
 const startExecutions: FunctionPermission = {
   actions: ["states:StartExecution", "states:DescribeExecution"],
   resources: [STATE_MACHINES, EXECUTIONS],
@@ -544,13 +553,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       environment: SETTINGS_ENV,
       // An outcome decided before the token arrived is answered here; one DescribeServices
       // catches an ECS deployment that ended before its events could be matched.
-      permissions: [writeTable, describeServices, answerTaskTokens, ecsRollback],
+      permissions: [writeTable, describeServices, answerTaskTokens, ...ecsRollback],
     },
   ),
   step("reconcile", "After the wait timed out: one DescribeServices decides the deployment's outcome", {
     timeoutSeconds: 30,
     environment: SETTINGS_ENV,
-    permissions: [writeTable, describeServices, ecsRollback, describeTasks],
+    permissions: [writeTable, describeServices, ...ecsRollback, describeTasks],
   }),
   step(
     "advance-wait",
@@ -561,7 +570,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       permissions: [
         writeTable,
         describeServices,
-        ecsRollback,
+        ...ecsRollback,
         answerTaskTokens,
         // ListTasks names no task or service resource: it is scoped to the cluster by condition.
         {
@@ -638,15 +647,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
           "detail-type": ["ECS Deployment State Change", "ECS Task State Change", "ECS Service Action"],
         },
       },
-      permissions: [
-        writeTable,
-        answerTaskTokens,
-        {
-          actions: ["ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment"],
-          resources: [SERVICES, "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${Cluster}/*"],
-        },
-        ...taskEvidence,
-      ],
+      permissions: [writeTable, answerTaskTokens, describeServices, ...ecsRollback, ...taskEvidence],
     },
   ),
   eventHandler(

@@ -27,3 +27,8 @@ export async function listAllTasks(
   } while (nextToken);
   return arns;
 }
+
+/** ECS refused because of the resource's state: a service deployment that is no longer stoppable. */
+export function isConflict(error: unknown): boolean {
+  return isAwsError(error, "ConflictException");
+}

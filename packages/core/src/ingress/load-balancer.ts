@@ -16,6 +16,7 @@ import {
   type ElasticLoadBalancingV2Client,
   type Listener,
   type LoadBalancer,
+  ModifyListenerCommand,
   ModifyRuleCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
@@ -93,6 +94,32 @@ export function forwardedGroups(action: Action): string[] {
   );
   if (weighted?.length) return weighted;
   return action.TargetGroupArn ? [action.TargetGroupArn] : [];
+}
+
+/** The name of a target group, from its ARN (`…:targetgroup/<name>/<id>`). */
+const groupNameOf = (arn: string | undefined) => arn?.split(":targetgroup/")[1]?.split("/")[0];
+
+/**
+ * The one of a gradual service's two target groups production traffic goes to now: the heavier
+ * weight of its production rule's forward (ECS moves it from group to group at each deployment).
+ */
+async function liveGroup(
+  context: LoadBalancerContext,
+  before: { targetGroupArn: string; productionRuleArn?: string },
+): Promise<string> {
+  if (!before.productionRuleArn) return before.targetGroupArn;
+  try {
+    const described = await context.clients.elb.send(
+      new DescribeRulesCommand({ RuleArns: [before.productionRuleArn] }),
+    );
+    const groups = described.Rules?.[0]?.Actions?.find((action) => action.Type === "forward")?.ForwardConfig
+      ?.TargetGroups;
+    const heaviest = [...(groups ?? [])].sort((a, b) => (b.Weight ?? 0) - (a.Weight ?? 0))[0];
+    return heaviest?.TargetGroupArn ?? before.targetGroupArn;
+  } catch (error) {
+    if (Elb.isNotFound(error)) return before.targetGroupArn;
+    throw error;
+  }
 }
 
 /** A forward between the target group and its alternate: all of it to the first, as ECS starts. */
@@ -206,11 +233,40 @@ async function ensureListeners(
   // A balancer of its own service forwards everything to it; a shared one answers 404 but by rule.
   const own = attachment.rules.length === 0 ? targetGroupArn : undefined;
   for (const listener of attachment.listeners) {
-    if (byPort.has(listener.port)) continue;
+    const existing = byPort.get(listener.port);
+    if (existing) {
+      await followOwnGroup(context, attachment, listener, existing, own);
+      continue;
+    }
     const created = await createListener(context, balancerArn, attachment, listener, own);
     if (created) byPort.set(listener.port, created);
   }
   return byPort;
+}
+
+/**
+ * A balancer of one service's own forwards by its listener's default action: when the service
+ * went back to rolling from a gradual strategy (whose listener rule answered before, the default
+ * a 404) or now registers in its other target group, the default follows it.
+ */
+async function followOwnGroup(
+  context: LoadBalancerContext,
+  attachment: AlbAttachment,
+  listener: AlbListener,
+  existing: Listener,
+  own: string | undefined,
+): Promise<void> {
+  const wanted = defaultAction(listener, attachment.listeners, own);
+  const forward = wanted[0]?.Type === "forward" ? wanted[0].TargetGroupArn : undefined;
+  if (!forward || !existing.ListenerArn) return;
+  const current = existing.DefaultActions ?? [];
+  if (current.length === 1 && current[0] && forwardedGroups(current[0]).join() === forward) return;
+  await context.clients.elb.send(
+    new ModifyListenerCommand({ ListenerArn: existing.ListenerArn, DefaultActions: wanted }),
+  );
+  context.log?.(
+    `load balancer ${attachment.loadBalancer}: listener ${listener.port} forwards to its service again`,
+  );
 }
 
 /**
@@ -430,6 +486,14 @@ async function syncRules(
         const shifts = found.Actions?.some(
           (action) => alternateTargetGroupArn && forwardedGroups(action).includes(alternateTargetGroupArn),
         );
+        const weighted = found.Actions?.some((action) => forwardedGroups(action).length > 1);
+        if (!alternateTargetGroupArn && weighted) {
+          // The service went back to rolling: all of its traffic to the group it is on, as before.
+          await context.clients.elb.send(new ModifyRuleCommand({ RuleArn: found.RuleArn, Actions: actions }));
+          context.log?.(
+            `load balancer ${attachment.loadBalancer}: rule ${rule.priority} → ${resource} forwards to one target group again`,
+          );
+        }
         if (alternateTargetGroupArn && !shifts) {
           // The service turned gradual: its rule now forwards to both groups, all of it as before.
           await context.clients.elb.send(new ModifyRuleCommand({ RuleArn: found.RuleArn, Actions: actions }));
@@ -554,21 +618,32 @@ export async function ensureLoadBalancers(
   const groups: TargetGroups = {};
   if (attachments.length === 0) return groups;
   const installation = requireInstallation(context, resource);
-  // ECS may have moved the tasks to the alternate target group: a rolling deployment, which
-  // registers them in the first one only, could leave the balancer without targets.
+  // Where the service's tasks are registered now, per balancer: ECS moves them between the two
+  // groups of a gradual service. A service that goes back to rolling keeps the group production
+  // traffic is on (which may be the `-alt` one); the other is deleted once no rule uses it.
   const stored = await IngressRecord.list(context.store, context.env.stack);
+  const placement = new Map<AlbAttachment, { onAlternate: boolean; retired?: string }>();
   for (const attachment of attachments) {
     const before = stored.find((record) => record.name === attachment.loadBalancer)?.attachments[resource];
-    if (
-      !attachment.gradual &&
-      before &&
-      "alternateTargetGroupArn" in before &&
-      before.alternateTargetGroupArn
-    ) {
-      throw new BerthError(
-        "CONFLICT",
-        `${resource} deploys gradually behind load balancer ${attachment.loadBalancer}; going back to rolling deployments is not supported yet: keep a deployment strategy, or delete the service and deploy it again`,
+    const recorded = before && "targetGroupArn" in before ? before : undefined;
+    const alternateName = targetGroupName(
+      context.env,
+      attachment.loadBalancer,
+      resource,
+      attachment.container,
+      attachment.port,
+      true,
+    );
+    if (!attachment.gradual && recorded?.alternateTargetGroupArn) {
+      const live = await liveGroup(context, recorded);
+      const other =
+        live === recorded.targetGroupArn ? recorded.alternateTargetGroupArn : recorded.targetGroupArn;
+      placement.set(attachment, { onAlternate: groupNameOf(live) === alternateName, retired: other });
+      context.log?.(
+        `${resource} goes back to rolling deployments behind ${attachment.loadBalancer}: its tasks stay in target group ${groupNameOf(live)}`,
       );
+    } else {
+      placement.set(attachment, { onAlternate: groupNameOf(recorded?.targetGroupArn) === alternateName });
     }
   }
   for (const attachment of attachments) {
@@ -580,10 +655,17 @@ export async function ensureLoadBalancers(
     );
     const withCertificates = listenersWithCertificates(attachment, certificates);
     const balancer = await ensureLoadBalancer(context, installation, withCertificates);
-    const targetGroupArn = await ensureTargetGroup(context, installation, resource, withCertificates);
+    const { onAlternate, retired } = placement.get(attachment) ?? { onAlternate: false };
+    const targetGroupArn = await ensureTargetGroup(
+      context,
+      installation,
+      resource,
+      withCertificates,
+      onAlternate,
+    );
     // Same settings as the target group: ECS moves the tasks between the two at each deployment.
     const alternateTargetGroupArn = withCertificates.gradual
-      ? await ensureTargetGroup(context, installation, resource, withCertificates, true)
+      ? await ensureTargetGroup(context, installation, resource, withCertificates, !onAlternate)
       : undefined;
     const listeners = await ensureListeners(
       context,
@@ -637,6 +719,11 @@ export async function ensureLoadBalancers(
           : {}),
       },
     );
+    // No rule forwards to the group a service back on rolling left (syncRules reset them).
+    if (retired) {
+      await deleteTargetGroups(context, [retired]);
+      context.log?.(`load balancer ${attachment.loadBalancer}: deleted ${resource}'s unused target group`);
+    }
     groups[`${resource}/${attachment.container}/${attachment.port}`] = {
       targetGroupArn,
       ...(alternateTargetGroupArn && productionRuleArn

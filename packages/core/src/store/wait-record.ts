@@ -54,6 +54,12 @@ export const Info = z.object({
   phase: Phase,
   /** The ECS deployment of a rollback the handler started, or of a cancel's return. */
   rollbackEcsDeploymentId: z.string().min(1).optional(),
+  /**
+   * The service deployment (gradual strategies) ECS rolls back: Berth stopped it with
+   * StopServiceDeployment, or ECS did; its status (ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL,
+   * ROLLBACK_FAILED) says how the rollback ends.
+   */
+  rollbackServiceDeploymentArn: z.string().min(1).optional(),
   /** Why the handler rolled back, for the deployment's final reason. */
   rollbackReason: z.string().optional(),
   /** An outcome decided before the token was stored, answered as soon as it is. */

@@ -4,9 +4,12 @@ import { join } from "node:path";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
+  DescribeServiceDeploymentsCommand,
   DescribeServicesCommand,
   ECSClient,
+  ListServiceDeploymentsCommand,
   RegisterTaskDefinitionCommand,
+  StopServiceDeploymentCommand,
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import {
@@ -233,5 +236,66 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
     expect(run.seen).toEqual(["0/100", "10/90", "0/100"]);
     expect(run.versions.get("v3") ?? 0).toBeGreaterThan(0);
     for (let index = 0; index < 5; index += 1) expect(await (await fetch(`${url}/`)).text()).toBe("v2");
+  }, 300_000);
+
+  it("StopServiceDeployment (ROLLBACK) mid-shift returns the weights to the old group, as its service deployment tells", async () => {
+    await ecs.send(
+      new UpdateServiceCommand({
+        cluster: "shift",
+        service: "web",
+        taskDefinition: await register({ VERSION: "v4" }),
+      }),
+    );
+    const { services = [] } = await ecs.send(
+      new DescribeServicesCommand({ cluster: "shift", services: ["web"] }),
+    );
+    const arn = services[0]?.currentServiceDeployment ?? "";
+    const { serviceDeployments: listed = [] } = await ecs.send(
+      new ListServiceDeploymentsCommand({ cluster: "shift", service: "web", maxResults: 1 }),
+    );
+    expect(listed[0]?.serviceDeploymentArn).toBe(arn);
+    const describe = async () =>
+      (await ecs.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] })))
+        .serviceDeployments?.[0];
+    // Only ROLLBACK is a stop type ECS documents.
+    const refused = (input: { serviceDeploymentArn: string; stopType?: "ABORT" | "ROLLBACK" }) =>
+      ecs.send(new StopServiceDeploymentCommand(input)).then(
+        () => "accepted",
+        (error: Error) => error.name,
+      );
+    expect(await refused({ serviceDeploymentArn: arn, stopType: "ABORT" })).toBe("InvalidParameterException");
+    expect(await refused({ serviceDeploymentArn: "not-an-arn", stopType: "ROLLBACK" })).toBe(
+      "InvalidParameterException",
+    );
+    expect(await refused({ serviceDeploymentArn: `${arn.slice(0, -3)}000`, stopType: "ROLLBACK" })).toBe(
+      "ServiceDeploymentNotFoundException",
+    );
+    await waitFor("the canary's share", async () => (await weights()) === "10/90", 120_000, 100);
+    const shifting = await describe();
+    expect(shifting?.status).toBe("IN_PROGRESS");
+    expect(shifting?.targetServiceRevision?.requestedProductionTrafficWeight).toBe(10);
+    await ecs.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType: "ROLLBACK" }));
+    // The rollback moved all production traffic back at once; a second stop lets it go on.
+    expect(await weights()).toBe("0/100");
+    const rolling = await describe();
+    expect(["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]).toContain(rolling?.status);
+    expect(rolling?.rollback?.reason).toBe("Service deployment rolled back by StopServiceDeployment.");
+    if (rolling?.status === "ROLLBACK_IN_PROGRESS") {
+      expect(await refused({ serviceDeploymentArn: arn, stopType: "ROLLBACK" })).toBe("accepted");
+    }
+    const ended = await waitFor(
+      "the rollback to succeed",
+      async () => {
+        const found = await describe();
+        return found?.status === "ROLLBACK_SUCCESSFUL" ? found : undefined;
+      },
+      120_000,
+      250,
+    );
+    expect(ended.finishedAt).toBeInstanceOf(Date);
+    // A service deployment that ended cannot be stopped.
+    expect(await refused({ serviceDeploymentArn: arn, stopType: "ROLLBACK" })).toBe("ConflictException");
+    for (let index = 0; index < 5; index += 1) expect(await (await fetch(`${url}/`)).text()).toBe("v2");
+    expect(await weights()).toBe("0/100");
   }, 300_000);
 });

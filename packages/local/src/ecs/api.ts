@@ -7,7 +7,7 @@ import {
   instanceTypesOf,
   LOCAL_EC2_CAPACITY_PROVIDER,
 } from "./capacity.ts";
-import { clusterNameOf, describeTask, type EcsEngine, now } from "./engine.ts";
+import { circuitBreakerThreshold, clusterNameOf, describeTask, type EcsEngine, now } from "./engine.ts";
 import type {
   ClusterRecord,
   ContainerDefinition,
@@ -213,6 +213,7 @@ export function serviceView(engine: EcsEngine, service: ServiceRecord): Record<s
     ),
     taskDefinition: service.taskDefinition,
     deploymentConfiguration: service.deploymentConfiguration,
+    ...currentServiceDeployment(engine, service),
     deployments: service.deployments
       .filter((d) => d.status !== "INACTIVE")
       .map((d) => deploymentView(engine, service, d)),
@@ -854,23 +855,41 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           stopType: z.enum(["ABORT", "ROLLBACK"]).optional(),
         }),
         (input) => {
-          if ((input.stopType ?? "ABORT") !== "ROLLBACK") {
-            throw new AwsError("InvalidParameterException", "Berth Local supports stopType ROLLBACK only.");
+          if (!SERVICE_DEPLOYMENT_ARN.test(input.serviceDeploymentArn)) {
+            throw new AwsError(
+              "InvalidParameterException",
+              `Invalid service deployment ARN: ${input.serviceDeploymentArn}.`,
+            );
+          }
+          // ECS documents ROLLBACK as the one valid stop type; the model also lists ABORT.
+          if (input.stopType === "ABORT") {
+            throw new AwsError(
+              "InvalidParameterException",
+              "The stopType ABORT is not supported. The valid value is ROLLBACK.",
+            );
           }
           const found = findServiceDeployment(engine, input.serviceDeploymentArn);
           if (!found)
             throw new AwsError(
               "ServiceDeploymentNotFoundException",
-              "The service deployment does not exist.",
+              `The service deployment ${input.serviceDeploymentArn} does not exist.`,
             );
           const { service, deployment } = found;
-          if (deployment.rolloutState !== "IN_PROGRESS" || deployment.status !== "PRIMARY") {
-            throw new AwsError("ConflictException", "The service deployment is not in progress.");
+          const status = serviceDeploymentStatus(service, deployment);
+          // A rollback already asked for (or started by ECS) goes on: the stop is answered again.
+          if (status === "ROLLBACK_REQUESTED" || status === "ROLLBACK_IN_PROGRESS") {
+            return { serviceDeploymentArn: input.serviceDeploymentArn };
+          }
+          if (status !== "PENDING" && status !== "IN_PROGRESS") {
+            throw new AwsError(
+              "ConflictException",
+              `The service deployment is ${status} and cannot be stopped: only a PENDING or IN_PROGRESS service deployment can be rolled back.`,
+            );
           }
           if (!service.lastCompletedTaskDefinition) {
             throw new AwsError(
               "InvalidParameterException",
-              "There is no completed deployment to roll back to.",
+              "There is no previous service revision to roll back to.",
             );
           }
           engine.failDeployment(
@@ -881,6 +900,22 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           );
           engine.save();
           return { serviceDeploymentArn: input.serviceDeploymentArn };
+        },
+      ),
+      DescribeServiceDeployments: operation(
+        z.looseObject({ serviceDeploymentArns: z.array(z.string()).min(1).max(20) }),
+        (input) => {
+          const found = input.serviceDeploymentArns.map((arn) => findServiceDeployment(engine, arn));
+          return {
+            serviceDeployments: found.flatMap((entry) =>
+              entry && !entry.deployment.rollbackOf
+                ? [serviceDeploymentView(engine, entry.service, entry.deployment)]
+                : [],
+            ),
+            failures: input.serviceDeploymentArns
+              .filter((_, index) => !found[index] || found[index].deployment.rollbackOf)
+              .map((arn) => ({ arn, reason: "MISSING" })),
+          };
         },
       ),
       ListServiceDeployments: operation(
@@ -922,7 +957,7 @@ export function ecsService(engine: EcsEngine): AwsJsonService {
           );
           return {
             serviceDeployments: page.items.map((deployment) =>
-              serviceDeploymentBrief(engine, cluster, service, deployment),
+              serviceDeploymentBrief(engine, service, deployment),
             ),
             ...next(page),
           };
@@ -1043,14 +1078,76 @@ function inactive(engine: EcsEngine, cluster: ClusterRecord, reference: string):
 /** ECS's ARN of a service deployment, or of the service revision it deploys (one per deployment). */
 function serviceDeploymentArn(
   engine: EcsEngine,
-  cluster: ClusterRecord,
   service: ServiceRecord,
   deployment: DeploymentRecord,
   kind: "service-deployment" | "service-revision" = "service-deployment",
 ): string {
   return engine.arn(
-    `${kind}/${cluster.clusterName}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
+    `${kind}/${clusterNameOf(service.clusterArn)}/${service.serviceName}/${deployment.id.replace("ecs-svc/", "")}`,
   );
+}
+
+/**
+ * DescribeServices' `currentServiceDeployment`: the newest service deployment, which carries its
+ * rollback (a rollback is no service deployment of its own: see serviceDeploymentStatus).
+ */
+function currentServiceDeployment(engine: EcsEngine, service: ServiceRecord) {
+  const newest = service.deployments.find((deployment) => !deployment.rollbackOf);
+  return newest ? { currentServiceDeployment: serviceDeploymentArn(engine, service, newest) } : {};
+}
+
+/** A service deployment in DescribeServiceDeployments' terms: its revisions, status and rollback. */
+function serviceDeploymentView(
+  engine: EcsEngine,
+  service: ServiceRecord,
+  deployment: DeploymentRecord,
+): Record<string, unknown> {
+  const status = serviceDeploymentStatus(service, deployment);
+  const rollback = service.deployments.find((d) => d.rollbackOf === deployment.id);
+  const tasksOf = (d: DeploymentRecord) =>
+    engine.liveTasks((task) => task.deploymentId === d.id && task.serviceName === service.serviceName);
+  const weights = engine.trafficWeights(service);
+  const revision = (d: DeploymentRecord) => ({
+    arn: serviceDeploymentArn(engine, service, d, "service-revision"),
+    requestedTaskCount: d.desiredCount,
+    runningTaskCount: tasksOf(d).filter((task) => task.lastStatus === "RUNNING").length,
+    pendingTaskCount: tasksOf(d).filter((task) => task.lastStatus !== "RUNNING").length,
+    ...(d.traffic ? { requestedProductionTrafficWeight: weights?.get(d.id) ?? d.traffic.percent } : {}),
+  });
+  // The revisions it replaces: those deployed before it that were still up when it started.
+  const sources = service.deployments.filter(
+    (d) => !d.rollbackOf && d.createdAt < deployment.createdAt && d.rolloutState === "COMPLETED",
+  );
+  const finished = !["PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"].includes(status);
+  const breaker = service.deploymentConfiguration.deploymentCircuitBreaker;
+  return {
+    serviceDeploymentArn: serviceDeploymentArn(engine, service, deployment),
+    serviceArn: service.serviceArn,
+    clusterArn: service.clusterArn,
+    createdAt: seconds(deployment.createdAt),
+    startedAt: seconds(deployment.createdAt),
+    updatedAt: seconds(rollback?.updatedAt ?? deployment.updatedAt),
+    ...(finished ? { finishedAt: seconds(rollback?.updatedAt ?? deployment.updatedAt) } : {}),
+    sourceServiceRevisions: sources.slice(0, 1).map(revision),
+    targetServiceRevision: revision(deployment),
+    status,
+    statusReason: rollback?.rolloutStateReason ?? deployment.rolloutStateReason,
+    deploymentConfiguration: service.deploymentConfiguration,
+    ...(rollback
+      ? {
+          rollback: {
+            reason: deployment.rolloutStateReason,
+            startedAt: seconds(rollback.createdAt),
+            serviceRevisionArn: serviceDeploymentArn(engine, service, rollback, "service-revision"),
+          },
+        }
+      : {}),
+    deploymentCircuitBreaker: {
+      status: breaker.enable ? (finished ? "MONITORING_COMPLETE" : "MONITORING") : "DISABLED",
+      failureCount: deployment.failedTasks,
+      threshold: circuitBreakerThreshold(deployment.desiredCount),
+    },
+  };
 }
 
 const SERVICE_DEPLOYMENT_STATUSES = [
@@ -1068,19 +1165,18 @@ const SERVICE_DEPLOYMENT_STATUSES = [
 /** A ListServiceDeployments entry: the deployment's service revision is its target. */
 function serviceDeploymentBrief(
   engine: EcsEngine,
-  cluster: ClusterRecord,
   service: ServiceRecord,
   deployment: DeploymentRecord,
 ): Record<string, unknown> {
   const finished = deployment.rolloutState !== "IN_PROGRESS";
   return {
-    serviceDeploymentArn: serviceDeploymentArn(engine, cluster, service, deployment),
+    serviceDeploymentArn: serviceDeploymentArn(engine, service, deployment),
     serviceArn: service.serviceArn,
     clusterArn: service.clusterArn,
     startedAt: seconds(deployment.createdAt),
     createdAt: seconds(deployment.createdAt),
     ...(finished ? { finishedAt: seconds(deployment.updatedAt) } : {}),
-    targetServiceRevisionArn: serviceDeploymentArn(engine, cluster, service, deployment, "service-revision"),
+    targetServiceRevisionArn: serviceDeploymentArn(engine, service, deployment, "service-revision"),
     status: serviceDeploymentStatus(service, deployment),
     statusReason: deployment.rolloutStateReason,
   };
@@ -1105,6 +1201,9 @@ function serviceDeploymentStatus(
   if (deployment.rolloutState === "FAILED" || deployment.status !== "PRIMARY") return "STOPPED";
   return "IN_PROGRESS";
 }
+
+const SERVICE_DEPLOYMENT_ARN =
+  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-deployment\/[^/]+\/[^/]+\/[^/]+$/;
 
 function findServiceDeployment(
   engine: EcsEngine,

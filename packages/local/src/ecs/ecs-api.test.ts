@@ -801,11 +801,16 @@ print(json.dumps({
         cluster: "berth",
         service: "rolled",
       });
-      await refusal("StopServiceDeployment", {
-        serviceDeploymentArn: (serviceDeployments as { serviceDeploymentArn: string }[])[0]
-          ?.serviceDeploymentArn,
-        stopType: "ROLLBACK",
+      const rolled = (serviceDeployments as { serviceDeploymentArn: string }[])[0]?.serviceDeploymentArn;
+      const { serviceDeployments: described, failures } = await call("DescribeServiceDeployments", {
+        serviceDeploymentArns: [rolled, `${rolled}0`],
       });
+      expect(described).toMatchObject([{ serviceDeploymentArn: rolled, status: "SUCCESSFUL" }]);
+      expect(failures).toEqual([{ arn: `${rolled}0`, reason: "MISSING" }]);
+      // A service deployment that completed cannot be stopped.
+      expect(
+        await refusal("StopServiceDeployment", { serviceDeploymentArn: rolled, stopType: "ROLLBACK" }),
+      ).toMatchObject({ name: "ConflictException" });
       await call("UpdateService", { cluster: "berth", service: "rolled", desiredCount: 0 });
       await call("DeleteService", { cluster: "berth", service: "rolled" });
       await call("CreateCluster", { clusterName: "spare" });
@@ -818,7 +823,7 @@ print(json.dumps({
 
       const served = Object.keys(ecsService({} as EcsEngine).operations).sort();
       const answered = [...new Set(answers.map((answer) => answer.operation))].sort();
-      // StopServiceDeployment's success needs a rollout in progress: ecs.test.ts drives it.
+      // StopServiceDeployment's success needs a rollout in progress: alb-shift.test.ts drives it.
       expect(answered).toEqual(served.filter((operation) => operation !== "StopServiceDeployment"));
       const problems = responseProblems("ecs", answers)
         .map((found, index) => ({ operation: answers[index]?.operation, found }))

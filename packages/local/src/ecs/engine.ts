@@ -100,6 +100,10 @@ const PLACEMENT_FAILURE_REPEAT_MS = 15_000;
 
 export const now = () => Date.now();
 
+/** ECS's circuit breaker threshold: half the desired count, at least 3, at most 200. */
+export const circuitBreakerThreshold = (desired: number) =>
+  Math.min(Math.max(Math.ceil(desired / 2), 3), 200);
+
 /** How long a stopping task's requests in flight through Berth Local's proxies may take before its SIGTERM. */
 export const DRAIN_TIMEOUT_MS = 5_000;
 
@@ -1156,8 +1160,7 @@ export class EcsEngine {
     const primaryTasks = running.filter((task) => task.deploymentId === primary.id);
     const otherTasks = running.filter((task) => task.deploymentId !== primary.id);
 
-    // Circuit breaker: ECS's threshold is half the desired count, at least 3, at most 200.
-    const threshold = Math.min(Math.max(Math.ceil(desired / 2), 3), 200);
+    const threshold = circuitBreakerThreshold(desired);
     if (
       primary.rolloutState === "IN_PROGRESS" &&
       config.deploymentCircuitBreaker.enable &&

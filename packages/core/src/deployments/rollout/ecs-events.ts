@@ -3,7 +3,7 @@ import { z } from "zod";
 import { DeploymentEventRecord, WaitRecord } from "../../store/index.ts";
 import { decide, handOn, sendOutcome } from "./answer.ts";
 import type { StepContext } from "./context.ts";
-import { type RollbackStart, rollBack } from "./rollback.ts";
+import { followRollback, type RollbackStart, rollBack } from "./rollback.ts";
 
 /** How many of a failed task's last log lines a deployment's event carries. */
 export const LOG_LINES = 20;
@@ -166,6 +166,10 @@ export async function handleDeploymentState(context: StepContext, state: Deploym
     );
     if (!decided) return "ignored";
     return completed ? "rolled-back" : "rollback-failed";
+  }
+  if (wait.phase === "rolling-back" && wait.rollbackServiceDeploymentArn) {
+    // ECS's events name ECS deployments: the service deployment it rolls back says how it ended.
+    return (await followRollback(context, wait)) ?? "ignored";
   }
   if (wait.phase === "cancelling" && state.ecsDeploymentId === wait.rollbackEcsDeploymentId) {
     const decided = await decide(context, wait, cancelOutcome(wait, completed, state.reason), ["cancelling"]);

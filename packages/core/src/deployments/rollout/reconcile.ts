@@ -4,7 +4,7 @@ import type { StepContext } from "./context.ts";
 import { cancelOutcome, stabilize } from "./ecs-events.ts";
 import type { StepInput } from "./load.ts";
 import type { Answer } from "./outcome.ts";
-import { rollBack } from "./rollback.ts";
+import { rollBack, serviceDeploymentState } from "./rollback.ts";
 import { pendingAnswer } from "./wait.ts";
 
 /**
@@ -37,7 +37,11 @@ export async function reconcile(
   if (rollingBack) {
     const rollback = find(wait.rollbackEcsDeploymentId);
     const target = wait.rollbackTaskDefinitionArn;
-    if (rollback?.rolloutState === "COMPLETED") {
+    // A gradual rollout's rollback is told by its service deployment's status.
+    const stopped = wait.rollbackServiceDeploymentArn
+      ? await serviceDeploymentState(context, wait.rollbackServiceDeploymentArn)
+      : undefined;
+    if (stopped?.status === "ROLLBACK_SUCCESSFUL" || (!stopped && rollback?.rolloutState === "COMPLETED")) {
       return {
         status: "ROLLED_BACK",
         reason: `${wait.rollbackReason}; back on ${target}`,
@@ -46,7 +50,7 @@ export async function reconcile(
     }
     return {
       status: "ROLLBACK_FAILED",
-      reason: `${wait.rollbackReason}; the rollback to ${target} had not completed when the wait ran out (${rollback?.rolloutStateReason ?? "ECS reports no rollback deployment"})`,
+      reason: `${wait.rollbackReason}; the rollback to ${target} had not completed when the wait ran out (${stopped ? `service deployment ${stopped.status}${stopped.reason ? `: ${stopped.reason}` : ""}` : (rollback?.rolloutStateReason ?? "ECS reports no rollback deployment")})`,
     };
   }
   const deployment = find(input.applied.ecsDeploymentId);

@@ -432,6 +432,120 @@ describe("a rollback ECS started itself", () => {
   });
 });
 
+describe("a gradual rollout's rollback, told by its service deployment", () => {
+  const ARN = "arn:aws:ecs:us-east-1:000000000000:service-deployment/berth/svc/abc";
+  /**
+   * ECS as AWS shows a canary service: DescribeServices with no new primary deployment (ECS
+   * shifts traffic back to the tasks it kept), and the service deployment whose status and
+   * rollback say what happens. `stop` is StopServiceDeployment's answer. Calls are recorded.
+   */
+  function canaryEcs(wait: WaitRecord.Info, status: { value: string }, stop?: Error) {
+    const calls: string[] = [];
+    const ecs = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        const name = command.constructor.name;
+        calls.push(name);
+        if (name === "DescribeServicesCommand") {
+          return {
+            services: [
+              {
+                serviceName: wait.ecsService,
+                status: "ACTIVE",
+                deploymentConfiguration: { strategy: "CANARY" },
+                currentServiceDeployment: ARN,
+                deployments: [
+                  { id: wait.ecsDeploymentId, status: "PRIMARY", taskDefinition: wait.taskDefinitionArn },
+                ],
+              },
+            ],
+          };
+        }
+        if (name === "DescribeServiceDeploymentsCommand") {
+          return {
+            serviceDeployments: [
+              {
+                serviceDeploymentArn: ARN,
+                status: status.value,
+                ...(status.value.startsWith("ROLLBACK")
+                  ? { rollback: { reason: "Rolled back by StopServiceDeployment." } }
+                  : {}),
+              },
+            ],
+          };
+        }
+        if (name === "StopServiceDeploymentCommand") {
+          if (stop) throw stop;
+          expect(command.input).toEqual({ serviceDeploymentArn: ARN, stopType: "ROLLBACK" });
+          status.value = "ROLLBACK_IN_PROGRESS";
+          return { serviceDeploymentArn: ARN };
+        }
+        if (name === "UpdateServiceCommand") {
+          return { service: { deployments: [{ id: "ecs-svc/2", status: "PRIMARY" }] } };
+        }
+        throw new Error(`${name} must not be called here`);
+      },
+    };
+    const clients = new Proxy({} as Clients, {
+      get: (_, key) => (key === "ecs" ? ecs : refusing[key as keyof Clients]),
+    });
+    return { calls, context: { store: local.store, clients, settings: SETTINGS } as StepContext };
+  }
+
+  it("fail-fast mid-shift stops the rollout with StopServiceDeployment, no UpdateService, and ends with ROLLBACK_SUCCESSFUL", async () => {
+    const { wait, deploymentId } = await waitingDeployment();
+    const status = { value: "IN_PROGRESS" };
+    const ecs = canaryEcs(wait, status);
+    expect(await handleEcsEvent(ecs.context, taskStopped(wait, "t1"))).toBe("task-failure-recorded");
+    expect(await handleEcsEvent(ecs.context, taskStopped(wait, "t2"))).toBe("rolling-back");
+    expect(ecs.calls).toContain("StopServiceDeploymentCommand");
+    expect(ecs.calls).not.toContain("UpdateServiceCommand");
+    expect(await WaitRecord.get(local.store, "berth", wait.ecsService)).toMatchObject({
+      phase: "rolling-back",
+      rollbackServiceDeploymentArn: ARN,
+    });
+    expect((await DeploymentRecord.get(local.store, deploymentId))?.reason).toContain(
+      "stopping the gradual rollout",
+    );
+    // An ECS event of any deployment of the service makes Berth read the status again.
+    expect(await handleEcsEvent(ecs.context, completedEvent(wait, "ecs-svc/other"))).toBe("ignored");
+    status.value = "ROLLBACK_SUCCESSFUL";
+    expect(await handleEcsEvent(ecs.context, completedEvent(wait, "ecs-svc/other"))).toBe("rolled-back");
+    expect((await WaitRecord.get(local.store, "berth", wait.ecsService))?.pendingOutcome).toMatchObject({
+      status: "ROLLED_BACK",
+      taskDefinitionArn: wait.rollbackTaskDefinitionArn,
+    });
+  });
+
+  it("follows a rollback ECS started itself, though DescribeServices shows no new primary", async () => {
+    const { wait } = await waitingDeployment();
+    const status = { value: "ROLLBACK_IN_PROGRESS" };
+    const ecs = canaryEcs(wait, status);
+    expect(await handleEcsEvent(ecs.context, deploymentFailed(wait, "canary alarm"))).toBe("rolling-back");
+    expect(ecs.calls.filter((call) => call.startsWith("Stop") || call.startsWith("Update"))).toEqual([]);
+    status.value = "ROLLBACK_FAILED";
+    expect(await handleEcsEvent(ecs.context, completedEvent(wait, "ecs-svc/other"))).toBe("rollback-failed");
+    const outcome = (await WaitRecord.get(local.store, "berth", wait.ecsService))?.pendingOutcome;
+    expect(outcome).toMatchObject({ status: "ROLLBACK_FAILED" });
+    expect(String(outcome?.reason)).toContain("Rolled back by StopServiceDeployment.");
+  });
+
+  it("rolls back by UpdateService when ECS refuses the stop (the rollout ended meanwhile)", async () => {
+    const { wait } = await waitingDeployment();
+    const conflict = Object.assign(new Error("The service deployment is SUCCESSFUL"), {
+      name: "ConflictException",
+    });
+    const ecs = canaryEcs(wait, { value: "IN_PROGRESS" }, conflict);
+    await handleEcsEvent(ecs.context, taskStopped(wait, "t1"));
+    expect(await handleEcsEvent(ecs.context, taskStopped(wait, "t2"))).toBe("rolling-back");
+    expect(ecs.calls).toContain("StopServiceDeploymentCommand");
+    expect(ecs.calls).toContain("UpdateServiceCommand");
+    expect(await WaitRecord.get(local.store, "berth", wait.ecsService)).toMatchObject({
+      phase: "rolling-back",
+      rollbackEcsDeploymentId: "ecs-svc/2",
+    });
+  });
+});
+
 describe("finalize", () => {
   it("passes through ROLLING_BACK to ROLLED_BACK and records the revision ECS runs, without making it last-good", async () => {
     const { stack, wait, deploymentId } = await waitingDeployment();

@@ -7,6 +7,7 @@ import { handleDeploymentState } from "./ecs-events.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { type Answer, Continuation, Outcome } from "./outcome.ts";
+import { followRollback } from "./rollback.ts";
 
 /** The ECS deployment a wait follows now: the rollout, or the rollback or cancel's return it started. */
 export function followedEcsDeployment(wait: WaitRecord.Info): string | undefined {
@@ -53,6 +54,8 @@ export async function waitForDeployment(
     );
     if (interrupted) return { waiting: false };
   }
+  // A gradual rollout's rollback whose end came before the token: its service deployment tells.
+  if (await followRollback(context, wait)) return { waiting: true };
   const followed = followedEcsDeployment(wait);
   const service = await describeService(context, input.applied.ecsService);
   const ecsDeployment = service?.deployments?.find((candidate) => candidate.id === followed);

@@ -190,7 +190,7 @@ describe("the deploy workflow", () => {
   it("builds through CodeBuild only when load-deployment says so", () => {
     const choice = states["Build needed?"];
     expect(choice?.Type).toBe("Choice");
-    expect(choice?.Choices?.map((option) => option.Next)).toEqual(["Reuse revision", "Build"]);
+    expect(choice?.Choices?.map((option) => option.Next)).toEqual(["Reuse revision", "Build", "Applied"]);
     const build = states.Build?.ItemProcessor?.States["Build image"];
     expect(states.Build?.Type).toBe("Map");
     expect(states.Build?.ItemsPath).toBe("$.deployment.Payload.build.items");
@@ -253,7 +253,42 @@ describe("the deploy workflow", () => {
     });
   });
 
-  it("goes load (with preflight) → apply (registering) → wait → finalize → release on the happy path", () => {
+  it("has load-deployment apply a deploy that builds nothing, then waits on what it answered", () => {
+    expect(states["Load deployment"]?.Parameters?.Payload).toMatchObject({ preflight: true, apply: true });
+    const applied = states["Build needed?"]?.Choices?.find((option) => option.Next === "Applied");
+    expect(applied).toEqual({ Variable: "$.deployment.Payload.applied", IsPresent: true, Next: "Applied" });
+    // Where apply-service's answer goes, so the wait, reconcile and advance-wait read it the same way.
+    expect(states.Applied).toEqual({
+      Type: "Pass",
+      Parameters: { "Payload.$": "$.deployment.Payload.applied" },
+      ResultPath: "$.applied",
+      Next: "ECS deployment to wait for?",
+    });
+    expect(states["Apply service"]?.ResultPath).toBe("$.applied");
+    // load → choice → pass → choice → wait → choice → finalize → release → succeed: 9 transitions
+    // without the stability window (12 with it), within the 15 allowed.
+    const path: string[] = [];
+    let name: string | undefined = "Load deployment";
+    while (name && path.length < 20) {
+      path.push(name);
+      const state: State | undefined = states[name];
+      if (name === "Build needed?") name = "Applied";
+      else name = state?.Type === "Choice" ? state.Default : state?.Next;
+    }
+    expect(path.map((step) => functionOf(states[step] ?? { Type: "Pass" }) ?? states[step]?.Type)).toEqual([
+      "load-deployment",
+      "Choice",
+      "Pass",
+      "Choice",
+      "wait-for-deployment",
+      "Choice",
+      "finalize",
+      "release-service",
+      "Succeed",
+    ]);
+  });
+
+  it("goes load (with preflight) → apply (registering) → wait → finalize → release when load-deployment did not apply", () => {
     const path: (string | undefined)[] = [];
     let name: string | undefined = deploy?.definition.StartAt;
     while (name && path.length < 20) {

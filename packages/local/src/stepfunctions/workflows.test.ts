@@ -27,6 +27,9 @@ export const record = (step, event) => { calls.push({ step, event }); };
 const STEPS: Record<string, string> = {
   "load-deployment": `export const handler = async (event) => {
     record("load-deployment", event);
+    // "applied…" deployments are applied by load-deployment itself (the deploy workflow's apply).
+    if (event.deploymentId.startsWith("applied"))
+      return { waitTimeoutSeconds: 1, build: { needed: false, items: [] }, applied: { ecsDeploymentId: "ecs-svc/7" } };
     // "build…" deployments build and are answered; the others time out after 1 s.
     if (!event.deploymentId.startsWith("build")) return { waitTimeoutSeconds: 1, build: { needed: false } };
     const environmentVariables = [{ Name: "OUTCOME", Value: "SUCCEEDED", Type: "PLAINTEXT" }];
@@ -224,6 +227,43 @@ describe("Berth's workflows", () => {
       status: "SUCCEEDED",
       reconciled: true,
     });
+  });
+
+  it("deploy: a deploy load-deployment applied itself goes straight to the wait on what it answered", async () => {
+    const input = { deploymentId: "applied-1", stack: "shop", service: "api", action: "deploy" };
+    const executionArn = await start("deploy", "applied-1", input);
+    const wait = await until("wait-for-deployment", () =>
+      callsFor("applied-1").find((call) => call.step === "wait-for-deployment"),
+    );
+    expect(wait.event).toEqual({
+      deploymentId: "applied-1",
+      stack: "shop",
+      service: "api",
+      applied: { ecsDeploymentId: "ecs-svc/7" },
+      taskToken: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/),
+    });
+    await harness.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: String(wait.event.taskToken),
+        output: JSON.stringify({ status: "SUCCEEDED", runningTasks: 1 }),
+      }),
+    );
+    const described = await settled(harness, executionArn);
+    expect(described.status).toBe("SUCCEEDED");
+    const steps = callsFor("applied-1");
+    expect(steps.find((call) => call.step === "load-deployment")?.event).toMatchObject({
+      preflight: true,
+      apply: true,
+    });
+    // Neither prepare-resources nor apply-service: load-deployment did their work.
+    expect(steps.map((call) => call.step)).toEqual([
+      "load-deployment",
+      "wait-for-deployment",
+      "finalize",
+      "release-service",
+    ]);
+    const history = await historyOf(harness, executionArn);
+    expect(history.filter((event) => event.type?.endsWith("StateEntered")).length).toBeLessThanOrEqual(15);
   });
 
   it("delete-stack: each service in the Map, one failing without stopping the others", async () => {

@@ -87,6 +87,24 @@ function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob):
   return applied;
 }
 
+/** Deletes a service's ECS service, waiting while ECS drains it (`Berth.ServiceDraining`). */
+async function deleteDrained(
+  ctx: Rollout.StepContext,
+  deletion: Rollout.StepInput,
+  what: string,
+  timeoutMs?: number,
+) {
+  return waitFor(
+    what,
+    async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    timeoutMs,
+  );
+}
+
 /** What load-deployment answered when it applied the deployment itself: the ECS deployment to wait for. */
 function appliedBy(loaded: Rollout.LoadedDeployment): Rollout.AppliedService {
   if (!loaded.applied) throw new Error(`load-deployment applied nothing: ${JSON.stringify(loaded)}`);
@@ -239,12 +257,7 @@ resources:
 
     await expect(Rollout.preflight(ctx, web)).rejects.toMatchObject({ name: "Berth.PreflightFailed" });
     const deletion = await input("api");
-    await waitFor("the deletion to drain the service", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteDrained(ctx, deletion, "the deletion to drain the service");
 
     // A batch job: its run state machine is created, then updated by the next deployment.
     for (let round = 0; round < 2; round += 1) {
@@ -394,12 +407,7 @@ resources:
     await Deployment.releaseService(table.store, "solo", "locked", refused.deploymentId);
 
     const deletion = await requestInput("solo", "solo", "0");
-    await waitFor("the deletion to drain the service", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteDrained(ctx, deletion, "the deletion to drain the service");
     expect(invalidRequests(recorded.slice(from))).toEqual([]);
   });
 
@@ -461,12 +469,7 @@ resources:
 
     for (const input of [site, shop]) {
       const deletion = await requestInput("pub", input.service, "c");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
     }
     const { Items: left = [] } = await ctx.clients.apiGateway.send(new GetApisCommand({}));
     expect(left.filter((api) => api.Name?.startsWith("berth-pub-"))).toEqual([]);
@@ -563,12 +566,7 @@ resources:
 
     for (const input of [orders, users]) {
       const deletion = await requestInput("lbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
     }
     await expect(
       ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] })),
@@ -686,12 +684,7 @@ resources:
 
     for (const input of [lines, admin]) {
       const deletion = await requestInput("nlbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
       if (input === lines) {
         // The shared balancer stays for admin, with admin's listener only.
         const { Listeners = [] } = await ctx.clients.elb.send(
@@ -782,15 +775,7 @@ resources:
     );
 
     const deletion = await requestInput("grad", web.service, "f");
-    await waitFor(
-      "the deletion of web",
-      async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      120_000,
-    );
+    await deleteDrained(ctx, deletion, "the deletion of web", 120_000);
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);
 

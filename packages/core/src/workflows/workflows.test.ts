@@ -186,6 +186,17 @@ describe.each(
 describe("the deploy workflow", () => {
   const deploy = WORKFLOWS.find((workflow) => workflow.name === "deploy");
   const states = deploy?.definition.States ?? {};
+  /** The function or type of each state from the start, taking each Choice's Default unless `pick` names another. */
+  const happyPath = (pick: (choice: string) => string | undefined = () => undefined) => {
+    const path: (string | undefined)[] = [];
+    let name: string | undefined = deploy?.definition.StartAt;
+    while (name && path.length < 20) {
+      const state: State | undefined = states[name];
+      path.push(state ? (functionOf(state) ?? state.Type) : undefined);
+      name = state?.Type === "Choice" ? (pick(name) ?? state.Default) : state?.Next;
+    }
+    return path;
+  };
 
   it("builds through CodeBuild only when load-deployment says so", () => {
     const choice = states["Build needed?"];
@@ -267,15 +278,7 @@ describe("the deploy workflow", () => {
     expect(states["Apply service"]?.ResultPath).toBe("$.applied");
     // load → choice → pass → choice → wait → choice → finalize → release → succeed: 9 transitions
     // without the stability window (12 with it), within the 15 allowed.
-    const path: string[] = [];
-    let name: string | undefined = "Load deployment";
-    while (name && path.length < 20) {
-      path.push(name);
-      const state: State | undefined = states[name];
-      if (name === "Build needed?") name = "Applied";
-      else name = state?.Type === "Choice" ? state.Default : state?.Next;
-    }
-    expect(path.map((step) => functionOf(states[step] ?? { Type: "Pass" }) ?? states[step]?.Type)).toEqual([
+    expect(happyPath((choice) => (choice === "Build needed?" ? "Applied" : undefined))).toEqual([
       "load-deployment",
       "Choice",
       "Pass",
@@ -289,14 +292,7 @@ describe("the deploy workflow", () => {
   });
 
   it("goes load (with preflight) → apply (registering) → wait → finalize → release when load-deployment did not apply", () => {
-    const path: (string | undefined)[] = [];
-    let name: string | undefined = deploy?.definition.StartAt;
-    while (name && path.length < 20) {
-      const state: State | undefined = states[name];
-      path.push(state ? (functionOf(state) ?? state.Type) : undefined);
-      name = state?.Type === "Choice" ? state.Default : state?.Next;
-    }
-    expect(path).toEqual([
+    expect(happyPath()).toEqual([
       "load-deployment",
       "Choice",
       "Pass",

@@ -105,6 +105,17 @@ async function start(workflow: string, name: string, input: unknown): Promise<st
   return started.executionArn ?? "";
 }
 
+/** The wait-for-deployment call of a deployment once its workflow is there, then its token answered with `outcome`. */
+async function answerWait(deploymentId: string, outcome: unknown) {
+  const wait = await until("wait-for-deployment", () =>
+    callsFor(deploymentId).find((call) => call.step === "wait-for-deployment"),
+  );
+  await harness.sfn.send(
+    new SendTaskSuccessCommand({ taskToken: String(wait.event.taskToken), output: JSON.stringify(outcome) }),
+  );
+  return wait;
+}
+
 describe("Berth's workflows", () => {
   it("are accepted by CreateStateMachine after substitution, schema validation included", async () => {
     for (const workflow of Workflows.WORKFLOWS) {
@@ -142,9 +153,7 @@ describe("Berth's workflows", () => {
   it("deploy: builds, waits for the token and finalizes with the answered outcome", async () => {
     const input = { deploymentId: "build-1", stack: "shop", service: "api", action: "deploy" };
     const executionArn = await start("deploy", "build-1", input);
-    const wait = await until("wait-for-deployment", () =>
-      callsFor("build-1").find((call) => call.step === "wait-for-deployment"),
-    );
+    const wait = await answerWait("build-1", { status: "SUCCEEDED", runningTasks: 2 });
     expect(wait.event).toEqual({
       deploymentId: "build-1",
       stack: "shop",
@@ -152,12 +161,6 @@ describe("Berth's workflows", () => {
       applied: { ecsDeploymentId: "ecs-svc/1" },
       taskToken: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/),
     });
-    await harness.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: String(wait.event.taskToken),
-        output: JSON.stringify({ status: "SUCCEEDED", runningTasks: 2 }),
-      }),
-    );
     const described = await settled(harness, executionArn);
     expect(described.status).toBe("SUCCEEDED");
     // The build's id reaches prepare-resources (whatever shape the workflow gives the builds).
@@ -232,9 +235,7 @@ describe("Berth's workflows", () => {
   it("deploy: a deploy load-deployment applied itself goes straight to the wait on what it answered", async () => {
     const input = { deploymentId: "applied-1", stack: "shop", service: "api", action: "deploy" };
     const executionArn = await start("deploy", "applied-1", input);
-    const wait = await until("wait-for-deployment", () =>
-      callsFor("applied-1").find((call) => call.step === "wait-for-deployment"),
-    );
+    const wait = await answerWait("applied-1", { status: "SUCCEEDED", runningTasks: 1 });
     expect(wait.event).toEqual({
       deploymentId: "applied-1",
       stack: "shop",
@@ -242,12 +243,6 @@ describe("Berth's workflows", () => {
       applied: { ecsDeploymentId: "ecs-svc/7" },
       taskToken: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/),
     });
-    await harness.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: String(wait.event.taskToken),
-        output: JSON.stringify({ status: "SUCCEEDED", runningTasks: 1 }),
-      }),
-    );
     const described = await settled(harness, executionArn);
     expect(described.status).toBe("SUCCEEDED");
     const steps = callsFor("applied-1");

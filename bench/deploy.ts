@@ -341,7 +341,10 @@ async function main(tree: Tree): Promise<string[]> {
       new DescribeServicesCommand({ cluster: CLUSTER, services: [ecsService] }),
     );
     const ecsDeployment = services[0]?.deployments?.find((candidate) => candidate.id === ecsDeploymentId);
-    const apply = stateSpan(done.history, "Apply service");
+    // The state that sent UpdateService: "Apply service", or "Load deployment" when it applied a
+    // deploy that builds nothing itself (its answer then goes through the "Applied" Pass state).
+    const applied = done.history.some((event) => event.stateEnteredEventDetails?.name === "Applied");
+    const apply = stateSpan(done.history, applied ? "Load deployment" : "Apply service");
     const wait = stateSpan(done.history, "Wait for deployment");
     const end = done.history.find((event) => event.type === "ExecutionSucceeded");
     runs.push({
@@ -463,7 +466,7 @@ async function main(tree: Tree): Promise<string[]> {
     `  control-plane overhead, request sent → UpdateService handled by ECS (the ECS deployment's createdAt): ${spread(pick("toEcsDeployment"))}`,
     `  API accepted (202 received) → UpdateService handled by ECS: ${spread(pick("acceptedToEcsDeployment"))}`,
     `  request sent → \`service-updated\` event (written after UpdateService, the wait record and the live revision): ${spread(pick("toServiceUpdatedEvent"))}`,
-    `  request sent → "Apply service" TaskSucceeded in the execution history: ${spread(pick("toApplyTaskSucceeded"))}`,
+    `  request sent → TaskSucceeded of the state that updated the service ("Apply service", or "Load deployment" when it applied the deploy itself) in the execution history: ${spread(pick("toApplyTaskSucceeded"))}`,
     `  end to end, request sent → deployment SUCCEEDED (finishedAt): ${spread(pick("toSucceeded"))}`,
     `  request sent → execution SUCCEEDED (after release-service): ${spread(pick("toExecutionEnd"))}`,
     `  time in "Wait for deployment" (ECS rolling the one task, answered by the ECS event handler): ${spread(pick("waitMs"))}`,

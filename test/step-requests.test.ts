@@ -28,7 +28,13 @@ import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { updateSpec } from "../packages/core/src/deployments/service.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
-import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
+import {
+  DeploymentEventRecord,
+  DeploymentRecord,
+  ServiceRecord,
+  StackRecord,
+  WaitRecord,
+} from "../packages/core/src/store/index.ts";
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { localInstallation } from "../packages/local/src/installation.ts";
@@ -83,6 +89,30 @@ async function requestInput(stack: string, service: string, hashDigit: string) {
 function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob): Rollout.AppliedService {
   if ("outcome" in applied) throw new Error(`expected an ECS deployment, got ${JSON.stringify(applied)}`);
   return applied;
+}
+
+/** Deletes a service's ECS service, waiting while ECS drains it (`Berth.ServiceDraining`). */
+async function deleteDrained(
+  ctx: Rollout.StepContext,
+  deletion: Rollout.StepInput,
+  what: string,
+  timeoutMs?: number,
+) {
+  return waitFor(
+    what,
+    async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    timeoutMs,
+  );
+}
+
+/** What load-deployment answered when it applied the deployment itself: the ECS deployment to wait for. */
+function appliedBy(loaded: Rollout.LoadedDeployment): Rollout.AppliedService {
+  if (!loaded.applied) throw new Error(`load-deployment applied nothing: ${JSON.stringify(loaded)}`);
+  return ecsDeployment(loaded.applied);
 }
 
 /** Loads, prepares and applies a service's deployment, then ends it so the next one may start. */
@@ -278,12 +308,7 @@ resources:
 
     await expect(Rollout.preflight(ctx, web)).rejects.toMatchObject({ name: "Berth.PreflightFailed" });
     const deletion = await input("api");
-    await waitFor("the deletion to drain the service", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteDrained(ctx, deletion, "the deletion to drain the service");
 
     // A batch job: its run state machine is created, then updated by the next deployment.
     for (let round = 0; round < 2; round += 1) {
@@ -341,6 +366,100 @@ resources:
       expect([...operations]).toContain(expected);
     }
     expect(invalidRequests(recorded)).toEqual([]);
+  });
+
+  it("are valid when load-deployment applies a deploy that builds nothing in its own step; a refused one changes nothing", async () => {
+    const from = recorded.length;
+    const app = httpApp();
+    const stackFile = `
+resources:
+  solo:
+    type: private-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+  locked:
+    type: worker-service
+    properties:
+      packaging:
+        type: prebuilt-image
+        properties:
+          image: ${app.image}
+          command: ["node", "server.mjs"]
+      resources: { cpu: 0.25, memory: 512 }
+      environment:
+        - name: TOKEN
+          value: $Secret('solo-missing-token')
+`;
+    const ctx = context();
+    await storeStack("solo", stackFile);
+    const operationsSince = (start: number) =>
+      recorded.slice(start).map((request) => `${request.service}:${request.operation}`);
+
+    // A deploy that builds nothing: registered and applied by load-deployment, as apply-service would.
+    const first = await requestInput("solo", "solo", "e");
+    const loaded = await Rollout.loadDeployment(ctx, { ...first, preflight: true, apply: true });
+    expect(loaded.build.needed).toBe(false);
+    const applied = appliedBy(loaded);
+    expect(applied.created).toBe(true);
+    expect(operationsSince(from)).toEqual(
+      expect.arrayContaining([
+        "ecs:DescribeServices",
+        "iam:GetRole",
+        "iam:CreateRole",
+        "logs:CreateLogGroup",
+        "ecs:RegisterTaskDefinition",
+        "ecs:CreateService",
+      ]),
+    );
+    const events = (await DeploymentEventRecord.all(table.store, first.deploymentId)).map(
+      (event) => event.type,
+    );
+    // Started, then registered and applied, the registration recorded before the service update.
+    expect(events.indexOf("task-definition")).toBeGreaterThan(events.indexOf("status"));
+    expect(events.indexOf("service-updated")).toBeGreaterThan(events.indexOf("task-definition"));
+    expect((await DeploymentRecord.get(table.store, first.deploymentId))?.status).toBe("DEPLOYING");
+    expect((await ServiceRecord.get(table.store, "solo", "solo"))?.liveTaskDefinitionArn).toBe(
+      applied.taskDefinitionArn,
+    );
+    const wait = await WaitRecord.get(table.store, "berth", applied.ecsService);
+    expect(wait).toMatchObject({
+      deploymentId: first.deploymentId,
+      ecsDeploymentId: applied.ecsDeploymentId,
+    });
+    // A retried step finds the deployment started and applies it again: a new ECS deployment to wait for.
+    const retried = appliedBy(await Rollout.loadDeployment(ctx, { ...first, preflight: true, apply: true }));
+    expect(retried.created).toBe(false);
+    expect(retried.ecsDeploymentId).not.toBe(applied.ecsDeploymentId);
+    await Rollout.finalize(ctx, { ...first, outcome: { status: "SUCCEEDED", reason: "applied" } });
+    await Deployment.releaseService(table.store, "solo", "solo", first.deploymentId);
+
+    // A secret that does not exist: refused by the preflight checks before anything is created.
+    const beforeRefused = recorded.length;
+    const refused = await requestInput("solo", "locked", "f");
+    await expect(
+      Rollout.loadDeployment(ctx, { ...refused, preflight: true, apply: true }),
+    ).rejects.toMatchObject({
+      name: "Berth.PreflightFailed",
+      message: expect.stringContaining("solo-missing-token"),
+    });
+    const changes = operationsSince(beforeRefused).filter((operation) =>
+      /:(Create|Put|Update|Register|Tag)/.test(operation),
+    );
+    expect(changes).toEqual([]);
+    const refusedEvents = await DeploymentEventRecord.all(table.store, refused.deploymentId);
+    expect(refusedEvents.map((event) => event.type)).not.toContain("task-definition");
+    expect((await ServiceRecord.get(table.store, "solo", "locked"))?.liveTaskDefinitionArn).toBeUndefined();
+    await Rollout.finalize(ctx, { ...refused, error: { Error: "Berth.PreflightFailed", Cause: "refused" } });
+    await Deployment.releaseService(table.store, "solo", "locked", refused.deploymentId);
+
+    const deletion = await requestInput("solo", "solo", "0");
+    await deleteDrained(ctx, deletion, "the deletion to drain the service");
+    expect(invalidRequests(recorded.slice(from))).toEqual([]);
   });
 
   it("are valid for AWS's service models for HTTP API gateways: created with a web service and a workload's routes, then removed", async () => {
@@ -401,12 +520,7 @@ resources:
 
     for (const input of [site, shop]) {
       const deletion = await requestInput("pub", input.service, "c");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
     }
     const { Items: left = [] } = await ctx.clients.apiGateway.send(new GetApisCommand({}));
     expect(left.filter((api) => api.Name?.startsWith("berth-pub-"))).toEqual([]);
@@ -503,12 +617,7 @@ resources:
 
     for (const input of [orders, users]) {
       const deletion = await requestInput("lbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
     }
     await expect(
       ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] })),
@@ -626,12 +735,7 @@ resources:
 
     for (const input of [lines, admin]) {
       const deletion = await requestInput("nlbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteDrained(ctx, deletion, `the deletion of ${input.service}`);
       if (input === lines) {
         // The shared balancer stays for admin, with admin's listener only.
         const { Listeners = [] } = await ctx.clients.elb.send(
@@ -722,15 +826,7 @@ resources:
     );
 
     const deletion = await requestInput("grad", web.service, "f");
-    await waitFor(
-      "the deletion of web",
-      async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      120_000,
-    );
+    await deleteDrained(ctx, deletion, "the deletion of web", 120_000);
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);
 

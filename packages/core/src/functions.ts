@@ -330,6 +330,48 @@ const taskEvidence: FunctionPermission[] = [
   { actions: ["logs:GetLogEvents"], resources: [`${LOG_GROUPS}:log-stream:*`] },
 ];
 
+/**
+ * Updating a service: apply-service, and load-deployment, which applies a deploy that builds
+ * nothing in its own step (the deploy workflow's `apply`).
+ */
+const applyToService: FunctionPermission[] = [
+  writeTable,
+  ...registerRevision,
+  {
+    actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
+    resources: [SERVICES],
+  },
+  // A batch job's deployment writes its run state machine.
+  {
+    actions: ["states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource"],
+    resources: [JOB_STATE_MACHINES],
+  },
+  {
+    actions: ["iam:PassRole"],
+    resources: [JOB_RUN_ROLE],
+    conditions: { StringEquals: { "iam:PassedToService": "states.amazonaws.com" } },
+  },
+  // A gradual deployment's loadBalancers name the role ECS shifts their traffic with.
+  {
+    actions: ["iam:PassRole"],
+    resources: [DEPLOYMENT_ROLE],
+    conditions: { StringEquals: { "iam:PassedToService": "ecs.amazonaws.com" } },
+  },
+  // Registering a new scalable target allows no resource-level permissions.
+  {
+    actions: [
+      "application-autoscaling:RegisterScalableTarget",
+      "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:DescribeScalableTargets",
+    ],
+    resources: ["*"],
+  },
+  // The HTTP API gateways of the service, created or updated before ECS is changed.
+  ...manageGateways,
+  ...manageLoadBalancers,
+  ...manageDomains,
+];
+
 const TABLE_ENV = ["BERTH_TABLE_NAME", "BERTH_STAGE"];
 /**
  * What the steps know about the installation (the `installation` section of `config.ts`): every step and event
@@ -484,11 +526,12 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   },
   step(
     "load-deployment",
-    "Reads a deployment, moves it out of PENDING, derives the workflow's inputs and (deploy) runs the preflight checks: secrets, images, connection targets",
+    "Reads a deployment, moves it out of PENDING, derives the workflow's inputs, (deploy) runs the preflight checks (secrets, images, connection targets) and applies a deploy that builds nothing as apply-service does",
     {
       timeoutSeconds: 60,
       environment: SETTINGS_ENV,
-      permissions: [writeTable, describeServices, readSecrets, describeImages],
+      // applyToService includes what loading alone needs: the table, DescribeServices, the secrets and images.
+      permissions: applyToService,
     },
   ),
   step(
@@ -506,43 +549,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     {
       timeoutSeconds: 60,
       environment: SETTINGS_ENV,
-      permissions: [
-        writeTable,
-        ...registerRevision,
-        {
-          actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"],
-          resources: [SERVICES],
-        },
-        // A batch job's deployment writes its run state machine.
-        {
-          actions: ["states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource"],
-          resources: [JOB_STATE_MACHINES],
-        },
-        {
-          actions: ["iam:PassRole"],
-          resources: [JOB_RUN_ROLE],
-          conditions: { StringEquals: { "iam:PassedToService": "states.amazonaws.com" } },
-        },
-        // A gradual deployment's loadBalancers name the role ECS shifts their traffic with.
-        {
-          actions: ["iam:PassRole"],
-          resources: [DEPLOYMENT_ROLE],
-          conditions: { StringEquals: { "iam:PassedToService": "ecs.amazonaws.com" } },
-        },
-        // Registering a new scalable target allows no resource-level permissions.
-        {
-          actions: [
-            "application-autoscaling:RegisterScalableTarget",
-            "application-autoscaling:PutScalingPolicy",
-            "application-autoscaling:DescribeScalableTargets",
-          ],
-          resources: ["*"],
-        },
-        // The HTTP API gateways of the service, created or updated before ECS is changed.
-        ...manageGateways,
-        ...manageLoadBalancers,
-        ...manageDomains,
-      ],
+      permissions: applyToService,
     },
   ),
   step(

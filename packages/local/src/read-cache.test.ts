@@ -126,4 +126,40 @@ describe("read cache over Berth Local's dynalite", () => {
     expect((await get("b")).Item?.value).toBe("after");
     expect(counts.hits()).toBe(hitsBefore + 1);
   });
+
+  it("shares one read among the same reads sent together, each caller with its own copy", async () => {
+    await other.send(new PutCommand({ TableName: TABLE, Item: { PK: "c", SK: "x", value: "burst" } }));
+    const [missesBefore, sharedBefore] = [counts.misses(), counts.shared()];
+    const answers = await Promise.all([get("c"), get("c"), get("c"), get("c")]);
+    expect(counts.misses()).toBe(missesBefore + 1);
+    expect(counts.shared()).toBe(sharedBefore + 3);
+    for (const answer of answers) expect(answer.Item).toEqual({ PK: "c", SK: "x", value: "burst" });
+    (answers[0]?.Item as Record<string, unknown>).value = "changed by a caller";
+    expect(answers[1]?.Item?.value).toBe("burst");
+    expect((await get("c")).Item?.value).toBe("burst");
+  });
+
+  it("does not share a read sent before a write with a read sent after it", async () => {
+    await other.send(new PutCommand({ TableName: TABLE, Item: { PK: "d", SK: "x", value: "old" } }));
+    // The first read is on its way; a write then arrives and is answered; the next read is its own.
+    const first = get("d");
+    await other.send(new PutCommand({ TableName: TABLE, Item: { PK: "d", SK: "x", value: "new" } }));
+    const sharedBefore = counts.shared();
+    const second = await get("d");
+    expect(counts.shared()).toBe(sharedBefore);
+    expect(second.Item?.value).toBe("new");
+    expect(["old", "new"]).toContain((await first).Item?.value);
+  });
+
+  it("does not share a read while a write is in flight", async () => {
+    await other.send(new PutCommand({ TableName: TABLE, Item: { PK: "e", SK: "x", value: "before" } }));
+    const put = heldPut("e", "after");
+    await expect.poll(() => watch.inFlight).toBe(1);
+    const sharedBefore = counts.shared();
+    const answers = await Promise.all([get("e"), get("e")]);
+    expect(counts.shared()).toBe(sharedBefore);
+    for (const answer of answers) expect(answer.Item?.value).toBe("before");
+    await put.finish();
+    expect((await get("e")).Item?.value).toBe("after");
+  });
 });

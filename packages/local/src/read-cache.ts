@@ -10,7 +10,10 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * bumps a generation and counts as in flight until dynalite ends its answer (by then the write
  * is applied). A read's answer is kept only if no write was in flight when it was sent and none
  * arrived before it came back; it is served only while no write has arrived since. So a cached
- * answer is always the answer dynalite would give at that moment.
+ * answer is always the answer dynalite would give at that moment. For the same reason a read
+ * may share the answer of the same read already on its way, when that one was sent with no write
+ * in flight and none has arrived since: dynalite would answer both alike (a burst of requests
+ * for one service reads its item once, not once per request).
  *
  * On AWS the API runs as many Lambda instances over DynamoDB, where no instance sees the others'
  * writes: nothing like this is used there (`apiDependencies` builds a plain client).
@@ -74,9 +77,12 @@ export function cacheReads(
   client: DynamoDBDocumentClient,
   watch: WriteWatch,
   options: ReadCacheOptions = {},
-): { hits: () => number; misses: () => number } {
+): { hits: () => number; misses: () => number; shared: () => number } {
   const maxEntries = options.maxEntries ?? 2000;
   const entries = new Map<string, { generation: number; output: unknown }>();
+  /** Reads on their way that were sent with no write in flight, by key: their answer, untouched by callers. */
+  const pending = new Map<string, { generation: number; answer: Promise<unknown> }>();
+  let shared = 0;
   let cachedGeneration = watch.generation;
   let hits = 0;
   let misses = 0;
@@ -97,16 +103,33 @@ export function cacheReads(
       hits++;
       return structuredClone(entry.output);
     }
+    const onItsWay = pending.get(key);
+    if (onItsWay && onItsWay.generation === watch.generation && watch.inFlight === 0) {
+      shared++;
+      return structuredClone(await onItsWay.answer);
+    }
     misses++;
     const generation = watch.generation;
     const quiet = watch.inFlight === 0;
-    const output = await send(command);
-    if (quiet && watch.generation === generation) {
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(key, { generation, output: structuredClone(output) });
+    const sent = send(command);
+    let mine: { generation: number; answer: Promise<unknown> } | undefined;
+    if (quiet) {
+      // A copy taken before the first caller gets the answer (and may change it).
+      mine = { generation, answer: sent.then((output) => structuredClone(output)) };
+      mine.answer.catch(() => {}); // a failed read fails its callers; nothing is kept
+      pending.set(key, mine);
     }
-    return output;
+    try {
+      const output = await sent;
+      if (quiet && watch.generation === generation) {
+        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+        entries.set(key, { generation, output: structuredClone(output) });
+      }
+      return output;
+    } finally {
+      if (mine && pending.get(key) === mine) pending.delete(key);
+    }
   };
   (client as unknown as { send: typeof cachingSend }).send = cachingSend;
-  return { hits: () => hits, misses: () => misses };
+  return { hits: () => hits, misses: () => misses, shared: () => shared };
 }

@@ -8,15 +8,18 @@ import {
   DEPLOYMENT_REF,
   invoke,
   loadDeployment,
+  WAIT_START,
 } from "./states.ts";
 
 /**
  * The deploy workflow (also scale and refresh). Input: the API's `WorkflowInput`
  * (`{ deploymentId, stack, service, action, … }`). load-deployment runs the preflight checks and
- * answers `{ waitTimeoutSeconds, build: { needed, items }, reuse? }`; each build item is one
- * CodeBuild build, after which prepare-resources answers the task definition; without a build
- * apply-service registers it (`resources: { register: true }`); apply-service answers the ECS
- * deployment the wait is for.
+ * answers `{ waitTimeoutSeconds, build: { needed, items }, reuse?, applied? }`; each build item is
+ * one CodeBuild build, after which prepare-resources answers the task definition; a deploy that
+ * builds nothing is applied by load-deployment itself (`apply`: it registers the revision and
+ * updates ECS in the same step, with one read of the deployment and its stack) and answers
+ * `applied`, the ECS deployment the wait is for. "No build" (apply-service registers,
+ * `resources: { register: true }`) remains for a load-deployment that answered without applying.
  */
 export const definition: StateMachine = {
   Comment:
@@ -24,9 +27,10 @@ export const definition: StateMachine = {
   StartAt: "Load deployment",
   TimeoutSeconds: 4 * 60 * 60,
   States: {
-    // load-deployment also runs the preflight checks here: one step, one read of the stack.
+    // load-deployment also runs the preflight checks here and, when nothing is built, registers
+    // the revision and updates the service: one step, one read of the deployment and its stack.
     "Load deployment": loadDeployment("Build needed?", {
-      payload: { preflight: true },
+      payload: { preflight: true, apply: true },
       timeoutSeconds: 120,
       // A service it connects to is being created: wait for it (3 s apart, up to 5 minutes).
       retry: [
@@ -49,8 +53,16 @@ export const definition: StateMachine = {
           ],
           Next: "Build",
         },
+        { Variable: "$.deployment.Payload.applied", IsPresent: true, Next: "Applied" },
       ],
       Default: "No build",
+    },
+    // load-deployment applied it: its answer is apply-service's, where the wait reads it.
+    Applied: {
+      Type: "Pass",
+      Parameters: { "Payload.$": "$.deployment.Payload.applied" },
+      ResultPath: "$.applied",
+      Next: WAIT_START,
     },
     // Scaling and refreshing run the revision ECS runs now: nothing to build or register.
     "Reuse revision": {
@@ -87,7 +99,8 @@ export const definition: StateMachine = {
       Catch: catchToFailure(),
       Next: "Prepare resources",
     },
-    // Nothing built: apply-service registers the revision itself, then updates the service.
+    // Nothing built and not applied by load-deployment: apply-service registers the revision
+    // itself, then updates the service.
     "No build": {
       Type: "Pass",
       Result: { Payload: { register: true } },

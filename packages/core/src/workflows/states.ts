@@ -144,7 +144,7 @@ export function failurePath(end: Ending): Record<string, State> {
 }
 
 /** The state apply-service goes to: the wait, or straight to finalize when there is nothing to wait for. */
-const WAIT_START = "ECS deployment to wait for?";
+export const WAIT_START = "ECS deployment to wait for?";
 
 /**
  * Waiting on ECS: `wait-for-deployment` stores the task token against the ECS deployment and

@@ -186,11 +186,22 @@ describe.each(
 describe("the deploy workflow", () => {
   const deploy = WORKFLOWS.find((workflow) => workflow.name === "deploy");
   const states = deploy?.definition.States ?? {};
+  /** The function or type of each state from the start, taking each Choice's Default unless `pick` names another. */
+  const happyPath = (pick: (choice: string) => string | undefined = () => undefined) => {
+    const path: (string | undefined)[] = [];
+    let name: string | undefined = deploy?.definition.StartAt;
+    while (name && path.length < 20) {
+      const state: State | undefined = states[name];
+      path.push(state ? (functionOf(state) ?? state.Type) : undefined);
+      name = state?.Type === "Choice" ? (pick(name) ?? state.Default) : state?.Next;
+    }
+    return path;
+  };
 
   it("builds through CodeBuild only when load-deployment says so", () => {
     const choice = states["Build needed?"];
     expect(choice?.Type).toBe("Choice");
-    expect(choice?.Choices?.map((option) => option.Next)).toEqual(["Reuse revision", "Build"]);
+    expect(choice?.Choices?.map((option) => option.Next)).toEqual(["Reuse revision", "Build", "Applied"]);
     const build = states.Build?.ItemProcessor?.States["Build image"];
     expect(states.Build?.Type).toBe("Map");
     expect(states.Build?.ItemsPath).toBe("$.deployment.Payload.build.items");
@@ -253,15 +264,35 @@ describe("the deploy workflow", () => {
     });
   });
 
-  it("goes load (with preflight) → apply (registering) → wait → finalize → release on the happy path", () => {
-    const path: (string | undefined)[] = [];
-    let name: string | undefined = deploy?.definition.StartAt;
-    while (name && path.length < 20) {
-      const state: State | undefined = states[name];
-      path.push(state ? (functionOf(state) ?? state.Type) : undefined);
-      name = state?.Type === "Choice" ? state.Default : state?.Next;
-    }
-    expect(path).toEqual([
+  it("has load-deployment apply a deploy that builds nothing, then waits on what it answered", () => {
+    expect(states["Load deployment"]?.Parameters?.Payload).toMatchObject({ preflight: true, apply: true });
+    const applied = states["Build needed?"]?.Choices?.find((option) => option.Next === "Applied");
+    expect(applied).toEqual({ Variable: "$.deployment.Payload.applied", IsPresent: true, Next: "Applied" });
+    // Where apply-service's answer goes, so the wait, reconcile and advance-wait read it the same way.
+    expect(states.Applied).toEqual({
+      Type: "Pass",
+      Parameters: { "Payload.$": "$.deployment.Payload.applied" },
+      ResultPath: "$.applied",
+      Next: "ECS deployment to wait for?",
+    });
+    expect(states["Apply service"]?.ResultPath).toBe("$.applied");
+    // load → choice → pass → choice → wait → choice → finalize → release → succeed: 9 transitions
+    // without the stability window (12 with it), within the 15 allowed.
+    expect(happyPath((choice) => (choice === "Build needed?" ? "Applied" : undefined))).toEqual([
+      "load-deployment",
+      "Choice",
+      "Pass",
+      "Choice",
+      "wait-for-deployment",
+      "Choice",
+      "finalize",
+      "release-service",
+      "Succeed",
+    ]);
+  });
+
+  it("goes load (with preflight) → apply (registering) → wait → finalize → release when load-deployment did not apply", () => {
+    expect(happyPath()).toEqual([
       "load-deployment",
       "Choice",
       "Pass",

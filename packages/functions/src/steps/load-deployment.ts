@@ -5,6 +5,6 @@ import { StepInput } from "./schemas.ts";
 
 export const handler = stepHandler(
   "load-deployment",
-  StepInput.extend({ preflight: z.boolean().optional() }),
+  StepInput.extend({ preflight: z.boolean().optional(), apply: z.boolean().optional() }),
   (runtime, input) => Rollout.loadDeployment(runtime, input),
 );

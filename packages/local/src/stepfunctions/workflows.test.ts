@@ -27,6 +27,9 @@ export const record = (step, event) => { calls.push({ step, event }); };
 const STEPS: Record<string, string> = {
   "load-deployment": `export const handler = async (event) => {
     record("load-deployment", event);
+    // "applied…" deployments are applied by load-deployment itself (the deploy workflow's apply).
+    if (event.deploymentId.startsWith("applied"))
+      return { waitTimeoutSeconds: 1, build: { needed: false, items: [] }, applied: { ecsDeploymentId: "ecs-svc/7" } };
     // "build…" deployments build and are answered; the others time out after 1 s.
     if (!event.deploymentId.startsWith("build")) return { waitTimeoutSeconds: 1, build: { needed: false } };
     const environmentVariables = [{ Name: "OUTCOME", Value: "SUCCEEDED", Type: "PLAINTEXT" }];
@@ -102,6 +105,17 @@ async function start(workflow: string, name: string, input: unknown): Promise<st
   return started.executionArn ?? "";
 }
 
+/** The wait-for-deployment call of a deployment once its workflow is there, then its token answered with `outcome`. */
+async function answerWait(deploymentId: string, outcome: unknown) {
+  const wait = await until("wait-for-deployment", () =>
+    callsFor(deploymentId).find((call) => call.step === "wait-for-deployment"),
+  );
+  await harness.sfn.send(
+    new SendTaskSuccessCommand({ taskToken: String(wait.event.taskToken), output: JSON.stringify(outcome) }),
+  );
+  return wait;
+}
+
 describe("Berth's workflows", () => {
   it("are accepted by CreateStateMachine after substitution, schema validation included", async () => {
     for (const workflow of Workflows.WORKFLOWS) {
@@ -139,9 +153,7 @@ describe("Berth's workflows", () => {
   it("deploy: builds, waits for the token and finalizes with the answered outcome", async () => {
     const input = { deploymentId: "build-1", stack: "shop", service: "api", action: "deploy" };
     const executionArn = await start("deploy", "build-1", input);
-    const wait = await until("wait-for-deployment", () =>
-      callsFor("build-1").find((call) => call.step === "wait-for-deployment"),
-    );
+    const wait = await answerWait("build-1", { status: "SUCCEEDED", runningTasks: 2 });
     expect(wait.event).toEqual({
       deploymentId: "build-1",
       stack: "shop",
@@ -149,12 +161,6 @@ describe("Berth's workflows", () => {
       applied: { ecsDeploymentId: "ecs-svc/1" },
       taskToken: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/),
     });
-    await harness.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: String(wait.event.taskToken),
-        output: JSON.stringify({ status: "SUCCEEDED", runningTasks: 2 }),
-      }),
-    );
     const described = await settled(harness, executionArn);
     expect(described.status).toBe("SUCCEEDED");
     // The build's id reaches prepare-resources (whatever shape the workflow gives the builds).
@@ -224,6 +230,35 @@ describe("Berth's workflows", () => {
       status: "SUCCEEDED",
       reconciled: true,
     });
+  });
+
+  it("deploy: a deploy load-deployment applied itself goes straight to the wait on what it answered", async () => {
+    const input = { deploymentId: "applied-1", stack: "shop", service: "api", action: "deploy" };
+    const executionArn = await start("deploy", "applied-1", input);
+    const wait = await answerWait("applied-1", { status: "SUCCEEDED", runningTasks: 1 });
+    expect(wait.event).toEqual({
+      deploymentId: "applied-1",
+      stack: "shop",
+      service: "api",
+      applied: { ecsDeploymentId: "ecs-svc/7" },
+      taskToken: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/),
+    });
+    const described = await settled(harness, executionArn);
+    expect(described.status).toBe("SUCCEEDED");
+    const steps = callsFor("applied-1");
+    expect(steps.find((call) => call.step === "load-deployment")?.event).toMatchObject({
+      preflight: true,
+      apply: true,
+    });
+    // Neither prepare-resources nor apply-service: load-deployment did their work.
+    expect(steps.map((call) => call.step)).toEqual([
+      "load-deployment",
+      "wait-for-deployment",
+      "finalize",
+      "release-service",
+    ]);
+    const history = await historyOf(harness, executionArn);
+    expect(history.filter((event) => event.type?.endsWith("StateEntered")).length).toBeLessThanOrEqual(15);
   });
 
   it("delete-stack: each service in the Map, one failing without stopping the others", async () => {

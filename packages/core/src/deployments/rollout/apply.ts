@@ -36,7 +36,7 @@ import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
-import { recordRegistered, registerTaskDefinition } from "./prepare.ts";
+import { type PlannedRevision, planRevision, recordRegistered, registerPlanned } from "./prepare.ts";
 import { loadTarget, renderEnvironment, type Target, urlsOf } from "./target.ts";
 
 export interface AppliedService {
@@ -108,6 +108,12 @@ export async function recordLive(
   throw new BerthError("CONFLICT", `service ${stack}/${service} kept changing`);
 }
 
+/** What apply-service is told: the deployment, and the revision to run or that it registers one itself. */
+export interface ApplyInput extends StepInput {
+  resources?: { taskDefinitionArn?: string; register?: boolean } | null;
+  forceNewDeployment?: boolean;
+}
+
 /**
  * apply-service: creates or updates the ECS service (and its scaling) to run the new task
  * definition, and starts waiting for the ECS deployment that results. Nothing has changed in ECS
@@ -115,16 +121,83 @@ export async function recordLive(
  */
 export async function applyService(
   context: StepContext,
-  input: StepInput & {
-    resources?: { taskDefinitionArn?: string; register?: boolean } | null;
-    forceNewDeployment?: boolean;
+  input: ApplyInput,
+): Promise<AppliedService | RegisteredJob> {
+  const { store } = context;
+  // The stack's ingress is read beside the deployment and its stack: one round of reads.
+  const [deployment, target, listed] = await Promise.all([
+    DeploymentRecord.get(store, input.deploymentId),
+    loadTarget(store, input.stack, input.service),
+    IngressRecord.list(store, input.stack),
+  ]);
+  return applyLoaded(context, input, { deployment, target, listed });
+}
+
+/** What the reads before a change of ECS found (`readForApply`); `error` when one of them failed. */
+export type ApplyReads =
+  | {
+      ok: true;
+      ingress: IngressEnvironment;
+      plan: Render.ResourcePlan;
+      ecsService?: string;
+      existing?: Service;
+      revision?: PlannedRevision;
+    }
+  | { ok: false; error: unknown };
+
+/**
+ * The reads apply-service makes before it changes anything, side by side: DescribeServices and,
+ * when it registers the revision itself, the revision's own (`planRevision`). `ingress` must be
+ * the service's ingress environment already in place (see `quietIngress`).
+ */
+export async function readForApply(
+  context: StepContext,
+  input: ApplyInput,
+  deployment: DeploymentRecord.Info,
+  target: Target,
+  ingress: IngressEnvironment,
+): Promise<ApplyReads> {
+  try {
+    const plan = Render.renderResource(target.stack, input.service, ingress.env);
+    const ecsService = plan.service
+      ? (plan.service.create.serviceName ?? Render.serviceName(ingress.env, input.service))
+      : undefined;
+    const register = input.resources?.register === true && !input.resources.taskDefinitionArn;
+    const [revision, existing] = await Promise.all([
+      register ? planRevision(context, deployment, target, {}, { ingressUrls: ingress.urls }) : undefined,
+      ecsService ? describeService(context, ecsService) : undefined,
+    ]);
+    return {
+      ok: true,
+      ingress,
+      plan,
+      ...(ecsService ? { ecsService } : {}),
+      ...(existing ? { existing } : {}),
+      ...(revision ? { revision } : {}),
+    };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/**
+ * apply-service once the deployment, its stack and the stack's ingress are read: by apply-service
+ * itself, or by load-deployment when the deploy workflow has it apply a deployment that builds
+ * nothing in the same step (`loadDeployment` with `apply`). `known.reads` are the reads made
+ * beside the preflight checks, when the service's ingress needed no change.
+ */
+export async function applyLoaded(
+  context: StepContext,
+  input: ApplyInput,
+  known: {
+    deployment: DeploymentRecord.Info | undefined;
+    target: Target;
+    listed: IngressRecord.Info[];
+    reads?: Promise<ApplyReads>;
   },
 ): Promise<AppliedService | RegisteredJob> {
   const { store, clients, settings } = context;
-  const [deployment, target] = await Promise.all([
-    DeploymentRecord.get(store, input.deploymentId),
-    loadTarget(store, input.stack, input.service),
-  ]);
+  const { deployment, target } = known;
   if (deployment?.status !== "DEPLOYING") {
     throw new StepError(
       STEP_ERRORS.notRunnable,
@@ -135,20 +208,22 @@ export async function applyService(
     throw new StepError(STEP_ERRORS.cancelled, "cancelled before ECS was changed");
   const { parameters } = deployment;
   // Gateways first: the revision registered below may name their URLs ($ResourceParam).
-  const { env, urls } = await ingressEnvironment(context, deployment.id, input, target);
-  const plan = Render.renderResource(target.stack, input.service, env);
-  const ecsService = plan.service
-    ? (plan.service.create.serviceName ?? Render.serviceName(env, input.service))
-    : undefined;
-  // A deploy that builds nothing registers its revision here, beside DescribeServices: one step
-  // and one read of the deployment and its stack instead of two. Its `task-definition` event is
-  // written after UpdateService, beside the wait record, and still before `service-updated`.
-  const [registered, existing] = await Promise.all([
-    input.resources?.register === true && !input.resources.taskDefinitionArn
-      ? registerTaskDefinition(context, deployment, target, {}, { ingressUrls: urls })
-      : undefined,
-    ecsService ? describeService(context, ecsService) : undefined,
-  ]);
+  const reads =
+    (await known.reads) ??
+    (await readForApply(
+      context,
+      input,
+      deployment,
+      target,
+      await ingressEnvironment(context, deployment.id, input, target, known.listed),
+    ));
+  if (!reads.ok) throw reads.error;
+  const { plan, ecsService, existing } = reads;
+  const env = reads.ingress.env;
+  // A deploy that builds nothing registers its revision here: one step and one read of the
+  // deployment and its stack instead of two. Its `task-definition` event is written after
+  // UpdateService, beside the wait record, and still before `service-updated`.
+  const registered = reads.revision ? await registerPlanned(context, reads.revision) : undefined;
   const recordRegistration = () =>
     registered ? recordRegistered(context, deployment.id, registered) : Promise.resolve();
   const taskDefinitionArn =
@@ -308,33 +383,54 @@ async function registerJob(
   };
 }
 
+/** A service's rendering environment with its ingress in place, and the stack's gateway URLs. */
+export interface IngressEnvironment {
+  env: Render.Environment;
+  urls: Record<string, string>;
+}
+
+/**
+ * The ingress environment of a service that declares no ingress and is attached to none, read
+ * from the stack's listed ingress alone; undefined when its ingress needs work (`ingressEnvironment`).
+ */
+export function quietIngress(
+  context: StepContext,
+  input: StepInput,
+  target: Target,
+  listed: readonly IngressRecord.Info[],
+): IngressEnvironment | undefined {
+  if (
+    httpApiAttachments(target.stack, input.service).length > 0 ||
+    albAttachments(target.stack, input.service).length > 0 ||
+    nlbAttachments(target.stack, input.service).length > 0 ||
+    listed.some((resource) => resource.attachments[input.service] !== undefined)
+  ) {
+    return undefined;
+  }
+  const urls = urlsOf(listed);
+  return { env: renderEnvironment(context.settings, input.stack, { ingressUrls: urls }), urls };
+}
+
 /**
  * The rendering environment with the service's public ingress in place: its HTTP API gateways
  * are created or brought up to date before ECS is changed, so the new tasks register where the
- * gateways look for them.
+ * gateways look for them. `listed` is the stack's ingress as the caller read it.
  */
 async function ingressEnvironment(
   context: StepContext,
   deploymentId: string,
   input: StepInput,
   target: Target,
-): Promise<{ env: Render.Environment; urls: Record<string, string> }> {
+  listed: readonly IngressRecord.Info[],
+): Promise<IngressEnvironment> {
+  // A service with none declared and none attached has nothing to create or detach, and the
+  // URLs come from the same read.
+  const quiet = quietIngress(context, input, target, listed);
+  if (quiet) return quiet;
   const base = renderEnvironment(context.settings, input.stack);
   const attachments = httpApiAttachments(target.stack, input.service);
   const balancing = albAttachments(target.stack, input.service);
   const networkBalancing = nlbAttachments(target.stack, input.service);
-  // One read of the stack's ingress: a service with none declared and none attached has nothing
-  // to create or detach, and the URLs come from the same read.
-  const listed = await IngressRecord.list(context.store, input.stack);
-  if (
-    attachments.length === 0 &&
-    balancing.length === 0 &&
-    networkBalancing.length === 0 &&
-    !listed.some((resource) => resource.attachments[input.service] !== undefined)
-  ) {
-    const urls = urlsOf(listed);
-    return { env: renderEnvironment(context.settings, input.stack, { ingressUrls: urls }), urls };
-  }
   const gateways = attachments.map((attachment) => attachment.gateway);
   const changes: string[] = [];
   const ingressContext = {

@@ -1,13 +1,14 @@
 import { Buildpack } from "../../buildpacks/index.ts";
 import { Render } from "../../render/index.ts";
 import { Spec } from "../../spec/index.ts";
-import { DeploymentEventRecord, DeploymentRecord } from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, IngressRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import { type SpecJson, specHash } from "../plan.ts";
 import { updateSpec } from "../service.ts";
 import { withImages } from "../service-spec.ts";
 import { isTerminal } from "../status.ts";
 import type { WorkflowParameters } from "../workflow-input.ts";
+import { type AppliedService, applyLoaded, quietIngress, type RegisteredJob, readForApply } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import { preflight } from "./preflight.ts";
@@ -19,9 +20,13 @@ export interface StepInput {
   service: string;
 }
 
-/** What load-deployment is told: the deploy workflow also has it run the preflight checks. */
+/**
+ * What load-deployment is told: the deploy workflow also has it run the preflight checks and
+ * apply a deploy that builds nothing (`apply`) in the same step.
+ */
 export interface LoadInput extends StepInput {
   preflight?: boolean;
+  apply?: boolean;
 }
 
 /** One image to build, as the Build state's CodeBuild request takes it. */
@@ -42,6 +47,11 @@ export interface LoadedDeployment {
   rollback?: { taskDefinitionArn: string };
   /** scale and refresh: the revision ECS runs now, run again without registering a new one. */
   reuse?: { taskDefinitionArn: string };
+  /**
+   * A deploy that builds nothing, when told to `apply`: what apply-service would have answered
+   * (the revision is registered and ECS updated in this step), for the wait to start from.
+   */
+  applied?: AppliedService | RegisteredJob;
 }
 
 /** Waiting bounds, in seconds: long enough for a slow start, short enough to notice a hang. */
@@ -73,9 +83,11 @@ const STARTING_STATUS = { deploy: "BUILDING", scale: "DEPLOYING" } as const;
  */
 export async function loadDeployment(context: StepContext, input: LoadInput): Promise<LoadedDeployment> {
   const { store } = context;
-  let [deployment, target] = await Promise.all([
+  // Told to apply, the stack's ingress is read in the same round: apply-service's first read.
+  let [deployment, target, listed] = await Promise.all([
     DeploymentRecord.get(store, input.deploymentId),
     loadTarget(store, input.stack, input.service).catch((error: unknown) => error as Error),
+    input.apply ? IngressRecord.list(store, input.stack) : undefined,
   ]);
   if (!deployment)
     throw new StepError(STEP_ERRORS.notRunnable, `deployment ${input.deploymentId} does not exist`);
@@ -150,7 +162,7 @@ export async function loadDeployment(context: StepContext, input: LoadInput): Pr
     target.record.liveTaskDefinitionArn,
   );
   const status = items.length > 0 ? STARTING_STATUS.deploy : STARTING_STATUS.scale;
-  await startChecked(context, input, target, () =>
+  const start = () =>
     startWork(
       context,
       deployment,
@@ -158,9 +170,51 @@ export async function loadDeployment(context: StepContext, input: LoadInput): Pr
       items.length > 0
         ? `building ${items.map((item) => item.container).join(", ")}`
         : "registering the task definition and updating the service",
-    ),
-  );
-  return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
+    );
+  if (items.length > 0 || !listed) {
+    await startChecked(context, input, target, start);
+    return { action: parameters.action, waitTimeoutSeconds, build: { needed: items.length > 0, items } };
+  }
+  const applied = await startAndApply(context, input, deployment, target, listed, start);
+  return { action: parameters.action, waitTimeoutSeconds, build: { needed: false, items }, applied };
+}
+
+/**
+ * A deploy that builds nothing, applied in load-deployment's own step: the deployment, its stack
+ * and the stack's ingress were read once, here. apply-service's reads (DescribeServices, the
+ * secrets, pinned images and task role of the new revision) run beside the move out of PENDING
+ * and the preflight checks when the service's ingress needs no change; nothing is changed until
+ * both have passed. Then the revision is registered and ECS updated, as apply-service does.
+ */
+async function startAndApply(
+  context: StepContext,
+  input: LoadInput,
+  deployment: DeploymentRecord.Info,
+  target: Target,
+  listed: IngressRecord.Info[],
+  start: () => Promise<DeploymentRecord.Info>,
+): Promise<AppliedService | RegisteredJob> {
+  const applyInput = {
+    deploymentId: input.deploymentId,
+    stack: input.stack,
+    service: input.service,
+    resources: { register: true },
+  };
+  const ingress = quietIngress(context, input, target, listed);
+  const reads = ingress ? readForApply(context, applyInput, deployment, target, ingress) : undefined;
+  let started: DeploymentRecord.Info;
+  try {
+    started = await startChecked(context, input, target, start);
+  } catch (error) {
+    await reads; // never rejects: its failure is kept in its answer
+    throw error;
+  }
+  return applyLoaded(context, applyInput, {
+    deployment: started,
+    target,
+    listed,
+    ...(reads ? { reads } : {}),
+  });
 }
 
 /**
@@ -213,14 +267,15 @@ async function startChecked(
   context: StepContext,
   input: LoadInput,
   target: Target,
-  start: () => Promise<void>,
-): Promise<void> {
+  start: () => Promise<DeploymentRecord.Info>,
+): Promise<DeploymentRecord.Info> {
   const [started, checked] = await Promise.allSettled([
     start(),
     input.preflight ? preflight(context, input, target) : undefined,
   ]);
   if (started.status === "rejected") throw started.reason;
   if (checked.status === "rejected") throw checked.reason;
+  return started.value;
 }
 
 async function startWork(
@@ -228,10 +283,10 @@ async function startWork(
   deployment: DeploymentRecord.Info,
   to: "BUILDING" | "DEPLOYING",
   reason: string,
-): Promise<void> {
-  if (deployment.status !== "PENDING") return; // a retried step finds its own earlier move
+): Promise<DeploymentRecord.Info> {
+  if (deployment.status !== "PENDING") return deployment; // a retried step finds its own earlier move
   if (deployment.cancelRequestedAt) throw new StepError(STEP_ERRORS.cancelled, "cancelled before it started");
-  await transition(context.store, deployment.id, "PENDING", to, reason);
+  return transition(context.store, deployment.id, "PENDING", to, reason);
 }
 
 function buildItems(

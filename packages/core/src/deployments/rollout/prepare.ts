@@ -130,19 +130,48 @@ export async function registerTaskDefinition(
   built: Record<string, string>,
   known: { ingressUrls?: Record<string, string> } = {},
 ): Promise<string> {
-  const { store, clients } = context;
+  return registerPlanned(context, await planRevision(context, deployment, target, built, known));
+}
+
+/** A revision rendered and ready to register, with what registering it needs to know of its role. */
+export interface PlannedRevision {
+  plan: Render.ResourcePlan;
+  /** Whether the task role exists already (GetRole): an existing one is brought up to date. */
+  roleExists: boolean;
+}
+
+/**
+ * The reads behind a new revision, side by side: the `$Secret` ARNs, the images the live
+ * revision runs (only when a container is built from source: a prebuilt image always comes from
+ * the spec), the pinned digests, the gateway URLs and whether the task role exists. Nothing is
+ * changed but the digests recorded on the deployment, so it may run beside the preflight checks.
+ */
+export async function planRevision(
+  context: StepContext,
+  deployment: DeploymentRecord.Info,
+  target: Target,
+  built: Record<string, string>,
+  known: { ingressUrls?: Record<string, string> } = {},
+): Promise<PlannedRevision> {
+  const { store } = context;
   const { stackName: stack, serviceName: service } = target;
-  const [secretArns, live, pinned, urls] = await Promise.all([
-    resolveSecrets(context, secretNamesOf(service, target.resource)),
-    liveImages(context, target.record.liveTaskDefinitionArn, service),
-    pinnedImages(context, deployment, target),
-    known.ingressUrls ?? ingressUrls(store, stack),
-  ]);
+  const containers = Spec.containersOf(service, target.resource);
   const prebuilt = new Set(
-    Spec.containersOf(service, target.resource)
+    containers
       .filter((container) => container.packaging.type === "prebuilt-image")
       .map((container) => `${service}/${container.name}`),
   );
+  const allPrebuilt = prebuilt.size === containers.length;
+  const roleName = Render.taskRoleName(renderEnvironment(context.settings, stack), service);
+  const [secretArns, live, pinned, urls, roleExists] = await Promise.all([
+    resolveSecrets(context, secretNamesOf(service, target.resource)),
+    allPrebuilt
+      ? Promise.resolve<Record<string, string>>({})
+      : liveImages(context, target.record.liveTaskDefinitionArn, service),
+    pinnedImages(context, deployment, target),
+    known.ingressUrls ?? ingressUrls(store, stack),
+    roleExistsNow(context, roleName),
+  ]);
   const images = {
     // A prebuilt image comes from the spec (or this deployment's pin), never from what runs.
     ...Object.fromEntries(Object.entries(live).filter(([key]) => !prebuilt.has(key))),
@@ -152,7 +181,23 @@ export async function registerTaskDefinition(
   };
   const env = renderEnvironment(context.settings, stack, { images, secretArns, ingressUrls: urls });
   const plan = Render.renderResource(target.stack, service, env);
+  const planned = plan.role.create.RoleName;
+  if (planned && planned !== roleName) {
+    // The role was looked up by another name than the plan gives it: look up the plan's.
+    return { plan, roleExists: await roleExistsNow(context, planned) };
+  }
+  return { plan, roleExists };
+}
 
+/**
+ * The log group, the task role and the task definition of a planned revision. A new role is
+ * created before the revision that names it is registered; an existing role's policies are
+ * written beside the log group and the registration (ECS does not read a role's policies when
+ * it registers a revision, only when a task starts, after UpdateService).
+ */
+export async function registerPlanned(context: StepContext, planned: PlannedRevision): Promise<string> {
+  const { clients } = context;
+  const { plan } = planned;
   const logGroup = async () => {
     if (!plan.logGroup) return;
     try {
@@ -162,10 +207,21 @@ export async function registerTaskDefinition(
     }
     await clients.logs.send(new PutRetentionPolicyCommand(plan.logGroup.retention));
   };
-  await Promise.all([logGroup(), ensureRole(context, plan.role)]);
-  const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
-  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
-  if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
+  const register = async () => {
+    const registered = await clients.ecs.send(new RegisterTaskDefinitionCommand(plan.taskDefinition));
+    const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+    if (!taskDefinitionArn) throw new StepError(STEP_ERRORS.ecs, "RegisterTaskDefinition answered no ARN");
+    return taskDefinitionArn;
+  };
+  if (!planned.roleExists) {
+    await Promise.all([logGroup(), ensureRole(context, plan.role, false)]);
+    return register();
+  }
+  const [, , taskDefinitionArn] = await Promise.all([
+    logGroup(),
+    ensureRole(context, plan.role, true),
+    register(),
+  ]);
   return taskDefinitionArn;
 }
 
@@ -252,16 +308,25 @@ async function resolveSecrets(context: StepContext, names: string[]): Promise<Re
   return arns;
 }
 
-async function ensureRole(context: StepContext, role: Render.ResourcePlan["role"]): Promise<void> {
-  const { iam } = context.clients;
-  const roleName = role.create.RoleName;
-  let exists = true;
+/** Whether the task role exists (GetRole). */
+async function roleExistsNow(context: StepContext, roleName: string): Promise<boolean> {
   try {
-    await iam.send(new GetRoleCommand({ RoleName: roleName }));
+    await context.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
+    return true;
   } catch (error) {
     if (!Iam.isNotFound(error)) throw error;
-    exists = false;
+    return false;
   }
+}
+
+/** Creates the task role when it did not exist (`exists`, from `roleExistsNow`) and writes its policies. */
+async function ensureRole(
+  context: StepContext,
+  role: Render.ResourcePlan["role"],
+  exists: boolean,
+): Promise<void> {
+  const { iam } = context.clients;
+  const roleName = role.create.RoleName;
   if (!exists) {
     try {
       await iam.send(new CreateRoleCommand(role.create));

@@ -3,18 +3,8 @@ import { z } from "zod";
 import { isTerminal, RUNNING, Status } from "../deployments/status.ts";
 import { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
-import {
-  getItem,
-  type Item,
-  isConditionFailure,
-  newestFirst,
-  type Page,
-  type PageRequest,
-  parseInput,
-  parseStored,
-  type UpdateParts,
-  updateItem,
-} from "./dynamo.ts";
+import type { Item, Page, PageRequest, UpdateParts } from "./dynamo.ts";
+import { getItem, isConditionFailure, newestFirst, parseInput, parseStored, updateItem } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { deploymentKey, listing } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";

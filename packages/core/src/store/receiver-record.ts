@@ -2,10 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
+import type { Item } from "./dynamo.ts";
 import {
   deleteItemIf,
   getItem,
-  type Item,
   isConditionFailure,
   parseInput,
   parseStored,

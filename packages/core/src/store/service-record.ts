@@ -1,15 +1,8 @@
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import {
-  getItem,
-  type Item,
-  isConditionFailure,
-  parseInput,
-  parseStored,
-  queryAll,
-  updateItem,
-} from "./dynamo.ts";
+import type { Item } from "./dynamo.ts";
+import { getItem, isConditionFailure, parseInput, parseStored, queryAll, updateItem } from "./dynamo.ts";
 import { SERVICE_SORT_PREFIX, serviceKey, servicePartition } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";

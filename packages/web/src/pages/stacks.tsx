@@ -1,8 +1,11 @@
 import { useLayoutEffect } from "preact/hooks";
 import type { ListedStack } from "../api.ts";
 import { useConsole } from "../context.ts";
+import { formatTime, warmTimeFormat } from "../format.ts";
+import { useLoad } from "../hooks.ts";
+import { Pager, usePages } from "../paging.tsx";
 import { Link, navigate, paths } from "../router.tsx";
-import { ErrorBox, formatTime, Pager, TableHead, tone, useLoad, usePages, warmTimeFormat } from "../ui.tsx";
+import { ErrorBox, TableHead, tone } from "../ui.tsx";
 
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 

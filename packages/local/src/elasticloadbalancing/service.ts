@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import {
   type AddressInfo,
@@ -6,18 +6,7 @@ import {
   type Socket,
   type Server as TcpServer,
 } from "node:net";
-import {
-  type Child,
-  element,
-  errorDocument,
-  isFormEncoded,
-  list,
-  optional,
-  parseQuery,
-  responseDocument,
-  signingService,
-  type Xml,
-} from "../iam/query.ts";
+import { type Child, element, list, members, optional, queryRoute, type Xml } from "../iam/query.ts";
 import { AwsError } from "../protocol.ts";
 import { HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import {
@@ -238,22 +227,10 @@ function actionXml(action: Action): Child[] {
         )
       : undefined,
     redirect
-      ? element(
-          "RedirectConfig",
-          optional("Protocol", redirect.Protocol),
-          optional("Port", redirect.Port),
-          optional("Host", redirect.Host),
-          optional("Path", redirect.Path),
-          element("StatusCode", redirect.StatusCode),
-        )
+      ? element("RedirectConfig", ...members(redirect, ["Protocol", "Port", "Host", "Path", "StatusCode"]))
       : undefined,
     fixed
-      ? element(
-          "FixedResponseConfig",
-          optional("MessageBody", fixed.MessageBody),
-          element("StatusCode", fixed.StatusCode),
-          optional("ContentType", fixed.ContentType),
-        )
+      ? element("FixedResponseConfig", ...members(fixed, ["MessageBody", "StatusCode", "ContentType"]))
       : undefined,
   ];
 }
@@ -827,7 +804,7 @@ export class LoadBalancers {
         const conditions = conditionsOf(params.Conditions);
         if (conditions.length === 0) throw fail("ValidationError", "A rule needs at least one condition");
         const rule: RuleEntry = {
-          arn: listener.arn.replace(":listener/", ":listener-rule/") + `/${id()}`,
+          arn: `${listener.arn.replace(":listener/", ":listener-rule/")}/${id()}`,
           listenerArn: listener.arn,
           priority,
           conditions,
@@ -1044,39 +1021,13 @@ export class LoadBalancers {
 
   /** The Query API on the endpoint root, told apart from IAM's by its version or signature. */
   route(): EndpointRoute {
-    return async (request, response, body) => {
-      if (request.method !== "POST" || !isFormEncoded(request)) return false;
-      if (new URL(request.url ?? "/", "http://localhost").pathname !== "/") return false;
-      const query = parseQuery(body.toString("utf8"));
-      if (!query) return false;
-      if (query.version !== VERSION && signingService(request) !== "elasticloadbalancing") return false;
-      const requestId = randomUUID();
-      let status = 200;
-      let xml: string;
-      try {
-        xml = responseDocument(
-          query.action,
-          NAMESPACE,
-          requestId,
-          await this.handle(query.action, query.params),
-        );
-      } catch (error) {
-        const known =
-          error instanceof AwsError
-            ? error
-            : new AwsError("InternalFailure", "internal error in Berth Local", 500);
-        if (!(error instanceof AwsError))
-          this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`);
-        status = known.status;
-        xml = errorDocument(NAMESPACE, requestId, { code: known.type, message: known.message, status });
-      }
-      response.writeHead(status, {
-        "content-type": "text/xml",
-        "content-length": Buffer.byteLength(xml),
-        "x-amzn-requestid": requestId,
-      });
-      response.end(xml);
-      return true;
-    };
+    return queryRoute({
+      signingName: "elasticloadbalancing",
+      version: VERSION,
+      namespace: NAMESPACE,
+      internalErrorCode: "InternalFailure",
+      onInternalError: (error) => this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`),
+      handle: (action, params) => this.handle(action, params),
+    });
   }
 }

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { AwsError } from "../protocol.ts";
+import type { Route } from "../server.ts";
 
 /**
- * AWS's Query protocol, the parts IAM needs: form-encoded requests (`Action=…&Version=…` plus
+ * AWS's Query protocol, the parts IAM and Elastic Load Balancing need: form-encoded requests (`Action=…&Version=…` plus
  * the members, lists as `Name.member.N`) and XML responses in the service's namespace.
  */
 
@@ -108,6 +111,11 @@ export function optional(name: string, value: string | number | boolean | undefi
   return value === undefined ? undefined : element(name, value);
 }
 
+/** The members of a structure that it has, each as an element named after it, in the order given. */
+export function members<T extends object>(structure: T, names: readonly (keyof T & string)[]): Child[] {
+  return names.map((name) => optional(name, structure[name] as string | number | boolean | undefined));
+}
+
 /** A Query list: `<name><member>…</member>…</name>`, each member built from its children. */
 export function list<T>(name: string, items: readonly T[], member: (item: T) => Child[]): Xml {
   return element(name, ...items.map((item) => element("member", ...member(item))));
@@ -138,4 +146,57 @@ export function errorDocument(
     element("Message", error.message),
   ).xml;
   return `<ErrorResponse xmlns="${escapeXml(namespace)}">${detail}${element("RequestId", requestId).xml}</ErrorResponse>\n`;
+}
+
+/** A Query API served on the endpoint root, and how it tells its requests apart from other services'. */
+export interface QueryService {
+  /** The service in a SigV4 credential scope (`iam`, `elasticloadbalancing`). */
+  signingName: string;
+  /** The API version its requests name (`Version=…`). */
+  version: string;
+  /** Its XML namespace. */
+  namespace: string;
+  /** The error code AWS gives when the service itself fails (`ServiceFailure`, `InternalFailure`). */
+  internalErrorCode: string;
+  /** Told about a failure that is not an AwsError: a bug, answered as the internal error. */
+  onInternalError: (error: unknown) => void;
+  /** The action's result members; throws an AwsError for an answer other than 200. */
+  handle(action: string, params: Record<string, unknown>): Xml[] | undefined | Promise<Xml[] | undefined>;
+}
+
+/**
+ * The service's Query API on `/`: a form-encoded POST whose version is the service's (or whose
+ * signature is scoped to it) is answered with its response document or its error document;
+ * anything else is left to the other routes.
+ */
+export function queryRoute(service: QueryService): Route {
+  return async (request, response, body) => {
+    if (request.method !== "POST" || !isFormEncoded(request)) return false;
+    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/") return false;
+    const query = parseQuery(body.toString("utf8"));
+    if (!query) return false;
+    if (query.version !== service.version && signingService(request) !== service.signingName) return false;
+    const requestId = randomUUID();
+    let status = 200;
+    let xml: string;
+    try {
+      const result = await service.handle(query.action, query.params);
+      xml = responseDocument(query.action, service.namespace, requestId, result);
+    } catch (error) {
+      const known =
+        error instanceof AwsError
+          ? error
+          : new AwsError(service.internalErrorCode, "internal error in Berth Local", 500);
+      if (!(error instanceof AwsError)) service.onInternalError(error);
+      status = known.status;
+      xml = errorDocument(service.namespace, requestId, { code: known.type, message: known.message, status });
+    }
+    response.writeHead(status, {
+      "content-type": "text/xml",
+      "content-length": Buffer.byteLength(xml),
+      "x-amzn-requestid": requestId,
+    });
+    response.end(xml);
+    return true;
+  };
 }

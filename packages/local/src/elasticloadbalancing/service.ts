@@ -203,6 +203,28 @@ function conditionsOf(value: unknown): RuleCondition[] {
   });
 }
 
+/**
+ * What a Describe call names, as ELB answers it: every item when it names none, else the items
+ * with those names or ARNs, each of which must exist (`notFound.byArn` throws for a missing ARN).
+ */
+function namedOrAll<T extends { name: string; arn: string }>(
+  items: T[],
+  namesParam: unknown,
+  arnsParam: unknown,
+  notFound: { byName: (name: string) => Error; byArn: (arn: string) => unknown },
+): T[] {
+  const names = asArray<string>(namesParam);
+  const arns = asArray<string>(arnsParam);
+  for (const name of names) {
+    if (!items.some((item) => item.name === name)) throw notFound.byName(name);
+  }
+  for (const arn of arns) notFound.byArn(arn);
+  return items.filter(
+    (item) =>
+      (names.length === 0 || names.includes(item.name)) && (arns.length === 0 || arns.includes(item.arn)),
+  );
+}
+
 // XML of the structures ---------------------------------------------------------------------
 
 const strings = (name: string, values: readonly string[]) => list(name, values, (value) => [value]);
@@ -662,18 +684,10 @@ export class LoadBalancers {
         return [list("LoadBalancers", [balancer], (b) => this.balancerXml(b))];
       }
       case "DescribeLoadBalancers": {
-        const names = asArray<string>(params.Names);
-        const arns = asArray<string>(params.LoadBalancerArns);
-        for (const name of names) {
-          if (!state.loadBalancers.some((balancer) => balancer.name === name))
-            throw fail("LoadBalancerNotFound", `Load balancers '[${name}]' not found`);
-        }
-        for (const arn of arns) this.balancer(arn);
-        const found = state.loadBalancers.filter(
-          (balancer) =>
-            (names.length === 0 || names.includes(balancer.name)) &&
-            (arns.length === 0 || arns.includes(balancer.arn)),
-        );
+        const found = namedOrAll(state.loadBalancers, params.Names, params.LoadBalancerArns, {
+          byName: (name) => fail("LoadBalancerNotFound", `Load balancers '[${name}]' not found`),
+          byArn: (arn) => this.balancer(arn),
+        });
         return [list("LoadBalancers", found, (b) => this.balancerXml(b))];
       }
       case "DeleteLoadBalancer": {
@@ -882,21 +896,16 @@ export class LoadBalancers {
         return [list("TargetGroups", [group], (g) => this.targetGroupXml(g))];
       }
       case "DescribeTargetGroups": {
-        const names = asArray<string>(params.Names);
-        const arns = asArray<string>(params.TargetGroupArns);
-        for (const name of names) {
-          if (!state.targetGroups.some((group) => group.name === name))
-            throw fail("TargetGroupNotFound", `One or more target groups not found`);
-        }
-        for (const arn of arns) this.targetGroup(arn);
-        const found = state.targetGroups.filter(
+        const named = namedOrAll(state.targetGroups, params.Names, params.TargetGroupArns, {
+          byName: () => fail("TargetGroupNotFound", `One or more target groups not found`),
+          byArn: (arn) => this.targetGroup(arn),
+        });
+        const found = named.filter(
           (group) =>
-            (names.length === 0 || names.includes(group.name)) &&
-            (arns.length === 0 || arns.includes(group.arn)) &&
-            (params.LoadBalancerArn === undefined ||
-              this.targetGroupXml(group).some(
-                (child) => typeof child === "object" && child.xml.includes(String(params.LoadBalancerArn)),
-              )),
+            params.LoadBalancerArn === undefined ||
+            this.targetGroupXml(group).some(
+              (child) => typeof child === "object" && child.xml.includes(String(params.LoadBalancerArn)),
+            ),
         );
         return [list("TargetGroups", found, (g) => this.targetGroupXml(g))];
       }

@@ -1,4 +1,4 @@
-import { Spec } from "../spec/index.ts";
+import type { Spec } from "../spec/index.ts";
 import { domainList } from "./plan.ts";
 
 /**
@@ -170,21 +170,6 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
     }
   }
   return [...byTarget.values()];
-}
-
-/** Every application load balancer of a stack with the services attached to it. */
-export function applicationLoadBalancers(stack: Spec.Stack): Map<string, string[]> {
-  const balancers = new Map<string, string[]>();
-  for (const [name, resource] of Object.entries(stack.resources)) {
-    if (resource.type === "application-load-balancer" && !balancers.has(name)) balancers.set(name, []);
-    if (!Spec.isCompute(resource)) continue;
-    for (const attachment of albAttachments(stack, name)) {
-      const services = balancers.get(attachment.loadBalancer) ?? [];
-      if (!services.includes(name)) services.push(name);
-      balancers.set(attachment.loadBalancer, services);
-    }
-  }
-  return balancers;
 }
 
 export interface NlbListener {

@@ -53,7 +53,7 @@ const TEXT_NAMES = new Set([
 ]);
 
 /** The project's files for `detect`: their text where a heuristic may read it, else "". */
-export function scanProject(dir: string): ProjectFiles {
+function scanProject(dir: string): ProjectFiles {
   const files = new Map<string, string>();
   const walk = (relativeDir: string, depth: number) => {
     let names: string[];

@@ -18,7 +18,7 @@ const PAGE_SIZE = 1000;
  * little earlier but ingested later (another task, a delayed flush) still appears; the
  * de-duplication keeps the overlap from printing anything twice.
  */
-export const FOLLOW_OVERLAP_MS = 10_000;
+const FOLLOW_OVERLAP_MS = 10_000;
 
 type LogEvent = LogsPage["events"][number];
 

@@ -58,7 +58,7 @@ export interface AlbAttachment {
  * A balancer with custom domains serves them over HTTPS: without a declared HTTPS listener it
  * gets one on 443 (its certificates are the domains'), and HTTP then redirects to it.
  */
-export function withDomainListener(listeners: AlbListener[], domains: readonly string[]): AlbListener[] {
+function withDomainListener(listeners: AlbListener[], domains: readonly string[]): AlbListener[] {
   if (domains.length === 0 || listeners.some((listener) => listener.protocol === "HTTPS")) return listeners;
   if (listeners.some((listener) => listener.port === 443)) return listeners;
   return [...listeners, { port: 443, protocol: "HTTPS", certificateArns: [] }];
@@ -72,7 +72,7 @@ function deploymentOf(resource: Spec.Resource): Spec.Deployment | undefined {
 }
 
 /** The balancer's listeners as declared; without any, HTTP on port 80. */
-export function albListeners(resource: Spec.Resource | undefined): AlbListener[] {
+function albListeners(resource: Spec.Resource | undefined): AlbListener[] {
   const declared = resource?.type === "application-load-balancer" ? resource.properties.listeners : undefined;
   if (!declared || declared.length === 0) return [{ port: 80, protocol: "HTTP", certificateArns: [] }];
   return declared.map((listener) => ({

@@ -22,7 +22,7 @@ export const KEEP_DAYS = 30;
 
 export const Source = z.string().regex(/^(ecr|[0-9A-HJKMNP-TV-Z]{26})$/, "must be ecr or a receiver id");
 
-export const DeliveryKey = z
+const DeliveryKey = z
   .string()
   .min(1)
   .max(300)
@@ -70,7 +70,7 @@ const DELIVERED = {
   digest: true,
 } as const;
 
-export const NewDelivery = Info.pick(DELIVERED).extend({
+const NewDelivery = Info.pick(DELIVERED).extend({
   outcome: Outcome.default("received"),
   reason: z.string().max(1024).default(""),
 });

@@ -11,7 +11,7 @@ export const Name = ServiceName;
 
 const Spec = z.record(z.string(), z.unknown());
 const TaskDefinitionArn = z.string().min(1).max(2048);
-export const SourceDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>");
+const SourceDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>");
 export const SourceDigests = z.record(z.string().min(1).max(255), SourceDigest);
 
 export const Info = z.object({

@@ -101,10 +101,10 @@ const PLACEMENT_FAILURE_REPEAT_MS = 15_000;
 export const now = () => Date.now();
 
 /** How long a stopping task's requests in flight through Berth Local's proxies may take before its SIGTERM. */
-export const DRAIN_TIMEOUT_MS = 5_000;
+const DRAIN_TIMEOUT_MS = 5_000;
 
 /** Why a task that was live when Berth Local ended without stopping it is STOPPED after a restart. */
-export const LOST_WITH_BERTH_LOCAL =
+const LOST_WITH_BERTH_LOCAL =
   "Berth Local ended without stopping this task (killed or crashed); its processes were killed with it";
 
 /**

@@ -115,7 +115,7 @@ function tagsOf(params: Record<string, unknown>): Tag[] {
 }
 
 /** The target groups a forward action sends to, with their weights (ELB's default weight is 1). */
-export function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
+function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
   const groups = action.ForwardConfig?.TargetGroups ?? [];
   if (groups.length > 0) {
     return groups.map((group) => ({ TargetGroupArn: group.TargetGroupArn, Weight: group.Weight ?? 1 }));

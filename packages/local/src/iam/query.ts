@@ -18,20 +18,20 @@ export interface QueryRequest {
   params: Record<string, unknown>;
 }
 
-export function isFormEncoded(request: IncomingMessage): boolean {
+function isFormEncoded(request: IncomingMessage): boolean {
   const type = request.headers["content-type"];
   return typeof type === "string" && type.toLowerCase().startsWith("application/x-www-form-urlencoded");
 }
 
 /** The service of a SigV4 credential scope (`Credential=AKID/20250101/us-east-1/iam/aws4_request`). */
-export function signingService(request: IncomingMessage): string | undefined {
+function signingService(request: IncomingMessage): string | undefined {
   const authorization = request.headers.authorization;
   if (typeof authorization !== "string") return undefined;
   return /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(authorization)?.[1];
 }
 
 /** Decodes a form body; undefined when it carries no `Action` (so it is not a Query request). */
-export function parseQuery(body: string): QueryRequest | undefined {
+function parseQuery(body: string): QueryRequest | undefined {
   const form = new URLSearchParams(body);
   const action = form.get("Action");
   if (!action) return undefined;
@@ -82,7 +82,7 @@ function listify(value: unknown): unknown {
 /** A piece of XML, already escaped: build responses only from `element` and `escapeXml`. */
 export type Xml = { readonly xml: string };
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text
     .replaceAll("&", "&amp;")
     .replaceAll("<", "&lt;")
@@ -122,7 +122,7 @@ export function list<T>(name: string, items: readonly T[], member: (item: T) => 
 }
 
 /** `<ActionResponse xmlns=…><ActionResult>…</ActionResult><ResponseMetadata>…` */
-export function responseDocument(
+function responseDocument(
   action: string,
   namespace: string,
   requestId: string,
@@ -134,7 +134,7 @@ export function responseDocument(
 }
 
 /** The Query error envelope; `Sender` for the caller's errors, `Receiver` for the service's. */
-export function errorDocument(
+function errorDocument(
   namespace: string,
   requestId: string,
   error: { code: string; message: string; status: number },

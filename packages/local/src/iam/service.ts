@@ -6,7 +6,7 @@ import { compareNames, type RoleRecord, type RoleStore, type Tag } from "./store
 
 export { RoleStore } from "./store.ts";
 
-export const IAM_API_VERSION = "2010-05-08";
+const IAM_API_VERSION = "2010-05-08";
 const NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/";
 const DEFAULT_MAX_SESSION_DURATION = 3600;
 const DEFAULT_MAX_ITEMS = 100;

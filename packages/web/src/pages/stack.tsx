@@ -13,7 +13,7 @@ interface ServiceRow {
 }
 
 /** Where a web service is reached from, as its spec says (`loadBalancing`). */
-export function ingressOf(spec: Record<string, unknown>): string | undefined {
+function ingressOf(spec: Record<string, unknown>): string | undefined {
   const balancing = spec.loadBalancing as
     | { type?: unknown; properties?: Record<string, unknown> }
     | undefined;
@@ -190,7 +190,7 @@ function DryRun({ stack }: { stack: string }) {
   );
 }
 
-export function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: string | undefined }) {
+function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: string | undefined }) {
   return (
     <table>
       <caption>

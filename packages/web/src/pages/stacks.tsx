@@ -7,7 +7,7 @@ import { Pager, usePages } from "../paging.tsx";
 import { Link, navigate, paths } from "../router.tsx";
 import { ErrorBox, TableHead, tone } from "../ui.tsx";
 
-export const PAGE_SIZES = [25, 50, 100, 200] as const;
+const PAGE_SIZES = [25, 50, 100, 200] as const;
 
 export function StacksPage(props: { search: URLSearchParams }) {
   const { client } = useConsole();
@@ -66,7 +66,7 @@ export function StacksPage(props: { search: URLSearchParams }) {
   );
 }
 
-export function StacksTable(props: { stacks: ListedStack[] }) {
+function StacksTable(props: { stacks: ListedStack[] }) {
   useLayoutEffect(() => {
     if (performance.getEntriesByName("berth:stacks-data").length > 0) {
       performance.measure("berth:stacks-render", "berth:stacks-data");

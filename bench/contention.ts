@@ -22,19 +22,19 @@ const { values: args } = parseArgs({
 const REQUESTS = Number(args.requests);
 
 /** One service from an image that is never pulled: the burst measures the API, not the rollouts. */
-const stackFile = (value: string) => `resources:
-  api:
-    type: private-service
-    properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: berth.local/bench/contention:1
-      resources: { cpu: 0.25, memory: 512 }
-      environment:
-        - name: VALUE
-          value: "${value}"
-`;
+const stackFile = (value: string) =>
+  JSON.stringify({
+    resources: {
+      api: {
+        type: "private-service",
+        properties: {
+          packaging: { type: "prebuilt-image", properties: { image: "berth.local/bench/contention:1" } },
+          resources: { cpu: 0.25, memory: 512 },
+          environment: [{ name: "VALUE", value }],
+        },
+      },
+    },
+  });
 
 interface Answer {
   status: number;
@@ -89,7 +89,7 @@ console.log(
 for (const tree of treesToCompare(args.baseline)) {
   const local = await serveLocal(tree);
   try {
-    const first = await call(local, "PUT", "/v1/stacks/burst", stackFile("initial"), "application/yaml");
+    const first = await call(local, "PUT", "/v1/stacks/burst", stackFile("initial"), "application/json");
     if (first.status !== 202) throw new Error(`the first apply was answered ${first.status}`);
     const redeploys = await Promise.all(
       Array.from({ length: REQUESTS }, (_, index) =>
@@ -104,7 +104,7 @@ for (const tree of treesToCompare(args.baseline)) {
     );
     const applies = await Promise.all(
       Array.from({ length: REQUESTS }, (_, index) =>
-        call(local, "PUT", "/v1/stacks/burst", stackFile(`apply-${index}`), "application/yaml"),
+        call(local, "PUT", "/v1/stacks/burst", stackFile(`apply-${index}`), "application/json"),
       ),
     );
     console.log(`\n${tree.label}:`);

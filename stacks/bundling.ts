@@ -28,7 +28,7 @@ function esbuild(): typeof import("esbuild") {
 }
 
 /** The manifest's `packages/functions/src/<path>.handler` as a source file and an export name. */
-export function handlerSource(handler: string): { file: string; exportName: string } {
+function handlerSource(handler: string): { file: string; exportName: string } {
   const dot = handler.lastIndexOf(".");
   if (dot <= 0) throw new Error(`handler ${handler} is not <path>.<export>`);
   return { file: `${handler.slice(0, dot)}.ts`, exportName: handler.slice(dot + 1) };

@@ -15,7 +15,7 @@ import { settingsOf } from "./settings.ts";
  * The console's build (packages/web/dist: `npm ci` builds it, `npm run synth` builds it when
  * stale). Deploying without it would upload nothing useful, so its absence stops the synth.
  */
-export function consoleBuild(): string {
+function consoleBuild(): string {
   if (!existsSync(join(CONSOLE_DIST, "index.html"))) {
     throw new Error(
       `the console is not built (${CONSOLE_DIST} has no index.html): run \`npm run build -w @berth/web\` (npm ci builds it)`,

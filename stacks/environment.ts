@@ -69,7 +69,7 @@ export function stateMachineVariable(workflow: string): string {
 }
 
 /** Every variable name a function may read, and its value. */
-export function installationVariables(values: InstallationValues): Record<string, string> {
+function installationVariables(values: InstallationValues): Record<string, string> {
   const variables: Record<string, string> = {
     BERTH_TABLE_NAME: values.tableName,
     BERTH_STAGE: values.stage,

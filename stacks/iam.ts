@@ -19,7 +19,7 @@ import { Store } from "./store.ts";
  * EC2, CloudFormation, …) no task gets, whatever its stack file says. Extend the list here
  * when an application needs another service.
  */
-export const TASK_BOUNDARY_SERVICES = [
+const TASK_BOUNDARY_SERVICES = [
   "s3:*",
   "dynamodb:*",
   "sqs:*",

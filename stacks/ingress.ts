@@ -6,6 +6,15 @@ import { suppress } from "./nag.ts";
 import type { Names } from "./names.ts";
 
 /**
+ * Lets `source` reach the tasks on any TCP port, both ways of the rule: its egress, and the tasks'
+ * ingress created beside it (remoteRule), so the task group's stack never depends on this one.
+ */
+function openTasksTo(source: ec2.SecurityGroup, taskSecurityGroup: ec2.ISecurityGroup, description: string) {
+  source.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
+  taskSecurityGroup.addIngressRule(source, ec2.Port.allTcp(), description, true);
+}
+
+/**
  * What every HTTP API gateway Berth creates integrates through: one VPC link into the task
  * subnets, and a private DNS namespace where ECS registers the tasks of web services with SRV
  * records (API Gateway's private integrations need each task's port, which only SRV gives).
@@ -29,14 +38,7 @@ export function gatewayWiring(
     allowAllOutbound: false,
   });
   // The VPC link opens connections to tasks on whatever port their container listens on.
-  linkSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
-  // Created here, beside the link (remoteRule): the task group's stack must not depend on this one.
-  taskSecurityGroup.addIngressRule(
-    linkSecurityGroup,
-    ec2.Port.allTcp(),
-    "from the API Gateway VPC link",
-    true,
-  );
+  openTasksTo(linkSecurityGroup, taskSecurityGroup, "from the API Gateway VPC link");
   const vpcLink = new apigatewayv2.VpcLink(scope, "VpcLink", {
     vpc,
     vpcLinkName: names.vpcLink,
@@ -69,9 +71,7 @@ export function loadBalancerWiring(scope: Stack, vpc: ec2.IVpc, taskSecurityGrou
     "from Berth tasks, to internal balancers on their services' ports",
   );
   // Targets are registered by IP on their container port, whichever it is.
-  securityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
-  // Beside the balancers' group (remoteRule), as for the VPC link: no dependency back on it.
-  taskSecurityGroup.addIngressRule(securityGroup, ec2.Port.allTcp(), "from Berth load balancers", true);
+  openTasksTo(securityGroup, taskSecurityGroup, "from Berth load balancers");
   suppress(securityGroup, [
     {
       id: "AwsSolutions-EC23",
@@ -88,13 +88,7 @@ export function loadBalancerWiring(scope: Stack, vpc: ec2.IVpc, taskSecurityGrou
   });
   networkSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.allTcp(), "TCP from anywhere");
   networkSecurityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.allTcp(), "TCP from anywhere");
-  networkSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.allTcp(), "to Berth tasks");
-  taskSecurityGroup.addIngressRule(
-    networkSecurityGroup,
-    ec2.Port.allTcp(),
-    "from Berth network load balancers",
-    true,
-  );
+  openTasksTo(networkSecurityGroup, taskSecurityGroup, "from Berth network load balancers");
   suppress(networkSecurityGroup, [
     {
       id: "AwsSolutions-EC23",

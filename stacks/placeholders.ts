@@ -8,7 +8,7 @@ const PLACEHOLDER = /\$\{([^}]*)\}/g;
  * Fills a manifest ARN pattern or condition value. CDK tokens (`${Token[…]}`) look like
  * placeholders too, so the manifest text is scanned for names before any value goes in.
  */
-export function fillPlaceholders(text: string, values: PlaceholderValues): string {
+function fillPlaceholders(text: string, values: PlaceholderValues): string {
   const unknown = [...text.matchAll(PLACEHOLDER)]
     .map((match) => match[1] ?? "")
     .filter((name) => !Object.hasOwn(values, name));

@@ -10,7 +10,7 @@ import { namesFor, registryHost } from "./names.ts";
 import { settingsOf } from "./settings.ts";
 
 /** Every repository Berth builds into is `berth/<stack>/<resource>` (render's `repositoryName`). */
-export const REPOSITORY_PREFIX = "berth";
+const REPOSITORY_PREFIX = "berth";
 
 /**
  * Which images ECR may delete on its own. Only untagged images, and only after some days:
@@ -21,7 +21,7 @@ export const REPOSITORY_PREFIX = "berth";
  * it could delete the digest a live or last-good task definition still uses, and then a scale-out
  * or a rollback could not pull its image.
  */
-export function repositoryLifecyclePolicy(untaggedExpiryDays: number): string {
+function repositoryLifecyclePolicy(untaggedExpiryDays: number): string {
   return JSON.stringify({
     rules: [
       {

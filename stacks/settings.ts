@@ -77,7 +77,7 @@ type Overrides = {
 };
 
 /** Per-stage settings of this repository's installations; unknown stages get the defaults. */
-export const STAGES: Readonly<Record<string, Overrides>> = {
+const STAGES: Readonly<Record<string, Overrides>> = {
   dev: { dev: true },
   prod: { network: { natGateways: 2 } },
 };
@@ -87,7 +87,7 @@ const DEFAULT_EC2 = {
   maxCapacity: 4,
 } as const;
 
-export function defaultSettings(stage: string): StageSettings {
+function defaultSettings(stage: string): StageSettings {
   const dev = stage === "dev" || stage.startsWith("dev-");
   return {
     dev,

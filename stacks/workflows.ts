@@ -15,7 +15,7 @@ import { settingsOf } from "./settings.ts";
 type Workflow = CoreWorkflows.Workflow;
 
 /** Every `Resource` a definition's task states name (service integrations), nested ones too. */
-export function integrationsOf(definition: unknown): Set<string> {
+function integrationsOf(definition: unknown): Set<string> {
   const found = new Set<string>();
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) value.forEach(visit);
@@ -31,7 +31,7 @@ export function integrationsOf(definition: unknown): Set<string> {
 }
 
 /** The manifest functions a definition invokes, from its `${Function:<name>}` placeholders. */
-export function invokedFunctions(workflow: Workflow): string[] {
+function invokedFunctions(workflow: Workflow): string[] {
   return CoreWorkflows.placeholdersOf(workflow.definition)
     .filter((name) => name.startsWith("Function:"))
     .map((name) => name.slice("Function:".length));

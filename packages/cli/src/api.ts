@@ -227,7 +227,7 @@ export function resolveCredentials(
   return { token: undefined, source: undefined };
 }
 
-export function baseUrlOf(env: Record<string, string | undefined>): string {
+function baseUrlOf(env: Record<string, string | undefined>): string {
   const url = env.BERTH_URL?.trim() || DEFAULT_URL;
   try {
     const parsed = new URL(url);
@@ -260,10 +260,10 @@ function networkReason(error: unknown): string {
  * Sent with every request: the API records deployments the CLI asks for with the `cli` trigger.
  * Only a label for people reading the history, not a credential.
  */
-export const USER_AGENT = "berth-cli/0.1.0";
+const USER_AGENT = "berth-cli/0.1.0";
 
 /** How long the CLI keeps retrying a request refused as busy (409 with Retry-After). */
-export const BUSY_RETRY_BUDGET_MS = 30_000;
+const BUSY_RETRY_BUDGET_MS = 30_000;
 
 /** Retry-After in delay-seconds (what Berth sends), with a little jitter so refused clients spread out. */
 function retryAfterMs(header: string | null): number | undefined {

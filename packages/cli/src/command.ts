@@ -68,6 +68,11 @@ export function requiredOption(values: Record<string, unknown>, name: string): s
   return value;
 }
 
+/** The service a command is about: `--stack` and `--service`, both required. */
+export function serviceOption(values: Record<string, unknown>): { stack: string; service: string } {
+  return { stack: requiredOption(values, "stack"), service: requiredOption(values, "service") };
+}
+
 export function readText(fileName: string, cwd = process.cwd()): string {
   try {
     return readFileSync(resolve(cwd, fileName), "utf8");

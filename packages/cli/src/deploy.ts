@@ -35,6 +35,7 @@ import {
   parseOptions,
   pause,
   requiredOption,
+  serviceOption,
   stringOption,
   UsageError,
 } from "./command.ts";
@@ -532,8 +533,7 @@ export async function redeploy(args: string[], context: Context, startedAt: numb
     "no-wait": { type: "boolean" },
     timeout: { type: "string" },
   });
-  const stack = requiredOption(values, "stack");
-  const service = requiredOption(values, "service");
+  const { stack, service } = serviceOption(values);
   const timeoutMs = parseDuration(stringOption(values, "timeout") ?? DEFAULT_TIMEOUT, "timeout");
   const image = stringOption(values, "image");
   const images = imagesOf(service, image === undefined ? [] : [image]);

@@ -40,9 +40,9 @@ const SKIPPED_DIRS = new Set([
   ".idea",
   ".vscode",
 ]);
-const MAX_FILES = 5000;
-const MAX_DEPTH = 8;
-const MAX_TEXT_BYTES = 256 * 1024;
+/** How much of a project `scanProject` reads at most: files, directory depth, bytes of one file's text. */
+const SCAN_LIMITS = { files: 5000, depth: 8, textBytes: 256 * 1024 };
+/** Files read for their text whatever their extension. */
 const TEXT_NAMES = new Set([
   "package.json",
   "go.mod",
@@ -53,7 +53,7 @@ const TEXT_NAMES = new Set([
 ]);
 
 /** The project's files for `detect`: their text where a heuristic may read it, else "". */
-export function scanProject(dir: string): ProjectFiles {
+function scanProject(dir: string): ProjectFiles {
   const files = new Map<string, string>();
   const walk = (relativeDir: string, depth: number) => {
     let names: string[];
@@ -63,14 +63,15 @@ export function scanProject(dir: string): ProjectFiles {
       return;
     }
     for (const name of names) {
-      if (files.size >= MAX_FILES) return;
+      if (files.size >= SCAN_LIMITS.files) return;
       const path = relativeDir === "" ? name : `${relativeDir}/${name}`;
       const stats = lstatSync(join(dir, path), { throwIfNoEntry: false });
       if (!stats) continue;
       if (stats.isDirectory()) {
-        if (depth < MAX_DEPTH && !SKIPPED_DIRS.has(name) && !name.startsWith(".")) walk(path, depth + 1);
+        if (depth < SCAN_LIMITS.depth && !SKIPPED_DIRS.has(name) && !name.startsWith("."))
+          walk(path, depth + 1);
       } else if (stats.isFile()) {
-        const readable = stats.size <= MAX_TEXT_BYTES && (TEXT_NAMES.has(name) || isSource(name));
+        const readable = stats.size <= SCAN_LIMITS.textBytes && (TEXT_NAMES.has(name) || isSource(name));
         files.set(path, readable ? readFileSync(join(dir, path), "utf8") : "");
       }
     }

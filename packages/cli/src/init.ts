@@ -46,7 +46,7 @@ export interface Detection {
 }
 
 /** What `detect` looked for, for the message when it finds nothing. */
-export const LOOKED_FOR = [
+const LOOKED_FOR = [
   "a Dockerfile",
   "package.json with a start script or main that runs a .js/.ts file, or index/main/server/app.{ts,js,mjs} (Node)",
   "main.py, app.py or server.py (Python)",
@@ -246,7 +246,7 @@ export function detect(files: ProjectFiles, dirName: string): Detection {
   };
 }
 
-export function describePackaging(packaging: Packaging): string {
+function describePackaging(packaging: Packaging): string {
   return packaging.type === "dockerfile"
     ? `a Dockerfile (${packaging.dockerfile})`
     : `a ${LANGUAGE_NAMES[packaging.language]} app (${packaging.entry}: ${packaging.reason})`;

@@ -1,11 +1,11 @@
 import { ApiClient, encode, type LogsPage } from "./api.ts";
+import type { Context } from "./command.ts";
 import {
-  type Context,
   DEFAULT_SINCE,
   parseDuration,
   parseOptions,
   pause,
-  requiredOption,
+  serviceOption,
   stringOption,
   UsageError,
 } from "./command.ts";
@@ -18,7 +18,7 @@ const PAGE_SIZE = 1000;
  * little earlier but ingested later (another task, a delayed flush) still appears; the
  * de-duplication keeps the overlap from printing anything twice.
  */
-export const FOLLOW_OVERLAP_MS = 10_000;
+const FOLLOW_OVERLAP_MS = 10_000;
 
 type LogEvent = LogsPage["events"][number];
 
@@ -64,8 +64,7 @@ export async function logs(args: string[], context: Context): Promise<number> {
     follow: { type: "boolean" },
     limit: { type: "string" },
   });
-  const stack = requiredOption(values, "stack");
-  const service = requiredOption(values, "service");
+  const { stack, service } = serviceOption(values);
   const limitText = stringOption(values, "limit");
   const limit = limitText === undefined ? undefined : Number(limitText);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {

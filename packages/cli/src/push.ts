@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { type Context, parseOptions, stringOption, UsageError } from "./command.ts";
 
 /** Berth Local's AWS-compatible endpoint, where its ECR lives. */
-export const DEFAULT_LOCAL_AWS_URL = "http://127.0.0.1:4566";
+const DEFAULT_LOCAL_AWS_URL = "http://127.0.0.1:4566";
 
 const IMAGE =
   /^berth\.local\/([a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;

@@ -8,7 +8,7 @@ import { type Output, readText } from "./command.ts";
 /** Stack files that are modules: `berth.ts` and its JavaScript cousins. */
 const MODULE_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
 
-export function isModuleFile(fileName: string): boolean {
+function isModuleFile(fileName: string): boolean {
   return MODULE_EXTENSIONS.includes(extname(fileName).toLowerCase());
 }
 

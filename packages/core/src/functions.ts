@@ -412,6 +412,13 @@ const STATE_MACHINE_ENV = [
   "BERTH_ROLLBACK_STATE_MACHINE_ARN",
 ];
 
+/** Where the API keeps stacks' refresh schedules (EventBridge Scheduler), all three or none. */
+const REFRESH_SCHEDULER_ENV = [
+  "BERTH_SCHEDULE_GROUP",
+  "BERTH_SCHEDULER_ROLE_ARN",
+  "BERTH_SCHEDULED_REFRESH_ARN",
+];
+
 /** A step of a workflow: invoked by Step Functions through `lambda:invoke`, never by anything else. */
 const STEP: FunctionTrigger[] = [{ kind: "state-machine-task" }];
 
@@ -467,9 +474,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
       "BERTH_SOURCE_BUCKET",
       "BERTH_EC2_CAPACITY_PROVIDER",
       "BERTH_REGISTRY",
-      "BERTH_SCHEDULE_GROUP",
-      "BERTH_SCHEDULER_ROLE_ARN",
-      "BERTH_SCHEDULED_REFRESH_ARN",
+      ...REFRESH_SCHEDULER_ENV,
     ],
     triggers: [{ kind: "http-api" }],
     permissions: [

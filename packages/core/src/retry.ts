@@ -27,7 +27,7 @@ export async function backOff(attempt: number, { baseMs, capMs }: BackOff): Prom
 export const CONTENTION_BUDGET_MS = 500;
 
 /** What a refused client is told to wait before it tries again. */
-export const BUSY_RETRY_AFTER_SECONDS = 1;
+const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The refusal of a request that changed nothing because others held what it needed: CONFLICT

@@ -160,7 +160,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** The API Gateway HTTP API (payload format 2.0) event for a Node request. */
-export function toEvent(request: IncomingMessage, body: Buffer, options: { account: string }): ApiEvent {
+function toEvent(request: IncomingMessage, body: Buffer, options: { account: string }): ApiEvent {
   // The target as sent, as API Gateway's rawPath is: `new URL` would read `//[` as a host (and
   // throw) and would resolve dot segments; the handler judges the path itself.
   const target = request.url ?? "/";

@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
  * the build, or else index.html, so a deep link (`/stacks/shop/services/web`) reloads the app
  * rather than answering 404. No inline script is ever served, so the policy allows none.
  */
-export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": [
     "default-src 'none'",
     "script-src 'self'",
@@ -55,7 +55,7 @@ function cached(file: string): { body: Buffer; gzipped: Buffer } {
 }
 
 /** Whether a request path belongs to the API rather than the console. */
-export function isApiPath(path: string): boolean {
+function isApiPath(path: string): boolean {
   return path === "/v1" || path.startsWith("/v1/") || path.startsWith("/v1?");
 }
 

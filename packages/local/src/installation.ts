@@ -22,13 +22,13 @@ export interface LocalInstallation {
 }
 
 export const LOCAL_TABLE_NAME = "berth";
-export const LOCAL_CLUSTER = "berth";
-export const LOCAL_STATE_MACHINE_PREFIX = "berth-";
-export const LOCAL_CODEBUILD_PROJECT = "berth-build";
+const LOCAL_CLUSTER = "berth";
+const LOCAL_STATE_MACHINE_PREFIX = "berth-";
+const LOCAL_CODEBUILD_PROJECT = "berth-build";
 /** The schedule group stacks' refresh schedules are kept in. */
 export const LOCAL_SCHEDULE_GROUP = "berth-local";
 /** Images Berth Local builds are addressed as `berth.local/<repository>@sha256:<hex>`. */
-export const LOCAL_REGISTRY = "berth.local";
+const LOCAL_REGISTRY = "berth.local";
 
 export function localInstallation(options: { account: string; region: string }): LocalInstallation {
   const { account, region } = options;

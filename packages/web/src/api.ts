@@ -9,37 +9,42 @@ import type { z } from "zod";
 
 type Out<Schema extends z.ZodType> = z.output<Schema>;
 
+// What the API answers.
 export type StackList = Out<typeof Schemas.StackList>;
 export type StackSummary = Out<typeof Schemas.StackSummary>;
-/** A stack as `GET /v1/stacks?services=true` lists it: with its services' statuses and task counts. */
-export type ListedStack = StackList["stacks"][number];
 export type StackDetail = Out<typeof Schemas.StackDetail>;
 export type ServiceSummary = Out<typeof Schemas.ServiceSummary>;
 export type ServiceView = Out<typeof Schemas.ServiceView>;
 export type DeploymentPage = Out<typeof Schemas.DeploymentPage>;
-export type Deployment = DeploymentPage["deployments"][number];
 export type DeploymentWithEvents = Out<typeof Schemas.DeploymentWithEvents>;
-export type DeploymentEvent = DeploymentWithEvents["events"][number];
 export type RequestedDeployment = Out<typeof Schemas.RequestedDeploymentBody>;
 export type CancelResponse = Out<typeof Schemas.CancelResponse>;
 export type ApplyResponse = Out<typeof Schemas.ApplyResponse>;
 export type LogsResponse = Out<typeof Schemas.LogsResponse>;
-export type LogEvent = LogsResponse["events"][number];
 export type RunPage = Out<typeof Schemas.RunPage>;
 export type Run = Out<typeof Schemas.RunView>;
 export type RunDetail = Out<typeof Schemas.RunDetail>;
 export type TokenList = Out<typeof Schemas.TokenList>;
-export type TokenInfo = TokenList["tokens"][number];
 export type CreatedToken = Out<typeof Schemas.CreatedToken>;
-export type Scope = TokenInfo["scopes"][number];
+export type ReceiverList = Out<typeof Schemas.ReceiverList>;
+export type CreatedReceiver = Out<typeof Schemas.CreatedReceiver>;
+export type DeliveryPage = Out<typeof Schemas.DeliveryPage>;
+
+// What the console sends.
 export type ScaleBody = z.input<typeof Schemas.ScaleBody>;
 export type StartRunBody = z.input<typeof Schemas.StartRunBody>;
 export type CreateTokenBody = z.input<typeof Schemas.CreateTokenBody>;
-export type ReceiverList = Out<typeof Schemas.ReceiverList>;
-export type Receiver = ReceiverList["receivers"][number];
-export type CreatedReceiver = Out<typeof Schemas.CreatedReceiver>;
 export type CreateReceiverBody = z.input<typeof Schemas.CreateReceiverBody>;
-export type DeliveryPage = Out<typeof Schemas.DeliveryPage>;
+
+// One entry of a list the API answers.
+/** A stack as `GET /v1/stacks?services=true` lists it: with its services' statuses and task counts. */
+export type ListedStack = StackList["stacks"][number];
+export type Deployment = DeploymentPage["deployments"][number];
+export type DeploymentEvent = DeploymentWithEvents["events"][number];
+export type LogEvent = LogsResponse["events"][number];
+export type TokenInfo = TokenList["tokens"][number];
+export type Scope = TokenInfo["scopes"][number];
+export type Receiver = ReceiverList["receivers"][number];
 export type Delivery = DeliveryPage["deliveries"][number];
 
 /** The final statuses: a deployment in one of these changes no more. */

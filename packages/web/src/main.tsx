@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { App } from "./app.tsx";
-import { warmTimeFormat } from "./ui.tsx";
+import { warmTimeFormat } from "./format.ts";
 
 /**
  * Where the API is. Berth Local serves the console from the API's own origin; on AWS the

@@ -108,3 +108,14 @@ function routeClick(event: MouseEvent): void {
   event.preventDefault();
   navigate(href);
 }
+
+/** Where a page sits: Stacks / the stack / the service or job, each but the last a link. */
+export function Crumbs({ stack, name }: { stack: string; name?: string }) {
+  return (
+    <p class="crumbs">
+      <Link href={paths.stacks()}>Stacks</Link> /{" "}
+      {name === undefined ? stack : <Link href={paths.stack(stack)}>{stack}</Link>}
+      {name !== undefined && ` / ${name}`}
+    </p>
+  );
+}

@@ -1,59 +1,6 @@
 import type { ComponentChildren } from "preact";
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api.ts";
-
-/** Loading, the value, or the error of one API read; `reload` reads again. */
-export interface Loaded<T> {
-  data: T | undefined;
-  error: unknown;
-  loading: boolean;
-  reload: () => void;
-}
-
-export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
-    data: undefined,
-    error: undefined,
-    loading: true,
-  });
-  const [generation, setGeneration] = useState(0);
-  useEffect(() => {
-    let current = true;
-    setState((previous) => ({ ...previous, loading: true }));
-    load().then(
-      (data) => current && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => current && setState((previous) => ({ data: previous.data, error, loading: false })),
-    );
-    return () => {
-      current = false;
-    };
-  }, [...deps, generation]);
-  const reload = useCallback(() => setGeneration((value) => value + 1), []);
-  return { ...state, reload };
-}
-
-/** Calls `tick` every `intervalMs` while `active`, never two at once. */
-export function usePoll(tick: () => Promise<void>, intervalMs: number, active: boolean): void {
-  const latest = useRef(tick);
-  latest.current = tick;
-  useEffect(() => {
-    if (!active) return;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const run = async () => {
-      try {
-        await latest.current();
-      } finally {
-        if (!stopped) timer = setTimeout(run, intervalMs);
-      }
-    };
-    timer = setTimeout(run, intervalMs);
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [active, intervalMs]);
-}
 
 /** What the API said, and the request id to quote when asking for help. */
 export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
@@ -127,37 +74,6 @@ export function StatusBadge({ status }: { status: string }) {
 }
 
 /**
- * One formatter for every time shown (`toLocaleString` builds a new one per call, costly in a long
- * list), built on first use: building the first one loads the browser's locale data, 50–400 ms on
- * a busy machine, which must not delay the first screen. `warmTimeFormat` builds it while the page
- * waits for something else (an idle moment, a list's request in flight).
- */
-let timeFormat: Intl.DateTimeFormat | undefined;
-
-export function warmTimeFormat(): Intl.DateTimeFormat {
-  timeFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-  return timeFormat;
-}
-
-export function formatTime(iso: string | undefined): string {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : warmTimeFormat().format(date);
-}
-
-export function formatDuration(fromIso: string | undefined, toIso: string | undefined): string {
-  if (!fromIso) return "—";
-  const from = Date.parse(fromIso);
-  const to = toIso ? Date.parse(toIso) : Date.now();
-  if (Number.isNaN(from) || Number.isNaN(to)) return "—";
-  const seconds = Math.max(0, Math.round((to - from) / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
-/**
  * A button whose action runs only once confirmed: the first press shows what will happen with
  * Confirm and Cancel buttons (focus moves to Confirm; Escape cancels).
  */
@@ -221,78 +137,29 @@ export function ConfirmButton(props: {
   );
 }
 
-/** Client-side pages of a list the API returns whole. */
-export function usePages<T>(
-  items: readonly T[],
-  pageSize: number,
-): { page: number; pages: number; shown: T[]; setPage: (page: number) => void } {
-  const [page, setPage] = useState(0);
-  const pages = Math.max(1, Math.ceil(items.length / pageSize));
-  const current = Math.min(page, pages - 1);
-  return { page: current, pages, shown: items.slice(current * pageSize, (current + 1) * pageSize), setPage };
-}
-
-export function Pager(props: {
-  label: string;
-  page: number;
-  pages: number;
-  setPage: (page: number) => void;
-}) {
-  if (props.pages <= 1) return null;
+/** A short announcement of what an action did; nothing while there is none. */
+export function Notice({ text }: { text: string | undefined }) {
+  if (!text) return null;
   return (
-    <nav class="pager" aria-label={`${props.label} pages`}>
-      <button type="button" disabled={props.page === 0} onClick={() => props.setPage(props.page - 1)}>
-        Previous page
-      </button>
-      <span>
-        Page {props.page + 1} of {props.pages}
-      </span>
-      <button
-        type="button"
-        disabled={props.page >= props.pages - 1}
-        onClick={() => props.setPage(props.page + 1)}
-      >
-        Next page
-      </button>
-    </nav>
+    <p role="status" class="notice">
+      {text}
+    </p>
   );
 }
 
-/** Pages of a cursor-paginated list: the API's `nextCursor` is kept per page so Previous works too. */
-export function useCursorPages(): {
-  cursor: string | undefined;
-  page: number;
-  next: (cursor: string) => void;
-  previous: () => void;
-} {
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  return {
-    cursor: cursors[cursors.length - 1],
-    page: cursors.length - 1,
-    next: (cursor) => setCursors((list) => [...list, cursor]),
-    previous: () => setCursors((list) => (list.length > 1 ? list.slice(0, -1) : list)),
-  };
-}
-
-export function CursorPager(props: {
-  label: string;
-  page: number;
-  nextCursor: string | undefined;
-  next: (cursor: string) => void;
-  previous: () => void;
+/** A bulleted list of the items, each rendered by `children`; nothing for no items. */
+export function ListOf<T>(props: {
+  items: readonly T[] | undefined;
+  keyOf: (item: T) => string;
+  children: (item: T) => ComponentChildren;
 }) {
-  if (props.page === 0 && !props.nextCursor) return null;
-  const { nextCursor } = props;
+  if (!props.items || props.items.length === 0) return null;
   return (
-    <nav class="pager" aria-label={`${props.label} pages`}>
-      <button type="button" disabled={props.page === 0} onClick={props.previous}>
-        Newer
-      </button>
-      <span>Page {props.page + 1}</span>
-      <button type="button" disabled={!nextCursor} onClick={() => nextCursor && props.next(nextCursor)}>
-        Older
-      </button>
-    </nav>
+    <ul>
+      {props.items.map((item) => (
+        <li key={props.keyOf(item)}>{props.children(item)}</li>
+      ))}
+    </ul>
   );
 }
 
@@ -371,30 +238,4 @@ export function CopyField(props: { id: string; label: string; value: string; cop
       {copied && <span> {copied}</span>}
     </div>
   );
-}
-
-/**
- * A form's submission: `submit` runs `action` once the form is sent, keeping what it answered
- * (cleared when sent again), whether it runs, and what went wrong.
- */
-export function useSubmit<T>(action: () => Promise<T>, onDone?: (result: T) => void) {
-  const [result, setResult] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    setResult(undefined);
-    try {
-      const answered = await action();
-      setResult(answered);
-      onDone?.(answered);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { result, error, busy, submit };
 }

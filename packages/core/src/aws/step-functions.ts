@@ -11,7 +11,7 @@ export function sfnClient(config: ClientConfig = {}): SFNClient {
  * The waiting workflow a task token belongs to has moved on: its wait timed out, the token is
  * unknown or malformed, or the execution ended. Answering it is then pointless, not an error.
  */
-export function isTaskGone(error: unknown): boolean {
+function isTaskGone(error: unknown): boolean {
   return isAwsError(error, "TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist");
 }
 

@@ -9,7 +9,7 @@ export const PLATFORMS = { x86_64: "linux/amd64", arm64: "linux/arm64" } as cons
 export type Platform = (typeof PLATFORMS)[Architecture];
 
 /** Scratch space of the CodeBuild build, outside the source so no user file is overwritten. */
-export const BUILD_DIR = "/tmp/berth-build";
+const BUILD_DIR = "/tmp/berth-build";
 export const GENERATED_DOCKERFILE_PATH = `${BUILD_DIR}/Dockerfile`;
 export const DIGEST_VARIABLE = "IMAGE_DIGEST";
 

@@ -18,7 +18,7 @@ export const BuildArg = z.strictObject({
 });
 export type BuildArg = z.infer<typeof BuildArg>;
 
-export const BuildpackPackaging = z.strictObject({
+const BuildpackPackaging = z.strictObject({
   type: z.literal("stacktape-image-buildpack"),
   /** Relative to the source root, which is also the build context. */
   entryfilePath: RelativePath,

@@ -15,8 +15,8 @@ import { RelativePath } from "./paths.ts";
 export const Condition = z.strictObject({ fileExists: RelativePath });
 export type Condition = z.infer<typeof Condition>;
 
-export const NpmCiStep = z.strictObject({ kind: z.literal("npm-ci"), when: Condition });
-export const EsbuildStep = z.strictObject({
+const NpmCiStep = z.strictObject({ kind: z.literal("npm-ci"), when: Condition });
+const EsbuildStep = z.strictObject({
   kind: z.literal("esbuild"),
   entry: RelativePath,
   outfile: RelativePath,
@@ -26,7 +26,7 @@ export const EsbuildStep = z.strictObject({
   /** JavaScript placed before the bundle. */
   banner: z.string(),
 });
-export const PipInstallStep = z.strictObject({
+const PipInstallStep = z.strictObject({
   kind: z.literal("pip-install"),
   requirements: RelativePath,
   /** Directory the packages are installed into, put on `PYTHONPATH` at start. */
@@ -34,20 +34,20 @@ export const PipInstallStep = z.strictObject({
   when: Condition,
 });
 /** A program run without a shell, so no argument is ever reinterpreted. */
-export const ExecStep = z.strictObject({
+const ExecStep = z.strictObject({
   kind: z.literal("exec"),
   command: z.array(z.string()).min(1),
   cwd: RelativePath,
   env: z.record(z.string(), z.string()),
 });
 /** Copies the one application jar of a Maven `target` directory, failing if there is not exactly one. */
-export const PickJarStep = z.strictObject({
+const PickJarStep = z.strictObject({
   kind: z.literal("pick-jar"),
   from: RelativePath,
   to: RelativePath,
 });
 /** From the scratch copy into the artifact. */
-export const CopyStep = z.strictObject({
+const CopyStep = z.strictObject({
   kind: z.literal("copy"),
   from: RelativePath,
   to: RelativePath,

@@ -30,22 +30,22 @@ export function recipeFor(language: Language, entry: string): Recipe {
 
 // Node (TypeScript and JavaScript) ------------------------------------------------------------
 
-export const NODE_IMAGE = "node:22-slim";
-export const BUNDLE_PATH = "dist/app.mjs";
+const NODE_IMAGE = "node:22-slim";
+const BUNDLE_PATH = "dist/app.mjs";
 
 /**
  * An ESM bundle has no `require`, yet CommonJS dependencies call it (for built-in modules
  * above all). The import is renamed because a user module that imports `createRequire` itself
  * would otherwise collide with the banner's binding; a user `require` is renamed by esbuild.
  */
-export const ESM_REQUIRE_BANNER =
+const ESM_REQUIRE_BANNER =
   'import { createRequire as __berthCreateRequire } from "node:module"; const require = __berthCreateRequire(import.meta.url);';
 
 const NPM_CI_ARGS = ["ci", "--no-audit", "--no-fund"] as const;
 export const npmCiCommand = (): string[] => ["npm", ...NPM_CI_ARGS];
 
 /** The esbuild command line that does what the esbuild step does through the JS API. */
-export function esbuildCli(step: Extract<LocalStep, { kind: "esbuild" }>): string[] {
+function esbuildCli(step: Extract<LocalStep, { kind: "esbuild" }>): string[] {
   // Pinned to the esbuild Berth Local bundles with, so both produce the same bundle.
   return [
     "npx",
@@ -106,7 +106,7 @@ function nodeRecipe(language: "typescript" | "javascript", entry: string): Recip
 
 // Python ------------------------------------------------------------------------------------
 
-export const PYTHON_IMAGE = "python:3.12-slim";
+const PYTHON_IMAGE = "python:3.12-slim";
 const PYTHON_DEPS_DIR = "deps";
 // Byte-code files record their source's mtime, which would make two builds of one source differ.
 const PIP_INSTALL_FLAGS = ["--no-compile", "--disable-pip-version-check"] as const;
@@ -160,8 +160,8 @@ function pythonRecipe(entry: string): Recipe {
 
 // Go ----------------------------------------------------------------------------------------
 
-export const GO_IMAGE = "golang:1.23";
-export const GO_RUNTIME_IMAGE = "gcr.io/distroless/static-debian12:nonroot";
+const GO_IMAGE = "golang:1.23";
+const GO_RUNTIME_IMAGE = "gcr.io/distroless/static-debian12:nonroot";
 // Without paths and VCS stamps in the binary, the same source gives the same bytes.
 const GO_BUILD_FLAGS = ["-trimpath", "-buildvcs=false"] as const;
 const GO_LOCAL_OUTPUT = ".berth-out/app";
@@ -202,8 +202,8 @@ function goRecipe(entry: string): Recipe {
 
 // Java --------------------------------------------------------------------------------------
 
-export const JAVA_BUILD_IMAGE = "maven:3.9-eclipse-temurin-21";
-export const JAVA_RUNTIME_IMAGE = "eclipse-temurin:21-jre";
+const JAVA_BUILD_IMAGE = "maven:3.9-eclipse-temurin-21";
+const JAVA_RUNTIME_IMAGE = "eclipse-temurin:21-jre";
 // Runtime dependencies go to `target/dependency`, so a plain (not shaded) jar runs too.
 const MAVEN_PACKAGE = [
   "mvn",
@@ -215,7 +215,7 @@ const MAVEN_PACKAGE = [
   "-DincludeScope=runtime",
 ] as const;
 /** Jars Maven plugins leave beside the application jar. */
-export const NON_APPLICATION_JARS = {
+const NON_APPLICATION_JARS = {
   prefixes: ["original-"],
   suffixes: ["-sources.jar", "-javadoc.jar", "-tests.jar"],
 } as const;
@@ -332,6 +332,6 @@ function envInstruction(env: Record<string, string>): string {
 }
 
 /** The exec form: JSON, which Docker passes to the program without a shell or substitutions. */
-export function cmdInstruction(start: StartCommand): string {
+function cmdInstruction(start: StartCommand): string {
   return `CMD [${start.command.map((word) => JSON.stringify(word)).join(", ")}]`;
 }

@@ -18,7 +18,7 @@ export type Trigger = DeploymentRecord.Trigger;
  * first. Fifty simultaneous requests settle in a handful of rounds, because only a request
  * newer than everything already placed needs to write at all.
  */
-export const SERVICE_WRITE_ATTEMPTS = 100;
+const SERVICE_WRITE_ATTEMPTS = 100;
 
 function backOff(attempt: number): Promise<void> {
   return wait(attempt, { baseMs: 1, capMs: 100 });

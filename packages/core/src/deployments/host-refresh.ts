@@ -48,7 +48,7 @@ export type HostRefresh =
   | { started: false; reason: string; imageId?: string };
 
 /** A new launch template version: the source version with only its AMI changed. */
-export function launchTemplateVersionInput(
+function launchTemplateVersionInput(
   fleet: HostFleet,
   sourceVersion: string,
   imageId: string,
@@ -65,7 +65,7 @@ export function launchTemplateVersionInput(
  * The instance refresh onto `version` of the launch template. A group with a mixed instances
  * policy keeps its instance types and distribution: only its launch template version changes.
  */
-export function instanceRefreshInput(
+function instanceRefreshInput(
   fleet: HostFleet,
   version: string,
   mixed: MixedInstancesPolicy | undefined,

@@ -36,14 +36,7 @@ export interface JobKey {
 /** Step Functions' execution names: what a run id may be. */
 export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "must be 1 to 80 letters, digits, '-' or '_'");
 
-export const RunStatus = z.enum([
-  "RUNNING",
-  "SUCCEEDED",
-  "FAILED",
-  "TIMED_OUT",
-  "ABORTED",
-  "PENDING_REDRIVE",
-]);
+const RunStatus = z.enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]);
 
 export const Run = z.object({
   id: RunId,

@@ -11,7 +11,7 @@ import { authenticate, type Delivery, parse } from "./webhook-payloads.ts";
  */
 
 /** Deliveries a receiver may make per window, counted across every API instance. */
-export const RATE_LIMIT: ReceiverRecord.RateLimit = { limit: 60, windowSeconds: 60 };
+const RATE_LIMIT: ReceiverRecord.RateLimit = { limit: 60, windowSeconds: 60 };
 
 export interface Created {
   info: ReceiverRecord.Info;

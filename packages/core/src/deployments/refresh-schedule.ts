@@ -34,17 +34,17 @@ export interface ScheduledRefreshInput {
 }
 
 /** A schedule's name for a stack (stack names are at most 63 characters of `a-z0-9-`). */
-export function scheduleName(stack: string): string {
+function scheduleName(stack: string): string {
   return `refresh-${stack}`;
 }
 
 /** Minutes EventBridge Scheduler may start a refresh late when the file says nothing. */
-export const DEFAULT_FLEXIBLE_WINDOW_MINUTES = 15;
+const DEFAULT_FLEXIBLE_WINDOW_MINUTES = 15;
 
 export type ScheduleChange = "created" | "updated" | "deleted" | "unchanged";
 
 /** The CreateSchedule/UpdateSchedule input a stack file asks for, or undefined for none. */
-export function desiredSchedule(
+function desiredSchedule(
   scheduler: Omit<RefreshScheduler, "client">,
   stack: string,
   stackFile: string | undefined,

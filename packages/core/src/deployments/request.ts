@@ -76,7 +76,7 @@ function failureReason(error: unknown): string {
  * keeps the deployment PENDING and says why in its reason, so nothing pretends it is running
  * and a cancel can hand the slot to the next request.
  */
-export async function startWorkflow(
+async function startWorkflow(
   context: WorkflowContext,
   deployment: DeploymentRecord.Info,
 ): Promise<{ deployment: DeploymentRecord.Info; workflow: WorkflowStart }> {

@@ -28,7 +28,7 @@ export function workflowInputOf(deployment: DeploymentRecord.Info): WorkflowInpu
  * refreshing one service are deploys of its stored spec (the desired count and a forced new ECS
  * deployment travel in the parameters).
  */
-export const WORKFLOW_OF_ACTION = {
+const WORKFLOW_OF_ACTION = {
   deploy: "deploy",
   scale: "deploy",
   refresh: "deploy",

@@ -278,68 +278,64 @@ export async function syncGatewayDomains(
   certificates: Map<string, string | undefined>,
   previous: readonly DomainRecord[],
 ): Promise<DomainRecord[]> {
-  const domains = [...certificates.keys()];
-  const records: DomainRecord[] = [];
-  for (const domain of domains) {
-    const certificateArn = certificates.get(domain);
-    let found = await getDomainName(context, domain);
-    if (found) {
-      refuseForeign(context, gateway, domain, found);
-      const current = found.DomainNameConfigurations?.[0];
-      if (certificateArn && current?.CertificateArn !== certificateArn) {
-        const updated = await apiGateway(context).send(
-          new UpdateDomainNameCommand({
-            DomainName: domain,
-            DomainNameConfigurations: [domainConfiguration(certificateArn)],
-          }),
+  return syncDomains(
+    certificates,
+    previous,
+    async (domain, certificateArn) => {
+      let found = await getDomainName(context, domain);
+      if (found) {
+        refuseForeign(context, gateway, domain, found);
+        const current = found.DomainNameConfigurations?.[0];
+        if (certificateArn && current?.CertificateArn !== certificateArn) {
+          const updated = await apiGateway(context).send(
+            new UpdateDomainNameCommand({
+              DomainName: domain,
+              DomainNameConfigurations: [domainConfiguration(certificateArn)],
+            }),
+          );
+          found = { ...found, ...updated, $metadata: found.$metadata };
+          context.log?.(`gateway ${gateway}: domain ${domain} now uses certificate ${certificateArn}`);
+        }
+      } else {
+        try {
+          found = await apiGateway(context).send(
+            new CreateDomainNameCommand(createDomainNameInput(context.env, gateway, domain, certificateArn)),
+          );
+          context.log?.(`gateway ${gateway}: created domain name ${domain}`);
+        } catch (error) {
+          // Another service of the same gateway deploying at once created it first.
+          if (!ApiGateway.isConflict(error)) throw error;
+          found = await getDomainName(context, domain);
+        }
+      }
+      const mappings = await mappingsOf(context, domain);
+      const other = mappings.find((mapping) => !mapping.ApiMappingKey && mapping.ApiId !== apiId);
+      if (other) {
+        throw new BerthError(
+          "CONFLICT",
+          `custom domain ${domain} already leads to API ${other.ApiId}; gateway ${gateway} cannot take it`,
         );
-        found = { ...found, ...updated, $metadata: found.$metadata };
-        context.log?.(`gateway ${gateway}: domain ${domain} now uses certificate ${certificateArn}`);
       }
-    } else {
-      try {
-        found = await apiGateway(context).send(
-          new CreateDomainNameCommand(createDomainNameInput(context.env, gateway, domain, certificateArn)),
-        );
-        context.log?.(`gateway ${gateway}: created domain name ${domain}`);
-      } catch (error) {
-        // Another service of the same gateway deploying at once created it first.
-        if (!ApiGateway.isConflict(error)) throw error;
-        found = await getDomainName(context, domain);
+      if (!mappings.some((mapping) => mapping.ApiId === apiId)) {
+        try {
+          await apiGateway(context).send(new CreateApiMappingCommand(createApiMappingInput(domain, apiId)));
+          context.log?.(`gateway ${gateway}: ${domain} → API ${apiId}`);
+        } catch (error) {
+          if (!ApiGateway.isConflict(error)) throw error;
+        }
       }
-    }
-    const mappings = await mappingsOf(context, domain);
-    const other = mappings.find((mapping) => !mapping.ApiMappingKey && mapping.ApiId !== apiId);
-    if (other) {
-      throw new BerthError(
-        "CONFLICT",
-        `custom domain ${domain} already leads to API ${other.ApiId}; gateway ${gateway} cannot take it`,
-      );
-    }
-    if (!mappings.some((mapping) => mapping.ApiId === apiId)) {
-      try {
-        await apiGateway(context).send(new CreateApiMappingCommand(createApiMappingInput(domain, apiId)));
-        context.log?.(`gateway ${gateway}: ${domain} → API ${apiId}`);
-      } catch (error) {
-        if (!ApiGateway.isConflict(error)) throw error;
-      }
-    }
-    const configuration = found?.DomainNameConfigurations?.[0];
-    const target = configuration?.ApiGatewayDomainName;
-    if (!target)
-      throw new BerthError("MISSING_INGRESS", `API Gateway answered no target for domain ${domain}`);
-    records.push(
-      await pointDomain(context, domain, certificateArn, {
+      const configuration = found?.DomainNameConfigurations?.[0];
+      const target = configuration?.ApiGatewayDomainName;
+      if (!target)
+        throw new BerthError("MISSING_INGRESS", `API Gateway answered no target for domain ${domain}`);
+      return pointDomain(context, domain, certificateArn, {
         url: ownUrl,
         target,
         zoneId: configuration?.HostedZoneId,
-      }),
-    );
-  }
-  for (const record of previous) {
-    if (!domains.includes(record.name)) await removeGatewayDomain(context, gateway, apiId, record);
-  }
-  return records;
+      });
+    },
+    (record) => removeGatewayDomain(context, gateway, apiId, record),
+  );
 }
 
 /** Deletes the alias record, the API's mapping and, with no mapping left, the domain name. */
@@ -499,19 +495,34 @@ export async function syncBalancerDomains(
   certificates: Map<string, string | undefined>,
   previous: readonly DomainRecord[],
 ): Promise<DomainRecord[]> {
-  const domains = [...certificates.keys()];
-  const records: DomainRecord[] = [];
-  for (const domain of domains) {
-    records.push(
-      await pointDomain(context, domain, certificates.get(domain), {
+  return syncDomains(
+    certificates,
+    previous,
+    (domain, certificateArn) =>
+      pointDomain(context, domain, certificateArn, {
         url: balancer.url,
         target: balancer.dnsName,
         zoneId: balancer.zoneId,
       }),
-    );
-  }
+    (record) => removeAlias(context, record),
+  );
+}
+
+/**
+ * Brings a resource's domains to the declared ones (the certificates' keys, in order): `point`
+ * sets up each and answers its record; `remove` takes down each previous one no longer declared.
+ */
+async function syncDomains(
+  certificates: Map<string, string | undefined>,
+  previous: readonly DomainRecord[],
+  point: (domain: string, certificateArn: string | undefined) => Promise<DomainRecord>,
+  remove: (record: DomainRecord) => Promise<void>,
+): Promise<DomainRecord[]> {
+  const domains = [...certificates.keys()];
+  const records: DomainRecord[] = [];
+  for (const domain of domains) records.push(await point(domain, certificates.get(domain)));
   for (const record of previous) {
-    if (!domains.includes(record.name)) await removeAlias(context, record);
+    if (!domains.includes(record.name)) await remove(record);
   }
   return records;
 }

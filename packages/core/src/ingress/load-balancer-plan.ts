@@ -1,4 +1,4 @@
-import { Spec } from "../spec/index.ts";
+import type { Spec } from "../spec/index.ts";
 import { domainList } from "./plan.ts";
 
 /**
@@ -58,7 +58,7 @@ export interface AlbAttachment {
  * A balancer with custom domains serves them over HTTPS: without a declared HTTPS listener it
  * gets one on 443 (its certificates are the domains'), and HTTP then redirects to it.
  */
-export function withDomainListener(listeners: AlbListener[], domains: readonly string[]): AlbListener[] {
+function withDomainListener(listeners: AlbListener[], domains: readonly string[]): AlbListener[] {
   if (domains.length === 0 || listeners.some((listener) => listener.protocol === "HTTPS")) return listeners;
   if (listeners.some((listener) => listener.port === 443)) return listeners;
   return [...listeners, { port: 443, protocol: "HTTPS", certificateArns: [] }];
@@ -72,7 +72,7 @@ function deploymentOf(resource: Spec.Resource): Spec.Deployment | undefined {
 }
 
 /** The balancer's listeners as declared; without any, HTTP on port 80. */
-export function albListeners(resource: Spec.Resource | undefined): AlbListener[] {
+function albListeners(resource: Spec.Resource | undefined): AlbListener[] {
   const declared = resource?.type === "application-load-balancer" ? resource.properties.listeners : undefined;
   if (!declared || declared.length === 0) return [{ port: 80, protocol: "HTTP", certificateArns: [] }];
   return declared.map((listener) => ({
@@ -170,21 +170,6 @@ export function albAttachments(stack: Spec.Stack, serviceName: string): AlbAttac
     }
   }
   return [...byTarget.values()];
-}
-
-/** Every application load balancer of a stack with the services attached to it. */
-export function applicationLoadBalancers(stack: Spec.Stack): Map<string, string[]> {
-  const balancers = new Map<string, string[]>();
-  for (const [name, resource] of Object.entries(stack.resources)) {
-    if (resource.type === "application-load-balancer" && !balancers.has(name)) balancers.set(name, []);
-    if (!Spec.isCompute(resource)) continue;
-    for (const attachment of albAttachments(stack, name)) {
-      const services = balancers.get(attachment.loadBalancer) ?? [];
-      if (!services.includes(name)) services.push(name);
-      balancers.set(attachment.loadBalancer, services);
-    }
-  }
-  return balancers;
 }
 
 export interface NlbListener {

@@ -88,7 +88,7 @@ export type TargetGroups = Record<
 >;
 
 /** The target groups a forward action sends to: its ForwardConfig's, else its TargetGroupArn. */
-export function forwardedGroups(action: Action): string[] {
+function forwardedGroups(action: Action): string[] {
   const weighted = action.ForwardConfig?.TargetGroups?.flatMap((group) =>
     group.TargetGroupArn ? [group.TargetGroupArn] : [],
   );
@@ -140,7 +140,7 @@ function weightedForward(targetGroupArn: string, alternateTargetGroupArn: string
 export const tagList = (tags: Record<string, string>) =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
-export async function findLoadBalancer(
+async function findLoadBalancer(
   context: LoadBalancerContext,
   name: string,
 ): Promise<LoadBalancer | undefined> {
@@ -393,7 +393,7 @@ export async function ensureTargetGroupNamed(
 }
 
 /** A rule's conditions in ELB's terms; `*` paths (every path) are ELB's `/*`. */
-export function ruleConditions(rule: AlbRule): RuleCondition[] {
+function ruleConditions(rule: AlbRule): RuleCondition[] {
   const conditions: RuleCondition[] = [];
   if (rule.paths?.length) {
     const paths = rule.paths.map((path) => (path === "*" ? "/*" : path));
@@ -596,7 +596,7 @@ async function addCertificates(
 }
 
 /** The balancer's URL: HTTPS where it has an HTTPS listener, the port unless it is the default. */
-export function loadBalancerUrl(dnsName: string, listeners: AlbListener[]): string {
+function loadBalancerUrl(dnsName: string, listeners: AlbListener[]): string {
   const main = mainListener(listeners);
   const scheme = main.protocol === "HTTPS" ? "https" : "http";
   const standard = main.port === (scheme === "https" ? 443 : 80);

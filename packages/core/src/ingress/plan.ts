@@ -1,4 +1,4 @@
-import { Spec } from "../spec/index.ts";
+import type { Spec } from "../spec/index.ts";
 
 /**
  * What a service needs from HTTP API gateways, read from the stack file alone: which gateway,
@@ -106,19 +106,4 @@ export function httpApiAttachments(stack: Spec.Stack, serviceName: string): Http
     }
   }
   return [...byTarget.values()];
-}
-
-/** Every HTTP API gateway of a stack with the services attached to it (for views and deletion). */
-export function httpApiGateways(stack: Spec.Stack): Map<string, string[]> {
-  const gateways = new Map<string, string[]>();
-  for (const [name, resource] of Object.entries(stack.resources)) {
-    if (resource.type === "http-api-gateway" && !gateways.has(name)) gateways.set(name, []);
-    if (!Spec.isCompute(resource)) continue;
-    for (const attachment of httpApiAttachments(stack, name)) {
-      const services = gateways.get(attachment.gateway) ?? [];
-      if (!services.includes(name)) services.push(name);
-      gateways.set(attachment.gateway, services);
-    }
-  }
-  return gateways;
 }

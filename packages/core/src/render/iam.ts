@@ -18,7 +18,7 @@ export interface PolicyStatement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-export const TASK_POLICY_NAME = "berth-task";
+const TASK_POLICY_NAME = "berth-task";
 
 /** The statements a task role gets from `connectTo`, remote sessions and `iamRoleStatements`. */
 export function taskRoleStatements(

@@ -116,7 +116,7 @@ export function toRequests(plan: ResourcePlan, mode: "create" | "update" = "crea
   return requests;
 }
 
-export function computeNames(stack: Spec.Stack): string[] {
+function computeNames(stack: Spec.Stack): string[] {
   return Object.entries(stack.resources)
     .filter(([, resource]) => Spec.isCompute(resource))
     .map(([name]) => name);

@@ -63,7 +63,7 @@ function hostAndPort(url: string): string | undefined {
  * The custom domain of a gateway or load balancer (its first), else its own DNS name (with the
  * port where that is not the scheme's: Berth Local's balancers).
  */
-export function domainOf(env: Pick<Environment, "ingressUrls">, resourceName: string): string {
+function domainOf(env: Pick<Environment, "ingressUrls">, resourceName: string): string {
   const domain = own(env.ingressUrls, `${resourceName}/domain`);
   if (domain) return domain;
   const url = own(env.ingressUrls, resourceName);

@@ -23,7 +23,7 @@ export function unsupportedDirectiveReason(name: string): string {
     : "custom directives run code at deploy time; Berth supports only $ResourceParam and $Secret";
 }
 
-export function containsDirective(value: string): boolean {
+function containsDirective(value: string): boolean {
   return DIRECTIVE_START.test(value);
 }
 

@@ -10,7 +10,7 @@ export interface ImageRef {
   digest?: string;
 }
 
-export const DOCKER_HUB = "docker.io";
+const DOCKER_HUB = "docker.io";
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export function parseImageRef(image: string): ImageRef | undefined {

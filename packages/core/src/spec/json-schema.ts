@@ -56,7 +56,7 @@ export interface DocSection {
 }
 
 /** Splits markdown into sections by heading, with their tables, paragraphs and code blocks. */
-export function readDocSections(markdown: string): Map<string, DocSection> {
+function readDocSections(markdown: string): Map<string, DocSection> {
   const sections = new Map<string, DocSection>();
   let current: DocSection = { tables: [], paragraphs: [], codeBlocks: [] };
   sections.set("", current);

@@ -107,7 +107,7 @@ interface Wall {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The wall clock in `timeZone` at instant `ms`. */
-export function wallClock(ms: number, timeZone: string): Wall {
+function wallClock(ms: number, timeZone: string): Wall {
   let format = formatters.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {

@@ -38,9 +38,7 @@ const nonEmpty = z.string().min(1, "must not be empty");
 const port = z.number().int("must be a whole number").min(1).max(65535);
 
 /** Values are stringified as the docs say: numbers and booleans become their text. */
-export const EnvironmentValue = z
-  .union([z.string(), z.number(), z.boolean()])
-  .transform((value) => String(value));
+const EnvironmentValue = z.union([z.string(), z.number(), z.boolean()]).transform((value) => String(value));
 
 export const EnvironmentVar = closed({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid environment variable name"),
@@ -124,7 +122,7 @@ export const PrebuiltImagePackaging = closed({
   }),
 });
 
-export const PACKAGING_TYPES = ["stacktape-image-buildpack", "custom-dockerfile", "prebuilt-image"] as const;
+const PACKAGING_TYPES = ["stacktape-image-buildpack", "custom-dockerfile", "prebuilt-image"] as const;
 export const Packaging = byType("packaging", PACKAGING_TYPES, [
   ImageBuildpackPackaging,
   CustomDockerfilePackaging,
@@ -196,9 +194,9 @@ export const Logging = closed({
 });
 export type Logging = z.infer<typeof Logging>;
 
-export const StopTimeout = z.number().int().min(2).max(120);
+const StopTimeout = z.number().int().min(2).max(120);
 
-export const ScalingPolicy = closed({
+const ScalingPolicy = closed({
   keepAvgCpuUtilizationUnder: z.number().min(1).max(100).default(80),
   keepAvgMemoryUtilizationUnder: z.number().min(1).max(100).default(80),
 });
@@ -228,7 +226,7 @@ export type IamRoleStatement = z.infer<typeof IamRoleStatement>;
 
 export const ConnectTo = z.array(nonEmpty);
 
-export const DEPLOYMENT_STRATEGIES = [
+const DEPLOYMENT_STRATEGIES = [
   "Canary10Percent5Minutes",
   "Canary10Percent15Minutes",
   "Linear10PercentEvery1Minute",
@@ -326,7 +324,7 @@ export const ServiceConnectEvent = closed({
   }),
 });
 
-export const EVENT_TYPES = [
+const EVENT_TYPES = [
   "http-api-gateway",
   "application-load-balancer",
   "network-load-balancer",
@@ -344,7 +342,7 @@ export type ContainerEvent = z.infer<typeof ContainerEvent>;
 
 // Resources ------------------------------------------------------------------------------------
 
-export const DEPENDENCY_CONDITIONS = ["START", "COMPLETE", "SUCCESS", "HEALTHY"] as const;
+const DEPENDENCY_CONDITIONS = ["START", "COMPLETE", "SUCCESS", "HEALTHY"] as const;
 
 export const WorkloadContainer = closed({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be letters, digits, hyphens and underscores"),
@@ -624,7 +622,7 @@ export const UNSUPPORTED_TOP_LEVEL_KEYS: Record<string, string> = {
 };
 
 /** One resource of any type: what `resources` maps each name to. */
-export const ResourceDefinition = z.discriminatedUnion("type", [
+const ResourceDefinition = z.discriminatedUnion("type", [
   PrivateService,
   WebService,
   WorkerService,

@@ -43,7 +43,7 @@ export function serviceAlias(resourceName: string): string {
 }
 
 /** The default alias of a workload container's service-connect event: `resource-container`. */
-export function containerAlias(resourceName: string, containerName: string): string {
+function containerAlias(resourceName: string, containerName: string): string {
   return `${resourceName}-${containerName}`.toLowerCase();
 }
 

@@ -1,16 +1,7 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import {
-  getItem,
-  type Item,
-  isConditionFailure,
-  newestFirst,
-  type Page,
-  type PageRequest,
-  parseInput,
-  parseStored,
-  updateItem,
-} from "./dynamo.ts";
+import type { Item, Page, PageRequest } from "./dynamo.ts";
+import { getItem, isConditionFailure, newestFirst, parseInput, parseStored, updateItem } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { RecordId, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";
@@ -31,7 +22,7 @@ export const KEEP_DAYS = 30;
 
 export const Source = z.string().regex(/^(ecr|[0-9A-HJKMNP-TV-Z]{26})$/, "must be ecr or a receiver id");
 
-export const DeliveryKey = z
+const DeliveryKey = z
   .string()
   .min(1)
   .max(300)
@@ -69,14 +60,20 @@ export const Info = z.object({
 });
 export type Info = z.infer<typeof Info>;
 
-export const NewDelivery = Info.pick({
+/** What a delivery says of itself; the rest is Berth's. */
+const DELIVERED = {
   source: true,
   key: true,
   provider: true,
   event: true,
   image: true,
   digest: true,
-}).extend({ outcome: Outcome.default("received"), reason: z.string().max(1024).default("") });
+} as const;
+
+const NewDelivery = Info.pick(DELIVERED).extend({
+  outcome: Outcome.default("received"),
+  reason: z.string().max(1024).default(""),
+});
 export type NewDelivery = z.input<typeof NewDelivery>;
 
 const key = (source: string, deliveryKey: string) => ({

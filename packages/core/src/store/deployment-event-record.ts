@@ -1,16 +1,8 @@
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import {
-  type Item,
-  isConditionFailure,
-  type Page,
-  type PageRequest,
-  parseInput,
-  parseStored,
-  queryAll,
-  queryPage,
-} from "./dynamo.ts";
+import type { Item, Page, PageRequest } from "./dynamo.ts";
+import { isConditionFailure, parseInput, parseStored, queryAll, queryPage } from "./dynamo.ts";
 import { deploymentEventKey, deploymentKey, deploymentPartition, EVENT_SORT_PREFIX } from "./keys.ts";
 import { RecordId, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";

@@ -3,18 +3,8 @@ import { z } from "zod";
 import { isTerminal, RUNNING, Status } from "../deployments/status.ts";
 import { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
-import {
-  getItem,
-  type Item,
-  isConditionFailure,
-  newestFirst,
-  type Page,
-  type PageRequest,
-  parseInput,
-  parseStored,
-  type UpdateParts,
-  updateItem,
-} from "./dynamo.ts";
+import type { Item, Page, PageRequest, UpdateParts } from "./dynamo.ts";
+import { getItem, isConditionFailure, newestFirst, parseInput, parseStored, updateItem } from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { deploymentKey, listing } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
@@ -26,12 +16,12 @@ export const Id = RecordId;
 export const Trigger = z.enum(["api", "cli", "webhook", "schedule", "rollback"]);
 export type Trigger = z.infer<typeof Trigger>;
 
-export const RequestedBy = z.string().min(1).max(200);
+const RequestedBy = z.string().min(1).max(200);
 
-export const SpecHash = z
+const SpecHash = z
   .string()
   .regex(/^[A-Za-z0-9:_-]{1,128}$/, "must be a digest: letters, digits, ':', '_' or '-', at most 128");
-export const ImageDigests = z.record(
+const ImageDigests = z.record(
   z.string().min(1).max(255),
   z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be an image digest (sha256:…)"),
 );

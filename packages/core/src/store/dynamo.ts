@@ -23,8 +23,8 @@ export interface PageRequest {
   cursor?: string;
 }
 
-export const DEFAULT_PAGE_LIMIT = 20;
-export const MAX_PAGE_LIMIT = 100;
+const DEFAULT_PAGE_LIMIT = 20;
+const MAX_PAGE_LIMIT = 100;
 
 // The records' modules reach every DynamoDB helper through this one.
 import { isConditionFailure } from "../aws/dynamodb.ts";
@@ -53,7 +53,7 @@ export function parseStored<Schema extends z.ZodType>(schema: Schema, item: Item
 }
 
 /** Callers' document clients may not strip undefined values, and DynamoDB rejects them. */
-export function definedOnly(item: Item): Item {
+function definedOnly(item: Item): Item {
   return Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined));
 }
 
@@ -73,7 +73,7 @@ export interface Expression {
 }
 
 /** Builds an UpdateExpression with every attribute name aliased, so reserved words never matter. */
-export function updateExpression(parts: UpdateParts): Expression {
+function updateExpression(parts: UpdateParts): Expression {
   const names: Record<string, string> = {};
   const values: Item = {};
   const clauses: string[] = [];
@@ -167,7 +167,7 @@ export async function deleteItemIf(store: Store, key: Item, condition: Condition
 
 const StoredKey = z.record(z.string(), z.string());
 
-export function encodeCursor(lastEvaluatedKey: Item | undefined): string | undefined {
+function encodeCursor(lastEvaluatedKey: Item | undefined): string | undefined {
   if (!lastEvaluatedKey) return undefined;
   return Buffer.from(JSON.stringify(lastEvaluatedKey), "utf8").toString("base64url");
 }
@@ -176,7 +176,7 @@ export function encodeCursor(lastEvaluatedKey: Item | undefined): string | undef
  * Decodes a continuation token and checks that it belongs to the partition being read: a token
  * from another listing must not steer a query elsewhere.
  */
-export function decodeCursor(cursor: string, partitionAttribute: string, partition: string): Item {
+function decodeCursor(cursor: string, partitionAttribute: string, partition: string): Item {
   const invalid = () =>
     new BerthError("INVALID_CURSOR", "the continuation token is not valid for this listing");
   let decoded: unknown;
@@ -190,7 +190,7 @@ export function decodeCursor(cursor: string, partitionAttribute: string, partiti
   return key.data;
 }
 
-export function pageLimit(limit: number | undefined): number {
+function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_PAGE_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
     throw new BerthError("INVALID_INPUT", `limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`, [

@@ -19,7 +19,7 @@ export const CLAIM_LEASE_SECONDS = 5 * 60;
 export const Scope = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be letters, digits, '_' or '-'");
 /** The client's `Idempotency-Key`: printable ASCII without spaces. */
 export const Key = z.string().regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 printable ASCII characters");
-export const RequestHash = z.string().regex(/^[0-9a-f]{64}$/, "must be a lowercase hex SHA-256 digest");
+const RequestHash = z.string().regex(/^[0-9a-f]{64}$/, "must be a lowercase hex SHA-256 digest");
 
 export const Response = z.object({
   status: z.number().int().min(100).max(599),

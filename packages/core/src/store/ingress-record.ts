@@ -11,10 +11,10 @@ import type { Store } from "./store.ts";
  * per resource; every writer writes only its own service's attachment, so two services of a
  * stack deploying at once never overwrite each other.
  */
-export const IngressType = z.enum(["http-api-gateway", "application-load-balancer", "network-load-balancer"]);
+const IngressType = z.enum(["http-api-gateway", "application-load-balancer", "network-load-balancer"]);
 export type IngressType = z.infer<typeof IngressType>;
 
-export const Attachment = z.object({
+const Attachment = z.object({
   /** The Cloud Map service the gateway's integration reaches, with SRV records for the port. */
   registryArn: z.string().min(1),
   integrationId: z.string().min(1),

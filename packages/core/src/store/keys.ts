@@ -10,7 +10,7 @@ export interface PrimaryKey {
 
 export const STACK_SORT_KEY = "STACK";
 export const SERVICE_SORT_PREFIX = "SERVICE#";
-export const DEPLOYMENT_SORT_KEY = "DEPLOYMENT";
+const DEPLOYMENT_SORT_KEY = "DEPLOYMENT";
 export const EVENT_SORT_PREFIX = "EVENT#";
 export const INGRESS_SORT_PREFIX = "INGRESS#";
 

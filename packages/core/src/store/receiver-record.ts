@@ -2,10 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
+import type { Item } from "./dynamo.ts";
 import {
   deleteItemIf,
   getItem,
-  type Item,
   isConditionFailure,
   parseInput,
   parseStored,
@@ -31,7 +31,7 @@ export const Provider = z.enum(["github", "dockerhub", "harbor", "quay", "gitlab
 export type Provider = z.infer<typeof Provider>;
 
 /** Providers that sign the body with the secret (HMAC-SHA256). */
-export const SIGNING_PROVIDERS: readonly Provider[] = ["github", "generic"];
+const SIGNING_PROVIDERS: readonly Provider[] = ["github", "generic"];
 /** Providers that sign nothing: the secret is the last segment of the receiver's URL. */
 export const SECRET_IN_URL_PROVIDERS: readonly Provider[] = ["dockerhub", "quay"];
 
@@ -69,7 +69,7 @@ export type CreateInput = z.input<typeof CreateInput>;
 
 /** 32 random bytes, base64url: long enough to be the only credential of a URL. */
 const SECRET_BYTES = 32;
-export const SECRET_PREFIX = "whsec_";
+const SECRET_PREFIX = "whsec_";
 
 export const hashSecret = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
 

@@ -1,15 +1,8 @@
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import {
-  getItem,
-  type Item,
-  isConditionFailure,
-  parseInput,
-  parseStored,
-  queryAll,
-  updateItem,
-} from "./dynamo.ts";
+import type { Item } from "./dynamo.ts";
+import { getItem, isConditionFailure, parseInput, parseStored, queryAll, updateItem } from "./dynamo.ts";
 import { SERVICE_SORT_PREFIX, serviceKey, servicePartition } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";
@@ -18,7 +11,7 @@ export const Name = ServiceName;
 
 const Spec = z.record(z.string(), z.unknown());
 const TaskDefinitionArn = z.string().min(1).max(2048);
-export const SourceDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>");
+const SourceDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>");
 export const SourceDigests = z.record(z.string().min(1).max(255), SourceDigest);
 
 export const Info = z.object({

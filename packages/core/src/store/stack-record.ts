@@ -2,16 +2,8 @@ import { createHash } from "node:crypto";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import {
-  type Condition,
-  getItem,
-  type Item,
-  isConditionFailure,
-  parseInput,
-  parseStored,
-  queryAll,
-  updateItem,
-} from "./dynamo.ts";
+import type { Condition, Item } from "./dynamo.ts";
+import { getItem, isConditionFailure, parseInput, parseStored, queryAll, updateItem } from "./dynamo.ts";
 import { listing, SERVICE_SORT_PREFIX, STACK_SORT_KEY, servicePartition, stackKey } from "./keys.ts";
 import { Sha256Hex, StackName, Timestamp } from "./names.ts";
 import * as ServiceRecord from "./service-record.ts";

@@ -13,7 +13,7 @@ export const Scope = z.enum(["read", "deploy", "admin"]);
 export type Scope = z.infer<typeof Scope>;
 
 /** Recognisable in logs and by secret scanners; the rest is 32 random bytes in base64url. */
-export const TOKEN_PREFIX = "berth_";
+const TOKEN_PREFIX = "berth_";
 const SECRET_BYTES = 32;
 const TOKEN_PATTERN = /^berth_[A-Za-z0-9_-]{43}$/;
 

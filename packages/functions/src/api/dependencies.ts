@@ -56,12 +56,12 @@ type Defaulted = "clock" | "stage" | "stackLeaseWaitMs" | "tokens";
 export type ApiDependencyOptions = Omit<ApiDependencies, Defaulted> &
   Partial<Pick<ApiDependencies, Defaulted>>;
 
-export const DEFAULT_STAGE = "default";
+const DEFAULT_STAGE = "default";
 /**
  * Long enough for an apply that has just started to finish, short enough that a burst of applies
  * is answered (409 with Retry-After for those that found the stack busy) in well under a second.
  */
-export const DEFAULT_STACK_LEASE_WAIT_MS = 500;
+const DEFAULT_STACK_LEASE_WAIT_MS = 500;
 
 export function withDefaults(options: ApiDependencyOptions): ApiDependencies {
   return {

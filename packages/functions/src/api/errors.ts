@@ -47,7 +47,7 @@ export class ApiError extends BerthError {
   }
 }
 
-export const ErrorDetailBody = z.object({
+const ErrorDetailBody = z.object({
   path: z.string(),
   line: z.number().int().positive().optional(),
   column: z.number().int().positive().optional(),

@@ -83,7 +83,7 @@ export interface MediaType {
   charset?: string;
 }
 
-export function mediaTypeOf(request: ApiRequest): MediaType | undefined {
+function mediaTypeOf(request: ApiRequest): MediaType | undefined {
   const header = request.headers["content-type"];
   if (!header) return undefined;
   const [essence = "", ...parameters] = header.split(";").map((part) => part.trim());

@@ -3,8 +3,8 @@ import { IdempotencyRecord, type Store, type TokenRecord } from "@berth/core/sto
 import { ApiError } from "./errors.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
 
-export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
-export const REPLAYED_HEADER = "idempotency-replayed";
+const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+const REPLAYED_HEADER = "idempotency-replayed";
 
 /**
  * A DynamoDB item holds 400 KB. A response too big to keep is not kept: the key is released and

@@ -14,7 +14,7 @@ export function serviceLogGroup(stack: string, service: string): string {
 }
 
 /** `15m` → fifteen minutes before `now`; a timestamp → itself. */
-export function sinceTime(since: string | undefined, now: Date): number {
+function sinceTime(since: string | undefined, now: Date): number {
   if (since === undefined) return now.getTime() - DEFAULT_SINCE_MS;
   const relative = /^(\d+)([smhd])$/.exec(since);
   if (relative) return now.getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];

@@ -45,10 +45,10 @@ export interface RouteContext {
 }
 
 /** The User-Agent the `berth` CLI sends (`berth-cli/VERSION`): its requests are recorded with the `cli` trigger. */
-export const CLI_USER_AGENT = /^berth-cli\//;
+const CLI_USER_AGENT = /^berth-cli\//;
 
 /** Who asks, as recorded on the deployments a call requests: the token's name, never its secret. */
-export function requesterOf({ token, request }: Pick<RouteContext, "token" | "request">) {
+function requesterOf({ token, request }: Pick<RouteContext, "token" | "request">) {
   if (!token) return undefined;
   const via: "api" | "cli" = CLI_USER_AGENT.test(request.headers["user-agent"] ?? "") ? "cli" : "api";
   return { by: `token ${token.name}`, via };

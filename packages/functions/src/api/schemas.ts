@@ -107,7 +107,7 @@ export const LogsQuery = z.strictObject({
  * An image reference as Docker accepts it (`registry/repository:tag` or `…@sha256:<digest>`), or
  * a `file:///` directory, which Berth Local runs in place of an image (as the stack file allows).
  */
-export const ImageReference = z
+const ImageReference = z
   .string()
   .max(1024)
   .regex(
@@ -115,7 +115,7 @@ export const ImageReference = z
     "must be an image reference such as registry/repository:tag or registry/repository@sha256:<digest>, or a file:/// directory",
   );
 
-export const ContainerName = z
+const ContainerName = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,255}$/, "must be a container name: letters, digits, hyphens and underscores");
 

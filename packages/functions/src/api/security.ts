@@ -10,9 +10,9 @@ function unauthorized(message: string, challenge: string): ApiError {
 }
 
 /** How long a verified token is trusted without reading the store again: a revocation elsewhere takes this long. */
-export const TOKEN_CACHE_TTL_MS = 5_000;
+const TOKEN_CACHE_TTL_MS = 5_000;
 /** Tokens remembered at once; the least recently verified goes first. */
-export const TOKEN_CACHE_ENTRIES = 1_000;
+const TOKEN_CACHE_ENTRIES = 1_000;
 
 export interface TokenCacheOptions {
   ttlMs?: number;

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { ScalableTask } from "./types.ts";
 
 /** ECS measures CPU in units: 1024 are one vCPU. */
-export const CPU_UNITS_PER_VCPU = 1024;
+const CPU_UNITS_PER_VCPU = 1024;
 const DEFAULT_CLOCK_TICKS = 100;
 /**
  * Below this, a CPU delta is mostly clock-tick rounding (a tick is 10 ms): a sample that comes

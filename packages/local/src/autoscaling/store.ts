@@ -121,7 +121,7 @@ export interface DesiredCountChange {
   direction: "out" | "in";
 }
 
-export function targetNotFound(resourceId: string, scalableDimension: string, namespace = ECS_NAMESPACE) {
+function targetNotFound(resourceId: string, scalableDimension: string, namespace = ECS_NAMESPACE) {
   return new AwsError(
     "ObjectNotFoundException",
     `No scalable target registered for service namespace: ${namespace}, resource ID: ${resourceId}, scalable dimension: ${scalableDimension}`,

@@ -65,7 +65,7 @@ function projectNotFound(engine: CodeBuildEngine, name: string): AwsError {
 }
 
 /** A build in CodeBuild's `Build` shape. */
-export function describeBuild(engine: CodeBuildEngine, build: BuildRecord): Record<string, unknown> {
+function describeBuild(engine: CodeBuildEngine, build: BuildRecord): Record<string, unknown> {
   return {
     id: build.id,
     arn: build.arn,
@@ -106,7 +106,7 @@ export function describeBuild(engine: CodeBuildEngine, build: BuildRecord): Reco
 }
 
 /** The one project in CodeBuild's `Project` shape. */
-export function describeProject(engine: CodeBuildEngine): Record<string, unknown> {
+function describeProject(engine: CodeBuildEngine): Record<string, unknown> {
   return {
     name: PROJECT_NAME,
     arn: engine.projectArn,

@@ -3,7 +3,7 @@ import { JsonFile } from "../state.ts";
 export type BuildStatus = "SUCCEEDED" | "FAILED" | "FAULT" | "TIMED_OUT" | "IN_PROGRESS" | "STOPPED";
 export type CompletedStatus = Exclude<BuildStatus, "IN_PROGRESS">;
 
-export const PHASE_TYPES = [
+const PHASE_TYPES = [
   "SUBMITTED",
   "QUEUED",
   "PROVISIONING",

@@ -45,7 +45,7 @@ export interface PushOptions {
   bus: EventBus;
 }
 
-export class PushError extends Error {}
+class PushError extends Error {}
 
 const NOT_COPIED = new Set([".git"]);
 /** The start command of an image pushed without one: it says what is missing, and exits. */
@@ -64,7 +64,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** Copies the directory into a scratch directory, writes its manifest, and moves it into the store by digest. */
-export async function pushDirectory(options: PushOptions, input: unknown): Promise<PushResult> {
+async function pushDirectory(options: PushOptions, input: unknown): Promise<PushResult> {
   const parsed = PushRequest.safeParse(input);
   if (!parsed.success) throw new PushError(`invalid push: ${z.prettifyError(parsed.error)}`);
   const request = parsed.data;

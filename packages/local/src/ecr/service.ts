@@ -7,7 +7,7 @@ import type { Artifact, ArtifactStore, RepositoryRecord, RepositoryStore, TagSto
 export { ArtifactStore, RepositoryStore, TagStore } from "./store.ts";
 
 /** The registry host of the image references local builds produce: `berth.local/<repository>@sha256:…`. */
-export const REGISTRY_HOST = "berth.local";
+const REGISTRY_HOST = "berth.local";
 const DEFAULT_MAX_RESULTS = 100;
 
 const RegistryId = z.string().regex(/^[0-9]{12}$/, "must be a 12-digit account ID");

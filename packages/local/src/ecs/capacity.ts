@@ -19,9 +19,9 @@ export const FARGATE_PROVIDERS = ["FARGATE", "FARGATE_SPOT"];
  * Share of an instance type's memory its ECS agent registers (the rest is the OS's and the
  * agent's): c5.large's 4 GiB registers about 3.6 GiB. Berth sizes tasks to 90 %, which fits.
  */
-export const REGISTERED_MEMORY_SHARE = 0.91;
+const REGISTERED_MEMORY_SHARE = 0.91;
 /** How many instances the capacity provider's group may run at once (its maximum size). */
-export const DEFAULT_MAX_INSTANCES = 10;
+const DEFAULT_MAX_INSTANCES = 10;
 
 export interface TaskNeeds {
   /** CPU units the task reserves (task-level `cpu`, else the sum of its containers'). */

@@ -105,10 +105,10 @@ export const circuitBreakerThreshold = (desired: number) =>
   Math.min(Math.max(Math.ceil(desired / 2), 3), 200);
 
 /** How long a stopping task's requests in flight through Berth Local's proxies may take before its SIGTERM. */
-export const DRAIN_TIMEOUT_MS = 5_000;
+const DRAIN_TIMEOUT_MS = 5_000;
 
 /** Why a task that was live when Berth Local ended without stopping it is STOPPED after a restart. */
-export const LOST_WITH_BERTH_LOCAL =
+const LOST_WITH_BERTH_LOCAL =
   "Berth Local ended without stopping this task (killed or crashed); its processes were killed with it";
 
 /**

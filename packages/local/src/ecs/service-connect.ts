@@ -37,6 +37,17 @@ export interface AliasOwner {
   protocol: "tcp" | "http";
 }
 
+/** An alias as `GET /_local/service-connect` lists it: where it answers and the healthy tasks behind it. */
+export interface ListedAlias extends Pick<Proxy, "namespace" | "alias"> {
+  /** `127.0.0.1:port` of its proxy. */
+  address: string;
+  /** The ECS service that owns it. */
+  service: AliasOwner["serviceName"];
+  protocol: AliasOwner["protocol"];
+  /** Each with the `127.0.0.1:port` it listens on. */
+  healthyTasks: (Pick<Endpoint, "taskId"> & { address: string })[];
+}
+
 interface Proxy {
   namespace: string;
   alias: string;
@@ -128,14 +139,7 @@ export class ServiceConnect {
     return result;
   }
 
-  list(): {
-    namespace: string;
-    alias: string;
-    address: string;
-    service: string;
-    protocol: string;
-    healthyTasks: { taskId: string; address: string }[];
-  }[] {
+  list(): ListedAlias[] {
     return [...this.proxies.values()].map((proxy) => ({
       namespace: proxy.namespace,
       alias: proxy.alias,

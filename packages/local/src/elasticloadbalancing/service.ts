@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import {
   type AddressInfo,
@@ -6,18 +6,7 @@ import {
   type Socket,
   type Server as TcpServer,
 } from "node:net";
-import {
-  type Child,
-  element,
-  errorDocument,
-  isFormEncoded,
-  list,
-  optional,
-  parseQuery,
-  responseDocument,
-  signingService,
-  type Xml,
-} from "../iam/query.ts";
+import { type Child, element, list, members, optional, queryRoute, type Xml } from "../iam/query.ts";
 import { AwsError } from "../protocol.ts";
 import { serveFast } from "../proxy/fast-path.ts";
 import { type ForwardOptions, HttpForwarder, type Target } from "../proxy/http-forward.ts";
@@ -128,7 +117,7 @@ function tagsOf(params: Record<string, unknown>): Tag[] {
 }
 
 /** The target groups a forward action sends to, with their weights (ELB's default weight is 1). */
-export function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
+function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
   const groups = action.ForwardConfig?.TargetGroups ?? [];
   if (groups.length > 0) {
     return groups.map((group) => ({ TargetGroupArn: group.TargetGroupArn, Weight: group.Weight ?? 1 }));
@@ -216,6 +205,28 @@ function conditionsOf(value: unknown): RuleCondition[] {
   });
 }
 
+/**
+ * What a Describe call names, as ELB answers it: every item when it names none, else the items
+ * with those names or ARNs, each of which must exist (`notFound.byArn` throws for a missing ARN).
+ */
+function namedOrAll<T extends { name: string; arn: string }>(
+  items: T[],
+  namesParam: unknown,
+  arnsParam: unknown,
+  notFound: { byName: (name: string) => Error; byArn: (arn: string) => unknown },
+): T[] {
+  const names = asArray<string>(namesParam);
+  const arns = asArray<string>(arnsParam);
+  for (const name of names) {
+    if (!items.some((item) => item.name === name)) throw notFound.byName(name);
+  }
+  for (const arn of arns) notFound.byArn(arn);
+  return items.filter(
+    (item) =>
+      (names.length === 0 || names.includes(item.name)) && (arns.length === 0 || arns.includes(item.arn)),
+  );
+}
+
 // XML of the structures ---------------------------------------------------------------------
 
 const strings = (name: string, values: readonly string[]) => list(name, values, (value) => [value]);
@@ -240,22 +251,10 @@ function actionXml(action: Action): Child[] {
         )
       : undefined,
     redirect
-      ? element(
-          "RedirectConfig",
-          optional("Protocol", redirect.Protocol),
-          optional("Port", redirect.Port),
-          optional("Host", redirect.Host),
-          optional("Path", redirect.Path),
-          element("StatusCode", redirect.StatusCode),
-        )
+      ? element("RedirectConfig", ...members(redirect, ["Protocol", "Port", "Host", "Path", "StatusCode"]))
       : undefined,
     fixed
-      ? element(
-          "FixedResponseConfig",
-          optional("MessageBody", fixed.MessageBody),
-          element("StatusCode", fixed.StatusCode),
-          optional("ContentType", fixed.ContentType),
-        )
+      ? element("FixedResponseConfig", ...members(fixed, ["MessageBody", "StatusCode", "ContentType"]))
       : undefined,
   ];
 }
@@ -700,18 +699,10 @@ export class LoadBalancers {
         return [list("LoadBalancers", [balancer], (b) => this.balancerXml(b))];
       }
       case "DescribeLoadBalancers": {
-        const names = asArray<string>(params.Names);
-        const arns = asArray<string>(params.LoadBalancerArns);
-        for (const name of names) {
-          if (!state.loadBalancers.some((balancer) => balancer.name === name))
-            throw fail("LoadBalancerNotFound", `Load balancers '[${name}]' not found`);
-        }
-        for (const arn of arns) this.balancer(arn);
-        const found = state.loadBalancers.filter(
-          (balancer) =>
-            (names.length === 0 || names.includes(balancer.name)) &&
-            (arns.length === 0 || arns.includes(balancer.arn)),
-        );
+        const found = namedOrAll(state.loadBalancers, params.Names, params.LoadBalancerArns, {
+          byName: (name) => fail("LoadBalancerNotFound", `Load balancers '[${name}]' not found`),
+          byArn: (arn) => this.balancer(arn),
+        });
         return [list("LoadBalancers", found, (b) => this.balancerXml(b))];
       }
       case "DeleteLoadBalancer": {
@@ -842,7 +833,7 @@ export class LoadBalancers {
         const conditions = conditionsOf(params.Conditions);
         if (conditions.length === 0) throw fail("ValidationError", "A rule needs at least one condition");
         const rule: RuleEntry = {
-          arn: listener.arn.replace(":listener/", ":listener-rule/") + `/${id()}`,
+          arn: `${listener.arn.replace(":listener/", ":listener-rule/")}/${id()}`,
           listenerArn: listener.arn,
           priority,
           conditions,
@@ -920,21 +911,16 @@ export class LoadBalancers {
         return [list("TargetGroups", [group], (g) => this.targetGroupXml(g))];
       }
       case "DescribeTargetGroups": {
-        const names = asArray<string>(params.Names);
-        const arns = asArray<string>(params.TargetGroupArns);
-        for (const name of names) {
-          if (!state.targetGroups.some((group) => group.name === name))
-            throw fail("TargetGroupNotFound", `One or more target groups not found`);
-        }
-        for (const arn of arns) this.targetGroup(arn);
-        const found = state.targetGroups.filter(
+        const named = namedOrAll(state.targetGroups, params.Names, params.TargetGroupArns, {
+          byName: () => fail("TargetGroupNotFound", `One or more target groups not found`),
+          byArn: (arn) => this.targetGroup(arn),
+        });
+        const found = named.filter(
           (group) =>
-            (names.length === 0 || names.includes(group.name)) &&
-            (arns.length === 0 || arns.includes(group.arn)) &&
-            (params.LoadBalancerArn === undefined ||
-              this.targetGroupXml(group).some(
-                (child) => typeof child === "object" && child.xml.includes(String(params.LoadBalancerArn)),
-              )),
+            params.LoadBalancerArn === undefined ||
+            this.targetGroupXml(group).some(
+              (child) => typeof child === "object" && child.xml.includes(String(params.LoadBalancerArn)),
+            ),
         );
         return [list("TargetGroups", found, (g) => this.targetGroupXml(g))];
       }
@@ -1059,39 +1045,13 @@ export class LoadBalancers {
 
   /** The Query API on the endpoint root, told apart from IAM's by its version or signature. */
   route(): EndpointRoute {
-    return async (request, response, body) => {
-      if (request.method !== "POST" || !isFormEncoded(request)) return false;
-      if (new URL(request.url ?? "/", "http://localhost").pathname !== "/") return false;
-      const query = parseQuery(body.toString("utf8"));
-      if (!query) return false;
-      if (query.version !== VERSION && signingService(request) !== "elasticloadbalancing") return false;
-      const requestId = randomUUID();
-      let status = 200;
-      let xml: string;
-      try {
-        xml = responseDocument(
-          query.action,
-          NAMESPACE,
-          requestId,
-          await this.handle(query.action, query.params),
-        );
-      } catch (error) {
-        const known =
-          error instanceof AwsError
-            ? error
-            : new AwsError("InternalFailure", "internal error in Berth Local", 500);
-        if (!(error instanceof AwsError))
-          this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`);
-        status = known.status;
-        xml = errorDocument(NAMESPACE, requestId, { code: known.type, message: known.message, status });
-      }
-      response.writeHead(status, {
-        "content-type": "text/xml",
-        "content-length": Buffer.byteLength(xml),
-        "x-amzn-requestid": requestId,
-      });
-      response.end(xml);
-      return true;
-    };
+    return queryRoute({
+      signingName: "elasticloadbalancing",
+      version: VERSION,
+      namespace: NAMESPACE,
+      internalErrorCode: "InternalFailure",
+      onInternalError: (error) => this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`),
+      handle: (action, params) => this.handle(action, params),
+    });
   }
 }

@@ -1,25 +1,12 @@
-import { randomUUID } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import { z } from "zod";
 import { AwsError } from "../protocol.ts";
 import type { Route } from "../server.ts";
-import {
-  type Child,
-  element,
-  errorDocument,
-  isFormEncoded,
-  list,
-  optional,
-  parseQuery,
-  responseDocument,
-  signingService,
-  type Xml,
-} from "./query.ts";
+import { type Child, element, list, optional, queryRoute, type Xml } from "./query.ts";
 import { compareNames, type RoleRecord, type RoleStore, type Tag } from "./store.ts";
 
 export { RoleStore } from "./store.ts";
 
-export const IAM_API_VERSION = "2010-05-08";
+const IAM_API_VERSION = "2010-05-08";
 const NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/";
 const DEFAULT_MAX_SESSION_DURATION = 3600;
 const DEFAULT_MAX_ITEMS = 100;
@@ -390,15 +377,6 @@ export interface IamRouteOptions {
   onInternalError?: (error: unknown) => void;
 }
 
-function send(response: ServerResponse, status: number, requestId: string, xml: string): void {
-  response.writeHead(status, {
-    "content-type": "text/xml",
-    "content-length": Buffer.byteLength(xml),
-    "x-amzn-requestid": requestId,
-  });
-  response.end(xml);
-}
-
 /**
  * IAM's Query API on the endpoint root, for roles and their inline policies. SDK clients and the
  * aws CLI POST form-encoded `Action=…&Version=2010-05-08` to `/`; other services' traffic at `/`
@@ -411,16 +389,13 @@ export function iamRoute(store: RoleStore, options: IamRouteOptions = {}): Route
     options.onInternalError ??
     ((error: unknown) => process.stderr.write(`iam: internal error: ${(error as Error).stack ?? error}\n`));
 
-  return (request, response, body) => {
-    if (request.method !== "POST" || !isFormEncoded(request)) return false;
-    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/") return false;
-    const query = parseQuery(body.toString("utf8"));
-    if (!query) return false;
-    if (query.version !== IAM_API_VERSION && signingService(request) !== "iam") return false;
-
-    const requestId = randomUUID();
-    try {
-      const action = query.action;
+  return queryRoute({
+    signingName: "iam",
+    version: IAM_API_VERSION,
+    namespace: NAMESPACE,
+    internalErrorCode: "ServiceFailure",
+    onInternalError,
+    handle(action, params) {
       if (!Object.hasOwn(operations, action)) {
         throw new AwsError(
           "InvalidAction",
@@ -429,27 +404,10 @@ export function iamRoute(store: RoleStore, options: IamRouteOptions = {}): Route
         );
       }
       const name = action as keyof Handlers;
-      const parsed = IAM_INPUTS[name].safeParse(query.params);
-      if (!parsed.success) throw validationError(parsed.error.issues, query.params);
+      const parsed = IAM_INPUTS[name].safeParse(params);
+      if (!parsed.success) throw validationError(parsed.error.issues, params);
       const handle = operations[name] as (input: unknown) => Xml[] | undefined;
-      send(response, 200, requestId, responseDocument(action, NAMESPACE, requestId, handle(parsed.data)));
-    } catch (error) {
-      const known =
-        error instanceof AwsError
-          ? error
-          : new AwsError("ServiceFailure", "internal error in Berth Local", 500);
-      if (!(error instanceof AwsError)) onInternalError(error);
-      send(
-        response,
-        known.status,
-        requestId,
-        errorDocument(NAMESPACE, requestId, {
-          code: known.type,
-          message: known.message,
-          status: known.status,
-        }),
-      );
-    }
-    return true;
-  };
+      return handle(parsed.data);
+    },
+  });
 }

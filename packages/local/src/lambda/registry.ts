@@ -47,7 +47,7 @@ export interface ManifestOptions extends RegistryOptions {
 }
 
 /** The function exists but its handler module does not (yet): Lambda would not know it. */
-export class FunctionNotDeployedError extends Error {
+class FunctionNotDeployedError extends Error {
   override readonly name = "FunctionNotDeployedError";
 }
 

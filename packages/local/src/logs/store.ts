@@ -125,11 +125,11 @@ const METADATA_FILE = "metadata.json";
 const STREAMS_DIR = "streams";
 const MAX_OPEN_FILES = 64;
 
-export function logGroupNotFound(): AwsError {
+function logGroupNotFound(): AwsError {
   return new AwsError("ResourceNotFoundException", "The specified log group does not exist.");
 }
 
-export function logStreamNotFound(): AwsError {
+function logStreamNotFound(): AwsError {
   return new AwsError("ResourceNotFoundException", "The specified log stream does not exist.");
 }
 

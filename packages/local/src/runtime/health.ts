@@ -3,7 +3,7 @@ import { signalProcessGroup } from "./process-group.ts";
 import type { HealthCheckSpec, HealthStatus } from "./types.ts";
 
 /** The output kept from a failing check, as ECS keeps a short tail. */
-export const HEALTH_OUTPUT_LIMIT_BYTES = 1024;
+const HEALTH_OUTPUT_LIMIT_BYTES = 1024;
 
 /**
  * ECS runs the first check `interval` seconds after the container starts. Berth Local runs it after
@@ -24,7 +24,7 @@ export interface HealthCheckEnvironment {
 }
 
 /** `["CMD", exe, ...args]` runs exe directly; `["CMD-SHELL", "cmd"]` runs `/bin/sh -c cmd`. */
-export function healthCheckArgv(command: readonly string[]): string[] | { invalid: string } {
+function healthCheckArgv(command: readonly string[]): string[] | { invalid: string } {
   const [kind, ...rest] = command;
   if (kind === "CMD" && rest.length > 0) return rest;
   if (kind === "CMD-SHELL" && rest.length > 0) return ["/bin/sh", "-c", rest.join(" ")];
@@ -37,7 +37,7 @@ export function healthCheckArgv(command: readonly string[]): string[] | { invali
  * Runs one check in its own process group, so that a timeout or a stopping task kills whatever the
  * check started too. Never rejects: every way of failing is a failed check with an explanation.
  */
-export function runHealthCheck(
+function runHealthCheck(
   command: readonly string[],
   where: HealthCheckEnvironment,
   timeoutSeconds: number,

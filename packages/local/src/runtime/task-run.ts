@@ -61,7 +61,7 @@ export interface TaskRunOptions {
   now?: () => Date;
 }
 
-export const ESSENTIAL_CONTAINER_EXITED_REASON = "Essential container in task exited";
+const ESSENTIAL_CONTAINER_EXITED_REASON = "Essential container in task exited";
 
 /** Lines of output kept per container for failure reasons. */
 const RECENT_LINE_COUNT = 50;

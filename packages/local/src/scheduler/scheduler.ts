@@ -46,7 +46,7 @@ interface State {
   schedules: Record<string, ScheduleRecord>;
 }
 
-export class SchedulerError extends Error {
+class SchedulerError extends Error {
   constructor(
     readonly type: string,
     message: string,

@@ -13,8 +13,8 @@ const FILE_MODE = 0o600;
 /** Secrets Manager keeps about 100 versions; beyond that it drops the oldest unlabelled ones. */
 const MAX_VERSIONS = 100;
 const SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-export const MIN_RECOVERY_WINDOW_DAYS = 7;
-export const MAX_RECOVERY_WINDOW_DAYS = 30;
+const MIN_RECOVERY_WINDOW_DAYS = 7;
+const MAX_RECOVERY_WINDOW_DAYS = 30;
 const DEFAULT_RECOVERY_WINDOW_DAYS = 30;
 
 export interface SecretStoreOptions {
@@ -96,11 +96,11 @@ type SecretState = z.infer<typeof PersistedSecret>;
 const PersistedState = z.object({ version: z.literal(1), secrets: z.array(PersistedSecret) });
 type PersistedState = z.infer<typeof PersistedState>;
 
-export function secretNotFound(): AwsError {
+function secretNotFound(): AwsError {
   return new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
 }
 
-export function markedForDeletion(): AwsError {
+function markedForDeletion(): AwsError {
   return new AwsError(
     "InvalidRequestException",
     "You can't perform this operation on the secret because it was marked for deletion.",

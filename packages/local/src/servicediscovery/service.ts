@@ -11,7 +11,7 @@ import { JsonFile } from "../state.ts";
  * answers from ECS's live tasks (healthy or not, as ECS reports each task's health).
  */
 
-export const LOCAL_NAMESPACE_NAME = "berth.internal";
+const LOCAL_NAMESPACE_NAME = "berth.internal";
 /** Fixed, so the installation can name it before the data dir is read. */
 export const LOCAL_NAMESPACE_ID = "ns-berthlocal0000000";
 

@@ -89,7 +89,7 @@ const SUPPORTED = [
 ];
 
 /** The integration a Task's Resource names, or undefined when Berth Local does not run it. */
-export function integrationOf(resource: string): Integration | undefined {
+function integrationOf(resource: string): Integration | undefined {
   if (LAMBDA_FUNCTION.test(resource)) return { kind: "lambda:function", resourceType: "lambda", resource };
   const match = SERVICE_INTEGRATION.exec(resource);
   if (!match) return undefined;

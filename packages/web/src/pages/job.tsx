@@ -1,22 +1,12 @@
 import { useState } from "preact/hooks";
 import type { Run } from "../api.ts";
 import { useConsole } from "../context.ts";
-import { Link, paths } from "../router.tsx";
+import { formatDuration, formatTime } from "../format.ts";
+import { useLoad, usePoll } from "../hooks.ts";
+import { CursorPager, useCursorPages } from "../paging.tsx";
+import { Crumbs } from "../router.tsx";
 import { allows } from "../session.ts";
-import {
-  ConfirmButton,
-  CursorPager,
-  ErrorBox,
-  formatDuration,
-  formatTime,
-  Section,
-  StatusBadge,
-  TableHead,
-  TextField,
-  useCursorPages,
-  useLoad,
-  usePoll,
-} from "../ui.tsx";
+import { ConfirmButton, ErrorBox, Notice, Section, StatusBadge, TableHead, TextField } from "../ui.tsx";
 import { Logs, POLL_MS } from "./service.tsx";
 
 /** A batch job: its runs (newest first) with attempts and exit codes, and starting a run. */
@@ -39,9 +29,7 @@ export function JobPage({ stack, job }: { stack: string; job: string }) {
   const shown = opened ?? list[0]?.id;
   return (
     <main id="main">
-      <p class="crumbs">
-        <Link href={paths.stacks()}>Stacks</Link> / <Link href={paths.stack(stack)}>{stack}</Link> / {job}
-      </p>
+      <Crumbs stack={stack} name={job} />
       <h1>Job {job}</h1>
       {allows(session, "deploy") && (
         <Section title="Start a run">
@@ -66,11 +54,7 @@ export function JobPage({ stack, job }: { stack: string; job: string }) {
               />
             </div>
           </ConfirmButton>
-          {started && (
-            <p role="status" class="notice">
-              {started}
-            </p>
-          )}
+          <Notice text={started} />
         </Section>
       )}
       <Section title="Runs">
@@ -101,13 +85,7 @@ export function JobPage({ stack, job }: { stack: string; job: string }) {
             </tbody>
           </table>
         )}
-        <CursorPager
-          label="Runs"
-          page={pages.page}
-          nextCursor={runs.data?.nextCursor}
-          next={pages.next}
-          previous={pages.previous}
-        />
+        <CursorPager label="Runs" pages={pages} nextCursor={runs.data?.nextCursor} />
       </Section>
       {shown && (
         <Section title="Attempts">

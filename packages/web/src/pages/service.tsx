@@ -8,22 +8,12 @@ import {
   type ServiceView,
 } from "../api.ts";
 import { useConsole } from "../context.ts";
-import { Link, paths } from "../router.tsx";
+import { formatDuration, formatTime } from "../format.ts";
+import { useLoad, usePoll } from "../hooks.ts";
+import { CursorPager, useCursorPages } from "../paging.tsx";
+import { Crumbs } from "../router.tsx";
 import { allows } from "../session.ts";
-import {
-  ConfirmButton,
-  CursorPager,
-  ErrorBox,
-  formatDuration,
-  formatTime,
-  Section,
-  StatusBadge,
-  TableHead,
-  TextField,
-  useCursorPages,
-  useLoad,
-  usePoll,
-} from "../ui.tsx";
+import { ConfirmButton, ErrorBox, Notice, Section, StatusBadge, TableHead, TextField } from "../ui.tsx";
 
 /** How often running things are asked about again; the issue's ceiling is every 2 s. */
 export const POLL_MS = 2000;
@@ -64,9 +54,7 @@ export function ServicePage({ stack, service }: { stack: string; service: string
 
   return (
     <main id="main">
-      <p class="crumbs">
-        <Link href={paths.stacks()}>Stacks</Link> / <Link href={paths.stack(stack)}>{stack}</Link> / {service}
-      </p>
+      <Crumbs stack={stack} name={service} />
       <h1>Service {service}</h1>
       <ErrorBox error={view.error} title={`Could not read service ${stack}/${service}`} />
       {view.data && <Overview view={view.data} />}
@@ -86,13 +74,7 @@ export function ServicePage({ stack, service }: { stack: string; service: string
             onRequested={refresh}
           />
         )}
-        <CursorPager
-          label="Deployments"
-          page={pages.page}
-          nextCursor={deployments.data?.nextCursor}
-          next={pages.next}
-          previous={pages.previous}
-        />
+        <CursorPager label="Deployments" pages={pages} nextCursor={deployments.data?.nextCursor} />
       </Section>
       {shown && (
         <Section title="Timeline">
@@ -236,11 +218,7 @@ function Actions(props: { view: ServiceView; deployments: Deployment[]; onReques
           />
         )}
       </div>
-      {done && (
-        <p role="status" class="notice">
-          {done}
-        </p>
-      )}
+      <Notice text={done} />
     </Section>
   );
 }

@@ -1,9 +1,11 @@
 import { useState } from "preact/hooks";
 import type { ApplyResponse, Deployment, ServiceView } from "../api.ts";
 import { useConsole } from "../context.ts";
+import { formatTime } from "../format.ts";
 import { Highlighted } from "../highlight.tsx";
-import { Link, paths } from "../router.tsx";
-import { ErrorBox, formatTime, Section, StatusBadge, TableHead, useLoad } from "../ui.tsx";
+import { useLoad } from "../hooks.ts";
+import { Crumbs, Link, paths } from "../router.tsx";
+import { ErrorBox, ListOf, Section, StatusBadge, TableHead } from "../ui.tsx";
 
 interface ServiceRow {
   view: ServiceView;
@@ -11,7 +13,7 @@ interface ServiceRow {
 }
 
 /** Where a web service is reached from, as its spec says (`loadBalancing`). */
-export function ingressOf(spec: Record<string, unknown>): string | undefined {
+function ingressOf(spec: Record<string, unknown>): string | undefined {
   const balancing = spec.loadBalancing as
     | { type?: unknown; properties?: Record<string, unknown> }
     | undefined;
@@ -38,9 +40,7 @@ export function StackPage({ stack }: { stack: string }) {
 
   return (
     <main id="main">
-      <p class="crumbs">
-        <Link href={paths.stacks()}>Stacks</Link> / {stack}
-      </p>
+      <Crumbs stack={stack} />
       <h1>Stack {stack}</h1>
       <ErrorBox error={loaded.error} title={`Could not read stack ${stack}`} />
       {loaded.loading && !loaded.data && <p role="status">Loading…</p>}
@@ -190,7 +190,7 @@ function DryRun({ stack }: { stack: string }) {
   );
 }
 
-export function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: string | undefined }) {
+function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: string | undefined }) {
   return (
     <table>
       <caption>
@@ -207,15 +207,13 @@ export function PlanTable({ plan, fileName }: { plan: ApplyResponse; fileName: s
             </td>
             <td>
               {entry.reason && <p>{entry.reason}</p>}
-              {entry.changes && entry.changes.length > 0 && (
-                <ul>
-                  {entry.changes.map((change) => (
-                    <li key={change.path}>
-                      <code>{change.path}</code>: {show(change.before)} → {show(change.after)}
-                    </li>
-                  ))}
-                </ul>
-              )}
+              <ListOf items={entry.changes} keyOf={(change) => change.path}>
+                {(change) => (
+                  <>
+                    <code>{change.path}</code>: {show(change.before)} → {show(change.after)}
+                  </>
+                )}
+              </ListOf>
             </td>
           </tr>
         ))}

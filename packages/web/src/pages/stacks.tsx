@@ -1,10 +1,13 @@
 import { useLayoutEffect } from "preact/hooks";
 import type { ListedStack } from "../api.ts";
 import { useConsole } from "../context.ts";
+import { formatTime, warmTimeFormat } from "../format.ts";
+import { useLoad } from "../hooks.ts";
+import { Pager, usePages } from "../paging.tsx";
 import { Link, navigate, paths } from "../router.tsx";
-import { ErrorBox, formatTime, Pager, TableHead, tone, useLoad, usePages, warmTimeFormat } from "../ui.tsx";
+import { ErrorBox, TableHead, tone } from "../ui.tsx";
 
-export const PAGE_SIZES = [25, 50, 100, 200] as const;
+const PAGE_SIZES = [25, 50, 100, 200] as const;
 
 export function StacksPage(props: { search: URLSearchParams }) {
   const { client } = useConsole();
@@ -63,7 +66,7 @@ export function StacksPage(props: { search: URLSearchParams }) {
   );
 }
 
-export function StacksTable(props: { stacks: ListedStack[] }) {
+function StacksTable(props: { stacks: ListedStack[] }) {
   useLayoutEffect(() => {
     if (performance.getEntriesByName("berth:stacks-data").length > 0) {
       performance.measure("berth:stacks-render", "berth:stacks-data");

@@ -1,19 +1,10 @@
 import { useState } from "preact/hooks";
 import type { CreatedToken, Scope } from "../api.ts";
 import { useConsole } from "../context.ts";
-import {
-  ConfirmButton,
-  CopyField,
-  ErrorBox,
-  formatTime,
-  Pager,
-  Section,
-  TableHead,
-  TextField,
-  useLoad,
-  usePages,
-  useSubmit,
-} from "../ui.tsx";
+import { formatTime } from "../format.ts";
+import { useLoad, useSubmit } from "../hooks.ts";
+import { Pager, usePages } from "../paging.tsx";
+import { ConfirmButton, CopyField, ErrorBox, Notice, Section, TableHead, TextField } from "../ui.tsx";
 
 const SCOPES: Scope[] = ["read", "deploy", "admin"];
 
@@ -67,11 +58,7 @@ export function TokensPage() {
       </Section>
       <Section title="Tokens">
         <ErrorBox error={tokens.error} title="Could not list the tokens" />
-        {notice && (
-          <p role="status" class="notice">
-            {notice}
-          </p>
-        )}
+        <Notice text={notice} />
         {tokens.data && (
           <table>
             <TableHead columns={["Name", "Id", "Scopes", "Created", "Last used", ""]} />

@@ -1,22 +1,11 @@
 import { useState } from "preact/hooks";
 import type { CreatedReceiver, CreateReceiverBody, Delivery, Receiver } from "../api.ts";
 import { useConsole } from "../context.ts";
+import { formatTime } from "../format.ts";
+import { useLoad, useSubmit } from "../hooks.ts";
+import { CursorPager, Pager, useCursorPages, usePages } from "../paging.tsx";
 import { Link, navigate, paths } from "../router.tsx";
-import {
-  ConfirmButton,
-  CopyField,
-  CursorPager,
-  ErrorBox,
-  formatTime,
-  Pager,
-  Section,
-  TableHead,
-  TextField,
-  useCursorPages,
-  useLoad,
-  usePages,
-  useSubmit,
-} from "../ui.tsx";
+import { ConfirmButton, CopyField, ErrorBox, ListOf, Section, TableHead, TextField } from "../ui.tsx";
 
 const PROVIDERS: CreateReceiverBody["provider"][] = [
   "github",
@@ -216,13 +205,7 @@ export function WebhookPage({ id }: { id: string }) {
         {deliveries.data && deliveries.data.deliveries.length > 0 && (
           <DeliveriesTable deliveries={deliveries.data.deliveries} />
         )}
-        <CursorPager
-          label="Deliveries"
-          page={pages.page}
-          nextCursor={deliveries.data?.nextCursor}
-          next={pages.next}
-          previous={pages.previous}
-        />
+        <CursorPager label="Deliveries" pages={pages} nextCursor={deliveries.data?.nextCursor} />
       </Section>
     </main>
   );
@@ -261,15 +244,9 @@ function DeliveriesTable({ deliveries }: { deliveries: Delivery[] }) {
             </td>
             <td>
               {delivery.reason}
-              {delivery.services.length > 0 && (
-                <ul>
-                  {delivery.services.map((service) => (
-                    <li key={service.service}>
-                      {service.service}: {service.outcome} ({service.reason})
-                    </li>
-                  ))}
-                </ul>
-              )}
+              <ListOf items={delivery.services} keyOf={(service) => service.service}>
+                {(service) => `${service.service}: ${service.outcome} (${service.reason})`}
+              </ListOf>
             </td>
           </tr>
         ))}

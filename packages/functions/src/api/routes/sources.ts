@@ -6,7 +6,7 @@ import { defineRoute, reply } from "../route.ts";
 import { CreatedSource, NoQuery } from "../schemas.ts";
 
 /** Long enough to pack and send a large directory on a slow link, short enough that a leaked URL soon dies. */
-export const UPLOAD_EXPIRY_SECONDS = 15 * 60;
+const UPLOAD_EXPIRY_SECONDS = 15 * 60;
 const CONTENT_TYPE = "application/gzip";
 
 const createSource = defineRoute({

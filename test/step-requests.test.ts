@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ApiGatewayV2Client, GetApisCommand, GetRoutesCommand } from "@aws-sdk/client-apigatewayv2";
 import { ApplicationAutoScalingClient } from "@aws-sdk/client-application-auto-scaling";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
@@ -18,55 +15,36 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListServicesCommand, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSettings } from "../packages/core/src/config.ts";
+import { describe, expect, it } from "vitest";
 import { taskStopped } from "../packages/core/src/deployments/__fixtures__/ecs-events.ts";
 import { Deployment, JobRun } from "../packages/core/src/deployments/index.ts";
 import { Rollout } from "../packages/core/src/deployments/rollout/index.ts";
 import { Spec } from "../packages/core/src/spec/index.ts";
 import { ServiceRecord, StackRecord, WaitRecord } from "../packages/core/src/store/index.ts";
-import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
-import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
-import { localInstallation } from "../packages/local/src/installation.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
-import { type ContractRequest, invalidRequests, recordingInto } from "./support/botocore.ts";
+import { type ContractRequest, invalidRequests } from "./support/botocore.ts";
+import { expectOperations, parseStack, recordingBerthLocal } from "./support/local-requests.ts";
 
 /**
  * Every request the workflow steps send, checked against AWS's own service models: the steps
  * run against Berth Local's endpoints through real SDK clients, each wrapped to record what it
  * sends (the request still goes through), then botocore's ParamValidator judges the records.
  */
-let table: LocalTable;
-let local: BerthLocal;
-const recorded: ContractRequest[] = [];
-
-function recording<T extends object>(service: string, client: T): T {
-  return recordingInto(recorded, service, client);
-}
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
-});
-afterAll(async () => {
-  await local?.close();
-  await table?.stop();
-});
+const berth = recordingBerthLocal("berth-step-requests-");
+const { recorded, recording } = berth;
 
 /** Stores a stack file and its compute resources as services, as an apply does. */
 async function storeStack(stack: string, stackFile: string): Promise<void> {
-  await StackRecord.put(table.store, { name: stack, stage: "local", stackFile });
-  const parsed = Spec.parse(stackFile);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  for (const [name, resource] of Object.entries(parsed.stack.resources)) {
+  await StackRecord.put(berth.table.store, { name: stack, stage: "local", stackFile });
+  for (const [name, resource] of Object.entries(parseStack(stackFile).resources)) {
     if (!Spec.isCompute(resource)) continue;
-    await ServiceRecord.create(table.store, { stack, name, spec: resource as Record<string, unknown> });
+    await ServiceRecord.create(berth.table.store, { stack, name, spec: resource as Record<string, unknown> });
   }
 }
 
 /** A requested deployment of a service, as a step's input. */
 async function requestInput(stack: string, service: string, hashDigit: string) {
-  const requested = await Deployment.requestDeployment(table.store, {
+  const requested = await Deployment.requestDeployment(berth.table.store, {
     stack,
     service,
     trigger: "api",
@@ -81,27 +59,93 @@ function ecsDeployment(applied: Rollout.AppliedService | Rollout.RegisteredJob):
   return applied;
 }
 
+/** Loads, prepares and applies a requested deployment: apply-service's answer. */
+async function loadAndApply(ctx: Rollout.StepContext, input: Awaited<ReturnType<typeof requestInput>>) {
+  await Rollout.loadDeployment(ctx, input);
+  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
+  return Rollout.applyService(ctx, { ...input, resources: prepared });
+}
+
 /** Loads, prepares and applies a service's deployment, then ends it so the next one may start. */
 async function deployThrough(ctx: Rollout.StepContext, stack: string, service: string, hashDigit: string) {
   const input = await requestInput(stack, service, hashDigit);
-  await Rollout.loadDeployment(ctx, input);
-  const prepared = await Rollout.prepareResources(ctx, { ...input, builds: [] });
-  ecsDeployment(await Rollout.applyService(ctx, { ...input, resources: prepared }));
+  ecsDeployment(await loadAndApply(ctx, input));
   await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
-  await Deployment.releaseService(table.store, stack, service, input.deploymentId);
+  await Deployment.releaseService(berth.table.store, stack, service, input.deploymentId);
   return input;
 }
 
+/** Requests a service's deletion and runs delete-service until the service has drained. */
+async function deleteThrough(
+  ctx: Rollout.StepContext,
+  stack: string,
+  service: string,
+  hashDigit: string,
+  timeoutMs?: number,
+): Promise<void> {
+  const deletion = await requestInput(stack, service, hashDigit);
+  await waitFor(
+    `the deletion of ${service}`,
+    async () =>
+      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
+        if (error.name !== "Berth.ServiceDraining") throw error;
+        return undefined;
+      }),
+    timeoutMs,
+  );
+}
+
+/** The `service:Operation` of each request sent while `action` ran. */
+async function operationsSentBy(action: () => Promise<unknown>): Promise<string[]> {
+  const before = recorded.length;
+  await action();
+  return recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+}
+
+/** The requests recorded since `from`, after expecting each operation among them and all of them valid. */
+function expectValidRequestsSince(from: number, operations: readonly string[]): ContractRequest[] {
+  const sent = recorded.slice(from);
+  expectOperations(sent, operations);
+  expect(invalidRequests(sent)).toEqual([]);
+  return sent;
+}
+
+/** Berth Local's target groups whose names start with `prefix`. */
+async function targetGroupsNamed(ctx: Rollout.StepContext, prefix: string) {
+  const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
+  return groups.filter((group) => group.TargetGroupName?.startsWith(prefix));
+}
+
+/** The ECS service as DescribeServices answers for it. */
+async function describedService(ctx: Rollout.StepContext, name: string) {
+  const { services: [service] = [] } = await ctx.clients.ecs.send(
+    new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: [name] }),
+  );
+  return service;
+}
+
+/** The test app (an HTTP server on $PORT) as prebuilt-image packaging, a YAML flow mapping. */
+const APP_PACKAGING = `{ type: prebuilt-image, properties: { image: "${httpApp().image}", command: ["node", "server.mjs"] } }`;
+
+/**
+ * A multi-container-workload resource whose one container `app` runs the test app; `container`
+ * goes on after the container's packaging, each of its lines indented by ten spaces.
+ */
+function appWorkload(container: string): string {
+  return `
+    type: multi-container-workload
+    properties:
+      resources: { cpu: 0.25, memory: 512 }
+      containers:
+        - name: app
+          packaging: ${APP_PACKAGING}${container}`;
+}
+
 function context(): Rollout.StepContext {
-  const aws = {
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
-  };
-  const installation = localInstallation({ account: "000000000000", region: "us-east-1" });
+  const aws = berth.aws();
   return {
-    store: table.store,
-    settings: readSettings({ ...installation.functionEnvironment, AWS_REGION: "us-east-1" }),
+    store: berth.table.store,
+    settings: berth.settings(),
     clients: {
       ecs: recording("ecs", new ECSClient(aws)),
       logs: recording("logs", new CloudWatchLogsClient(aws)),
@@ -119,17 +163,12 @@ function context(): Rollout.StepContext {
 
 describe("the requests of the workflow steps", () => {
   it("are valid for AWS's service models, from preflight to a fail-fast rollback and a deletion", async () => {
-    const app = httpApp();
     const stackFile = `
 resources:
   api:
     type: private-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${APP_PACKAGING}
       resources: { cpu: 0.25, memory: 512 }
       environment:
         - name: VERSION
@@ -146,20 +185,14 @@ resources:
   web:
     type: worker-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: berth.local/berth/shop/web@sha256:${"0".repeat(64)}
+      packaging: { type: prebuilt-image, properties: { image: "berth.local/berth/shop/web@sha256:${"0".repeat(64)}" } }
       resources: { cpu: 0.25, memory: 512 }
       connectTo: [api]
   report:
     type: batch-job
     properties:
       container:
-        packaging:
-          type: prebuilt-image
-          properties:
-            image: berth.local/berth/shop/report@sha256:${"1".repeat(64)}
+        packaging: { type: prebuilt-image, properties: { image: "berth.local/berth/shop/report@sha256:${"1".repeat(64)}" } }
       resources: { cpu: 0.25, memory: 512 }
       timeout: 300
       retryConfig: { attempts: 3, retryIntervalSeconds: 5, retryIntervalMultiplier: 2 }
@@ -184,8 +217,7 @@ resources:
     const prepared = await Rollout.prepareResources(ctx, { ...api, builds: [] });
     const applied = ecsDeployment(await Rollout.applyService(ctx, { ...api, resources: prepared }));
     const ecs = new ECSClient({
-      endpoint: local.awsEndpoint.url,
-      region: "us-east-1",
+      ...berth.aws(),
       credentials: { accessKeyId: "b", secretAccessKey: "b" },
     });
     await waitFor("the first revision's ECS deployment to complete", async () => {
@@ -204,16 +236,11 @@ resources:
     const outcome = await Rollout.advanceWait(ctx, { ...api, applied });
     expect(outcome.status).toBe("SUCCEEDED");
     await Rollout.finalize(ctx, { ...api, outcome });
-    await Deployment.releaseService(table.store, "shop", "api", api.deploymentId);
+    await Deployment.releaseService(berth.table.store, "shop", "api", api.deploymentId);
 
     // A second revision whose tasks fail: the handler's rollback is an UpdateService too.
-    const second = await input("api");
-    await Rollout.loadDeployment(ctx, second);
-    const secondPrepared = await Rollout.prepareResources(ctx, { ...second, builds: [] });
-    const secondApplied = ecsDeployment(
-      await Rollout.applyService(ctx, { ...second, resources: secondPrepared }),
-    );
-    const wait = await WaitRecord.get(table.store, "berth", secondApplied.ecsService);
+    const secondApplied = ecsDeployment(await loadAndApply(ctx, await input("api")));
+    const wait = await WaitRecord.get(berth.table.store, "berth", secondApplied.ecsService);
     if (!wait) throw new Error("no wait for the second revision");
     for (const task of ["a", "b"]) {
       await Rollout.handleEcsEvent(
@@ -221,32 +248,24 @@ resources:
         taskStopped(wait, task, { containers: [{ name: "api", exitCode: 1 }] }),
       );
     }
-    expect((await WaitRecord.get(table.store, "berth", secondApplied.ecsService))?.phase).toBe(
+    expect((await WaitRecord.get(berth.table.store, "berth", secondApplied.ecsService))?.phase).toBe(
       "rolling-back",
     );
 
     await expect(Rollout.preflight(ctx, web)).rejects.toMatchObject({ name: "Berth.PreflightFailed" });
-    const deletion = await input("api");
-    await waitFor("the deletion to drain the service", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteThrough(ctx, "shop", "api", "a");
 
     // A batch job: its run state machine is created, then updated by the next deployment.
     for (let round = 0; round < 2; round += 1) {
       const job = await input("report");
-      await Rollout.loadDeployment(ctx, job);
-      const prepared = await Rollout.prepareResources(ctx, { ...job, builds: [] });
-      const registered = await Rollout.applyService(ctx, { ...job, resources: prepared });
+      const registered = await loadAndApply(ctx, job);
       if (!("outcome" in registered)) throw new Error("a batch job answered an ECS deployment");
       expect(registered.outcome.status).toBe("SUCCEEDED");
       await Rollout.finalize(ctx, { ...job, outcome: registered.outcome });
-      await Deployment.releaseService(table.store, "shop", "report", job.deploymentId);
+      await Deployment.releaseService(berth.table.store, "shop", "report", job.deploymentId);
     }
     // The API's job runs: started with overrides, listed, read with their history.
-    const runs = { store: table.store, sfn: ctx.clients.sfn };
+    const runs = { store: berth.table.store, sfn: ctx.clients.sfn };
     const run = await JobRun.start(runs, {
       stack: "shop",
       job: "report",
@@ -257,8 +276,7 @@ resources:
     expect((await JobRun.describe(runs, { stack: "shop", job: "report", id: run.id })).id).toBe(run.id);
     await Rollout.deleteService(ctx, await input("report"));
 
-    const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidRequestsSince(0, [
       "ecr:DescribeImages",
       "logs:CreateLogGroup",
       "logs:PutRetentionPolicy",
@@ -286,45 +304,27 @@ resources:
       "stepfunctions:ListExecutions",
       "stepfunctions:DescribeExecution",
       "stepfunctions:GetExecutionHistory",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(recorded)).toEqual([]);
+    ]);
   });
 
   it("are valid for AWS's service models for HTTP API gateways: created with a web service and a workload's routes, then removed", async () => {
     const from = recorded.length;
-    const app = httpApp();
     const stackFile = `
 resources:
   site:
     type: web-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${APP_PACKAGING}
       resources: { cpu: 0.25, memory: 512 }
       cors: { enabled: true, allowedOrigins: ["https://shop.example"] }
   edge:
     type: http-api-gateway
-  shop:
-    type: multi-container-workload
-    properties:
-      resources: { cpu: 0.25, memory: 512 }
-      containers:
-        - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+  shop:${appWorkload(`
           events:
             - type: http-api-gateway
               properties: { httpApiGatewayName: edge, containerPort: 3000, method: GET, path: "/items/{id}" }
             - type: http-api-gateway
-              properties: { httpApiGatewayName: edge, containerPort: 3000, method: "*", path: "/api/{proxy+}" }
+              properties: { httpApiGatewayName: edge, containerPort: 3000, method: "*", path: "/api/{proxy+}" }`)}
 `;
     const ctx = context();
     await storeStack("pub", stackFile);
@@ -332,9 +332,7 @@ resources:
     const site = await deploy("site");
     const shop = await deploy("shop");
     // Deployed again: everything is found, nothing created twice.
-    const before = recorded.length;
-    await deploy("site");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsSentBy(() => deploy("site"));
     expect(
       again.filter((operation) =>
         /^(apigatewayv2|servicediscovery|ecs):(Create|Update|Delete)/.test(operation),
@@ -349,13 +347,7 @@ resources:
     expect(routes.map((route) => route.RouteKey).sort()).toEqual(["ANY /api/{proxy+}", "GET /items/{id}"]);
 
     for (const input of [site, shop]) {
-      const deletion = await requestInput("pub", input.service, "c");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteThrough(ctx, "pub", input.service, "c");
     }
     const { Items: left = [] } = await ctx.clients.apiGateway.send(new GetApisCommand({}));
     expect(left.filter((api) => api.Name?.startsWith("berth-pub-"))).toEqual([]);
@@ -364,9 +356,7 @@ resources:
     );
     expect(registries.filter((service) => service.Name?.startsWith("pub-"))).toEqual([]);
 
-    const mine = recorded.slice(from);
-    const operations = new Set(mine.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidRequestsSince(from, [
       "apigatewayv2:CreateApi",
       "apigatewayv2:GetApis",
       "apigatewayv2:CreateStage",
@@ -379,28 +369,15 @@ resources:
       "servicediscovery:CreateService",
       "servicediscovery:DeleteService",
       "ecs:CreateService",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(mine)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
 describe("the requests of application load balancers", () => {
   it("are valid for AWS's service models: a balancer shared by two services by path, deployed twice, then removed", async () => {
     const from = recorded.length;
-    const app = httpApp();
-    const workload = (path: string, priority: number) => `
-    type: multi-container-workload
-    properties:
-      resources: { cpu: 0.25, memory: 512 }
-      containers:
-        - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+    const workload = (path: string, priority: number) =>
+      appWorkload(`
           stopTimeout: 7
           loadBalancerHealthCheck: { healthcheckPath: /health, healthcheckInterval: 10 }
           events:
@@ -413,7 +390,7 @@ describe("the requests of application load balancers", () => {
                 methods: [GET, POST]
                 headers: [{ headerName: x-tenant, values: ["a*"] }]
                 queryParams: [{ paramName: v, values: ["1"] }]
-                sourceIps: ["10.0.0.0/8"]`;
+                sourceIps: ["10.0.0.0/8"]`);
     const stackFile = `
 resources:
   front:
@@ -426,9 +403,7 @@ resources:
     const deploy = (service: string) => deployThrough(ctx, "lbs", service, "d");
     const orders = await deploy("orders");
     const users = await deploy("users");
-    const before = recorded.length;
-    await deploy("orders");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsSentBy(() => deploy("orders"));
     expect(
       again.filter((operation) =>
         /^(elbv2|ecs):(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation),
@@ -439,35 +414,23 @@ resources:
       new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] }),
     );
     expect(balancers).toHaveLength(1);
-    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("b-lbs-front-"));
+    const mine = await targetGroupsNamed(ctx, "b-lbs-front-");
     expect(mine.map((group) => [group.TargetGroupName, group.TargetType, group.HealthCheckPath])).toEqual([
       ["b-lbs-front-orders-app-3000", "ip", "/health"],
       ["b-lbs-front-users-app-3000", "ip", "/health"],
     ]);
-    const { services: [service] = [] } = await ctx.clients.ecs.send(
-      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["lbs-orders"] }),
-    );
+    const service = await describedService(ctx, "lbs-orders");
     expect(service?.loadBalancers?.[0]?.targetGroupArn).toBe(mine[0]?.TargetGroupArn);
 
     for (const input of [orders, users]) {
-      const deletion = await requestInput("lbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteThrough(ctx, "lbs", input.service, "e");
     }
     await expect(
       ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-lbs-front"] })),
     ).rejects.toMatchObject({ name: "LoadBalancerNotFoundException" });
-    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    expect(left.filter((group) => group.TargetGroupName?.startsWith("b-lbs-"))).toEqual([]);
+    expect(await targetGroupsNamed(ctx, "b-lbs-")).toEqual([]);
 
-    const sent = recorded.slice(from);
-    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidRequestsSince(from, [
       "elbv2:CreateLoadBalancer",
       "elbv2:CreateTargetGroup",
       "elbv2:ModifyTargetGroupAttributes",
@@ -477,31 +440,18 @@ resources:
       "elbv2:DeleteRule",
       "elbv2:DeleteLoadBalancer",
       "elbv2:DeleteTargetGroup",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(sent)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
 describe("the requests of network load balancers", () => {
   it("are valid for AWS's service models: a balancer with TCP and TLS listeners shared by two services, deployed twice, then removed", async () => {
     const from = recorded.length;
-    const app = httpApp();
-    const container = (events: string, health = "") => `
-    type: multi-container-workload
-    properties:
-      resources: { cpu: 0.25, memory: 512 }
-      containers:
-        - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+    const container = (events: string, health = "") =>
+      appWorkload(`
           stopTimeout: 6
           ${health}
-          events:${events}`;
+          events:${events}`);
     const event = (listenerPort: number) => `
             - type: network-load-balancer
               properties: { loadBalancerName: edge, listenerPort: ${listenerPort}, containerPort: 3000 }`;
@@ -523,9 +473,7 @@ resources:
     const deploy = (service: string) => deployThrough(ctx, "nlbs", service, "d");
     const lines = await deploy("lines");
     const admin = await deploy("admin");
-    const before = recorded.length;
-    await deploy("lines");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsSentBy(() => deploy("lines"));
     expect(
       again.filter((operation) => /^elbv2:(Create|Delete|Modify(Listener|TargetGroup)$)/.test(operation)),
     ).toEqual([]);
@@ -534,8 +482,7 @@ resources:
       new DescribeLoadBalancersCommand({ Names: ["berth-nlbs-edge"] }),
     );
     expect([balancer?.Type, balancer?.Scheme]).toEqual(["network", "internal"]);
-    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("n-nlbs-edge-"));
+    const mine = await targetGroupsNamed(ctx, "n-nlbs-edge-");
     expect(
       mine.map((group) => [
         group.TargetGroupName,
@@ -549,9 +496,7 @@ resources:
       ["n-nlbs-edge-7100-admin-app-3000", "TCP", "ip", "HTTP"],
     ]);
     // The ECS service registers its tasks in both of its groups, one per listener.
-    const { services: [service] = [] } = await ctx.clients.ecs.send(
-      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["nlbs-lines"] }),
-    );
+    const service = await describedService(ctx, "nlbs-lines");
     expect(service?.loadBalancers?.map((entry) => entry.targetGroupArn)).toEqual(
       mine.slice(0, 2).map((group) => group.TargetGroupArn),
     );
@@ -574,13 +519,7 @@ resources:
     expect((await listenerOn(7000))?.Protocol).toBe("TCP");
 
     for (const input of [lines, admin]) {
-      const deletion = await requestInput("nlbs", input.service, "e");
-      await waitFor(`the deletion of ${input.service}`, async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      );
+      await deleteThrough(ctx, "nlbs", input.service, "e");
       if (input === lines) {
         // The shared balancer stays for admin, with admin's listener only.
         const { Listeners = [] } = await ctx.clients.elb.send(
@@ -592,12 +531,9 @@ resources:
     await expect(
       ctx.clients.elb.send(new DescribeLoadBalancersCommand({ Names: ["berth-nlbs-edge"] })),
     ).rejects.toMatchObject({ name: "LoadBalancerNotFoundException" });
-    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    expect(left.filter((group) => group.TargetGroupName?.startsWith("n-nlbs-"))).toEqual([]);
+    expect(await targetGroupsNamed(ctx, "n-nlbs-")).toEqual([]);
 
-    const sent = recorded.slice(from);
-    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidRequestsSince(from, [
       "elbv2:CreateLoadBalancer",
       "elbv2:CreateTargetGroup",
       "elbv2:ModifyTargetGroupAttributes",
@@ -606,27 +542,19 @@ resources:
       "elbv2:DeleteListener",
       "elbv2:DeleteLoadBalancer",
       "elbv2:DeleteTargetGroup",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(sent)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
 describe("the requests of a gradual deployment behind an application load balancer", () => {
   it("are valid for AWS's service models: alternate target group, production rule and advancedConfiguration, deployed twice, then removed", async () => {
     const from = recorded.length;
-    const app = httpApp();
     const stackFile = `
 resources:
   web:
     type: web-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${APP_PACKAGING}
       resources: { cpu: 0.25, memory: 512 }
       loadBalancing: { type: application-load-balancer }
       deployment: { strategy: Linear10PercentEvery3Minutes }
@@ -634,23 +562,18 @@ resources:
     const ctx = context();
     await storeStack("grad", stackFile);
     const web = await deployThrough(ctx, "grad", "web", "d");
-    const before = recorded.length;
-    await deployThrough(ctx, "grad", "web", "e");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsSentBy(() => deployThrough(ctx, "grad", "web", "e"));
     expect(
       again.filter((operation) => /^elbv2:(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation)),
     ).toEqual([]);
 
-    const { TargetGroups: groups = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    const mine = groups.filter((group) => group.TargetGroupName?.startsWith("b-grad-web-"));
+    const mine = await targetGroupsNamed(ctx, "b-grad-web-");
     expect(mine.map((group) => [group.TargetGroupName, group.TargetType, group.Port])).toEqual([
       ["b-grad-web-web-3000", "ip", 3000],
       ["b-grad-web-web-3000-alt", "ip", 3000],
     ]);
     const [primary, alternate] = mine.map((group) => group.TargetGroupArn ?? "");
-    const { services: [service] = [] } = await ctx.clients.ecs.send(
-      new DescribeServicesCommand({ cluster: ctx.settings.cluster, services: ["grad-web"] }),
-    );
+    const service = await describedService(ctx, "grad-web");
     const [entry] = service?.loadBalancers ?? [];
     expect(entry?.targetGroupArn).toBe(primary);
     expect(entry?.advancedConfiguration).toMatchObject({
@@ -670,18 +593,8 @@ resources:
       [primary, alternate],
     );
 
-    const deletion = await requestInput("grad", web.service, "f");
-    await waitFor(
-      "the deletion of web",
-      async () =>
-        Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-          if (error.name !== "Berth.ServiceDraining") throw error;
-          return undefined;
-        }),
-      120_000,
-    );
-    const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
-    expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);
+    await deleteThrough(ctx, "grad", web.service, "f", 120_000);
+    expect(await targetGroupsNamed(ctx, "b-grad-")).toEqual([]);
 
     const sent = recorded.slice(from);
     expect(sent.some((request) => request.operation === "CreateService")).toBe(true);

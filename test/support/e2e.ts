@@ -32,6 +32,20 @@ export async function newestDeployment(api: BerthApi, stack: string, service: st
 }
 
 /**
+ * Deletes a stack through the API and waits for each of its services' delete deployments,
+ * expecting every one to succeed.
+ */
+export async function deleteStackAndWait(api: BerthApi, stack: string, timeoutMs = 120_000): Promise<void> {
+  const deleted = await api.request<{
+    services: { service: string; deployment?: { deployment: { id: string } } }[];
+  }>("DELETE", `/v1/stacks/${stack}`);
+  for (const entry of deleted.services) {
+    const ended = await api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, timeoutMs);
+    expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
+  }
+}
+
+/**
  * The stability window of the tests' stacks (`failFast.stabilitySeconds`): after ECS completes a
  * rollout, Berth waits this long before it calls the deployment a success. Berth's default is
  * 10 s (or one health-check interval); a scenario deploys a dozen times, and only the stability

@@ -2,7 +2,7 @@ import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-e
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
-import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
+import { BerthApi, requested } from "./support/berth-api.ts";
 import {
   awsCli,
   type BerthLocalProcess,
@@ -11,6 +11,7 @@ import {
   startBerthLocalProcess,
 } from "./support/berth-local-process.ts";
 import {
+  deleteStackAndWait,
   e2eWorkspace,
   getText,
   localEcsClient,
@@ -146,13 +147,7 @@ describe("Service Connect with two stacks that have services of the same names",
   }, 120_000);
 
   it("deleting one stack removes its aliases and leaves the other stack working", async () => {
-    const deleted = await api.request<{
-      services: { service: string; deployment?: { deployment: Deployment } }[];
-    }>("DELETE", "/v1/stacks/right");
-    for (const entry of deleted.services) {
-      const ended = await api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
-      expect(ended.deployment.status, ended.deployment.reason).toBe("SUCCEEDED");
-    }
+    await deleteStackAndWait(api, "right");
     await waitFor(
       "right's aliases to be removed",
       async () => {

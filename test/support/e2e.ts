@@ -307,13 +307,15 @@ export function e2eWorkspace(prefix: string) {
 
 /**
  * A test file's own Berth Local in a fresh workspace: started before its tests, stopped after
- * them (waiting for its task processes to end), with the API and the CLI pointed at it.
+ * them (waiting for its task processes to end), with the API, an ECS client and the CLI pointed
+ * at it.
  */
 export function localSuite(prefix: string, options: { env?: Record<string, string> } = {}) {
   const workspace = e2eWorkspace(prefix);
   const { dataDir, logFile, adminToken } = workspace;
   let local: BerthLocalProcess | undefined;
   let api: BerthApi | undefined;
+  let ecs: ECSClient | undefined;
   const started = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error("Berth Local has not started");
     return value;
@@ -323,6 +325,7 @@ export function localSuite(prefix: string, options: { env?: Record<string, strin
     api = new BerthApiClient(local.apiUrl, adminToken);
   });
   afterAll(async () => {
+    ecs?.destroy();
     await local?.stop();
     await waitFor(
       "task processes to end",
@@ -337,6 +340,11 @@ export function localSuite(prefix: string, options: { env?: Record<string, strin
     },
     get api(): BerthApi {
       return started(api);
+    },
+    /** An ECS client for its AWS endpoint, made on first use. */
+    get ecs(): ECSClient {
+      ecs ??= localEcsClient(started(local).awsUrl);
+      return ecs;
     },
     berth: (args: string[]) => runBerth(args, { apiUrl: started(local).apiUrl, token: adminToken }),
   };

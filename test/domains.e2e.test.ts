@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { deleteStackAndWait, localSuite } from "./support/e2e.ts";
 
@@ -20,7 +20,7 @@ const app = httpApp();
 const stackFile = join(work, "berth.yml");
 
 const service = (properties: Record<string, unknown>) => ({
-  packaging: { type: "prebuilt-image", properties: { image: app.image, command: ["node", "server.mjs"] } },
+  packaging: appPackaging(app.image),
   resources: { cpu: 0.25, memory: 512 },
   internalHealthCheck: { healthCheckCommand: HTTP_HEALTH_CHECK, ...HEALTH_CHECK_TIMING, retries: 1 },
   ...properties,

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { localSuite, newestDeployment } from "./support/e2e.ts";
 import { okBody, underLoad } from "./support/load.ts";
@@ -32,10 +32,7 @@ function writeStack(version: string, environment: Record<string, string> = {}): 
         web: {
           type: "web-service",
           properties: {
-            packaging: {
-              type: "prebuilt-image",
-              properties: { image: app.image, command: ["node", "server.mjs"] },
-            },
+            packaging: appPackaging(app.image),
             resources: { cpu: 0.25, memory: 512 },
             port: 3000,
             stopTimeout: 5,

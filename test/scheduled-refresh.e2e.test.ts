@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { refreshLines } from "../packages/cli/src/refreshes.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { type Deployment, requested } from "./support/berth-api.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { getText, localSuite, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
@@ -47,10 +47,7 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
       web: {
         type: "private-service",
         properties: {
-          packaging: {
-            type: "prebuilt-image",
-            properties: { image: app(crashFile), command: ["node", "server.mjs"] },
-          },
+          packaging: appPackaging(app(crashFile)),
           resources: { cpu: 0.25, memory: 512 },
           failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           internalHealthCheck: {

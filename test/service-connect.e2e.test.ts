@@ -1,7 +1,7 @@
 import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { requested } from "./support/berth-api.ts";
 import { awsCli, logTail, processesUnder } from "./support/berth-local-process.ts";
 import {
@@ -29,10 +29,7 @@ function stackFile(stack: "left" | "right"): string {
   const service = (environment: Record<string, string>) => ({
     type: "private-service",
     properties: {
-      packaging: {
-        type: "prebuilt-image",
-        properties: { image: apps[stack].image, command: ["node", "server.mjs"] },
-      },
+      packaging: appPackaging(apps[stack].image),
       resources: { cpu: 0.25, memory: 512 },
       failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
       environment: Object.entries(environment).map(([name, value]) => ({ name, value })),

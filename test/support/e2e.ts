@@ -6,7 +6,7 @@ import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/clie
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
   awsCli,
@@ -77,10 +77,7 @@ export function appStack(options: {
       [options.service]: {
         type: "private-service",
         properties: {
-          packaging: {
-            type: "prebuilt-image",
-            properties: { image: options.image, command: ["node", "server.mjs"] },
-          },
+          packaging: appPackaging(options.image),
           resources: { cpu: 0.25, memory: 512 },
           environment,
           ...(options.instances === undefined
@@ -285,6 +282,25 @@ export async function runBerth(
 
 export function eventsOfType(events: DeploymentEvent[], type: string): DeploymentEvent[] {
   return events.filter((event) => event.type === type);
+}
+
+/**
+ * Expects a deployment's events to hold at least one task-failed event, each for a container that
+ * exited with `exitCode` (and ECS's `stopCode`, when given) after logging a line containing `logLine`.
+ */
+export function expectTaskFailures(
+  events: DeploymentEvent[],
+  expected: { exitCode: number; stopCode?: string; logLine: string },
+): void {
+  const failures = eventsOfType(events, "task-failed");
+  expect(failures.length).toBeGreaterThanOrEqual(1);
+  for (const failure of failures) {
+    expect(failure.data?.exitCode).toBe(expected.exitCode);
+    if (expected.stopCode !== undefined) expect(failure.data?.stopCode).toBe(expected.stopCode);
+    expect(failure.data?.logLines).toEqual(
+      expect.arrayContaining([expect.stringContaining(expected.logLine)]),
+    );
+  }
 }
 
 /** The task definition a deployment's events name under `type` (e.g. `task-definition`, `service-updated`). */

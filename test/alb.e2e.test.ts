@@ -4,7 +4,13 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
+import {
+  balancers as balancersOn,
+  targetGroupNames,
+  targetStates as targetStatesOn,
+} from "./support/elbv2.ts";
+import { ask, underLoad } from "./support/load.ts";
 
 /**
  * An application load balancer end to end on Berth Local: the alb-paths example (two services
@@ -22,86 +28,11 @@ cpSync(join(root, "examples/alb-paths"), exampleDir, { recursive: true });
 const stackFile = join(exampleDir, "berth.yml");
 const BALANCER = "berth-shop-front";
 
-interface Balancer {
-  LoadBalancerArn: string;
-  LoadBalancerName: string;
-  DNSName: string;
-  Type: string;
-  Scheme: string;
-}
+const balancers = () => balancersOn(suite.local.awsUrl);
+const targetStates = (group: string) => targetStatesOn(suite.local.awsUrl, group);
 
-async function balancers(): Promise<Balancer[]> {
-  const { LoadBalancers } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-load-balancers"])) as {
-    LoadBalancers: Balancer[];
-  };
-  return LoadBalancers;
-}
-
-async function targetGroupArn(name: string): Promise<string> {
-  const { TargetGroups } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-target-groups",
-    "--names",
-    name,
-  ])) as { TargetGroups: { TargetGroupArn: string }[] };
-  const arn = TargetGroups[0]?.TargetGroupArn;
-  if (!arn) throw new Error(`no target group ${name}`);
-  return arn;
-}
-
-async function targetStates(group: string): Promise<string[]> {
-  const { TargetHealthDescriptions } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-target-health",
-    "--target-group-arn",
-    await targetGroupArn(group),
-  ])) as { TargetHealthDescriptions: { TargetHealth: { State: string } }[] };
-  return TargetHealthDescriptions.map((description) => description.TargetHealth.State);
-}
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-async function ask(url: string): Promise<Answer> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, body: await response.text() };
-}
-
-const json = (answer: Answer) =>
+const json = (answer: { body: string }) =>
   JSON.parse(answer.body) as { service: string; greeting: string; path: string };
-
-/**
- * Asks `url` back to back from four clients until `until` resolves, then answers the greetings
- * seen, the failures (anything but a 200 from `service`) and how many requests were made.
- */
-async function underLoad(url: string, service: string, until: () => Promise<unknown>) {
-  const failures: string[] = [];
-  const greetings = new Map<string, number>();
-  let total = 0;
-  let running = true;
-  const clients = Array.from({ length: 4 }, async () => {
-    while (running) {
-      try {
-        const answer = await ask(url);
-        total += 1;
-        const body = answer.status === 200 ? json(answer) : undefined;
-        if (body?.service !== service) failures.push(`${answer.status} ${answer.body}`);
-        else greetings.set(body.greeting, (greetings.get(body.greeting) ?? 0) + 1);
-      } catch (error) {
-        failures.push(String(error));
-      }
-    }
-  });
-  try {
-    await until();
-  } finally {
-    running = false;
-    await Promise.all(clients);
-  }
-  return { failures, greetings, total };
-}
 
 /** Changes a service's GREETING in the stack file (the example's `value: hello from <service>`). */
 function setGreeting(from: string, to: string): void {
@@ -193,7 +124,14 @@ describe("two services behind one application load balancer on Berth Local", { s
     setGreeting("hello from orders", "hello again from orders");
     const users = ask(`${url}/users`);
     let deploy: Awaited<ReturnType<typeof berth>> | undefined;
-    const load = await underLoad(`${url}/orders/1`, "orders", async () => {
+    const ordersGreeting = async () => {
+      const answer = await ask(`${url}/orders/1`);
+      const body = answer.status === 200 ? json(answer) : undefined;
+      return body?.service === "orders"
+        ? { greeting: body.greeting }
+        : { failure: `${answer.status} ${answer.body}` };
+    };
+    const load = await underLoad(ordersGreeting, async () => {
       deploy = await berth(["deploy", "-f", stackFile, "--stack", "shop", "--timeout", "4m"]);
       // Until the old tasks are gone: every answer comes from the new revision.
       await waitFor(
@@ -213,20 +151,9 @@ describe("two services behind one application load balancer on Berth Local", { s
   }, 400_000);
 
   it("deleting the stack removes the balancer, its listener and target groups", async () => {
-    const deleted = await suite.api.request<{
-      services: { service: string; deployment?: { deployment: { id: string } } }[];
-    }>("DELETE", "/v1/stacks/shop");
-    for (const entry of deleted.services) {
-      const ended = await suite.api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
-      expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
-    }
+    await deleteStackAndWait(suite.api, "shop");
     expect((await balancers()).map((balancer) => balancer.LoadBalancerName)).not.toContain(BALANCER);
-    const { TargetGroups } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-target-groups"])) as {
-      TargetGroups: { TargetGroupName: string }[];
-    };
-    expect(
-      TargetGroups.map((group) => group.TargetGroupName).filter((name) => name.startsWith("b-shop-")),
-    ).toEqual([]);
+    expect(await targetGroupNames(suite.local.awsUrl, "b-shop-")).toEqual([]);
     // Nothing listens on its address any more.
     await expect(ask(`${url}/orders`)).rejects.toThrow();
     await suite.api.request("GET", "/v1/stacks/shop", { expect: [404] });

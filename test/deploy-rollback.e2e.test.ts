@@ -19,6 +19,7 @@ import {
   deployExecutionNames,
   e2eWorkspace,
   eventsOfType,
+  expectTaskFailures,
   gatedHealthCheck,
   getText,
   keepAsking,
@@ -123,6 +124,16 @@ async function deployHeldAtTheGate(gate: string, version: string) {
   return slow;
 }
 
+/** Applies version `version` of api while another deployment of it runs: it waits in the queue. */
+async function queuedBehind(version: string) {
+  const queued = requested(
+    await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version })),
+    "api",
+  );
+  expect(queued.placement).toBe("queued");
+  return queued;
+}
+
 describe("a service's rollbacks, queue and deletion on Berth Local", { shuffle: false }, () => {
   let v1TaskDefinition = "";
 
@@ -196,15 +207,11 @@ describe("a service's rollbacks, queue and deletion on Berth Local", { shuffle: 
     expect(failed.reason).toContain("exit code 3");
     expect(failed.reason).toContain(v1TaskDefinition);
     const { events } = await api.deployment(failed.id);
-    const taskFailures = eventsOfType(events, "task-failed");
-    expect(taskFailures.length).toBeGreaterThanOrEqual(1);
-    for (const failure of taskFailures) {
-      expect(failure.data?.exitCode).toBe(3);
-      expect(failure.data?.stopCode).toBe("EssentialContainerExited");
-      expect(failure.data?.logLines).toEqual(
-        expect.arrayContaining([expect.stringContaining("crashing on start")]),
-      );
-    }
+    expectTaskFailures(events, {
+      exitCode: 3,
+      stopCode: "EssentialContainerExited",
+      logLine: "crashing on start",
+    });
     expect(proxiedAnswers.length).toBeGreaterThan(5);
     expect(proxiedAnswers.filter((answer) => !/^v1:\d+$/.test(answer.text))).toEqual([]);
     const task = await servingTask("rb-api", v1TaskDefinition);
@@ -215,16 +222,8 @@ describe("a service's rollbacks, queue and deletion on Berth Local", { shuffle: 
     const gate = join(gates, "supersede");
     const slow = await deployHeldAtTheGate(gate, "v4");
 
-    const middle = requested(
-      await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version: "v5" })),
-      "api",
-    );
-    expect(middle.placement).toBe("queued");
-    const last = requested(
-      await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version: "v6" })),
-      "api",
-    );
-    expect(last.placement).toBe("queued");
+    const middle = await queuedBehind("v5");
+    const last = await queuedBehind("v6");
     const superseded = await api.waitForStatus(middle.deployment.id, ["SUPERSEDED"], 10_000);
     expect(superseded.deployment.reason).toBe(`superseded by ${last.deployment.id}`);
     // Still gated: the running deployment has not moved on.
@@ -250,11 +249,7 @@ describe("a service's rollbacks, queue and deletion on Berth Local", { shuffle: 
   it("cancels a queued deployment: it ends CANCELLED and never runs", async () => {
     const gate = join(gates, "cancel");
     const slow = await deployHeldAtTheGate(gate, "v7");
-    const queued = requested(
-      await api.applyStack("rb", appStack({ service: "api", image: rbApp.image, version: "v8" })),
-      "api",
-    );
-    expect(queued.placement).toBe("queued");
+    const queued = await queuedBehind("v8");
     cancelledId = queued.deployment.id;
 
     const cancel = await api.request<{ outcome: string; deployment: Deployment }>(

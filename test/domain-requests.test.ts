@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ACMClient, ListCertificatesCommand } from "@aws-sdk/client-acm";
 import { ApiGatewayV2Client, GetApisCommand, GetDomainNamesCommand } from "@aws-sdk/client-apigatewayv2";
 import {
@@ -9,8 +6,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSettings } from "../packages/core/src/config.ts";
+import { describe, expect, it } from "vitest";
 import {
   albAttachments,
   aliasChangeInput,
@@ -30,12 +26,9 @@ import {
   recordSetsInput,
 } from "../packages/core/src/ingress/index.ts";
 import { Render } from "../packages/core/src/render/index.ts";
-import { Spec } from "../packages/core/src/spec/index.ts";
 import { IngressRecord } from "../packages/core/src/store/index.ts";
-import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
-import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
-import { localInstallation } from "../packages/local/src/installation.ts";
-import { type ContractRequest, invalidRequests, recordingInto } from "./support/botocore.ts";
+import { type ContractRequest, invalidRequests } from "./support/botocore.ts";
+import { expectOperations, parseStack, recordingBerthLocal } from "./support/local-requests.ts";
 
 /**
  * Custom domains of gateways and load balancers: what the stack file plans, the requests Berth
@@ -43,28 +36,7 @@ import { type ContractRequest, invalidRequests, recordingInto } from "./support/
  * Route 53, which Berth Local does not emulate), each checked by botocore's ParamValidator, and
  * the refusal of a domain no certificate covers.
  */
-let table: LocalTable;
-let local: BerthLocal;
-const recorded: ContractRequest[] = [];
-
-function recording<T extends object>(service: string, client: T): T {
-  return recordingInto(recorded, service, client);
-}
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-domains-")), awsPort: 0 });
-});
-afterAll(async () => {
-  await local?.close();
-  await table?.stop();
-});
-
-const aws = () => ({
-  endpoint: local.awsEndpoint.url,
-  region: "us-east-1",
-  credentials: { accessKeyId: "berth-local", secretAccessKey: "berth-local" },
-});
+const berth = recordingBerthLocal("berth-domains-");
 
 const env = (stack: string) =>
   Render.Environment.parse({
@@ -81,45 +53,36 @@ const env = (stack: string) =>
     registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
   });
 
-function stackOf(text: string): Spec.Stack {
-  const parsed = Spec.parse(text);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return parsed.stack;
-}
-
-function localSettings() {
-  const installation = localInstallation({ account: "000000000000", region: "us-east-1" });
-  return readSettings({ ...installation.functionEnvironment, AWS_REGION: "us-east-1" });
-}
-
 const IMAGE = `berth.local/x@sha256:${"0".repeat(64)}`;
+
+/**
+ * A stack file's lines for a service resource of `type` with a prebuilt image and the smallest
+ * size; `properties` are its further properties, one a line.
+ */
+function imageService(type: string, ...properties: string[]): string {
+  return [
+    `    type: ${type}`,
+    "    properties:",
+    `      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }`,
+    "      resources: { cpu: 0.25, memory: 512 }",
+    ...properties.map((property) => `      ${property}`),
+  ].join("\n");
+}
+
 const CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555";
 const OTHER_CERTIFICATE =
   "arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000";
 
 describe("what a stack file's custom domains plan", () => {
   it("gives a web service's gateway its domains, lowercased, and an ALB an HTTPS listener for them", () => {
-    const stack = stackOf(`
+    const stack = parseStack(`
 resources:
   web:
-    type: web-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      customDomains: [api.example.com, www.example.com, api.example.com]
+${imageService("web-service", "customDomains: [api.example.com, www.example.com, api.example.com]")}
   front:
-    type: web-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      loadBalancing: { type: application-load-balancer }
-      customDomains: [shop.example.com]
+${imageService("web-service", "loadBalancing: { type: application-load-balancer }", "customDomains: [shop.example.com]")}
   plain:
-    type: web-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      loadBalancing: { type: application-load-balancer }
+${imageService("web-service", "loadBalancing: { type: application-load-balancer }")}
 `);
     expect(httpApiAttachments(stack, "web")[0]?.customDomains).toEqual([
       "api.example.com",
@@ -156,20 +119,12 @@ resources:
   });
 
   it("resolves 'domain' to the first custom domain, else the own DNS name, and a private service's address through its balancer", () => {
-    const stack = stackOf(`
+    const stack = parseStack(`
 resources:
   internal:
-    type: private-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      port: 8080
-      loadBalancing: { type: application-load-balancer }
+${imageService("private-service", "port: 8080", "loadBalancing: { type: application-load-balancer }")}
   other:
-    type: private-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
+${imageService("private-service")}
 `);
     const urls = {
       internal: "http://internal-berth-shop-internal-1.us-east-1.elb.amazonaws.com:8080",
@@ -185,24 +140,18 @@ resources:
     expect(Render.addressOf(stack, env("shop"), "internal")).toBe("internal.shop:8080");
     expect(Render.addressOf(stack, rendered, "other")).toBe("other.shop:3000");
     const container = Render.renderResource(
-      stackOf(`
+      parseStack(`
 resources:
   internal:
-    type: private-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      port: 8080
-      loadBalancing: { type: application-load-balancer }
+${imageService("private-service", "port: 8080", "loadBalancing: { type: application-load-balancer }")}
   caller:
-    type: worker-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      connectTo: [internal]
-      environment:
-        - { name: API_DOMAIN, value: "$ResourceParam('web', 'domain')" }
-        - { name: LB_DOMAIN, value: "$ResourceParam('front', 'domain')" }
+${imageService(
+  "worker-service",
+  "connectTo: [internal]",
+  "environment:",
+  `  - { name: API_DOMAIN, value: "$ResourceParam('web', 'domain')" }`,
+  `  - { name: LB_DOMAIN, value: "$ResourceParam('front', 'domain')" }`,
+)}
   web:
     type: http-api-gateway
   front:
@@ -222,20 +171,16 @@ resources:
 
 describe("the requests of custom domains", () => {
   it("are valid for AWS's service models: domain names, mappings, certificates, alias records", async () => {
-    const apiGateway = recording("apigatewayv2", new ApiGatewayV2Client(aws()));
+    const apiGateway = berth.recording("apigatewayv2", new ApiGatewayV2Client(berth.aws()));
     const clients = {
       apiGateway,
-      serviceDiscovery: recording("servicediscovery", new ServiceDiscoveryClient(aws())),
-      elb: recording("elbv2", new ElasticLoadBalancingV2Client(aws())),
+      serviceDiscovery: berth.recording("servicediscovery", new ServiceDiscoveryClient(berth.aws())),
+      elb: berth.recording("elbv2", new ElasticLoadBalancingV2Client(berth.aws())),
     };
-    const stack = stackOf(`
+    const stack = parseStack(`
 resources:
   web:
-    type: web-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      customDomains: [api.example.com]
+${imageService("web-service", "customDomains: [api.example.com]")}
   front:
     type: application-load-balancer
     properties:
@@ -252,17 +197,17 @@ resources:
             - type: application-load-balancer
               properties: { loadBalancerName: front, containerPort: 3000, priority: 1, paths: ["*"] }
 `);
-    const settings = localSettings();
+    const settings = berth.settings();
     if (!settings.httpApi || !settings.loadBalancing) throw new Error("Berth Local has no ingress wiring");
     const context = {
-      store: table.store,
+      store: berth.table.store,
       clients,
       installation: settings.httpApi,
       env: env("shop"),
       domainLookups: "none" as const,
     };
     await ensureHttpApis(context, "web", httpApiAttachments(stack, "web"));
-    const [gateway] = await IngressRecord.list(table.store, "shop");
+    const [gateway] = await IngressRecord.list(berth.table.store, "shop");
     expect(gateway?.domains).toEqual([
       {
         name: "api.example.com",
@@ -288,7 +233,9 @@ resources:
       "shop",
       albAttachments(stack, "shop"),
     );
-    const balancer = (await IngressRecord.list(table.store, "shop")).find((item) => item.name === "front");
+    const balancer = (await IngressRecord.list(berth.table.store, "shop")).find(
+      (item) => item.name === "front",
+    );
     const { Listeners } = await clients.elb.send(
       new DescribeListenersCommand({ LoadBalancerArn: balancer?.awsId ?? "" }),
     );
@@ -305,8 +252,7 @@ resources:
     expect((await apiGateway.send(new GetDomainNamesCommand({}))).Items).toEqual([]);
     expect((await apiGateway.send(new GetApisCommand({}))).Items).toEqual([]);
 
-    const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectOperations(berth.recorded, [
       "apigatewayv2:GetDomainName",
       "apigatewayv2:CreateDomainName",
       "apigatewayv2:GetApiMappings",
@@ -314,9 +260,7 @@ resources:
       "apigatewayv2:DeleteApiMapping",
       "apigatewayv2:DeleteDomainName",
       "elbv2:AddListenerCertificates",
-    ]) {
-      expect(operations, expected).toContain(expected);
-    }
+    ]);
     // What AWS gets where the installation looks certificates and DNS up.
     const zoneId = "Z0123456789ABCDEFGHIJ";
     const built: ContractRequest[] = [
@@ -366,7 +310,7 @@ resources:
         ),
       },
     ];
-    expect(invalidRequests([...recorded, ...built])).toEqual([]);
+    expect(invalidRequests([...berth.recorded, ...built])).toEqual([]);
   }, 120_000);
 
   it("refuses a domain no ISSUED certificate covers, naming it, before creating anything", async () => {
@@ -378,23 +322,19 @@ resources:
         return { CertificateSummaryList: [] };
       },
     } as unknown as ACMClient;
-    const apiGateway = new ApiGatewayV2Client(aws());
+    const apiGateway = new ApiGatewayV2Client(berth.aws());
     const before = (await apiGateway.send(new GetApisCommand({}))).Items?.length ?? 0;
-    const settings = localSettings();
+    const settings = berth.settings();
     if (!settings.httpApi) throw new Error("Berth Local has no VPC link");
-    const stack = stackOf(`
+    const stack = parseStack(`
 resources:
   web:
-    type: web-service
-    properties:
-      packaging: { type: prebuilt-image, properties: { image: "${IMAGE}" } }
-      resources: { cpu: 0.25, memory: 512 }
-      customDomains: [api.nocert.example]
+${imageService("web-service", "customDomains: [api.nocert.example]")}
 `);
     const refused = ensureHttpApis(
       {
-        store: table.store,
-        clients: { apiGateway, serviceDiscovery: new ServiceDiscoveryClient(aws()), acm },
+        store: berth.table.store,
+        clients: { apiGateway, serviceDiscovery: new ServiceDiscoveryClient(berth.aws()), acm },
         installation: settings.httpApi,
         env: env("nocert"),
         domainLookups: "acm-route53",
@@ -407,7 +347,7 @@ resources:
       message: expect.stringContaining("no ISSUED ACM certificate in us-east-1 covers api.nocert.example"),
     });
     expect((await apiGateway.send(new GetApisCommand({}))).Items?.length ?? 0).toBe(before);
-    expect(await IngressRecord.list(table.store, "nocert")).toEqual([]);
+    expect(await IngressRecord.list(berth.table.store, "nocert")).toEqual([]);
     expect(requests.map((request) => request.input)).toEqual([listCertificatesInput()]);
     expect(invalidRequests(requests)).toEqual([]);
     // The same lookup, asked directly, names every uncovered domain.

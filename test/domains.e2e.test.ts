@@ -3,9 +3,9 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { localSuite } from "./support/e2e.ts";
+import { deleteStackAndWait, localSuite } from "./support/e2e.ts";
 
 /**
  * Custom domains and a private service's internal load balancer, end to end on Berth Local: a
@@ -20,7 +20,7 @@ const app = httpApp();
 const stackFile = join(work, "berth.yml");
 
 const service = (properties: Record<string, unknown>) => ({
-  packaging: { type: "prebuilt-image", properties: { image: app.image, command: ["node", "server.mjs"] } },
+  packaging: appPackaging(app.image),
   resources: { cpu: 0.25, memory: 512 },
   internalHealthCheck: { healthCheckCommand: HTTP_HEALTH_CHECK, ...HEALTH_CHECK_TIMING, retries: 1 },
   ...properties,
@@ -166,13 +166,7 @@ describe("custom domains and an internal load balancer on Berth Local", { shuffl
   }, 300_000);
 
   it("removes the domain name with the stack", async () => {
-    const deleted = await suite.api.request<{
-      services: { service: string; deployment?: { deployment: { id: string } } }[];
-    }>("DELETE", "/v1/stacks/dom");
-    for (const entry of deleted.services) {
-      const ended = await suite.api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
-      expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
-    }
+    await deleteStackAndWait(suite.api, "dom");
     const { Items } = (await awsCli(suite.local.awsUrl, ["apigatewayv2", "get-domain-names"])) as {
       Items: unknown[];
     };

@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { type BerthApi, requested } from "./support/berth-api.ts";
 import type { BerthLocalProcess } from "./support/berth-local-process.ts";
 import {
@@ -37,10 +37,7 @@ function ec2Stack(resources: Record<string, unknown>, version: string): string {
       api: {
         type: "private-service",
         properties: {
-          packaging: {
-            type: "prebuilt-image",
-            properties: { image: app.image, command: ["node", "server.mjs"] },
-          },
+          packaging: appPackaging(app.image),
           resources,
           failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           environment: [{ name: "VERSION", value: version }],

@@ -2,9 +2,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { okBody, underLoad } from "./support/load.ts";
 
 /**
  * A canary deployment of a web-service behind its own application load balancer, end to end on
@@ -31,10 +32,7 @@ function writeStack(version: string, environment: Record<string, string> = {}): 
         web: {
           type: "web-service",
           properties: {
-            packaging: {
-              type: "prebuilt-image",
-              properties: { image: app.image, command: ["node", "server.mjs"] },
-            },
+            packaging: appPackaging(app.image),
             resources: { cpu: 0.25, memory: 512 },
             port: 3000,
             stopTimeout: 5,
@@ -134,39 +132,25 @@ async function ask(url: string): Promise<{ status: number; body: string }> {
  * and over, until `until` resolves; answers the versions that answered, the failures and the
  * distinct weights seen, in order.
  */
-async function underLoad(url: string, listener: string, until: () => Promise<unknown>) {
+async function underLoadWatchingWeights(url: string, listener: string, until: () => Promise<unknown>) {
   const names = await groupNames();
-  const failures: string[] = [];
-  const versions = new Map<string, number>();
   const seen: string[] = [];
-  let total = 0;
-  let running = true;
-  const clients = Array.from({ length: 4 }, async () => {
-    while (running) {
-      try {
-        const answer = await ask(`${url}/`);
-        total += 1;
-        if (answer.status !== 200) failures.push(`${answer.status} ${answer.body}`);
-        else versions.set(answer.body, (versions.get(answer.body) ?? 0) + 1);
-      } catch (error) {
-        failures.push(String(error));
-      }
-    }
-  });
+  let watching = true;
   const watcher = (async () => {
-    while (running) {
+    while (watching) {
       const current = await weights(listener, names).catch(() => undefined);
       if (current && current !== seen.at(-1)) seen.push(current);
     }
   })();
+  let load: Awaited<ReturnType<typeof underLoad>>;
   try {
-    await until();
+    load = await underLoad(async () => okBody(await ask(`${url}/`)), until);
   } finally {
-    running = false;
-    await Promise.all([...clients, watcher]);
+    watching = false;
+    await watcher;
   }
   seen.push(await weights(listener, names));
-  return { failures, versions, seen, total };
+  return { failures: load.failures, versions: load.greetings, seen, total: load.total };
 }
 
 describe("a canary deployment behind an application load balancer on Berth Local", { shuffle: false }, () => {
@@ -193,7 +177,7 @@ describe("a canary deployment behind an application load balancer on Berth Local
     expect(url).not.toBe("");
     writeStack("v2");
     let deploy: Awaited<ReturnType<typeof berth>> | undefined;
-    const load = await underLoad(url, listener, async () => {
+    const load = await underLoadWatchingWeights(url, listener, async () => {
       deploy = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
     });
     expect(deploy?.code, `${deploy?.output}\n${logTail(logFile)}`).toBe(0);
@@ -212,7 +196,7 @@ describe("a canary deployment behind an application load balancer on Berth Local
   it("rolls a release that crashes under its canary traffic back, all traffic on the old tasks", async () => {
     writeStack("v3", { CRASH_ONCE_SERVING: "1" });
     let deploy: Awaited<ReturnType<typeof berth>> | undefined;
-    const load = await underLoad(url, listener, async () => {
+    const load = await underLoadWatchingWeights(url, listener, async () => {
       deploy = await berth(["deploy", "-f", stackFile, "--stack", STACK, "--timeout", "5m"]);
     });
     expect(deploy?.code, deploy?.output).not.toBe(0);

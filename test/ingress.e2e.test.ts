@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
 import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { ask, underLoad } from "./support/load.ts";
 
 /**
  * Public ingress end to end on Berth Local: the public-web example deploys from `npm start`'s
@@ -33,11 +34,6 @@ async function gateway(): Promise<Api> {
   const found = Items.find((item) => item.Name === "berth-web-web");
   if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(Items)}`);
   return found;
-}
-
-async function ask(url: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  return { status: response.status, body: await response.text() };
 }
 
 describe("a public web service behind an HTTP API gateway on Berth Local", { shuffle: false }, () => {
@@ -96,38 +92,32 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
   it("loses no request through the gateway during a rolling update", async () => {
     expect(url).not.toBe("");
     writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("hello from Berth", "hello again"));
-    const failures: string[] = [];
-    const greetings = new Set<string>();
-    let total = 0;
-    let running = true;
+    const greetingOf = (answer: { body: string }) =>
+      (JSON.parse(answer.body) as { greeting: string }).greeting;
+    let deploy: Awaited<ReturnType<typeof berth>> | undefined;
     // Four clients asking back to back, for the whole rollout.
-    const clients = Array.from({ length: 4 }, async () => {
-      while (running) {
-        try {
-          const answer = await ask(`${url}/`);
-          total += 1;
-          if (answer.status !== 200) failures.push(`${answer.status} ${answer.body}`);
-          else greetings.add((JSON.parse(answer.body) as { greeting: string }).greeting);
-        } catch (error) {
-          failures.push(String(error));
-        }
-      }
-    });
-    const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
-    // Until the old tasks are gone: every answer comes from the new revision.
-    await waitFor(
-      "only the new revision to answer",
-      async () =>
-        (JSON.parse((await ask(`${url}/`)).body) as { greeting: string }).greeting === "hello again",
-      60_000,
-      250,
+    const { failures, greetings, total } = await underLoad(
+      async () => {
+        const answer = await ask(`${url}/`);
+        return answer.status === 200
+          ? { greeting: greetingOf(answer) }
+          : { failure: `${answer.status} ${answer.body}` };
+      },
+      async () => {
+        deploy = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
+        // Until the old tasks are gone: every answer comes from the new revision.
+        await waitFor(
+          "only the new revision to answer",
+          async () => greetingOf(await ask(`${url}/`)) === "hello again",
+          60_000,
+          250,
+        );
+      },
     );
-    running = false;
-    await Promise.all(clients);
-    expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
+    expect(deploy?.code, `${deploy?.output}\n${logTail(logFile)}`).toBe(0);
     expect((await newestDeployment(suite.api, "web", "web")).status).toBe("SUCCEEDED");
     expect(failures, `${failures.length} of ${total} requests failed`).toEqual([]);
     expect(total).toBeGreaterThan(50);
-    expect([...greetings].sort()).toEqual(["hello again", "hello from Berth"]);
+    expect([...greetings.keys()].sort()).toEqual(["hello again", "hello from Berth"]);
   }, 300_000);
 });

@@ -5,7 +5,13 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
+import {
+  balancers as balancersOn,
+  targetGroupNames,
+  targetStates as targetStatesOn,
+} from "./support/elbv2.ts";
+import { underLoad } from "./support/load.ts";
 
 /**
  * A network load balancer end to end on Berth Local: the nlb-tcp example (a line service over
@@ -23,36 +29,8 @@ const stackFile = join(exampleDir, "berth.yml");
 const BALANCER = "berth-lines-edge";
 const GROUP = "n-lines-edge-7000-lines-app-7000";
 
-interface Balancer {
-  LoadBalancerArn: string;
-  LoadBalancerName: string;
-  DNSName: string;
-  Type: string;
-  Scheme: string;
-}
-
-async function balancers(): Promise<Balancer[]> {
-  const { LoadBalancers } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-load-balancers"])) as {
-    LoadBalancers: Balancer[];
-  };
-  return LoadBalancers;
-}
-
-async function targetStates(): Promise<string[]> {
-  const { TargetGroups } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-target-groups",
-    "--names",
-    GROUP,
-  ])) as { TargetGroups: { TargetGroupArn: string }[] };
-  const { TargetHealthDescriptions } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-target-health",
-    "--target-group-arn",
-    TargetGroups[0]?.TargetGroupArn ?? "",
-  ])) as { TargetHealthDescriptions: { TargetHealth: { State: string } }[] };
-  return TargetHealthDescriptions.map((description) => description.TargetHealth.State).sort();
-}
+const balancers = () => balancersOn(suite.local.awsUrl);
+const targetStates = async () => (await targetStatesOn(suite.local.awsUrl, GROUP)).sort();
 
 /** One TCP exchange: sends a line, reads until the app closes the connection. */
 function exchange(address: string, line: string): Promise<string> {
@@ -70,34 +48,21 @@ function exchange(address: string, line: string): Promise<string> {
   });
 }
 
-/** Four clients exchange lines back to back until `until` resolves; failures are anything but an answer. */
-async function underLoad(address: string, until: () => Promise<unknown>) {
-  const failures: string[] = [];
-  const greetings = new Map<string, number>();
-  let total = 0;
-  let running = true;
-  const clients = Array.from({ length: 4 }, async (_, client) => {
-    let index = 0;
-    while (running) {
-      const line = `c${client}-${index++}`;
-      try {
-        const answer = await exchange(address, line);
-        total += 1;
-        const [greeting, , echoed] = answer.split(" ");
-        if (echoed !== line) failures.push(`"${answer}" for ${line}`);
-        else greetings.set(greeting ?? "", (greetings.get(greeting ?? "") ?? 0) + 1);
-      } catch (error) {
-        failures.push(`${line}: ${String(error)}`);
-      }
-    }
-  });
-  try {
-    await until();
-  } finally {
-    running = false;
-    await Promise.all(clients);
-  }
-  return { failures, greetings, total };
+/**
+ * A request for `underLoad`: each client sends its own numbered lines, and an answer is right
+ * when it echoes the line (`<greeting> <pid> <line>`); it is counted under its greeting.
+ */
+function exchangeLines(address: string) {
+  const sent: number[] = [];
+  return async (client: number) => {
+    sent[client] = (sent[client] ?? 0) + 1;
+    const line = `c${client}-${sent[client] - 1}`;
+    const answer = await exchange(address, line).catch((error: unknown) => {
+      throw new Error(`${line}: ${String(error)}`);
+    });
+    const [greeting, , echoed] = answer.split(" ");
+    return echoed === line ? { greeting: greeting ?? "" } : { failure: `"${answer}" for ${line}` };
+  };
 }
 
 describe("a TCP service behind a network load balancer on Berth Local", { shuffle: false }, () => {
@@ -167,7 +132,7 @@ describe("a TCP service behind a network load balancer on Berth Local", { shuffl
     const text = readFileSync(stackFile, "utf8");
     writeFileSync(stackFile, text.replace("value: hello\n", "value: hi\n"));
     let deploy: Awaited<ReturnType<typeof berth>> | undefined;
-    const load = await underLoad(address, async () => {
+    const load = await underLoad(exchangeLines(address), async () => {
       deploy = await berth(["deploy", "-f", stackFile, "--stack", "lines", "--timeout", "4m"]);
       await waitFor(
         "only the new revision to answer",
@@ -184,20 +149,9 @@ describe("a TCP service behind a network load balancer on Berth Local", { shuffl
   }, 400_000);
 
   it("deleting the stack removes the balancer, its listener and target group", async () => {
-    const deleted = await suite.api.request<{
-      services: { service: string; deployment?: { deployment: { id: string } } }[];
-    }>("DELETE", "/v1/stacks/lines");
-    for (const entry of deleted.services) {
-      const ended = await suite.api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
-      expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
-    }
+    await deleteStackAndWait(suite.api, "lines");
     expect((await balancers()).map((balancer) => balancer.LoadBalancerName)).not.toContain(BALANCER);
-    const { TargetGroups } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-target-groups"])) as {
-      TargetGroups: { TargetGroupName: string }[];
-    };
-    expect(
-      TargetGroups.map((group) => group.TargetGroupName).filter((name) => name.startsWith("n-lines-")),
-    ).toEqual([]);
+    expect(await targetGroupNames(suite.local.awsUrl, "n-lines-")).toEqual([]);
     // Nothing listens on its address any more.
     await expect(exchange(address, "gone")).rejects.toThrow();
     await suite.api.request("GET", "/v1/stacks/lines", { expect: [404] });

@@ -1,22 +1,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../packages/cli/src/main.ts";
 import { hmacHeader } from "../packages/core/src/deployments/__fixtures__/webhooks.ts";
 import { HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
-import { BerthApi, type Deployment } from "./support/berth-api.ts";
-import { type BerthLocalProcess, logTail, startBerthLocalProcess } from "./support/berth-local-process.ts";
-import {
-  e2eWorkspace,
-  getText,
-  localEcsClient,
-  runBerth,
-  runningTasks,
-  TEST_STABILITY_SECONDS,
-  taskProcessesLeft,
-} from "./support/e2e.ts";
+import type { Deployment } from "./support/berth-api.ts";
+import { logTail } from "./support/berth-local-process.ts";
+import { getText, localSuite, runBerth, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
 
 /**
  * Following an image end to end on Berth Local: `berth push` stores a directory as an image
@@ -24,12 +16,9 @@ import {
  * the tag to its digest and deploys the services that follow it. No mocks.
  */
 
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-push-e2e-");
+const suite = localSuite("berth-push-e2e-");
+const { work, logFile, adminToken } = suite;
 const STACK = "shop";
-
-let local: BerthLocalProcess | undefined;
-let api: BerthApi;
-let ecs: ECSClient;
 
 interface Delivery {
   image?: string;
@@ -37,11 +26,6 @@ interface Delivery {
   outcome: string;
   reason: string;
   services: { service: string; outcome: string; reason: string; deploymentId?: string }[];
-}
-
-function current(): BerthLocalProcess {
-  if (!local) throw new Error("Berth Local is not running");
-  return local;
 }
 
 /** A release of the app: a directory whose server answers `release <n>`. */
@@ -64,7 +48,7 @@ async function push(dir: string, image: string): Promise<{ code: number; output:
   const code = await main(["push", dir, "--image", image, "--command", "node server.mjs"], {
     out: (text) => lines.push(text),
     err: (text) => lines.push(text),
-    env: { AWS_ENDPOINT_URL: current().awsUrl, NO_COLOR: "1" },
+    env: { AWS_ENDPOINT_URL: suite.local.awsUrl, NO_COLOR: "1" },
     cwd: work,
     signal: new AbortController().signal,
     color: false,
@@ -78,7 +62,7 @@ async function handledDelivery(image: string, digest: string, count = 1): Promis
   return waitFor(
     `the push of ${image} (${digest}) to be handled`,
     async () => {
-      const { deliveries } = await api.request<{ deliveries: Delivery[] }>(
+      const { deliveries } = await suite.api.request<{ deliveries: Delivery[] }>(
         "GET",
         "/v1/webhooks/ecr/deliveries?limit=100",
       );
@@ -94,13 +78,13 @@ async function handledDelivery(image: string, digest: string, count = 1): Promis
 }
 
 async function served(service: string, stack = STACK): Promise<string> {
-  const [task] = await runningTasks(ecs, `${stack}-${service}`);
+  const [task] = await runningTasks(suite.ecs, `${stack}-${service}`);
   if (!task?.hostPort) throw new Error(`no running task of ${service}`);
   return getText(`http://127.0.0.1:${task.hostPort}/`);
 }
 
 async function deployments(service: string, stack = STACK): Promise<Deployment[]> {
-  const { deployments } = await api.request<{ deployments: Deployment[] }>(
+  const { deployments } = await suite.api.request<{ deployments: Deployment[] }>(
     "GET",
     `/v1/stacks/${stack}/services/${service}/deployments?limit=100`,
   );
@@ -140,19 +124,7 @@ const stackFile = stringify({
   },
 });
 
-beforeAll(async () => {
-  writeFileSync(join(work, "berth.yml"), stackFile);
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-  ecs = localEcsClient(local.awsUrl);
-});
-
-afterAll(async () => {
-  ecs?.destroy();
-  await local?.stop();
-  const leftovers = await taskProcessesLeft([dataDir]);
-  expect(leftovers, logTail(logFile)).toEqual([]);
-});
+writeFileSync(join(work, "berth.yml"), stackFile);
 
 describe("following an image on Berth Local", { shuffle: false }, () => {
   const one = () => release("1");
@@ -176,15 +148,15 @@ describe("following an image on Berth Local", { shuffle: false }, () => {
     const { code, output } = await runBerth(
       ["deploy", "-f", join(work, "berth.yml"), "--stack", STACK, "--timeout", "5m"],
       {
-        apiUrl: current().apiUrl,
+        apiUrl: suite.local.apiUrl,
         token: adminToken,
         cwd: work,
       },
     );
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
     expect(await served("web")).toBe("release 1");
-    const [task] = await runningTasks(ecs, `${STACK}-web`);
-    const { taskDefinition } = await ecs.send(
+    const [task] = await runningTasks(suite.ecs, `${STACK}-web`);
+    const { taskDefinition } = await suite.ecs.send(
       new DescribeTaskDefinitionCommand({ taskDefinition: task?.taskDefinitionArn ?? "" }),
     );
     expect(taskDefinition?.containerDefinitions?.[0]?.image).toBe(`berth.local/shop@${stable.digest}`);
@@ -203,7 +175,7 @@ describe("following an image on Berth Local", { shuffle: false }, () => {
     const canary = delivery?.services.find((entry) => entry.service === `${STACK}/canary`);
     expect(canary?.outcome).toBe("ignored");
     expect(canary?.reason).toMatch(/does not match .*semver filter "\^1\.4"/);
-    const { deployment } = await api.waitForStatus(web?.deploymentId ?? "", undefined, 180_000);
+    const { deployment } = await suite.api.waitForStatus(web?.deploymentId ?? "", undefined, 180_000);
     expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
     expect(
       await waitFor(
@@ -249,20 +221,24 @@ describe("following an image on Berth Local", { shuffle: false }, () => {
     const held = delivery?.services.find((entry) => entry.service === `${STACK}/canary`);
     expect(held?.outcome).toBe("awaiting-approval");
     const id = held?.deploymentId ?? "";
-    const waiting = await api.deployment(id);
+    const waiting = await suite.api.deployment(id);
     expect(waiting.deployment.status).toBe("PENDING");
     expect(waiting.deployment.reason).toMatch(/awaiting approval/);
     // Held means held: the service's slots stay free, nothing starts.
-    const service = await api.request<{ status: string }>("GET", `/v1/stacks/${STACK}/services/canary`);
+    const service = await suite.api.request<{ status: string }>("GET", `/v1/stacks/${STACK}/services/canary`);
     expect(service.status).toBe("LIVE");
 
-    await api.request("POST", `/v1/deployments/${id}/approve`);
-    const { deployment } = await api.waitForStatus(id, undefined, 180_000);
+    await suite.api.request("POST", `/v1/deployments/${id}/approve`);
+    const { deployment } = await suite.api.waitForStatus(id, undefined, 180_000);
     expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
     expect(await served("canary")).toBe("release 4");
-    const twice = await api.request<{ error: { code: string } }>("POST", `/v1/deployments/${id}/approve`, {
-      expect: [409],
-    });
+    const twice = await suite.api.request<{ error: { code: string } }>(
+      "POST",
+      `/v1/deployments/${id}/approve`,
+      {
+        expect: [409],
+      },
+    );
     expect(twice.error.code).toBe("CONFLICT");
   }, 240_000);
 });
@@ -290,7 +266,7 @@ describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
     writeFileSync(join(work, "hooks.yml"), yaml);
     const { code, output } = await runBerth(
       ["deploy", "-f", join(work, "hooks.yml"), "--stack", HOOKS, "--timeout", "5m"],
-      { apiUrl: current().apiUrl, token: adminToken, cwd: work },
+      { apiUrl: suite.local.apiUrl, token: adminToken, cwd: work },
     );
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
   }
@@ -309,10 +285,14 @@ describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
     expect(await served("app", HOOKS)).toBe("release h1");
     const before = (await deployments("app", HOOKS)).length;
 
-    const receiver = await api.request<{ id: string; url: string; secret: string }>("POST", "/v1/webhooks", {
-      body: JSON.stringify({ provider: "generic", stack: HOOKS }),
-    });
-    expect(receiver.url).toBe(`${current().apiUrl}/v1/hooks/${receiver.id}`);
+    const receiver = await suite.api.request<{ id: string; url: string; secret: string }>(
+      "POST",
+      "/v1/webhooks",
+      {
+        body: JSON.stringify({ provider: "generic", stack: HOOKS }),
+      },
+    );
+    expect(receiver.url).toBe(`${suite.local.apiUrl}/v1/hooks/${receiver.id}`);
     const body = JSON.stringify({ image: "berth.local/hooks:v2", id: "ci-run-4711" });
     const send = (signature: string) =>
       fetch(receiver.url, {
@@ -331,7 +311,7 @@ describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
     const [delivery] = answer.deliveries;
     expect(delivery).toMatchObject({ image: "berth.local/hooks:v2", digest: v2.digest, outcome: "deployed" });
     const deploymentId = delivery?.services[0]?.deploymentId ?? "";
-    const { deployment } = await api.waitForStatus(deploymentId, undefined, 180_000);
+    const { deployment } = await suite.api.waitForStatus(deploymentId, undefined, 180_000);
     expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
     expect(
       await waitFor(
@@ -345,7 +325,7 @@ describe("a webhook receiver on Berth Local", { shuffle: false }, () => {
     const retried = await send(hmacHeader(receiver.secret, body));
     expect(retried.status).toBe(200);
     expect((await deployments("app", HOOKS)).length).toBe(before + 1);
-    const listed = await api.request<{ deliveries: Delivery[] }>(
+    const listed = await suite.api.request<{ deliveries: Delivery[] }>(
       "GET",
       `/v1/webhooks/${receiver.id}/deliveries`,
     );

@@ -1,25 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ECSClient } from "@aws-sdk/client-ecs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { refreshLines } from "../packages/cli/src/refreshes.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
-import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
-import {
-  awsCli,
-  type BerthLocalProcess,
-  logTail,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import {
-  e2eWorkspace,
-  getText,
-  localEcsClient,
-  runningTasks,
-  TEST_STABILITY_SECONDS,
-  taskProcessesLeft,
-} from "./support/e2e.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
+import { type Deployment, requested } from "./support/berth-api.ts";
+import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { getText, localSuite, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
 
 /**
  * A stack's own refresh schedule end to end on Berth Local: applying a stack with a refresh cron
@@ -28,12 +15,9 @@ import {
  * refreshed is reported: its refresh does not end SUCCEEDED. No mocks.
  */
 
-const { work, dataDir, logFile, adminToken } = e2eWorkspace("berth-scheduled-refresh-e2e-");
+const suite = localSuite("berth-scheduled-refresh-e2e-");
+const { work, logFile } = suite;
 const GROUP = "berth-local";
-
-let local: BerthLocalProcess | undefined;
-let api: BerthApi;
-let ecs: ECSClient;
 
 /** An app that answers over HTTP, or exits at start while `crashFile` exists. */
 function app(crashFile: string): string {
@@ -63,10 +47,7 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
       web: {
         type: "private-service",
         properties: {
-          packaging: {
-            type: "prebuilt-image",
-            properties: { image: app(crashFile), command: ["node", "server.mjs"] },
-          },
+          packaging: appPackaging(app(crashFile)),
           resources: { cpu: 0.25, memory: 512 },
           failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
           internalHealthCheck: {
@@ -90,16 +71,11 @@ interface Listed {
 
 const schedules = async () =>
   (
-    (await awsCli(current().awsUrl, ["scheduler", "list-schedules", "--group-name", GROUP])) as Listed
+    (await awsCli(suite.local.awsUrl, ["scheduler", "list-schedules", "--group-name", GROUP])) as Listed
   ).Schedules.map((schedule) => schedule.Name);
 
-function current(): BerthLocalProcess {
-  if (!local) throw new Error("Berth Local is not running");
-  return local;
-}
-
 async function fire(stack: string): Promise<void> {
-  const response = await fetch(`${current().awsUrl}/_local/scheduler/${GROUP}/refresh-${stack}/fire`, {
+  const response = await fetch(`${suite.local.awsUrl}/_local/scheduler/${GROUP}/refresh-${stack}/fire`, {
     method: "POST",
   });
   expect(response.status, await response.clone().text()).toBe(200);
@@ -110,7 +86,7 @@ async function scheduledRefresh(stack: string, service: string, count: number): 
   return waitFor(
     `refresh ${count} of ${stack}/${service} to be requested`,
     async () => {
-      const { deployments } = await api.request<{ deployments: (Deployment & { trigger?: string })[] }>(
+      const { deployments } = await suite.api.request<{ deployments: (Deployment & { trigger?: string })[] }>(
         "GET",
         `/v1/stacks/${stack}/services/${service}/deployments?limit=100`,
       );
@@ -122,37 +98,24 @@ async function scheduledRefresh(stack: string, service: string, count: number): 
   );
 }
 
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-  ecs = localEcsClient(local.awsUrl);
-});
-
-afterAll(async () => {
-  ecs?.destroy();
-  await local?.stop();
-  const leftovers = await taskProcessesLeft([dataDir]);
-  expect(leftovers, logTail(logFile)).toEqual([]);
-});
-
 describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, () => {
   const nightly = { schedule: "cron(30 2 * * ? *)", timeZone: "Europe/Berlin", flexibleWindowMinutes: 20 };
 
   it("is created when the stack is applied, and applying the same file again changes nothing", async () => {
-    const applied = await api.applyStack("shop", stackFile(nightly));
+    const applied = await suite.api.applyStack("shop", stackFile(nightly));
     expect(applied).toMatchObject({ refreshSchedule: { change: "created" } });
-    const { deployment } = await api.waitForStatus(
+    const { deployment } = await suite.api.waitForStatus(
       requested(applied, "web").deployment.id,
       undefined,
       180_000,
     );
     expect(deployment.status, logTail(logFile)).toBe("SUCCEEDED");
     expect(await schedules()).toEqual(["refresh-shop"]);
-    const again = await api.applyStack("shop", stackFile(nightly));
+    const again = await suite.api.applyStack("shop", stackFile(nightly));
     expect(again).toMatchObject({ refreshSchedule: { change: "unchanged" } });
-    const moved = await api.applyStack("shop", stackFile({ ...nightly, timeZone: "Asia/Tokyo" }));
+    const moved = await suite.api.applyStack("shop", stackFile({ ...nightly, timeZone: "Asia/Tokyo" }));
     expect(moved).toMatchObject({ refreshSchedule: { change: "updated" } });
-    const got = (await awsCli(current().awsUrl, [
+    const got = (await awsCli(suite.local.awsUrl, [
       "scheduler",
       "get-schedule",
       "--name",
@@ -166,7 +129,7 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
   it("starts a refresh deployment of the stack's services when it fires, which succeeds", async () => {
     await fire("shop");
     const refresh = await scheduledRefresh("shop", "web", 1);
-    const { deployment } = await api.waitForStatus(refresh.id, undefined, 180_000);
+    const { deployment } = await suite.api.waitForStatus(refresh.id, undefined, 180_000);
     expect(deployment.status, `${deployment.reason}\n${logTail(logFile)}`).toBe("SUCCEEDED");
   }, 240_000);
 
@@ -175,7 +138,7 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
     try {
       await fire("shop");
       const refresh = await scheduledRefresh("shop", "web", 2);
-      const { deployment } = await api.waitForStatus(refresh.id, undefined, 240_000);
+      const { deployment } = await suite.api.waitForStatus(refresh.id, undefined, 240_000);
       expect(["ROLLED_BACK", "FAILED"], `${deployment.status}: ${deployment.reason}`).toContain(
         deployment.status,
       );
@@ -183,13 +146,13 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
       expect(deployment.reason).toMatch(/exit code 3/);
       expect(deployment.reason).toMatch(/same revision as the ones before them, which keep running/);
       // Not scaled to 0: the tasks started before the refresh still serve.
-      const [task] = await runningTasks(ecs, "shop-web");
+      const [task] = await runningTasks(suite.ecs, "shop-web");
       expect(task?.hostPort, logTail(logFile)).toBeDefined();
       expect(await getText(`http://127.0.0.1:${task?.hostPort}/`)).toBe("up");
 
       // The refresh is recorded, and where a user looks (GET /v1/refreshes, `berth refreshes`)
       // it is FAILED, naming the service and why; the earlier one succeeded.
-      const { refreshes } = await api.request<{ refreshes: RefreshView[] }>("GET", "/v1/refreshes");
+      const { refreshes } = await suite.api.request<{ refreshes: RefreshView[] }>("GET", "/v1/refreshes");
       const [latest, earlier] = refreshes;
       expect(latest).toMatchObject({ trigger: "stack", stack: "shop", status: "failed" });
       expect(latest?.failed).toEqual([
@@ -202,7 +165,7 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
       ]);
       expect(latest?.failed[0]?.reason).toMatch(/exit code 3/);
       expect(earlier).toMatchObject({ trigger: "stack", stack: "shop", status: "succeeded", failed: [] });
-      const one = await api.request<RefreshView>("GET", `/v1/refreshes/${latest?.id}`);
+      const one = await suite.api.request<RefreshView>("GET", `/v1/refreshes/${latest?.id}`);
       expect(one.status).toBe("failed");
       const lines = refreshLines(one).join("\n");
       expect(lines).toContain("FAILED shop/web");
@@ -214,14 +177,14 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
   }, 300_000);
 
   it("is deleted when the refresh is turned off, and when the stack is deleted", async () => {
-    const off = await api.applyStack("shop", stackFile({ schedule: "off" }));
+    const off = await suite.api.applyStack("shop", stackFile({ schedule: "off" }));
     expect(off).toMatchObject({ refreshSchedule: { change: "deleted" } });
     expect(await schedules()).toEqual([]);
 
-    const on = await api.applyStack("shop", stackFile(nightly));
+    const on = await suite.api.applyStack("shop", stackFile(nightly));
     expect(on).toMatchObject({ refreshSchedule: { change: "created" } });
     expect(await schedules()).toEqual(["refresh-shop"]);
-    await api.request("DELETE", "/v1/stacks/shop");
+    await suite.api.request("DELETE", "/v1/stacks/shop");
     expect(await schedules()).toEqual([]);
   }, 240_000);
 });

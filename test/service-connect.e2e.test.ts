@@ -1,19 +1,13 @@
-import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
-import { BerthApi, type Deployment, requested } from "./support/berth-api.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
+import { requested } from "./support/berth-api.ts";
+import { awsCli, logTail, processesUnder } from "./support/berth-local-process.ts";
 import {
-  awsCli,
-  type BerthLocalProcess,
-  logTail,
-  processesUnder,
-  startBerthLocalProcess,
-} from "./support/berth-local-process.ts";
-import {
-  e2eWorkspace,
+  deleteStackAndWait,
   getText,
-  localEcsClient,
+  localSuite,
   runningTasks,
   type ServiceConnectAlias,
   serviceConnectAliases,
@@ -26,21 +20,16 @@ import {
  * deleting one stack leaves the other working.
  */
 
-const { dataDir, logFile, adminToken } = e2eWorkspace("berth-sc-e2e-");
+const suite = localSuite("berth-sc-e2e-");
+const { logFile } = suite;
 const apps = { left: httpApp(), right: httpApp() };
-let local: BerthLocalProcess;
-let api: BerthApi;
-let ecs: ECSClient;
 
 /** `privateApi` answers `/whoami` with its stack's name; `consumer` calls it on `/upstream`. */
 function stackFile(stack: "left" | "right"): string {
   const service = (environment: Record<string, string>) => ({
     type: "private-service",
     properties: {
-      packaging: {
-        type: "prebuilt-image",
-        properties: { image: apps[stack].image, command: ["node", "server.mjs"] },
-      },
+      packaging: appPackaging(apps[stack].image),
       resources: { cpu: 0.25, memory: 512 },
       failFast: { stabilitySeconds: TEST_STABILITY_SECONDS },
       environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
@@ -56,33 +45,22 @@ function stackFile(stack: "left" | "right"): string {
 }
 
 async function deploy(stack: "left" | "right"): Promise<void> {
-  const applied = await api.applyStack(stack, stackFile(stack));
+  const applied = await suite.api.applyStack(stack, stackFile(stack));
   for (const service of ["privateApi", "consumer"]) {
     const { deployment } = requested(applied, service);
-    const ended = await api.waitForStatus(deployment.id, undefined, 180_000);
+    const ended = await suite.api.waitForStatus(deployment.id, undefined, 180_000);
     expect(ended.deployment.status, `${stack}/${service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
   }
 }
 
 async function consumerAnswer(stack: string): Promise<string> {
-  const [task] = await runningTasks(ecs, `${stack}-consumer`);
+  const [task] = await runningTasks(suite.ecs, `${stack}-consumer`);
   if (!task) throw new Error(`no running task of ${stack}-consumer`);
   return getText(`http://127.0.0.1:${task.hostPort}/upstream`);
 }
 
 const aliasNamed = (aliases: ServiceConnectAlias[], name: string) =>
   aliases.find((alias) => alias.alias === name);
-
-beforeAll(async () => {
-  local = await startBerthLocalProcess({ dataDir, adminToken, logFile });
-  api = new BerthApi(local.apiUrl, adminToken);
-  ecs = localEcsClient(local.awsUrl);
-}, 120_000);
-
-afterAll(async () => {
-  ecs?.destroy();
-  await local?.stop();
-});
 
 describe("Service Connect with two stacks that have services of the same names", { shuffle: false }, () => {
   it("gives each stack its own alias: each consumer reaches its own stack's privateApi", async () => {
@@ -92,7 +70,7 @@ describe("Service Connect with two stacks that have services of the same names",
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${logTail(logFile)}`);
     }
-    const { taskDefinition } = await ecs.send(
+    const { taskDefinition } = await suite.ecs.send(
       new DescribeTaskDefinitionCommand({ taskDefinition: "left-consumer" }),
     );
     expect(taskDefinition?.containerDefinitions?.[0]?.environment).toContainEqual({
@@ -100,7 +78,7 @@ describe("Service Connect with two stacks that have services of the same names",
       value: "privateapi.left:3000",
     });
 
-    const aliases = await serviceConnectAliases(local.awsUrl);
+    const aliases = await serviceConnectAliases(suite.local.awsUrl);
     const left = aliasNamed(aliases, "privateapi.left:3000");
     const right = aliasNamed(aliases, "privateapi.right:3000");
     expect(left).toMatchObject({ namespace: "berth.local", service: "left-privateApi" });
@@ -112,7 +90,7 @@ describe("Service Connect with two stacks that have services of the same names",
   }, 420_000);
 
   it("refuses a third service that publishes an alias the namespace already has, as ECS does (aws CLI)", async () => {
-    await awsCli(local.awsUrl, [
+    await awsCli(suite.local.awsUrl, [
       "ecs",
       "register-task-definition",
       "--family",
@@ -122,7 +100,7 @@ describe("Service Connect with two stacks that have services of the same names",
         { name: "app", image: apps.left.image, portMappings: [{ containerPort: 3000, name: "app-3000" }] },
       ]),
     ]);
-    const attempt = awsCli(local.awsUrl, [
+    const attempt = awsCli(suite.local.awsUrl, [
       "ecs",
       "create-service",
       "--cluster",
@@ -146,17 +124,11 @@ describe("Service Connect with two stacks that have services of the same names",
   }, 120_000);
 
   it("deleting one stack removes its aliases and leaves the other stack working", async () => {
-    const deleted = await api.request<{
-      services: { service: string; deployment?: { deployment: Deployment } }[];
-    }>("DELETE", "/v1/stacks/right");
-    for (const entry of deleted.services) {
-      const ended = await api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, 120_000);
-      expect(ended.deployment.status, ended.deployment.reason).toBe("SUCCEEDED");
-    }
+    await deleteStackAndWait(suite.api, "right");
     await waitFor(
       "right's aliases to be removed",
       async () => {
-        const aliases = await serviceConnectAliases(local.awsUrl);
+        const aliases = await serviceConnectAliases(suite.local.awsUrl);
         return aliases.every((alias) => !alias.alias.endsWith(".right:3000")) || undefined;
       },
       60_000,
@@ -165,7 +137,7 @@ describe("Service Connect with two stacks that have services of the same names",
       "right's task processes to end",
       () => processesUnder([apps.right.dir]).length === 0 || undefined,
     );
-    const aliases = await serviceConnectAliases(local.awsUrl);
+    const aliases = await serviceConnectAliases(suite.local.awsUrl);
     expect(aliasNamed(aliases, "privateapi.left:3000")?.healthyTasks).toHaveLength(1);
     for (let i = 0; i < 5; i++) expect(await consumerAnswer("left")).toMatch(/^via left:\d+$/);
   }, 300_000);

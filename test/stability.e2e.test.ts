@@ -14,6 +14,7 @@ import {
   appStack,
   e2eWorkspace,
   eventsOfType,
+  expectTaskFailures,
   gatedHealthCheck,
   getText,
   localEcsClient,
@@ -142,14 +143,7 @@ describe("stability on Berth Local", { shuffle: false }, () => {
       expect(deployment.status, deployment.reason).toBe("FAILED");
       expect(deployment.reason).toContain("exit code 3");
       expect(deployment.reason).toContain("scaled to 0");
-      const failures = eventsOfType(events, "task-failed");
-      expect(failures.length).toBeGreaterThanOrEqual(1);
-      for (const failure of failures) {
-        expect(failure.data?.exitCode).toBe(3);
-        expect(failure.data?.logLines).toEqual(
-          expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
-        );
-      }
+      expectTaskFailures(events, { exitCode: 3, logLine: "exiting with 3 in 300 ms" });
       expect(eventsOfType(events, "status").map((event) => event.data?.to)).not.toContain("SUCCEEDED");
       expect((await ecsService("first-api"))?.desiredCount).toBe(0);
     }, 180_000);
@@ -177,15 +171,11 @@ describe("stability on Berth Local", { shuffle: false }, () => {
       expect(deployment.status, deployment.reason).toBe("ROLLED_BACK");
       expect(deployment.reason).toContain("exit code 3");
       expect(deployment.reason).toContain(v1);
-      const failures = eventsOfType(events, "task-failed");
-      expect(failures.length).toBeGreaterThanOrEqual(1);
-      for (const failure of failures) {
-        expect(failure.data?.exitCode).toBe(3);
-        expect(failure.data?.stopCode).toBe("EssentialContainerExited");
-        expect(failure.data?.logLines).toEqual(
-          expect.arrayContaining([expect.stringContaining("exiting with 3 in 300 ms")]),
-        );
-      }
+      expectTaskFailures(events, {
+        exitCode: 3,
+        stopCode: "EssentialContainerExited",
+        logLine: "exiting with 3 in 300 ms",
+      });
       const service = await api.request<{ service?: { lastGoodTaskDefinitionArn?: string } }>(
         "GET",
         `/v1/stacks/${STACK}/services/api`,

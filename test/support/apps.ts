@@ -90,6 +90,11 @@ export function httpApp(): { dir: string; image: string } {
   return { dir, image: `file://${dir}` };
 }
 
+/** A stack file's packaging for the test app of `httpApp()` (or a directory like it) at `image`. */
+export function appPackaging(image: string) {
+  return { type: "prebuilt-image", properties: { image, command: ["node", "server.mjs"] } };
+}
+
 /**
  * The tests' health check timing. Each check starts a Node process, which takes seconds to start
  * and exit on a loaded 2-core machine: a 2 s timeout failed checks that had answered "200 ok".

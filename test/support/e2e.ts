@@ -6,7 +6,7 @@ import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/clie
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
+import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
   awsCli,
@@ -29,6 +29,20 @@ export async function newestDeployment(api: BerthApi, stack: string, service: st
   const [newest] = deployments;
   if (!newest) throw new Error(`no deployment of ${stack}/${service}`);
   return newest;
+}
+
+/**
+ * Deletes a stack through the API and waits for each of its services' delete deployments,
+ * expecting every one to succeed.
+ */
+export async function deleteStackAndWait(api: BerthApi, stack: string, timeoutMs = 120_000): Promise<void> {
+  const deleted = await api.request<{
+    services: { service: string; deployment?: { deployment: { id: string } } }[];
+  }>("DELETE", `/v1/stacks/${stack}`);
+  for (const entry of deleted.services) {
+    const ended = await api.waitForStatus(entry.deployment?.deployment.id ?? "", undefined, timeoutMs);
+    expect(ended.deployment.status, `${entry.service}: ${ended.deployment.reason}`).toBe("SUCCEEDED");
+  }
 }
 
 /**
@@ -63,10 +77,7 @@ export function appStack(options: {
       [options.service]: {
         type: "private-service",
         properties: {
-          packaging: {
-            type: "prebuilt-image",
-            properties: { image: options.image, command: ["node", "server.mjs"] },
-          },
+          packaging: appPackaging(options.image),
           resources: { cpu: 0.25, memory: 512 },
           environment,
           ...(options.instances === undefined
@@ -273,6 +284,25 @@ export function eventsOfType(events: DeploymentEvent[], type: string): Deploymen
   return events.filter((event) => event.type === type);
 }
 
+/**
+ * Expects a deployment's events to hold at least one task-failed event, each for a container that
+ * exited with `exitCode` (and ECS's `stopCode`, when given) after logging a line containing `logLine`.
+ */
+export function expectTaskFailures(
+  events: DeploymentEvent[],
+  expected: { exitCode: number; stopCode?: string; logLine: string },
+): void {
+  const failures = eventsOfType(events, "task-failed");
+  expect(failures.length).toBeGreaterThanOrEqual(1);
+  for (const failure of failures) {
+    expect(failure.data?.exitCode).toBe(expected.exitCode);
+    if (expected.stopCode !== undefined) expect(failure.data?.stopCode).toBe(expected.stopCode);
+    expect(failure.data?.logLines).toEqual(
+      expect.arrayContaining([expect.stringContaining(expected.logLine)]),
+    );
+  }
+}
+
 /** The task definition a deployment's events name under `type` (e.g. `task-definition`, `service-updated`). */
 export function taskDefinitionIn(events: DeploymentEvent[], type: string): string {
   const arn = eventsOfType(events, type)[0]?.data?.taskDefinitionArn;
@@ -293,13 +323,15 @@ export function e2eWorkspace(prefix: string) {
 
 /**
  * A test file's own Berth Local in a fresh workspace: started before its tests, stopped after
- * them (waiting for its task processes to end), with the API and the CLI pointed at it.
+ * them (waiting for its task processes to end), with the API, an ECS client and the CLI pointed
+ * at it.
  */
 export function localSuite(prefix: string, options: { env?: Record<string, string> } = {}) {
   const workspace = e2eWorkspace(prefix);
   const { dataDir, logFile, adminToken } = workspace;
   let local: BerthLocalProcess | undefined;
   let api: BerthApi | undefined;
+  let ecs: ECSClient | undefined;
   const started = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error("Berth Local has not started");
     return value;
@@ -309,6 +341,7 @@ export function localSuite(prefix: string, options: { env?: Record<string, strin
     api = new BerthApiClient(local.apiUrl, adminToken);
   });
   afterAll(async () => {
+    ecs?.destroy();
     await local?.stop();
     await waitFor(
       "task processes to end",
@@ -323,6 +356,11 @@ export function localSuite(prefix: string, options: { env?: Record<string, strin
     },
     get api(): BerthApi {
       return started(api);
+    },
+    /** An ECS client for its AWS endpoint, made on first use. */
+    get ecs(): ECSClient {
+      ecs ??= localEcsClient(started(local).awsUrl);
+      return ecs;
     },
     berth: (args: string[]) => runBerth(args, { apiUrl: started(local).apiUrl, token: adminToken }),
   };

@@ -9,6 +9,25 @@ export function serve(service: AwsJsonService) {
   return startAwsEndpoint({ port: 0, services: [service] });
 }
 
+/** An SDK client configuration for a Berth Local AWS endpoint, which takes any credentials. */
+export function localClientConfig(endpointUrl: string) {
+  return {
+    endpoint: endpointUrl,
+    region: "us-east-1",
+    credentials: { accessKeyId: "b", secretAccessKey: "b" },
+  };
+}
+
+/** A canary ECS deployment configuration: 10% for a 5-minute bake, then the rest; the circuit breaker rolls back. */
+export const CANARY_10_PERCENT_5_MINUTES = {
+  strategy: "CANARY" as const,
+  canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
+  bakeTimeInMinutes: 0,
+  maximumPercent: 200,
+  minimumHealthyPercent: 100,
+  deploymentCircuitBreaker: { enable: true, rollback: true },
+};
+
 /** The SDK's exception for a call that must fail, to assert on its class and name. */
 export async function failure(promise: Promise<unknown>): Promise<Error> {
   try {

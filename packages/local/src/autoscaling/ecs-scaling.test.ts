@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+import { localClientConfig } from "../test-support.ts";
 
 // A worker that burns CPU on four threads while the flag file exists, and idles otherwise. Four
 // threads, so that even on a machine whose cores are taken by other work the task still measures
@@ -51,11 +52,7 @@ beforeAll(async () => {
     tickMs: 100,
     scalingIntervalMs: 300,
   });
-  const config = {
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  };
+  const config = localClientConfig(local.awsEndpoint.url);
   ecs = new ECSClient(config);
   scaling = new ApplicationAutoScalingClient(config);
 });

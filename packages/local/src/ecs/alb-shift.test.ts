@@ -23,6 +23,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+import { CANARY_10_PERCENT_5_MINUTES, localClientConfig } from "../test-support.ts";
 
 /**
  * ECS's traffic shifting through a load balancer on Berth Local: a service whose loadBalancers
@@ -40,15 +41,6 @@ let primary = "";
 let alternate = "";
 let rule = "";
 let url = "";
-
-const CANARY = {
-  strategy: "CANARY" as const,
-  canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
-  bakeTimeInMinutes: 0,
-  maximumPercent: 200,
-  minimumHealthyPercent: 100,
-  deploymentCircuitBreaker: { enable: true, rollback: true },
-};
 
 async function register(environment: Record<string, string>): Promise<string> {
   const { taskDefinition } = await ecs.send(
@@ -113,11 +105,7 @@ beforeAll(async () => {
     tickMs: 100,
     strategyMinuteMs: 2_000,
   });
-  const aws = {
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  };
+  const aws = localClientConfig(local.awsEndpoint.url);
   ecs = new ECSClient(aws);
   elb = new ElasticLoadBalancingV2Client(aws);
   await ecs.send(new CreateClusterCommand({ clusterName: "shift" }));
@@ -174,7 +162,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
         serviceName: "web",
         taskDefinition: await register({ VERSION: "v1" }),
         desiredCount: 1,
-        deploymentConfiguration: CANARY,
+        deploymentConfiguration: CANARY_10_PERCENT_5_MINUTES,
         loadBalancers: [
           {
             targetGroupArn: primary,

@@ -12,6 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+import { CANARY_10_PERCENT_5_MINUTES } from "../test-support.ts";
 
 /**
  * Gradual deployments on Berth Local's ECS, under load through a Service Connect HTTP proxy
@@ -26,15 +27,6 @@ let local: BerthLocal;
 let ecs: ECSClient;
 const CLUSTER = "shift";
 const SERVICE = "web";
-
-const CANARY = {
-  strategy: "CANARY" as const,
-  canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 },
-  bakeTimeInMinutes: 0,
-  maximumPercent: 200,
-  minimumHealthyPercent: 100,
-  deploymentCircuitBreaker: { enable: true, rollback: true },
-};
 
 async function register(environment: Record<string, string>) {
   const { taskDefinition } = await ecs.send(
@@ -189,7 +181,7 @@ describe("canary deployments on Berth Local", { shuffle: false }, () => {
         serviceName: SERVICE,
         taskDefinition: await register({ VERSION: "v1" }),
         desiredCount: 2,
-        deploymentConfiguration: CANARY,
+        deploymentConfiguration: CANARY_10_PERCENT_5_MINUTES,
         serviceConnectConfiguration: {
           enabled: true,
           namespace: "berth.local",

@@ -27,7 +27,7 @@ import type { z } from "zod";
 import { inputMembersOf } from "../../../../test/support/botocore.ts";
 import { ArtifactStore, ecrService, RepositoryStore, TagStore } from "../ecr/service.ts";
 import { type AwsEndpoint, startAwsEndpoint } from "../server.ts";
-import { awsCli, failure } from "../test-support.ts";
+import { awsCli, failure, localClientConfig } from "../test-support.ts";
 import { IAM_INPUTS, iamRoute } from "./service.ts";
 import { RoleStore } from "./store.ts";
 
@@ -71,12 +71,7 @@ beforeEach(async () => {
     ],
     routes: [iamRoute(new RoleStore(rolesFile(), { account: ACCOUNT }))],
   });
-  iam = new IAMClient({
-    endpoint: endpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "berth", secretAccessKey: "berth" },
-    maxAttempts: 1,
-  });
+  iam = new IAMClient({ ...localClientConfig(endpoint.url), maxAttempts: 1 });
 });
 
 afterEach(async () => {
@@ -377,12 +372,7 @@ describe("the endpoint", () => {
       services: [],
       routes: [iamRoute(new RoleStore(rolesFile(), { account: ACCOUNT }))],
     });
-    iam = new IAMClient({
-      endpoint: endpoint.url,
-      region: "us-east-1",
-      credentials: { accessKeyId: "berth", secretAccessKey: "berth" },
-      maxAttempts: 1,
-    });
+    iam = new IAMClient({ ...localClientConfig(endpoint.url), maxAttempts: 1 });
     const { Role: after } = await iam.send(new GetRoleCommand({ RoleName: "durable" }));
     expect(after).toEqual(before);
     const got = await iam.send(new GetRolePolicyCommand({ RoleName: "durable", PolicyName: "p" }));

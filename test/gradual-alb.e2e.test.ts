@@ -1,10 +1,15 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  DescribeRulesCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { localAwsConfig, localSuite, newestDeployment } from "./support/e2e.ts";
 import { okBody, underLoad } from "./support/load.ts";
 
 /**
@@ -99,7 +104,20 @@ async function weights(listener: string, names: Map<string, string>): Promise<st
   ])) as {
     Rules: Rule[];
   };
-  const production = Rules.find((rule) => rule.Priority === "1");
+  return productionWeights(Rules, names);
+}
+
+/**
+ * The same read through the SDK, for the watcher: a CLI call starts a Python process, which on a
+ * machine at load 30 can take longer than the canary's 15 s step, so the watcher would miss it.
+ */
+async function weightsBySdk(elb: ElasticLoadBalancingV2Client, listener: string, names: Map<string, string>) {
+  const { Rules = [] } = await elb.send(new DescribeRulesCommand({ ListenerArn: listener }));
+  return productionWeights(Rules as Rule[], names);
+}
+
+function productionWeights(rules: Rule[], names: Map<string, string>): string {
+  const production = rules.find((rule) => rule.Priority === "1");
   const groups = production?.Actions[0]?.ForwardConfig?.TargetGroups ?? [];
   const weightOf = (name: string) =>
     groups.find((group) => names.get(group.TargetGroupArn) === name)?.Weight ?? "?";
@@ -136,12 +154,14 @@ async function underLoadWatchingWeights(url: string, listener: string, until: ()
   const names = await groupNames();
   const seen: string[] = [];
   let watching = true;
+  const elb = new ElasticLoadBalancingV2Client(localAwsConfig(suite.local.awsUrl));
   const watcher = (async () => {
     while (watching) {
-      const current = await weights(listener, names).catch(() => undefined);
+      const current = await weightsBySdk(elb, listener, names).catch(() => undefined);
       if (current && current !== seen.at(-1)) seen.push(current);
+      await delay(100); // a poll, not a wait: the 10% step lasts seconds
     }
-  })();
+  })().finally(() => elb.destroy());
   let load: Awaited<ReturnType<typeof underLoad>>;
   try {
     load = await underLoad(async () => okBody(await ask(`${url}/`)), until);

@@ -521,8 +521,9 @@ describe("iam", () => {
     expect(passing).toBeGreaterThan(0);
     // The two refresh functions, which start instance refreshes of the hosts.
     expect(passingHostRole).toBe(2);
-    // Only apply-service, whose CreateService and UpdateService name it in loadBalancers.
-    expect(passingDeploymentRole).toBe(1);
+    // Only the two steps that send CreateService and UpdateService, which name it in loadBalancers:
+    // apply-service, and load-deployment, which applies a deploy that builds nothing itself.
+    expect(passingDeploymentRole).toBe(2);
     const execution = templates.resource("Iam", "AWS::IAM::Role", (role) => role.RoleName === EXECUTION_ROLE);
     expect(execution.Path ?? "/").toBe("/");
   });

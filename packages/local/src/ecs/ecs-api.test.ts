@@ -802,9 +802,17 @@ print(json.dumps({
         service: "rolled",
       });
       const rolled = (serviceDeployments as { serviceDeploymentArn: string }[])[0]?.serviceDeploymentArn;
-      const { serviceDeployments: described, failures } = await call("DescribeServiceDeployments", {
-        serviceDeploymentArns: [rolled, `${rolled}0`],
-      });
+      // A service of no tasks completes its deployment on the engine's next pass, not in CreateService.
+      const { serviceDeployments: described, failures } = await waitFor(
+        "the service deployment of no tasks to complete",
+        async () => {
+          const answer = await call("DescribeServiceDeployments", {
+            serviceDeploymentArns: [rolled, `${rolled}0`],
+          });
+          const status = (answer.serviceDeployments as { status?: string }[] | undefined)?.[0]?.status;
+          return status === "IN_PROGRESS" || status === "PENDING" ? undefined : answer;
+        },
+      );
       expect(described).toMatchObject([{ serviceDeploymentArn: rolled, status: "SUCCESSFUL" }]);
       expect(failures).toEqual([{ arn: `${rolled}0`, reason: "MISSING" }]);
       // A service deployment that completed cannot be stopped.

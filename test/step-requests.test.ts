@@ -895,13 +895,7 @@ resources:
 
     await Rollout.finalize(ctx, { ...second, outcome: ended?.pendingOutcome });
     await Deployment.releaseService(table.store, "halt", "web", second.deploymentId);
-    const deletion = await requestInput("halt", "web", "c");
-    await waitFor("the deletion of web", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteDrained(ctx, await requestInput("halt", "web", "c"), "the deletion of web");
     const sent = recorded.slice(from);
     const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
     expect(operations).toContain("ecs:StopServiceDeployment");
@@ -980,13 +974,7 @@ resources:
       base?.TargetGroupArn,
     );
 
-    const deletion = await requestInput("flip", "web", "f");
-    await waitFor("the deletion of web", async () =>
-      Rollout.deleteService(ctx, deletion).catch((error: Error) => {
-        if (error.name !== "Berth.ServiceDraining") throw error;
-        return undefined;
-      }),
-    );
+    await deleteDrained(ctx, await requestInput("flip", "web", "f"), "the deletion of web");
     expect(await groups()).toEqual([]);
     expect(invalidRequests(recorded.slice(from))).toEqual([]);
   }, 300_000);

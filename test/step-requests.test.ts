@@ -38,7 +38,7 @@ import {
 import { type LocalTable, startLocalTable } from "../packages/core/src/store/test-support.ts";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { localInstallation } from "../packages/local/src/installation.ts";
-import { httpApp, waitFor } from "./support/apps.ts";
+import { appPackaging, httpApp, waitFor } from "./support/apps.ts";
 import { type ContractRequest, invalidRequests, recordingInto } from "./support/botocore.ts";
 
 /**
@@ -133,11 +133,7 @@ resources:
   web:
     type: web-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(image))}
       resources: { cpu: 0.25, memory: 512 }
       loadBalancing: { type: application-load-balancer }
 ${strategy ? `      deployment: { strategy: ${strategy} }\n` : ""}`;
@@ -206,11 +202,7 @@ resources:
   api:
     type: private-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(app.image))}
       resources: { cpu: 0.25, memory: 512 }
       environment:
         - name: VERSION
@@ -376,20 +368,12 @@ resources:
   solo:
     type: private-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(app.image))}
       resources: { cpu: 0.25, memory: 512 }
   locked:
     type: worker-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(app.image))}
       resources: { cpu: 0.25, memory: 512 }
       environment:
         - name: TOKEN
@@ -470,11 +454,7 @@ resources:
   site:
     type: web-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(app.image))}
       resources: { cpu: 0.25, memory: 512 }
       cors: { enabled: true, allowedOrigins: ["https://shop.example"] }
   edge:
@@ -485,11 +465,7 @@ resources:
       resources: { cpu: 0.25, memory: 512 }
       containers:
         - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+          packaging: ${JSON.stringify(appPackaging(app.image))}
           events:
             - type: http-api-gateway
               properties: { httpApiGatewayName: edge, containerPort: 3000, method: GET, path: "/items/{id}" }
@@ -561,11 +537,7 @@ describe("the requests of application load balancers", () => {
       resources: { cpu: 0.25, memory: 512 }
       containers:
         - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+          packaging: ${JSON.stringify(appPackaging(app.image))}
           stopTimeout: 7
           loadBalancerHealthCheck: { healthcheckPath: /health, healthcheckInterval: 10 }
           events:
@@ -654,11 +626,7 @@ describe("the requests of network load balancers", () => {
       resources: { cpu: 0.25, memory: 512 }
       containers:
         - name: app
-          packaging:
-            type: prebuilt-image
-            properties:
-              image: ${app.image}
-              command: ["node", "server.mjs"]
+          packaging: ${JSON.stringify(appPackaging(app.image))}
           stopTimeout: 6
           ${health}
           events:${events}`;
@@ -777,11 +745,7 @@ resources:
   web:
     type: web-service
     properties:
-      packaging:
-        type: prebuilt-image
-        properties:
-          image: ${app.image}
-          command: ["node", "server.mjs"]
+      packaging: ${JSON.stringify(appPackaging(app.image))}
       resources: { cpu: 0.25, memory: 512 }
       loadBalancing: { type: application-load-balancer }
       deployment: { strategy: Linear10PercentEvery3Minutes }

@@ -6,6 +6,9 @@
 // printed once vitest is done, so nothing interleaves. Exits non-zero if any part failed, after
 // running every part. Arguments go to vitest (`npm test -- packages/core/src/spec`).
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 function run(command, args, { quiet, env }) {
   return new Promise((resolve) => {
@@ -45,12 +48,27 @@ const dynamodb = typecheck.then(() =>
     return result;
   }),
 );
-const vitest = await run("npx", ["vitest", "run", ...process.argv.slice(2)], { quiet: false });
+// A JSON report beside the usual output, so the run ends with the failed tests and their first
+// lines: a CI log is read from its tail, and vitest's own account of a failure is far above it.
+const args = process.argv.slice(2);
+const reportDir = mkdtempSync(join(tmpdir(), "berth-vitest-"));
+const report = join(reportDir, "report.json");
+const reporters = args.some((arg) => arg.startsWith("--reporter"))
+  ? []
+  : ["--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+const vitest = await run("npx", ["vitest", "run", ...reporters, ...args], { quiet: false });
 console.log(`vitest finished after ${seconds()}`);
+const vitestFailures = failuresIn(report);
+rmSync(reportDir, { recursive: true, force: true });
 const checked = await typecheck;
 if (checked.output.trim() !== "") process.stdout.write(`--- type-check output ---\n${checked.output}`);
 const stores = await dynamodb;
 process.stdout.write(`--- DynamoDB Local store tests ---\n${stores.output}`);
+
+if (vitestFailures.length > 0) {
+  console.log(`--- vitest: ${vitestFailures.length} failed ---`);
+  for (const failure of vitestFailures) console.log(failure);
+}
 
 const failed = [];
 if (checked.status !== 0) failed.push("type-check");
@@ -63,3 +81,33 @@ console.log(
     : `FAILED after ${seconds()}: ${failed.join(", ")}`,
 );
 process.exit(failed.length === 0 ? 0 : 1);
+
+// "file > suite > test" and the first lines of each failure message, from vitest's JSON report;
+// a file that failed outside any test (an import or a hook) is listed with its own message.
+function failuresIn(path) {
+  let parsed;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return [];
+  }
+  const firstLines = (text) =>
+    String(text ?? "")
+      .split("\n")
+      .filter((line) => line.trim() !== "" && !line.includes("node_modules"))
+      .slice(0, 6)
+      .map((line) => `    ${line}`)
+      .join("\n");
+  const lines = [];
+  for (const file of parsed.testResults ?? []) {
+    const name = file.name.startsWith(process.cwd()) ? file.name.slice(process.cwd().length + 1) : file.name;
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === "failed");
+    for (const test of failedTests) {
+      lines.push(`✗ ${name} > ${test.fullName}\n${firstLines(test.failureMessages?.[0])}`);
+    }
+    if (failedTests.length === 0 && file.status === "failed") {
+      lines.push(`✗ ${name}\n${firstLines(file.message)}`);
+    }
+  }
+  return lines;
+}

@@ -87,7 +87,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
 
     const view = await suite.api.request<{ url?: string }>("GET", "/v1/stacks/web/services/web");
     expect(view.url).toBe(url);
-  }, 300_000);
+  }, 600_000);
 
   it("loses no request through the gateway during a rolling update", async () => {
     expect(url).not.toBe("");
@@ -109,7 +109,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
         await waitFor(
           "only the new revision to answer",
           async () => greetingOf(await ask(`${url}/`)) === "hello again",
-          60_000,
+          180_000,
           250,
         );
       },
@@ -119,5 +119,5 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     expect(failures, `${failures.length} of ${total} requests failed`).toEqual([]);
     expect(total).toBeGreaterThan(50);
     expect([...greetings.keys()].sort()).toEqual(["hello again", "hello from Berth"]);
-  }, 300_000);
+  }, 600_000);
 });

@@ -29,7 +29,8 @@ export default async function setup(): Promise<(() => void) | undefined> {
     region: "us-east-1",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
-  const deadline = Date.now() + 60_000;
+  // Java's start-up: seconds on a quiet machine, more than a minute at load 30.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     try {
       await probe.send(new ListTablesCommand({}));

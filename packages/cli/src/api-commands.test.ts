@@ -374,7 +374,7 @@ describe("berth deploy: the source", () => {
     let s3: S3Emulator;
     beforeAll(async () => {
       s3 = await startS3Emulator();
-    }, 30_000);
+    });
     afterAll(() => s3?.stop());
     const useBucket = async (bucket: string) => {
       await server.stop();

@@ -423,7 +423,9 @@ async function fetchFromArtifact(
 }
 
 async function poll(url: string, child: ChildProcess, output: () => string): Promise<unknown> {
-  const deadline = Date.now() + 10_000;
+  // A bound for an app that never listens, not a measure: Python's start-up alone takes seconds
+  // on a machine at load 20.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode}: ${output()}`);
     try {

@@ -39,6 +39,11 @@ export async function startAwsJsonEndpoint(answer: (call: AwsJsonCall) => AwsJso
     response.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
     response.end(JSON.stringify(body));
   });
+  // Node's server drops a keep-alive connection after 5 s idle, and the SDK's agent does not know
+  // it: a call sent as the drop happens fails with ECONNRESET, which a client of `maxAttempts: 1`
+  // (the tests', so that a scripted error is not retried) does not survive. Connections stay open
+  // until `stop` (whose close ends the idle ones).
+  server.keepAliveTimeout = 0;
   const url = await listen(server);
   return { url, calls, stop: () => close(server) };
 }

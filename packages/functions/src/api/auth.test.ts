@@ -42,23 +42,18 @@ function sampleRequest(route: Route): ApiRequestSpec {
 const protectedRoutes = ROUTES.filter((route) => route.access !== "public");
 const SCOPES = TokenRecord.Scope.options;
 
-/** Tokens never count: verifying one records when it was last used. */
-async function stateWithoutTokens() {
-  return (await harness.scan()).filter((item) => !String(item.PK).startsWith("TOKEN#"));
-}
-
 describe.each(
   protectedRoutes.map((route) => [`${route.method} ${route.path}`, route] as const),
 )("%s", (_, route) => {
   const request = sampleRequest(route);
 
   it("answers 401 without a token, with a Bearer challenge, and changes nothing", async () => {
-    const before = await stateWithoutTokens();
+    const before = await harness.scanWithoutTokens();
     const reply = await harness.call(request);
     expect(reply.status).toBe(401);
     expect(reply.json.error.code).toBe("UNAUTHORIZED");
     expect(reply.headers["www-authenticate"]).toMatch(/^Bearer /);
-    expect(await stateWithoutTokens()).toEqual(before);
+    expect(await harness.scanWithoutTokens()).toEqual(before);
   });
 
   it.each([
@@ -81,12 +76,12 @@ describe.each(
   const weaker = SCOPES.slice(0, SCOPES.indexOf(route.access as TokenRecord.Scope));
   // read is the weakest scope (every token has at least it), so read routes have no 403 case.
   it.each(weaker)("answers 403 to a token with only the %s scope, and changes nothing", async (scope) => {
-    const before = await stateWithoutTokens();
+    const before = await harness.scanWithoutTokens();
     const reply = await harness.call({ ...request, token: harness.tokens[scope] });
     expect(reply.status).toBe(403);
     expect(reply.json.error.code).toBe("FORBIDDEN");
     expect(reply.headers["www-authenticate"]).toContain(`scope="${route.access}"`);
-    expect(await stateWithoutTokens()).toEqual(before);
+    expect(await harness.scanWithoutTokens()).toEqual(before);
   });
 
   it.each(

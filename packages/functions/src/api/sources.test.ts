@@ -14,21 +14,16 @@ import {
   YAML,
 } from "./test-support.ts";
 
-/** Everything but the tokens, whose last use every call records. */
-async function stateOf(harness: Harness) {
-  return (await harness.scan()).filter((item) => !String(item.PK).startsWith("TOKEN#"));
-}
-
 describe("POST /v1/sources without a source bucket (Berth Local)", () => {
   const harness = harnessForFile();
 
   it("answers 409 SOURCES_UNSUPPORTED and changes nothing", async () => {
-    const before = await stateOf(harness);
+    const before = await harness.scanWithoutTokens();
     const reply = await harness.call({ method: "POST", path: "/v1/sources", token: harness.tokens.deploy });
     expect(reply.status).toBe(409);
     expect(reply.json.error.code).toBe("SOURCES_UNSUPPORTED");
     expect(reply.json.error.message).toContain("file://");
-    expect(await stateOf(harness)).toEqual(before);
+    expect(await harness.scanWithoutTokens()).toEqual(before);
   });
 });
 

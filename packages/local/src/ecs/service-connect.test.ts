@@ -19,6 +19,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+import { localClientConfig } from "../test-support.ts";
 
 const app = httpApp();
 let local: BerthLocal;
@@ -88,11 +89,7 @@ beforeAll(async () => {
     awsPort: 0,
     tickMs: 100,
   });
-  ecs = new ECSClient({
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  });
+  ecs = new ECSClient(localClientConfig(local.awsEndpoint.url));
   await ecs.send(new CreateClusterCommand({ clusterName: "sc" }));
   await ecs.send(
     new CreateServiceCommand({

@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
-import { CANARY_10_PERCENT_5_MINUTES } from "../test-support.ts";
+import { CANARY_10_PERCENT_5_MINUTES, localClientConfig } from "../test-support.ts";
 
 /**
  * Gradual deployments on Berth Local's ECS, under load through a Service Connect HTTP proxy
@@ -161,11 +161,7 @@ beforeAll(async () => {
     tickMs: 100,
     strategyMinuteMs: 8_000,
   });
-  ecs = new ECSClient({
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  });
+  ecs = new ECSClient(localClientConfig(local.awsEndpoint.url));
   await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
 });
 

@@ -54,6 +54,18 @@ function recording<T extends object>(service: string, client: T): T {
   return recordingInto(recorded, service, client);
 }
 
+/** What each request recorded since `start` asked for, as `service:Operation`. */
+function operationsSince(start: number): string[] {
+  return recorded.slice(start).map((request) => `${request.service}:${request.operation}`);
+}
+
+/** The requests recorded since `start` include each of `expected`, and AWS's models find every one valid. */
+function expectValidSince(start: number, expected: readonly string[] = []): void {
+  const operations = new Set(operationsSince(start));
+  for (const operation of expected) expect([...operations]).toContain(operation);
+  expect(invalidRequests(recorded.slice(start))).toEqual([]);
+}
+
 beforeAll(async () => {
   table = await startLocalTable();
   local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
@@ -124,6 +136,13 @@ async function deployThrough(ctx: Rollout.StepContext, stack: string, service: s
   await Rollout.finalize(ctx, { ...input, outcome: { status: "SUCCEEDED", reason: "applied" } });
   await Deployment.releaseService(table.store, stack, service, input.deploymentId);
   return input;
+}
+
+/** What `run` asked for, as `service:Operation`. */
+async function operationsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const before = recorded.length;
+  await run();
+  return operationsSince(before);
 }
 
 /** A web-service behind its own application load balancer, deploying with `strategy` if given. */
@@ -325,8 +344,7 @@ resources:
     expect((await JobRun.describe(runs, { stack: "shop", job: "report", id: run.id })).id).toBe(run.id);
     await Rollout.deleteService(ctx, await input("report"));
 
-    const operations = new Set(recorded.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidSince(0, [
       "ecr:DescribeImages",
       "logs:CreateLogGroup",
       "logs:PutRetentionPolicy",
@@ -354,10 +372,7 @@ resources:
       "stepfunctions:ListExecutions",
       "stepfunctions:DescribeExecution",
       "stepfunctions:GetExecutionHistory",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(recorded)).toEqual([]);
+    ]);
   });
 
   it("are valid when load-deployment applies a deploy that builds nothing in its own step; a refused one changes nothing", async () => {
@@ -381,8 +396,6 @@ resources:
 `;
     const ctx = context();
     await storeStack("solo", stackFile);
-    const operationsSince = (start: number) =>
-      recorded.slice(start).map((request) => `${request.service}:${request.operation}`);
 
     // A deploy that builds nothing: registered and applied by load-deployment, as apply-service would.
     const first = await requestInput("solo", "solo", "e");
@@ -443,7 +456,7 @@ resources:
 
     const deletion = await requestInput("solo", "solo", "0");
     await deleteDrained(ctx, deletion, "the deletion to drain the service");
-    expect(invalidRequests(recorded.slice(from))).toEqual([]);
+    expectValidSince(from);
   });
 
   it("are valid for AWS's service models for HTTP API gateways: created with a web service and a workload's routes, then removed", async () => {
@@ -478,9 +491,7 @@ resources:
     const site = await deploy("site");
     const shop = await deploy("shop");
     // Deployed again: everything is found, nothing created twice.
-    const before = recorded.length;
-    await deploy("site");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsDuring(() => deploy("site"));
     expect(
       again.filter((operation) =>
         /^(apigatewayv2|servicediscovery|ecs):(Create|Update|Delete)/.test(operation),
@@ -505,9 +516,7 @@ resources:
     );
     expect(registries.filter((service) => service.Name?.startsWith("pub-"))).toEqual([]);
 
-    const mine = recorded.slice(from);
-    const operations = new Set(mine.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidSince(from, [
       "apigatewayv2:CreateApi",
       "apigatewayv2:GetApis",
       "apigatewayv2:CreateStage",
@@ -520,10 +529,7 @@ resources:
       "servicediscovery:CreateService",
       "servicediscovery:DeleteService",
       "ecs:CreateService",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(mine)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
@@ -563,9 +569,7 @@ resources:
     const deploy = (service: string) => deployThrough(ctx, "lbs", service, "d");
     const orders = await deploy("orders");
     const users = await deploy("users");
-    const before = recorded.length;
-    await deploy("orders");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsDuring(() => deploy("orders"));
     expect(
       again.filter((operation) =>
         /^(elbv2|ecs):(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation),
@@ -597,9 +601,7 @@ resources:
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("b-lbs-"))).toEqual([]);
 
-    const sent = recorded.slice(from);
-    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidSince(from, [
       "elbv2:CreateLoadBalancer",
       "elbv2:CreateTargetGroup",
       "elbv2:ModifyTargetGroupAttributes",
@@ -609,10 +611,7 @@ resources:
       "elbv2:DeleteRule",
       "elbv2:DeleteLoadBalancer",
       "elbv2:DeleteTargetGroup",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(sent)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
@@ -651,9 +650,7 @@ resources:
     const deploy = (service: string) => deployThrough(ctx, "nlbs", service, "d");
     const lines = await deploy("lines");
     const admin = await deploy("admin");
-    const before = recorded.length;
-    await deploy("lines");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsDuring(() => deploy("lines"));
     expect(
       again.filter((operation) => /^elbv2:(Create|Delete|Modify(Listener|TargetGroup)$)/.test(operation)),
     ).toEqual([]);
@@ -718,9 +715,7 @@ resources:
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("n-nlbs-"))).toEqual([]);
 
-    const sent = recorded.slice(from);
-    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
-    for (const expected of [
+    expectValidSince(from, [
       "elbv2:CreateLoadBalancer",
       "elbv2:CreateTargetGroup",
       "elbv2:ModifyTargetGroupAttributes",
@@ -729,10 +724,7 @@ resources:
       "elbv2:DeleteListener",
       "elbv2:DeleteLoadBalancer",
       "elbv2:DeleteTargetGroup",
-    ]) {
-      expect([...operations]).toContain(expected);
-    }
-    expect(invalidRequests(sent)).toEqual([]);
+    ]);
   }, 180_000);
 });
 
@@ -753,9 +745,7 @@ resources:
     const ctx = context();
     await storeStack("grad", stackFile);
     const web = await deployThrough(ctx, "grad", "web", "d");
-    const before = recorded.length;
-    await deployThrough(ctx, "grad", "web", "e");
-    const again = recorded.slice(before).map((request) => `${request.service}:${request.operation}`);
+    const again = await operationsDuring(() => deployThrough(ctx, "grad", "web", "e"));
     expect(
       again.filter((operation) => /^elbv2:(Create|Delete|ModifyRule|ModifyTargetGroup$)/.test(operation)),
     ).toEqual([]);
@@ -794,9 +784,8 @@ resources:
     const { TargetGroups: left = [] } = await ctx.clients.elb.send(new DescribeTargetGroupsCommand({}));
     expect(left.filter((group) => group.TargetGroupName?.startsWith("b-grad-"))).toEqual([]);
 
-    const sent = recorded.slice(from);
-    expect(sent.some((request) => request.operation === "CreateService")).toBe(true);
-    expect(invalidRequests(sent)).toEqual([]);
+    expect(recorded.slice(from).some((request) => request.operation === "CreateService")).toBe(true);
+    expectValidSince(from);
   }, 180_000);
 
   it("stop a canary mid-shift with StopServiceDeployment (ROLLBACK) when fail-fast trips, then follow ECS's rollback through its service deployment", async () => {
@@ -860,11 +849,7 @@ resources:
     await Rollout.finalize(ctx, { ...second, outcome: ended?.pendingOutcome });
     await Deployment.releaseService(table.store, "halt", "web", second.deploymentId);
     await deleteDrained(ctx, await requestInput("halt", "web", "c"), "the deletion of web");
-    const sent = recorded.slice(from);
-    const operations = new Set(sent.map((request) => `${request.service}:${request.operation}`));
-    expect(operations).toContain("ecs:StopServiceDeployment");
-    expect(operations).toContain("ecs:DescribeServiceDeployments");
-    expect(invalidRequests(sent)).toEqual([]);
+    expectValidSince(from, ["ecs:StopServiceDeployment", "ecs:DescribeServiceDeployments"]);
   }, 300_000);
 
   it("switch a blue/green service back to rolling and back again: its tasks stay in the group traffic is on, the other group goes", async () => {
@@ -940,6 +925,6 @@ resources:
 
     await deleteDrained(ctx, await requestInput("flip", "web", "f"), "the deletion of web");
     expect(await groups()).toEqual([]);
-    expect(invalidRequests(recorded.slice(from))).toEqual([]);
+    expectValidSince(from);
   }, 300_000);
 });

@@ -1,6 +1,9 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { BerthLocal, BerthLocalOptions } from "./berth-local.ts";
 import type { AwsJsonService } from "./protocol.ts";
 import { startAwsEndpoint } from "./server.ts";
 
@@ -16,6 +19,24 @@ export function localClientConfig(endpointUrl: string) {
     region: "us-east-1",
     credentials: { accessKeyId: "b", secretAccessKey: "b" },
   };
+}
+
+/**
+ * Berth Local for one test file: its data in a new temporary folder named after `name` (unless
+ * `options` name one), its AWS endpoint on a free port, a 100 ms tick; `options` add or replace
+ * the rest. Loaded when called, so the files that serve one service do not load all of Berth Local.
+ */
+export async function startTestLocal(
+  name: string,
+  options: Partial<BerthLocalOptions> = {},
+): Promise<BerthLocal> {
+  const { startBerthLocal } = await import("./berth-local.ts");
+  return startBerthLocal({
+    awsPort: 0,
+    tickMs: 100,
+    ...options,
+    dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), `berth-${name}-`)),
+  });
 }
 
 /** A canary ECS deployment configuration: 10% for a 5-minute bake, then the rest; the circuit breaker rolls back. */

@@ -2,7 +2,7 @@ import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { getItem, type Item, parseInput, parseStored, queryAll, updateItem } from "./dynamo.ts";
 import { INGRESS_SORT_PREFIX, ingressKey, servicePartition } from "./keys.ts";
-import { ServiceName, StackName, Timestamp } from "./names.ts";
+import { Given, ServiceName, StackName, Timestamp } from "./names.ts";
 import type { Store } from "./store.ts";
 
 /**
@@ -16,15 +16,15 @@ export type IngressType = z.infer<typeof IngressType>;
 
 const Attachment = z.object({
   /** The Cloud Map service the gateway's integration reaches, with SRV records for the port. */
-  registryArn: z.string().min(1),
-  integrationId: z.string().min(1),
+  registryArn: Given,
+  integrationId: Given,
   routeIds: z.array(z.string()),
 });
 export type Attachment = z.infer<typeof Attachment>;
 
 /** A service behind a load balancer: its target group and the listener rules that forward to it. */
 export const LbAttachment = z.object({
-  targetGroupArn: z.string().min(1),
+  targetGroupArn: Given,
   ruleArns: z.array(z.string()),
   /**
    * Behind a network load balancer: every target group of the service (one per listener and
@@ -33,26 +33,26 @@ export const LbAttachment = z.object({
   targetGroupArns: z.array(z.string()).optional(),
   listenerArns: z.array(z.string()).optional(),
   /** A gradual deployment's: the target group ECS shifts traffic to and from, and the rules it shifts. */
-  alternateTargetGroupArn: z.string().min(1).optional(),
-  productionRuleArn: z.string().min(1).optional(),
-  testRuleArn: z.string().min(1).optional(),
+  alternateTargetGroupArn: Given.optional(),
+  productionRuleArn: Given.optional(),
+  testRuleArn: Given.optional(),
 });
 export type LbAttachment = z.infer<typeof LbAttachment>;
 
 /** A custom domain of the resource, as Berth set it up. */
 export const Domain = z.object({
-  name: z.string().min(1),
+  name: Given,
   /** Its public URL: HTTPS when a certificate covers it. */
-  url: z.string().min(1),
+  url: Given,
   /** The ACM certificate that covers it; absent where the installation looks none up. */
-  certificateArn: z.string().min(1).optional(),
+  certificateArn: Given.optional(),
   /** What its DNS must point at: API Gateway's domain target, or the balancer's DNS name. */
-  target: z.string().min(1),
+  target: Given,
   /** The target's hosted zone, for an alias record. */
-  targetZoneId: z.string().min(1).optional(),
+  targetZoneId: Given.optional(),
   /** `route53`: Berth keeps an alias record in the account's zone `zoneId`; `manual`: the user points the domain at `target`. */
   dns: z.enum(["route53", "manual"]),
-  zoneId: z.string().min(1).optional(),
+  zoneId: Given.optional(),
 });
 export type Domain = z.infer<typeof Domain>;
 
@@ -61,8 +61,8 @@ export const Info = z.object({
   name: ServiceName,
   type: IngressType,
   /** The API's id (an HTTP API gateway) or the load balancer's ARN. */
-  awsId: z.string().min(1),
-  url: z.string().min(1),
+  awsId: Given,
+  url: Given,
   /** Its custom domains, in the declared order (the first is its public URL's). */
   domains: z.array(Domain).default([]),
   /** By service name. */
@@ -72,12 +72,7 @@ export const Info = z.object({
 });
 export type Info = z.infer<typeof Info>;
 
-const PutInput = z.object({
-  stack: StackName,
-  name: ServiceName,
-  type: IngressType,
-  awsId: z.string().min(1),
-  url: z.string().min(1),
+const PutInput = Info.pick({ stack: true, name: true, type: true, awsId: true, url: true }).extend({
   domains: z.array(Domain).optional(),
 });
 

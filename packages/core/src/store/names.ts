@@ -24,3 +24,9 @@ export const RecordId = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "must be a 
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a lowercase hex SHA-256 digest");
 
 export const Timestamp = z.iso.datetime();
+
+/**
+ * What AWS or a caller hands back and Berth only passes on (an ARN, an id, a DNS name, a URL): it
+ * must not be empty, and is never part of a key.
+ */
+export const Given = z.string().min(1);

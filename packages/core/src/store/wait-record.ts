@@ -4,7 +4,7 @@ import { BerthError, isConflict } from "../errors.ts";
 import { backOff } from "../retry.ts";
 import { deleteItemIf, getItem, isConditionFailure, parseInput, parseStored } from "./dynamo.ts";
 import { waitKey } from "./keys.ts";
-import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
+import { Given, RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
 import { type Store, TTL_ATTRIBUTE } from "./store.ts";
 
 /**
@@ -27,13 +27,13 @@ export const Info = z.object({
   service: ServiceName,
   deploymentId: RecordId,
   /** The ECS service (`<stack>-<service>`) and its cluster. */
-  cluster: z.string().min(1),
-  ecsService: z.string().min(1),
+  cluster: Given,
+  ecsService: Given,
   /** The ECS deployment (`ecs-svc/…`) the workflow waits for. */
-  ecsDeploymentId: z.string().min(1),
-  taskDefinitionArn: z.string().min(1),
+  ecsDeploymentId: Given,
+  taskDefinitionArn: Given,
   /** Where a failing revision goes back to; absent on a service's first deployment. */
-  rollbackTaskDefinitionArn: z.string().min(1).optional(),
+  rollbackTaskDefinitionArn: Given.optional(),
   /** Failed tasks of the new revision that make the handler roll back at once. */
   failFastThreshold: z.number().int().positive(),
   /** How long the new revision's tasks must stay up after ECS completed the rollout. */
@@ -43,23 +43,23 @@ export const Info = z.object({
   /** When ECS completed the rollout: the stability window starts here. */
   stableSince: Timestamp.optional(),
   /** What the service ran before (absent when this deployment created it): a cancel returns there. */
-  previousTaskDefinitionArn: z.string().min(1).optional(),
+  previousTaskDefinitionArn: Given.optional(),
   previousDesiredCount: z.number().int().nonnegative().optional(),
   /** Why the deployment is being cancelled, for its final reason. */
   cancelReason: z.string().optional(),
   /** Task ARNs already counted as failed: a repeated or late event is never counted twice. */
   failedTasks: z.array(z.string()).default([]),
   /** Set once the workflow stored its token; events before it are recorded, answered after. */
-  taskToken: z.string().min(1).optional(),
+  taskToken: Given.optional(),
   phase: Phase,
   /** The ECS deployment of a rollback the handler started, or of a cancel's return. */
-  rollbackEcsDeploymentId: z.string().min(1).optional(),
+  rollbackEcsDeploymentId: Given.optional(),
   /**
    * The service deployment (gradual strategies) ECS rolls back: Berth stopped it with
    * StopServiceDeployment, or ECS did; its status (ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL,
    * ROLLBACK_FAILED) says how the rollback ends.
    */
-  rollbackServiceDeploymentArn: z.string().min(1).optional(),
+  rollbackServiceDeploymentArn: Given.optional(),
   /** Why the handler rolled back, for the deployment's final reason. */
   rollbackReason: z.string().optional(),
   /** An outcome decided before the token was stored, answered as soon as it is. */

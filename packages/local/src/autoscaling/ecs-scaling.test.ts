@@ -16,8 +16,8 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/support/apps.ts";
-import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
-import { localClientConfig } from "../test-support.ts";
+import type { BerthLocal } from "../berth-local.ts";
+import { localClientConfig, startTestLocal } from "../test-support.ts";
 
 // A worker that burns CPU on four threads while the flag file exists, and idles otherwise. Four
 // threads, so that even on a machine whose cores are taken by other work the task still measures
@@ -46,12 +46,7 @@ let scaling: ApplicationAutoScalingClient;
 
 beforeAll(async () => {
   writeFileSync(join(dir, "worker.mjs"), WORKER);
-  local = await startBerthLocal({
-    dataDir: join(dir, "data"),
-    awsPort: 0,
-    tickMs: 100,
-    scalingIntervalMs: 300,
-  });
+  local = await startTestLocal("scaling", { dataDir: join(dir, "data"), scalingIntervalMs: 300 });
   const config = localClientConfig(local.awsEndpoint.url);
   ecs = new ECSClient(config);
   scaling = new ApplicationAutoScalingClient(config);

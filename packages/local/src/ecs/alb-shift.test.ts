@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -22,8 +19,8 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
-import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
-import { CANARY_10_PERCENT_5_MINUTES, localClientConfig } from "../test-support.ts";
+import type { BerthLocal } from "../berth-local.ts";
+import { CANARY_10_PERCENT_5_MINUTES, localClientConfig, startTestLocal } from "../test-support.ts";
 
 /**
  * ECS's traffic shifting through a load balancer on Berth Local: a service whose loadBalancers
@@ -99,12 +96,7 @@ async function underLoad(done: () => Promise<boolean>) {
 }
 
 beforeAll(async () => {
-  local = await startBerthLocal({
-    dataDir: mkdtempSync(join(tmpdir(), "berth-alb-shift-")),
-    awsPort: 0,
-    tickMs: 100,
-    strategyMinuteMs: 2_000,
-  });
+  local = await startTestLocal("alb-shift", { strategyMinuteMs: 2_000 });
   const aws = localClientConfig(local.awsEndpoint.url);
   ecs = new ECSClient(aws);
   elb = new ElasticLoadBalancingV2Client(aws);

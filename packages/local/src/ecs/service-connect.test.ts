@@ -1,7 +1,4 @@
-import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -18,7 +15,8 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
-import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
+import type { BerthLocal } from "../berth-local.ts";
+import { localClientConfig, startTestLocal } from "../test-support.ts";
 
 const app = httpApp();
 let local: BerthLocal;
@@ -83,16 +81,8 @@ async function healthyCount(service: string, count: number) {
 }
 
 beforeAll(async () => {
-  local = await startBerthLocal({
-    dataDir: mkdtempSync(join(tmpdir(), "berth-sc-")),
-    awsPort: 0,
-    tickMs: 100,
-  });
-  ecs = new ECSClient({
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  });
+  local = await startTestLocal("sc");
+  ecs = new ECSClient(localClientConfig(local.awsEndpoint.url));
   await ecs.send(new CreateClusterCommand({ clusterName: "sc" }));
   await ecs.send(
     new CreateServiceCommand({

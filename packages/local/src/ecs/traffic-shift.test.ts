@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -11,8 +8,8 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
-import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
-import { CANARY_10_PERCENT_5_MINUTES } from "../test-support.ts";
+import type { BerthLocal } from "../berth-local.ts";
+import { CANARY_10_PERCENT_5_MINUTES, localClientConfig, startTestLocal } from "../test-support.ts";
 
 /**
  * Gradual deployments on Berth Local's ECS, under load through a Service Connect HTTP proxy
@@ -155,17 +152,8 @@ async function deployments() {
 }
 
 beforeAll(async () => {
-  local = await startBerthLocal({
-    dataDir: mkdtempSync(join(tmpdir(), "berth-shift-")),
-    awsPort: 0,
-    tickMs: 100,
-    strategyMinuteMs: 8_000,
-  });
-  ecs = new ECSClient({
-    endpoint: local.awsEndpoint.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "b", secretAccessKey: "b" },
-  });
+  local = await startTestLocal("shift", { strategyMinuteMs: 8_000 });
+  ecs = new ECSClient(localClientConfig(local.awsEndpoint.url));
   await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
 });
 

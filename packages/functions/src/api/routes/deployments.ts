@@ -1,23 +1,22 @@
 import { DeploymentRequest } from "@berth/core/deployments";
 import { DeploymentRecord } from "@berth/core/store";
 import { ApiError } from "../errors.ts";
+import { readRoute } from "../one-answer.ts";
 import { coreContext, defineRoute, reply } from "../route.ts";
 import { CancelBody, CancelResponse, DeploymentParams, DeploymentWithEvents, NoQuery } from "../schemas.ts";
 import { startBody } from "../views.ts";
 
-const getDeployment = defineRoute({
-  method: "GET",
+const getDeployment = readRoute({
   path: "/v1/deployments/{id}",
   operationId: "getDeployment",
   summary: "Get a deployment with its events, in order",
-  access: "read",
   params: DeploymentParams,
-  query: NoQuery,
-  responses: { 200: { description: "The deployment", schema: DeploymentWithEvents } },
-  async handle({ params, context }) {
+  answer: "The deployment",
+  schema: DeploymentWithEvents,
+  async read({ params, context }) {
     const found = await DeploymentRecord.getWithEvents(context.dependencies.store, params.id);
     if (!found) throw new ApiError("NOT_FOUND", `deployment ${params.id} does not exist`);
-    return reply(200, DeploymentWithEvents, found);
+    return found;
   },
 });
 

@@ -3,6 +3,7 @@ import { DeliveryRecord, ReceiverRecord } from "@berth/core/store";
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
 import type { ApiRequest } from "../http.ts";
+import { readRoute, writeRoute } from "../one-answer.ts";
 import { coreContext, defineRoute, type RouteContext, reply } from "../route.ts";
 import { CreatedReceiver, NoQuery, ReceiverList } from "../schemas.ts";
 
@@ -39,7 +40,7 @@ const withoutSecret = (json: unknown) => ({
   receiver: (json as { receiver: unknown }).receiver,
 });
 
-const createReceiver = defineRoute({
+const createReceiver = writeRoute({
   method: "POST",
   path: "/v1/webhooks",
   operationId: "createReceiver",
@@ -48,27 +49,22 @@ const createReceiver = defineRoute({
     "The answer holds the receiver's URL and secret, once. `stack` (and `service`) bind it: its deliveries " +
     "reach only those. A replay of the request (same Idempotency-Key) answers without the secret.",
   access: "admin",
-  query: NoQuery,
   body: { kind: "json", schema: ReceiverRecord.CreateInput },
-  responses: { 201: { description: "The new receiver, with its secret", schema: CreatedReceiver } },
+  status: 201,
+  answer: "The new receiver, with its secret",
+  schema: CreatedReceiver,
   storedForReplay: withoutSecret,
-  async handle({ body, context }) {
-    const receiver = await Receiver.create(coreContext(context), body);
-    return reply(201, CreatedReceiver, created(context, receiver));
-  },
+  write: async ({ body, context }) => created(context, await Receiver.create(coreContext(context), body)),
 });
 
-const listReceivers = defineRoute({
-  method: "GET",
+const listReceivers = readRoute({
   path: "/v1/webhooks",
   operationId: "listReceivers",
   summary: "List webhook receivers (never their secrets)",
   access: "admin",
-  query: NoQuery,
-  responses: { 200: { description: "Every receiver, oldest first", schema: ReceiverList } },
-  async handle({ context }) {
-    return reply(200, ReceiverList, { receivers: await ReceiverRecord.list(context.dependencies.store) });
-  },
+  answer: "Every receiver, oldest first",
+  schema: ReceiverList,
+  read: async ({ context }) => ({ receivers: await ReceiverRecord.list(context.dependencies.store) }),
 });
 
 const deleteReceiver = defineRoute({
@@ -87,7 +83,7 @@ const deleteReceiver = defineRoute({
   },
 });
 
-const rotateReceiver = defineRoute({
+const rotateReceiver = writeRoute({
   method: "POST",
   path: "/v1/webhooks/{id}/rotate",
   operationId: "rotateReceiver",
@@ -95,13 +91,12 @@ const rotateReceiver = defineRoute({
   description: "For Docker Hub and Quay the URL changes too, as it holds the secret.",
   access: "admin",
   params: ReceiverParams,
-  query: NoQuery,
-  responses: { 200: { description: "The receiver, with its new secret", schema: CreatedReceiver } },
+  status: 200,
+  answer: "The receiver, with its new secret",
+  schema: CreatedReceiver,
   storedForReplay: withoutSecret,
-  async handle({ params, context }) {
-    const receiver = await Receiver.rotate(coreContext(context), params.id);
-    return reply(200, CreatedReceiver, created(context, receiver));
-  },
+  write: async ({ params, context }) =>
+    created(context, await Receiver.rotate(coreContext(context), params.id)),
 });
 
 async function deliver(context: RouteContext, id: string, pathSecret?: string) {

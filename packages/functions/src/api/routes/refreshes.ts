@@ -2,8 +2,8 @@ import { Service } from "@berth/core/deployments";
 import { RefreshRecord } from "@berth/core/store";
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
-import { defineRoute, reply } from "../route.ts";
-import { NoQuery, PageQuery } from "../schemas.ts";
+import { pageOf, readRoute } from "../one-answer.ts";
+import { PageQuery } from "../schemas.ts";
 
 const Outcome = z.object({
   stack: z.string(),
@@ -31,8 +31,7 @@ const RefreshPage = z.object({ refreshes: z.array(RefreshView), nextCursor: z.st
 
 const RefreshParams = z.strictObject({ id: RefreshRecord.Info.shape.id });
 
-const listRefreshes = defineRoute({
-  method: "GET",
+const listRefreshes = readRoute({
   path: "/v1/refreshes",
   operationId: "listRefreshes",
   summary: "List scheduled refreshes, newest first, with the services whose refresh failed",
@@ -41,34 +40,29 @@ const listRefreshes = defineRoute({
     "requested for each service and that deployment's status now. `failed` lists those that ended " +
     "FAILED, ROLLED_BACK or ROLLBACK_FAILED (a service that crash-loops on its own revision) with the reason; " +
     "`status` is `running` until every deployment has ended.",
-  access: "read",
   query: PageQuery,
-  responses: { 200: { description: "One page of refreshes", schema: RefreshPage } },
-  async handle({ query, context }) {
+  answer: "One page of refreshes",
+  schema: RefreshPage,
+  async read({ query, context }) {
     const store = context.dependencies.store;
     const page = await RefreshRecord.list(store, query);
-    const refreshes = await Promise.all(page.items.map((info) => Service.describeRefresh(store, info)));
-    return reply(200, RefreshPage, {
-      refreshes,
-      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-    });
+    const items = await Promise.all(page.items.map((info) => Service.describeRefresh(store, info)));
+    return pageOf("refreshes", { ...page, items });
   },
 });
 
-const getRefresh = defineRoute({
-  method: "GET",
+const getRefresh = readRoute({
   path: "/v1/refreshes/{id}",
   operationId: "getRefresh",
   summary: "Get a scheduled refresh with its deployments' outcomes",
-  access: "read",
   params: RefreshParams,
-  query: NoQuery,
-  responses: { 200: { description: "The refresh", schema: RefreshView } },
-  async handle({ params, context }) {
+  answer: "The refresh",
+  schema: RefreshView,
+  async read({ params, context }) {
     const store = context.dependencies.store;
     const found = await RefreshRecord.get(store, params.id);
     if (!found) throw new ApiError("NOT_FOUND", `refresh ${params.id} does not exist`);
-    return reply(200, RefreshView, await Service.describeRefresh(store, found));
+    return Service.describeRefresh(store, found);
   },
 });
 

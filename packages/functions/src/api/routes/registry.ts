@@ -1,12 +1,12 @@
 import { Approval } from "@berth/core/deployments";
 import { DeliveryRecord, DeploymentRecord } from "@berth/core/store";
 import { z } from "zod";
-import { coreContext, defineRoute, reply } from "../route.ts";
+import { pageOf, readRoute, writeRoute } from "../one-answer.ts";
+import { coreContext } from "../route.ts";
 import {
   CancelBody,
   DeliveryPage,
   DeploymentParams,
-  NoQuery,
   PageQuery,
   RequestedDeploymentBody,
 } from "../schemas.ts";
@@ -22,7 +22,7 @@ const DeliveryParams = z.strictObject({ id: DeliveryRecord.Source });
 
 const who = (token: { name: string } | undefined) => (token ? `token ${token.name}` : "an anonymous caller");
 
-const approve = defineRoute({
+const approve = writeRoute({
   method: "POST",
   path: "/v1/deployments/{id}/approve",
   operationId: "approveDeployment",
@@ -32,15 +32,15 @@ const approve = defineRoute({
     "runs (202). A deployment that does not wait for an approval, or was approved or rejected already, is a 409.",
   access: "deploy",
   params: DeploymentParams,
-  query: NoQuery,
-  responses: { 202: { description: "Approved and requested", schema: RequestedDeploymentBody } },
-  async handle({ params, context }) {
-    const requested = await Approval.approve(coreContext(context), params.id, who(context.token));
-    return reply(202, RequestedDeploymentBody, requestedBody(requested));
+  status: 202,
+  answer: "Approved and requested",
+  schema: RequestedDeploymentBody,
+  async write({ params, context }) {
+    return requestedBody(await Approval.approve(coreContext(context), params.id, who(context.token)));
   },
 });
 
-const reject = defineRoute({
+const reject = writeRoute({
   method: "POST",
   path: "/v1/deployments/{id}/reject",
   operationId: "rejectDeployment",
@@ -48,39 +48,30 @@ const reject = defineRoute({
   description: "It ends CANCELLED, saying who rejected it and why, and never runs.",
   access: "deploy",
   params: DeploymentParams,
-  query: NoQuery,
   body: { kind: "json", schema: CancelBody, optional: true },
-  responses: { 200: { description: "Rejected", schema: RejectResponse } },
-  async handle({ params, body, context }) {
-    const deployment = await Approval.reject(
-      coreContext(context),
-      params.id,
-      who(context.token),
-      body.reason,
-    );
-    return reply(200, RejectResponse, { deployment });
+  status: 200,
+  answer: "Rejected",
+  schema: RejectResponse,
+  async write({ params, body, context }) {
+    return {
+      deployment: await Approval.reject(coreContext(context), params.id, who(context.token), body.reason),
+    };
   },
 });
 
-const listDeliveries = defineRoute({
-  method: "GET",
+const listDeliveries = readRoute({
   path: "/v1/webhooks/{id}/deliveries",
   operationId: "listDeliveries",
   summary: "List what a receiver (or `ecr`: pushes through EventBridge) received, newest first",
   description:
     "Each delivery: when, the provider's event, the image and digest, and its outcome: the services it " +
     "deployed or holds for approval, or why it was ignored or refused.",
-  access: "read",
   params: DeliveryParams,
   query: PageQuery,
-  responses: { 200: { description: "One page of deliveries", schema: DeliveryPage } },
-  async handle({ params, query, context }) {
-    const page = await DeliveryRecord.list(context.dependencies.store, params.id, query);
-    return reply(200, DeliveryPage, {
-      deliveries: page.items,
-      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-    });
-  },
+  answer: "One page of deliveries",
+  schema: DeliveryPage,
+  read: async ({ params, query, context }) =>
+    pageOf("deliveries", await DeliveryRecord.list(context.dependencies.store, params.id, query)),
 });
 
 export const registryRoutes = [approve, reject, listDeliveries];

@@ -1,12 +1,12 @@
 import { type DeploymentRequest, Service } from "@berth/core/deployments";
 import type { z } from "zod";
 import { readLogs } from "../logs.ts";
-import { coreContext, defineRoute, reply } from "../route.ts";
+import { pageOf, readRoute, writeRoute } from "../one-answer.ts";
+import { coreContext } from "../route.ts";
 import {
   DeploymentPage,
   LogsQuery,
   LogsResponse,
-  NoQuery,
   PageQuery,
   RedeployBody,
   RequestedDeploymentBody,
@@ -17,37 +17,29 @@ import {
 } from "../schemas.ts";
 import { requestedBody, serviceView } from "../views.ts";
 
-const getService = defineRoute({
-  method: "GET",
+const getService = readRoute({
   path: "/v1/stacks/{stack}/services/{service}",
   operationId: "getService",
   summary: "Get a service: spec, status, live revision, address and deployments in flight",
-  access: "read",
   params: ServiceParams,
-  query: NoQuery,
-  responses: { 200: { description: "The service", schema: ServiceView } },
-  async handle({ params, context }) {
+  answer: "The service",
+  schema: ServiceView,
+  async read({ params, context }) {
     const described = await Service.describeLive(coreContext(context), params);
-    return reply(200, ServiceView, serviceView(described, described));
+    return serviceView(described, described);
   },
 });
 
-const listDeployments = defineRoute({
-  method: "GET",
+const listDeployments = readRoute({
   path: "/v1/stacks/{stack}/services/{service}/deployments",
   operationId: "listDeployments",
   summary: "List a service's deployments, newest first",
-  access: "read",
   params: ServiceParams,
   query: PageQuery,
-  responses: { 200: { description: "One page of deployments", schema: DeploymentPage } },
-  async handle({ params, query, context }) {
-    const page = await Service.listDeployments(context.dependencies.store, params, query);
-    return reply(200, DeploymentPage, {
-      deployments: page.items,
-      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-    });
-  },
+  answer: "One page of deployments",
+  schema: DeploymentPage,
+  read: async ({ params, query, context }) =>
+    pageOf("deployments", await Service.listDeployments(context.dependencies.store, params, query)),
 });
 
 /**
@@ -69,7 +61,7 @@ function requestsDeployment<Body extends z.ZodType>(route: {
     body: z.output<Body>,
   ): Promise<DeploymentRequest.RequestedDeployment>;
 }) {
-  return defineRoute({
+  return writeRoute({
     method: route.method,
     path: `/v1/stacks/{stack}/services/{service}/${route.action}`,
     operationId: route.operationId,
@@ -77,13 +69,12 @@ function requestsDeployment<Body extends z.ZodType>(route: {
     ...(route.description ? { description: route.description } : {}),
     access: "deploy",
     params: ServiceParams,
-    query: NoQuery,
     body: { kind: "json", schema: route.body, ...(route.optionalBody ? { optional: true } : {}) },
-    responses: { 202: { description: route.requested, schema: RequestedDeploymentBody } },
-    async handle({ params, body, context }) {
-      const requested = await route.request(coreContext(context), params, body);
-      return reply(202, RequestedDeploymentBody, requestedBody(requested));
-    },
+    status: 202,
+    answer: route.requested,
+    schema: RequestedDeploymentBody,
+    write: async ({ params, body, context }) =>
+      requestedBody(await route.request(coreContext(context), params, body)),
   });
 }
 
@@ -126,19 +117,18 @@ const scale = requestsDeployment({
   request: (context, service, body) => Service.scale(context, { ...service, ...body }),
 });
 
-const logs = defineRoute({
-  method: "GET",
+const logs = readRoute({
   path: "/v1/stacks/{stack}/services/{service}/logs",
   operationId: "getServiceLogs",
   summary: "Read a service's logs from CloudWatch Logs",
-  access: "read",
   params: ServiceParams,
   query: LogsQuery,
-  responses: { 200: { description: "Log events, oldest first", schema: LogsResponse } },
-  async handle({ params, query, context }) {
+  answer: "Log events, oldest first",
+  schema: LogsResponse,
+  async read({ params, query, context }) {
     const { store, logs: client, clock } = context.dependencies;
     await Service.requireService(store, params.stack, params.service);
-    return reply(200, LogsResponse, await readLogs(client, clock(), params.stack, params.service, query));
+    return readLogs(client, clock(), params.stack, params.service, query);
   },
 });
 

@@ -1,12 +1,12 @@
 import { Stack } from "@berth/core/deployments";
 import { IngressRecord, StackRecord } from "@berth/core/store";
 import type { z } from "zod";
+import { readRoute, writeRoute } from "../one-answer.ts";
 import { coreContext, defineRoute, reply } from "../route.ts";
 import {
   ApplyQuery,
   ApplyResponse,
   DeleteStackResponse,
-  NoQuery,
   type PlanEntry,
   StackDetail,
   StackList,
@@ -67,41 +67,38 @@ const applyStack = defineRoute({
   },
 });
 
-const listStacks = defineRoute({
-  method: "GET",
+const listStacks = readRoute({
   path: "/v1/stacks",
   operationId: "listStacks",
   summary: "List stacks",
   description:
     "Every stack, by name, without its file. With `services=true` each stack also lists its services with " +
     "their status and running/desired task counts (null where ECS cannot say), read in one request.",
-  access: "read",
   query: StackListQuery,
-  responses: { 200: { description: "Every stack, by name", schema: StackList } },
-  async handle({ query, context }) {
+  answer: "Every stack, by name",
+  schema: StackList,
+  async read({ query, context }) {
     if (!query.services) {
       const stacks = await StackRecord.list(context.dependencies.store);
-      return reply(200, StackList, { stacks: stacks.map(({ stackFile: _, ...stack }) => stack) });
+      return { stacks: stacks.map(({ stackFile: _, ...stack }) => stack) };
     }
     const listed = await Stack.listWithServices(coreContext(context));
-    return reply(200, StackList, {
+    return {
       stacks: listed.map(({ stack: { stackFile: _, ...stack }, services }) => ({ ...stack, services })),
-    });
+    };
   },
 });
 
-const getStack = defineRoute({
-  method: "GET",
+const getStack = readRoute({
   path: "/v1/stacks/{stack}",
   operationId: "getStack",
   summary: "Get a stack: its applied file and its services",
-  access: "read",
   params: StackParams,
-  query: NoQuery,
-  responses: { 200: { description: "The stack", schema: StackDetail } },
-  async handle({ params, context }) {
+  answer: "The stack",
+  schema: StackDetail,
+  async read({ params, context }) {
     const described = await Stack.describe(coreContext(context), params.stack);
-    return reply(200, StackDetail, {
+    return {
       stack: described.stack,
       services: described.services.map(serviceSummary),
       ingress: described.ingress.map((resource) => ({
@@ -111,11 +108,11 @@ const getStack = defineRoute({
         endpoint: resource.url,
         domains: resource.domains.map(({ name, url, target, dns }) => ({ name, url, target, dns })),
       })),
-    });
+    };
   },
 });
 
-const deleteStack = defineRoute({
+const deleteStack = writeRoute({
   method: "DELETE",
   path: "/v1/stacks/{stack}",
   operationId: "deleteStack",
@@ -125,18 +122,19 @@ const deleteStack = defineRoute({
     "stays until its deletion has run, and shows that deployment meanwhile.",
   access: "deploy",
   params: StackParams,
-  query: NoQuery,
-  responses: { 202: { description: "Deletion requested", schema: DeleteStackResponse } },
-  async handle({ params, context }) {
+  status: 202,
+  answer: "Deletion requested",
+  schema: DeleteStackResponse,
+  async write({ params, context }) {
     const services = await Stack.remove(coreContext(context), params.stack);
-    return reply(202, DeleteStackResponse, {
+    return {
       stack: params.stack,
       services: services.map(({ planned, requested }) => ({
         service: planned.service,
         ...(planned.pendingDeletion ? { pendingDeletion: true } : {}),
         ...(requested ? { deployment: requestedBody(requested) } : {}),
       })),
-    });
+    };
   },
 });
 

@@ -1,9 +1,10 @@
 import { TokenRecord } from "@berth/core/store";
 import { ApiError } from "../errors.ts";
-import { defineRoute, reply } from "../route.ts";
+import { readRoute, writeRoute } from "../one-answer.ts";
+import { defineRoute } from "../route.ts";
 import { CreatedToken, CreateTokenBody, NoQuery, TokenList, TokenParams } from "../schemas.ts";
 
-const createToken = defineRoute({
+const createToken = writeRoute({
   method: "POST",
   path: "/v1/tokens",
   operationId: "createToken",
@@ -12,28 +13,23 @@ const createToken = defineRoute({
     "The response holds the token itself, once: only its hash is stored. A replay of the request " +
     "(same Idempotency-Key) answers with the token's details but not the token.",
   access: "admin",
-  query: NoQuery,
   body: { kind: "json", schema: CreateTokenBody },
-  responses: { 201: { description: "The new token", schema: CreatedToken } },
+  status: 201,
+  answer: "The new token",
+  schema: CreatedToken,
   // The secret must not sit in the table for a day inside a stored response.
   storedForReplay: (json) => ({ info: (json as { info: unknown }).info }),
-  async handle({ body, context }) {
-    const created = await TokenRecord.create(context.dependencies.store, body);
-    return reply(201, CreatedToken, created);
-  },
+  write: ({ body, context }) => TokenRecord.create(context.dependencies.store, body),
 });
 
-const listTokens = defineRoute({
-  method: "GET",
+const listTokens = readRoute({
   path: "/v1/tokens",
   operationId: "listTokens",
   summary: "List API tokens (never their secrets)",
   access: "admin",
-  query: NoQuery,
-  responses: { 200: { description: "Every token, oldest first", schema: TokenList } },
-  async handle({ context }) {
-    return reply(200, TokenList, { tokens: await TokenRecord.list(context.dependencies.store) });
-  },
+  answer: "Every token, oldest first",
+  schema: TokenList,
+  read: async ({ context }) => ({ tokens: await TokenRecord.list(context.dependencies.store) }),
 });
 
 const revokeToken = defineRoute({

@@ -304,6 +304,41 @@ describe("simultaneous requests through one store (one process)", () => {
       expect(newer > outcome.deployment.id).toBe(true);
       expect(ids).toContain(newer);
     }
+    // Written once ended or ended after its place, its history reads the same: asked, then superseded.
+    const superseded = outcomes.find((outcome) => outcome.placement === "superseded");
+    expect(superseded).toBeDefined();
+    const events = await DeploymentEventRecord.all(local.store, superseded?.deployment.id ?? "");
+    expect(events.map((event) => [event.sequence, event.type])).toEqual([
+      [1, "requested"],
+      [2, "status"],
+    ]);
+    expect(events[1]?.data).toEqual({
+      from: "PENDING",
+      to: "SUPERSEDED",
+      reason: superseded?.deployment.reason,
+    });
+    expect(superseded?.deployment).toMatchObject({ status: "SUPERSEDED", eventCount: 2 });
+    expect(superseded?.deployment.finishedAt).toBeDefined();
+  });
+
+  it("writes the requests of a batch that get no slot once each, ended, in batch writes", async () => {
+    const target = await freshService();
+    await Deployment.requestDeployment(local.store, { ...target, trigger: "api", specHash });
+    const known = await ServiceRecord.get(local.store, target.stack, target.service);
+    const calls = countWriteCalls();
+    // With the service already read, all fifty join one batch.
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        Deployment.requestDeployment(local.store, { ...target, trigger: "api", specHash }, known),
+      ),
+    );
+    const writeCalls = calls.stop();
+    expect(outcomes.filter((outcome) => outcome.placement === "superseded")).toHaveLength(49);
+    expect(outcomes.filter((outcome) => outcome.placement === "queued")).toHaveLength(1);
+    // Created and then ended one by one, forty-nine would take four writes each.
+    expect(writeCalls).toBeLessThan(49);
+    const stored = await collect(target);
+    expect(stored.filter((deployment) => deployment.status === "SUPERSEDED")).toHaveLength(49);
   });
 
   it("gives a free active slot to the oldest of a batch and the queued slot to the newest", async () => {
@@ -326,6 +361,25 @@ describe("simultaneous requests through one store (one process)", () => {
     expect(stored.filter((deployment) => deployment.status === "SUPERSEDED")).toHaveLength(8);
   });
 });
+
+/** Counts the store's write calls (every command but a read), from now until `stop`. */
+function countWriteCalls(): { stop(): number } {
+  let calls = 0;
+  const name = `count-write-calls-${serviceCounter}`;
+  local.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!/^(Get|Query|Scan|BatchGet)/.test(String(context.commandName))) calls++;
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+  return {
+    stop() {
+      local.client.middlewareStack.remove(name);
+      return calls;
+    },
+  };
+}
 
 /** Counts writes that lost a conditional check, from now until `stop`. */
 function countConditionFailures(): { stop(): number } {

@@ -379,14 +379,17 @@ async function place(
   }
   const { takesActiveSlot, displaced } = step;
   // The slot write above is what decides; everything below only records its consequences.
-  if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
-  await DeploymentEventRecord.append(
-    store,
-    id,
-    takesActiveSlot
-      ? { type: "activated", message: "holds the service's active slot" }
-      : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
-  );
+  // Two different items: the displaced one's end and this one's event are written side by side.
+  await Promise.all([
+    displaced ? endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`) : undefined,
+    DeploymentEventRecord.append(
+      store,
+      id,
+      takesActiveSlot
+        ? { type: "activated", message: "holds the service's active slot" }
+        : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
+    ),
+  ]);
   // A cancellation that read the service before this write could not see the slot taken;
   // whichever of the two writes came second sees the other's and gives the slot back.
   const latest = (await DeploymentRecord.get(store, id)) ?? deployment;

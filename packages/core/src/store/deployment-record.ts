@@ -190,16 +190,21 @@ function statusEvent({ from, to, reason }: StatusChange): DeploymentEventRecord.
   return { type: "status", message: `${from} → ${to}: ${reason}`, data: { from, to, reason } };
 }
 
-/** Writes a deployment from `prepare`, PENDING, and its first event. */
+/**
+ * Writes a deployment from `prepare`, PENDING, and its first event, side by side: both are new
+ * items under an id nobody has been told yet (a collision fails both conditions).
+ */
 export async function insert(store: Store, info: Info): Promise<Info> {
-  await store.client.send(
-    new PutCommand({
-      TableName: store.tableName,
-      Item: itemOf(info),
-      ConditionExpression: "attribute_not_exists(PK)",
-    }),
-  );
-  await DeploymentEventRecord.writeAt(store, info.id, 1, requestedEvent(info));
+  await Promise.all([
+    store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: itemOf(info),
+        ConditionExpression: "attribute_not_exists(PK)",
+      }),
+    ),
+    DeploymentEventRecord.writeAt(store, info.id, 1, requestedEvent(info)),
+  ]);
   return info;
 }
 

@@ -4,7 +4,7 @@ import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
 import * as ServiceRecord from "../store/service-record.ts";
 import { createStore } from "../store/store.ts";
-import { localTableForFile, rejection } from "../store/test-support.ts";
+import { countWrites, localTableForFile, rejection } from "../store/test-support.ts";
 import * as Deployment from "./deployment.ts";
 import { isTerminal, Status, TRANSITIONS } from "./status.ts";
 
@@ -325,7 +325,7 @@ describe("simultaneous requests through one store (one process)", () => {
     const target = await freshService();
     await Deployment.requestDeployment(local.store, { ...target, trigger: "api", specHash });
     const known = await ServiceRecord.get(local.store, target.stack, target.service);
-    const calls = countWriteCalls();
+    const calls = countWrites(local.client);
     // With the service already read, all fifty join one batch.
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -361,25 +361,6 @@ describe("simultaneous requests through one store (one process)", () => {
     expect(stored.filter((deployment) => deployment.status === "SUPERSEDED")).toHaveLength(8);
   });
 });
-
-/** Counts the store's write calls (every command but a read), from now until `stop`. */
-function countWriteCalls(): { stop(): number } {
-  let calls = 0;
-  const name = `count-write-calls-${serviceCounter}`;
-  local.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (!/^(Get|Query|Scan|BatchGet)/.test(String(context.commandName))) calls++;
-      return next(args);
-    },
-    { step: "initialize", name },
-  );
-  return {
-    stop() {
-      local.client.middlewareStack.remove(name);
-      return calls;
-    },
-  };
-}
 
 /** Counts writes that lost a conditional check, from now until `stop`. */
 function countConditionFailures(): { stop(): number } {

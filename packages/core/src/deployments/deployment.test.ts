@@ -4,7 +4,7 @@ import * as DeploymentEventRecord from "../store/deployment-event-record.ts";
 import * as DeploymentRecord from "../store/deployment-record.ts";
 import * as ServiceRecord from "../store/service-record.ts";
 import { createStore } from "../store/store.ts";
-import { localTableForFile, rejection } from "../store/test-support.ts";
+import { countWrites, localTableForFile, rejection } from "../store/test-support.ts";
 import * as Deployment from "./deployment.ts";
 import { isTerminal, Status, TRANSITIONS } from "./status.ts";
 
@@ -304,6 +304,41 @@ describe("simultaneous requests through one store (one process)", () => {
       expect(newer > outcome.deployment.id).toBe(true);
       expect(ids).toContain(newer);
     }
+    // Written once ended or ended after its place, its history reads the same: asked, then superseded.
+    const superseded = outcomes.find((outcome) => outcome.placement === "superseded");
+    expect(superseded).toBeDefined();
+    const events = await DeploymentEventRecord.all(local.store, superseded?.deployment.id ?? "");
+    expect(events.map((event) => [event.sequence, event.type])).toEqual([
+      [1, "requested"],
+      [2, "status"],
+    ]);
+    expect(events[1]?.data).toEqual({
+      from: "PENDING",
+      to: "SUPERSEDED",
+      reason: superseded?.deployment.reason,
+    });
+    expect(superseded?.deployment).toMatchObject({ status: "SUPERSEDED", eventCount: 2 });
+    expect(superseded?.deployment.finishedAt).toBeDefined();
+  });
+
+  it("writes the requests of a batch that get no slot once each, ended, in batch writes", async () => {
+    const target = await freshService();
+    await Deployment.requestDeployment(local.store, { ...target, trigger: "api", specHash });
+    const known = await ServiceRecord.get(local.store, target.stack, target.service);
+    const calls = countWrites(local.client);
+    // With the service already read, all fifty join one batch.
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        Deployment.requestDeployment(local.store, { ...target, trigger: "api", specHash }, known),
+      ),
+    );
+    const writeCalls = calls.stop();
+    expect(outcomes.filter((outcome) => outcome.placement === "superseded")).toHaveLength(49);
+    expect(outcomes.filter((outcome) => outcome.placement === "queued")).toHaveLength(1);
+    // Created and then ended one by one, forty-nine would take four writes each.
+    expect(writeCalls).toBeLessThan(49);
+    const stored = await collect(target);
+    expect(stored.filter((deployment) => deployment.status === "SUPERSEDED")).toHaveLength(49);
   });
 
   it("gives a free active slot to the oldest of a batch and the queued slot to the newest", async () => {

@@ -108,18 +108,28 @@ export async function requestDeployment(
   const { stack, service } = parseInput(DeploymentRecord.CreateInput, input, "deployment request");
   const current = known ?? (await ServiceRecord.get(store, stack, service));
   if (!current) throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
-  return placeDeployment(store, await DeploymentRecord.create(store, input), current);
+  // Written once its place is known: before the service names it, if it takes a slot; else once,
+  // already ended, with the others of its batch that ended too (one batch write for many).
+  return place(store, { deployment: DeploymentRecord.prepare(store, input), stored: false }, current);
 }
 
-type PlacementStep =
+/** Where a deployment went; an unstored one that did not take a slot comes with its record as written, ended. */
+type PlacementStep = (
   | { kind: "gone" }
   | { kind: "newer"; newer: string }
   | { kind: "contended" }
-  | { kind: "placed"; service: ServiceRecord.Info; takesActiveSlot: boolean; displaced: string | undefined };
+  | { kind: "placed"; service: ServiceRecord.Info; takesActiveSlot: boolean; displaced: string | undefined }
+) & { ended?: Info };
+
+/** A deployment to place: `stored` once its record is written (an approved one always is). */
+interface Candidate {
+  deployment: Info;
+  stored: boolean;
+}
 
 /** Deployments of one service waiting to be placed together (`placeTogether`). */
 interface PlacementBatch {
-  ids: string[];
+  members: Map<string, Candidate>;
   /** The service as its first member read it, used when the batch is alone and did not wait. */
   known: ServiceRecord.Info | undefined;
   waited: boolean;
@@ -163,26 +173,36 @@ function plan(current: ServiceRecord.Info, ids: string[]) {
   return { steps, active, queued };
 }
 
+/** Writes the record of a deployment about to take a slot, unless it is written already. */
+async function stored(store: Store, candidate: Candidate | undefined): Promise<void> {
+  if (!candidate || candidate.stored) return;
+  await DeploymentRecord.insert(store, candidate.deployment);
+  candidate.stored = true;
+}
+
 /** Reads, plans and writes one batch's placements, re-reading and trying again while other writers get there first. */
 async function placeBatch(store: Store, stack: string, service: string, batch: PlacementBatch) {
+  const ids = [...batch.members.keys()];
   const steps = new Map<string, PlacementStep>();
   const everyone = (step: PlacementStep) => {
-    for (const id of batch.ids) if (!steps.has(id)) steps.set(id, step);
+    for (const id of ids) if (!steps.has(id)) steps.set(id, step);
     return steps;
   };
-  const alone = batch.ids.length === 1 && !batch.waited;
+  const alone = ids.length === 1 && !batch.waited;
   let current = alone ? batch.known : undefined;
   for (let attempt = 0; attempt < SERVICE_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) await backOff(attempt);
     // Whoever placed before may have changed the service since it was read.
     if (attempt > 0 || !alone || !current) current = await ServiceRecord.get(store, stack, service);
     if (!current) return everyone({ kind: "gone" });
-    const { steps: planned, active, queued } = plan(current, batch.ids);
+    const { steps: planned, active, queued } = plan(current, ids);
     if (active === undefined && queued === undefined) {
       for (const [id, step] of planned) if (step.kind === "newer") steps.set(id, step);
       return steps;
     }
     const displaced = queued === undefined ? undefined : current.queuedDeploymentId;
+    // A slot must never name a deployment that has no record: whoever reads the slot reads it.
+    await Promise.all([active, queued].map((id) => stored(store, id ? batch.members.get(id) : undefined)));
     try {
       const updated = await ServiceRecord.update(
         store,
@@ -217,6 +237,53 @@ async function placeBatch(store: Store, stack: string, service: string, batch: P
   return everyone({ kind: "contended" });
 }
 
+/** How a deployment that got no place ends, and why. */
+function endOf(
+  stack: string,
+  service: string,
+  step: Exclude<PlacementStep, { kind: "placed" }>,
+): { to: Status; reason: string } {
+  switch (step.kind) {
+    case "newer":
+      return { to: "SUPERSEDED", reason: `superseded by ${step.newer}` };
+    case "gone":
+      return {
+        to: "FAILED",
+        reason: `service ${stack}/${service} was deleted before the deployment could run`,
+      };
+    case "contended":
+      return {
+        to: "FAILED",
+        reason: `could not be queued: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts`,
+      };
+  }
+}
+
+/**
+ * Writes the batch's members that got no place and were never written, each once, ended (their
+ * ids were never handed out, so nothing can have moved them); the stored ones are ended by their
+ * own requests (`placeDeployment`), since a cancellation may have ended them first.
+ */
+async function writeEnded(
+  store: Store,
+  stack: string,
+  service: string,
+  batch: PlacementBatch,
+  steps: Map<string, PlacementStep>,
+): Promise<Map<string, PlacementStep>> {
+  const ended = [...steps].flatMap(([id, step]) => {
+    const candidate = batch.members.get(id);
+    if (!candidate || candidate.stored || step.kind === "placed") return [];
+    return [{ deployment: candidate.deployment, ...endOf(stack, service, step) }];
+  });
+  if (ended.length === 0) return steps;
+  for (const info of await DeploymentRecord.insertEnded(store, ended)) {
+    const step = steps.get(info.id);
+    if (step) steps.set(info.id, { ...step, ended: info });
+  }
+  return steps;
+}
+
 /**
  * Places deployment `id` together with every other deployment of the same service that asked
  * through the same store while the batch before was being written: fifty requests to one service
@@ -226,10 +293,10 @@ async function placeBatch(store: Store, stack: string, service: string, batch: P
  */
 function placeTogether(
   store: Store,
-  deployment: Info,
+  candidate: Candidate,
   known: ServiceRecord.Info | undefined,
 ): Promise<PlacementStep> {
-  const { stack, service, id } = deployment;
+  const { stack, service, id } = candidate.deployment;
   let batches = batchesByStore.get(store);
   if (!batches) {
     batches = new Map();
@@ -247,7 +314,7 @@ function placeTogether(
     const before = lane.running;
     let resolveSteps!: (steps: Promise<Map<string, PlacementStep>>) => void;
     const opened: PlacementBatch = {
-      ids: [],
+      members: new Map(),
       known,
       waited: before !== undefined,
       steps: new Promise((resolve) => {
@@ -262,17 +329,20 @@ function placeTogether(
       if (before) await before.catch(() => {});
       else await Promise.resolve();
       if (lane.open === opened) lane.open = undefined;
-      const steps = placeBatch(store, stack, service, opened);
-      resolveSteps(steps);
-      await steps;
+      const placed = placeBatch(store, stack, service, opened);
+      // The next batch waits for the slots only: the ended records are written beside it.
+      resolveSteps(placed.then((steps) => writeEnded(store, stack, service, opened, steps)));
+      await placed;
     })();
     const running = run.finally(() => {
       if (lane.running === running) lane.running = undefined;
       if (!lane.open && !lane.running && batches?.get(key) === lane) batches.delete(key);
     });
+    // A failure reaches the batch's members through `steps`; the next batch only waits for it.
+    running.catch(() => {});
     lane.running = running;
   }
-  batch.ids.push(id);
+  batch.members.set(id, candidate);
   return batch.steps.then((steps) => steps.get(id) ?? { kind: "contended" });
 }
 
@@ -285,28 +355,22 @@ export async function placeDeployment(
   deployment: Info,
   known?: ServiceRecord.Info,
 ): Promise<RequestOutcome> {
+  return place(store, { deployment, stored: true }, known);
+}
+
+async function place(
+  store: Store,
+  candidate: Candidate,
+  known?: ServiceRecord.Info,
+): Promise<RequestOutcome> {
+  const { deployment } = candidate;
   const { stack, service, id } = deployment;
-  const step = await placeTogether(store, deployment, known);
-  if (step.kind === "contended") {
-    await endWaiting(
-      store,
-      id,
-      "FAILED",
-      `could not be queued: the service record changed on each of ${SERVICE_WRITE_ATTEMPTS} attempts`,
-    );
-    throw tooMuchContention(`deployment ${id} could not be queued`);
-  }
-  if (step.kind === "gone") {
-    await endWaiting(
-      store,
-      id,
-      "FAILED",
-      `service ${stack}/${service} was deleted before the deployment could run`,
-    );
-    throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
-  }
-  if (step.kind === "newer") {
-    const ended = await endWaiting(store, id, "SUPERSEDED", `superseded by ${step.newer}`);
+  const step = await placeTogether(store, candidate, known);
+  if (step.kind !== "placed") {
+    const { to, reason } = endOf(stack, service, step);
+    const ended = step.ended ?? (await endWaiting(store, id, to, reason));
+    if (step.kind === "contended") throw tooMuchContention(`deployment ${id} could not be queued`);
+    if (step.kind === "gone") throw new BerthError("NOT_FOUND", `service ${stack}/${service} does not exist`);
     return {
       deployment: ended,
       activate: false,
@@ -315,14 +379,17 @@ export async function placeDeployment(
   }
   const { takesActiveSlot, displaced } = step;
   // The slot write above is what decides; everything below only records its consequences.
-  if (displaced) await endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`);
-  await DeploymentEventRecord.append(
-    store,
-    id,
-    takesActiveSlot
-      ? { type: "activated", message: "holds the service's active slot" }
-      : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
-  );
+  // Two different items: the displaced one's end and this one's event are written side by side.
+  await Promise.all([
+    displaced ? endWaiting(store, displaced, "SUPERSEDED", `superseded by ${id}`) : undefined,
+    DeploymentEventRecord.append(
+      store,
+      id,
+      takesActiveSlot
+        ? { type: "activated", message: "holds the service's active slot" }
+        : { type: "queued", message: `waiting for ${step.service.activeDeploymentId} to finish` },
+    ),
+  ]);
   // A cancellation that read the service before this write could not see the slot taken;
   // whichever of the two writes came second sees the other's and gives the slot back.
   const latest = (await DeploymentRecord.get(store, id)) ?? deployment;

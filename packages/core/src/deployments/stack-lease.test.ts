@@ -1,29 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { BerthError } from "../errors.ts";
 import { createStore } from "../store/store.ts";
-import { localTableForFile } from "../store/test-support.ts";
+import { countWrites, localTableForFile } from "../store/test-support.ts";
 import { withStackLease } from "./stack-lease.ts";
 
 const local = localTableForFile();
-
-/** Counts the store's write requests (PutItem, UpdateItem, DeleteItem) from now until `stop`. */
-function countWrites(): { stop(): number } {
-  let writes = 0;
-  const name = `count-writes-${Math.random()}`;
-  local.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (/^(Put|Update|Delete)/.test(context.commandName ?? "")) writes++;
-      return next(args);
-    },
-    { step: "initialize", name },
-  );
-  return {
-    stop() {
-      local.client.middlewareStack.remove(name);
-      return writes;
-    },
-  };
-}
 
 function deferred() {
   let resolve = () => {};
@@ -59,7 +40,7 @@ describe("the stack lease", () => {
       await holderMayEnd.promise;
     });
     await holderStarted.promise;
-    const writes = countWrites();
+    const writes = countWrites(local.client);
     const refusals = await Promise.all(
       Array.from({ length: 10 }, () =>
         withStackLease(local.store, "busy", 200, async () => "ran").catch((error: unknown) => error),

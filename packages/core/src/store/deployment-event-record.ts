@@ -47,25 +47,37 @@ export async function writeAt(
   sequence: number,
   event: NewEvent,
 ): Promise<Info> {
-  const { type, message, data } = parseInput(NewEvent, event, "deployment event");
-  const info: Info = { deploymentId, sequence, at: store.clock().toISOString(), type, message };
-  if (data !== undefined) info.data = data;
+  const { info, item } = eventItem(deploymentId, sequence, event, store.clock().toISOString());
   await store.client.send(
     new PutCommand({
       TableName: store.tableName,
-      Item: {
-        ...deploymentEventKey(deploymentId, sequence),
-        deploymentId,
-        sequence,
-        at: info.at,
-        type,
-        message,
-        ...(data === undefined ? {} : { dataJson: JSON.stringify(data) }),
-      },
+      Item: item,
       ConditionExpression: "attribute_not_exists(PK)",
     }),
   );
   return info;
+}
+
+/** An event as it is stored, for a writer that puts it along with other new items (`writeAt` otherwise). */
+export function eventItem(
+  deploymentId: string,
+  sequence: number,
+  event: NewEvent,
+  at: string,
+): { info: Info; item: Item } {
+  const { type, message, data } = parseInput(NewEvent, event, "deployment event");
+  const info: Info = { deploymentId, sequence, at, type, message };
+  if (data !== undefined) info.data = data;
+  const item = {
+    ...deploymentEventKey(deploymentId, sequence),
+    deploymentId,
+    sequence,
+    at,
+    type,
+    message,
+    ...(data === undefined ? {} : { dataJson: JSON.stringify(data) }),
+  };
+  return { info, item };
 }
 
 /** Appends an event to an existing deployment. */

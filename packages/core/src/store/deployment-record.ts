@@ -4,7 +4,15 @@ import { isTerminal, RUNNING, Status } from "../deployments/status.ts";
 import { BerthError } from "../errors.ts";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
 import type { Item, Page, PageRequest, UpdateParts } from "./dynamo.ts";
-import { getItem, isConditionFailure, newestFirst, parseInput, parseStored, updateItem } from "./dynamo.ts";
+import {
+  getItem,
+  isConditionFailure,
+  newestFirst,
+  parseInput,
+  parseStored,
+  putNewItems,
+  updateItem,
+} from "./dynamo.ts";
 import { newRecordId } from "./ids.ts";
 import { deploymentKey, listing } from "./keys.ts";
 import { RecordId, ServiceName, StackName, Timestamp } from "./names.ts";
@@ -128,9 +136,18 @@ const fromItem = (item: Item): Info => parseStored(Info, item, "deployment");
 
 /** Stores a new PENDING deployment and its first event. It does not queue it: see `Deployment.requestDeployment`. */
 export async function create(store: Store, input: CreateInput): Promise<Info> {
+  return insert(store, prepare(store, input));
+}
+
+/**
+ * A new PENDING deployment as `create` stores it, with its id, not written yet: a caller that
+ * learns where it goes before writing it stores it with `insert`, or once in its final state
+ * with `insertEnded`.
+ */
+export function prepare(store: Store, input: CreateInput): Info {
   const request = parseInput(CreateInput, input, "deployment");
   const now = store.clock();
-  const info: Info = {
+  return {
     id: newRecordId(now),
     stack: request.stack,
     service: request.service,
@@ -146,14 +163,17 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
     eventCount: 1,
     ...(request.awaitingApproval ? { awaitingApproval: true } : {}),
   };
-  await store.client.send(
-    new PutCommand({
-      TableName: store.tableName,
-      Item: { ...deploymentKey(info.id), ...listing.deployment(info.stack, info.service, info.id), ...info },
-      ConditionExpression: "attribute_not_exists(PK)",
-    }),
-  );
-  await DeploymentEventRecord.writeAt(store, info.id, 1, {
+}
+
+const itemOf = (info: Info) => ({
+  ...deploymentKey(info.id),
+  ...listing.deployment(info.stack, info.service, info.id),
+  ...info,
+});
+
+/** The first event of every deployment: what was asked. */
+function requestedEvent(info: Info): DeploymentEventRecord.NewEvent {
+  return {
     type: "requested",
     message: info.reason,
     data: {
@@ -162,8 +182,62 @@ export async function create(store: Store, input: CreateInput): Promise<Info> {
       specHash: info.specHash,
       parameters: info.parameters,
     },
-  });
+  };
+}
+
+/** The event of a status write (`compareAndSetStatus`), or of a deployment stored already ended. */
+function statusEvent({ from, to, reason }: StatusChange): DeploymentEventRecord.NewEvent {
+  return { type: "status", message: `${from} → ${to}: ${reason}`, data: { from, to, reason } };
+}
+
+/**
+ * Writes a deployment from `prepare`, PENDING, and its first event, side by side: both are new
+ * items under an id nobody has been told yet (a collision fails both conditions).
+ */
+export async function insert(store: Store, info: Info): Promise<Info> {
+  await Promise.all([
+    store.client.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: itemOf(info),
+        ConditionExpression: "attribute_not_exists(PK)",
+      }),
+    ),
+    DeploymentEventRecord.writeAt(store, info.id, 1, requestedEvent(info)),
+  ]);
   return info;
+}
+
+/**
+ * Writes deployments from `prepare` that ended before anyone but their requester knew their ids
+ * (superseded while being placed, or refused a place): each once, in its final status, with the
+ * two events a PENDING record ended by `compareAndSetStatus` would have (requested, then the
+ * status change), all in as few batch writes as DynamoDB allows. Answers them as stored.
+ */
+export async function insertEnded(
+  store: Store,
+  ended: { deployment: Info; to: Status; reason: string }[],
+): Promise<Info[]> {
+  const now = store.clock().toISOString();
+  const items: Item[] = [];
+  const stored = ended.map(({ deployment, to, reason }) => {
+    const info: Info = {
+      ...deployment,
+      status: to,
+      reason,
+      updatedAt: now,
+      ...(isTerminal(to) ? { finishedAt: now } : {}),
+      eventCount: 2,
+    };
+    items.push(
+      itemOf(info),
+      DeploymentEventRecord.eventItem(info.id, 1, requestedEvent(deployment), deployment.createdAt).item,
+      DeploymentEventRecord.eventItem(info.id, 2, statusEvent({ from: "PENDING", to, reason }), now).item,
+    );
+    return info;
+  });
+  await putNewItems(store, items);
+  return stored;
 }
 
 export async function get(store: Store, id: string): Promise<Info | undefined> {
@@ -262,7 +336,7 @@ export async function compareAndSetStatus(
       set: { status: to, reason, updatedAt: now, finishedAt: isTerminal(to) ? now : undefined },
       setIfAbsent: startsWork ? { startedAt: now } : undefined,
     },
-    { type: "status", message: `${from} → ${to}: ${reason}`, data: { from, to, reason } },
+    statusEvent({ from, to, reason }),
     unapproved,
   );
 }

@@ -1,4 +1,5 @@
 import {
+  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   type NativeAttributeValue,
@@ -8,6 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
+import { backOff } from "../retry.ts";
 import { LISTING_INDEX, type Store } from "./store.ts";
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -144,6 +146,40 @@ export async function updateItem(
     }),
   );
   return result.Attributes ?? {};
+}
+
+/** BatchWriteItem takes at most 25 items a call. */
+const ITEMS_PER_BATCH_WRITE = 25;
+/** How often items DynamoDB left unprocessed (throttled) are sent again before giving up. */
+const BATCH_WRITE_ATTEMPTS = 8;
+
+/**
+ * Puts new items in as few calls as DynamoDB allows, unconditionally: only for items under keys
+ * nobody else can know yet (a fresh ULID's), whose existence decides nothing. Items DynamoDB
+ * leaves unprocessed are sent again after a back-off; past the attempts it throws.
+ */
+export async function putNewItems(store: Store, items: Item[]): Promise<void> {
+  const chunks: Item[][] = [];
+  for (let start = 0; start < items.length; start += ITEMS_PER_BATCH_WRITE) {
+    chunks.push(items.slice(start, start + ITEMS_PER_BATCH_WRITE));
+  }
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let requests = chunk.map((item) => ({ PutRequest: { Item: definedOnly(item) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt >= BATCH_WRITE_ATTEMPTS) {
+          throw new Error(`${requests.length} items were left unprocessed after ${attempt} batch writes`);
+        }
+        if (attempt > 0) await backOff(attempt, { baseMs: 10, capMs: 500 });
+        const result = await store.client.send(
+          new BatchWriteCommand({ RequestItems: { [store.tableName]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[store.tableName] ?? []).flatMap((request) =>
+          request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
+        );
+      }
+    }),
+  );
 }
 
 /** Deletes the item at `key` if `condition` holds; false when it did not (nothing is deleted). */

@@ -136,3 +136,25 @@ export async function rejection(promise: Promise<unknown>): Promise<BerthError> 
   if (!(error instanceof BerthError)) throw new Error(`expected a BerthError, got ${String(error)}`);
   return error;
 }
+
+/**
+ * Counts the write requests `client` sends (every command but a read: PutItem, UpdateItem,
+ * DeleteItem, BatchWriteItem…) from now until `stop`.
+ */
+export function countWrites(client: DynamoDBClient): { stop(): number } {
+  let writes = 0;
+  const name = `count-writes-${Math.random()}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!/^(Get|BatchGet|Query|Scan|Describe|List)/.test(context.commandName ?? "")) writes++;
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+  return {
+    stop() {
+      client.middlewareStack.remove(name);
+      return writes;
+    },
+  };
+}

@@ -307,8 +307,13 @@ export async function applyLoaded(
         }
       : {}),
   });
-  await Promise.all([waitFor, recordRegistration()]);
-  await recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn });
+  // Three different items, written side by side once ECS has the revision; then the event that
+  // says so, numbered after the registration's.
+  await Promise.all([
+    waitFor,
+    recordRegistration(),
+    recordLive(store, input.stack, input.service, { liveTaskDefinitionArn: taskDefinitionArn }),
+  ]);
   await DeploymentEventRecord.append(store, deployment.id, {
     type: "service-updated",
     message: `${existing ? "updated" : "created"} ECS service ${ecsService}: deployment ${primary.id} runs ${taskDefinitionArn}`,

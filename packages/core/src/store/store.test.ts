@@ -1,10 +1,12 @@
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import * as DeploymentEventRecord from "./deployment-event-record.ts";
 import * as DeploymentRecord from "./deployment-record.ts";
+import { putNewItems } from "./dynamo.ts";
 import * as ServiceRecord from "./service-record.ts";
 import * as StackRecord from "./stack-record.ts";
-import { TTL_ATTRIBUTE, tableDefinition } from "./store.ts";
+import { type Store, TTL_ATTRIBUTE, tableDefinition } from "./store.ts";
 import { localTableForFile, rejection } from "./test-support.ts";
 
 const local = localTableForFile();
@@ -355,5 +357,67 @@ describe("deployments", () => {
     expect(error.message).toContain("is PENDING, not BUILDING");
     expect((await DeploymentRecord.get(local.store, id))?.status).toBe("PENDING");
     expect((await DeploymentEventRecord.all(local.store, id)).length).toBe(1);
+  });
+});
+
+describe("putNewItems", () => {
+  // dynalite and DynamoDB Local process every item of a batch; DynamoDB leaves some unprocessed
+  // when it throttles. The fault is injected in front of the real table: the wrapped client writes
+  // only the first `processed` items of each batch and hands the rest back as unprocessed.
+  function throttling(processed: number): { store: Store; batches: () => number } {
+    let batches = 0;
+    const client = {
+      send(command: unknown) {
+        if (!(command instanceof BatchWriteCommand)) return local.store.client.send(command as never);
+        batches++;
+        const requests = command.input.RequestItems?.[local.store.tableName] ?? [];
+        const written = requests.slice(0, processed);
+        const left = requests.slice(processed);
+        const write = written.length
+          ? local.store.client.send(
+              new BatchWriteCommand({ RequestItems: { [local.store.tableName]: written } }),
+            )
+          : Promise.resolve();
+        return write.then(() => ({
+          UnprocessedItems: left.length ? { [local.store.tableName]: left } : {},
+        }));
+      },
+    } as unknown as Store["client"];
+    return { store: { ...local.store, client }, batches: () => batches };
+  }
+
+  const itemsUnder = (pk: string, count: number) =>
+    Array.from({ length: count }, (_, index) => ({
+      PK: pk,
+      SK: `ITEM#${String(index).padStart(3, "0")}`,
+      index,
+    }));
+
+  const stored = async (pk: string) => {
+    const { Items } = await local.store.client.send(
+      new QueryCommand({
+        TableName: local.store.tableName,
+        KeyConditionExpression: "PK = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+      }),
+    );
+    return (Items ?? []).map((item) => item.index as number).sort((a, b) => a - b);
+  };
+
+  it("sends again what DynamoDB left unprocessed until every item is in", async () => {
+    const { store, batches } = throttling(10);
+    await putNewItems(store, itemsUnder("BATCH#retried", 30));
+    expect(await stored("BATCH#retried")).toEqual(Array.from({ length: 30 }, (_, index) => index));
+    // 30 items: a batch of 25 (10 in, then 10, then 5) and one of 5 (in at once).
+    expect(batches()).toBe(4);
+  });
+
+  it("gives up, saying how many items are left, when DynamoDB never takes them", async () => {
+    const { store, batches } = throttling(0);
+    await expect(putNewItems(store, itemsUnder("BATCH#refused", 3))).rejects.toThrow(
+      "3 items were left unprocessed after 8 batch writes",
+    );
+    expect(batches()).toBe(8);
+    expect(await stored("BATCH#refused")).toEqual([]);
   });
 });

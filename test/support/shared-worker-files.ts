@@ -12,6 +12,7 @@ export const SHARED_WORKER_FILES = [
   "packages/cli/src/format.test.ts",
   "packages/cli/src/init.test.ts",
   "packages/cli/src/run-job.test.ts",
+  "packages/core/src/aws/auto-scaling-groups.test.ts",
   "packages/core/src/aws/step-functions.test.ts",
   "packages/core/src/buildpacks/digest.test.ts",
   "packages/core/src/buildpacks/from-spec.test.ts",

@@ -1,10 +1,8 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
+import { copyExample, deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
 import {
   balancers as balancersOn,
   targetGroupNames,
@@ -19,13 +17,10 @@ import { ask, underLoad } from "./support/load.ts";
  * update under load loses no request through it, and deleting the stack removes it.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const suite = localSuite("berth-alb-");
 const { work, logFile, berth } = suite;
-/** A copy of the example, so the test can change it for the redeploys. */
-const exampleDir = join(work, "alb-paths");
-cpSync(join(root, "examples/alb-paths"), exampleDir, { recursive: true });
-const stackFile = join(exampleDir, "berth.yml");
+/** A copy of the example (the test changes it for the redeploys), with the tests' stability window. */
+const stackFile = copyExample("alb-paths", work);
 const BALANCER = "berth-shop-front";
 
 const balancers = () => balancersOn(suite.local.awsUrl);

@@ -242,9 +242,12 @@ describe("a canary deployment behind an application load balancer on Berth Local
     expect(load.seen, events).not.toContain("100/0");
     // All traffic stays on the old tasks, in the alternate group.
     const names = await groupNames();
+    // Polled through the SDK (a CLI call is a Python process), then read once with the CLI.
+    const elb = new ElasticLoadBalancingV2Client(localAwsConfig(suite.local.awsUrl));
     await waitFor("all production traffic on the old tasks", async () =>
-      (await weights(listener, names)) === "0/100" ? true : undefined,
-    );
+      (await weightsBySdk(elb, listener, names)) === "0/100" ? true : undefined,
+    ).finally(() => elb.destroy());
+    expect(await weights(listener, names), events).toBe("0/100");
     expect(load.versions.get("v3") ?? 0, JSON.stringify([...load.versions])).toBeGreaterThan(0);
     for (let index = 0; index < 5; index += 1) expect((await ask(`${url}/`)).body).toBe("v2");
   }, 500_000);

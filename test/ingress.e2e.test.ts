@@ -1,10 +1,8 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { localSuite, newestDeployment } from "./support/e2e.ts";
+import { copyExample, localSuite, newestDeployment } from "./support/e2e.ts";
 import { ask, underLoad } from "./support/load.ts";
 
 /**
@@ -14,13 +12,10 @@ import { ask, underLoad } from "./support/load.ts";
  * request through the gateway.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const suite = localSuite("berth-ingress-");
 const { work, logFile, berth } = suite;
-/** A copy of the example, so the test can change it for the rolling update. */
-const exampleDir = join(work, "public-web");
-cpSync(join(root, "examples/public-web"), exampleDir, { recursive: true });
-const stackFile = join(exampleDir, "berth.yml");
+/** A copy of the example (the test changes it for the redeploys), with the tests' stability window. */
+const stackFile = copyExample("public-web", work);
 
 /** An API as `aws apigatewayv2 get-apis` prints it. */
 interface Api {
@@ -95,7 +90,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     const greetingOf = (answer: { body: string }) =>
       (JSON.parse(answer.body) as { greeting: string }).greeting;
     let deploy: Awaited<ReturnType<typeof berth>> | undefined;
-    // Four clients asking back to back, for the whole rollout.
+    // Four clients asking one after another, for the whole rollout.
     const { failures, greetings, total } = await underLoad(
       async () => {
         const answer = await ask(`${url}/`);

@@ -1,16 +1,10 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
-import {
-  balancers as balancersOn,
-  targetGroupNames,
-  targetStates as targetStatesOn,
-} from "./support/elbv2.ts";
+import { copyExample, deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
+import { balancers as balancersOn, targetGroupNames, waitForTargetStates } from "./support/elbv2.ts";
 import { underLoad } from "./support/load.ts";
 
 /**
@@ -20,17 +14,14 @@ import { underLoad } from "./support/load.ts";
  * rolling update under a TCP client load loses no connection, and deleting the stack removes it.
  */
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const suite = localSuite("berth-nlb-");
 const { work, logFile, berth } = suite;
-const exampleDir = join(work, "nlb-tcp");
-cpSync(join(root, "examples/nlb-tcp"), exampleDir, { recursive: true });
-const stackFile = join(exampleDir, "berth.yml");
+/** A copy of the example (the test changes it for the redeploys), with the tests' stability window. */
+const stackFile = copyExample("nlb-tcp", work);
 const BALANCER = "berth-lines-edge";
 const GROUP = "n-lines-edge-7000-lines-app-7000";
 
 const balancers = () => balancersOn(suite.local.awsUrl);
-const targetStates = async () => (await targetStatesOn(suite.local.awsUrl, GROUP)).sort();
 
 /** One TCP exchange: sends a line, reads until the app closes the connection. */
 function exchange(address: string, line: string): Promise<string> {
@@ -98,13 +89,11 @@ describe("a TCP service behind a network load balancer on Berth Local", { shuffl
       GROUP,
     ])) as { TargetGroups: { Protocol: string; TargetType: string; HealthCheckProtocol: string }[] };
     expect(TargetGroups[0]).toMatchObject({ Protocol: "TCP", TargetType: "ip", HealthCheckProtocol: "TCP" });
-    // The balancer's own TCP checks mark both tasks healthy.
-    await waitFor(
-      "both targets healthy",
-      async () => (await targetStates()).join() === "healthy,healthy",
-      90_000,
-      1_000,
-    );
+    // The balancer's own TCP checks mark both tasks healthy, as the aws CLI then shows.
+    expect(await waitForTargetStates(suite.local.awsUrl, GROUP, ["healthy", "healthy"], 90_000)).toEqual([
+      "healthy",
+      "healthy",
+    ]);
 
     // Both tasks take connections in turn.
     const pids = new Set<string>();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DeploymentStatus } from "../../packages/core/src/deployments/index.ts";
+import * as DeploymentStatus from "../../packages/core/src/deployments/status.ts";
 import { waitFor } from "./apps.ts";
 
 export interface Deployment {

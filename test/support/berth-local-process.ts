@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { executable } from "./executables.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -163,16 +164,20 @@ export function processesUnder(dirs: readonly string[]): HostProcess[] {
 
 /** Runs the `aws` CLI against Berth Local's endpoint and parses its JSON output. */
 export async function awsCli(awsUrl: string, args: readonly string[]): Promise<unknown> {
-  const { stdout } = await execFileAsync("aws", ["--endpoint-url", awsUrl, "--output", "json", ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: "berth-test",
-      AWS_SECRET_ACCESS_KEY: "berth-test",
-      AWS_DEFAULT_REGION: "us-east-1",
-      AWS_PAGER: "",
+  const { stdout } = await execFileAsync(
+    executable("aws"),
+    ["--endpoint-url", awsUrl, "--output", "json", ...args],
+    {
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: "berth-test",
+        AWS_SECRET_ACCESS_KEY: "berth-test",
+        AWS_DEFAULT_REGION: "us-east-1",
+        AWS_PAGER: "",
+      },
+      timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
     },
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  );
   return stdout.trim() === "" ? {} : JSON.parse(stdout);
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { executable } from "./executables.ts";
 
 export interface ContractRequest {
   service: string;
@@ -20,7 +21,7 @@ const SCRIPT = fileURLToPath(new URL("./validate_requests.py", import.meta.url))
  * python3 process for the whole batch.
  */
 export function validateWithBotocore(requests: readonly ContractRequest[]): ContractResult {
-  const run = spawnSync("python3", [SCRIPT], {
+  const run = spawnSync(executable("python3"), [SCRIPT], {
     input: JSON.stringify(requests),
     encoding: "utf8",
     maxBuffer: 64 << 20,
@@ -32,7 +33,7 @@ export function validateWithBotocore(requests: readonly ContractRequest[]): Cont
 const MODEL_CHECKS = fileURLToPath(new URL("./model_checks.py", import.meta.url));
 
 function modelCheck(request: Record<string, unknown>): unknown {
-  const run = spawnSync("python3", [MODEL_CHECKS], {
+  const run = spawnSync(executable("python3"), [MODEL_CHECKS], {
     input: JSON.stringify(request),
     encoding: "utf8",
     maxBuffer: 64 << 20,

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
-import { stringify } from "yaml";
+import { parseDocument, stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
@@ -53,6 +53,30 @@ export async function deleteStackAndWait(api: BerthApi, stack: string, timeoutMs
  * check (every task of the new revision running and healthy at its end) still decides.
  */
 export const TEST_STABILITY_SECONDS = 2;
+
+/**
+ * A copy of `examples/<name>` in `work` (so a test can change it), its services given the tests'
+ * stability window (TEST_STABILITY_SECONDS) instead of Berth's default; answers its stack
+ * file's path. The rest of the file (comments, anchors) is kept as the example has it.
+ */
+export function copyExample(name: string, work: string): string {
+  const dir = join(work, name);
+  cpSync(join(root, "examples", name), dir, { recursive: true });
+  const stackFile = join(dir, "berth.yml");
+  const document = parseDocument(readFileSync(stackFile, "utf8"));
+  const resources = document.toJS().resources as Record<string, { type: string }>;
+  for (const [resource, { type }] of Object.entries(resources)) {
+    if (!SERVICE_TYPES.includes(type)) continue;
+    document.setIn(["resources", resource, "properties", "failFast"], {
+      stabilitySeconds: TEST_STABILITY_SECONDS,
+    });
+  }
+  writeFileSync(stackFile, document.toString({ lineWidth: 0 }));
+  return stackFile;
+}
+
+/** The resource types that run an ECS service, and so have `failFast`. */
+const SERVICE_TYPES = ["private-service", "web-service", "worker-service", "multi-container-workload"];
 
 /** A stack with one private service running the test app of `apps.ts` (`httpApp()`). */
 export function appStack(options: {

@@ -1,4 +1,11 @@
+import {
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { waitFor } from "./apps.ts";
 import { awsCli } from "./berth-local-process.ts";
+import { localAwsConfig } from "./e2e.ts";
 
 /** Berth Local's load balancers and target groups, as the aws CLI shows them. */
 
@@ -39,4 +46,39 @@ export async function targetStates(awsUrl: string, group: string): Promise<strin
     arn,
   ])) as { TargetHealthDescriptions: { TargetHealth: { State: string } }[] };
   return TargetHealthDescriptions.map((description) => description.TargetHealth.State);
+}
+
+/**
+ * Waits until the target group's targets' health states, sorted, are `expected`; then answers
+ * them as the aws CLI shows them. The wait polls through the SDK: a CLI call starts a Python
+ * process (a second and a half of CPU), and a poll every second for as long as health checks
+ * take would spend more CPU than the rest of the test.
+ */
+export async function waitForTargetStates(
+  awsUrl: string,
+  group: string,
+  expected: string[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const elb = new ElasticLoadBalancingV2Client(localAwsConfig(awsUrl));
+  try {
+    await waitFor(
+      `the targets of ${group} to be ${expected.join(", ")}`,
+      async () => {
+        const { TargetGroups = [] } = await elb.send(new DescribeTargetGroupsCommand({ Names: [group] }));
+        const arn = TargetGroups[0]?.TargetGroupArn;
+        if (!arn) return undefined;
+        const { TargetHealthDescriptions = [] } = await elb.send(
+          new DescribeTargetHealthCommand({ TargetGroupArn: arn }),
+        );
+        const states = TargetHealthDescriptions.map((description) => description.TargetHealth?.State ?? "");
+        return states.sort().join() === [...expected].sort().join() || undefined;
+      },
+      timeoutMs,
+      1_000,
+    );
+  } finally {
+    elb.destroy();
+  }
+  return (await targetStates(awsUrl, group)).sort();
 }

@@ -1,6 +1,8 @@
+import { setTimeout as delay } from "node:timers/promises";
+
 /**
  * Client load for the end-to-end tests that roll a service while requests keep coming: several
- * clients send back to back until the rollout is over, and every failure is kept.
+ * clients send one request after another until the rollout is over, and every failure is kept.
  */
 
 /** An HTTP answer, read whole. */
@@ -28,8 +30,18 @@ export interface LoadResult {
 }
 
 /**
- * Runs `clients` loops, each sending `request` (given the loop's number) back to back, until
- * `until` settles; then answers what they got. An error thrown by `request` counts as a failure.
+ * How long each client pauses between its requests. Back to back, four clients and the proxy
+ * and task processes answering them take every spare cycle of a 2-core machine for the whole
+ * rollout (the image build included), which the test files running beside them then wait for.
+ * With the pause the four still send a request every few milliseconds between them, through
+ * every step of a rollout, each step lasting a second or more.
+ */
+export const LOAD_PAUSE_MS = 10;
+
+/**
+ * Runs `clients` loops, each sending `request` (given the loop's number) one after another,
+ * `LOAD_PAUSE_MS` apart, until `until` settles; then answers what they got. An error thrown by
+ * `request` counts as a failure.
  */
 export async function underLoad(
   request: (client: number) => Promise<LoadAnswer>,
@@ -48,6 +60,7 @@ export async function underLoad(
       } catch (error) {
         result.failures.push(String(error));
       }
+      await delay(LOAD_PAUSE_MS); // a pace, not a wait: the test waits on `until`
     }
   });
   try {

@@ -1,17 +1,10 @@
-import {
-  type AutoScalingClient,
-  DescribeAutoScalingGroupsCommand,
-  type MixedInstancesPolicy,
-  StartInstanceRefreshCommand,
-  type StartInstanceRefreshCommandInput,
+import type {
+  AutoScalingClient,
+  MixedInstancesPolicy,
+  StartInstanceRefreshCommandInput,
 } from "@aws-sdk/client-auto-scaling";
-import {
-  CreateLaunchTemplateVersionCommand,
-  type CreateLaunchTemplateVersionCommandInput,
-  DescribeLaunchTemplateVersionsCommand,
-  type EC2Client,
-} from "@aws-sdk/client-ec2";
-import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { CreateLaunchTemplateVersionCommandInput, EC2Client } from "@aws-sdk/client-ec2";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { isRefreshInProgress } from "../aws/auto-scaling-groups.ts";
 
 /**
@@ -97,6 +90,15 @@ function instanceRefreshInput(
 
 /** Starts the hosts' refresh onto the newest ECS-optimized AMI; an ongoing one is reported, not an error. */
 export async function refreshHosts(clients: HostRefreshClients, fleet: HostFleet): Promise<HostRefresh> {
+  // Imported here, not with the module: see auto-scaling-groups.ts (EC2's package alone is a second of CPU).
+  const [ssm, ec2, autoScaling] = await Promise.all([
+    import("@aws-sdk/client-ssm"),
+    import("@aws-sdk/client-ec2"),
+    import("@aws-sdk/client-auto-scaling"),
+  ]);
+  const { GetParameterCommand } = ssm;
+  const { CreateLaunchTemplateVersionCommand, DescribeLaunchTemplateVersionsCommand } = ec2;
+  const { DescribeAutoScalingGroupsCommand, StartInstanceRefreshCommand } = autoScaling;
   const parameter = await clients.ssm.send(new GetParameterCommand({ Name: fleet.amiParameter }));
   const imageId = parameter.Parameter?.Value;
   if (!imageId?.startsWith("ami-")) {

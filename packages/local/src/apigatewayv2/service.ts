@@ -321,12 +321,12 @@ export class ApiGateways {
       };
     }
     if (!routed.route?.target) return json(404, { message: "Not Found" }, cors?.simple);
-    const { registryArn } = routed;
-    if (!registryArn) return json(500, { message: "Internal Server Error" }, cors?.simple);
+    const { targets } = routed;
+    if (!targets) return json(500, { message: "Internal Server Error" }, cors?.simple);
     const remote = request.socket.remoteAddress ?? "127.0.0.1";
     const forwardedFor = request.headers["x-forwarded-for"];
     return {
-      targets: () => this.targets(registryArn),
+      targets,
       label: routed.label,
       headers: {
         "x-forwarded-for": forwardedFor ? `${forwardedFor}, ${remote}` : remote,
@@ -352,11 +352,12 @@ export class ApiGateways {
     const api = this.apis.find((candidate) => candidate.apiId === apiId);
     const route = api ? selectRoute(api.routes, method, path) : undefined;
     const integration = api?.integrations.find((i) => `integrations/${i.integrationId}` === route?.target);
+    const registryArn = integration?.integrationUri;
     const routed: Routed = {
       api,
       served: api !== undefined && this.servesHost(api, host),
       route,
-      registryArn: integration?.integrationUri,
+      targets: registryArn ? () => this.targets(registryArn) : undefined,
       label: `${api?.name} ${route?.routeKey}`,
     };
     // Paths are the clients' to choose: the table starts again rather than grow without end.
@@ -802,8 +803,8 @@ interface Routed {
   api: ApiEntry | undefined;
   served: boolean;
   route: RouteEntry | undefined;
-  /** The Cloud Map service the route's integration leads to. */
-  registryArn: string | undefined;
+  /** The healthy tasks of the Cloud Map service the route's integration leads to, asked per request. */
+  targets: (() => Target[]) | undefined;
   label: string;
 }
 

@@ -53,46 +53,46 @@ export function inCidr(address: string, cidr: string): boolean {
 export function matchesRule(conditions: RuleCondition[], request: RequestHead): boolean {
   // Parsed only for a condition on the path or the query string.
   let parsed: URL | undefined;
-  const url = () => {
-    parsed ??= new URL(request.url ?? "/", "http://local");
-    return parsed;
-  };
-  return conditions.every((condition) => {
-    switch (condition.Field) {
-      case "path-pattern": {
-        const { pathname } = url();
-        return (condition.PathPatternConfig?.Values ?? []).some((pattern) =>
-          wildcardMatch(pattern, pathname),
-        );
-      }
-      case "host-header": {
-        const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
-        return (condition.HostHeaderConfig?.Values ?? []).some((pattern) =>
-          wildcardMatch(pattern, host, true),
-        );
-      }
-      case "http-request-method":
-        return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
-      case "source-ip":
-        return (condition.SourceIpConfig?.Values ?? []).some((cidr) =>
-          inCidr(request.socket.remoteAddress ?? "", cidr),
-        );
-      case "http-header": {
-        const config = condition.HttpHeaderConfig;
-        const value = request.headers[config?.HttpHeaderName.toLowerCase() ?? ""];
-        const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
-        return (config?.Values ?? []).some((pattern) => values.some((v) => wildcardMatch(pattern, v, true)));
-      }
-      case "query-string":
-        return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
-          [...url().searchParams].some(
-            ([key, value]) =>
-              (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
-              wildcardMatch(pair.Value, value, true),
-          ),
-        );
-      default:
-        return false;
+  for (const condition of conditions) {
+    if (!parsed && (condition.Field === "path-pattern" || condition.Field === "query-string"))
+      parsed = new URL(request.url ?? "/", "http://local");
+    if (!matchesCondition(condition, request, parsed as URL)) return false;
+  }
+  return true;
+}
+
+/** Whether a request meets one condition (`url`: the request's, when the condition reads it). */
+function matchesCondition(condition: RuleCondition, request: RequestHead, url: URL): boolean {
+  switch (condition.Field) {
+    case "path-pattern": {
+      const { pathname } = url;
+      return (condition.PathPatternConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, pathname));
     }
-  });
+    case "host-header": {
+      const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
+      return (condition.HostHeaderConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, host, true));
+    }
+    case "http-request-method":
+      return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
+    case "source-ip":
+      return (condition.SourceIpConfig?.Values ?? []).some((cidr) =>
+        inCidr(request.socket.remoteAddress ?? "", cidr),
+      );
+    case "http-header": {
+      const config = condition.HttpHeaderConfig;
+      const value = request.headers[config?.HttpHeaderName.toLowerCase() ?? ""];
+      const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+      return (config?.Values ?? []).some((pattern) => values.some((v) => wildcardMatch(pattern, v, true)));
+    }
+    case "query-string":
+      return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
+        [...url.searchParams].some(
+          ([key, value]) =>
+            (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
+            wildcardMatch(pair.Value, value, true),
+        ),
+      );
+    default:
+      return false;
+  }
 }

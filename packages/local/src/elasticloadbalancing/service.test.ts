@@ -1,8 +1,5 @@
-import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CreateListenerCommand,
   type CreateListenerCommandOutput,
@@ -11,14 +8,11 @@ import {
   CreateTargetGroupCommand,
   DeleteRuleCommand,
   DuplicateListenerException,
-  ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RegisteredTask } from "../proxy/weighted.ts";
-import { startAwsEndpoint } from "../server.ts";
-import { LoadBalancers } from "./service.ts";
-import { loadBalancersEndpoint } from "./test-support.ts";
+import { loadBalancersEndpoint, loadBalancersService } from "./test-support.ts";
 
 describe("Berth Local's application load balancer listener", () => {
   const closers: (() => Promise<void>)[] = [];
@@ -98,26 +92,10 @@ describe("Berth Local's application load balancer listener", () => {
   it("takes a change to its listener, rules or forward weights on the next request", async () => {
     const [a, b] = await Promise.all([backend("a"), backend("b")]);
     const ports = new Map<string, number>();
-    const balancers = new LoadBalancers(join(mkdtempSync(join(tmpdir(), "berth-elb-")), "elbv2.json"), {
-      account: "000000000000",
-      region: "us-east-1",
-      targetsOf: (arn) => {
-        const port = ports.get(arn);
-        return port === undefined ? [] : [{ taskId: arn, port, healthy: true }];
-      },
-    });
-    await balancers.start();
-    const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
-    const client = new ElasticLoadBalancingV2Client({
-      endpoint: endpoint.url,
-      region: "us-east-1",
-      credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    });
-    closers.push(async () => {
-      client.destroy();
-      await endpoint.close();
-      await balancers.close();
-    });
+    const { client, balancers } = await loadBalancersService((arn) => {
+      const port = ports.get(arn);
+      return port === undefined ? [] : [{ taskId: arn, port, healthy: true }];
+    }, closers);
     const { LoadBalancers: [balancer] = [] } = await client.send(
       new CreateLoadBalancerCommand({ Name: "berth-t-changes", Subnets: ["s"], SecurityGroups: ["g"] }),
     );

@@ -1,14 +1,19 @@
 import { mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ApiGatewayV2Client,
   CreateApiCommand,
+  CreateApiMappingCommand,
+  CreateDomainNameCommand,
   CreateIntegrationCommand,
   CreateRouteCommand,
+  CreateStageCommand,
+  DeleteRouteCommand,
   GetApiCommand,
+  UpdateRouteCommand,
 } from "@aws-sdk/client-apigatewayv2";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAwsEndpoint } from "../server.ts";
@@ -16,6 +21,7 @@ import { selectRoute } from "./routes.ts";
 import { ApiGateways, LOCAL_VPC_LINK_ID } from "./service.ts";
 
 const REGISTRY = "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-test";
+const OTHER_REGISTRY = "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-other";
 
 describe("HTTP API route selection", () => {
   const routes = [
@@ -44,11 +50,12 @@ describe("Berth Local's API Gateway", () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
-  async function start(dir: string, targets: () => { taskId: string; port: number; healthy: boolean }[]) {
+  type Task = { taskId: string; port: number; healthy: boolean };
+  async function start(dir: string, targets: () => Task[], otherTargets: () => Task[] = () => []) {
     const gateways = new ApiGateways(join(dir, "apis.json"), {
       account: "000000000000",
       region: "us-east-1",
-      targetsOf: (arn) => (arn === REGISTRY ? targets() : []),
+      targetsOf: (arn) => (arn === REGISTRY ? targets() : arn === OTHER_REGISTRY ? otherTargets() : []),
     });
     await gateways.start();
     const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [gateways.route()] });
@@ -66,9 +73,11 @@ describe("Berth Local's API Gateway", () => {
     return { client, close };
   }
 
-  async function backend(): Promise<{ port: number; server: Server }> {
+  async function backend(name = "backend"): Promise<{ port: number; server: Server }> {
     const server = createServer((request, response) =>
-      response.end(`backend ${request.method} ${request.url}`),
+      response
+        .writeHead(200, { "x-seen-trace-id": request.headers["x-amzn-trace-id"] ?? "" })
+        .end(`${name} ${request.method} ${request.url}`),
     );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     closers.push(() => new Promise((resolve) => server.close(() => resolve())));
@@ -130,5 +139,100 @@ describe("Berth Local's API Gateway", () => {
     const again = await second.client.send(new GetApiCommand({ ApiId: api.ApiId }));
     expect(again.ApiEndpoint).toBe(url);
     expect(await (await fetch(`${url}/v1/again`)).text()).toBe("backend GET /v1/again");
+  });
+
+  it("takes a change to its routes, integrations or domain names on the next request, and gives each request its own trace id", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-apigw-"));
+    const one = await backend("one");
+    const two = await backend("two");
+    const { client } = await start(
+      dir,
+      () => [{ taskId: "t1", port: one.port, healthy: true }],
+      () => [{ taskId: "t2", port: two.port, healthy: true }],
+    );
+    const api = await client.send(new CreateApiCommand({ Name: "berth-test-changes", ProtocolType: "HTTP" }));
+    const integration = (uri: string) =>
+      client.send(
+        new CreateIntegrationCommand({
+          ApiId: api.ApiId,
+          IntegrationType: "HTTP_PROXY",
+          IntegrationMethod: "ANY",
+          IntegrationUri: uri,
+          ConnectionType: "VPC_LINK",
+          ConnectionId: LOCAL_VPC_LINK_ID,
+          PayloadFormatVersion: "1.0",
+        }),
+      );
+    const first = await integration(REGISTRY);
+    const second = await integration(OTHER_REGISTRY);
+    const route = await client.send(
+      new CreateRouteCommand({
+        ApiId: api.ApiId,
+        RouteKey: "GET /v1/{proxy+}",
+        Target: `integrations/${first.IntegrationId}`,
+      }),
+    );
+    const url = api.ApiEndpoint ?? "";
+    const get = async (path: string, host?: string) => {
+      const { port } = new URL(url);
+      return new Promise<{ status: number; text: string; trace: string }>((resolve, reject) => {
+        const outgoing = httpRequest(
+          { host: "127.0.0.1", port, path, headers: host ? { host } : {} },
+          (response) => {
+            let text = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => {
+              text += chunk;
+            });
+            response.on("end", () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                text,
+                trace: String(response.headers["x-seen-trace-id"] ?? ""),
+              }),
+            );
+          },
+        );
+        outgoing.on("error", reject);
+        outgoing.end();
+      });
+    };
+
+    // The same request twice: the second one's routing is the first one's, its trace id its own.
+    const [a, b] = [await get("/v1/a"), await get("/v1/a")];
+    expect([a.text, b.text]).toEqual(["one GET /v1/a", "one GET /v1/a"]);
+    expect(a.trace).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+    expect(b.trace).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+    expect(b.trace).not.toBe(a.trace);
+
+    // Another integration for the route: the next request goes there.
+    await client.send(
+      new UpdateRouteCommand({
+        ApiId: api.ApiId,
+        RouteId: route.RouteId,
+        Target: `integrations/${second.IntegrationId}`,
+      }),
+    );
+    expect((await get("/v1/a")).text).toBe("two GET /v1/a");
+
+    // Another route key: the old path is off the routes, the new one on them.
+    await client.send(
+      new UpdateRouteCommand({ ApiId: api.ApiId, RouteId: route.RouteId, RouteKey: "GET /v2/{proxy+}" }),
+    );
+    expect((await get("/v1/a")).status).toBe(404);
+    expect((await get("/v2/a")).text).toBe("two GET /v2/a");
+
+    // A host the API has no domain name for is refused until a domain name is mapped to the API.
+    expect((await get("/v2/a", "api.example.com")).status).toBe(403);
+    await client.send(new CreateStageCommand({ ApiId: api.ApiId, StageName: "$default", AutoDeploy: true }));
+    await client.send(new CreateDomainNameCommand({ DomainName: "api.example.com" }));
+    await client.send(
+      new CreateApiMappingCommand({ DomainName: "api.example.com", ApiId: api.ApiId, Stage: "$default" }),
+    );
+    expect((await get("/v2/a", "api.example.com")).text).toBe("two GET /v2/a");
+
+    // A deleted route: the next request is off the routes.
+    await client.send(new DeleteRouteCommand({ ApiId: api.ApiId, RouteId: route.RouteId }));
+    expect((await get("/v2/a")).status).toBe(404);
   });
 });

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { serveFast } from "../proxy/fast-path.ts";
 import { type ForwardOptions, HttpForwarder, type Target } from "../proxy/http-forward.ts";
 import type { RequestHead } from "../proxy/http1.ts";
+import { traceHeader } from "../proxy/trace-id.ts";
 import { healthyInOrder, type RegisteredTask, WeightedSelector } from "../proxy/weighted.ts";
 import type { Route as EndpointRoute } from "../server.ts";
 import { JsonFile } from "../state.ts";
@@ -178,6 +179,8 @@ export class ApiGateways {
   private readonly listeners = new Map<string, Server>();
   private readonly forwarder = new HttpForwarder();
   private readonly selector = new WeightedSelector();
+  /** Routing decisions by API, method, host and path (see `routed`). */
+  private readonly routing = new Map<string, Routed>();
 
   constructor(
     path: string,
@@ -238,6 +241,7 @@ export class ApiGateways {
   }
 
   private save(): void {
+    this.routing.clear();
     this.file.write({ apis: this.apis, domainNames: this.domainNames });
   }
 
@@ -298,44 +302,68 @@ export class ApiGateways {
 
   /** Where a request to an API goes: forwarded (with these options), or answered by the gateway. */
   private decide(apiId: string, request: RequestHead): ForwardOptions | ((response: ServerResponse) => void) {
-    const api = this.apis.find((candidate) => candidate.apiId === apiId);
-    const json =
-      (status: number, body: unknown, headers: Record<string, string> = {}) =>
-      (response: ServerResponse) => {
-        response.writeHead(status, { "content-type": "application/json", ...headers });
-        response.end(JSON.stringify(body));
-      };
+    const method = request.method ?? "GET";
+    const url = request.url ?? "/";
+    const { host } = request.headers;
+    const routed = this.routed(apiId, method, url, host);
+    const { api } = routed;
     if (!api) return json(404, { message: "Not Found" });
-    if (!this.servesHost(api, request.headers.host)) {
+    if (!routed.served) {
       // As API Gateway answers a host it has no domain name (or a domain name of another API) for.
       return json(403, { message: "Forbidden" });
     }
     const cors = corsHeaders(api.corsConfiguration, request);
-    if (cors && request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
+    if (cors && method === "OPTIONS" && request.headers["access-control-request-method"]) {
       // API Gateway answers CORS preflight requests itself when CORS is configured.
       return (response) => {
         response.writeHead(204, cors.preflight);
         response.end();
       };
     }
-    const route = selectRoute(api.routes, request.method ?? "GET", request.url ?? "/");
-    if (!route?.target) return json(404, { message: "Not Found" }, cors?.simple);
-    const integration = api.integrations.find((i) => `integrations/${i.integrationId}` === route.target);
-    if (!integration?.integrationUri) return json(500, { message: "Internal Server Error" }, cors?.simple);
-    const registryArn = integration.integrationUri;
+    if (!routed.route?.target) return json(404, { message: "Not Found" }, cors?.simple);
+    const { targets } = routed;
+    if (!targets) return json(500, { message: "Internal Server Error" }, cors?.simple);
     const remote = request.socket.remoteAddress ?? "127.0.0.1";
     const forwardedFor = request.headers["x-forwarded-for"];
     return {
-      targets: () => this.targets(registryArn),
-      label: `${api.name} ${route.routeKey}`,
+      targets,
+      label: routed.label,
       headers: {
         "x-forwarded-for": forwardedFor ? `${forwardedFor}, ${remote}` : remote,
         "x-forwarded-proto": "http",
         "x-forwarded-port": String(api.port),
-        "x-amzn-trace-id": `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString("hex")}`,
+        "x-amzn-trace-id": traceHeader(),
       },
       ...(cors ? { responseHeaders: cors.simple } : {}),
     };
+  }
+
+  /**
+   * The API, whether it serves the host, its route for the method and path and where the route
+   * leads: looked up once per API, method, host and path until the APIs change (`save`, and any
+   * request to change them), as routes, integrations and domain names are read on each request.
+   */
+  private routed(apiId: string, method: string, url: string, host: string | undefined): Routed {
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    const key = `${apiId} ${method} ${host ?? ""} ${path}`;
+    const known = this.routing.get(key);
+    if (known) return known;
+    const api = this.apis.find((candidate) => candidate.apiId === apiId);
+    const route = api ? selectRoute(api.routes, method, path) : undefined;
+    const integration = api?.integrations.find((i) => `integrations/${i.integrationId}` === route?.target);
+    const registryArn = integration?.integrationUri;
+    const routed: Routed = {
+      api,
+      served: api !== undefined && this.servesHost(api, host),
+      route,
+      targets: registryArn ? () => this.targets(registryArn) : undefined,
+      label: `${api?.name} ${route?.routeKey}`,
+    };
+    // Paths are the clients' to choose: the table starts again rather than grow without end.
+    if (this.routing.size >= MAX_ROUTED) this.routing.clear();
+    this.routing.set(key, routed);
+    return routed;
   }
 
   /** The custom domains mapped to an API. */
@@ -472,7 +500,15 @@ export class ApiGateways {
       if (!url.pathname.startsWith("/v2/")) return false;
       try {
         const input = body.length > 0 ? (JSON.parse(body.toString("utf8")) as unknown) : {};
-        const [status, output] = await this.handle(request.method ?? "GET", url, input);
+        const method = request.method ?? "GET";
+        let result: [number, unknown];
+        try {
+          result = await this.handle(method, url, input);
+        } finally {
+          // A request that changes an API (even one that failed half-way) may change its routing.
+          if (method !== "GET") this.routing.clear();
+        }
+        const [status, output] = result;
         const text = output === undefined ? "" : JSON.stringify(output);
         response.writeHead(status, {
           "content-type": "application/json",
@@ -760,6 +796,27 @@ export class ApiGateways {
     }
     throw badRequest(`${method} is not supported here`);
   }
+}
+
+/** What the gateway makes of a method, host and path on one of its APIs (see `routed`). */
+interface Routed {
+  api: ApiEntry | undefined;
+  served: boolean;
+  route: RouteEntry | undefined;
+  /** The healthy tasks of the Cloud Map service the route's integration leads to, asked per request. */
+  targets: (() => Target[]) | undefined;
+  label: string;
+}
+
+/** Routing decisions kept before the table starts again. */
+const MAX_ROUTED = 4096;
+
+/** An answer of the gateway's own, in JSON. */
+function json(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return (response: ServerResponse) => {
+    response.writeHead(status, { "content-type": "application/json", ...headers });
+    response.end(JSON.stringify(body));
+  };
 }
 
 function corsHeaders(

@@ -224,17 +224,18 @@ export class ServiceConnect {
   private httpProxy(proxy: Proxy): HttpServer {
     // The forwarding core the gateways share: per request, with retries on refused connections
     // and on keep-alive connections a stopping task closed.
-    const options = (): ForwardOptions => ({
+    // The same for every request (the targets are asked for each): made once.
+    const options: ForwardOptions = {
       targets: () => this.rotation(proxy),
       headers: { host: proxy.alias },
-      label: `${proxy.owner.serviceName} (${proxy.alias})`,
-    });
-    const server = createHttpServer((request, response) =>
-      this.forwarder.handle(request, response, options()),
-    );
+      get label() {
+        return `${proxy.owner.serviceName} (${proxy.alias})`;
+      },
+    };
+    const server = createHttpServer((request, response) => this.forwarder.handle(request, response, options));
     server.keepAliveTimeout = 65_000;
     // Plain keep-alive requests skip Node's HTTP objects; the rest go through the server above.
-    serveFast(server, this.forwarder, options);
+    serveFast(server, this.forwarder, () => options);
     return server;
   }
 }

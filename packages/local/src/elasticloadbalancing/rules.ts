@@ -13,12 +13,24 @@ export interface RuleCondition {
 
 /** ELB's wildcards: `*` any characters, `?` one; `caseless` for host names and header values. */
 export function wildcardMatch(pattern: string, value: string, caseless = false): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, ".*")
-    .replace(/\?/g, ".");
-  return new RegExp(`^${source}$`, caseless ? "i" : "").test(value);
+  const key = `${caseless ? "i" : "-"}${pattern}`;
+  let compiled = compiledPatterns.get(key);
+  if (!compiled) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".");
+    compiled = new RegExp(`^${source}$`, caseless ? "i" : "");
+    // The patterns are the rules' (few), but kept within bounds all the same.
+    if (compiledPatterns.size >= MAX_PATTERNS) compiledPatterns.clear();
+    compiledPatterns.set(key, compiled);
+  }
+  return compiled.test(value);
 }
+
+/** Wildcard patterns as regular expressions, compiled once (`i` or `-` for the case, then the pattern). */
+const compiledPatterns = new Map<string, RegExp>();
+const MAX_PATTERNS = 1024;
 
 function ipv4(address: string): number | undefined {
   const parts = address.replace(/^::ffff:/, "").split(".");
@@ -39,41 +51,48 @@ export function inCidr(address: string, cidr: string): boolean {
 
 /** Whether a request meets every condition of a rule (each condition: any of its values). */
 export function matchesRule(conditions: RuleCondition[], request: RequestHead): boolean {
-  const url = new URL(request.url ?? "/", "http://local");
-  return conditions.every((condition) => {
-    switch (condition.Field) {
-      case "path-pattern":
-        return (condition.PathPatternConfig?.Values ?? []).some((pattern) =>
-          wildcardMatch(pattern, url.pathname),
-        );
-      case "host-header": {
-        const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
-        return (condition.HostHeaderConfig?.Values ?? []).some((pattern) =>
-          wildcardMatch(pattern, host, true),
-        );
-      }
-      case "http-request-method":
-        return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
-      case "source-ip":
-        return (condition.SourceIpConfig?.Values ?? []).some((cidr) =>
-          inCidr(request.socket.remoteAddress ?? "", cidr),
-        );
-      case "http-header": {
-        const config = condition.HttpHeaderConfig;
-        const value = request.headers[config?.HttpHeaderName.toLowerCase() ?? ""];
-        const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
-        return (config?.Values ?? []).some((pattern) => values.some((v) => wildcardMatch(pattern, v, true)));
-      }
-      case "query-string":
-        return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
-          [...url.searchParams].some(
-            ([key, value]) =>
-              (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
-              wildcardMatch(pair.Value, value, true),
-          ),
-        );
-      default:
-        return false;
+  // Parsed only for a condition on the path or the query string.
+  let parsed: URL | undefined;
+  for (const condition of conditions) {
+    if (!parsed && (condition.Field === "path-pattern" || condition.Field === "query-string"))
+      parsed = new URL(request.url ?? "/", "http://local");
+    if (!matchesCondition(condition, request, parsed as URL)) return false;
+  }
+  return true;
+}
+
+/** Whether a request meets one condition (`url`: the request's, when the condition reads it). */
+function matchesCondition(condition: RuleCondition, request: RequestHead, url: URL): boolean {
+  switch (condition.Field) {
+    case "path-pattern": {
+      const { pathname } = url;
+      return (condition.PathPatternConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, pathname));
     }
-  });
+    case "host-header": {
+      const host = String(request.headers.host ?? "").replace(/:\d+$/, "");
+      return (condition.HostHeaderConfig?.Values ?? []).some((pattern) => wildcardMatch(pattern, host, true));
+    }
+    case "http-request-method":
+      return (condition.HttpRequestMethodConfig?.Values ?? []).includes(request.method ?? "");
+    case "source-ip":
+      return (condition.SourceIpConfig?.Values ?? []).some((cidr) =>
+        inCidr(request.socket.remoteAddress ?? "", cidr),
+      );
+    case "http-header": {
+      const config = condition.HttpHeaderConfig;
+      const value = request.headers[config?.HttpHeaderName.toLowerCase() ?? ""];
+      const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+      return (config?.Values ?? []).some((pattern) => values.some((v) => wildcardMatch(pattern, v, true)));
+    }
+    case "query-string":
+      return (condition.QueryStringConfig?.Values ?? []).some((pair) =>
+        [...url.searchParams].some(
+          ([key, value]) =>
+            (pair.Key === undefined || wildcardMatch(pair.Key, key, true)) &&
+            wildcardMatch(pair.Value, value, true),
+        ),
+      );
+    default:
+      return false;
+  }
 }

@@ -4,12 +4,15 @@ import {
   CreateListenerCommand,
   type CreateListenerCommandOutput,
   CreateLoadBalancerCommand,
+  CreateRuleCommand,
   CreateTargetGroupCommand,
+  DeleteRuleCommand,
   DuplicateListenerException,
+  ModifyListenerCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RegisteredTask } from "../proxy/weighted.ts";
-import { loadBalancersEndpoint } from "./test-support.ts";
+import { loadBalancersEndpoint, loadBalancersService } from "./test-support.ts";
 
 describe("Berth Local's application load balancer listener", () => {
   const closers: (() => Promise<void>)[] = [];
@@ -84,5 +87,72 @@ describe("Berth Local's application load balancer listener", () => {
     const { listener, created } = await balancerTo(() => [{ taskId: "x", port, healthy: true }]);
     expect(created.Listeners?.[0]?.Port).toBe(80);
     await expect(listener()).rejects.toBeInstanceOf(DuplicateListenerException);
+  });
+
+  it("takes a change to its listener, rules or forward weights on the next request", async () => {
+    const [a, b] = await Promise.all([backend("a"), backend("b")]);
+    const ports = new Map<string, number>();
+    const { client, balancers } = await loadBalancersService((arn) => {
+      const port = ports.get(arn);
+      return port === undefined ? [] : [{ taskId: arn, port, healthy: true }];
+    }, closers);
+    const { LoadBalancers: [balancer] = [] } = await client.send(
+      new CreateLoadBalancerCommand({ Name: "berth-t-changes", Subnets: ["s"], SecurityGroups: ["g"] }),
+    );
+    const group = async (name: string, port: number) => {
+      const { TargetGroups: [created] = [] } = await client.send(
+        new CreateTargetGroupCommand({ Name: name, TargetType: "ip", Port: 3000 }),
+      );
+      const arn = created?.TargetGroupArn ?? "";
+      ports.set(arn, port);
+      return arn;
+    };
+    const groupA = await group("b-t-changes-a", a);
+    const groupB = await group("b-t-changes-b", b);
+    const { Listeners: [listener] = [] } = await client.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: balancer?.LoadBalancerArn,
+        Port: 80,
+        Protocol: "HTTP",
+        DefaultActions: [{ Type: "forward", TargetGroupArn: groupA }],
+      }),
+    );
+    const url = `http://${balancer?.DNSName}`;
+    const get = async (path: string) => (await fetch(`${url}${path}`)).text();
+    expect([await get("/x"), await get("/x")]).toEqual(["a", "a"]);
+
+    // Another default action: the next request follows it.
+    await client.send(
+      new ModifyListenerCommand({
+        ListenerArn: listener?.ListenerArn,
+        DefaultActions: [{ Type: "forward", TargetGroupArn: groupB }],
+      }),
+    );
+    expect(await get("/x")).toBe("b");
+
+    // A new rule takes its paths; deleted, they go to the default again.
+    const { Rules: [rule] = [] } = await client.send(
+      new CreateRuleCommand({
+        ListenerArn: listener?.ListenerArn,
+        Priority: 1,
+        Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/special/*"] } }],
+        Actions: [{ Type: "forward", TargetGroupArn: groupA }],
+      }),
+    );
+    expect([await get("/special/x"), await get("/x")]).toEqual(["a", "b"]);
+    await client.send(new DeleteRuleCommand({ RuleArn: rule?.RuleArn }));
+    expect(await get("/special/x")).toBe("b");
+
+    // Forward weights as ECS sets them while it shifts traffic: all of it to A, then all to B.
+    const defaultRule = `${listener?.ListenerArn}/default`;
+    const weigh = (toA: number) =>
+      balancers.setForwardWeights(defaultRule, [
+        { targetGroupArn: groupA, weight: toA },
+        { targetGroupArn: groupB, weight: 100 - toA },
+      ]);
+    expect(weigh(100)).toBe(true);
+    expect([await get("/x"), await get("/x")]).toEqual(["a", "a"]);
+    weigh(0);
+    expect([await get("/x"), await get("/x")]).toEqual(["b", "b"]);
   });
 });

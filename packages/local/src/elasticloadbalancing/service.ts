@@ -116,6 +116,19 @@ function tagsOf(params: Record<string, unknown>): Tag[] {
   }));
 }
 
+/** What a rule (or a listener's default) does: its first action, and where it forwards, if it does. */
+interface PlanStep {
+  action?: Action;
+  forward?: { targets: () => Target[]; label: string };
+}
+
+/** A balancer's routing: its listener, its rules in priority order, the listener's default. */
+interface Plan {
+  listener: ListenerEntry | undefined;
+  rules: (PlanStep & { conditions: RuleCondition[] })[];
+  fallback: PlanStep;
+}
+
 /** The target groups a forward action sends to, with their weights (ELB's default weight is 1). */
 function forwardsOf(action: Action): { TargetGroupArn: string; Weight: number }[] {
   const groups = action.ForwardConfig?.TargetGroups ?? [];
@@ -293,6 +306,8 @@ export class LoadBalancers {
   private readonly servers = new Map<string, Server | TcpServer>();
   private readonly forwarder = new HttpForwarder();
   private readonly selector = new WeightedSelector();
+  /** Each balancer's routing, by ARN (see `plan`). */
+  private readonly plans = new Map<string, Plan>();
   /** Network load balancers' connections and health checks. */
   private readonly network: NetworkGroups;
 
@@ -380,6 +395,7 @@ export class LoadBalancers {
   }
 
   private save(): void {
+    this.plans.clear();
     this.file.write(this.state);
   }
 
@@ -501,14 +517,19 @@ export class LoadBalancers {
     balancer: BalancerEntry,
     request: RequestHead,
   ): ForwardOptions | ((response: ServerResponse) => void) {
-    const listener = this.servedListener(balancer);
-    if (!listener) {
+    const plan = this.plan(balancer);
+    if (!plan.listener) {
       return (response) =>
         response.writeHead(503, { "content-type": "text/plain" }).end(`${balancer.name} has no listener\n`);
     }
-    const rule = this.rulesOf(listener.arn).find((candidate) => matchesRule(candidate.conditions, request));
-    const actions = rule?.actions ?? listener.defaultActions;
-    const action = [...actions].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0))[0];
+    let step = plan.fallback;
+    for (const candidate of plan.rules) {
+      if (matchesRule(candidate.conditions, request)) {
+        step = candidate;
+        break;
+      }
+    }
+    const { action, forward } = step;
     if (action?.Type === "fixed-response" && action.FixedResponseConfig) {
       const fixed = action.FixedResponseConfig;
       return (response) =>
@@ -525,26 +546,60 @@ export class LoadBalancers {
       return (response) =>
         response.writeHead(status, { location: `${protocol}://${host}${port}${request.url ?? "/"}` }).end();
     }
-    const forwards = action ? forwardsOf(action) : [];
-    const [first] = forwards;
-    if (!first)
+    if (!forward)
       return (response) => response.writeHead(503, { "content-type": "text/plain" }).end("no action\n");
-    const names = forwards.map(
-      (forward) =>
-        this.state.targetGroups.find((candidate) => candidate.arn === forward.TargetGroupArn)?.name ??
-        forward.TargetGroupArn,
-    );
-    const key = rule?.arn ?? listener.arn;
     return {
-      targets: () =>
-        forwards.length === 1 ? this.targets(first.TargetGroupArn) : this.weightedTargets(key, forwards),
-      label: `${balancer.name} → ${names.join(" + ")}`,
+      targets: forward.targets,
+      label: forward.label,
       headers: {
         "x-forwarded-for": request.socket.remoteAddress ?? "127.0.0.1",
         "x-forwarded-proto": "http",
         "x-forwarded-port": String(balancer.port),
       },
     };
+  }
+
+  /**
+   * A balancer's listener, its rules in priority order and what each does (and the listener's
+   * default), worked out once until the balancers change (`save`, and any Query API request):
+   * per request only the rules' conditions are matched.
+   */
+  private plan(balancer: BalancerEntry): Plan {
+    const known = this.plans.get(balancer.arn);
+    if (known) return known;
+    const listener = this.servedListener(balancer);
+    const step = (actions: Action[], key: string): PlanStep => {
+      const action = [...actions].sort((a, b) => (a.Order ?? 0) - (b.Order ?? 0))[0];
+      const forwards = action ? forwardsOf(action) : [];
+      const [first] = forwards;
+      if (!first) return { action };
+      const names = forwards.map(
+        (forward) =>
+          this.state.targetGroups.find((candidate) => candidate.arn === forward.TargetGroupArn)?.name ??
+          forward.TargetGroupArn,
+      );
+      return {
+        action,
+        forward: {
+          // Asked on each request (and again after each wait): the targets and weights are ECS's.
+          targets: () =>
+            forwards.length === 1 ? this.targets(first.TargetGroupArn) : this.weightedTargets(key, forwards),
+          label: `${balancer.name} → ${names.join(" + ")}`,
+        },
+      };
+    };
+    const plan: Plan = listener
+      ? {
+          listener,
+          rules: this.rulesOf(listener.arn).map((rule) => ({
+            conditions: rule.conditions,
+            ...step(rule.actions, rule.arn),
+          })),
+          fallback: step(listener.defaultActions, listener.arn),
+        }
+      : { listener, rules: [], fallback: {} };
+    this.plans.set(balancer.arn, plan);
+    return plan;
   }
 
   // The Query API ----------------------------------------------------------------------------
@@ -1051,7 +1106,14 @@ export class LoadBalancers {
       namespace: NAMESPACE,
       internalErrorCode: "InternalFailure",
       onInternalError: (error) => this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`),
-      handle: (action, params) => this.handle(action, params),
+      handle: async (action, params) => {
+        try {
+          return await this.handle(action, params);
+        } finally {
+          // A request that changed the balancers (even one that failed half-way) may change their routing.
+          if (!action.startsWith("Describe")) this.plans.clear();
+        }
+      },
     });
   }
 }

@@ -14,11 +14,19 @@ export async function loadBalancersEndpoint(
   targets: () => RegisteredTask[],
   closers: (() => Promise<void>)[],
 ): Promise<ElasticLoadBalancingV2Client> {
+  return (await loadBalancersService(() => targets(), closers)).client;
+}
+
+/** The same, with each target group's targets its own (`targetsOf`), and the service itself. */
+export async function loadBalancersService(
+  targetsOf: (targetGroupArn: string) => RegisteredTask[],
+  closers: (() => Promise<void>)[],
+): Promise<{ client: ElasticLoadBalancingV2Client; balancers: LoadBalancers }> {
   const dir = mkdtempSync(join(tmpdir(), "berth-elb-"));
   const balancers = new LoadBalancers(join(dir, "elbv2.json"), {
     account: "000000000000",
     region: "us-east-1",
-    targetsOf: () => targets(),
+    targetsOf,
   });
   await balancers.start();
   const endpoint = await startAwsEndpoint({ port: 0, services: [], routes: [balancers.route()] });
@@ -32,5 +40,5 @@ export async function loadBalancersEndpoint(
     await endpoint.close();
     await balancers.close();
   });
-  return client;
+  return { client, balancers };
 }

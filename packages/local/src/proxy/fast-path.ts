@@ -49,22 +49,41 @@ const CLOSED = new Set(["ECONNRESET", "EPIPE", "UPSTREAM_CLOSED"]);
 
 const Body = { None: 0, Length: 1, Chunked: 2, UntilClose: 3 } as const;
 
+/**
+ * Where every target connection's bytes are read into (Node's `onread`): without a stream's
+ * buffering and a new buffer per read. Each read is used before the next one, so what is kept
+ * or written on (the answer's bytes) is copied out of it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** One keep-alive connection to a target. */
 class Upstream {
   /** Whether it carried a request before the current one. */
   used = false;
+  /** Not read while the client catches up (back-pressure). */
+  paused = false;
   idleUntil = 0;
   exchange: Exchange | undefined;
+  readonly socket: Socket;
 
   constructor(
-    readonly socket: Socket,
+    port: number,
     readonly pool: TargetPool,
   ) {
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      if (this.exchange) this.exchange.upstreamData(chunk);
-      else socket.destroy();
+    const socket = connect({
+      port,
+      host: "127.0.0.1",
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (size: number, buffer: Uint8Array) => {
+          if (this.exchange) this.exchange.upstreamData(buffer as Buffer, size);
+          else socket.destroy();
+          return true;
+        },
+      },
     });
+    this.socket = socket;
+    socket.setNoDelay(true);
     socket.on("error", (error: NodeJS.ErrnoException) =>
       this.exchange?.upstreamFailed(error.code ?? "ECONNRESET"),
     );
@@ -94,7 +113,7 @@ export class TargetPool {
       }
       upstream.socket.destroy();
     }
-    return new Upstream(connect({ port: this.port, host: "127.0.0.1" }), this);
+    return new Upstream(this.port, this);
   }
 
   release(upstream: Upstream, idleMs: number): void {
@@ -264,7 +283,7 @@ class ClientConnection {
   private next(): void {
     const data = this.pending;
     if (data === undefined || this.done) return;
-    const headEnd = data.indexOf("\r\n\r\n");
+    const headEnd = data.indexOf(HEAD_END);
     if (headEnd === -1) {
       if (data.length > MAX_HEAD) this.fallBack();
       return;
@@ -338,10 +357,18 @@ class ClientConnection {
   }
 
   keepAliveHeader(): string {
-    const seconds = Math.floor((this.server.keepAliveTimeout || 5000) / 1000);
-    return `connection: keep-alive\r\nkeep-alive: timeout=${seconds}\r\n`;
+    const timeout = this.server.keepAliveTimeout || 5000;
+    if (timeout !== keepAliveFor) {
+      keepAliveFor = timeout;
+      keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(timeout / 1000)}\r\n`;
+    }
+    return keepAliveLines;
   }
 }
+
+/** The last keep-alive lines written, and the server timeout they are for. */
+let keepAliveFor = 0;
+let keepAliveLines = "";
 
 /** One request on the fast path, from the choice of a target to the end of the answer. */
 class Exchange {
@@ -432,7 +459,9 @@ class Exchange {
     this.settle();
   }
 
-  upstreamData(chunk: Buffer): void {
+  /** Bytes of the answer, in the shared read buffer (`size` of them). */
+  upstreamData(read: Buffer, size: number): void {
+    const chunk = read.subarray(0, size);
     if (this.responseHead === undefined && !this.answered) {
       this.readHead(chunk);
       return;
@@ -443,10 +472,11 @@ class Exchange {
   private readHead(chunk: Buffer): void {
     let data = this.responseHead === undefined ? chunk : Buffer.concat([this.responseHead, chunk]);
     for (;;) {
-      const headEnd = data.indexOf("\r\n\r\n");
+      const headEnd = data.indexOf(HEAD_END);
       if (headEnd === -1) {
         if (data.length > 64 * 1024) this.broken();
-        else this.responseHead = data;
+        // Kept for the next read: out of the shared read buffer.
+        else this.responseHead = Buffer.from(data);
         return;
       }
       const parsed = parseResponseHead(data.toString("latin1", 0, headEnd));
@@ -499,11 +529,14 @@ class Exchange {
     return `${head}${framing}${this.client.keepAliveHeader()}\r\n`;
   }
 
-  /** Sends the answer's bytes from `offset` on (after `head`, when given) to the client. */
+  /**
+   * Sends the answer's bytes from `offset` on (after `head`, when given) to the client, in one
+   * write of a buffer of their own (`data` may be the shared read buffer).
+   */
   private relay(data: Buffer, offset: number, head: string | undefined): void {
     let end = data.length;
     let complete = false;
-    let out: Buffer | undefined;
+    let framed: Buffer | undefined;
     switch (this.bodyMode) {
       case Body.None:
         end = offset;
@@ -532,23 +565,23 @@ class Exchange {
       case Body.UntilClose:
         if (end > offset) {
           const size = Buffer.from(`${(end - offset).toString(16)}\r\n`, "latin1");
-          out = Buffer.concat([size, data.subarray(offset, end), CRLF]);
+          framed = Buffer.concat([size, data.subarray(offset, end), CRLF]);
         }
         break;
     }
-    if (out === undefined && end > offset)
-      out = offset === 0 && end === data.length ? data : data.subarray(offset, end);
     // Bytes after the end of the answer: the connection is out of step, so it is not reused.
     if (complete && end < data.length) this.keepAlive = false;
-    let flowing = true;
-    if (head !== undefined && out !== undefined) {
-      const socket = this.client.socket;
-      socket.cork();
-      socket.write(head, "latin1");
-      flowing = socket.write(out);
-      socket.uncork();
-    } else if (head !== undefined) flowing = this.client.write(head);
-    else if (out !== undefined) flowing = this.client.write(out);
+    let out: Buffer | undefined;
+    if (framed !== undefined) {
+      out = head === undefined ? framed : Buffer.concat([Buffer.from(head, "latin1"), framed]);
+    } else if (head !== undefined || end > offset) {
+      // The head is latin1, one byte a character, as it was read.
+      const headLength = head === undefined ? 0 : head.length;
+      out = Buffer.allocUnsafe(headLength + end - offset);
+      if (head !== undefined) out.write(head, 0, headLength, "latin1");
+      if (end > offset) data.copy(out, headLength, offset, end);
+    }
+    const flowing = out === undefined || this.client.socket.write(out);
     if (complete) {
       this.complete();
       return;
@@ -556,9 +589,13 @@ class Exchange {
     if (!flowing) {
       // Back-pressure: the target's connection is not read until the client has caught up.
       const upstream = this.upstream as Upstream;
+      upstream.paused = true;
       upstream.socket.pause();
       this.client.socket.once("drain", () => {
-        if (this.upstream === upstream) upstream.socket.resume();
+        if (this.upstream === upstream && upstream.paused) {
+          upstream.paused = false;
+          upstream.socket.resume();
+        }
       });
     }
   }
@@ -577,7 +614,10 @@ class Exchange {
     const upstream = this.upstream as Upstream;
     this.upstream = undefined;
     this.finishedExchange = true;
-    upstream.socket.resume();
+    if (upstream.paused) {
+      upstream.paused = false;
+      upstream.socket.resume();
+    }
     upstream.pool.release(upstream, this.keepAlive ? this.idleMs : 0);
     this.settle();
     this.client.exchangeDone();
@@ -638,6 +678,7 @@ class Exchange {
 }
 
 const CRLF = Buffer.from("\r\n");
+const HEAD_END = Buffer.from("\r\n\r\n");
 const HOP_BY_HOP_AND_LENGTH = new Set([...HOP_BY_HOP, "content-length"]);
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 

@@ -386,28 +386,42 @@ export function withoutHopByHop(
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const name = raw[index] as string;
     const lower = name.toLowerCase();
-    if (lower === "connection") named = connectionTokens(raw[index + 1] as string, named);
+    if (lower === "connection") named = connectionTokens(raw[index + 1] as string, dropped, named);
     if (dropped.has(lower) || (replaced !== undefined && Object.hasOwn(replaced, lower))) continue;
     headers.push(name, raw[index + 1] as string);
   }
   // Rare: a Connection header that names an end-to-end header, which is dropped as well.
-  const extraNamed = named?.filter((token) => !dropped.has(token));
-  if (extraNamed !== undefined && extraNamed.length > 0) {
+  if (named !== undefined && named.length > 0) {
     for (let index = headers.length - 2; index >= 0; index -= 2) {
-      if (extraNamed.includes((headers[index] as string).toLowerCase())) headers.splice(index, 2);
+      if (named.includes((headers[index] as string).toLowerCase())) headers.splice(index, 2);
     }
   }
   if (extra) for (const name in extra) headers.push(name, extra[name] as string);
   return headers;
 }
 
-/** The header names one `Connection` header value lists, added to `into`. */
-function connectionTokens(value: string, into: string[] = []): string[] {
-  for (const token of value.split(",")) {
-    const name = token.trim().toLowerCase();
-    if (name) into.push(name);
+/**
+ * The header names one `Connection` header value lists, less those `dropped` anyway, added to
+ * `into` (made only for a name to add: `keep-alive` alone, the common case, adds none).
+ */
+function connectionTokens(
+  value: string,
+  dropped: ReadonlySet<string>,
+  into?: string[],
+): string[] | undefined {
+  let list = into;
+  let from = 0;
+  while (from <= value.length) {
+    let end = value.indexOf(",", from);
+    if (end === -1) end = value.length;
+    const name = value.slice(from, end).trim().toLowerCase();
+    if (name && !dropped.has(name)) {
+      list ??= [];
+      list.push(name);
+    }
+    from = end + 1;
   }
-  return into;
+  return list;
 }
 
 /** The object itself when its keys are lower case already (as callers write them), else a copy. */

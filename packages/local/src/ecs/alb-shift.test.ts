@@ -59,9 +59,13 @@ async function newest() {
   return services?.[0]?.deployments ?? [];
 }
 
-/** Clients asking the balancer and a watcher of the weights, until the newest deployment ends. */
-async function underLoad(done: () => Promise<boolean>) {
-  const seen: string[] = [await weights()];
+/**
+ * Clients asking the balancer and a watcher of the weights, until the newest deployment ends.
+ * `before` is the weights read before the update was sent: on a busy machine the canary's shift
+ * can come before the watcher's first read.
+ */
+async function underLoad(before: string, done: () => Promise<boolean>) {
+  const seen: string[] = [before];
   const versions = new Map<string, number>();
   const failures: string[] = [];
   let running = true;
@@ -182,6 +186,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
   }, 200_000);
 
   it("moves the canary's 10% to the alternate group by the rule's weights, then all of it", async () => {
+    const before = await weights();
     await ecs.send(
       new UpdateServiceCommand({
         cluster: "shift",
@@ -189,7 +194,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
         taskDefinition: await register({ VERSION: "v2" }),
       }),
     );
-    const run = await underLoad(async () => (await newest())[0]?.rolloutState !== "IN_PROGRESS");
+    const run = await underLoad(before, async () => (await newest())[0]?.rolloutState !== "IN_PROGRESS");
     expect((await newest())[0]?.rolloutState).toBe("COMPLETED");
     expect(run.failures).toEqual([]);
     expect(run.seen).toEqual(["100/0", "90/10", "0/100"]);
@@ -200,6 +205,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
   }, 300_000);
 
   it("returns every weight to the old group when a new task crashes under its canary share", async () => {
+    const before = await weights();
     await ecs.send(
       new UpdateServiceCommand({
         cluster: "shift",
@@ -208,7 +214,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
       }),
     );
     const failed = (await newest())[0]?.id;
-    const run = await underLoad(async () => {
+    const run = await underLoad(before, async () => {
       const [latest] = await newest();
       return latest?.id !== failed && latest?.rolloutState === "COMPLETED";
     });

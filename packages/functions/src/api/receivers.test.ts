@@ -336,9 +336,10 @@ describe("the rate limit", () => {
     const receiver = await createReceiver({ provider: "generic" });
     // At the start of a window, with the clock held there, so the burst below cannot straddle two
     // however slowly a busy machine sends it.
-    const now = Date.now();
-    api.advanceClock(60_000 - (now % 60_000) + 1_000);
+    // The store's clock (which other tests may have moved), not Date.now(): its minutes count.
     onTestFinished(api.freezeClock());
+    const now = api.store.clock().getTime();
+    api.advanceClock(60_000 - (now % 60_000) + 1_000);
     const send = (n: number) => {
       const fixture = F.genericPush({
         image: "registry.example/rate/app:1",

@@ -99,16 +99,7 @@ async function scheduledRefresh(stack: string, service: string, count: number): 
 }
 
 describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, () => {
-  // Berth Local's scheduler fires a schedule by itself at its time: a fixed hour (02:30) would add
-  // a refresh these tests do not expect whenever the file runs then (in Berlin, or in Tokyo after
-  // the move). Twelve hours from now in UTC its own fire is over 10 h away in Berlin and 2 h in Tokyo,
-  // so only `fire` fires it.
-  const hour = (new Date().getUTCHours() + 12) % 24;
-  const nightly = {
-    schedule: `cron(30 ${hour} * * ? *)`,
-    timeZone: "Europe/Berlin",
-    flexibleWindowMinutes: 20,
-  };
+  const nightly = { schedule: "cron(30 2 * * ? *)", timeZone: "Europe/Berlin", flexibleWindowMinutes: 20 };
 
   it("is created when the stack is applied, and applying the same file again changes nothing", async () => {
     const applied = await suite.api.applyStack("shop", stackFile(nightly));

@@ -48,6 +48,9 @@ export async function startBerthLocalProcess(options: {
     BERTH_PORT: "0",
     BERTH_AWS_PORT: "0",
     BERTH_ADMIN_TOKEN: options.adminToken,
+    // The weekly refresh (Sundays 03:00 UTC) and stacks' own refresh crons would otherwise add
+    // refresh deployments to whichever test runs at that time; tests fire schedules themselves.
+    BERTH_LOCAL_TIMED_SCHEDULES: "off",
     NO_COLOR: "1",
     ...options.env,
   });

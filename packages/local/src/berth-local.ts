@@ -56,6 +56,12 @@ export interface BerthLocalOptions {
   scalingIntervalMs?: number;
   /** The clock the scheduler's timers read (default: the system clock). */
   now?: () => Date;
+  /**
+   * Whether scheduled EventBridge rules (the weekly refresh) and EventBridge Scheduler schedules
+   * (stacks' own refreshes) fire by themselves at their times (`BERTH_LOCAL_TIMED_SCHEDULES=off`
+   * says no; default yes). `POST /_local/scheduler/{group}/{name}/fire` fires a schedule either way.
+   */
+  timedSchedules?: boolean;
   log?: (line: string) => void;
 }
 
@@ -280,6 +286,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
       await invokeEvent(targetArn, payload);
     },
     onError: (error) => options.log?.(`eventbridge: ${error}`),
+    ...(options.timedSchedules === false ? { timedSchedules: false } : {}),
   });
   deliverScheduled = async (targetArn, input) => {
     const target = functions.resolve(targetArn);
@@ -307,7 +314,7 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   await ecs.start();
   scaler.start();
   router.start();
-  scheduler.start();
+  if (options.timedSchedules !== false) scheduler.start();
   const api =
     options.apiPort === undefined
       ? undefined

@@ -18,6 +18,16 @@ const awsPort = portFrom("BERTH_AWS_PORT", 4566);
 const apiPort = portFrom("BERTH_PORT", 4000);
 const adminToken = process.env.BERTH_ADMIN_TOKEN || undefined;
 const strategyMinuteMs = minuteFrom("BERTH_LOCAL_MINUTE_MS");
+const timedSchedules = onOffFrom("BERTH_LOCAL_TIMED_SCHEDULES");
+
+/** `on` (the default when unset) or `off`. */
+function onOffFrom(name: string): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "" || raw === "on") return true;
+  if (raw === "off") return false;
+  console.error(`${name} must be on or off, got "${raw}"`);
+  process.exit(2);
+}
 
 /** How long a deployment strategy's minute lasts here (bake and step times); unset is 60 000. */
 function minuteFrom(name: string): number | undefined {
@@ -44,6 +54,7 @@ const local = await startBerthLocal({
   apiPort,
   ...(adminToken ? { adminToken } : {}),
   ...(strategyMinuteMs ? { strategyMinuteMs } : {}),
+  timedSchedules,
   log: (line) => console.error(line),
 }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
   if (error.code === "EADDRINUSE")

@@ -19,8 +19,17 @@ let delivered: { arn: string; payload: unknown }[];
 let errors: unknown[];
 let router: EventRouter;
 
-function startRouter(deliver: Deliver = (arn, payload) => void delivered.push({ arn, payload })) {
-  router = new EventRouter({ bus, rules, deliver, onError: (error) => errors.push(error) });
+function startRouter(
+  deliver: Deliver = (arn, payload) => void delivered.push({ arn, payload }),
+  timedSchedules?: boolean,
+) {
+  router = new EventRouter({
+    bus,
+    rules,
+    deliver,
+    onError: (error) => errors.push(error),
+    ...(timedSchedules === undefined ? {} : { timedSchedules }),
+  });
   router.start();
 }
 
@@ -149,6 +158,25 @@ describe("EventRouter", () => {
       "2025-01-01T10:30:00.000Z",
       "2025-01-01T10:45:00.000Z",
     ]);
+  });
+
+  it("with timedSchedules off, fires no scheduled rule by the clock, and still routes events", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date("2025-01-05T02:59:00Z"));
+    rules.put("weekly", { scheduleExpression: "cron(0 3 ? * SUN *)", state: "ENABLED" });
+    rules.putTargets("weekly", [{ Id: "fn", Arn: "arn:fn:weekly" }]);
+    rules.put("tick", { scheduleExpression: "rate(1 minute)", state: "ENABLED" });
+    rules.putTargets("tick", [{ Id: "fn", Arn: "arn:fn:tick" }]);
+    rules.put("ecs", { eventPattern: ECS_PATTERN, state: "ENABLED" });
+    rules.putTargets("ecs", [{ Id: "fn", Arn: "arn:fn:ecs" }]);
+    startRouter(undefined, false);
+
+    vi.advanceTimersByTime(8 * 24 * 3_600_000);
+    rules.put("tick", { scheduleExpression: "rate(2 minutes)", state: "ENABLED" });
+    vi.advanceTimersByTime(10 * 60_000);
+    expect(delivered).toEqual([]);
+    bus.publish("aws.ecs", "ECS Task State Change", ["arn:task"], { lastStatus: "STOPPED" });
+    expect(delivered.map((d) => d.arn)).toEqual(["arn:fn:ecs"]);
   });
 });
 

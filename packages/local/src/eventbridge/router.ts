@@ -15,6 +15,11 @@ export interface EventRouterOptions {
   deliver: Deliver;
   /** Reports a failed delivery or a rule that cannot be evaluated; never thrown into the publisher. */
   onError?: (error: unknown, context: { rule: string; targetArn?: string }) => void;
+  /**
+   * Whether scheduled rules fire by themselves at their times (default true). Off, only pattern
+   * rules route: a test then sees no refresh it did not ask for whenever it runs.
+   */
+  timedSchedules?: boolean;
 }
 
 /** setTimeout's largest delay; a cron fire further out is reached in hops. */
@@ -44,6 +49,7 @@ export class EventRouter {
   start(): void {
     if (this.unsubscribe) return;
     this.unsubscribe = this.options.bus.subscribe((event) => this.route(event));
+    if (this.options.timedSchedules === false) return;
     this.unwatch = this.options.rules.onChange(() => this.syncSchedules());
     this.syncSchedules();
   }

@@ -27,7 +27,11 @@ const stackFile = (berth: string) =>
   `resources:\n  api:\n    type: worker-service\n    properties:\n      packaging: { type: prebuilt-image, properties: { image: registry.example/r/api:1 } }\n      resources: { cpu: 0.25, memory: 512 }\n${berth}`;
 
 beforeAll(async () => {
-  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-schedules-")), awsPort: 0 });
+  local = await startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-schedules-")),
+    awsPort: 0,
+    timedSchedules: false,
+  });
   client = new SchedulerClient({
     endpoint: local.awsEndpoint.url,
     region: "us-east-1",

@@ -63,7 +63,11 @@ async function settled(service: string, taskDefinition: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-lossless-")), awsPort: 0 });
+  local = await startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-lossless-")),
+    awsPort: 0,
+    timedSchedules: false,
+  });
   ecs = localEcsClient(local.awsEndpoint.url);
   await ecs.send(new CreateClusterCommand({ clusterName: "lossless" }));
   // CPU contention for the whole file: one busy loop per core.

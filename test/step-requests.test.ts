@@ -68,7 +68,11 @@ function expectValidSince(start: number, expected: readonly string[] = []): void
 
 beforeAll(async () => {
   table = await startLocalTable();
-  local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")), awsPort: 0 });
+  local = await startBerthLocal({
+    dataDir: mkdtempSync(join(tmpdir(), "berth-step-requests-")),
+    awsPort: 0,
+    timedSchedules: false,
+  });
 });
 afterAll(async () => {
   await local?.close();

@@ -37,7 +37,11 @@ export function recordingBerthLocal(dataDirPrefix: string): RecordingBerthLocal 
   const recorded: ContractRequest[] = [];
   beforeAll(async () => {
     table = await startLocalTable();
-    local = await startBerthLocal({ dataDir: mkdtempSync(join(tmpdir(), dataDirPrefix)), awsPort: 0 });
+    local = await startBerthLocal({
+      dataDir: mkdtempSync(join(tmpdir(), dataDirPrefix)),
+      awsPort: 0,
+      timedSchedules: false,
+    });
   });
   afterAll(async () => {
     await local?.close();

@@ -102,7 +102,8 @@ describe("Berth Local's API host", () => {
 
   it("serves the API with a generated admin token that survives restarts, and keeps deployments truthful", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "berth-api-host-"));
-    let local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
+    // Without the weekly refresh's timer: at Sunday 03:00 UTC it would redeploy the demo service mid-test.
+    let local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0, timedSchedules: false });
     try {
       const admin = local.api?.admin;
       expect(admin?.generated).toBe(true);
@@ -185,7 +186,7 @@ describe("Berth Local's API host", () => {
       });
 
       await local.close();
-      local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0 });
+      local = await startBerthLocal({ dataDir, awsPort: 0, apiPort: 0, timedSchedules: false });
       expect(local.api?.admin).toEqual({ token, generated: false });
       const stacks = await call(`${local.api?.url}/v1/stacks`, token);
       expect((stacks.body.stacks as { name: string }[]).map((stack) => stack.name)).toEqual(["demo"]);

@@ -40,6 +40,7 @@ export const SHARED_WORKER_FILES = [
   "packages/core/src/spec/schedule.test.ts",
   "packages/core/src/spec/spec.test.ts",
   "packages/core/src/spec/tag-filter.test.ts",
+  "packages/core/src/store/ids.test.ts",
   "packages/core/src/store/idempotency-record.test.ts",
   "packages/core/src/store/receiver-record.test.ts",
   "packages/core/src/store/store.test.ts",

@@ -110,6 +110,14 @@ export const HTTP_HEALTH_CHECK = [
   "require('http').get('http://127.0.0.1:'+process.env.PORT+'/health',r=>{let t='';r.setEncoding('utf8');r.on('data',c=>{t+=c});r.on('end',()=>{console.log(r.statusCode+' '+t);process.exit(r.statusCode>=200&&r.statusCode<300?0:1)})}).on('error',e=>{console.log(String(e));process.exit(1)})",
 ];
 
+/** The HTTP health check as an ECS container definition's `healthCheck`. */
+export const APP_HEALTH_CHECK = {
+  command: HTTP_HEALTH_CHECK,
+  interval: HEALTH_CHECK_TIMING.intervalSeconds,
+  timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
+  retries: 2,
+};
+
 /**
  * RegisterTaskDefinition's input for the test app as container `app` on port 3000 (port name
  * `app-3000`), with the HTTP health check unless `command` replaces the server.
@@ -136,16 +144,7 @@ export function appTaskDefinition(
         ],
         environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
         stopTimeout: options.stopTimeout ?? 2,
-        ...(options.command
-          ? {}
-          : {
-              healthCheck: {
-                command: HTTP_HEALTH_CHECK,
-                interval: HEALTH_CHECK_TIMING.intervalSeconds,
-                timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-                retries: 2,
-              },
-            }),
+        ...(options.command ? {} : { healthCheck: APP_HEALTH_CHECK }),
       },
     ],
   };

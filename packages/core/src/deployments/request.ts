@@ -1,12 +1,11 @@
 import { isConflict } from "../errors.ts";
-import type { AnswerWait } from "./rollout/answer.ts";
-import { cancelWait } from "./rollout/cancel.ts";
-
-export type { AnswerWait };
-
 import { DeploymentRecord, type ServiceRecord, type Store } from "../store/index.ts";
 import * as Deployment from "./deployment.ts";
+import type { AnswerWait } from "./rollout/answer.ts";
+import { cancelWait } from "./rollout/cancel.ts";
 import { type WorkflowInput, type WorkflowParameters, workflowInputOf } from "./workflow-input.ts";
+
+export type { AnswerWait };
 
 /**
  * The port through which a stored deployment's workflow starts (the state machine its action

@@ -37,9 +37,12 @@ export async function checkSources(stack: Spec.Stack, source: string | undefined
   try {
     directory = fileURLToPath(source);
   } catch (error) {
-    throw new BerthError("INVALID_INPUT", `source ${source} is not a file URL of an absolute directory`, [
-      { path: "query.source", message: (error as Error).message },
-    ]);
+    throw new BerthError(
+      "INVALID_INPUT",
+      `source ${source} is not a file URL of an absolute directory`,
+      [{ path: "query.source", message: (error as Error).message }],
+      { cause: error },
+    );
   }
   if (!(await stat(directory).catch(() => undefined))?.isDirectory()) {
     throw new BerthError("INVALID_INPUT", `the source directory ${directory} does not exist`, [

@@ -13,7 +13,7 @@ export function functionArn(name: string): string {
 }
 
 /** Transient Lambda failures: retried with exponential back-off (2, 4, 8, 16 s). */
-export const LAMBDA_RETRY = {
+const LAMBDA_RETRY = {
   ErrorEquals: [...Lambda.TRANSIENT_ERRORS],
   IntervalSeconds: 2,
   MaxAttempts: 4,
@@ -35,7 +35,7 @@ export const FAILURE = {
   notFinalized: "Failure not recorded",
 } as const;
 
-export const FAILURE_START = FAILURE.finalize;
+const FAILURE_START = FAILURE.finalize;
 
 /** Any error of a step: kept at `$.error` (`{ Error, Cause }`) for finalize to record. */
 export function catchToFailure(): Catcher[] {

@@ -160,7 +160,7 @@ export const silentLogger = () => new Logger({ serviceName: "berth-api-test", lo
  * Checks a reply against what the OpenAPI document promises for its route and status: the
  * documented schema for successes, the error shape (and nothing else on a 5xx) for failures.
  */
-export function assertDocumented(spec: ApiRequestSpec, reply: ApiReply): void {
+function assertDocumented(spec: ApiRequestSpec, reply: ApiReply): void {
   if (reply.status >= 400) {
     const error = ErrorBody.strict().safeParse(reply.json);
     if (!error.success) throw new Error(`malformed error body ${JSON.stringify(reply.json)}`);
@@ -330,7 +330,7 @@ ${options.withWorker === false ? "" : worker}`;
 }
 
 /** A batch job's stored spec: one busybox container. */
-export const JOB_SPEC = {
+const JOB_SPEC = {
   type: "batch-job",
   properties: {
     container: {

@@ -22,7 +22,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { APP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import { type BerthLocal, startBerthLocal } from "../berth-local.ts";
 import type { BusEvent } from "../events.ts";
 
@@ -72,17 +72,7 @@ async function register(
           portMappings: [{ containerPort: 3000, name: "web-3000" }],
           environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
           stopTimeout: extra.stopTimeout ?? 2,
-          ...(extra.healthCheck === false
-            ? {}
-            : {
-                healthCheck: {
-                  command: HTTP_HEALTH_CHECK,
-                  interval: HEALTH_CHECK_TIMING.intervalSeconds,
-                  timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-                  retries: 2,
-                  startPeriod: 0,
-                },
-              }),
+          ...(extra.healthCheck === false ? {} : { healthCheck: { ...APP_HEALTH_CHECK, startPeriod: 0 } }),
           logConfiguration: {
             logDriver: "awslogs",
             options: {

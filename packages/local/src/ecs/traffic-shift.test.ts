@@ -7,7 +7,7 @@ import {
   UpdateServiceCommand,
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
 import type { BerthLocal } from "../berth-local.ts";
 import { CANARY_10_PERCENT_5_MINUTES, localClientConfig, startTestLocal } from "../test-support.ts";
 
@@ -27,25 +27,9 @@ const SERVICE = "web";
 
 async function register(environment: Record<string, string>) {
   const { taskDefinition } = await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: "shift-web",
-      containerDefinitions: [
-        {
-          name: "app",
-          image: app.image,
-          command: ["node", "server.mjs"],
-          portMappings: [{ containerPort: 3000, name: "app-3000", appProtocol: "http" }],
-          environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-          stopTimeout: 2,
-          healthCheck: {
-            command: HTTP_HEALTH_CHECK,
-            interval: HEALTH_CHECK_TIMING.intervalSeconds,
-            timeout: HEALTH_CHECK_TIMING.timeoutSeconds,
-            retries: 2,
-          },
-        },
-      ],
-    }),
+    new RegisterTaskDefinitionCommand(
+      appTaskDefinition(app.image, "shift-web", environment, { appProtocol: "http" }),
+    ),
   );
   return taskDefinition?.taskDefinitionArn ?? "";
 }

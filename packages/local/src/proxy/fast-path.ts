@@ -96,7 +96,7 @@ class Upstream {
 }
 
 /** The fast path's connections to one target port. */
-export class TargetPool {
+class TargetPool {
   private readonly idle: Upstream[] = [];
   retired = false;
 
@@ -140,7 +140,7 @@ export class TargetPool {
 }
 
 /** The fast path's target connections of one forwarder, and its client connections. */
-export class FastPools implements AttachedPools {
+class FastPools implements AttachedPools {
   private readonly pools = new Map<number, TargetPool>();
   readonly clients = new Set<ClientConnection>();
   requests = 0;

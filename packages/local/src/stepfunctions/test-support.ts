@@ -25,7 +25,7 @@ export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/berth-test`;
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
 
 /** Handler sources shared by the tests, each a module exporting `handler`. */
-export const FUNCTION_SOURCES: Record<string, string | { source: string; timeoutSeconds: number }> = {
+const FUNCTION_SOURCES: Record<string, string | { source: string; timeoutSeconds: number }> = {
   echo: "export const handler = async (event) => ({ received: event });",
   draining: `export const handler = async () => {
     const error = new Error("the service still drains");
@@ -89,7 +89,7 @@ export interface FakeBuild {
  * for `POLLS` BatchGetBuilds (default 2) and ends with `OUTCOME` (default SUCCEEDED), both read
  * from its environment variables; it exports `IMAGE_DIGEST`.
  */
-export function fakeCodeBuild() {
+function fakeCodeBuild() {
   const builds = new Map<string, FakeBuild>();
   const stopped: string[] = [];
   const view = ({ polls: _, outcome: __, ...build }: FakeBuild) => build;
@@ -168,7 +168,7 @@ interface FakeTask {
  * (default 2) and its container exits with `EXIT_CODE` (default 0), both read from the first
  * container override's environment.
  */
-export function fakeEcs() {
+function fakeEcs() {
   const tasks = new Map<string, FakeTask>();
   const started: unknown[] = [];
   const stopped: string[] = [];

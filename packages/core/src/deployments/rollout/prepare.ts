@@ -123,7 +123,7 @@ export async function recordRegistered(
  * `registerRevision` without its event, for a step that records it later (apply-service, after
  * UpdateService); `known.ingressUrls` are the stack's gateway URLs when the caller has read them.
  */
-export async function registerTaskDefinition(
+async function registerTaskDefinition(
   context: StepContext,
   deployment: DeploymentRecord.Info,
   target: Target,

@@ -21,7 +21,7 @@ const GRADUAL = ["CANARY", "LINEAR", "BLUE_GREEN"];
 /** Service deployment statuses of a rollback, ECS's own or one StopServiceDeployment asked for. */
 const ROLLING_BACK = ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"];
 const ROLLED_BACK = ["ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"];
-/** Statuses StopServiceDeployment rolls back from; ECS refuses the others with ConflictException. */
+/** Statuses StopServiceDeployment rolls back from; ECS refuses the others (a conflict). */
 const STOPPABLE = ["PENDING", "IN_PROGRESS"];
 
 /** A service deployment as DescribeServiceDeployments gives it: its ARN, status and why. */

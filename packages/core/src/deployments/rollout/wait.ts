@@ -10,7 +10,7 @@ import { type Answer, Continuation, Outcome } from "./outcome.ts";
 import { followRollback } from "./rollback.ts";
 
 /** The ECS deployment a wait follows now: the rollout, or the rollback or cancel's return it started. */
-export function followedEcsDeployment(wait: WaitRecord.Info): string | undefined {
+function followedEcsDeployment(wait: WaitRecord.Info): string | undefined {
   return wait.phase === "rolling-back" || wait.phase === "cancelling"
     ? wait.rollbackEcsDeploymentId
     : wait.ecsDeploymentId;

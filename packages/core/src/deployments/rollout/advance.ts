@@ -2,7 +2,6 @@ import { DescribeTasksCommand, type Task } from "@aws-sdk/client-ecs";
 import { Ecs } from "../../aws/index.ts";
 import { WaitRecord } from "../../store/index.ts";
 import { decide } from "./answer.ts";
-import { type AppliedService, describeService } from "./apply.ts";
 import { undoRollout } from "./cancel.ts";
 import type { StepContext } from "./context.ts";
 import { handleTaskState, isFailedTask, TaskStateDetail } from "./ecs-events.ts";
@@ -10,6 +9,7 @@ import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Answer } from "./outcome.ts";
 import { rollBack } from "./rollback.ts";
+import { type AppliedService, describeService } from "./service-state.ts";
 import { pendingAnswer } from "./wait.ts";
 
 /**

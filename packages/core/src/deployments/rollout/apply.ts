@@ -2,15 +2,9 @@ import {
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from "@aws-sdk/client-application-auto-scaling";
-import {
-  CreateServiceCommand,
-  DescribeServicesCommand,
-  type Service,
-  UpdateServiceCommand,
-} from "@aws-sdk/client-ecs";
+import { CreateServiceCommand, type Service, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { CreateStateMachineCommand, UpdateStateMachineCommand } from "@aws-sdk/client-sfn";
 import { StepFunctions } from "../../aws/index.ts";
-import { BerthError, isConflict } from "../../errors.ts";
 import {
   albAttachments,
   detachHttpApis,
@@ -22,31 +16,15 @@ import {
   nlbAttachments,
 } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
-import { backOff } from "../../retry.ts";
 import { Spec } from "../../spec/index.ts";
-import {
-  DeploymentEventRecord,
-  DeploymentRecord,
-  IngressRecord,
-  ServiceRecord,
-  type Store,
-  WaitRecord,
-} from "../../store/index.ts";
+import { DeploymentEventRecord, DeploymentRecord, IngressRecord, WaitRecord } from "../../store/index.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
 import { type PlannedRevision, planRevision, recordRegistered, registerPlanned } from "./prepare.ts";
+import { type AppliedService, describeService, recordLive } from "./service-state.ts";
 import { loadTarget, renderEnvironment, type Target, urlsOf } from "./target.ts";
-
-export interface AppliedService {
-  ecsService: string;
-  serviceArn: string;
-  /** The ECS deployment the workflow waits for. */
-  ecsDeploymentId: string;
-  taskDefinitionArn: string;
-  created: boolean;
-}
 
 /** A batch job's deployment: nothing runs until a run is started, so there is nothing to wait for. */
 export interface RegisteredJob {
@@ -70,42 +48,6 @@ export function stabilitySeconds(serviceName: string, resource: Spec.ComputeReso
     (container) => container.internalHealthCheck?.intervalSeconds ?? 0,
   );
   return Math.max(Spec.DEFAULT_STABILITY_SECONDS, ...intervals);
-}
-
-/** The ECS service as DescribeServices sees it, or undefined when it does not run (missing or INACTIVE). */
-export async function describeService(
-  context: StepContext,
-  ecsService: string,
-): Promise<Service | undefined> {
-  const described = await context.clients.ecs.send(
-    new DescribeServicesCommand({ cluster: context.settings.cluster, services: [ecsService] }),
-  );
-  const service = described.services?.[0];
-  return service && service.status !== "INACTIVE" ? service : undefined;
-}
-
-/** Sets the service's live task definition (or job run state machine), however often other writers get in between. */
-export async function recordLive(
-  store: Store,
-  stack: string,
-  service: string,
-  changes: Pick<
-    ServiceRecord.Changes,
-    "liveTaskDefinitionArn" | "lastGoodTaskDefinitionArn" | "jobStateMachineArn"
-  >,
-): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const current = await ServiceRecord.get(store, stack, service);
-    if (!current) return;
-    try {
-      await ServiceRecord.update(store, { stack, name: service, expectedVersion: current.version }, changes);
-      return;
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      await backOff(attempt, { baseMs: 5, capMs: 50 });
-    }
-  }
-  throw new BerthError("CONFLICT", `service ${stack}/${service} kept changing`);
 }
 
 /** What apply-service is told: the deployment, and the revision to run or that it registers one itself. */

@@ -5,11 +5,11 @@ import { DeleteStateMachineCommand } from "@aws-sdk/client-sfn";
 import { AutoScaling, Ecs, Iam, StepFunctions } from "../../aws/index.ts";
 import { detachHttpApis, detachLoadBalancers } from "../../ingress/index.ts";
 import { Render } from "../../render/index.ts";
-import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import type { Outcome } from "./outcome.ts";
+import { describeService } from "./service-state.ts";
 import { renderEnvironment } from "./target.ts";
 
 /** Runs the request; the service's answer that its object is already gone counts as done. */

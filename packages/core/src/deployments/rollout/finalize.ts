@@ -5,11 +5,11 @@ import { Render } from "../../render/index.ts";
 import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import { isTerminal, type Status } from "../status.ts";
-import { recordLive } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { Outcome } from "./outcome.ts";
+import { recordLive } from "./service-state.ts";
 import { renderEnvironment } from "./target.ts";
 
 /** A caught error as Step Functions hands it on: `{ Error, Cause }`. */

@@ -8,10 +8,11 @@ import { updateSpec } from "../service.ts";
 import { withImages } from "../service-spec.ts";
 import { isTerminal } from "../status.ts";
 import type { WorkflowParameters } from "../workflow-input.ts";
-import { type AppliedService, applyLoaded, quietIngress, type RegisteredJob, readForApply } from "./apply.ts";
+import { applyLoaded, quietIngress, type RegisteredJob, readForApply } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { STEP_ERRORS, StepError } from "./errors.ts";
 import { preflight } from "./preflight.ts";
+import type { AppliedService } from "./service-state.ts";
 import { loadTarget, renderEnvironment, type Target, withRecord } from "./target.ts";
 
 export interface StepInput {

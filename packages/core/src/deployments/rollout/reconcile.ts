@@ -1,10 +1,10 @@
 import { WaitRecord } from "../../store/index.ts";
-import { type AppliedService, describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
 import { cancelOutcome, stabilize } from "./ecs-events.ts";
 import type { StepInput } from "./load.ts";
 import type { Answer } from "./outcome.ts";
 import { rollBack, serviceDeploymentState } from "./rollback.ts";
+import { type AppliedService, describeService } from "./service-state.ts";
 import { pendingAnswer } from "./wait.ts";
 
 /**

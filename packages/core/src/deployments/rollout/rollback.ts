@@ -10,8 +10,8 @@ import { Ecs } from "../../aws/index.ts";
 import { DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { transition } from "../deployment.ts";
 import { decide } from "./answer.ts";
-import { describeService } from "./apply.ts";
 import type { StepContext } from "./context.ts";
+import { describeService } from "./service-state.ts";
 
 /** What starting a rollback came to: "ignored" when another event had already decided the wait. */
 export type RollbackStart = "ignored" | "failed" | "rolling-back" | "rolled-back" | "rollback-failed";

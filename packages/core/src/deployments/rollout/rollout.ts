@@ -1,7 +1,6 @@
 export { advanceWait } from "./advance.ts";
 export type { AnswerWait } from "./answer.ts";
 export {
-  type AppliedService,
   applyService,
   failFastThreshold,
   type RegisteredJob,
@@ -26,4 +25,5 @@ export { preflight } from "./preflight.ts";
 export { type FinishedBuild, imagesOf, prepareResources } from "./prepare.ts";
 export { reconcile } from "./reconcile.ts";
 export { releaseService } from "./release.ts";
+export type { AppliedService } from "./service-state.ts";
 export { waitForDeployment } from "./wait.ts";

@@ -1,6 +1,5 @@
 import { DeploymentEventRecord, DeploymentRecord, WaitRecord } from "../../store/index.ts";
 import { sendOutcome } from "./answer.ts";
-import { type AppliedService, describeService } from "./apply.ts";
 import { interruptForCancel } from "./cancel.ts";
 import type { StepContext } from "./context.ts";
 import { handleDeploymentState } from "./ecs-events.ts";
@@ -8,6 +7,7 @@ import { STEP_ERRORS, StepError } from "./errors.ts";
 import type { StepInput } from "./load.ts";
 import { type Answer, Continuation, Outcome } from "./outcome.ts";
 import { followRollback } from "./rollback.ts";
+import { type AppliedService, describeService } from "./service-state.ts";
 
 /** The ECS deployment a wait follows now: the rollout, or the rollback or cancel's return it started. */
 function followedEcsDeployment(wait: WaitRecord.Info): string | undefined {

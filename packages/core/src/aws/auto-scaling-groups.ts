@@ -3,13 +3,12 @@ import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { type ClientConfig, isAwsError } from "./errors.ts";
 
-/**
- * EC2 hosts: their Auto Scaling group, its launch template (EC2), and the AMI parameter (SSM).
- * Only a host refresh uses these clients, and only with EC2 capacity, so their SDK packages are
- * loaded on a client's first request rather than with this module: EC2's and SSM's take over a
- * second of CPU to import, which every process that loads the AWS modules (each step function,
- * each Berth Local, each test worker) would otherwise pay for nothing.
- */
+// EC2 hosts: their Auto Scaling group, its launch template (EC2), and the AMI parameter (SSM).
+// Only a host refresh uses these clients, and only with EC2 capacity, so their SDK packages are
+// loaded on a client's first request rather than with this module: EC2's and SSM's take over a
+// second of CPU to import, which every process that loads the AWS modules (each step function,
+// each Berth Local, each test worker) would otherwise pay for nothing.
+
 type Sender = { send(command: never): Promise<unknown> };
 
 /** A client with only `send`, created (and its package imported) on the first request. */

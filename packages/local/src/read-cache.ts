@@ -121,9 +121,10 @@ export function cacheReads(
     }
     try {
       const output = await sent;
-      if (quiet && watch.generation === generation) {
+      if (mine && watch.generation === generation) {
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-        entries.set(key, { generation, output: structuredClone(output) });
+        // The copy taken for the callers sharing this read serves later hits too.
+        entries.set(key, { generation, output: await mine.answer });
       }
       return output;
     } finally {

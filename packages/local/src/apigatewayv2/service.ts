@@ -500,15 +500,7 @@ export class ApiGateways {
       if (!url.pathname.startsWith("/v2/")) return false;
       try {
         const input = body.length > 0 ? (JSON.parse(body.toString("utf8")) as unknown) : {};
-        const method = request.method ?? "GET";
-        let result: [number, unknown];
-        try {
-          result = await this.handle(method, url, input);
-        } finally {
-          // A request that changes an API (even one that failed half-way) may change its routing.
-          if (method !== "GET") this.routing.clear();
-        }
-        const [status, output] = result;
+        const [status, output] = await this.handle(request.method ?? "GET", url, input);
         const text = output === undefined ? "" : JSON.stringify(output);
         response.writeHead(status, {
           "content-type": "application/json",

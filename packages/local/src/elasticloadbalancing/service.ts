@@ -1106,14 +1106,7 @@ export class LoadBalancers {
       namespace: NAMESPACE,
       internalErrorCode: "InternalFailure",
       onInternalError: (error) => this.options.log?.(`elbv2: internal error: ${(error as Error).stack}`),
-      handle: async (action, params) => {
-        try {
-          return await this.handle(action, params);
-        } finally {
-          // A request that changed the balancers (even one that failed half-way) may change their routing.
-          if (!action.startsWith("Describe")) this.plans.clear();
-        }
-      },
+      handle: (action, params) => this.handle(action, params),
     });
   }
 }

@@ -133,6 +133,9 @@ interface PlacementBatch {
   /** The service as its first member read it, used when the batch is alone and did not wait. */
   known: ServiceRecord.Info | undefined;
   waited: boolean;
+  /** Each member's step once the slots are written. */
+  placed: Promise<Map<string, PlacementStep>>;
+  /** The same, once the members that got no place are also stored, ended (`writeEnded`). */
   steps: Promise<Map<string, PlacementStep>>;
 }
 
@@ -312,15 +315,21 @@ function placeTogether(
   let batch = lane.open;
   if (!batch) {
     const before = lane.running;
+    let resolvePlaced!: (steps: Promise<Map<string, PlacementStep>>) => void;
     let resolveSteps!: (steps: Promise<Map<string, PlacementStep>>) => void;
     const opened: PlacementBatch = {
       members: new Map(),
       known,
       waited: before !== undefined,
+      placed: new Promise((resolve) => {
+        resolvePlaced = resolve;
+      }),
       steps: new Promise((resolve) => {
         resolveSteps = resolve;
       }),
     };
+    // Whoever reads only `placed` must not leave a failure of the ended records unhandled.
+    opened.steps.catch(() => {});
     batch = opened;
     lane.open = opened;
     const run = (async () => {
@@ -330,6 +339,7 @@ function placeTogether(
       else await Promise.resolve();
       if (lane.open === opened) lane.open = undefined;
       const placed = placeBatch(store, stack, service, opened);
+      resolvePlaced(placed);
       // The next batch waits for the slots only: the ended records are written beside it.
       resolveSteps(placed.then((steps) => writeEnded(store, stack, service, opened, steps)));
       await placed;
@@ -343,7 +353,14 @@ function placeTogether(
     lane.running = running;
   }
   batch.members.set(id, candidate);
-  return batch.steps.then((steps) => steps.get(id) ?? { kind: "contended" });
+  const joined = batch;
+  // A member that got a place, or whose record is already stored, does not wait for (nor fail
+  // with) the batch write of the members that got none.
+  return joined.placed.then((steps) => {
+    const step = steps.get(id);
+    if (step?.kind === "placed" || candidate.stored) return step ?? { kind: "contended" };
+    return joined.steps.then((ended) => ended.get(id) ?? { kind: "contended" });
+  });
 }
 
 /**

@@ -219,7 +219,7 @@ export async function insertEnded(
   ended: { deployment: Info; to: Status; reason: string }[],
 ): Promise<Info[]> {
   const now = store.clock().toISOString();
-  const items: Item[] = [];
+  const groups: Item[][] = [];
   const stored = ended.map(({ deployment, to, reason }) => {
     const info: Info = {
       ...deployment,
@@ -229,14 +229,14 @@ export async function insertEnded(
       ...(isTerminal(to) ? { finishedAt: now } : {}),
       eventCount: 2,
     };
-    items.push(
+    groups.push([
       itemOf(info),
       DeploymentEventRecord.eventItem(info.id, 1, requestedEvent(deployment), deployment.createdAt).item,
       DeploymentEventRecord.eventItem(info.id, 2, statusEvent({ from: "PENDING", to, reason }), now).item,
-    );
+    ]);
     return info;
   });
-  await putNewItems(store, items);
+  await putNewItems(store, groups);
   return stored;
 }
 

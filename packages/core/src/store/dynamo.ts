@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { BerthError } from "../errors.ts";
-import { backOff } from "../retry.ts";
+import { backOff, busy } from "../retry.ts";
 import { LISTING_INDEX, type Store } from "./store.ts";
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -155,20 +155,26 @@ const BATCH_WRITE_ATTEMPTS = 8;
 
 /**
  * Puts new items in as few calls as DynamoDB allows, unconditionally: only for items under keys
- * nobody else can know yet (a fresh ULID's), whose existence decides nothing. Items DynamoDB
- * leaves unprocessed are sent again after a back-off; past the attempts it throws.
+ * nobody else can know yet (a fresh ULID's), whose existence decides nothing. The items come in
+ * groups (a record and its events), and a group is never split between two calls (calls run side
+ * by side). Items DynamoDB leaves unprocessed are sent again after a back-off; past the attempts
+ * it throws a CONFLICT with a Retry-After, as contention does.
  */
-export async function putNewItems(store: Store, items: Item[]): Promise<void> {
+export async function putNewItems(store: Store, groups: Item[][]): Promise<void> {
   const chunks: Item[][] = [];
-  for (let start = 0; start < items.length; start += ITEMS_PER_BATCH_WRITE) {
-    chunks.push(items.slice(start, start + ITEMS_PER_BATCH_WRITE));
+  for (const group of groups) {
+    if (group.length > ITEMS_PER_BATCH_WRITE)
+      throw new Error(`a group of ${group.length} items is too big for one batch write`);
+    const last = chunks.at(-1);
+    if (last && last.length + group.length <= ITEMS_PER_BATCH_WRITE) last.push(...group);
+    else chunks.push([...group]);
   }
   await Promise.all(
     chunks.map(async (chunk) => {
       let requests = chunk.map((item) => ({ PutRequest: { Item: definedOnly(item) } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt >= BATCH_WRITE_ATTEMPTS) {
-          throw new Error(`${requests.length} items were left unprocessed after ${attempt} batch writes`);
+          throw busy(`${requests.length} items were left unprocessed after ${attempt} batch writes`);
         }
         if (attempt > 0) await backOff(attempt, { baseMs: 10, capMs: 500 });
         const result = await store.client.send(

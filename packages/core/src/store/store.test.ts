@@ -364,13 +364,15 @@ describe("putNewItems", () => {
   // dynalite and DynamoDB Local process every item of a batch; DynamoDB leaves some unprocessed
   // when it throttles. The fault is injected in front of the real table: the wrapped client writes
   // only the first `processed` items of each batch and hands the rest back as unprocessed.
-  function throttling(processed: number): { store: Store; batches: () => number } {
+  function throttling(processed: number): { store: Store; batches: () => number; sizes: number[] } {
     let batches = 0;
+    const sizes: number[] = [];
     const client = {
       send(command: unknown) {
         if (!(command instanceof BatchWriteCommand)) return local.store.client.send(command as never);
         batches++;
         const requests = command.input.RequestItems?.[local.store.tableName] ?? [];
+        sizes.push(requests.length);
         const written = requests.slice(0, processed);
         const left = requests.slice(processed);
         const write = written.length
@@ -383,7 +385,7 @@ describe("putNewItems", () => {
         }));
       },
     } as unknown as Store["client"];
-    return { store: { ...local.store, client }, batches: () => batches };
+    return { store: { ...local.store, client }, batches: () => batches, sizes };
   }
 
   const itemsUnder = (pk: string, count: number) =>
@@ -406,17 +408,34 @@ describe("putNewItems", () => {
 
   it("sends again what DynamoDB left unprocessed until every item is in", async () => {
     const { store, batches } = throttling(10);
-    await putNewItems(store, itemsUnder("BATCH#retried", 30));
+    await putNewItems(
+      store,
+      itemsUnder("BATCH#retried", 30).map((item) => [item]),
+    );
     expect(await stored("BATCH#retried")).toEqual(Array.from({ length: 30 }, (_, index) => index));
     // 30 items: a batch of 25 (10 in, then 10, then 5) and one of 5 (in at once).
     expect(batches()).toBe(4);
   });
 
+  it("never splits a group (a record and its events) between two batch writes", async () => {
+    const { store, sizes } = throttling(25);
+    const items = itemsUnder("BATCH#grouped", 27);
+    await putNewItems(
+      store,
+      Array.from({ length: 9 }, (_, group) => items.slice(group * 3, group * 3 + 3)),
+    );
+    expect(sizes.sort((a, b) => b - a)).toEqual([24, 3]);
+    expect(await stored("BATCH#grouped")).toHaveLength(27);
+  });
+
   it("gives up, saying how many items are left, when DynamoDB never takes them", async () => {
     const { store, batches } = throttling(0);
-    await expect(putNewItems(store, itemsUnder("BATCH#refused", 3))).rejects.toThrow(
-      "3 items were left unprocessed after 8 batch writes",
-    );
+    await expect(
+      putNewItems(
+        store,
+        itemsUnder("BATCH#refused", 3).map((item) => [item]),
+      ),
+    ).rejects.toThrow("3 items were left unprocessed after 8 batch writes");
     expect(batches()).toBe(8);
     expect(await stored("BATCH#refused")).toEqual([]);
   });

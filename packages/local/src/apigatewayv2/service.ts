@@ -340,8 +340,8 @@ export class ApiGateways {
 
   /**
    * The API, whether it serves the host, its route for the method and path and where the route
-   * leads: looked up once per API, method, host and path until the APIs change (`save`, and any
-   * request to change them), as routes, integrations and domain names are read on each request.
+   * leads: looked up once per API, method, host and path until the APIs change (`save`, which every
+   * change calls), as routes, integrations and domain names are read on each request.
    */
   private routed(apiId: string, method: string, url: string, host: string | undefined): Routed {
     const query = url.indexOf("?");

@@ -561,7 +561,7 @@ export class LoadBalancers {
 
   /**
    * A balancer's listener, its rules in priority order and what each does (and the listener's
-   * default), worked out once until the balancers change (`save`, and any Query API request):
+   * default), worked out once until the balancers change (`save`, which every change calls):
    * per request only the rules' conditions are matched.
    */
   private plan(balancer: BalancerEntry): Plan {

@@ -10,9 +10,14 @@ const resolved = new Map<string, string>();
 export function executable(name: string): string {
   let found = resolved.get(name);
   if (found === undefined) {
-    const which = spawnSync("pyenv", ["which", name], { encoding: "utf8" });
-    const path = which.status === 0 ? which.stdout.trim() : "";
-    found = path === "" ? name : path;
+    const onPath = spawnSync("sh", ["-c", 'command -v "$1"', "sh", name], {
+      encoding: "utf8",
+    }).stdout?.trim();
+    found = onPath || name;
+    if (onPath?.includes("/shims/")) {
+      const which = spawnSync("pyenv", ["which", name], { encoding: "utf8" });
+      if (which.status === 0 && which.stdout.trim() !== "") found = which.stdout.trim();
+    }
     resolved.set(name, found);
   }
   return found;

@@ -6,7 +6,13 @@ import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/clie
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { parseDocument, stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
-import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./apps.ts";
+import {
+  appPackaging,
+  HEALTH_CHECK_TIMING,
+  HTTP_HEALTH_CHECK,
+  HTTP_HEALTH_CHECK_LINE,
+  waitFor,
+} from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
   awsCli,
@@ -132,12 +138,10 @@ export function appStack(options: {
  * health UNKNOWN, so the deployment stays DEPLOYING until the test opens the gate.
  */
 export function gatedHealthCheck(gateFile: string): string[] {
-  const [, , , httpCheck] = HTTP_HEALTH_CHECK;
+  const quoted = `'${gateFile.replaceAll("'", `'\\''`)}'`;
   return [
-    "CMD",
-    "node",
-    "-e",
-    `if(!require('fs').existsSync(${JSON.stringify(gateFile)})){console.log('gate closed');process.exit(1)}${httpCheck}`,
+    "CMD-SHELL",
+    `if [ ! -e ${quoted} ]; then echo "gate closed"; exit 1; fi; ${HTTP_HEALTH_CHECK_LINE}`,
   ];
 }
 

@@ -17,6 +17,7 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { describe, expect, it } from "vitest";
 import { startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { httpApp, waitFor } from "./support/apps.ts";
+import { executable } from "./support/executables.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -396,7 +397,7 @@ describe("npm start", () => {
     );
     const home = mkdtempSync(join(tmpdir(), "berth-newcomer-"));
     const env = { ...bare, ...setup, HOME: home, AWS_PAGER: "" };
-    const clusters = await execFileAsync("aws", ["ecs", "list-clusters", "--output", "json"], {
+    const clusters = await execFileAsync(executable("aws"), ["ecs", "list-clusters", "--output", "json"], {
       env,
       cwd: home,
     });

@@ -1,16 +1,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ECSClient } from "@aws-sdk/client-ecs";
+import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, describe, expect, it } from "vitest";
 import { httpApp, waitFor } from "./support/apps.ts";
 import { type BerthApi, requested } from "./support/berth-api.ts";
-import { awsCli, type BerthLocalProcess, processesUnder } from "./support/berth-local-process.ts";
+import { type BerthLocalProcess, processesUnder } from "./support/berth-local-process.ts";
 import {
   appStack,
   berthLocalForFile,
   e2eWorkspace,
   gatedHealthCheck,
   getText,
+  localAwsConfig,
   localEcsClient,
   runBerth,
   runningTasks,
@@ -21,7 +23,7 @@ import {
 
 /**
  * End to end on Berth Local, no mocks: a Berth Local child process (`packages/local/src/main.ts`,
- * what `npm start` runs), the `berth` CLI's `main`, the HTTP API, the `aws` CLI, real task
+ * what `npm start` runs), the `berth` CLI's `main`, the HTTP API, the AWS SDK, real task
  * processes. What the CLI prints while a deployment waits on its health checks; then Berth Local
  * restarted under a deployment on the same data dir. The tests run in order.
  */
@@ -142,12 +144,10 @@ describe("deploying on Berth Local: progress, and a restart under a deployment",
     const ended = await api.waitForStatus(slow.deployment.id, undefined, 90_000);
     expect(ended.deployment.status).toBe("FAILED");
     expect(ended.deployment.reason).toMatch(/workflow execution ended ABORTED.*Berth Local stopped/);
-    const { status, error } = (await awsCli(current().awsUrl, [
-      "stepfunctions",
-      "describe-execution",
-      "--execution-arn",
-      ended.deployment.executionArn ?? "",
-    ])) as { status: string; error?: string };
+    const sfn = new SFNClient(localAwsConfig(current().awsUrl));
+    const { status, error } = await sfn
+      .send(new DescribeExecutionCommand({ executionArn: ended.deployment.executionArn ?? "" }))
+      .finally(() => sfn.destroy());
     expect({ status, error }).toEqual({ status: "ABORTED", error: "Berth.LocalRestart" });
 
     // The service is free again: the next deployment takes the active slot and runs.

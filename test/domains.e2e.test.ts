@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
+import { ApiGatewayV2Client, GetDomainNamesCommand } from "@aws-sdk/client-apigatewayv2";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { deleteStackAndWait, localSuite } from "./support/e2e.ts";
+import { deleteStackAndWait, gatewayApis, localAwsConfig, localSuite } from "./support/e2e.ts";
+import { balancers } from "./support/elbv2.ts";
 
 /**
  * Custom domains and a private service's internal load balancer, end to end on Berth Local: a
@@ -86,10 +88,9 @@ describe("custom domains and an internal load balancer on Berth Local", { shuffl
     writeFileSync(stackFile, stringify({ resources: { internal } }));
     const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "dom", "--timeout", "5m"]);
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
-    const { LoadBalancers } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-load-balancers"])) as {
-      LoadBalancers: { LoadBalancerName: string; DNSName: string; Scheme: string }[];
-    };
-    const found = LoadBalancers.find((candidate) => candidate.LoadBalancerName === "berth-dom-internal");
+    const found = (await balancers(suite.local.awsUrl)).find(
+      (candidate) => candidate.LoadBalancerName === "berth-dom-internal",
+    );
     expect(found?.Scheme).toBe("internal");
     balancer = found?.DNSName ?? "";
     expect(balancer).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -114,10 +115,9 @@ describe("custom domains and an internal load balancer on Berth Local", { shuffl
       EndpointType: "REGIONAL",
       SecurityPolicy: "TLS_1_2",
     });
-    const { Items: apis } = (await awsCli(suite.local.awsUrl, ["apigatewayv2", "get-apis"])) as {
-      Items: { ApiId: string; Name: string; ApiEndpoint: string }[];
-    };
-    const api = apis.find((candidate) => candidate.Name === "berth-dom-web");
+    const api = (await gatewayApis(suite.local.awsUrl)).find(
+      (candidate) => candidate.Name === "berth-dom-web",
+    );
     const { Items: mappings } = (await awsCli(suite.local.awsUrl, [
       "apigatewayv2",
       "get-api-mappings",
@@ -167,9 +167,8 @@ describe("custom domains and an internal load balancer on Berth Local", { shuffl
 
   it("removes the domain name with the stack", async () => {
     await deleteStackAndWait(suite.api, "dom");
-    const { Items } = (await awsCli(suite.local.awsUrl, ["apigatewayv2", "get-domain-names"])) as {
-      Items: unknown[];
-    };
+    const gateway = new ApiGatewayV2Client(localAwsConfig(suite.local.awsUrl));
+    const { Items } = await gateway.send(new GetDomainNamesCommand({})).finally(() => gateway.destroy());
     expect(Items).toEqual([]);
   }, 300_000);
 });

@@ -1,22 +1,26 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
 import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
   DescribeRulesCommand,
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
-import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { logTail } from "./support/berth-local-process.ts";
 import { localAwsConfig, localSuite, newestDeployment } from "./support/e2e.ts";
+import { targetGroups, withElb } from "./support/elbv2.ts";
 import { okBody, underLoad } from "./support/load.ts";
 
 /**
  * A canary deployment of a web-service behind its own application load balancer, end to end on
  * Berth Local with `berth deploy`: the deploy workflow creates the alternate target group and the
  * production listener rule, ECS (Berth Local's) shifts the rule's weights on the strategy's
- * schedule while clients load the balancer without one failed request, `aws elbv2 describe-rules`
+ * schedule while clients load the balancer without one failed request, the ELBv2 API (DescribeRules)
  * shows the weights, and a release that crashes once it takes canary traffic is rolled back with
  * all the traffic back on the old tasks. A strategy minute lasts 3 s here (BERTH_LOCAL_MINUTE_MS).
  */
@@ -60,28 +64,23 @@ function writeStack(version: string, environment: Record<string, string> = {}): 
 }
 
 async function listenerArn(): Promise<{ url: string; listener: string }> {
-  const { LoadBalancers } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-load-balancers",
-    "--names",
-    "berth-canary-web",
-  ])) as { LoadBalancers: { LoadBalancerArn: string; DNSName: string }[] };
-  const balancer = LoadBalancers[0];
-  if (!balancer) throw new Error("no load balancer berth-canary-web");
-  const { Listeners } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-listeners",
-    "--load-balancer-arn",
-    balancer.LoadBalancerArn,
-  ])) as { Listeners: { ListenerArn: string }[] };
-  return { url: `http://${balancer.DNSName}`, listener: Listeners[0]?.ListenerArn ?? "" };
+  return withElb(suite.local.awsUrl, async (elb) => {
+    const { LoadBalancers = [] } = await elb.send(
+      new DescribeLoadBalancersCommand({ Names: ["berth-canary-web"] }),
+    );
+    const balancer = LoadBalancers[0];
+    if (!balancer) throw new Error("no load balancer berth-canary-web");
+    const { Listeners = [] } = await elb.send(
+      new DescribeListenersCommand({ LoadBalancerArn: balancer.LoadBalancerArn }),
+    );
+    return { url: `http://${balancer.DNSName}`, listener: Listeners[0]?.ListenerArn ?? "" };
+  });
 }
 
 async function groupNames(): Promise<Map<string, string>> {
-  const { TargetGroups } = (await awsCli(suite.local.awsUrl, ["elbv2", "describe-target-groups"])) as {
-    TargetGroups: { TargetGroupArn: string; TargetGroupName: string }[];
-  };
-  return new Map(TargetGroups.map((group) => [group.TargetGroupArn, group.TargetGroupName]));
+  return new Map(
+    (await targetGroups(suite.local.awsUrl)).map((group) => [group.TargetGroupArn, group.TargetGroupName]),
+  );
 }
 
 interface Rule {
@@ -94,22 +93,14 @@ interface Rule {
   }[];
 }
 
-/** The production rule's weights as `primary/alternate`, read with the aws CLI. */
-async function weights(listener: string, names: Map<string, string>): Promise<string> {
-  const { Rules } = (await awsCli(suite.local.awsUrl, [
-    "elbv2",
-    "describe-rules",
-    "--listener-arn",
-    listener,
-  ])) as {
-    Rules: Rule[];
-  };
-  return productionWeights(Rules, names);
+/** The production rule's weights as `primary/alternate`. */
+function weights(listener: string, names: Map<string, string>): Promise<string> {
+  return withElb(suite.local.awsUrl, (elb) => weightsBySdk(elb, listener, names));
 }
 
 /**
- * The same read through the SDK, for the watcher: a CLI call starts a Python process, which on a
- * machine at load 30 can take longer than the canary's 15 s step, so the watcher would miss it.
+ * The same read with a client of the caller's: the weights watcher polls every 100 ms (the
+ * canary's 15 s step must not be missed), with one client.
  */
 async function weightsBySdk(elb: ElasticLoadBalancingV2Client, listener: string, names: Map<string, string>) {
   const { Rules = [] } = await elb.send(new DescribeRulesCommand({ ListenerArn: listener }));
@@ -126,14 +117,9 @@ function productionWeights(rules: Rule[], names: Map<string, string>): string {
 
 /** The ECS service's events, oldest first (for the messages of failed assertions). */
 async function serviceEvents(): Promise<string> {
-  const { services } = (await awsCli(suite.local.awsUrl, [
-    "ecs",
-    "describe-services",
-    "--cluster",
-    "berth",
-    "--services",
-    "canary-web",
-  ])) as { services: { events: { message: string }[] }[] };
+  const { services = [] } = await suite.ecs.send(
+    new DescribeServicesCommand({ cluster: "berth", services: ["canary-web"] }),
+  );
   return (services[0]?.events ?? [])
     .map((event) => event.message)
     .reverse()
@@ -204,7 +190,7 @@ describe("a canary deployment behind an application load balancer on Berth Local
     expect((await newestDeployment(suite.api, STACK, "web")).status).toBe("SUCCEEDED");
     expect(load.failures, `${load.failures.length} of ${load.total} requests failed`).toEqual([]);
     expect(load.total).toBeGreaterThan(50);
-    // The canary's 10% went to the alternate group, then all of it: ECS's schedule, as the CLI saw it.
+    // The canary's 10% went to the alternate group, then all of it: ECS's schedule, as the watcher saw it.
     const events = await serviceEvents();
     expect(load.seen, events).toContain("90/10");
     expect(load.seen.indexOf("90/10")).toBeLessThan(load.seen.indexOf("0/100"));
@@ -242,7 +228,7 @@ describe("a canary deployment behind an application load balancer on Berth Local
     expect(load.seen, events).not.toContain("100/0");
     // All traffic stays on the old tasks, in the alternate group.
     const names = await groupNames();
-    // Polled through the SDK (a CLI call is a Python process), then read once with the CLI.
+    // Polled, then read once more.
     const elb = new ElasticLoadBalancingV2Client(localAwsConfig(suite.local.awsUrl));
     await waitFor("all production traffic on the old tasks", async () =>
       (await weightsBySdk(elb, listener, names)) === "0/100" ? true : undefined,

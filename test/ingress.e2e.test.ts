@@ -1,13 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
+import { type Api, ApiGatewayV2Client, GetRoutesCommand } from "@aws-sdk/client-apigatewayv2";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
 import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { copyExample, localSuite, newestDeployment } from "./support/e2e.ts";
+import { copyExample, gatewayApis, localAwsConfig, localSuite, newestDeployment } from "./support/e2e.ts";
 import { ask, underLoad } from "./support/load.ts";
 
 /**
  * Public ingress end to end on Berth Local: the public-web example deploys from `npm start`'s
- * process with the CLI, its HTTP API gateway serves it on 127.0.0.1, `aws apigatewayv2` and
+ * process with the CLI, its HTTP API gateway serves it on 127.0.0.1, the API Gateway API and
  * `aws servicediscovery` show what Berth created, and a rolling update under load loses no
  * request through the gateway.
  */
@@ -17,15 +18,8 @@ const { work, logFile, berth } = suite;
 /** A copy of the example (the test changes it for the redeploys), with the tests' stability window. */
 const stackFile = copyExample("public-web", work);
 
-/** An API as `aws apigatewayv2 get-apis` prints it. */
-interface Api {
-  ApiId: string;
-  Name: string;
-  ApiEndpoint: string;
-}
-
 async function gateway(): Promise<Api> {
-  const { Items } = (await awsCli(suite.local.awsUrl, ["apigatewayv2", "get-apis"])) as { Items: Api[] };
+  const Items = await gatewayApis(suite.local.awsUrl);
   const found = Items.find((item) => item.Name === "berth-web-web");
   if (!found) throw new Error(`no API berth-web-web in ${JSON.stringify(Items)}`);
   return found;
@@ -38,7 +32,7 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     const { code, output } = await berth(["deploy", "-f", stackFile, "--stack", "web", "--timeout", "4m"]);
     expect(code, `${output}\n${logTail(logFile)}`).toBe(0);
     const created = await gateway();
-    url = created.ApiEndpoint;
+    url = created.ApiEndpoint ?? "";
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output).toContain(url);
 
@@ -56,17 +50,13 @@ describe("a public web service behind an HTTP API gateway on Berth Local", { shu
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
 
-    // What Berth created, as the aws CLI shows it.
-    const routes = (await awsCli(suite.local.awsUrl, [
-      "apigatewayv2",
-      "get-routes",
-      "--api-id",
-      created.ApiId,
-    ])) as {
-      Items: { RouteKey: string; Target: string }[];
-    };
-    expect(routes.Items.map((route) => route.RouteKey)).toEqual(["$default"]);
-    expect(routes.Items[0]?.Target).toMatch(/^integrations\//);
+    // What Berth created: the gateway's route through the SDK, the service registry with the aws CLI.
+    const gatewayClient = new ApiGatewayV2Client(localAwsConfig(suite.local.awsUrl));
+    const routes = await gatewayClient
+      .send(new GetRoutesCommand({ ApiId: created.ApiId }))
+      .finally(() => gatewayClient.destroy());
+    expect(routes.Items?.map((route) => route.RouteKey)).toEqual(["$default"]);
+    expect(routes.Items?.[0]?.Target).toMatch(/^integrations\//);
     const { Services } = (await awsCli(suite.local.awsUrl, ["servicediscovery", "list-services"])) as {
       Services: { Name: string; Id: string }[];
     };

@@ -1,16 +1,20 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import {
+  DescribeListenersCommand,
+  DescribeTargetGroupsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "./support/apps.ts";
-import { awsCli, logTail } from "./support/berth-local-process.ts";
+import { logTail } from "./support/berth-local-process.ts";
 import { copyExample, deleteStackAndWait, localSuite, newestDeployment } from "./support/e2e.ts";
-import { balancers as balancersOn, targetGroupNames, waitForTargetStates } from "./support/elbv2.ts";
+import { balancers as balancersOn, targetGroupNames, waitForTargetStates, withElb } from "./support/elbv2.ts";
 import { underLoad } from "./support/load.ts";
 
 /**
  * A network load balancer end to end on Berth Local: the nlb-tcp example (a line service over
  * plain TCP) deploys with the CLI, a raw TCP client reaches it through the balancer's address,
- * `aws elbv2` shows the balancer, its TCP listener and target group with its health checks, a
+ * the ELBv2 API shows the balancer, its TCP listener and target group with its health checks, a
  * rolling update under a TCP client load loses no connection, and deleting the stack removes it.
  */
 
@@ -72,24 +76,16 @@ describe("a TCP service behind a network load balancer on Berth Local", { shuffl
     const answer = await exchange(address, "ping");
     expect(answer).toMatch(/^hello \d+ ping$/);
 
-    // What Berth created, as the aws CLI shows it: a TCP listener forwarding to a TCP ip group.
-    const { Listeners } = (await awsCli(suite.local.awsUrl, [
-      "elbv2",
-      "describe-listeners",
-      "--load-balancer-arn",
-      balancer?.LoadBalancerArn ?? "",
-    ])) as { Listeners: { Port: number; Protocol: string; DefaultActions: { Type: string }[] }[] };
+    // What Berth created, as the ELBv2 API shows it: a TCP listener forwarding to a TCP ip group.
+    const { Listeners = [], TargetGroups = [] } = await withElb(suite.local.awsUrl, async (elb) => ({
+      ...(await elb.send(new DescribeListenersCommand({ LoadBalancerArn: balancer?.LoadBalancerArn ?? "" }))),
+      ...(await elb.send(new DescribeTargetGroupsCommand({ Names: [GROUP] }))),
+    }));
     expect(
-      Listeners.map((listener) => [listener.Protocol, listener.Port, listener.DefaultActions[0]?.Type]),
+      Listeners.map((listener) => [listener.Protocol, listener.Port, listener.DefaultActions?.[0]?.Type]),
     ).toEqual([["TCP", 7000, "forward"]]);
-    const { TargetGroups } = (await awsCli(suite.local.awsUrl, [
-      "elbv2",
-      "describe-target-groups",
-      "--names",
-      GROUP,
-    ])) as { TargetGroups: { Protocol: string; TargetType: string; HealthCheckProtocol: string }[] };
     expect(TargetGroups[0]).toMatchObject({ Protocol: "TCP", TargetType: "ip", HealthCheckProtocol: "TCP" });
-    // The balancer's own TCP checks mark both tasks healthy, as the aws CLI then shows.
+    // The balancer's own TCP checks mark both tasks healthy.
     expect(await waitForTargetStates(suite.local.awsUrl, GROUP, ["healthy", "healthy"], 90_000)).toEqual([
       "healthy",
       "healthy",

@@ -1,16 +1,17 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { GetScheduleCommand, paginateListSchedules, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { refreshLines } from "../packages/cli/src/refreshes.ts";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { type Deployment, requested } from "./support/berth-api.ts";
-import { awsCli, logTail } from "./support/berth-local-process.ts";
-import { getText, localSuite, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
+import { logTail } from "./support/berth-local-process.ts";
+import { getText, localAwsConfig, localSuite, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
 
 /**
  * A stack's own refresh schedule end to end on Berth Local: applying a stack with a refresh cron
- * creates its EventBridge Scheduler schedule (the aws CLI lists it), firing it starts a refresh
+ * creates its EventBridge Scheduler schedule (the Scheduler API lists it), firing it starts a refresh
  * deployment, `off` and deleting the stack delete it. A service whose tasks crash once
  * refreshed is reported: its refresh does not end SUCCEEDED. No mocks.
  */
@@ -65,14 +66,26 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
 
 type RefreshView = Parameters<typeof refreshLines>[0];
 
-interface Listed {
-  Schedules: { Name: string; GroupName: string; State: string }[];
+/** Runs `read` with a Scheduler client on Berth Local's endpoint, destroyed afterwards. */
+async function withScheduler<T>(read: (scheduler: SchedulerClient) => Promise<T>): Promise<T> {
+  const scheduler = new SchedulerClient(localAwsConfig(suite.local.awsUrl));
+  try {
+    return await read(scheduler);
+  } finally {
+    scheduler.destroy();
+  }
 }
 
-const schedules = async () =>
-  (
-    (await awsCli(suite.local.awsUrl, ["scheduler", "list-schedules", "--group-name", GROUP])) as Listed
-  ).Schedules.map((schedule) => schedule.Name);
+/** The names of the group's schedules, all pages. */
+const schedules = () =>
+  withScheduler(async (scheduler) => {
+    const names: string[] = [];
+    for await (const page of paginateListSchedules({ client: scheduler }, { GroupName: GROUP })) {
+      if (!page.Schedules) throw new Error("ListSchedules answered no Schedules");
+      names.push(...page.Schedules.map((schedule) => schedule.Name ?? ""));
+    }
+    return names;
+  });
 
 async function fire(stack: string): Promise<void> {
   const response = await fetch(`${suite.local.awsUrl}/_local/scheduler/${GROUP}/refresh-${stack}/fire`, {
@@ -115,14 +128,9 @@ describe("a stack's own refresh schedule on Berth Local", { shuffle: false }, ()
     expect(again).toMatchObject({ refreshSchedule: { change: "unchanged" } });
     const moved = await suite.api.applyStack("shop", stackFile({ ...nightly, timeZone: "Asia/Tokyo" }));
     expect(moved).toMatchObject({ refreshSchedule: { change: "updated" } });
-    const got = (await awsCli(suite.local.awsUrl, [
-      "scheduler",
-      "get-schedule",
-      "--name",
-      "refresh-shop",
-      "--group-name",
-      GROUP,
-    ])) as { ScheduleExpressionTimezone: string };
+    const got = await withScheduler((scheduler) =>
+      scheduler.send(new GetScheduleCommand({ Name: "refresh-shop", GroupName: GROUP })),
+    );
     expect(got.ScheduleExpressionTimezone).toBe("Asia/Tokyo");
   }, 300_000);
 

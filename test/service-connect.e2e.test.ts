@@ -1,9 +1,13 @@
-import { DescribeTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import {
+  CreateServiceCommand,
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, httpApp, waitFor } from "./support/apps.ts";
 import { requested } from "./support/berth-api.ts";
-import { awsCli, logTail, processesUnder } from "./support/berth-local-process.ts";
+import { logTail, processesUnder } from "./support/berth-local-process.ts";
 import {
   deleteStackAndWait,
   getText,
@@ -89,36 +93,32 @@ describe("Service Connect with two stacks that have services of the same names",
     expect(await consumerAnswer("right")).toMatch(/^via right:\d+$/);
   }, 420_000);
 
-  it("refuses a third service that publishes an alias the namespace already has, as ECS does (aws CLI)", async () => {
-    await awsCli(suite.local.awsUrl, [
-      "ecs",
-      "register-task-definition",
-      "--family",
-      "intruder",
-      "--container-definitions",
-      JSON.stringify([
-        { name: "app", image: apps.left.image, portMappings: [{ containerPort: 3000, name: "app-3000" }] },
-      ]),
-    ]);
-    const attempt = awsCli(suite.local.awsUrl, [
-      "ecs",
-      "create-service",
-      "--cluster",
-      "berth",
-      "--service-name",
-      "intruder",
-      "--task-definition",
-      "intruder",
-      "--desired-count",
-      "0",
-      "--service-connect-configuration",
-      JSON.stringify({
-        enabled: true,
-        namespace: "berth.local",
-        services: [{ portName: "app-3000", clientAliases: [{ port: 3000, dnsName: "privateapi.left" }] }],
+  it("refuses a third service that publishes an alias the namespace already has, as ECS does", async () => {
+    await suite.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: "intruder",
+        containerDefinitions: [
+          { name: "app", image: apps.left.image, portMappings: [{ containerPort: 3000, name: "app-3000" }] },
+        ],
       }),
-    ]);
-    await expect(attempt).rejects.toThrow(/InvalidParameterException.*privateapi\.left:3000.*berth\.local/s);
+    );
+    const attempt = suite.ecs.send(
+      new CreateServiceCommand({
+        cluster: "berth",
+        serviceName: "intruder",
+        taskDefinition: "intruder",
+        desiredCount: 0,
+        serviceConnectConfiguration: {
+          enabled: true,
+          namespace: "berth.local",
+          services: [{ portName: "app-3000", clientAliases: [{ port: 3000, dnsName: "privateapi.left" }] }],
+        },
+      }),
+    );
+    await expect(attempt).rejects.toMatchObject({
+      name: "InvalidParameterException",
+      message: expect.stringMatching(/privateapi\.left:3000.*berth\.local/s),
+    });
     // The alias still leads to left's privateApi.
     expect(await consumerAnswer("left")).toMatch(/^via left:\d+$/);
   }, 120_000);

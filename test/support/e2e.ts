@@ -2,7 +2,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Api, ApiGatewayV2Client, GetApisCommand } from "@aws-sdk/client-apigatewayv2";
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from "@aws-sdk/client-ecs";
+import { paginateListExecutions, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { parseDocument, stringify } from "yaml";
 import { main } from "../../packages/cli/src/main.ts";
@@ -15,7 +17,6 @@ import {
 } from "./apps.ts";
 import { BerthApi, BerthApi as BerthApiClient, type Deployment, type DeploymentEvent } from "./berth-api.ts";
 import {
-  awsCli,
   type BerthLocalProcess,
   type HostProcess,
   logTail,
@@ -209,15 +210,40 @@ export function writeStackFile(work: string, name: string, yaml: string): string
 /** The deploy workflow's state machine on Berth Local. */
 export const DEPLOY_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:berth-deploy";
 
-/** The names of the deploy workflow's executions (deployment ids), with the aws CLI. */
+/** The names of the deploy workflow's executions (deployment ids), all pages. */
 export async function deployExecutionNames(awsUrl: string): Promise<string[]> {
-  const { executions } = (await awsCli(awsUrl, [
-    "stepfunctions",
-    "list-executions",
-    "--state-machine-arn",
-    DEPLOY_STATE_MACHINE_ARN,
-  ])) as { executions: { name: string }[] };
-  return executions.map((execution) => execution.name);
+  const sfn = new SFNClient(localAwsConfig(awsUrl));
+  try {
+    const names: string[] = [];
+    for await (const page of paginateListExecutions(
+      { client: sfn },
+      { stateMachineArn: DEPLOY_STATE_MACHINE_ARN },
+    )) {
+      if (!page.executions) throw new Error("ListExecutions answered no executions");
+      names.push(...page.executions.map((execution) => execution.name ?? ""));
+    }
+    return names;
+  } finally {
+    sfn.destroy();
+  }
+}
+
+/** Every HTTP API of Berth Local's API Gateway, all pages. */
+export async function gatewayApis(awsUrl: string): Promise<Api[]> {
+  const gateway = new ApiGatewayV2Client(localAwsConfig(awsUrl));
+  try {
+    const apis: Api[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await gateway.send(new GetApisCommand({ NextToken }));
+      if (!page.Items) throw new Error("GetApis answered no Items");
+      apis.push(...page.Items);
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return apis;
+  } finally {
+    gateway.destroy();
+  }
 }
 
 export interface ServiceConnectAlias {

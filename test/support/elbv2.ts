@@ -2,12 +2,17 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
+  paginateDescribeLoadBalancers,
+  paginateDescribeTargetGroups,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { waitFor } from "./apps.ts";
-import { awsCli } from "./berth-local-process.ts";
 import { localAwsConfig } from "./e2e.ts";
 
-/** Berth Local's load balancers and target groups, as the aws CLI shows them. */
+/**
+ * Berth Local's load balancers and target groups, read through the SDK: these reads check what
+ * Berth created, and an aws CLI call would start a Python process (most of a second of CPU) for
+ * each. alb.e2e.test.ts reads the listener and its rules with the aws CLI itself.
+ */
 
 export interface Balancer {
   LoadBalancerArn: string;
@@ -17,68 +22,83 @@ export interface Balancer {
   Scheme: string;
 }
 
-export async function balancers(awsUrl: string): Promise<Balancer[]> {
-  const { LoadBalancers } = (await awsCli(awsUrl, ["elbv2", "describe-load-balancers"])) as {
-    LoadBalancers: Balancer[];
-  };
-  return LoadBalancers;
+/** Runs `read` with an ELBv2 client on Berth Local's endpoint, destroyed afterwards. */
+export async function withElb<T>(awsUrl: string, read: (elb: ElasticLoadBalancingV2Client) => Promise<T>) {
+  const elb = new ElasticLoadBalancingV2Client(localAwsConfig(awsUrl));
+  try {
+    return await read(elb);
+  } finally {
+    elb.destroy();
+  }
+}
+
+/** Every load balancer, all pages (as the aws CLI would list them). */
+export function balancers(awsUrl: string): Promise<Balancer[]> {
+  return withElb(awsUrl, async (elb) => {
+    const found: Balancer[] = [];
+    for await (const page of paginateDescribeLoadBalancers({ client: elb }, {})) {
+      if (!page.LoadBalancers) throw new Error("DescribeLoadBalancers answered no LoadBalancers");
+      found.push(...(page.LoadBalancers as Balancer[]));
+    }
+    return found;
+  });
+}
+
+/** Every target group's name and ARN, all pages. */
+export function targetGroups(awsUrl: string): Promise<{ TargetGroupArn: string; TargetGroupName: string }[]> {
+  return withElb(awsUrl, async (elb) => {
+    const found: { TargetGroupArn: string; TargetGroupName: string }[] = [];
+    for await (const page of paginateDescribeTargetGroups({ client: elb }, {})) {
+      if (!page.TargetGroups) throw new Error("DescribeTargetGroups answered no TargetGroups");
+      for (const group of page.TargetGroups)
+        found.push({
+          TargetGroupArn: group.TargetGroupArn ?? "",
+          TargetGroupName: group.TargetGroupName ?? "",
+        });
+    }
+    return found;
+  });
 }
 
 /** The names of the target groups that start with `prefix`. */
 export async function targetGroupNames(awsUrl: string, prefix: string): Promise<string[]> {
-  const { TargetGroups } = (await awsCli(awsUrl, ["elbv2", "describe-target-groups"])) as {
-    TargetGroups: { TargetGroupName: string }[];
-  };
-  return TargetGroups.map((group) => group.TargetGroupName).filter((name) => name.startsWith(prefix));
+  return (await targetGroups(awsUrl))
+    .map((group) => group.TargetGroupName)
+    .filter((name) => name.startsWith(prefix));
 }
 
-/** The health state of each target in the target group named `group`, in the CLI's order. */
-export async function targetStates(awsUrl: string, group: string): Promise<string[]> {
-  const { TargetGroups } = (await awsCli(awsUrl, ["elbv2", "describe-target-groups", "--names", group])) as {
-    TargetGroups: { TargetGroupArn: string }[];
-  };
+/** The health state of each target in the target group named `group`, in the endpoint's order. */
+export function targetStates(awsUrl: string, group: string): Promise<string[]> {
+  return withElb(awsUrl, (elb) => statesOf(elb, group));
+}
+
+async function statesOf(elb: ElasticLoadBalancingV2Client, group: string): Promise<string[]> {
+  const { TargetGroups = [] } = await elb.send(new DescribeTargetGroupsCommand({ Names: [group] }));
   const arn = TargetGroups[0]?.TargetGroupArn;
   if (!arn) throw new Error(`no target group ${group}`);
-  const { TargetHealthDescriptions } = (await awsCli(awsUrl, [
-    "elbv2",
-    "describe-target-health",
-    "--target-group-arn",
-    arn,
-  ])) as { TargetHealthDescriptions: { TargetHealth: { State: string } }[] };
-  return TargetHealthDescriptions.map((description) => description.TargetHealth.State);
+  const { TargetHealthDescriptions = [] } = await elb.send(
+    new DescribeTargetHealthCommand({ TargetGroupArn: arn }),
+  );
+  return TargetHealthDescriptions.map((description) => description.TargetHealth?.State ?? "");
 }
 
 /**
- * Waits until the target group's targets' health states, sorted, are `expected`; then answers
- * them as the aws CLI shows them. The wait polls through the SDK: a CLI call starts a Python
- * process (a second and a half of CPU), and a poll every second for as long as health checks
- * take would spend more CPU than the rest of the test.
+ * Waits until the target group's targets' health states, sorted, are `expected`; then reads
+ * them once more and answers them, sorted.
  */
-export async function waitForTargetStates(
+export function waitForTargetStates(
   awsUrl: string,
   group: string,
   expected: string[],
   timeoutMs: number,
 ): Promise<string[]> {
-  const elb = new ElasticLoadBalancingV2Client(localAwsConfig(awsUrl));
-  try {
+  return withElb(awsUrl, async (elb) => {
     await waitFor(
       `the targets of ${group} to be ${expected.join(", ")}`,
-      async () => {
-        const { TargetGroups = [] } = await elb.send(new DescribeTargetGroupsCommand({ Names: [group] }));
-        const arn = TargetGroups[0]?.TargetGroupArn;
-        if (!arn) return undefined;
-        const { TargetHealthDescriptions = [] } = await elb.send(
-          new DescribeTargetHealthCommand({ TargetGroupArn: arn }),
-        );
-        const states = TargetHealthDescriptions.map((description) => description.TargetHealth?.State ?? "");
-        return states.sort().join() === [...expected].sort().join() || undefined;
-      },
+      async () => (await statesOf(elb, group)).sort().join() === [...expected].sort().join() || undefined,
       timeoutMs,
       1_000,
     );
-  } finally {
-    elb.destroy();
-  }
-  return (await targetStates(awsUrl, group)).sort();
+    return (await statesOf(elb, group)).sort();
+  });
 }

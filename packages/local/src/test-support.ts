@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { executable } from "../../../test/support/executables.ts";
 import type { BerthLocal, BerthLocalOptions } from "./berth-local.ts";
 import type { AwsJsonService } from "./protocol.ts";
 import { startAwsEndpoint } from "./server.ts";
@@ -112,7 +113,7 @@ const execFileAsync = promisify(execFile);
  * none, so nothing of the machine's own AWS setup leaks in.
  */
 export function awsCli(endpointUrl: string, dir: string, args: string[]) {
-  return execFileAsync("aws", ["--endpoint-url", endpointUrl, "--output", "json", ...args], {
+  return execFileAsync(executable("aws"), ["--endpoint-url", endpointUrl, "--output", "json", ...args], {
     env: {
       ...process.env,
       AWS_ACCESS_KEY_ID: "berth",

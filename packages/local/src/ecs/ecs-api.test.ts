@@ -9,6 +9,7 @@ import {
   DescribeClustersCommand,
   DescribeServicesCommand,
   ECSClient,
+  ListContainerInstancesCommand,
   RunTaskCommand,
   StopTaskCommand,
 } from "@aws-sdk/client-ecs";
@@ -677,17 +678,8 @@ print(json.dumps({
       );
       started.push(packed.tasks?.[0]?.taskArn ?? "");
       expect(packed.tasks?.[0]?.containerInstanceArn).toBe(first?.containerInstanceArn);
-      const cli = JSON.parse(
-        (
-          await awsCli(local.awsEndpoint.url, cliDir, [
-            "ecs",
-            "list-container-instances",
-            "--cluster",
-            "berth",
-          ])
-        ).stdout,
-      ) as { containerInstanceArns: string[] };
-      expect(cli.containerInstanceArns).toHaveLength(2);
+      const listed = await client.send(new ListContainerInstancesCommand({ cluster: "berth" }));
+      expect(listed.containerInstanceArns).toHaveLength(2);
       client.destroy();
     });
 

@@ -1,8 +1,6 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import {
   CreateClusterCommand,
@@ -324,32 +322,12 @@ describe("Berth Local ECS", { shuffle: false }, () => {
       },
       90_000,
     );
-    // The aws CLI sees the same service, with the rollback in its events.
-    // Asynchronously: Berth Local runs in this process and must keep answering meanwhile.
-    const { stdout } = await promisify(execFile)(
-      "aws",
-      [
-        "--endpoint-url",
-        local.awsEndpoint.url,
-        "--region",
-        "us-east-1",
-        "ecs",
-        "describe-services",
-        "--cluster",
-        "berth",
-        "--services",
-        "api",
-      ],
-      {
-        env: { ...process.env, AWS_ACCESS_KEY_ID: "berth", AWS_SECRET_ACCESS_KEY: "berth", AWS_PAGER: "" },
-        encoding: "utf8",
-      },
-    );
-    const cli = JSON.parse(stdout);
-    const text = JSON.stringify(cli.services[0].events);
+    // The service's events tell of the rollback.
+    const service = await describe1("api");
+    const text = JSON.stringify(service.events);
     expect(text).toContain("deployment failed: ECS deployment circuit breaker: tasks failed to start.");
-    expect(cli.services[0].deployments[0].rolloutState).toBe("COMPLETED");
-    expect(cli.services[0].deployments[0].rolloutStateReason).toMatch(
+    expect(service.deployments?.[0]?.rolloutState).toBe("COMPLETED");
+    expect(service.deployments?.[0]?.rolloutStateReason).toMatch(
       /completed: rolled back from deployment ecs-svc\/\d+, which failed: ECS deployment circuit breaker: tasks failed to start\.$/,
     );
   });

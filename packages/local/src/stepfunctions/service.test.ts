@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { responseProblems } from "../../../../test/support/botocore.ts";
+import { executable } from "../../../../test/support/executables.ts";
 import { dispatch } from "../protocol.ts";
 import { failure } from "../test-support.ts";
 import { stepFunctionsService } from "./service.ts";
@@ -283,10 +284,14 @@ describe("the aws CLI", () => {
     await settled(harness, executionArn ?? "");
     // Asynchronously: the endpoint runs in this process and must keep answering meanwhile.
     const aws = (...args: string[]) =>
-      promisify(execFile)("aws", ["--endpoint-url", harness.endpoint.url, "--region", "us-east-1", ...args], {
-        env: { ...process.env, AWS_ACCESS_KEY_ID: "berth", AWS_SECRET_ACCESS_KEY: "berth", AWS_PAGER: "" },
-        encoding: "utf8",
-      });
+      promisify(execFile)(
+        executable("aws"),
+        ["--endpoint-url", harness.endpoint.url, "--region", "us-east-1", ...args],
+        {
+          env: { ...process.env, AWS_ACCESS_KEY_ID: "berth", AWS_SECRET_ACCESS_KEY: "berth", AWS_PAGER: "" },
+          encoding: "utf8",
+        },
+      );
     const [listing, reading] = await Promise.all([
       aws("stepfunctions", "list-executions", "--state-machine-arn", stateMachineArn),
       aws("stepfunctions", "get-execution-history", "--execution-arn", executionArn ?? ""),

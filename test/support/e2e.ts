@@ -132,13 +132,9 @@ export function appStack(options: {
  * health UNKNOWN, so the deployment stays DEPLOYING until the test opens the gate.
  */
 export function gatedHealthCheck(gateFile: string): string[] {
-  const [, , , httpCheck] = HTTP_HEALTH_CHECK;
-  return [
-    "CMD",
-    "node",
-    "-e",
-    `if(!require('fs').existsSync(${JSON.stringify(gateFile)})){console.log('gate closed');process.exit(1)}${httpCheck}`,
-  ];
+  const httpCheck = HTTP_HEALTH_CHECK.at(-1);
+  const quoted = `'${gateFile.replace(/'/g, "'\\''")}'`;
+  return ["CMD", "bash", "--norc", "-c", `[ -e ${quoted} ] || { echo 'gate closed'; exit 1; }\n${httpCheck}`];
 }
 
 export interface RunningTask {

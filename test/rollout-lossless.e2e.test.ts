@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BerthLocal, startBerthLocal } from "../packages/local/src/berth-local.ts";
 import { appTaskDefinition, httpApp, waitFor } from "./support/apps.ts";
 import { localEcsClient } from "./support/e2e.ts";
+import { LOAD_PAUSE_MS } from "./support/load.ts";
 
 /**
  * Rolling updates through Berth Local's Service Connect lose no request, for an app that closes
@@ -117,7 +119,7 @@ describe.each([
     let sent = 0;
     const failures: string[] = [];
     const seen = new Set<string>();
-    // Node's fetch keeps connections alive between a loop's requests.
+    // Node's fetch keeps connections alive between a loop's requests (LOAD_PAUSE_MS apart).
     const loop = async () => {
       while (running) {
         sent += 1;
@@ -130,6 +132,7 @@ describe.each([
           const cause = (error as { cause?: { code?: string; message?: string } }).cause;
           failures.push(`${(error as Error).message}: ${cause?.code ?? cause?.message ?? ""}`);
         }
+        await delay(LOAD_PAUSE_MS); // a pace, not a wait: the test waits on the rollouts
       }
     };
     const loops = Array.from({ length: 4 }, loop);

@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { ask, type LoadResult, okBody, underLoad } from "../../../../test/support/load.ts";
 import type { BerthLocal } from "../berth-local.ts";
 import { CANARY_10_PERCENT_5_MINUTES, localClientConfig, startTestLocal } from "../test-support.ts";
 
@@ -60,43 +61,34 @@ async function newest() {
 }
 
 /**
- * Clients asking the balancer and a watcher of the weights, until the newest deployment ends.
- * `before` is the weights read before the update was sent: on a busy machine the canary's shift
- * can come before the watcher's first read.
+ * Clients asking the balancer (test/support/load.ts's, three of them) and a watcher of the
+ * weights, until the newest deployment ends. `before` is the weights read before the update was
+ * sent: on a busy machine the canary's shift can come before the watcher's first read.
  */
-async function underLoad(before: string, done: () => Promise<boolean>) {
+async function underLoadWatchingWeights(before: string, done: () => Promise<boolean>) {
   const seen: string[] = [before];
-  const versions = new Map<string, number>();
-  const failures: string[] = [];
-  let running = true;
-  const clients = Array.from({ length: 3 }, async () => {
-    while (running) {
-      try {
-        const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(15_000) });
-        const body = await response.text();
-        if (response.status !== 200) failures.push(`${response.status} ${body}`);
-        else versions.set(body, (versions.get(body) ?? 0) + 1);
-      } catch (error) {
-        failures.push(String(error));
-      }
-    }
-  });
+  let watching = true;
   const watcher = (async () => {
-    while (running) {
+    while (watching) {
       const current = await weights();
       if (current !== seen.at(-1)) seen.push(current);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
+  let load: LoadResult;
   try {
-    await waitFor("the deployment to end", done, 300_000, 250);
+    load = await underLoad(
+      async () => okBody(await ask(`${url}/`, 15_000)),
+      () => waitFor("the deployment to end", done, 300_000, 250),
+      3,
+    );
   } finally {
-    running = false;
-    await Promise.all([...clients, watcher]);
+    watching = false;
+    await watcher;
   }
   const last = await weights();
   if (last !== seen.at(-1)) seen.push(last);
-  return { seen, versions, failures };
+  return { seen, versions: load.greetings, failures: load.failures };
 }
 
 beforeAll(async () => {
@@ -194,7 +186,10 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
         taskDefinition: await register({ VERSION: "v2" }),
       }),
     );
-    const run = await underLoad(before, async () => (await newest())[0]?.rolloutState !== "IN_PROGRESS");
+    const run = await underLoadWatchingWeights(
+      before,
+      async () => (await newest())[0]?.rolloutState !== "IN_PROGRESS",
+    );
     expect((await newest())[0]?.rolloutState).toBe("COMPLETED");
     expect(run.failures).toEqual([]);
     expect(run.seen).toEqual(["100/0", "90/10", "0/100"]);
@@ -214,7 +209,7 @@ describe("ECS shifting a production listener rule on Berth Local", { shuffle: fa
       }),
     );
     const failed = (await newest())[0]?.id;
-    const run = await underLoad(before, async () => {
+    const run = await underLoadWatchingWeights(before, async () => {
       const [latest] = await newest();
       return latest?.id !== failed && latest?.rolloutState === "COMPLETED";
     });

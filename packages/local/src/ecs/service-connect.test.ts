@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -15,6 +16,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { LOAD_PAUSE_MS } from "../../../../test/support/load.ts";
 import type { BerthLocal } from "../berth-local.ts";
 import { localClientConfig, startTestLocal } from "../test-support.ts";
 
@@ -168,6 +170,7 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
         } catch (error) {
           failures.push(String(error));
         }
+        await delay(LOAD_PAUSE_MS); // a pace, not a wait: the test waits on the update
       }
     };
     const workers = Array.from({ length: 8 }, worker);

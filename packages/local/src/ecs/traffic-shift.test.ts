@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -8,6 +9,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appTaskDefinition, httpApp, waitFor } from "../../../../test/support/apps.ts";
+import { LOAD_PAUSE_MS } from "../../../../test/support/load.ts";
 import type { BerthLocal } from "../berth-local.ts";
 import { CANARY_10_PERCENT_5_MINUTES, localClientConfig, startTestLocal } from "../test-support.ts";
 
@@ -67,9 +69,9 @@ async function ask(): Promise<{ status: number; body: string }> {
 }
 
 /**
- * Four clients asking back to back until `until` holds; each answer is counted under the shift
- * phase seen both when it was sent and, read again, after it came back (answers across a change
- * are left out).
+ * Four clients asking one request after another, `LOAD_PAUSE_MS` apart, until `until` holds; each
+ * answer is counted under the shift phase seen both when it was sent and, read again, after it
+ * came back (answers across a change are left out).
  */
 async function underLoad(
   until: () => Promise<boolean>,
@@ -113,6 +115,7 @@ async function underLoad(
       } catch (error) {
         failures.push(String(error));
       }
+      await delay(LOAD_PAUSE_MS); // a pace, not a wait: the test waits on `until`
     }
   });
   const share = (of: string, version: string) => answers.get(of)?.get(version) ?? 0;

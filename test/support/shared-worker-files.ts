@@ -2,12 +2,14 @@
  * The test files that share worker processes (vitest.config.ts, project `shared`, `isolate: false`):
  * each worker imports the AWS SDK and Berth's modules once for all the files it runs, instead
  * of once per file (two to four seconds of CPU each). A file belongs here only if it leaves
- * nothing behind for the next file in its worker: it sets no environment variable, mocks no
- * module, installs no fake clock or global, starts no Berth Local and no long-lived child
- * process, and stops the servers and tables it starts (a spy is fine if it is restored).
+ * nothing behind for the next file in its worker: it sets no environment variable (or restores
+ * it), mocks no module, resets no module cache, installs no fake clock or global, and stops what
+ * it starts: servers, tables, child processes, a Berth Local in the worker or as a child process
+ * and its tasks (a spy is fine if it is restored).
  * A file not listed runs alone in a fresh process, as every new file does until it is checked.
  */
 export const SHARED_WORKER_FILES = [
+  "packages/cli/src/api-commands.test.ts",
   "packages/cli/src/berth-ts.test.ts",
   "packages/cli/src/format.test.ts",
   "packages/cli/src/init.test.ts",
@@ -40,8 +42,8 @@ export const SHARED_WORKER_FILES = [
   "packages/core/src/spec/schedule.test.ts",
   "packages/core/src/spec/spec.test.ts",
   "packages/core/src/spec/tag-filter.test.ts",
-  "packages/core/src/store/ids.test.ts",
   "packages/core/src/store/idempotency-record.test.ts",
+  "packages/core/src/store/ids.test.ts",
   "packages/core/src/store/receiver-record.test.ts",
   "packages/core/src/store/store.test.ts",
   "packages/core/src/store/token-record.test.ts",
@@ -58,6 +60,7 @@ export const SHARED_WORKER_FILES = [
   "packages/functions/src/api/receivers.test.ts",
   "packages/functions/src/api/routes.test.ts",
   "packages/functions/src/api/security.test.ts",
+  "packages/functions/src/api/sources.test.ts",
   "packages/functions/src/api/stack-list.test.ts",
   "packages/local/src/apigatewayv2/service.test.ts",
   "packages/local/src/autoscaling/metrics.test.ts",
@@ -66,6 +69,8 @@ export const SHARED_WORKER_FILES = [
   "packages/local/src/codebuild/service.test.ts",
   "packages/local/src/ecr/service.test.ts",
   "packages/local/src/ecs/capacity.test.ts",
+  "packages/local/src/ecs/ecs-api.test.ts",
+  "packages/local/src/ecs/ecs.test.ts",
   "packages/local/src/elasticloadbalancing/network.test.ts",
   "packages/local/src/elasticloadbalancing/rules.test.ts",
   "packages/local/src/elasticloadbalancing/service.test.ts",
@@ -83,7 +88,32 @@ export const SHARED_WORKER_FILES = [
   "packages/local/src/secrets/store.test.ts",
   "packages/local/src/stepfunctions/recovery.test.ts",
   "packages/local/src/stepfunctions/runner.test.ts",
+  "packages/local/src/stepfunctions/service.test.ts",
+  "stacks/compliance.test.ts",
   "stacks/stacks.test.ts",
+  "test/alb.e2e.test.ts",
+  "test/authoring.e2e.test.ts",
+  "test/berth-local.test.ts",
+  "test/console.e2e.test.ts",
   "test/contract.test.ts",
+  "test/deploy-restart.e2e.test.ts",
+  "test/deploy-rollback.e2e.test.ts",
+  "test/deploy.e2e.test.ts",
+  "test/domain-requests.test.ts",
+  "test/domains.e2e.test.ts",
+  "test/ec2.e2e.test.ts",
+  "test/gradual-alb.e2e.test.ts",
   "test/host-refresh.test.ts",
+  "test/ingress.e2e.test.ts",
+  "test/jobs.e2e.test.ts",
+  "test/kill9.e2e.test.ts",
+  "test/nlb.e2e.test.ts",
+  "test/refresh-schedules.test.ts",
+  "test/registry-push.e2e.test.ts",
+  "test/rollout-lossless.e2e.test.ts",
+  "test/scheduled-refresh.e2e.test.ts",
+  "test/service-connect.e2e.test.ts",
+  "test/stability.e2e.test.ts",
+  "test/step-requests.test.ts",
+  "test/truthful-deploys.e2e.test.ts",
 ];

@@ -40,7 +40,9 @@ export default defineConfig({
     // Vitest's default on a 2-core machine is one file at a time. Most of the slow files wait on
     // real processes and timers rather than compute (an end-to-end file uses a fifth of a core
     // or less over its run; `BERTH_TEST_CPU_LOG` measures it), so four run at a time, the longest
-    // first (test/support/sequencer.ts); every test is written to hold on a loaded machine.
+    // first, the isolated files before the shared ones so that the shared project's workers (four
+    // at most) are kept for its files to the end (test/support/sequencer.ts); every test is
+    // written to hold on a loaded machine.
     maxWorkers: 4,
     globalSetup: ["test/support/global-setup.ts"],
     // The AWS SDK warns, once in every process that loads it, that its releases after January 2027

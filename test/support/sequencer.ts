@@ -3,7 +3,8 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * The order vitest starts the test files in: the longest first, from the durations committed in
+ * The order vitest starts the test files in: the isolated project's, then the shared project's
+ * (vitest.config.ts), each the longest first, from the durations committed in
  * `file-durations.json` (CI has no vitest cache to learn them from), so the long end-to-end
  * files do not start last and hold up the end of the run. A file missing from the list (a new
  * one) is placed by an estimate: an end-to-end file (`*.e2e.test.ts`) as a long one, others as short.
@@ -60,8 +61,17 @@ export default class LongestFirstSequencer extends BaseSequencer {
       const known = durations[path];
       expected.set(file, known ?? (path.endsWith(".e2e.test.ts") ? NEW_E2E_MS : NEW_FILE_MS));
     }
+    // A worker of the shared project (`isolate: false`) is kept for the next file only when the
+    // next file in this order is also a shared one; otherwise vitest ends it, and the shared file
+    // after that starts a new worker that imports everything again. So the files of the isolated
+    // project come first (the longest first), then the shared project's (the longest first), and
+    // the shared files' workers (at most maxWorkers of them) last until the end of the run.
+    const shared = (file: TestSpecification) => (file.project.config.isolate === false ? 1 : 0);
     return [...files].sort(
-      (a, b) => (expected.get(b) ?? 0) - (expected.get(a) ?? 0) || a.moduleId.localeCompare(b.moduleId),
+      (a, b) =>
+        shared(a) - shared(b) ||
+        (expected.get(b) ?? 0) - (expected.get(a) ?? 0) ||
+        a.moduleId.localeCompare(b.moduleId),
     );
   }
 }

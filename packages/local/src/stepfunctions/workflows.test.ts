@@ -94,6 +94,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await harness.close();
+  // The stand-ins' record, on the global object: gone, so a file after this one in the same worker sees none of it.
+  delete (globalThis as { berthWorkflowTest?: unknown }).berthWorkflowTest;
 });
 
 const machineArn = (name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:berth-${name}`;

@@ -116,7 +116,7 @@ describe("autoscaling an ECS service of Berth Local", () => {
         const counts = await desired();
         return counts.desired === 3 && counts.running === 3 ? true : undefined;
       },
-      30_000,
+      120_000,
     );
 
     rmSync(burn);
@@ -125,14 +125,14 @@ describe("autoscaling an ECS service of Berth Local", () => {
     await waitFor(
       "the scale-in to 1",
       async () => ((await desired()).desired === 1 ? true : undefined),
-      30_000,
+      120_000,
     );
     // No scale-in before the 3-second scale-in cooldown.
     expect(Date.now() - idleSince).toBeGreaterThanOrEqual(3000);
     await waitFor(
       "one running task again",
       async () => ((await desired()).running === 1 ? true : undefined),
-      30_000,
+      120_000,
     );
 
     const { ScalingActivities = [] } = await scaling.send(
@@ -144,8 +144,10 @@ describe("autoscaling an ECS service of Berth Local", () => {
     const events =
       (await ecs.send(new DescribeServicesCommand({ cluster: "scaling", services: ["worker"] })))
         .services?.[0]?.events ?? [];
-    expect(events.some((event) => event.message?.includes("has changed its desired count from 1 to 3"))).toBe(
-      true,
-    );
+    // One step from 1 to 3 on a quiet machine; on a busy one the tasks' measured CPU can be lower
+    // and the policy goes there in two steps (1 to 2, then 2 to 3): either way ECS records it.
+    expect(
+      events.some((event) => /has changed its desired count from [12] to 3/.test(event.message ?? "")),
+    ).toBe(true);
   });
 });

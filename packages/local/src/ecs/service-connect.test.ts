@@ -143,9 +143,23 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
     const pid = victim?.containers?.[0]?.runtimeId;
     await ecs.send(new StopTaskCommand({ cluster: "sc", task: victim?.taskArn ?? "", reason: "drain test" }));
     // The app ignores SIGTERM, so its process lives for the whole stop timeout.
+    // Its 4 s can end within the 20 requests on a busy machine: count the answers that came while
+    // it was still running, and require some.
+    const running = () => {
+      try {
+        process.kill(Number(pid), 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const answers: string[] = [];
-    for (let i = 0; i < 20; i++) answers.push(await (await fetch(`http://${api.address}/whoami`)).text());
-    expect(() => process.kill(Number(pid), 0)).not.toThrow();
+    let answeredWhileRunning = 0;
+    for (let i = 0; i < 20; i++) {
+      answers.push(await (await fetch(`http://${api.address}/whoami`)).text());
+      if (running()) answeredWhileRunning += 1;
+    }
+    expect(answeredWhileRunning).toBeGreaterThan(0);
     expect(answers.some((answer) => answer.endsWith(`:${pid}`))).toBe(false);
     expect((await aliasOf("api:3000")).healthyTasks.map((task) => task.taskId)).not.toContain(
       victim?.taskArn?.split("/").pop(),

@@ -378,7 +378,7 @@ describe("berth deploy: the source", () => {
     afterAll(() => s3?.stop());
     const useBucket = async (bucket: string) => {
       await server.stop();
-      server = await startApiServer({ sources: { bucket, client: s3.client } });
+      server = await startApiServer({ sources: { bucket, client: async () => s3.client } });
     };
 
     it("packs the directory without .git, node_modules and .berth, uploads it and applies with its s3:// URL", async () => {

@@ -1,5 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   Acm,
@@ -45,6 +45,15 @@ function storeOf(config: Config["store"], options: BuildOptions): Store {
   return createStore({ client, tableName: config.tableName });
 }
 
+/** An S3 client created, and its package imported, when first asked for (then the same one). */
+function s3ClientOnFirstUse(config: ClientConfig): () => Promise<S3Client> {
+  let client: Promise<S3Client> | undefined;
+  return () => {
+    client ??= import("@aws-sdk/client-s3").then(({ S3Client }) => new S3Client(config));
+    return client;
+  };
+}
+
 /** The API's dependencies. */
 export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): ApiDependencyOptions {
   const client = options.client ?? {};
@@ -57,7 +66,7 @@ export function apiDependencies(config: ApiConfig, options: BuildOptions = {}): 
     logs: Logs.logsClient(client),
     ecs: { client: Ecs.ecsClient(client), cluster: config.cluster },
     ...(config.sourceBucket
-      ? { sources: { bucket: config.sourceBucket, client: new S3Client(client) } }
+      ? { sources: { bucket: config.sourceBucket, client: s3ClientOnFirstUse(client) } }
       : {}),
     logger: options.logger ?? new Logger({ serviceName: "berth-api" }),
     stage: config.stage,

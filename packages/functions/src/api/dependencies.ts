@@ -35,8 +35,10 @@ export interface ApiDependencies {
   /**
    * The bucket clients upload build sources to, through URLs the API presigns with this client.
    * Without it (Berth Local) the installation takes no uploads: builds read file:// directories.
+   * The client is asked for on the first upload: S3's SDK packages take about half a second of
+   * CPU to import, which every API cold start would otherwise pay for.
    */
-  sources?: { bucket: string; client: S3Client };
+  sources?: { bucket: string; client: () => Promise<S3Client> };
   logger: Logger;
   /** "Now" for relative times the API computes (`since=15m`); the store keeps its own clock for records. */
   clock: () => Date;

@@ -33,7 +33,7 @@ describe.skipIf(!hasS3Emulator)("POST /v1/sources with a source bucket (moto's S
   let dir: string;
   beforeAll(async () => {
     s3 = await startS3Emulator();
-    harness = await startHarness({ sources: { bucket: s3.bucket, client: s3.client } });
+    harness = await startHarness({ sources: { bucket: s3.bucket, client: async () => s3.client } });
   });
   afterAll(async () => {
     await harness?.stop();

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ApiError } from "../errors.ts";
 import { defineRoute, reply } from "../route.ts";
 import { CreatedSource, NoQuery } from "../schemas.ts";
@@ -34,8 +32,14 @@ const createSource = defineRoute({
     }
     const key = `sources/${randomUUID()}.tar.gz`;
     const signedAt = clock();
+    // S3's packages are imported on the first upload only (see ApiDependencies.sources).
+    const [{ PutObjectCommand }, { getSignedUrl }, client] = await Promise.all([
+      import("@aws-sdk/client-s3"),
+      import("@aws-sdk/s3-request-presigner"),
+      sources.client(),
+    ]);
     const url = await getSignedUrl(
-      sources.client,
+      client,
       new PutObjectCommand({ Bucket: sources.bucket, Key: key, ContentType: CONTENT_TYPE }),
       { expiresIn: UPLOAD_EXPIRY_SECONDS, signingDate: signedAt },
     );

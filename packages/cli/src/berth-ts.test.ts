@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { locateInModule } from "./stack-source.ts";
+import { locateInModule } from "./module-location.ts";
 import { berth, configProject, typecheck } from "./test-support.ts";
 
 /** An app's package.json that makes its .ts files ES modules. */

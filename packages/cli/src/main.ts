@@ -1,24 +1,13 @@
-import { Render } from "@berth/core/render";
-import { Spec } from "@berth/core/spec";
-import { parse as parseYaml } from "yaml";
 import { ApiRequestError, ApiUnreachableError, DEFAULT_URL } from "./api.ts";
-import {
-  type Context,
-  DEFAULT_SINCE,
-  DEFAULT_TIMEOUT,
-  FILE_OPTION,
-  type Io,
-  parseOptions,
-  readText,
-  stringOption,
-  UsageError,
-} from "./command.ts";
+import { type Context, DEFAULT_SINCE, DEFAULT_TIMEOUT, type Io, UsageError } from "./command.ts";
 import { apiErrorLines, wantsColor } from "./format.ts";
-import { loadStackSource } from "./stack-source.ts";
 
 export type { Io, Output } from "./command.ts";
 
-const USAGE = `Usage: berth <command> [options]
+/** The usage text (its default stack file name is the spec module's, loaded here when needed). */
+async function usage(): Promise<string> {
+  const { Spec } = await import("@berth/core/spec");
+  return `Usage: berth <command> [options]
 
 Commands:
   init [DIR] [--ts] [--type web-service|worker-service] [--name NAME] [--force]
@@ -98,6 +87,7 @@ Exit status:
   push: 0 once stored and announced; 1 when Berth Local cannot be reached; 2 on usage errors or
   a push it refused (no such directory, a bad manifest.json).
   run-job: 0 once the run started (with --follow: when it SUCCEEDED), else 1 and 2 as for deploy.`;
+}
 
 const processOutput: Io = {
   out: (text) => process.stdout.write(`${text}\n`),
@@ -147,12 +137,12 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
     switch (command) {
       case "init":
         return await (await import("./init-command.ts")).init(rest, context, io.prompt);
+      // Loaded on demand: validate and render pull in core's spec and render code, the API
+      // commands core's deployment code; neither needs the other's to start up.
       case "validate":
-        return await validate(rest, context);
+        return await (await import("./stack-commands.ts")).validate(rest, context);
       case "render":
-        return await render(rest, context);
-      // Loaded on demand: the API commands pull in core's deployment code, which validate and
-      // render do not need to start up.
+        return await (await import("./stack-commands.ts")).render(rest, context);
       case "deploy":
         return await (await import("./deploy.ts")).deploy(rest, context, startedAt);
       case "status":
@@ -173,19 +163,15 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
       case "help":
       case "--help":
       case "-h":
-        io.out(USAGE);
+        io.out(await usage());
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`berth: ${error.message}\n\n${USAGE}`);
+      io.err(`berth: ${error.message}\n\n${await usage()}`);
       return 2;
-    }
-    if (error instanceof Render.RenderError) {
-      io.err(`berth: ${error.message}`);
-      return 1;
     }
     if (error instanceof ApiUnreachableError) {
       io.err(`berth: ${error.message}`);
@@ -199,61 +185,14 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
       for (const line of apiErrorLines(error)) io.err(line);
       return error.isInputError ? 2 : 1;
     }
+    // Only rendering throws these: the render module is loaded by then.
+    const { Render } = await import("@berth/core/render");
+    if (error instanceof Render.RenderError) {
+      io.err(`berth: ${error.message}`);
+      return 1;
+    }
     throw error;
   } finally {
     interrupt?.dispose();
   }
-}
-
-async function validate(args: string[], io: Context): Promise<number> {
-  const { values } = parseOptions(args, FILE_OPTION);
-  const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
-  if (!stack) return 1;
-  const names = Object.entries(stack.resources).map(([name, resource]) => `${name} (${resource.type})`);
-  io.out(`${fileName}: valid, ${names.length} resource${names.length === 1 ? "" : "s"}: ${names.join(", ")}`);
-  return 0;
-}
-
-async function render(args: string[], io: Context): Promise<number> {
-  const { values } = parseOptions(args, {
-    ...FILE_OPTION,
-    resource: { type: "string" },
-    stack: { type: "string" },
-    env: { type: "string" },
-    update: { type: "boolean" },
-  });
-  const fileName = stringOption(values, "file") ?? Spec.DEFAULT_FILE_NAME;
-  const stack = (await loadStackSource(fileName, io.cwd, io))?.stack;
-  if (!stack) return 1;
-  const stackName = values.stack as string | undefined;
-  let env: Render.Environment;
-  if (typeof values.env === "string") {
-    let fields: unknown;
-    try {
-      fields = parseYaml(readText(values.env, io.cwd));
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      throw new UsageError(`${values.env}: ${(error as Error).message.split("\n")[0]}`);
-    }
-    const parsed = Render.Environment.safeParse({
-      ...(fields as object),
-      ...(stackName ? { stack: stackName } : {}),
-    });
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues)
-        io.err(`${values.env} ${issue.path.join(".") || "(file)"}: ${issue.message}`);
-      return 1;
-    }
-    env = parsed.data;
-  } else {
-    env = Render.localEnvironment(stack, stackName ? { stack: stackName } : {});
-  }
-  const resource = values.resource as string | undefined;
-  const requests = Render.renderStack(stack, env, {
-    ...(resource ? { resource } : {}),
-    mode: values.update ? "update" : "create",
-  });
-  io.out(JSON.stringify(requests, null, 2));
-  return 0;
 }

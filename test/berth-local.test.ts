@@ -356,7 +356,10 @@ describe("npm start", () => {
       ["--import", "tsx", join(root, "packages/local/src/main.ts")],
       {
         env: {
-          ...process.env,
+          // Not an in-process Berth Local's endpoint from earlier in this file: its own.
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_ENDPOINT_URL")),
+          ),
           BERTH_DATA_DIR: mkdtempSync(join(tmpdir(), "berth-npm-start-")),
           BERTH_PORT: "0",
           BERTH_AWS_PORT: "0",
@@ -369,88 +372,97 @@ describe("npm start", () => {
       output += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const awsUrl = await waitFor(
-      "Berth Local to start",
-      () => /AWS-compatible endpoint\s+(http:\/\/\S+)/.exec(output)?.[1],
-      // Starting installs the control plane and checks the console's build: at load 20 that took
-      // over 30 s.
-      120_000,
-    );
-    expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
+    try {
+      const awsUrl = await waitFor(
+        "Berth Local to start",
+        () => /AWS-compatible endpoint\s+(http:\/\/\S+)/.exec(output)?.[1],
+        // Starting installs the control plane and checks the console's build: at load 20 that took
+        // over 30 s.
+        120_000,
+      );
+      expect(output).toMatch(/admin token\s+berth_[A-Za-z0-9_-]{43}/);
 
-    // The printed shell setup is all a newcomer needs: the aws CLI with no credentials of its
-    // own, and the berth binary from a directory outside the repository, token found.
-    const exported = /^\s*export (.+)$/m.exec(output)?.[1] ?? "";
-    const setup = Object.fromEntries(exported.split(" ").map((pair) => pair.split(/=(.*)/s).slice(0, 2)));
-    expect(Object.keys(setup)).toEqual(
-      expect.arrayContaining([
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "BERTH_URL",
-        "BERTH_DATA_DIR",
-      ]),
-    );
-    const bare = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") && !name.startsWith("BERTH_")),
-    );
-    const home = mkdtempSync(join(tmpdir(), "berth-newcomer-"));
-    const env = { ...bare, ...setup, HOME: home, AWS_PAGER: "" };
-    const clusters = await execFileAsync(executable("aws"), ["ecs", "list-clusters", "--output", "json"], {
-      env,
-      cwd: home,
-    });
-    expect(JSON.parse(clusters.stdout)).toHaveProperty("clusterArns");
-    const status = await execFileAsync(
-      process.execPath,
-      [join(root, "packages/cli/bin/berth.js"), "status"],
-      {
+      // The printed shell setup is all a newcomer needs: the aws CLI with no credentials of its
+      // own, and the berth binary from a directory outside the repository, token found.
+      const exported = /^\s*export (.+)$/m.exec(output)?.[1] ?? "";
+      const setup = Object.fromEntries(exported.split(" ").map((pair) => pair.split(/=(.*)/s).slice(0, 2)));
+      expect(Object.keys(setup)).toEqual(
+        expect.arrayContaining([
+          "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY",
+          "AWS_REGION",
+          "AWS_ENDPOINT_URL",
+          "BERTH_URL",
+          "BERTH_DATA_DIR",
+        ]),
+      );
+      const bare = Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([name]) => !name.startsWith("AWS_") && !name.startsWith("BERTH_"),
+        ),
+      );
+      const home = mkdtempSync(join(tmpdir(), "berth-newcomer-"));
+      const env = { ...bare, ...setup, HOME: home, AWS_PAGER: "" };
+      const clusters = await execFileAsync(executable("aws"), ["ecs", "list-clusters", "--output", "json"], {
         env,
         cwd: home,
-      },
-    );
-    expect(status.stdout).toContain("No stacks yet");
-    const ecs = new ECSClient({
-      endpoint: awsUrl,
-      region: "us-east-1",
-      credentials: { accessKeyId: "b", secretAccessKey: "b" },
-    });
-    await ecs.send(new CreateClusterCommand({ clusterName: "berth" }));
-    const { taskDefinition } = await ecs.send(
-      new RegisterTaskDefinitionCommand({
-        family: "web",
-        containerDefinitions: [
-          {
-            name: "web",
-            image: app.image,
-            command: ["node", "server.mjs"],
-            portMappings: [{ containerPort: 3000 }],
-          },
-        ],
-      }),
-    );
-    await ecs.send(
-      new CreateServiceCommand({
-        cluster: "berth",
-        serviceName: "web",
-        taskDefinition: taskDefinition?.taskDefinitionArn,
-        desiredCount: 2,
-      }),
-    );
-    const pids = await waitFor("two running tasks", async () => {
-      const { taskArns = [] } = await ecs.send(
-        new ListTasksCommand({ cluster: "berth", serviceName: "web" }),
+      });
+      expect(JSON.parse(clusters.stdout)).toHaveProperty("clusterArns");
+      const status = await execFileAsync(
+        process.execPath,
+        [join(root, "packages/cli/bin/berth.js"), "status"],
+        {
+          env,
+          cwd: home,
+        },
       );
-      if (taskArns.length !== 2) return undefined;
-      const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: "berth", tasks: taskArns }));
-      const running = tasks.filter((task) => task.lastStatus === "RUNNING");
-      return running.length === 2
-        ? running.map((task) => Number(task.containers?.[0]?.runtimeId))
-        : undefined;
-    });
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      expect(status.stdout).toContain("No stacks yet");
+      const ecs = new ECSClient({
+        endpoint: awsUrl,
+        region: "us-east-1",
+        credentials: { accessKeyId: "b", secretAccessKey: "b" },
+      });
+      await ecs.send(new CreateClusterCommand({ clusterName: "berth" }));
+      const { taskDefinition } = await ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: "web",
+          containerDefinitions: [
+            {
+              name: "web",
+              image: app.image,
+              command: ["node", "server.mjs"],
+              portMappings: [{ containerPort: 3000 }],
+            },
+          ],
+        }),
+      );
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: "berth",
+          serviceName: "web",
+          taskDefinition: taskDefinition?.taskDefinitionArn,
+          desiredCount: 2,
+        }),
+      );
+      const pids = await waitFor("two running tasks", async () => {
+        const { taskArns = [] } = await ecs.send(
+          new ListTasksCommand({ cluster: "berth", serviceName: "web" }),
+        );
+        if (taskArns.length !== 2) return undefined;
+        const { tasks = [] } = await ecs.send(
+          new DescribeTasksCommand({ cluster: "berth", tasks: taskArns }),
+        );
+        const running = tasks.filter((task) => task.lastStatus === "RUNNING");
+        return running.length === 2
+          ? running.map((task) => Number(task.containers?.[0]?.runtimeId))
+          : undefined;
+      });
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      // A failure above must not leave Berth Local running (its tasks end with it).
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import {
@@ -22,8 +22,8 @@ import { LOAD_PAUSE_MS } from "./support/load.ts";
 /**
  * Rolling updates through Berth Local's Service Connect lose no request, for an app that closes
  * its server on SIGTERM and for one that exits at once: a 3-task HTTP service is rolled forward
- * twice while 4 loops send keep-alive GETs through its alias, with every core busy (a busy loop for each
- * core the load average leaves idle).
+ * twice while 4 loops send keep-alive GETs through its alias, with every core busy (a busy loop for
+ * each core that was idle when the file started).
  */
 
 const app = httpApp();
@@ -65,6 +65,23 @@ async function settled(service: string, taskDefinition: string): Promise<void> {
   );
 }
 
+/** The share of all cores' time spent idle over the next `ms` milliseconds (0 to 1). */
+async function idleShare(ms: number): Promise<number> {
+  const sample = () => {
+    let idle = 0;
+    let total = 0;
+    for (const { times } of cpus()) {
+      idle += times.idle;
+      total += times.user + times.nice + times.sys + times.idle + times.irq;
+    }
+    return { idle, total };
+  };
+  const before = sample();
+  await new Promise((resolve) => setTimeout(resolve, ms)); // a measuring window, not a wait
+  const after = sample();
+  return after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : 1;
+}
+
 beforeAll(async () => {
   local = await startBerthLocal({
     dataDir: mkdtempSync(join(tmpdir(), "berth-lossless-")),
@@ -73,10 +90,10 @@ beforeAll(async () => {
   });
   ecs = localEcsClient(local.awsEndpoint.url);
   await ecs.send(new CreateClusterCommand({ clusterName: "lossless" }));
-  // CPU contention for the whole file: a busy loop for each core that is not busy already. Run
-  // alone, that is one per core; inside `npm test` the files beside this one keep every core busy
-  // (load average 4 or more on 2 cores), and loops there would only take CPU from them.
-  const idleCores = availableParallelism() - Math.floor(loadavg()[0] ?? 0);
+  // CPU contention for the whole file: a busy loop for each core that is idle now (measured over
+  // a second). Run alone, that is one per core; inside `npm test` the files beside this one keep
+  // the cores busy, and loops there would only take CPU from them.
+  const idleCores = Math.round((await idleShare(1000)) * availableParallelism());
   for (let core = 0; core < idleCores; core++) {
     hogs.push(spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }));
   }

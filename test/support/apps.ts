@@ -104,13 +104,14 @@ export const HEALTH_CHECK_TIMING = { intervalSeconds: 6, timeoutSeconds: 5 } as 
 
 /**
  * The shell line of the tests' health check: asks the app's /health with curl, prints "STATUS
- * BODY" (what a failed check's reason shows) and fails unless the status is 2xx. curl and sh cost
+ * BODY" (what a failed check's reason shows) and fails unless curl got a whole answer with a 2xx
+ * status (`-q`: no ~/.curlrc of the user's). curl and sh cost
  * a few milliseconds of CPU where a Node process costs about a tenth of a second, and tests run
  * thousands of checks.
  */
 export const HTTP_HEALTH_CHECK_LINE =
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell line: sh expands it, not JavaScript.
-  'answer=$(curl -sS -m 4 -w " %{http_code}" "http://127.0.0.1:$PORT/health"); status=${answer##* }; echo "$status ${answer% *}"; [ "$status" -ge 200 ] && [ "$status" -lt 300 ]';
+  'answer=$(curl -q -sS -m 4 -w " %{http_code}" "http://127.0.0.1:$PORT/health"); code=$?; status=${answer##* }; echo "$status ${answer% *}"; [ "$code" -eq 0 ] && [ "$status" -ge 200 ] && [ "$status" -lt 300 ]';
 
 /** `HTTP_HEALTH_CHECK_LINE` as a CMD-SHELL health check command. */
 export const HTTP_HEALTH_CHECK = ["CMD-SHELL", HTTP_HEALTH_CHECK_LINE];

@@ -5,7 +5,9 @@
  * nothing behind for the next file in its worker: it sets no environment variable (or restores
  * it), mocks no module, resets no module cache, installs no fake clock or global, and stops what
  * it starts: servers, tables, child processes, a Berth Local in the worker or as a child process
- * and its tasks (a spy is fine if it is restored).
+ * and its tasks (a spy is fine if it is restored). A file whose Berth Local runs the control
+ * plane's functions in the worker stays isolated: the functions build their clients once per
+ * module, from the first Berth Local's endpoint (berth-local, step-requests, refresh-schedules).
  * A file not listed runs alone in a fresh process, as every new file does until it is checked.
  */
 export const SHARED_WORKER_FILES = [
@@ -101,7 +103,6 @@ export const SHARED_WORKER_FILES = [
   "stacks/stacks.test.ts",
   "test/alb.e2e.test.ts",
   "test/authoring.e2e.test.ts",
-  "test/berth-local.test.ts",
   "test/console.e2e.test.ts",
   "test/contract.test.ts",
   "test/deploy-restart.e2e.test.ts",
@@ -116,12 +117,10 @@ export const SHARED_WORKER_FILES = [
   "test/jobs.e2e.test.ts",
   "test/kill9.e2e.test.ts",
   "test/nlb.e2e.test.ts",
-  "test/refresh-schedules.test.ts",
   "test/registry-push.e2e.test.ts",
   "test/rollout-lossless.e2e.test.ts",
   "test/scheduled-refresh.e2e.test.ts",
   "test/service-connect.e2e.test.ts",
   "test/stability.e2e.test.ts",
-  "test/step-requests.test.ts",
   "test/truthful-deploys.e2e.test.ts",
 ];

@@ -49,7 +49,13 @@ function storeOf(config: Config["store"], options: BuildOptions): Store {
 function s3ClientOnFirstUse(config: ClientConfig): () => Promise<S3Client> {
   let client: Promise<S3Client> | undefined;
   return () => {
-    client ??= import("@aws-sdk/client-s3").then(({ S3Client }) => new S3Client(config));
+    client ??= import("@aws-sdk/client-s3").then(
+      ({ S3Client }) => new S3Client(config),
+      (error: unknown) => {
+        client = undefined; // the next upload tries again
+        throw error;
+      },
+    );
     return client;
   };
 }

@@ -333,11 +333,19 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
   // The one rule: the control plane's functions run in this process and reach Berth Local
   // through the standard endpoint variables, as they reach AWS. Set before anything can invoke
   // them (recovery below publishes events their rules deliver); an operator's values win.
-  process.env.AWS_ENDPOINT_URL ??= awsEndpoint.url;
-  if (api) process.env.AWS_ENDPOINT_URL_DYNAMODB ??= api.dynamoEndpointUrl;
-  process.env.AWS_REGION ??= region;
-  process.env.AWS_ACCESS_KEY_ID ??= "berth-local";
-  process.env.AWS_SECRET_ACCESS_KEY ??= "berth-local";
+  // What this instance set, it unsets on close: a later instance in the same process (tests)
+  // must not inherit a closed endpoint.
+  const setHere: string[] = [];
+  const setUnlessSet = (name: string, value: string) => {
+    if (process.env[name] !== undefined) return;
+    process.env[name] = value;
+    setHere.push(name);
+  };
+  setUnlessSet("AWS_ENDPOINT_URL", awsEndpoint.url);
+  if (api) setUnlessSet("AWS_ENDPOINT_URL_DYNAMODB", api.dynamoEndpointUrl);
+  setUnlessSet("AWS_REGION", region);
+  setUnlessSet("AWS_ACCESS_KEY_ID", "berth-local");
+  setUnlessSet("AWS_SECRET_ACCESS_KEY", "berth-local");
   await stepFunctions.recover();
   let closed = false;
   return {
@@ -352,18 +360,23 @@ export async function startBerthLocal(options: BerthLocalOptions): Promise<Berth
     async close() {
       if (closed) return;
       closed = true;
-      scaler.stop();
-      router.stop();
-      scheduler.stop();
-      await stepFunctions.close();
-      lambda.destroy();
-      await api?.close();
-      await awsEndpoint.close();
-      await gateways.close();
-      await balancers.close();
-      await ecs.shutdown();
-      await builds.shutdown();
-      logs.close();
+      try {
+        scaler.stop();
+        router.stop();
+        scheduler.stop();
+        await stepFunctions.close();
+        lambda.destroy();
+        await api?.close();
+        await awsEndpoint.close();
+        await gateways.close();
+        await balancers.close();
+      } finally {
+        // Whatever failed above, no task process outlives Berth Local.
+        await ecs.shutdown();
+        await builds.shutdown();
+        logs.close();
+        for (const name of setHere) delete process.env[name];
+      }
     },
   };
 }

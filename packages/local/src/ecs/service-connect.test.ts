@@ -144,7 +144,8 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
     await ecs.send(new StopTaskCommand({ cluster: "sc", task: victim?.taskArn ?? "", reason: "drain test" }));
     // The app ignores SIGTERM, so its process lives for the whole stop timeout.
     // Its 4 s can end within the 20 requests on a busy machine: count the answers that came while
-    // it was still running, and require some.
+    // it was still running, and require 3 (the pool takes its 3 healthy tasks in turn, so a
+    // stopping task left in it would answer one of any 3).
     const running = () => {
       try {
         process.kill(Number(pid), 0);
@@ -159,7 +160,7 @@ describe("Berth Local Service Connect", { shuffle: false }, () => {
       answers.push(await (await fetch(`http://${api.address}/whoami`)).text());
       if (running()) answeredWhileRunning += 1;
     }
-    expect(answeredWhileRunning).toBeGreaterThan(0);
+    expect(answeredWhileRunning).toBeGreaterThanOrEqual(3);
     expect(answers.some((answer) => answer.endsWith(`:${pid}`))).toBe(false);
     expect((await aliasOf("api:3000")).healthyTasks.map((task) => task.taskId)).not.toContain(
       victim?.taskArn?.split("/").pop(),

@@ -115,9 +115,15 @@ let undiciPool: typeof Pool | undefined;
 let loadingUndici: Promise<void> | undefined;
 
 function loadUndici(): Promise<void> {
-  loadingUndici ??= import("undici").then((undici) => {
-    undiciPool = undici.Pool;
-  });
+  loadingUndici ??= import("undici").then(
+    (undici) => {
+      undiciPool = undici.Pool;
+    },
+    (error: unknown) => {
+      loadingUndici = undefined; // the next request tries again
+      throw error;
+    },
+  );
   return loadingUndici;
 }
 
@@ -359,7 +365,11 @@ export class HttpForwarder {
       // The first request here: the targets are asked for again once undici is loaded.
       loadUndici().then(
         () => this.attempt(exchange, options.targets(), 0, round),
-        () => response.destroy(),
+        (error: unknown) => {
+          if (response.headersSent) return void response.destroy();
+          response.writeHead(502, { "content-type": "text/plain" });
+          response.end(`Berth Local could not load its HTTP client (undici): ${String(error)}\n`);
+        },
       );
       return;
     }

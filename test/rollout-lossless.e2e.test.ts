@@ -90,10 +90,10 @@ beforeAll(async () => {
   });
   ecs = localEcsClient(local.awsEndpoint.url);
   await ecs.send(new CreateClusterCommand({ clusterName: "lossless" }));
-  // CPU contention for the whole file: a busy loop for each core that is idle now (measured over
-  // a second). Run alone, that is one per core; inside `npm test` the files beside this one keep
-  // the cores busy, and loops there would only take CPU from them.
-  const idleCores = Math.round((await idleShare(1000)) * availableParallelism());
+  // CPU contention for the whole file: a busy loop for each core that is (nearly) idle now,
+  // measured over a second. Run alone, that is one per core; inside `npm test` the files beside
+  // this one keep the cores busy most of the time, and loops there would only take CPU from them.
+  const idleCores = Math.floor((await idleShare(1000)) * availableParallelism() + 0.25);
   for (let core = 0; core < idleCores; core++) {
     hogs.push(spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }));
   }

@@ -185,12 +185,6 @@ export async function main(argv: string[], io: Io = processOutput): Promise<numb
       for (const line of apiErrorLines(error)) io.err(line);
       return error.isInputError ? 2 : 1;
     }
-    // Only rendering throws these: the render module is loaded by then.
-    const { Render } = await import("@berth/core/render");
-    if (error instanceof Render.RenderError) {
-      io.err(`berth: ${error.message}`);
-      return 1;
-    }
     throw error;
   } finally {
     interrupt?.dispose();

@@ -53,10 +53,17 @@ export async function render(args: string[], io: Context): Promise<number> {
     env = Render.localEnvironment(stack, stackName ? { stack: stackName } : {});
   }
   const resource = values.resource as string | undefined;
-  const requests = Render.renderStack(stack, env, {
-    ...(resource ? { resource } : {}),
-    mode: values.update ? "update" : "create",
-  });
+  let requests: ReturnType<typeof Render.renderStack>;
+  try {
+    requests = Render.renderStack(stack, env, {
+      ...(resource ? { resource } : {}),
+      mode: values.update ? "update" : "create",
+    });
+  } catch (error) {
+    if (!(error instanceof Render.RenderError)) throw error;
+    io.err(`berth: ${error.message}`);
+    return 1;
+  }
   io.out(JSON.stringify(requests, null, 2));
   return 0;
 }

@@ -7,7 +7,14 @@ import { refreshLines } from "../packages/cli/src/refreshes.ts";
 import { appPackaging, HEALTH_CHECK_TIMING, HTTP_HEALTH_CHECK, waitFor } from "./support/apps.ts";
 import { type Deployment, requested } from "./support/berth-api.ts";
 import { logTail } from "./support/berth-local-process.ts";
-import { getText, localAwsConfig, localSuite, runningTasks, TEST_STABILITY_SECONDS } from "./support/e2e.ts";
+import {
+  getText,
+  localAwsConfig,
+  localSuite,
+  runningTasks,
+  TEST_STABILITY_SECONDS,
+  withClient,
+} from "./support/e2e.ts";
 
 /**
  * A stack's own refresh schedule end to end on Berth Local: applying a stack with a refresh cron
@@ -67,14 +74,8 @@ function stackFile(refresh: Record<string, unknown> | undefined): string {
 type RefreshView = Parameters<typeof refreshLines>[0];
 
 /** Runs `read` with a Scheduler client on Berth Local's endpoint, destroyed afterwards. */
-async function withScheduler<T>(read: (scheduler: SchedulerClient) => Promise<T>): Promise<T> {
-  const scheduler = new SchedulerClient(localAwsConfig(suite.local.awsUrl));
-  try {
-    return await read(scheduler);
-  } finally {
-    scheduler.destroy();
-  }
-}
+const withScheduler = <T>(read: (scheduler: SchedulerClient) => Promise<T>) =>
+  withClient(new SchedulerClient(localAwsConfig(suite.local.awsUrl)), read);
 
 /** The names of the group's schedules, all pages. */
 const schedules = () =>

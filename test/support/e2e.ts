@@ -211,9 +211,8 @@ export function writeStackFile(work: string, name: string, yaml: string): string
 export const DEPLOY_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:berth-deploy";
 
 /** The names of the deploy workflow's executions (deployment ids), all pages. */
-export async function deployExecutionNames(awsUrl: string): Promise<string[]> {
-  const sfn = new SFNClient(localAwsConfig(awsUrl));
-  try {
+export function deployExecutionNames(awsUrl: string): Promise<string[]> {
+  return withClient(new SFNClient(localAwsConfig(awsUrl)), async (sfn) => {
     const names: string[] = [];
     for await (const page of paginateListExecutions(
       { client: sfn },
@@ -223,15 +222,12 @@ export async function deployExecutionNames(awsUrl: string): Promise<string[]> {
       names.push(...page.executions.map((execution) => execution.name ?? ""));
     }
     return names;
-  } finally {
-    sfn.destroy();
-  }
+  });
 }
 
 /** Every HTTP API of Berth Local's API Gateway, all pages. */
-export async function gatewayApis(awsUrl: string): Promise<Api[]> {
-  const gateway = new ApiGatewayV2Client(localAwsConfig(awsUrl));
-  try {
+export function gatewayApis(awsUrl: string): Promise<Api[]> {
+  return withClient(new ApiGatewayV2Client(localAwsConfig(awsUrl)), async (gateway) => {
     const apis: Api[] = [];
     let NextToken: string | undefined;
     do {
@@ -241,9 +237,7 @@ export async function gatewayApis(awsUrl: string): Promise<Api[]> {
       NextToken = page.NextToken;
     } while (NextToken);
     return apis;
-  } finally {
-    gateway.destroy();
-  }
+  });
 }
 
 export interface ServiceConnectAlias {
@@ -427,6 +421,18 @@ export function localAwsConfig(awsUrl: string) {
     region: "us-east-1",
     credentials: { accessKeyId: "berth-test", secretAccessKey: "berth-test" },
   };
+}
+
+/** Runs `read` with an SDK client made for Berth Local's endpoint, destroyed afterwards. */
+export async function withClient<Client extends { destroy(): void }, T>(
+  client: Client,
+  read: (client: Client) => Promise<T>,
+): Promise<T> {
+  try {
+    return await read(client);
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Once Berth Local has stopped: the task processes under `dirs` still there after up to 10 s. */

@@ -6,7 +6,7 @@ import {
   paginateDescribeTargetGroups,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { waitFor } from "./apps.ts";
-import { localAwsConfig } from "./e2e.ts";
+import { localAwsConfig, withClient } from "./e2e.ts";
 
 /**
  * Berth Local's load balancers and target groups, read through the SDK: these reads check what
@@ -23,13 +23,8 @@ export interface Balancer {
 }
 
 /** Runs `read` with an ELBv2 client on Berth Local's endpoint, destroyed afterwards. */
-export async function withElb<T>(awsUrl: string, read: (elb: ElasticLoadBalancingV2Client) => Promise<T>) {
-  const elb = new ElasticLoadBalancingV2Client(localAwsConfig(awsUrl));
-  try {
-    return await read(elb);
-  } finally {
-    elb.destroy();
-  }
+export function withElb<T>(awsUrl: string, read: (elb: ElasticLoadBalancingV2Client) => Promise<T>) {
+  return withClient(new ElasticLoadBalancingV2Client(localAwsConfig(awsUrl)), read);
 }
 
 /** Every load balancer, all pages (as the aws CLI would list them). */
